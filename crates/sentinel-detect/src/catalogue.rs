@@ -1,0 +1,160 @@
+//! The built-in recognizers. Each is plain data (see [`Recognizer`]); their order is the
+//! tie-break of last resort when two findings overlap with equal score and length.
+
+use crate::recognizer::{Boundary, Recognizer, Trigger};
+use crate::validate::Validator;
+
+/// ASCII word boundary. Unicode `\b` would make the lazy DFA give up on non-ASCII text.
+const B: &str = r"(?-u:\b)";
+
+fn digits() -> Trigger {
+    Trigger::Bytes(b"0123456789".to_vec())
+}
+
+fn lits(l: &[&str]) -> Trigger {
+    Trigger::Literals(l.iter().map(|s| (*s).to_owned()).collect())
+}
+
+const PEM_KIND: &str = r"(?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?";
+
+/// The entity types the built-in catalogue reports, in catalogue order, without repeats.
+pub fn builtin_entities() -> Vec<String> {
+    let mut seen = Vec::new();
+    for r in builtin() {
+        if !seen.contains(&r.entity) {
+            seen.push(r.entity);
+        }
+    }
+    seen
+}
+
+/// The built-in recognizers, in priority order.
+///
+/// # Example: list them
+///
+/// ```
+/// let names: Vec<String> = sentinel_detect::builtin().into_iter().map(|r| r.name).collect();
+/// assert!(names.contains(&"credit_card".to_string()));
+/// ```
+pub fn builtin() -> Vec<Recognizer> {
+    let phone_ctx = [
+        "phone",
+        "tel",
+        "telephone",
+        "mobile",
+        "cell",
+        "call",
+        "fax",
+        "contact",
+        "whatsapp",
+        "sms",
+    ];
+    vec![
+        // --- secrets: literal prefixes, rarely ambiguous -----------------------------------
+        Recognizer::new("private_key", "PRIVATE_KEY",
+            &format!(r"-----BEGIN {PEM_KIND}-----[A-Za-z0-9+/=\t\r\n :,.-]{{0,6000}}?-----END {PEM_KIND}-----"))
+            .with_score(1.0).with_trigger(lits(&["-----BEGIN"])),
+        Recognizer::new("private_key_header", "PRIVATE_KEY", &format!(r"-----BEGIN {PEM_KIND}-----"))
+            .with_score(0.85).with_trigger(lits(&["-----BEGIN"])),
+        Recognizer::new("aws_access_key", "AWS_ACCESS_KEY",
+            &format!(r"{B}(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{{16}}{B}"))
+            .with_score(0.95).with_context(["aws", "access key", "key id"])
+            .with_trigger(lits(&["AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "AROA", "APKA", "ASCA"])),
+        Recognizer::new("github_token", "GITHUB_TOKEN",
+            &format!(r"{B}(?:gh[pousr]_[A-Za-z0-9]{{36}}|github_pat_[A-Za-z0-9_]{{82}}){B}"))
+            .with_score(0.9).with_validator(Validator::GithubChecksum)
+            .with_trigger(lits(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"])),
+        Recognizer::new("anthropic_api_key", "ANTHROPIC_API_KEY",
+            &format!(r"{B}sk-ant-(?:api|admin|sid)[0-9]{{2}}-[A-Za-z0-9_-]{{32,200}}"))
+            .with_score(0.95).with_boundary(Boundary::Key).with_trigger(lits(&["sk-ant-"])),
+        Recognizer::new("openai_api_key", "OPENAI_API_KEY",
+            &format!(r"{B}sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{20,200}}"))
+            .with_score(0.85).with_validator(Validator::OpenAiKey).with_boundary(Boundary::Key)
+            .with_context(["openai", "api key", "OPENAI_API_KEY"]).with_trigger(lits(&["sk-"])),
+        Recognizer::new("slack_token", "SLACK_TOKEN",
+            &format!(r"{B}xox[abposr]-[0-9A-Za-z-]{{10,250}}|https://hooks\.slack\.com/services/T[A-Z0-9]{{6,12}}/B[A-Z0-9]{{6,12}}/[A-Za-z0-9]{{20,32}}"))
+            .with_score(0.95).with_boundary(Boundary::Key)
+            .with_trigger(lits(&["xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "hooks.slack.com"])),
+        Recognizer::new("stripe_key", "STRIPE_KEY",
+            &format!(r"{B}(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{{10,99}}{B}"))
+            .with_score(0.95).with_trigger(lits(&["sk_live_", "sk_test_", "rk_live_", "rk_test_"])),
+        Recognizer::new("google_api_key", "GOOGLE_API_KEY", &format!(r"{B}AIza[0-9A-Za-z_-]{{35}}"))
+            .with_score(0.9).with_boundary(Boundary::Key).with_trigger(lits(&["AIza"])),
+        Recognizer::new("jwt", "JWT",
+            &format!(r"{B}eyJ[A-Za-z0-9_-]{{5,1024}}\.eyJ[A-Za-z0-9_-]{{2,2048}}\.[A-Za-z0-9_-]{{0,1024}}"))
+            .with_score(0.9).with_validator(Validator::Jwt).with_boundary(Boundary::Key)
+            .with_trigger(lits(&["eyJ"])),
+        Recognizer::new("aws_secret_key", "AWS_SECRET_KEY", r"[A-Za-z0-9/+]{40}")
+            .with_score(0.65).with_validator(Validator::AwsSecret).with_boundary(Boundary::Key)
+            .with_context(["aws", "secret access key", "secret_access_key", "aws_secret"])
+            .require_context().with_trigger(Trigger::Context),
+        Recognizer::new("generic_secret", "GENERIC_SECRET",
+            r#"(?i-u:password|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|token)["']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}["']?([^\s"'`,;]{8,200})"#)
+            .with_score(0.7).with_validator(Validator::Entropy).with_value_group(1)
+            .with_trigger(Trigger::Bytes(b":=".to_vec())),
+        // --- card, bank and crypto ---------------------------------------------------------
+        Recognizer::new("credit_card", "CREDIT_CARD",
+            r"[0-9]{13,19}|[0-9]{4}[ .-][0-9]{4}[ .-][0-9]{4}[ .-][0-9]{1,4}|[0-9]{4}[ .-][0-9]{6}[ .-][0-9]{4,5}|[0-9](?:[ .-][0-9]){12,18}")
+            .with_score(0.95).with_validator(Validator::CreditCard).with_boundary(Boundary::Token)
+            .with_context(["card", "credit", "visa", "mastercard", "amex", "payment", "cc"])
+            .with_trigger(digits()),
+        Recognizer::new("iban", "IBAN_CODE",
+            &format!(r"{B}[A-Z]{{2}}[0-9]{{2}}(?:[ ]?[A-Z0-9]{{4}}){{2,7}}(?:[ ]?[A-Z0-9]{{1,3}})?{B}"))
+            .with_score(0.95).with_validator(Validator::Iban)
+            .with_context(["iban", "bank", "account", "transfer"]).with_trigger(digits()),
+        Recognizer::new("crypto", "CRYPTO",
+            &format!(r"{B}(?:[13][1-9A-HJ-NP-Za-km-z]{{25,34}}|(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{{11,71}}){B}"))
+            .with_score(0.95).with_validator(Validator::Crypto)
+            .with_context(["bitcoin", "btc", "wallet", "crypto"]).with_trigger(digits()),
+        Recognizer::new("us_bank_number", "US_BANK_NUMBER", &format!(r"{B}[0-9]{{8,17}}{B}"))
+            .with_score(0.5).with_context(["account", "acct", "bank", "checking", "savings"])
+            .require_context().with_trigger(Trigger::Context),
+        // --- government and health identifiers ---------------------------------------------
+        Recognizer::new("us_ssn", "US_SSN", r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}|[0-9](?:[ .-][0-9]){8}")
+            .with_score(0.85).with_validator(Validator::UsSsn).with_boundary(Boundary::Token)
+            .with_context(["ssn", "social security", "social"]).with_trigger(digits()),
+        Recognizer::new("us_itin", "US_ITIN", r"9[0-9]{2}[ .-]?[0-9]{2}[ .-]?[0-9]{4}")
+            .with_score(0.85).with_validator(Validator::UsItin).with_boundary(Boundary::Token)
+            .with_context(["itin", "taxpayer", "tax id"]).with_trigger(digits()),
+        Recognizer::new("us_passport", "US_PASSPORT", &format!(r"{B}[A-Z]?[0-9]{{8,9}}{B}"))
+            .with_score(0.6).with_context(["passport"]).require_context().with_trigger(Trigger::Context),
+        Recognizer::new("uk_nhs", "UK_NHS", r"[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}")
+            .with_score(0.5).with_validator(Validator::UkNhs).with_boundary(Boundary::Token)
+            .with_context(["nhs", "national health", "health service", "patient"]).with_trigger(digits()),
+        Recognizer::new("us_npi", "US_NPI", r"[12][0-9]{9}")
+            .with_score(0.4).with_validator(Validator::UsNpi).with_boundary(Boundary::Token)
+            .with_context(["npi", "provider", "prescriber"]).with_trigger(digits()),
+        // --- contact details ---------------------------------------------------------------
+        Recognizer::new("email", "EMAIL_ADDRESS",
+            &format!(r"[A-Za-z0-9._%+-]{{1,64}}@(?:[A-Za-z0-9-]{{1,63}}\.){{1,8}}[A-Za-z]{{2,24}}{B}"))
+            .with_score(1.0).with_validator(Validator::Email).with_trigger(Trigger::Bytes(b"@".to_vec())),
+        Recognizer::new("phone_us", "PHONE_NUMBER",
+            r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .-]?)[2-9][0-9]{2}[ .-]?[0-9]{4}")
+            .with_score(0.6).with_validator(Validator::Phone).with_boundary(Boundary::Token)
+            .with_context(phone_ctx).with_trigger(digits()),
+        Recognizer::new("phone_intl", "PHONE_NUMBER", r"\+[1-9][0-9]{0,3}(?:[ .-]?\(?[0-9]{1,4}\)?){2,6}")
+            .with_score(0.7).with_validator(Validator::Phone).with_boundary(Boundary::Token)
+            .with_context(phone_ctx).with_trigger(digits()),
+        Recognizer::new("phone_national", "PHONE_NUMBER", r"\(?0[1-9][0-9]{0,3}\)?(?:[ .-]?[0-9]{2,4}){2,4}")
+            .with_score(0.4).with_validator(Validator::Phone).with_boundary(Boundary::Token)
+            .with_context(phone_ctx).with_trigger(digits()),
+        // --- network -----------------------------------------------------------------------
+        Recognizer::new("ipv4", "IP_ADDRESS",
+            r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])")
+            .with_score(0.6).with_boundary(Boundary::Token)
+            .with_context(["ip", "address", "server", "host"]).with_trigger(digits()),
+        Recognizer::new("ipv6", "IP_ADDRESS",
+            r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?:\.[0-9]{1,3}){3})?")
+            .with_score(0.8).with_validator(Validator::Ipv6).with_boundary(Boundary::Address)
+            .with_trigger(Trigger::Bytes(b":".to_vec())),
+        Recognizer::new("mac", "MAC_ADDRESS",
+            r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}")
+            .with_score(0.8).with_validator(Validator::Mac).with_boundary(Boundary::Address)
+            .with_context(["mac", "ethernet", "hardware", "device"])
+            .with_trigger(Trigger::Bytes(b":-.".to_vec())),
+        Recognizer::new("url", "URL",
+            r#"(?:https?|ftp)://[^\s<>"'`{}|\\^]{1,2048}|www\.[A-Za-z0-9-]{1,63}\.[^\s<>"'`{}|\\^]{1,2048}"#)
+            .with_score(0.5).with_trim_end(".,;:!?)]}'\"").with_context(["url", "link", "website"])
+            .with_trigger(lits(&["://", "www."])),
+    ]
+}

@@ -1,0 +1,217 @@
+//! What a detector reports: an entity type over a byte span, with a score.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The name of a kind of sensitive value, such as `EMAIL_ADDRESS` or `AWS_ACCESS_KEY`.
+///
+/// Built-in names follow Presidio where Presidio has one, and upper snake case otherwise.
+/// Custom recognizers may introduce any name.
+///
+/// # Cloning
+///
+/// Cloning is a reference-count increment.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityType(Arc<str>);
+
+impl EntityType {
+    /// Makes an entity type from its name.
+    pub fn new(name: &str) -> EntityType {
+        EntityType(Arc::from(name))
+    }
+
+    /// The name, such as `CREDIT_CARD`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for EntityType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for EntityType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for EntityType {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for EntityType {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+/// The index of a recognizer inside the detector that produced a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecognizerId(pub(crate) u16);
+
+impl RecognizerId {
+    /// The index as a `usize`.
+    pub fn as_usize(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// One sensitive value found in a text.
+///
+/// `start..end` is a byte range into the text that was scanned, always on `char`
+/// boundaries, so `&text[f.start..f.end]` is the value. A finding holds no copy of the
+/// value, and its `Debug` output shows only the span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    /// What kind of value this is.
+    pub entity: EntityType,
+    /// Byte offset of the first byte of the value.
+    pub start: usize,
+    /// Byte offset one past the last byte of the value.
+    pub end: usize,
+    /// Confidence in `0.0..=1.0`, after validation and context.
+    pub score: f32,
+    /// The recognizer that produced it.
+    pub recognizer: RecognizerId,
+}
+
+impl Finding {
+    /// The byte range of the value.
+    pub fn span(&self) -> std::ops::Range<usize> {
+        self.start..self.end
+    }
+
+    /// Whether two findings cover at least one common byte.
+    pub fn overlaps(&self, other: &Finding) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+}
+
+/// Converts byte offsets into character (Unicode scalar value) offsets, for offsets given
+/// in increasing order, in one pass over the text.
+///
+/// # Example: byte offsets to character offsets
+///
+/// ```
+/// use sentinel_detect::CharOffsets;
+/// let text = "né: a@b.io";
+/// let mut offsets = CharOffsets::new(text);
+/// assert_eq!(offsets.char_offset(5), 4);
+/// assert_eq!(offsets.char_offset(11), 10);
+/// ```
+#[derive(Debug)]
+pub struct CharOffsets<'t> {
+    text: &'t str,
+    byte: usize,
+    chars: usize,
+}
+
+impl<'t> CharOffsets<'t> {
+    /// Starts at the beginning of `text`.
+    pub fn new(text: &'t str) -> CharOffsets<'t> {
+        CharOffsets {
+            text,
+            byte: 0,
+            chars: 0,
+        }
+    }
+
+    /// The character offset of byte offset `byte`. Offsets smaller than the previous call's
+    /// restart the count from the beginning, so any order is correct and increasing order
+    /// is linear.
+    ///
+    /// # Panics
+    ///
+    /// When `byte` is past the end of the text or not on a `char` boundary.
+    pub fn char_offset(&mut self, byte: usize) -> usize {
+        assert!(
+            self.text.is_char_boundary(byte),
+            "byte offset {byte} is not a char boundary"
+        );
+        if byte < self.byte {
+            self.byte = 0;
+            self.chars = 0;
+        }
+        let between = &self.text.as_bytes()[self.byte..byte];
+        // Count the bytes that start a character: all but UTF-8 continuation bytes.
+        self.chars += between.iter().filter(|&&b| (b as i8) >= -0x40).count();
+        self.byte = byte;
+        self.chars
+    }
+}
+
+#[cfg(feature = "serde")]
+mod json {
+    use super::{CharOffsets, Finding};
+
+    /// A finding as it is written to JSON: Presidio's field names, character offsets in
+    /// `start`/`end`, byte offsets beside them. It holds no value.
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    pub struct FindingRecord {
+        /// The entity type's name.
+        pub entity_type: String,
+        /// Character offset of the start.
+        pub start: usize,
+        /// Character offset one past the end.
+        pub end: usize,
+        /// Byte offset of the start.
+        pub byte_start: usize,
+        /// Byte offset one past the end.
+        pub byte_end: usize,
+        /// Confidence in `0.0..=1.0`.
+        pub score: f32,
+        /// The recognizer's name.
+        pub recognizer: String,
+    }
+
+    impl FindingRecord {
+        /// Makes records for `findings` (sorted by start, as detectors return them) over
+        /// the `text` they were found in; `name` maps a finding to its recognizer's name.
+        pub fn from_findings<'a>(
+            text: &str,
+            findings: &[Finding],
+            mut name: impl FnMut(&Finding) -> &'a str,
+        ) -> Vec<FindingRecord> {
+            let mut offsets = CharOffsets::new(text);
+            findings
+                .iter()
+                .map(|f| {
+                    let start = offsets.char_offset(f.start);
+                    let end = offsets.char_offset(f.end);
+                    FindingRecord {
+                        entity_type: f.entity.as_str().to_owned(),
+                        start,
+                        end,
+                        byte_start: f.start,
+                        byte_end: f.end,
+                        score: f.score,
+                        recognizer: name(f).to_owned(),
+                    }
+                })
+                .collect()
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+pub use json::FindingRecord;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn char_offsets_count_scalars_in_any_order() {
+        let text = "a€b😀c";
+        let mut o = CharOffsets::new(text);
+        assert_eq!(o.char_offset(0), 0);
+        assert_eq!(o.char_offset(4), 2);
+        assert_eq!(o.char_offset(text.len()), 5);
+        assert_eq!(o.char_offset(1), 1);
+    }
+}

@@ -1,0 +1,64 @@
+//! DeepSentinel's detection engine: finds PII, card data, health identifiers and secrets
+//! in text, fast enough to run on every prompt and every response.
+//!
+//! # Why a seam, and why one program
+//!
+//! [`Detector`] is the seam the rest of DeepSentinel sees: policies, caches and the gateway
+//! take any detector, so a remote or hybrid one can stand in for [`LocalDetector`]. The
+//! local detector compiles every recognizer into one [`PatternSet`]: prefilters find the
+//! few places worth looking at (digits, `@`, key prefixes, context words), multi-pattern
+//! programs run only there, and validators (Luhn, mod 97, checksums) and context words
+//! turn candidates into scored findings. Matching is linear in the input for every pattern,
+//! built-in or custom. No async runtime, no I/O.
+//!
+//! # Example: scan, then redact
+//!
+//! ```
+//! use sentinel_detect::{Detector, LocalDetector};
+//! let detector = LocalDetector::new();
+//! let prompt = "My SSN is 536-22-1234 and my email is jane@example.com";
+//! let findings = detector.scan(prompt);
+//! let mut redacted = prompt.to_owned();
+//! for f in findings.iter().rev() {
+//!     redacted.replace_range(f.span(), &format!("<{}>", f.entity));
+//! }
+//! assert_eq!(redacted, "My SSN is <US_SSN> and my email is <EMAIL_ADDRESS>");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod catalogue;
+#[cfg(feature = "serde")]
+mod config;
+mod context;
+mod detector;
+mod error;
+mod finding;
+mod local;
+mod normalize;
+mod overlap;
+mod pattern_set;
+mod prefilter;
+mod recognizer;
+mod stream;
+mod validate;
+
+pub use catalogue::{builtin, builtin_entities};
+#[cfg(feature = "serde")]
+pub use config::{AllowConfig, DenyConfig, DetectionConfig, Options, RecognizerConfig};
+pub use detector::Detector;
+pub use error::{Error, ErrorKind};
+#[cfg(feature = "serde")]
+pub use finding::FindingRecord;
+pub use finding::{CharOffsets, EntityType, Finding, RecognizerId};
+pub use local::{DenyList, LocalDetector, LocalDetectorBuilder, DEFAULT_MIN_SCORE};
+pub use pattern_set::PatternSet;
+pub use recognizer::{Boundary, Recognizer, Trigger};
+pub use stream::{StreamScanner, StreamUtf8Error, DEFAULT_HOLD_BACK};
+pub use validate::Validator;
+
+/// Generators of valid test values (cards, IBANs, tokens...), shared by tests, the corpus
+/// and benchmarks. Not part of the stable API.
+#[doc(hidden)]
+pub mod testgen;

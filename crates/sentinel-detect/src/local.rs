@@ -1,0 +1,376 @@
+//! `LocalDetector`: the in-process detector, built from the catalogue, custom recognizers
+//! and allow/deny lists.
+
+use std::collections::HashSet;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use sha2::{Digest, Sha256};
+
+use crate::catalogue;
+use crate::detector::Detector;
+use crate::error::Error;
+use crate::finding::{EntityType, Finding, RecognizerId};
+use crate::overlap;
+use crate::pattern_set::PatternSet;
+use crate::recognizer::Recognizer;
+
+/// The score below which findings are not reported unless the builder says otherwise:
+/// weak matches (a bare nine-digit number that could be an SSN, a phone number without
+/// separators or context) stay out of reports until context raises them.
+pub const DEFAULT_MIN_SCORE: f32 = 0.5;
+
+/// Literal values always reported as one entity type (code names, internal hostnames).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenyList {
+    /// The entity type reported.
+    pub entity: String,
+    /// The values.
+    pub values: Vec<String>,
+    /// Match ASCII letters regardless of case.
+    pub case_insensitive: bool,
+    /// The score reported (default 1.0).
+    pub score: f32,
+}
+
+#[derive(Debug)]
+struct CompiledDeny {
+    ac: AhoCorasick,
+    entity: EntityType,
+    score: f32,
+    id: RecognizerId,
+    name: String,
+}
+
+/// The in-process detector: the compiled [`PatternSet`], allow and deny lists, a minimum
+/// score, Unicode normalization against obfuscation, and overlap resolution.
+///
+/// # Example: the default catalogue
+///
+/// ```
+/// use sentinel_detect::{Detector, LocalDetector};
+/// let d = LocalDetector::new();
+/// let text = "key AKIAIOSFODNN7EXAMPLE, mail ops@example.org";
+/// for f in d.scan(text) {
+///     println!("{} at {}..{} ({:.2})", f.entity, f.start, f.end, f.score);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Example: lists and a threshold
+///
+/// ```
+/// use sentinel_detect::{Detector, LocalDetector};
+/// let d = LocalDetector::builder()
+///     .allow(["support@example.com"])
+///     .deny("PROJECT", ["Nightjar"], true)
+///     .min_score(0.5)
+///     .build()?;
+/// let found = d.scan("Ask support@example.com about NIGHTJAR");
+/// assert_eq!(found.len(), 1);
+/// assert_eq!(found[0].entity.as_str(), "PROJECT");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct LocalDetector {
+    inner: std::sync::Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    set: PatternSet,
+    deny: Vec<CompiledDeny>,
+    allow: HashSet<String>,
+    min_score: f32,
+    fingerprint: [u8; 16],
+}
+
+impl Default for LocalDetector {
+    fn default() -> LocalDetector {
+        LocalDetector::new()
+    }
+}
+
+impl LocalDetector {
+    /// The built-in catalogue, no lists, the [`DEFAULT_MIN_SCORE`] threshold.
+    ///
+    /// # Panics
+    ///
+    /// Never in a released build: the built-in catalogue is compiled by the tests.
+    pub fn new() -> LocalDetector {
+        #[allow(clippy::expect_used)] // reason: the built-in catalogue is tested to compile
+        LocalDetector::builder()
+            .build()
+            .expect("the built-in catalogue compiles")
+    }
+
+    /// A builder that starts from the built-in catalogue.
+    pub fn builder() -> LocalDetectorBuilder {
+        LocalDetectorBuilder::new()
+    }
+
+    /// The compiled recognizers.
+    pub fn pattern_set(&self) -> &PatternSet {
+        &self.inner.set
+    }
+
+    /// The minimum score a finding needs to be reported.
+    pub fn min_score(&self) -> f32 {
+        self.inner.min_score
+    }
+}
+
+impl Detector for LocalDetector {
+    fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
+        let inner = &*self.inner;
+        inner.set.with_scratch(|s| {
+            let mut cands = std::mem::take(&mut s.candidates);
+            cands.clear();
+            let mut norm = std::mem::take(&mut s.normalized);
+            let normalized = norm.normalize(text);
+            let scanned: &str = if normalized { &norm.text } else { text };
+            inner.set.candidates_with(scanned, s, &mut cands, false);
+            for d in &inner.deny {
+                let hay = scanned.as_bytes();
+                for m in d.ac.find_iter(hay) {
+                    let word = |i: usize| hay[i].is_ascii_alphanumeric() || hay[i] == b'_';
+                    if (m.start() > 0 && word(m.start() - 1))
+                        || (m.end() < hay.len() && word(m.end()))
+                    {
+                        continue;
+                    }
+                    cands.push(Finding {
+                        entity: d.entity.clone(),
+                        start: m.start(),
+                        end: m.end(),
+                        score: d.score,
+                        recognizer: d.id,
+                    });
+                }
+            }
+            cands.retain(|f| {
+                f.score >= inner.min_score && !inner.allow.contains(&scanned[f.start..f.end])
+            });
+            let base = out.len();
+            overlap::resolve(&mut cands, out);
+            if normalized {
+                for f in &mut out[base..] {
+                    (f.start, f.end) = norm.original_span(f.start, f.end);
+                }
+            }
+            s.candidates = cands;
+            s.normalized = norm;
+        });
+    }
+
+    fn recognizer_name(&self, id: RecognizerId) -> &str {
+        let set = &self.inner.set;
+        if id.as_usize() < set.len() {
+            &set.recognizer(id).name
+        } else {
+            self.inner
+                .deny
+                .iter()
+                .find(|d| d.id == id)
+                .map_or("unknown", |d| d.name.as_str())
+        }
+    }
+
+    fn max_reach(&self) -> Option<usize> {
+        let longest_deny = self
+            .inner
+            .deny
+            .iter()
+            .map(|d| d.ac.max_pattern_len())
+            .max()
+            .unwrap_or(0);
+        self.inner
+            .set
+            .max_match_len()
+            .map(|m| m.max(longest_deny) + crate::context::BEFORE + crate::context::AFTER)
+    }
+
+    fn fingerprint(&self) -> [u8; 16] {
+        self.inner.fingerprint
+    }
+}
+
+/// Builds a [`LocalDetector`]. Starts from the built-in catalogue; everything is optional.
+#[derive(Clone, Debug)]
+pub struct LocalDetectorBuilder {
+    recognizers: Vec<Recognizer>,
+    entities: Option<Vec<String>>,
+    disabled: Vec<String>,
+    allow: Vec<String>,
+    deny: Vec<DenyList>,
+    min_score: f32,
+}
+
+impl Default for LocalDetectorBuilder {
+    fn default() -> LocalDetectorBuilder {
+        LocalDetectorBuilder::new()
+    }
+}
+
+impl LocalDetectorBuilder {
+    /// Starts from the built-in catalogue.
+    pub fn new() -> LocalDetectorBuilder {
+        LocalDetectorBuilder {
+            recognizers: catalogue::builtin(),
+            entities: None,
+            disabled: Vec::new(),
+            allow: Vec::new(),
+            deny: Vec::new(),
+            min_score: DEFAULT_MIN_SCORE,
+        }
+    }
+
+    /// Starts from nothing: only what is added afterwards is recognized.
+    pub fn empty() -> LocalDetectorBuilder {
+        LocalDetectorBuilder {
+            recognizers: Vec::new(),
+            ..LocalDetectorBuilder::new()
+        }
+    }
+
+    /// Adds a recognizer after the ones already there (lower priority in ties).
+    pub fn recognizer(mut self, r: Recognizer) -> LocalDetectorBuilder {
+        self.recognizers.push(r);
+        self
+    }
+
+    /// Keeps only recognizers (and deny lists) of these entity types.
+    pub fn entities<I, S>(mut self, entities: I) -> LocalDetectorBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.entities = Some(entities.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Removes recognizers by name or by entity type.
+    pub fn disable<I, S>(mut self, names: I) -> LocalDetectorBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.disabled.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Values never reported, whatever recognizes them (exact match).
+    pub fn allow<I, S>(mut self, values: I) -> LocalDetectorBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allow.extend(values.into_iter().map(Into::into));
+        self
+    }
+
+    /// Values always reported as `entity`, where they stand as whole words.
+    pub fn deny<I, S>(
+        mut self,
+        entity: &str,
+        values: I,
+        case_insensitive: bool,
+    ) -> LocalDetectorBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.deny.push(DenyList {
+            entity: entity.to_owned(),
+            values: values.into_iter().map(Into::into).collect(),
+            case_insensitive,
+            score: 1.0,
+        });
+        self
+    }
+
+    /// Adds a deny list.
+    pub fn deny_list(mut self, list: DenyList) -> LocalDetectorBuilder {
+        self.deny.push(list);
+        self
+    }
+
+    /// Drops findings scored below `score` (default [`DEFAULT_MIN_SCORE`]; 0.0 keeps all).
+    pub fn min_score(mut self, score: f32) -> LocalDetectorBuilder {
+        self.min_score = score;
+        self
+    }
+
+    /// Compiles the detector.
+    ///
+    /// # Errors
+    ///
+    /// See [`PatternSet::new`]; a deny list with an empty value is refused too.
+    pub fn build(self) -> Result<LocalDetector, Error> {
+        let keep = |entity: &str, name: &str| {
+            self.entities
+                .as_ref()
+                .is_none_or(|e| e.iter().any(|x| x == entity))
+                && !self.disabled.iter().any(|d| d == entity || d == name)
+        };
+        let recognizers: Vec<Recognizer> = self
+            .recognizers
+            .into_iter()
+            .filter(|r| keep(&r.entity, &r.name))
+            .collect();
+        let mut hasher = Sha256::new();
+        hasher.update(b"sentinel-detect/1\0");
+        hasher.update(format!(
+            "{recognizers:?}\0{:?}\0{:?}\0{}",
+            self.deny,
+            {
+                let mut a = self.allow.clone();
+                a.sort();
+                a
+            },
+            self.min_score
+        ));
+        let digest = hasher.finalize();
+        let mut fingerprint = [0u8; 16];
+        fingerprint.copy_from_slice(&digest[..16]);
+
+        let set = PatternSet::new(recognizers)?;
+        let mut deny = Vec::new();
+        for (i, list) in self
+            .deny
+            .into_iter()
+            .filter(|d| keep(&d.entity, &d.entity))
+            .enumerate()
+        {
+            let name = format!("deny_list:{}", list.entity);
+            if list.values.iter().any(String::is_empty) {
+                return Err(Error::invalid(&name, "deny list values must not be empty"));
+            }
+            if !(0.0..=1.0).contains(&list.score) {
+                return Err(Error::invalid(&name, "score must be within 0.0..=1.0"));
+            }
+            let ac = AhoCorasick::builder()
+                .ascii_case_insensitive(list.case_insensitive)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&list.values)
+                .map_err(|e| Error::pattern(&name, e))?;
+            let id = u16::try_from(set.len() + i)
+                .map_err(|_| Error::invalid(&name, "too many lists"))?;
+            deny.push(CompiledDeny {
+                ac,
+                entity: EntityType::new(&list.entity),
+                score: list.score,
+                id: RecognizerId(id),
+                name,
+            });
+        }
+        Ok(LocalDetector {
+            inner: std::sync::Arc::new(Inner {
+                set,
+                deny,
+                allow: self.allow.into_iter().collect(),
+                min_score: self.min_score,
+                fingerprint,
+            }),
+        })
+    }
+}

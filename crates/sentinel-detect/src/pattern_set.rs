@@ -1,0 +1,784 @@
+//! `PatternSet`: every recognizer's pattern compiled into grouped multi-pattern programs,
+//! with the prefilters that decide where they run.
+//!
+//! # How a scan runs
+//!
+//! 1. **Prefilter.** One pass of the byte-set prefilter (digits, `@`, `:`...) and one of
+//!    the literal prefilter (key prefixes, context anchors) report triggers.
+//! 2. **Windows.** Each trigger opens a window for its group: the run of bytes around it
+//!    that the group's patterns can match at all (their alphabet), clipped to the longest
+//!    match they can make. Windows of a group merge when they touch. A window shorter than
+//!    the group's shortest match, or with fewer trigger bytes than any match needs, is
+//!    dropped without running a pattern. Text with no trigger is never looked at again.
+//! 3. **Which.** In each window, the group's multi-pattern program (one pass, all patterns,
+//!    overlapping semantics) says which recognizers match there at all.
+//! 4. **Confirm.** Only those recognizers' own programs find their matches in the window,
+//!    and each candidate is checked (boundary, validator, context) before it is kept.
+//!
+//! Windows never lose a match: every match contains a trigger, lies in its alphabet, and
+//! is no longer than the group's maximum, so it lies inside the window of that trigger;
+//! a search restricted to a window still sees the bytes around it for `\b`. A property
+//! test compares this path with running every pattern over the whole text.
+
+use std::sync::Arc;
+
+use regex_automata::meta::Regex;
+use regex_automata::util::captures::Captures;
+use regex_automata::util::pool::Pool;
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+use crate::context::{self, Context};
+use crate::error::Error;
+use crate::finding::{EntityType, Finding, RecognizerId};
+use crate::prefilter::{ByteSet, Literals, Prefilter, Sink};
+use crate::recognizer::{Boundary, Recognizer, Trigger};
+
+/// Lazy DFA cache per multi-pattern program. The default (2 MB) thrashes on text dense with
+/// candidates; see the architecture notes.
+const WHICH_CACHE: usize = 8 << 20;
+/// How many shorter matches are tried from the start of a rejected one.
+const SHRINK_TRIES: usize = 8;
+/// The most groups one set can hold; recognizers beyond it scan the whole text.
+const MAX_GROUPS: usize = 64;
+
+type Bytes256 = Box<[bool; 256]>;
+
+/// The trigger after `Auto` is resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Resolved {
+    Bytes(Vec<u8>),
+    Literals(Vec<Vec<u8>>),
+    Context,
+    Always,
+}
+
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub(crate) spec: Recognizer,
+    pub(crate) entity: EntityType,
+    regex: Regex,
+    context: Option<Context>,
+    max_len: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Windows are runs of the alphabet around each trigger.
+    Run,
+    /// Windows surround a context word by the context reach plus the longest match.
+    Context,
+    /// One window: the whole text.
+    Always,
+}
+
+#[derive(Debug)]
+struct Group {
+    kind: Kind,
+    members: Vec<usize>,
+    which: Option<Regex>,
+    alphabet: Bytes256,
+    triggers: Option<Bytes256>,
+    min_triggers: usize,
+    min_len: usize,
+    max_len: Option<usize>,
+}
+
+/// Per-scan buffers, reused through a pool so a scan allocates nothing in the steady state.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    windows: Vec<Vec<(usize, usize)>>,
+    which: Option<regex_automata::PatternSet>,
+    captures: Vec<Option<Captures>>,
+    pub(crate) candidates: Vec<Finding>,
+    pub(crate) normalized: crate::normalize::Normalized,
+}
+
+#[derive(Debug)]
+struct Inner {
+    recognizers: Vec<Compiled>,
+    groups: Vec<Group>,
+    bytes: ByteSet,
+    literals: Option<Literals>,
+    max_len: Option<usize>,
+    memory: usize,
+    pool: Pool<Scratch, fn() -> Scratch>,
+}
+
+/// Many recognizers compiled into grouped multi-pattern programs with their prefilters.
+///
+/// This is the concrete engine behind [`LocalDetector`](crate::LocalDetector); use it
+/// directly to get every candidate before overlap resolution.
+///
+/// # Cloning
+///
+/// Cloning shares the compiled programs (a reference-count increment).
+///
+/// # Example: candidates before overlap resolution
+///
+/// ```
+/// use sentinel_detect::{builtin, PatternSet};
+/// let set = PatternSet::new(builtin())?;
+/// let mut found = Vec::new();
+/// set.candidates("SSN 536-22-1234", &mut found);
+/// assert!(found.iter().any(|f| f.entity.as_str() == "US_SSN"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct PatternSet {
+    inner: Arc<Inner>,
+}
+
+fn syntax_config() -> syntax::Config {
+    syntax::Config::new().unicode(true).utf8(true)
+}
+
+fn parse(r: &Recognizer) -> Result<Hir, Error> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(true)
+        .utf8(true)
+        .nest_limit(100)
+        .build()
+        .parse(&r.pattern)
+        .map_err(|e| Error::pattern(&r.name, e))
+}
+
+fn alphabet(hir: &Hir, set: &mut [bool; 256]) {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => {}
+        HirKind::Literal(lit) => lit.0.iter().for_each(|&b| set[usize::from(b)] = true),
+        HirKind::Class(Class::Bytes(c)) => {
+            for r in c.ranges() {
+                (r.start()..=r.end()).for_each(|b| set[usize::from(b)] = true);
+            }
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            for r in c.ranges() {
+                let (s, e) = (r.start() as u32, r.end() as u32);
+                (s..=e.min(0x7F)).for_each(|b| set[b as usize] = true);
+                if e >= 0x80 {
+                    set[0x80..].iter_mut().for_each(|x| *x = true);
+                }
+            }
+        }
+        HirKind::Repetition(r) => alphabet(&r.sub, set),
+        HirKind::Capture(c) => alphabet(&c.sub, set),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().for_each(|h| alphabet(h, set)),
+    }
+}
+
+/// A lower bound on how many bytes of `trig` every match of `hir` contains.
+fn min_count(hir: &Hir, trig: &[bool; 256]) -> usize {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => 0,
+        HirKind::Literal(lit) => lit.0.iter().filter(|&&b| trig[usize::from(b)]).count(),
+        HirKind::Class(c) => {
+            let mut set = [false; 256];
+            alphabet(&Hir::class(c.clone()), &mut set);
+            let inside = set.iter().zip(trig.iter()).all(|(&s, &t)| !s || t);
+            usize::from(inside && set.iter().any(|&s| s))
+        }
+        HirKind::Repetition(r) => r.min as usize * min_count(&r.sub, trig),
+        HirKind::Capture(c) => min_count(&c.sub, trig),
+        HirKind::Concat(v) => v.iter().map(|h| min_count(h, trig)).sum(),
+        HirKind::Alternation(v) => v.iter().map(|h| min_count(h, trig)).min().unwrap_or(0),
+    }
+}
+
+fn resolve_trigger(r: &Recognizer, hir: &Hir) -> Resolved {
+    match &r.trigger {
+        Trigger::Bytes(b) => Resolved::Bytes(b.clone()),
+        Trigger::Literals(l) => {
+            Resolved::Literals(l.iter().map(|s| s.as_bytes().to_vec()).collect())
+        }
+        Trigger::Context if !r.context.is_empty() => Resolved::Context,
+        Trigger::Context | Trigger::Always => Resolved::Always,
+        Trigger::Auto => {
+            let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+            match seq.literals() {
+                Some(lits) if !lits.is_empty() && lits.iter().all(|l| !l.as_bytes().is_empty()) => {
+                    if lits.len() <= 64 && lits.iter().all(|l| l.as_bytes().len() >= 2) {
+                        Resolved::Literals(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
+                    } else {
+                        let mut first: Vec<u8> = lits.iter().map(|l| l.as_bytes()[0]).collect();
+                        first.sort_unstable();
+                        first.dedup();
+                        Resolved::Bytes(first)
+                    }
+                }
+                _ => Resolved::Always,
+            }
+        }
+    }
+}
+
+fn set_of(bytes: &[u8]) -> Bytes256 {
+    let mut s = Box::new([false; 256]);
+    bytes.iter().for_each(|&b| s[usize::from(b)] = true);
+    s
+}
+
+impl PatternSet {
+    /// Compiles `recognizers` (in priority order).
+    ///
+    /// # Errors
+    ///
+    /// A pattern that does not compile, names that repeat, or a definition that does not
+    /// hold together (score outside `0..=1`, a value group the pattern lacks); the error
+    /// names the recognizer.
+    pub fn new(recognizers: Vec<Recognizer>) -> Result<PatternSet, Error> {
+        if recognizers.len() > usize::from(u16::MAX) {
+            return Err(Error::invalid("*", "too many recognizers"));
+        }
+        let mut compiled = Vec::with_capacity(recognizers.len());
+        // (resolved trigger, alphabet key) -> group index, with hirs per group.
+        let mut keys: Vec<(Resolved, Option<Vec<bool>>)> = Vec::new();
+        let mut members: Vec<Vec<(usize, Hir)>> = Vec::new();
+        for (i, r) in recognizers.into_iter().enumerate() {
+            if r.name.is_empty() || r.entity.is_empty() {
+                return Err(Error::invalid(&r.name, "name and entity must not be empty"));
+            }
+            if !(0.0..=1.0).contains(&r.score) {
+                return Err(Error::invalid(&r.name, "score must be within 0.0..=1.0"));
+            }
+            if compiled.iter().any(|c: &Compiled| c.spec.name == r.name) {
+                return Err(Error::new(crate::error::ErrorKind::DuplicateRecognizer {
+                    recognizer: r.name.clone(),
+                }));
+            }
+            let hir = parse(&r)?;
+            let regex = Regex::builder()
+                .syntax(syntax_config())
+                .configure(Regex::config().match_kind(MatchKind::LeftmostFirst))
+                .build_from_hir(&hir)
+                .map_err(|e| Error::pattern(&r.name, e))?;
+            if let Some(g) = r.value_group {
+                if g >= regex
+                    .group_info()
+                    .group_len(regex_automata::PatternID::ZERO)
+                {
+                    return Err(Error::invalid(
+                        &r.name,
+                        format!("the pattern has no group {g}"),
+                    ));
+                }
+            }
+            let mut alpha = [false; 256];
+            alphabet(&hir, &mut alpha);
+            let letters = alpha[usize::from(b'a')..=usize::from(b'z')]
+                .iter()
+                .any(|&x| x)
+                || alpha[usize::from(b'A')..=usize::from(b'Z')]
+                    .iter()
+                    .any(|&x| x);
+            let trigger = resolve_trigger(&r, &hir);
+            // Patterns without letters share a group per trigger (one "which" pass for all
+            // numeric recognizers); patterns with letters get windows of their own alphabet.
+            let key_alpha = match trigger {
+                Resolved::Bytes(_) | Resolved::Literals(_) if letters => Some(alpha.to_vec()),
+                Resolved::Context => Some(r.context.iter().map(|w| w.len() % 2 == 0).collect()),
+                _ => None,
+            };
+            let key = (trigger, key_alpha);
+            let context_key_unique = matches!(key.0, Resolved::Context);
+            let g = match keys.iter().position(|k| *k == key && !context_key_unique) {
+                Some(g) => g,
+                None => {
+                    keys.push(key);
+                    members.push(Vec::new());
+                    keys.len() - 1
+                }
+            };
+            members[g].push((i, hir.clone()));
+            compiled.push(Compiled {
+                entity: EntityType::new(&r.entity),
+                context: Context::new(&r.context),
+                max_len: hir.properties().maximum_len(),
+                regex,
+                spec: r,
+            });
+        }
+
+        let mut groups = Vec::with_capacity(keys.len());
+        let mut bytes = ByteSet::new();
+        let mut literal_pairs: Vec<(Vec<u8>, usize)> = Vec::new();
+        for (gi, ((trigger, _), hirs)) in keys.into_iter().zip(members).enumerate() {
+            let mut kind = match trigger {
+                Resolved::Bytes(_) | Resolved::Literals(_) => Kind::Run,
+                Resolved::Context => Kind::Context,
+                Resolved::Always => Kind::Always,
+            };
+            if gi >= MAX_GROUPS {
+                kind = Kind::Always;
+            }
+            let mut alpha = Box::new([false; 256]);
+            hirs.iter().for_each(|(_, h)| alphabet(h, &mut alpha));
+            let min_len = hirs
+                .iter()
+                .map(|(_, h)| h.properties().minimum_len().unwrap_or(0))
+                .min()
+                .unwrap_or(0);
+            let max_len = hirs
+                .iter()
+                .map(|(_, h)| h.properties().maximum_len())
+                .try_fold(0usize, |acc, m| m.map(|m| acc.max(m)));
+            let mut triggers = None;
+            let mut min_triggers = 0;
+            match (&trigger, kind) {
+                (Resolved::Bytes(b), Kind::Run) => {
+                    bytes.add(gi, b);
+                    let set = set_of(b);
+                    min_triggers = hirs
+                        .iter()
+                        .map(|(_, h)| min_count(h, &set))
+                        .min()
+                        .unwrap_or(0);
+                    triggers = Some(set);
+                }
+                (Resolved::Literals(l), Kind::Run) => {
+                    literal_pairs.extend(l.iter().map(|lit| (lit.clone(), gi)));
+                }
+                (Resolved::Context, Kind::Context) => {
+                    for &(i, _) in &hirs {
+                        for w in &compiled[i].spec.context {
+                            literal_pairs
+                                .extend(context::trigger_spellings(w).into_iter().map(|s| (s, gi)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            let which = if hirs.len() > 1 {
+                let hs: Vec<Hir> = hirs.iter().map(|(_, h)| h.clone()).collect();
+                Some(
+                    Regex::builder()
+                        .syntax(syntax_config())
+                        .configure(
+                            Regex::config()
+                                .match_kind(MatchKind::All)
+                                .hybrid_cache_capacity(WHICH_CACHE),
+                        )
+                        .build_many_from_hir(&hs)
+                        .map_err(|e| Error::pattern(&compiled[hirs[0].0].spec.name, e))?,
+                )
+            } else {
+                None
+            };
+            groups.push(Group {
+                kind,
+                members: hirs.iter().map(|(i, _)| *i).collect(),
+                which,
+                alphabet: alpha,
+                triggers,
+                min_triggers,
+                min_len,
+                max_len,
+            });
+        }
+        let literals = Literals::new(&literal_pairs);
+        let max_len = compiled
+            .iter()
+            .try_fold(0usize, |acc, c| c.max_len.map(|m| acc.max(m)));
+        let memory = compiled
+            .iter()
+            .map(|c| c.regex.memory_usage() + c.context.as_ref().map_or(0, Context::memory_usage))
+            .sum::<usize>()
+            + groups
+                .iter()
+                .map(|g| g.which.as_ref().map_or(0, Regex::memory_usage) + 512)
+                .sum::<usize>()
+            + literals.as_ref().map_or(0, Literals::memory_usage)
+            + 256 * 8;
+        let create: fn() -> Scratch = Scratch::default;
+        Ok(PatternSet {
+            inner: Arc::new(Inner {
+                recognizers: compiled,
+                groups,
+                bytes,
+                literals,
+                max_len,
+                memory,
+                pool: Pool::new(create),
+            }),
+        })
+    }
+
+    /// How many recognizers the set holds.
+    pub fn len(&self) -> usize {
+        self.inner.recognizers.len()
+    }
+
+    /// Whether the set holds no recognizer.
+    pub fn is_empty(&self) -> bool {
+        self.inner.recognizers.is_empty()
+    }
+
+    /// The recognizer with this id.
+    pub fn recognizer(&self, id: RecognizerId) -> &Recognizer {
+        &self.inner.recognizers[id.as_usize()].spec
+    }
+
+    /// Heap bytes held by the compiled programs and prefilters (not counting the lazy DFA
+    /// caches, which grow per thread up to their capacity as text is scanned).
+    pub fn memory_usage(&self) -> usize {
+        self.inner.memory
+    }
+
+    /// The longest match any recognizer can make, in bytes; `None` if one is unbounded.
+    pub fn max_match_len(&self) -> Option<usize> {
+        self.inner.max_len
+    }
+
+    /// How many prefilter groups the recognizers were compiled into.
+    pub fn group_count(&self) -> usize {
+        self.inner.groups.len()
+    }
+
+    pub(crate) fn with_scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
+        let mut guard = self.inner.pool.get();
+        f(&mut guard)
+    }
+
+    /// Appends every accepted candidate in `text` to `out`: boundary, validator and context
+    /// applied, overlaps not yet resolved, in no particular order.
+    pub fn candidates(&self, text: &str, out: &mut Vec<Finding>) {
+        self.with_scratch(|s| self.candidates_with(text, s, out, false));
+    }
+
+    /// The same candidates found by running every pattern over the whole text, without
+    /// prefilters or windows: the reference the windowed path is tested against, and the
+    /// baseline it is benchmarked against. Matches that contain none of their recognizer's
+    /// triggers are dropped, as the windowed path never sees them.
+    #[doc(hidden)]
+    pub fn candidates_exhaustive(&self, text: &str, out: &mut Vec<Finding>) {
+        self.with_scratch(|s| self.candidates_with(text, s, out, true));
+    }
+
+    pub(crate) fn candidates_with(
+        &self,
+        text: &str,
+        s: &mut Scratch,
+        out: &mut Vec<Finding>,
+        exhaustive: bool,
+    ) {
+        let inner = &*self.inner;
+        let hay = text.as_bytes();
+        s.windows.resize_with(inner.groups.len(), Vec::new);
+        s.windows.iter_mut().for_each(Vec::clear);
+        s.captures.resize_with(inner.recognizers.len(), || None);
+        if exhaustive {
+            for w in s.windows.iter_mut() {
+                w.push((0, hay.len()));
+            }
+        } else {
+            let mut builder = Windows {
+                groups: &inner.groups,
+                hay,
+                windows: &mut s.windows,
+            };
+            if !inner.bytes.is_empty() {
+                inner.bytes.find_all(hay, &mut builder);
+            }
+            if let Some(l) = &inner.literals {
+                l.find_all(hay, &mut builder);
+            }
+            for (g, group) in inner.groups.iter().enumerate() {
+                if group.kind == Kind::Always {
+                    s.windows[g].push((0, hay.len()));
+                }
+            }
+        }
+        for (gi, group) in inner.groups.iter().enumerate() {
+            for wi in 0..s.windows[gi].len() {
+                let (mut a, mut b) = s.windows[gi][wi];
+                while !text.is_char_boundary(a) {
+                    a -= 1;
+                }
+                while !text.is_char_boundary(b) {
+                    b += 1;
+                }
+                if !exhaustive {
+                    if b - a < group.min_len {
+                        continue;
+                    }
+                    if let Some(t) = &group.triggers {
+                        if group.min_triggers > 1
+                            && hay[a..b].iter().filter(|&&x| t[usize::from(x)]).count()
+                                < group.min_triggers
+                        {
+                            continue;
+                        }
+                    }
+                }
+                match &group.which {
+                    None => self.confirm(group.members[0], text, a, b, s, out, exhaustive),
+                    Some(which) => {
+                        let set = s
+                            .which
+                            .get_or_insert_with(|| regex_automata::PatternSet::new(0));
+                        if set.capacity() < which.pattern_len() {
+                            *set = regex_automata::PatternSet::new(which.pattern_len());
+                        }
+                        set.clear();
+                        which.which_overlapping_matches(&Input::new(hay).range(a..b), set);
+                        let hits: u64 =
+                            set.iter().fold(0, |acc, p| acc | 1 << p.as_usize().min(63));
+                        for (k, &r) in group.members.iter().enumerate() {
+                            if k >= 63 || hits & (1 << k) != 0 {
+                                self.confirm(r, text, a, b, s, out, exhaustive);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Finds recognizer `r`'s matches in `a..b` and keeps the ones that pass its checks.
+    /// A rejected match is first retried shorter from the same start (a greedy pattern may
+    /// have run into the next number), then the search restarts one character later, so a
+    /// longer false match cannot hide a true one that starts or ends inside it.
+    #[allow(clippy::too_many_arguments)] // reason: the hot loop's state, kept off the heap
+    fn confirm(
+        &self,
+        r: usize,
+        text: &str,
+        a: usize,
+        b: usize,
+        s: &mut Scratch,
+        out: &mut Vec<Finding>,
+        exhaustive: bool,
+    ) {
+        let c = &self.inner.recognizers[r];
+        let hay = text.as_bytes();
+        let mut pos = a;
+        while pos < b {
+            let Some(m) = c.regex.search(&Input::new(hay).range(pos..b)) else {
+                break;
+            };
+            let (ms, me) = (m.start(), m.end());
+            let mut accepted = if me > ms {
+                self.accept(r, c, text, ms, me, s, exhaustive)
+            } else {
+                None
+            };
+            let mut end = me;
+            let mut tries = 0;
+            while accepted.is_none() && tries < SHRINK_TRIES && end > ms + 1 {
+                tries += 1;
+                let input = Input::new(hay)
+                    .range(ms..end - 1)
+                    .anchored(regex_automata::Anchored::Yes);
+                let Some(shorter) = c.regex.search(&input) else {
+                    break;
+                };
+                end = shorter.end();
+                if end > ms {
+                    accepted = self.accept(r, c, text, ms, end, s, exhaustive);
+                }
+            }
+            match accepted {
+                Some(f) => {
+                    out.push(f);
+                    pos = end;
+                }
+                None => {
+                    pos = ms + 1;
+                    while pos < b && !text.is_char_boundary(pos) {
+                        pos += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // reason: see `confirm`
+    fn accept(
+        &self,
+        r: usize,
+        c: &Compiled,
+        text: &str,
+        ms: usize,
+        me: usize,
+        s: &mut Scratch,
+        exhaustive: bool,
+    ) -> Option<Finding> {
+        let hay = text.as_bytes();
+        if !boundary_ok(c.spec.boundary, hay, ms, me) {
+            return None;
+        }
+        if exhaustive && !self.has_trigger(r, hay, ms, me) {
+            return None;
+        }
+        let (mut vs, mut ve) = (ms, me);
+        if let Some(g) = c.spec.value_group {
+            let caps = s.captures[r].get_or_insert_with(|| c.regex.create_captures());
+            c.regex.search_captures(
+                &Input::new(hay)
+                    .range(ms..me)
+                    .anchored(regex_automata::Anchored::Yes),
+                caps,
+            );
+            let span = caps.get_group(g)?;
+            (vs, ve) = (span.start, span.end);
+        }
+        if !c.spec.trim_end.is_empty() {
+            while ve > vs && c.spec.trim_end.as_bytes().contains(&hay[ve - 1]) {
+                ve -= 1;
+            }
+        }
+        if ve <= vs {
+            return None;
+        }
+        let mut score = match c.spec.validator {
+            Some(v) => v.check(&text[vs..ve], c.spec.score)?,
+            None => c.spec.score,
+        };
+        if let Some(ctx) = &c.context {
+            if ctx.near(text, vs, ve) {
+                score = (score + context::BOOST).min(1.0);
+            } else if c.spec.context_required {
+                return None;
+            }
+        }
+        Some(Finding {
+            entity: c.entity.clone(),
+            start: vs,
+            end: ve,
+            score: score.clamp(0.0, 1.0),
+            recognizer: RecognizerId(r as u16),
+        })
+    }
+
+    /// Whether `ms..me` holds one of recognizer `r`'s triggers (for the exhaustive path).
+    fn has_trigger(&self, r: usize, hay: &[u8], ms: usize, me: usize) -> bool {
+        let inner = &*self.inner;
+        let Some(group) = inner.groups.iter().find(|g| g.members.contains(&r)) else {
+            return true;
+        };
+        match group.kind {
+            Kind::Always => true,
+            Kind::Context => {
+                let c = &inner.recognizers[r];
+                let lo = ms.saturating_sub(context::BEFORE);
+                let hi = (me + context::AFTER).min(hay.len());
+                c.spec
+                    .context
+                    .iter()
+                    .flat_map(|w| context::trigger_spellings(w))
+                    .any(|w| {
+                        hay[lo..hi].windows(w.len()).enumerate().any(|(i, x)| {
+                            x == w.as_slice()
+                                && lo + i + w.len() <= hi
+                                && lo + i + context::BEFORE >= ms
+                        })
+                    })
+            }
+            Kind::Run => match &group.triggers {
+                Some(t) => hay[ms..me].iter().any(|&x| t[usize::from(x)]),
+                None => {
+                    let lits: Vec<Vec<u8>> = match &inner.recognizers[r].spec.trigger {
+                        Trigger::Literals(l) => l.iter().map(|s| s.as_bytes().to_vec()).collect(),
+                        _ => return true,
+                    };
+                    lits.iter()
+                        .any(|l| hay[ms..me].windows(l.len()).any(|x| x == l.as_slice()))
+                }
+            },
+        }
+    }
+}
+
+fn boundary_ok(b: Boundary, hay: &[u8], start: usize, end: usize) -> bool {
+    match b {
+        Boundary::None => true,
+        Boundary::Token | Boundary::Address => {
+            let colon = b == Boundary::Address;
+            let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_' || (colon && x == b':');
+            let joins = |x: u8| x == b'.' || x == b'-';
+            let before_ok = start == 0 || {
+                let p = hay[start - 1];
+                !word(p) && !(joins(p) && start >= 2 && hay[start - 2].is_ascii_digit())
+            };
+            let after_ok = end >= hay.len() || {
+                let n = hay[end];
+                !word(n) && !(joins(n) && end + 1 < hay.len() && hay[end + 1].is_ascii_digit())
+            };
+            before_ok && after_ok
+        }
+        Boundary::Key => {
+            let key = |x: u8| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'-' | b'+' | b'/');
+            (start == 0 || !key(hay[start - 1]))
+                && (end >= hay.len() || !(key(hay[end]) || hay[end] == b'='))
+        }
+    }
+}
+
+/// Builds each group's windows from the triggers the prefilters report.
+struct Windows<'a> {
+    groups: &'a [Group],
+    hay: &'a [u8],
+    windows: &'a mut [Vec<(usize, usize)>],
+}
+
+impl Windows<'_> {
+    fn open(&mut self, g: usize, p: usize, q: usize) {
+        let group = &self.groups[g];
+        let hay = self.hay;
+        let len = hay.len();
+        let ws = &mut self.windows[g];
+        let m = group.max_len.unwrap_or(usize::MAX);
+        match group.kind {
+            Kind::Always => {}
+            Kind::Context => {
+                let a = q.saturating_sub(context::AFTER.saturating_add(m));
+                let b = p.saturating_add(context::BEFORE).saturating_add(m).min(len);
+                match ws.last_mut() {
+                    Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                    _ => ws.push((a, b)),
+                }
+            }
+            Kind::Run => {
+                let alpha = &group.alphabet;
+                let cap = q.saturating_add(m).min(len);
+                if let Some(last) = ws.last_mut() {
+                    if p < last.1 {
+                        let mut e = last.1.max(q.min(len));
+                        while e < cap && alpha[usize::from(hay[e])] {
+                            e += 1;
+                        }
+                        last.1 = last.1.max(e);
+                        return;
+                    }
+                }
+                let floor = ws.last().map_or(0, |w| w.1).max(p.saturating_sub(m));
+                let mut a = p;
+                while a > floor && alpha[usize::from(hay[a - 1])] {
+                    a -= 1;
+                }
+                let mut e = q.min(len);
+                while e < cap && alpha[usize::from(hay[e])] {
+                    e += 1;
+                }
+                match ws.last_mut() {
+                    Some(last) if a <= last.1 => last.1 = last.1.max(e),
+                    _ => ws.push((a, e)),
+                }
+            }
+        }
+    }
+}
+
+impl Sink for Windows<'_> {
+    #[inline]
+    fn trigger(&mut self, groups: u64, start: usize, end: usize) {
+        let mut g = groups;
+        while g != 0 {
+            let i = g.trailing_zeros() as usize;
+            g &= g - 1;
+            self.open(i, start, end);
+        }
+    }
+}

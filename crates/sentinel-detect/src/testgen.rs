@@ -1,0 +1,344 @@
+//! Deterministic generators of valid and near-valid values, for tests, the labelled corpus
+//! and benchmarks. Every generator takes the caller's [`Rng`], so a seed fixes the output
+//! on every machine and every release (the generator is SplitMix64, written here because
+//! `rand`'s seeded generators do not promise a stable stream across versions).
+
+use crate::validate::{iban, ids, luhn, secrets};
+
+/// SplitMix64: small, fast, and the same stream for the same seed forever.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// One element of a non-empty slice.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+
+    /// `n` characters drawn from `alphabet`.
+    pub fn string(&mut self, alphabet: &[u8], n: usize) -> String {
+        (0..n).map(|_| char::from(*self.pick(alphabet))).collect()
+    }
+
+    /// `n` decimal digits.
+    pub fn digits(&mut self, n: usize) -> String {
+        self.string(b"0123456789", n)
+    }
+}
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Groups `digits` with `sep` after every group of the given sizes.
+pub fn group(digits: &str, sizes: &[usize], sep: &str) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for (i, &n) in sizes.iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        out.push_str(&digits[at..(at + n).min(digits.len())]);
+        at += n;
+    }
+    out
+}
+
+/// A Luhn-valid card number of a real issuer range, with its usual grouping.
+pub fn card(rng: &mut Rng) -> String {
+    let (prefix, len): (String, usize) = match rng.below(6) {
+        0 => ("4".into(), 16),
+        1 => (format!("5{}", rng.range(1, 5)), 16),
+        2 => (format!("{}", rng.range(2221, 2720)), 16),
+        3 => (format!("3{}", rng.pick(&[4, 7])), 15),
+        4 => ("6011".into(), 16),
+        _ => (format!("{}", rng.range(3528, 3589)), 16),
+    };
+    let body = format!("{prefix}{}", rng.digits(len - 1 - prefix.len()));
+    let check = char::from(luhn::check_digit(body.as_bytes()));
+    let number = format!("{body}{check}");
+    let sep = *rng.pick(&["", " ", "-"]);
+    if sep.is_empty() {
+        number
+    } else if len == 15 {
+        group(&number, &[4, 6, 5], sep)
+    } else {
+        group(&number, &[4, 4, 4, 4], sep)
+    }
+}
+
+/// A 16-digit number with a Visa prefix that fails the Luhn check.
+pub fn card_bad_luhn(rng: &mut Rng) -> String {
+    let body = format!("4{}", rng.digits(14));
+    let check = luhn::check_digit(body.as_bytes());
+    let wrong = b'0' + ((check - b'0' + 1 + rng.below(8) as u8) % 10);
+    format!("{body}{}", char::from(wrong))
+}
+
+/// A valid SSN, written `AAA-GG-SSSS`.
+pub fn ssn(rng: &mut Rng) -> String {
+    loop {
+        let s = format!(
+            "{:03}-{:02}-{:04}",
+            rng.range(1, 899),
+            rng.range(1, 99),
+            rng.range(1, 9999)
+        );
+        if ids::is_valid_ssn(&s) {
+            return s;
+        }
+    }
+}
+
+/// An SSN-shaped number with a never-issued area (000, 666, 9xx).
+pub fn ssn_bad_area(rng: &mut Rng) -> String {
+    let nines = 900 + rng.below(100);
+    let area = *rng.pick(&[0, 666, nines]);
+    format!(
+        "{area:03}-{:02}-{:04}",
+        rng.range(1, 99),
+        rng.range(1, 9999)
+    )
+}
+
+/// A valid ITIN.
+pub fn itin(rng: &mut Rng) -> String {
+    let group = *rng.pick(&[50, 57, 65, 70, 78, 88, 90, 92, 94, 99]);
+    format!("9{:02}-{group}-{:04}", rng.below(100), rng.range(1, 9999))
+}
+
+/// A valid IBAN for a random registered country, compact or in groups of four.
+pub fn iban(rng: &mut Rng) -> String {
+    let countries: Vec<_> = iban::countries().collect();
+    let (cc, len) = *rng.pick(&countries);
+    let bban = rng.digits(len - 4);
+    let mut compact = format!("{}{}00{bban}", char::from(cc[0]), char::from(cc[1])).into_bytes();
+    let check = 98 - iban::mod97(&compact);
+    compact[2] = b'0' + (check / 10) as u8;
+    compact[3] = b'0' + (check % 10) as u8;
+    let s = String::from_utf8(compact).unwrap_or_default();
+    if rng.chance(0.5) {
+        s.as_bytes()
+            .chunks(4)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        s
+    }
+}
+
+/// A valid UK NHS number, `NNN NNN NNNN`.
+pub fn nhs(rng: &mut Rng) -> String {
+    loop {
+        let nine = rng.digits(9);
+        if let Some(c) = ids::nhs_check_digit(nine.as_bytes()) {
+            return group(&format!("{nine}{c}"), &[3, 3, 4], " ");
+        }
+    }
+}
+
+/// A valid US NPI.
+pub fn npi(rng: &mut Rng) -> String {
+    let nine = format!("{}{}", rng.range(1, 2), rng.digits(8));
+    let check = luhn::check_digit(format!("80840{nine}").as_bytes());
+    format!("{nine}{}", char::from(check))
+}
+
+/// A US phone number in one of its common layouts.
+pub fn phone_us(rng: &mut Rng) -> String {
+    let (a, b, c) = (rng.range(201, 989), rng.range(200, 999), rng.digits(4));
+    match rng.below(4) {
+        0 => format!("({a}) {b}-{c}"),
+        1 => format!("{a}-{b}-{c}"),
+        2 => format!("+1 {a} {b} {c}"),
+        _ => format!("{a}.{b}.{c}"),
+    }
+}
+
+/// An international number in E.164 or spaced form.
+pub fn phone_intl(rng: &mut Rng) -> String {
+    let cc = *rng.pick(&["44", "49", "33", "34", "39", "31", "61", "81", "91", "55"]);
+    let rest = rng.digits(9);
+    if rng.chance(0.5) {
+        format!("+{cc}{rest}")
+    } else {
+        format!("+{cc} {} {} {}", &rest[..2], &rest[2..5], &rest[5..])
+    }
+}
+
+/// An e-mail address.
+pub fn email(rng: &mut Rng) -> String {
+    let first = rng.pick(&[
+        "jane", "john", "a.smith", "m.garcia", "li.wei", "ops", "billing", "k_ito",
+    ]);
+    let domain = rng.pick(&[
+        "example.com",
+        "mail.example.org",
+        "corp.example.co.uk",
+        "example.io",
+    ]);
+    format!("{first}{}@{domain}", rng.below(1000))
+}
+
+/// An IPv4 address.
+pub fn ipv4(rng: &mut Rng) -> String {
+    format!(
+        "{}.{}.{}.{}",
+        rng.range(1, 223),
+        rng.below(256),
+        rng.below(256),
+        rng.range(1, 254)
+    )
+}
+
+/// An IPv6 address, full or compressed.
+pub fn ipv6(rng: &mut Rng) -> String {
+    let g: Vec<String> = (0..8)
+        .map(|_| format!("{:x}", rng.below(0x10000)))
+        .collect();
+    if rng.chance(0.5) {
+        g.join(":")
+    } else {
+        format!("2001:db8:{}::{}", g[2], g[7])
+    }
+}
+
+/// A MAC address.
+pub fn mac(rng: &mut Rng) -> String {
+    let sep = *rng.pick(&[":", "-"]);
+    (0..6)
+        .map(|_| format!("{:02X}", rng.below(256)))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// An AWS access key id.
+pub fn aws_access_key(rng: &mut Rng) -> String {
+    format!(
+        "{}{}",
+        rng.pick(&["AKIA", "ASIA"]),
+        rng.string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+    )
+}
+
+/// An AWS secret access key.
+pub fn aws_secret_key(rng: &mut Rng) -> String {
+    loop {
+        let s = rng.string(
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+",
+            40,
+        );
+        if secrets::aws_secret_ok(&s) {
+            return s;
+        }
+    }
+}
+
+/// A GitHub token whose CRC32 checksum holds.
+pub fn github_token(rng: &mut Rng) -> String {
+    let random = rng.string(ALNUM, 30);
+    let check = secrets::base62_crc32(random.as_bytes());
+    format!(
+        "{}{random}{}",
+        rng.pick(&["ghp_", "gho_", "ghs_"]),
+        String::from_utf8_lossy(&check)
+    )
+}
+
+/// An OpenAI-style project key.
+pub fn openai_key(rng: &mut Rng) -> String {
+    format!(
+        "sk-proj-{}T3BlbkFJ{}",
+        rng.string(ALNUM, 24),
+        rng.string(ALNUM, 24)
+    )
+}
+
+/// An Anthropic-style key.
+pub fn anthropic_key(rng: &mut Rng) -> String {
+    format!("sk-ant-api03-{}AA", rng.string(ALNUM, 93))
+}
+
+/// A Slack bot token.
+pub fn slack_token(rng: &mut Rng) -> String {
+    format!(
+        "xoxb-{}-{}-{}",
+        rng.digits(11),
+        rng.digits(12),
+        rng.string(ALNUM, 24)
+    )
+}
+
+/// A Stripe secret key.
+pub fn stripe_key(rng: &mut Rng) -> String {
+    format!("sk_live_{}", rng.string(ALNUM, 24))
+}
+
+/// A Google API key.
+pub fn google_key(rng: &mut Rng) -> String {
+    format!(
+        "AIza{}",
+        rng.string(
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
+            35
+        )
+    )
+}
+
+/// A JWT with an HS256 header.
+pub fn jwt(rng: &mut Rng) -> String {
+    format!(
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI{}In0.{}",
+        rng.string(ALNUM, 12),
+        rng.string(ALNUM, 43)
+    )
+}
+
+/// A PEM private key block.
+pub fn private_key(rng: &mut Rng) -> String {
+    let body: Vec<String> = (0..rng.range(3, 12))
+        .map(|_| rng.string(ALNUM, 64))
+        .collect();
+    format!(
+        "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----",
+        body.join("\n")
+    )
+}
+
+/// A random password-like secret.
+pub fn password(rng: &mut Rng) -> String {
+    format!(
+        "{}{}{}",
+        rng.string(ALNUM, 6),
+        rng.pick(&["#", "!", "$", "%"]),
+        rng.string(ALNUM, 5)
+    )
+}

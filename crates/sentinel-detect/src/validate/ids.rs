@@ -1,0 +1,126 @@
+//! Government and health identifiers: US SSN and ITIN, UK NHS number, US NPI.
+
+use super::{digits_of, luhn};
+
+/// Separators, where present, are one kind and form the given groups, or split every digit.
+pub(crate) fn grouped_as(value: &str, groups: &[usize]) -> bool {
+    let mut seen = [0usize; 16];
+    let mut count = 0;
+    let mut sep = None;
+    for b in value.bytes() {
+        if b.is_ascii_digit() {
+            seen[count] += 1;
+        } else {
+            match sep {
+                None => sep = Some(b),
+                Some(s) if s != b => return false,
+                Some(_) => {}
+            }
+            count += 1;
+            if count >= seen.len() {
+                return false;
+            }
+        }
+    }
+    let seen = &seen[..=count];
+    seen.len() == 1 || seen == groups || seen.iter().all(|&g| g == 1)
+}
+
+/// Whether `value` has the shape of an SSN or ITIN written with separators.
+pub(crate) fn has_separators(value: &str) -> bool {
+    value.bytes().any(|b| !b.is_ascii_digit())
+}
+
+/// US Social Security Number: 9 digits, area not 000, 666 or 9xx, group not 00, serial not
+/// 0000, separators in the 3-2-4 layout; and not one of the numbers published as examples.
+pub(crate) fn is_valid_ssn(value: &str) -> bool {
+    let (d, n) = digits_of(value);
+    if n != 9 || !grouped_as(value, &[3, 2, 4]) {
+        return false;
+    }
+    let area = &d[0..3];
+    let all_same = d[..9].iter().all(|&b| b == d[0]);
+    area != b"000"
+        && area != b"666"
+        && area[0] != b'9'
+        && &d[3..5] != b"00"
+        && &d[5..9] != b"0000"
+        && !all_same
+        && &d[..9] != b"123456789"
+        && &d[..9] != b"078051120"
+}
+
+/// US Individual Taxpayer Identification Number: 9xx-[50-65,70-88,90-92,94-99]-xxxx.
+pub(crate) fn is_valid_itin(value: &str) -> bool {
+    let (d, n) = digits_of(value);
+    if n != 9 || d[0] != b'9' || !grouped_as(value, &[3, 2, 4]) {
+        return false;
+    }
+    let group = (d[3] - b'0') * 10 + (d[4] - b'0');
+    matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99)
+}
+
+/// UK NHS number: 10 digits, mod 11 check digit, 3-3-4 layout.
+pub(crate) fn is_valid_nhs(value: &str) -> bool {
+    let (d, n) = digits_of(value);
+    if n != 10 || !grouped_as(value, &[3, 3, 4]) {
+        return false;
+    }
+    nhs_check_digit(&d[..9]) == Some(d[9] - b'0')
+}
+
+/// The NHS check digit for nine digits; `None` when the remainder makes the number invalid.
+pub(crate) fn nhs_check_digit(nine: &[u8]) -> Option<u8> {
+    let sum: u32 = nine
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| u32::from(b - b'0') * (10 - i as u32))
+        .sum();
+    match 11 - sum % 11 {
+        11 => Some(0),
+        10 => None,
+        c => u8::try_from(c).ok(),
+    }
+}
+
+/// US National Provider Identifier: 10 digits starting with 1 or 2, Luhn over the number
+/// prefixed with 80840.
+pub(crate) fn is_valid_npi(value: &str) -> bool {
+    let (d, n) = digits_of(value);
+    if n != 10 || !matches!(d[0], b'1' | b'2') {
+        return false;
+    }
+    let mut full = [0u8; 15];
+    full[..5].copy_from_slice(b"80840");
+    full[5..].copy_from_slice(&d[..10]);
+    luhn::is_valid(&full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssn_rules() {
+        assert!(is_valid_ssn("536-22-1234"));
+        assert!(is_valid_ssn("536221234"));
+        assert!(is_valid_ssn("5 3 6 2 2 1 2 3 4"));
+        assert!(!is_valid_ssn("000-22-1234"));
+        assert!(!is_valid_ssn("666-22-1234"));
+        assert!(!is_valid_ssn("936-22-1234"));
+        assert!(!is_valid_ssn("536-00-1234"));
+        assert!(!is_valid_ssn("536-22-0000"));
+        assert!(!is_valid_ssn("53-622-1234"));
+        assert!(!is_valid_ssn("536-22.1234"));
+    }
+
+    #[test]
+    fn itin_nhs_npi() {
+        assert!(is_valid_itin("912-70-1234"));
+        assert!(!is_valid_itin("912-40-1234"));
+        assert!(is_valid_nhs("943 476 5919"));
+        assert!(!is_valid_nhs("943 476 5918"));
+        assert!(is_valid_npi("1234567893"));
+        assert!(!is_valid_npi("1234567890"));
+    }
+}

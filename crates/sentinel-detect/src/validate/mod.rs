@@ -1,0 +1,179 @@
+//! Validators: checks that run on a candidate after the pattern matched, one file per
+//! family. A validator turns a pattern's guess into a confident answer (a Luhn-valid card,
+//! an IBAN whose mod-97 holds) or rejects it; it runs only on candidates, never on all text.
+
+mod card;
+pub(crate) mod iban;
+pub(crate) mod ids;
+pub(crate) mod luhn;
+mod net;
+pub(crate) mod secrets;
+
+/// A named check applied to a candidate value. Custom recognizers refer to these by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Validator {
+    /// Luhn (mod 10) over the digits.
+    Luhn,
+    /// Payment card: issuer prefix and length, separator layout, Luhn.
+    CreditCard,
+    /// IBAN: country length and ISO 7064 mod 97.
+    Iban,
+    /// US SSN area, group and serial rules.
+    UsSsn,
+    /// US ITIN ranges.
+    UsItin,
+    /// UK NHS number mod 11.
+    UkNhs,
+    /// US NPI Luhn with the 80840 prefix.
+    UsNpi,
+    /// Bitcoin base58check or bech32.
+    Crypto,
+    /// JWT header decodes to JSON with `alg`.
+    Jwt,
+    /// GitHub token CRC32 checksum (a failing checksum lowers the score).
+    GithubChecksum,
+    /// OpenAI key marker (its presence raises the score; Anthropic keys are refused).
+    OpenAiKey,
+    /// Entropy and placeholder check for `password=`-style values.
+    Entropy,
+    /// AWS secret access key shape and entropy.
+    AwsSecret,
+    /// IPv6 grammar.
+    Ipv6,
+    /// MAC address separator consistency.
+    Mac,
+    /// E-mail address structure.
+    Email,
+    /// Phone number digit count.
+    Phone,
+}
+
+impl Validator {
+    /// The names custom recognizers may use, in the order of [`Validator::from_name`].
+    pub const NAMES: &'static [&'static str] = &[
+        "luhn",
+        "credit_card",
+        "iban",
+        "us_ssn",
+        "us_itin",
+        "uk_nhs",
+        "us_npi",
+        "crypto",
+        "jwt",
+        "github_checksum",
+        "openai_key",
+        "entropy",
+        "aws_secret",
+        "ipv6",
+        "mac",
+        "email",
+        "phone",
+    ];
+
+    const ALL: &'static [Validator] = &[
+        Validator::Luhn,
+        Validator::CreditCard,
+        Validator::Iban,
+        Validator::UsSsn,
+        Validator::UsItin,
+        Validator::UkNhs,
+        Validator::UsNpi,
+        Validator::Crypto,
+        Validator::Jwt,
+        Validator::GithubChecksum,
+        Validator::OpenAiKey,
+        Validator::Entropy,
+        Validator::AwsSecret,
+        Validator::Ipv6,
+        Validator::Mac,
+        Validator::Email,
+        Validator::Phone,
+    ];
+
+    /// Looks a validator up by its name (`"luhn"`, `"iban"`, ...).
+    pub fn from_name(name: &str) -> Option<Validator> {
+        let i = Validator::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(name))?;
+        Some(Validator::ALL[i])
+    }
+
+    /// This validator's name.
+    pub fn name(self) -> &'static str {
+        let i = Validator::ALL.iter().position(|&v| v == self).unwrap_or(0);
+        Validator::NAMES[i]
+    }
+
+    /// Judges a candidate: `None` rejects it, `Some(score)` accepts it with that score,
+    /// given the recognizer's base score.
+    pub fn check(self, value: &str, base: f32) -> Option<f32> {
+        let keep = |ok: bool| ok.then_some(base);
+        match self {
+            Validator::Luhn => keep(luhn::is_valid(value.as_bytes())),
+            Validator::CreditCard => keep(card::is_valid(value)),
+            Validator::Iban => keep(iban::is_valid(value)),
+            // A bare nine-digit number is as likely an order number: weak until context.
+            Validator::UsSsn => ids::is_valid_ssn(value).then(|| bare_penalty(value, base, 0.45)),
+            Validator::UsItin => ids::is_valid_itin(value).then(|| bare_penalty(value, base, 0.45)),
+            Validator::UkNhs => keep(ids::is_valid_nhs(value)),
+            Validator::UsNpi => keep(ids::is_valid_npi(value)),
+            Validator::Crypto => keep(secrets::crypto_ok(value)),
+            Validator::Jwt => keep(secrets::jwt_header_ok(value)),
+            Validator::GithubChecksum => match secrets::github_checksum(value) {
+                Some(true) => Some(1.0),
+                Some(false) => Some(base - 0.25),
+                None => Some(base),
+            },
+            Validator::OpenAiKey => match secrets::openai_marker(value) {
+                Some(true) => Some(1.0),
+                Some(false) => Some(base),
+                None => None,
+            },
+            Validator::Entropy => secrets::generic_secret_score(value, base),
+            Validator::AwsSecret => keep(secrets::aws_secret_ok(value)),
+            Validator::Ipv6 => keep(net::ipv6_ok(value)),
+            Validator::Mac => keep(net::mac_ok(value)),
+            Validator::Email => keep(net::email_ok(value)),
+            Validator::Phone => net::phone_ok(value).then(|| bare_penalty(value, base, 0.2)),
+        }
+    }
+}
+
+/// `base` for a value written with separators or a leading `+`, `base - penalty` for a
+/// bare run of digits.
+fn bare_penalty(value: &str, base: f32, penalty: f32) -> f32 {
+    if ids::has_separators(value) {
+        base
+    } else {
+        (base - penalty).max(0.0)
+    }
+}
+
+/// The ASCII digits of `value` (at most 32), and how many there are.
+pub(crate) fn digits_of(value: &str) -> ([u8; 32], usize) {
+    let mut out = [b'0'; 32];
+    let mut n = 0;
+    for b in value.bytes().filter(u8::is_ascii_digit) {
+        if n == out.len() {
+            break;
+        }
+        out[n] = b;
+        n += 1;
+    }
+    (out, n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for &v in Validator::ALL {
+            assert_eq!(Validator::from_name(v.name()), Some(v));
+        }
+        assert_eq!(Validator::NAMES.len(), Validator::ALL.len());
+        assert_eq!(Validator::from_name("nope"), None);
+    }
+}

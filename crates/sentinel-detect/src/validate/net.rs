@@ -1,0 +1,68 @@
+//! Network identifiers: IPv6 addresses, MAC addresses, e-mail addresses, phone numbers.
+
+use super::digits_of;
+
+/// Whether `value` parses as an IPv6 address (standard library grammar: full, compressed,
+/// and IPv4-embedded forms) and is not a bare `::`.
+pub(crate) fn ipv6_ok(value: &str) -> bool {
+    value != "::" && value.parse::<std::net::Ipv6Addr>().is_ok()
+}
+
+/// A MAC address uses one kind of separator throughout.
+pub(crate) fn mac_ok(value: &str) -> bool {
+    let mut seps = value.bytes().filter(|b| !b.is_ascii_hexdigit());
+    match seps.next() {
+        Some(first) => seps.all(|b| b == first),
+        None => false,
+    }
+}
+
+/// An e-mail address has no empty, leading or trailing dot in its local part and domain
+/// labels that neither start nor end with a dash.
+pub(crate) fn email_ok(value: &str) -> bool {
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+}
+
+/// A phone number written with a leading `+` has 8 to 15 digits (E.164); national forms
+/// 9 to 12.
+pub(crate) fn phone_ok(value: &str) -> bool {
+    let (_, n) = digits_of(value);
+    let parens_balanced = value.bytes().filter(|&b| b == b'(').count()
+        == value.bytes().filter(|&b| b == b')').count();
+    parens_balanced
+        && if value.starts_with('+') {
+            (8..=15).contains(&n)
+        } else {
+            (9..=12).contains(&n)
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_ids() {
+        assert!(ipv6_ok("2001:db8::8a2e:370:7334"));
+        assert!(ipv6_ok("::1"));
+        assert!(ipv6_ok("::ffff:192.0.2.128"));
+        assert!(!ipv6_ok("10:30:00"));
+        assert!(!ipv6_ok("::"));
+        assert!(mac_ok("00:1A:2B:3C:4D:5E"));
+        assert!(!mac_ok("00:1A-2B:3C:4D:5E"));
+        assert!(email_ok("jane.doe@example.co.uk"));
+        assert!(!email_ok("jane..doe@example.com"));
+        assert!(!email_ok("jane@-example.com"));
+        assert!(phone_ok("+44 20 7946 0958"));
+        assert!(!phone_ok("+4420"));
+    }
+}

@@ -1,0 +1,197 @@
+//! Engine behaviour: overlaps, normalization, Unicode, adversarial input, and the property
+//! that prefilter windows never lose a match.
+
+use crate::util::{detector, found};
+use proptest::prelude::*;
+use sentinel_detect::testgen::{self, Rng};
+use sentinel_detect::{Detector, LocalDetector, Recognizer};
+
+#[test]
+fn findings_are_sorted_and_disjoint() {
+    let text = "jane@example.com 4111 1111 1111 1111 536-22-1234 https://x.example.com/a?mail=jane@example.com";
+    let f = detector().scan(text);
+    assert!(f.windows(2).all(|w| w[0].end <= w[1].start));
+    assert!(f
+        .iter()
+        .all(|x| text.is_char_boundary(x.start) && text.is_char_boundary(x.end)));
+}
+
+#[test]
+fn overlap_prefers_score_then_length() {
+    // A Slack webhook is also a URL; the more specific, higher-scored secret wins.
+    let got =
+        found("hook https://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcdefghijklmnopqrstuvwx");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, "SLACK_TOKEN");
+}
+
+#[test]
+fn obfuscated_values_map_to_original_offsets() {
+    let text = "card ４１１１ １１１１ １１１１ １１１１ ok";
+    let f = detector().scan(text);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(&text[f[0].span()], "４１１１ １１１１ １１１１ １１１１");
+
+    let zw = "ssn 536\u{200B}-22-\u{200D}1234 end";
+    let f = detector().scan(zw);
+    assert_eq!(f[0].entity.as_str(), "US_SSN");
+    assert_eq!(&zw[f[0].span()], "536\u{200B}-22-\u{200D}1234");
+
+    let arabic = "رقم ٥٣٦-٢٢-١٢٣٤ هنا";
+    let f = detector().scan(arabic);
+    assert_eq!(&arabic[f[0].span()], "٥٣٦-٢٢-١٢٣٤");
+
+    let spaced = "card 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 end";
+    assert_eq!(found(spaced)[0].1, "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1");
+    assert_eq!(found("card 4111.1111.1111.1111 end")[0].0, "CREDIT_CARD");
+}
+
+#[test]
+fn any_script_is_scanned() {
+    let text = "用户邮箱是 jane@example.com，电话 +44 20 7946 0958。Ключ: AKIAIOSFODNN7EXAMPLE 😀";
+    let types: Vec<String> = found(text).into_iter().map(|(e, _)| e).collect();
+    assert_eq!(types, ["EMAIL_ADDRESS", "PHONE_NUMBER", "AWS_ACCESS_KEY"]);
+}
+
+#[test]
+fn catastrophic_pattern_stays_linear() {
+    let evil = Recognizer::new("evil", "EVIL", r"(a+)+$");
+    let d = LocalDetector::builder()
+        .recognizer(evil)
+        .build()
+        .expect("compiles");
+    let mut text = "a".repeat(100 * 1024);
+    text.push('!');
+    // A backtracking engine would not return within the age of the universe; this one
+    // scans once. The test asserts the result; speed lives in the benchmarks.
+    assert!(d.scan(&text).iter().all(|f| f.entity.as_str() != "EVIL"));
+    let nested = Recognizer::new("nested", "NESTED", r"(x+x+)+y");
+    let d = LocalDetector::builder()
+        .recognizer(nested)
+        .build()
+        .expect("compiles");
+    assert!(d.scan(&"x".repeat(100 * 1024)).is_empty());
+}
+
+#[test]
+fn dense_and_degenerate_inputs() {
+    let d = detector();
+    assert!(d.scan("").is_empty());
+    // One long run of digits: no value stands alone in it.
+    assert!(d.scan(&"7".repeat(200_000)).is_empty());
+    assert!(d.scan(&"@".repeat(10_000)).is_empty());
+    assert!(d.scan(&":".repeat(10_000)).is_empty());
+    let many = "4111 1111 1111 1111 ".repeat(2000);
+    assert_eq!(d.scan(&many).len(), 2000);
+}
+
+#[test]
+fn fingerprint_tracks_configuration() {
+    let a = LocalDetector::new().fingerprint();
+    let b = LocalDetector::new().fingerprint();
+    let c = LocalDetector::builder()
+        .disable(["URL"])
+        .build()
+        .expect("builds")
+        .fingerprint();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn default_catalogue_is_small_and_compiles() {
+    let set = LocalDetector::new().pattern_set().clone();
+    assert!(set.len() >= 28);
+    assert!(
+        set.memory_usage() < 32 << 20,
+        "{} bytes",
+        set.memory_usage()
+    );
+}
+
+/// Fragments that exercise every recognizer, its triggers and its neighbours.
+fn fragment(rng: &mut Rng) -> String {
+    match rng.below(24) {
+        0 => testgen::card(rng),
+        1 => testgen::card_bad_luhn(rng),
+        2 => testgen::ssn(rng),
+        3 => testgen::ssn_bad_area(rng),
+        4 => testgen::iban(rng),
+        5 => testgen::phone_us(rng),
+        6 => testgen::phone_intl(rng),
+        7 => testgen::email(rng),
+        8 => testgen::ipv4(rng),
+        9 => testgen::ipv6(rng),
+        10 => testgen::mac(rng),
+        11 => testgen::aws_access_key(rng),
+        12 => format!("aws secret {}", testgen::aws_secret_key(rng)),
+        13 => testgen::github_token(rng),
+        14 => testgen::jwt(rng),
+        15 => format!("password={}", testgen::password(rng)),
+        16 => format!("passport {}", rng.digits(9)),
+        17 => {
+            let n = rng.range(1, 24);
+            rng.digits(n)
+        }
+        18 => testgen::nhs(rng),
+        19 => testgen::npi(rng),
+        20 => "https://example.com/x?y=1".to_owned(),
+        21 => rng
+            .pick(&["-", ".", ":", "::", "@", "=", " ", "\n", "é", "１"])
+            .to_string(),
+        22 => {
+            let n = rng.range(1, 30);
+            rng.string(b"abcdefABCDEF0123456789:-. ", n)
+        }
+        _ => rng
+            .pick(&[
+                "the", "call", "card", "account", "bank", "ssn", "ip", "NHS", "Passport",
+            ])
+            .to_string(),
+    }
+}
+
+fn mixed_text(seed: u64, parts: usize) -> String {
+    let mut rng = Rng::new(seed);
+    let mut s = String::new();
+    for _ in 0..parts {
+        s.push_str(&fragment(&mut rng));
+        s.push_str(*rng.pick(&[" ", " ", "", ", ", "\n", "-", ":"]));
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The prefilter windows lose nothing: the windowed scan finds exactly what running
+    /// every pattern over the whole text finds.
+    #[test]
+    fn windows_equal_exhaustive(seed in any::<u64>(), parts in 1usize..40) {
+        let text = mixed_text(seed, parts);
+        let set = detector().pattern_set();
+        let mut fast = Vec::new();
+        let mut slow = Vec::new();
+        set.candidates(&text, &mut fast);
+        set.candidates_exhaustive(&text, &mut slow);
+        let key = |f: &sentinel_detect::Finding| (f.start, f.end, f.recognizer, (f.score * 1000.0) as i32);
+        let mut a: Vec<_> = fast.iter().map(key).collect();
+        let mut b: Vec<_> = slow.iter().map(key).collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        prop_assert_eq!(a, b, "text: {:?}", text);
+    }
+
+    /// Arbitrary text never panics and always yields char-boundary spans.
+    #[test]
+    fn arbitrary_text_is_safe(text in "\\PC{0,300}") {
+        for f in detector().scan(&text) {
+            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+            prop_assert!(f.start < f.end && (0.0..=1.0).contains(&f.score));
+        }
+    }
+}
+
+pub(crate) fn text_for_stream(seed: u64, parts: usize) -> String {
+    mixed_text(seed, parts)
+}

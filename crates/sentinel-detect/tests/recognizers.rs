@@ -1,0 +1,247 @@
+//! Each built-in recognizer: values it must find, and near misses it must not report.
+
+use crate::util::{assert_finds, assert_not};
+use sentinel_detect::testgen::{self, Rng};
+
+#[test]
+fn email() {
+    for v in [
+        "jane.doe@example.com",
+        "a+tag@mail.example.co.uk",
+        "x_y%z@sub-domain.example.io",
+    ] {
+        assert_finds("EMAIL_ADDRESS", "write to {} today", v);
+    }
+    assert_finds("EMAIL_ADDRESS", "<{}>", "ops@example.org");
+    assert_not("EMAIL_ADDRESS", "user@localhost and @mention and a@b");
+    // The malformed local part is not reported whole; what follows the dots may be.
+    assert!(!crate::util::found("jane..doe@example.com")
+        .iter()
+        .any(|(_, v)| v.starts_with("jane")));
+}
+
+#[test]
+fn phone() {
+    for v in [
+        "(212) 555-0143",
+        "212-555-0143",
+        "+1 212 555 0143",
+        "212.555.0143",
+        "+44 20 7946 0958",
+        "+4915123456789",
+    ] {
+        assert_finds("PHONE_NUMBER", "call me at {} please", v);
+    }
+    assert_finds("PHONE_NUMBER", "phone: {}", "020 7946 0958");
+    assert_not("PHONE_NUMBER", "order 2125550143 shipped");
+    assert_not(
+        "PHONE_NUMBER",
+        "version 1.2.3, build 2024-01-05, total 1234.56",
+    );
+    assert_not("PHONE_NUMBER", "+12");
+}
+
+#[test]
+fn credit_card() {
+    for v in [
+        "4111111111111111",
+        "4111 1111 1111 1111",
+        "5555-5555-5555-4444",
+        "2223003122003222",
+        "3782 822463 10005",
+        "6011111111111117",
+        "3530111333300000",
+        "30569309025904",
+    ] {
+        assert_finds("CREDIT_CARD", "card {} exp 12/29", v);
+    }
+    assert_not("CREDIT_CARD", "card 4111111111111112 exp 12/29");
+    assert_not("CREDIT_CARD", "id 1234567812345670 and 9111111111111111");
+    assert_not("CREDIT_CARD", "41111111111111111111 is too long");
+    let mut rng = Rng::new(7);
+    for _ in 0..200 {
+        let v = testgen::card(&mut rng);
+        assert_finds("CREDIT_CARD", "pay with {}.", &v);
+        assert_not(
+            "CREDIT_CARD",
+            &format!("ref {}", testgen::card_bad_luhn(&mut rng)),
+        );
+    }
+}
+
+#[test]
+fn ssn_and_itin() {
+    assert_finds("US_SSN", "SSN {} on file", "536-22-1234");
+    assert_finds("US_SSN", "my social security number is {}", "536221234");
+    assert_not(
+        "US_SSN",
+        "SSN 000-22-1234, 666-22-1234, 936-22-1234, 536-00-1234, 536-22-0000",
+    );
+    assert_not("US_SSN", "order 536221234 shipped");
+    assert_finds("US_ITIN", "ITIN {}", "912-70-1234");
+    assert_not("US_ITIN", "ITIN 912-40-1234");
+}
+
+#[test]
+fn passport_and_bank_need_context() {
+    assert_finds("US_PASSPORT", "passport number {}", "912345678");
+    assert_finds("US_PASSPORT", "Passport: {}", "A12345678");
+    assert_not("US_PASSPORT", "tracking 912345678 arrived");
+    assert_finds("US_BANK_NUMBER", "bank account {}", "00123456789");
+    assert_not("US_BANK_NUMBER", "invoice 00123456789");
+}
+
+#[test]
+fn iban() {
+    for v in [
+        "DE89370400440532013000",
+        "GB82 WEST 1234 5698 7654 32",
+        "NL91ABNA0417164300",
+        "FR1420041010050500013M02606",
+    ] {
+        assert_finds("IBAN_CODE", "transfer to {} today", v);
+    }
+    assert_not(
+        "IBAN_CODE",
+        "DE89370400440532013001 and XX89370400440532013000",
+    );
+    let mut rng = Rng::new(3);
+    for _ in 0..100 {
+        assert_finds("IBAN_CODE", "IBAN: {}.", &testgen::iban(&mut rng));
+    }
+}
+
+#[test]
+fn network() {
+    assert_finds("IP_ADDRESS", "host {} is down", "192.168.10.24");
+    assert_finds("IP_ADDRESS", "ip {} ok", "2001:db8::8a2e:370:7334");
+    assert_finds("IP_ADDRESS", "loopback {} ok", "::1");
+    assert_finds("IP_ADDRESS", "mapped {} ok", "::ffff:192.0.2.128");
+    assert_finds(
+        "IP_ADDRESS",
+        "full {} ok",
+        "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+    );
+    assert_not(
+        "IP_ADDRESS",
+        "version 1.2.3.4.5 and 999.1.1.1 at 10:30:00 in std::vec::Vec",
+    );
+    assert_finds("MAC_ADDRESS", "nic {} up", "00:1A:2B:3C:4D:5E");
+    assert_finds("MAC_ADDRESS", "nic {} up", "00-1a-2b-3c-4d-5e");
+    assert_finds("MAC_ADDRESS", "nic {} up", "001a.2b3c.4d5e");
+    assert_not("MAC_ADDRESS", "nic 00:1A-2B:3C:4D:5E up");
+    assert_finds("URL", "see {}.", "https://example.com/a?b=c");
+    assert_finds("URL", "see ({})", "www.example.org/path");
+    assert_not("URL", "a file called main.rs and example.com");
+}
+
+#[test]
+fn crypto() {
+    for v in [
+        "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+        "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+        "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+    ] {
+        assert_finds("CRYPTO", "send BTC to {} now", v);
+    }
+    assert_not("CRYPTO", "send to 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3 now");
+}
+
+#[test]
+fn health_ids() {
+    assert_finds("UK_NHS", "NHS number {}", "943 476 5919");
+    assert_not("UK_NHS", "NHS number 943 476 5918");
+    assert_finds("US_NPI", "provider NPI {}", "1234567893");
+    assert_not("US_NPI", "NPI 1234567890");
+}
+
+#[test]
+fn cloud_and_api_keys() {
+    let mut rng = Rng::new(11);
+    assert_finds("AWS_ACCESS_KEY", "key {} in config", "AKIAIOSFODNN7EXAMPLE");
+    assert_not(
+        "AWS_ACCESS_KEY",
+        "AKIA is a prefix, AKIAIOSFODNN7EXAMPL too short",
+    );
+    assert_finds(
+        "AWS_SECRET_KEY",
+        "aws_secret_access_key = {}",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    );
+    assert_not(
+        "AWS_SECRET_KEY",
+        "digest wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY of the file",
+    );
+    assert_finds(
+        "OPENAI_API_KEY",
+        "OPENAI_API_KEY={}",
+        &testgen::openai_key(&mut rng),
+    );
+    assert_finds(
+        "OPENAI_API_KEY",
+        "key: {}",
+        "sk-abcdefghijklmnopqrstuvwxyz012345",
+    );
+    assert_finds(
+        "ANTHROPIC_API_KEY",
+        "key: {}",
+        &testgen::anthropic_key(&mut rng),
+    );
+    assert_not(
+        "OPENAI_API_KEY",
+        &format!("key: {}", testgen::anthropic_key(&mut rng)),
+    );
+    assert_finds(
+        "SLACK_TOKEN",
+        "token {} here",
+        &testgen::slack_token(&mut rng),
+    );
+    assert_finds(
+        "SLACK_TOKEN",
+        "hook {} here",
+        "https://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcdefghijklmnopqrstuvwx",
+    );
+    assert_finds(
+        "STRIPE_KEY",
+        "stripe {} here",
+        &testgen::stripe_key(&mut rng),
+    );
+    assert_not("STRIPE_KEY", "pk_live_abcdefghijklmnop is publishable");
+    assert_finds(
+        "GOOGLE_API_KEY",
+        "maps key {}",
+        &testgen::google_key(&mut rng),
+    );
+    assert_finds("JWT", "Authorization: Bearer {}", &testgen::jwt(&mut rng));
+    assert_not("JWT", "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0.abc lacks alg");
+    assert_finds("PRIVATE_KEY", "key:\n{}\n", &testgen::private_key(&mut rng));
+    assert_finds(
+        "PRIVATE_KEY",
+        "pasted {} then cut off",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+    );
+    assert_finds("GENERIC_SECRET", "db_password={} # prod", "Xk9#mP2vL7qZ");
+    assert_finds("GENERIC_SECRET", "api_key: \"{}\"", "a8F3kL0pQ9zX2mN7");
+    assert_not(
+        "GENERIC_SECRET",
+        "password = ${DB_PASSWORD} and password: changeme123",
+    );
+}
+
+#[test]
+fn github_checksum_sets_the_score() {
+    let d = crate::util::detector();
+    let mut rng = Rng::new(5);
+    let good = testgen::github_token(&mut rng);
+    let mut bad = good.clone();
+    let last = bad.pop().unwrap_or('a');
+    bad.push(if last == 'a' { 'b' } else { 'a' });
+    use sentinel_detect::Detector;
+    let score = |t: &str| d.scan(&format!("token {t}")).first().map(|f| f.score);
+    assert_eq!(score(&good), Some(1.0));
+    let low = score(&bad).unwrap_or(0.0);
+    assert!(
+        low > 0.5 && low < 0.9,
+        "a failing checksum still reports, lower: {low}"
+    );
+}
