@@ -1,1 +1,43 @@
-fn main() {}
+//! The `deepsentinel` command line.
+#![forbid(unsafe_code)]
+
+mod hashing;
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// DeepSentinel: find and redact PII, card data, health identifiers and secrets.
+#[derive(Debug, Parser)]
+#[command(name = "deepsentinel", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan files, directories or stdin for sensitive values.
+    ///
+    /// Exit status: 0 when nothing was found, 1 when something was, 2 on any error (a file
+    /// that cannot be read or is not UTF-8, a bad record, a bad configuration). Matched
+    /// values are printed only in text format and only with --show-values.
+    Scan(scan::ScanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Scan(args) => match scan::run(&args) {
+            Ok(code) => code,
+            Err(e) => {
+                #[allow(clippy::print_stderr)] // reason: the binary's error report
+                {
+                    eprintln!("deepsentinel: error: {e:#}");
+                }
+                ExitCode::from(2)
+            }
+        },
+    }
+}

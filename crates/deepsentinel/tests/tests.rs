@@ -1,1 +1,3 @@
+//! End-to-end tests of the `deepsentinel` binary.
 
+mod scan;

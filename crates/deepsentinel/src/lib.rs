@@ -1,0 +1,18 @@
+//! DeepSentinel keeps sensitive data (PII, card data, health identifiers, secrets) from
+//! leaking to or from LLM providers. This umbrella crate re-exports the layers, each behind
+//! a feature, and ships the `deepsentinel` binary (`deepsentinel scan`, more to come).
+//!
+//! # Example: detect through the umbrella
+//!
+//! ```
+//! use deepsentinel::detect::{Detector, LocalDetector};
+//! let findings = LocalDetector::new().scan("card 4111 1111 1111 1111");
+//! assert_eq!(findings[0].entity.as_str(), "CREDIT_CARD");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+/// The detection engine ([`sentinel_detect`]).
+#[cfg(feature = "detect")]
+pub use sentinel_detect as detect;
