@@ -1,1 +1,62 @@
-fn main() {}
+//! Detection benchmarks: the clean and the PII-heavy 4 KB prompt and a 1 MB document, each
+//! beside the baseline (one `meta::Regex::new_many` over the same patterns, `find_iter`, no
+//! validation), so results read as ratios; plus compiling the default set.
+
+use benches::{texts, Baseline};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sentinel_detect::{Detector, LocalDetector};
+use std::hint::black_box;
+
+fn scan(c: &mut Criterion) {
+    let detector = LocalDetector::new();
+    let baseline = Baseline::new();
+    let inputs = [
+        ("prompt_4k_clean", texts::prompt_clean()),
+        ("prompt_4k_12_findings", texts::prompt_pii()),
+        ("document_1mb", texts::document_1mb()),
+    ];
+    let mut g = c.benchmark_group("detect");
+    let mut out = Vec::new();
+    for (name, text) in &inputs {
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_with_input(BenchmarkId::new("deepsentinel", name), text, |b, t| {
+            b.iter(|| {
+                out.clear();
+                detector.scan_into(black_box(t), &mut out);
+                out.len()
+            })
+        });
+        g.bench_with_input(
+            BenchmarkId::new("baseline_meta_new_many", name),
+            text,
+            |b, t| b.iter(|| baseline.count(black_box(t))),
+        );
+    }
+    g.finish();
+}
+
+fn stages(c: &mut Criterion) {
+    let mut g = c.benchmark_group("detect_stages");
+    let text = texts::prompt_pii();
+    let set = LocalDetector::new().pattern_set().clone();
+    let mut out = Vec::new();
+    g.bench_function("candidates_windowed", |b| {
+        b.iter(|| {
+            out.clear();
+            set.candidates(black_box(&text), &mut out);
+            out.len()
+        })
+    });
+    g.bench_function("candidates_exhaustive", |b| {
+        b.iter(|| {
+            out.clear();
+            set.candidates_exhaustive(black_box(&text), &mut out);
+            out.len()
+        })
+    });
+    g.bench_function("build_default_set", |b| b.iter(LocalDetector::new));
+    g.finish();
+}
+
+criterion_group!(benches, scan, stages);
+criterion_main!(benches);

@@ -65,14 +65,14 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_score(0.9).with_validator(Validator::GithubChecksum)
             .with_trigger(lits(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"])),
         Recognizer::new("anthropic_api_key", "ANTHROPIC_API_KEY",
-            &format!(r"{B}sk-ant-(?:api|admin|sid)[0-9]{{2}}-[A-Za-z0-9_-]{{32,200}}"))
+            &format!(r"{B}sk-ant-(?:api|admin|sid)[0-9]{{2}}-[A-Za-z0-9_-]{{32,}}"))
             .with_score(0.95).with_boundary(Boundary::Key).with_trigger(lits(&["sk-ant-"])),
         Recognizer::new("openai_api_key", "OPENAI_API_KEY",
-            &format!(r"{B}sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{20,200}}"))
+            &format!(r"{B}sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{20,}}"))
             .with_score(0.85).with_validator(Validator::OpenAiKey).with_boundary(Boundary::Key)
             .with_context(["openai", "api key", "OPENAI_API_KEY"]).with_trigger(lits(&["sk-"])),
         Recognizer::new("slack_token", "SLACK_TOKEN",
-            &format!(r"{B}xox[abposr]-[0-9A-Za-z-]{{10,250}}|https://hooks\.slack\.com/services/T[A-Z0-9]{{6,12}}/B[A-Z0-9]{{6,12}}/[A-Za-z0-9]{{20,32}}"))
+            &format!(r"{B}xox[abposr]-[0-9A-Za-z-]{{10,}}|https://hooks\.slack\.com/services/T[A-Z0-9]{{6,12}}/B[A-Z0-9]{{6,12}}/[A-Za-z0-9]{{20,32}}"))
             .with_score(0.95).with_boundary(Boundary::Key)
             .with_trigger(lits(&["xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "hooks.slack.com"])),
         Recognizer::new("stripe_key", "STRIPE_KEY",
@@ -81,17 +81,19 @@ pub fn builtin() -> Vec<Recognizer> {
         Recognizer::new("google_api_key", "GOOGLE_API_KEY", &format!(r"{B}AIza[0-9A-Za-z_-]{{35}}"))
             .with_score(0.9).with_boundary(Boundary::Key).with_trigger(lits(&["AIza"])),
         Recognizer::new("jwt", "JWT",
-            &format!(r"{B}eyJ[A-Za-z0-9_-]{{5,1024}}\.eyJ[A-Za-z0-9_-]{{2,2048}}\.[A-Za-z0-9_-]{{0,1024}}"))
+            &format!(r"{B}eyJ[A-Za-z0-9_-]{{5,}}\.eyJ[A-Za-z0-9_-]{{2,}}\.[A-Za-z0-9_-]*"))
             .with_score(0.9).with_validator(Validator::Jwt).with_boundary(Boundary::Key)
             .with_trigger(lits(&["eyJ"])),
         Recognizer::new("aws_secret_key", "AWS_SECRET_KEY", r"[A-Za-z0-9/+]{40}")
             .with_score(0.65).with_validator(Validator::AwsSecret).with_boundary(Boundary::Key)
-            .with_context(["aws", "secret access key", "secret_access_key", "aws_secret"])
+            .with_context(["aws", "secret"])
             .require_context().with_trigger(Trigger::Context),
         Recognizer::new("generic_secret", "GENERIC_SECRET",
             r#"(?i-u:password|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|token)["']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}["']?([^\s"'`,;]{8,200})"#)
             .with_score(0.7).with_validator(Validator::Entropy).with_value_group(1)
-            .with_trigger(Trigger::Bytes(b":=".to_vec())),
+            // Keyword (at most 13 bytes), a quote and 3 blanks before `:`/`=`; after it
+            // `=`/`>`, 3 blanks, a quote and at most 200 bytes of value.
+            .with_trigger(Trigger::Bytes(b":=".to_vec())).with_trigger_reach(18, 206),
         // --- card, bank and crypto ---------------------------------------------------------
         Recognizer::new("credit_card", "CREDIT_CARD",
             r"[0-9]{13,19}|[0-9]{4}[ .-][0-9]{4}[ .-][0-9]{4}[ .-][0-9]{1,4}|[0-9]{4}[ .-][0-9]{6}[ .-][0-9]{4,5}|[0-9](?:[ .-][0-9]){12,18}")
@@ -105,10 +107,11 @@ pub fn builtin() -> Vec<Recognizer> {
         Recognizer::new("crypto", "CRYPTO",
             &format!(r"{B}(?:[13][1-9A-HJ-NP-Za-km-z]{{25,34}}|(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{{11,71}}){B}"))
             .with_score(0.95).with_validator(Validator::Crypto)
-            .with_context(["bitcoin", "btc", "wallet", "crypto"]).with_trigger(digits()),
+            // Base58 addresses start with 1 or 3; bech32 ones hold the `1` of `bc1`.
+            .with_context(["bitcoin", "btc", "wallet", "crypto"]).with_trigger(Trigger::Bytes(b"13".to_vec())),
         Recognizer::new("us_bank_number", "US_BANK_NUMBER", &format!(r"{B}[0-9]{{8,17}}{B}"))
-            .with_score(0.5).with_context(["account", "acct", "bank", "checking", "savings"])
-            .require_context().with_trigger(Trigger::Context),
+            .with_score(0.4).with_context(["account", "acct", "bank", "checking", "savings"])
+            .require_context().with_trigger(digits()),
         // --- government and health identifiers ---------------------------------------------
         Recognizer::new("us_ssn", "US_SSN", r"[0-9]{3}[ .-]?[0-9]{2}[ .-]?[0-9]{4}|[0-9](?:[ .-][0-9]){8}")
             .with_score(0.85).with_validator(Validator::UsSsn).with_boundary(Boundary::Token)
@@ -122,11 +125,11 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_score(0.5).with_validator(Validator::UkNhs).with_boundary(Boundary::Token)
             .with_context(["nhs", "national health", "health service", "patient"]).with_trigger(digits()),
         Recognizer::new("us_npi", "US_NPI", r"[12][0-9]{9}")
-            .with_score(0.4).with_validator(Validator::UsNpi).with_boundary(Boundary::Token)
+            .with_score(0.45).with_validator(Validator::UsNpi).with_boundary(Boundary::Token)
             .with_context(["npi", "provider", "prescriber"]).with_trigger(digits()),
         // --- contact details ---------------------------------------------------------------
         Recognizer::new("email", "EMAIL_ADDRESS",
-            &format!(r"[A-Za-z0-9._%+-]{{1,64}}@(?:[A-Za-z0-9-]{{1,63}}\.){{1,8}}[A-Za-z]{{2,24}}{B}"))
+            &format!(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{{2,24}}{B}"))
             .with_score(1.0).with_validator(Validator::Email).with_trigger(Trigger::Bytes(b"@".to_vec())),
         Recognizer::new("phone_us", "PHONE_NUMBER",
             r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .-]?)[2-9][0-9]{2}[ .-]?[0-9]{4}")
@@ -153,7 +156,7 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_context(["mac", "ethernet", "hardware", "device"])
             .with_trigger(Trigger::Bytes(b":-.".to_vec())),
         Recognizer::new("url", "URL",
-            r#"(?:https?|ftp)://[^\s<>"'`{}|\\^]{1,2048}|www\.[A-Za-z0-9-]{1,63}\.[^\s<>"'`{}|\\^]{1,2048}"#)
+            r#"(?:https?|ftp)://[^\s<>"'`{}|\\^]+|www\.[A-Za-z0-9-]+\.[^\s<>"'`{}|\\^]+"#)
             .with_score(0.5).with_trim_end(".,;:!?)]}'\"").with_context(["url", "link", "website"])
             .with_trigger(lits(&["://", "www."])),
     ]

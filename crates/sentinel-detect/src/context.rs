@@ -3,10 +3,12 @@
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
 
-/// Bytes before a value searched for context words.
-pub(crate) const BEFORE: usize = 64;
-/// Bytes after a value searched for context words.
-pub(crate) const AFTER: usize = 32;
+/// Bytes before a value searched for context words: about five words, as Presidio reads.
+/// Longer reaches let a label from the previous sentence raise an unrelated number.
+pub(crate) const BEFORE: usize = 40;
+/// Bytes after a value searched for context words: room for a short suffix such as
+/// "(visa)", not for the next sentence.
+pub(crate) const AFTER: usize = 8;
 /// How much a context word raises a score (capped at 1.0), as in Presidio.
 pub(crate) const BOOST: f32 = 0.35;
 
@@ -30,7 +32,8 @@ impl Context {
     }
 
     /// Whether a context word starts within `BEFORE` bytes before `start` and ends within
-    /// `AFTER` bytes after `end`.
+    /// `AFTER` bytes after `end`, with no other number (three digits or more) between it
+    /// and the value: a label belongs to the nearest value, not to the next one along.
     pub(crate) fn near(&self, text: &str, start: usize, end: usize) -> bool {
         let hay = text.as_bytes();
         let lo = start.saturating_sub(BEFORE);
@@ -41,7 +44,14 @@ impl Context {
                 return false;
             };
             let word_start = m.start() == 0 || !hay[m.start() - 1].is_ascii_alphanumeric();
-            if word_start {
+            let between = if m.end() <= start {
+                &hay[m.end()..start]
+            } else if m.start() >= end {
+                &hay[end..m.start()]
+            } else {
+                &[][..]
+            };
+            if word_start && !has_number(between) && !ends_sentence(between) {
                 return true;
             }
             at = m.start() + 1;
@@ -52,6 +62,43 @@ impl Context {
     pub(crate) fn memory_usage(&self) -> usize {
         self.ac.memory_usage()
     }
+}
+
+/// Abbreviations whose period does not end a sentence ("account no. 123").
+const ABBREVIATIONS: &[&[u8]] = &[
+    b"no", b"nr", b"num", b"acct", b"tel", b"ph", b"ext", b"dob", b"id", b"ref", b"e.g", b"i.e",
+];
+
+/// Whether `bytes` holds the end of a sentence: `.`, `!` or `?` followed by white space,
+/// where the period does not close a known abbreviation. A label in one sentence does not
+/// describe a value in the next.
+fn ends_sentence(bytes: &[u8]) -> bool {
+    bytes.windows(2).enumerate().any(|(i, w)| {
+        if !matches!(w[0], b'.' | b'!' | b'?') || !w[1].is_ascii_whitespace() {
+            return false;
+        }
+        if w[0] != b'.' {
+            return true;
+        }
+        let word_start = bytes[..i]
+            .iter()
+            .rposition(|b| !b.is_ascii_alphabetic())
+            .map_or(0, |p| p + 1);
+        let word = bytes[word_start..i].to_ascii_lowercase();
+        !ABBREVIATIONS.contains(&word.as_slice())
+    })
+}
+
+/// Whether `bytes` holds a run of three or more ASCII digits.
+fn has_number(bytes: &[u8]) -> bool {
+    let mut run = 0;
+    for &b in bytes {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 3 {
+            return true;
+        }
+    }
+    false
 }
 
 /// The spellings of a context word that a literal trigger looks for: as written in lower
@@ -83,5 +130,10 @@ mod tests {
         assert!(c.near(text, 18, 22));
         assert!(!c.near("discard this 4111", 13, 17));
         assert!(!c.near(&format!("card {} 4111", "x".repeat(80)), 86, 90));
+        assert!(!c.near("4111 then later in the next sentence a card", 0, 4));
+        assert!(!c.near("card 4111111111111111 and 5555", 26, 30));
+        assert!(!c.near("pay by card. Then 4111", 18, 22));
+        let acct = Context::new(&["account".to_owned()]).unwrap_or_else(|| unreachable!());
+        assert!(acct.near("account no. 12345678", 12, 20));
     }
 }

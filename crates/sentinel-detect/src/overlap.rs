@@ -17,15 +17,35 @@ fn priority(a: &Finding, b: &Finding) -> Ordering {
         .then(a.recognizer.cmp(&b.recognizer))
 }
 
-/// Keeps the winners of `candidates` and leaves them in `out`, sorted by start.
+/// Keeps the winners of `candidates` and appends them to `out`, sorted by start.
+///
+/// Candidates are sorted by start and split into clusters of transitively overlapping
+/// spans; the greedy rule runs inside each cluster only, so the cost is `n log n` for the
+/// sort plus the square of the largest cluster, which stays small in real text.
 pub(crate) fn resolve(candidates: &mut [Finding], out: &mut Vec<Finding>) {
-    if candidates.len() <= 1 {
-        out.extend(candidates.iter().cloned());
-        return;
+    candidates.sort_by(|a, b| a.start.cmp(&b.start).then(a.end.cmp(&b.end)));
+    let mut i = 0;
+    while i < candidates.len() {
+        let mut j = i + 1;
+        let mut reach = candidates[i].end;
+        while j < candidates.len() && candidates[j].start < reach {
+            reach = reach.max(candidates[j].end);
+            j += 1;
+        }
+        let cluster = &mut candidates[i..j];
+        if cluster.len() == 1 {
+            out.push(cluster[0].clone());
+        } else {
+            resolve_cluster(cluster, out);
+        }
+        i = j;
     }
-    candidates.sort_by(priority);
+}
+
+fn resolve_cluster(cluster: &mut [Finding], out: &mut Vec<Finding>) {
+    cluster.sort_by(priority);
     let base = out.len();
-    for c in candidates.iter() {
+    for c in cluster.iter() {
         let kept = &out[base..];
         let i = kept.partition_point(|k| k.start < c.start);
         let clash_before = i > 0 && kept[i - 1].end > c.start;

@@ -22,7 +22,9 @@
 
 use std::sync::Arc;
 
+use regex_automata::dfa::{dense, Automaton};
 use regex_automata::meta::Regex;
+use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
 use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
@@ -36,9 +38,12 @@ use crate::finding::{EntityType, Finding, RecognizerId};
 use crate::prefilter::{ByteSet, Literals, Prefilter, Sink};
 use crate::recognizer::{Boundary, Recognizer, Trigger};
 
-/// Lazy DFA cache per multi-pattern program. The default (2 MB) thrashes on text dense with
-/// candidates; see the architecture notes.
-const WHICH_CACHE: usize = 8 << 20;
+/// NFA states up to which a pattern gets a full DFA.
+const DFA_NFA_STATES: usize = 4_000;
+/// Bytes a full DFA may take before meta falls back to the lazy DFA.
+const DFA_BYTES: usize = 2 << 20;
+/// Budget of a group's "which" DFA.
+const WHICH_DFA_BYTES: usize = 1 << 20;
 /// How many shorter matches are tried from the start of a rejected one.
 const SHRINK_TRIES: usize = 8;
 /// The most groups one set can hold; recognizers beyond it scan the whole text.
@@ -78,12 +83,19 @@ enum Kind {
 struct Group {
     kind: Kind,
     members: Vec<usize>,
-    which: Option<Regex>,
+    /// Per member: shortest match and fewest trigger bytes a match holds.
+    member_min: Vec<(usize, usize)>,
+    /// Per member: other bytes every match holds, with their least count (the `+` of an
+    /// international phone number, the three dots of an IPv4 address).
+    member_required: Vec<Vec<(u8, usize)>>,
+    which: Option<dense::DFA<Vec<u32>>>,
     alphabet: Bytes256,
     triggers: Option<Bytes256>,
     min_triggers: usize,
     min_len: usize,
     max_len: Option<usize>,
+    /// How far windows reach before and after a trigger.
+    reach: (usize, usize),
 }
 
 /// Per-scan buffers, reused through a pool so a scan allocates nothing in the steady state.
@@ -129,6 +141,41 @@ struct Inner {
 #[derive(Clone, Debug)]
 pub struct PatternSet {
     inner: Arc<Inner>,
+}
+
+/// Engine choice for every program. Windows are short, so a lazy DFA spends its time
+/// building states it uses once, clears its cache, and gives up for the PikeVM; a full DFA
+/// built up front has no such cost. Meta builds one when the pattern's NFA is small enough
+/// and falls back to the lazy DFA otherwise.
+fn engine_config() -> regex_automata::meta::Config {
+    Regex::config()
+        .dfa_state_limit(Some(DFA_NFA_STATES))
+        .dfa_size_limit(Some(DFA_BYTES))
+}
+
+/// A group's "which" program: one dense DFA over all its patterns with overlapping
+/// semantics, answering in one pass which of them match in a window. Unanchored
+/// overlapping search over bounded repetitions can need very many states; when the DFA
+/// does not fit its budget the group goes without, and its members' own checks and
+/// programs run instead (correct either way, only slower on windows that match nothing).
+fn which_dfa(hirs: &[Hir]) -> Option<dense::DFA<Vec<u32>>> {
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .utf8(true)
+                .which_captures(thompson::WhichCaptures::None),
+        )
+        .build_many_from_hir(hirs)
+        .ok()?;
+    dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .dfa_size_limit(Some(WHICH_DFA_BYTES))
+                .determinize_size_limit(Some(WHICH_DFA_BYTES)),
+        )
+        .build_from_nfa(&nfa)
+        .ok()
 }
 
 fn syntax_config() -> syntax::Config {
@@ -251,7 +298,7 @@ impl PatternSet {
             let hir = parse(&r)?;
             let regex = Regex::builder()
                 .syntax(syntax_config())
-                .configure(Regex::config().match_kind(MatchKind::LeftmostFirst))
+                .configure(engine_config().match_kind(MatchKind::LeftmostFirst))
                 .build_from_hir(&hir)
                 .map_err(|e| Error::pattern(&r.name, e))?;
             if let Some(g) = r.value_group {
@@ -324,6 +371,11 @@ impl PatternSet {
                 .iter()
                 .map(|(_, h)| h.properties().maximum_len())
                 .try_fold(0usize, |acc, m| m.map(|m| acc.max(m)));
+            let m = max_len.unwrap_or(usize::MAX);
+            let reach = hirs
+                .iter()
+                .map(|&(i, _)| compiled[i].spec.trigger_reach.unwrap_or((m, m)))
+                .fold((0, 0), |acc, r| (acc.0.max(r.0), acc.1.max(r.1)));
             let mut triggers = None;
             let mut min_triggers = 0;
             match (&trigger, kind) {
@@ -352,29 +404,48 @@ impl PatternSet {
             }
             let which = if hirs.len() > 1 {
                 let hs: Vec<Hir> = hirs.iter().map(|(_, h)| h.clone()).collect();
-                Some(
-                    Regex::builder()
-                        .syntax(syntax_config())
-                        .configure(
-                            Regex::config()
-                                .match_kind(MatchKind::All)
-                                .hybrid_cache_capacity(WHICH_CACHE),
-                        )
-                        .build_many_from_hir(&hs)
-                        .map_err(|e| Error::pattern(&compiled[hirs[0].0].spec.name, e))?,
-                )
+                which_dfa(&hs)
             } else {
                 None
             };
+            let member_min = hirs
+                .iter()
+                .map(|(_, h)| {
+                    let len = h.properties().minimum_len().unwrap_or(0);
+                    (len, triggers.as_ref().map_or(0, |t| min_count(h, t)))
+                })
+                .collect();
+            let member_required = hirs
+                .iter()
+                .map(|(_, h)| {
+                    let mut alpha = [false; 256];
+                    alphabet(h, &mut alpha);
+                    (0..=255u8)
+                        .filter(|&b| {
+                            alpha[usize::from(b)]
+                                && triggers.as_ref().is_none_or(|t| !t[usize::from(b)])
+                        })
+                        .filter_map(|b| {
+                            let mut one = [false; 256];
+                            one[usize::from(b)] = true;
+                            let n = min_count(h, &one);
+                            (n > 0).then_some((b, n))
+                        })
+                        .collect()
+                })
+                .collect();
             groups.push(Group {
                 kind,
                 members: hirs.iter().map(|(i, _)| *i).collect(),
+                member_min,
+                member_required,
                 which,
                 alphabet: alpha,
                 triggers,
                 min_triggers,
                 min_len,
                 max_len,
+                reach,
             });
         }
         let literals = Literals::new(&literal_pairs);
@@ -387,7 +458,7 @@ impl PatternSet {
             .sum::<usize>()
             + groups
                 .iter()
-                .map(|g| g.which.as_ref().map_or(0, Regex::memory_usage) + 512)
+                .map(|g| g.which.as_ref().map_or(0, |d| d.memory_usage()) + 512)
                 .sum::<usize>()
             + literals.as_ref().map_or(0, Literals::memory_usage)
             + 256 * 8;
@@ -512,25 +583,50 @@ impl PatternSet {
                         }
                     }
                 }
-                match &group.which {
-                    None => self.confirm(group.members[0], text, a, b, s, out, exhaustive),
-                    Some(which) => {
+                let digits = match (&group.triggers, exhaustive) {
+                    (Some(t), false) => hay[a..b].iter().filter(|&&x| t[usize::from(x)]).count(),
+                    _ => usize::MAX,
+                };
+                let hits: u64 = match &group.which {
+                    Some(dfa) if !exhaustive => {
                         let set = s
                             .which
                             .get_or_insert_with(|| regex_automata::PatternSet::new(0));
-                        if set.capacity() < which.pattern_len() {
-                            *set = regex_automata::PatternSet::new(which.pattern_len());
+                        if set.capacity() < dfa.pattern_len() {
+                            *set = regex_automata::PatternSet::new(dfa.pattern_len());
                         }
                         set.clear();
-                        which.which_overlapping_matches(&Input::new(hay).range(a..b), set);
-                        let hits: u64 =
-                            set.iter().fold(0, |acc, p| acc | 1 << p.as_usize().min(63));
-                        for (k, &r) in group.members.iter().enumerate() {
-                            if k >= 63 || hits & (1 << k) != 0 {
-                                self.confirm(r, text, a, b, s, out, exhaustive);
-                            }
+                        match dfa.try_which_overlapping_matches(&Input::new(hay).range(a..b), set) {
+                            Ok(()) => set.iter().fold(0, |acc, p| acc | 1 << p.as_usize().min(63)),
+                            Err(_) => u64::MAX,
                         }
                     }
+                    _ => u64::MAX,
+                };
+                for (k, &r) in group.members.iter().enumerate() {
+                    if k < 63 && hits & (1 << k) == 0 {
+                        continue;
+                    }
+                    let (min_len, min_trig) = group.member_min[k];
+                    if !exhaustive {
+                        if b - a < min_len || digits < min_trig {
+                            continue;
+                        }
+                        let w = &hay[a..b];
+                        if group.member_required[k]
+                            .iter()
+                            .any(|&(byte, n)| memchr::memchr_iter(byte, w).take(n).count() < n)
+                        {
+                            continue;
+                        }
+                        let c = &inner.recognizers[r];
+                        if c.spec.context_required
+                            && !c.context.as_ref().is_some_and(|ctx| ctx.near(text, a, b))
+                        {
+                            continue;
+                        }
+                    }
+                    self.confirm(r, text, a, b, s, out, exhaustive);
                 }
             }
         }
@@ -724,14 +820,16 @@ struct Windows<'a> {
 }
 
 impl Windows<'_> {
-    fn open(&mut self, g: usize, p: usize, q: usize) {
+    /// Opens or extends group `g`'s window for a trigger at `p..q`. Returns the first
+    /// position where another trigger could extend this group's windows.
+    fn open(&mut self, g: usize, p: usize, q: usize) -> usize {
         let group = &self.groups[g];
         let hay = self.hay;
         let len = hay.len();
         let ws = &mut self.windows[g];
         let m = group.max_len.unwrap_or(usize::MAX);
         match group.kind {
-            Kind::Always => {}
+            Kind::Always => len,
             Kind::Context => {
                 let a = q.saturating_sub(context::AFTER.saturating_add(m));
                 let b = p.saturating_add(context::BEFORE).saturating_add(m).min(len);
@@ -739,32 +837,45 @@ impl Windows<'_> {
                     Some(last) if a <= last.1 => last.1 = last.1.max(b),
                     _ => ws.push((a, b)),
                 }
+                q
             }
             Kind::Run => {
                 let alpha = &group.alphabet;
-                let cap = q.saturating_add(m).min(len);
+                let (before, after) = group.reach;
+                let cap = q.saturating_add(after).min(len);
+                let mut e = q.min(len);
                 if let Some(last) = ws.last_mut() {
                     if p < last.1 {
-                        let mut e = last.1.max(q.min(len));
+                        e = e.max(last.1);
                         while e < cap && alpha[usize::from(hay[e])] {
                             e += 1;
                         }
-                        last.1 = last.1.max(e);
-                        return;
+                        last.1 = e;
+                        // A window that ended on a byte outside the alphabet cannot grow
+                        // from a trigger inside it; one clipped by the length can.
+                        return if e < len && !alpha[usize::from(hay[e])] {
+                            e
+                        } else {
+                            q
+                        };
                     }
                 }
-                let floor = ws.last().map_or(0, |w| w.1).max(p.saturating_sub(m));
+                let floor = ws.last().map_or(0, |w| w.1).max(p.saturating_sub(before));
                 let mut a = p;
                 while a > floor && alpha[usize::from(hay[a - 1])] {
                     a -= 1;
                 }
-                let mut e = q.min(len);
                 while e < cap && alpha[usize::from(hay[e])] {
                     e += 1;
                 }
                 match ws.last_mut() {
                     Some(last) if a <= last.1 => last.1 = last.1.max(e),
                     _ => ws.push((a, e)),
+                }
+                if e < len && !alpha[usize::from(hay[e])] {
+                    e
+                } else {
+                    q
                 }
             }
         }
@@ -773,12 +884,14 @@ impl Windows<'_> {
 
 impl Sink for Windows<'_> {
     #[inline]
-    fn trigger(&mut self, groups: u64, start: usize, end: usize) {
+    fn trigger(&mut self, groups: u64, start: usize, end: usize) -> usize {
         let mut g = groups;
+        let mut resume = usize::MAX;
         while g != 0 {
             let i = g.trailing_zeros() as usize;
             g &= g - 1;
-            self.open(i, start, end);
+            resume = resume.min(self.open(i, start, end));
         }
+        resume.max(end)
     }
 }

@@ -83,6 +83,10 @@ pub struct Recognizer {
     pub value_group: Option<usize>,
     /// Characters trimmed from the end of a match (a URL's closing punctuation).
     pub trim_end: String,
+    /// The most bytes a match extends before and after a trigger byte it contains, when
+    /// tighter than the pattern's longest match (`password=` values: a short keyword
+    /// before the `=`, a long value after). Windows are clipped to it.
+    pub trigger_reach: Option<(usize, usize)>,
 }
 
 impl Recognizer {
@@ -100,6 +104,7 @@ impl Recognizer {
             boundary: Boundary::None,
             value_group: None,
             trim_end: String::new(),
+            trigger_reach: None,
         }
     }
 
@@ -146,6 +151,12 @@ impl Recognizer {
     /// Reports only capture group `g`.
     pub fn with_value_group(mut self, g: usize) -> Recognizer {
         self.value_group = Some(g);
+        self
+    }
+
+    /// Declares how far a match reaches before and after its trigger.
+    pub fn with_trigger_reach(mut self, before: usize, after: usize) -> Recognizer {
+        self.trigger_reach = Some((before, after));
         self
     }
 

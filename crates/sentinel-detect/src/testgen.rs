@@ -117,15 +117,17 @@ pub fn ssn(rng: &mut Rng) -> String {
     }
 }
 
-/// An SSN-shaped number with a never-issued area (000, 666, 9xx).
+/// An SSN-shaped number with a never-issued area (000, 666, 9xx) that is no ITIN either.
 pub fn ssn_bad_area(rng: &mut Rng) -> String {
     let nines = 900 + rng.below(100);
     let area = *rng.pick(&[0, 666, nines]);
-    format!(
-        "{area:03}-{:02}-{:04}",
-        rng.range(1, 99),
-        rng.range(1, 9999)
-    )
+    // A 9xx area with an ITIN group would be a valid ITIN: keep the group outside them.
+    let group = if area >= 900 {
+        *rng.pick(&[1, 12, 23, 34, 45, 49, 66, 69, 89, 93])
+    } else {
+        rng.range(1, 99)
+    };
+    format!("{area:03}-{group:02}-{:04}", rng.range(1, 9999))
 }
 
 /// A valid ITIN.

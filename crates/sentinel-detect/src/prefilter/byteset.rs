@@ -61,27 +61,40 @@ fn has_in_range(x: u64, lo: u8, hi: u8) -> bool {
 impl Prefilter for ByteSet {
     fn find_all(&self, haystack: &[u8], sink: &mut dyn Sink) {
         let mut i = 0;
-        if let Some((lo, hi)) = self.range.filter(|&(lo, _)| lo >= 1) {
-            while i + 16 <= haystack.len() {
-                let a = u64::from_le_bytes(haystack[i..i + 8].try_into().unwrap_or([0; 8]));
-                let b = u64::from_le_bytes(haystack[i + 8..i + 16].try_into().unwrap_or([0; 8]));
-                if !has_in_range(a, lo, hi) && !has_in_range(b, lo, hi) {
+        let range = self.range.filter(|&(lo, _)| lo >= 1);
+        while i < haystack.len() {
+            if let Some((lo, hi)) = range {
+                // Skip whole words that hold no byte in the trigger range.
+                while i + 16 <= haystack.len() {
+                    let a = u64::from_le_bytes(haystack[i..i + 8].try_into().unwrap_or([0; 8]));
+                    let b =
+                        u64::from_le_bytes(haystack[i + 8..i + 16].try_into().unwrap_or([0; 8]));
+                    if has_in_range(a, lo, hi) || has_in_range(b, lo, hi) {
+                        break;
+                    }
                     i += 16;
+                }
+            }
+            let stop = (i + 16).min(haystack.len());
+            while i < stop {
+                let g = self.groups_of(haystack[i]);
+                if g == 0 {
+                    i += 1;
                     continue;
                 }
-                for (j, &byte) in haystack[i..i + 16].iter().enumerate() {
-                    let g = self.groups_of(byte);
-                    if g != 0 {
-                        sink.trigger(g, i + j, i + j + 1);
-                    }
+                // One report for a run of bytes that trigger the same groups.
+                let mut j = i + 1;
+                while j < haystack.len() && self.groups_of(haystack[j]) == g {
+                    j += 1;
                 }
-                i += 16;
-            }
-        }
-        for (j, &byte) in haystack[i..].iter().enumerate() {
-            let g = self.groups_of(byte);
-            if g != 0 {
-                sink.trigger(g, i + j, i + j + 1);
+                let resume = sink.trigger(g, i, j);
+                i = j;
+                // Skip the triggers the sink says change nothing, but never one that
+                // belongs to a group this trigger did not report to.
+                while i < resume && self.groups_of(haystack[i]) & !g == 0 {
+                    i += 1;
+                }
+                break;
             }
         }
     }
@@ -93,8 +106,9 @@ mod tests {
 
     struct Collect(Vec<usize>);
     impl Sink for Collect {
-        fn trigger(&mut self, _: u64, start: usize, _: usize) {
-            self.0.push(start);
+        fn trigger(&mut self, _: u64, start: usize, end: usize) -> usize {
+            self.0.extend(start..end);
+            end
         }
     }
 

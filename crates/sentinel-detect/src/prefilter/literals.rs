@@ -58,9 +58,9 @@ impl Prefilter for Literals {
             let Some(m) = self.ac.find(Input::new(haystack).range(at..)) else {
                 break;
             };
-            sink.trigger(self.groups[m.pattern().as_usize()], m.start(), m.end());
-            // Restart one byte later, not at the end: literals may overlap.
-            at = m.start() + 1;
+            let resume = sink.trigger(self.groups[m.pattern().as_usize()], m.start(), m.end());
+            // Restart one byte later at the earliest, not at the end: literals may overlap.
+            at = resume.min(m.end()).max(m.start() + 1);
         }
     }
 }

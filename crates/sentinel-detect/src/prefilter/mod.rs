@@ -14,9 +14,10 @@ pub(crate) use byteset::ByteSet;
 pub(crate) use literals::Literals;
 
 /// Receives trigger occurrences: `groups` is a bit mask of the pattern groups the trigger
-/// belongs to, `start..end` its span in the text.
+/// belongs to, `start..end` its span in the text. Returns the first position at which a
+/// further trigger could change anything (at least `end`): triggers before it are skipped.
 pub(crate) trait Sink {
-    fn trigger(&mut self, groups: u64, start: usize, end: usize);
+    fn trigger(&mut self, groups: u64, start: usize, end: usize) -> usize;
 }
 
 /// A prefilter over one haystack.

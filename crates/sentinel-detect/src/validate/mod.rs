@@ -116,7 +116,8 @@ impl Validator {
             // A bare nine-digit number is as likely an order number: weak until context.
             Validator::UsSsn => ids::is_valid_ssn(value).then(|| bare_penalty(value, base, 0.45)),
             Validator::UsItin => ids::is_valid_itin(value).then(|| bare_penalty(value, base, 0.45)),
-            Validator::UkNhs => keep(ids::is_valid_nhs(value)),
+            // Ten bare digits pass mod 11 one time in eleven (timestamps do): weaker.
+            Validator::UkNhs => ids::is_valid_nhs(value).then(|| bare_penalty(value, base, 0.1)),
             Validator::UsNpi => keep(ids::is_valid_npi(value)),
             Validator::Crypto => keep(secrets::crypto_ok(value)),
             Validator::Jwt => keep(secrets::jwt_header_ok(value)),
