@@ -1,1 +1,22 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, one file per task.
+//!
+//! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to see.
+//! - `cargo xtask bench [--quick]`: every benchmark, with a JSON record of the results.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)] // reason: a command-line tool's output
+
+mod bench;
+mod ci;
+mod util;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("ci") => ci::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | bench [--quick]>");
+            std::process::exit(2);
+        }
+    }
+}

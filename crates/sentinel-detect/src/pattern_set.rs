@@ -796,11 +796,13 @@ fn boundary_ok(b: Boundary, hay: &[u8], start: usize, end: usize) -> bool {
             let joins = |x: u8| x == b'.' || x == b'-';
             let before_ok = start == 0 || {
                 let p = hay[start - 1];
-                !word(p) && !(joins(p) && start >= 2 && hay[start - 2].is_ascii_digit())
+                let continues = joins(p) && start >= 2 && hay[start - 2].is_ascii_digit();
+                !(word(p) || continues)
             };
             let after_ok = end >= hay.len() || {
                 let n = hay[end];
-                !word(n) && !(joins(n) && end + 1 < hay.len() && hay[end + 1].is_ascii_digit())
+                let continues = joins(n) && end + 1 < hay.len() && hay[end + 1].is_ascii_digit();
+                !(word(n) || continues)
             };
             before_ok && after_ok
         }

@@ -1,5 +1,5 @@
 //! Deterministic generators of valid and near-valid values, for tests, the labelled corpus
-//! and benchmarks. Every generator takes the caller's [`Rng`], so a seed fixes the output
+//! and benchmarks. Every generator takes the caller's `Rng`, so a seed fixes the output
 //! on every machine and every release (the generator is SplitMix64, written here because
 //! `rand`'s seeded generators do not promise a stable stream across versions).
 

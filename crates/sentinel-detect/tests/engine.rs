@@ -156,7 +156,8 @@ fn mixed_text(seed: u64, parts: usize) -> String {
     let mut s = String::new();
     for _ in 0..parts {
         s.push_str(&fragment(&mut rng));
-        s.push_str(*rng.pick(&[" ", " ", "", ", ", "\n", "-", ":"]));
+        let sep: &&str = rng.pick(&[" ", " ", "", ", ", "\n", "-", ":"]);
+        s.push_str(sep);
     }
     s
 }

@@ -27,13 +27,12 @@ impl ByteSet {
         for &b in bytes {
             self.groups[usize::from(b)] |= 1 << group;
         }
-        let mut members = (0..=255u8).filter(|&b| self.groups[usize::from(b)] != 0);
-        self.range = match members.next() {
-            Some(lo) => {
-                let hi = members.last().unwrap_or(lo);
-                (hi < 0x80).then_some((lo, hi))
-            }
-            None => None,
+        let is_member = |b: &u8| self.groups[usize::from(*b)] != 0;
+        let lo = (0..=255u8).find(is_member);
+        let hi = (0..=255u8).rev().find(is_member);
+        self.range = match (lo, hi) {
+            (Some(lo), Some(hi)) if hi < 0x80 => Some((lo, hi)),
+            _ => None,
         };
     }
 

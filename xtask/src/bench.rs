@@ -1,0 +1,157 @@
+//! `cargo xtask bench [--quick]`: every benchmark, then one JSON record.
+//!
+//! Runs the criterion benches (`benches/benches/*.rs`) and the detection report (MB/s on
+//! three large generated files beside the baseline, build time, memory, clean-prompt
+//! latency, precision/recall/F1 per entity type), all built with the `profiling` profile
+//! (release plus line tables, fat LTO, one codegen unit). Writes
+//! `target/bench/detect-<unix time>.json` and `target/bench/detect-latest.json` with the
+//! host, the revision and the time, and prints a summary. `--quick` shortens every
+//! measurement (under five minutes in all on a 2-core machine).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+
+use crate::util::{self, cargo, output, root};
+
+fn host() -> Value {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    json!({
+        "hostname": read("/proc/sys/kernel/hostname").trim(),
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "cpu_model": cpu,
+        "kernel": read("/proc/sys/kernel/osrelease").trim(),
+    })
+}
+
+/// Criterion's median estimate (ns) for every benchmark under `target/criterion`.
+fn criterion_medians() -> Value {
+    let mut out = serde_json::Map::new();
+    let base = root().join("target/criterion");
+    let mut stack = vec![base.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "new") {
+                    let est = p.join("estimates.json");
+                    if let Ok(text) = std::fs::read_to_string(&est) {
+                        if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                            let id = dir.strip_prefix(&base).map(|d| d.display().to_string()).unwrap_or_default();
+                            out.insert(id, v["median"]["point_estimate"].clone());
+                        }
+                    }
+                } else if p.file_name().is_none_or(|n| n != "report") {
+                    stack.push(p);
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn summary(report: &Value, criterion: &Value) {
+    println!("\nDetection (one thread; see docs/performance.md for the machine)");
+    println!("{:<22} {:>14} {:>14} {:>8}", "input", "deepsentinel", "baseline", "ratio");
+    for t in report["throughput"].as_array().into_iter().flatten() {
+        println!(
+            "{:<22} {:>9.0} MB/s {:>9.1} MB/s {:>7.1}x",
+            t["input"].as_str().unwrap_or(""),
+            t["deepsentinel_mb_s"].as_f64().unwrap_or(0.0),
+            t["baseline_mb_s"].as_f64().unwrap_or(0.0),
+            t["ratio"].as_f64().unwrap_or(0.0)
+        );
+    }
+    for p in report["prompts"].as_array().into_iter().flatten() {
+        println!(
+            "{:<22} {:>11.2} us {:>11.1} us  ({} findings)",
+            p["input"].as_str().unwrap_or(""),
+            p["deepsentinel_us"].as_f64().unwrap_or(0.0),
+            p["baseline_us"].as_f64().unwrap_or(0.0),
+            p["findings"]
+        );
+    }
+    println!(
+        "default set: {} recognizers in {} groups, built in {:.0} ms (median), {:.1} MB",
+        report["recognizers"],
+        report["groups"],
+        report["build_ms_median"].as_f64().unwrap_or(0.0),
+        report["memory_bytes"].as_f64().unwrap_or(0.0) / 1e6
+    );
+    println!(
+        "\nAccuracy on {} generated documents ({} labelled values):",
+        report["corpus"]["documents"], report["corpus"]["labels"]
+    );
+    println!("{:<18} {:>6} {:>6} {:>6} {:>9} {:>7} {:>6}", "entity", "tp", "fp", "fn", "precision", "recall", "F1");
+    if let Some(m) = report["corpus"]["by_entity"].as_object() {
+        for (e, c) in m {
+            println!(
+                "{e:<18} {:>6} {:>6} {:>6} {:>9.3} {:>7.3} {:>6.3}",
+                c["tp"], c["fp"], c["fn"],
+                c["precision"].as_f64().unwrap_or(0.0),
+                c["recall"].as_f64().unwrap_or(0.0),
+                c["f1"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    if let Some(m) = criterion.as_object() {
+        println!("\nCriterion medians:");
+        for (id, ns) in m {
+            println!("{id:<58} {:>12.0} ns", ns.as_f64().unwrap_or(0.0));
+        }
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let quick = args.iter().any(|a| a == "--quick");
+    if let Some(bad) = args.iter().find(|a| *a != "--quick") {
+        anyhow::bail!("unknown option {bad} (cargo xtask bench [--quick])");
+    }
+    let timing: &[&str] = if quick {
+        &["--warm-up-time", "0.5", "--measurement-time", "1.5", "--sample-size", "20"]
+    } else {
+        &["--warm-up-time", "2", "--measurement-time", "5"]
+    };
+    let mut bench = cargo();
+    bench.args(["bench", "-p", "benches", "--bench", "detect", "--"]).args(timing);
+    util::run("criterion: detect", &mut bench)?;
+
+    let mut report_cmd = cargo();
+    report_cmd.args(["run", "--quiet", "--profile", "profiling", "-p", "benches", "--bin", "detect-report", "--"]);
+    if quick {
+        report_cmd.arg("--quick");
+    }
+    let report: Value =
+        serde_json::from_str(&output("detection report", &mut report_cmd)?).context("the report is not JSON")?;
+    let criterion = criterion_medians();
+
+    let revision = output("git revision", std::process::Command::new("git").current_dir(root()).args(["rev-parse", "HEAD"]))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned());
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let record = json!({
+        "timestamp": now,
+        "revision": revision,
+        "host": host(),
+        "profile": "profiling",
+        "quick": quick,
+        "detect": report,
+        "criterion_median_ns": criterion,
+    });
+    let dir = root().join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let text = serde_json::to_string_pretty(&record)?;
+    std::fs::write(dir.join(format!("detect-{now}.json")), &text)?;
+    std::fs::write(dir.join("detect-latest.json"), &text)?;
+    summary(&report, &criterion);
+    println!("\nwritten: target/bench/detect-{now}.json");
+    Ok(())
+}
