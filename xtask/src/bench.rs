@@ -37,7 +37,9 @@ fn criterion_medians() -> Value {
     let base = root().join("target/criterion");
     let mut stack = vec![base.clone()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -45,7 +47,10 @@ fn criterion_medians() -> Value {
                     let est = p.join("estimates.json");
                     if let Ok(text) = std::fs::read_to_string(&est) {
                         if let Ok(v) = serde_json::from_str::<Value>(&text) {
-                            let id = dir.strip_prefix(&base).map(|d| d.display().to_string()).unwrap_or_default();
+                            let id = dir
+                                .strip_prefix(&base)
+                                .map(|d| d.display().to_string())
+                                .unwrap_or_default();
                             out.insert(id, v["median"]["point_estimate"].clone());
                         }
                     }
@@ -60,7 +65,10 @@ fn criterion_medians() -> Value {
 
 fn summary(report: &Value, criterion: &Value) {
     println!("\nDetection (one thread; see docs/performance.md for the machine)");
-    println!("{:<22} {:>14} {:>14} {:>8}", "input", "deepsentinel", "baseline", "ratio");
+    println!(
+        "{:<22} {:>14} {:>14} {:>8}",
+        "input", "deepsentinel", "baseline", "ratio"
+    );
     for t in report["throughput"].as_array().into_iter().flatten() {
         println!(
             "{:<22} {:>9.0} MB/s {:>9.1} MB/s {:>7.1}x",
@@ -90,12 +98,17 @@ fn summary(report: &Value, criterion: &Value) {
         "\nAccuracy on {} generated documents ({} labelled values):",
         report["corpus"]["documents"], report["corpus"]["labels"]
     );
-    println!("{:<18} {:>6} {:>6} {:>6} {:>9} {:>7} {:>6}", "entity", "tp", "fp", "fn", "precision", "recall", "F1");
+    println!(
+        "{:<18} {:>6} {:>6} {:>6} {:>9} {:>7} {:>6}",
+        "entity", "tp", "fp", "fn", "precision", "recall", "F1"
+    );
     if let Some(m) = report["corpus"]["by_entity"].as_object() {
         for (e, c) in m {
             println!(
                 "{e:<18} {:>6} {:>6} {:>6} {:>9.3} {:>7.3} {:>6.3}",
-                c["tp"], c["fp"], c["fn"],
+                c["tp"],
+                c["fp"],
+                c["fn"],
                 c["precision"].as_f64().unwrap_or(0.0),
                 c["recall"].as_f64().unwrap_or(0.0),
                 c["f1"].as_f64().unwrap_or(0.0)
@@ -116,27 +129,54 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         anyhow::bail!("unknown option {bad} (cargo xtask bench [--quick])");
     }
     let timing: &[&str] = if quick {
-        &["--warm-up-time", "0.5", "--measurement-time", "1.5", "--sample-size", "20"]
+        &[
+            "--warm-up-time",
+            "0.5",
+            "--measurement-time",
+            "1.5",
+            "--sample-size",
+            "20",
+        ]
     } else {
         &["--warm-up-time", "2", "--measurement-time", "5"]
     };
     let mut bench = cargo();
-    bench.args(["bench", "-p", "benches", "--bench", "detect", "--"]).args(timing);
+    bench
+        .args(["bench", "-p", "benches", "--bench", "detect", "--"])
+        .args(timing);
     util::run("criterion: detect", &mut bench)?;
 
     let mut report_cmd = cargo();
-    report_cmd.args(["run", "--quiet", "--profile", "profiling", "-p", "benches", "--bin", "detect-report", "--"]);
+    report_cmd.args([
+        "run",
+        "--quiet",
+        "--profile",
+        "profiling",
+        "-p",
+        "benches",
+        "--bin",
+        "detect-report",
+        "--",
+    ]);
     if quick {
         report_cmd.arg("--quick");
     }
-    let report: Value =
-        serde_json::from_str(&output("detection report", &mut report_cmd)?).context("the report is not JSON")?;
+    let report: Value = serde_json::from_str(&output("detection report", &mut report_cmd)?)
+        .context("the report is not JSON")?;
     let criterion = criterion_medians();
 
-    let revision = output("git revision", std::process::Command::new("git").current_dir(root()).args(["rev-parse", "HEAD"]))
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".to_owned());
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let revision = output(
+        "git revision",
+        std::process::Command::new("git")
+            .current_dir(root())
+            .args(["rev-parse", "HEAD"]),
+    )
+    .map(|s| s.trim().to_owned())
+    .unwrap_or_else(|_| "unknown".to_owned());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let record = json!({
         "timestamp": now,
         "revision": revision,

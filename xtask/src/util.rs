@@ -21,7 +21,9 @@ pub(crate) fn cargo() -> Command {
 /// Runs `cmd`, echoing it; fails when it fails.
 pub(crate) fn run(what: &str, cmd: &mut Command) -> Result<()> {
     eprintln!("\n==> {what}");
-    let status = cmd.status().with_context(|| format!("cannot start: {what}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start: {what}"))?;
     if !status.success() {
         bail!("failed: {what} ({status})");
     }
@@ -31,7 +33,10 @@ pub(crate) fn run(what: &str, cmd: &mut Command) -> Result<()> {
 /// Runs `cmd` and returns its standard output.
 pub(crate) fn output(what: &str, cmd: &mut Command) -> Result<String> {
     eprintln!("\n==> {what}");
-    let out = cmd.stderr(std::process::Stdio::inherit()).output().with_context(|| format!("cannot start: {what}"))?;
+    let out = cmd
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot start: {what}"))?;
     if !out.status.success() {
         bail!("failed: {what} ({})", out.status);
     }

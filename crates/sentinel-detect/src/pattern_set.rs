@@ -662,7 +662,10 @@ impl PatternSet {
             };
             let mut end = me;
             let mut tries = 0;
-            while accepted.is_none() && tries < SHRINK_TRIES && end > ms + 1 {
+            // A shorter match from the same start has the same left neighbour: retry only
+            // when that neighbour is acceptable.
+            let left_ok = left_boundary_ok(c.spec.boundary, hay, ms);
+            while accepted.is_none() && left_ok && tries < SHRINK_TRIES && end > ms + 1 {
                 tries += 1;
                 let input = Input::new(hay)
                     .range(ms..end - 1)
@@ -681,8 +684,13 @@ impl PatternSet {
                     pos = end;
                 }
                 None => {
+                    // Start positions whose left neighbour fails the boundary would be
+                    // rejected anyway (the inside of a longer number): skip them.
                     pos = ms + 1;
-                    while pos < b && !text.is_char_boundary(pos) {
+                    while pos < b
+                        && (!text.is_char_boundary(pos)
+                            || !left_boundary_ok(c.spec.boundary, hay, pos))
+                    {
                         pos += 1;
                     }
                 }
@@ -787,29 +795,46 @@ impl PatternSet {
     }
 }
 
+/// Whether the byte before `start` may stand before a match.
+fn left_boundary_ok(b: Boundary, hay: &[u8], start: usize) -> bool {
+    if start == 0 {
+        return true;
+    }
+    let p = hay[start - 1];
+    match b {
+        Boundary::None => true,
+        Boundary::Token | Boundary::Address => {
+            let word =
+                p.is_ascii_alphanumeric() || p == b'_' || (b == Boundary::Address && p == b':');
+            let continues =
+                (p == b'.' || p == b'-') && start >= 2 && hay[start - 2].is_ascii_digit();
+            !(word || continues)
+        }
+        Boundary::Key => !(p.is_ascii_alphanumeric() || matches!(p, b'_' | b'-' | b'+' | b'/')),
+    }
+}
+
 fn boundary_ok(b: Boundary, hay: &[u8], start: usize, end: usize) -> bool {
+    if !left_boundary_ok(b, hay, start) {
+        return false;
+    }
     match b {
         Boundary::None => true,
         Boundary::Token | Boundary::Address => {
             let colon = b == Boundary::Address;
             let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_' || (colon && x == b':');
             let joins = |x: u8| x == b'.' || x == b'-';
-            let before_ok = start == 0 || {
-                let p = hay[start - 1];
-                let continues = joins(p) && start >= 2 && hay[start - 2].is_ascii_digit();
-                !(word(p) || continues)
-            };
             let after_ok = end >= hay.len() || {
                 let n = hay[end];
                 let continues = joins(n) && end + 1 < hay.len() && hay[end + 1].is_ascii_digit();
                 !(word(n) || continues)
             };
-            before_ok && after_ok
+            after_ok
         }
         Boundary::Key => {
-            let key = |x: u8| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'-' | b'+' | b'/');
-            (start == 0 || !key(hay[start - 1]))
-                && (end >= hay.len() || !(key(hay[end]) || hay[end] == b'='))
+            let key =
+                |x: u8| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'-' | b'+' | b'/' | b'=');
+            end >= hay.len() || !key(hay[end])
         }
     }
 }
