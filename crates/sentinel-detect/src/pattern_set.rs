@@ -824,12 +824,11 @@ fn boundary_ok(b: Boundary, hay: &[u8], start: usize, end: usize) -> bool {
             let colon = b == Boundary::Address;
             let word = |x: u8| x.is_ascii_alphanumeric() || x == b'_' || (colon && x == b':');
             let joins = |x: u8| x == b'.' || x == b'-';
-            let after_ok = end >= hay.len() || {
+            end >= hay.len() || {
                 let n = hay[end];
                 let continues = joins(n) && end + 1 < hay.len() && hay[end + 1].is_ascii_digit();
                 !(word(n) || continues)
-            };
-            after_ok
+            }
         }
         Boundary::Key => {
             let key =
