@@ -56,50 +56,28 @@ pub trait Detector: Send + Sync {
     fn fingerprint(&self) -> [u8; 16];
 }
 
-impl<D: Detector + ?Sized> Detector for &D {
-    fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
-        (**self).scan_into(text, out)
-    }
-    fn recognizer_name(&self, id: RecognizerId) -> &str {
-        (**self).recognizer_name(id)
-    }
-    fn max_reach(&self) -> Option<usize> {
-        (**self).max_reach()
-    }
-    fn fingerprint(&self) -> [u8; 16] {
-        (**self).fingerprint()
-    }
+/// Forwards the trait through a pointer type, so `&D`, `Box<D>` and `Arc<D>` (and
+/// `Box<dyn Detector>`) are detectors too.
+macro_rules! forward {
+    ($($ptr:ty),*) => {$(
+        impl<D: Detector + ?Sized> Detector for $ptr {
+            fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
+                (**self).scan_into(text, out)
+            }
+            fn recognizer_name(&self, id: RecognizerId) -> &str {
+                (**self).recognizer_name(id)
+            }
+            fn max_reach(&self) -> Option<usize> {
+                (**self).max_reach()
+            }
+            fn fingerprint(&self) -> [u8; 16] {
+                (**self).fingerprint()
+            }
+        }
+    )*};
 }
 
-impl<D: Detector + ?Sized> Detector for Box<D> {
-    fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
-        (**self).scan_into(text, out)
-    }
-    fn recognizer_name(&self, id: RecognizerId) -> &str {
-        (**self).recognizer_name(id)
-    }
-    fn max_reach(&self) -> Option<usize> {
-        (**self).max_reach()
-    }
-    fn fingerprint(&self) -> [u8; 16] {
-        (**self).fingerprint()
-    }
-}
-
-impl<D: Detector + ?Sized> Detector for std::sync::Arc<D> {
-    fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
-        (**self).scan_into(text, out)
-    }
-    fn recognizer_name(&self, id: RecognizerId) -> &str {
-        (**self).recognizer_name(id)
-    }
-    fn max_reach(&self) -> Option<usize> {
-        (**self).max_reach()
-    }
-    fn fingerprint(&self) -> [u8; 16] {
-        (**self).fingerprint()
-    }
-}
+forward!(&D, Box<D>, std::sync::Arc<D>);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! Payment card numbers: issuer ranges, lengths, separator layout and the Luhn check.
 
-use super::{digits_of, luhn};
+use super::{digits_of, luhn, Layout};
 
 /// Whether `value` (digits with optional single spaces, dashes or dots) is a plausible card
 /// number: a known issuer's prefix and length, a consistent separator layout, a valid Luhn
@@ -49,28 +49,13 @@ fn issuer_accepts(d: &[u8]) -> bool {
 /// Separators, where present, are one kind of character and either split every digit
 /// (obfuscation) or form the groups cards are printed in: 4-4-4-4(-3), 4-6-5, 4-6-4.
 fn layout_is_plausible(value: &str) -> bool {
-    let mut groups = [0usize; 20];
-    let mut count = 0;
-    let mut sep = None;
-    for b in value.bytes() {
-        if b.is_ascii_digit() {
-            groups[count] += 1;
-        } else {
-            match sep {
-                None => sep = Some(b),
-                Some(s) if s != b => return false,
-                Some(_) => {}
-            }
-            count += 1;
-            if count >= groups.len() {
-                return true; // every digit split: the obfuscated form
-            }
-        }
-    }
-    let groups = &groups[..=count];
-    if groups.len() == 1 || groups.iter().all(|&g| g == 1) {
+    let Some(layout) = Layout::of(value) else {
+        return false;
+    };
+    if layout.is_plain_or_split() {
         return true;
     }
+    let groups = layout.groups();
     matches!(groups, [4, 6, 5] | [4, 6, 4])
         || (groups[..groups.len() - 1].iter().all(|&g| g == 4)
             && (1..=4).contains(&groups[groups.len() - 1]))

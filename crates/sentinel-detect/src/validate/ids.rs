@@ -1,29 +1,10 @@
 //! Government and health identifiers: US SSN and ITIN, UK NHS number, US NPI.
 
-use super::{digits_of, luhn};
+use super::{digits_of, luhn, Layout};
 
 /// Separators, where present, are one kind and form the given groups, or split every digit.
 pub(crate) fn grouped_as(value: &str, groups: &[usize]) -> bool {
-    let mut seen = [0usize; 16];
-    let mut count = 0;
-    let mut sep = None;
-    for b in value.bytes() {
-        if b.is_ascii_digit() {
-            seen[count] += 1;
-        } else {
-            match sep {
-                None => sep = Some(b),
-                Some(s) if s != b => return false,
-                Some(_) => {}
-            }
-            count += 1;
-            if count >= seen.len() {
-                return false;
-            }
-        }
-    }
-    let seen = &seen[..=count];
-    seen.len() == 1 || seen == groups || seen.iter().all(|&g| g == 1)
+    Layout::of(value).is_some_and(|l| l.is_plain_or_split() || l.groups() == groups)
 }
 
 /// Whether `value` has the shape of an SSN or ITIN written with separators.

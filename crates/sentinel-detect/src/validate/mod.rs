@@ -141,6 +141,44 @@ impl Validator {
     }
 }
 
+/// The lengths of the digit groups of `value` (digits split by one kind of separator), or
+/// `None` when it mixes separator kinds or has more than 24 groups.
+pub(crate) struct Layout {
+    groups: [usize; 24],
+    len: usize,
+}
+
+impl Layout {
+    pub(crate) fn of(value: &str) -> Option<Layout> {
+        let mut l = Layout {
+            groups: [0; 24],
+            len: 1,
+        };
+        let mut sep = None;
+        for b in value.bytes() {
+            if b.is_ascii_digit() {
+                l.groups[l.len - 1] += 1;
+            } else {
+                if *sep.get_or_insert(b) != b || l.len == l.groups.len() {
+                    return None;
+                }
+                l.len += 1;
+            }
+        }
+        Some(l)
+    }
+
+    /// The group lengths.
+    pub(crate) fn groups(&self) -> &[usize] {
+        &self.groups[..self.len]
+    }
+
+    /// No separator, or one between every digit (the obfuscated form).
+    pub(crate) fn is_plain_or_split(&self) -> bool {
+        self.len == 1 || self.groups().iter().all(|&g| g == 1)
+    }
+}
+
 /// `base` for a value written with separators or a leading `+`, `base - penalty` for a
 /// bare run of digits.
 fn bare_penalty(value: &str, base: f32, penalty: f32) -> f32 {
