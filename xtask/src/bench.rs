@@ -140,11 +140,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     } else {
         &["--warm-up-time", "2", "--measurement-time", "5"]
     };
-    let mut bench = cargo();
-    bench
-        .args(["bench", "-p", "benches", "--bench", "detect", "--"])
-        .args(timing);
-    util::run("criterion: detect", &mut bench)?;
+    for name in ["detect", "audit"] {
+        let mut bench = cargo();
+        bench
+            .args(["bench", "-p", "benches", "--bench", name, "--"])
+            .args(timing);
+        util::run(&format!("criterion: {name}"), &mut bench)?;
+    }
 
     let mut report_cmd = cargo();
     report_cmd.args([

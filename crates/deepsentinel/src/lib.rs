@@ -16,3 +16,7 @@
 /// The detection engine ([`sentinel_detect`]).
 #[cfg(feature = "detect")]
 pub use sentinel_detect as detect;
+
+/// The tamper-evident audit log ([`sentinel_audit`]).
+#[cfg(feature = "audit")]
+pub use sentinel_audit as audit;

@@ -1,6 +1,7 @@
 //! The `deepsentinel` command line.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod hashing;
 mod scan;
 
@@ -24,20 +25,25 @@ enum Command {
     /// that cannot be read or is not UTF-8, a bad record, a bad configuration). Matched
     /// values are printed only in text format and only with --show-values.
     Scan(scan::ScanArgs),
+    /// Work with the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Scan(args) => match scan::run(&args) {
-            Ok(code) => code,
-            Err(e) => {
-                #[allow(clippy::print_stderr)] // reason: the binary's error report
-                {
-                    eprintln!("deepsentinel: error: {e:#}");
-                }
-                ExitCode::from(2)
+    let result = match cli.command {
+        Command::Scan(args) => scan::run(&args),
+        Command::Audit(cmd) => audit::run(&cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            #[allow(clippy::print_stderr)] // reason: the binary's error report
+            {
+                eprintln!("deepsentinel: error: {e:#}");
             }
-        },
+            ExitCode::from(2)
+        }
     }
 }

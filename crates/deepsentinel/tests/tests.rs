@@ -1,3 +1,4 @@
 //! End-to-end tests of the `deepsentinel` binary.
 
+mod audit;
 mod scan;

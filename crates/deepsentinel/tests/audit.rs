@@ -1,0 +1,55 @@
+//! `deepsentinel audit verify`: exit codes for intact, torn and tampered logs.
+
+use std::process::Command;
+
+use sentinel_audit::{AuditEvent, AuditSink, Direction, FileSink, FileSinkConfig};
+
+fn verify(dir: &std::path::Path) -> (Option<i32>, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["audit", "verify"])
+        .arg(dir)
+        .output()
+        .expect("runs");
+    (
+        o.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+#[test]
+fn verify_reports_intact_torn_and_tampered() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sink = FileSink::open(FileSinkConfig::new(dir.path())).expect("open");
+    for i in 0..20 {
+        sink.append(AuditEvent::new(&format!("r{i}"), "t", Direction::Request))
+            .expect("append");
+    }
+    sink.close().expect("close");
+    let (code, out) = verify(dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("20 records in 1 files") && out.contains("chain intact"),
+        "{out}"
+    );
+
+    let file = dir.path().join("audit-000001.jsonl");
+    let mut bytes = std::fs::read(&file).expect("read");
+    bytes.extend_from_slice(b"{\"seq\":20,");
+    std::fs::write(&file, &bytes).expect("write");
+    let (code, out) = verify(dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("warning: audit-000001.jsonl:21"), "{out}");
+
+    let text = String::from_utf8_lossy(&bytes).replacen("\"r3\"", "\"r9\"", 1);
+    std::fs::write(&file, text).expect("write");
+    let (code, out) = verify(dir.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("TAMPERED: audit-000001.jsonl:5"), "{out}");
+
+    let (code, out) = verify(&dir.path().join("missing"));
+    assert_eq!(code, Some(2), "{out}");
+}

@@ -1,0 +1,52 @@
+//! Audit errors.
+
+/// An audit error: the sink cannot record, or a log cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}")]
+pub struct Error {
+    kind: ErrorKind,
+    #[source]
+    source: Option<std::io::Error>,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The sink is failing (disk full, directory unwritable) and its policy is
+    /// `fail_closed`: the caller must refuse the request.
+    #[error("audit log unavailable: {0}")]
+    Unavailable(String),
+    /// The sink was closed.
+    #[error("audit log closed")]
+    Closed,
+    /// A file or directory could not be read or written.
+    #[error("audit I/O error on {path}: {message}")]
+    Io {
+        /// The path involved.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+}
+
+impl Error {
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    pub(crate) fn new(kind: ErrorKind) -> Error {
+        Error { kind, source: None }
+    }
+
+    pub(crate) fn io(path: &std::path::Path, e: std::io::Error) -> Error {
+        Error {
+            kind: ErrorKind::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            },
+            source: Some(e),
+        }
+    }
+}

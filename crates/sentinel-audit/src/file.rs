@@ -1,0 +1,596 @@
+//! `FileSink`: hash-chained JSON lines written by a background thread in batches.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, ErrorKind};
+use crate::event::{AuditEvent, Record};
+use crate::sink::{AuditHealth, AuditSink};
+
+/// The `prev` of the very first record.
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The head file: the last committed sequence number and hash, rewritten at every sync.
+pub(crate) const HEAD: &str = "audit.head";
+
+/// When written records reach the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `append` returns only after the record is written and fsynced.
+    Always,
+    /// fsync at most this often (the default, 100 ms): at most that window is lost on
+    /// power loss; a process crash loses nothing that was written.
+    Interval(Duration),
+    /// Never fsync; the operating system decides.
+    Never,
+}
+
+/// What happens while the log cannot be written (disk full, directory gone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// `append` returns [`ErrorKind::Unavailable`]: the caller refuses the request.
+    FailClosed,
+    /// `append` succeeds; events that cannot be written are counted as dropped.
+    FailOpen,
+}
+
+/// Configuration of a [`FileSink`].
+#[derive(Clone, Debug)]
+pub struct FileSinkConfig {
+    /// The directory holding `audit-NNNNNN.jsonl` files.
+    pub dir: PathBuf,
+    /// When records reach the disk.
+    pub durability: Durability,
+    /// A file is rotated once it reaches this size (the chain continues in the next).
+    pub max_file_bytes: u64,
+    /// Events waiting for the writer at most.
+    pub queue: usize,
+    /// What to do while writes fail.
+    pub on_failure: FailurePolicy,
+}
+
+impl FileSinkConfig {
+    /// Defaults: interval durability (100 ms), 64 MiB files, a queue of 65,536 events,
+    /// fail closed.
+    pub fn new(dir: impl Into<PathBuf>) -> FileSinkConfig {
+        FileSinkConfig {
+            dir: dir.into(),
+            durability: Durability::Interval(Duration::from_millis(100)),
+            max_file_bytes: 64 << 20,
+            queue: 65_536,
+            on_failure: FailurePolicy::FailClosed,
+        }
+    }
+
+    /// Sets the durability.
+    pub fn durability(mut self, d: Durability) -> FileSinkConfig {
+        self.durability = d;
+        self
+    }
+
+    /// Sets the rotation size.
+    pub fn max_file_bytes(mut self, n: u64) -> FileSinkConfig {
+        self.max_file_bytes = n.max(1);
+        self
+    }
+
+    /// Sets the failure policy.
+    pub fn on_failure(mut self, p: FailurePolicy) -> FileSinkConfig {
+        self.on_failure = p;
+        self
+    }
+}
+
+enum Msg {
+    Event(u64, Box<AuditEvent>),
+}
+
+#[derive(Default)]
+struct Progress {
+    /// Tickets up to this one have been handled (written or dropped).
+    handled: u64,
+    /// Ticket ranges whose events could not be written.
+    failed: VecDeque<(u64, u64)>,
+}
+
+struct Shared {
+    progress: Mutex<Progress>,
+    done: Condvar,
+    written: AtomicU64,
+    dropped: AtomicU64,
+    queued: AtomicU64,
+    healthy: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The production [`AuditSink`]: a background thread appends hash-chained JSON lines to
+/// `audit-NNNNNN.jsonl` files in a directory, in batches, rotating by size.
+///
+/// Reopening a directory continues its chain. A torn last line (a crash mid-write) is left
+/// as it is and the chain continues in a new file from the last complete record, so
+/// [`verify`](crate::verify) reports it as a warning, not as tampering.
+pub struct FileSink {
+    sender: Mutex<(u64, Option<SyncSender<Msg>>)>,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    config: FileSinkConfig,
+}
+
+impl std::fmt::Debug for FileSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSink")
+            .field("dir", &self.config.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the chain stands.
+struct Chain {
+    seq: u64,
+    prev: String,
+}
+
+struct Writer {
+    config: FileSinkConfig,
+    shared: Arc<Shared>,
+    chain: Chain,
+    file: Option<(File, u64)>,
+    index: u64,
+    last_sync: Instant,
+    dirty: bool,
+}
+
+fn file_name(index: u64) -> String {
+    format!("audit-{index:06}.jsonl")
+}
+
+/// The `audit-NNNNNN.jsonl` files of `dir`, sorted by number.
+pub(crate) fn log_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Error> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(n) = name
+            .strip_prefix("audit-")
+            .and_then(|r| r.strip_suffix(".jsonl"))
+        {
+            if let Ok(i) = n.parse::<u64>() {
+                out.push((i, entry.path()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Reads a log file, at most its recorded length (a device posing as a file, such as
+/// `/dev/full`, reads forever).
+pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.take(len)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(bytes)
+}
+
+/// The SHA-256 of a line, in lower-case hex.
+pub(crate) fn hash_line(line: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(line);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// The chain state after the last complete record (in the newest file that holds one),
+/// the newest file's number, and whether that file ends cleanly (so appending is safe).
+fn resume(dir: &Path) -> Result<(Chain, u64, bool), Error> {
+    let files = log_files(dir)?;
+    let Some(&(newest, _)) = files.last() else {
+        return Ok((
+            Chain {
+                seq: 0,
+                prev: GENESIS.to_owned(),
+            },
+            1,
+            true,
+        ));
+    };
+    let mut clean = true;
+    for (i, (_, path)) in files.iter().enumerate().rev() {
+        let bytes = read_bounded(path)?;
+        if i + 1 == files.len() {
+            clean = bytes.is_empty() || bytes.ends_with(b"\n");
+        }
+        let complete = match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(end) => &bytes[..end],
+            None => continue,
+        };
+        if let Some(last) = complete
+            .rsplit(|&b| b == b'\n')
+            .next()
+            .filter(|l| !l.is_empty())
+        {
+            let rec: Record<serde_json::Value> = serde_json::from_slice(last).map_err(|e| {
+                Error::io(
+                    path,
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
+            })?;
+            return Ok((
+                Chain {
+                    seq: rec.seq + 1,
+                    prev: hash_line(last),
+                },
+                newest,
+                clean,
+            ));
+        }
+    }
+    Ok((
+        Chain {
+            seq: 0,
+            prev: GENESIS.to_owned(),
+        },
+        newest,
+        clean,
+    ))
+}
+
+impl FileSink {
+    /// Opens (creating if needed) the log in `config.dir` and starts the writer thread.
+    ///
+    /// # Errors
+    ///
+    /// The directory cannot be created or read, or its newest file is unreadable.
+    pub fn open(config: FileSinkConfig) -> Result<FileSink, Error> {
+        std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
+        let (chain, index, clean) = resume(&config.dir)?;
+        let shared = Arc::new(Shared {
+            progress: Mutex::new(Progress::default()),
+            done: Condvar::new(),
+            written: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            queued: AtomicU64::new(0),
+            healthy: AtomicBool::new(true),
+            last_error: Mutex::new(None),
+        });
+        let (tx, rx) = std::sync::mpsc::sync_channel(config.queue.max(1));
+        let writer = Writer {
+            config: config.clone(),
+            shared: Arc::clone(&shared),
+            chain,
+            file: None,
+            // A torn or unreadable tail is never appended to: continue in the next file.
+            index: if clean { index } else { index + 1 },
+            last_sync: Instant::now(),
+            dirty: false,
+        };
+        let thread = std::thread::Builder::new()
+            .name("sentinel-audit".to_owned())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| Error::io(&config.dir, e))?;
+        Ok(FileSink {
+            sender: Mutex::new((0, Some(tx))),
+            shared,
+            thread: Mutex::new(Some(thread)),
+            config,
+        })
+    }
+
+    /// Writes what is queued, fsyncs, and stops the writer. Appends after this fail.
+    ///
+    /// # Errors
+    ///
+    /// The final write failed (the events are counted as dropped).
+    pub fn close(&self) -> Result<(), Error> {
+        lock(&self.sender).1 = None;
+        if let Some(t) = lock(&self.thread).take() {
+            t.join().map_err(|_| {
+                Error::new(ErrorKind::Unavailable("audit writer panicked".to_owned()))
+            })?;
+        }
+        match lock(&self.shared.last_error).clone() {
+            Some(e) if !self.shared.healthy.load(Ordering::Acquire) => {
+                Err(Error::new(ErrorKind::Unavailable(e)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn unavailable(&self) -> Error {
+        let why = lock(&self.shared.last_error)
+            .clone()
+            .unwrap_or_else(|| "writes are failing".to_owned());
+        Error::new(ErrorKind::Unavailable(why))
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        // Flush and fsync what is queued; errors are already counted and logged.
+        let _ = self.close();
+    }
+}
+
+impl AuditSink for FileSink {
+    fn append(&self, event: AuditEvent) -> Result<(), Error> {
+        let closed = self.config.on_failure == FailurePolicy::FailClosed;
+        if closed && !self.shared.healthy.load(Ordering::Acquire) {
+            return Err(self.unavailable());
+        }
+        let ticket = {
+            let mut s = lock(&self.sender);
+            let ticket = s.0 + 1;
+            let Some(tx) = s.1.as_ref() else {
+                return Err(Error::new(ErrorKind::Closed));
+            };
+            self.shared.queued.fetch_add(1, Ordering::AcqRel);
+            let msg = Msg::Event(ticket, Box::new(event));
+            let sent = if closed {
+                // Compliance first: wait for room rather than lose the record.
+                tx.send(msg).map_err(|_| ())
+            } else {
+                match tx.try_send(msg) {
+                    Ok(()) => Ok(()),
+                    Err(TrySendError::Full(_)) => {
+                        self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                        let n = self.shared.dropped.fetch_add(1, Ordering::AcqRel) + 1;
+                        tracing::error!(dropped = n, "audit queue full: event dropped (fail_open)");
+                        return Ok(());
+                    }
+                    Err(TrySendError::Disconnected(_)) => Err(()),
+                }
+            };
+            if sent.is_err() {
+                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                return Err(Error::new(ErrorKind::Closed));
+            }
+            s.0 = ticket;
+            ticket
+        };
+        if self.config.durability != Durability::Always {
+            return Ok(());
+        }
+        let mut p = lock(&self.shared.progress);
+        while p.handled < ticket {
+            p = self
+                .shared
+                .done
+                .wait(p)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        let failed = p.failed.iter().any(|&(a, b)| (a..=b).contains(&ticket));
+        drop(p);
+        if failed && closed {
+            Err(self.unavailable())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn health(&self) -> AuditHealth {
+        let healthy = self.shared.healthy.load(Ordering::Acquire);
+        AuditHealth {
+            healthy,
+            written: self.shared.written.load(Ordering::Acquire),
+            dropped: self.shared.dropped.load(Ordering::Acquire),
+            queued: self.shared.queued.load(Ordering::Acquire),
+            last_error: if healthy {
+                None
+            } else {
+                lock(&self.shared.last_error).clone()
+            },
+        }
+    }
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Msg>) {
+        let tick = match self.config.durability {
+            Durability::Interval(d) => d.max(Duration::from_millis(1)),
+            _ => Duration::from_millis(200),
+        };
+        let mut batch = Vec::with_capacity(1024);
+        loop {
+            let first = match rx.recv_timeout(tick) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            batch.extend(first);
+            while batch.len() < 4096 {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.write_batch(&mut batch);
+            }
+            self.maybe_sync(false);
+        }
+        self.maybe_sync(true);
+    }
+
+    fn fail(&self, what: &str, e: &std::io::Error) {
+        let msg = format!("{what}: {e}");
+        if self.shared.healthy.swap(false, Ordering::AcqRel) {
+            tracing::error!(error = %msg, dir = %self.config.dir.display(), "audit log write failing");
+        }
+        *lock(&self.shared.last_error) = Some(msg);
+    }
+
+    fn current_file(&mut self) -> Result<&mut (File, u64), std::io::Error> {
+        if self.file.is_none() {
+            let path = self.config.dir.join(file_name(self.index));
+            let f = OpenOptions::new().create(true).append(true).open(&path)?;
+            let len = f.metadata()?.len();
+            self.file = Some((f, len));
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("no file"))
+    }
+
+    fn write_batch(&mut self, batch: &mut Vec<Msg>) {
+        let first_ticket = batch.first().map_or(0, |Msg::Event(t, _)| *t);
+        let last_ticket = batch.last().map_or(0, |Msg::Event(t, _)| *t);
+        let n = batch.len() as u64;
+        // Lines are built on a copy of the chain, which advances only once they are written.
+        let mut seq = self.chain.seq;
+        let mut prev = self.chain.prev.clone();
+        let mut lines: Vec<(Vec<u8>, String)> = Vec::with_capacity(batch.len());
+        for Msg::Event(_, event) in batch.drain(..) {
+            let rec = Record {
+                seq,
+                prev: std::mem::take(&mut prev),
+                event,
+            };
+            let mut line = serde_json::to_vec(&rec).unwrap_or_default();
+            prev = hash_line(&line);
+            line.push(b'\n');
+            lines.push((line, prev.clone()));
+            seq += 1;
+        }
+        let result = (|| -> Result<(), std::io::Error> {
+            // One write per file segment: lines are gathered until the file would exceed its
+            // size, then written together; the chain advances once a segment is written.
+            let mut buf: Vec<u8> = Vec::with_capacity(lines.iter().map(|(l, _)| l.len()).sum());
+            let mut pending: Option<&String> = None;
+            let mut pending_n = 0u64;
+            for (line, hash) in &lines {
+                let max = self.config.max_file_bytes;
+                let len = self.current_file()?.1;
+                if len + buf.len() as u64 > 0 && len + (buf.len() + line.len()) as u64 > max {
+                    self.write_segment(&mut buf, pending.take(), &mut pending_n)?;
+                    if let Some((f, _)) = &self.file {
+                        f.sync_data()?;
+                    }
+                    self.file = None;
+                    self.index += 1;
+                }
+                buf.extend_from_slice(line);
+                pending = Some(hash);
+                pending_n += 1;
+            }
+            self.write_segment(&mut buf, pending, &mut pending_n)?;
+            if self.config.durability == Durability::Always {
+                if let Some((f, _)) = &self.file {
+                    f.sync_data()?;
+                }
+                self.write_head()?;
+            }
+            Ok(())
+        })();
+        self.shared.queued.fetch_sub(n, Ordering::AcqRel);
+        match result {
+            Ok(()) => {
+                self.dirty = true;
+                self.shared.written.fetch_add(n, Ordering::AcqRel);
+                if !self.shared.healthy.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(dir = %self.config.dir.display(), "audit log writable again");
+                }
+            }
+            Err(e) => {
+                // What reached the file stays (a torn line at worst); the chain resumes
+                // in a fresh file from the last record that was fully written.
+                let written = self.chain.seq - (seq - n);
+                self.shared.written.fetch_add(written, Ordering::AcqRel);
+                self.shared.dropped.fetch_add(n - written, Ordering::AcqRel);
+                self.fail("write", &e);
+                // Move to a new file only when the failed write left bytes behind (a torn
+                // line the chain must step around); an untouched file is retried, so a
+                // full disk does not leave a trail of empty files.
+                let path = self.config.dir.join(file_name(self.index));
+                let recorded = self.file.as_ref().map(|(_, len)| *len);
+                let actual = std::fs::metadata(&path).map(|m| m.len()).ok();
+                self.file = None;
+                if recorded.is_none() || actual != recorded {
+                    self.index += 1;
+                }
+                let mut p = lock(&self.shared.progress);
+                p.failed.push_back((first_ticket + written, last_ticket));
+                while p.failed.len() > 1024 {
+                    p.failed.pop_front();
+                }
+            }
+        }
+        let mut p = lock(&self.shared.progress);
+        p.handled = last_ticket;
+        drop(p);
+        self.shared.done.notify_all();
+    }
+
+    /// Writes gathered lines to the current file and advances the chain past them.
+    fn write_segment(
+        &mut self,
+        buf: &mut Vec<u8>,
+        last: Option<&String>,
+        n: &mut u64,
+    ) -> Result<(), std::io::Error> {
+        let Some(last) = last else { return Ok(()) };
+        let (file, len) = self.current_file()?;
+        if let Err(e) = file.write_all(buf) {
+            // Undo a partial write so no unchained record stays behind; if even that
+            // fails, the caller moves to a new file and `verify` will show the spot.
+            let _ = file.set_len(*len);
+            return Err(e);
+        }
+        *len += buf.len() as u64;
+        buf.clear();
+        self.chain.seq += *n;
+        self.chain.prev.clone_from(last);
+        *n = 0;
+        Ok(())
+    }
+
+    fn maybe_sync(&mut self, force: bool) {
+        let due = match self.config.durability {
+            Durability::Interval(d) => self.last_sync.elapsed() >= d,
+            Durability::Never | Durability::Always => false,
+        };
+        if !(self.dirty && (due || force)) {
+            return;
+        }
+        let result = (|| -> Result<(), std::io::Error> {
+            if self.config.durability != Durability::Never {
+                if let Some((f, _)) = &self.file {
+                    f.sync_data()?;
+                }
+            }
+            self.write_head()
+        })();
+        if let Err(e) = result {
+            self.fail("sync", &e);
+        }
+        self.last_sync = Instant::now();
+        self.dirty = false;
+    }
+
+    /// Records the committed chain head: `verify` uses it to detect a truncated tail.
+    fn write_head(&self) -> Result<(), std::io::Error> {
+        let head = serde_json::json!({ "records": self.chain.seq, "hash": self.chain.prev });
+        let tmp = self.config.dir.join(format!("{HEAD}.tmp"));
+        std::fs::write(&tmp, head.to_string())?;
+        std::fs::rename(tmp, self.config.dir.join(HEAD))
+    }
+}
