@@ -17,6 +17,10 @@
 #[cfg(feature = "detect")]
 pub use sentinel_detect as detect;
 
+/// Policies, decisions and transforms ([`sentinel_policy`]).
+#[cfg(feature = "policy")]
+pub use sentinel_policy as policy;
+
 /// The tamper-evident audit log ([`sentinel_audit`]).
 #[cfg(feature = "audit")]
 pub use sentinel_audit as audit;

@@ -3,6 +3,7 @@
 
 mod audit;
 mod hashing;
+mod policy;
 mod scan;
 
 use std::process::ExitCode;
@@ -25,6 +26,9 @@ enum Command {
     /// that cannot be read or is not UTF-8, a bad record, a bad configuration). Matched
     /// values are printed only in text format and only with --show-values.
     Scan(scan::ScanArgs),
+    /// Check and explain policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Work with the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(&args),
         Command::Audit(cmd) => audit::run(&cmd),
+        Command::Policy(cmd) => policy::run(&cmd),
     };
     match result {
         Ok(code) => code,

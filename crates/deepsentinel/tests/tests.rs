@@ -1,4 +1,5 @@
 //! End-to-end tests of the `deepsentinel` binary.
 
 mod audit;
+mod policy;
 mod scan;

@@ -1,0 +1,365 @@
+//! `PolicyEngine` and its production implementation, `PolicySet`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use sentinel_detect::Finding;
+use sha2::{Digest, Sha256};
+
+use crate::decision::{Applied, Decision, DecisionContext, Direction, Reason};
+use crate::error::Error;
+use crate::model::{Action, DirectionFilter, PolicyFile, RuleConfig, PRESETS};
+use crate::transform;
+
+/// Turns a text and its findings into one decision.
+///
+/// # Contract
+///
+/// The decision never contains a matched value except inside the `Transform` text where a
+/// rule allowed it to stay; `Block` reasons hold entity types and rule names only.
+pub trait PolicyEngine: Send + Sync {
+    /// Decides for `text`, given `findings` (byte spans into `text`, as a detector returns
+    /// them: sorted, possibly overlapping when they come from several detectors).
+    fn decide(&self, text: &str, findings: &[Finding], ctx: &DecisionContext) -> Decision;
+
+    /// A digest of the policy that decides for `tenant`, for audit records.
+    fn version_hash(&self, tenant: &str) -> String;
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug)]
+struct Rule {
+    name: String,
+    entities: BTreeSet<String>,
+    action: Action,
+    min_score: f32,
+    direction: DirectionFilter,
+    mask_char: char,
+    keep_last: usize,
+    numbered: bool,
+}
+
+impl Rule {
+    fn matches(&self, f: &Finding, dir: Direction) -> bool {
+        let dir_ok = match self.direction {
+            DirectionFilter::Both => true,
+            DirectionFilter::Request => dir == Direction::Request,
+            DirectionFilter::Response => dir == Direction::Response,
+        };
+        dir_ok && f.score >= self.min_score && self.entities.contains(f.entity.as_str())
+    }
+}
+
+/// One resolved policy: rules in the order they are checked, and the default action.
+#[derive(Clone, Debug)]
+struct Policy {
+    rules: Vec<Rule>,
+    default_action: Action,
+    hash_key: Option<Vec<u8>>,
+    version_hash: String,
+}
+
+/// Policies for a base and for tenants, loaded from TOML or presets.
+///
+/// # Example: a tenant that allows e-mail over the strict preset
+///
+/// ```
+/// use sentinel_detect::{Detector, LocalDetector};
+/// use sentinel_policy::{Decision, DecisionContext, PolicyEngine, PolicySet};
+/// let set = PolicySet::from_toml("policy.toml", r#"
+///     version = "1"
+///     extends = "strict"
+///     [tenants.acme]
+///     [[tenants.acme.rule]]
+///     entities = ["EMAIL_ADDRESS"]
+///     action = "allow"
+/// "#)?;
+/// let text = "mail jane@example.com";
+/// let found = LocalDetector::new().scan(text);
+/// assert!(matches!(set.decide(text, &found, &DecisionContext::request("acme")), Decision::Allow { .. }));
+/// assert!(matches!(set.decide(text, &found, &DecisionContext::request("other")), Decision::Transform { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct PolicySet {
+    base: Policy,
+    tenants: HashMap<String, Policy>,
+}
+
+fn parse(origin: &str, text: &str) -> Result<PolicyFile, Error> {
+    toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before
+                .rfind('\n')
+                .map_or(before.len(), |i| before.len() - i - 1)
+                + 1;
+            (line, col)
+        });
+        Error::Parse {
+            origin: origin.to_owned(),
+            line,
+            column,
+            message: e.message().to_owned(),
+        }
+    })
+}
+
+fn preset_file(origin: &str, name: &str) -> Result<PolicyFile, Error> {
+    let Some((_, text)) = PRESETS.iter().find(|(n, _)| *n == name) else {
+        return Err(Error::UnknownBase {
+            origin: origin.to_owned(),
+            name: name.to_owned(),
+            known: PRESETS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    parse(&format!("<preset {name}>"), text)
+}
+
+fn compile_rules(origin: &str, rules: &[RuleConfig], offset: usize) -> Result<Vec<Rule>, Error> {
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let name = r
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("rule {}", offset + i + 1));
+            let invalid = |message: &str| Error::InvalidRule {
+                origin: origin.to_owned(),
+                rule: name.clone(),
+                message: message.to_owned(),
+            };
+            if r.entities.is_empty() && r.groups.is_empty() {
+                return Err(invalid("names no entity type and no group"));
+            }
+            if !(0.0..=1.0).contains(&r.min_score) {
+                return Err(invalid("min_score must be within 0.0..=1.0"));
+            }
+            let mut entities: BTreeSet<String> = r.entities.iter().cloned().collect();
+            for g in &r.groups {
+                entities.extend(g.entities().iter().map(|e| (*e).to_owned()));
+            }
+            Ok(Rule {
+                name,
+                entities,
+                action: r.action,
+                min_score: r.min_score,
+                direction: r.direction,
+                mask_char: r.mask_char.unwrap_or('*'),
+                keep_last: r.keep_last.unwrap_or(0),
+                numbered: r.numbered.unwrap_or(true),
+            })
+        })
+        .collect()
+}
+
+/// Rules of `file` followed by those of the preset it extends, recursively (presets do not
+/// extend, so the depth is at most two).
+fn resolve(origin: &str, file: &PolicyFile) -> Result<(Vec<Rule>, Action), Error> {
+    let mut rules = compile_rules(origin, &file.rules, 0)?;
+    let mut default = file.default_action;
+    if let Some(base) = &file.extends {
+        let preset = preset_file(origin, base)?;
+        let (inherited, preset_default) = resolve(&format!("<preset {base}>"), &preset)?;
+        rules.extend(inherited);
+        default = default.or(Some(preset_default));
+    }
+    Ok((rules, default.unwrap_or(Action::Allow)))
+}
+
+fn digest(rules: &[Rule], default: Action, version: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{version}\0{default:?}\0{rules:?}"));
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl PolicySet {
+    /// One of the built-in presets: `strict`, `pci-dss`, `hipaa`, `gdpr`, `secrets`,
+    /// `monitor`.
+    ///
+    /// # Errors
+    ///
+    /// An unknown name.
+    pub fn preset(name: &str) -> Result<PolicySet, Error> {
+        let text = format!("version = \"preset\"\nextends = \"{name}\"\n");
+        PolicySet::from_toml(&format!("<preset {name}>"), &text)
+    }
+
+    /// Loads a policy file; `origin` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// TOML errors with line and column, unknown keys or presets, inconsistent rules, a
+    /// `hash` rule whose key variable is unset.
+    pub fn from_toml(origin: &str, text: &str) -> Result<PolicySet, Error> {
+        let file = parse(origin, text)?;
+        let key_var = file
+            .hash_key_env
+            .clone()
+            .unwrap_or_else(|| "DEEPSENTINEL_HASH_KEY".to_owned());
+        let key = std::env::var(&key_var)
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(String::into_bytes);
+        let build = |rules: Vec<Rule>, default: Action| -> Result<Policy, Error> {
+            let uses_hash =
+                default == Action::Hash || rules.iter().any(|r| r.action == Action::Hash);
+            if uses_hash && key.is_none() {
+                return Err(Error::MissingKey {
+                    origin: origin.to_owned(),
+                    var: key_var.clone(),
+                });
+            }
+            let version_hash = digest(&rules, default, &file.version);
+            Ok(Policy {
+                rules,
+                default_action: default,
+                hash_key: key.clone(),
+                version_hash,
+            })
+        };
+        let (base_rules, base_default) = resolve(origin, &file)?;
+        let base = build(base_rules.clone(), base_default)?;
+        let mut tenants = HashMap::new();
+        for (name, t) in &file.tenants {
+            let origin_t = format!("{origin} [tenants.{name}]");
+            let mut rules = compile_rules(&origin_t, &t.rules, 0)?;
+            let inherited_default = match &t.extends {
+                Some(p) => {
+                    let (r, d) = resolve(&origin_t, &preset_file(&origin_t, p)?)?;
+                    rules.extend(r);
+                    d
+                }
+                None => {
+                    rules.extend(base_rules.iter().cloned());
+                    base_default
+                }
+            };
+            tenants.insert(
+                name.clone(),
+                build(rules, t.default_action.unwrap_or(inherited_default))?,
+            );
+        }
+        Ok(PolicySet { base, tenants })
+    }
+
+    /// The tenants with a policy of their own.
+    pub fn tenants(&self) -> impl Iterator<Item = &str> {
+        self.tenants.keys().map(String::as_str)
+    }
+
+    /// How many rules the base policy checks.
+    pub fn rule_count(&self) -> usize {
+        self.base.rules.len()
+    }
+
+    fn policy(&self, tenant: &str) -> &Policy {
+        self.tenants.get(tenant).unwrap_or(&self.base)
+    }
+}
+
+impl PolicyEngine for PolicySet {
+    fn decide(&self, text: &str, findings: &[Finding], ctx: &DecisionContext) -> Decision {
+        let policy = self.policy(&ctx.tenant);
+        // One finding per region: the detector's contract, enforced again here because a
+        // caller may merge findings from several detectors. Longer first at equal starts.
+        let mut order: Vec<&Finding> = findings.iter().collect();
+        order.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        let mut kept: Vec<(&Finding, Option<&Rule>, Action)> = Vec::with_capacity(order.len());
+        let mut reach = 0;
+        for f in order {
+            if f.start < reach
+                || f.end > text.len()
+                || !text.is_char_boundary(f.start)
+                || !text.is_char_boundary(f.end)
+            {
+                continue;
+            }
+            reach = f.end;
+            let rule = policy.rules.iter().find(|r| r.matches(f, ctx.direction));
+            kept.push((f, rule, rule.map_or(policy.default_action, |r| r.action)));
+        }
+        let rule_name =
+            |r: Option<&Rule>| r.map_or_else(|| "default".to_owned(), |r| r.name.clone());
+        let reasons: BTreeSet<Reason> = kept
+            .iter()
+            .filter(|(_, _, a)| *a == Action::Block)
+            .map(|(f, r, _)| Reason {
+                entity: f.entity.to_string(),
+                rule: rule_name(*r),
+            })
+            .collect();
+        if !reasons.is_empty() {
+            return Decision::Block {
+                reasons: reasons.into_iter().collect(),
+            };
+        }
+        let applied: Vec<Applied> = kept
+            .iter()
+            .map(|(f, r, a)| Applied {
+                entity: f.entity.to_string(),
+                action: *a,
+                rule: rule_name(*r),
+                start: f.start,
+                end: f.end,
+            })
+            .collect();
+        if !kept
+            .iter()
+            .any(|(_, _, a)| matches!(a, Action::Mask | Action::Redact | Action::Hash))
+        {
+            return Decision::Allow { applied };
+        }
+        // Number distinct values per entity type in text order, then write front to back
+        // (the same result as replacing back to front, with one allocation).
+        let mut numbers: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        let mut next: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (f, rule, action) in &kept {
+            let value = &text[f.start..f.end];
+            match action {
+                Action::Allow | Action::Alert | Action::Block => continue,
+                Action::Mask => {
+                    out.push_str(&text[at..f.start]);
+                    let (c, k) = rule.map_or(('*', 0), |r| (r.mask_char, r.keep_last));
+                    transform::mask(value, c, k, &mut out);
+                }
+                Action::Redact => {
+                    out.push_str(&text[at..f.start]);
+                    let entity = f.entity.as_str();
+                    let n = if rule.is_none_or(|r| r.numbered) {
+                        let count = next.entry(entity).or_insert(0);
+                        Some(*numbers.entry((entity, value)).or_insert_with(|| {
+                            *count += 1;
+                            *count
+                        }))
+                    } else {
+                        None
+                    };
+                    transform::redact(entity, n, &mut out);
+                }
+                Action::Hash => {
+                    out.push_str(&text[at..f.start]);
+                    let key = policy.hash_key.as_deref().unwrap_or_default();
+                    transform::hash(key, &ctx.tenant, f.entity.as_str(), value, &mut out);
+                }
+            }
+            at = f.end;
+        }
+        out.push_str(&text[at..]);
+        Decision::Transform { text: out, applied }
+    }
+
+    fn version_hash(&self, tenant: &str) -> String {
+        self.policy(tenant).version_hash.clone()
+    }
+}

@@ -1,0 +1,203 @@
+//! The policy model as written in TOML.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// What happens to a value a rule matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Pass, unrecorded beyond the audit event.
+    Allow,
+    /// Pass, but count and audit it.
+    Alert,
+    /// Replace characters with a mask character, keeping the last few.
+    Mask,
+    /// Replace with a placeholder such as `<EMAIL_ADDRESS_1>`.
+    Redact,
+    /// Replace with a keyed HMAC-SHA256 fingerprint, stable per tenant.
+    Hash,
+    /// Refuse the whole text.
+    Block,
+}
+
+impl Action {
+    /// The action's name as written in TOML.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Alert => "alert",
+            Action::Mask => "mask",
+            Action::Redact => "redact",
+            Action::Hash => "hash",
+            Action::Block => "block",
+        }
+    }
+}
+
+/// Groups of entity types a rule can name at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityGroup {
+    /// Personal data: contact details, government ids, bank and network identifiers.
+    Pii,
+    /// Payment card data.
+    Pci,
+    /// Health identifiers.
+    Phi,
+    /// Credentials: keys, tokens, private keys, passwords.
+    Secrets,
+}
+
+impl EntityGroup {
+    /// The built-in entity types in this group. Custom entity types belong to no group;
+    /// rules name them directly.
+    pub fn entities(self) -> &'static [&'static str] {
+        match self {
+            EntityGroup::Pii => &[
+                "EMAIL_ADDRESS",
+                "PHONE_NUMBER",
+                "US_SSN",
+                "US_ITIN",
+                "US_PASSPORT",
+                "US_BANK_NUMBER",
+                "IBAN_CODE",
+                "IP_ADDRESS",
+                "MAC_ADDRESS",
+                "CRYPTO",
+                "URL",
+            ],
+            EntityGroup::Pci => &["CREDIT_CARD"],
+            EntityGroup::Phi => &["UK_NHS", "US_NPI"],
+            EntityGroup::Secrets => &[
+                "AWS_ACCESS_KEY",
+                "AWS_SECRET_KEY",
+                "GITHUB_TOKEN",
+                "OPENAI_API_KEY",
+                "ANTHROPIC_API_KEY",
+                "SLACK_TOKEN",
+                "STRIPE_KEY",
+                "GOOGLE_API_KEY",
+                "JWT",
+                "PRIVATE_KEY",
+                "GENERIC_SECRET",
+            ],
+        }
+    }
+}
+
+/// Which direction a rule applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectionFilter {
+    /// Prompts only.
+    Request,
+    /// Model answers only.
+    Response,
+    /// Both (the default).
+    #[default]
+    Both,
+}
+
+/// One rule.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// A name, reported with decisions (default: `rule N`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Entity types matched.
+    #[serde(default)]
+    pub entities: Vec<String>,
+    /// Groups matched.
+    #[serde(default)]
+    pub groups: Vec<EntityGroup>,
+    /// The action.
+    pub action: Action,
+    /// Findings scored below this are not matched by this rule.
+    #[serde(default)]
+    pub min_score: f32,
+    /// The direction.
+    #[serde(default)]
+    pub direction: DirectionFilter,
+    /// For `mask`: the mask character (default `*`).
+    #[serde(default)]
+    pub mask_char: Option<char>,
+    /// For `mask`: how many trailing letters or digits stay (default 0).
+    #[serde(default)]
+    pub keep_last: Option<usize>,
+    /// For `redact`: number placeholders per distinct value (default true).
+    #[serde(default)]
+    pub numbered: Option<bool>,
+}
+
+/// A tenant's policy: its own rules first, then those of what it extends.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// A preset name; by default the file's own policy.
+    #[serde(default)]
+    pub extends: Option<String>,
+    /// Overrides the default action.
+    #[serde(default)]
+    pub default_action: Option<Action>,
+    /// Rules checked before the inherited ones.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// A policy file.
+///
+/// ```toml
+/// version = "2026-11-29"
+/// extends = "gdpr"                  # optional preset whose rules follow these
+/// default_action = "redact"         # for findings no rule matches (default allow)
+/// hash_key_env = "DEEPSENTINEL_HASH_KEY"
+///
+/// [[rule]]
+/// name = "cards-keep-last-4"
+/// groups = ["pci"]                  # pii, pci, phi, secrets
+/// entities = ["EMPLOYEE_ID"]        # and/or entity types
+/// action = "mask"                   # allow, alert, mask, redact, hash, block
+/// keep_last = 4
+/// min_score = 0.6
+/// direction = "both"                # request, response, both
+///
+/// [tenants.acme]
+/// extends = "strict"                # a preset; by default this file's policy
+/// [[tenants.acme.rule]]
+/// entities = ["EMAIL_ADDRESS"]
+/// action = "allow"
+/// ```
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyFile {
+    /// The author's version label; decisions carry a hash of the whole resolved policy.
+    pub version: String,
+    /// A preset this policy builds on.
+    #[serde(default)]
+    pub extends: Option<String>,
+    /// The action for findings no rule matches.
+    #[serde(default)]
+    pub default_action: Option<Action>,
+    /// The environment variable holding the `hash` action's key.
+    #[serde(default)]
+    pub hash_key_env: Option<String>,
+    /// Rules, first match wins.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleConfig>,
+    /// Per-tenant policies.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// The built-in presets: name and TOML text.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("strict", include_str!("../presets/strict.toml")),
+    ("pci-dss", include_str!("../presets/pci-dss.toml")),
+    ("hipaa", include_str!("../presets/hipaa.toml")),
+    ("gdpr", include_str!("../presets/gdpr.toml")),
+    ("secrets", include_str!("../presets/secrets.toml")),
+    ("monitor", include_str!("../presets/monitor.toml")),
+];

@@ -1,0 +1,233 @@
+//! Policy decisions over real detector findings.
+
+use sentinel_detect::{Detector, EntityType, Finding, LocalDetector};
+use sentinel_policy::{Action, Decision, DecisionContext, Error, PolicyEngine, PolicySet, PRESETS};
+
+fn decide(policy: &PolicySet, text: &str, ctx: &DecisionContext) -> Decision {
+    let findings = LocalDetector::new().scan(text);
+    policy.decide(text, &findings, ctx)
+}
+
+fn transformed(d: Decision) -> String {
+    match d {
+        Decision::Transform { text, .. } => text,
+        other => panic!("expected a transform, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_preset_loads() {
+    for (name, _) in PRESETS {
+        PolicySet::preset(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    assert!(matches!(
+        PolicySet::preset("nope"),
+        Err(Error::UnknownBase { .. })
+    ));
+}
+
+#[test]
+fn strict_blocks_secrets_and_cards_and_redacts_the_rest() {
+    let p = PolicySet::preset("strict").expect("preset");
+    let ctx = DecisionContext::request("t");
+    match decide(
+        &p,
+        "key AKIAIOSFODNN7EXAMPLE and card 4111 1111 1111 1111, mail a@b.example.com",
+        &ctx,
+    ) {
+        Decision::Block { reasons } => {
+            let names: Vec<(&str, &str)> = reasons
+                .iter()
+                .map(|r| (r.entity.as_str(), r.rule.as_str()))
+                .collect();
+            assert_eq!(
+                names,
+                [
+                    ("AWS_ACCESS_KEY", "block-secrets"),
+                    ("CREDIT_CARD", "block-cards")
+                ]
+            );
+            assert!(
+                !format!("{reasons:?}").contains("AKIA"),
+                "reasons never hold values"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let out = transformed(decide(
+        &p,
+        "SSN 536-22-1234, mail jane@example.com, again jane@example.com, bob@example.org",
+        &ctx,
+    ));
+    assert_eq!(
+        out,
+        "SSN <US_SSN_1>, mail <EMAIL_ADDRESS_1>, again <EMAIL_ADDRESS_1>, <EMAIL_ADDRESS_2>"
+    );
+}
+
+#[test]
+fn pci_masks_cards_keeping_the_last_four() {
+    let p = PolicySet::preset("pci-dss").expect("preset");
+    let out = transformed(decide(
+        &p,
+        "card 4111 1111 1111 1111 ok",
+        &DecisionContext::request("t"),
+    ));
+    assert_eq!(out, "card **** **** **** 1111 ok");
+}
+
+#[test]
+fn monitor_alerts_only() {
+    let p = PolicySet::preset("monitor").expect("preset");
+    match decide(&p, "mail jane@example.com", &DecisionContext::request("t")) {
+        Decision::Allow { applied } => assert_eq!(applied[0].action, Action::Alert),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn first_matching_rule_wins_with_score_and_direction() {
+    let p = PolicySet::from_toml(
+        "p.toml",
+        r#"
+        version = "1"
+        default_action = "redact"
+        [[rule]]
+        name = "answers-may-mention-mail"
+        entities = ["EMAIL_ADDRESS"]
+        direction = "response"
+        action = "allow"
+        [[rule]]
+        name = "confident-phones"
+        entities = ["PHONE_NUMBER"]
+        min_score = 0.9
+        action = "block"
+        "#,
+    )
+    .expect("valid");
+    let text = "mail jane@example.com";
+    assert!(matches!(
+        decide(&p, text, &DecisionContext::response("t")),
+        Decision::Allow { .. }
+    ));
+    assert_eq!(
+        transformed(decide(&p, text, &DecisionContext::request("t"))),
+        "mail <EMAIL_ADDRESS_1>"
+    );
+    // A weak phone number falls through to the default; a confident one blocks.
+    assert!(matches!(
+        decide(&p, "(212) 555-0143", &DecisionContext::request("t")),
+        Decision::Transform { .. }
+    ));
+    assert!(matches!(
+        decide(&p, "call (212) 555-0143", &DecisionContext::request("t")),
+        Decision::Block { .. }
+    ));
+}
+
+#[test]
+fn tenants_inherit_and_override() {
+    let p = PolicySet::from_toml(
+        "p.toml",
+        r#"
+        version = "1"
+        extends = "strict"
+        [tenants.lenient]
+        default_action = "allow"
+        [[tenants.lenient.rule]]
+        groups = ["pci"]
+        action = "mask"
+        keep_last = 4
+        [tenants.research]
+        extends = "monitor"
+        "#,
+    )
+    .expect("valid");
+    let text = "card 4111 1111 1111 1111, mail jane@example.com";
+    assert!(matches!(
+        decide(&p, text, &DecisionContext::request("other")),
+        Decision::Block { .. }
+    ));
+    assert_eq!(
+        transformed(decide(&p, text, &DecisionContext::request("lenient"))),
+        "card **** **** **** 1111, mail jane@example.com"
+    );
+    assert!(matches!(
+        decide(&p, text, &DecisionContext::request("research")),
+        Decision::Allow { .. }
+    ));
+    assert_ne!(p.version_hash("lenient"), p.version_hash("other"));
+}
+
+#[test]
+fn hash_needs_its_key_and_is_stable_per_tenant() {
+    let toml = "version = \"1\"\nhash_key_env = \"SENTINEL_POLICY_TEST_KEY\"\n[[rule]]\ngroups = [\"pii\"]\naction = \"hash\"\n";
+    let err = PolicySet::from_toml("p.toml", toml).expect_err("no key");
+    assert!(matches!(err, Error::MissingKey { .. }), "{err}");
+    // SAFETY of the environment: only this test uses this variable.
+    std::env::set_var("SENTINEL_POLICY_TEST_KEY", "k1");
+    let p = PolicySet::from_toml("p.toml", toml).expect("key set");
+    let a = transformed(decide(
+        &p,
+        "ssn 536-22-1234",
+        &DecisionContext::request("acme"),
+    ));
+    let b = transformed(decide(
+        &p,
+        "ssn 536-22-1234",
+        &DecisionContext::request("acme"),
+    ));
+    let c = transformed(decide(
+        &p,
+        "ssn 536-22-1234",
+        &DecisionContext::request("globex"),
+    ));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert!(a.starts_with("ssn <US_SSN:") && !a.contains("536"));
+}
+
+#[test]
+fn overlapping_findings_from_several_detectors_are_handled() {
+    let p = PolicySet::preset("gdpr").expect("preset");
+    let text = "mail jane@example.com now";
+    let f = |s: usize, e: usize, entity: &str| Finding {
+        entity: EntityType::new(entity),
+        start: s,
+        end: e,
+        score: 0.9,
+        recognizer: LocalDetector::new().scan("a@b.example.com")[0].recognizer,
+    };
+    let findings = [
+        f(5, 21, "EMAIL_ADDRESS"),
+        f(10, 21, "URL"),
+        f(5, 9, "EMAIL_ADDRESS"),
+    ];
+    assert_eq!(
+        transformed(p.decide(text, &findings, &DecisionContext::request("t"))),
+        "mail <EMAIL_ADDRESS_1> now"
+    );
+}
+
+#[test]
+fn errors_name_file_line_and_column() {
+    let err = PolicySet::from_toml(
+        "p.toml",
+        "version = \"1\"\n[[rule]]\nentities = [\"X\"]\naction = \"shred\"\n",
+    )
+    .expect_err("bad action");
+    let msg = err.to_string();
+    assert!(msg.starts_with("p.toml:4:10:"), "{msg}");
+    let err = PolicySet::from_toml("p.toml", "version = \"1\"\n[[rule]]\naction = \"block\"\n")
+        .expect_err("no target");
+    assert!(
+        err.to_string().contains("rule 1: names no entity type"),
+        "{err}"
+    );
+    let err = PolicySet::from_toml("p.toml", "version = \"1\"\nextends = \"nope\"\n")
+        .expect_err("bad preset");
+    assert!(
+        err.to_string().contains("presets: strict, pci-dss"),
+        "{err}"
+    );
+}
