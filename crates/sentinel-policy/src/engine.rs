@@ -23,6 +23,18 @@ pub trait PolicyEngine: Send + Sync {
 
     /// A digest of the policy that decides for `tenant`, for audit records.
     fn version_hash(&self, tenant: &str) -> String;
+
+    /// The decision of `tenant`'s shadow policy, if it has one: evaluated and audited next
+    /// to the enforced decision, never applied.
+    fn decide_shadow(
+        &self,
+        text: &str,
+        findings: &[Finding],
+        ctx: &DecisionContext,
+    ) -> Option<Decision> {
+        let _ = (text, findings, ctx);
+        None
+    }
 }
 
 /// A compiled rule.
@@ -83,6 +95,8 @@ struct Policy {
 pub struct PolicySet {
     base: Policy,
     tenants: HashMap<String, Policy>,
+    shadows: HashMap<String, Policy>,
+    base_shadow: Option<Policy>,
 }
 
 fn parse(origin: &str, text: &str) -> Result<PolicyFile, Error> {
@@ -228,13 +242,13 @@ impl PolicySet {
         };
         let (base_rules, base_default) = resolve(origin, &file)?;
         let base = build(base_rules.clone(), base_default)?;
-        let mut tenants = HashMap::new();
-        for (name, t) in &file.tenants {
-            let origin_t = format!("{origin} [tenants.{name}]");
-            let mut rules = compile_rules(&origin_t, &t.rules, 0)?;
+        // A tenant (or shadow) policy: its rules, then those of the preset it extends, or
+        // of the file's own policy.
+        let derive = |origin_t: &str, t: &crate::model::TenantConfig| -> Result<Policy, Error> {
+            let mut rules = compile_rules(origin_t, &t.rules, 0)?;
             let inherited_default = match &t.extends {
                 Some(p) => {
-                    let (r, d) = resolve(&origin_t, &preset_file(&origin_t, p)?)?;
+                    let (r, d) = resolve(origin_t, &preset_file(origin_t, p)?)?;
                     rules.extend(r);
                     d
                 }
@@ -243,12 +257,27 @@ impl PolicySet {
                     base_default
                 }
             };
-            tenants.insert(
-                name.clone(),
-                build(rules, t.default_action.unwrap_or(inherited_default))?,
-            );
+            build(rules, t.default_action.unwrap_or(inherited_default))
+        };
+        let mut tenants = HashMap::new();
+        let mut shadows = HashMap::new();
+        for (name, t) in &file.tenants {
+            let origin_t = format!("{origin} [tenants.{name}]");
+            tenants.insert(name.clone(), derive(&origin_t, t)?);
+            if let Some(s) = &t.shadow {
+                shadows.insert(name.clone(), derive(&format!("{origin_t} shadow"), s)?);
+            }
         }
-        Ok(PolicySet { base, tenants })
+        let base_shadow = match &file.shadow {
+            Some(s) => Some(derive(&format!("{origin} [shadow]"), s)?),
+            None => None,
+        };
+        Ok(PolicySet {
+            base,
+            tenants,
+            shadows,
+            base_shadow,
+        })
     }
 
     /// The tenants with a policy of their own.
@@ -268,98 +297,120 @@ impl PolicySet {
 
 impl PolicyEngine for PolicySet {
     fn decide(&self, text: &str, findings: &[Finding], ctx: &DecisionContext) -> Decision {
-        let policy = self.policy(&ctx.tenant);
-        // One finding per region: the detector's contract, enforced again here because a
-        // caller may merge findings from several detectors. Longer first at equal starts.
-        let mut order: Vec<&Finding> = findings.iter().collect();
-        order.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-        let mut kept: Vec<(&Finding, Option<&Rule>, Action)> = Vec::with_capacity(order.len());
-        let mut reach = 0;
-        for f in order {
-            if f.start < reach
-                || f.end > text.len()
-                || !text.is_char_boundary(f.start)
-                || !text.is_char_boundary(f.end)
-            {
-                continue;
-            }
-            reach = f.end;
-            let rule = policy.rules.iter().find(|r| r.matches(f, ctx.direction));
-            kept.push((f, rule, rule.map_or(policy.default_action, |r| r.action)));
-        }
-        let rule_name =
-            |r: Option<&Rule>| r.map_or_else(|| "default".to_owned(), |r| r.name.clone());
-        let reasons: BTreeSet<Reason> = kept
-            .iter()
-            .filter(|(_, _, a)| *a == Action::Block)
-            .map(|(f, r, _)| Reason {
-                entity: f.entity.to_string(),
-                rule: rule_name(*r),
-            })
-            .collect();
-        if !reasons.is_empty() {
-            return Decision::Block {
-                reasons: reasons.into_iter().collect(),
-            };
-        }
-        let applied: Vec<Applied> = kept
-            .iter()
-            .map(|(f, r, a)| Applied {
-                entity: f.entity.to_string(),
-                action: *a,
-                rule: rule_name(*r),
-                start: f.start,
-                end: f.end,
-            })
-            .collect();
-        if !kept
-            .iter()
-            .any(|(_, _, a)| matches!(a, Action::Mask | Action::Redact | Action::Hash))
-        {
-            return Decision::Allow { applied };
-        }
-        // Number distinct values per entity type in text order, then write front to back
-        // (the same result as replacing back to front, with one allocation).
-        let mut numbers: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        let mut next: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        for (f, rule, action) in &kept {
-            let value = &text[f.start..f.end];
-            match action {
-                Action::Allow | Action::Alert | Action::Block => continue,
-                Action::Mask => {
-                    out.push_str(&text[at..f.start]);
-                    let (c, k) = rule.map_or(('*', 0), |r| (r.mask_char, r.keep_last));
-                    transform::mask(value, c, k, &mut out);
-                }
-                Action::Redact => {
-                    out.push_str(&text[at..f.start]);
-                    let entity = f.entity.as_str();
-                    let n = if rule.is_none_or(|r| r.numbered) {
-                        let count = next.entry(entity).or_insert(0);
-                        Some(*numbers.entry((entity, value)).or_insert_with(|| {
-                            *count += 1;
-                            *count
-                        }))
-                    } else {
-                        None
-                    };
-                    transform::redact(entity, n, &mut out);
-                }
-                Action::Hash => {
-                    out.push_str(&text[at..f.start]);
-                    let key = policy.hash_key.as_deref().unwrap_or_default();
-                    transform::hash(key, &ctx.tenant, f.entity.as_str(), value, &mut out);
-                }
-            }
-            at = f.end;
-        }
-        out.push_str(&text[at..]);
-        Decision::Transform { text: out, applied }
+        decide_with(self.policy(&ctx.tenant), text, findings, ctx)
     }
 
     fn version_hash(&self, tenant: &str) -> String {
         self.policy(tenant).version_hash.clone()
     }
+
+    fn decide_shadow(
+        &self,
+        text: &str,
+        findings: &[Finding],
+        ctx: &DecisionContext,
+    ) -> Option<Decision> {
+        let shadow = match self.shadows.get(&ctx.tenant) {
+            Some(s) => Some(s),
+            None if self.tenants.contains_key(&ctx.tenant) => None,
+            None => self.base_shadow.as_ref(),
+        };
+        shadow.map(|p| decide_with(p, text, findings, ctx))
+    }
+}
+
+/// The decision of one resolved policy.
+fn decide_with(
+    policy: &Policy,
+    text: &str,
+    findings: &[Finding],
+    ctx: &DecisionContext,
+) -> Decision {
+    // One finding per region: the detector's contract, enforced again here because a
+    // caller may merge findings from several detectors. Longer first at equal starts.
+    let mut order: Vec<&Finding> = findings.iter().collect();
+    order.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut kept: Vec<(&Finding, Option<&Rule>, Action)> = Vec::with_capacity(order.len());
+    let mut reach = 0;
+    for f in order {
+        if f.start < reach
+            || f.end > text.len()
+            || !text.is_char_boundary(f.start)
+            || !text.is_char_boundary(f.end)
+        {
+            continue;
+        }
+        reach = f.end;
+        let rule = policy.rules.iter().find(|r| r.matches(f, ctx.direction));
+        kept.push((f, rule, rule.map_or(policy.default_action, |r| r.action)));
+    }
+    let rule_name = |r: Option<&Rule>| r.map_or_else(|| "default".to_owned(), |r| r.name.clone());
+    let reasons: BTreeSet<Reason> = kept
+        .iter()
+        .filter(|(_, _, a)| *a == Action::Block)
+        .map(|(f, r, _)| Reason {
+            entity: f.entity.to_string(),
+            rule: rule_name(*r),
+        })
+        .collect();
+    if !reasons.is_empty() {
+        return Decision::Block {
+            reasons: reasons.into_iter().collect(),
+        };
+    }
+    let applied: Vec<Applied> = kept
+        .iter()
+        .map(|(f, r, a)| Applied {
+            entity: f.entity.to_string(),
+            action: *a,
+            rule: rule_name(*r),
+            start: f.start,
+            end: f.end,
+        })
+        .collect();
+    if !kept
+        .iter()
+        .any(|(_, _, a)| matches!(a, Action::Mask | Action::Redact | Action::Hash))
+    {
+        return Decision::Allow { applied };
+    }
+    // Number distinct values per entity type in text order, then write front to back
+    // (the same result as replacing back to front, with one allocation).
+    let mut numbers: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut next: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (f, rule, action) in &kept {
+        let value = &text[f.start..f.end];
+        match action {
+            Action::Allow | Action::Alert | Action::Block => continue,
+            Action::Mask => {
+                out.push_str(&text[at..f.start]);
+                let (c, k) = rule.map_or(('*', 0), |r| (r.mask_char, r.keep_last));
+                transform::mask(value, c, k, &mut out);
+            }
+            Action::Redact => {
+                out.push_str(&text[at..f.start]);
+                let entity = f.entity.as_str();
+                let n = if rule.is_none_or(|r| r.numbered) {
+                    let count = next.entry(entity).or_insert(0);
+                    Some(*numbers.entry((entity, value)).or_insert_with(|| {
+                        *count += 1;
+                        *count
+                    }))
+                } else {
+                    None
+                };
+                transform::redact(entity, n, &mut out);
+            }
+            Action::Hash => {
+                out.push_str(&text[at..f.start]);
+                let key = policy.hash_key.as_deref().unwrap_or_default();
+                transform::hash(key, &ctx.tenant, f.entity.as_str(), value, &mut out);
+            }
+        }
+        at = f.end;
+    }
+    out.push_str(&text[at..]);
+    Decision::Transform { text: out, applied }
 }

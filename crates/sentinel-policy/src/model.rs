@@ -145,6 +145,10 @@ pub struct TenantConfig {
     /// Rules checked before the inherited ones.
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleConfig>,
+    /// A policy decided beside this one and never applied (shadow mode), to try a change
+    /// on live traffic before switching it on. It extends like a tenant does.
+    #[serde(default)]
+    pub shadow: Option<Box<TenantConfig>>,
 }
 
 /// A policy file.
@@ -190,6 +194,10 @@ pub struct PolicyFile {
     /// Per-tenant policies.
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// A shadow policy for tenants without a policy of their own (see
+    /// [`TenantConfig::shadow`]).
+    #[serde(default)]
+    pub shadow: Option<TenantConfig>,
 }
 
 /// The built-in presets: name and TOML text.

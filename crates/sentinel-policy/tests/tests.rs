@@ -231,3 +231,50 @@ fn errors_name_file_line_and_column() {
         "{err}"
     );
 }
+
+#[test]
+fn shadow_policies_are_decided_but_never_enforced() {
+    let p = PolicySet::from_toml(
+        "p.toml",
+        r#"
+        version = "1"
+        extends = "monitor"
+        [shadow]
+        extends = "strict"
+        [tenants.acme]
+        [tenants.acme.shadow]
+        default_action = "redact"
+        [tenants.plain]
+        "#,
+    )
+    .expect("valid");
+    let text = "key AKIAIOSFODNN7EXAMPLE, mail jane@example.com";
+    let findings = LocalDetector::new().scan(text);
+    let ctx = DecisionContext::request("anyone");
+    assert!(
+        matches!(p.decide(text, &findings, &ctx), Decision::Allow { .. }),
+        "the monitor policy is enforced"
+    );
+    assert!(
+        matches!(
+            p.decide_shadow(text, &findings, &ctx),
+            Some(Decision::Block { .. })
+        ),
+        "strict is only tried"
+    );
+    let acme = DecisionContext::request("acme");
+    assert!(matches!(
+        p.decide(text, &findings, &acme),
+        Decision::Allow { .. }
+    ));
+    match p.decide_shadow(text, &findings, &acme) {
+        Some(Decision::Transform { text, .. }) => {
+            assert_eq!(text, "key <AWS_ACCESS_KEY_1>, mail <EMAIL_ADDRESS_1>")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        p.decide_shadow(text, &findings, &DecisionContext::request("plain")),
+        None
+    );
+}
