@@ -1,23 +1,10 @@
 //! `deepsentinel audit verify`: exit codes for intact, torn and tampered logs.
 
-use std::process::Command;
-
+use crate::util::run;
 use sentinel_audit::{AuditEvent, AuditSink, Direction, FileSink, FileSinkConfig};
 
 fn verify(dir: &std::path::Path) -> (Option<i32>, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
-        .args(["audit", "verify"])
-        .arg(dir)
-        .output()
-        .expect("runs");
-    (
-        o.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
+    run(&["audit", "verify", &dir.display().to_string()])
 }
 
 #[test]

@@ -1,21 +1,6 @@
 //! `deepsentinel policy check` and `policy explain`.
 
-use std::process::Command;
-
-fn run(args: &[&str]) -> (Option<i32>, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        o.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
-    )
-}
+use crate::util::run;
 
 #[test]
 fn check_reports_valid_files_and_errors_with_positions() {

@@ -1,5 +1,7 @@
 //! End-to-end tests of the `deepsentinel` binary.
 
+mod util;
+
 mod audit;
 mod policy;
 mod scan;
