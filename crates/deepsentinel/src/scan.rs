@@ -157,13 +157,14 @@ fn warn(msg: &str) {
     eprintln!("deepsentinel: {msg}");
 }
 
-/// Expands directories (sorted, so output order is stable) and keeps files and `-`.
-fn inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
+/// Expands directories (sorted, so output order is stable) and keeps files and `-`. A
+/// directory that cannot be walked is reported and counted as an error in the status.
+fn inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, Status) {
+    let mut status = Status::default();
     if paths.is_empty() {
-        return (vec![PathBuf::from("-")], Vec::new());
+        return (vec![PathBuf::from("-")], status);
     }
     let mut files = Vec::new();
-    let mut errors = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" || !p.is_dir() {
             files.push(p.clone());
@@ -173,11 +174,14 @@ fn inputs(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<String>) {
             match entry {
                 Ok(e) if e.file_type().is_file() => files.push(e.into_path()),
                 Ok(_) => {}
-                Err(e) => errors.push(format!("{}: {e}", p.display())),
+                Err(e) => {
+                    warn(&format!("{}: {e}", p.display()));
+                    status.errors += 1;
+                }
             }
         }
     }
-    (files, errors)
+    (files, status)
 }
 
 /// Reads one input as UTF-8. `Ok(None)` for a binary file, which is skipped.
@@ -242,18 +246,13 @@ fn run_files(
     fp: &Fingerprinter,
     out: &mut impl Write,
 ) -> Result<Status> {
-    let (files, walk_errors) = inputs(&args.paths);
+    let (files, mut status) = inputs(&args.paths);
     if args.redact && files.len() != 1 {
         bail!(
             "--redact takes exactly one input (got {}); use --records for many texts",
             files.len()
         );
     }
-    let mut status = Status {
-        errors: walk_errors.len(),
-        ..Status::default()
-    };
-    walk_errors.iter().for_each(|e| warn(e));
     let total: u64 = files
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
@@ -486,12 +485,7 @@ fn run_records(
     fp: &Fingerprinter,
     out: &mut impl Write,
 ) -> Result<Status> {
-    let (files, walk_errors) = inputs(&args.paths);
-    let mut status = Status {
-        errors: walk_errors.len(),
-        ..Status::default()
-    };
-    walk_errors.iter().for_each(|e| warn(e));
+    let (files, mut status) = inputs(&args.paths);
     for path in &files {
         let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
             Box::new(io::BufReader::new(io::stdin()))
