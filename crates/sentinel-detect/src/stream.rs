@@ -23,8 +23,10 @@ pub struct StreamUtf8Error {
 /// (or at [`finish`](StreamScanner::finish)); the scanner keeps at most about three
 /// hold-backs of text. The default hold-back is twice the detector's
 /// [`max_reach`](Detector::max_reach) (the longest match plus the context read around it),
-/// which makes the result equal to a one-shot scan; about 12 KiB for the built-in
-/// catalogue, whose longest value is a PEM private key. A smaller hold-back
+/// which makes the result equal to a one-shot scan. When the reach is unbounded, as for the
+/// built-in catalogue (e-mail addresses, URLs and API keys have no fixed maximum length),
+/// it is [`DEFAULT_HOLD_BACK`] (16 KiB), and the result equals a one-shot scan for every
+/// value up to half of that long. A smaller hold-back
 /// ([`with_hold_back`](StreamScanner::with_hold_back)) reports sooner but may miss or cut
 /// a value longer than half of it that straddles a chunk boundary.
 ///
