@@ -3,6 +3,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 
 /// The environment variable that holds the fingerprint key.
@@ -44,6 +45,11 @@ impl Fingerprinter {
         let mut m = self.mac.clone();
         m.update(value.as_bytes());
         let out = m.finalize().into_bytes();
-        out[..16].iter().map(|b| format!("{b:02x}")).collect()
+        let mut hex = String::with_capacity(32);
+        for b in &out[..16] {
+            // Writing to a String cannot fail.
+            let _ = write!(hex, "{b:02x}");
+        }
+        hex
     }
 }

@@ -580,23 +580,15 @@ impl PatternSet {
                 while !text.is_char_boundary(b) {
                     b += 1;
                 }
-                if !exhaustive {
-                    if b - a < group.min_len {
-                        continue;
-                    }
-                    if let Some(t) = &group.triggers {
-                        if group.min_triggers > 1
-                            && hay[a..b].iter().filter(|&&x| t[usize::from(x)]).count()
-                                < group.min_triggers
-                        {
-                            continue;
-                        }
-                    }
-                }
+                // Trigger bytes in the window, counted once: the group's least count decides
+                // whether anything runs, each member's whether it does.
                 let digits = match (&group.triggers, exhaustive) {
                     (Some(t), false) => hay[a..b].iter().filter(|&&x| t[usize::from(x)]).count(),
                     _ => usize::MAX,
                 };
+                if !exhaustive && (b - a < group.min_len || digits < group.min_triggers) {
+                    continue;
+                }
                 let hits: u64 = match &group.which {
                     Some(dfa) if !exhaustive => {
                         let set = s
