@@ -34,6 +34,51 @@ fn policy(c: &mut Criterion) {
         );
     }
     g.finish();
+
+    // Pseudonymize (surrogates and tokens recorded in the vault) and restore the answer
+    // that repeats them: the 12-finding prompt, one conversation scope.
+    std::env::set_var("DEEPSENTINEL_BENCH_PSEUDONYM_KEY", "bench key");
+    let set = PolicySet::from_toml(
+        "bench.toml",
+        "version = \"1\"\npseudonym_key_env = \"DEEPSENTINEL_BENCH_PSEUDONYM_KEY\"\n\
+         default_action = \"pseudonymize\"\n",
+    )
+    .expect("policy");
+    let text = texts::prompt_pii();
+    let findings = detector.scan(&text);
+    let ctx = DecisionContext::request("acme").with_scope("bench");
+    let answer = match set.decide(&text, &findings, &ctx) {
+        sentinel_policy::Decision::Transform { text, .. } => text,
+        other => panic!("expected a transform, got {other:?}"),
+    };
+    let resp = DecisionContext::response("acme").with_scope("bench");
+    let restorer = set.restorer(&resp).expect("restorer");
+    let mut g = c.benchmark_group("pseudonymize");
+    g.bench_function("decide_12_findings", |b| {
+        b.iter(|| set.decide(black_box(&text), black_box(&findings), &ctx))
+    });
+    g.bench_function("restorer_for_scope", |b| b.iter(|| set.restorer(&resp)));
+    g.bench_function("restore_4kb_answer", |b| {
+        b.iter(|| restorer.restore(black_box(&answer)))
+    });
+    let empty = set
+        .restorer(&DecisionContext::response("acme").with_scope("empty"))
+        .expect("restorer");
+    g.bench_function("restore_4kb_answer_empty_scope", |b| {
+        b.iter(|| empty.restore(black_box(&answer)))
+    });
+    g.bench_function("restore_4kb_answer_streamed_64b_chunks", |b| {
+        b.iter(|| {
+            let mut s = restorer.stream();
+            let mut n = 0;
+            for chunk in answer.as_bytes().chunks(64) {
+                // The generated prompt is ASCII, so every 64-byte cut is a char boundary.
+                n += s.push(std::str::from_utf8(chunk).unwrap_or_default()).len();
+            }
+            n + s.finish().0.len()
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, policy);

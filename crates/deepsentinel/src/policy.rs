@@ -27,6 +27,10 @@ pub(crate) enum PolicyCommand {
         /// Decide for a model's answer instead of a prompt.
         #[arg(long)]
         response: bool,
+        /// After deciding, restore this model answer in the same scope and show the result
+        /// (pseudonyms are stable per tenant and key, so a first run shows what to put here).
+        #[arg(long, value_name = "ANSWER")]
+        restore: Option<String>,
         /// The text.
         text: String,
     },
@@ -77,6 +81,7 @@ pub(crate) fn run(cmd: &PolicyCommand) -> Result<ExitCode> {
             policy,
             tenant,
             response,
+            restore,
             text,
         } => {
             let set = load(policy)?;
@@ -122,6 +127,26 @@ pub(crate) fn run(cmd: &PolicyCommand) -> Result<ExitCode> {
                     println!("decision: block");
                     for r in reasons {
                         println!("  {} (rule {})", r.entity, r.rule);
+                    }
+                }
+            }
+            if let Some(answer) = restore {
+                match set.restorer(&DecisionContext::response(tenant)) {
+                    None => println!("restore: the policy never pseudonymizes; nothing to restore"),
+                    Some(r) => {
+                        let back = r.restore(answer);
+                        println!(
+                            "restore: {} restored, {} withheld, {} unresolved{}\n{}",
+                            back.stats.restored,
+                            back.stats.withheld,
+                            back.stats.unresolved_total(),
+                            back.stats
+                                .unresolved
+                                .iter()
+                                .map(|(e, n)| format!(" {e}={n}"))
+                                .collect::<String>(),
+                            back.text
+                        );
                     }
                 }
             }

@@ -1,6 +1,6 @@
 //! `deepsentinel policy check` and `policy explain`.
 
-use crate::util::run;
+use crate::util::{run, run_env};
 
 #[test]
 fn check_reports_valid_files_and_errors_with_positions() {
@@ -62,4 +62,54 @@ fn explain_shows_rules_and_the_result_without_leaking_blocked_values() {
             .any(|l| l.contains("AKIAIOSFODNN7EXAMPLE")),
         "{out}"
     );
+}
+
+#[test]
+fn explain_pseudonymizes_and_restores_an_answer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("p.toml");
+    std::fs::write(
+        &file,
+        "version = \"1\"\n[[rule]]\ngroups = [\"pci\", \"pii\"]\naction = \"pseudonymize\"\n",
+    )
+    .expect("write");
+    let policy = file.display().to_string();
+    let env = [("DEEPSENTINEL_PSEUDONYM_KEY", "cli test key")];
+    let prompt = "card 4111 1111 1111 1111";
+    let (code, out) = run_env(&["policy", "explain", "--policy", &policy, prompt], &env);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("-> pseudonymize (rule 1)"), "{out}");
+    let surrogate = out
+        .lines()
+        .find_map(|l| l.strip_prefix("card "))
+        .expect("the transformed text")
+        .to_owned();
+    assert!(surrogate.starts_with("4111 11") && surrogate != "4111 1111 1111 1111");
+    // Surrogates are stable for a key, so a second run restores an answer that uses it.
+    let answer = format!("Your card {surrogate} is on file. [US_SSN_zzzzzzzz]");
+    let (code, out) = run_env(
+        &[
+            "policy",
+            "explain",
+            "--policy",
+            &policy,
+            "--restore",
+            &answer,
+            prompt,
+        ],
+        &env,
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("restore: 1 restored, 0 withheld, 1 unresolved US_SSN=1")
+            && out.contains("Your card 4111 1111 1111 1111 is on file. [US_SSN_zzzzzzzz]"),
+        "{out}"
+    );
+    // Without the key the policy does not load, and says which variable to set.
+    let (code, out) = run_env(
+        &["policy", "check", &policy],
+        &[("DEEPSENTINEL_PSEUDONYM_KEY", "")],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("DEEPSENTINEL_PSEUDONYM_KEY"), "{out}");
 }

@@ -53,6 +53,21 @@ pub struct AuditEvent {
     /// Keyed fingerprints of the values (HMAC under the deployment's key), never values.
     #[serde(default)]
     pub fingerprints: Vec<String>,
+    /// Pseudonyms put back into the answer for the caller (response events).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restored: u32,
+    /// Token-shaped text in the answer that no pseudonym in scope resolved, by entity type
+    /// (response events): left in place and recorded, never silently dropped.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unresolved: BTreeMap<String, u32>,
+    /// The shadow policy's decision (`allow`, `transform`, `block`), when the tenant has one:
+    /// decided and recorded next to the enforced decision, never applied.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub shadow_decision: String,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl AuditEvent {
@@ -75,6 +90,9 @@ impl AuditEvent {
             latency_us: 0,
             policy_version: String::new(),
             fingerprints: Vec::new(),
+            restored: 0,
+            unresolved: BTreeMap::new(),
+            shadow_decision: String::new(),
         }
     }
 }

@@ -58,6 +58,38 @@ pub use recognizer::{Boundary, Recognizer, Trigger};
 pub use stream::{StreamScanner, StreamUtf8Error, DEFAULT_HOLD_BACK};
 pub use validate::Validator;
 
+/// Check digits of the validated formats, for code that must produce valid values (the
+/// policy layer's same-format surrogates) rather than judge them.
+pub mod checksum {
+    /// The Luhn check digit (ASCII) that makes the ASCII digits of `payload`, followed by
+    /// it, pass the Luhn check. Non-digits in `payload` are skipped.
+    pub fn luhn_check_digit(payload: &[u8]) -> u8 {
+        crate::validate::luhn::check_digit(payload)
+    }
+
+    /// Whether the ASCII digits of `digits` pass the Luhn check.
+    pub fn luhn_is_valid(digits: &[u8]) -> bool {
+        crate::validate::luhn::is_valid(digits)
+    }
+
+    /// The two IBAN check digits (ASCII) for a country code and a BBAN, both uppercase
+    /// letters and digits without spaces; `None` when either holds anything else.
+    pub fn iban_check_digits(country: &[u8], bban: &[u8]) -> Option<[u8; 2]> {
+        let mut compact = Vec::with_capacity(4 + bban.len());
+        compact.extend_from_slice(country);
+        compact.extend_from_slice(b"00");
+        compact.extend_from_slice(bban);
+        let rem = crate::validate::iban::mod97(&compact);
+        if country.len() != 2 || rem == u32::MAX {
+            return None;
+        }
+        let check = 98 - rem;
+        // Both digits are below 10, so they fit a u8.
+        let digit = |d: u32| b'0' + u8::try_from(d).unwrap_or(0);
+        Some([digit(check / 10), digit(check % 10)])
+    }
+}
+
 /// Generators of valid test values (cards, IBANs, tokens...), shared by tests, the corpus
 /// and benchmarks. Not part of the stable API.
 #[doc(hidden)]

@@ -20,6 +20,9 @@ pub struct DecisionContext {
     pub route: String,
     /// The model.
     pub model: String,
+    /// Where pseudonyms are kept for restoring: a conversation id or a request id. `None`
+    /// shares one scope per tenant (kept for the vault's TTL).
+    pub scope: Option<String>,
 }
 
 impl DecisionContext {
@@ -30,7 +33,15 @@ impl DecisionContext {
             direction: Direction::Request,
             route: String::new(),
             model: String::new(),
+            scope: None,
         }
+    }
+
+    /// The same context with pseudonyms kept in `scope` (a conversation or request id).
+    #[must_use]
+    pub fn with_scope(mut self, scope: &str) -> DecisionContext {
+        self.scope = Some(scope.to_owned());
+        self
     }
 
     /// A response for `tenant` with no route or model.

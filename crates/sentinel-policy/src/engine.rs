@@ -1,14 +1,19 @@
 //! `PolicyEngine` and its production implementation, `PolicySet`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
 
 use sentinel_detect::Finding;
 use sha2::{Digest, Sha256};
 
 use crate::decision::{Applied, Decision, DecisionContext, Direction, Reason};
 use crate::error::Error;
-use crate::model::{Action, DirectionFilter, PolicyFile, RuleConfig, PRESETS};
+use crate::model::{Action, DirectionFilter, PolicyFile, PseudonymStyle, RuleConfig, PRESETS};
+use crate::pseudonym::TenantKey;
+use crate::restore::{Restorer, TokenShapes};
 use crate::transform;
+use crate::vault::{Vault, VaultConfig};
 
 /// Turns a text and its findings into one decision.
 ///
@@ -35,6 +40,14 @@ pub trait PolicyEngine: Send + Sync {
         let _ = (text, findings, ctx);
         None
     }
+
+    /// A restorer for answers in `ctx`'s tenant and scope, when the tenant's policy
+    /// pseudonymizes: it puts the originals of the scope's pseudonyms back and counts
+    /// token-shaped text it cannot resolve. `None` when the policy never pseudonymizes.
+    fn restorer(&self, ctx: &DecisionContext) -> Option<Restorer> {
+        let _ = ctx;
+        None
+    }
 }
 
 /// A compiled rule.
@@ -48,6 +61,8 @@ struct Rule {
     mask_char: char,
     keep_last: usize,
     numbered: bool,
+    style: PseudonymStyle,
+    restore: bool,
 }
 
 impl Rule {
@@ -67,7 +82,15 @@ struct Policy {
     rules: Vec<Rule>,
     default_action: Action,
     hash_key: Option<Vec<u8>>,
+    pseudonym_key: Option<Vec<u8>>,
     version_hash: String,
+}
+
+impl Policy {
+    fn pseudonymizes(&self) -> bool {
+        self.default_action == Action::Pseudonymize
+            || self.rules.iter().any(|r| r.action == Action::Pseudonymize)
+    }
 }
 
 /// Policies for a base and for tenants, loaded from TOML or presets.
@@ -97,6 +120,8 @@ pub struct PolicySet {
     tenants: HashMap<String, Policy>,
     shadows: HashMap<String, Policy>,
     base_shadow: Option<Policy>,
+    vault: Arc<Vault>,
+    shapes: Arc<TokenShapes>,
 }
 
 fn parse(origin: &str, text: &str) -> Result<PolicyFile, Error> {
@@ -154,6 +179,11 @@ fn compile_rules(origin: &str, rules: &[RuleConfig], offset: usize) -> Result<Ve
             if !(0.0..=1.0).contains(&r.min_score) {
                 return Err(invalid("min_score must be within 0.0..=1.0"));
             }
+            if r.action != Action::Pseudonymize && (r.pseudonym.is_some() || r.restore.is_some()) {
+                return Err(invalid(
+                    "pseudonym and restore apply to pseudonymize rules only",
+                ));
+            }
             let mut entities: BTreeSet<String> = r.entities.iter().cloned().collect();
             for g in &r.groups {
                 entities.extend(g.entities().iter().map(|e| (*e).to_owned()));
@@ -167,6 +197,8 @@ fn compile_rules(origin: &str, rules: &[RuleConfig], offset: usize) -> Result<Ve
                 mask_char: r.mask_char.unwrap_or('*'),
                 keep_last: r.keep_last.unwrap_or(0),
                 numbered: r.numbered.unwrap_or(true),
+                style: r.pseudonym.unwrap_or_default(),
+                restore: r.restore.unwrap_or(true),
             })
         })
         .collect()
@@ -223,20 +255,34 @@ impl PolicySet {
             .ok()
             .filter(|k| !k.is_empty())
             .map(String::into_bytes);
+        let pseudonym_var = file
+            .pseudonym_key_env
+            .clone()
+            .unwrap_or_else(|| "DEEPSENTINEL_PSEUDONYM_KEY".to_owned());
+        let pseudonym_key = std::env::var(&pseudonym_var)
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(String::into_bytes);
         let build = |rules: Vec<Rule>, default: Action| -> Result<Policy, Error> {
-            let uses_hash =
-                default == Action::Hash || rules.iter().any(|r| r.action == Action::Hash);
-            if uses_hash && key.is_none() {
-                return Err(Error::MissingKey {
-                    origin: origin.to_owned(),
-                    var: key_var.clone(),
-                });
+            let uses = |a: Action| default == a || rules.iter().any(|r| r.action == a);
+            for (action, k, var) in [
+                (Action::Hash, &key, &key_var),
+                (Action::Pseudonymize, &pseudonym_key, &pseudonym_var),
+            ] {
+                if uses(action) && k.is_none() {
+                    return Err(Error::MissingKey {
+                        origin: origin.to_owned(),
+                        action: action.as_str(),
+                        var: var.clone(),
+                    });
+                }
             }
             let version_hash = digest(&rules, default, &file.version);
             Ok(Policy {
                 rules,
                 default_action: default,
                 hash_key: key.clone(),
+                pseudonym_key: pseudonym_key.clone(),
                 version_hash,
             })
         };
@@ -272,12 +318,40 @@ impl PolicySet {
             Some(s) => Some(derive(&format!("{origin} [shadow]"), s)?),
             None => None,
         };
+        let defaults = VaultConfig::default();
+        let vault = file.vault.as_ref().map_or(defaults, |v| VaultConfig {
+            ttl: v.ttl_seconds.map_or(defaults.ttl, Duration::from_secs),
+            max_scopes: v.max_scopes.unwrap_or(defaults.max_scopes).max(1),
+            max_entries_per_scope: v
+                .max_entries_per_scope
+                .unwrap_or(defaults.max_entries_per_scope)
+                .max(1),
+        });
+        // Token shapes know every built-in entity type and every type a rule names.
+        let mut names = sentinel_detect::builtin_entities();
+        for p in std::iter::once(&base)
+            .chain(tenants.values())
+            .chain(shadows.values())
+            .chain(base_shadow.as_ref())
+        {
+            for r in &p.rules {
+                names.extend(r.entities.iter().cloned());
+            }
+        }
+        let shapes = Arc::new(TokenShapes::new(names.iter().map(String::as_str)));
         Ok(PolicySet {
             base,
             tenants,
             shadows,
             base_shadow,
+            vault: Arc::new(Vault::new(vault)),
+            shapes,
         })
+    }
+
+    /// The pseudonym vault shared by all tenants (each scope belongs to one tenant).
+    pub fn vault(&self) -> &Vault {
+        &self.vault
     }
 
     /// The tenants with a policy of their own.
@@ -297,7 +371,13 @@ impl PolicySet {
 
 impl PolicyEngine for PolicySet {
     fn decide(&self, text: &str, findings: &[Finding], ctx: &DecisionContext) -> Decision {
-        decide_with(self.policy(&ctx.tenant), text, findings, ctx)
+        decide_with(
+            self.policy(&ctx.tenant),
+            Some(&self.vault),
+            text,
+            findings,
+            ctx,
+        )
     }
 
     fn version_hash(&self, tenant: &str) -> String {
@@ -315,13 +395,30 @@ impl PolicyEngine for PolicySet {
             None if self.tenants.contains_key(&ctx.tenant) => None,
             None => self.base_shadow.as_ref(),
         };
-        shadow.map(|p| decide_with(p, text, findings, ctx))
+        // A shadow decision is never applied, so its pseudonyms are not recorded.
+        shadow.map(|p| decide_with(p, None, text, findings, ctx))
+    }
+
+    fn restorer(&self, ctx: &DecisionContext) -> Option<Restorer> {
+        let policy = self.policy(&ctx.tenant);
+        if !policy.pseudonymizes() {
+            return None;
+        }
+        let matcher = self
+            .vault
+            .matcher(&ctx.tenant, ctx.scope.as_deref().unwrap_or_default());
+        let key = match (&matcher, &policy.pseudonym_key) {
+            (Some(_), Some(k)) => Some(Arc::new(TenantKey::derive(k, &ctx.tenant))),
+            _ => None,
+        };
+        Some(Restorer::new(matcher, Arc::clone(&self.shapes), key))
     }
 }
 
-/// The decision of one resolved policy.
+/// The decision of one resolved policy; pseudonyms are recorded in `vault` when given.
 fn decide_with(
     policy: &Policy,
+    vault: Option<&Vault>,
     text: &str,
     findings: &[Finding],
     ctx: &DecisionContext,
@@ -368,10 +465,12 @@ fn decide_with(
             end: f.end,
         })
         .collect();
-    if !kept
-        .iter()
-        .any(|(_, _, a)| matches!(a, Action::Mask | Action::Redact | Action::Hash))
-    {
+    if !kept.iter().any(|(_, _, a)| {
+        matches!(
+            a,
+            Action::Mask | Action::Redact | Action::Hash | Action::Pseudonymize
+        )
+    }) {
         return Decision::Allow { applied };
     }
     // Number distinct values per entity type in text order, then write front to back
@@ -380,6 +479,7 @@ fn decide_with(
     let mut next: BTreeMap<&str, usize> = BTreeMap::new();
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
+    let mut tenant_key: Option<TenantKey> = None;
     for (f, rule, action) in &kept {
         let value = &text[f.start..f.end];
         match action {
@@ -407,6 +507,28 @@ fn decide_with(
                 out.push_str(&text[at..f.start]);
                 let key = policy.hash_key.as_deref().unwrap_or_default();
                 transform::hash(key, &ctx.tenant, f.entity.as_str(), value, &mut out);
+            }
+            Action::Pseudonymize => {
+                out.push_str(&text[at..f.start]);
+                let key = tenant_key.get_or_insert_with(|| {
+                    let master = policy.pseudonym_key.as_deref().unwrap_or_default();
+                    TenantKey::derive(master, &ctx.tenant)
+                });
+                let (style, restore) =
+                    rule.map_or((PseudonymStyle::default(), true), |r| (r.style, r.restore));
+                let entity = f.entity.as_str();
+                match vault {
+                    Some(v) => out.push_str(&v.record(
+                        &ctx.tenant,
+                        ctx.scope.as_deref().unwrap_or_default(),
+                        key,
+                        entity,
+                        value,
+                        style,
+                        restore,
+                    )),
+                    None => out.push_str(key.pseudonymize(entity, value, style).text()),
+                }
             }
         }
         at = f.end;

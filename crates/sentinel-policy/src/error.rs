@@ -27,13 +27,16 @@ pub enum Error {
         /// The presets that exist.
         known: String,
     },
-    /// A rule uses `hash` but the key's environment variable is unset or empty.
+    /// A rule uses `hash` or `pseudonymize` but the key's environment variable is unset or
+    /// empty.
     #[error(
-        "{origin}: the hash action needs a key in the environment variable {var}, which is not set"
+        "{origin}: the {action} action needs a key in the environment variable {var}, which is not set"
     )]
     MissingKey {
         /// The file.
         origin: String,
+        /// The action that needs the key.
+        action: &'static str,
         /// The variable.
         var: String,
     },

@@ -18,6 +18,9 @@ pub enum Action {
     Redact,
     /// Replace with a keyed HMAC-SHA256 fingerprint, stable per tenant.
     Hash,
+    /// Replace with a same-format surrogate or a token that the caller can have restored
+    /// in the answer.
+    Pseudonymize,
     /// Refuse the whole text.
     Block,
 }
@@ -31,9 +34,22 @@ impl Action {
             Action::Mask => "mask",
             Action::Redact => "redact",
             Action::Hash => "hash",
+            Action::Pseudonymize => "pseudonymize",
             Action::Block => "block",
         }
     }
+}
+
+/// The form of a pseudonym.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PseudonymStyle {
+    /// A same-format surrogate that passes the type's validator where the type has one
+    /// (card, IBAN, US SSN, phone, e-mail), a token for every other type.
+    #[default]
+    Surrogate,
+    /// Always a token such as `[EMAIL_ADDRESS_k7m2q9x4]`.
+    Token,
 }
 
 /// Groups of entity types a rule can name at once.
@@ -130,6 +146,28 @@ pub struct RuleConfig {
     /// For `redact`: number placeholders per distinct value (default true).
     #[serde(default)]
     pub numbered: Option<bool>,
+    /// For `pseudonymize`: `surrogate` (default) or `token`.
+    #[serde(default)]
+    pub pseudonym: Option<PseudonymStyle>,
+    /// For `pseudonymize`: whether the original goes back into the answer for the caller
+    /// (default true).
+    #[serde(default)]
+    pub restore: Option<bool>,
+}
+
+/// The pseudonym vault's limits.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultSection {
+    /// Seconds a scope (request or conversation) lives after its last use (default 3600).
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+    /// Scopes held at once (default 100 000); the least recently used goes first.
+    #[serde(default)]
+    pub max_scopes: Option<usize>,
+    /// Pseudonyms per scope (default 10 000).
+    #[serde(default)]
+    pub max_entries_per_scope: Option<usize>,
 }
 
 /// A tenant's policy: its own rules first, then those of what it extends.
@@ -163,7 +201,7 @@ pub struct TenantConfig {
 /// name = "cards-keep-last-4"
 /// groups = ["pci"]                  # pii, pci, phi, secrets
 /// entities = ["EMPLOYEE_ID"]        # and/or entity types
-/// action = "mask"                   # allow, alert, mask, redact, hash, block
+/// action = "mask"                   # allow, alert, mask, redact, hash, pseudonymize, block
 /// keep_last = 4
 /// min_score = 0.6
 /// direction = "both"                # request, response, both
@@ -188,6 +226,13 @@ pub struct PolicyFile {
     /// The environment variable holding the `hash` action's key.
     #[serde(default)]
     pub hash_key_env: Option<String>,
+    /// The environment variable holding the `pseudonymize` action's key (default
+    /// `DEEPSENTINEL_PSEUDONYM_KEY`).
+    #[serde(default)]
+    pub pseudonym_key_env: Option<String>,
+    /// The pseudonym vault's limits.
+    #[serde(default)]
+    pub vault: Option<VaultSection>,
     /// Rules, first match wins.
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleConfig>,

@@ -1,5 +1,7 @@
 //! Policy decisions over real detector findings.
 
+mod pseudonymize;
+
 use sentinel_detect::{Detector, EntityType, Finding, LocalDetector};
 use sentinel_policy::{Action, Decision, DecisionContext, Error, PolicyEngine, PolicySet, PRESETS};
 

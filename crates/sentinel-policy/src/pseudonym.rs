@@ -1,0 +1,438 @@
+//! Pseudonyms: same-format surrogates and tokens, derived from a per-tenant key.
+//!
+//! Two kinds of replacement exist:
+//!
+//! - **Derived** surrogates keep a value's format and pass its validator: a card number
+//!   keeps its issuer prefix (the first six digits), gets its middle digits enciphered
+//!   with FF1 (NIST SP 800-38G, format-preserving encryption over decimal digits) and a
+//!   fresh Luhn digit; an IBAN keeps its country and letters, gets its BBAN digits
+//!   enciphered and fresh mod-97 check digits; an SSN is enciphered whole, walking the
+//!   cipher until the result obeys the SSN rules; a phone number keeps all but its last
+//!   seven digits. The original comes back by deciphering with the same tenant key, so no
+//!   mapping to the value needs to be stored.
+//! - **Stored** pseudonyms (e-mail surrogates such as `user-k7m2q9x4@example.com`, and
+//!   tokens such as `[EMAIL_ADDRESS_k7m2q9x4]` for every other type) carry an id that is an
+//!   HMAC of the value under the tenant key, so the same value always gets the same
+//!   pseudonym; the way back needs the vault.
+
+use aes::Aes256;
+use fpe::ff1::{FlexibleNumeralString, FF1};
+use hmac::{Hmac, Mac};
+use sentinel_detect::checksum;
+use sha2::Sha256;
+
+use crate::model::PseudonymStyle as Style;
+
+/// The formats with a derived surrogate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Payment card: issuer prefix kept, Luhn-valid.
+    Card,
+    /// IBAN: country and letters kept, mod-97 valid.
+    Iban,
+    /// US SSN: area, group and serial rules kept.
+    Ssn,
+    /// Phone: all but the last seven digits kept.
+    Phone,
+}
+
+/// A pseudonym for one value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Pseudonym {
+    /// A same-format surrogate the tenant key deciphers.
+    Derived(Format, String),
+    /// A surrogate or token whose way back is stored in the vault.
+    Stored(String),
+}
+
+impl Pseudonym {
+    /// The text that replaces the value.
+    pub(crate) fn text(&self) -> &str {
+        match self {
+            Pseudonym::Derived(_, s) | Pseudonym::Stored(s) => s,
+        }
+    }
+}
+
+/// The alphabet of ids: Crockford's base 32, lowercase (no i, l, o, u to misread).
+const ID_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// Characters in an id.
+pub(crate) const ID_LEN: usize = 8;
+
+/// How many times the cipher is walked to land in the value's class before giving up (the
+/// classes used hold most of the domain, so a walk ends after one or two steps).
+const MAX_WALK: usize = 64;
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    #[allow(clippy::expect_used)] // reason: HMAC takes keys of any length
+    let mut mac = HmacSha256::new_from_slice(key).expect("any key length");
+    for p in parts {
+        mac.update(p);
+        mac.update(&[0]);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// One tenant's keys: an HMAC key for ids and an FF1 cipher over decimal digits, both
+/// derived from the deployment's key and the tenant name.
+pub(crate) struct TenantKey {
+    id_key: [u8; 32],
+    ff1: FF1<Aes256>,
+}
+
+impl std::fmt::Debug for TenantKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TenantKey(..)")
+    }
+}
+
+impl TenantKey {
+    /// Derives `tenant`'s keys from the deployment key `master`.
+    pub(crate) fn derive(master: &[u8], tenant: &str) -> TenantKey {
+        let root = hmac(master, &[b"deepsentinel pseudonym v1", tenant.as_bytes()]);
+        let id_key = hmac(&root, &[b"id"]);
+        let enc_key = hmac(&root, &[b"ff1 radix 10"]);
+        #[allow(clippy::expect_used)] // reason: 10 is within FF1's radix range
+        let ff1 = FF1::<Aes256>::new(&enc_key, 10).expect("radix 10 is valid");
+        TenantKey { id_key, ff1 }
+    }
+
+    /// The id of `value` as `entity`: 40 bits of HMAC in base 32. `attempt` picks another
+    /// id when one collides inside a vault scope.
+    pub(crate) fn id(&self, entity: &str, value: &str, attempt: u8) -> String {
+        let mac = hmac(
+            &self.id_key,
+            &[entity.as_bytes(), value.as_bytes(), &[attempt]],
+        );
+        let bits = mac[..5]
+            .iter()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
+        (0..ID_LEN)
+            .rev()
+            .map(|i| char::from(ID_ALPHABET[usize::try_from(bits >> (5 * i) & 31).unwrap_or(0)]))
+            .collect()
+    }
+
+    /// The pseudonym of `value`, found as `entity`, in the asked style.
+    pub(crate) fn pseudonymize(&self, entity: &str, value: &str, style: Style) -> Pseudonym {
+        if style == Style::Surrogate {
+            let derived = match entity {
+                "CREDIT_CARD" => self.card(value, true).map(|s| (Format::Card, s)),
+                "IBAN_CODE" => self.iban(value, true).map(|s| (Format::Iban, s)),
+                "US_SSN" => self.ssn(value, true).map(|s| (Format::Ssn, s)),
+                "PHONE_NUMBER" => self.phone(value, true).map(|s| (Format::Phone, s)),
+                _ => None,
+            };
+            if let Some((format, s)) = derived {
+                return Pseudonym::Derived(format, s);
+            }
+            if entity == "EMAIL_ADDRESS" && value.contains('@') {
+                return Pseudonym::Stored(email_surrogate(&self.id(entity, value, 0)));
+            }
+        }
+        Pseudonym::Stored(token(entity, &self.id(entity, value, 0)))
+    }
+
+    /// The pseudonym for `value` after `attempt` collisions in a scope.
+    pub(crate) fn retry(&self, entity: &str, value: &str, style: Style, attempt: u8) -> String {
+        let id = self.id(entity, value, attempt);
+        if style == Style::Surrogate && entity == "EMAIL_ADDRESS" && value.contains('@') {
+            email_surrogate(&id)
+        } else {
+            token(entity, &id)
+        }
+    }
+
+    /// Deciphers a derived surrogate as it appears in a text (the model may have changed
+    /// its separators): the original digits in the surrogate's layout.
+    pub(crate) fn reveal(&self, format: Format, surrogate: &str) -> Option<String> {
+        match format {
+            Format::Card => self.card(surrogate, false),
+            Format::Iban => self.iban(surrogate, false),
+            Format::Ssn => self.ssn(surrogate, false),
+            Format::Phone => self.phone(surrogate, false),
+        }
+    }
+
+    /// Enciphers (or deciphers) `digits` (values 0..=9) under `tweak`, walking the cipher
+    /// until the result is in the same class as the input, which keeps the map a bijection
+    /// on each class.
+    fn walk(
+        &self,
+        tweak: &[u8],
+        digits: &[u8],
+        forward: bool,
+        class: impl Fn(&[u8]) -> bool,
+    ) -> Option<Vec<u8>> {
+        let want = class(digits);
+        let mut x: Vec<u8> = digits.to_vec();
+        for _ in 0..MAX_WALK {
+            let ns =
+                FlexibleNumeralString::from(x.iter().map(|&d| u16::from(d)).collect::<Vec<_>>());
+            let y = if forward {
+                self.ff1.encrypt(tweak, &ns)
+            } else {
+                self.ff1.decrypt(tweak, &ns)
+            }
+            .ok()?;
+            x = Vec::<u16>::from(y)
+                .into_iter()
+                .map(|d| u8::try_from(d).unwrap_or(0))
+                .collect();
+            if class(&x) == want {
+                return Some(x);
+            }
+        }
+        None
+    }
+
+    fn card(&self, value: &str, forward: bool) -> Option<String> {
+        let mut v = Layout::new(value);
+        let d = v.digit_values();
+        let n = d.len();
+        if !(13..=19).contains(&n) || !checksum::luhn_is_valid(value.as_bytes()) {
+            return None;
+        }
+        let mut tweak = b"CREDIT_CARD".to_vec();
+        tweak.extend_from_slice(&d[..6]);
+        let middle = self.walk(&tweak, &d[6..n - 1], forward, |_| true)?;
+        let mut out: Vec<u8> = d[..6].iter().chain(&middle).map(|x| b'0' + x).collect();
+        out.push(checksum::luhn_check_digit(&out));
+        v.set_digits(&out);
+        Some(v.into_string())
+    }
+
+    fn iban(&self, value: &str, forward: bool) -> Option<String> {
+        let mut v = Layout::new(value);
+        let compact: Vec<u8> = v.alnum().iter().map(u8::to_ascii_uppercase).collect();
+        if compact.len() < 15 || !compact[..2].iter().all(u8::is_ascii_alphabetic) {
+            return None;
+        }
+        let (country, bban) = (&compact[..2], &compact[4..]);
+        if checksum::iban_check_digits(country, bban)? != [compact[2], compact[3]] {
+            return None;
+        }
+        let digits: Vec<u8> = bban
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .map(|b| b - b'0')
+            .collect();
+        if digits.len() < 6 {
+            return None;
+        }
+        let mut tweak = b"IBAN_CODE".to_vec();
+        tweak.extend_from_slice(country);
+        let enciphered = self.walk(&tweak, &digits, forward, |_| true)?;
+        let mut next = enciphered.iter();
+        let new_bban: Vec<u8> = bban
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_digit() {
+                    next.next().map_or(b, |d| b'0' + d)
+                } else {
+                    b
+                }
+            })
+            .collect();
+        let check = checksum::iban_check_digits(country, &new_bban)?;
+        let mut all = country.to_vec();
+        all.extend_from_slice(&check);
+        all.extend_from_slice(&new_bban);
+        v.set_alnum(&all);
+        Some(v.into_string())
+    }
+
+    fn ssn(&self, value: &str, forward: bool) -> Option<String> {
+        let mut v = Layout::new(value);
+        let d = v.digit_values();
+        if d.len() != 9 || !ssn_rules(&d) {
+            return None;
+        }
+        let x = self.walk(b"US_SSN", &d, forward, ssn_rules)?;
+        v.set_digits(&x.iter().map(|d| b'0' + d).collect::<Vec<_>>());
+        Some(v.into_string())
+    }
+
+    fn phone(&self, value: &str, forward: bool) -> Option<String> {
+        let mut v = Layout::new(value);
+        let d = v.digit_values();
+        let n = d.len();
+        if !(8..=15).contains(&n) {
+            return None;
+        }
+        let keep = n - 7;
+        let mut tweak = b"PHONE_NUMBER".to_vec();
+        tweak.extend_from_slice(&d[..keep]);
+        // Exchange codes start with 2-9 in most numbering plans: keep that property.
+        let tail = self.walk(&tweak, &d[keep..], forward, |t| t[0] >= 2)?;
+        let out: Vec<u8> = d[..keep].iter().chain(&tail).map(|x| b'0' + x).collect();
+        v.set_digits(&out);
+        Some(v.into_string())
+    }
+}
+
+/// The SSN rules: area not 000, 666 or 9xx, group not 00, serial not 0000, not all one
+/// digit, not one of the numbers published as examples.
+fn ssn_rules(d: &[u8]) -> bool {
+    let area = u16::from(d[0]) * 100 + u16::from(d[1]) * 10 + u16::from(d[2]);
+    area != 0
+        && area != 666
+        && area < 900
+        && d[3..5] != [0, 0]
+        && d[5..9] != [0, 0, 0, 0]
+        && !d.iter().all(|&x| x == d[0])
+        && d != [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        && d != [0, 7, 8, 0, 5, 1, 1, 2, 0]
+}
+
+/// `[ENTITY_id]`.
+pub(crate) fn token(entity: &str, id: &str) -> String {
+    format!("[{entity}_{id}]")
+}
+
+/// `user-id@example.com`: still an e-mail address, in a domain reserved for examples.
+fn email_surrogate(id: &str) -> String {
+    format!("user-{id}@example.com")
+}
+
+/// A value's bytes with the positions of its digits and letters, so enciphered characters
+/// go back where the originals were and separators stay.
+struct Layout {
+    bytes: Vec<u8>,
+}
+
+impl Layout {
+    fn new(value: &str) -> Layout {
+        Layout {
+            bytes: value.as_bytes().to_vec(),
+        }
+    }
+
+    fn digit_values(&self) -> Vec<u8> {
+        self.bytes
+            .iter()
+            .filter(|b| b.is_ascii_digit())
+            .map(|b| b - b'0')
+            .collect()
+    }
+
+    fn alnum(&self) -> Vec<u8> {
+        self.bytes
+            .iter()
+            .copied()
+            .filter(u8::is_ascii_alphanumeric)
+            .collect()
+    }
+
+    /// Overwrites the digits, in order, with the ASCII digits of `digits`.
+    fn set_digits(&mut self, digits: &[u8]) {
+        let mut next = digits.iter();
+        for b in self.bytes.iter_mut().filter(|b| b.is_ascii_digit()) {
+            if let Some(&d) = next.next() {
+                *b = d;
+            }
+        }
+    }
+
+    /// Overwrites the letters and digits, in order, keeping each letter's case.
+    fn set_alnum(&mut self, chars: &[u8]) {
+        let mut next = chars.iter();
+        for b in self.bytes.iter_mut().filter(|b| b.is_ascii_alphanumeric()) {
+            if let Some(&c) = next.next() {
+                *b = if b.is_ascii_lowercase() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                };
+            }
+        }
+    }
+
+    fn into_string(self) -> String {
+        // Only ASCII letters and digits were replaced by ASCII letters and digits.
+        String::from_utf8(self.bytes).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentinel_detect::Validator;
+
+    fn key() -> TenantKey {
+        TenantKey::derive(b"test master key", "acme")
+    }
+
+    fn derived(p: Pseudonym) -> (Format, String) {
+        match p {
+            Pseudonym::Derived(f, s) => (f, s),
+            Pseudonym::Stored(s) => panic!("not derived: {s}"),
+        }
+    }
+
+    #[test]
+    fn card_surrogates_are_valid_cards_that_decipher() {
+        let k = key();
+        for card in [
+            "4111 1111 1111 1111",
+            "5500-0000-0000-0004",
+            "378282246310005",
+        ] {
+            let (f, s) = derived(k.pseudonymize("CREDIT_CARD", card, Style::Surrogate));
+            assert_ne!(s, card);
+            assert_eq!(s.len(), card.len());
+            assert_eq!(&s[..4], &card[..4], "issuer prefix kept");
+            assert!(Validator::CreditCard.check(&s, 1.0).is_some(), "{s}");
+            assert_eq!(k.reveal(f, &s).as_deref(), Some(card));
+            // The model may drop the separators: the digits still come back.
+            let plain: String = s.chars().filter(char::is_ascii_digit).collect();
+            let back: String = card.chars().filter(char::is_ascii_digit).collect();
+            assert_eq!(k.reveal(f, &plain), Some(back));
+        }
+    }
+
+    #[test]
+    fn iban_ssn_phone_surrogates_pass_their_validators() {
+        let k = key();
+        let iban = "GB82 WEST 1234 5698 7654 32";
+        let (f, s) = derived(k.pseudonymize("IBAN_CODE", iban, Style::Surrogate));
+        assert!(
+            s.starts_with("GB") && s.contains("WEST") && s != iban,
+            "{s}"
+        );
+        assert!(Validator::Iban.check(&s, 1.0).is_some(), "{s}");
+        assert_eq!(k.reveal(f, &s).as_deref(), Some(iban));
+
+        for ssn in ["536-22-1234", "123-45-6780", "899-99-9998"] {
+            let (f, s) = derived(k.pseudonymize("US_SSN", ssn, Style::Surrogate));
+            assert!(Validator::UsSsn.check(&s, 1.0).is_some(), "{s}");
+            assert_eq!(k.reveal(f, &s).as_deref(), Some(ssn));
+        }
+        let phone = "+1 (415) 555-2671";
+        let (f, s) = derived(k.pseudonymize("PHONE_NUMBER", phone, Style::Surrogate));
+        assert!(s.starts_with("+1 (415) ") && s != phone, "{s}");
+        assert_eq!(k.reveal(f, &s).as_deref(), Some(phone));
+    }
+
+    #[test]
+    fn ids_are_stable_per_tenant_and_differ_across_tenants() {
+        let (a, b) = (key(), TenantKey::derive(b"test master key", "globex"));
+        let p = |k: &TenantKey| k.pseudonymize("EMAIL_ADDRESS", "jane@corp.com", Style::Surrogate);
+        assert_eq!(p(&a), p(&a));
+        assert_ne!(p(&a), p(&b));
+        let Pseudonym::Stored(email) = p(&a) else {
+            panic!("e-mail surrogates are stored")
+        };
+        assert!(Validator::Email.check(&email, 1.0).is_some(), "{email}");
+        let t = a.pseudonymize("CREDIT_CARD", "4111 1111 1111 1111", Style::Token);
+        assert!(
+            matches!(&t, Pseudonym::Stored(s) if s.starts_with("[CREDIT_CARD_") && s.len() == 14 + ID_LEN)
+        );
+        // A value that fails its check gets a token, not a surrogate.
+        let bad = a.pseudonymize("CREDIT_CARD", "4111 1111 1111 1112", Style::Surrogate);
+        assert!(matches!(bad, Pseudonym::Stored(s) if s.starts_with("[CREDIT_CARD_")));
+    }
+}

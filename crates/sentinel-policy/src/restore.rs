@@ -1,0 +1,442 @@
+//! Restore: the original values back into the model's answer, for the caller.
+//!
+//! The model rarely repeats a pseudonym byte for byte. Matching is therefore tolerant:
+//! tokens match in any case, with or without their brackets or with other brackets
+//! (`[EMAIL_ADDRESS_k7m2q9x4]`, `<email address k7m2q9x4>`, `EMAIL_ADDRESS_K7M2Q9X4`), with
+//! spaces, underscores or hyphens between their words; derived surrogates match with other
+//! separators between their digits (`4111-2345-...` for `4111 2345 ...`) and come back in
+//! the model's layout. Only pseudonyms issued in the scope are restored; text shaped like a
+//! token that the scope does not know (expired, another conversation, made up) is left as
+//! it is and counted by entity type, so the caller and the audit log see it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use regex_automata::meta::Regex;
+use regex_automata::Input;
+
+use crate::pseudonym::{TenantKey, ID_LEN};
+use crate::vault::{Entry, Original};
+
+/// What a restore did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RestoreStats {
+    /// Pseudonyms replaced by their original.
+    pub restored: u32,
+    /// Pseudonyms recognised but left in place because their rule does not restore.
+    pub withheld: u32,
+    /// Token-shaped text the scope cannot resolve, by entity type.
+    pub unresolved: BTreeMap<String, u32>,
+}
+
+impl RestoreStats {
+    /// How many tokens could not be resolved.
+    pub fn unresolved_total(&self) -> u32 {
+        self.unresolved.values().sum()
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &RestoreStats) {
+        self.restored += other.restored;
+        self.withheld += other.withheld;
+        for (e, n) in &other.unresolved {
+            *self.unresolved.entry(e.clone()).or_insert(0) += n;
+        }
+    }
+
+    fn touched(&self) -> u32 {
+        self.restored + self.withheld + self.unresolved_total()
+    }
+}
+
+/// A restored text and what was done to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Restored {
+    /// The text with originals back in place.
+    pub text: String,
+    /// The counts.
+    pub stats: RestoreStats,
+}
+
+const SPACE: &str = r"\s{0,2}";
+
+/// The words of an entity name joined by what a model may put between them.
+fn entity_words(entity: &str) -> String {
+    entity
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .map(regex_syntax::escape)
+        .collect::<Vec<_>>()
+        .join(r"[\s_-]{0,2}")
+}
+
+/// `core` inside any of the bracket pairs, with up to two spaces inside the brackets.
+fn bracketed(core: &str) -> String {
+    [("\\[", "\\]"), ("<", ">"), ("\\(", "\\)"), ("\\{", "\\}")]
+        .iter()
+        .map(|(open, close)| format!("{open}{SPACE}(?:{core}){SPACE}{close}"))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// The tolerant pattern of one issued pseudonym.
+fn entry_pattern(e: &Entry) -> String {
+    let body = match &e.original {
+        Original::Stored(_) if e.pseudonym.starts_with('[') => {
+            let id = &e.pseudonym[e.pseudonym.len() - 1 - ID_LEN..e.pseudonym.len() - 1];
+            let core = format!(
+                r"{}[\s_:#-]{{0,2}}{}",
+                entity_words(&e.entity),
+                regex_syntax::escape(id)
+            );
+            format!(r"{}|\b(?:{core})\b", bracketed(&core))
+        }
+        Original::Stored(_) => format!(r"\b{}\b", regex_syntax::escape(&e.pseudonym)),
+        Original::Derived(_) => {
+            let chars: Vec<String> = e
+                .pseudonym
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_string())
+                .collect();
+            format!(r"\b{}\b", chars.join(r"[\s.()/-]{0,3}"))
+        }
+    };
+    format!("(?i-u:{body})")
+}
+
+/// The longest text `pattern` can match.
+fn max_len(pattern: &str) -> usize {
+    regex_syntax::parse(pattern)
+        .ok()
+        .and_then(|h| h.properties().maximum_len())
+        .unwrap_or(256)
+}
+
+/// Finds the pseudonyms issued in one scope.
+pub(crate) struct Matcher {
+    regex: Option<Regex>,
+    entries: Vec<Arc<Entry>>,
+    hold: usize,
+}
+
+impl Matcher {
+    /// Compiles the tolerant patterns of `entries`.
+    pub(crate) fn for_entries(entries: Vec<Arc<Entry>>) -> Matcher {
+        let patterns: Vec<String> = entries.iter().map(|e| entry_pattern(e)).collect();
+        let hold = patterns.iter().map(|p| max_len(p)).max().unwrap_or(0);
+        // Every piece is escaped or fixed, so this compiles; were it not to, nothing would
+        // be restored and every token would count as unresolved, which is loud, not lossy.
+        let regex = Regex::new_many(&patterns).ok();
+        Matcher {
+            regex,
+            entries,
+            hold,
+        }
+    }
+}
+
+/// Finds text shaped like any token (`[ENTITY_xxxxxxxx]` in its tolerated variants) for the
+/// entity types a policy knows, so tokens no scope resolves are counted.
+pub(crate) struct TokenShapes {
+    regex: Option<Regex>,
+    names: Vec<(String, String)>,
+    hold: usize,
+}
+
+impl std::fmt::Debug for TokenShapes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenShapes")
+            .field("entities", &self.names.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An entity name without separators, uppercase: what names are compared by.
+fn squash(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+impl TokenShapes {
+    /// The shapes for `entities`.
+    pub(crate) fn new<'a>(entities: impl IntoIterator<Item = &'a str>) -> TokenShapes {
+        let mut names: Vec<(String, String)> = entities
+            .into_iter()
+            .map(|e| (squash(e), e.to_owned()))
+            .collect();
+        names.sort();
+        names.dedup();
+        // Longer names first, so `US_BANK_NUMBER` is not cut to a shorter prefix.
+        let mut alternatives: Vec<&str> = names.iter().map(|(_, e)| e.as_str()).collect();
+        alternatives.sort_by_key(|e| std::cmp::Reverse(e.len()));
+        let alternation = alternatives
+            .iter()
+            .map(|e| entity_words(e))
+            .collect::<Vec<_>>()
+            .join("|");
+        let id = format!("[0-9a-z]{{{ID_LEN}}}");
+        let core = format!(r"(?:{alternation})[\s_:#-]{{0,2}}{id}");
+        let bare = format!(r"\b(?:{alternation})[_:#-]{id}\b");
+        let pattern = format!("(?i-u:{}|{bare})", bracketed(&core));
+        TokenShapes {
+            hold: max_len(&pattern),
+            regex: Regex::new(&pattern).ok(),
+            names,
+        }
+    }
+
+    /// The entity type named in token-shaped `text`.
+    fn entity_of(&self, text: &str) -> String {
+        let letters = squash(text);
+        self.names
+            .iter()
+            .filter(|(sq, _)| letters.starts_with(sq.as_str()))
+            .max_by_key(|(sq, _)| sq.len())
+            .map_or_else(|| "UNKNOWN".to_owned(), |(_, e)| e.clone())
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Hit {
+    Entry(usize),
+    Unknown,
+}
+
+/// Puts original values back into the answers of one scope (a request or a conversation).
+///
+/// Get one from [`PolicyEngine::restorer`](crate::PolicyEngine::restorer). It is a snapshot:
+/// pseudonyms issued after it was made are not known to it.
+#[derive(Clone)]
+pub struct Restorer {
+    matcher: Option<Arc<Matcher>>,
+    shapes: Arc<TokenShapes>,
+    key: Option<Arc<TenantKey>>,
+}
+
+impl std::fmt::Debug for Restorer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Restorer")
+            .field(
+                "pseudonyms",
+                &self.matcher.as_ref().map_or(0, |m| m.entries.len()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Restorer {
+    pub(crate) fn new(
+        matcher: Option<Arc<Matcher>>,
+        shapes: Arc<TokenShapes>,
+        key: Option<Arc<TenantKey>>,
+    ) -> Restorer {
+        Restorer {
+            matcher,
+            shapes,
+            key,
+        }
+    }
+
+    /// How many bytes a stream must hold back so a pseudonym split across chunks is still
+    /// found: the longest text a pseudonym or token shape can match.
+    pub fn hold_back(&self) -> usize {
+        self.shapes
+            .hold
+            .max(self.matcher.as_ref().map_or(0, |m| m.hold))
+    }
+
+    /// The hits in `text`, in order, without overlaps; issued pseudonyms win over shapes.
+    fn hits(&self, text: &str) -> Vec<(usize, usize, Hit)> {
+        let mut hits = Vec::new();
+        if let Some(m) = &self.matcher {
+            if let Some(re) = &m.regex {
+                for h in re.find_iter(Input::new(text)) {
+                    hits.push((h.start(), h.end(), Hit::Entry(h.pattern().as_usize())));
+                }
+            }
+        }
+        let issued = hits.len();
+        if let Some(re) = &self.shapes.regex {
+            for h in re.find_iter(Input::new(text)) {
+                let overlaps = hits[..issued]
+                    .iter()
+                    .any(|&(s, e, _)| h.start() < e && s < h.end());
+                if !overlaps {
+                    hits.push((h.start(), h.end(), Hit::Unknown));
+                }
+            }
+        }
+        if hits.len() > issued && issued > 0 {
+            hits.sort_by_key(|h| h.0);
+        }
+        hits
+    }
+
+    /// Writes the replacement of one hit.
+    fn replace(&self, matched: &str, hit: Hit, out: &mut String, stats: &mut RestoreStats) {
+        let entry = match hit {
+            Hit::Entry(i) => self.matcher.as_ref().and_then(|m| m.entries.get(i)),
+            Hit::Unknown => None,
+        };
+        let Some(entry) = entry else {
+            out.push_str(matched);
+            *stats
+                .unresolved
+                .entry(self.shapes.entity_of(matched))
+                .or_insert(0) += 1;
+            return;
+        };
+        if !entry.restore {
+            out.push_str(matched);
+            stats.withheld += 1;
+            return;
+        }
+        let original = match &entry.original {
+            Original::Stored(v) => Some(v.clone()),
+            Original::Derived(f) => self.key.as_ref().and_then(|k| k.reveal(*f, matched)),
+        };
+        match original {
+            Some(v) => {
+                out.push_str(&v);
+                stats.restored += 1;
+            }
+            None => {
+                out.push_str(matched);
+                *stats.unresolved.entry(entry.entity.clone()).or_insert(0) += 1;
+            }
+        }
+    }
+
+    /// Restores `text`, appending to `out` and counting into `stats`.
+    pub fn restore_into(&self, text: &str, out: &mut String, stats: &mut RestoreStats) {
+        let mut at = 0;
+        for (s, e, hit) in self.hits(text) {
+            out.push_str(&text[at..s]);
+            self.replace(&text[s..e], hit, out, stats);
+            at = e;
+        }
+        out.push_str(&text[at..]);
+    }
+
+    /// Restores `text`.
+    pub fn restore(&self, text: &str) -> Restored {
+        let mut out = String::with_capacity(text.len());
+        let mut stats = RestoreStats::default();
+        self.restore_into(text, &mut out, &mut stats);
+        Restored { text: out, stats }
+    }
+
+    /// Restores every string in a JSON document, in place: message contents, and tool-call
+    /// arguments, which are JSON inside a string (parsed, restored and written back, so a
+    /// restored value with quotes or backslashes stays valid JSON). Object keys are left.
+    pub fn restore_json(&self, value: &mut serde_json::Value, stats: &mut RestoreStats) {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => {
+                let trimmed = s.trim_start();
+                if trimmed.starts_with('{') || trimmed.starts_with('[') {
+                    if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
+                        if inner.is_object() || inner.is_array() {
+                            let mut inner_stats = RestoreStats::default();
+                            self.restore_json(&mut inner, &mut inner_stats);
+                            if inner_stats.restored > 0 {
+                                *s = inner.to_string();
+                            }
+                            stats.merge(&inner_stats);
+                            return;
+                        }
+                    }
+                }
+                let mut out = String::new();
+                let mut local = RestoreStats::default();
+                self.restore_into(s, &mut out, &mut local);
+                if local.restored > 0 {
+                    *s = out;
+                }
+                stats.merge(&local);
+            }
+            Value::Array(items) => {
+                for v in items {
+                    self.restore_json(v, stats);
+                }
+            }
+            Value::Object(map) => {
+                for v in map.values_mut() {
+                    self.restore_json(v, stats);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+
+    /// A restorer for text that arrives in chunks (streamed deltas): a pseudonym split
+    /// across chunks is still found, at the cost of holding back [`Restorer::hold_back`]
+    /// bytes until the next chunk or the end.
+    pub fn stream(&self) -> StreamRestorer {
+        StreamRestorer {
+            restorer: self.clone(),
+            buf: String::new(),
+            stats: RestoreStats::default(),
+        }
+    }
+}
+
+/// Restores a text that arrives in chunks. See [`Restorer::stream`].
+#[derive(Debug)]
+pub struct StreamRestorer {
+    restorer: Restorer,
+    buf: String,
+    stats: RestoreStats,
+}
+
+impl StreamRestorer {
+    /// Takes the next chunk and returns the restored text that is final so far (possibly
+    /// empty). Everything pushed comes out, in order, by [`StreamRestorer::finish`].
+    pub fn push(&mut self, chunk: &str) -> String {
+        self.buf.push_str(chunk);
+        let mut safe = self.buf.len().saturating_sub(self.restorer.hold_back());
+        while !self.buf.is_char_boundary(safe) {
+            safe -= 1;
+        }
+        let mut out = String::new();
+        let mut at = 0;
+        for (s, e, hit) in self.restorer.hits(&self.buf) {
+            // A hit starting before `safe` is complete: no pseudonym is longer than the
+            // hold-back, so it ends before the buffer does.
+            if s >= safe {
+                break;
+            }
+            out.push_str(&self.buf[at..s]);
+            self.restorer
+                .replace(&self.buf[s..e], hit, &mut out, &mut self.stats);
+            at = e;
+        }
+        let cut = at.max(safe);
+        out.push_str(&self.buf[at..cut]);
+        self.buf.drain(..cut);
+        out
+    }
+
+    /// The counts so far.
+    pub fn stats(&self) -> &RestoreStats {
+        &self.stats
+    }
+
+    /// Restores what is held back and returns it with the counts of the whole stream.
+    pub fn finish(mut self) -> (String, RestoreStats) {
+        let mut out = String::new();
+        let buf = std::mem::take(&mut self.buf);
+        self.restorer.restore_into(&buf, &mut out, &mut self.stats);
+        (out, self.stats)
+    }
+}
+
+impl RestoreStats {
+    /// Whether anything was recognised at all.
+    pub fn is_empty(&self) -> bool {
+        self.touched() == 0
+    }
+}

@@ -1,0 +1,299 @@
+//! The pseudonym vault: which pseudonyms were issued in a scope, and the way back where a
+//! key alone cannot find it.
+//!
+//! A scope is a tenant plus a request id or a conversation id. It lives for a TTL that
+//! every use renews; the vault holds at most `max_scopes` scopes (the least recently used
+//! goes first) and `max_entries_per_scope` pseudonyms in each (beyond that a value is
+//! still replaced, the replacement cannot be restored, and the refusal is counted).
+//! Derived surrogates are recorded without their original: the tenant key deciphers them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::model::PseudonymStyle as Style;
+use crate::pseudonym::{Format, Pseudonym, TenantKey};
+use crate::restore::Matcher;
+
+/// Limits of the vault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VaultConfig {
+    /// How long a scope lives after its last use.
+    pub ttl: Duration,
+    /// Scopes held at once.
+    pub max_scopes: usize,
+    /// Pseudonyms held per scope.
+    pub max_entries_per_scope: usize,
+}
+
+impl Default for VaultConfig {
+    /// One hour, 100 000 scopes, 10 000 pseudonyms per scope.
+    fn default() -> VaultConfig {
+        VaultConfig {
+            ttl: Duration::from_secs(3600),
+            max_scopes: 100_000,
+            max_entries_per_scope: 10_000,
+        }
+    }
+}
+
+/// Counters of the vault, for metrics and health pages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VaultStats {
+    /// Scopes held now.
+    pub scopes: usize,
+    /// Pseudonyms held now.
+    pub entries: usize,
+    /// Scopes dropped because the vault was full.
+    pub evicted_scopes: u64,
+    /// Scopes dropped because their TTL passed.
+    pub expired_scopes: u64,
+    /// Values replaced without a way back because their scope was full.
+    pub refused_entries: u64,
+}
+
+/// How to get the original back.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum Original {
+    /// Decipher with the tenant key.
+    Derived(Format),
+    /// The value itself, held in memory only.
+    Stored(String),
+}
+
+/// One issued pseudonym.
+#[derive(Clone)]
+pub(crate) struct Entry {
+    pub(crate) entity: String,
+    pub(crate) pseudonym: String,
+    pub(crate) original: Original,
+    /// Whether the rule lets it be restored for the caller.
+    pub(crate) restore: bool,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the original.
+        f.debug_struct("Entry")
+            .field("entity", &self.entity)
+            .field("pseudonym", &self.pseudonym)
+            .field("restore", &self.restore)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Scope {
+    entries: Vec<Arc<Entry>>,
+    by_pseudonym: HashMap<String, usize>,
+    last_used_ms: u64,
+    matcher: Option<Arc<Matcher>>,
+}
+
+/// Issued pseudonyms per scope, with a TTL.
+pub struct Vault {
+    config: VaultConfig,
+    epoch: Instant,
+    skew_ms: AtomicU64,
+    scopes: Mutex<HashMap<(String, String), Scope>>,
+    evicted: AtomicU64,
+    expired: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Vault {
+    /// An empty vault.
+    pub fn new(config: VaultConfig) -> Vault {
+        Vault {
+            config,
+            epoch: Instant::now(),
+            skew_ms: AtomicU64::new(0),
+            scopes: Mutex::new(HashMap::new()),
+            evicted: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        }
+    }
+
+    /// The limits.
+    pub fn config(&self) -> VaultConfig {
+        self.config
+    }
+
+    /// Counters and sizes.
+    pub fn stats(&self) -> VaultStats {
+        let scopes = self.lock();
+        VaultStats {
+            scopes: scopes.len(),
+            entries: scopes.values().map(|s| s.entries.len()).sum(),
+            evicted_scopes: self.evicted.load(Ordering::Relaxed),
+            expired_scopes: self.expired.load(Ordering::Relaxed),
+            refused_entries: self.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Drops a scope now (a conversation ended), so its values leave memory before the TTL.
+    pub fn forget(&self, tenant: &str, scope: &str) {
+        self.lock().remove(&(tenant.to_owned(), scope.to_owned()));
+    }
+
+    /// Moves the vault's clock forward, for tests of expiry.
+    #[doc(hidden)]
+    pub fn advance_clock(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.skew_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(self.skew_ms.load(Ordering::Relaxed))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<(String, String), Scope>> {
+        // A panic while holding the lock leaves the map consistent (every update is one
+        // insert or remove), so a poisoned lock is still usable.
+        self.scopes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.config.ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Removes expired scopes.
+    fn purge(&self, scopes: &mut HashMap<(String, String), Scope>, now: u64) {
+        let ttl = self.ttl_ms();
+        let before = scopes.len();
+        scopes.retain(|_, s| now.saturating_sub(s.last_used_ms) < ttl);
+        let gone = before - scopes.len();
+        self.expired.fetch_add(gone as u64, Ordering::Relaxed);
+    }
+
+    /// Records `value`'s pseudonym in the scope and returns the text that replaces the
+    /// value (another id when the first collides with a different value's).
+    #[allow(clippy::too_many_arguments)] // reason: one call site, each argument distinct
+    pub(crate) fn record(
+        &self,
+        tenant: &str,
+        scope: &str,
+        key: &TenantKey,
+        entity: &str,
+        value: &str,
+        style: Style,
+        restore: bool,
+    ) -> String {
+        let pseudonym = key.pseudonymize(entity, value, style);
+        let now = self.now_ms();
+        let mut scopes = self.lock();
+        let id = (tenant.to_owned(), scope.to_owned());
+        if !scopes.contains_key(&id) {
+            if scopes.len() >= self.config.max_scopes {
+                self.purge(&mut scopes, now);
+            }
+            if scopes.len() >= self.config.max_scopes {
+                let oldest = scopes
+                    .iter()
+                    .min_by_key(|(_, s)| s.last_used_ms)
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    scopes.remove(&k);
+                    self.evicted.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        } else if scopes
+            .get(&id)
+            .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= self.ttl_ms())
+        {
+            scopes.remove(&id);
+            self.expired.fetch_add(1, Ordering::Relaxed);
+        }
+        let s = scopes.entry(id).or_default();
+        s.last_used_ms = now;
+        let (mut text, original) = match pseudonym {
+            Pseudonym::Derived(format, text) => (text, Original::Derived(format)),
+            Pseudonym::Stored(text) => (text, Original::Stored(value.to_owned())),
+        };
+        let mut attempt = 0u8;
+        loop {
+            match s.by_pseudonym.get(&text) {
+                Some(&i) if s.entries[i].original == original => {
+                    return text;
+                }
+                // The same pseudonym for another value: 40-bit ids collide rarely; a
+                // derived surrogate never does (the cipher is a bijection).
+                Some(_) if attempt < 8 => {
+                    attempt += 1;
+                    text = key.retry(entity, value, style, attempt);
+                }
+                Some(_) => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return text;
+                }
+                None => break,
+            }
+        }
+        if s.entries.len() >= self.config.max_entries_per_scope {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return text;
+        }
+        let original = match original {
+            // A retried id is a token or an e-mail surrogate, both stored.
+            Original::Derived(_) if attempt > 0 => Original::Stored(value.to_owned()),
+            o => o,
+        };
+        s.by_pseudonym.insert(text.clone(), s.entries.len());
+        s.entries.push(Arc::new(Entry {
+            entity: entity.to_owned(),
+            pseudonym: text.clone(),
+            original,
+            restore,
+        }));
+        s.matcher = None;
+        text
+    }
+
+    /// The matcher of a scope's pseudonyms (built once per change of the scope), or `None`
+    /// when the scope holds none (expired, forgotten or never used).
+    pub(crate) fn matcher(&self, tenant: &str, scope: &str) -> Option<Arc<Matcher>> {
+        let now = self.now_ms();
+        let id = (tenant.to_owned(), scope.to_owned());
+        let entries = {
+            let mut scopes = self.lock();
+            let expired = scopes
+                .get(&id)
+                .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= self.ttl_ms());
+            if expired {
+                scopes.remove(&id);
+                self.expired.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            let s = scopes.get_mut(&id)?;
+            s.last_used_ms = now;
+            if let Some(m) = &s.matcher {
+                return Some(Arc::clone(m));
+            }
+            s.entries.clone()
+        };
+        // Compiled outside the lock, so other scopes are not held up.
+        let count = entries.len();
+        let matcher = Arc::new(Matcher::for_entries(entries));
+        if let Some(s) = self.lock().get_mut(&id) {
+            if s.entries.len() == count {
+                s.matcher = Some(Arc::clone(&matcher));
+            }
+        }
+        Some(matcher)
+    }
+}

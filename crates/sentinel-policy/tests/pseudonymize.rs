@@ -1,0 +1,369 @@
+//! Pseudonymize and restore: surrogates that pass their validators, a vault per scope, and
+//! restoring through case, bracket and spacing changes, JSON and streamed chunks.
+
+use std::time::Duration;
+
+use sentinel_detect::{Detector, EntityType, Finding, LocalDetector, Validator};
+use sentinel_policy::{
+    Action, Decision, DecisionContext, Error, PolicyEngine, PolicySet, RestoreStats,
+};
+
+const KEY_VAR: &str = "SENTINEL_PSEUDONYM_TEST_KEY";
+
+fn policy(extra: &str) -> PolicySet {
+    // Every test sets the same value, so the order tests run in does not matter.
+    std::env::set_var(KEY_VAR, "pseudonym test key");
+    let toml = format!(
+        r#"
+        version = "1"
+        pseudonym_key_env = "{KEY_VAR}"
+        {extra}
+        [[rule]]
+        name = "tokens-for-network"
+        entities = ["IP_ADDRESS", "URL"]
+        action = "pseudonymize"
+        pseudonym = "token"
+        [[rule]]
+        name = "surrogates"
+        groups = ["pii", "pci"]
+        action = "pseudonymize"
+        "#
+    );
+    PolicySet::from_toml("p.toml", &toml).expect("policy loads")
+}
+
+const PROMPT: &str = "Card 4111 1111 1111 1111, IBAN GB82 WEST 1234 5698 7654 32, \
+     SSN 536-22-1234, mail jane.doe@corp.com, server 10.20.30.40.";
+
+fn pseudonymized(p: &PolicySet, text: &str, ctx: &DecisionContext) -> String {
+    let findings = LocalDetector::new().scan(text);
+    match p.decide(text, &findings, ctx) {
+        Decision::Transform { text, applied } => {
+            assert!(applied.iter().all(|a| a.action == Action::Pseudonymize));
+            text
+        }
+        other => panic!("expected a transform, got {other:?}"),
+    }
+}
+
+fn originals() -> [&'static str; 5] {
+    [
+        "4111 1111 1111 1111",
+        "GB82 WEST 1234 5698 7654 32",
+        "536-22-1234",
+        "jane.doe@corp.com",
+        "10.20.30.40",
+    ]
+}
+
+#[test]
+fn surrogates_keep_their_format_and_restore_exactly() {
+    let p = policy("");
+    let ctx = DecisionContext::request("acme").with_scope("conv-1");
+    let out = pseudonymized(&p, PROMPT, &ctx);
+    for v in originals() {
+        assert!(!out.contains(v), "{v} leaked into {out}");
+    }
+    assert!(out.contains("[IP_ADDRESS_"), "{out}");
+    assert!(out.contains("@example.com"), "{out}");
+    // The surrogates are still what they pretend to be: the detector finds the same types.
+    let mut types: Vec<String> = LocalDetector::new()
+        .scan(&out)
+        .iter()
+        .map(|f| f.entity.to_string())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        ["CREDIT_CARD", "EMAIL_ADDRESS", "IBAN_CODE", "US_SSN"],
+        "{out}"
+    );
+    let card = LocalDetector::new()
+        .scan(&out)
+        .into_iter()
+        .find(|f| f.entity.as_str() == "CREDIT_CARD")
+        .expect("a card");
+    assert!(Validator::CreditCard
+        .check(&out[card.start..card.end], 1.0)
+        .is_some());
+
+    // The same value gets the same pseudonym in another request of the tenant.
+    assert_eq!(
+        out,
+        pseudonymized(
+            &p,
+            PROMPT,
+            &DecisionContext::request("acme").with_scope("conv-2")
+        )
+    );
+
+    // The model's answer repeats the pseudonyms; the caller gets the originals back.
+    let restorer = p
+        .restorer(&DecisionContext::response("acme").with_scope("conv-1"))
+        .expect("the policy pseudonymizes");
+    let back = restorer.restore(&out);
+    assert_eq!(back.text, PROMPT);
+    assert_eq!(back.stats.restored, 5);
+    assert_eq!(back.stats.unresolved_total(), 0);
+}
+
+#[test]
+fn restore_tolerates_case_bracket_and_spacing_changes() {
+    let p = policy("");
+    let ctx = DecisionContext::request("acme").with_scope("tolerant");
+    let out = pseudonymized(&p, "host 10.20.30.40 card 4111 1111 1111 1111", &ctx);
+    let token = &out[out.find("[IP_").expect("token")..][..21];
+    let id = &token[12..20];
+    let card_start = out.find("card ").expect("card") + 5;
+    let surrogate_digits: String = out[card_start..]
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let dashed = format!(
+        "{}-{}-{}-{}",
+        &surrogate_digits[..4],
+        &surrogate_digits[4..8],
+        &surrogate_digits[8..12],
+        &surrogate_digits[12..]
+    );
+    let answer = format!(
+        "a {token} b <ip address {id}> c IP_ADDRESS_{upper} d ( Ip-Address:{id} ) e {dashed}.",
+        upper = id.to_uppercase()
+    );
+    let r = p
+        .restorer(&DecisionContext::response("acme").with_scope("tolerant"))
+        .expect("restorer")
+        .restore(&answer);
+    assert_eq!(
+        r.text,
+        "a 10.20.30.40 b 10.20.30.40 c 10.20.30.40 d 10.20.30.40 e 4111-1111-1111-1111."
+    );
+    assert_eq!(r.stats.restored, 5);
+}
+
+#[test]
+fn unknown_expired_and_foreign_tokens_are_counted_not_dropped() {
+    let p = policy("[vault]\nttl_seconds = 60\n");
+    let ctx = DecisionContext::request("acme").with_scope("c");
+    let out = pseudonymized(&p, "host 10.20.30.40", &ctx);
+    let token = out.trim_start_matches("host ").to_owned();
+    let made_up = "[EMAIL_ADDRESS_zzzzzzzz]";
+
+    // Another tenant cannot resolve acme's token, even with the same scope id.
+    let foreign = p
+        .restorer(&DecisionContext::response("globex").with_scope("c"))
+        .expect("restorer")
+        .restore(&format!("{token} {made_up}"));
+    assert_eq!(foreign.text, format!("{token} {made_up}"));
+    assert_eq!(foreign.stats.unresolved.get("IP_ADDRESS"), Some(&1));
+    assert_eq!(foreign.stats.unresolved.get("EMAIL_ADDRESS"), Some(&1));
+
+    // Within the TTL it resolves; after it, it is counted as unresolved.
+    let resp = DecisionContext::response("acme").with_scope("c");
+    assert_eq!(
+        p.restorer(&resp)
+            .expect("restorer")
+            .restore(&token)
+            .stats
+            .restored,
+        1
+    );
+    p.vault().advance_clock(Duration::from_secs(61));
+    let late = p.restorer(&resp).expect("restorer").restore(&token);
+    assert_eq!(late.text, token);
+    assert_eq!(late.stats.unresolved.get("IP_ADDRESS"), Some(&1));
+    assert_eq!(p.vault().stats().expired_scopes, 1);
+}
+
+#[test]
+fn tool_call_arguments_are_restored_as_valid_json() {
+    let p = policy("");
+    let ctx = DecisionContext::request("acme").with_scope("json");
+    // A value with quotes and a backslash, found by another detector.
+    let text = r#"name: O"Brien\Jr here"#;
+    let finding = Finding {
+        entity: EntityType::new("PERSON"),
+        start: 6,
+        end: 16,
+        score: 0.9,
+        recognizer: LocalDetector::new().scan("a@b.example.com")[0].recognizer,
+    };
+    let p2 = {
+        std::env::set_var(KEY_VAR, "pseudonym test key");
+        PolicySet::from_toml(
+            "p.toml",
+            &format!(
+                "version = \"1\"\npseudonym_key_env = \"{KEY_VAR}\"\n[[rule]]\nentities = [\"PERSON\"]\naction = \"pseudonymize\"\n"
+            ),
+        )
+        .expect("policy")
+    };
+    let Decision::Transform { text: out, .. } = p2.decide(text, &[finding], &ctx) else {
+        panic!("expected a transform")
+    };
+    let token = &out[6..out.len() - 5];
+    assert!(token.starts_with("[PERSON_"), "{out}");
+    let mut body = serde_json::json!({
+        "choices": [{"message": {
+            "content": format!("Hello {token}"),
+            "tool_calls": [{"function": {
+                "name": "lookup",
+                "arguments": serde_json::json!({"name": token, "n": 1}).to_string()
+            }}]
+        }}]
+    });
+    let mut stats = RestoreStats::default();
+    p2.restorer(&DecisionContext::response("acme").with_scope("json"))
+        .expect("restorer")
+        .restore_json(&mut body, &mut stats);
+    assert_eq!(stats.restored, 2);
+    let msg = &body["choices"][0]["message"];
+    assert_eq!(msg["content"], r#"Hello O"Brien\Jr"#);
+    let args: serde_json::Value = serde_json::from_str(
+        msg["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .expect("str"),
+    )
+    .expect("arguments stay valid JSON");
+    assert_eq!(args["name"], r#"O"Brien\Jr"#);
+    assert_eq!(args["n"], 1);
+    drop(p);
+}
+
+#[test]
+fn streamed_answers_restore_wherever_the_chunks_split() {
+    let p = policy("");
+    let ctx = DecisionContext::request("acme").with_scope("stream");
+    let out = pseudonymized(&p, PROMPT, &ctx);
+    let answer = format!("Sure: {out} Anything else? ✓");
+    let restorer = p
+        .restorer(&DecisionContext::response("acme").with_scope("stream"))
+        .expect("restorer");
+    let whole = restorer.restore(&answer);
+    assert_eq!(whole.text, format!("Sure: {PROMPT} Anything else? ✓"));
+    let boundaries: Vec<usize> = (0..=answer.len())
+        .filter(|&i| answer.is_char_boundary(i))
+        .collect();
+    // Every two-chunk split, then chunks of every size from 1 to 9 bytes.
+    for &cut in &boundaries {
+        let mut s = restorer.stream();
+        let mut got = s.push(&answer[..cut]);
+        got.push_str(&s.push(&answer[cut..]));
+        let (tail, stats) = s.finish();
+        got.push_str(&tail);
+        assert_eq!(got, whole.text, "split at {cut}");
+        assert_eq!(stats, whole.stats);
+    }
+    for size in 1..10 {
+        let mut s = restorer.stream();
+        let mut got = String::new();
+        let mut at = 0;
+        while at < answer.len() {
+            let mut end = (at + size).min(answer.len());
+            while !answer.is_char_boundary(end) {
+                end += 1;
+            }
+            got.push_str(&s.push(&answer[at..end]));
+            at = end;
+        }
+        got.push_str(&s.finish().0);
+        assert_eq!(got, whole.text, "chunks of {size}");
+    }
+    // The hold-back is bounded: a long answer comes out as it streams.
+    let mut s = restorer.stream();
+    let emitted = s.push(&"plain text ".repeat(100));
+    assert!(emitted.len() >= 1100 - restorer.hold_back());
+}
+
+#[test]
+fn rules_that_do_not_restore_withhold_and_shadows_record_nothing() {
+    std::env::set_var(KEY_VAR, "pseudonym test key");
+    let p = PolicySet::from_toml(
+        "p.toml",
+        &format!(
+            r#"
+            version = "1"
+            pseudonym_key_env = "{KEY_VAR}"
+            [[rule]]
+            groups = ["pii"]
+            action = "pseudonymize"
+            restore = false
+            [tenants.t]
+            [tenants.t.shadow]
+            [[tenants.t.shadow.rule]]
+            groups = ["pci"]
+            action = "pseudonymize"
+            "#
+        ),
+    )
+    .expect("policy");
+    let ctx = DecisionContext::request("acme").with_scope("w");
+    let out = pseudonymized(&p, "mail jane.doe@corp.com", &ctx);
+    let r = p
+        .restorer(&DecisionContext::response("acme").with_scope("w"))
+        .expect("restorer")
+        .restore(&out);
+    assert_eq!(r.text, out);
+    assert_eq!(r.stats.withheld, 1);
+
+    let before = p.vault().stats().entries;
+    let text = "card 4111 1111 1111 1111";
+    let found = LocalDetector::new().scan(text);
+    let shadow = p
+        .decide_shadow(text, &found, &DecisionContext::request("t"))
+        .expect("a shadow decision");
+    assert!(matches!(shadow, Decision::Transform { .. }));
+    assert_eq!(p.vault().stats().entries, before, "shadows never record");
+}
+
+#[test]
+fn the_vault_is_bounded_and_the_key_is_required() {
+    let p = policy("[vault]\nmax_scopes = 2\nmax_entries_per_scope = 2\n");
+    for scope in ["a", "b", "c"] {
+        let ctx = DecisionContext::request("acme").with_scope(scope);
+        pseudonymized(&p, "hosts 10.0.0.1, 10.0.0.2 and 10.0.0.3", &ctx);
+    }
+    let stats = p.vault().stats();
+    assert_eq!(stats.scopes, 2);
+    assert_eq!(stats.entries, 4);
+    assert_eq!(stats.evicted_scopes, 1);
+    assert_eq!(stats.refused_entries, 3);
+    // The evicted scope's tokens no longer resolve, and say so.
+    let out = pseudonymized(
+        &p,
+        "hosts 10.0.0.1",
+        &DecisionContext::request("acme").with_scope("x"),
+    );
+    let r = p
+        .restorer(&DecisionContext::response("acme").with_scope("a"))
+        .expect("restorer")
+        .restore(&out);
+    assert_eq!(r.stats.unresolved.get("IP_ADDRESS"), Some(&1));
+
+    let err = PolicySet::from_toml(
+        "p.toml",
+        "version = \"1\"\npseudonym_key_env = \"SENTINEL_UNSET_VAR\"\n[[rule]]\ngroups = [\"pii\"]\naction = \"pseudonymize\"\n",
+    )
+    .expect_err("no key");
+    assert!(
+        matches!(
+            err,
+            Error::MissingKey {
+                action: "pseudonymize",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = PolicySet::from_toml(
+        "p.toml",
+        "version = \"1\"\n[[rule]]\ngroups = [\"pii\"]\naction = \"redact\"\nrestore = true\n",
+    )
+    .expect_err("restore on redact");
+    assert!(err.to_string().contains("pseudonymize rules only"), "{err}");
+    // A policy that never pseudonymizes has nothing to restore.
+    assert!(PolicySet::preset("strict")
+        .expect("preset")
+        .restorer(&DecisionContext::response("acme"))
+        .is_none());
+}
