@@ -2,14 +2,80 @@
 //!
 //! Formatting, lints with warnings denied, every test (unit, integration, property,
 //! doc tests, and each criterion bench run once in test mode), the docs with warnings
-//! denied, and the main job as a smoke test. Nothing here needs the network: issue 2's
-//! layer needs no service; later layers add their set-up (redis, a Python venv) here.
+//! denied, and the main job as a smoke test. Every cargo step runs with `--all-features`,
+//! so feature-gated code (the Redis cache level) is built, linted and tested.
+//!
+//! Set-up comes first: programs the tests start for themselves on 127.0.0.1 (redis-server)
+//! are installed from the distribution's packages when missing (`apt-get`, as root or
+//! through `sudo -n`); nothing else needs the network.
 
-use anyhow::{bail, Result};
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context as _, Result};
 
 use crate::util::{self, cargo};
 
+/// Programs the tests need, and the Debian package of each.
+const TOOLS: &[(&str, &str)] = &[("redis-server", "redis-server")];
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| Path::new(&dir).join(program).is_file())
+    })
+}
+
+/// Installs the packages of missing [`TOOLS`].
+fn set_up() -> Result<()> {
+    let missing: Vec<&str> = TOOLS
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let apt = |args: &[&str]| -> Command {
+        let mut c = if root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.args(["-n", "apt-get"]);
+            c
+        };
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    // The package lists may be empty on a fresh machine; an update failure is not fatal
+    // when the packages are already known.
+    let _ = util::run("apt-get update", &mut apt(&["update", "-q"]));
+    let mut install = apt(&["install", "-y", "-q"]);
+    install.args(&missing);
+    util::run(
+        &format!("apt-get install {}", missing.join(" ")),
+        &mut install,
+    )
+    .with_context(|| {
+        format!(
+            "the tests need {}; install them and rerun",
+            missing.join(", ")
+        )
+    })?;
+    for (program, _) in TOOLS {
+        if !on_path(program) {
+            bail!("{program} is still not on PATH after installing its package");
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn run_all() -> Result<()> {
+    set_up()?;
     util::run(
         "cargo fmt --check",
         cargo().args(["fmt", "--all", "--", "--check"]),
@@ -20,6 +86,7 @@ pub(crate) fn run_all() -> Result<()> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",
@@ -27,16 +94,16 @@ pub(crate) fn run_all() -> Result<()> {
     )?;
     util::run(
         "cargo test (all targets, benches once)",
-        cargo().args(["test", "--workspace", "--all-targets"]),
+        cargo().args(["test", "--workspace", "--all-targets", "--all-features"]),
     )?;
     util::run(
         "cargo test --doc",
-        cargo().args(["test", "--workspace", "--doc"]),
+        cargo().args(["test", "--workspace", "--doc", "--all-features"]),
     )?;
     util::run(
         "cargo doc (warnings denied)",
         cargo()
-            .args(["doc", "--workspace", "--no-deps"])
+            .args(["doc", "--workspace", "--no-deps", "--all-features"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     // The README's main job: findings in the shipped example mean exit status 1.

@@ -24,3 +24,11 @@ pub use sentinel_policy as policy;
 /// The tamper-evident audit log ([`sentinel_audit`]).
 #[cfg(feature = "audit")]
 pub use sentinel_audit as audit;
+
+/// Detection and response caches ([`sentinel_cache`]).
+#[cfg(feature = "cache")]
+pub use sentinel_cache as cache;
+
+/// Metric names, the Prometheus exporter and the Monitor ([`sentinel_metrics`]).
+#[cfg(feature = "metrics")]
+pub use sentinel_metrics as metrics;

@@ -55,6 +55,18 @@ impl PartialEq<&str> for EntityType {
 pub struct RecognizerId(pub(crate) u16);
 
 impl RecognizerId {
+    /// The id of the recognizer at `index` in a detector's catalogue, for code that stores
+    /// findings and reads them back for the same detector (caches keyed by its
+    /// fingerprint); meaningless for any other detector.
+    pub fn from_index(index: u16) -> RecognizerId {
+        RecognizerId(index)
+    }
+
+    /// The index as a `u16`.
+    pub fn index(self) -> u16 {
+        self.0
+    }
+
     /// The index as a `usize`.
     pub fn as_usize(self) -> usize {
         usize::from(self.0)

@@ -1,0 +1,109 @@
+//! The detection cache: a detector whose results are looked up before it scans.
+
+use std::sync::Arc;
+
+use sentinel_detect::{Detector, Finding, RecognizerId};
+
+use crate::{Cache, Key};
+
+/// Texts shorter than this are scanned, not looked up: hashing and a lookup would cost
+/// about as much as the scan.
+pub const DEFAULT_MIN_CACHED_LEN: usize = 64;
+
+/// A [`Detector`] that answers from a cache keyed by (its inner detector's fingerprint,
+/// text), and scans on a miss.
+///
+/// Scan each message of a conversation separately: turn N then finds turns 1..N-1 in the
+/// cache and scans only the new message.
+///
+/// ```
+/// use std::sync::Arc;
+/// use sentinel_cache::{CacheConfig, CachedDetector, MemoryCache};
+/// use sentinel_detect::{Detector, LocalDetector};
+/// let cache = Arc::new(MemoryCache::new(CacheConfig::default()));
+/// let detector = CachedDetector::new(LocalDetector::new(), cache.clone());
+/// let text = "Please write to jane.doe@example.com about the refund we discussed.";
+/// let first = detector.scan(text);
+/// let second = detector.scan(text); // from the cache
+/// assert_eq!(first, second);
+/// assert_eq!(sentinel_cache::Cache::stats(&*cache).hits, 1);
+/// ```
+pub struct CachedDetector<D> {
+    inner: D,
+    cache: Arc<dyn Cache<Arc<[Finding]>>>,
+    fingerprint: [u8; 16],
+    min_len: usize,
+}
+
+impl<D: Detector> std::fmt::Debug for CachedDetector<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedDetector")
+            .field("min_len", &self.min_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Detector> CachedDetector<D> {
+    /// Wraps `inner` with `cache`.
+    pub fn new(inner: D, cache: Arc<dyn Cache<Arc<[Finding]>>>) -> CachedDetector<D> {
+        let fingerprint = inner.fingerprint();
+        CachedDetector {
+            inner,
+            cache,
+            fingerprint,
+            min_len: DEFAULT_MIN_CACHED_LEN,
+        }
+    }
+
+    /// Texts shorter than `len` bytes bypass the cache.
+    #[must_use]
+    pub fn min_cached_len(mut self, len: usize) -> CachedDetector<D> {
+        self.min_len = len;
+        self
+    }
+
+    /// The wrapped detector.
+    pub fn inner(&self) -> &D {
+        &self.inner
+    }
+
+    /// The cache.
+    pub fn cache(&self) -> &Arc<dyn Cache<Arc<[Finding]>>> {
+        &self.cache
+    }
+
+    /// The findings for `text`, shared with the cache, and whether they came from it.
+    pub fn scan_cached(&self, text: &str) -> (Arc<[Finding]>, bool) {
+        if text.len() < self.min_len {
+            return (self.inner.scan(text).into(), false);
+        }
+        let key = Key::for_text(&self.fingerprint, text);
+        if let Some(found) = self.cache.get(&key) {
+            return (found, true);
+        }
+        let found: Arc<[Finding]> = self.inner.scan(text).into();
+        self.cache.insert(key, Arc::clone(&found), None);
+        (found, false)
+    }
+}
+
+impl<D: Detector> Detector for CachedDetector<D> {
+    fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
+        if text.len() < self.min_len {
+            return self.inner.scan_into(text, out);
+        }
+        out.extend(self.scan_cached(text).0.iter().cloned());
+    }
+
+    fn recognizer_name(&self, id: RecognizerId) -> &str {
+        self.inner.recognizer_name(id)
+    }
+
+    fn max_reach(&self) -> Option<usize> {
+        self.inner.max_reach()
+    }
+
+    fn fingerprint(&self) -> [u8; 16] {
+        self.fingerprint
+    }
+}

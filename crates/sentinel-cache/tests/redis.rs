@@ -1,0 +1,124 @@
+//! Against a real redis-server, started here on 127.0.0.1 and stopped on drop. `cargo xtask
+//! ci` installs redis-server and runs these with `--all-features`.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sentinel_cache::{
+    CacheConfig, Key, MemoryCache, RedisStore, SharedStore, TieredCache, TieredConfig,
+};
+
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> RedisServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "redis-server on PATH (cargo xtask ci installs it: apt-get install redis-server)",
+            );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        RedisServer { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn tiered(store: &RedisStore, config: TieredConfig) -> TieredCache<Bytes> {
+    let shared: Arc<dyn SharedStore> = Arc::new(store.clone());
+    TieredCache::new(
+        Arc::new(MemoryCache::new(CacheConfig::default())),
+        Some(shared),
+        config,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_through_redis_with_server_side_ttl_and_degrade_when_it_dies() {
+    let mut server = RedisServer::start();
+    let store = RedisStore::new(&server.url(), "ds-test:").expect("url");
+    let config = TieredConfig {
+        max_value_bytes: 1024,
+        timeout: Duration::from_millis(500),
+        retry_after: Duration::from_millis(300),
+    };
+    let (a, b) = (tiered(&store, config), tiered(&store, config));
+    let key = Key::builder("t").field(b"request").finish();
+    a.insert(
+        key,
+        Bytes::from_static(b"answer"),
+        Some(Duration::from_secs(30)),
+    )
+    .await;
+    assert_eq!(b.get(&key).await.as_deref(), Some(&b"answer"[..]));
+    assert_eq!(b.stats().shared_hits, 1);
+
+    // The TTL lives on the server.
+    let client = redis::Client::open(server.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(format!("ds-test:{}", key.to_hex()))
+        .query_async(&mut conn)
+        .await
+        .expect("pttl");
+    assert!(pttl > 25_000 && pttl <= 30_000, "{pttl}");
+
+    // Values over the cap stay out of Redis.
+    let big = Key::builder("t").field(b"big").finish();
+    a.insert(big, Bytes::from(vec![0u8; 4096]), None).await;
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(format!("ds-test:{}", big.to_hex()))
+        .query_async(&mut conn)
+        .await
+        .expect("exists");
+    assert_eq!(exists, 0);
+    assert_eq!(a.stats().too_large, 1);
+
+    // Redis dies: memory keeps serving, the failure is counted and the store skipped.
+    server.stop();
+    let fresh = Key::builder("t").field(b"after").finish();
+    assert_eq!(b.get(&fresh).await, None);
+    let s = b.stats();
+    assert!(s.degraded && s.shared_errors >= 1, "{s:?}");
+    b.insert(fresh, Bytes::from_static(b"memory"), None).await;
+    assert_eq!(b.get(&fresh).await.as_deref(), Some(&b"memory"[..]));
+    assert_eq!(
+        b.get(&key).await.as_deref(),
+        Some(&b"answer"[..]),
+        "memory still has it"
+    );
+}

@@ -1,0 +1,108 @@
+//! Every metric name and label DeepSentinel records: crates use these constants, never
+//! string literals. docs/metrics.md is the table of the same.
+
+/// Requests answered, by `route`, `model`, `status` (HTTP status code).
+pub const REQUESTS_TOTAL: &str = "deepsentinel_requests_total";
+/// Whole-request latency in seconds, by `route`.
+pub const REQUEST_DURATION_SECONDS: &str = "deepsentinel_request_duration_seconds";
+/// Latency of one stage in seconds, by `route` and `stage`.
+pub const STAGE_DURATION_SECONDS: &str = "deepsentinel_stage_duration_seconds";
+/// Cache lookups, by `cache` (`detection`, `response`) and `result` (`hit`, `miss`).
+pub const CACHE_LOOKUPS_TOTAL: &str = "deepsentinel_cache_lookups_total";
+/// Bytes held by a cache, by `cache`.
+pub const CACHE_BYTES: &str = "deepsentinel_cache_bytes";
+/// Entries held by a cache, by `cache`.
+pub const CACHE_ENTRIES: &str = "deepsentinel_cache_entries";
+/// 1 while a cache's shared level is unreachable and it serves from memory only, by `cache`.
+pub const CACHE_DEGRADED: &str = "deepsentinel_cache_degraded";
+/// Values found, by `entity` and the `action` taken.
+pub const FINDINGS_TOTAL: &str = "deepsentinel_findings_total";
+/// Requests or responses refused by policy, by `route` and `direction`.
+pub const BLOCKED_TOTAL: &str = "deepsentinel_blocked_total";
+/// Pseudonyms restored in answers.
+pub const RESTORED_TOTAL: &str = "deepsentinel_restored_total";
+/// Token-shaped text in answers that no pseudonym resolved, by `entity`.
+pub const RESTORE_UNRESOLVED_TOTAL: &str = "deepsentinel_restore_unresolved_total";
+/// Errors, by `kind` (see [`crate::ErrorKind`]).
+pub const ERRORS_TOTAL: &str = "deepsentinel_errors_total";
+/// Circuit state per upstream endpoint: 0 closed, 1 half-open, 2 open; by `upstream`.
+pub const CIRCUIT_STATE: &str = "deepsentinel_upstream_circuit_state";
+/// Circuit state changes, by `upstream` and the state entered (`to`).
+pub const CIRCUIT_TRANSITIONS_TOTAL: &str = "deepsentinel_upstream_circuit_transitions_total";
+/// Open upstream connections, by `upstream`.
+pub const POOL_CONNECTIONS: &str = "deepsentinel_upstream_pool_connections";
+/// Upstream retries, by `upstream` and `reason` (`connect`, `status`).
+pub const UPSTREAM_RETRIES_TOTAL: &str = "deepsentinel_upstream_retries_total";
+/// Requests in flight.
+pub const INFLIGHT_REQUESTS: &str = "deepsentinel_inflight_requests";
+/// Requests refused because the concurrency limit's queue was full or timed out, by
+/// `priority`.
+pub const OVERLOADED_TOTAL: &str = "deepsentinel_overloaded_total";
+/// Tokens reported in upstream usage fields, by `model` and `kind` (`prompt`, `completion`).
+pub const TOKENS_TOTAL: &str = "deepsentinel_tokens_total";
+/// Audit events that could not be written (fail-open), or requests refused for it
+/// (fail-closed), by `policy`.
+pub const AUDIT_DROPPED_TOTAL: &str = "deepsentinel_audit_dropped_total";
+/// 1 while the audit log is healthy, 0 while writes fail.
+pub const AUDIT_HEALTHY: &str = "deepsentinel_audit_healthy";
+
+/// Every metric name above, for documentation checks and exporters.
+pub const ALL: &[&str] = &[
+    REQUESTS_TOTAL,
+    REQUEST_DURATION_SECONDS,
+    STAGE_DURATION_SECONDS,
+    CACHE_LOOKUPS_TOTAL,
+    CACHE_BYTES,
+    CACHE_ENTRIES,
+    CACHE_DEGRADED,
+    FINDINGS_TOTAL,
+    BLOCKED_TOTAL,
+    RESTORED_TOTAL,
+    RESTORE_UNRESOLVED_TOTAL,
+    ERRORS_TOTAL,
+    CIRCUIT_STATE,
+    CIRCUIT_TRANSITIONS_TOTAL,
+    POOL_CONNECTIONS,
+    UPSTREAM_RETRIES_TOTAL,
+    INFLIGHT_REQUESTS,
+    OVERLOADED_TOTAL,
+    TOKENS_TOTAL,
+    AUDIT_DROPPED_TOTAL,
+    AUDIT_HEALTHY,
+];
+
+/// Label names.
+pub mod label {
+    /// The route (`/v1/chat/completions`, ...), from a fixed list; `other` for the rest.
+    pub const ROUTE: &str = "route";
+    /// The model, bounded (see [`crate::BoundedLabels`]).
+    pub const MODEL: &str = "model";
+    /// The HTTP status code.
+    pub const STATUS: &str = "status";
+    /// The pipeline stage (see [`crate::Stage`]).
+    pub const STAGE: &str = "stage";
+    /// The cache (`detection`, `response`).
+    pub const CACHE: &str = "cache";
+    /// A lookup's result (`hit`, `miss`).
+    pub const RESULT: &str = "result";
+    /// The entity type.
+    pub const ENTITY: &str = "entity";
+    /// The policy action.
+    pub const ACTION: &str = "action";
+    /// `request` or `response`.
+    pub const DIRECTION: &str = "direction";
+    /// The error kind.
+    pub const KIND: &str = "kind";
+    /// The upstream endpoint's configured name.
+    pub const UPSTREAM: &str = "upstream";
+    /// A circuit state entered.
+    pub const TO: &str = "to";
+    /// Why a retry happened.
+    pub const REASON: &str = "reason";
+    /// A request priority.
+    pub const PRIORITY: &str = "priority";
+    /// The tenant; recorded only when the deployment turns it on.
+    pub const TENANT: &str = "tenant";
+    /// The audit failure policy (`fail_open`, `fail_closed`).
+    pub const POLICY: &str = "policy";
+}
