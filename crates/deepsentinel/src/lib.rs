@@ -32,3 +32,7 @@ pub use sentinel_cache as cache;
 /// Metric names, the Prometheus exporter and the Monitor ([`sentinel_metrics`]).
 #[cfg(feature = "metrics")]
 pub use sentinel_metrics as metrics;
+
+/// The upstream transport ([`sentinel_transport`]).
+#[cfg(feature = "transport")]
+pub use sentinel_transport as transport;

@@ -1,0 +1,233 @@
+//! OpenAI: chat completions (tools and streaming chunks included), completions,
+//! embeddings.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Content, Extra};
+
+/// `POST /v1/chat/completions` request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletionRequest {
+    /// The model.
+    pub model: String,
+    /// The conversation.
+    pub messages: Vec<ChatMessage>,
+    /// Whether to stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// Sampling temperature, as written (`0` stays `0`, not `0.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<serde_json::Number>,
+    /// Tools the model may call (kept as JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Value>>,
+    /// Everything else (top_p, max_tokens, seed, response_format, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One message.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// `system`, `developer`, `user`, `assistant`, `tool`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Text, parts, or null (an assistant message with tool calls).
+    #[serde(default, skip_serializing_if = "Content::is_absent")]
+    pub content: Content<ContentPart>,
+    /// Tool calls of an assistant message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCall>>,
+    /// The call a `tool` message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// Everything else (name, refusal, audio...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A typed content part.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContentPart {
+    /// `text`, `image_url`, `input_audio`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The text of a `text` part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A tool call (whole in a response, a fragment in a streaming delta).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The position among the calls (streaming deltas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// The call's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `function`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The function and its arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<FunctionCall>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A function call: the arguments are JSON text (a fragment of it in a delta).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionCall {
+    /// The function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The arguments, as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Token counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u64>,
+    /// Completion tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u64>,
+    /// Everything else (total, details).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/chat/completions` response.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletionResponse {
+    /// The choices.
+    pub choices: Vec<ChatChoice>,
+    /// Token counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Everything else (id, object, created, model, system_fingerprint...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One choice.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatChoice {
+    /// The message.
+    pub message: ChatMessage,
+    /// Everything else (index, finish_reason, logprobs).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One streamed chunk (`data:` of a `text/event-stream`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletionChunk {
+    /// The choices' deltas.
+    #[serde(default)]
+    pub choices: Vec<ChunkChoice>,
+    /// Token counts (last chunk, with `stream_options.include_usage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A choice's delta.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChunkChoice {
+    /// The delta: role, a content fragment, tool call fragments.
+    #[serde(default)]
+    pub delta: ChatMessage,
+    /// Everything else (index, finish_reason).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/completions` request (legacy).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompletionRequest {
+    /// The model.
+    pub model: String,
+    /// A string, a list of strings, or tokens.
+    pub prompt: Value,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/completions` response (or a streamed chunk of it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompletionResponse {
+    /// The choices.
+    #[serde(default)]
+    pub choices: Vec<CompletionChoice>,
+    /// Token counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One completion choice.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CompletionChoice {
+    /// The text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/embeddings` request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingRequest {
+    /// The model.
+    pub model: String,
+    /// A string, a list of strings, or tokens.
+    pub input: Value,
+    /// Everything else (dimensions, encoding_format, user).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/embeddings` response.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingResponse {
+    /// One embedding per input.
+    pub data: Vec<Embedding>,
+    /// Token counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Everything else (object, model).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One embedding.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Embedding {
+    /// Its input's position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// Floats, or base64 text with `encoding_format: base64`.
+    pub embedding: Value,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
