@@ -1,0 +1,692 @@
+//! The SDK: `SentinelClient`, typed like the providers' own SDKs, running the pipeline
+//! in-process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use sentinel_metrics::MonitorSnapshot;
+use sentinel_policy::Reason;
+use sentinel_transport::sse::{SseEvent, SseParser};
+use sentinel_transport::wire::{anthropic, openai};
+use sentinel_transport::{Priority, TransportError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{oneshot, Semaphore};
+
+use crate::config::{ConfigError, SentinelConfig};
+use crate::pipeline::{Pipeline, PipelineBody, PipelineError, PipelineRequest, ResponseStream};
+use crate::segments::Route;
+
+/// What can go wrong for an SDK call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// Policy refused the request or the answer; reasons name entity types and rules.
+    #[error("blocked by policy ({direction}): {}", reasons.iter().map(|r| r.entity.as_str()).collect::<Vec<_>>().join(", "))]
+    Blocked {
+        /// `request` or `response`.
+        direction: &'static str,
+        /// Entity types and rules, never values.
+        reasons: Vec<Reason>,
+    },
+    /// The provider answered with an error status.
+    #[error("upstream answered {status}")]
+    Upstream {
+        /// The status.
+        status: u16,
+        /// The provider's body.
+        body: String,
+    },
+    /// A timeout (connect, first byte, idle stream, whole exchange).
+    #[error("timed out: {0}")]
+    Timeout(TransportError),
+    /// Too many requests in flight; retry after the hint.
+    #[error("overloaded, retry after {retry_after:?}")]
+    Overloaded {
+        /// The suggested wait.
+        retry_after: Duration,
+    },
+    /// Every upstream endpoint is unavailable (circuits open).
+    #[error("upstream unavailable (circuits open)")]
+    Unavailable,
+    /// The request is not valid.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The detector failed under a fail-closed stance.
+    #[error("detector unavailable: {0}")]
+    Detector(String),
+    /// The audit log failed under a fail-closed stance.
+    #[error("audit log unavailable: {0}")]
+    Audit(String),
+    /// Another transport failure (connection, broken body).
+    #[error(transparent)]
+    Transport(TransportError),
+    /// The answer is not what the API returns.
+    #[error("unexpected answer: {0}")]
+    InvalidResponse(String),
+    /// The client could not be built.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl From<PipelineError> for ClientError {
+    fn from(e: PipelineError) -> ClientError {
+        match e {
+            PipelineError::BadRequest { message } => ClientError::BadRequest(message),
+            PipelineError::Blocked { direction, reasons } => {
+                ClientError::Blocked { direction, reasons }
+            }
+            PipelineError::Upstream { status, body } => ClientError::Upstream {
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+            },
+            PipelineError::Detector { message } => ClientError::Detector(message),
+            PipelineError::Audit { message } => ClientError::Audit(message),
+            PipelineError::Transport(t) => match t {
+                TransportError::Overloaded { retry_after } => {
+                    ClientError::Overloaded { retry_after }
+                }
+                TransportError::CircuitOpen => ClientError::Unavailable,
+                TransportError::ConnectTimeout { .. }
+                | TransportError::HeadersTimeout { .. }
+                | TransportError::IdleTimeout { .. }
+                | TransportError::TotalTimeout { .. } => ClientError::Timeout(t),
+                other => ClientError::Transport(other),
+            },
+        }
+    }
+}
+
+/// Per-call options.
+#[derive(Clone, Debug, Default)]
+pub struct CallOptions {
+    /// A conversation id: pseudonyms issued in earlier turns are restored in later ones.
+    pub conversation: Option<String>,
+    /// The priority in the concurrency limit.
+    pub priority: Priority,
+}
+
+/// Coalescing of concurrent embedding requests (same model): up to `max_batch` inputs
+/// waiting at most `max_wait` go upstream as one request and are split back per caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MicroBatchConfig {
+    /// Inputs per upstream request.
+    pub max_batch: usize,
+    /// The longest a request waits for company.
+    pub max_wait: Duration,
+}
+
+impl Default for MicroBatchConfig {
+    /// 64 inputs, 5 ms.
+    fn default() -> MicroBatchConfig {
+        MicroBatchConfig {
+            max_batch: 64,
+            max_wait: Duration::from_millis(5),
+        }
+    }
+}
+
+type Waiter = (usize, oneshot::Sender<Result<Vec<Value>, Arc<ClientError>>>);
+
+struct PendingBatch {
+    inputs: Vec<Value>,
+    waiters: Vec<Waiter>,
+    extra: serde_json::Map<String, Value>,
+}
+
+/// The DeepSentinel SDK.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sentinel_client::ClientError> {
+/// use sentinel_client::{SentinelClient, SentinelConfig};
+/// use sentinel_transport::wire::openai::ChatCompletionRequest;
+/// let config = SentinelConfig::from_toml("inline", r#"
+///     [policy]
+///     preset = "strict"
+///     [network]
+///     upstream = "https://api.openai.com/v1"
+///     api_key_env = "OPENAI_API_KEY"
+/// "#)?;
+/// let client = SentinelClient::new(&config)?;
+/// let request: ChatCompletionRequest = serde_json::from_value(serde_json::json!({
+///     "model": "gpt-4o-mini",
+///     "messages": [{"role": "user", "content": "Write to jane@example.com"}]
+/// })).map_err(|e| sentinel_client::ClientError::BadRequest(e.to_string()))?;
+/// let answer = client.chat().completions().create(request).await?; // the model saw <EMAIL_ADDRESS_1>
+/// # let _ = answer; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SentinelClient {
+    pipeline: Arc<Pipeline>,
+    tenant: String,
+    batching: Option<MicroBatchConfig>,
+    pending: Arc<Mutex<HashMap<String, PendingBatch>>>,
+}
+
+impl std::fmt::Debug for SentinelClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentinelClient")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SentinelClient {
+    /// A client built from `config` (call within a Tokio runtime).
+    ///
+    /// # Errors
+    ///
+    /// A layer that cannot be built.
+    pub fn new(config: &SentinelConfig) -> Result<SentinelClient, ClientError> {
+        Ok(SentinelClient::from_pipeline(
+            Arc::new(config.build()?),
+            config.tenant(),
+        ))
+    }
+
+    /// A client over an existing pipeline, as `tenant`.
+    pub fn from_pipeline(pipeline: Arc<Pipeline>, tenant: &str) -> SentinelClient {
+        SentinelClient {
+            pipeline,
+            tenant: tenant.to_owned(),
+            batching: None,
+            pending: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The same client coalescing concurrent embedding requests.
+    #[must_use]
+    pub fn with_micro_batching(mut self, config: MicroBatchConfig) -> SentinelClient {
+        self.batching = Some(config);
+        self
+    }
+
+    /// The pipeline.
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
+    /// The last minute's figures (latency percentiles per stage, cache hit rates...).
+    pub fn monitor(&self) -> MonitorSnapshot {
+        self.pipeline.telemetry().monitor().snapshot()
+    }
+
+    /// OpenAI chat.
+    pub fn chat(&self) -> Chat<'_> {
+        Chat(self)
+    }
+
+    /// OpenAI embeddings.
+    pub fn embeddings(&self) -> Embeddings<'_> {
+        Embeddings(self)
+    }
+
+    /// Anthropic messages.
+    pub fn messages(&self) -> Messages<'_> {
+        Messages(self)
+    }
+
+    fn request(&self, route: Route, body: Bytes, opts: &CallOptions) -> PipelineRequest {
+        let mut r = PipelineRequest::new(route, &self.tenant, body);
+        r.conversation.clone_from(&opts.conversation);
+        r.priority = opts.priority;
+        r
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        body: &impl Serialize,
+        opts: &CallOptions,
+    ) -> Result<T, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::BadRequest(e.to_string()))?;
+        let response = self
+            .pipeline
+            .handle(self.request(route, Bytes::from(bytes), opts))
+            .await?;
+        match response.body {
+            PipelineBody::Full(b) => {
+                serde_json::from_slice(&b).map_err(|e| ClientError::InvalidResponse(format!("{e}")))
+            }
+            PipelineBody::Stream(_) => Err(ClientError::InvalidResponse(
+                "a stream answered a request without `stream: true`".to_owned(),
+            )),
+        }
+    }
+
+    async fn call_stream<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        body: &impl Serialize,
+        opts: &CallOptions,
+    ) -> Result<EventStream<T>, ClientError> {
+        let mut value =
+            serde_json::to_value(body).map_err(|e| ClientError::BadRequest(e.to_string()))?;
+        if let Some(o) = value.as_object_mut() {
+            o.insert("stream".to_owned(), Value::Bool(true));
+        }
+        let bytes =
+            serde_json::to_vec(&value).map_err(|e| ClientError::BadRequest(e.to_string()))?;
+        let response = self
+            .pipeline
+            .handle(self.request(route, Bytes::from(bytes), opts))
+            .await?;
+        match response.body {
+            PipelineBody::Stream(s) => Ok(EventStream {
+                inner: Some(s),
+                full: None,
+                parser: SseParser::new(1 << 20),
+                events: std::collections::VecDeque::new(),
+                _t: std::marker::PhantomData,
+            }),
+            PipelineBody::Full(b) => Ok(EventStream {
+                inner: None,
+                full: Some(b),
+                parser: SseParser::new(1 << 20),
+                events: std::collections::VecDeque::new(),
+                _t: std::marker::PhantomData,
+            }),
+        }
+    }
+
+    /// Runs `requests` with at most `concurrency` in flight, higher priorities started
+    /// first, and returns each result in the order given, failures included.
+    pub async fn batch(
+        &self,
+        requests: Vec<(openai::ChatCompletionRequest, CallOptions)>,
+        concurrency: usize,
+    ) -> Vec<Result<openai::ChatCompletionResponse, ClientError>> {
+        let gate = Arc::new(Semaphore::new(concurrency.max(1)));
+        let mut order: Vec<usize> = (0..requests.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(requests[i].1.priority));
+        let mut tasks: Vec<Option<tokio::task::JoinHandle<_>>> =
+            (0..requests.len()).map(|_| None).collect();
+        let mut requests: Vec<Option<_>> = requests.into_iter().map(Some).collect();
+        for i in order {
+            let Some((req, opts)) = requests[i].take() else {
+                continue;
+            };
+            // Started in priority order; the semaphore bounds how many run at once.
+            let Ok(permit) = Arc::clone(&gate).acquire_owned().await else {
+                break;
+            };
+            let client = self.clone();
+            tasks[i] = Some(tokio::spawn(async move {
+                let r = client.chat().completions().create_with(req, &opts).await;
+                drop(permit);
+                r
+            }));
+        }
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(match t {
+                Some(handle) => handle.await.unwrap_or_else(|e| {
+                    Err(ClientError::InvalidResponse(format!("task failed: {e}")))
+                }),
+                None => Err(ClientError::InvalidResponse("not started".to_owned())),
+            });
+        }
+        out
+    }
+
+    async fn embed_batched(
+        &self,
+        req: openai::EmbeddingRequest,
+        opts: &CallOptions,
+        config: MicroBatchConfig,
+    ) -> Result<openai::EmbeddingResponse, ClientError> {
+        let inputs: Vec<Value> = match &req.input {
+            Value::String(_) => vec![req.input.clone()],
+            Value::Array(items) if items.iter().all(Value::is_string) => items.clone(),
+            // Token inputs are sent on their own.
+            _ => return self.call(Route::Embeddings, &req, opts).await,
+        };
+        let key = format!(
+            "{}\0{}",
+            req.model,
+            serde_json::to_string(&req.extra).unwrap_or_default()
+        );
+        let (tx, rx) = oneshot::channel();
+        let flush_now = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let first = !pending.contains_key(&key);
+            let batch = pending.entry(key.clone()).or_insert_with(|| PendingBatch {
+                inputs: Vec::new(),
+                waiters: Vec::new(),
+                extra: req.extra.clone(),
+            });
+            batch.waiters.push((inputs.len(), tx));
+            batch.inputs.extend(inputs);
+            if batch.inputs.len() >= config.max_batch {
+                pending.remove(&key)
+            } else {
+                if first {
+                    let client = self.clone();
+                    let (key, model, opts) = (key.clone(), req.model.clone(), opts.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(config.max_wait).await;
+                        let batch = client
+                            .pending
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .remove(&key);
+                        if let Some(b) = batch {
+                            client.send_batch(&model, b, &opts).await;
+                        }
+                    });
+                }
+                None
+            }
+        };
+        if let Some(batch) = flush_now {
+            self.send_batch(&req.model, batch, opts).await;
+        }
+        let vectors = rx
+            .await
+            .map_err(|_| ClientError::InvalidResponse("batch dropped".to_owned()))?
+            .map_err(|e| ClientError::InvalidResponse(format!("batched request failed: {e}")))?;
+        Ok(openai::EmbeddingResponse {
+            data: vectors
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| openai::Embedding {
+                    index: Some(u32::try_from(i).unwrap_or(u32::MAX)),
+                    embedding: v,
+                    extra: serde_json::Map::from_iter([(
+                        "object".to_owned(),
+                        Value::String("embedding".to_owned()),
+                    )]),
+                })
+                .collect(),
+            usage: None,
+            extra: serde_json::Map::from_iter([
+                ("object".to_owned(), Value::String("list".to_owned())),
+                ("model".to_owned(), Value::String(req.model)),
+            ]),
+        })
+    }
+
+    async fn send_batch(&self, model: &str, batch: PendingBatch, opts: &CallOptions) {
+        let request = openai::EmbeddingRequest {
+            model: model.to_owned(),
+            input: Value::Array(batch.inputs),
+            extra: batch.extra,
+        };
+        let result: Result<openai::EmbeddingResponse, ClientError> =
+            self.call(Route::Embeddings, &request, opts).await;
+        match result {
+            Ok(mut response) => {
+                response.data.sort_by_key(|e| e.index.unwrap_or(0));
+                let mut vectors = response.data.into_iter().map(|e| e.embedding);
+                for (n, tx) in batch.waiters {
+                    let mine: Vec<Value> = vectors.by_ref().take(n).collect();
+                    let _ = tx.send(if mine.len() == n {
+                        Ok(mine)
+                    } else {
+                        Err(Arc::new(ClientError::InvalidResponse(
+                            "fewer embeddings than inputs".to_owned(),
+                        )))
+                    });
+                }
+            }
+            Err(e) => {
+                let e = Arc::new(e);
+                for (_, tx) in batch.waiters {
+                    let _ = tx.send(Err(Arc::clone(&e)));
+                }
+            }
+        }
+    }
+}
+
+/// `client.chat()`.
+#[derive(Debug)]
+pub struct Chat<'a>(&'a SentinelClient);
+
+impl<'a> Chat<'a> {
+    /// `client.chat().completions()`.
+    pub fn completions(&self) -> ChatCompletions<'a> {
+        ChatCompletions(self.0)
+    }
+}
+
+/// `client.chat().completions()`.
+#[derive(Debug)]
+pub struct ChatCompletions<'a>(&'a SentinelClient);
+
+impl ChatCompletions<'_> {
+    /// Creates a completion.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create(
+        &self,
+        req: openai::ChatCompletionRequest,
+    ) -> Result<openai::ChatCompletionResponse, ClientError> {
+        self.create_with(req, &CallOptions::default()).await
+    }
+
+    /// Creates a completion with options (conversation, priority).
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create_with(
+        &self,
+        req: openai::ChatCompletionRequest,
+        opts: &CallOptions,
+    ) -> Result<openai::ChatCompletionResponse, ClientError> {
+        self.0.call(Route::ChatCompletions, &req, opts).await
+    }
+
+    /// Streams a completion: chunks arrive scanned and restored.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create_stream(
+        &self,
+        req: openai::ChatCompletionRequest,
+        opts: &CallOptions,
+    ) -> Result<EventStream<openai::ChatCompletionChunk>, ClientError> {
+        self.0.call_stream(Route::ChatCompletions, &req, opts).await
+    }
+}
+
+/// `client.embeddings()`.
+#[derive(Debug)]
+pub struct Embeddings<'a>(&'a SentinelClient);
+
+impl Embeddings<'_> {
+    /// Creates embeddings (coalesced with concurrent calls when micro-batching is on).
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create(
+        &self,
+        req: openai::EmbeddingRequest,
+    ) -> Result<openai::EmbeddingResponse, ClientError> {
+        let opts = CallOptions::default();
+        match self.0.batching {
+            Some(config) => self.0.embed_batched(req, &opts, config).await,
+            None => self.0.call(Route::Embeddings, &req, &opts).await,
+        }
+    }
+}
+
+/// `client.messages()` (Anthropic).
+#[derive(Debug)]
+pub struct Messages<'a>(&'a SentinelClient);
+
+impl Messages<'_> {
+    /// Creates a message.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create(
+        &self,
+        req: anthropic::MessagesRequest,
+    ) -> Result<anthropic::MessagesResponse, ClientError> {
+        self.0
+            .call(Route::Messages, &req, &CallOptions::default())
+            .await
+    }
+
+    /// Streams a message.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create_stream(
+        &self,
+        req: anthropic::MessagesRequest,
+    ) -> Result<EventStream<anthropic::StreamEvent>, ClientError> {
+        self.0
+            .call_stream(Route::Messages, &req, &CallOptions::default())
+            .await
+    }
+}
+
+/// Typed events of a streamed answer.
+pub struct EventStream<T> {
+    inner: Option<Box<ResponseStream>>,
+    full: Option<Bytes>,
+    parser: SseParser,
+    events: std::collections::VecDeque<SseEvent>,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<T> std::fmt::Debug for EventStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventStream")
+    }
+}
+
+impl<T: DeserializeOwned> EventStream<T> {
+    /// The next event; `None` at the end (after `[DONE]`).
+    ///
+    /// # Errors
+    ///
+    /// The stream broke, an event is not the expected JSON, or the answer was blocked
+    /// mid-stream ([`ClientError::Blocked`]).
+    pub async fn next(&mut self) -> Option<Result<T, ClientError>> {
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                if e.is_done() {
+                    continue;
+                }
+                let v: Value = match serde_json::from_str(&e.data) {
+                    Ok(v) => v,
+                    Err(err) => return Some(Err(ClientError::InvalidResponse(err.to_string()))),
+                };
+                if v.get("error")
+                    .and_then(|x| x.get("code"))
+                    .and_then(Value::as_str)
+                    == Some("response_blocked")
+                {
+                    return Some(Err(ClientError::Blocked {
+                        direction: "response",
+                        reasons: Vec::new(),
+                    }));
+                }
+                return Some(
+                    serde_json::from_value(v)
+                        .map_err(|err| ClientError::InvalidResponse(err.to_string())),
+                );
+            }
+            let bytes = if let Some(b) = self.full.take() {
+                b
+            } else {
+                match &mut self.inner {
+                    Some(s) => match s.next().await {
+                        Some(Ok(b)) => b,
+                        Some(Err(e)) => return Some(Err(e.into())),
+                        None => return None,
+                    },
+                    None => return None,
+                }
+            };
+            let mut events = Vec::new();
+            if let Err(e) = self.parser.push(&bytes, &mut events) {
+                return Some(Err(ClientError::InvalidResponse(e.to_string())));
+            }
+            self.events.extend(events);
+        }
+    }
+}
+
+/// A synchronous client (feature `blocking`), for code without an async runtime.
+#[cfg(feature = "blocking")]
+pub mod blocking {
+    use super::*;
+
+    /// [`super::SentinelClient`] on a private Tokio runtime.
+    #[derive(Debug)]
+    pub struct SentinelClient {
+        runtime: tokio::runtime::Runtime,
+        inner: super::SentinelClient,
+    }
+
+    impl SentinelClient {
+        /// A client built from `config`.
+        ///
+        /// # Errors
+        ///
+        /// A runtime or layer that cannot be built.
+        pub fn new(config: &SentinelConfig) -> Result<SentinelClient, ClientError> {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| ClientError::Config(ConfigError(format!("runtime: {e}"))))?;
+            let inner = runtime.block_on(async { super::SentinelClient::new(config) })?;
+            Ok(SentinelClient { runtime, inner })
+        }
+
+        /// A chat completion.
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn chat_completion(
+            &self,
+            req: openai::ChatCompletionRequest,
+        ) -> Result<openai::ChatCompletionResponse, ClientError> {
+            self.runtime
+                .block_on(self.inner.chat().completions().create(req))
+        }
+
+        /// Embeddings.
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn embeddings(
+            &self,
+            req: openai::EmbeddingRequest,
+        ) -> Result<openai::EmbeddingResponse, ClientError> {
+            self.runtime.block_on(self.inner.embeddings().create(req))
+        }
+
+        /// An Anthropic message.
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn message(
+            &self,
+            req: anthropic::MessagesRequest,
+        ) -> Result<anthropic::MessagesResponse, ClientError> {
+            self.runtime.block_on(self.inner.messages().create(req))
+        }
+    }
+}

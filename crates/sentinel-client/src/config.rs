@@ -1,0 +1,504 @@
+//! `SentinelConfig`: one TOML file for the SDK and the gateway, and building the pipeline
+//! from it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use sentinel_audit::{AuditSink, Durability, FailurePolicy, FileSink, FileSinkConfig};
+use sentinel_cache::{CacheConfig, MemoryCache, ResponseCachePolicy, TieredCache, TieredConfig};
+use sentinel_detect::{DetectionConfig, LocalDetector};
+use sentinel_metrics::Telemetry;
+use sentinel_policy::PolicySet;
+use sentinel_transport::{
+    Endpoint, HttpTransport, LimitConfig, RetryConfig, Strategy, Timeouts, Transport,
+    TransportConfig, Upstream,
+};
+
+use crate::detection::{Detection, DetectionMode, RemoteDetector, RemoteSettings};
+use crate::pipeline::{Pipeline, PipelineConfig, Stance};
+use crate::segments::Route;
+
+/// A configuration that cannot be used; messages name the section and key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The whole configuration.
+///
+/// ```toml
+/// tenant = "default"                 # the SDK's tenant (the gateway maps keys to tenants)
+///
+/// [detection]
+/// mode = "local"                     # local | hybrid | remote_first
+/// recognizers = "detection.toml"     # custom recognizers, allow/deny lists (optional)
+/// cache_max_bytes = 67108864
+/// [detection.remote]                 # Presidio Analyzer (or a DeepSentinel gateway)
+/// url = "http://127.0.0.1:5002"
+/// threshold = 0.6
+/// entities = ["PERSON", "LOCATION"]
+/// timeout_ms = 2000
+///
+/// [policy]
+/// preset = "strict"                  # or: file = "policy.toml"
+///
+/// [cache]
+/// response = false                   # cache answers of deterministic requests
+/// max_bytes = 67108864
+/// ttl_seconds = 300
+///
+/// [network]
+/// upstream = "https://api.openai.com/v1"
+/// api_key_env = "OPENAI_API_KEY"     # the environment variable, never the key
+/// auth = "bearer"                    # bearer | x-api-key (Anthropic)
+/// timeout_ms = 600000
+/// max_retries = 2
+/// max_concurrent = 256
+///
+/// [audit]
+/// dir = "./deepsentinel-audit"       # absent: no audit log
+/// sync = "interval"                  # always | interval | never
+///
+/// [failure]
+/// detector = "fail_closed"           # or fail_open
+/// audit = "fail_closed"
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelConfig {
+    /// The SDK's tenant.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Detection.
+    #[serde(default)]
+    pub detection: DetectionSection,
+    /// Policy.
+    #[serde(default)]
+    pub policy: PolicySection,
+    /// Caches.
+    #[serde(default)]
+    pub cache: CacheSection,
+    /// The upstream.
+    #[serde(default)]
+    pub network: NetworkSection,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditSection,
+    /// Failure stances.
+    #[serde(default)]
+    pub failure: FailureSection,
+}
+
+/// `[detection]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionSection {
+    /// The mode.
+    #[serde(default)]
+    pub mode: DetectionMode,
+    /// A detection TOML file (custom recognizers, allow and deny lists).
+    #[serde(default)]
+    pub recognizers: Option<PathBuf>,
+    /// The detection cache's byte cap (default 64 MiB).
+    #[serde(default)]
+    pub cache_max_bytes: Option<u64>,
+    /// The remote detector.
+    #[serde(default)]
+    pub remote: Option<RemoteSection>,
+}
+
+/// `[detection.remote]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteSection {
+    /// The Presidio Analyzer base URL.
+    pub url: String,
+    /// Hybrid: ask when a local finding scores below this (default 0.6).
+    #[serde(default)]
+    pub threshold: Option<f32>,
+    /// Entity types only the remote knows (default PERSON, LOCATION).
+    #[serde(default)]
+    pub entities: Option<Vec<String>>,
+    /// Milliseconds to wait (default 2000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Seconds remote answers are reused (default 600).
+    #[serde(default)]
+    pub cache_ttl_seconds: Option<u64>,
+    /// Presidio's language (default `en`).
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// `[policy]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// A preset (default `strict`).
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// A policy file (wins over `preset`).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+/// `[cache]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// Cache answers (default false).
+    #[serde(default)]
+    pub response: bool,
+    /// The response cache's byte cap (default 64 MiB).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    /// Seconds an answer is reused (default 300).
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
+    /// Only deterministic requests unless opted in (default true).
+    #[serde(default)]
+    pub deterministic_only: Option<bool>,
+    /// Routes whose answers may be cached (default all).
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// Models whose answers may be cached (default all).
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+/// How the upstream key is sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    /// `Authorization: Bearer KEY` (OpenAI and compatible servers).
+    #[default]
+    Bearer,
+    /// `x-api-key: KEY` and `anthropic-version` (Anthropic).
+    XApiKey,
+}
+
+/// `[network]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// The upstream base URL (default `https://api.openai.com/v1`).
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// The environment variable with the upstream key (default `OPENAI_API_KEY`).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// How the key is sent.
+    #[serde(default)]
+    pub auth: Auth,
+    /// Connect timeout in milliseconds (default 5000).
+    #[serde(default)]
+    pub connect_timeout_ms: Option<u64>,
+    /// Whole-exchange timeout in milliseconds (default 600000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Time to response headers in milliseconds (default 120000).
+    #[serde(default)]
+    pub headers_timeout_ms: Option<u64>,
+    /// Retries (default 2).
+    #[serde(default)]
+    pub max_retries: Option<u32>,
+    /// Requests to the upstream at once (default 256).
+    #[serde(default)]
+    pub max_concurrent: Option<usize>,
+    /// Requests waiting for a slot (default 1024).
+    #[serde(default)]
+    pub max_queued: Option<usize>,
+    /// Milliseconds a request waits for a slot (default 5000).
+    #[serde(default)]
+    pub queue_timeout_ms: Option<u64>,
+}
+
+/// `[audit]`.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    /// The log directory; no audit log without it.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// `always`, `interval` (default) or `never`.
+    #[serde(default)]
+    pub sync: Option<String>,
+}
+
+/// `[failure]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureSection {
+    /// When the remote detector fails.
+    #[serde(default)]
+    pub detector: Stance,
+    /// When the audit log cannot record.
+    #[serde(default)]
+    pub audit: Stance,
+}
+
+fn ms(v: Option<u64>, default: u64) -> Duration {
+    Duration::from_millis(v.unwrap_or(default))
+}
+
+impl SentinelConfig {
+    /// Parses a configuration; `origin` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// TOML errors with line and column, unknown keys.
+    pub fn from_toml(origin: &str, text: &str) -> Result<SentinelConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let (line, col) = e.span().map_or((0, 0), |s| {
+                let before = &text[..s.start.min(text.len())];
+                (
+                    before.matches('\n').count() + 1,
+                    before
+                        .rfind('\n')
+                        .map_or(before.len(), |i| before.len() - i - 1)
+                        + 1,
+                )
+            });
+            ConfigError(format!("{origin}:{line}:{col}: {}", e.message()))
+        })
+    }
+
+    /// Reads a configuration file.
+    ///
+    /// # Errors
+    ///
+    /// An unreadable file, or as [`SentinelConfig::from_toml`].
+    pub fn load(path: &std::path::Path) -> Result<SentinelConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        SentinelConfig::from_toml(&path.display().to_string(), &text)
+    }
+
+    /// The SDK's tenant (`default` when unset).
+    pub fn tenant(&self) -> &str {
+        self.tenant.as_deref().unwrap_or("default")
+    }
+
+    /// The transport configuration of `[network]`.
+    pub fn transport_config(&self) -> TransportConfig {
+        let n = &self.network;
+        TransportConfig {
+            timeouts: Timeouts {
+                connect: ms(n.connect_timeout_ms, 5_000),
+                headers: ms(n.headers_timeout_ms, 120_000),
+                total: ms(n.timeout_ms, 600_000),
+                ..Timeouts::default()
+            },
+            retry: RetryConfig {
+                max_retries: n.max_retries.unwrap_or(2),
+                ..RetryConfig::default()
+            },
+            concurrency: Some(LimitConfig {
+                max_concurrent: n.max_concurrent.unwrap_or(256).max(1),
+                max_queued: n.max_queued.unwrap_or(1024),
+                queue_timeout: ms(n.queue_timeout_ms, 5_000),
+            }),
+            ..TransportConfig::default()
+        }
+    }
+
+    /// The upstream endpoint of `[network]`, with its key from the environment.
+    ///
+    /// # Errors
+    ///
+    /// A bad URL, or a key that is not a valid header value.
+    pub fn upstream(&self) -> Result<Upstream, ConfigError> {
+        let n = &self.network;
+        let url = n
+            .upstream
+            .clone()
+            .unwrap_or_else(|| "https://api.openai.com/v1".to_owned());
+        let mut endpoint = Endpoint::new("upstream", &url)
+            .map_err(|e| ConfigError(format!("[network] upstream: {e}")))?;
+        let var = n
+            .api_key_env
+            .clone()
+            .unwrap_or_else(|| "OPENAI_API_KEY".to_owned());
+        if let Ok(key) = std::env::var(&var) {
+            if !key.is_empty() {
+                let bad = || {
+                    ConfigError(format!(
+                        "[network] the key in {var} is not a valid header value"
+                    ))
+                };
+                match n.auth {
+                    Auth::Bearer => {
+                        let v = http::HeaderValue::from_str(&format!("Bearer {key}"))
+                            .map_err(|_| bad())?;
+                        endpoint = endpoint.header(http::header::AUTHORIZATION, v);
+                    }
+                    Auth::XApiKey => {
+                        let v = http::HeaderValue::from_str(&key).map_err(|_| bad())?;
+                        endpoint = endpoint
+                            .header(http::HeaderName::from_static("x-api-key"), v)
+                            .header(
+                                http::HeaderName::from_static("anthropic-version"),
+                                http::HeaderValue::from_static("2023-06-01"),
+                            );
+                    }
+                }
+            }
+        }
+        Ok(Upstream {
+            name: "upstream".to_owned(),
+            endpoints: vec![endpoint],
+            strategy: Strategy::RoundRobin,
+        })
+    }
+
+    /// Builds the pipeline: detector, policy, audit log, caches, transport, telemetry.
+    /// Call within a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// Any layer that cannot be built, named by its section.
+    pub fn build(&self) -> Result<Pipeline, ConfigError> {
+        let transport: Arc<dyn Transport> = Arc::new(
+            HttpTransport::new(self.transport_config(), vec![self.upstream()?])
+                .map_err(|e| ConfigError(format!("[network] {e}")))?,
+        );
+        self.build_with(transport)
+    }
+
+    /// Builds the pipeline over a given transport (tests, custom transports).
+    ///
+    /// # Errors
+    ///
+    /// As [`SentinelConfig::build`].
+    pub fn build_with(&self, transport: Arc<dyn Transport>) -> Result<Pipeline, ConfigError> {
+        let mut builder = LocalDetector::builder();
+        if let Some(path) = &self.detection.recognizers {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!("[detection] recognizers {}: {e}", path.display()))
+            })?;
+            let cfg = DetectionConfig::from_toml(&path.display().to_string(), &text)
+                .map_err(|e| ConfigError(format!("[detection] {e}")))?;
+            builder = cfg
+                .apply(builder)
+                .map_err(|e| ConfigError(format!("[detection] {e}")))?;
+        }
+        let local = Arc::new(
+            builder
+                .build()
+                .map_err(|e| ConfigError(format!("[detection] {e}")))?,
+        );
+        let remote = match &self.detection.remote {
+            None => None,
+            Some(r) => {
+                let defaults = RemoteSettings::default();
+                let settings = RemoteSettings {
+                    threshold: r.threshold.unwrap_or(defaults.threshold),
+                    remote_entities: r.entities.clone().unwrap_or(defaults.remote_entities),
+                    language: r.language.clone().unwrap_or(defaults.language),
+                    timeout: r.timeout_ms.map_or(defaults.timeout, Duration::from_millis),
+                    cache_ttl: r
+                        .cache_ttl_seconds
+                        .map_or(defaults.cache_ttl, Duration::from_secs),
+                };
+                let endpoint = Endpoint::new("presidio", &r.url)
+                    .map_err(|e| ConfigError(format!("[detection.remote] url: {e}")))?;
+                let t = HttpTransport::new(
+                    TransportConfig {
+                        retry: RetryConfig {
+                            max_retries: 0,
+                            ..RetryConfig::default()
+                        },
+                        ..TransportConfig::default()
+                    },
+                    vec![Upstream {
+                        name: "presidio".to_owned(),
+                        endpoints: vec![endpoint],
+                        strategy: Strategy::RoundRobin,
+                    }],
+                )
+                .map_err(|e| ConfigError(format!("[detection.remote] {e}")))?;
+                Some(RemoteDetector::new(Arc::new(t), settings))
+            }
+        };
+        if self.detection.mode != DetectionMode::Local && remote.is_none() {
+            return Err(ConfigError(
+                "[detection] mode hybrid and remote_first need [detection.remote]".to_owned(),
+            ));
+        }
+        let detection_cache = Arc::new(MemoryCache::new(CacheConfig {
+            max_bytes: self.detection.cache_max_bytes.unwrap_or(64 << 20),
+            ..CacheConfig::default()
+        }));
+        let detection = Detection::new(local, detection_cache, self.detection.mode, remote);
+        let policy = match (&self.policy.file, &self.policy.preset) {
+            (Some(path), _) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("[policy] file {}: {e}", path.display())))?;
+                PolicySet::from_toml(&path.display().to_string(), &text)
+            }
+            (None, preset) => PolicySet::preset(preset.as_deref().unwrap_or("strict")),
+        }
+        .map_err(|e| ConfigError(format!("[policy] {e}")))?;
+        let audit: Option<Arc<dyn AuditSink>> = match &self.audit.dir {
+            None => None,
+            Some(dir) => {
+                let mut c = FileSinkConfig::new(dir.clone());
+                c.durability = match self.audit.sync.as_deref() {
+                    None | Some("interval") => Durability::Interval(Duration::from_millis(100)),
+                    Some("always") => Durability::Always,
+                    Some("never") => Durability::Never,
+                    Some(other) => {
+                        return Err(ConfigError(format!(
+                            "[audit] sync: unknown value {other:?} (always, interval, never)"
+                        )))
+                    }
+                };
+                c.on_failure = match self.failure.audit {
+                    Stance::FailClosed => FailurePolicy::FailClosed,
+                    Stance::FailOpen => FailurePolicy::FailOpen,
+                };
+                Some(Arc::new(
+                    FileSink::open(c).map_err(|e| ConfigError(format!("[audit] {e}")))?,
+                ))
+            }
+        };
+        let c = &self.cache;
+        let response_cache = ResponseCachePolicy {
+            enabled: c.response,
+            routes: c.routes.clone(),
+            models: c.models.clone(),
+            deterministic_only: c.deterministic_only.unwrap_or(true),
+            ttl: Duration::from_secs(c.ttl_seconds.unwrap_or(300)),
+            ..ResponseCachePolicy::default()
+        };
+        let responses = c.response.then(|| {
+            Arc::new(TieredCache::new(
+                Arc::new(MemoryCache::new(CacheConfig {
+                    max_bytes: c.max_bytes.unwrap_or(64 << 20),
+                    default_ttl: response_cache.ttl,
+                    ..CacheConfig::default()
+                })),
+                None,
+                TieredConfig::default(),
+            ))
+        });
+        let routes: Vec<&'static str> = Route::ALL.iter().map(|r| r.as_str()).collect();
+        let telemetry = Arc::new(Telemetry::new(&routes));
+        Ok(Pipeline::new(
+            detection,
+            Arc::new(policy),
+            audit,
+            responses,
+            transport,
+            telemetry,
+            PipelineConfig {
+                detector_stance: self.failure.detector,
+                audit_stance: self.failure.audit,
+                response_cache,
+                ..PipelineConfig::default()
+            },
+        ))
+    }
+}

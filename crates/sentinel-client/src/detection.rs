@@ -1,0 +1,315 @@
+//! Detection modes: local, hybrid (local first, a remote detector for low-confidence
+//! findings and types only it knows) and remote first (local as fallback). The remote speaks
+//! Presidio Analyzer's REST API, so an existing Presidio deployment (or another DeepSentinel
+//! gateway's `/analyze`) serves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use sentinel_cache::{Cache, CacheConfig, CachedDetector, Key, MemoryCache};
+use sentinel_detect::{CharOffsets, EntityType, Finding, LocalDetector, RecognizerId};
+use sentinel_transport::{OutboundRequest, Transport};
+use serde::{Deserialize, Serialize};
+
+/// Where findings come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectionMode {
+    /// The local detector only.
+    #[default]
+    Local,
+    /// Local first; the remote is asked when a local finding scores below the threshold,
+    /// or always when remote-only entity types are wanted; its answer is merged in.
+    Hybrid,
+    /// The remote first; the local detector when the remote fails.
+    RemoteFirst,
+}
+
+/// The recognizer id findings of the remote detector carry.
+pub const REMOTE_RECOGNIZER: u16 = u16::MAX;
+
+/// The remote detector's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteSettings {
+    /// Hybrid: ask the remote when a local finding scores below this.
+    pub threshold: f32,
+    /// Entity types only the remote knows (asked for in hybrid mode every time).
+    pub remote_entities: Vec<String>,
+    /// Presidio's `language`.
+    pub language: String,
+    /// How long to wait for the remote.
+    pub timeout: Duration,
+    /// How long remote answers are reused.
+    pub cache_ttl: Duration,
+}
+
+impl Default for RemoteSettings {
+    /// 0.6, PERSON and LOCATION, `en`, 2 s, 10 minutes.
+    fn default() -> RemoteSettings {
+        RemoteSettings {
+            threshold: 0.6,
+            remote_entities: vec!["PERSON".to_owned(), "LOCATION".to_owned()],
+            language: "en".to_owned(),
+            timeout: Duration::from_secs(2),
+            cache_ttl: Duration::from_secs(600),
+        }
+    }
+}
+
+/// A Presidio Analyzer `POST /analyze` client over a [`Transport`].
+pub struct RemoteDetector {
+    transport: Arc<dyn Transport>,
+    settings: RemoteSettings,
+    cache: MemoryCache<Arc<[Finding]>>,
+}
+
+impl std::fmt::Debug for RemoteDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteDetector")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct AnalyzeRequest<'a> {
+    text: &'a str,
+    language: &'a str,
+}
+
+#[derive(Deserialize)]
+struct AnalyzeResult {
+    entity_type: String,
+    start: usize,
+    end: usize,
+    score: f32,
+}
+
+/// The remote failed; the message holds no text.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("remote detector: {0}")]
+pub struct RemoteError(pub String);
+
+impl RemoteDetector {
+    /// A client sending to `transport` (whose upstream is the Presidio base URL).
+    pub fn new(transport: Arc<dyn Transport>, settings: RemoteSettings) -> RemoteDetector {
+        RemoteDetector {
+            transport,
+            cache: MemoryCache::new(CacheConfig {
+                max_bytes: 16 << 20,
+                default_ttl: settings.cache_ttl,
+                estimated_entries: 4096,
+            }),
+            settings,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &RemoteSettings {
+        &self.settings
+    }
+
+    /// The remote's findings for `text` (byte offsets), cached for the TTL.
+    ///
+    /// # Errors
+    ///
+    /// The remote is unreachable, slow, answers an error status or unexpected JSON.
+    pub async fn analyze(&self, text: &str) -> Result<Arc<[Finding]>, RemoteError> {
+        let key = {
+            let mut b = Key::builder("remote-analyze");
+            b.field(self.settings.language.as_bytes())
+                .field(text.as_bytes());
+            b.finish()
+        };
+        if let Some(found) = self.cache.get(&key) {
+            return Ok(found);
+        }
+        let body = serde_json::to_vec(&AnalyzeRequest {
+            text,
+            language: &self.settings.language,
+        })
+        .map_err(|e| RemoteError(e.to_string()))?;
+        let send = self
+            .transport
+            .send(OutboundRequest::post_json("/analyze", Bytes::from(body)));
+        let response = tokio::time::timeout(self.settings.timeout, async {
+            let r = send.await.map_err(|e| RemoteError(e.to_string()))?;
+            if !r.status.is_success() {
+                return Err(RemoteError(format!("status {}", r.status.as_u16())));
+            }
+            r.json::<Vec<AnalyzeResult>>()
+                .await
+                .map_err(|e| RemoteError(e.to_string()))
+        })
+        .await
+        .map_err(|_| RemoteError(format!("no answer within {:?}", self.settings.timeout)))??;
+        // Presidio counts characters; spans inside Rust are bytes.
+        let starts: Vec<usize> = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([text.len()])
+            .collect();
+        let found: Arc<[Finding]> = response
+            .into_iter()
+            .filter_map(|r| {
+                let (start, end) = (*starts.get(r.start)?, *starts.get(r.end)?);
+                (start < end).then(|| Finding {
+                    entity: EntityType::new(&r.entity_type),
+                    start,
+                    end,
+                    score: r.score.clamp(0.0, 1.0),
+                    recognizer: RecognizerId::from_index(REMOTE_RECOGNIZER),
+                })
+            })
+            .collect();
+        self.cache.insert(key, Arc::clone(&found), None);
+        Ok(found)
+    }
+}
+
+/// The detection stage: a cached local detector, and a remote per the mode.
+pub struct Detection {
+    local: CachedDetector<Arc<LocalDetector>>,
+    remote: Option<RemoteDetector>,
+    mode: DetectionMode,
+}
+
+impl std::fmt::Debug for Detection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detection")
+            .field("mode", &self.mode)
+            .field("remote", &self.remote)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One segment's findings and how they were found.
+#[derive(Debug, Default)]
+pub struct Detected {
+    /// The findings, sorted by start.
+    pub findings: Vec<Finding>,
+    /// Whether the local result came from the detection cache.
+    pub cache_hit: bool,
+    /// Whether the remote was asked and failed (the local result stands in).
+    pub remote_failed: bool,
+}
+
+impl Detection {
+    /// Detection with `local` behind `cache`, and `remote` for the hybrid and remote-first
+    /// modes.
+    pub fn new(
+        local: Arc<LocalDetector>,
+        cache: Arc<dyn Cache<Arc<[Finding]>>>,
+        mode: DetectionMode,
+        remote: Option<RemoteDetector>,
+    ) -> Detection {
+        Detection {
+            local: CachedDetector::new(local, cache),
+            remote,
+            mode,
+        }
+    }
+
+    /// The local detector.
+    pub fn local(&self) -> &LocalDetector {
+        self.local.inner()
+    }
+
+    /// The local detector, shared (streamed answers scan with it).
+    pub fn local_arc(&self) -> Arc<LocalDetector> {
+        Arc::clone(self.local.inner())
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> DetectionMode {
+        self.mode
+    }
+
+    /// Finds the sensitive values in `text`.
+    pub async fn detect(&self, text: &str) -> Detected {
+        match (self.mode, &self.remote) {
+            (DetectionMode::Local, _) | (_, None) => {
+                let (found, hit) = self.local.scan_cached(text);
+                Detected {
+                    findings: found.to_vec(),
+                    cache_hit: hit,
+                    remote_failed: false,
+                }
+            }
+            (DetectionMode::RemoteFirst, Some(remote)) => match remote.analyze(text).await {
+                Ok(found) => Detected {
+                    findings: sorted(found.to_vec()),
+                    cache_hit: false,
+                    remote_failed: false,
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "remote detector failed; using the local result");
+                    let (found, hit) = self.local.scan_cached(text);
+                    Detected {
+                        findings: found.to_vec(),
+                        cache_hit: hit,
+                        remote_failed: true,
+                    }
+                }
+            },
+            (DetectionMode::Hybrid, Some(remote)) => {
+                let (found, hit) = self.local.scan_cached(text);
+                let threshold = remote.settings.threshold;
+                let ask = !remote.settings.remote_entities.is_empty()
+                    || found.iter().any(|f| f.score < threshold);
+                let mut findings = found.to_vec();
+                let mut remote_failed = false;
+                if ask && !text.trim().is_empty() {
+                    match remote.analyze(text).await {
+                        Ok(extra) => findings = merge(findings, &extra, &remote.settings),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "remote detector failed; using the local result");
+                            remote_failed = true;
+                        }
+                    }
+                }
+                Detected {
+                    findings,
+                    cache_hit: hit,
+                    remote_failed,
+                }
+            }
+        }
+    }
+}
+
+fn sorted(mut v: Vec<Finding>) -> Vec<Finding> {
+    v.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    v
+}
+
+/// Local findings, confirmed or raised by remote ones on the same span, plus the remote's
+/// findings of remote-only types and of spans the local detector did not see.
+fn merge(local: Vec<Finding>, remote: &[Finding], settings: &RemoteSettings) -> Vec<Finding> {
+    let mut out = local;
+    for r in remote {
+        if let Some(l) = out
+            .iter_mut()
+            .find(|l| l.start == r.start && l.end == r.end && l.entity == r.entity)
+        {
+            l.score = l.score.max(r.score);
+            continue;
+        }
+        let overlaps = out.iter().any(|l| l.start < r.end && r.start < l.end);
+        let remote_only = settings
+            .remote_entities
+            .iter()
+            .any(|e| e == r.entity.as_str());
+        if remote_only || !overlaps {
+            out.push(r.clone());
+        }
+    }
+    sorted(out)
+}
+
+/// Character offsets of a text, for callers that report Presidio-style spans.
+pub fn char_span(text: &str, f: &Finding) -> (usize, usize) {
+    let mut o = CharOffsets::new(text);
+    (o.char_offset(f.start), o.char_offset(f.end))
+}

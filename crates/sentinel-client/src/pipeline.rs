@@ -1,0 +1,1451 @@
+//! The pipeline: request text -> detection (cached) -> policy -> audit -> response cache ->
+//! transport -> restore and response scan -> metrics. The SDK runs it in-process; the
+//! gateway runs it behind HTTP.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use http::StatusCode;
+use sentinel_audit::{AuditEvent, AuditSink, Direction as AuditDirection};
+use sentinel_cache::{
+    response_key, Cacheability, CachedBody, CachedResponse, Flight, ResponseCachePolicy,
+    SingleFlight, TieredCache,
+};
+use sentinel_detect::{Finding, LocalDetector, StreamScanner};
+use sentinel_metrics::{CacheName, ErrorKind, RequestRecord, Stage, Telemetry};
+use sentinel_policy::{
+    Action, Applied, Decision, DecisionContext, Direction, PolicyEngine, Reason, RestoreStats,
+    Restorer, StreamRestorer,
+};
+use sentinel_transport::sse::{write_event, SseEvent, SseParser};
+use sentinel_transport::{OutboundRequest, Priority, ResponseBody, Transport, TransportError};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::detection::Detection;
+use crate::segments::{request_segments, response_segments, Route};
+
+/// What to do when a layer fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stance {
+    /// Refuse the request (the default for compliance).
+    #[default]
+    FailClosed,
+    /// Let it through and count it.
+    FailOpen,
+}
+
+/// The pipeline's own settings.
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    /// When the detector fails (the remote without a local fallback).
+    pub detector_stance: Stance,
+    /// When the audit log refuses an event.
+    pub audit_stance: Stance,
+    /// Which responses are cached.
+    pub response_cache: ResponseCachePolicy,
+    /// How long identical concurrent misses wait for the first one's answer.
+    pub single_flight_wait: Duration,
+    /// Bytes of a streamed answer held back so a value split across chunks is still seen
+    /// (and a pseudonym still restored).
+    pub stream_hold_back: usize,
+    /// The key of the audit log's value fingerprints (HMAC-SHA256).
+    pub fingerprint_key: Vec<u8>,
+    /// The largest event in a streamed answer.
+    pub max_event_bytes: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> PipelineConfig {
+        PipelineConfig {
+            detector_stance: Stance::FailClosed,
+            audit_stance: Stance::FailClosed,
+            response_cache: ResponseCachePolicy::default(),
+            single_flight_wait: Duration::from_secs(30),
+            stream_hold_back: 256,
+            fingerprint_key: (0..32).map(|_| fastrand::u8(..)).collect(),
+            max_event_bytes: 1 << 20,
+        }
+    }
+}
+
+/// One request through the pipeline.
+#[derive(Clone, Debug)]
+pub struct PipelineRequest {
+    /// The route.
+    pub route: Route,
+    /// The tenant.
+    pub tenant: String,
+    /// The client's JSON body, as received.
+    pub body: Bytes,
+    /// The request id (audit records, pseudonym scope when there is no conversation).
+    pub request_id: String,
+    /// A conversation id: pseudonyms live in its scope across requests.
+    pub conversation: Option<String>,
+    /// The priority in the transport's concurrency limit.
+    pub priority: Priority,
+    /// The request's `Cache-Control` header.
+    pub cache_control: Option<String>,
+    /// Whether the caller opted in to caching a non-deterministic request.
+    pub cache_opt_in: bool,
+}
+
+impl PipelineRequest {
+    /// A request with a generated id, normal priority and no cache directives.
+    pub fn new(route: Route, tenant: &str, body: impl Into<Bytes>) -> PipelineRequest {
+        PipelineRequest {
+            route,
+            tenant: tenant.to_owned(),
+            body: body.into(),
+            request_id: format!("req-{:016x}", fastrand::u64(..)),
+            conversation: None,
+            priority: Priority::Normal,
+            cache_control: None,
+            cache_opt_in: false,
+        }
+    }
+}
+
+/// Why the pipeline refused or failed. Messages never hold request or response content.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// The body is not the JSON the route expects.
+    #[error("bad request: {message}")]
+    BadRequest {
+        /// What is wrong (position and kind, never content).
+        message: String,
+    },
+    /// Policy refused the request or the answer.
+    #[error("blocked by policy ({direction}): {}", reasons.iter().map(|r| format!("{} (rule {})", r.entity, r.rule)).collect::<Vec<_>>().join(", "))]
+    Blocked {
+        /// `request` or `response`.
+        direction: &'static str,
+        /// Entity types and rules, never values.
+        reasons: Vec<Reason>,
+    },
+    /// The upstream answered with an error status; its body is passed on.
+    #[error("upstream answered {status}")]
+    Upstream {
+        /// The status.
+        status: StatusCode,
+        /// The upstream's body.
+        body: Bytes,
+    },
+    /// The transport failed (timeouts, overload, open circuits, broken bodies).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// Detection could not complete and the stance is fail-closed.
+    #[error("detector unavailable: {message}")]
+    Detector {
+        /// Why.
+        message: String,
+    },
+    /// The audit log refused the event and the stance is fail-closed.
+    #[error("audit log unavailable: {message}")]
+    Audit {
+        /// Why.
+        message: String,
+    },
+}
+
+impl PipelineError {
+    /// The metric kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PipelineError::BadRequest { .. } => ErrorKind::BadRequest,
+            PipelineError::Blocked { .. } => ErrorKind::Internal,
+            PipelineError::Upstream { .. } => ErrorKind::UpstreamStatus,
+            PipelineError::Transport(e) => e.kind(),
+            PipelineError::Detector { .. } => ErrorKind::Detector,
+            PipelineError::Audit { .. } => ErrorKind::Audit,
+        }
+    }
+
+    /// The HTTP status a gateway answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            PipelineError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            PipelineError::Blocked { .. } => StatusCode::FORBIDDEN,
+            PipelineError::Upstream { status, .. } => *status,
+            PipelineError::Transport(TransportError::Overloaded { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            PipelineError::Transport(
+                TransportError::HeadersTimeout { .. }
+                | TransportError::TotalTimeout { .. }
+                | TransportError::ConnectTimeout { .. }
+                | TransportError::IdleTimeout { .. },
+            ) => StatusCode::GATEWAY_TIMEOUT,
+            PipelineError::Transport(_) => StatusCode::BAD_GATEWAY,
+            PipelineError::Detector { .. } | PipelineError::Audit { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+}
+
+/// The answer: whole, or a stream of event-stream bytes.
+pub enum PipelineBody {
+    /// A whole body.
+    Full(Bytes),
+    /// Server-sent events, scanned and restored as they pass.
+    Stream(Box<ResponseStream>),
+}
+
+impl std::fmt::Debug for PipelineBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PipelineBody::Full(b) => write!(f, "Full({} bytes)", b.len()),
+            PipelineBody::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// The pipeline's answer.
+#[derive(Debug)]
+pub struct PipelineResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The content type.
+    pub content_type: String,
+    /// The body.
+    pub body: PipelineBody,
+    /// Whether the response cache answered.
+    pub cache_hit: bool,
+    /// Values found in the request.
+    pub findings: usize,
+    /// Whether the request went upstream as the client sent it, byte for byte.
+    pub forwarded_unchanged: bool,
+}
+
+/// Everything that composes the pipeline.
+pub struct Pipeline {
+    detection: Detection,
+    policy: Arc<dyn PolicyEngine>,
+    audit: Option<Arc<dyn AuditSink>>,
+    responses: Option<Arc<TieredCache<CachedResponse>>>,
+    flights: SingleFlight<CachedResponse>,
+    transport: Arc<dyn Transport>,
+    telemetry: Arc<Telemetry>,
+    config: PipelineConfig,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("detection", &self.detection)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stage times of one request.
+#[derive(Default)]
+struct Timings {
+    stages: [Option<Duration>; 6],
+}
+
+impl Timings {
+    fn add(&mut self, stage: Stage, d: Duration) {
+        let slot = &mut self.stages[stage.index()];
+        *slot = Some(slot.unwrap_or_default() + d);
+    }
+}
+
+/// Separates segments in the text one decision is made on; findings never span it.
+const SEP: &str = "\u{0}\u{1e}\u{0}";
+
+/// The result of deciding on all segments of one document.
+struct SegmentsDecision {
+    /// New text per segment, when anything was transformed.
+    texts: Option<Vec<String>>,
+    applied: Vec<Applied>,
+    blocked: Option<Vec<Reason>>,
+    shadow: Option<&'static str>,
+}
+
+fn decision_name(d: &Decision) -> &'static str {
+    match d {
+        Decision::Allow { .. } => "allow",
+        Decision::Transform { .. } => "transform",
+        Decision::Block { .. } => "block",
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
+}
+
+impl Pipeline {
+    /// A pipeline from its layers.
+    #[allow(clippy::too_many_arguments)] // reason: each layer is its own seam
+    pub fn new(
+        detection: Detection,
+        policy: Arc<dyn PolicyEngine>,
+        audit: Option<Arc<dyn AuditSink>>,
+        responses: Option<Arc<TieredCache<CachedResponse>>>,
+        transport: Arc<dyn Transport>,
+        telemetry: Arc<Telemetry>,
+        config: PipelineConfig,
+    ) -> Pipeline {
+        Pipeline {
+            flights: SingleFlight::new(config.single_flight_wait),
+            detection,
+            policy,
+            audit,
+            responses,
+            transport,
+            telemetry,
+            config,
+        }
+    }
+
+    /// The telemetry (its Monitor is what `/v1/sentinel/stats` shows).
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
+    /// The detection stage.
+    pub fn detection(&self) -> &Detection {
+        &self.detection
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Arc<dyn PolicyEngine> {
+        &self.policy
+    }
+
+    /// The audit sink, if any.
+    pub fn audit(&self) -> Option<&Arc<dyn AuditSink>> {
+        self.audit.as_ref()
+    }
+
+    /// The response cache, if any.
+    pub fn response_cache(&self) -> Option<&Arc<TieredCache<CachedResponse>>> {
+        self.responses.as_ref()
+    }
+
+    fn fingerprint(&self, entity: &str, value: &str) -> String {
+        #[allow(clippy::expect_used)] // reason: HMAC takes keys of any length
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.config.fingerprint_key).expect("any key length");
+        mac.update(entity.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        format!("hmac:{}", hex(&mac.finalize().into_bytes()[..8]))
+    }
+
+    /// Detects in every segment (cache hits counted into `lookups`).
+    async fn detect_all(
+        &self,
+        texts: &[&str],
+        lookups: &mut Vec<(CacheName, bool)>,
+    ) -> Result<Vec<Vec<Finding>>, PipelineError> {
+        let mut out = Vec::with_capacity(texts.len());
+        for t in texts {
+            let d = self.detection.detect(t).await;
+            if t.len() >= sentinel_cache::DEFAULT_MIN_CACHED_LEN {
+                lookups.push((CacheName::Detection, d.cache_hit));
+            }
+            if d.remote_failed {
+                metrics::counter!(sentinel_metrics::names::ERRORS_TOTAL,
+                    sentinel_metrics::names::label::KIND => ErrorKind::Detector.as_str())
+                .increment(1);
+                if self.config.detector_stance == Stance::FailClosed {
+                    return Err(PipelineError::Detector {
+                        message: "the remote detector did not answer".to_owned(),
+                    });
+                }
+            }
+            out.push(d.findings);
+        }
+        Ok(out)
+    }
+
+    /// One decision over all segments (so numbering and blocking are per request).
+    fn decide_segments(
+        &self,
+        texts: &[&str],
+        findings: &[Vec<Finding>],
+        ctx: &DecisionContext,
+    ) -> SegmentsDecision {
+        let none_found = findings.iter().all(Vec::is_empty);
+        let shadow_of = |text: &str, found: &[Finding]| {
+            self.policy
+                .decide_shadow(text, found, ctx)
+                .map(|d| decision_name(&d))
+        };
+        if texts.iter().any(|t| t.contains('\u{0}')) {
+            // A segment holds the separator's NUL: decide per segment instead.
+            let mut texts_out = Vec::new();
+            let mut applied = Vec::new();
+            let mut changed = false;
+            let mut reasons = Vec::new();
+            for (t, f) in texts.iter().zip(findings) {
+                match self.policy.decide(t, f, ctx) {
+                    Decision::Allow { applied: a } => {
+                        applied.extend(a);
+                        texts_out.push((*t).to_owned());
+                    }
+                    Decision::Transform { text, applied: a } => {
+                        changed = true;
+                        applied.extend(a);
+                        texts_out.push(text);
+                    }
+                    Decision::Block { reasons: r } => reasons.extend(r),
+                }
+            }
+            return SegmentsDecision {
+                texts: changed.then_some(texts_out),
+                applied,
+                blocked: (!reasons.is_empty()).then_some(reasons),
+                shadow: None,
+            };
+        }
+        if none_found {
+            return SegmentsDecision {
+                texts: None,
+                applied: Vec::new(),
+                blocked: None,
+                shadow: shadow_of("", &[]),
+            };
+        }
+        let mut joined = String::new();
+        let mut all = Vec::new();
+        for (i, (t, f)) in texts.iter().zip(findings).enumerate() {
+            if i > 0 {
+                joined.push_str(SEP);
+            }
+            let base = joined.len();
+            joined.push_str(t);
+            all.extend(f.iter().map(|x| Finding {
+                start: x.start + base,
+                end: x.end + base,
+                ..x.clone()
+            }));
+        }
+        let shadow = shadow_of(&joined, &all);
+        match self.policy.decide(&joined, &all, ctx) {
+            Decision::Allow { applied } => SegmentsDecision {
+                texts: None,
+                applied,
+                blocked: None,
+                shadow,
+            },
+            Decision::Block { reasons } => SegmentsDecision {
+                texts: None,
+                applied: Vec::new(),
+                blocked: Some(reasons),
+                shadow,
+            },
+            Decision::Transform { text, applied } => {
+                let parts: Vec<String> = text.split(SEP).map(str::to_owned).collect();
+                SegmentsDecision {
+                    texts: (parts.len() == texts.len()).then_some(parts),
+                    applied,
+                    blocked: None,
+                    shadow,
+                }
+            }
+        }
+    }
+
+    /// Writes one audit event; applies the audit stance on failure.
+    #[allow(clippy::too_many_arguments)] // reason: the event's fields
+    fn record_audit(
+        &self,
+        req: &PipelineRequest,
+        model: &str,
+        direction: AuditDirection,
+        texts: &[&str],
+        findings: &[Vec<Finding>],
+        decision: &SegmentsDecision,
+        restore: Option<&RestoreStats>,
+        started: Instant,
+    ) -> Result<(), PipelineError> {
+        let Some(sink) = &self.audit else {
+            return Ok(());
+        };
+        let mut e = AuditEvent::new(&req.request_id, &req.tenant, direction);
+        e.route = req.route.as_str().to_owned();
+        e.model = model.to_owned();
+        for (t, fs) in texts.iter().zip(findings) {
+            for f in fs {
+                *e.entities.entry(f.entity.to_string()).or_insert(0) += 1;
+                if let Some(v) = t.get(f.start..f.end) {
+                    e.fingerprints.push(self.fingerprint(f.entity.as_str(), v));
+                }
+            }
+        }
+        for a in &decision.applied {
+            *e.actions.entry(a.action.as_str().to_owned()).or_insert(0) += 1;
+        }
+        if let Some(reasons) = &decision.blocked {
+            *e.actions.entry("block".to_owned()).or_insert(0) +=
+                u32::try_from(reasons.len()).unwrap_or(u32::MAX);
+        }
+        e.decision = if decision.blocked.is_some() {
+            "block"
+        } else if decision.texts.is_some() {
+            "transform"
+        } else {
+            "allow"
+        }
+        .to_owned();
+        e.latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        e.policy_version = self.policy.version_hash(&req.tenant);
+        if let Some(s) = decision.shadow {
+            e.shadow_decision = s.to_owned();
+        }
+        if let Some(r) = restore {
+            e.restored = r.restored;
+            e.unresolved = r.unresolved.clone();
+        }
+        match sink.append(e) {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                use sentinel_metrics::names::{label, AUDIT_DROPPED_TOTAL};
+                let stance = self.config.audit_stance;
+                metrics::counter!(AUDIT_DROPPED_TOTAL, label::POLICY => match stance {
+                    Stance::FailClosed => "fail_closed",
+                    Stance::FailOpen => "fail_open",
+                })
+                .increment(1);
+                tracing::error!(error = %err, "audit log refused an event");
+                match stance {
+                    Stance::FailClosed => Err(PipelineError::Audit {
+                        message: err.to_string(),
+                    }),
+                    Stance::FailOpen => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn scope(req: &PipelineRequest) -> String {
+        req.conversation
+            .clone()
+            .unwrap_or_else(|| req.request_id.clone())
+    }
+
+    fn context(req: &PipelineRequest, model: &str, direction: Direction) -> DecisionContext {
+        DecisionContext {
+            tenant: req.tenant.clone(),
+            direction,
+            route: req.route.as_str().to_owned(),
+            model: model.to_owned(),
+            scope: Some(Pipeline::scope(req)),
+        }
+    }
+
+    /// Runs one request through every stage.
+    ///
+    /// # Errors
+    ///
+    /// See [`PipelineError`]; every error is also counted and, where the policy decided,
+    /// audited.
+    pub async fn handle(&self, req: PipelineRequest) -> Result<PipelineResponse, PipelineError> {
+        let started = Instant::now();
+        let mut t = Timings::default();
+        let mut lookups: Vec<(CacheName, bool)> = Vec::new();
+        let mut found_labels: Vec<(String, &'static str)> = Vec::new();
+        let mut model = String::new();
+        let result = self
+            .run(&req, &mut t, &mut lookups, &mut found_labels, &mut model)
+            .await;
+        let status = match &result {
+            Ok(r) => r.status.as_u16(),
+            Err(e) => e.status().as_u16(),
+        };
+        let findings: Vec<(&str, &str)> =
+            found_labels.iter().map(|(e, a)| (e.as_str(), *a)).collect();
+        let mut record = RequestRecord::new(req.route.as_str(), &model, status, started.elapsed());
+        record.stages = t.stages;
+        record.cache = &lookups;
+        record.findings = &findings;
+        if let Err(e) = &result {
+            match e {
+                PipelineError::Blocked { direction, .. } => record.blocked = Some(direction),
+                other => record.error = Some(other.kind()),
+            }
+        }
+        self.telemetry.record(&record);
+        result
+    }
+
+    async fn run(
+        &self,
+        req: &PipelineRequest,
+        t: &mut Timings,
+        lookups: &mut Vec<(CacheName, bool)>,
+        found_labels: &mut Vec<(String, &'static str)>,
+        model_out: &mut String,
+    ) -> Result<PipelineResponse, PipelineError> {
+        let started = Instant::now();
+        // Parse.
+        let mut body: Value =
+            serde_json::from_slice(&req.body).map_err(|e| PipelineError::BadRequest {
+                message: format!("body is not valid JSON ({e})"),
+            })?;
+        if !body.is_object() {
+            return Err(PipelineError::BadRequest {
+                message: "body must be a JSON object".to_owned(),
+            });
+        }
+        let model = body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        model_out.clone_from(&model);
+        let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
+        let pointers = request_segments(req.route, &body);
+        let owned: Vec<String> = pointers
+            .iter()
+            .filter_map(|p| body.pointer(p).and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+        t.add(Stage::Parse, started.elapsed());
+
+        // Detect.
+        let at = Instant::now();
+        let findings = self.detect_all(&texts, lookups).await?;
+        t.add(Stage::Detect, at.elapsed());
+        let found: usize = findings.iter().map(Vec::len).sum();
+
+        // Decide.
+        let at = Instant::now();
+        let ctx = Pipeline::context(req, &model, Direction::Request);
+        let decision = self.decide_segments(&texts, &findings, &ctx);
+        for a in &decision.applied {
+            found_labels.push((a.entity.clone(), a.action.as_str()));
+        }
+        t.add(Stage::Policy, at.elapsed());
+
+        // Record.
+        let at = Instant::now();
+        let audited = self.record_audit(
+            req,
+            &model,
+            AuditDirection::Request,
+            &texts,
+            &findings,
+            &decision,
+            None,
+            started,
+        );
+        t.add(Stage::Audit, at.elapsed());
+        audited?;
+        if let Some(reasons) = decision.blocked {
+            for r in &reasons {
+                found_labels.push((r.entity.clone(), "block"));
+            }
+            return Err(PipelineError::Blocked {
+                direction: "request",
+                reasons,
+            });
+        }
+        let forwarded_unchanged = decision.texts.is_none();
+        let outbound: Bytes = match &decision.texts {
+            None => req.body.clone(),
+            Some(new_texts) => {
+                let at = Instant::now();
+                for (p, text) in pointers.iter().zip(new_texts) {
+                    if let Some(slot) = body.pointer_mut(p) {
+                        *slot = Value::String(text.clone());
+                    }
+                }
+                let bytes = Bytes::from(serde_json::to_vec(&body).map_err(|e| {
+                    PipelineError::BadRequest {
+                        message: e.to_string(),
+                    }
+                })?);
+                t.add(Stage::Policy, at.elapsed());
+                bytes
+            }
+        };
+
+        // Response cache.
+        let at = Instant::now();
+        let cacheability = match &self.responses {
+            Some(_) => self.config.response_cache.cacheability(
+                req.route.as_str(),
+                &body,
+                req.cache_control.as_deref(),
+                req.cache_opt_in,
+            ),
+            None => Cacheability::Bypass("disabled"),
+        };
+        let key = response_key(&req.tenant, req.route.as_str(), &body);
+        if let (Cacheability::Use, Some(cache)) = (cacheability, &self.responses) {
+            let hit = cache.get(&key).await;
+            lookups.push((CacheName::Response, hit.is_some()));
+            t.add(Stage::Cache, at.elapsed());
+            if let Some(cached) = hit {
+                return self
+                    .answer_from(req, &model, cached, t, found, true, forwarded_unchanged)
+                    .await;
+            }
+        }
+        let store = matches!(cacheability, Cacheability::Use | Cacheability::Refresh)
+            && self.responses.is_some();
+
+        // Single flight for cacheable misses: one upstream call, the others share it.
+        let guard = if store {
+            match self.flights.join(key).await {
+                Flight::Follower(shared) => {
+                    return self
+                        .answer_from(req, &model, shared, t, found, true, forwarded_unchanged)
+                        .await;
+                }
+                Flight::Leader(g) => Some(g),
+                Flight::Alone => None,
+            }
+        } else {
+            None
+        };
+
+        // Send.
+        let at = Instant::now();
+        let mut out = OutboundRequest::post_json(req.route.upstream_path(), outbound);
+        out.priority = req.priority;
+        if !stream {
+            out = out.accept_compressed();
+        }
+        let response = self.transport.send(out).await?;
+        let status = response.status;
+        let content_type = response
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json")
+            .to_owned();
+        if !status.is_success() {
+            let body = response.bytes().await.unwrap_or_default();
+            t.add(Stage::Upstream, at.elapsed());
+            return Err(PipelineError::Upstream { status, body });
+        }
+        let is_stream = content_type.starts_with("text/event-stream");
+        if is_stream {
+            t.add(Stage::Upstream, at.elapsed());
+            drop(guard);
+            let stream = ResponseStream::new(self, req, &model, response.into_body());
+            return Ok(PipelineResponse {
+                status,
+                content_type,
+                body: PipelineBody::Stream(Box::new(stream)),
+                cache_hit: false,
+                findings: found,
+                forwarded_unchanged,
+            });
+        }
+        let raw = response.bytes().await?;
+        t.add(Stage::Upstream, at.elapsed());
+        let cached = CachedResponse {
+            status: status.as_u16(),
+            content_type: content_type.clone(),
+            body: CachedBody::Full(raw),
+        };
+        if store {
+            let at = Instant::now();
+            if let Some(cache) = &self.responses {
+                cache
+                    .insert(key, cached.clone(), Some(self.config.response_cache.ttl))
+                    .await;
+            }
+            t.add(Stage::Cache, at.elapsed());
+        }
+        if let Some(g) = guard {
+            g.complete(cached.clone());
+        }
+        self.answer_from(req, &model, cached, t, found, false, forwarded_unchanged)
+            .await
+    }
+
+    /// Restores and scans an upstream answer (fresh or cached) for the caller.
+    #[allow(clippy::too_many_arguments)] // reason: the answer's context
+    async fn answer_from(
+        &self,
+        req: &PipelineRequest,
+        model: &str,
+        cached: CachedResponse,
+        t: &mut Timings,
+        found: usize,
+        cache_hit: bool,
+        forwarded_unchanged: bool,
+    ) -> Result<PipelineResponse, PipelineError> {
+        let status = StatusCode::from_u16(cached.status).unwrap_or(StatusCode::OK);
+        let body = match cached.body {
+            CachedBody::Full(b) => b,
+            CachedBody::Events(events) => {
+                // A cached stream: replayed through the same response processing.
+                let bytes: Vec<u8> = events.iter().flat_map(|e| e.iter().copied()).collect();
+                let stream = ResponseStream::replay(self, req, model, Bytes::from(bytes));
+                return Ok(PipelineResponse {
+                    status,
+                    content_type: cached.content_type,
+                    body: PipelineBody::Stream(Box::new(stream)),
+                    cache_hit,
+                    findings: found,
+                    forwarded_unchanged,
+                });
+            }
+        };
+        let at = Instant::now();
+        let processed = self.process_response(req, model, &body, at).await?;
+        t.add(Stage::Policy, at.elapsed());
+        Ok(PipelineResponse {
+            status,
+            content_type: cached.content_type,
+            body: PipelineBody::Full(processed),
+            cache_hit,
+            findings: found,
+            forwarded_unchanged,
+        })
+    }
+
+    /// Restore, then the response-direction scan and policy, over a whole JSON answer.
+    async fn process_response(
+        &self,
+        req: &PipelineRequest,
+        model: &str,
+        body: &Bytes,
+        started: Instant,
+    ) -> Result<Bytes, PipelineError> {
+        let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+            // Not JSON (a provider's plain error page on 200): passed on as it is.
+            return Ok(body.clone());
+        };
+        let pointers = response_segments(req.route, &v);
+        let ctx = Pipeline::context(req, model, Direction::Response);
+        let mut stats = RestoreStats::default();
+        let mut changed = false;
+        if let Some(restorer) = self.policy.restorer(&ctx) {
+            for p in &pointers {
+                if let Some(slot) = v.pointer_mut(p) {
+                    restorer.restore_json(slot, &mut stats);
+                }
+            }
+            changed |= stats.restored > 0;
+            count_restore(&stats);
+        }
+        let texts: Vec<String> = pointers
+            .iter()
+            .filter_map(|p| v.pointer(p).and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut ignored = Vec::new();
+        let findings = self.detect_all(&refs, &mut ignored).await?;
+        let decision = self.decide_segments(&refs, &findings, &ctx);
+        self.record_audit(
+            req,
+            model,
+            AuditDirection::Response,
+            &refs,
+            &findings,
+            &decision,
+            Some(&stats),
+            started,
+        )?;
+        if let Some(reasons) = decision.blocked {
+            return Err(PipelineError::Blocked {
+                direction: "response",
+                reasons,
+            });
+        }
+        if let Some(new_texts) = decision.texts {
+            for (p, text) in pointers.iter().zip(new_texts) {
+                if let Some(slot) = v.pointer_mut(p) {
+                    *slot = Value::String(text);
+                }
+            }
+            changed = true;
+        }
+        if !changed {
+            return Ok(body.clone());
+        }
+        serde_json::to_vec(&v)
+            .map(Bytes::from)
+            .map_err(|e| PipelineError::BadRequest {
+                message: e.to_string(),
+            })
+    }
+}
+
+fn count_restore(stats: &RestoreStats) {
+    use sentinel_metrics::names::{label, RESTORED_TOTAL, RESTORE_UNRESOLVED_TOTAL};
+    if stats.restored > 0 {
+        metrics::counter!(RESTORED_TOTAL).increment(u64::from(stats.restored));
+    }
+    for (entity, n) in &stats.unresolved {
+        metrics::counter!(RESTORE_UNRESOLVED_TOTAL, label::ENTITY => entity.clone())
+            .increment(u64::from(*n));
+    }
+}
+
+/// One text that arrives in fragments (a choice's content, a tool call's arguments):
+/// restored, scanned with a bounded hold-back, decided on, released.
+struct TextStream {
+    restorer: Option<StreamRestorer>,
+    scanner: Option<StreamScanner<Arc<LocalDetector>>>,
+    buf: String,
+    base: usize,
+    pending: Vec<Finding>,
+    /// What a flushing event must carry the text in (the Anthropic delta type).
+    delta_type: Option<String>,
+}
+
+impl TextStream {
+    fn push(
+        &mut self,
+        piece: &str,
+        policy: &dyn PolicyEngine,
+        ctx: &DecisionContext,
+        applied: &mut Vec<Applied>,
+    ) -> Result<String, Vec<Reason>> {
+        let restored = match &mut self.restorer {
+            Some(r) => r.push(piece),
+            None => piece.to_owned(),
+        };
+        self.feed(&restored);
+        let frontier = self.scanner.as_ref().map_or(0, StreamScanner::settled);
+        self.release(frontier, policy, ctx, applied)
+    }
+
+    fn feed(&mut self, text: &str) {
+        self.buf.push_str(text);
+        if let Some(s) = &mut self.scanner {
+            s.feed(text, &mut self.pending);
+        }
+    }
+
+    fn release(
+        &mut self,
+        upto: usize,
+        policy: &dyn PolicyEngine,
+        ctx: &DecisionContext,
+        applied: &mut Vec<Applied>,
+    ) -> Result<String, Vec<Reason>> {
+        let mut cut = upto.saturating_sub(self.base).min(self.buf.len());
+        for f in &self.pending {
+            if f.start < self.base + cut && f.end > self.base + cut {
+                cut = (f.end - self.base).min(self.buf.len());
+            }
+        }
+        while !self.buf.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if cut == 0 {
+            return Ok(String::new());
+        }
+        let end = self.base + cut;
+        let (mine, rest): (Vec<Finding>, Vec<Finding>) =
+            self.pending.drain(..).partition(|f| f.end <= end);
+        self.pending = rest;
+        let text: String = self.buf.drain(..cut).collect();
+        let local: Vec<Finding> = mine
+            .into_iter()
+            .filter(|f| f.start >= self.base)
+            .map(|f| Finding {
+                start: f.start - self.base,
+                end: f.end - self.base,
+                ..f
+            })
+            .collect();
+        self.base = end;
+        if local.is_empty() {
+            return Ok(text);
+        }
+        match policy.decide(&text, &local, ctx) {
+            Decision::Allow { applied: a } => {
+                applied.extend(a);
+                Ok(text)
+            }
+            Decision::Transform { text, applied: a } => {
+                applied.extend(a);
+                Ok(text)
+            }
+            Decision::Block { reasons } => Err(reasons),
+        }
+    }
+
+    fn finish(
+        &mut self,
+        policy: &dyn PolicyEngine,
+        ctx: &DecisionContext,
+        applied: &mut Vec<Applied>,
+        stats: &mut RestoreStats,
+    ) -> Result<String, Vec<Reason>> {
+        if let Some(r) = self.restorer.take() {
+            let (tail, s) = r.finish();
+            stats.merge(&s);
+            self.feed(&tail);
+        }
+        if let Some(s) = self.scanner.take() {
+            // The scanner was fed valid UTF-8 only.
+            let _ = s.finish(&mut self.pending);
+        }
+        let all = self.base + self.buf.len();
+        self.release(all, policy, ctx, applied)
+    }
+}
+
+/// A streamed answer on its way to the caller: events are parsed, their text fragments
+/// restored and scanned with a bounded hold-back, and written out again.
+pub struct ResponseStream {
+    source: Option<ResponseBody>,
+    replay: Option<Bytes>,
+    parser: SseParser,
+    texts: BTreeMap<String, TextStream>,
+    out: VecDeque<Bytes>,
+    done: bool,
+    policy: Arc<dyn PolicyEngine>,
+    restorer: Option<Restorer>,
+    detector: Arc<LocalDetector>,
+    hold_back: usize,
+    ctx: DecisionContext,
+    applied: Vec<Applied>,
+    stats: RestoreStats,
+    audit: Option<Arc<dyn AuditSink>>,
+    request_id: String,
+    tenant: String,
+    route: Route,
+    model: String,
+    policy_version: String,
+    started: Instant,
+}
+
+impl std::fmt::Debug for ResponseStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseStream")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseStream {
+    fn new(p: &Pipeline, req: &PipelineRequest, model: &str, body: ResponseBody) -> ResponseStream {
+        let ctx = Pipeline::context(req, model, Direction::Response);
+        ResponseStream {
+            source: Some(body),
+            replay: None,
+            parser: SseParser::new(p.config.max_event_bytes),
+            texts: BTreeMap::new(),
+            out: VecDeque::new(),
+            done: false,
+            restorer: p.policy.restorer(&ctx),
+            policy: Arc::clone(&p.policy),
+            detector: p.detection.local_arc(),
+            hold_back: p.config.stream_hold_back,
+            ctx,
+            applied: Vec::new(),
+            stats: RestoreStats::default(),
+            audit: p.audit.clone(),
+            request_id: req.request_id.clone(),
+            tenant: req.tenant.clone(),
+            route: req.route,
+            model: model.to_owned(),
+            policy_version: p.policy.version_hash(&req.tenant),
+            started: Instant::now(),
+        }
+    }
+
+    fn replay(p: &Pipeline, req: &PipelineRequest, model: &str, bytes: Bytes) -> ResponseStream {
+        let mut s = ResponseStream::new_without_source(p, req, model);
+        s.replay = Some(bytes);
+        s
+    }
+
+    fn new_without_source(p: &Pipeline, req: &PipelineRequest, model: &str) -> ResponseStream {
+        let ctx = Pipeline::context(req, model, Direction::Response);
+        ResponseStream {
+            source: None,
+            replay: None,
+            parser: SseParser::new(p.config.max_event_bytes),
+            texts: BTreeMap::new(),
+            out: VecDeque::new(),
+            done: false,
+            restorer: p.policy.restorer(&ctx),
+            policy: Arc::clone(&p.policy),
+            detector: p.detection.local_arc(),
+            hold_back: p.config.stream_hold_back,
+            ctx,
+            applied: Vec::new(),
+            stats: RestoreStats::default(),
+            audit: p.audit.clone(),
+            request_id: req.request_id.clone(),
+            tenant: req.tenant.clone(),
+            route: req.route,
+            model: model.to_owned(),
+            policy_version: p.policy.version_hash(&req.tenant),
+            started: Instant::now(),
+        }
+    }
+
+    fn text(&mut self, key: &str) -> &mut TextStream {
+        let (restorer, detector, hold) = (&self.restorer, &self.detector, self.hold_back);
+        self.texts
+            .entry(key.to_owned())
+            .or_insert_with(|| TextStream {
+                restorer: restorer.as_ref().map(Restorer::stream),
+                scanner: Some(StreamScanner::with_hold_back(Arc::clone(detector), hold)),
+                buf: String::new(),
+                base: 0,
+                pending: Vec::new(),
+                delta_type: None,
+            })
+    }
+
+    /// The next bytes for the caller; `None` at the end.
+    ///
+    /// # Errors
+    ///
+    /// The upstream body broke off or the stream is not a valid event stream; a block is
+    /// not an error here: an error event is written and the stream ends.
+    pub async fn next(&mut self) -> Option<Result<Bytes, PipelineError>> {
+        loop {
+            if let Some(b) = self.out.pop_front() {
+                return Some(Ok(b));
+            }
+            if self.done {
+                return None;
+            }
+            let chunk = if let Some(bytes) = self.replay.take() {
+                Some(Ok(bytes))
+            } else {
+                match &mut self.source {
+                    Some(body) => body.chunk().await,
+                    None => None,
+                }
+            };
+            match chunk {
+                Some(Ok(bytes)) => {
+                    let mut events = Vec::new();
+                    if let Err(e) = self.parser.push(&bytes, &mut events) {
+                        self.done = true;
+                        return Some(Err(PipelineError::Transport(TransportError::Body {
+                            message: e.to_string(),
+                        })));
+                    }
+                    for e in events {
+                        self.process(e);
+                        if self.done {
+                            break;
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(PipelineError::Transport(e)));
+                }
+                None => {
+                    // The upstream ended without [DONE]: release what is held.
+                    self.flush_all(None);
+                    self.finish_audit("allow");
+                    self.done = true;
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, event: &SseEvent) {
+        let mut buf = Vec::new();
+        write_event(event, &mut buf);
+        self.out.push_back(Bytes::from(buf));
+    }
+
+    fn block(&mut self, reasons: &[Reason]) {
+        let names: Vec<String> = reasons
+            .iter()
+            .map(|r| format!("{} (rule {})", r.entity, r.rule))
+            .collect();
+        let body = serde_json::json!({"error": {
+            "message": format!("DeepSentinel blocked the response: {}", names.join(", ")),
+            "type": "deepsentinel_blocked",
+            "code": "response_blocked",
+        }});
+        self.out.clear();
+        self.emit(&SseEvent::data(body.to_string()));
+        self.finish_audit("block");
+        self.done = true;
+    }
+
+    fn finish_audit(&mut self, decision: &str) {
+        count_restore(&self.stats);
+        let Some(sink) = &self.audit else { return };
+        let mut e = AuditEvent::new(&self.request_id, &self.tenant, AuditDirection::Response);
+        e.route = self.route.as_str().to_owned();
+        e.model.clone_from(&self.model);
+        for a in &self.applied {
+            *e.entities.entry(a.entity.clone()).or_insert(0) += 1;
+            *e.actions.entry(a.action.as_str().to_owned()).or_insert(0) += 1;
+        }
+        e.decision = if decision == "allow"
+            && self
+                .applied
+                .iter()
+                .any(|a| !matches!(a.action, Action::Allow | Action::Alert))
+        {
+            "transform".to_owned()
+        } else {
+            decision.to_owned()
+        };
+        e.latency_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        e.policy_version.clone_from(&self.policy_version);
+        e.restored = self.stats.restored;
+        e.unresolved = self.stats.unresolved.clone();
+        if let Err(err) = sink.append(e) {
+            tracing::error!(error = %err, "audit log refused a streamed response's event");
+        }
+    }
+
+    /// The text fragments of one event: (key, pointer, delta type).
+    fn fragments(&self, v: &Value) -> Vec<(String, String, Option<String>)> {
+        let mut out = Vec::new();
+        if let Some(Value::Array(choices)) = v.get("choices") {
+            for (i, c) in choices.iter().enumerate() {
+                let idx = c.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
+                if c.pointer("/delta/content").is_some_and(Value::is_string) {
+                    out.push((
+                        format!("c{idx}"),
+                        format!("/choices/{i}/delta/content"),
+                        None,
+                    ));
+                }
+                if c.get("text").is_some_and(Value::is_string) {
+                    out.push((format!("c{idx}"), format!("/choices/{i}/text"), None));
+                }
+                if let Some(Value::Array(calls)) = c.pointer("/delta/tool_calls") {
+                    for (k, call) in calls.iter().enumerate() {
+                        let tidx = call
+                            .get("index")
+                            .and_then(Value::as_u64)
+                            .unwrap_or(k as u64);
+                        if call
+                            .pointer("/function/arguments")
+                            .is_some_and(Value::is_string)
+                        {
+                            out.push((
+                                format!("c{idx}t{tidx}"),
+                                format!("/choices/{i}/delta/tool_calls/{k}/function/arguments"),
+                                None,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        if v.get("type").and_then(Value::as_str) == Some("content_block_delta") {
+            let idx = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+            for field in ["text", "partial_json"] {
+                if v.pointer(&format!("/delta/{field}"))
+                    .is_some_and(Value::is_string)
+                {
+                    let kind = v
+                        .pointer("/delta/type")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    out.push((format!("b{idx}"), format!("/delta/{field}"), kind));
+                }
+            }
+        }
+        out
+    }
+
+    fn process(&mut self, event: SseEvent) {
+        if event.is_done() {
+            self.flush_all(None);
+            self.finish_audit("allow");
+            self.emit(&event);
+            self.done = true;
+            return;
+        }
+        let Ok(mut v) = serde_json::from_str::<Value>(&event.data) else {
+            // Not JSON: passed on untouched (providers' keep-alives, unknown events).
+            self.emit(&event);
+            return;
+        };
+        let policy = Arc::clone(&self.policy);
+        let ctx = self.ctx.clone();
+        for (key, pointer, kind) in self.fragments(&v) {
+            let piece = v
+                .pointer(&pointer)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let mut applied = Vec::new();
+            let released = {
+                let ts = self.text(&key);
+                if ts.delta_type.is_none() {
+                    ts.delta_type = kind;
+                }
+                ts.push(&piece, policy.as_ref(), &ctx, &mut applied)
+            };
+            self.applied.extend(applied);
+            match released {
+                Ok(text) => {
+                    if let Some(slot) = v.pointer_mut(&pointer) {
+                        *slot = Value::String(text);
+                    }
+                }
+                Err(reasons) => return self.block(&reasons),
+            }
+        }
+        // A choice that finishes releases what its texts hold, into this event.
+        if let Some(Value::Array(choices)) = v.get("choices").cloned() {
+            for (i, c) in choices.iter().enumerate() {
+                if c.get("finish_reason").is_some_and(|f| !f.is_null()) {
+                    let idx = c.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
+                    if !self.flush_choice(&mut v, i, idx) {
+                        return;
+                    }
+                }
+            }
+        }
+        // An Anthropic block that stops first gets its held text as a delta.
+        if v.get("type").and_then(Value::as_str) == Some("content_block_stop") {
+            let idx = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+            self.flush_key(&format!("b{idx}"), Some(idx));
+            if self.done {
+                return;
+            }
+        }
+        self.emit(&SseEvent {
+            data: v.to_string(),
+            ..event
+        });
+    }
+
+    /// Releases the held text of choice `idx` into event `v` (at choice position `i`).
+    fn flush_choice(&mut self, v: &mut Value, i: usize, idx: u64) -> bool {
+        let keys: Vec<String> = self
+            .texts
+            .keys()
+            .filter(|k| {
+                k.strip_prefix(&format!("c{idx}"))
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('t'))
+            })
+            .cloned()
+            .collect();
+        let policy = Arc::clone(&self.policy);
+        let ctx = self.ctx.clone();
+        for key in keys {
+            let Some(mut ts) = self.texts.remove(&key) else {
+                continue;
+            };
+            let mut applied = Vec::new();
+            let result = ts.finish(policy.as_ref(), &ctx, &mut applied, &mut self.stats);
+            self.applied.extend(applied);
+            match result {
+                Err(reasons) => {
+                    self.block(&reasons);
+                    return false;
+                }
+                Ok(rest) if rest.is_empty() => {}
+                Ok(rest) => {
+                    let Some(choice) = v.pointer_mut(&format!("/choices/{i}")) else {
+                        continue;
+                    };
+                    match key.split_once('t') {
+                        None => {
+                            let field = if choice.get("delta").is_some() {
+                                "/delta/content"
+                            } else {
+                                "/text"
+                            };
+                            let prior = choice
+                                .pointer(field)
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned();
+                            if field == "/delta/content" {
+                                if let Some(d) =
+                                    choice.get_mut("delta").and_then(Value::as_object_mut)
+                                {
+                                    d.insert("content".to_owned(), Value::String(prior + &rest));
+                                }
+                            } else if let Some(o) = choice.as_object_mut() {
+                                o.insert("text".to_owned(), Value::String(prior + &rest));
+                            }
+                        }
+                        Some((_, tool)) => {
+                            let tidx: u64 = tool.parse().unwrap_or(0);
+                            if let Some(d) = choice.get_mut("delta").and_then(Value::as_object_mut)
+                            {
+                                let calls = d
+                                    .entry("tool_calls")
+                                    .or_insert_with(|| Value::Array(Vec::new()));
+                                if let Some(arr) = calls.as_array_mut() {
+                                    arr.push(serde_json::json!({"index": tidx, "function": {"arguments": rest}}));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Releases one Anthropic block's held text as its own delta event.
+    fn flush_key(&mut self, key: &str, block: Option<u64>) {
+        let Some(mut ts) = self.texts.remove(key) else {
+            return;
+        };
+        let policy = Arc::clone(&self.policy);
+        let ctx = self.ctx.clone();
+        let mut applied = Vec::new();
+        let result = ts.finish(policy.as_ref(), &ctx, &mut applied, &mut self.stats);
+        self.applied.extend(applied);
+        match result {
+            Err(reasons) => self.block(&reasons),
+            Ok(rest) if rest.is_empty() => {}
+            Ok(rest) => match block {
+                Some(idx) => {
+                    let kind = ts.delta_type.unwrap_or_else(|| "text_delta".to_owned());
+                    let field = if kind == "input_json_delta" {
+                        "partial_json"
+                    } else {
+                        "text"
+                    };
+                    let data = serde_json::json!({
+                        "type": "content_block_delta",
+                        "index": idx,
+                        "delta": {"type": kind, field: rest},
+                    });
+                    self.emit(&SseEvent {
+                        event: Some("content_block_delta".to_owned()),
+                        data: data.to_string(),
+                        ..SseEvent::default()
+                    });
+                }
+                None => {
+                    let data =
+                        serde_json::json!({"choices": [{"index": 0, "delta": {"content": rest}}]});
+                    self.emit(&SseEvent::data(data.to_string()));
+                }
+            },
+        }
+    }
+
+    /// Releases everything still held (end of stream).
+    fn flush_all(&mut self, _reason: Option<&str>) {
+        let keys: Vec<String> = self.texts.keys().cloned().collect();
+        for key in keys {
+            let block = key.strip_prefix('b').and_then(|n| n.parse().ok());
+            self.flush_key(&key, block);
+            if self.done {
+                return;
+            }
+        }
+    }
+}

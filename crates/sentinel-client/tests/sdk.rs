@@ -1,0 +1,486 @@
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sentinel_client::{
+    CallOptions, ClientError, MicroBatchConfig, PipelineRequest, Route, SentinelClient,
+    SentinelConfig,
+};
+use sentinel_transport::wire::{anthropic, openai};
+use sentinel_transport::Priority;
+use serde_json::{json, Value};
+
+use crate::upstream::{start, Upstream};
+
+const KEY_VAR: &str = "SENTINEL_CLIENT_TEST_PSEUDONYM_KEY";
+
+fn config(up: &Upstream, extra: &str) -> SentinelConfig {
+    std::env::set_var(KEY_VAR, "client test key");
+    SentinelConfig::from_toml(
+        "test.toml",
+        &format!(
+            "[network]\nupstream = \"{}/v1\"\napi_key_env = \"SENTINEL_CLIENT_TEST_NO_KEY\"\ntimeout_ms = 5000\nmax_retries = 1\n{extra}",
+            up.url()
+        ),
+    )
+    .expect("config")
+}
+
+fn client(up: &Upstream, extra: &str) -> SentinelClient {
+    SentinelClient::new(&config(up, extra)).expect("client")
+}
+
+fn chat(model: &str, text: &str) -> openai::ChatCompletionRequest {
+    serde_json::from_value(json!({"model": model, "messages": [{"role": "user", "content": text}]}))
+        .expect("request")
+}
+
+fn content(r: &openai::ChatCompletionResponse) -> String {
+    match &r.choices[0].message.content {
+        sentinel_transport::wire::Content::Text(s) => s.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn sent_text(up: &Upstream, path: &str) -> String {
+    let body: Value =
+        serde_json::from_slice(&up.seen.last(path).expect("a request")).expect("json");
+    body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn clean_requests_go_upstream_byte_for_byte() {
+    let up = start().await;
+    let c = client(&up, "");
+    let raw = br#"{ "model":"echo",  "messages":[{"role":"user","content":"What is the capital of France?"}], "temperature":0.2 }"#;
+    let r = c
+        .pipeline()
+        .handle(PipelineRequest::new(Route::ChatCompletions, "t", &raw[..]))
+        .await
+        .expect("answer");
+    assert!(r.forwarded_unchanged);
+    assert_eq!(
+        &up.seen.last("/v1/chat/completions").expect("sent")[..],
+        &raw[..]
+    );
+    let answer = c
+        .chat()
+        .completions()
+        .create(chat("echo", "hello there"))
+        .await
+        .expect("answer");
+    assert_eq!(content(&answer), "hello there");
+}
+
+#[tokio::test]
+async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = client(
+        &up,
+        &format!(
+            "[audit]\ndir = \"{}\"\nsync = \"always\"\n",
+            dir.path().display()
+        ),
+    );
+    let answer = c
+        .chat()
+        .completions()
+        .create(chat(
+            "echo",
+            "mail jane.doe@example.com and jane.doe@example.com",
+        ))
+        .await
+        .expect("answer");
+    assert_eq!(
+        sent_text(&up, "/v1/chat/completions"),
+        "mail <EMAIL_ADDRESS_1> and <EMAIL_ADDRESS_1>"
+    );
+    // Strict restores nothing, and redacts answers too.
+    assert_eq!(
+        content(&answer),
+        "mail <EMAIL_ADDRESS_1> and <EMAIL_ADDRESS_1>"
+    );
+
+    let calls = up.seen.calls.load(Ordering::SeqCst);
+    let err = c
+        .chat()
+        .completions()
+        .create(chat("echo", "use key AKIAIOSFODNN7EXAMPLE"))
+        .await
+        .expect_err("blocked");
+    match &err {
+        ClientError::Blocked { direction, reasons } => {
+            assert_eq!(*direction, "request");
+            assert_eq!(reasons[0].entity, "AWS_ACCESS_KEY");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.to_string().contains("AKIA"));
+    assert_eq!(
+        up.seen.calls.load(Ordering::SeqCst),
+        calls,
+        "a blocked request never leaves"
+    );
+
+    drop(c);
+    let log: String = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .collect();
+    assert!(
+        log.contains("\"EMAIL_ADDRESS\":2") && log.contains("\"AWS_ACCESS_KEY\":1"),
+        "{log}"
+    );
+    assert!(!log.contains("jane.doe") && !log.contains("AKIAIOSFODNN7EXAMPLE"));
+}
+
+const PSEUDO_POLICY: &str = r#"version = "1"
+pseudonym_key_env = "SENTINEL_CLIENT_TEST_PSEUDONYM_KEY"
+[[rule]]
+groups = ["pii", "pci"]
+action = "pseudonymize"
+direction = "request"
+"#;
+
+fn pseudo_client(up: &Upstream) -> (SentinelClient, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("policy.toml");
+    std::fs::write(&path, PSEUDO_POLICY).expect("write");
+    let c = client(up, &format!("[policy]\nfile = \"{}\"\n", path.display()));
+    (c, dir)
+}
+
+const PROMPT: &str =
+    "Refund card 4111 1111 1111 1111 for jane.doe@example.com, phone +1 415 555 2671.";
+
+#[tokio::test]
+async fn pseudonyms_go_upstream_and_originals_come_back_whole_and_streamed() {
+    let up = start().await;
+    let (c, _dir) = pseudo_client(&up);
+    let opts = CallOptions {
+        conversation: Some("conv-1".into()),
+        ..CallOptions::default()
+    };
+    let answer = c
+        .chat()
+        .completions()
+        .create_with(chat("echo", PROMPT), &opts)
+        .await
+        .expect("answer");
+    let sent = sent_text(&up, "/v1/chat/completions");
+    assert!(
+        !sent.contains("4111 1111 1111 1111") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
+    assert!(sent.starts_with("Refund card 4111 11"), "{sent}");
+    assert_eq!(content(&answer), PROMPT);
+
+    // Streamed: the echo arrives three bytes at a time, pseudonyms split across chunks.
+    let mut stream = c
+        .chat()
+        .completions()
+        .create_stream(chat("echo", PROMPT), &opts)
+        .await
+        .expect("stream");
+    let mut text = String::new();
+    let mut chunks = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("chunk");
+        chunks += 1;
+        if let Some(choice) = chunk.choices.first() {
+            if let sentinel_transport::wire::Content::Text(t) = &choice.delta.content {
+                text.push_str(t);
+            }
+        }
+    }
+    assert!(chunks > 10);
+    assert_eq!(text, PROMPT);
+
+    // Anthropic's messages, whole and streamed.
+    let req: anthropic::MessagesRequest = serde_json::from_value(json!({
+        "model": "claude", "max_tokens": 100, "messages": [{"role": "user", "content": PROMPT}]
+    }))
+    .expect("request");
+    let m = c.messages().create(req.clone()).await.expect("message");
+    assert_eq!(m.content[0].text.as_deref(), Some(PROMPT));
+    let mut s = c.messages().create_stream(req).await.expect("stream");
+    let mut text = String::new();
+    while let Some(e) = s.next().await {
+        let e = e.expect("event");
+        if let Some(d) = e.delta {
+            text.push_str(d.text.as_deref().unwrap_or_default());
+        }
+    }
+    assert_eq!(text, PROMPT);
+}
+
+#[tokio::test]
+async fn values_in_streamed_answers_are_caught_across_chunks() {
+    let up = start().await;
+    let c = client(&up, "");
+    let mut stream = c
+        .chat()
+        .completions()
+        .create_stream(
+            chat("ssn-leak", "what is on file?"),
+            &CallOptions::default(),
+        )
+        .await
+        .expect("stream");
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("chunk");
+        if let Some(choice) = chunk.choices.first() {
+            if let sentinel_transport::wire::Content::Text(t) = &choice.delta.content {
+                text.push_str(t);
+            }
+        }
+    }
+    assert_eq!(text, "Sure, the SSN on file is <US_SSN_1> as requested.");
+}
+
+#[tokio::test]
+async fn hybrid_and_remote_first_modes_use_the_presidio_api() {
+    let up = start().await;
+    let remote = format!(
+        "[detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{}/v1\"\ntimeout_ms = 1000\n",
+        up.url()
+    );
+    let c = client(&up, &remote);
+    c.chat()
+        .completions()
+        .create(chat("echo", "Alice wrote to bob@example.org"))
+        .await
+        .expect("answer");
+    assert_eq!(
+        sent_text(&up, "/v1/chat/completions"),
+        "<PERSON_1> wrote to <EMAIL_ADDRESS_1>"
+    );
+    assert!(up.seen.count("/v1/analyze") >= 1);
+    // Remote answers are cached.
+    let asked = up.seen.count("/v1/analyze");
+    c.chat()
+        .completions()
+        .create(chat("echo", "Alice wrote to bob@example.org"))
+        .await
+        .expect("answer");
+    assert_eq!(up.seen.count("/v1/analyze"), asked);
+
+    let first = format!(
+        "[detection]\nmode = \"remote_first\"\n[detection.remote]\nurl = \"{}/v1\"\n",
+        up.url()
+    );
+    let c = client(&up, &first);
+    c.chat()
+        .completions()
+        .create(chat("echo", "Alice called"))
+        .await
+        .expect("answer");
+    assert_eq!(sent_text(&up, "/v1/chat/completions"), "<PERSON_1> called");
+
+    // The remote is down: fail-closed refuses, fail-open falls back to local detection.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let down = format!(
+        "[detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{dead}\"\ntimeout_ms = 500\n"
+    );
+    let err = client(&up, &down)
+        .chat()
+        .completions()
+        .create(chat("echo", "Alice wrote to bob@example.org"))
+        .await
+        .expect_err("fail closed");
+    assert!(matches!(err, ClientError::Detector(_)), "{err}");
+    let open = format!("{down}[failure]\ndetector = \"fail_open\"\n");
+    client(&up, &open)
+        .chat()
+        .completions()
+        .create(chat("echo", "Alice wrote to bob@example.org"))
+        .await
+        .expect("fail open");
+    assert_eq!(
+        sent_text(&up, "/v1/chat/completions"),
+        "Alice wrote to <EMAIL_ADDRESS_1>"
+    );
+}
+
+#[tokio::test]
+async fn errors_are_typed() {
+    let up = start().await;
+    let c = client(&up, "");
+    let err = c
+        .chat()
+        .completions()
+        .create(chat("status-429", "hi"))
+        .await
+        .expect_err("429");
+    assert!(
+        matches!(&err, ClientError::Upstream { status: 429, body } if body.contains("failing on purpose")),
+        "{err}"
+    );
+    let err = c
+        .chat()
+        .completions()
+        .create(chat("status-500", "hi"))
+        .await
+        .expect_err("500");
+    assert!(
+        matches!(err, ClientError::Upstream { status: 500, .. }),
+        "{err}"
+    );
+
+    let err = c
+        .pipeline()
+        .handle(PipelineRequest::new(
+            Route::ChatCompletions,
+            "t",
+            &b"{not json"[..],
+        ))
+        .await
+        .expect_err("bad json");
+    assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+    let err = c
+        .pipeline()
+        .handle(PipelineRequest::new(
+            Route::ChatCompletions,
+            "t",
+            &b"\xff\xfe"[..],
+        ))
+        .await
+        .expect_err("bad utf-8");
+    assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+
+    let slow = client(&up, "headers_timeout_ms = 50\n");
+    let err = slow
+        .chat()
+        .completions()
+        .create(chat("slow", "hi"))
+        .await
+        .expect_err("timeout");
+    assert!(matches!(err, ClientError::Timeout(_)), "{err}");
+
+    let tight = Arc::new(client(&up, "max_concurrent = 1\nmax_queued = 0\n"));
+    let (a, b) = (tight.clone(), tight.clone());
+    let (ra, rb) = tokio::join!(
+        async move { a.chat().completions().create(chat("slow", "one")).await },
+        async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            b.chat().completions().create(chat("slow", "two")).await
+        }
+    );
+    assert!(ra.is_ok());
+    assert!(matches!(rb, Err(ClientError::Overloaded { .. })), "{rb:?}");
+}
+
+#[tokio::test]
+async fn the_response_cache_answers_repeats_per_tenant() {
+    let up = start().await;
+    let cfg = config(&up, "[cache]\nresponse = true\n");
+    let pipeline = Arc::new(cfg.build().expect("pipeline"));
+    let (acme, globex) = (
+        SentinelClient::from_pipeline(pipeline.clone(), "acme"),
+        SentinelClient::from_pipeline(pipeline, "globex"),
+    );
+    let mut req = chat("echo", "deterministic question");
+    req.temperature = Some(0.into());
+    for _ in 0..3 {
+        acme.chat()
+            .completions()
+            .create(req.clone())
+            .await
+            .expect("answer");
+    }
+    assert_eq!(up.seen.count("/v1/chat/completions"), 1);
+    globex
+        .chat()
+        .completions()
+        .create(req.clone())
+        .await
+        .expect("answer");
+    assert_eq!(
+        up.seen.count("/v1/chat/completions"),
+        2,
+        "tenants never share"
+    );
+    // Non-deterministic requests are not cached.
+    for _ in 0..2 {
+        acme.chat()
+            .completions()
+            .create(chat("echo", "creative"))
+            .await
+            .expect("answer");
+    }
+    assert_eq!(up.seen.count("/v1/chat/completions"), 4);
+    assert_eq!(acme.monitor().caches["response"].hits, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batch_helper_keeps_order_and_bounds_concurrency() {
+    let up = start().await;
+    let c = client(&up, "");
+    let requests: Vec<_> = (0..9)
+        .map(|i| {
+            let model = if i == 4 { "status-500" } else { "slow" };
+            let priority = if i % 3 == 0 {
+                Priority::High
+            } else {
+                Priority::Low
+            };
+            (
+                chat(model, &format!("request {i}")),
+                CallOptions {
+                    priority,
+                    ..CallOptions::default()
+                },
+            )
+        })
+        .collect();
+    let results = c.batch(requests, 3).await;
+    assert_eq!(results.len(), 9);
+    for (i, r) in results.iter().enumerate() {
+        if i == 4 {
+            assert!(matches!(r, Err(ClientError::Upstream { status: 500, .. })));
+        } else {
+            assert_eq!(content(r.as_ref().expect("answer")), format!("request {i}"));
+        }
+    }
+    assert!(up.seen.max_in_flight.load(Ordering::SeqCst) <= 3);
+    assert!(up.seen.max_in_flight.load(Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn micro_batching_coalesces_concurrent_embeddings() {
+    let up = start().await;
+    let c = client(&up, "").with_micro_batching(MicroBatchConfig {
+        max_batch: 16,
+        max_wait: Duration::from_millis(20),
+    });
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let input = "x".repeat(i + 1);
+            let req: openai::EmbeddingRequest =
+                serde_json::from_value(json!({"model": "e", "input": input})).expect("request");
+            (i, c.embeddings().create(req).await)
+        }));
+    }
+    for t in tasks {
+        let (i, r) = t.await.expect("task");
+        let r = r.expect("embedding");
+        assert_eq!(r.data.len(), 1);
+        // The fake's vector carries the input's length: each caller got its own.
+        assert_eq!(r.data[0].embedding[1], json!((i + 1) as f64));
+    }
+    assert!(
+        up.seen.count("/v1/embeddings") <= 2,
+        "{} upstream calls",
+        up.seen.count("/v1/embeddings")
+    );
+}

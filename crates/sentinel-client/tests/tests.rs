@@ -1,0 +1,4 @@
+//! The pipeline and the SDK against a fake upstream on 127.0.0.1.
+
+mod sdk;
+mod upstream;

@@ -1,0 +1,286 @@
+//! A fake OpenAI-compatible (and Anthropic, and Presidio) upstream on 127.0.0.1.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Value};
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+#[derive(Default)]
+pub(crate) struct Seen {
+    /// Every request body, by path.
+    pub(crate) bodies: Mutex<Vec<(String, Bytes)>>,
+    pub(crate) calls: AtomicUsize,
+    pub(crate) in_flight: AtomicUsize,
+    pub(crate) max_in_flight: AtomicUsize,
+}
+
+impl Seen {
+    pub(crate) fn last(&self, path: &str) -> Option<Bytes> {
+        self.bodies
+            .lock()
+            .expect("lock")
+            .iter()
+            .rev()
+            .find(|(p, _)| p == path)
+            .map(|(_, b)| b.clone())
+    }
+
+    pub(crate) fn count(&self, path: &str) -> usize {
+        self.bodies
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(p, _)| p == path)
+            .count()
+    }
+}
+
+pub(crate) struct Upstream {
+    pub(crate) addr: SocketAddr,
+    pub(crate) seen: Arc<Seen>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Upstream {
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+fn full(status: u16, v: &Value) -> hyper::Response<Body> {
+    let mut r = hyper::Response::new(
+        Full::new(Bytes::from(v.to_string()))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        "application/json".parse().expect("ct"),
+    );
+    r
+}
+
+fn sse(events: Vec<String>) -> hyper::Response<Body> {
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(8);
+    tokio::spawn(async move {
+        for e in events {
+            if tx.send_data(Bytes::from(e)).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    let mut r = hyper::Response::new(body.boxed());
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        "text/event-stream".parse().expect("ct"),
+    );
+    r
+}
+
+/// The last user message's text (string or text parts).
+fn last_user_text(v: &Value) -> String {
+    let Some(Value::Array(ms)) = v.get("messages") else {
+        return String::new();
+    };
+    let Some(m) = ms.iter().rev().find(|m| m["role"] == "user") else {
+        return String::new();
+    };
+    match &m["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+/// Pieces of `text`, `n` bytes each (on char boundaries).
+fn pieces(text: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < text.len() {
+        let mut end = (at + n).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        out.push(text[at..end].to_owned());
+        at = end;
+    }
+    out
+}
+
+async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let model = v["model"].as_str().unwrap_or_default().to_owned();
+    if model == "slow" {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    if let Some(code) = model.strip_prefix("status-") {
+        return full(
+            code.parse().unwrap_or(500),
+            &json!({"error": {"message": "failing on purpose"}}),
+        );
+    }
+    let stream = v["stream"] == true;
+    match path.as_str() {
+        "/v1/analyze" => {
+            let text = v["text"].as_str().unwrap_or_default();
+            let found: Vec<Value> = text
+                .match_indices("Alice")
+                .map(|(i, m)| {
+                    let start = text[..i].chars().count();
+                    json!({"entity_type": "PERSON", "start": start, "end": start + m.chars().count(), "score": 0.85})
+                })
+                .collect();
+            full(200, &Value::Array(found))
+        }
+        "/v1/embeddings" => {
+            let inputs: Vec<String> = match &v["input"] {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let data: Vec<Value> = inputs
+                .iter()
+                .enumerate()
+                .map(|(i, s)| json!({"object": "embedding", "index": i, "embedding": [i as f64, s.len() as f64]}))
+                .collect();
+            full(
+                200,
+                &json!({"object": "list", "model": model, "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}),
+            )
+        }
+        "/v1/messages" => {
+            let text = last_user_text(&v);
+            if stream {
+                let mut events = vec![format!(
+                    "event: message_start\ndata: {}\n\n",
+                    json!({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": [], "model": model}})
+                )];
+                events.push(format!(
+                    "event: content_block_start\ndata: {}\n\n",
+                    json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+                ));
+                for p in pieces(&text, 3) {
+                    events.push(format!(
+                        "event: content_block_delta\ndata: {}\n\n",
+                        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
+                    ));
+                }
+                events.push(format!(
+                    "event: content_block_stop\ndata: {}\n\n",
+                    json!({"type": "content_block_stop", "index": 0})
+                ));
+                events.push(format!(
+                    "event: message_stop\ndata: {}\n\n",
+                    json!({"type": "message_stop"})
+                ));
+                return sse(events);
+            }
+            full(
+                200,
+                &json!({"id": "m", "type": "message", "role": "assistant", "model": model,
+                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                "usage": {"input_tokens": 3, "output_tokens": 3}}),
+            )
+        }
+        _ => {
+            let text = if model == "ssn-leak" {
+                "Sure, the SSN on file is 536-22-1234 as requested.".to_owned()
+            } else {
+                last_user_text(&v)
+            };
+            if stream {
+                let mut events: Vec<String> = pieces(&text, 3)
+                    .into_iter()
+                    .map(|p| {
+                        format!(
+                            "data: {}\n\n",
+                            json!({"id": "c", "object": "chat.completion.chunk", "model": model,
+                                "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})
+                        )
+                    })
+                    .collect();
+                events.push(format!(
+                    "data: {}\n\n",
+                    json!({"id": "c", "object": "chat.completion.chunk", "model": model,
+                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                ));
+                events.push("data: [DONE]\n\n".to_owned());
+                return sse(events);
+            }
+            full(
+                200,
+                &json!({"id": "c", "object": "chat.completion", "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+            )
+        }
+    }
+}
+
+pub(crate) async fn start() -> Upstream {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = Arc::new(Seen::default());
+    let s = seen.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: hyper::Request<Incoming>| {
+                    let s = s.clone();
+                    async move {
+                        let path = req.uri().path().to_owned();
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        s.bodies
+                            .lock()
+                            .expect("lock")
+                            .push((path.clone(), body.clone()));
+                        s.calls.fetch_add(1, Ordering::SeqCst);
+                        let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        s.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                        let r = handle(path, body).await;
+                        s.in_flight.fetch_sub(1, Ordering::SeqCst);
+                        Ok::<_, Infallible>(r)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Upstream { addr, seen, task }
+}
