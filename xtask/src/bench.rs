@@ -140,7 +140,15 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     } else {
         &["--warm-up-time", "2", "--measurement-time", "5"]
     };
-    for name in ["detect", "policy", "audit", "cache", "metrics", "transport"] {
+    for name in [
+        "detect",
+        "policy",
+        "audit",
+        "cache",
+        "metrics",
+        "transport",
+        "pipeline",
+    ] {
         let mut bench = cargo();
         bench
             .args(["bench", "-p", "benches", "--bench", name, "--"])

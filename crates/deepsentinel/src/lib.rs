@@ -36,3 +36,7 @@ pub use sentinel_metrics as metrics;
 /// The upstream transport ([`sentinel_transport`]).
 #[cfg(feature = "transport")]
 pub use sentinel_transport as transport;
+
+/// The pipeline and the SDK ([`sentinel_client`]).
+#[cfg(feature = "client")]
+pub use sentinel_client as client;

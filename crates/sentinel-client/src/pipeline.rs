@@ -685,7 +685,15 @@ impl Pipeline {
             ),
             None => Cacheability::Bypass("disabled"),
         };
-        let key = response_key(&req.tenant, req.route.as_str(), &body);
+        let store = matches!(cacheability, Cacheability::Use | Cacheability::Refresh)
+            && self.responses.is_some();
+        // Canonicalizing and hashing the request costs a few microseconds: only when the
+        // cache may be used.
+        let key = if store {
+            response_key(&req.tenant, req.route.as_str(), &body)
+        } else {
+            sentinel_cache::Key::from_bytes([0; 16])
+        };
         if let (Cacheability::Use, Some(cache)) = (cacheability, &self.responses) {
             let hit = cache.get(&key).await;
             lookups.push((CacheName::Response, hit.is_some()));
@@ -696,8 +704,6 @@ impl Pipeline {
                     .await;
             }
         }
-        let store = matches!(cacheability, Cacheability::Use | Cacheability::Refresh)
-            && self.responses.is_some();
 
         // Single flight for cacheable misses: one upstream call, the others share it.
         let guard = if store {

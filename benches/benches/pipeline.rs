@@ -1,0 +1,190 @@
+//! Pipeline benchmark: a 4 KB chat request through the whole pipeline (parse, detection,
+//! policy, audit, cache lookups, transport, response scan, metrics) against a loopback
+//! upstream, and in the same run the same request through the bare transport. Clean and
+//! with a dozen findings; with the detection cache warm (a conversation resending turns)
+//! and cold (every text new). Also: sixteen concurrent embedding calls with and without
+//! micro-batching.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use benches::texts;
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use sentinel_client::{MicroBatchConfig, PipelineRequest, Route, SentinelClient, SentinelConfig};
+use sentinel_transport::{OutboundRequest, Transport};
+use serde_json::json;
+
+async fn upstream() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|req: http::Request<Incoming>| async move {
+                    let embeddings = req.uri().path().ends_with("/embeddings");
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let answer = if embeddings {
+                        let v: serde_json::Value =
+                            serde_json::from_slice(&body).unwrap_or_default();
+                        let n = v["input"].as_array().map_or(1, Vec::len);
+                        let data: Vec<_> = (0..n).map(|i| json!({"object": "embedding", "index": i, "embedding": [0.5, 0.25]})).collect();
+                        json!({"object": "list", "data": data})
+                    } else {
+                        json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Happy to help with that request."}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 900, "completion_tokens": 7, "total_tokens": 907}})
+                    };
+                    let mut r = http::Response::new(Full::new(Bytes::from(answer.to_string())));
+                    r.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        "application/json".parse().expect("ct"),
+                    );
+                    Ok::<_, Infallible>(r)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+fn chat_body(text: &str) -> Bytes {
+    Bytes::from(json!({"model": "m", "messages": [{"role": "user", "content": text}]}).to_string())
+}
+
+fn pipeline(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let addr = rt.block_on(upstream());
+    // Every finding redacted (numbered), none blocked: the prompt with a dozen findings
+    // holds secrets that the presets would block before the upstream.
+    let dir = std::env::temp_dir().join(format!("deepsentinel-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = \"bench\"\ndefault_action = \"redact\"\n",
+    )
+    .expect("policy");
+    let build = |extra: &str| {
+        let cfg = SentinelConfig::from_toml(
+            "bench",
+            &format!("[network]\nupstream = \"http://{addr}/v1\"\napi_key_env = \"DEEPSENTINEL_BENCH_NO_KEY\"\n[policy]\nfile = \"{}\"\n{extra}", policy.display()),
+        )
+        .expect("config");
+        rt.block_on(async { Arc::new(cfg.build().expect("pipeline")) })
+    };
+    let warm = build("");
+    // A detection cache too small to hold anything: every scan is a miss.
+    let cold = build("[detection]\ncache_max_bytes = 1\n");
+    let clean = chat_body(&texts::prompt_clean());
+    let pii = chat_body(&texts::prompt_pii());
+    let transport = rt.block_on(async {
+        sentinel_transport::HttpTransport::new(
+            sentinel_transport::TransportConfig::default(),
+            vec![sentinel_transport::Upstream {
+                name: "bare".into(),
+                endpoints: vec![sentinel_transport::Endpoint::new(
+                    "bare",
+                    &format!("http://{addr}/v1"),
+                )
+                .expect("endpoint")],
+                strategy: sentinel_transport::Strategy::RoundRobin,
+            }],
+        )
+        .expect("transport")
+    });
+    let mut g = c.benchmark_group("pipeline");
+    g.bench_function("bare_transport_4kb", |b| {
+        b.to_async(&rt).iter(|| async {
+            let r = transport
+                .send(OutboundRequest::post_json(
+                    "/chat/completions",
+                    clean.clone(),
+                ))
+                .await
+                .expect("send");
+            r.bytes().await.expect("body")
+        })
+    });
+    for (name, p, body) in [
+        ("clean_4kb_warm", &warm, &clean),
+        ("clean_4kb_cold", &cold, &clean),
+        ("12_findings_4kb_warm", &warm, &pii),
+        ("12_findings_4kb_cold", &cold, &pii),
+    ] {
+        g.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                p.handle(PipelineRequest::new(
+                    Route::ChatCompletions,
+                    "bench",
+                    body.clone(),
+                ))
+                .await
+                .expect("answer")
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("micro_batching");
+    g.sample_size(20);
+    for (name, batching) in [
+        ("16_concurrent_embeddings_unbatched", None),
+        (
+            "16_concurrent_embeddings_batched",
+            Some(MicroBatchConfig {
+                max_batch: 16,
+                max_wait: Duration::from_millis(2),
+            }),
+        ),
+    ] {
+        let mut client = SentinelClient::from_pipeline(Arc::clone(&warm), "bench");
+        if let Some(cfg) = batching {
+            client = client.with_micro_batching(cfg);
+        }
+        g.bench_function(name, |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let client = client.clone();
+                async move {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let mut tasks = Vec::new();
+                        for i in 0..16 {
+                            let c = client.clone();
+                            tasks.push(tokio::spawn(async move {
+                                let req = serde_json::from_value(json!({"model": "e", "input": format!("sentence number {i} to embed")})).expect("request");
+                                c.embeddings().create(req).await.expect("embedding")
+                            }));
+                        }
+                        for t in tasks {
+                            t.await.expect("task");
+                        }
+                    }
+                    start.elapsed()
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, pipeline);
+criterion_main!(benches);
