@@ -36,7 +36,8 @@ impl Error {
         &self.kind
     }
 
-    pub(crate) fn new(kind: ErrorKind) -> Error {
+    /// An error of `kind`, for other [`AuditSink`](crate::AuditSink) implementations.
+    pub fn new(kind: ErrorKind) -> Error {
         Error { kind, source: None }
     }
 

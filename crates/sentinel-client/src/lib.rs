@@ -29,6 +29,49 @@
 //! let answer = client.chat().completions().create(req).await?;
 //! # let _ = answer; Ok(()) }
 //! ```
+//!
+//! # Example: streaming, embeddings, Anthropic, batches
+//!
+//! ```no_run
+//! # async fn run(client: sentinel_client::SentinelClient) -> Result<(), sentinel_client::ClientError> {
+//! use sentinel_client::{CallOptions, MicroBatchConfig};
+//! use sentinel_transport::Priority;
+//! fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, sentinel_client::ClientError> {
+//!     serde_json::from_value(v).map_err(|e| sentinel_client::ClientError::BadRequest(e.to_string()))
+//! }
+//!
+//! // A stream: chunks arrive scanned, with pseudonyms restored, as they pass.
+//! let opts = CallOptions { conversation: Some("conv-42".into()), ..CallOptions::default() };
+//! let mut stream = client.chat().completions().create_stream(
+//!     parse(serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))?,
+//!     &opts,
+//! ).await?;
+//! while let Some(chunk) = stream.next().await {
+//!     let _chunk: sentinel_transport::wire::openai::ChatCompletionChunk = chunk?;
+//! }
+//!
+//! // Embeddings, coalesced with concurrent calls into one upstream request.
+//! let batching = client.clone().with_micro_batching(MicroBatchConfig::default());
+//! let vectors = batching.embeddings().create(parse(serde_json::json!({"model": "e", "input": "text"}))?).await?;
+//!
+//! // Anthropic messages.
+//! let message = client.messages().create(parse(serde_json::json!({
+//!     "model": "claude", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]
+//! }))?).await?;
+//!
+//! // A batch: at most 4 at once, high priority first, results in order.
+//! let requests = (0..10)
+//!     .map(|i| Ok((
+//!         parse(serde_json::json!({"model": "m", "messages": [{"role": "user", "content": format!("item {i}")}]}))?,
+//!         CallOptions { priority: if i < 2 { Priority::High } else { Priority::Low }, ..CallOptions::default() },
+//!     )))
+//!     .collect::<Result<Vec<_>, sentinel_client::ClientError>>()?;
+//! let results = client.batch(requests, 4).await;
+//! # let _ = (vectors, message, results); Ok(()) }
+//! ```
+//!
+//! With the `blocking` feature, `blocking::SentinelClient::new(&config)?.chat_completion(req)`
+//! does the same without an async runtime.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -484,3 +484,161 @@ async fn micro_batching_coalesces_concurrent_embeddings() {
         up.seen.count("/v1/embeddings")
     );
 }
+
+/// An audit sink that always refuses, to test the stances.
+struct BrokenAudit;
+
+impl sentinel_audit::AuditSink for BrokenAudit {
+    fn append(&self, _e: sentinel_audit::AuditEvent) -> Result<(), sentinel_audit::Error> {
+        Err(sentinel_audit::Error::new(
+            sentinel_audit::ErrorKind::Unavailable("disk full (test)".to_owned()),
+        ))
+    }
+    fn health(&self) -> sentinel_audit::AuditHealth {
+        sentinel_audit::AuditHealth::default()
+    }
+}
+
+fn pipeline_with_audit(
+    up: &Upstream,
+    stance: sentinel_client::Stance,
+) -> sentinel_client::Pipeline {
+    let cfg = config(up, "");
+    let transport: Arc<dyn sentinel_transport::Transport> = Arc::new(
+        sentinel_transport::HttpTransport::new(
+            cfg.transport_config(),
+            vec![cfg.upstream().expect("upstream")],
+        )
+        .expect("transport"),
+    );
+    let detection = sentinel_client::Detection::new(
+        Arc::new(sentinel_detect::LocalDetector::new()),
+        Arc::new(sentinel_cache::MemoryCache::new(
+            sentinel_cache::CacheConfig::default(),
+        )),
+        sentinel_client::DetectionMode::Local,
+        None,
+    );
+    sentinel_client::Pipeline::new(
+        detection,
+        Arc::new(sentinel_policy::PolicySet::preset("strict").expect("preset")),
+        Some(Arc::new(BrokenAudit)),
+        None,
+        transport,
+        Arc::new(sentinel_metrics::Telemetry::new(&["/v1/chat/completions"])),
+        sentinel_client::PipelineConfig {
+            audit_stance: stance,
+            ..sentinel_client::PipelineConfig::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn audit_failures_follow_the_stance() {
+    let up = start().await;
+    let closed = SentinelClient::from_pipeline(
+        Arc::new(pipeline_with_audit(
+            &up,
+            sentinel_client::Stance::FailClosed,
+        )),
+        "t",
+    );
+    let err = closed
+        .chat()
+        .completions()
+        .create(chat("echo", "hi"))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, ClientError::Audit(_)), "{err}");
+    assert_eq!(
+        up.seen.calls.load(Ordering::SeqCst),
+        0,
+        "nothing unaudited leaves"
+    );
+    let open = SentinelClient::from_pipeline(
+        Arc::new(pipeline_with_audit(&up, sentinel_client::Stance::FailOpen)),
+        "t",
+    );
+    open.chat()
+        .completions()
+        .create(chat("echo", "hi"))
+        .await
+        .expect("served");
+}
+
+#[test]
+fn pipeline_errors_map_to_typed_client_errors() {
+    use sentinel_client::PipelineError as P;
+    use sentinel_transport::TransportError as T;
+    let map = |e: P| ClientError::from(e);
+    assert!(matches!(
+        map(P::Transport(T::CircuitOpen)),
+        ClientError::Unavailable
+    ));
+    assert!(matches!(
+        map(P::Transport(T::Overloaded {
+            retry_after: Duration::from_secs(1)
+        })),
+        ClientError::Overloaded { .. }
+    ));
+    assert!(matches!(
+        map(P::Transport(T::IdleTimeout {
+            after: Duration::from_secs(1)
+        })),
+        ClientError::Timeout(_)
+    ));
+    assert!(matches!(
+        map(P::Transport(T::Body {
+            message: "reset".into()
+        })),
+        ClientError::Transport(_)
+    ));
+    assert!(matches!(
+        map(P::Detector {
+            message: "x".into()
+        }),
+        ClientError::Detector(_)
+    ));
+    assert!(matches!(
+        map(P::Audit {
+            message: "x".into()
+        }),
+        ClientError::Audit(_)
+    ));
+    assert_eq!(
+        P::Transport(T::CircuitOpen).status(),
+        http::StatusCode::BAD_GATEWAY
+    );
+}
+
+#[cfg(feature = "blocking")]
+#[test]
+fn the_blocking_client_works_without_a_runtime() {
+    // The fake upstream runs on its own runtime in another thread.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let up = start().await;
+            tx.send(up.url()).expect("send");
+            let _ = tokio::task::spawn_blocking(move || stop_rx.recv()).await;
+            drop(up);
+        });
+    });
+    let url = rx.recv().expect("url");
+    std::env::set_var(KEY_VAR, "client test key");
+    let cfg = SentinelConfig::from_toml(
+        "t",
+        &format!(
+            "[network]\nupstream = \"{url}/v1\"\napi_key_env = \"SENTINEL_CLIENT_TEST_NO_KEY\"\n"
+        ),
+    )
+    .expect("config");
+    let client = sentinel_client::blocking::SentinelClient::new(&cfg).expect("client");
+    let r = client
+        .chat_completion(chat("echo", "mail a.b@example.com"))
+        .expect("answer");
+    assert_eq!(content(&r), "mail <EMAIL_ADDRESS_1>");
+    let _ = stop_tx.send(());
+}
