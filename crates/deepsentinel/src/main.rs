@@ -5,6 +5,7 @@ mod audit;
 mod hashing;
 mod policy;
 mod scan;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,11 @@ enum Command {
     /// Work with the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Run the gateway: OpenAI- and Anthropic-compatible routes over the pipeline.
+    Serve(serve::ServeArgs),
+    /// Gateway API keys.
+    #[command(subcommand)]
+    Key(serve::KeyCommand),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +46,8 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(&args),
         Command::Audit(cmd) => audit::run(&cmd),
         Command::Policy(cmd) => policy::run(&cmd),
+        Command::Serve(args) => serve::run(&args),
+        Command::Key(cmd) => serve::key(&cmd),
     };
     match result {
         Ok(code) => code,

@@ -89,6 +89,59 @@ pub struct SentinelConfig {
     /// Failure stances.
     #[serde(default)]
     pub failure: FailureSection,
+    /// The gateway's HTTP server (`deepsentinel serve`).
+    #[serde(default)]
+    pub server: ServerSection,
+    /// Gateway API keys, stored hashed, each mapping to a tenant.
+    #[serde(default, rename = "key")]
+    pub keys: Vec<KeySection>,
+}
+
+/// `[server]`: the gateway's listener and limits.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// The address to listen on (default `127.0.0.1:8080`).
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// A PEM certificate chain: with `tls_key`, the gateway serves HTTPS (HTTP/1.1 and
+    /// HTTP/2 by ALPN).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// The largest request body (default 32 MiB: long contexts, inline images).
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+    /// The largest request head (default 64 KiB).
+    #[serde(default)]
+    pub max_header_bytes: Option<usize>,
+    /// Milliseconds a client has to send its request head (default 10 000).
+    #[serde(default)]
+    pub header_read_timeout_ms: Option<u64>,
+    /// Milliseconds a request may take, upstream included (default 600 000).
+    #[serde(default)]
+    pub request_timeout_ms: Option<u64>,
+    /// Requests handled at once; more wait by tenant priority (default 1024).
+    #[serde(default)]
+    pub max_concurrent: Option<usize>,
+    /// Milliseconds in-flight requests get to finish at shutdown (default 30 000).
+    #[serde(default)]
+    pub shutdown_grace_ms: Option<u64>,
+}
+
+/// `[[key]]`: one gateway API key.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySection {
+    /// `sha256:` and the hex SHA-256 of the key (`deepsentinel key hash` prints it).
+    pub hash: String,
+    /// The tenant the key belongs to.
+    pub tenant: String,
+    /// The tenant's priority when the gateway is busy: critical, high, normal, low.
+    #[serde(default)]
+    pub priority: Option<String>,
 }
 
 /// `[detection]`.

@@ -88,8 +88,8 @@ pub use client::{
     MicroBatchConfig, SentinelClient,
 };
 pub use config::{
-    AuditSection, Auth, CacheSection, ConfigError, DetectionSection, FailureSection,
-    NetworkSection, PolicySection, RemoteSection, SentinelConfig,
+    AuditSection, Auth, CacheSection, ConfigError, DetectionSection, FailureSection, KeySection,
+    NetworkSection, PolicySection, RemoteSection, SentinelConfig, ServerSection,
 };
 pub use detection::{Detected, Detection, DetectionMode, RemoteDetector, RemoteSettings};
 pub use pipeline::{

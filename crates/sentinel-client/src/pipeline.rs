@@ -329,6 +329,11 @@ impl Pipeline {
         self.audit.as_ref()
     }
 
+    /// The transport.
+    pub fn transport(&self) -> &Arc<dyn Transport> {
+        &self.transport
+    }
+
     /// The response cache, if any.
     pub fn response_cache(&self) -> Option<&Arc<TieredCache<CachedResponse>>> {
         self.responses.as_ref()

@@ -1,0 +1,125 @@
+//! `deepsentinel serve`: the gateway, and `deepsentinel key hash` for its key list.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand};
+use sentinel_client::SentinelConfig;
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (the SDK's TOML plus [server] and [[key]]); without it the
+    /// embedded defaults apply: 127.0.0.1:8080, OpenAI with OPENAI_API_KEY, local
+    /// detection, the strict preset, in-memory caches, audit log in ./deepsentinel-audit.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Listen here instead (overrides [server] listen).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Send to this OpenAI-compatible base URL instead (vLLM, Ollama, llama.cpp...).
+    #[arg(long)]
+    upstream: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Print the `hash` to put in a [[key]] entry for KEY (read from stdin when absent).
+    Hash {
+        /// The key.
+        key: Option<String>,
+    },
+}
+
+#[allow(clippy::print_stdout)] // reason: the hash is the command's output
+pub(crate) fn key(cmd: &KeyCommand) -> Result<ExitCode> {
+    let KeyCommand::Hash { key } = cmd;
+    let key = match key {
+        Some(k) => k.clone(),
+        None => {
+            let mut s = String::new();
+            std::io::stdin().read_line(&mut s)?;
+            s.trim().to_owned()
+        }
+    };
+    println!("{}", sentinel_gateway::hash_key(&key));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let mut config = match &args.config {
+        Some(path) => SentinelConfig::load(path)?,
+        None => SentinelConfig::default(),
+    };
+    if let Some(l) = &args.listen {
+        config.server.listen = Some(l.clone());
+    }
+    if let Some(u) = &args.upstream {
+        config.network.upstream = Some(u.clone());
+    }
+    if config.audit.dir.is_none() {
+        config.audit.dir = Some(PathBuf::from("./deepsentinel-audit"));
+    }
+    let listen = config
+        .server
+        .listen
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
+        let recorder = sentinel_metrics::prometheus_recorder()?;
+        let handle = recorder.handle();
+        metrics::set_global_recorder(recorder)
+            .map_err(|_| anyhow::anyhow!("a metrics recorder is already installed"))?;
+        sentinel_metrics::describe();
+        let upkeep = handle.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                upkeep.run_upkeep();
+            }
+        });
+        let gateway = sentinel_gateway::Gateway::new(&config, Some(handle))?;
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        tracing::info!(
+            listen = %listen,
+            upstream = config.network.upstream.as_deref().unwrap_or("https://api.openai.com/v1"),
+            keys = config.keys.len(),
+            "deepsentinel gateway ready"
+        );
+        if !gateway.requires_keys() {
+            tracing::warn!("no API keys configured: only loopback callers are served");
+        }
+        let shutdown = async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .ok();
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+        };
+        gateway.serve(listener, shutdown).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,755 @@
+//! DeepSentinel's gateway: the pipeline behind HTTP, so an application changes only its
+//! base URL.
+//!
+//! Routes: `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`,
+//! `/v1/responses`, Anthropic `POST /v1/messages` (each through the pipeline, streamed
+//! answers scanned and restored on the fly); `GET /v1/models` (passed through);
+//! Presidio-compatible `POST /analyze` and `POST /anonymize`; `POST /v1/sentinel/scan`;
+//! `GET /metrics` (Prometheus), `/healthz`, `/readyz`, `/v1/sentinel/stats` (the Monitor,
+//! upstream circuits and audit health) and `/dashboard`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use sentinel_client::SentinelConfig;
+//! let config = SentinelConfig::from_toml("inline", "[network]\nupstream = \"http://127.0.0.1:8000/v1\"\n")?;
+//! let gateway = sentinel_gateway::Gateway::new(&config, None)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! gateway.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod presidio;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use sentinel_client::{
+    Pipeline, PipelineBody, PipelineError, PipelineRequest, Route, SentinelConfig,
+};
+use sentinel_metrics::{MonitorSnapshot, PrometheusHandle};
+use sentinel_policy::{Decision, DecisionContext, PolicyEngine};
+use sentinel_transport::{
+    HttpTransport, LimitConfig, OutboundRequest, Priority, PriorityLimiter, Transport,
+    TransportError,
+};
+
+/// The body of every gateway response.
+pub type GatewayBody = BoxBody<Bytes, std::io::Error>;
+
+/// A gateway that cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The configuration.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The listener or TLS files.
+    #[error("{0}")]
+    Io(String),
+}
+
+struct KeyEntry {
+    tenant: String,
+    priority: Priority,
+}
+
+struct State {
+    pipeline: Arc<Pipeline>,
+    transport: Arc<HttpTransport>,
+    keys: HashMap<String, KeyEntry>,
+    default_tenant: String,
+    limiter: PriorityLimiter,
+    max_body: usize,
+    request_timeout: Duration,
+    prometheus: Option<PrometheusHandle>,
+}
+
+/// The gateway.
+pub struct Gateway {
+    state: Arc<State>,
+    header_read_timeout: Duration,
+    max_header_bytes: usize,
+    grace: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("keys", &self.state.keys.len())
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The hex SHA-256 of a gateway key, as `[[key]] hash` stores it (`sha256:` prefix).
+pub fn hash_key(key: &str) -> String {
+    let d = Sha256::digest(key.as_bytes());
+    format!(
+        "sha256:{}",
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+fn priority(name: Option<&str>) -> Result<Priority, GatewayError> {
+    Ok(match name.unwrap_or("normal") {
+        "critical" => Priority::Critical,
+        "high" => Priority::High,
+        "normal" => Priority::Normal,
+        "low" => Priority::Low,
+        other => {
+            return Err(GatewayError::Config(format!(
+                "[[key]] priority {other:?}: critical, high, normal or low"
+            )))
+        }
+    })
+}
+
+fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, GatewayError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let io = |what: &str, p: &std::path::Path, e: &dyn std::fmt::Display| {
+        GatewayError::Io(format!("[server] {what} {}: {e}", p.display()))
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| io("tls_cert", cert, &e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| io("tls_key", key, &e))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| GatewayError::Config(format!("TLS: {e}")))?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| GatewayError::Config(format!("TLS: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+impl Gateway {
+    /// A gateway from `config`; `prometheus` is the installed recorder's handle that
+    /// `GET /metrics` renders (`None`: the route answers 404). Call within a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// Any layer, key or TLS file that cannot be used.
+    pub fn new(
+        config: &SentinelConfig,
+        prometheus: Option<PrometheusHandle>,
+    ) -> Result<Gateway, GatewayError> {
+        let transport = Arc::new(
+            HttpTransport::new(
+                config.transport_config(),
+                vec![config
+                    .upstream()
+                    .map_err(|e| GatewayError::Config(e.to_string()))?],
+            )
+            .map_err(|e| GatewayError::Config(e.to_string()))?,
+        );
+        let shared: Arc<dyn Transport> = transport.clone();
+        let pipeline = Arc::new(
+            config
+                .build_with(shared)
+                .map_err(|e| GatewayError::Config(e.to_string()))?,
+        );
+        let mut keys = HashMap::new();
+        for k in &config.keys {
+            let hash = k.hash.trim().to_ascii_lowercase();
+            if !hash.starts_with("sha256:") || hash.len() != 7 + 64 {
+                return Err(GatewayError::Config(format!(
+                    "[[key]] for tenant {}: hash must be sha256: and 64 hex digits",
+                    k.tenant
+                )));
+            }
+            keys.insert(
+                hash,
+                KeyEntry {
+                    tenant: k.tenant.clone(),
+                    priority: priority(k.priority.as_deref())?,
+                },
+            );
+        }
+        let s = &config.server;
+        let tls = match (&s.tls_cert, &s.tls_key) {
+            (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
+            (None, None) => None,
+            _ => {
+                return Err(GatewayError::Config(
+                    "[server] tls_cert and tls_key go together".to_owned(),
+                ))
+            }
+        };
+        Ok(Gateway {
+            state: Arc::new(State {
+                pipeline,
+                transport,
+                keys,
+                default_tenant: config.tenant().to_owned(),
+                limiter: PriorityLimiter::new(LimitConfig {
+                    max_concurrent: s.max_concurrent.unwrap_or(1024).max(1),
+                    max_queued: s.max_concurrent.unwrap_or(1024).max(1) * 4,
+                    queue_timeout: Duration::from_secs(10),
+                }),
+                max_body: s.max_body_bytes.unwrap_or(32 << 20),
+                request_timeout: Duration::from_millis(s.request_timeout_ms.unwrap_or(600_000)),
+                prometheus,
+            }),
+            header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.unwrap_or(10_000)),
+            max_header_bytes: s.max_header_bytes.unwrap_or(64 << 10),
+            grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(30_000)),
+            tls,
+        })
+    }
+
+    /// Whether callers need a key (with no `[[key]]`, only loopback callers are served).
+    pub fn requires_keys(&self) -> bool {
+        !self.state.keys.is_empty()
+    }
+
+    /// The pipeline.
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.state.pipeline
+    }
+
+    /// Serves connections from `listener` until `shutdown` completes, then stops accepting
+    /// and gives in-flight requests the grace period to finish.
+    ///
+    /// # Errors
+    ///
+    /// The listener fails.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), GatewayError> {
+        if self.state.keys.is_empty() {
+            tracing::warn!("no [[key]] configured: serving loopback callers only");
+        }
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            .max_buf_size(self.max_header_bytes.max(8192));
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX));
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let state = Arc::clone(&self.state);
+            let service = service_fn(move |req: Request<Incoming>| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(route(state, req, peer).await) }
+            });
+            match &self.tls {
+                None => {
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    });
+                }
+                Some(acceptor) => {
+                    let acceptor = acceptor.clone();
+                    let builder = builder.clone();
+                    let watcher = graceful.watcher();
+                    tokio::spawn(async move {
+                        let Ok(Ok(tls)) =
+                            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                                .await
+                        else {
+                            return;
+                        };
+                        let conn = builder
+                            .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                            .into_owned();
+                        let _ = watcher.watch(conn).await;
+                    });
+                }
+            }
+        }
+        tracing::info!("shutting down: draining in-flight requests");
+        if tokio::time::timeout(self.grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("grace period over; closing the remaining connections");
+        }
+        Ok(())
+    }
+}
+
+fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<GatewayBody> {
+    let mut r = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn json_response(status: StatusCode, v: &impl Serialize) -> Response<GatewayBody> {
+    full(
+        status,
+        "application/json",
+        serde_json::to_vec(v).unwrap_or_default(),
+    )
+}
+
+/// An OpenAI-style error: `{"error": {"message", "type", "code"}}`.
+fn error(status: StatusCode, kind: &str, code: &str, message: &str) -> Response<GatewayBody> {
+    json_response(
+        status,
+        &json!({"error": {"message": message, "type": kind, "code": code, "param": null}}),
+    )
+}
+
+fn pipeline_error(e: &PipelineError) -> Response<GatewayBody> {
+    match e {
+        PipelineError::BadRequest { message } => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_body",
+            message,
+        ),
+        PipelineError::Blocked { direction, reasons } => {
+            let names: Vec<Value> = reasons
+                .iter()
+                .map(|r| json!({"entity_type": r.entity, "rule": r.rule}))
+                .collect();
+            let list: Vec<String> = reasons
+                .iter()
+                .map(|r| format!("{} (rule {})", r.entity, r.rule))
+                .collect();
+            json_response(
+                StatusCode::FORBIDDEN,
+                &json!({"error": {
+                    "message": format!("DeepSentinel blocked the {direction}: it contains {}", list.join(", ")),
+                    "type": "deepsentinel_blocked",
+                    "code": if *direction == "request" { "sensitive_data_blocked" } else { "response_blocked" },
+                    "param": null,
+                    "reasons": names,
+                }}),
+            )
+        }
+        PipelineError::Upstream { status, body } => full(*status, "application/json", body.clone()),
+        PipelineError::Transport(TransportError::Overloaded { retry_after }) => {
+            let mut r = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "overloaded",
+                "upstream capacity is full; retry later",
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        other => error(
+            other.status(),
+            "upstream_error",
+            other.kind().as_str(),
+            &other.to_string(),
+        ),
+    }
+}
+
+/// Who is calling: the tenant and priority of its key, or an error response.
+fn authenticate(
+    state: &State,
+    req: &Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<(String, Priority), Box<Response<GatewayBody>>> {
+    if state.keys.is_empty() {
+        if peer.ip().is_loopback() {
+            return Ok((state.default_tenant.clone(), Priority::Normal));
+        }
+        return Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "loopback_only",
+            "this gateway has no API keys configured and serves loopback callers only",
+        )));
+    }
+    let key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| req.headers().get("x-api-key").and_then(|v| v.to_str().ok()));
+    match key.and_then(|k| state.keys.get(&hash_key(k.trim()))) {
+        Some(entry) => Ok((entry.tenant.clone(), entry.priority)),
+        None => Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "invalid_api_key",
+            "a valid DeepSentinel API key is required (Authorization: Bearer KEY)",
+        ))),
+    }
+}
+
+async fn read_body(
+    state: &State,
+    req: Request<Incoming>,
+) -> Result<(http::request::Parts, Bytes), Box<Response<GatewayBody>>> {
+    let (parts, body) = req.into_parts();
+    match Limited::new(body, state.max_body).collect().await {
+        Ok(b) => Ok((parts, b.to_bytes())),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(Box::new(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "payload_too_large",
+                &format!("the body is larger than {} bytes", state.max_body),
+            )))
+        }
+        Err(_) => Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "body_read_failed",
+            "the request body could not be read",
+        ))),
+    }
+}
+
+fn route_of(method: &Method, path: &str) -> Option<Route> {
+    if method != Method::POST {
+        return None;
+    }
+    Some(match path {
+        "/v1/chat/completions" => Route::ChatCompletions,
+        "/v1/completions" => Route::Completions,
+        "/v1/embeddings" => Route::Embeddings,
+        "/v1/responses" => Route::Responses,
+        "/v1/messages" => Route::Messages,
+        _ => return None,
+    })
+}
+
+#[derive(Serialize)]
+struct UpstreamStatus {
+    name: String,
+    circuit: &'static str,
+    in_flight: usize,
+    latency_ms: f64,
+}
+
+#[derive(Serialize)]
+struct Stats {
+    #[serde(flatten)]
+    monitor: MonitorSnapshot,
+    upstreams: Vec<UpstreamStatus>,
+    audit: Option<sentinel_audit::AuditHealth>,
+    inflight: usize,
+    queued: usize,
+}
+
+fn stats(state: &State) -> Stats {
+    let upstreams = state
+        .transport
+        .pools()
+        .iter()
+        .flat_map(|p| p.endpoints())
+        .map(|e| UpstreamStatus {
+            name: e.endpoint.name.clone(),
+            circuit: e.breaker.state().as_str(),
+            in_flight: e.outstanding(),
+            latency_ms: e.latency_ewma().as_secs_f64() * 1000.0,
+        })
+        .collect();
+    Stats {
+        monitor: state.pipeline.telemetry().monitor().snapshot(),
+        upstreams,
+        audit: state.pipeline.audit().map(|a| a.health()),
+        inflight: state.limiter.running(),
+        queued: state.limiter.queued(),
+    }
+}
+
+async fn route(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<GatewayBody> {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/healthz") => return json_response(StatusCode::OK, &json!({"status": "ok"})),
+        ("GET", "/readyz") => {
+            let audit_ok = state.pipeline.audit().is_none_or(|a| a.health().healthy);
+            let upstream_ok = state
+                .transport
+                .pools()
+                .iter()
+                .flat_map(|p| p.endpoints())
+                .any(|e| e.breaker.is_available());
+            let status = if audit_ok && upstream_ok {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            return json_response(status, &json!({"audit": audit_ok, "upstream": upstream_ok}));
+        }
+        ("GET", "/dashboard") => {
+            return full(
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                include_str!("dashboard.html"),
+            );
+        }
+        _ => {}
+    }
+    let (tenant, priority) = match authenticate(&state, &req, peer) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
+    match (method.as_str(), path.as_str()) {
+        ("GET", "/metrics") => {
+            return match &state.prometheus {
+                Some(h) => full(StatusCode::OK, "text/plain; version=0.0.4", h.render()),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "metrics_disabled",
+                    "no metrics recorder installed",
+                ),
+            }
+        }
+        ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(&state)),
+        ("GET", "/v1/models") => {
+            let sent = state.transport.send(OutboundRequest::get("/models")).await;
+            return match sent {
+                Ok(r) => {
+                    let status = r.status;
+                    match r.bytes().await {
+                        Ok(b) => full(status, "application/json", b),
+                        Err(e) => pipeline_error(&PipelineError::Transport(e)),
+                    }
+                }
+                Err(e) => pipeline_error(&PipelineError::Transport(e)),
+            };
+        }
+        _ => {}
+    }
+    let (parts, body) = match read_body(&state, req).await {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    match (method.as_str(), path.as_str()) {
+        ("POST", "/analyze") => return presidio_analyze(&state, &body),
+        ("POST", "/anonymize") => return presidio_anonymize(&body),
+        ("POST", "/v1/sentinel/scan") => return native_scan(&state, &tenant, &body),
+        _ => {}
+    }
+    let Some(route) = route_of(&method, &path) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "unknown_route",
+            "no such route",
+        );
+    };
+    let permit = match state.limiter.acquire(priority).await {
+        Ok(p) => p,
+        Err(e) => return pipeline_error(&PipelineError::Transport(e)),
+    };
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let mut preq = PipelineRequest::new(route, &tenant, body);
+    preq.priority = priority;
+    preq.conversation = header("x-deepsentinel-conversation");
+    preq.cache_control = header("cache-control");
+    preq.cache_opt_in = header("x-deepsentinel-cache").as_deref() == Some("on");
+    if let Some(id) = header("x-request-id") {
+        preq.request_id = id
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(128)
+            .collect();
+    }
+    let handled = tokio::time::timeout(state.request_timeout, state.pipeline.handle(preq)).await;
+    let response = match handled {
+        Err(_) => {
+            return error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "request_timeout",
+                "the request took longer than the gateway allows",
+            )
+        }
+        Ok(Err(e)) => return pipeline_error(&e),
+        Ok(Ok(r)) => r,
+    };
+    let content_type = response.content_type.clone();
+    match response.body {
+        PipelineBody::Full(b) => full(response.status, &content_type, b),
+        PipelineBody::Stream(mut stream) => {
+            let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(16);
+            tokio::spawn(async move {
+                // The permit lives as long as the stream.
+                let _permit = permit;
+                while let Some(piece) = stream.next().await {
+                    match piece {
+                        Ok(b) => {
+                            if tx.send_data(b).await.is_err() {
+                                return; // the client went away
+                            }
+                        }
+                        Err(e) => {
+                            tx.abort(std::io::Error::other(e.to_string()));
+                            return;
+                        }
+                    }
+                }
+            });
+            let mut r = Response::new(body.boxed());
+            *r.status_mut() = response.status;
+            if let Ok(v) = HeaderValue::from_str(&content_type) {
+                r.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            r
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response<GatewayBody>>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_body",
+            &format!("body is not the expected JSON ({e})"),
+        ))
+    })
+}
+
+fn presidio_analyze(state: &State, body: &Bytes) -> Response<GatewayBody> {
+    match parse::<presidio::AnalyzeRequest>(body) {
+        Ok(req) => json_response(
+            StatusCode::OK,
+            &presidio::analyze(state.pipeline.detection().local(), &req),
+        ),
+        Err(r) => *r,
+    }
+}
+
+fn presidio_anonymize(body: &Bytes) -> Response<GatewayBody> {
+    match parse::<presidio::AnonymizeRequest>(body) {
+        Ok(req) => match presidio::anonymize(&req) {
+            Ok(out) => json_response(StatusCode::OK, &out),
+            Err(message) => error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request_error",
+                "invalid_analyzer_results",
+                &message,
+            ),
+        },
+        Err(r) => *r,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ScanRequest {
+    text: String,
+    #[serde(default)]
+    direction: Option<String>,
+}
+
+fn native_scan(state: &State, tenant: &str, body: &Bytes) -> Response<GatewayBody> {
+    let req = match parse::<ScanRequest>(body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    let detector = state.pipeline.detection().local();
+    let findings = sentinel_detect::Detector::scan(detector, &req.text);
+    let ctx = if req.direction.as_deref() == Some("response") {
+        DecisionContext::response(tenant)
+    } else {
+        DecisionContext::request(tenant)
+    };
+    let records: Vec<Value> = {
+        let mut offsets = sentinel_detect::CharOffsets::new(&req.text);
+        findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "entity_type": f.entity.as_str(),
+                    "start": offsets.char_offset(f.start),
+                    "end": offsets.char_offset(f.end),
+                    "score": f.score,
+                    "recognizer": sentinel_detect::Detector::recognizer_name(detector, f.recognizer),
+                })
+            })
+            .collect()
+    };
+    let policy: &dyn PolicyEngine = state.pipeline.policy().as_ref();
+    let (decision, text, reasons) = match policy.decide(&req.text, &findings, &ctx) {
+        Decision::Allow { .. } => ("allow", Value::Null, Vec::new()),
+        Decision::Transform { text, .. } => ("transform", Value::String(text), Vec::new()),
+        Decision::Block { reasons } => (
+            "block",
+            Value::Null,
+            reasons
+                .into_iter()
+                .map(|r| json!({"entity_type": r.entity, "rule": r.rule}))
+                .collect(),
+        ),
+    };
+    json_response(
+        StatusCode::OK,
+        &json!({"findings": records, "decision": decision, "text": text, "reasons": reasons,
+                "policy_version": policy.version_hash(tenant)}),
+    )
+}

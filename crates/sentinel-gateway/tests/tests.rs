@@ -1,0 +1,388 @@
+//! The gateway on 127.0.0.1 in front of a fake OpenAI-compatible upstream.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use sentinel_client::SentinelConfig;
+use sentinel_gateway::{hash_key, Gateway};
+use sentinel_transport::{
+    Endpoint, HttpTransport, OutboundRequest, RetryConfig, Strategy, Transport, TransportConfig,
+    Upstream,
+};
+use serde_json::{json, Value};
+
+type Seen = Arc<Mutex<Vec<(String, Bytes)>>>;
+
+/// An upstream that echoes the last user message (as a whole answer or three bytes per
+/// streamed chunk), lists models, and sleeps for the model `slow`.
+async fn upstream() -> (String, Seen) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen: Seen = Arc::default();
+    let s = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: hyper::Request<Incoming>| {
+                    let s = s.clone();
+                    async move {
+                        let path = req.uri().path().to_owned();
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        s.lock().expect("lock").push((path.clone(), body.clone()));
+                        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        if v["model"] == "slow" {
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                        }
+                        let text = v["messages"]
+                            .as_array()
+                            .and_then(|m| m.last())
+                            .and_then(|m| m["content"].as_str())
+                            .unwrap_or_default()
+                            .to_owned();
+                        let (ct, out) = if path.ends_with("/models") {
+                            ("application/json", json!({"object": "list", "data": [{"id": "echo", "object": "model"}]}).to_string())
+                        } else if v["stream"] == true {
+                            let mut out = String::new();
+                            let chars: Vec<char> = text.chars().collect();
+                            for piece in chars.chunks(3) {
+                                let p: String = piece.iter().collect();
+                                out.push_str(&format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})));
+                            }
+                            out.push_str(&format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})));
+                            out.push_str("data: [DONE]\n\n");
+                            ("text/event-stream", out)
+                        } else {
+                            ("application/json", json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}).to_string())
+                        };
+                        let mut r = hyper::Response::new(Full::new(Bytes::from(out)));
+                        r.headers_mut()
+                            .insert(hyper::header::CONTENT_TYPE, ct.parse().expect("ct"));
+                        Ok::<_, Infallible>(r)
+                    }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+struct Running {
+    url: String,
+    seen: Seen,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+const KEY: &str = "sk-gateway-test-acme";
+
+async fn gateway(extra: &str, with_keys: bool) -> Running {
+    let (up, seen) = upstream().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let keys = if with_keys {
+        format!(
+            "[[key]]\nhash = \"{}\"\ntenant = \"acme\"\npriority = \"high\"\n",
+            hash_key(KEY)
+        )
+    } else {
+        String::new()
+    };
+    let config = SentinelConfig::from_toml(
+        "gw.toml",
+        &format!(
+            "[network]\nupstream = \"{up}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\nmax_retries = 0\n[audit]\ndir = \"{}\"\n{extra}\n{keys}",
+            dir.path().display()
+        ),
+    )
+    .expect("config");
+    let recorder = sentinel_metrics::prometheus_recorder().expect("recorder");
+    let gw = Gateway::new(&config, Some(recorder.handle())).expect("gateway");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        gw.serve(listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("serve");
+    });
+    Running {
+        url,
+        seen,
+        stop: Some(tx),
+        task,
+        _dir: dir,
+    }
+}
+
+fn client(url: &str, key: Option<&str>) -> HttpTransport {
+    let mut e = Endpoint::new("gw", url).expect("endpoint");
+    if let Some(k) = key {
+        e = e.header(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {k}")).expect("v"),
+        );
+    }
+    HttpTransport::new(
+        TransportConfig {
+            retry: RetryConfig {
+                max_retries: 0,
+                ..RetryConfig::default()
+            },
+            ..TransportConfig::default()
+        },
+        vec![Upstream {
+            name: "gw".into(),
+            endpoints: vec![e],
+            strategy: Strategy::RoundRobin,
+        }],
+    )
+    .expect("client")
+}
+
+async fn post(
+    c: &HttpTransport,
+    path: &str,
+    body: impl Into<Bytes>,
+) -> (StatusCode, Value, String) {
+    let r = c
+        .send(OutboundRequest::post_json(path, body))
+        .await
+        .expect("send");
+    let status = r.status;
+    let ct = r
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let b = r.bytes().await.expect("body");
+    let v = if ct.starts_with("application/json") {
+        serde_json::from_slice(&b).expect("json")
+    } else {
+        Value::String(String::from_utf8_lossy(&b).into_owned())
+    };
+    (status, v, ct)
+}
+
+fn chat(text: &str) -> String {
+    json!({"model": "echo", "messages": [{"role": "user", "content": text}]}).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_redaction_blocking_and_bad_input() {
+    let gw = gateway("[server]\nmax_body_bytes = 4096\n", true).await;
+    let anonymous = client(&gw.url, None);
+    let (status, v, _) = post(&anonymous, "/v1/chat/completions", chat("hi")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"]["code"], "invalid_api_key");
+    let (status, _, _) = post(
+        &client(&gw.url, Some("sk-wrong")),
+        "/v1/chat/completions",
+        chat("hi"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let c = client(&gw.url, Some(KEY));
+    let (status, v, _) = post(
+        &c,
+        "/v1/chat/completions",
+        chat("mail jane.doe@example.com"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let sent = gw
+        .seen
+        .lock()
+        .expect("lock")
+        .last()
+        .expect("sent")
+        .1
+        .clone();
+    assert!(String::from_utf8_lossy(&sent).contains("mail <EMAIL_ADDRESS_1>"));
+    assert!(!String::from_utf8_lossy(&sent).contains("jane.doe"));
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "mail <EMAIL_ADDRESS_1>"
+    );
+
+    let before = gw.seen.lock().expect("lock").len();
+    let (status, v, _) = post(&c, "/v1/chat/completions", chat("card 4111 1111 1111 1111")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(v["error"]["code"], "sensitive_data_blocked");
+    assert_eq!(v["error"]["reasons"][0]["entity_type"], "CREDIT_CARD");
+    assert!(!v.to_string().contains("4111"));
+    assert_eq!(gw.seen.lock().expect("lock").len(), before);
+
+    let (status, v, _) = post(&c, "/v1/chat/completions", "{\"model\": ").await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_body"))
+    );
+    let (status, _, _) = post(&c, "/v1/chat/completions", &b"\xff\xfe{}"[..]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, v, _) = post(&c, "/v1/chat/completions", chat(&"a".repeat(5000))).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
+    let (status, _, _) = post(&c, "/v1/nope", "{}").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_models_and_sentinel_routes() {
+    let gw = gateway("", false).await;
+    let c = client(&gw.url, None); // no keys: loopback callers are served
+    let body = json!({"model": "echo", "stream": true, "messages": [{"role": "user", "content": "reach me at jane.doe@example.com please"}]}).to_string();
+    let (status, v, ct) = post(&c, "/v1/chat/completions", body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ct.starts_with("text/event-stream"), "{ct}");
+    let text = v.as_str().expect("sse text");
+    let mut content = String::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        if line == "[DONE]" {
+            continue;
+        }
+        let chunk: Value = serde_json::from_str(line).expect("chunk");
+        content.push_str(
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .unwrap_or_default(),
+        );
+    }
+    assert!(text.trim_end().ends_with("data: [DONE]"));
+    assert_eq!(content, "reach me at <EMAIL_ADDRESS_1> please");
+
+    let r = c
+        .send(OutboundRequest::get("/v1/models"))
+        .await
+        .expect("models");
+    assert_eq!(r.status, StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["data"][0]["id"], "echo");
+
+    let (status, v, _) = post(
+        &c,
+        "/analyze",
+        json!({"text": "My SSN is 536-22-1234 ✓", "language": "en"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v[0]["entity_type"], "US_SSN");
+    assert_eq!(
+        (v[0]["start"].as_u64(), v[0]["end"].as_u64()),
+        (Some(10), Some(21))
+    );
+    let (status, v, _) = post(
+        &c,
+        "/anonymize",
+        json!({"text": "My SSN is 536-22-1234 ✓", "analyzer_results": [{"entity_type": "US_SSN", "start": 10, "end": 21, "score": 0.9}],
+               "anonymizers": {"US_SSN": {"type": "mask", "masking_char": "*", "chars_to_mask": 7, "from_end": false}}}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["text"], "My SSN is *******1234 ✓");
+    assert_eq!(v["items"][0]["operator"], "mask");
+    let (_, v, _) = post(&c, "/anonymize", json!({"text": "call Bob", "analyzer_results": [{"entity_type": "PERSON", "start": 5, "end": 8, "score": 0.9}]}).to_string()).await;
+    assert_eq!(v["text"], "call <PERSON>");
+    let (status, v, _) = post(
+        &c,
+        "/v1/sentinel/scan",
+        json!({"text": "key AKIAIOSFODNN7EXAMPLE"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["decision"], "block");
+    assert_eq!(v["findings"][0]["entity_type"], "AWS_ACCESS_KEY");
+
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/sentinel/stats",
+        "/dashboard",
+    ] {
+        let r = c.send(OutboundRequest::get(path)).await.expect("get");
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        let b = r.bytes().await.expect("body");
+        let text = String::from_utf8_lossy(&b);
+        match path {
+            "/v1/sentinel/stats" => {
+                let v: Value = serde_json::from_str(&text).expect("json");
+                assert!(v["requests"].as_u64().expect("requests") >= 1);
+                assert!(v["stages"]["detect"]["p50_ms"].is_number());
+                assert_eq!(v["upstreams"][0]["circuit"], "closed");
+                assert_eq!(v["audit"]["healthy"], true);
+            }
+            "/dashboard" => {
+                assert!(text.contains("/v1/sentinel/stats") && text.contains("<svg"));
+                // Self-contained: no external scripts, styles or fonts.
+                assert!(
+                    !text.contains("src=\"http")
+                        && !text.contains("href=\"http")
+                        && !text.contains("@import")
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_in_flight_requests() {
+    let mut gw = gateway("", false).await;
+    let c = Arc::new(client(&gw.url, None));
+    let c2 = c.clone();
+    let slow = tokio::spawn(async move {
+        post(
+            &c2,
+            "/v1/chat/completions",
+            json!({"model": "slow", "messages": [{"role": "user", "content": "wait"}]}).to_string(),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = gw.stop.take().expect("stop").send(());
+    let (status, v, _) = slow.await.expect("task");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the in-flight request finished: {v}"
+    );
+    tokio::time::timeout(Duration::from_secs(5), &mut gw.task)
+        .await
+        .expect("stopped")
+        .expect("join");
+    // New connections are refused once it has stopped.
+    let err = c
+        .send(OutboundRequest::post_json(
+            "/v1/chat/completions",
+            chat("late"),
+        ))
+        .await;
+    assert!(err.is_err());
+    let _ = HeaderName::from_static("x-unused");
+}
