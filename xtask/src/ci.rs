@@ -6,8 +6,10 @@
 //! so feature-gated code (the Redis cache level) is built, linted and tested.
 //!
 //! Set-up comes first: programs the tests start for themselves on 127.0.0.1 (redis-server)
-//! are installed from the distribution's packages when missing (`apt-get`, as root or
-//! through `sudo -n`); nothing else needs the network.
+//! or run (headless chromium) are installed from the distribution's packages when missing
+//! (`apt-get`, as root or through `sudo -n`), and a Python virtual environment in
+//! `target/e2e-venv` gets the official `openai` package from PyPI; the gateway's
+//! end-to-end tests (feature `e2e`) use both. Nothing else needs the network.
 
 use std::path::Path;
 use std::process::Command;
@@ -17,7 +19,7 @@ use anyhow::{bail, Context as _, Result};
 use crate::util::{self, cargo};
 
 /// Programs the tests need, and the Debian package of each.
-const TOOLS: &[(&str, &str)] = &[("redis-server", "redis-server")];
+const TOOLS: &[(&str, &str)] = &[("redis-server", "redis-server"), ("chromium", "chromium")];
 
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| {
@@ -74,8 +76,53 @@ fn set_up() -> Result<()> {
     Ok(())
 }
 
+/// A Python virtual environment with the official `openai` package, for the gateway's
+/// end-to-end test; returns its interpreter.
+fn python_venv() -> Result<std::path::PathBuf> {
+    let venv = Path::new("target").join("e2e-venv");
+    let python = venv.join("bin").join("python");
+    let has_openai = |p: &Path| {
+        Command::new(p)
+            .args(["-c", "import openai"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if python.is_file() && has_openai(&python) {
+        return Ok(std::fs::canonicalize(python)?);
+    }
+    let create = |venv: &Path| {
+        Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(venv)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !create(&venv) {
+        // Debian splits venv support out of python3.
+        let mut apt = Command::new("apt-get");
+        apt.args(["install", "-y", "-q", "python3-venv"])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        util::run("apt-get install python3-venv", &mut apt)?;
+        if !create(&venv) {
+            bail!(
+                "cannot create a Python virtual environment in {}",
+                venv.display()
+            );
+        }
+    }
+    util::run(
+        "pip install openai (for the gateway's end-to-end test)",
+        Command::new(&python).args(["-m", "pip", "install", "-q", "openai"]),
+    )?;
+    if !has_openai(&python) {
+        bail!("the openai package did not install");
+    }
+    Ok(std::fs::canonicalize(python)?)
+}
+
 pub(crate) fn run_all() -> Result<()> {
     set_up()?;
+    let python = python_venv()?;
     util::run(
         "cargo fmt --check",
         cargo().args(["fmt", "--all", "--", "--check"]),
@@ -94,7 +141,10 @@ pub(crate) fn run_all() -> Result<()> {
     )?;
     util::run(
         "cargo test (all targets, benches once)",
-        cargo().args(["test", "--workspace", "--all-targets", "--all-features"]),
+        cargo()
+            .args(["test", "--workspace", "--all-targets", "--all-features"])
+            .env("DEEPSENTINEL_TEST_PYTHON", &python)
+            .env("DEEPSENTINEL_TEST_CHROMIUM", "chromium"),
     )?;
     util::run(
         "cargo test --doc",

@@ -5,3 +5,4 @@ mod util;
 mod audit;
 mod policy;
 mod scan;
+mod serve;

@@ -20,6 +20,12 @@ use serde_json::{json, Value};
 
 type Seen = Arc<Mutex<Vec<(String, Bytes)>>>;
 
+/// Requests of the model `flaky` so far: every other one gets a 429.
+static FLAKY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[cfg(feature = "e2e")]
+mod e2e;
+
 /// An upstream that echoes the last user message (as a whole answer or three bytes per
 /// streamed chunk), lists models, and sleeps for the model `slow`.
 async fn upstream() -> (String, Seen) {
@@ -54,7 +60,22 @@ async fn upstream() -> (String, Seen) {
                             .and_then(|m| m["content"].as_str())
                             .unwrap_or_default()
                             .to_owned();
-                        let (ct, out) = if path.ends_with("/models") {
+                        if v["model"] == "flaky"
+                            && FLAKY.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0
+                        {
+                            let mut r = hyper::Response::new(Full::new(Bytes::from(
+                                json!({"error": {"message": "slow down"}}).to_string(),
+                            )));
+                            *r.status_mut() = hyper::StatusCode::TOO_MANY_REQUESTS;
+                            r.headers_mut()
+                                .insert(hyper::header::RETRY_AFTER, "0".parse().expect("v"));
+                            return Ok::<_, Infallible>(r);
+                        }
+                        let (ct, out) = if path.ends_with("/embeddings") {
+                            let n = v["input"].as_array().map_or(1, Vec::len);
+                            let data: Vec<Value> = (0..n).map(|i| json!({"object": "embedding", "index": i, "embedding": [i as f64, 0.5]})).collect();
+                            ("application/json", json!({"object": "list", "model": v["model"], "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}).to_string())
+                        } else if path.ends_with("/models") {
                             ("application/json", json!({"object": "list", "data": [{"id": "echo", "object": "model"}]}).to_string())
                         } else if v["stream"] == true {
                             let mut out = String::new();
@@ -84,17 +105,17 @@ async fn upstream() -> (String, Seen) {
     (format!("http://{addr}"), seen)
 }
 
-struct Running {
-    url: String,
-    seen: Seen,
+pub(crate) struct Running {
+    pub(crate) url: String,
+    pub(crate) seen: Seen,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
 
-const KEY: &str = "sk-gateway-test-acme";
+pub(crate) const KEY: &str = "sk-gateway-test-acme";
 
-async fn gateway(extra: &str, with_keys: bool) -> Running {
+pub(crate) async fn gateway(extra: &str, with_keys: bool) -> Running {
     let (up, seen) = upstream().await;
     let dir = tempfile::tempdir().expect("tmp");
     let keys = if with_keys {
@@ -108,7 +129,7 @@ async fn gateway(extra: &str, with_keys: bool) -> Running {
     let config = SentinelConfig::from_toml(
         "gw.toml",
         &format!(
-            "[network]\nupstream = \"{up}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\nmax_retries = 0\n[audit]\ndir = \"{}\"\n{extra}\n{keys}",
+            "[network]\nupstream = \"{up}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\nmax_retries = 2\n[audit]\ndir = \"{}\"\n{extra}\n{keys}",
             dir.path().display()
         ),
     )

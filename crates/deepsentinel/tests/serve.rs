@@ -1,0 +1,96 @@
+//! `deepsentinel serve` as a process: it starts, answers, and stops on SIGTERM after
+//! draining; `deepsentinel key hash`.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::run;
+
+/// A raw HTTP/1.1 GET; the status code and body.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    Some((
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned(),
+    ))
+}
+
+#[test]
+fn serve_starts_answers_and_stops_on_sigterm() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--upstream", "http://127.0.0.1:9/v1"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let health = loop {
+        if let Some(r) = get(port, "/healthz") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(health.0, 200);
+    let (status, body) = get(port, "/v1/sentinel/stats").expect("stats");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"upstreams\""));
+    let (status, body) = get(port, "/metrics").expect("metrics");
+    assert_eq!(status, 200, "{body}");
+    // The embedded default writes the audit log in ./deepsentinel-audit.
+    assert!(dir.path().join("deepsentinel-audit").is_dir());
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    assert!(
+        stderr.contains("loopback"),
+        "it says it serves loopback callers only: {stderr}"
+    );
+}
+
+#[test]
+fn key_hash_prints_the_config_form() {
+    use sha2::{Digest, Sha256};
+    let (code, out) = run(&["key", "hash", "sk-abc"]);
+    assert_eq!(code, Some(0));
+    let want: String = Sha256::digest(b"sk-abc")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(out.trim(), format!("sha256:{want}"));
+}

@@ -1,0 +1,147 @@
+//! End to end, with programs outside Rust: the official OpenAI Python SDK against the
+//! gateway, and the dashboard rendered by headless Chromium. `cargo xtask ci` installs
+//! both and points at them with DEEPSENTINEL_TEST_PYTHON and DEEPSENTINEL_TEST_CHROMIUM.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::{gateway, KEY};
+
+fn program(var: &str, fallback: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| fallback.to_owned())
+}
+
+/// Runs `cmd` with a deadline; its standard output.
+async fn run(mut cmd: Command, what: &str) -> String {
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e} (cargo xtask ci installs it)"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const SCRIPT: &str = r#"
+import sys, json, concurrent.futures
+import openai
+base, key = sys.argv[1], sys.argv[2]
+c = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0, timeout=20)
+out = {}
+r = c.chat.completions.create(model="echo", messages=[{"role": "user", "content": "mail jane.doe@example.com"}])
+out["redacted"] = r.choices[0].message.content
+s = c.chat.completions.create(model="echo", stream=True,
+    messages=[{"role": "user", "content": "call +1 415 555 2671 or mail a.b@example.org now"}])
+out["stream"] = "".join((ch.choices[0].delta.content or "") for ch in s if ch.choices)
+e = c.embeddings.create(model="embed", input=["first", "second"])
+out["embeddings"] = [d.embedding for d in e.data]
+try:
+    c.chat.completions.create(model="echo", messages=[{"role": "user", "content": "key AKIAIOSFODNN7EXAMPLE"}])
+    out["blocked"] = None
+except openai.PermissionDeniedError as err:
+    out["blocked"] = {"status": err.status_code, "code": err.code, "message": str(err)}
+r = c.chat.completions.create(model="flaky", messages=[{"role": "user", "content": "retried"}])
+out["flaky"] = r.choices[0].message.content
+with concurrent.futures.ThreadPoolExecutor(8) as ex:
+    out["concurrent"] = list(ex.map(lambda i: c.chat.completions.create(model="echo",
+        messages=[{"role": "user", "content": "n%d" % i}]).choices[0].message.content, range(16)))
+try:
+    openai.OpenAI(base_url=base + "/v1", api_key="wrong", max_retries=0).chat.completions.create(
+        model="echo", messages=[{"role": "user", "content": "x"}])
+except openai.AuthenticationError as err:
+    out["unauthorized"] = err.status_code
+print(json.dumps(out))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_openai_python_sdk_works_through_the_gateway() {
+    let gw = gateway("", true).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let script = dir.path().join("client.py");
+    std::fs::write(&script, SCRIPT).expect("script");
+    let mut cmd = Command::new(program("DEEPSENTINEL_TEST_PYTHON", "python3"));
+    cmd.arg(&script).arg(&gw.url).arg(KEY);
+    let out = tokio::time::timeout(Duration::from_secs(120), run(cmd, "the OpenAI Python SDK"))
+        .await
+        .expect("the Python client finished in time");
+    let v: Value = serde_json::from_str(out.trim()).expect("the script's JSON");
+    assert_eq!(v["redacted"], "mail <EMAIL_ADDRESS_1>");
+    assert_eq!(
+        v["stream"],
+        "call <PHONE_NUMBER_1> or mail <EMAIL_ADDRESS_1> now"
+    );
+    assert_eq!(v["embeddings"][1][0], 1.0);
+    assert_eq!(v["blocked"]["status"], 403);
+    assert_eq!(v["blocked"]["code"], "sensitive_data_blocked");
+    assert!(!v["blocked"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("AKIA"));
+    assert_eq!(
+        v["flaky"], "retried",
+        "the gateway retried the upstream's 429"
+    );
+    for i in 0..16 {
+        assert_eq!(v["concurrent"][i], format!("n{i}"));
+    }
+    assert_eq!(v["unauthorized"], 401);
+    // The upstream saw the redacted text, never the address.
+    let sent: String = gw
+        .seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert!(!sent.contains("jane.doe") && !sent.contains("555 2671"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_renders_in_headless_chromium() {
+    let gw = gateway("", false).await;
+    let c = crate::client(&gw.url, None);
+    for text in [
+        "mail jane.doe@example.com",
+        "nothing here",
+        "card 4111 1111 1111 1111",
+    ] {
+        let _ = crate::post(&c, "/v1/chat/completions", crate::chat(text)).await;
+    }
+    let mut cmd = Command::new(program("DEEPSENTINEL_TEST_CHROMIUM", "chromium"));
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+    ])
+    .arg(format!("{}/dashboard", gw.url));
+    let dom = tokio::time::timeout(Duration::from_secs(120), run(cmd, "headless Chromium"))
+        .await
+        .expect("Chromium finished in time");
+    assert!(
+        dom.contains("data-rendered=\"yes\""),
+        "the page never rendered stats:\n{dom}"
+    );
+    assert!(dom.contains("<polyline"), "no chart was drawn");
+    for figure in [
+        "detect",
+        "EMAIL_ADDRESS",
+        "CREDIT_CARD",
+        "detection",
+        "closed",
+        "healthy",
+    ] {
+        assert!(
+            dom.contains(figure),
+            "{figure} missing from the rendered dashboard"
+        );
+    }
+}
