@@ -99,15 +99,10 @@ fn pipeline(c: &mut Criterion) {
     let transport = rt.block_on(async {
         sentinel_transport::HttpTransport::new(
             sentinel_transport::TransportConfig::default(),
-            vec![sentinel_transport::Upstream {
-                name: "bare".into(),
-                endpoints: vec![sentinel_transport::Endpoint::new(
-                    "bare",
-                    &format!("http://{addr}/v1"),
-                )
-                .expect("endpoint")],
-                strategy: sentinel_transport::Strategy::RoundRobin,
-            }],
+            vec![sentinel_transport::Upstream::single(
+                sentinel_transport::Endpoint::new("bare", &format!("http://{addr}/v1"))
+                    .expect("endpoint"),
+            )],
         )
         .expect("transport")
     });

@@ -13,8 +13,8 @@ use sentinel_detect::{DetectionConfig, LocalDetector};
 use sentinel_metrics::Telemetry;
 use sentinel_policy::PolicySet;
 use sentinel_transport::{
-    Endpoint, HttpTransport, LimitConfig, RetryConfig, Strategy, Timeouts, Transport,
-    TransportConfig, Upstream,
+    Endpoint, HttpTransport, LimitConfig, RetryConfig, Timeouts, Transport, TransportConfig,
+    Upstream,
 };
 
 use crate::detection::{Detection, DetectionMode, RemoteDetector, RemoteSettings};
@@ -399,11 +399,7 @@ impl SentinelConfig {
                 }
             }
         }
-        Ok(Upstream {
-            name: "upstream".to_owned(),
-            endpoints: vec![endpoint],
-            strategy: Strategy::RoundRobin,
-        })
+        Ok(Upstream::single(endpoint))
     }
 
     /// Builds the pipeline: detector, policy, audit log, caches, transport, telemetry.
@@ -465,11 +461,7 @@ impl SentinelConfig {
                         },
                         ..TransportConfig::default()
                     },
-                    vec![Upstream {
-                        name: "presidio".to_owned(),
-                        endpoints: vec![endpoint],
-                        strategy: Strategy::RoundRobin,
-                    }],
+                    vec![Upstream::single(endpoint)],
                 )
                 .map_err(|e| ConfigError(format!("[detection.remote] {e}")))?;
                 Some(RemoteDetector::new(Arc::new(t), settings))

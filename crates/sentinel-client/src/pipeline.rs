@@ -1045,29 +1045,9 @@ impl std::fmt::Debug for ResponseStream {
 
 impl ResponseStream {
     fn new(p: &Pipeline, req: &PipelineRequest, model: &str, body: ResponseBody) -> ResponseStream {
-        let ctx = Pipeline::context(req, model, Direction::Response);
-        ResponseStream {
-            source: Some(body),
-            replay: None,
-            parser: SseParser::new(p.config.max_event_bytes),
-            texts: BTreeMap::new(),
-            out: VecDeque::new(),
-            done: false,
-            restorer: p.policy.restorer(&ctx),
-            policy: Arc::clone(&p.policy),
-            detector: p.detection.local_arc(),
-            hold_back: p.config.stream_hold_back,
-            ctx,
-            applied: Vec::new(),
-            stats: RestoreStats::default(),
-            audit: p.audit.clone(),
-            request_id: req.request_id.clone(),
-            tenant: req.tenant.clone(),
-            route: req.route,
-            model: model.to_owned(),
-            policy_version: p.policy.version_hash(&req.tenant),
-            started: Instant::now(),
-        }
+        let mut s = ResponseStream::new_without_source(p, req, model);
+        s.source = Some(body);
+        s
     }
 
     fn replay(p: &Pipeline, req: &PipelineRequest, model: &str, bytes: Bytes) -> ResponseStream {

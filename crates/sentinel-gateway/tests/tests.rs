@@ -13,8 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use sentinel_client::SentinelConfig;
 use sentinel_gateway::{hash_key, Gateway};
 use sentinel_transport::{
-    Endpoint, HttpTransport, OutboundRequest, RetryConfig, Strategy, Transport, TransportConfig,
-    Upstream,
+    Endpoint, HttpTransport, OutboundRequest, RetryConfig, Transport, TransportConfig, Upstream,
 };
 use serde_json::{json, Value};
 
@@ -173,11 +172,7 @@ fn client(url: &str, key: Option<&str>) -> HttpTransport {
             },
             ..TransportConfig::default()
         },
-        vec![Upstream {
-            name: "gw".into(),
-            endpoints: vec![e],
-            strategy: Strategy::RoundRobin,
-        }],
+        vec![Upstream::single(e)],
     )
     .expect("client")
 }

@@ -263,3 +263,14 @@ pub struct Upstream {
     /// The strategy.
     pub strategy: Strategy,
 }
+
+impl Upstream {
+    /// An upstream of one endpoint, named after it.
+    pub fn single(endpoint: Endpoint) -> Upstream {
+        Upstream {
+            name: endpoint.name.clone(),
+            endpoints: vec![endpoint],
+            strategy: Strategy::RoundRobin,
+        }
+    }
+}
