@@ -3,6 +3,7 @@
 
 mod audit;
 mod hashing;
+mod loadtest;
 mod policy;
 mod scan;
 mod serve;
@@ -38,6 +39,10 @@ enum Command {
     /// Gateway API keys.
     #[command(subcommand)]
     Key(serve::KeyCommand),
+    /// Load-test a gateway (or any HTTP server) with weighted scenarios.
+    ///
+    /// Exit status: 0 when every request succeeded, 1 when some failed, 2 on an error.
+    Loadtest(loadtest::LoadtestArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy::run(&cmd),
         Command::Serve(args) => serve::run(&args),
         Command::Key(cmd) => serve::key(&cmd),
+        Command::Loadtest(args) => loadtest::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -26,8 +26,10 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     ))
 }
 
-#[test]
-fn serve_starts_answers_and_stops_on_sigterm() {
+/// Starts `deepsentinel serve` on a free port in a temporary directory, with an upstream
+/// nobody listens on; waits for `/healthz`.
+#[allow(clippy::zombie_processes)] // reason: the child is returned; every caller waits on it
+fn start_serve() -> (std::process::Child, u16, tempfile::TempDir) {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -43,14 +45,82 @@ fn serve_starts_answers_and_stops_on_sigterm() {
         .spawn()
         .expect("starts");
     let deadline = Instant::now() + Duration::from_secs(20);
-    let health = loop {
-        if let Some(r) = get(port, "/healthz") {
-            break r;
+    loop {
+        if let Some((200, _)) = get(port, "/healthz") {
+            return (child, port, dir);
         }
-        assert!(Instant::now() < deadline, "the gateway did not come up");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the gateway did not come up");
+        }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn loadtest_reports_rates_percentiles_and_errors() {
+    let (mut child, port, dir) = start_serve();
+    let scenarios = dir.path().join("scenarios.toml");
+    std::fs::write(
+        &scenarios,
+        format!(
+            r#"target = "http://127.0.0.1:{port}"
+[[scenario]]
+name = "health"
+method = "GET"
+path = "/healthz"
+[[scenario]]
+name = "scan"
+weight = 3
+path = "/v1/sentinel/scan"
+body = '{{"text": "mail jane@example.com"}}'
+[[scenario]]
+name = "missing"
+method = "GET"
+path = "/nope"
+"#
+        ),
+    )
+    .expect("write");
+    let (code, out) = run(&[
+        "loadtest",
+        "--scenarios",
+        &scenarios.display().to_string(),
+        "--concurrency",
+        "4",
+        "--requests",
+        "250",
+        "--format",
+        "json",
+    ]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, Some(1), "some requests failed (404): {out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json report");
+    assert_eq!(v["requests"], 250);
+    let by_name = |n: &str| {
+        v["scenarios"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == n))
+            .cloned()
+            .unwrap_or_default()
     };
-    assert_eq!(health.0, 200);
+    let (health, scan, missing) = (by_name("health"), by_name("scan"), by_name("missing"));
+    assert_eq!(health["success_rate"], 1.0);
+    assert_eq!(scan["success_rate"], 1.0);
+    assert_eq!(missing["success_rate"], 0.0);
+    assert_eq!(missing["errors"]["status 404"], missing["requests"]);
+    // Weighted 1:3:1.
+    let n = |s: &serde_json::Value| s["requests"].as_u64().unwrap_or(0);
+    assert!(n(&scan) > n(&health) && n(&scan) > n(&missing), "{out}");
+    assert!(v["p50_ms"].as_f64().unwrap_or(0.0) > 0.0);
+    assert!(v["requests_per_second"].as_f64().unwrap_or(0.0) > 0.0);
+}
+
+#[test]
+fn serve_starts_answers_and_stops_on_sigterm() {
+    let (mut child, port, dir) = start_serve();
     let (status, body) = get(port, "/v1/sentinel/stats").expect("stats");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"upstreams\""));
