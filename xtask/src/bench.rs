@@ -125,8 +125,12 @@ fn summary(report: &Value, criterion: &Value) {
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
-    if let Some(bad) = args.iter().find(|a| *a != "--quick") {
-        anyhow::bail!("unknown option {bad} (cargo xtask bench [--quick])");
+    let gateway_only = args.iter().any(|a| a == "--gateway");
+    if let Some(bad) = args.iter().find(|a| *a != "--quick" && *a != "--gateway") {
+        anyhow::bail!("unknown option {bad} (cargo xtask bench [--quick] [--gateway])");
+    }
+    if gateway_only {
+        return gateway(quick);
     }
     let timing: &[&str] = if quick {
         &[
@@ -203,5 +207,18 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     std::fs::write(dir.join("detect-latest.json"), &text)?;
     summary(&report, &criterion);
     println!("\nwritten: target/bench/detect-{now}.json");
+    gateway(quick)
+}
+
+/// The gateway against nginx and the bare upstream (see `gateway_bench`).
+fn gateway(quick: bool) -> Result<()> {
+    let report = crate::gateway_bench::run(quick)?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let record = json!({"timestamp": now, "host": host(), "gateway": report});
+    let path = crate::gateway_bench::write(&record, now)?;
+    println!("written: {}", path.display());
     Ok(())
 }

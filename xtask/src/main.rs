@@ -7,6 +7,7 @@
 
 mod bench;
 mod ci;
+mod gateway_bench;
 mod util;
 
 fn main() -> anyhow::Result<()> {

@@ -1,0 +1,240 @@
+//! `cargo xtask bench --gateway`: the gateway's added latency, measured in one run against
+//! a loopback upstream directly, through DeepSentinel (scanning on, the strict preset) and
+//! through nginx as a plain reverse proxy with upstream keep-alive, at concurrency 1, 16
+//! and 64, with a clean and a PII prompt. The three targets are measured in rotating order
+//! for several rounds and medians are reported, because this machine's figures move by
+//! tens of percent from run to run.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::{json, Value};
+
+use crate::util::{self, cargo};
+
+/// Kills the process when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn wait_for(port: u16, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            bail!("{what} did not start listening on {port}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return 0.0;
+    }
+    v[v.len() / 2]
+}
+
+fn prompt(pii: bool) -> String {
+    let filler =
+        "Please summarise the quarterly report and list the three main risks for the board. ";
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 4000 {
+        if pii && i % 4 == 1 {
+            text.push_str(&format!(
+                "Contact person{i}@example.com or +1 415 555 {:04} about account {}. ",
+                1000 + i,
+                i
+            ));
+        } else {
+            text.push_str(filler);
+        }
+        i += 1;
+    }
+    json!({"model": "m", "messages": [{"role": "user", "content": text}]}).to_string()
+}
+
+pub(crate) fn run(quick: bool) -> Result<Value> {
+    let root = util::root();
+    util::run(
+        "build the gateway and the upstream stub (profiling profile)",
+        cargo().args([
+            "build",
+            "--profile",
+            "profiling",
+            "-p",
+            "deepsentinel",
+            "-p",
+            "benches",
+            "--bin",
+            "deepsentinel",
+            "--bin",
+            "upstream-stub",
+        ]),
+    )?;
+    let bin = |name: &str| root.join("target").join("profiling").join(name);
+    let work = root.join("target").join("bench").join("gateway-run");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+
+    // The upstream.
+    let mut stub = Command::new(bin("upstream-stub"))
+        .arg("1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start upstream-stub")?;
+    let mut line = String::new();
+    BufReader::new(stub.stdout.take().context("stub stdout")?).read_line(&mut line)?;
+    let _stub = Guard(stub);
+    let upstream: std::net::SocketAddr = line.trim().parse().context("the stub's address")?;
+
+    // DeepSentinel.
+    let gw_port = free_port()?;
+    let config = work.join("deepsentinel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[network]\nupstream = \"http://{upstream}/v1\"\napi_key_env = \"DEEPSENTINEL_BENCH_NO_KEY\"\n\
+             [server]\nlisten = \"127.0.0.1:{gw_port}\"\n[audit]\ndir = \"{}\"\n",
+            work.join("audit").display()
+        ),
+    )?;
+    let gateway = Command::new(bin("deepsentinel"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start deepsentinel serve")?;
+    let _gateway = Guard(gateway);
+    wait_for(gw_port, "deepsentinel serve")?;
+
+    // nginx as a plain reverse proxy with upstream keep-alive.
+    let nginx_port = free_port()?;
+    let nginx_dir = work.join("nginx");
+    std::fs::create_dir_all(nginx_dir.join("logs"))?;
+    let conf = nginx_dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               upstream up {{ server {upstream}; keepalive 128; }}\n\
+               server {{\n    listen 127.0.0.1:{nginx_port};\n    client_max_body_size 32m;\n\
+                 location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n  }}\n}}\n",
+            d = nginx_dir.display()
+        ),
+    )?;
+    let nginx = Command::new("nginx")
+        .args(["-c"])
+        .arg(&conf)
+        .arg("-p")
+        .arg(&nginx_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start nginx (apt-get install nginx)")?;
+    let _nginx = Guard(nginx);
+    wait_for(nginx_port, "nginx")?;
+
+    let targets = [
+        ("direct", format!("http://{upstream}")),
+        ("deepsentinel", format!("http://127.0.0.1:{gw_port}")),
+        ("nginx", format!("http://127.0.0.1:{nginx_port}")),
+    ];
+    let (rounds, seconds) = if quick { (1, "1.5") } else { (3, "3") };
+    let mut results: Vec<Value> = Vec::new();
+    for pii in [false, true] {
+        let scenarios = work.join(if pii { "pii.toml" } else { "clean.toml" });
+        std::fs::write(
+            &scenarios,
+            format!(
+                "[[scenario]]\nname = \"chat\"\npath = \"/v1/chat/completions\"\nbody = '{}'\n",
+                prompt(pii)
+            ),
+        )?;
+        for concurrency in [1usize, 16, 64] {
+            let mut p50: [Vec<f64>; 3] = Default::default();
+            let mut rps: [Vec<f64>; 3] = Default::default();
+            for round in 0..rounds {
+                for k in 0..3 {
+                    let t = (k + round) % 3;
+                    let out = util::output(
+                        &format!(
+                            "loadtest {} c={concurrency} {}",
+                            targets[t].0,
+                            if pii { "pii" } else { "clean" }
+                        ),
+                        Command::new(bin("deepsentinel"))
+                            .args(["loadtest", "--scenarios"])
+                            .arg(&scenarios)
+                            .args(["--target", &targets[t].1])
+                            .args(["--concurrency", &concurrency.to_string()])
+                            .args(["--duration", seconds, "--warmup", "0.5", "--format", "json"]),
+                    );
+                    let out = match out {
+                        Ok(o) => o,
+                        Err(e) => bail!("{e}"),
+                    };
+                    let v: Value = serde_json::from_str(&out)?;
+                    if v["success_rate"].as_f64() != Some(1.0) {
+                        bail!("{} failed requests: {out}", targets[t].0);
+                    }
+                    p50[t].push(v["p50_ms"].as_f64().unwrap_or(0.0) * 1000.0);
+                    rps[t].push(v["requests_per_second"].as_f64().unwrap_or(0.0));
+                }
+            }
+            let p = p50.map(median);
+            let r = rps.map(median);
+            let (gw_added, nginx_added) = (p[1] - p[0], p[2] - p[0]);
+            let row = json!({
+                "prompt": if pii { "pii" } else { "clean" },
+                "concurrency": concurrency,
+                "p50_us": {"direct": p[0], "deepsentinel": p[1], "nginx": p[2]},
+                "rps": {"direct": r[0], "deepsentinel": r[1], "nginx": r[2]},
+                "added_p50_us": {"deepsentinel": gw_added, "nginx": nginx_added},
+                "throughput_vs_nginx": if r[2] > 0.0 { r[1] / r[2] } else { 0.0 },
+                "added_p50_vs_nginx": if nginx_added > 0.0 { gw_added / nginx_added } else { 0.0 },
+            });
+            eprintln!(
+                "{:<6} c={:<3} p50 us: direct {:>7.0}  deepsentinel {:>7.0} (+{:>5.0})  nginx {:>7.0} (+{:>5.0})  | req/s: direct {:>7.0}  deepsentinel {:>7.0}  nginx {:>7.0}  | vs nginx: throughput {:.2}x, added p50 {:.2}x",
+                if pii { "pii" } else { "clean" },
+                concurrency,
+                p[0], p[1], gw_added, p[2], nginx_added, r[0], r[1], r[2],
+                row["throughput_vs_nginx"].as_f64().unwrap_or(0.0),
+                row["added_p50_vs_nginx"].as_f64().unwrap_or(0.0),
+            );
+            results.push(row);
+        }
+    }
+    Ok(json!({"rounds": rounds, "seconds_per_run": seconds, "results": results}))
+}
+
+/// Where the gateway report goes.
+pub(crate) fn write(report: &Value, now: u64) -> Result<PathBuf> {
+    let dir: &Path = &util::root().join("target").join("bench");
+    std::fs::create_dir_all(dir)?;
+    let text = serde_json::to_string_pretty(report)?;
+    std::fs::write(dir.join(format!("gateway-{now}.json")), &text)?;
+    std::fs::write(dir.join("gateway-latest.json"), &text)?;
+    Ok(dir.join(format!("gateway-{now}.json")))
+}
