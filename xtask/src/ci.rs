@@ -29,7 +29,12 @@ fn on_path(program: &str) -> bool {
 
 /// Installs the packages of missing [`TOOLS`].
 fn set_up() -> Result<()> {
-    let missing: Vec<&str> = TOOLS
+    ensure(TOOLS)
+}
+
+/// Installs the Debian packages of the missing programs in `tools` (program, package).
+pub(crate) fn ensure(tools: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = tools
         .iter()
         .filter(|(program, _)| !on_path(program))
         .map(|(_, package)| *package)
@@ -68,7 +73,7 @@ fn set_up() -> Result<()> {
             missing.join(", ")
         )
     })?;
-    for (program, _) in TOOLS {
+    for (program, _) in tools {
         if !on_path(program) {
             bail!("{program} is still not on PATH after installing its package");
         }

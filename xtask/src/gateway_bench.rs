@@ -71,6 +71,7 @@ fn prompt(pii: bool) -> String {
 }
 
 pub(crate) fn run(quick: bool) -> Result<Value> {
+    crate::ci::ensure(&[("nginx", "nginx")])?;
     let root = util::root();
     util::run(
         "build the gateway and the upstream stub (profiling profile)",
