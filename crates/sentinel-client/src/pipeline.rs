@@ -15,7 +15,7 @@ use sentinel_cache::{
     SingleFlight, TieredCache,
 };
 use sentinel_detect::{Finding, LocalDetector, StreamScanner};
-use sentinel_metrics::{CacheName, ErrorKind, RequestRecord, Stage, Telemetry};
+use sentinel_metrics::{stage_span, CacheName, ErrorKind, RequestRecord, Stage, Telemetry};
 use sentinel_policy::{
     Action, Applied, Decision, DecisionContext, Direction, PolicyEngine, Reason, RestoreStats,
     Restorer, StreamRestorer,
@@ -24,6 +24,7 @@ use sentinel_transport::sse::{write_event, SseEvent, SseParser};
 use sentinel_transport::{OutboundRequest, Priority, ResponseBody, Transport, TransportError};
 use serde_json::Value;
 use sha2::Sha256;
+use tracing::Instrument as _;
 
 use crate::detection::Detection;
 use crate::segments::{request_segments, response_segments, Route};
@@ -564,8 +565,14 @@ impl Pipeline {
         let mut lookups: Vec<(CacheName, bool)> = Vec::new();
         let mut found_labels: Vec<(String, &'static str)> = Vec::new();
         let mut model = String::new();
+        let span = tracing::info_span!(
+            "request",
+            route = req.route.as_str(),
+            request_id = %req.request_id
+        );
         let result = self
             .run(&req, &mut t, &mut lookups, &mut found_labels, &mut model)
+            .instrument(span)
             .await;
         let status = match &result {
             Ok(r) => r.status.as_u16(),
@@ -623,14 +630,20 @@ impl Pipeline {
 
         // Detect.
         let at = Instant::now();
-        let findings = self.detect_all(&texts, lookups).await?;
+        let findings = self
+            .detect_all(&texts, lookups)
+            .instrument(stage_span(Stage::Detect))
+            .await?;
         t.add(Stage::Detect, at.elapsed());
         let found: usize = findings.iter().map(Vec::len).sum();
 
         // Decide.
         let at = Instant::now();
         let ctx = Pipeline::context(req, &model, Direction::Request);
-        let decision = self.decide_segments(&texts, &findings, &ctx);
+        let decision = {
+            let _span = stage_span(Stage::Policy).entered();
+            self.decide_segments(&texts, &findings, &ctx)
+        };
         for a in &decision.applied {
             found_labels.push((a.entity.clone(), a.action.as_str()));
         }
@@ -638,6 +651,7 @@ impl Pipeline {
 
         // Record.
         let at = Instant::now();
+        let audit_span = stage_span(Stage::Audit).entered();
         let audited = self.record_audit(
             req,
             &model,
@@ -648,6 +662,7 @@ impl Pipeline {
             None,
             started,
         );
+        drop(audit_span);
         t.add(Stage::Audit, at.elapsed());
         audited?;
         if let Some(reasons) = decision.blocked {
@@ -732,7 +747,11 @@ impl Pipeline {
         if !stream {
             out = out.accept_compressed();
         }
-        let response = self.transport.send(out).await?;
+        let response = self
+            .transport
+            .send(out)
+            .instrument(stage_span(Stage::Upstream))
+            .await?;
         let status = response.status;
         let content_type = response
             .headers
@@ -749,7 +768,24 @@ impl Pipeline {
         if is_stream {
             t.add(Stage::Upstream, at.elapsed());
             drop(guard);
-            let stream = ResponseStream::new(self, req, &model, response.into_body());
+            let mut stream = ResponseStream::new(self, req, &model, response.into_body());
+            if store {
+                if let Some(cache) = &self.responses {
+                    // The upstream's events are kept (before restore and scanning) and stored
+                    // when the stream completes, to be replayed through the same processing.
+                    stream.recording = Some(Recording {
+                        cache: Arc::clone(cache),
+                        key,
+                        ttl: self.config.response_cache.ttl,
+                        status: status.as_u16(),
+                        content_type: content_type.clone(),
+                        limit: usize::try_from(cache.memory().max_entry_bytes())
+                            .unwrap_or(usize::MAX),
+                        chunks: Vec::new(),
+                        size: 0,
+                    });
+                }
+            }
             return Ok(PipelineResponse {
                 status,
                 content_type,
@@ -1010,9 +1046,22 @@ impl TextStream {
     }
 }
 
+/// An upstream stream being recorded for the response cache.
+struct Recording {
+    cache: Arc<TieredCache<CachedResponse>>,
+    key: sentinel_cache::Key,
+    ttl: Duration,
+    status: u16,
+    content_type: String,
+    limit: usize,
+    chunks: Vec<Bytes>,
+    size: usize,
+}
+
 /// A streamed answer on its way to the caller: events are parsed, their text fragments
 /// restored and scanned with a bounded hold-back, and written out again.
 pub struct ResponseStream {
+    recording: Option<Recording>,
     source: Option<ResponseBody>,
     replay: Option<Bytes>,
     parser: SseParser,
@@ -1059,6 +1108,7 @@ impl ResponseStream {
     fn new_without_source(p: &Pipeline, req: &PipelineRequest, model: &str) -> ResponseStream {
         let ctx = Pipeline::context(req, model, Direction::Response);
         ResponseStream {
+            recording: None,
             source: None,
             replay: None,
             parser: SseParser::new(p.config.max_event_bytes),
@@ -1120,6 +1170,15 @@ impl ResponseStream {
             };
             match chunk {
                 Some(Ok(bytes)) => {
+                    if let Some(rec) = &mut self.recording {
+                        rec.size += bytes.len();
+                        if rec.size > rec.limit {
+                            // Too large to cache: stop recording, keep streaming.
+                            self.recording = None;
+                        } else {
+                            rec.chunks.push(bytes.clone());
+                        }
+                    }
                     let mut events = Vec::new();
                     if let Err(e) = self.parser.push(&bytes, &mut events) {
                         self.done = true;
@@ -1252,8 +1311,22 @@ impl ResponseStream {
         out
     }
 
+    /// The upstream's stream completed: store what was recorded (a stream cut short is
+    /// never cached).
+    fn store_recording(&mut self) {
+        if let Some(rec) = self.recording.take() {
+            let value = CachedResponse {
+                status: rec.status,
+                content_type: rec.content_type,
+                body: CachedBody::Events(rec.chunks),
+            };
+            tokio::spawn(async move { rec.cache.insert(rec.key, value, Some(rec.ttl)).await });
+        }
+    }
+
     fn process(&mut self, event: SseEvent) {
         if event.is_done() {
+            self.store_recording();
             self.flush_all(None);
             self.finish_audit("allow");
             self.emit(&event);
@@ -1301,6 +1374,9 @@ impl ResponseStream {
                     }
                 }
             }
+        }
+        if v.get("type").and_then(Value::as_str) == Some("message_stop") {
+            self.store_recording();
         }
         // An Anthropic block that stops first gets its held text as a delta.
         if v.get("type").and_then(Value::as_str) == Some("content_block_stop") {

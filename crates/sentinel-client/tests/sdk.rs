@@ -418,6 +418,31 @@ async fn the_response_cache_answers_repeats_per_tenant() {
     }
     assert_eq!(up.seen.count("/v1/chat/completions"), 4);
     assert_eq!(acme.monitor().caches["response"].hits, 2);
+
+    // A streamed answer is cached as its events and replayed as a stream.
+    let mut streamed = chat("echo", "a deterministic streamed answer");
+    streamed.temperature = Some(0.into());
+    let before = up.seen.count("/v1/chat/completions");
+    for _ in 0..2 {
+        let mut s = acme
+            .chat()
+            .completions()
+            .create_stream(streamed.clone(), &CallOptions::default())
+            .await
+            .expect("stream");
+        let mut text = String::new();
+        while let Some(chunk) = s.next().await {
+            if let Some(choice) = chunk.expect("chunk").choices.first() {
+                if let sentinel_transport::wire::Content::Text(t) = &choice.delta.content {
+                    text.push_str(t);
+                }
+            }
+        }
+        assert_eq!(text, "a deterministic streamed answer");
+        // The store happens as the stream completes.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(up.seen.count("/v1/chat/completions"), before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
