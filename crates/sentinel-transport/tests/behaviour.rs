@@ -652,3 +652,61 @@ async fn a_streamed_body_keeps_its_slot_until_it_ends() {
     let _ = Endpoint::new("x", "ftp://nope").expect_err("scheme");
     let _: Option<Upstream> = None;
 }
+
+#[tokio::test]
+async fn mutual_tls_sends_the_configured_client_certificate() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // A CA that signs client certificates, and one client certificate.
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
+    let client_key = KeyPair::generate().expect("key");
+    let client_cert = CertificateParams::new(vec!["client".to_owned()])
+        .expect("params")
+        .signed_by(&client_key, &ca)
+        .expect("signed");
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert_path, key_path) = (dir.path().join("client.pem"), dir.path().join("client.key"));
+    std::fs::write(&cert_path, client_cert.pem()).expect("write");
+    std::fs::write(&key_path, client_key.serialize_pem()).expect("write");
+    // The server trusts that CA for clients and requires a client certificate.
+    let server = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let server_der = server.cert.der().to_vec();
+    let mut client_roots = rustls::RootCertStore::empty();
+    client_roots.add(ca.der().clone()).expect("ca root");
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(client_roots),
+        provider.clone(),
+    )
+    .build()
+    .expect("verifier");
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![server_der.clone().into()],
+            rustls::pki_types::PrivateKeyDer::try_from(server.signing_key.serialize_der())
+                .expect("key"),
+        )
+        .expect("server config");
+    let s = crate::server::start_tls_with(ok_server(), config).await;
+
+    let mut c = quick_config();
+    c.retry.max_retries = 0;
+    c.tls.test_roots = vec![server_der];
+    c.tls.client_cert = Some((cert_path, key_path));
+    get_ok(&transport(c.clone(), &[s.https_url()])).await;
+    // Without the certificate the server refuses.
+    c.tls.client_cert = None;
+    let refused = transport(c, &[s.https_url()])
+        .send(OutboundRequest::get("/"))
+        .await;
+    assert!(
+        refused.is_err(),
+        "a server requiring client certificates must refuse"
+    );
+    assert_eq!(s.requests(), 1);
+}

@@ -102,6 +102,11 @@ pub(crate) async fn start_tls(h: Handler, alpn: &[&[u8]]) -> (TestServer, Vec<u8
     (start_inner(h, Some(acceptor)).await, der)
 }
 
+/// A TLS server with a given configuration (client authentication, ALPN...).
+pub(crate) async fn start_tls_with(h: Handler, config: rustls::ServerConfig) -> TestServer {
+    start_inner(h, Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+}
+
 async fn start_inner(h: Handler, tls: Option<tokio_rustls::TlsAcceptor>) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
