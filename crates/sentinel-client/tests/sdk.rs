@@ -667,3 +667,33 @@ fn the_blocking_client_works_without_a_runtime() {
     assert_eq!(content(&r), "mail <EMAIL_ADDRESS_1>");
     let _ = stop_tx.send(());
 }
+
+#[tokio::test]
+async fn streamed_tool_call_arguments_are_restored() {
+    let up = start().await;
+    let (c, _dir) = pseudo_client(&up);
+    let opts = CallOptions {
+        conversation: Some("tools".into()),
+        ..CallOptions::default()
+    };
+    let mut stream = c
+        .chat()
+        .completions()
+        .create_stream(chat("tool-stream", PROMPT), &opts)
+        .await
+        .expect("stream");
+    let mut args = String::new();
+    while let Some(chunk) = stream.next().await {
+        for choice in chunk.expect("chunk").choices {
+            for call in choice.delta.tool_calls.unwrap_or_default() {
+                if let Some(f) = call.function {
+                    args.push_str(f.arguments.as_deref().unwrap_or_default());
+                }
+            }
+        }
+    }
+    let v: Value = serde_json::from_str(&args).expect("the arguments are valid JSON");
+    assert_eq!(v["query"], PROMPT);
+    // The upstream saw pseudonyms only.
+    assert!(!sent_text(&up, "/v1/chat/completions").contains("jane.doe"));
+}

@@ -214,6 +214,29 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             } else {
                 last_user_text(&v)
             };
+            if stream && model == "tool-stream" {
+                // A tool call whose JSON arguments carry the message, three bytes at a time.
+                let args = json!({"query": text}).to_string();
+                let mut events = vec![format!(
+                    "data: {}\n\n",
+                    json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0,
+                        "delta": {"role": "assistant", "tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                        "function": {"name": "lookup", "arguments": ""}}]}, "finish_reason": null}]})
+                )];
+                for p in pieces(&args, 3) {
+                    events.push(format!(
+                        "data: {}\n\n",
+                        json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0,
+                            "delta": {"tool_calls": [{"index": 0, "function": {"arguments": p}}]}, "finish_reason": null}]})
+                    ));
+                }
+                events.push(format!(
+                    "data: {}\n\n",
+                    json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+                ));
+                events.push("data: [DONE]\n\n".to_owned());
+                return sse(events);
+            }
             if stream {
                 let mut events: Vec<String> = pieces(&text, 3)
                     .into_iter()

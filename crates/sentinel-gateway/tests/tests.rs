@@ -402,3 +402,53 @@ async fn shutdown_drains_in_flight_requests() {
     assert!(err.is_err());
     let _ = HeaderName::from_static("x-unused");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_termination_serves_https() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert_path, key_path) = (dir.path().join("gw.pem"), dir.path().join("gw.key"));
+    std::fs::write(&cert_path, cert.cert.pem()).expect("write");
+    std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write");
+    let gw = gateway(
+        &format!(
+            "[server]\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            cert_path.display(),
+            key_path.display()
+        ),
+        false,
+    )
+    .await;
+    let port = gw.url.rsplit(':').next().expect("port").to_owned();
+    let mut config = TransportConfig {
+        retry: RetryConfig {
+            max_retries: 0,
+            ..RetryConfig::default()
+        },
+        ..TransportConfig::default()
+    };
+    config.tls.test_roots = vec![cert.cert.der().to_vec()];
+    let https = HttpTransport::new(
+        config,
+        vec![Upstream::single(
+            Endpoint::new("gw", &format!("https://localhost:{port}")).expect("endpoint"),
+        )],
+    )
+    .expect("client");
+    let (status, v, _) = post(
+        &https,
+        "/v1/chat/completions",
+        chat("mail jane.doe@example.com"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "mail <EMAIL_ADDRESS_1>"
+    );
+    // Plain HTTP to the TLS port fails.
+    assert!(client(&gw.url, None)
+        .send(OutboundRequest::get("/healthz"))
+        .await
+        .is_err());
+}
