@@ -452,3 +452,35 @@ async fn tls_termination_serves_https() {
         .await
         .is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_clients_are_served() {
+    let gw = gateway("", false).await;
+    let mut config = TransportConfig {
+        retry: RetryConfig {
+            max_retries: 0,
+            ..RetryConfig::default()
+        },
+        ..TransportConfig::default()
+    };
+    // h2c with prior knowledge: the listener detects HTTP/2 by its preface.
+    config.pool.http2_prior_knowledge = true;
+    let h2 = HttpTransport::new(
+        config,
+        vec![Upstream::single(
+            Endpoint::new("gw", &gw.url).expect("endpoint"),
+        )],
+    )
+    .expect("client");
+    let (status, v, _) = post(
+        &h2,
+        "/v1/chat/completions",
+        chat("mail jane.doe@example.com"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "mail <EMAIL_ADDRESS_1>"
+    );
+}
