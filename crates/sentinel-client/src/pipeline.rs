@@ -621,11 +621,11 @@ impl Pipeline {
         model_out.clone_from(&model);
         let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
         let pointers = request_segments(req.route, &body);
-        let owned: Vec<String> = pointers
+        // Borrowed from the body: the body is only changed after the last use of these.
+        let texts: Vec<&str> = pointers
             .iter()
-            .filter_map(|p| body.pointer(p).and_then(Value::as_str).map(str::to_owned))
+            .filter_map(|p| body.pointer(p).and_then(Value::as_str))
             .collect();
-        let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
         t.add(Stage::Parse, started.elapsed());
 
         // Detect.
@@ -885,11 +885,10 @@ impl Pipeline {
             changed |= stats.restored > 0;
             count_restore(&stats);
         }
-        let texts: Vec<String> = pointers
+        let refs: Vec<&str> = pointers
             .iter()
-            .filter_map(|p| v.pointer(p).and_then(Value::as_str).map(str::to_owned))
+            .filter_map(|p| v.pointer(p).and_then(Value::as_str))
             .collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let mut ignored = Vec::new();
         let findings = self.detect_all(&refs, &mut ignored).await?;
         let decision = self.decide_segments(&refs, &findings, &ctx);
