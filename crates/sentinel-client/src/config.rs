@@ -304,16 +304,9 @@ impl SentinelConfig {
     /// TOML errors with line and column, unknown keys.
     pub fn from_toml(origin: &str, text: &str) -> Result<SentinelConfig, ConfigError> {
         toml::from_str(text).map_err(|e| {
-            let (line, col) = e.span().map_or((0, 0), |s| {
-                let before = &text[..s.start.min(text.len())];
-                (
-                    before.matches('\n').count() + 1,
-                    before
-                        .rfind('\n')
-                        .map_or(before.len(), |i| before.len() - i - 1)
-                        + 1,
-                )
-            });
+            let (line, col) = e
+                .span()
+                .map_or((0, 0), |s| sentinel_detect::line_column(text, s.start));
             ConfigError(format!("{origin}:{line}:{col}: {}", e.message()))
         })
     }

@@ -135,12 +135,7 @@ impl DetectionConfig {
         toml::from_str(text).map_err(|e| {
             let message = match e.span() {
                 Some(span) => {
-                    let before = &text[..span.start.min(text.len())];
-                    let line = before.matches('\n').count() + 1;
-                    let col = before
-                        .rfind('\n')
-                        .map_or(before.len(), |i| before.len() - i - 1)
-                        + 1;
+                    let (line, col) = crate::line_column(text, span.start);
                     format!("line {line}, column {col}: {}", e.message())
                 }
                 None => e.message().to_owned(),

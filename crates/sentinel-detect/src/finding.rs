@@ -104,6 +104,27 @@ impl Finding {
     }
 }
 
+/// The 1-based line and column (in characters) of byte `offset` in `text`, as
+/// configuration errors name positions (an offset past the end or inside a character is
+/// moved back to the nearest boundary).
+///
+/// ```
+/// // "!" is byte 12 and the sixth character of line 2 ("é" takes two bytes).
+/// assert_eq!(sentinel_detect::line_column("a = 1\nb = é!", 12), (2, 6));
+/// ```
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
+}
+
 /// Converts byte offsets into character (Unicode scalar value) offsets, for offsets given
 /// in increasing order, in one pass over the text.
 ///

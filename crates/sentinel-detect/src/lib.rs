@@ -51,7 +51,7 @@ pub use detector::Detector;
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "serde")]
 pub use finding::FindingRecord;
-pub use finding::{CharOffsets, EntityType, Finding, RecognizerId};
+pub use finding::{line_column, CharOffsets, EntityType, Finding, RecognizerId};
 pub use local::{DenyList, LocalDetector, LocalDetectorBuilder, DEFAULT_MIN_SCORE};
 pub use pattern_set::PatternSet;
 pub use recognizer::{Boundary, Recognizer, Trigger};

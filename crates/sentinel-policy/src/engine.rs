@@ -127,13 +127,7 @@ pub struct PolicySet {
 fn parse(origin: &str, text: &str) -> Result<PolicyFile, Error> {
     toml::from_str(text).map_err(|e| {
         let (line, column) = e.span().map_or((0, 0), |span| {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let col = before
-                .rfind('\n')
-                .map_or(before.len(), |i| before.len() - i - 1)
-                + 1;
-            (line, col)
+            sentinel_detect::line_column(text, span.start)
         });
         Error::Parse {
             origin: origin.to_owned(),
@@ -218,6 +212,16 @@ fn resolve(origin: &str, file: &PolicyFile) -> Result<(Vec<Rule>, Action), Error
     Ok((rules, default.unwrap_or(Action::Allow)))
 }
 
+/// The variable named in the file (or `default`) and its value, unless unset or empty.
+fn key_from_env(named: Option<&str>, default: &str) -> (String, Option<Vec<u8>>) {
+    let var = named.unwrap_or(default).to_owned();
+    let key = std::env::var(&var)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(String::into_bytes);
+    (var, key)
+}
+
 fn digest(rules: &[Rule], default: Action, version: &str) -> String {
     let mut h = Sha256::new();
     h.update(format!("{version}\0{default:?}\0{rules:?}"));
@@ -247,22 +251,11 @@ impl PolicySet {
     /// `hash` rule whose key variable is unset.
     pub fn from_toml(origin: &str, text: &str) -> Result<PolicySet, Error> {
         let file = parse(origin, text)?;
-        let key_var = file
-            .hash_key_env
-            .clone()
-            .unwrap_or_else(|| "DEEPSENTINEL_HASH_KEY".to_owned());
-        let key = std::env::var(&key_var)
-            .ok()
-            .filter(|k| !k.is_empty())
-            .map(String::into_bytes);
-        let pseudonym_var = file
-            .pseudonym_key_env
-            .clone()
-            .unwrap_or_else(|| "DEEPSENTINEL_PSEUDONYM_KEY".to_owned());
-        let pseudonym_key = std::env::var(&pseudonym_var)
-            .ok()
-            .filter(|k| !k.is_empty())
-            .map(String::into_bytes);
+        let (key_var, key) = key_from_env(file.hash_key_env.as_deref(), "DEEPSENTINEL_HASH_KEY");
+        let (pseudonym_var, pseudonym_key) = key_from_env(
+            file.pseudonym_key_env.as_deref(),
+            "DEEPSENTINEL_PSEUDONYM_KEY",
+        );
         let build = |rules: Vec<Rule>, default: Action| -> Result<Policy, Error> {
             let uses = |a: Action| default == a || rules.iter().any(|r| r.action == a);
             for (action, k, var) in [
