@@ -44,7 +44,8 @@ struct Slot {
     errors: BTreeMap<&'static str, u64>,
     caches: [(u64, u64); CacheName::COUNT],
     models: BTreeMap<String, ModelAgg>,
-    findings: BTreeMap<(String, String), u64>,
+    /// Entity type -> action -> count.
+    findings: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl Slot {
@@ -190,6 +191,16 @@ fn micros(d: Duration) -> u64 {
         .clamp(1, MAX_MICROS)
 }
 
+/// `map[key]`, inserted with its default when absent; the key is copied only then, so the
+/// per-request path does not allocate for names it has seen.
+fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    #[allow(clippy::expect_used)] // reason: inserted just above
+    map.get_mut(key).expect("present")
+}
+
 fn summary(h: &Histogram<u64>) -> LatencySummary {
     if h.is_empty() {
         return LatencySummary::default();
@@ -268,13 +279,15 @@ impl Monitor {
             }
         }
         if !r.model.is_empty() {
-            // Bounded: past MAX_MODELS names per slot, the rest count as `other`.
-            let name = if slot.models.contains_key(r.model) || slot.models.len() < MAX_MODELS {
-                crate::sanitize(r.model)
+            // Bounded: past MAX_MODELS names per slot, the rest count as `other`. Names
+            // already in the slot are found without allocating.
+            let m = if slot.models.contains_key(r.model) {
+                entry(&mut slot.models, r.model)
+            } else if slot.models.len() < MAX_MODELS {
+                entry(&mut slot.models, &crate::sanitize(r.model))
             } else {
-                "other".to_owned()
+                entry(&mut slot.models, "other")
             };
-            let m = slot.models.entry(name).or_default();
             m.requests += 1;
             m.latency_us += micros(r.total);
             if let Some((p, c)) = r.tokens {
@@ -283,10 +296,7 @@ impl Monitor {
             }
         }
         for &(entity, action) in r.findings {
-            *slot
-                .findings
-                .entry((entity.to_owned(), action.to_owned()))
-                .or_insert(0) += 1;
+            *entry(entry(&mut slot.findings, entity), action) += 1;
         }
     }
 
@@ -327,12 +337,11 @@ impl Monitor {
                 acc.prompt_tokens += m.prompt_tokens;
                 acc.completion_tokens += m.completion_tokens;
             }
-            for ((entity, action), n) in &s.findings {
-                *out.findings
-                    .entry(entity.clone())
-                    .or_default()
-                    .entry(action.clone())
-                    .or_insert(0) += n;
+            for (entity, actions) in &s.findings {
+                let acc = entry(&mut out.findings, entity);
+                for (action, n) in actions {
+                    *entry(acc, action) += n;
+                }
             }
         }
         let uptime = self.elapsed_secs();
