@@ -5,61 +5,29 @@
 //! and cold (every text new). Also: sixteen concurrent embedding calls with and without
 //! micro-batching.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use benches::texts;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use sentinel_client::{MicroBatchConfig, PipelineRequest, Route, SentinelClient, SentinelConfig};
 use sentinel_transport::{OutboundRequest, Transport};
 use serde_json::json;
 
-async fn upstream() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = service_fn(|req: http::Request<Incoming>| async move {
-                    let embeddings = req.uri().path().ends_with("/embeddings");
-                    let body = req
-                        .into_body()
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes())
-                        .unwrap_or_default();
-                    let answer = if embeddings {
-                        let v: serde_json::Value =
-                            serde_json::from_slice(&body).unwrap_or_default();
-                        let n = v["input"].as_array().map_or(1, Vec::len);
-                        let data: Vec<_> = (0..n).map(|i| json!({"object": "embedding", "index": i, "embedding": [0.5, 0.25]})).collect();
-                        json!({"object": "list", "data": data})
-                    } else {
-                        json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Happy to help with that request."}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 900, "completion_tokens": 7, "total_tokens": 907}})
-                    };
-                    let mut r = http::Response::new(Full::new(Bytes::from(answer.to_string())));
-                    r.headers_mut().insert(
-                        http::header::CONTENT_TYPE,
-                        "application/json".parse().expect("ct"),
-                    );
-                    Ok::<_, Infallible>(r)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+/// The upstream's answers: embeddings per input, one fixed chat completion otherwise.
+fn answer(path: &str, body: &[u8]) -> Bytes {
+    let answer = if path.ends_with("/embeddings") {
+        let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        let n = v["input"].as_array().map_or(1, Vec::len);
+        let data: Vec<_> = (0..n)
+            .map(|i| json!({"object": "embedding", "index": i, "embedding": [0.5, 0.25]}))
+            .collect();
+        json!({"object": "list", "data": data})
+    } else {
+        json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Happy to help with that request."}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 900, "completion_tokens": 7, "total_tokens": 907}})
+    };
+    Bytes::from(answer.to_string())
 }
 
 fn chat_body(text: &str) -> Bytes {
@@ -72,7 +40,7 @@ fn pipeline(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let addr = rt.block_on(upstream());
+    let addr = rt.block_on(benches::loopback::spawn(answer));
     // Every finding redacted (numbered), none blocked: the prompt with a dozen findings
     // holds secrets that the presets would block before the upstream.
     let dir = std::env::temp_dir().join(format!("deepsentinel-bench-{}", std::process::id()));

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod corpus;
+pub mod loopback;
 pub mod texts;
 
 use regex_automata::meta::Regex;
