@@ -53,9 +53,21 @@ fn policy(c: &mut Criterion) {
     };
     let resp = DecisionContext::response("acme").with_scope("bench");
     let restorer = set.restorer(&resp).expect("restorer");
+    // The same with tokens only: no format-preserving encryption, so the difference is
+    // what FF1 costs.
+    let tokens = PolicySet::from_toml(
+        "bench.toml",
+        "version = \"1\"\npseudonym_key_env = \"DEEPSENTINEL_BENCH_PSEUDONYM_KEY\"\n\
+         [[rule]]\ngroups = [\"pii\", \"pci\", \"phi\", \"secrets\"]\naction = \"pseudonymize\"\n\
+         pseudonym = \"token\"\n",
+    )
+    .expect("policy");
     let mut g = c.benchmark_group("pseudonymize");
     g.bench_function("decide_12_findings", |b| {
         b.iter(|| set.decide(black_box(&text), black_box(&findings), &ctx))
+    });
+    g.bench_function("decide_12_findings_tokens_only", |b| {
+        b.iter(|| tokens.decide(black_box(&text), black_box(&findings), &ctx))
     });
     g.bench_function("restorer_for_scope", |b| b.iter(|| set.restorer(&resp)));
     g.bench_function("restore_4kb_answer", |b| {
