@@ -156,7 +156,22 @@ pub(crate) async fn gateway(extra: &str, with_keys: bool) -> Running {
     }
 }
 
+/// The transport settings of the test clients: no retries, so each call is one request.
+fn no_retries() -> TransportConfig {
+    TransportConfig {
+        retry: RetryConfig {
+            max_retries: 0,
+            ..RetryConfig::default()
+        },
+        ..TransportConfig::default()
+    }
+}
+
 fn client(url: &str, key: Option<&str>) -> HttpTransport {
+    client_with(url, key, no_retries())
+}
+
+fn client_with(url: &str, key: Option<&str>, config: TransportConfig) -> HttpTransport {
     let mut e = Endpoint::new("gw", url).expect("endpoint");
     if let Some(k) = key {
         e = e.header(
@@ -164,17 +179,7 @@ fn client(url: &str, key: Option<&str>) -> HttpTransport {
             HeaderValue::from_str(&format!("Bearer {k}")).expect("v"),
         );
     }
-    HttpTransport::new(
-        TransportConfig {
-            retry: RetryConfig {
-                max_retries: 0,
-                ..RetryConfig::default()
-            },
-            ..TransportConfig::default()
-        },
-        vec![Upstream::single(e)],
-    )
-    .expect("client")
+    HttpTransport::new(config, vec![Upstream::single(e)]).expect("client")
 }
 
 async fn post(
@@ -420,21 +425,9 @@ async fn tls_termination_serves_https() {
     )
     .await;
     let port = gw.url.rsplit(':').next().expect("port").to_owned();
-    let mut config = TransportConfig {
-        retry: RetryConfig {
-            max_retries: 0,
-            ..RetryConfig::default()
-        },
-        ..TransportConfig::default()
-    };
+    let mut config = no_retries();
     config.tls.test_roots = vec![cert.cert.der().to_vec()];
-    let https = HttpTransport::new(
-        config,
-        vec![Upstream::single(
-            Endpoint::new("gw", &format!("https://localhost:{port}")).expect("endpoint"),
-        )],
-    )
-    .expect("client");
+    let https = client_with(&format!("https://localhost:{port}"), None, config);
     let (status, v, _) = post(
         &https,
         "/v1/chat/completions",
@@ -456,22 +449,10 @@ async fn tls_termination_serves_https() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_clients_are_served() {
     let gw = gateway("", false).await;
-    let mut config = TransportConfig {
-        retry: RetryConfig {
-            max_retries: 0,
-            ..RetryConfig::default()
-        },
-        ..TransportConfig::default()
-    };
+    let mut config = no_retries();
     // h2c with prior knowledge: the listener detects HTTP/2 by its preface.
     config.pool.http2_prior_knowledge = true;
-    let h2 = HttpTransport::new(
-        config,
-        vec![Upstream::single(
-            Endpoint::new("gw", &gw.url).expect("endpoint"),
-        )],
-    )
-    .expect("client");
+    let h2 = client_with(&gw.url, None, config);
     let (status, v, _) = post(
         &h2,
         "/v1/chat/completions",
