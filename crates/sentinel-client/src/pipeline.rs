@@ -2,6 +2,7 @@
 //! transport -> restore and response scan -> metrics. The SDK runs it in-process; the
 //! gateway runs it behind HTTP.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -234,6 +235,8 @@ pub struct Pipeline {
     transport: Arc<dyn Transport>,
     telemetry: Arc<Telemetry>,
     config: PipelineConfig,
+    /// HMAC-SHA256 keyed with `config.fingerprint_key`, cloned per value.
+    fingerprinter: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -277,13 +280,12 @@ fn decision_name(d: &Decision) -> &'static str {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+fn hex_into(bytes: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
-        .map(char::from)
-        .collect()
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
 }
 
 impl Pipeline {
@@ -298,7 +300,11 @@ impl Pipeline {
         telemetry: Arc<Telemetry>,
         config: PipelineConfig,
     ) -> Pipeline {
+        #[allow(clippy::expect_used)] // reason: HMAC takes keys of any length
+        let fingerprinter =
+            Hmac::<Sha256>::new_from_slice(&config.fingerprint_key).expect("any key length");
         Pipeline {
+            fingerprinter,
             flights: SingleFlight::new(config.single_flight_wait),
             detection,
             policy,
@@ -341,13 +347,15 @@ impl Pipeline {
     }
 
     fn fingerprint(&self, entity: &str, value: &str) -> String {
-        #[allow(clippy::expect_used)] // reason: HMAC takes keys of any length
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.config.fingerprint_key).expect("any key length");
+        // A copy of the keyed state: the key's two blocks are hashed once, not per value.
+        let mut mac = self.fingerprinter.clone();
         mac.update(entity.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
-        format!("hmac:{}", hex(&mac.finalize().into_bytes()[..8]))
+        let mut out = String::with_capacity(5 + 16);
+        out.push_str("hmac:");
+        hex_into(&mac.finalize().into_bytes()[..8], &mut out);
+        out
     }
 
     /// Detects in every segment (cache hits counted into `lookups`).
@@ -425,20 +433,28 @@ impl Pipeline {
                 shadow: shadow_of("", &[]),
             };
         }
-        let mut joined = String::new();
-        let mut all = Vec::new();
-        for (i, (t, f)) in texts.iter().zip(findings).enumerate() {
-            if i > 0 {
-                joined.push_str(SEP);
+        // Several segments are decided as one text joined by SEP; one (the usual prompt)
+        // is decided as it is, without a copy.
+        let (joined, all): (Cow<'_, str>, Cow<'_, [Finding]>) = match (texts, findings) {
+            ([t], [f]) => (Cow::Borrowed(*t), Cow::Borrowed(f.as_slice())),
+            _ => {
+                let mut joined = String::new();
+                let mut all = Vec::new();
+                for (i, (t, f)) in texts.iter().zip(findings).enumerate() {
+                    if i > 0 {
+                        joined.push_str(SEP);
+                    }
+                    let base = joined.len();
+                    joined.push_str(t);
+                    all.extend(f.iter().map(|x| Finding {
+                        start: x.start + base,
+                        end: x.end + base,
+                        ..x.clone()
+                    }));
+                }
+                (Cow::Owned(joined), Cow::Owned(all))
             }
-            let base = joined.len();
-            joined.push_str(t);
-            all.extend(f.iter().map(|x| Finding {
-                start: x.start + base,
-                end: x.end + base,
-                ..x.clone()
-            }));
-        }
+        };
         let shadow = shadow_of(&joined, &all);
         match self.policy.decide(&joined, &all, ctx) {
             Decision::Allow { applied } => SegmentsDecision {
@@ -454,7 +470,12 @@ impl Pipeline {
                 shadow,
             },
             Decision::Transform { text, applied } => {
-                let parts: Vec<String> = text.split(SEP).map(str::to_owned).collect();
+                // One segment (the usual prompt) needs no search for separators.
+                let parts: Vec<String> = if texts.len() == 1 {
+                    vec![text]
+                } else {
+                    text.split(SEP).map(str::to_owned).collect()
+                };
                 SegmentsDecision {
                     texts: (parts.len() == texts.len()).then_some(parts),
                     applied,
