@@ -372,6 +372,53 @@ async fn streams_models_and_sentinel_routes() {
     }
 }
 
+/// With one request allowed at a time, a critical tenant's request that arrives behind
+/// queued low-priority ones is the next to reach the upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_tenant_goes_ahead_of_queued_low_priority_work() {
+    const LOW: &str = "sk-gateway-test-batch";
+    const CRITICAL: &str = "sk-gateway-test-ops";
+    let gw = gateway(
+        &format!(
+            "[server]\nmax_concurrent = 1\n\
+             [[key]]\nhash = \"{}\"\ntenant = \"batch\"\npriority = \"low\"\n\
+             [[key]]\nhash = \"{}\"\ntenant = \"ops\"\npriority = \"critical\"\n",
+            hash_key(LOW),
+            hash_key(CRITICAL)
+        ),
+        false,
+    )
+    .await;
+    let slow = |text: &str| {
+        json!({"model": "slow", "messages": [{"role": "user", "content": text}]}).to_string()
+    };
+    let low = Arc::new(client(&gw.url, Some(LOW)));
+    let critical = client(&gw.url, Some(CRITICAL));
+    let mut calls = Vec::new();
+    for i in 0..4 {
+        let (c, body) = (Arc::clone(&low), slow(&format!("low {i}")));
+        calls.push(tokio::spawn(async move {
+            post(&c, "/v1/chat/completions", body).await.0
+        }));
+        // The first takes the only slot; the others queue in order.
+        tokio::time::sleep(Duration::from_millis(if i == 0 { 100 } else { 20 })).await;
+    }
+    let (status, _, _) = post(&critical, "/v1/chat/completions", slow("critical")).await;
+    assert_eq!(status, StatusCode::OK);
+    for c in calls {
+        assert_eq!(c.await.expect("join"), StatusCode::OK);
+    }
+    let order: Vec<String> = gw
+        .seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|(_, b)| serde_json::from_slice::<Value>(b).ok())
+        .filter_map(|v| v["messages"][0]["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(order, ["low 0", "critical", "low 1", "low 2", "low 3"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_in_flight_requests() {
     let mut gw = gateway("", false).await;
