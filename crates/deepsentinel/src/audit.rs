@@ -19,7 +19,6 @@ pub(crate) enum AuditCommand {
     },
 }
 
-#[allow(clippy::print_stdout)] // reason: the report is the command's output
 pub(crate) fn run(cmd: &AuditCommand) -> Result<ExitCode> {
     let AuditCommand::Verify { dir } = cmd;
     if !dir.is_dir() {
@@ -27,22 +26,22 @@ pub(crate) fn run(cmd: &AuditCommand) -> Result<ExitCode> {
     }
     let report =
         sentinel_audit::verify(dir).with_context(|| format!("cannot verify {}", dir.display()))?;
-    println!(
+    outln!(
         "{}: {} records in {} files",
         dir.display(),
         report.records,
         report.files
     );
     for (file, line) in &report.torn {
-        println!("warning: {file}:{line}: incomplete last line (a writer stopped mid-record); the chain continues");
+        outln!("warning: {file}:{line}: incomplete last line (a writer stopped mid-record); the chain continues");
     }
     match &report.first_break {
         None => {
-            println!("chain intact");
+            outln!("chain intact");
             Ok(ExitCode::SUCCESS)
         }
         Some(b) => {
-            println!("TAMPERED: {}:{}: {}", b.file, b.line, b.reason);
+            outln!("TAMPERED: {}:{}: {}", b.file, b.line, b.reason);
             Ok(ExitCode::from(1))
         }
     }

@@ -338,7 +338,6 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds")
 }
 
-#[allow(clippy::print_stdout)] // reason: the report is the command's output
 pub(crate) fn run(args: &LoadtestArgs) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.scenarios)
         .with_context(|| format!("cannot read {}", args.scenarios.display()))?;
@@ -368,9 +367,9 @@ pub(crate) fn run(args: &LoadtestArgs) -> Result<ExitCode> {
         Duration::from_secs_f64(args.warmup.max(0.0)),
     ))?;
     if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
+        outln!(
             "target {}  concurrency {}  {:.1} s  {} requests  {:.1} req/s  success {:.2}%",
             report.target,
             report.concurrency,
@@ -379,12 +378,18 @@ pub(crate) fn run(args: &LoadtestArgs) -> Result<ExitCode> {
             report.requests_per_second,
             report.success_rate * 100.0
         );
-        println!(
+        outln!(
             "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  errors",
-            "scenario", "requests", "ok %", "req/s", "p50 ms", "p95 ms", "p99 ms"
+            "scenario",
+            "requests",
+            "ok %",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms"
         );
         for s in &report.scenarios {
-            println!(
+            outln!(
                 "{:<24} {:>9} {:>9.2} {:>9.1} {:>9.3} {:>9.3} {:>9.3}  {}",
                 s.name,
                 s.requests,

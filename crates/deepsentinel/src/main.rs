@@ -1,6 +1,15 @@
 //! The `deepsentinel` command line.
 #![forbid(unsafe_code)]
 
+/// `println!` that hands a failed write (a reader that closed the pipe) back as an error
+/// instead of panicking; `main` ends quietly on a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+
 mod audit;
 mod hashing;
 mod loadtest;
@@ -63,6 +72,16 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            // The reader went away (`deepsentinel scan ... | head`): end as a process that
+            // SIGPIPE ended would, without a message.
+            ExitCode::from(141)
+        }
         Err(e) => {
             #[allow(clippy::print_stderr)] // reason: the binary's error report
             {

@@ -44,7 +44,6 @@ fn load(spec: &str) -> Result<PolicySet> {
     Ok(PolicySet::from_toml(spec, &text)?)
 }
 
-#[allow(clippy::print_stdout)] // reason: the report is the command's output
 pub(crate) fn run(cmd: &PolicyCommand) -> Result<ExitCode> {
     match cmd {
         PolicyCommand::Check { file } => {
@@ -59,13 +58,13 @@ pub(crate) fn run(cmd: &PolicyCommand) -> Result<ExitCode> {
             {
                 for name in line.split('"').skip(1).step_by(2) {
                     if !known.iter().any(|k| k == name) {
-                        println!("note: entity type '{name}' is not built in (fine if a custom recognizer reports it)");
+                        outln!("note: entity type '{name}' is not built in (fine if a custom recognizer reports it)");
                     }
                 }
             }
             let mut tenants: Vec<&str> = set.tenants().collect();
             tenants.sort_unstable();
-            println!(
+            outln!(
                 "{}: valid; {} rules; tenants: {}",
                 file.display(),
                 set.rule_count(),
@@ -93,7 +92,7 @@ pub(crate) fn run(cmd: &PolicyCommand) -> Result<ExitCode> {
                 DecisionContext::request(tenant)
             };
             let decision = set.decide(text, &findings, &ctx);
-            println!(
+            outln!(
                 "policy {} for tenant '{tenant}' ({})",
                 set.version_hash(tenant),
                 if *response { "response" } else { "request" }
@@ -113,7 +112,7 @@ pub(crate) fn run(cmd: &PolicyCommand) -> Result<ExitCode> {
                     .map_or_else(String::new, |a| {
                         format!(" -> {} ({})", a.action.as_str(), a.rule)
                     });
-                println!(
+                outln!(
                     "  {} chars {s}..{e} score {:.2} [{}]{how}",
                     f.entity,
                     f.score,
@@ -121,21 +120,21 @@ pub(crate) fn run(cmd: &PolicyCommand) -> Result<ExitCode> {
                 );
             }
             match decision {
-                Decision::Allow { .. } => println!("decision: allow (text unchanged)"),
-                Decision::Transform { text, .. } => println!("decision: transform\n{text}"),
+                Decision::Allow { .. } => outln!("decision: allow (text unchanged)"),
+                Decision::Transform { text, .. } => outln!("decision: transform\n{text}"),
                 Decision::Block { reasons } => {
-                    println!("decision: block");
+                    outln!("decision: block");
                     for r in reasons {
-                        println!("  {} (rule {})", r.entity, r.rule);
+                        outln!("  {} (rule {})", r.entity, r.rule);
                     }
                 }
             }
             if let Some(answer) = restore {
                 match set.restorer(&DecisionContext::response(tenant)) {
-                    None => println!("restore: the policy never pseudonymizes; nothing to restore"),
+                    None => outln!("restore: the policy never pseudonymizes; nothing to restore"),
                     Some(r) => {
                         let back = r.restore(answer);
-                        println!(
+                        outln!(
                             "restore: {} restored, {} withheld, {} unresolved{}\n{}",
                             back.stats.restored,
                             back.stats.withheld,

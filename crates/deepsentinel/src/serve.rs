@@ -31,7 +31,6 @@ pub(crate) enum KeyCommand {
     },
 }
 
-#[allow(clippy::print_stdout)] // reason: the hash is the command's output
 pub(crate) fn key(cmd: &KeyCommand) -> Result<ExitCode> {
     let KeyCommand::Hash { key } = cmd;
     let key = match key {
@@ -42,7 +41,7 @@ pub(crate) fn key(cmd: &KeyCommand) -> Result<ExitCode> {
             s.trim().to_owned()
         }
     };
-    println!("{}", sentinel_gateway::hash_key(&key));
+    outln!("{}", sentinel_gateway::hash_key(&key));
     Ok(ExitCode::SUCCESS)
 }
 
