@@ -2,7 +2,8 @@
 //! a loopback upstream directly, through DeepSentinel (scanning on, the strict preset) and
 //! through nginx as a plain reverse proxy with upstream keep-alive, at concurrency 1, 16
 //! and 64, with a clean and a PII prompt. The three targets are measured in rotating order
-//! for several rounds and medians are reported, because this machine's figures move by
+//! for several rounds and medians are reported (with the CPU time each proxy process used
+//! per request, from `/proc`), because this machine's figures move by
 //! tens of percent from run to run.
 
 use std::io::{BufRead, BufReader};
@@ -40,6 +41,39 @@ fn wait_for(port: u16, what: &str) -> Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
+}
+
+/// CPU time (user + system, in clock ticks) used so far by `pid` and its children's
+/// threads (nginx's master forks the worker that does the work).
+fn cpu_ticks(pid: u32) -> u64 {
+    let mut pids = vec![pid];
+    if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+        pids.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .filter_map(|stat| {
+            // Fields after the command's closing parenthesis start at field 3; utime and
+            // stime are fields 14 and 15.
+            let rest = stat.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -124,6 +158,7 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
         .stderr(Stdio::null())
         .spawn()
         .context("cannot start deepsentinel serve")?;
+    let gateway_pid = gateway.id();
     let _gateway = Guard(gateway);
     wait_for(gw_port, "deepsentinel serve")?;
 
@@ -154,6 +189,7 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
         .stderr(Stdio::null())
         .spawn()
         .context("cannot start nginx (apt-get install nginx)")?;
+    let nginx_pid = nginx.id();
     let _nginx = Guard(nginx);
     wait_for(nginx_port, "nginx")?;
 
@@ -162,6 +198,9 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
         ("deepsentinel", format!("http://127.0.0.1:{gw_port}")),
         ("nginx", format!("http://127.0.0.1:{nginx_port}")),
     ];
+    // The proxies' own CPU per request (the direct target has none).
+    let proxy_pid = [None, Some(gateway_pid), Some(nginx_pid)];
+    let tck = clock_ticks_per_second();
     let (rounds, seconds) = if quick { (1, "1.5") } else { (3, "3") };
     let mut results: Vec<Value> = Vec::new();
     for pii in [false, true] {
@@ -176,9 +215,11 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
         for concurrency in [1usize, 16, 64] {
             let mut p50: [Vec<f64>; 3] = Default::default();
             let mut rps: [Vec<f64>; 3] = Default::default();
+            let mut cpu: [Vec<f64>; 3] = Default::default();
             for round in 0..rounds {
                 for k in 0..3 {
                     let t = (k + round) % 3;
+                    let before = proxy_pid[t].map(cpu_ticks);
                     let out = util::output(
                         &format!(
                             "loadtest {} c={concurrency} {}",
@@ -201,11 +242,21 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
                         bail!("{} failed requests: {out}", targets[t].0);
                     }
                     p50[t].push(v["p50_ms"].as_f64().unwrap_or(0.0) * 1000.0);
-                    rps[t].push(v["requests_per_second"].as_f64().unwrap_or(0.0));
+                    let r = v["requests_per_second"].as_f64().unwrap_or(0.0);
+                    rps[t].push(r);
+                    if let (Some(pid), Some(before)) = (proxy_pid[t], before) {
+                        // Requests in the warm-up count too: the ticks cover it.
+                        let total = r * (seconds.parse::<f64>().unwrap_or(3.0) + 0.5);
+                        let used = cpu_ticks(pid).saturating_sub(before) as f64 / tck;
+                        if total > 0.0 {
+                            cpu[t].push(used / total * 1e6);
+                        }
+                    }
                 }
             }
             let p = p50.map(median);
             let r = rps.map(median);
+            let c = cpu.map(median);
             let (gw_added, nginx_added) = (p[1] - p[0], p[2] - p[0]);
             let row = json!({
                 "prompt": if pii { "pii" } else { "clean" },
@@ -213,16 +264,19 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
                 "p50_us": {"direct": p[0], "deepsentinel": p[1], "nginx": p[2]},
                 "rps": {"direct": r[0], "deepsentinel": r[1], "nginx": r[2]},
                 "added_p50_us": {"deepsentinel": gw_added, "nginx": nginx_added},
+                "proxy_cpu_us_per_request": {"deepsentinel": c[1], "nginx": c[2]},
                 "throughput_vs_nginx": if r[2] > 0.0 { r[1] / r[2] } else { 0.0 },
                 "added_p50_vs_nginx": if nginx_added > 0.0 { gw_added / nginx_added } else { 0.0 },
             });
             eprintln!(
-                "{:<6} c={:<3} p50 us: direct {:>7.0}  deepsentinel {:>7.0} (+{:>5.0})  nginx {:>7.0} (+{:>5.0})  | req/s: direct {:>7.0}  deepsentinel {:>7.0}  nginx {:>7.0}  | vs nginx: throughput {:.2}x, added p50 {:.2}x",
+                "{:<6} c={:<3} p50 us: direct {:>7.0}  deepsentinel {:>7.0} (+{:>5.0})  nginx {:>7.0} (+{:>5.0})  | req/s: direct {:>7.0}  deepsentinel {:>7.0}  nginx {:>7.0}  | vs nginx: throughput {:.2}x, added p50 {:.2}x  | proxy CPU/request: deepsentinel {:.1} us, nginx {:.1} us",
                 if pii { "pii" } else { "clean" },
                 concurrency,
                 p[0], p[1], gw_added, p[2], nginx_added, r[0], r[1], r[2],
                 row["throughput_vs_nginx"].as_f64().unwrap_or(0.0),
                 row["added_p50_vs_nginx"].as_f64().unwrap_or(0.0),
+                c[1],
+                c[2],
             );
             results.push(row);
         }
