@@ -91,10 +91,29 @@ struct Tally {
     errors: BTreeMap<String, u64>,
 }
 
-/// One scenario's figures.
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            latency: histogram(),
+            ok: 0,
+            failed: 0,
+            errors: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, other: &Tally) {
+        let _ = self.latency.add(&other.latency);
+        self.ok += other.ok;
+        self.failed += other.failed;
+        for (k, v) in &other.errors {
+            *self.errors.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+}
+
+/// The figures of a scenario or of the whole run.
 #[derive(Debug, Serialize)]
-pub(crate) struct ScenarioReport {
-    name: String,
+pub(crate) struct Figures {
     requests: u64,
     success_rate: f64,
     requests_per_second: f64,
@@ -105,18 +124,38 @@ pub(crate) struct ScenarioReport {
     errors: BTreeMap<String, u64>,
 }
 
-/// The run's figures.
+impl Figures {
+    fn of(t: &Tally, seconds: f64) -> Figures {
+        let n = t.ok + t.failed;
+        Figures {
+            requests: n,
+            success_rate: if n == 0 { 0.0 } else { t.ok as f64 / n as f64 },
+            requests_per_second: n as f64 / seconds,
+            p50_ms: ms(t.latency.value_at_quantile(0.5)),
+            p95_ms: ms(t.latency.value_at_quantile(0.95)),
+            p99_ms: ms(t.latency.value_at_quantile(0.99)),
+            max_ms: ms(t.latency.max()),
+            errors: t.errors.clone(),
+        }
+    }
+}
+
+/// One scenario's figures.
+#[derive(Debug, Serialize)]
+pub(crate) struct ScenarioReport {
+    name: String,
+    #[serde(flatten)]
+    figures: Figures,
+}
+
+/// The run's figures (every scenario together), then each scenario's.
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
     target: String,
     concurrency: usize,
     seconds: f64,
-    requests: u64,
-    success_rate: f64,
-    requests_per_second: f64,
-    p50_ms: f64,
-    p95_ms: f64,
-    p99_ms: f64,
+    #[serde(flatten)]
+    figures: Figures,
     scenarios: Vec<ScenarioReport>,
 }
 
@@ -218,19 +257,8 @@ async fn execute(
     )?);
     let scenarios = Arc::new(scenarios);
     let total_weight: u32 = scenarios.iter().map(|s| s.weight).sum();
-    let tallies: Arc<Vec<Mutex<Tally>>> = Arc::new(
-        scenarios
-            .iter()
-            .map(|_| {
-                Mutex::new(Tally {
-                    latency: histogram(),
-                    ok: 0,
-                    failed: 0,
-                    errors: BTreeMap::new(),
-                })
-            })
-            .collect(),
-    );
+    let tallies: Arc<Vec<Mutex<Tally>>> =
+        Arc::new(scenarios.iter().map(|_| Mutex::new(Tally::new())).collect());
     let issued = Arc::new(AtomicU64::new(0));
     let warm_until = Instant::now() + warmup;
     let stop_at = warm_until + duration;
@@ -297,38 +325,21 @@ async fn execute(
         .saturating_duration_since(measure_start)
         .as_secs_f64()
         .max(1e-9);
-    let mut all = histogram();
-    let (mut ok, mut failed) = (0, 0);
+    let mut all = Tally::new();
     let mut reports = Vec::new();
     for (s, t) in scenarios.iter().zip(tallies.iter()) {
         let t = t.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let _ = all.add(&t.latency);
-        ok += t.ok;
-        failed += t.failed;
-        let n = t.ok + t.failed;
+        all.add(&t);
         reports.push(ScenarioReport {
             name: s.name.clone(),
-            requests: n,
-            success_rate: if n == 0 { 0.0 } else { t.ok as f64 / n as f64 },
-            requests_per_second: n as f64 / seconds,
-            p50_ms: ms(t.latency.value_at_quantile(0.5)),
-            p95_ms: ms(t.latency.value_at_quantile(0.95)),
-            p99_ms: ms(t.latency.value_at_quantile(0.99)),
-            max_ms: ms(t.latency.max()),
-            errors: t.errors.clone(),
+            figures: Figures::of(&t, seconds),
         });
     }
-    let n = ok + failed;
     Ok(Report {
         target: target.to_owned(),
         concurrency,
         seconds,
-        requests: n,
-        success_rate: if n == 0 { 0.0 } else { ok as f64 / n as f64 },
-        requests_per_second: n as f64 / seconds,
-        p50_ms: ms(all.value_at_quantile(0.5)),
-        p95_ms: ms(all.value_at_quantile(0.95)),
-        p99_ms: ms(all.value_at_quantile(0.99)),
+        figures: Figures::of(&all, seconds),
         scenarios: reports,
     })
 }
@@ -374,9 +385,9 @@ pub(crate) fn run(args: &LoadtestArgs) -> Result<ExitCode> {
             report.target,
             report.concurrency,
             report.seconds,
-            report.requests,
-            report.requests_per_second,
-            report.success_rate * 100.0
+            report.figures.requests,
+            report.figures.requests_per_second,
+            report.figures.success_rate * 100.0
         );
         outln!(
             "{:<24} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  errors",
@@ -388,17 +399,23 @@ pub(crate) fn run(args: &LoadtestArgs) -> Result<ExitCode> {
             "p95 ms",
             "p99 ms"
         );
-        for s in &report.scenarios {
+        let rows = std::iter::once(("(all)", &report.figures)).chain(
+            report
+                .scenarios
+                .iter()
+                .map(|s| (s.name.as_str(), &s.figures)),
+        );
+        for (name, f) in rows {
             outln!(
                 "{:<24} {:>9} {:>9.2} {:>9.1} {:>9.3} {:>9.3} {:>9.3}  {}",
-                s.name,
-                s.requests,
-                s.success_rate * 100.0,
-                s.requests_per_second,
-                s.p50_ms,
-                s.p95_ms,
-                s.p99_ms,
-                s.errors
+                name,
+                f.requests,
+                f.success_rate * 100.0,
+                f.requests_per_second,
+                f.p50_ms,
+                f.p95_ms,
+                f.p99_ms,
+                f.errors
                     .iter()
                     .map(|(k, v)| format!("{k}={v}"))
                     .collect::<Vec<_>>()
@@ -406,9 +423,11 @@ pub(crate) fn run(args: &LoadtestArgs) -> Result<ExitCode> {
             );
         }
     }
-    Ok(if report.success_rate >= 1.0 || report.requests == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if report.figures.success_rate >= 1.0 || report.figures.requests == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }

@@ -111,6 +111,8 @@ path = "/nope"
     assert_eq!(scan["success_rate"], 1.0);
     assert_eq!(missing["success_rate"], 0.0);
     assert_eq!(missing["errors"]["status 404"], missing["requests"]);
+    // The run's own figures carry the error breakdown of every scenario together.
+    assert_eq!(v["errors"]["status 404"], missing["requests"]);
     // Weighted 1:3:1.
     let n = |s: &serde_json::Value| s["requests"].as_u64().unwrap_or(0);
     assert!(n(&scan) > n(&health) && n(&scan) > n(&missing), "{out}");
