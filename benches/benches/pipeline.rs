@@ -40,7 +40,10 @@ fn pipeline(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let addr = rt.block_on(benches::loopback::spawn(answer));
+    let upstream = rt.block_on(sentinel_testkit::spawn(|path: String, body: Bytes| async move {
+        sentinel_testkit::json(200, answer(&path, &body))
+    }));
+    let addr = upstream.addr;
     // Every finding redacted (numbered), none blocked: the prompt with a dozen findings
     // holds secrets that the presets would block before the upstream.
     let dir = std::env::temp_dir().join(format!("deepsentinel-bench-{}", std::process::id()));

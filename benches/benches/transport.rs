@@ -23,7 +23,10 @@ fn transport(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let addr = rt.block_on(benches::loopback::spawn(|_, _| Bytes::from_static(ANSWER)));
+    let upstream = rt.block_on(sentinel_testkit::spawn(|_, _| async {
+        sentinel_testkit::json(200, Bytes::from_static(ANSWER))
+    }));
+    let addr = upstream.addr;
     let body = Bytes::from(format!(
         r#"{{"model":"m","messages":[{{"role":"user","content":"{}"}}]}}"#,
         "a".repeat(1000)

@@ -4,7 +4,6 @@
 #![forbid(unsafe_code)]
 
 pub mod corpus;
-pub mod loopback;
 pub mod texts;
 
 use regex_automata::meta::Regex;

@@ -1,5 +1,5 @@
 //! A loopback OpenAI-compatible upstream for the gateway benchmark: every POST gets the
-//! same small chat completion, over HTTP/1.1 keep-alive. Prints `127.0.0.1:PORT` once it
+//! same small chat completion (`sentinel_testkit::serve`: HTTP/1.1 keep-alive). Prints `127.0.0.1:PORT` once it
 //! listens, then serves until killed. A benchmark fixture, never shipped.
 
 use std::io::Write;
@@ -22,6 +22,9 @@ fn main() -> std::io::Result<()> {
         let mut out = std::io::stdout();
         writeln!(out, "{}", listener.local_addr()?)?;
         out.flush()?;
-        benches::loopback::serve(listener, |_, _| Bytes::from_static(ANSWER)).await
+        sentinel_testkit::serve(listener, |_, _| async {
+            sentinel_testkit::json(200, Bytes::from_static(ANSWER))
+        })
+        .await
     })
 }

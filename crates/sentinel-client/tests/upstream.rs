@@ -1,7 +1,5 @@
 //! A fake OpenAI-compatible (and Anthropic, and Presidio) upstream on 127.0.0.1.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,9 +7,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
 
 type Body = BoxBody<Bytes, std::io::Error>;
@@ -47,20 +42,13 @@ impl Seen {
 }
 
 pub(crate) struct Upstream {
-    pub(crate) addr: SocketAddr,
+    server: sentinel_testkit::Server,
     pub(crate) seen: Arc<Seen>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl Upstream {
     pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 }
 
@@ -267,43 +255,23 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
 }
 
 pub(crate) async fn start() -> Upstream {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let seen = Arc::new(Seen::default());
     let s = seen.clone();
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let s = s.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req: hyper::Request<Incoming>| {
-                    let s = s.clone();
-                    async move {
-                        let path = req.uri().path().to_owned();
-                        let body = req
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        s.bodies
-                            .lock()
-                            .expect("lock")
-                            .push((path.clone(), body.clone()));
-                        s.calls.fetch_add(1, Ordering::SeqCst);
-                        let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                        s.max_in_flight.fetch_max(now, Ordering::SeqCst);
-                        let r = handle(path, body).await;
-                        s.in_flight.fetch_sub(1, Ordering::SeqCst);
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+    let server = sentinel_testkit::spawn(move |path: String, body: Bytes| {
+        let s = s.clone();
+        async move {
+            s.bodies
+                .lock()
+                .expect("lock")
+                .push((path.clone(), body.clone()));
+            s.calls.fetch_add(1, Ordering::SeqCst);
+            let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            s.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            let r = handle(path, body).await;
+            s.in_flight.fetch_sub(1, Ordering::SeqCst);
+            r
         }
-    });
-    Upstream { addr, seen, task }
+    })
+    .await;
+    Upstream { server, seen }
 }

@@ -1,15 +1,11 @@
 //! The gateway on 127.0.0.1 in front of a fake OpenAI-compatible upstream.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http_body_util::Full;
 use sentinel_client::SentinelConfig;
 use sentinel_gateway::{hash_key, Gateway};
 use sentinel_transport::{
@@ -27,81 +23,61 @@ mod e2e;
 
 /// An upstream that echoes the last user message (as a whole answer or three bytes per
 /// streamed chunk), lists models, and sleeps for the model `slow`.
-async fn upstream() -> (String, Seen) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+async fn upstream() -> (sentinel_testkit::Server, Seen) {
     let seen: Seen = Arc::default();
     let s = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let s = s.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req: hyper::Request<Incoming>| {
-                    let s = s.clone();
-                    async move {
-                        let path = req.uri().path().to_owned();
-                        let body = req
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        s.lock().expect("lock").push((path.clone(), body.clone()));
-                        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        if v["model"] == "slow" {
-                            tokio::time::sleep(Duration::from_millis(300)).await;
-                        }
-                        let text = v["messages"]
-                            .as_array()
-                            .and_then(|m| m.last())
-                            .and_then(|m| m["content"].as_str())
-                            .unwrap_or_default()
-                            .to_owned();
-                        if v["model"] == "flaky"
-                            && FLAKY.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0
-                        {
-                            let mut r = hyper::Response::new(Full::new(Bytes::from(
-                                json!({"error": {"message": "slow down"}}).to_string(),
-                            )));
-                            *r.status_mut() = hyper::StatusCode::TOO_MANY_REQUESTS;
-                            r.headers_mut()
-                                .insert(hyper::header::RETRY_AFTER, "0".parse().expect("v"));
-                            return Ok::<_, Infallible>(r);
-                        }
-                        let (ct, out) = if path.ends_with("/embeddings") {
-                            let n = v["input"].as_array().map_or(1, Vec::len);
-                            let data: Vec<Value> = (0..n).map(|i| json!({"object": "embedding", "index": i, "embedding": [i as f64, 0.5]})).collect();
-                            ("application/json", json!({"object": "list", "model": v["model"], "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}).to_string())
-                        } else if path.ends_with("/models") {
-                            ("application/json", json!({"object": "list", "data": [{"id": "echo", "object": "model"}]}).to_string())
-                        } else if v["stream"] == true {
-                            let mut out = String::new();
-                            let chars: Vec<char> = text.chars().collect();
-                            for piece in chars.chunks(3) {
-                                let p: String = piece.iter().collect();
-                                out.push_str(&format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})));
-                            }
-                            out.push_str(&format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})));
-                            out.push_str("data: [DONE]\n\n");
-                            ("text/event-stream", out)
-                        } else {
-                            ("application/json", json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}).to_string())
-                        };
-                        let mut r = hyper::Response::new(Full::new(Bytes::from(out)));
-                        r.headers_mut()
-                            .insert(hyper::header::CONTENT_TYPE, ct.parse().expect("ct"));
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+    let server = sentinel_testkit::spawn(move |path: String, body: Bytes| {
+        let s = s.clone();
+        async move {
+            s.lock().expect("lock").push((path.clone(), body.clone()));
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            if v["model"] == "slow" {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            let text = v["messages"]
+                .as_array()
+                .and_then(|m| m.last())
+                .and_then(|m| m["content"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            if v["model"] == "flaky"
+                && FLAKY.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0
+            {
+                let mut r = sentinel_testkit::json(
+                    429,
+                    json!({"error": {"message": "slow down"}}).to_string(),
+                );
+                r.headers_mut()
+                    .insert(hyper::header::RETRY_AFTER, "0".parse().expect("v"));
+                return r;
+            }
+            let (ct, out) = if path.ends_with("/embeddings") {
+                let n = v["input"].as_array().map_or(1, Vec::len);
+                let data: Vec<Value> = (0..n).map(|i| json!({"object": "embedding", "index": i, "embedding": [i as f64, 0.5]})).collect();
+                ("application/json", json!({"object": "list", "model": v["model"], "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}).to_string())
+            } else if path.ends_with("/models") {
+                ("application/json", json!({"object": "list", "data": [{"id": "echo", "object": "model"}]}).to_string())
+            } else if v["stream"] == true {
+                let mut out = String::new();
+                let chars: Vec<char> = text.chars().collect();
+                for piece in chars.chunks(3) {
+                    let p: String = piece.iter().collect();
+                    out.push_str(&format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})));
+                }
+                out.push_str(&format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})));
+                out.push_str("data: [DONE]\n\n");
+                ("text/event-stream", out)
+            } else {
+                ("application/json", json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}).to_string())
+            };
+            let mut r = hyper::Response::new(Full::new(Bytes::from(out)));
+            r.headers_mut()
+                .insert(hyper::header::CONTENT_TYPE, ct.parse().expect("ct"));
+            r
         }
-    });
-    (format!("http://{addr}"), seen)
+    })
+    .await;
+    (server, seen)
 }
 
 pub(crate) struct Running {
@@ -110,12 +86,14 @@ pub(crate) struct Running {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
+    _upstream: sentinel_testkit::Server,
 }
 
 pub(crate) const KEY: &str = "sk-gateway-test-acme";
 
 pub(crate) async fn gateway(extra: &str, with_keys: bool) -> Running {
-    let (up, seen) = upstream().await;
+    let (upstream, seen) = upstream().await;
+    let up = upstream.url();
     let dir = tempfile::tempdir().expect("tmp");
     let keys = if with_keys {
         format!(
@@ -153,6 +131,7 @@ pub(crate) async fn gateway(extra: &str, with_keys: bool) -> Running {
         stop: Some(tx),
         task,
         _dir: dir,
+        _upstream: upstream,
     }
 }
 
@@ -205,6 +184,17 @@ async fn post(
         Value::String(String::from_utf8_lossy(&b).into_owned())
     };
     (status, v, ct)
+}
+
+/// A chat request through `c` with an e-mail address comes back with the redaction the
+/// upstream saw.
+async fn answers_redacted(c: &HttpTransport) {
+    let (status, v, _) = post(c, "/v1/chat/completions", chat("mail jane.doe@example.com")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "mail <EMAIL_ADDRESS_1>"
+    );
 }
 
 fn chat(text: &str) -> String {
@@ -475,17 +465,7 @@ async fn tls_termination_serves_https() {
     let mut config = no_retries();
     config.tls.test_roots = vec![cert.cert.der().to_vec()];
     let https = client_with(&format!("https://localhost:{port}"), None, config);
-    let (status, v, _) = post(
-        &https,
-        "/v1/chat/completions",
-        chat("mail jane.doe@example.com"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(
-        v["choices"][0]["message"]["content"],
-        "mail <EMAIL_ADDRESS_1>"
-    );
+    answers_redacted(&https).await;
     // Plain HTTP to the TLS port fails.
     assert!(client(&gw.url, None)
         .send(OutboundRequest::get("/healthz"))
@@ -500,15 +480,5 @@ async fn http2_clients_are_served() {
     // h2c with prior knowledge: the listener detects HTTP/2 by its preface.
     config.pool.http2_prior_knowledge = true;
     let h2 = client_with(&gw.url, None, config);
-    let (status, v, _) = post(
-        &h2,
-        "/v1/chat/completions",
-        chat("mail jane.doe@example.com"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(
-        v["choices"][0]["message"]["content"],
-        "mail <EMAIL_ADDRESS_1>"
-    );
+    answers_redacted(&h2).await;
 }

@@ -1,0 +1,126 @@
+//! Fixtures shared by DeepSentinel's tests and benchmarks (never a dependency of shipped
+//! code): a loopback HTTP server that fake upstreams are built on, so each test suite
+//! writes only what its upstream answers.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use bytes::Bytes;
+//! let upstream = sentinel_testkit::spawn(|path: String, body: Bytes| async move {
+//!     sentinel_testkit::json(200, format!("{{\"path\":\"{path}\",\"len\":{}}}", body.len()))
+//! })
+//! .await;
+//! assert!(upstream.url().starts_with("http://127.0.0.1:"));
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::Response;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+
+/// Serves `listener` (HTTP/1.1 with keep-alive, or HTTP/2 with prior knowledge; TCP_NODELAY
+/// as a provider's front end would set it) until accepting fails or the task is dropped.
+/// Each request's body is read whole, then `handler(path, body)` answers it.
+///
+/// # Errors
+///
+/// `accept` failed.
+pub async fn serve<H, Fut, B>(listener: TcpListener, handler: H) -> std::io::Result<()>
+where
+    H: Fn(String, Bytes) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let handler = Arc::new(handler);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let handler = Arc::clone(&handler);
+        tokio::spawn(async move {
+            let service = service_fn(move |req: hyper::Request<Incoming>| {
+                let handler = Arc::clone(&handler);
+                async move {
+                    let path = req.uri().path().to_owned();
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    Ok::<_, Infallible>(handler(path, body).await)
+                }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// A server from [`spawn`]: stops when dropped.
+#[derive(Debug)]
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Binds 127.0.0.1 on a free port and [`serve`]s it on the current runtime.
+///
+/// # Panics
+///
+/// When no loopback port can be bound (a fixture cannot run then).
+pub async fn spawn<H, Fut, B>(handler: H) -> Server
+where
+    H: Fn(String, Bytes) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    #[allow(clippy::expect_used)] // reason: a fixture without a port cannot run
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    #[allow(clippy::expect_used)] // reason: a bound listener has an address
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(serve(listener, handler));
+    Server { addr, task }
+}
+
+/// A response with `status` and a JSON `body` (`Content-Type: application/json`).
+pub fn json(status: u16, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
