@@ -1,7 +1,8 @@
 //! `cargo xtask bench --gateway`: the gateway's added latency, measured in one run against
-//! a loopback upstream directly, through DeepSentinel (scanning on, the strict preset) and
-//! through nginx as a plain reverse proxy with upstream keep-alive, at concurrency 1, 16
-//! and 64, with a clean and a PII prompt. The three targets are measured in rotating order
+//! a loopback upstream directly, through DeepSentinel (scanning on, the strict preset),
+//! through nginx as a plain reverse proxy with upstream keep-alive, and through the floor
+//! (`proxy-floor`: hyper's server and the transport, no pipeline), at concurrency 1, 16
+//! and 64, with a clean and a PII prompt. The targets are measured in rotating order
 //! for several rounds and medians are reported (with the CPU time each proxy process used
 //! per request, from `/proc`), because this machine's figures move by
 //! tens of percent from run to run.
@@ -24,6 +25,20 @@ impl Drop for Guard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Starts a benchmark fixture that prints its `127.0.0.1:PORT` on its first line.
+fn start_fixture(cmd: &mut Command) -> Result<(Guard, std::net::SocketAddr)> {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().context("fixture stdout")?;
+    let guard = Guard(child);
+    BufReader::new(stdout).read_line(&mut line)?;
+    let addr = line.trim().parse().context("the fixture's address")?;
+    Ok((guard, addr))
 }
 
 fn free_port() -> Result<u16> {
@@ -121,6 +136,8 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
             "deepsentinel",
             "--bin",
             "upstream-stub",
+            "--bin",
+            "proxy-floor",
         ]),
     )?;
     let bin = |name: &str| root.join("target").join("profiling").join(name);
@@ -128,16 +145,11 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
 
-    // The upstream.
-    let mut stub = Command::new(bin("upstream-stub"))
-        .arg("1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("cannot start upstream-stub")?;
-    let mut line = String::new();
-    BufReader::new(stub.stdout.take().context("stub stdout")?).read_line(&mut line)?;
-    let _stub = Guard(stub);
-    let upstream: std::net::SocketAddr = line.trim().parse().context("the stub's address")?;
+    // The upstream, and the floor: hyper's server and the transport without the pipeline.
+    let (_stub, upstream) = start_fixture(Command::new(bin("upstream-stub")).arg("1"))?;
+    let (floor, floor_addr) =
+        start_fixture(Command::new(bin("proxy-floor")).arg(format!("http://{upstream}")))?;
+    let floor_pid = floor.0.id();
 
     // DeepSentinel.
     let gw_port = free_port()?;
@@ -197,9 +209,11 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
         ("direct", format!("http://{upstream}")),
         ("deepsentinel", format!("http://127.0.0.1:{gw_port}")),
         ("nginx", format!("http://127.0.0.1:{nginx_port}")),
+        ("floor", format!("http://{floor_addr}")),
     ];
+    const N: usize = 4;
     // The proxies' own CPU per request (the direct target has none).
-    let proxy_pid = [None, Some(gateway_pid), Some(nginx_pid)];
+    let proxy_pid = [None, Some(gateway_pid), Some(nginx_pid), Some(floor_pid)];
     let tck = clock_ticks_per_second();
     let (rounds, seconds) = if quick { (1, "1.5") } else { (3, "3") };
     let mut results: Vec<Value> = Vec::new();
@@ -213,12 +227,12 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
             ),
         )?;
         for concurrency in [1usize, 16, 64] {
-            let mut p50: [Vec<f64>; 3] = Default::default();
-            let mut rps: [Vec<f64>; 3] = Default::default();
-            let mut cpu: [Vec<f64>; 3] = Default::default();
+            let mut p50: [Vec<f64>; N] = Default::default();
+            let mut rps: [Vec<f64>; N] = Default::default();
+            let mut cpu: [Vec<f64>; N] = Default::default();
             for round in 0..rounds {
-                for k in 0..3 {
-                    let t = (k + round) % 3;
+                for k in 0..N {
+                    let t = (k + round) % N;
                     let before = proxy_pid[t].map(cpu_ticks);
                     let out = util::output(
                         &format!(
@@ -257,19 +271,19 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
             let p = p50.map(median);
             let r = rps.map(median);
             let c = cpu.map(median);
-            let (gw_added, nginx_added) = (p[1] - p[0], p[2] - p[0]);
+            let (gw_added, nginx_added, floor_added) = (p[1] - p[0], p[2] - p[0], p[3] - p[0]);
             let row = json!({
                 "prompt": if pii { "pii" } else { "clean" },
                 "concurrency": concurrency,
-                "p50_us": {"direct": p[0], "deepsentinel": p[1], "nginx": p[2]},
-                "rps": {"direct": r[0], "deepsentinel": r[1], "nginx": r[2]},
-                "added_p50_us": {"deepsentinel": gw_added, "nginx": nginx_added},
-                "proxy_cpu_us_per_request": {"deepsentinel": c[1], "nginx": c[2]},
+                "p50_us": {"direct": p[0], "deepsentinel": p[1], "nginx": p[2], "floor": p[3]},
+                "rps": {"direct": r[0], "deepsentinel": r[1], "nginx": r[2], "floor": r[3]},
+                "added_p50_us": {"deepsentinel": gw_added, "nginx": nginx_added, "floor": floor_added},
+                "proxy_cpu_us_per_request": {"deepsentinel": c[1], "nginx": c[2], "floor": c[3]},
                 "throughput_vs_nginx": if r[2] > 0.0 { r[1] / r[2] } else { 0.0 },
                 "added_p50_vs_nginx": if nginx_added > 0.0 { gw_added / nginx_added } else { 0.0 },
             });
             eprintln!(
-                "{:<6} c={:<3} p50 us: direct {:>7.0}  deepsentinel {:>7.0} (+{:>5.0})  nginx {:>7.0} (+{:>5.0})  | req/s: direct {:>7.0}  deepsentinel {:>7.0}  nginx {:>7.0}  | vs nginx: throughput {:.2}x, added p50 {:.2}x  | proxy CPU/request: deepsentinel {:.1} us, nginx {:.1} us",
+                "{:<6} c={:<3} p50 us: direct {:>7.0}  deepsentinel {:>7.0} (+{:>5.0})  nginx {:>7.0} (+{:>5.0})  | req/s: direct {:>7.0}  deepsentinel {:>7.0}  nginx {:>7.0}  | vs nginx: throughput {:.2}x, added p50 {:.2}x  | proxy CPU/request: deepsentinel {:.1} us, nginx {:.1} us  | floor (no pipeline): +{:.0} us, {:.0} req/s, {:.1} us CPU",
                 if pii { "pii" } else { "clean" },
                 concurrency,
                 p[0], p[1], gw_added, p[2], nginx_added, r[0], r[1], r[2],
@@ -277,6 +291,9 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
                 row["added_p50_vs_nginx"].as_f64().unwrap_or(0.0),
                 c[1],
                 c[2],
+                floor_added,
+                r[3],
+                c[3],
             );
             results.push(row);
         }

@@ -1,0 +1,55 @@
+//! The gateway benchmark's floor: hyper's server (through `sentinel_testkit::serve`, which
+//! reads each body whole as the gateway does) and DeepSentinel's `HttpTransport`, with no
+//! pipeline between them: no parsing, scanning, policy, audit or metrics. What the gateway
+//! adds above this is the pipeline's cost. Usage: `proxy-floor UPSTREAM_URL`; prints
+//! `127.0.0.1:PORT` once it listens, then serves until killed. A benchmark fixture, never
+//! shipped.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sentinel_transport::{
+    Endpoint, HttpTransport, OutboundRequest, Transport, TransportConfig, Upstream,
+};
+
+/// The gateway's allocator, so the two differ only by the pipeline.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let upstream = std::env::args()
+        .nth(1)
+        .ok_or("usage: proxy-floor UPSTREAM_URL")?;
+    let transport = Arc::new(HttpTransport::new(
+        TransportConfig::default(),
+        vec![Upstream::single(Endpoint::new("upstream", &upstream)?)],
+    )?);
+    // The gateway's runtime: multi-threaded, one worker per core.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let mut out = std::io::stdout();
+        writeln!(out, "{}", listener.local_addr()?)?;
+        out.flush()?;
+        sentinel_testkit::serve(listener, move |path: String, body: Bytes| {
+            let transport = Arc::clone(&transport);
+            async move {
+                let sent = transport
+                    .send(OutboundRequest::post_json(&path, body))
+                    .await;
+                match sent {
+                    Ok(r) => {
+                        let status = r.status.as_u16();
+                        sentinel_testkit::json(status, r.bytes().await.unwrap_or_default())
+                    }
+                    Err(_) => sentinel_testkit::json(502, Bytes::new()),
+                }
+            }
+        })
+        .await?;
+        Ok(())
+    })
+}
