@@ -3,7 +3,6 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::fmt::Write as _;
 use std::hash::{BuildHasher, Hasher};
 
 /// The environment variable that holds the fingerprint key.
@@ -44,12 +43,6 @@ impl Fingerprinter {
     pub(crate) fn hash(&self, value: &str) -> String {
         let mut m = self.mac.clone();
         m.update(value.as_bytes());
-        let out = m.finalize().into_bytes();
-        let mut hex = String::with_capacity(32);
-        for b in &out[..16] {
-            // Writing to a String cannot fail.
-            let _ = write!(hex, "{b:02x}");
-        }
-        hex
+        hex::encode(&m.finalize().into_bytes()[..16])
     }
 }

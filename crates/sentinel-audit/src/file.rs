@@ -190,14 +190,7 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
 
 /// The SHA-256 of a line, in lower-case hex.
 pub(crate) fn hash_line(line: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(line);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    out
+    hex::encode(Sha256::digest(line))
 }
 
 /// The chain state after the last complete record (in the newest file that holds one),

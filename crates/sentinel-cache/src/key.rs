@@ -34,13 +34,7 @@ impl Key {
 
     /// Lowercase hex, 32 characters (how shared stores name the entry).
     pub fn to_hex(&self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut s = String::with_capacity(32);
-        for b in self.0 {
-            s.push(char::from(HEX[usize::from(b >> 4)]));
-            s.push(char::from(HEX[usize::from(b & 15)]));
-        }
-        s
+        hex::encode(self.0)
     }
 
     /// A builder for keys of one kind: `domain` separates kinds (detection results,

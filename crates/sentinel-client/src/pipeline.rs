@@ -280,14 +280,6 @@ fn decision_name(d: &Decision) -> &'static str {
     }
 }
 
-fn hex_into(bytes: &[u8], out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-}
-
 impl Pipeline {
     /// A pipeline from its layers.
     #[allow(clippy::too_many_arguments)] // reason: each layer is its own seam
@@ -352,10 +344,7 @@ impl Pipeline {
         mac.update(entity.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
-        let mut out = String::with_capacity(5 + 16);
-        out.push_str("hmac:");
-        hex_into(&mac.finalize().into_bytes()[..8], &mut out);
-        out
+        format!("hmac:{}", hex::encode(&mac.finalize().into_bytes()[..8]))
     }
 
     /// Detects in every segment (cache hits counted into `lookups`).

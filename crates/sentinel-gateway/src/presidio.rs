@@ -153,7 +153,7 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, Str
             "keep" => value.to_owned(),
             "hash" => {
                 let digest = Sha256::digest(value.as_bytes());
-                digest.iter().map(|b| format!("{b:02x}")).collect()
+                hex::encode(digest)
             }
             "mask" => {
                 let mask = op

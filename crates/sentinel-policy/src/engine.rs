@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hmac::Hmac;
 use sentinel_detect::Finding;
 use sha2::{Digest, Sha256};
 
@@ -81,7 +82,8 @@ impl Rule {
 struct Policy {
     rules: Vec<Rule>,
     default_action: Action,
-    hash_key: Option<Vec<u8>>,
+    /// The hash action's HMAC, keyed once.
+    hash_mac: Hmac<Sha256>,
     pseudonym_key: Option<Vec<u8>>,
     version_hash: String,
 }
@@ -225,10 +227,7 @@ fn key_from_env(named: Option<&str>, default: &str) -> (String, Option<Vec<u8>>)
 fn digest(rules: &[Rule], default: Action, version: &str) -> String {
     let mut h = Sha256::new();
     h.update(format!("{version}\0{default:?}\0{rules:?}"));
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&h.finalize()[..8])
 }
 
 impl PolicySet {
@@ -274,7 +273,7 @@ impl PolicySet {
             Ok(Policy {
                 rules,
                 default_action: default,
-                hash_key: key.clone(),
+                hash_mac: transform::hash_key(key.as_deref().unwrap_or_default()),
                 pseudonym_key: pseudonym_key.clone(),
                 version_hash,
             })
@@ -498,8 +497,13 @@ fn decide_with(
             }
             Action::Hash => {
                 out.push_str(&text[at..f.start]);
-                let key = policy.hash_key.as_deref().unwrap_or_default();
-                transform::hash(key, &ctx.tenant, f.entity.as_str(), value, &mut out);
+                transform::hash(
+                    &policy.hash_mac,
+                    &ctx.tenant,
+                    f.entity.as_str(),
+                    value,
+                    &mut out,
+                );
             }
             Action::Pseudonymize => {
                 out.push_str(&text[at..f.start]);

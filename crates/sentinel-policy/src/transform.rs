@@ -33,13 +33,25 @@ pub(crate) fn redact(entity: &str, number: Option<usize>, out: &mut String) {
     out.push('>');
 }
 
-/// `<ENTITY:hex>`: HMAC-SHA256 under `key` of the tenant and the value, truncated to 64
-/// bits. The same value gives the same fingerprint within a tenant and a different one in
-/// another tenant; without the key it cannot be reversed by trying values.
-pub(crate) fn hash(key: &[u8], tenant: &str, entity: &str, value: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+/// HMAC-SHA256 keyed with `key`, ready to be cloned per value (the key's blocks are hashed
+/// once, when the policy is loaded).
+pub(crate) fn hash_key(key: &[u8]) -> Hmac<Sha256> {
     #[allow(clippy::expect_used)] // reason: HMAC takes keys of any length
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    Hmac::<Sha256>::new_from_slice(key).expect("any key length")
+}
+
+/// `<ENTITY:hex>`: HMAC-SHA256 under the policy's key (`keyed`, from [`hash_key`]) of the
+/// tenant and the value, truncated to 64 bits. The same value gives the same fingerprint
+/// within a tenant and a different one in another tenant; without the key it cannot be
+/// reversed by trying values.
+pub(crate) fn hash(
+    keyed: &Hmac<Sha256>,
+    tenant: &str,
+    entity: &str,
+    value: &str,
+    out: &mut String,
+) {
+    let mut mac = keyed.clone();
     mac.update(tenant.as_bytes());
     mac.update(&[0]);
     mac.update(value.as_bytes());
@@ -47,10 +59,7 @@ pub(crate) fn hash(key: &[u8], tenant: &str, entity: &str, value: &str, out: &mu
     out.push('<');
     out.push_str(entity);
     out.push(':');
-    for b in &digest[..8] {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
+    out.push_str(&hex::encode(&digest[..8]));
     out.push('>');
 }
 
@@ -71,9 +80,10 @@ mod tests {
     #[test]
     fn hashes_are_keyed_and_per_tenant() {
         let (mut a, mut b, mut c) = (String::new(), String::new(), String::new());
-        hash(b"k", "acme", "US_SSN", "536-22-1234", &mut a);
-        hash(b"k", "acme", "US_SSN", "536-22-1234", &mut b);
-        hash(b"k", "globex", "US_SSN", "536-22-1234", &mut c);
+        let k = hash_key(b"k");
+        hash(&k, "acme", "US_SSN", "536-22-1234", &mut a);
+        hash(&k, "acme", "US_SSN", "536-22-1234", &mut b);
+        hash(&k, "globex", "US_SSN", "536-22-1234", &mut c);
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(
