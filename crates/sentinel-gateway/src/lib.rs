@@ -75,7 +75,8 @@ struct KeyEntry {
 struct State {
     pipeline: Arc<Pipeline>,
     transport: Arc<HttpTransport>,
-    keys: HashMap<String, KeyEntry>,
+    /// By the SHA-256 of the key: a request's key is hashed and looked up, never hex-encoded.
+    keys: HashMap<[u8; 32], KeyEntry>,
     default_tenant: String,
     limiter: PriorityLimiter,
     max_body: usize,
@@ -103,11 +104,7 @@ impl std::fmt::Debug for Gateway {
 
 /// The hex SHA-256 of a gateway key, as `[[key]] hash` stores it (`sha256:` prefix).
 pub fn hash_key(key: &str) -> String {
-    let d = Sha256::digest(key.as_bytes());
-    format!(
-        "sha256:{}",
-        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    format!("sha256:{}", hex::encode(Sha256::digest(key.as_bytes())))
 }
 
 fn priority(name: Option<&str>) -> Result<Priority, GatewayError> {
@@ -177,15 +174,21 @@ impl Gateway {
         );
         let mut keys = HashMap::new();
         for k in &config.keys {
-            let hash = k.hash.trim().to_ascii_lowercase();
-            if !hash.starts_with("sha256:") || hash.len() != 7 + 64 {
+            let mut digest = [0u8; 32];
+            let parsed = k
+                .hash
+                .trim()
+                .to_ascii_lowercase()
+                .strip_prefix("sha256:")
+                .map(|h| hex::decode_to_slice(h, &mut digest));
+            if !matches!(parsed, Some(Ok(()))) {
                 return Err(GatewayError::Config(format!(
                     "[[key]] for tenant {}: hash must be sha256: and 64 hex digits",
                     k.tenant
                 )));
             }
             keys.insert(
-                hash,
+                digest,
                 KeyEntry {
                     tenant: k.tenant.clone(),
                     priority: priority(k.priority.as_deref())?,
@@ -397,14 +400,14 @@ fn pipeline_error(e: &PipelineError) -> Response<GatewayBody> {
 }
 
 /// Who is calling: the tenant and priority of its key, or an error response.
-fn authenticate(
-    state: &State,
+fn authenticate<'s>(
+    state: &'s State,
     req: &Request<Incoming>,
     peer: SocketAddr,
-) -> Result<(String, Priority), Box<Response<GatewayBody>>> {
+) -> Result<(&'s str, Priority), Box<Response<GatewayBody>>> {
     if state.keys.is_empty() {
         if peer.ip().is_loopback() {
-            return Ok((state.default_tenant.clone(), Priority::Normal));
+            return Ok((&state.default_tenant, Priority::Normal));
         }
         return Err(Box::new(error(
             StatusCode::FORBIDDEN,
@@ -419,8 +422,9 @@ fn authenticate(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .or_else(|| req.headers().get("x-api-key").and_then(|v| v.to_str().ok()));
-    match key.and_then(|k| state.keys.get(&hash_key(k.trim()))) {
-        Some(entry) => Ok((entry.tenant.clone(), entry.priority)),
+    let digest = |k: &str| <[u8; 32]>::from(Sha256::digest(k.trim().as_bytes()));
+    match key.and_then(|k| state.keys.get(&digest(k))) {
+        Some(entry) => Ok((&entry.tenant, entry.priority)),
         None => Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "invalid_request_error",
@@ -583,7 +587,7 @@ async fn route(
     match (method.as_str(), path.as_str()) {
         ("POST", "/analyze") => return presidio_analyze(&state, &body),
         ("POST", "/anonymize") => return presidio_anonymize(&body),
-        ("POST", "/v1/sentinel/scan") => return native_scan(&state, &tenant, &body),
+        ("POST", "/v1/sentinel/scan") => return native_scan(&state, tenant, &body),
         _ => {}
     }
     let Some(route) = route_of(&method, &path) else {
@@ -605,7 +609,7 @@ async fn route(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let mut preq = PipelineRequest::new(route, &tenant, body);
+    let mut preq = PipelineRequest::new(route, tenant, body);
     preq.priority = priority;
     preq.conversation = header("x-deepsentinel-conversation");
     preq.cache_control = header("cache-control");

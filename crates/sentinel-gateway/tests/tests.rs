@@ -362,6 +362,28 @@ async fn streams_models_and_sentinel_routes() {
     }
 }
 
+#[test]
+fn key_hashes_must_be_sha256_and_hex() {
+    let config = |hash: &str| {
+        SentinelConfig::from_toml(
+            "gw.toml",
+            &format!("[[key]]\nhash = \"{hash}\"\ntenant = \"t\"\n"),
+        )
+        .expect("config")
+    };
+    let good = hash_key("k");
+    assert!(Gateway::new(&config(&good), None).is_ok());
+    assert!(Gateway::new(&config(&good.to_ascii_uppercase()), None).is_ok());
+    for bad in [
+        good.trim_start_matches("sha256:").to_owned(),
+        good[..good.len() - 2].to_owned(),
+        format!("sha256:{}", "z".repeat(64)),
+    ] {
+        let err = Gateway::new(&config(&bad), None).expect_err(&bad);
+        assert!(err.to_string().contains("64 hex digits"), "{err}");
+    }
+}
+
 /// With one request allowed at a time, a critical tenant's request that arrives behind
 /// queued low-priority ones is the next to reach the upstream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
