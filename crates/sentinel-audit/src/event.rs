@@ -95,6 +95,25 @@ impl AuditEvent {
             shadow_decision: String::new(),
         }
     }
+
+    /// Counts `n` findings of `entity` (a name is copied only the first time it is seen).
+    pub fn count_entity(&mut self, entity: &str, n: u32) {
+        bump(&mut self.entities, entity, n);
+    }
+
+    /// Counts `n` applications of `action`.
+    pub fn count_action(&mut self, action: &str, n: u32) {
+        bump(&mut self.actions, action, n);
+    }
+}
+
+fn bump(counts: &mut BTreeMap<String, u32>, key: &str, n: u32) {
+    match counts.get_mut(key) {
+        Some(c) => *c = c.saturating_add(n),
+        None => {
+            counts.insert(key.to_owned(), n);
+        }
+    }
 }
 
 /// One line of the log: the event, its sequence number and the previous line's hash.
@@ -103,4 +122,22 @@ pub(crate) struct Record<E> {
     pub(crate) seq: u64,
     pub(crate) prev: String,
     pub(crate) event: E,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_per_name() {
+        let mut e = AuditEvent::new("r", "t", Direction::Request);
+        e.count_entity("EMAIL_ADDRESS", 1);
+        e.count_entity("PHONE_NUMBER", 1);
+        e.count_entity("EMAIL_ADDRESS", 2);
+        e.count_action("redact", 3);
+        e.count_action("redact", u32::MAX);
+        assert_eq!(e.entities["EMAIL_ADDRESS"], 3);
+        assert_eq!(e.entities["PHONE_NUMBER"], 1);
+        assert_eq!(e.actions["redact"], u32::MAX);
+    }
 }

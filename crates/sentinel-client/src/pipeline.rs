@@ -15,7 +15,7 @@ use sentinel_cache::{
     response_key, Cacheability, CachedBody, CachedResponse, Flight, ResponseCachePolicy,
     SingleFlight, TieredCache,
 };
-use sentinel_detect::{Finding, LocalDetector, StreamScanner};
+use sentinel_detect::{EntityType, Finding, LocalDetector, StreamScanner};
 use sentinel_metrics::{stage_span, CacheName, ErrorKind, RequestRecord, Stage, Telemetry};
 use sentinel_policy::{
     Action, Applied, Decision, DecisionContext, Direction, PolicyEngine, Reason, RestoreStats,
@@ -344,7 +344,13 @@ impl Pipeline {
         mac.update(entity.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
-        format!("hmac:{}", hex::encode(&mac.finalize().into_bytes()[..8]))
+        let mut digits = [0u8; 16];
+        // 8 bytes always fit 16 hex digits.
+        let _ = hex::encode_to_slice(&mac.finalize().into_bytes()[..8], &mut digits);
+        let mut out = String::with_capacity(21);
+        out.push_str("hmac:");
+        out.extend(digits.iter().map(|&d| char::from(d)));
+        out
     }
 
     /// Detects in every segment (cache hits counted into `lookups`).
@@ -494,20 +500,21 @@ impl Pipeline {
         let mut e = AuditEvent::new(&req.request_id, &req.tenant, direction);
         e.route = req.route.as_str().to_owned();
         e.model = model.to_owned();
+        e.fingerprints
+            .reserve(findings.iter().map(Vec::len).sum::<usize>());
         for (t, fs) in texts.iter().zip(findings) {
             for f in fs {
-                *e.entities.entry(f.entity.to_string()).or_insert(0) += 1;
+                e.count_entity(f.entity.as_str(), 1);
                 if let Some(v) = t.get(f.start..f.end) {
                     e.fingerprints.push(self.fingerprint(f.entity.as_str(), v));
                 }
             }
         }
         for a in &decision.applied {
-            *e.actions.entry(a.action.as_str().to_owned()).or_insert(0) += 1;
+            e.count_action(a.action.as_str(), 1);
         }
         if let Some(reasons) = &decision.blocked {
-            *e.actions.entry("block".to_owned()).or_insert(0) +=
-                u32::try_from(reasons.len()).unwrap_or(u32::MAX);
+            e.count_action("block", u32::try_from(reasons.len()).unwrap_or(u32::MAX));
         }
         e.decision = if decision.blocked.is_some() {
             "block"
@@ -573,7 +580,7 @@ impl Pipeline {
         let started = Instant::now();
         let mut t = Timings::default();
         let mut lookups: Vec<(CacheName, bool)> = Vec::new();
-        let mut found_labels: Vec<(String, &'static str)> = Vec::new();
+        let mut found_labels: Vec<(EntityType, &'static str)> = Vec::new();
         let mut model = String::new();
         let span = tracing::info_span!(
             "request",
@@ -609,7 +616,7 @@ impl Pipeline {
         req: &PipelineRequest,
         t: &mut Timings,
         lookups: &mut Vec<(CacheName, bool)>,
-        found_labels: &mut Vec<(String, &'static str)>,
+        found_labels: &mut Vec<(EntityType, &'static str)>,
         model_out: &mut String,
     ) -> Result<PipelineResponse, PipelineError> {
         let started = Instant::now();
@@ -630,12 +637,9 @@ impl Pipeline {
             .to_owned();
         model_out.clone_from(&model);
         let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
-        let pointers = request_segments(req.route, &body);
+        let segments = request_segments(req.route, &body);
         // Borrowed from the body: the body is only changed after the last use of these.
-        let texts: Vec<&str> = pointers
-            .iter()
-            .filter_map(|p| body.pointer(p).and_then(Value::as_str))
-            .collect();
+        let texts = segments.texts(&body);
         t.add(Stage::Parse, started.elapsed());
 
         // Detect.
@@ -677,7 +681,7 @@ impl Pipeline {
         audited?;
         if let Some(reasons) = decision.blocked {
             for r in &reasons {
-                found_labels.push((r.entity.clone(), "block"));
+                found_labels.push((EntityType::new(&r.entity), "block"));
             }
             return Err(PipelineError::Blocked {
                 direction: "request",
@@ -689,11 +693,7 @@ impl Pipeline {
             None => req.body.clone(),
             Some(new_texts) => {
                 let at = Instant::now();
-                for (p, text) in pointers.iter().zip(new_texts) {
-                    if let Some(slot) = body.pointer_mut(p) {
-                        *slot = Value::String(text.clone());
-                    }
-                }
+                segments.replace(&mut body, new_texts.iter().cloned());
                 let bytes = Bytes::from(serde_json::to_vec(&body).map_err(|e| {
                     PipelineError::BadRequest {
                         message: e.to_string(),
@@ -882,23 +882,16 @@ impl Pipeline {
             // Not JSON (a provider's plain error page on 200): passed on as it is.
             return Ok(body.clone());
         };
-        let pointers = response_segments(req.route, &v);
+        let segments = response_segments(req.route, &v);
         let ctx = Pipeline::context(req, model, Direction::Response);
         let mut stats = RestoreStats::default();
         let mut changed = false;
         if let Some(restorer) = self.policy.restorer(&ctx) {
-            for p in &pointers {
-                if let Some(slot) = v.pointer_mut(p) {
-                    restorer.restore_json(slot, &mut stats);
-                }
-            }
+            segments.each_mut(&mut v, |slot| restorer.restore_json(slot, &mut stats));
             changed |= stats.restored > 0;
             count_restore(&stats);
         }
-        let refs: Vec<&str> = pointers
-            .iter()
-            .filter_map(|p| v.pointer(p).and_then(Value::as_str))
-            .collect();
+        let refs = segments.texts(&v);
         let mut ignored = Vec::new();
         let findings = self.detect_all(&refs, &mut ignored).await?;
         let decision = self.decide_segments(&refs, &findings, &ctx);
@@ -919,11 +912,7 @@ impl Pipeline {
             });
         }
         if let Some(new_texts) = decision.texts {
-            for (p, text) in pointers.iter().zip(new_texts) {
-                if let Some(slot) = v.pointer_mut(p) {
-                    *slot = Value::String(text);
-                }
-            }
+            segments.replace(&mut v, new_texts);
             changed = true;
         }
         if !changed {
@@ -1245,8 +1234,8 @@ impl ResponseStream {
         e.route = self.route.as_str().to_owned();
         e.model.clone_from(&self.model);
         for a in &self.applied {
-            *e.entities.entry(a.entity.clone()).or_insert(0) += 1;
-            *e.actions.entry(a.action.as_str().to_owned()).or_insert(0) += 1;
+            e.count_entity(a.entity.as_str(), 1);
+            e.count_action(a.action.as_str(), 1);
         }
         e.decision = if decision == "allow"
             && self

@@ -52,166 +52,256 @@ impl Route {
     ];
 }
 
-fn esc(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+/// One step of a [`Segments`] path: a fixed key, a key read from the document, or an index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// A key the walker names (`messages`, `content`).
+    Key(&'static str),
+    /// A key found in the document (under tool inputs and nested prompts).
+    Field(String),
+    /// An array index.
+    Index(usize),
 }
 
-/// Pointers to the string leaves under `at` (objects' values and arrays' items).
-fn strings_under(v: &Value, at: &str, out: &mut Vec<String>) {
-    match v {
-        Value::String(_) => out.push(at.to_owned()),
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                strings_under(item, &format!("{at}/{i}"), out);
+/// Where the text of a document is: one path per string, in document order. Paths are
+/// steps, not JSON pointers, so finding them formats nothing and following one parses
+/// nothing; the steps of all paths share one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Segments {
+    steps: Vec<Step>,
+    ends: Vec<usize>,
+}
+
+impl Segments {
+    /// The paths, in document order.
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &[Step]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| &self.steps[a..b])
+    }
+
+    /// The strings the paths lead to, in order.
+    pub(crate) fn texts<'v>(&self, doc: &'v Value) -> Vec<&'v str> {
+        self.paths()
+            .filter_map(|p| get(doc, p).and_then(Value::as_str))
+            .collect()
+    }
+
+    /// Replaces each path's string with the next of `texts`.
+    pub(crate) fn replace(&self, doc: &mut Value, texts: impl IntoIterator<Item = String>) {
+        for (p, text) in self.paths().zip(texts) {
+            if let Some(slot) = get_mut(doc, p) {
+                *slot = Value::String(text);
             }
         }
-        Value::Object(map) => {
-            for (k, item) in map {
-                strings_under(item, &format!("{at}/{}", esc(k)), out);
+    }
+
+    /// Runs `f` on each value the paths lead to.
+    pub(crate) fn each_mut(&self, doc: &mut Value, mut f: impl FnMut(&mut Value)) {
+        for p in self.paths() {
+            if let Some(slot) = get_mut(doc, p) {
+                f(slot);
             }
         }
-        _ => {}
+    }
+
+    /// The paths as JSON pointers (RFC 6901), for tests and messages.
+    #[cfg(test)]
+    pub(crate) fn pointers(&self) -> Vec<String> {
+        self.paths()
+            .map(|p| {
+                p.iter()
+                    .map(|s| match s {
+                        Step::Key(k) => format!("/{k}"),
+                        Step::Field(k) => format!("/{}", k.replace('~', "~0").replace('/', "~1")),
+                        Step::Index(i) => format!("/{i}"),
+                    })
+                    .collect()
+            })
+            .collect()
     }
 }
 
-/// A string, or the `text` of each part of a list.
-fn content(v: Option<&Value>, at: &str, out: &mut Vec<String>) {
-    match v {
-        Some(Value::String(_)) => out.push(at.to_owned()),
-        Some(Value::Array(parts)) => {
-            for (i, p) in parts.iter().enumerate() {
-                let here = format!("{at}/{i}");
-                match p.get("type").and_then(Value::as_str) {
-                    Some("tool_use") => {
-                        if let Some(input) = p.get("input") {
-                            strings_under(input, &format!("{here}/input"), out);
+/// The value at `path`.
+fn get<'v>(mut v: &'v Value, path: &[Step]) -> Option<&'v Value> {
+    for s in path {
+        v = match s {
+            Step::Key(k) => v.get(*k)?,
+            Step::Field(k) => v.get(k.as_str())?,
+            Step::Index(i) => v.get(*i)?,
+        };
+    }
+    Some(v)
+}
+
+fn get_mut<'v>(mut v: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
+    for s in path {
+        v = match s {
+            Step::Key(k) => v.get_mut(*k)?,
+            Step::Field(k) => v.get_mut(k.as_str())?,
+            Step::Index(i) => v.get_mut(*i)?,
+        };
+    }
+    Some(v)
+}
+
+/// Builds [`Segments`]: `at` is the path to the value being looked at.
+#[derive(Default)]
+struct Walk {
+    out: Segments,
+    at: Vec<Step>,
+}
+
+impl Walk {
+    /// Records the current path.
+    fn here(&mut self) {
+        self.out.steps.extend(self.at.iter().cloned());
+        self.out.ends.push(self.out.steps.len());
+    }
+
+    /// Runs `f` one step further down.
+    fn under(&mut self, step: Step, f: impl FnOnce(&mut Walk)) {
+        self.at.push(step);
+        f(self);
+        self.at.pop();
+    }
+
+    /// Records `v` if it is a string.
+    fn string(&mut self, v: Option<&Value>, key: &'static str) {
+        if v.is_some_and(Value::is_string) {
+            self.under(Step::Key(key), Walk::here);
+        }
+    }
+
+    /// Every string leaf of `v` (objects' values and arrays' items).
+    fn strings_under(&mut self, v: &Value) {
+        match v {
+            Value::String(_) => self.here(),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.under(Step::Index(i), |w| w.strings_under(item));
+                }
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    self.under(Step::Field(k.clone()), |w| w.strings_under(item));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A string, or the `text` of each part of a list.
+    fn content(&mut self, v: Option<&Value>) {
+        match v {
+            Some(Value::String(_)) => self.here(),
+            Some(Value::Array(parts)) => {
+                for (i, p) in parts.iter().enumerate() {
+                    self.under(Step::Index(i), |w| {
+                        match p.get("type").and_then(Value::as_str) {
+                            Some("tool_use") => {
+                                if let Some(input) = p.get("input") {
+                                    w.under(Step::Key("input"), |w| w.strings_under(input));
+                                }
+                            }
+                            Some("tool_result") => {
+                                w.under(Step::Key("content"), |w| w.content(p.get("content")));
+                            }
+                            _ => w.string(p.get("text"), "text"),
                         }
-                    }
-                    Some("tool_result") => {
-                        content(p.get("content"), &format!("{here}/content"), out)
-                    }
-                    _ => {
-                        if p.get("text").is_some_and(Value::is_string) {
-                            out.push(format!("{here}/text"));
-                        }
-                    }
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn chat_message(&mut self, m: &Value) {
+        self.under(Step::Key("content"), |w| w.content(m.get("content")));
+        if let Some(Value::Array(calls)) = m.get("tool_calls") {
+            for (k, c) in calls.iter().enumerate() {
+                if c.pointer("/function/arguments")
+                    .is_some_and(Value::is_string)
+                {
+                    self.under(Step::Key("tool_calls"), |w| {
+                        w.under(Step::Index(k), |w| {
+                            w.under(Step::Key("function"), |w| {
+                                w.under(Step::Key("arguments"), Walk::here);
+                            });
+                        });
+                    });
                 }
             }
         }
-        _ => {}
     }
-}
 
-fn chat_message(m: &Value, at: &str, out: &mut Vec<String>) {
-    content(m.get("content"), &format!("{at}/content"), out);
-    if let Some(Value::Array(calls)) = m.get("tool_calls") {
-        for (k, c) in calls.iter().enumerate() {
-            if c.pointer("/function/arguments")
-                .is_some_and(Value::is_string)
-            {
-                out.push(format!("{at}/tool_calls/{k}/function/arguments"));
-            }
+    /// Each item of the array at `key`, walked by `f`.
+    fn items(&mut self, body: &Value, key: &'static str, mut f: impl FnMut(&mut Walk, &Value)) {
+        if let Some(Value::Array(items)) = body.get(key) {
+            self.under(Step::Key(key), |w| {
+                for (i, item) in items.iter().enumerate() {
+                    w.under(Step::Index(i), |w| f(w, item));
+                }
+            });
         }
     }
 }
 
-/// Pointers to the request's text, in document order.
-pub fn request_segments(route: Route, body: &Value) -> Vec<String> {
-    let mut out = Vec::new();
+/// Paths to the request's text, in document order.
+pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
+    let mut w = Walk::default();
     match route {
-        Route::ChatCompletions => {
-            if let Some(Value::Array(ms)) = body.get("messages") {
-                for (i, m) in ms.iter().enumerate() {
-                    chat_message(m, &format!("/messages/{i}"), &mut out);
-                }
-            }
-        }
+        Route::ChatCompletions => w.items(body, "messages", Walk::chat_message),
         Route::Completions => {
             if let Some(p) = body.get("prompt") {
-                strings_under(p, "/prompt", &mut out);
+                w.under(Step::Key("prompt"), |w| w.strings_under(p));
             }
         }
         Route::Embeddings => {
             if let Some(p) = body.get("input") {
-                strings_under(p, "/input", &mut out);
+                w.under(Step::Key("input"), |w| w.strings_under(p));
             }
         }
         Route::Responses => {
-            if body.get("instructions").is_some_and(Value::is_string) {
-                out.push("/instructions".to_owned());
-            }
+            w.string(body.get("instructions"), "instructions");
             match body.get("input") {
-                Some(Value::String(_)) => out.push("/input".to_owned()),
-                Some(Value::Array(items)) => {
-                    for (i, item) in items.iter().enumerate() {
-                        let at = format!("/input/{i}");
-                        content(item.get("content"), &format!("{at}/content"), &mut out);
-                        for field in ["arguments", "output"] {
-                            if item.get(field).is_some_and(Value::is_string) {
-                                out.push(format!("{at}/{field}"));
-                            }
-                        }
+                Some(Value::String(_)) => w.under(Step::Key("input"), Walk::here),
+                Some(Value::Array(_)) => w.items(body, "input", |w, item| {
+                    w.under(Step::Key("content"), |w| w.content(item.get("content")));
+                    for field in ["arguments", "output"] {
+                        w.string(item.get(field), field);
                     }
-                }
+                }),
                 _ => {}
             }
         }
         Route::Messages => {
-            content(body.get("system"), "/system", &mut out);
-            if let Some(Value::Array(ms)) = body.get("messages") {
-                for (i, m) in ms.iter().enumerate() {
-                    content(
-                        m.get("content"),
-                        &format!("/messages/{i}/content"),
-                        &mut out,
-                    );
-                }
-            }
+            w.under(Step::Key("system"), |w| w.content(body.get("system")));
+            w.items(body, "messages", |w, m| {
+                w.under(Step::Key("content"), |w| w.content(m.get("content")));
+            });
         }
     }
-    out
+    w.out
 }
 
-/// Pointers to a (whole, not streamed) response's text.
-pub fn response_segments(route: Route, body: &Value) -> Vec<String> {
-    let mut out = Vec::new();
+/// Paths to a (whole, not streamed) response's text.
+pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
+    let mut w = Walk::default();
     match route {
-        Route::ChatCompletions => {
-            if let Some(Value::Array(cs)) = body.get("choices") {
-                for (i, c) in cs.iter().enumerate() {
-                    if let Some(m) = c.get("message") {
-                        chat_message(m, &format!("/choices/{i}/message"), &mut out);
-                    }
-                }
+        Route::ChatCompletions => w.items(body, "choices", |w, c| {
+            if let Some(m) = c.get("message") {
+                w.under(Step::Key("message"), |w| w.chat_message(m));
             }
-        }
-        Route::Completions => {
-            if let Some(Value::Array(cs)) = body.get("choices") {
-                for (i, c) in cs.iter().enumerate() {
-                    if c.get("text").is_some_and(Value::is_string) {
-                        out.push(format!("/choices/{i}/text"));
-                    }
-                }
-            }
-        }
+        }),
+        Route::Completions => w.items(body, "choices", |w, c| w.string(c.get("text"), "text")),
         Route::Embeddings => {}
-        Route::Responses => {
-            if let Some(Value::Array(items)) = body.get("output") {
-                for (i, item) in items.iter().enumerate() {
-                    content(
-                        item.get("content"),
-                        &format!("/output/{i}/content"),
-                        &mut out,
-                    );
-                    if item.get("arguments").is_some_and(Value::is_string) {
-                        out.push(format!("/output/{i}/arguments"));
-                    }
-                }
-            }
-        }
-        Route::Messages => content(body.get("content"), "/content", &mut out),
+        Route::Responses => w.items(body, "output", |w, item| {
+            w.under(Step::Key("content"), |w| w.content(item.get("content")));
+            w.string(item.get("arguments"), "arguments");
+        }),
+        Route::Messages => w.under(Step::Key("content"), |w| w.content(body.get("content"))),
     }
-    out
+    w.out
 }
 
 #[cfg(test)]
@@ -227,7 +317,7 @@ mod tests {
             {"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{\"a\":\"b\"}"}}]},
             {"role":"tool","tool_call_id":"1","content":"result"}]});
         assert_eq!(
-            request_segments(Route::ChatCompletions, &body),
+            request_segments(Route::ChatCompletions, &body).pointers(),
             [
                 "/messages/0/content",
                 "/messages/1/content/0/text",
@@ -240,7 +330,7 @@ mod tests {
             {"type":"tool_result","tool_use_id":"x","content":[{"type":"text","text":"r"}]},
             {"type":"tool_use","id":"y","name":"f","input":{"q":"v","n":[ "w" ]}}]}]});
         assert_eq!(
-            request_segments(Route::Messages, &anthropic),
+            request_segments(Route::Messages, &anthropic).pointers(),
             [
                 "/system",
                 "/messages/0/content/0/text",
@@ -250,8 +340,46 @@ mod tests {
             ]
         );
         assert_eq!(
-            request_segments(Route::Embeddings, &json!({"input":["a","b"]})),
+            request_segments(Route::Embeddings, &json!({"input":["a","b"]})).pointers(),
             ["/input/0", "/input/1"]
         );
+    }
+    #[test]
+    fn finds_every_text_a_response_carries() {
+        let chat = json!({"choices":[
+            {"index":0,"message":{"role":"assistant","content":"a","tool_calls":[
+                {"id":"1","type":"function","function":{"name":"f","arguments":"{}"}}]}},
+            {"index":1,"message":{"role":"assistant","content":null}}]});
+        assert_eq!(
+            response_segments(Route::ChatCompletions, &chat).pointers(),
+            [
+                "/choices/0/message/content",
+                "/choices/0/message/tool_calls/0/function/arguments"
+            ]
+        );
+        let responses = json!({"output":[
+            {"type":"message","content":[{"type":"output_text","text":"t"}]},
+            {"type":"function_call","arguments":"{\"q\":1}"}]});
+        assert_eq!(
+            response_segments(Route::Responses, &responses).pointers(),
+            ["/output/0/content/0/text", "/output/1/arguments"]
+        );
+        let completion = json!({"choices":[{"text":"x"},{"text":7}]});
+        assert_eq!(
+            response_segments(Route::Completions, &completion).pointers(),
+            ["/choices/0/text"]
+        );
+        let messages = json!({"content":[{"type":"text","text":"m"},
+            {"type":"tool_use","id":"t","name":"f","input":{"a/b":"v"}}]});
+        assert_eq!(
+            response_segments(Route::Messages, &messages).pointers(),
+            ["/content/0/text", "/content/1/input/a~1b"]
+        );
+        let mut doc = messages.clone();
+        let segments = response_segments(Route::Messages, &doc);
+        assert_eq!(segments.texts(&doc), ["m", "v"]);
+        segments.replace(&mut doc, ["M".to_owned(), "V".to_owned()]);
+        assert_eq!(doc["content"][1]["input"]["a/b"], "V");
+        assert_eq!(doc["content"][0]["text"], "M");
     }
 }

@@ -57,11 +57,12 @@ impl DecisionContext {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Applied {
     /// The entity type.
-    pub entity: String,
+    pub entity: sentinel_detect::EntityType,
     /// The action taken.
     pub action: crate::Action,
-    /// The rule that decided (`default` when none matched).
-    pub rule: String,
+    /// The rule that decided (`default` when none matched). Shared with the policy: a
+    /// decision copies no names.
+    pub rule: std::sync::Arc<str>,
     /// Byte span in the original text.
     pub start: usize,
     /// End of the byte span in the original text.

@@ -54,7 +54,7 @@ pub trait PolicyEngine: Send + Sync {
 /// A compiled rule.
 #[derive(Clone, Debug)]
 struct Rule {
-    name: String,
+    name: Arc<str>,
     entities: BTreeSet<String>,
     action: Action,
     min_score: f32,
@@ -86,6 +86,8 @@ struct Policy {
     hash_mac: Hmac<Sha256>,
     pseudonym_key: Option<Vec<u8>>,
     version_hash: String,
+    /// `default`, the rule name of findings no rule matched.
+    default_rule: Arc<str>,
 }
 
 impl Policy {
@@ -185,7 +187,7 @@ fn compile_rules(origin: &str, rules: &[RuleConfig], offset: usize) -> Result<Ve
                 entities.extend(g.entities().iter().map(|e| (*e).to_owned()));
             }
             Ok(Rule {
-                name,
+                name: Arc::from(name),
                 entities,
                 action: r.action,
                 min_score: r.min_score,
@@ -276,6 +278,7 @@ impl PolicySet {
                 hash_mac: transform::hash_key(key.as_deref().unwrap_or_default()),
                 pseudonym_key: pseudonym_key.clone(),
                 version_hash,
+                default_rule: Arc::from("default"),
             })
         };
         let (base_rules, base_default) = resolve(origin, &file)?;
@@ -433,13 +436,15 @@ fn decide_with(
         let rule = policy.rules.iter().find(|r| r.matches(f, ctx.direction));
         kept.push((f, rule, rule.map_or(policy.default_action, |r| r.action)));
     }
-    let rule_name = |r: Option<&Rule>| r.map_or_else(|| "default".to_owned(), |r| r.name.clone());
+    let rule_name = |r: Option<&Rule>| {
+        r.map_or_else(|| Arc::clone(&policy.default_rule), |r| Arc::clone(&r.name))
+    };
     let reasons: BTreeSet<Reason> = kept
         .iter()
         .filter(|(_, _, a)| *a == Action::Block)
         .map(|(f, r, _)| Reason {
             entity: f.entity.to_string(),
-            rule: rule_name(*r),
+            rule: rule_name(*r).to_string(),
         })
         .collect();
     if !reasons.is_empty() {
@@ -450,7 +455,7 @@ fn decide_with(
     let applied: Vec<Applied> = kept
         .iter()
         .map(|(f, r, a)| Applied {
-            entity: f.entity.to_string(),
+            entity: f.entity.clone(),
             action: *a,
             rule: rule_name(*r),
             start: f.start,

@@ -27,8 +27,9 @@ pub(crate) fn redact(entity: &str, number: Option<usize>, out: &mut String) {
     out.push('<');
     out.push_str(entity);
     if let Some(n) = number {
-        out.push('_');
-        out.push_str(&n.to_string());
+        use std::fmt::Write as _;
+        // Writing to a String cannot fail.
+        let _ = write!(out, "_{n}");
     }
     out.push('>');
 }
@@ -59,7 +60,10 @@ pub(crate) fn hash(
     out.push('<');
     out.push_str(entity);
     out.push(':');
-    out.push_str(&hex::encode(&digest[..8]));
+    let mut digits = [0u8; 16];
+    // 8 bytes always fit 16 hex digits.
+    let _ = hex::encode_to_slice(&digest[..8], &mut digits);
+    out.extend(digits.iter().map(|&d| char::from(d)));
     out.push('>');
 }
 
