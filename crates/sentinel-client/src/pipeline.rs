@@ -630,12 +630,12 @@ impl Pipeline {
                 message: "body must be a JSON object".to_owned(),
             });
         }
-        let model = body
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        model_out.clone_from(&model);
+        model_out.push_str(
+            body.get("model")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
+        let model: &str = model_out;
         let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
         let segments = request_segments(req.route, &body);
         // Borrowed from the body: the body is only changed after the last use of these.
@@ -653,7 +653,7 @@ impl Pipeline {
 
         // Decide.
         let at = Instant::now();
-        let ctx = Pipeline::context(req, &model, Direction::Request);
+        let ctx = Pipeline::context(req, model, Direction::Request);
         let decision = {
             let _span = stage_span(Stage::Policy).entered();
             self.decide_segments(&texts, &findings, &ctx)
@@ -668,7 +668,7 @@ impl Pipeline {
         let audit_span = stage_span(Stage::Audit).entered();
         let audited = self.record_audit(
             req,
-            &model,
+            model,
             AuditDirection::Request,
             &texts,
             &findings,
@@ -730,7 +730,7 @@ impl Pipeline {
             t.add(Stage::Cache, at.elapsed());
             if let Some(cached) = hit {
                 return self
-                    .answer_from(req, &model, cached, t, found, true, forwarded_unchanged)
+                    .answer_from(req, model, cached, t, found, true, forwarded_unchanged)
                     .await;
             }
         }
@@ -740,7 +740,7 @@ impl Pipeline {
             match self.flights.join(key).await {
                 Flight::Follower(shared) => {
                     return self
-                        .answer_from(req, &model, shared, t, found, true, forwarded_unchanged)
+                        .answer_from(req, model, shared, t, found, true, forwarded_unchanged)
                         .await;
                 }
                 Flight::Leader(g) => Some(g),
@@ -778,7 +778,7 @@ impl Pipeline {
         if is_stream {
             t.add(Stage::Upstream, at.elapsed());
             drop(guard);
-            let mut stream = ResponseStream::new(self, req, &model, response.into_body());
+            let mut stream = ResponseStream::new(self, req, model, response.into_body());
             if store {
                 if let Some(cache) = &self.responses {
                     // The upstream's events are kept (before restore and scanning) and stored
@@ -824,7 +824,7 @@ impl Pipeline {
         if let Some(g) = guard {
             g.complete(cached.clone());
         }
-        self.answer_from(req, &model, cached, t, found, false, forwarded_unchanged)
+        self.answer_from(req, model, cached, t, found, false, forwarded_unchanged)
             .await
     }
 

@@ -145,10 +145,22 @@ fn get_mut<'v>(mut v: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
 }
 
 /// Builds [`Segments`]: `at` is the path to the value being looked at.
-#[derive(Default)]
 struct Walk {
     out: Segments,
     at: Vec<Step>,
+}
+
+impl Default for Walk {
+    fn default() -> Walk {
+        // Room for the usual document (one or two texts, five steps deep) without growing.
+        Walk {
+            out: Segments {
+                steps: Vec::with_capacity(16),
+                ends: Vec::with_capacity(4),
+            },
+            at: Vec::with_capacity(8),
+        }
+    }
 }
 
 impl Walk {

@@ -67,13 +67,14 @@ struct Rule {
 }
 
 impl Rule {
-    fn matches(&self, f: &Finding, dir: Direction) -> bool {
+    /// Whether the rule takes a finding of one of its entity types.
+    fn admits(&self, f: &Finding, dir: Direction) -> bool {
         let dir_ok = match self.direction {
             DirectionFilter::Both => true,
             DirectionFilter::Request => dir == Direction::Request,
             DirectionFilter::Response => dir == Direction::Response,
         };
-        dir_ok && f.score >= self.min_score && self.entities.contains(f.entity.as_str())
+        dir_ok && f.score >= self.min_score
     }
 }
 
@@ -81,6 +82,9 @@ impl Rule {
 #[derive(Clone, Debug)]
 struct Policy {
     rules: Vec<Rule>,
+    /// Entity type -> the rules naming it, in order: a finding's rule is found with one
+    /// lookup, not a search of every rule's set.
+    by_entity: HashMap<String, Vec<usize>>,
     default_action: Action,
     /// The hash action's HMAC, keyed once.
     hash_mac: Hmac<Sha256>,
@@ -91,6 +95,15 @@ struct Policy {
 }
 
 impl Policy {
+    /// The first rule that takes `f`.
+    fn rule_for(&self, f: &Finding, dir: Direction) -> Option<&Rule> {
+        self.by_entity
+            .get(f.entity.as_str())?
+            .iter()
+            .map(|&i| &self.rules[i])
+            .find(|r| r.admits(f, dir))
+    }
+
     fn pseudonymizes(&self) -> bool {
         self.default_action == Action::Pseudonymize
             || self.rules.iter().any(|r| r.action == Action::Pseudonymize)
@@ -272,8 +285,15 @@ impl PolicySet {
                 }
             }
             let version_hash = digest(&rules, default, &file.version);
+            let mut by_entity: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, r) in rules.iter().enumerate() {
+                for e in &r.entities {
+                    by_entity.entry(e.clone()).or_default().push(i);
+                }
+            }
             Ok(Policy {
                 rules,
+                by_entity,
                 default_action: default,
                 hash_mac: transform::hash_key(key.as_deref().unwrap_or_default()),
                 pseudonym_key: pseudonym_key.clone(),
@@ -433,7 +453,7 @@ fn decide_with(
             continue;
         }
         reach = f.end;
-        let rule = policy.rules.iter().find(|r| r.matches(f, ctx.direction));
+        let rule = policy.rule_for(f, ctx.direction);
         kept.push((f, rule, rule.map_or(policy.default_action, |r| r.action)));
     }
     let rule_name = |r: Option<&Rule>| {
