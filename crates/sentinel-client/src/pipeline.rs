@@ -393,7 +393,8 @@ impl Pipeline {
                 .decide_shadow(text, found, ctx)
                 .map(|d| decision_name(&d))
         };
-        if texts.iter().any(|t| t.contains('\u{0}')) {
+        // Only joined segments can be confused by a NUL (the separator's); one is never joined.
+        if texts.len() > 1 && texts.iter().any(|t| t.contains('\u{0}')) {
             // A segment holds the separator's NUL: decide per segment instead.
             let mut texts_out = Vec::new();
             let mut applied = Vec::new();

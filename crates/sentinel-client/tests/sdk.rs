@@ -138,6 +138,53 @@ async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
     assert!(!log.contains("jane.doe") && !log.contains("AKIAIOSFODNN7EXAMPLE"));
 }
 
+#[tokio::test]
+async fn texts_holding_a_nul_are_still_decided() {
+    // Several segments are decided as one text joined by a NUL separator; a segment that
+    // holds a NUL itself takes the per-segment path (where redaction numbers restart per
+    // segment), and a single segment is never joined, so it keeps per-request numbering.
+    let up = start().await;
+    let c = client(&up, "");
+    let two = json!({"model": "echo", "messages": [
+        {"role": "system", "content": "a\u{0}b jane@example.com"},
+        {"role": "user", "content": "c\u{0}d bob@example.com"}]});
+    c.pipeline()
+        .handle(PipelineRequest::new(
+            Route::ChatCompletions,
+            "t",
+            serde_json::to_vec(&two).expect("json"),
+        ))
+        .await
+        .expect("answer");
+    let sent: Value =
+        serde_json::from_slice(&up.seen.last("/v1/chat/completions").expect("sent")).expect("json");
+    for (i, head) in [
+        (0, "a\u{0}b <EMAIL_ADDRESS_"),
+        (1, "c\u{0}d <EMAIL_ADDRESS_"),
+    ] {
+        let text = sent["messages"][i]["content"].as_str().expect("text");
+        assert!(
+            text.starts_with(head) && !text.contains("example.com"),
+            "{text:?}"
+        );
+    }
+
+    let one = json!({"model": "echo", "messages": [
+        {"role": "user", "content": "x\u{0}y jane@example.com and bob@example.com"}]});
+    c.pipeline()
+        .handle(PipelineRequest::new(
+            Route::ChatCompletions,
+            "t",
+            serde_json::to_vec(&one).expect("json"),
+        ))
+        .await
+        .expect("answer");
+    assert_eq!(
+        sent_text(&up, "/v1/chat/completions"),
+        "x\u{0}y <EMAIL_ADDRESS_1> and <EMAIL_ADDRESS_2>"
+    );
+}
+
 const PSEUDO_POLICY: &str = r#"version = "1"
 pseudonym_key_env = "SENTINEL_CLIENT_TEST_PSEUDONYM_KEY"
 [[rule]]
