@@ -536,12 +536,12 @@ impl Telemetry {
         }
     }
 
-    fn count_finding(&self, entity: &str, action: &str) {
+    fn count_finding(&self, entity: &str, action: &str, n: u64) {
         use names::{label, FINDINGS_TOTAL};
         {
             let map = read(&self.per_finding);
             if let Some(c) = map.get(entity).and_then(|a| a.get(action)) {
-                return c.increment(1);
+                return c.increment(n);
             }
         }
         let counter = metrics::counter!(
@@ -549,7 +549,7 @@ impl Telemetry {
             label::ENTITY => self.entities.label(entity),
             label::ACTION => sanitize(action)
         );
-        counter.increment(1);
+        counter.increment(n);
         let mut map = write(&self.per_finding);
         if map.len() < MAX_CACHED_NAMES {
             map.entry(entity.into())
@@ -577,8 +577,8 @@ impl Telemetry {
         for &(cache, hit) in r.cache {
             self.caches[cache as usize][usize::from(!hit)].increment(1);
         }
-        for &(entity, action) in r.findings {
-            self.count_finding(entity, action);
+        for (entity, action, n) in tally(r.findings) {
+            self.count_finding(entity, action, n);
         }
         if let Some(direction) = r.blocked {
             metrics::counter!(BLOCKED_TOTAL, label::ROUTE => h.name, label::DIRECTION => direction)
@@ -589,4 +589,20 @@ impl Telemetry {
         }
         self.monitor.record(r);
     }
+}
+
+/// `(entity, action)` pairs counted: a request with many findings of a few kinds looks up
+/// each kind's counters once, not once per finding.
+fn tally<'a>(findings: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str, u64)> {
+    let mut out: Vec<(&str, &str, u64)> = Vec::new();
+    for &(entity, action) in findings {
+        match out
+            .iter_mut()
+            .find(|(e, a, _)| *e == entity && *a == action)
+        {
+            Some(t) => t.2 += 1,
+            None => out.push((entity, action, 1)),
+        }
+    }
+    out
 }

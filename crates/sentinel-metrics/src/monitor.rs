@@ -295,8 +295,8 @@ impl Monitor {
                 m.completion_tokens += c;
             }
         }
-        for &(entity, action) in r.findings {
-            *entry(entry(&mut slot.findings, entity), action) += 1;
+        for (entity, action, n) in crate::tally(r.findings) {
+            *entry(entry(&mut slot.findings, entity), action) += n;
         }
     }
 

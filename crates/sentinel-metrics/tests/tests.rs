@@ -22,11 +22,20 @@ fn a_request_renders_every_stage_and_counter_in_prometheus_form() {
         r.stages[s.index()] = Some(Duration::from_micros(10));
     }
     r.cache = &[(CacheName::Detection, true), (CacheName::Response, false)];
-    r.findings = &[("EMAIL_ADDRESS", "redact"), ("US_SSN", "block")];
+    r.findings = &[
+        ("EMAIL_ADDRESS", "redact"),
+        ("US_SSN", "block"),
+        ("EMAIL_ADDRESS", "redact"),
+        ("EMAIL_ADDRESS", "mask"),
+    ];
     r.tokens = Some((12, 30));
     r.blocked = Some("request");
     r.error = Some(ErrorKind::UpstreamTimeout);
     metrics::with_local_recorder(&recorder, || telemetry.record(&r));
+    let findings = &telemetry.monitor().snapshot().findings;
+    assert_eq!(findings["EMAIL_ADDRESS"]["redact"], 2);
+    assert_eq!(findings["EMAIL_ADDRESS"]["mask"], 1);
+    assert_eq!(findings["US_SSN"]["block"], 1);
     let text = handle.render();
     for stage in ["parse", "detect", "policy", "audit", "cache", "upstream"] {
         let line = format!(
@@ -40,6 +49,8 @@ fn a_request_renders_every_stage_and_counter_in_prometheus_form() {
         "deepsentinel_cache_lookups_total{cache=\"detection\",result=\"hit\"} 1",
         "deepsentinel_cache_lookups_total{cache=\"response\",result=\"miss\"} 1",
         "deepsentinel_findings_total{entity=\"US_SSN\",action=\"block\"} 1",
+        "deepsentinel_findings_total{entity=\"EMAIL_ADDRESS\",action=\"redact\"} 2",
+        "deepsentinel_findings_total{entity=\"EMAIL_ADDRESS\",action=\"mask\"} 1",
         "deepsentinel_tokens_total{model=\"gpt-4o\",kind=\"completion\"} 30",
         "deepsentinel_blocked_total{route=\"/v1/chat/completions\",direction=\"request\"} 1",
         "deepsentinel_errors_total{kind=\"upstream_timeout\"} 1",
