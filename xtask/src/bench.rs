@@ -6,7 +6,10 @@
 //! (release plus line tables, fat LTO, one codegen unit). Writes
 //! `target/bench/detect-<unix time>.json` and `target/bench/detect-latest.json` with the
 //! host, the revision and the time, and prints a summary. `--quick` shortens every
-//! measurement (under five minutes in all on a 2-core machine).
+//! measurement (under five minutes in all on a 2-core machine). Then the gateway against
+//! nginx (`gateway_bench`). `--gateway` runs only that; `--instructions` runs only the
+//! instruction count per request under callgrind (`instructions`), the figure that shows
+//! changes too small for this machine's timings.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -126,8 +129,17 @@ fn summary(report: &Value, criterion: &Value) {
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let gateway_only = args.iter().any(|a| a == "--gateway");
-    if let Some(bad) = args.iter().find(|a| *a != "--quick" && *a != "--gateway") {
-        anyhow::bail!("unknown option {bad} (cargo xtask bench [--quick] [--gateway])");
+    let instructions_only = args.iter().any(|a| a == "--instructions");
+    if let Some(bad) = args
+        .iter()
+        .find(|a| !["--quick", "--gateway", "--instructions"].contains(&a.as_str()))
+    {
+        anyhow::bail!(
+            "unknown option {bad} (cargo xtask bench [--quick] [--gateway | --instructions])"
+        );
+    }
+    if instructions_only {
+        return instructions();
     }
     if gateway_only {
         return gateway(quick);
@@ -179,21 +191,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         .context("the report is not JSON")?;
     let criterion = criterion_medians();
 
-    let revision = output(
-        "git revision",
-        std::process::Command::new("git")
-            .current_dir(root())
-            .args(["rev-parse", "HEAD"]),
-    )
-    .map(|s| s.trim().to_owned())
-    .unwrap_or_else(|_| "unknown".to_owned());
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let record = json!({
         "timestamp": now,
-        "revision": revision,
+        "revision": revision(),
         "host": host(),
         "profile": "profiling",
         "quick": quick,
@@ -210,6 +214,18 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     gateway(quick)
 }
 
+/// The commit measured.
+fn revision() -> String {
+    output(
+        "git revision",
+        std::process::Command::new("git")
+            .current_dir(root())
+            .args(["rev-parse", "HEAD"]),
+    )
+    .map(|s| s.trim().to_owned())
+    .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 /// The gateway against nginx and the bare upstream (see `gateway_bench`).
 fn gateway(quick: bool) -> Result<()> {
     let report = crate::gateway_bench::run(quick)?;
@@ -217,8 +233,27 @@ fn gateway(quick: bool) -> Result<()> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let record = json!({"timestamp": now, "host": host(), "gateway": report});
-    let path = crate::gateway_bench::write(&record, now)?;
+    let record =
+        json!({"timestamp": now, "revision": revision(), "host": host(), "gateway": report});
+    let path = crate::gateway_bench::write("gateway", &record_text(&record)?, now)?;
     println!("written: {}", path.display());
     Ok(())
+}
+
+/// Instructions per request in the gateway and the floor (see `instructions`).
+fn instructions() -> Result<()> {
+    let report = crate::instructions::run()?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let record =
+        json!({"timestamp": now, "revision": revision(), "host": host(), "instructions": report});
+    let path = crate::gateway_bench::write("instructions", &record_text(&record)?, now)?;
+    println!("written: {}", path.display());
+    Ok(())
+}
+
+fn record_text(record: &Value) -> Result<String> {
+    Ok(serde_json::to_string_pretty(record)?)
 }

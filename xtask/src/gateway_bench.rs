@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::util::{self, cargo};
 
 /// Kills the process when dropped.
-struct Guard(Child);
+pub(crate) struct Guard(pub(crate) Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -28,7 +28,7 @@ impl Drop for Guard {
 }
 
 /// Starts a benchmark fixture that prints its `127.0.0.1:PORT` on its first line.
-fn start_fixture(cmd: &mut Command) -> Result<(Guard, std::net::SocketAddr)> {
+pub(crate) fn start_fixture(cmd: &mut Command) -> Result<(Guard, std::net::SocketAddr)> {
     let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
@@ -41,13 +41,13 @@ fn start_fixture(cmd: &mut Command) -> Result<(Guard, std::net::SocketAddr)> {
     Ok((guard, addr))
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-fn wait_for(port: u16, what: &str) -> Result<()> {
+pub(crate) fn wait_for(port: u16, what: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
@@ -99,7 +99,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn prompt(pii: bool) -> String {
+pub(crate) fn prompt(pii: bool) -> String {
     let filler =
         "Please summarise the quarterly report and list the three main risks for the board. ";
     let mut text = String::new();
@@ -301,12 +301,11 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
     Ok(json!({"rounds": rounds, "seconds_per_run": seconds, "results": results}))
 }
 
-/// Where the gateway report goes.
-pub(crate) fn write(report: &Value, now: u64) -> Result<PathBuf> {
+/// Writes a report as `target/bench/{kind}-{now}.json` and `{kind}-latest.json`.
+pub(crate) fn write(kind: &str, text: &str, now: u64) -> Result<PathBuf> {
     let dir: &Path = &util::root().join("target").join("bench");
     std::fs::create_dir_all(dir)?;
-    let text = serde_json::to_string_pretty(report)?;
-    std::fs::write(dir.join(format!("gateway-{now}.json")), &text)?;
-    std::fs::write(dir.join("gateway-latest.json"), &text)?;
-    Ok(dir.join(format!("gateway-{now}.json")))
+    std::fs::write(dir.join(format!("{kind}-{now}.json")), text)?;
+    std::fs::write(dir.join(format!("{kind}-latest.json")), text)?;
+    Ok(dir.join(format!("{kind}-{now}.json")))
 }

@@ -1,13 +1,16 @@
 //! `cargo xtask`: the project's automation, one file per task.
 //!
 //! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to see.
-//! - `cargo xtask bench [--quick]`: every benchmark, with a JSON record of the results.
+//! - `cargo xtask bench [--quick]`: every benchmark, with a JSON record of the results;
+//!   `--gateway` the gateway against nginx only, `--instructions` instructions per request
+//!   under callgrind only.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // reason: a command-line tool's output
 
 mod bench;
 mod ci;
 mod gateway_bench;
+mod instructions;
 mod util;
 
 fn main() -> anyhow::Result<()> {
@@ -16,7 +19,7 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--quick]>");
+            eprintln!("usage: cargo xtask <ci | bench [--quick] [--gateway | --instructions]>");
             std::process::exit(2);
         }
     }

@@ -1,0 +1,219 @@
+//! `cargo xtask bench --instructions`: the user-space instructions one request costs in
+//! the gateway and in the floor (`proxy-floor`: hyper's server and the transport, no
+//! pipeline), counted by valgrind's callgrind.
+//!
+//! Timings on this machine move by tens of percent from run to run; an instruction count
+//! moves by a few percent, so it is what shows a change of a few microseconds. Each
+//! target runs twice under callgrind, serving 200 and then 1,200 requests (the
+//! `deepsentinel loadtest` client, 4 at a time); the difference over 1,000 is the cost of a
+//! request with start-up, warm-up and shutdown taken out. The count covers every thread
+//! (the audit writer too) but not the kernel. Both run one runtime worker
+//! (`TOKIO_WORKER_THREADS=1`): with two, how often idle workers wake and look for work
+//! depends on timing and moved the count by 5%. Valgrind emulates a CPU without SHA
+//! extensions or AVX-512, so SHA-256 (audit chain, fingerprints) counts as software
+//! rounds and BLAKE3 as AVX2: those parts weigh more here than on the machine.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use serde_json::{json, Value};
+
+use crate::gateway_bench::{free_port, prompt, start_fixture, wait_for};
+use crate::util::{self, cargo};
+
+/// Requests in the short and the long run; their difference is what is reported.
+const SHORT: u64 = 200;
+const LONG: u64 = 1_200;
+
+/// The `Collected : N` total callgrind prints when the program ends.
+fn collected(stderr: &str) -> Option<u64> {
+    stderr
+        .lines()
+        .find_map(|l| l.split("Collected :").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// Sends SIGINT (the gateway drains and exits; the floor exits) and waits.
+fn interrupt(child: &mut std::process::Child) -> Result<()> {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    if !status.success() {
+        bail!("kill -INT {} failed", child.id());
+    }
+    child.wait()?;
+    Ok(())
+}
+
+/// Drives `requests` requests of `scenarios` at `target`.
+fn drive(bin: &Path, scenarios: &Path, target: &str, requests: u64) -> Result<()> {
+    let out = util::output(
+        &format!("loadtest {requests} requests against {target}"),
+        Command::new(bin)
+            .args(["loadtest", "--scenarios"])
+            .arg(scenarios)
+            .args(["--target", target, "--concurrency", "4"])
+            .args(["--requests", &requests.to_string(), "--warmup", "0"])
+            .args(["--format", "json"]),
+    )?;
+    let v: Value = serde_json::from_str(&out)?;
+    if v["success_rate"].as_f64() != Some(1.0) {
+        bail!("failed requests against {target}: {out}");
+    }
+    Ok(())
+}
+
+/// Instructions of one run of the gateway serving `requests` requests.
+fn gateway_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
+    let bin = root.join("target").join("profiling").join("deepsentinel");
+    let work = root.join("target").join("bench").join("instructions-run");
+    let port = free_port()?;
+    let config = work.join(format!("deepsentinel-{requests}.toml"));
+    let audit = work.join(format!("audit-{requests}"));
+    let _ = std::fs::remove_dir_all(&audit);
+    std::fs::write(
+        &config,
+        format!(
+            "[network]\nupstream = \"http://{upstream}/v1\"\napi_key_env = \"DEEPSENTINEL_BENCH_NO_KEY\"\n\
+             [server]\nlisten = \"127.0.0.1:{port}\"\n[audit]\ndir = \"{}\"\n",
+            audit.display()
+        ),
+    )?;
+    let log = work.join(format!("callgrind-gateway-{requests}.log"));
+    let mut child = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!(
+            "--callgrind-out-file={}",
+            work.join("callgrind.out.gateway").display()
+        ))
+        .arg(format!("--log-file={}", log.display()))
+        .arg(&bin)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "error")
+        .env("TOKIO_WORKER_THREADS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start valgrind (apt-get install valgrind)")?;
+    let served = wait_for(port, "deepsentinel serve under callgrind").and_then(|()| {
+        drive(
+            &bin,
+            scenarios,
+            &format!("http://127.0.0.1:{port}"),
+            requests,
+        )
+    });
+    interrupt(&mut child)?;
+    served?;
+    let text = std::fs::read_to_string(&log)?;
+    collected(&text).with_context(|| format!("no instruction total in {}", log.display()))
+}
+
+/// Instructions of one run of the floor serving `requests` requests.
+fn floor_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
+    let bin = |name: &str| root.join("target").join("profiling").join(name);
+    let work = root.join("target").join("bench").join("instructions-run");
+    let log = work.join(format!("callgrind-floor-{requests}.log"));
+    let (mut guard, addr) = start_fixture(
+        Command::new("valgrind")
+            .arg("--tool=callgrind")
+            .arg(format!(
+                "--callgrind-out-file={}",
+                work.join("callgrind.out.floor").display()
+            ))
+            .arg(format!("--log-file={}", log.display()))
+            .arg(bin("proxy-floor"))
+            .arg(format!("http://{upstream}"))
+            .env("TOKIO_WORKER_THREADS", "1"),
+    )?;
+    let served = drive(
+        &bin("deepsentinel"),
+        scenarios,
+        &format!("http://{addr}"),
+        requests,
+    );
+    interrupt(&mut guard.0)?;
+    served?;
+    // The log is complete once valgrind has exited; give a slow disk a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    let text = std::fs::read_to_string(&log)?;
+    collected(&text).with_context(|| format!("no instruction total in {}", log.display()))
+}
+
+pub(crate) fn run() -> Result<Value> {
+    crate::ci::ensure(&[("valgrind", "valgrind")])?;
+    let root = util::root();
+    util::run(
+        "build the gateway, the floor and the upstream stub (profiling profile)",
+        cargo().args([
+            "build",
+            "--profile",
+            "profiling",
+            "-p",
+            "deepsentinel",
+            "-p",
+            "benches",
+            "--bin",
+            "deepsentinel",
+            "--bin",
+            "upstream-stub",
+            "--bin",
+            "proxy-floor",
+        ]),
+    )?;
+    let work = root.join("target").join("bench").join("instructions-run");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let (_stub, upstream) = start_fixture(
+        Command::new(root.join("target").join("profiling").join("upstream-stub")).arg("1"),
+    )?;
+    let upstream = upstream.to_string();
+    let mut results = Vec::new();
+    for pii in [false, true] {
+        let name = if pii { "pii" } else { "clean" };
+        let scenarios = work.join(format!("{name}.toml"));
+        std::fs::write(
+            &scenarios,
+            format!(
+                "[[scenario]]\nname = \"chat\"\npath = \"/v1/chat/completions\"\nbody = '{}'\n",
+                prompt(pii)
+            ),
+        )?;
+        let per_request = |short: u64, long: u64| long.saturating_sub(short) / (LONG - SHORT);
+        let gateway = per_request(
+            gateway_run(&root, &upstream, &scenarios, SHORT)?,
+            gateway_run(&root, &upstream, &scenarios, LONG)?,
+        );
+        let floor = per_request(
+            floor_run(&root, &upstream, &scenarios, SHORT)?,
+            floor_run(&root, &upstream, &scenarios, LONG)?,
+        );
+        eprintln!(
+            "{name:<6} instructions per request: deepsentinel {gateway}, floor {floor}, pipeline {}",
+            gateway.saturating_sub(floor)
+        );
+        results.push(json!({
+            "prompt": name,
+            "instructions_per_request": {"deepsentinel": gateway, "floor": floor},
+        }));
+    }
+    Ok(json!({
+        "method": "callgrind, user space, all threads; (1200-request run - 200-request run) / 1000",
+        "results": results,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_callgrinds_total() {
+        let log = "==12== Events    : Ir\n==12== Collected : 123456789\n==12==\n==12== I   refs:      123,456,789\n";
+        assert_eq!(collected(log), Some(123_456_789));
+        assert_eq!(collected("no total"), None);
+    }
+}
