@@ -228,32 +228,24 @@ fn revision() -> String {
 
 /// The gateway against nginx and the bare upstream (see `gateway_bench`).
 fn gateway(quick: bool) -> Result<()> {
-    let report = crate::gateway_bench::run(quick)?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let record =
-        json!({"timestamp": now, "revision": revision(), "host": host(), "gateway": report});
-    let path = crate::gateway_bench::write("gateway", &record_text(&record)?, now)?;
-    println!("written: {}", path.display());
-    Ok(())
+    keep("gateway", crate::gateway_bench::run(quick)?)
 }
 
 /// Instructions per request in the gateway and the floor (see `instructions`).
 fn instructions() -> Result<()> {
-    let report = crate::instructions::run()?;
+    keep("instructions", crate::instructions::run()?)
+}
+
+/// Writes `report` under `kind` with the time, the revision and the host.
+fn keep(kind: &str, report: Value) -> Result<()> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let record =
-        json!({"timestamp": now, "revision": revision(), "host": host(), "instructions": report});
-    let path = crate::gateway_bench::write("instructions", &record_text(&record)?, now)?;
+    let mut record = json!({"timestamp": now, "revision": revision(), "host": host()});
+    record[kind] = report;
+    let text = serde_json::to_string_pretty(&record)?;
+    let path = crate::gateway_bench::write(kind, &text, now)?;
     println!("written: {}", path.display());
     Ok(())
-}
-
-fn record_text(record: &Value) -> Result<String> {
-    Ok(serde_json::to_string_pretty(record)?)
 }

@@ -99,7 +99,60 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub(crate) fn prompt(pii: bool) -> String {
+/// Builds the gateway, the floor and the upstream stub with the `profiling` profile.
+pub(crate) fn build_fixtures() -> Result<()> {
+    util::run(
+        "build the gateway, the floor and the upstream stub (profiling profile)",
+        cargo().args([
+            "build",
+            "--profile",
+            "profiling",
+            "-p",
+            "deepsentinel",
+            "-p",
+            "benches",
+            "--bin",
+            "deepsentinel",
+            "--bin",
+            "upstream-stub",
+            "--bin",
+            "proxy-floor",
+        ]),
+    )
+}
+
+/// An empty `target/bench/{name}`.
+pub(crate) fn fresh_dir(name: &str) -> Result<PathBuf> {
+    let work = util::root().join("target").join("bench").join(name);
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    Ok(work)
+}
+
+/// The gateway's configuration for a benchmark: the stub upstream, no key, its own audit
+/// directory.
+pub(crate) fn gateway_config(upstream: &str, port: u16, audit: &Path) -> String {
+    format!(
+        "[network]\nupstream = \"http://{upstream}/v1\"\napi_key_env = \"DEEPSENTINEL_BENCH_NO_KEY\"\n\
+         [server]\nlisten = \"127.0.0.1:{port}\"\n[audit]\ndir = \"{}\"\n",
+        audit.display()
+    )
+}
+
+/// Writes the load generator's scenario file for the clean or the PII prompt.
+pub(crate) fn write_scenarios(work: &Path, pii: bool) -> Result<PathBuf> {
+    let path = work.join(if pii { "pii.toml" } else { "clean.toml" });
+    std::fs::write(
+        &path,
+        format!(
+            "[[scenario]]\nname = \"chat\"\npath = \"/v1/chat/completions\"\nbody = '{}'\n",
+            prompt(pii)
+        ),
+    )?;
+    Ok(path)
+}
+
+fn prompt(pii: bool) -> String {
     let filler =
         "Please summarise the quarterly report and list the three main risks for the board. ";
     let mut text = String::new();
@@ -122,28 +175,9 @@ pub(crate) fn prompt(pii: bool) -> String {
 pub(crate) fn run(quick: bool) -> Result<Value> {
     crate::ci::ensure(&[("nginx", "nginx")])?;
     let root = util::root();
-    util::run(
-        "build the gateway and the upstream stub (profiling profile)",
-        cargo().args([
-            "build",
-            "--profile",
-            "profiling",
-            "-p",
-            "deepsentinel",
-            "-p",
-            "benches",
-            "--bin",
-            "deepsentinel",
-            "--bin",
-            "upstream-stub",
-            "--bin",
-            "proxy-floor",
-        ]),
-    )?;
+    build_fixtures()?;
     let bin = |name: &str| root.join("target").join("profiling").join(name);
-    let work = root.join("target").join("bench").join("gateway-run");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work)?;
+    let work = fresh_dir("gateway-run")?;
 
     // The upstream, and the floor: hyper's server and the transport without the pipeline.
     let (_stub, upstream) = start_fixture(Command::new(bin("upstream-stub")).arg("1"))?;
@@ -156,11 +190,7 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
     let config = work.join("deepsentinel.toml");
     std::fs::write(
         &config,
-        format!(
-            "[network]\nupstream = \"http://{upstream}/v1\"\napi_key_env = \"DEEPSENTINEL_BENCH_NO_KEY\"\n\
-             [server]\nlisten = \"127.0.0.1:{gw_port}\"\n[audit]\ndir = \"{}\"\n",
-            work.join("audit").display()
-        ),
+        gateway_config(&upstream.to_string(), gw_port, &work.join("audit")),
     )?;
     let gateway = Command::new(bin("deepsentinel"))
         .args(["serve", "--config"])
@@ -218,14 +248,7 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
     let (rounds, seconds) = if quick { (1, "1.5") } else { (3, "3") };
     let mut results: Vec<Value> = Vec::new();
     for pii in [false, true] {
-        let scenarios = work.join(if pii { "pii.toml" } else { "clean.toml" });
-        std::fs::write(
-            &scenarios,
-            format!(
-                "[[scenario]]\nname = \"chat\"\npath = \"/v1/chat/completions\"\nbody = '{}'\n",
-                prompt(pii)
-            ),
-        )?;
+        let scenarios = write_scenarios(&work, pii)?;
         for concurrency in [1usize, 16, 64] {
             let mut p50: [Vec<f64>; N] = Default::default();
             let mut rps: [Vec<f64>; N] = Default::default();

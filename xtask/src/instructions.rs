@@ -20,8 +20,10 @@ use std::time::Duration;
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 
-use crate::gateway_bench::{free_port, prompt, start_fixture, wait_for};
-use crate::util::{self, cargo};
+use crate::gateway_bench::{
+    build_fixtures, free_port, fresh_dir, gateway_config, start_fixture, wait_for, write_scenarios,
+};
+use crate::util;
 
 /// Requests in the short and the long run; their difference is what is reported.
 const SHORT: u64 = 200;
@@ -73,14 +75,7 @@ fn gateway_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> 
     let config = work.join(format!("deepsentinel-{requests}.toml"));
     let audit = work.join(format!("audit-{requests}"));
     let _ = std::fs::remove_dir_all(&audit);
-    std::fs::write(
-        &config,
-        format!(
-            "[network]\nupstream = \"http://{upstream}/v1\"\napi_key_env = \"DEEPSENTINEL_BENCH_NO_KEY\"\n\
-             [server]\nlisten = \"127.0.0.1:{port}\"\n[audit]\ndir = \"{}\"\n",
-            audit.display()
-        ),
-    )?;
+    std::fs::write(&config, gateway_config(upstream, port, &audit))?;
     let log = work.join(format!("callgrind-gateway-{requests}.log"));
     let mut child = Command::new("valgrind")
         .arg("--tool=callgrind")
@@ -146,27 +141,8 @@ fn floor_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> Re
 pub(crate) fn run() -> Result<Value> {
     crate::ci::ensure(&[("valgrind", "valgrind")])?;
     let root = util::root();
-    util::run(
-        "build the gateway, the floor and the upstream stub (profiling profile)",
-        cargo().args([
-            "build",
-            "--profile",
-            "profiling",
-            "-p",
-            "deepsentinel",
-            "-p",
-            "benches",
-            "--bin",
-            "deepsentinel",
-            "--bin",
-            "upstream-stub",
-            "--bin",
-            "proxy-floor",
-        ]),
-    )?;
-    let work = root.join("target").join("bench").join("instructions-run");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work)?;
+    build_fixtures()?;
+    let work = fresh_dir("instructions-run")?;
     let (_stub, upstream) = start_fixture(
         Command::new(root.join("target").join("profiling").join("upstream-stub")).arg("1"),
     )?;
@@ -174,14 +150,7 @@ pub(crate) fn run() -> Result<Value> {
     let mut results = Vec::new();
     for pii in [false, true] {
         let name = if pii { "pii" } else { "clean" };
-        let scenarios = work.join(format!("{name}.toml"));
-        std::fs::write(
-            &scenarios,
-            format!(
-                "[[scenario]]\nname = \"chat\"\npath = \"/v1/chat/completions\"\nbody = '{}'\n",
-                prompt(pii)
-            ),
-        )?;
+        let scenarios = write_scenarios(&work, pii)?;
         let per_request = |short: u64, long: u64| long.saturating_sub(short) / (LONG - SHORT);
         let gateway = per_request(
             gateway_run(&root, &upstream, &scenarios, SHORT)?,
