@@ -28,7 +28,9 @@ use sha2::Sha256;
 use tracing::Instrument as _;
 
 use crate::detection::Detection;
-use crate::segments::{request_segments, response_segments, Route};
+use crate::segments::{
+    request_segments, response_segments, responses_event_segments, Route, Segments,
+};
 
 /// What to do when a layer fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -927,6 +929,27 @@ impl Pipeline {
     }
 }
 
+/// Texts a chat choice streams beside its content: key suffix and delta field.
+const CHOICE_TEXTS: [(&str, &str); 2] = [("f", "refusal"), ("s", "reasoning_content")];
+
+/// The text stream a Responses API event belongs to (`r{output}:{part}:{kind}`), and
+/// whether the event is a delta (`response.output_text.delta`) or not (a `.done` event, or
+/// any other `response.*` event, whose key names no stream).
+fn responses_key(v: &Value) -> Option<(String, bool)> {
+    let kind = v.get("type")?.as_str()?.strip_prefix("response.")?;
+    let (kind, delta) = match kind.strip_suffix(".delta") {
+        Some(k) => (k, true),
+        None => (kind.strip_suffix(".done").unwrap_or(kind), false),
+    };
+    let index = |field: &str| v.get(field).and_then(Value::as_u64).unwrap_or(0);
+    let part = v
+        .get("content_index")
+        .or_else(|| v.get("summary_index"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    Some((format!("r{}:{part}:{kind}", index("output_index")), delta))
+}
+
 fn count_restore(stats: &RestoreStats) {
     use sentinel_metrics::names::{label, RESTORED_TOTAL, RESTORE_UNRESOLVED_TOTAL};
     if stats.restored > 0 {
@@ -948,6 +971,9 @@ struct TextStream {
     pending: Vec<Finding>,
     /// What a flushing event must carry the text in (the Anthropic delta type).
     delta_type: Option<String>,
+    /// The Responses API delta event the text came from (type, item, indices), with its
+    /// `delta` to be replaced: how held text released on its own is sent.
+    responses_event: Option<Value>,
 }
 
 impl TextStream {
@@ -1142,6 +1168,7 @@ impl ResponseStream {
                 base: 0,
                 pending: Vec::new(),
                 delta_type: None,
+                responses_event: None,
             })
     }
 
@@ -1273,6 +1300,19 @@ impl ResponseStream {
                 if c.get("text").is_some_and(Value::is_string) {
                     out.push((format!("c{idx}"), format!("/choices/{i}/text"), None));
                 }
+                // A refusal, and reasoning streamed beside the answer.
+                for (suffix, field) in CHOICE_TEXTS {
+                    if c.get("delta")
+                        .and_then(|d| d.get(field))
+                        .is_some_and(Value::is_string)
+                    {
+                        out.push((
+                            format!("c{idx}{suffix}"),
+                            format!("/choices/{i}/delta/{field}"),
+                            None,
+                        ));
+                    }
+                }
                 if let Some(Value::Array(calls)) = c.pointer("/delta/tool_calls") {
                     for (k, call) in calls.iter().enumerate() {
                         let tidx = call
@@ -1295,7 +1335,7 @@ impl ResponseStream {
         }
         if v.get("type").and_then(Value::as_str) == Some("content_block_delta") {
             let idx = v.get("index").and_then(Value::as_u64).unwrap_or(0);
-            for field in ["text", "partial_json"] {
+            for field in ["text", "partial_json", "thinking"] {
                 if v.pointer(&format!("/delta/{field}"))
                     .is_some_and(Value::is_string)
                 {
@@ -1307,7 +1347,43 @@ impl ResponseStream {
                 }
             }
         }
+        if let Some((key, true)) = responses_key(v) {
+            if v.get("delta").is_some_and(Value::is_string) {
+                out.push((key, "/delta".to_owned(), None));
+            }
+        }
         out
+    }
+
+    /// Restores, scans and decides each text an event carries whole (a Responses API
+    /// `.done` event's full text, an output item, the completed response); false when
+    /// the stream was blocked.
+    fn scan_whole(&mut self, v: &mut Value, segments: &Segments) -> bool {
+        if let Some(r) = &self.restorer {
+            let stats = &mut self.stats;
+            segments.each_mut(v, |slot| r.restore_json(slot, stats));
+        }
+        let texts: Vec<String> = segments.texts(v).into_iter().map(str::to_owned).collect();
+        let mut out = Vec::with_capacity(texts.len());
+        for t in texts {
+            let found = sentinel_detect::Detector::scan(self.detector.as_ref(), &t);
+            match self.policy.decide(&t, &found, &self.ctx) {
+                Decision::Allow { applied } => {
+                    self.applied.extend(applied);
+                    out.push(t);
+                }
+                Decision::Transform { text, applied } => {
+                    self.applied.extend(applied);
+                    out.push(text);
+                }
+                Decision::Block { reasons } => {
+                    self.block(&reasons);
+                    return false;
+                }
+            }
+        }
+        segments.replace(v, out);
+        true
     }
 
     /// The upstream's stream completed: store what was recorded (a stream cut short is
@@ -1346,10 +1422,14 @@ impl ResponseStream {
                 .unwrap_or_default()
                 .to_owned();
             let mut applied = Vec::new();
+            let template = key.starts_with('r').then(|| v.clone());
             let released = {
                 let ts = self.text(&key);
                 if ts.delta_type.is_none() {
                     ts.delta_type = kind;
+                }
+                if ts.responses_event.is_none() {
+                    ts.responses_event = template;
                 }
                 ts.push(&piece, policy.as_ref(), &ctx, &mut applied)
             };
@@ -1377,6 +1457,27 @@ impl ResponseStream {
         if v.get("type").and_then(Value::as_str) == Some("message_stop") {
             self.store_recording();
         }
+        // A Responses API event that is not a delta: what the text's deltas still hold goes
+        // out first as a delta of its own, then whatever text the event carries whole is
+        // decided as a whole.
+        if let Some((key, false)) = responses_key(&v) {
+            self.flush_key(&key, None);
+            if self.done {
+                return;
+            }
+        }
+        if v.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.starts_with("response.") && !t.ends_with(".delta"))
+        {
+            let segments = responses_event_segments(&v);
+            if !segments.is_empty() && !self.scan_whole(&mut v, &segments) {
+                return;
+            }
+            if v.get("type").and_then(Value::as_str) == Some("response.completed") {
+                self.store_recording();
+            }
+        }
         // An Anthropic block that stops first gets its held text as a delta.
         if v.get("type").and_then(Value::as_str) == Some("content_block_stop") {
             let idx = v.get("index").and_then(Value::as_u64).unwrap_or(0);
@@ -1397,8 +1498,11 @@ impl ResponseStream {
             .texts
             .keys()
             .filter(|k| {
-                k.strip_prefix(&format!("c{idx}"))
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('t'))
+                k.strip_prefix(&format!("c{idx}")).is_some_and(|rest| {
+                    rest.is_empty()
+                        || rest.starts_with('t')
+                        || CHOICE_TEXTS.iter().any(|(s, _)| *s == rest)
+                })
             })
             .cloned()
             .collect();
@@ -1421,7 +1525,19 @@ impl ResponseStream {
                     let Some(choice) = v.pointer_mut(&format!("/choices/{i}")) else {
                         continue;
                     };
-                    match key.split_once('t') {
+                    let suffix = &key[format!("c{idx}").len()..];
+                    if let Some((_, field)) = CHOICE_TEXTS.iter().find(|(s, _)| *s == suffix) {
+                        if let Some(d) = choice.get_mut("delta").and_then(Value::as_object_mut) {
+                            let prior = d
+                                .get(*field)
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned();
+                            d.insert((*field).to_owned(), Value::String(prior + &rest));
+                        }
+                        continue;
+                    }
+                    match suffix.strip_prefix('t') {
                         None => {
                             let field = if choice.get("delta").is_some() {
                                 "/delta/content"
@@ -1443,7 +1559,7 @@ impl ResponseStream {
                                 o.insert("text".to_owned(), Value::String(prior + &rest));
                             }
                         }
-                        Some((_, tool)) => {
+                        Some(tool) => {
                             let tidx: u64 = tool.parse().unwrap_or(0);
                             if let Some(d) = choice.get_mut("delta").and_then(Value::as_object_mut)
                             {
@@ -1478,10 +1594,10 @@ impl ResponseStream {
             Ok(rest) => match block {
                 Some(idx) => {
                     let kind = ts.delta_type.unwrap_or_else(|| "text_delta".to_owned());
-                    let field = if kind == "input_json_delta" {
-                        "partial_json"
-                    } else {
-                        "text"
+                    let field = match kind.as_str() {
+                        "input_json_delta" => "partial_json",
+                        "thinking_delta" => "thinking",
+                        _ => "text",
                     };
                     let data = serde_json::json!({
                         "type": "content_block_delta",
@@ -1494,11 +1610,21 @@ impl ResponseStream {
                         ..SseEvent::default()
                     });
                 }
-                None => {
-                    let data =
-                        serde_json::json!({"choices": [{"index": 0, "delta": {"content": rest}}]});
-                    self.emit(&SseEvent::data(data.to_string()));
-                }
+                None => match ts.responses_event {
+                    Some(mut event) => {
+                        event["delta"] = Value::String(rest);
+                        let name = event.get("type").and_then(Value::as_str).map(str::to_owned);
+                        self.emit(&SseEvent {
+                            event: name,
+                            data: event.to_string(),
+                            ..SseEvent::default()
+                        });
+                    }
+                    None => {
+                        let data = serde_json::json!({"choices": [{"index": 0, "delta": {"content": rest}}]});
+                        self.emit(&SseEvent::data(data.to_string()));
+                    }
+                },
             },
         }
     }

@@ -52,6 +52,10 @@ impl Route {
     ];
 }
 
+/// The fields of a content part that hold text: `text` (text, output_text, summary_text
+/// parts), `refusal` (OpenAI refusal parts), `thinking` (Anthropic thinking blocks).
+const PART_TEXTS: [&str; 3] = ["text", "refusal", "thinking"];
+
 /// One step of a [`Segments`] path: a fixed key, a key read from the document, or an index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -77,6 +81,11 @@ impl Segments {
     pub(crate) fn paths(&self) -> impl Iterator<Item = &[Step]> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
         starts.zip(&self.ends).map(|(a, &b)| &self.steps[a..b])
+    }
+
+    /// Whether there is no path.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
     }
 
     /// The strings the paths lead to, in order.
@@ -218,7 +227,12 @@ impl Walk {
                             Some("tool_result") => {
                                 w.under(Step::Key("content"), |w| w.content(p.get("content")));
                             }
-                            _ => w.string(p.get("text"), "text"),
+                            // Text parts, OpenAI refusal parts, Anthropic thinking blocks.
+                            _ => {
+                                for field in PART_TEXTS {
+                                    w.string(p.get(field), field);
+                                }
+                            }
                         }
                     });
                 }
@@ -229,6 +243,19 @@ impl Walk {
 
     fn chat_message(&mut self, m: &Value) {
         self.under(Step::Key("content"), |w| w.content(m.get("content")));
+        // A refusal, and the reasoning some servers return beside the answer (DeepSeek,
+        // vLLM, llama.cpp: `reasoning_content`).
+        for field in ["refusal", "reasoning_content"] {
+            self.string(m.get(field), field);
+        }
+        // The deprecated single function call.
+        if m.pointer("/function_call/arguments")
+            .is_some_and(Value::is_string)
+        {
+            self.under(Step::Key("function_call"), |w| {
+                w.under(Step::Key("arguments"), Walk::here);
+            });
+        }
         if let Some(Value::Array(calls)) = m.get("tool_calls") {
             for (k, c) in calls.iter().enumerate() {
                 if c.pointer("/function/arguments")
@@ -244,6 +271,19 @@ impl Walk {
                 }
             }
         }
+    }
+
+    /// The output items of a Responses API response.
+    fn responses_output(&mut self, response: &Value) {
+        self.items(response, "output", Walk::output_item);
+    }
+
+    /// One Responses API output item: a message's content parts, a function call's
+    /// arguments, a reasoning item's summary and content.
+    fn output_item(&mut self, item: &Value) {
+        self.under(Step::Key("content"), |w| w.content(item.get("content")));
+        self.string(item.get("arguments"), "arguments");
+        self.under(Step::Key("summary"), |w| w.content(item.get("summary")));
     }
 
     /// Each item of the array at `key`, walked by `f`.
@@ -277,11 +317,10 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
             w.string(body.get("instructions"), "instructions");
             match body.get("input") {
                 Some(Value::String(_)) => w.under(Step::Key("input"), Walk::here),
+                // Messages, function calls and their outputs, reasoning passed back.
                 Some(Value::Array(_)) => w.items(body, "input", |w, item| {
-                    w.under(Step::Key("content"), |w| w.content(item.get("content")));
-                    for field in ["arguments", "output"] {
-                        w.string(item.get(field), field);
-                    }
+                    w.output_item(item);
+                    w.string(item.get("output"), "output");
                 }),
                 _ => {}
             }
@@ -307,11 +346,32 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
         }),
         Route::Completions => w.items(body, "choices", |w, c| w.string(c.get("text"), "text")),
         Route::Embeddings => {}
-        Route::Responses => w.items(body, "output", |w, item| {
-            w.under(Step::Key("content"), |w| w.content(item.get("content")));
-            w.string(item.get("arguments"), "arguments");
-        }),
+        Route::Responses => w.responses_output(body),
         Route::Messages => w.under(Step::Key("content"), |w| w.content(body.get("content"))),
+    }
+    w.out
+}
+
+/// Paths to the text a Responses API stream event carries whole: the full text of a
+/// `.done` event, a content part, an output item, or the whole response (`.delta` events
+/// are streamed text, handled piece by piece).
+pub(crate) fn responses_event_segments(event: &Value) -> Segments {
+    let mut w = Walk::default();
+    for field in ["text", "arguments", "refusal"] {
+        w.string(event.get(field), field);
+    }
+    if let Some(part) = event.get("part") {
+        w.under(Step::Key("part"), |w| {
+            for field in PART_TEXTS {
+                w.string(part.get(field), field);
+            }
+        });
+    }
+    if let Some(item) = event.get("item") {
+        w.under(Step::Key("item"), |w| w.output_item(item));
+    }
+    if let Some(response) = event.get("response") {
+        w.under(Step::Key("response"), |w| w.responses_output(response));
     }
     w.out
 }
@@ -386,6 +446,33 @@ mod tests {
         assert_eq!(
             response_segments(Route::Messages, &messages).pointers(),
             ["/content/0/text", "/content/1/input/a~1b"]
+        );
+        let thinking = json!({"content":[{"type":"thinking","thinking":"th","signature":"s"},
+            {"type":"redacted_thinking","data":"opaque"},{"type":"text","text":"a"}]});
+        assert_eq!(
+            response_segments(Route::Messages, &thinking).pointers(),
+            ["/content/0/thinking", "/content/2/text"]
+        );
+        let legacy = json!({"choices":[{"message":{"content":null,"refusal":"r",
+            "reasoning_content":"why","function_call":{"name":"f","arguments":"{}"}}}]});
+        assert_eq!(
+            response_segments(Route::ChatCompletions, &legacy).pointers(),
+            [
+                "/choices/0/message/refusal",
+                "/choices/0/message/reasoning_content",
+                "/choices/0/message/function_call/arguments"
+            ]
+        );
+        let refused =
+            json!({"output":[{"type":"message","content":[{"type":"refusal","refusal":"no"}]}]});
+        assert_eq!(
+            response_segments(Route::Responses, &refused).pointers(),
+            ["/output/0/content/0/refusal"]
+        );
+        let event = json!({"type":"response.completed","response":refused});
+        assert_eq!(
+            responses_event_segments(&event).pointers(),
+            ["/response/output/0/content/0/refusal"]
         );
         let mut doc = messages.clone();
         let segments = response_segments(Route::Messages, &doc);

@@ -185,6 +185,141 @@ async fn texts_holding_a_nul_are_still_decided() {
     );
 }
 
+/// The whole answer body: a full body, or every streamed piece joined.
+async fn body_of(r: sentinel_client::PipelineResponse) -> String {
+    match r.body {
+        sentinel_client::PipelineBody::Full(b) => String::from_utf8_lossy(&b).into_owned(),
+        sentinel_client::PipelineBody::Stream(mut s) => {
+            let mut out = Vec::new();
+            while let Some(piece) = s.next().await {
+                out.extend_from_slice(&piece.expect("piece"));
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+    }
+}
+
+/// The `data:` payloads of an event stream that are JSON.
+fn events_of(body: &str) -> Vec<Value> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn responses_api_answers_are_scanned_whole_and_streamed() {
+    let up = start().await;
+    let c = client(&up, "");
+    // The upstream answers with values of its own.
+    for stream in [false, true] {
+        let body = json!({"model": "m", "input": "what is on file?", "stream": stream});
+        let r = c
+            .pipeline()
+            .handle(PipelineRequest::new(
+                Route::Responses,
+                "t",
+                serde_json::to_vec(&body).expect("json"),
+            ))
+            .await
+            .expect("answer");
+        let text = body_of(r).await;
+        assert!(
+            !text.contains("536-22-1234") && !text.contains("jane.doe"),
+            "a value came back (stream {stream}): {text}"
+        );
+        if !stream {
+            let v: Value = serde_json::from_str(&text).expect("json");
+            assert_eq!(
+                v["output"][1]["content"][0]["text"],
+                "The SSN on file is <US_SSN_1>, mail <EMAIL_ADDRESS_1>."
+            );
+            assert!(v["output"][0]["summary"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("<US_SSN_1>")));
+            continue;
+        }
+        // The deltas, joined, are the redacted text; what was held back at the end went
+        // out as a delta before the `.done` event, which carries the redacted text whole.
+        let events = events_of(&text);
+        let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+        let joined: String = events
+            .iter()
+            .filter(|e| e["type"] == "response.output_text.delta")
+            .filter_map(|e| e["delta"].as_str())
+            .collect();
+        let done = kinds
+            .iter()
+            .position(|k| *k == "response.output_text.done")
+            .expect("done");
+        assert!(kinds[..done].iter().all(|k| *k != "response.completed"));
+        assert_eq!(
+            joined,
+            "The SSN on file is <US_SSN_1>, mail <EMAIL_ADDRESS_1>."
+        );
+        assert_eq!(
+            events[done]["text"],
+            "The SSN on file is <US_SSN_1>, mail <EMAIL_ADDRESS_1>."
+        );
+        let completed = events.last().expect("completed");
+        assert_eq!(completed["type"], "response.completed");
+        assert!(completed["response"]["output"][1]["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("<EMAIL_ADDRESS_1>")));
+    }
+}
+
+#[tokio::test]
+async fn reasoning_and_refusals_are_scanned_whole_and_streamed() {
+    let up = start().await;
+    let c = client(&up, "");
+    // The upstream answers "Sure, the SSN on file is 536-22-1234 as requested."
+    let said = "what is on file?";
+    let whole = c
+        .pipeline()
+        .handle(PipelineRequest::new(
+            Route::ChatCompletions,
+            "t",
+            serde_json::to_vec(
+                &json!({"model": "reasoning", "messages": [{"role": "user", "content": said}]}),
+            )
+            .expect("json"),
+        ))
+        .await
+        .expect("answer");
+    let v: Value = serde_json::from_str(&body_of(whole).await).expect("json");
+    for field in ["reasoning_content", "refusal"] {
+        assert_eq!(
+            v["choices"][0]["message"][field],
+            "Sure, the SSN on file is <US_SSN_1> as requested."
+        );
+    }
+    let streamed = c
+        .pipeline()
+        .handle(PipelineRequest::new(
+            Route::ChatCompletions,
+            "t",
+            serde_json::to_vec(&json!({"model": "reasoning-stream", "stream": true,
+                "messages": [{"role": "user", "content": said}]}))
+            .expect("json"),
+        ))
+        .await
+        .expect("answer");
+    let text = body_of(streamed).await;
+    assert!(!text.contains("536-22-1234"), "{text}");
+    let events = events_of(&text);
+    for field in ["reasoning_content", "refusal"] {
+        let joined: String = events
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"][field].as_str())
+            .collect();
+        assert_eq!(
+            joined, "Sure, the SSN on file is <US_SSN_1> as requested.",
+            "{field}"
+        );
+    }
+}
+
 const PSEUDO_POLICY: &str = r#"version = "1"
 pseudonym_key_env = "SENTINEL_CLIENT_TEST_PSEUDONYM_KEY"
 [[rule]]

@@ -162,6 +162,55 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                 &json!({"object": "list", "model": model, "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}),
             )
         }
+        "/v1/responses" => {
+            // Answers with values of its own (the request's would arrive redacted); a
+            // reasoning summary carries them too.
+            let text = "The SSN on file is 536-22-1234, mail jane.doe@example.com.".to_owned();
+            let message = |t: &str| {
+                json!({"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": t, "annotations": []}]})
+            };
+            let reasoning = json!({"id": "rs_1", "type": "reasoning",
+                "summary": [{"type": "summary_text", "text": text}]});
+            let response = |output: Value, status: &str| json!({"id": "resp_1", "object": "response", "status": status, "model": model, "output": output});
+            if !stream {
+                return full(
+                    200,
+                    &response(json!([reasoning, message(&text)]), "completed"),
+                );
+            }
+            let event = |v: Value| {
+                format!(
+                    "event: {}\ndata: {v}\n\n",
+                    v["type"].as_str().unwrap_or_default()
+                )
+            };
+            let mut events = vec![
+                event(
+                    json!({"type": "response.created", "sequence_number": 0, "response": response(json!([]), "in_progress")}),
+                ),
+                event(
+                    json!({"type": "response.output_item.added", "sequence_number": 1, "output_index": 0, "item": reasoning}),
+                ),
+                event(
+                    json!({"type": "response.output_item.done", "sequence_number": 2, "output_index": 0, "item": reasoning}),
+                ),
+                event(
+                    json!({"type": "response.output_item.added", "sequence_number": 3, "output_index": 1, "item": message("")}),
+                ),
+                event(
+                    json!({"type": "response.content_part.added", "sequence_number": 4, "item_id": "msg_1", "output_index": 1, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+                ),
+            ];
+            for (k, p) in pieces(&text, 3).into_iter().enumerate() {
+                events.push(event(json!({"type": "response.output_text.delta", "sequence_number": 5 + k, "item_id": "msg_1", "output_index": 1, "content_index": 0, "delta": p})));
+            }
+            events.push(event(json!({"type": "response.output_text.done", "sequence_number": 100, "item_id": "msg_1", "output_index": 1, "content_index": 0, "text": text})));
+            events.push(event(json!({"type": "response.content_part.done", "sequence_number": 101, "item_id": "msg_1", "output_index": 1, "content_index": 0, "part": {"type": "output_text", "text": text, "annotations": []}})));
+            events.push(event(json!({"type": "response.output_item.done", "sequence_number": 102, "output_index": 1, "item": message(&text)})));
+            events.push(event(json!({"type": "response.completed", "sequence_number": 103, "response": response(json!([reasoning, message(&text)]), "completed")})));
+            sse(events)
+        }
         "/v1/messages" => {
             let text = last_user_text(&v);
             if stream {
@@ -197,11 +246,39 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             )
         }
         _ => {
-            let text = if model == "ssn-leak" {
+            let text = if ["ssn-leak", "reasoning", "reasoning-stream"].contains(&model.as_str()) {
                 "Sure, the SSN on file is 536-22-1234 as requested.".to_owned()
             } else {
                 last_user_text(&v)
             };
+            if stream && model == "reasoning-stream" {
+                // Reasoning and a refusal streamed beside the (empty) content, three bytes
+                // at a time.
+                let mut events = Vec::new();
+                for field in ["reasoning_content", "refusal"] {
+                    for p in pieces(&text, 3) {
+                        events.push(format!(
+                            "data: {}\n\n",
+                            json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0,
+                                "delta": {field: p}, "finish_reason": null}]})
+                        ));
+                    }
+                }
+                events.push(format!(
+                    "data: {}\n\n",
+                    json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                ));
+                events.push("data: [DONE]\n\n".to_owned());
+                return sse(events);
+            }
+            if model == "reasoning" {
+                return full(
+                    200,
+                    &json!({"id": "c", "object": "chat.completion", "model": model,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": null,
+                        "reasoning_content": text, "refusal": text}, "finish_reason": "stop"}]}),
+                );
+            }
             if stream && model == "tool-stream" {
                 // A tool call whose JSON arguments carry the message, three bytes at a time.
                 let args = json!({"query": text}).to_string();
