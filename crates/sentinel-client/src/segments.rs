@@ -227,6 +227,15 @@ impl Walk {
                             Some("tool_result") => {
                                 w.under(Step::Key("content"), |w| w.content(p.get("content")));
                             }
+                            // An Anthropic document given as plain text.
+                            Some("document")
+                                if p.pointer("/source/type").and_then(Value::as_str)
+                                    == Some("text") =>
+                            {
+                                w.under(Step::Key("source"), |w| {
+                                    w.string(p.pointer("/source/data"), "data");
+                                });
+                            }
                             // Text parts, OpenAI refusal parts, Anthropic thinking blocks.
                             _ => {
                                 for field in PART_TEXTS {
@@ -302,11 +311,22 @@ impl Walk {
 pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
     let mut w = Walk::default();
     match route {
-        Route::ChatCompletions => w.items(body, "messages", Walk::chat_message),
+        Route::ChatCompletions => {
+            w.items(body, "messages", Walk::chat_message);
+            // Predicted output: text the model is told to expect.
+            if let Some(prediction) = body.get("prediction") {
+                w.under(Step::Key("prediction"), |w| {
+                    w.under(Step::Key("content"), |w| {
+                        w.content(prediction.get("content"))
+                    });
+                });
+            }
+        }
         Route::Completions => {
             if let Some(p) = body.get("prompt") {
                 w.under(Step::Key("prompt"), |w| w.strings_under(p));
             }
+            w.string(body.get("suffix"), "suffix");
         }
         Route::Embeddings => {
             if let Some(p) = body.get("input") {
@@ -315,6 +335,12 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
         }
         Route::Responses => {
             w.string(body.get("instructions"), "instructions");
+            // A stored prompt's variables.
+            if let Some(vars) = body.pointer("/prompt/variables") {
+                w.under(Step::Key("prompt"), |w| {
+                    w.under(Step::Key("variables"), |w| w.strings_under(vars));
+                });
+            }
             match body.get("input") {
                 Some(Value::String(_)) => w.under(Step::Key("input"), Walk::here),
                 // Messages, function calls and their outputs, reasoning passed back.
@@ -414,6 +440,28 @@ mod tests {
         assert_eq!(
             request_segments(Route::Embeddings, &json!({"input":["a","b"]})).pointers(),
             ["/input/0", "/input/1"]
+        );
+        let predicted = json!({"messages":[{"role":"user","content":"u"}],
+            "prediction":{"type":"content","content":"p"}});
+        assert_eq!(
+            request_segments(Route::ChatCompletions, &predicted).pointers(),
+            ["/messages/0/content", "/prediction/content"]
+        );
+        assert_eq!(
+            request_segments(Route::Completions, &json!({"prompt":"a","suffix":"z"})).pointers(),
+            ["/prompt", "/suffix"]
+        );
+        let stored = json!({"prompt":{"id":"p","variables":{"name":"n"}},"input":"i"});
+        assert_eq!(
+            request_segments(Route::Responses, &stored).pointers(),
+            ["/prompt/variables/name", "/input"]
+        );
+        let document = json!({"messages":[{"role":"user","content":[{"type":"document",
+            "source":{"type":"text","media_type":"text/plain","data":"d"}},
+            {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBER"}}]}]});
+        assert_eq!(
+            request_segments(Route::Messages, &document).pointers(),
+            ["/messages/0/content/0/source/data"]
         );
     }
     #[test]
