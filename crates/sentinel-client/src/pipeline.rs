@@ -1244,13 +1244,31 @@ impl ResponseStream {
             .iter()
             .map(|r| format!("{} (rule {})", r.entity, r.rule))
             .collect();
-        let body = serde_json::json!({"error": {
-            "message": format!("DeepSentinel blocked the response: {}", names.join(", ")),
+        let message = format!("DeepSentinel blocked the response: {}", names.join(", "));
+        let error = serde_json::json!({
+            "message": message,
             "type": "deepsentinel_blocked",
             "code": "response_blocked",
-        }});
+        });
+        // In each provider's own error event, so its SDK raises: OpenAI chat reads `error`
+        // from a data-only event, the Responses API and Anthropic send `event: error`.
+        let event = match self.route {
+            Route::Messages => SseEvent {
+                event: Some("error".to_owned()),
+                data: serde_json::json!({"type": "error", "error": error}).to_string(),
+                ..SseEvent::default()
+            },
+            Route::Responses => SseEvent {
+                event: Some("error".to_owned()),
+                data: serde_json::json!({"type": "error", "code": "response_blocked",
+                    "message": message, "param": null, "error": error})
+                .to_string(),
+                ..SseEvent::default()
+            },
+            _ => SseEvent::data(serde_json::json!({ "error": error }).to_string()),
+        };
         self.out.clear();
-        self.emit(&SseEvent::data(body.to_string()));
+        self.emit(&event);
         self.finish_audit("block");
         self.done = true;
     }
@@ -1422,7 +1440,13 @@ impl ResponseStream {
                 .unwrap_or_default()
                 .to_owned();
             let mut applied = Vec::new();
-            let template = key.starts_with('r').then(|| v.clone());
+            // A Responses text keeps its first delta event, to send held text in later.
+            let template = (key.starts_with('r')
+                && self
+                    .texts
+                    .get(&key)
+                    .is_none_or(|t| t.responses_event.is_none()))
+            .then(|| v.clone());
             let released = {
                 let ts = self.text(&key);
                 if ts.delta_type.is_none() {

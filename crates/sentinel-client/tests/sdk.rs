@@ -270,6 +270,31 @@ async fn responses_api_answers_are_scanned_whole_and_streamed() {
 }
 
 #[tokio::test]
+async fn a_blocked_responses_stream_ends_with_an_error_event() {
+    let up = start().await;
+    let c = client(&up, "");
+    let body = json!({"model": "secret", "input": "what is my key?", "stream": true});
+    let r = c
+        .pipeline()
+        .handle(PipelineRequest::new(
+            Route::Responses,
+            "t",
+            serde_json::to_vec(&body).expect("json"),
+        ))
+        .await
+        .expect("answer");
+    let text = body_of(r).await;
+    assert!(!text.contains("AKIA"), "{text}");
+    assert!(text.contains("event: error\n"), "{text}");
+    let last = events_of(&text).pop().expect("an event");
+    assert_eq!(last["type"], "error");
+    assert_eq!(last["code"], "response_blocked");
+    assert!(last["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("AWS_ACCESS_KEY")));
+}
+
+#[tokio::test]
 async fn reasoning_and_refusals_are_scanned_whole_and_streamed() {
     let up = start().await;
     let c = client(&up, "");

@@ -165,7 +165,11 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
         "/v1/responses" => {
             // Answers with values of its own (the request's would arrive redacted); a
             // reasoning summary carries them too.
-            let text = "The SSN on file is 536-22-1234, mail jane.doe@example.com.".to_owned();
+            let text = if model == "secret" {
+                "Your key is AKIAIOSFODNN7EXAMPLE, keep it safe.".to_owned()
+            } else {
+                "The SSN on file is 536-22-1234, mail jane.doe@example.com.".to_owned()
+            };
             let message = |t: &str| {
                 json!({"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
                     "content": [{"type": "output_text", "text": t, "annotations": []}]})
