@@ -51,6 +51,16 @@ out["flaky"] = r.choices[0].message.content
 with concurrent.futures.ThreadPoolExecutor(8) as ex:
     out["concurrent"] = list(ex.map(lambda i: c.chat.completions.create(model="echo",
         messages=[{"role": "user", "content": "n%d" % i}]).choices[0].message.content, range(16)))
+events = list(c.responses.create(model="echo", input="what now?", stream=True))
+out["responses_deltas"] = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+out["responses_done"] = [e.text for e in events if e.type == "response.output_text.done"]
+out["responses_final"] = [e.response.output_text for e in events if e.type == "response.completed"]
+try:
+    for e in c.responses.create(model="leak-key", input="my key?", stream=True):
+        pass
+    out["responses_blocked"] = None
+except openai.APIError as err:
+    out["responses_blocked"] = str(err)
 try:
     openai.OpenAI(base_url=base + "/v1", api_key="wrong", max_retries=0).chat.completions.create(
         model="echo", messages=[{"role": "user", "content": "x"}])
@@ -91,6 +101,16 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
         assert_eq!(v["concurrent"][i], format!("n{i}"));
     }
     assert_eq!(v["unauthorized"], 401);
+    // A streamed Responses API answer, read by the SDK: every delta, the .done text and the
+    // completed response are redacted; a blocked one raises.
+    assert_eq!(v["responses_deltas"], "call <PHONE_NUMBER_1> now");
+    assert_eq!(v["responses_done"][0], "call <PHONE_NUMBER_1> now");
+    assert_eq!(v["responses_final"][0], "call <PHONE_NUMBER_1> now");
+    let blocked = v["responses_blocked"].as_str().expect("the SDK raised");
+    assert!(
+        blocked.contains("AWS_ACCESS_KEY") && !blocked.contains("AKIA"),
+        "{blocked}"
+    );
     // The upstream saw the redacted text, never the address.
     let sent: String = gw
         .seen

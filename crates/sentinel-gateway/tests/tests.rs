@@ -51,7 +51,16 @@ async fn upstream() -> (sentinel_testkit::Server, Seen) {
                     .insert(hyper::header::RETRY_AFTER, "0".parse().expect("v"));
                 return r;
             }
-            let (ct, out) = if path.ends_with("/embeddings") {
+            let (ct, out) = if path.ends_with("/responses") {
+                // The Responses API, streamed: an answer with values of its own (the
+                // request's arrive redacted), or an AWS key for the model `leak-key`.
+                let said = if v["model"] == "leak-key" {
+                    "your key is AKIAIOSFODNN7EXAMPLE"
+                } else {
+                    "call +1 415 555 2671 now"
+                };
+                ("text/event-stream", responses_stream(said))
+            } else if path.ends_with("/embeddings") {
                 let n = v["input"].as_array().map_or(1, Vec::len);
                 let data: Vec<Value> = (0..n).map(|i| json!({"object": "embedding", "index": i, "embedding": [i as f64, 0.5]})).collect();
                 ("application/json", json!({"object": "list", "model": v["model"], "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}).to_string())
@@ -78,6 +87,41 @@ async fn upstream() -> (sentinel_testkit::Server, Seen) {
     })
     .await;
     (server, seen)
+}
+
+/// A Responses API event stream answering `said`, three characters per delta.
+fn responses_stream(said: &str) -> String {
+    let message = |t: &str| {
+        json!({"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+            "content": [{"type": "output_text", "text": t, "annotations": []}]})
+    };
+    let response = |output: Value, status: &str| {
+        json!({"id": "resp_1", "object": "response", "created_at": 1, "status": status,
+            "model": "echo", "output": output, "parallel_tool_calls": true, "tool_choice": "auto",
+            "tools": []})
+    };
+    let mut events = vec![
+        json!({"type": "response.created", "sequence_number": 0, "response": response(json!([]), "in_progress")}),
+        json!({"type": "response.output_item.added", "sequence_number": 1, "output_index": 0, "item": message("")}),
+        json!({"type": "response.content_part.added", "sequence_number": 2, "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+    ];
+    let chars: Vec<char> = said.chars().collect();
+    for (k, piece) in chars.chunks(3).enumerate() {
+        let p: String = piece.iter().collect();
+        events.push(json!({"type": "response.output_text.delta", "sequence_number": 3 + k, "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": p}));
+    }
+    events.push(json!({"type": "response.output_text.done", "sequence_number": 100, "item_id": "msg_1", "output_index": 0, "content_index": 0, "text": said}));
+    events.push(json!({"type": "response.output_item.done", "sequence_number": 101, "output_index": 0, "item": message(said)}));
+    events.push(json!({"type": "response.completed", "sequence_number": 102, "response": response(json!([message(said)]), "completed")}));
+    events
+        .iter()
+        .map(|e| {
+            format!(
+                "event: {}\ndata: {e}\n\n",
+                e["type"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 pub(crate) struct Running {
