@@ -295,7 +295,7 @@ async fn a_blocked_responses_stream_ends_with_an_error_event() {
 }
 
 #[tokio::test]
-async fn reasoning_and_refusals_are_scanned_whole_and_streamed() {
+async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
     let up = start().await;
     let c = client(&up, "");
     // The upstream answers "Sure, the SSN on file is 536-22-1234 as requested."
@@ -332,6 +332,24 @@ async fn reasoning_and_refusals_are_scanned_whole_and_streamed() {
         .expect("answer");
     let text = body_of(streamed).await;
     assert!(!text.contains("536-22-1234"), "{text}");
+    let thinking = c
+        .pipeline()
+        .handle(PipelineRequest::new(
+            Route::Messages,
+            "t",
+            serde_json::to_vec(
+                &json!({"model": "thinking", "stream": true, "max_tokens": 9,
+                "messages": [{"role": "user", "content": said}]}),
+            )
+            .expect("json"),
+        ))
+        .await
+        .expect("answer");
+    let thought: String = events_of(&body_of(thinking).await)
+        .iter()
+        .filter_map(|e| e["delta"]["thinking"].as_str())
+        .collect();
+    assert_eq!(thought, "The SSN on file is <US_SSN_1>.");
     let events = events_of(&text);
     for field in ["reasoning_content", "refusal"] {
         let joined: String = events

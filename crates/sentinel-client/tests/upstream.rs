@@ -217,6 +217,29 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
         }
         "/v1/messages" => {
             let text = last_user_text(&v);
+            if stream && model == "thinking" {
+                // A thinking block with a value of its own, three bytes per delta.
+                let thought = "The SSN on file is 536-22-1234.";
+                let mut events = vec![format!(
+                    "event: content_block_start\ndata: {}\n\n",
+                    json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})
+                )];
+                for p in pieces(thought, 3) {
+                    events.push(format!(
+                        "event: content_block_delta\ndata: {}\n\n",
+                        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": p}})
+                    ));
+                }
+                events.push(format!(
+                    "event: content_block_stop\ndata: {}\n\n",
+                    json!({"type": "content_block_stop", "index": 0})
+                ));
+                events.push(format!(
+                    "event: message_stop\ndata: {}\n\n",
+                    json!({"type": "message_stop"})
+                ));
+                return sse(events);
+            }
             if stream {
                 let mut events = vec![format!(
                     "event: message_start\ndata: {}\n\n",
