@@ -148,14 +148,7 @@ async fn texts_holding_a_nul_are_still_decided() {
     let two = json!({"model": "echo", "messages": [
         {"role": "system", "content": "a\u{0}b jane@example.com"},
         {"role": "user", "content": "c\u{0}d bob@example.com"}]});
-    c.pipeline()
-        .handle(PipelineRequest::new(
-            Route::ChatCompletions,
-            "t",
-            serde_json::to_vec(&two).expect("json"),
-        ))
-        .await
-        .expect("answer");
+    answer(&c, Route::ChatCompletions, &two).await;
     let sent: Value =
         serde_json::from_slice(&up.seen.last("/v1/chat/completions").expect("sent")).expect("json");
     for (i, head) in [
@@ -171,14 +164,7 @@ async fn texts_holding_a_nul_are_still_decided() {
 
     let one = json!({"model": "echo", "messages": [
         {"role": "user", "content": "x\u{0}y jane@example.com and bob@example.com"}]});
-    c.pipeline()
-        .handle(PipelineRequest::new(
-            Route::ChatCompletions,
-            "t",
-            serde_json::to_vec(&one).expect("json"),
-        ))
-        .await
-        .expect("answer");
+    answer(&c, Route::ChatCompletions, &one).await;
     assert_eq!(
         sent_text(&up, "/v1/chat/completions"),
         "x\u{0}y <EMAIL_ADDRESS_1> and <EMAIL_ADDRESS_2>"
@@ -199,6 +185,20 @@ async fn body_of(r: sentinel_client::PipelineResponse) -> String {
     }
 }
 
+/// The pipeline's whole answer to `body` on `route`.
+async fn answer(c: &SentinelClient, route: Route, body: &Value) -> String {
+    let r = c
+        .pipeline()
+        .handle(PipelineRequest::new(
+            route,
+            "t",
+            serde_json::to_vec(body).expect("json"),
+        ))
+        .await
+        .expect("answer");
+    body_of(r).await
+}
+
 /// The `data:` payloads of an event stream that are JSON.
 fn events_of(body: &str) -> Vec<Value> {
     body.lines()
@@ -214,16 +214,7 @@ async fn responses_api_answers_are_scanned_whole_and_streamed() {
     // The upstream answers with values of its own.
     for stream in [false, true] {
         let body = json!({"model": "m", "input": "what is on file?", "stream": stream});
-        let r = c
-            .pipeline()
-            .handle(PipelineRequest::new(
-                Route::Responses,
-                "t",
-                serde_json::to_vec(&body).expect("json"),
-            ))
-            .await
-            .expect("answer");
-        let text = body_of(r).await;
+        let text = answer(&c, Route::Responses, &body).await;
         assert!(
             !text.contains("536-22-1234") && !text.contains("jane.doe"),
             "a value came back (stream {stream}): {text}"
@@ -274,16 +265,7 @@ async fn a_blocked_responses_stream_ends_with_an_error_event() {
     let up = start().await;
     let c = client(&up, "");
     let body = json!({"model": "secret", "input": "what is my key?", "stream": true});
-    let r = c
-        .pipeline()
-        .handle(PipelineRequest::new(
-            Route::Responses,
-            "t",
-            serde_json::to_vec(&body).expect("json"),
-        ))
-        .await
-        .expect("answer");
-    let text = body_of(r).await;
+    let text = answer(&c, Route::Responses, &body).await;
     assert!(!text.contains("AKIA"), "{text}");
     assert!(text.contains("event: error\n"), "{text}");
     let last = events_of(&text).pop().expect("an event");
@@ -300,52 +282,34 @@ async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
     let c = client(&up, "");
     // The upstream answers "Sure, the SSN on file is 536-22-1234 as requested."
     let said = "what is on file?";
-    let whole = c
-        .pipeline()
-        .handle(PipelineRequest::new(
-            Route::ChatCompletions,
-            "t",
-            serde_json::to_vec(
-                &json!({"model": "reasoning", "messages": [{"role": "user", "content": said}]}),
-            )
-            .expect("json"),
-        ))
-        .await
-        .expect("answer");
-    let v: Value = serde_json::from_str(&body_of(whole).await).expect("json");
+    let messages = json!([{"role": "user", "content": said}]);
+    let whole = answer(
+        &c,
+        Route::ChatCompletions,
+        &json!({"model": "reasoning", "messages": messages}),
+    )
+    .await;
+    let v: Value = serde_json::from_str(&whole).expect("json");
     for field in ["reasoning_content", "refusal"] {
         assert_eq!(
             v["choices"][0]["message"][field],
             "Sure, the SSN on file is <US_SSN_1> as requested."
         );
     }
-    let streamed = c
-        .pipeline()
-        .handle(PipelineRequest::new(
-            Route::ChatCompletions,
-            "t",
-            serde_json::to_vec(&json!({"model": "reasoning-stream", "stream": true,
-                "messages": [{"role": "user", "content": said}]}))
-            .expect("json"),
-        ))
-        .await
-        .expect("answer");
-    let text = body_of(streamed).await;
+    let text = answer(
+        &c,
+        Route::ChatCompletions,
+        &json!({"model": "reasoning-stream", "stream": true, "messages": messages}),
+    )
+    .await;
     assert!(!text.contains("536-22-1234"), "{text}");
-    let thinking = c
-        .pipeline()
-        .handle(PipelineRequest::new(
-            Route::Messages,
-            "t",
-            serde_json::to_vec(
-                &json!({"model": "thinking", "stream": true, "max_tokens": 9,
-                "messages": [{"role": "user", "content": said}]}),
-            )
-            .expect("json"),
-        ))
-        .await
-        .expect("answer");
-    let thought: String = events_of(&body_of(thinking).await)
+    let thinking = answer(
+        &c,
+        Route::Messages,
+        &json!({"model": "thinking", "stream": true, "max_tokens": 9, "messages": messages}),
+    )
+    .await;
+    let thought: String = events_of(&thinking)
         .iter()
         .filter_map(|e| e["delta"]["thinking"].as_str())
         .collect();

@@ -103,6 +103,14 @@ fn last_user_text(v: &Value) -> String {
     }
 }
 
+/// An SSE event named by its data's `type` (Anthropic's and the Responses API's form).
+fn event(v: Value) -> String {
+    format!(
+        "event: {}\ndata: {v}\n\n",
+        v["type"].as_str().unwrap_or_default()
+    )
+}
+
 /// Pieces of `text`, `n` bytes each (on char boundaries).
 fn pieces(text: &str, n: usize) -> Vec<String> {
     let mut out = Vec::new();
@@ -183,12 +191,6 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                     &response(json!([reasoning, message(&text)]), "completed"),
                 );
             }
-            let event = |v: Value| {
-                format!(
-                    "event: {}\ndata: {v}\n\n",
-                    v["type"].as_str().unwrap_or_default()
-                )
-            };
             let mut events = vec![
                 event(
                     json!({"type": "response.created", "sequence_number": 0, "response": response(json!([]), "in_progress")}),
@@ -217,52 +219,28 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
         }
         "/v1/messages" => {
             let text = last_user_text(&v);
-            if stream && model == "thinking" {
-                // A thinking block with a value of its own, three bytes per delta.
-                let thought = "The SSN on file is 536-22-1234.";
-                let mut events = vec![format!(
-                    "event: content_block_start\ndata: {}\n\n",
-                    json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})
-                )];
-                for p in pieces(thought, 3) {
-                    events.push(format!(
-                        "event: content_block_delta\ndata: {}\n\n",
-                        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": p}})
-                    ));
-                }
-                events.push(format!(
-                    "event: content_block_stop\ndata: {}\n\n",
-                    json!({"type": "content_block_stop", "index": 0})
-                ));
-                events.push(format!(
-                    "event: message_stop\ndata: {}\n\n",
-                    json!({"type": "message_stop"})
-                ));
-                return sse(events);
-            }
             if stream {
-                let mut events = vec![format!(
-                    "event: message_start\ndata: {}\n\n",
-                    json!({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": [], "model": model}})
-                )];
-                events.push(format!(
-                    "event: content_block_start\ndata: {}\n\n",
-                    json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
-                ));
-                for p in pieces(&text, 3) {
-                    events.push(format!(
-                        "event: content_block_delta\ndata: {}\n\n",
-                        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
-                    ));
+                // Text, or (model `thinking`) a thinking block with a value of its own,
+                // three bytes per delta.
+                let (kind, said) = if model == "thinking" {
+                    ("thinking", "The SSN on file is 536-22-1234.".to_owned())
+                } else {
+                    ("text", text.clone())
+                };
+                let mut events = vec![
+                    event(
+                        json!({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": [], "model": model}}),
+                    ),
+                    event(
+                        json!({"type": "content_block_start", "index": 0, "content_block": {"type": kind, kind: ""}}),
+                    ),
+                ];
+                for p in pieces(&said, 3) {
+                    events.push(event(json!({"type": "content_block_delta", "index": 0,
+                        "delta": {"type": format!("{kind}_delta"), kind: p}})));
                 }
-                events.push(format!(
-                    "event: content_block_stop\ndata: {}\n\n",
-                    json!({"type": "content_block_stop", "index": 0})
-                ));
-                events.push(format!(
-                    "event: message_stop\ndata: {}\n\n",
-                    json!({"type": "message_stop"})
-                ));
+                events.push(event(json!({"type": "content_block_stop", "index": 0})));
+                events.push(event(json!({"type": "message_stop"})));
                 return sse(events);
             }
             full(
