@@ -932,6 +932,28 @@ impl Pipeline {
 /// Texts a chat choice streams beside its content: key suffix and delta field.
 const CHOICE_TEXTS: [(&str, &str); 2] = [("f", "refusal"), ("s", "reasoning_content")];
 
+/// A chat chunk carrying what text `key` still held when the stream ended without its
+/// choice's `finish_reason`: in the choice, and the field, the text came from.
+fn chat_flush(key: &str, rest: String) -> Value {
+    let spec = key.strip_prefix('c').unwrap_or_default();
+    let digits = spec.bytes().take_while(u8::is_ascii_digit).count();
+    let index: u64 = spec[..digits].parse().unwrap_or(0);
+    let delta = match &spec[digits..] {
+        "" => serde_json::json!({ "content": rest }),
+        suffix => match CHOICE_TEXTS.iter().find(|(s, _)| *s == suffix) {
+            Some((_, field)) => serde_json::json!({ *field: rest }),
+            None => {
+                let tool: u64 = suffix
+                    .strip_prefix('t')
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                serde_json::json!({"tool_calls": [{"index": tool, "function": {"arguments": rest}}]})
+            }
+        },
+    };
+    serde_json::json!({"choices": [{ "index": index, "delta": delta }]})
+}
+
 /// The text stream a Responses API event belongs to (`r{output}:{part}:{kind}`), and
 /// whether the event is a delta (`response.output_text.delta`) or not (a `.done` event, or
 /// any other `response.*` event, whose key names no stream).
@@ -1645,7 +1667,7 @@ impl ResponseStream {
                         });
                     }
                     None => {
-                        let data = serde_json::json!({"choices": [{"index": 0, "delta": {"content": rest}}]});
+                        let data = chat_flush(key, rest);
                         self.emit(&SseEvent::data(data.to_string()));
                     }
                 },
@@ -1663,5 +1685,33 @@ impl ResponseStream {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn held_chat_text_goes_back_to_its_choice_and_field() {
+        let flush = |key: &str| chat_flush(key, "x".to_owned());
+        assert_eq!(
+            flush("c0"),
+            serde_json::json!({"choices": [{"index": 0, "delta": {"content": "x"}}]})
+        );
+        assert_eq!(flush("c2f")["choices"][0]["index"], 2);
+        assert_eq!(flush("c2f")["choices"][0]["delta"]["refusal"], "x");
+        assert_eq!(flush("c11s")["choices"][0]["index"], 11);
+        assert_eq!(
+            flush("c11s")["choices"][0]["delta"]["reasoning_content"],
+            "x"
+        );
+        let tool = flush("c1t3");
+        assert_eq!(tool["choices"][0]["index"], 1);
+        assert_eq!(tool["choices"][0]["delta"]["tool_calls"][0]["index"], 3);
+        assert_eq!(
+            tool["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+            "x"
+        );
     }
 }
