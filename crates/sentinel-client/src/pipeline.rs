@@ -262,8 +262,14 @@ impl Timings {
     }
 }
 
-/// Separates segments in the text one decision is made on; findings never span it.
-const SEP: &str = "\u{0}\u{1e}\u{0}";
+/// A character no segment holds, to join several segments into the one text a decision
+/// is made on (so numbering and blocks are per request); findings never span it. Private
+/// use code points: a document holding the first gets the next.
+fn separator(texts: &[&str]) -> Option<char> {
+    (0xE000..0xE100)
+        .filter_map(char::from_u32)
+        .find(|c| !texts.iter().any(|t| t.contains(*c)))
+}
 
 /// The result of deciding on all segments of one document.
 struct SegmentsDecision {
@@ -395,34 +401,6 @@ impl Pipeline {
                 .decide_shadow(text, found, ctx)
                 .map(|d| decision_name(&d))
         };
-        // Only joined segments can be confused by a NUL (the separator's); one is never joined.
-        if texts.len() > 1 && texts.iter().any(|t| t.contains('\u{0}')) {
-            // A segment holds the separator's NUL: decide per segment instead.
-            let mut texts_out = Vec::new();
-            let mut applied = Vec::new();
-            let mut changed = false;
-            let mut reasons = Vec::new();
-            for (t, f) in texts.iter().zip(findings) {
-                match self.policy.decide(t, f, ctx) {
-                    Decision::Allow { applied: a } => {
-                        applied.extend(a);
-                        texts_out.push((*t).to_owned());
-                    }
-                    Decision::Transform { text, applied: a } => {
-                        changed = true;
-                        applied.extend(a);
-                        texts_out.push(text);
-                    }
-                    Decision::Block { reasons: r } => reasons.extend(r),
-                }
-            }
-            return SegmentsDecision {
-                texts: changed.then_some(texts_out),
-                applied,
-                blocked: (!reasons.is_empty()).then_some(reasons),
-                shadow: None,
-            };
-        }
         if none_found {
             return SegmentsDecision {
                 texts: None,
@@ -431,8 +409,17 @@ impl Pipeline {
                 shadow: shadow_of("", &[]),
             };
         }
-        // Several segments are decided as one text joined by SEP; one (the usual prompt)
-        // is decided as it is, without a copy.
+        // Several segments are decided as one text joined by a separator; one (the usual
+        // prompt) is decided as it is, without a copy or a search.
+        let sep = if texts.len() > 1 {
+            match separator(texts) {
+                Some(c) => c,
+                // Every candidate occurs: decide each segment on its own.
+                None => return self.decide_each(texts, findings, ctx),
+            }
+        } else {
+            '\u{E000}'
+        };
         let (joined, all): (Cow<'_, str>, Cow<'_, [Finding]>) = match (texts, findings) {
             ([t], [f]) => (Cow::Borrowed(*t), Cow::Borrowed(f.as_slice())),
             _ => {
@@ -440,7 +427,7 @@ impl Pipeline {
                 let mut all = Vec::new();
                 for (i, (t, f)) in texts.iter().zip(findings).enumerate() {
                     if i > 0 {
-                        joined.push_str(SEP);
+                        joined.push(sep);
                     }
                     let base = joined.len();
                     joined.push_str(t);
@@ -472,15 +459,54 @@ impl Pipeline {
                 let parts: Vec<String> = if texts.len() == 1 {
                     vec![text]
                 } else {
-                    text.split(SEP).map(str::to_owned).collect()
+                    text.split(sep).map(str::to_owned).collect()
                 };
+                if parts.len() != texts.len() {
+                    // A transform wrote the separator (a mask character chosen to be it):
+                    // decide each segment on its own rather than send anything unchanged.
+                    return self.decide_each(texts, findings, ctx);
+                }
                 SegmentsDecision {
-                    texts: (parts.len() == texts.len()).then_some(parts),
+                    texts: Some(parts),
                     applied,
                     blocked: None,
                     shadow,
                 }
             }
+        }
+    }
+
+    /// One decision per segment: numbering restarts in each (the fallback when segments
+    /// cannot be joined).
+    fn decide_each(
+        &self,
+        texts: &[&str],
+        findings: &[Vec<Finding>],
+        ctx: &DecisionContext,
+    ) -> SegmentsDecision {
+        let mut texts_out = Vec::new();
+        let mut applied = Vec::new();
+        let mut changed = false;
+        let mut reasons = Vec::new();
+        for (t, f) in texts.iter().zip(findings) {
+            match self.policy.decide(t, f, ctx) {
+                Decision::Allow { applied: a } => {
+                    applied.extend(a);
+                    texts_out.push((*t).to_owned());
+                }
+                Decision::Transform { text, applied: a } => {
+                    changed = true;
+                    applied.extend(a);
+                    texts_out.push(text);
+                }
+                Decision::Block { reasons: r } => reasons.extend(r),
+            }
+        }
+        SegmentsDecision {
+            texts: changed.then_some(texts_out),
+            applied,
+            blocked: (!reasons.is_empty()).then_some(reasons),
+            shadow: None,
         }
     }
 
@@ -1691,6 +1717,14 @@ impl ResponseStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_separator_is_a_character_no_segment_holds() {
+        assert_eq!(separator(&["a", "b"]), Some('\u{E000}'));
+        assert_eq!(separator(&["a\u{E000}", "\u{E001}b"]), Some('\u{E002}'));
+        let every: String = (0xE000..0xE100).filter_map(char::from_u32).collect();
+        assert_eq!(separator(&[&every, "b"]), None);
+    }
 
     #[test]
     fn held_chat_text_goes_back_to_its_choice_and_field() {

@@ -139,28 +139,26 @@ async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
 }
 
 #[tokio::test]
-async fn texts_holding_a_nul_are_still_decided() {
-    // Several segments are decided as one text joined by a NUL separator; a segment that
-    // holds a NUL itself takes the per-segment path (where redaction numbers restart per
-    // segment), and a single segment is never joined, so it keeps per-request numbering.
+async fn segments_holding_any_character_are_numbered_per_request() {
+    // Several segments are decided as one text joined by a private-use character none of
+    // them holds, so numbering is per request whatever they contain (a NUL, the first
+    // candidate separator).
     let up = start().await;
     let c = client(&up, "");
     let two = json!({"model": "echo", "messages": [
-        {"role": "system", "content": "a\u{0}b jane@example.com"},
-        {"role": "user", "content": "c\u{0}d bob@example.com"}]});
+        {"role": "system", "content": "a\u{0}\u{E000}b jane@example.com"},
+        {"role": "user", "content": "c\u{0}d bob@example.com and jane@example.com"}]});
     answer(&c, Route::ChatCompletions, &two).await;
     let sent: Value =
         serde_json::from_slice(&up.seen.last("/v1/chat/completions").expect("sent")).expect("json");
-    for (i, head) in [
-        (0, "a\u{0}b <EMAIL_ADDRESS_"),
-        (1, "c\u{0}d <EMAIL_ADDRESS_"),
-    ] {
-        let text = sent["messages"][i]["content"].as_str().expect("text");
-        assert!(
-            text.starts_with(head) && !text.contains("example.com"),
-            "{text:?}"
-        );
-    }
+    assert_eq!(
+        sent["messages"][0]["content"],
+        "a\u{0}\u{E000}b <EMAIL_ADDRESS_1>"
+    );
+    assert_eq!(
+        sent["messages"][1]["content"],
+        "c\u{0}d <EMAIL_ADDRESS_2> and <EMAIL_ADDRESS_1>"
+    );
 
     let one = json!({"model": "echo", "messages": [
         {"role": "user", "content": "x\u{0}y jane@example.com and bob@example.com"}]});
@@ -169,6 +167,34 @@ async fn texts_holding_a_nul_are_still_decided() {
         sent_text(&up, "/v1/chat/completions"),
         "x\u{0}y <EMAIL_ADDRESS_1> and <EMAIL_ADDRESS_2>"
     );
+}
+
+#[tokio::test]
+async fn a_mask_that_writes_the_separator_still_transforms_every_segment() {
+    // The mask character is the separator the join picks; the joined decision cannot be
+    // split back, so each segment is decided on its own, never sent unchanged.
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("policy.toml");
+    std::fs::write(
+        &path,
+        "version = \"1\"\n[[rule]]\nentities = [\"EMAIL_ADDRESS\"]\naction = \"mask\"\nmask_char = \"\u{E000}\"\n",
+    )
+    .expect("write");
+    let c = client(&up, &format!("[policy]\nfile = \"{}\"\n", path.display()));
+    let two = json!({"model": "echo", "messages": [
+        {"role": "system", "content": "to jane@example.com"},
+        {"role": "user", "content": "to bob@example.com"}]});
+    answer(&c, Route::ChatCompletions, &two).await;
+    let sent: Value =
+        serde_json::from_slice(&up.seen.last("/v1/chat/completions").expect("sent")).expect("json");
+    for i in 0..2 {
+        let text = sent["messages"][i]["content"].as_str().expect("text");
+        assert!(
+            text.starts_with("to ") && text.contains('\u{E000}') && !text.contains("example"),
+            "{text:?}"
+        );
+    }
 }
 
 /// The whole answer body: a full body, or every streamed piece joined.
