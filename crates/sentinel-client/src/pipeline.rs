@@ -18,8 +18,8 @@ use sentinel_cache::{
 use sentinel_detect::{EntityType, Finding, LocalDetector, StreamScanner};
 use sentinel_metrics::{stage_span, CacheName, ErrorKind, RequestRecord, Stage, Telemetry};
 use sentinel_policy::{
-    Action, Applied, Decision, DecisionContext, Direction, PolicyEngine, Reason, RestoreStats,
-    Restorer, StreamRestorer,
+    Action, Applied, Decision, DecisionContext, Direction, Numbering, PolicyEngine, Reason,
+    RestoreStats, Restorer, StreamRestorer,
 };
 use sentinel_transport::sse::{write_event, SseEvent, SseParser};
 use sentinel_transport::{OutboundRequest, Priority, ResponseBody, Transport, TransportError};
@@ -1009,6 +1009,25 @@ fn count_restore(stats: &RestoreStats) {
     }
 }
 
+/// How a stream's texts are decided: the policy, the context, and the redaction numbers
+/// the whole answer shares (so a value keeps its number across pieces and texts).
+struct Decider<'a> {
+    policy: &'a dyn PolicyEngine,
+    ctx: &'a DecisionContext,
+    numbering: &'a std::sync::Mutex<Numbering>,
+}
+
+impl Decider<'_> {
+    fn decide(&mut self, text: &str, findings: &[Finding]) -> Decision {
+        let mut numbering = self
+            .numbering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.policy
+            .decide_numbered(text, findings, self.ctx, &mut numbering)
+    }
+}
+
 /// One text that arrives in fragments (a choice's content, a tool call's arguments):
 /// restored, scanned with a bounded hold-back, decided on, released.
 struct TextStream {
@@ -1028,8 +1047,7 @@ impl TextStream {
     fn push(
         &mut self,
         piece: &str,
-        policy: &dyn PolicyEngine,
-        ctx: &DecisionContext,
+        decide: &mut Decider<'_>,
         applied: &mut Vec<Applied>,
     ) -> Result<String, Vec<Reason>> {
         let restored = match &mut self.restorer {
@@ -1038,7 +1056,7 @@ impl TextStream {
         };
         self.feed(&restored);
         let frontier = self.scanner.as_ref().map_or(0, StreamScanner::settled);
-        self.release(frontier, policy, ctx, applied)
+        self.release(frontier, decide, applied)
     }
 
     fn feed(&mut self, text: &str) {
@@ -1051,8 +1069,7 @@ impl TextStream {
     fn release(
         &mut self,
         upto: usize,
-        policy: &dyn PolicyEngine,
-        ctx: &DecisionContext,
+        decide: &mut Decider<'_>,
         applied: &mut Vec<Applied>,
     ) -> Result<String, Vec<Reason>> {
         let mut cut = upto.saturating_sub(self.base).min(self.buf.len());
@@ -1085,7 +1102,7 @@ impl TextStream {
         if local.is_empty() {
             return Ok(text);
         }
-        match policy.decide(&text, &local, ctx) {
+        match decide.decide(&text, &local) {
             Decision::Allow { applied: a } => {
                 applied.extend(a);
                 Ok(text)
@@ -1100,8 +1117,7 @@ impl TextStream {
 
     fn finish(
         &mut self,
-        policy: &dyn PolicyEngine,
-        ctx: &DecisionContext,
+        decide: &mut Decider<'_>,
         applied: &mut Vec<Applied>,
         stats: &mut RestoreStats,
     ) -> Result<String, Vec<Reason>> {
@@ -1115,7 +1131,7 @@ impl TextStream {
             let _ = s.finish(&mut self.pending);
         }
         let all = self.base + self.buf.len();
-        self.release(all, policy, ctx, applied)
+        self.release(all, decide, applied)
     }
 }
 
@@ -1146,6 +1162,8 @@ pub struct ResponseStream {
     detector: Arc<LocalDetector>,
     hold_back: usize,
     ctx: DecisionContext,
+    /// Redaction numbers shared by every text of the answer.
+    numbering: Arc<std::sync::Mutex<Numbering>>,
     applied: Vec<Applied>,
     stats: RestoreStats,
     audit: Option<Arc<dyn AuditSink>>,
@@ -1193,6 +1211,7 @@ impl ResponseStream {
             detector: p.detection.local_arc(),
             hold_back: p.config.stream_hold_back,
             ctx,
+            numbering: Arc::default(),
             applied: Vec::new(),
             stats: RestoreStats::default(),
             audit: p.audit.clone(),
@@ -1433,7 +1452,13 @@ impl ResponseStream {
         let mut out = Vec::with_capacity(texts.len());
         for t in texts {
             let found = sentinel_detect::Detector::scan(self.detector.as_ref(), &t);
-            match self.policy.decide(&t, &found, &self.ctx) {
+            let decision = Decider {
+                policy: self.policy.as_ref(),
+                ctx: &self.ctx,
+                numbering: &self.numbering,
+            }
+            .decide(&t, &found);
+            match decision {
                 Decision::Allow { applied } => {
                     self.applied.extend(applied);
                     out.push(t);
@@ -1480,6 +1505,7 @@ impl ResponseStream {
             return;
         };
         let policy = Arc::clone(&self.policy);
+        let numbering = Arc::clone(&self.numbering);
         let ctx = self.ctx.clone();
         for (key, pointer, kind) in self.fragments(&v) {
             let piece = v
@@ -1503,7 +1529,12 @@ impl ResponseStream {
                 if ts.responses_event.is_none() {
                     ts.responses_event = template;
                 }
-                ts.push(&piece, policy.as_ref(), &ctx, &mut applied)
+                let mut decide = Decider {
+                    policy: policy.as_ref(),
+                    ctx: &ctx,
+                    numbering: &numbering,
+                };
+                ts.push(&piece, &mut decide, &mut applied)
             };
             self.applied.extend(applied);
             match released {
@@ -1585,7 +1616,12 @@ impl ResponseStream {
                 continue;
             };
             let mut applied = Vec::new();
-            let result = ts.finish(policy.as_ref(), &ctx, &mut applied, &mut self.stats);
+            let mut decide = Decider {
+                policy: policy.as_ref(),
+                ctx: &ctx,
+                numbering: &self.numbering,
+            };
+            let result = ts.finish(&mut decide, &mut applied, &mut self.stats);
             self.applied.extend(applied);
             match result {
                 Err(reasons) => {
@@ -1658,7 +1694,12 @@ impl ResponseStream {
         let policy = Arc::clone(&self.policy);
         let ctx = self.ctx.clone();
         let mut applied = Vec::new();
-        let result = ts.finish(policy.as_ref(), &ctx, &mut applied, &mut self.stats);
+        let mut decide = Decider {
+            policy: policy.as_ref(),
+            ctx: &ctx,
+            numbering: &self.numbering,
+        };
+        let result = ts.finish(&mut decide, &mut applied, &mut self.stats);
         self.applied.extend(applied);
         match result {
             Err(reasons) => self.block(&reasons),

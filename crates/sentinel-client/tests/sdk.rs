@@ -197,6 +197,43 @@ async fn a_mask_that_writes_the_separator_still_transforms_every_segment() {
     }
 }
 
+#[tokio::test]
+async fn a_streamed_answer_is_numbered_as_one_text() {
+    // The two addresses are released in different pieces of the stream; each keeps one
+    // number across them, as in a whole answer.
+    let up = start().await;
+    let c = client(&up, "");
+    let messages = json!([{"role": "user", "content": "who do I write to?"}]);
+    let mut texts = Vec::new();
+    for stream in [false, true] {
+        let body = json!({"model": "two-mails", "stream": stream, "messages": messages});
+        let text = answer(&c, Route::ChatCompletions, &body).await;
+        texts.push(if stream {
+            events_of(&text)
+                .iter()
+                .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+                .collect::<String>()
+        } else {
+            let v: Value = serde_json::from_str(&text).expect("json");
+            v["choices"][0]["message"]["content"]
+                .as_str()
+                .expect("content")
+                .to_owned()
+        });
+    }
+    assert!(
+        texts[0].starts_with("Write to <EMAIL_ADDRESS_1>."),
+        "{}",
+        texts[0]
+    );
+    assert!(
+        texts[0].ends_with("Or to <EMAIL_ADDRESS_2>, or <EMAIL_ADDRESS_1> again."),
+        "{}",
+        texts[0]
+    );
+    assert_eq!(texts[1], texts[0]);
+}
+
 /// The whole answer body: a full body, or every streamed piece joined.
 async fn body_of(r: sentinel_client::PipelineResponse) -> String {
     match r.body {

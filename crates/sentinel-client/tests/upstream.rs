@@ -253,6 +253,12 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
         _ => {
             let text = if ["ssn-leak", "reasoning", "reasoning-stream"].contains(&model.as_str()) {
                 "Sure, the SSN on file is 536-22-1234 as requested.".to_owned()
+            } else if model == "two-mails" {
+                // Farther apart than the stream's hold-back, so released in separate pieces.
+                format!(
+                    "Write to jane@example.com.{} Or to bob@example.com, or jane@example.com again.",
+                    " Thanks.".repeat(60)
+                )
             } else {
                 last_user_text(&v)
             };

@@ -27,6 +27,21 @@ pub trait PolicyEngine: Send + Sync {
     /// them: sorted, possibly overlapping when they come from several detectors).
     fn decide(&self, text: &str, findings: &[Finding], ctx: &DecisionContext) -> Decision;
 
+    /// As [`PolicyEngine::decide`], numbering redactions on from `numbering`: a value
+    /// numbered before keeps its number and a new one takes the next, so a text decided in
+    /// pieces (a streamed answer) is numbered as one. Engines without numbering decide as
+    /// `decide` does.
+    fn decide_numbered(
+        &self,
+        text: &str,
+        findings: &[Finding],
+        ctx: &DecisionContext,
+        numbering: &mut Numbering,
+    ) -> Decision {
+        let _ = numbering;
+        self.decide(text, findings, ctx)
+    }
+
     /// A digest of the policy that decides for `tenant`, for audit records.
     fn version_hash(&self, tenant: &str) -> String;
 
@@ -48,6 +63,38 @@ pub trait PolicyEngine: Send + Sync {
     fn restorer(&self, ctx: &DecisionContext) -> Option<Restorer> {
         let _ = ctx;
         None
+    }
+}
+
+/// Redaction numbers carried from one decision to the next (see
+/// [`PolicyEngine::decide_numbered`]): per entity type, the last number given and the
+/// number of each value. It holds values, in memory, for one stream's life; its `Debug`
+/// shows counts only.
+#[derive(Default)]
+pub struct Numbering {
+    by_entity: HashMap<String, (usize, HashMap<String, usize>)>,
+}
+
+impl std::fmt::Debug for Numbering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for (entity, (last, _)) in &self.by_entity {
+            m.entry(entity, last);
+        }
+        m.finish()
+    }
+}
+
+impl Numbering {
+    /// The number of `value` among `entity`'s values, giving it the next one when new.
+    fn number(&mut self, entity: &str, value: &str) -> usize {
+        if let Some(&n) = self.by_entity.get(entity).and_then(|(_, v)| v.get(value)) {
+            return n;
+        }
+        let (last, values) = self.by_entity.entry(entity.to_owned()).or_default();
+        *last += 1;
+        values.insert(value.to_owned(), *last);
+        *last
     }
 }
 
@@ -392,6 +439,24 @@ impl PolicyEngine for PolicySet {
             text,
             findings,
             ctx,
+            None,
+        )
+    }
+
+    fn decide_numbered(
+        &self,
+        text: &str,
+        findings: &[Finding],
+        ctx: &DecisionContext,
+        numbering: &mut Numbering,
+    ) -> Decision {
+        decide_with(
+            self.policy(&ctx.tenant),
+            Some(&self.vault),
+            text,
+            findings,
+            ctx,
+            Some(numbering),
         )
     }
 
@@ -411,7 +476,7 @@ impl PolicyEngine for PolicySet {
             None => self.base_shadow.as_ref(),
         };
         // A shadow decision is never applied, so its pseudonyms are not recorded.
-        shadow.map(|p| decide_with(p, None, text, findings, ctx))
+        shadow.map(|p| decide_with(p, None, text, findings, ctx, None))
     }
 
     fn restorer(&self, ctx: &DecisionContext) -> Option<Restorer> {
@@ -430,13 +495,15 @@ impl PolicyEngine for PolicySet {
     }
 }
 
-/// The decision of one resolved policy; pseudonyms are recorded in `vault` when given.
+/// The decision of one resolved policy; pseudonyms are recorded in `vault` when given;
+/// redactions are numbered on from `numbering` when given, else from 1 in this text.
 fn decide_with(
     policy: &Policy,
     vault: Option<&Vault>,
     text: &str,
     findings: &[Finding],
     ctx: &DecisionContext,
+    mut numbering: Option<&mut Numbering>,
 ) -> Decision {
     // One finding per region: the detector's contract, enforced again here because a
     // caller may merge findings from several detectors. Longer first at equal starts.
@@ -509,14 +576,16 @@ fn decide_with(
             Action::Redact => {
                 out.push_str(&text[at..f.start]);
                 let entity = f.entity.as_str();
-                let n = if rule.is_none_or(|r| r.numbered) {
+                let n = if !rule.is_none_or(|r| r.numbered) {
+                    None
+                } else if let Some(carried) = numbering.as_deref_mut() {
+                    Some(carried.number(entity, value))
+                } else {
                     let count = next.entry(entity).or_insert(0);
                     Some(*numbers.entry((entity, value)).or_insert_with(|| {
                         *count += 1;
                         *count
                     }))
-                } else {
-                    None
                 };
                 transform::redact(entity, n, &mut out);
             }

@@ -70,7 +70,7 @@ mod transform;
 mod vault;
 
 pub use decision::{Applied, Decision, DecisionContext, Direction, Reason};
-pub use engine::{PolicyEngine, PolicySet};
+pub use engine::{Numbering, PolicyEngine, PolicySet};
 pub use error::Error;
 pub use model::{
     Action, DirectionFilter, EntityGroup, PolicyFile, PseudonymStyle, RuleConfig, TenantConfig,

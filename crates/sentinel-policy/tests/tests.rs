@@ -280,3 +280,30 @@ fn shadow_policies_are_decided_but_never_enforced() {
         None
     );
 }
+
+#[test]
+fn numbering_carries_across_decisions_and_shows_no_values() {
+    let policy = PolicySet::preset("strict").expect("strict");
+    let ctx = DecisionContext::response("t");
+    let detector = LocalDetector::new();
+    let mut numbering = sentinel_policy::Numbering::default();
+    let mut piece = |text: &str| {
+        let findings = detector.scan(text);
+        transformed(policy.decide_numbered(text, &findings, &ctx, &mut numbering))
+    };
+    assert_eq!(piece("to jane@example.com"), "to <EMAIL_ADDRESS_1>");
+    assert_eq!(
+        piece("or bob@example.com, jane@example.com"),
+        "or <EMAIL_ADDRESS_2>, <EMAIL_ADDRESS_1>"
+    );
+    // Without carried numbers each text starts again.
+    assert_eq!(
+        transformed(decide(&policy, "or bob@example.com", &ctx)),
+        "or <EMAIL_ADDRESS_1>"
+    );
+    let shown = format!("{numbering:?}");
+    assert!(
+        shown.contains("EMAIL_ADDRESS") && !shown.contains("example.com"),
+        "{shown}"
+    );
+}
