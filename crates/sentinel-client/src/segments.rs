@@ -257,6 +257,12 @@ impl Walk {
         for field in ["refusal", "reasoning_content"] {
             self.string(m.get(field), field);
         }
+        // The transcript of an audio answer.
+        if m.pointer("/audio/transcript").is_some_and(Value::is_string) {
+            self.under(Step::Key("audio"), |w| {
+                w.string(m.pointer("/audio/transcript"), "transcript")
+            });
+        }
         // The deprecated single function call.
         if m.pointer("/function_call/arguments")
             .is_some_and(Value::is_string)
@@ -288,11 +294,16 @@ impl Walk {
     }
 
     /// One Responses API output item: a message's content parts, a function call's
-    /// arguments, a reasoning item's summary and content.
+    /// arguments, a reasoning item's summary and content, a file search's queries and the
+    /// text of its results.
     fn output_item(&mut self, item: &Value) {
         self.under(Step::Key("content"), |w| w.content(item.get("content")));
         self.string(item.get("arguments"), "arguments");
         self.under(Step::Key("summary"), |w| w.content(item.get("summary")));
+        if let Some(queries) = item.get("queries") {
+            self.under(Step::Key("queries"), |w| w.strings_under(queries));
+        }
+        self.items(item, "results", |w, r| w.string(r.get("text"), "text"));
     }
 
     /// Each item of the array at `key`, walked by `f`.
@@ -516,6 +527,17 @@ mod tests {
         assert_eq!(
             response_segments(Route::Responses, &refused).pointers(),
             ["/output/0/content/0/refusal"]
+        );
+        let searched = json!({"output":[{"type":"file_search_call","queries":["q1"],
+            "results":[{"file_id":"f","score":0.5,"text":"found"}]}]});
+        assert_eq!(
+            response_segments(Route::Responses, &searched).pointers(),
+            ["/output/0/queries/0", "/output/0/results/0/text"]
+        );
+        let spoken = json!({"choices":[{"message":{"content":null,"audio":{"id":"a","data":"UklG","transcript":"said"}}}]});
+        assert_eq!(
+            response_segments(Route::ChatCompletions, &spoken).pointers(),
+            ["/choices/0/message/audio/transcript"]
         );
         let event = json!({"type":"response.completed","response":refused});
         assert_eq!(
