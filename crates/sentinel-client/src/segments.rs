@@ -153,10 +153,10 @@ fn get_mut<'v>(mut v: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
     Some(v)
 }
 
-/// Builds [`Segments`]: `at` is the path to the value being looked at.
+/// Builds [`Segments`]: `path` is the path to the value being looked at.
 struct Walk {
     out: Segments,
-    at: Vec<Step>,
+    path: Vec<Step>,
 }
 
 impl Default for Walk {
@@ -167,7 +167,7 @@ impl Default for Walk {
                 steps: Vec::with_capacity(16),
                 ends: Vec::with_capacity(4),
             },
-            at: Vec::with_capacity(8),
+            path: Vec::with_capacity(8),
         }
     }
 }
@@ -175,22 +175,36 @@ impl Default for Walk {
 impl Walk {
     /// Records the current path.
     fn here(&mut self) {
-        self.out.steps.extend(self.at.iter().cloned());
+        self.out.steps.extend(self.path.iter().cloned());
         self.out.ends.push(self.out.steps.len());
     }
 
     /// Runs `f` one step further down.
     fn under(&mut self, step: Step, f: impl FnOnce(&mut Walk)) {
-        self.at.push(step);
+        self.path.push(step);
         f(self);
-        self.at.pop();
+        self.path.pop();
     }
 
-    /// Records `v` if it is a string.
-    fn string(&mut self, v: Option<&Value>, key: &'static str) {
-        if v.is_some_and(Value::is_string) {
-            self.under(Step::Key(key), Walk::here);
-        }
+    /// Runs `f` on the value `keys` lead to under `v`, the path extended by them; nothing
+    /// when a key is missing.
+    fn at(&mut self, v: &Value, keys: &[&'static str], f: impl FnOnce(&mut Walk, &Value)) {
+        let Some(target) = keys.iter().try_fold(v, |x, k| x.get(*k)) else {
+            return;
+        };
+        let depth = self.path.len();
+        self.path.extend(keys.iter().map(|k| Step::Key(k)));
+        f(self, target);
+        self.path.truncate(depth);
+    }
+
+    /// Records the value `keys` lead to under `v`, if it is a string.
+    fn string(&mut self, v: &Value, keys: &[&'static str]) {
+        self.at(v, keys, |w, x| {
+            if x.is_string() {
+                w.here();
+            }
+        });
     }
 
     /// Every string leaf of `v` (objects' values and arrays' items).
@@ -211,81 +225,52 @@ impl Walk {
         }
     }
 
-    /// A string, or the `text` of each part of a list.
-    fn content(&mut self, v: Option<&Value>) {
+    /// A string, or the text of each part of a list.
+    fn content(&mut self, v: &Value) {
         match v {
-            Some(Value::String(_)) => self.here(),
-            Some(Value::Array(parts)) => {
+            Value::String(_) => self.here(),
+            Value::Array(parts) => {
                 for (i, p) in parts.iter().enumerate() {
-                    self.under(Step::Index(i), |w| {
-                        match p.get("type").and_then(Value::as_str) {
-                            Some("tool_use") => {
-                                if let Some(input) = p.get("input") {
-                                    w.under(Step::Key("input"), |w| w.strings_under(input));
-                                }
-                            }
-                            Some("tool_result") => {
-                                w.under(Step::Key("content"), |w| w.content(p.get("content")));
-                            }
-                            // An Anthropic document given as plain text.
-                            Some("document")
-                                if p.pointer("/source/type").and_then(Value::as_str)
-                                    == Some("text") =>
-                            {
-                                w.under(Step::Key("source"), |w| {
-                                    w.string(p.pointer("/source/data"), "data");
-                                });
-                            }
-                            // Text parts, OpenAI refusal parts, Anthropic thinking blocks.
-                            _ => {
-                                for field in PART_TEXTS {
-                                    w.string(p.get(field), field);
-                                }
-                            }
-                        }
-                    });
+                    self.under(Step::Index(i), |w| w.part(p));
                 }
             }
             _ => {}
         }
     }
 
-    fn chat_message(&mut self, m: &Value) {
-        self.under(Step::Key("content"), |w| w.content(m.get("content")));
-        // A refusal, and the reasoning some servers return beside the answer (DeepSeek,
-        // vLLM, llama.cpp: `reasoning_content`).
-        for field in ["refusal", "reasoning_content"] {
-            self.string(m.get(field), field);
-        }
-        // The transcript of an audio answer.
-        if m.pointer("/audio/transcript").is_some_and(Value::is_string) {
-            self.under(Step::Key("audio"), |w| {
-                w.string(m.pointer("/audio/transcript"), "transcript")
-            });
-        }
-        // The deprecated single function call.
-        if m.pointer("/function_call/arguments")
-            .is_some_and(Value::is_string)
-        {
-            self.under(Step::Key("function_call"), |w| {
-                w.under(Step::Key("arguments"), Walk::here);
-            });
-        }
-        if let Some(Value::Array(calls)) = m.get("tool_calls") {
-            for (k, c) in calls.iter().enumerate() {
-                if c.pointer("/function/arguments")
-                    .is_some_and(Value::is_string)
-                {
-                    self.under(Step::Key("tool_calls"), |w| {
-                        w.under(Step::Index(k), |w| {
-                            w.under(Step::Key("function"), |w| {
-                                w.under(Step::Key("arguments"), Walk::here);
-                            });
-                        });
-                    });
+    /// One content part.
+    fn part(&mut self, p: &Value) {
+        match p.get("type").and_then(Value::as_str) {
+            Some("tool_use") => self.at(p, &["input"], Walk::strings_under),
+            Some("tool_result") => self.at(p, &["content"], Walk::content),
+            // An Anthropic document given as plain text.
+            Some("document")
+                if p.pointer("/source/type").and_then(Value::as_str) == Some("text") =>
+            {
+                self.string(p, &["source", "data"]);
+            }
+            // Text parts, OpenAI refusal parts, Anthropic thinking blocks.
+            _ => {
+                for field in PART_TEXTS {
+                    self.string(p, &[field]);
                 }
             }
         }
+    }
+
+    fn chat_message(&mut self, m: &Value) {
+        self.at(m, &["content"], Walk::content);
+        // A refusal, and the reasoning some servers return beside the answer (DeepSeek,
+        // vLLM, llama.cpp: `reasoning_content`).
+        self.string(m, &["refusal"]);
+        self.string(m, &["reasoning_content"]);
+        // The transcript of an audio answer.
+        self.string(m, &["audio", "transcript"]);
+        // The deprecated single function call.
+        self.string(m, &["function_call", "arguments"]);
+        self.items(m, "tool_calls", |w, c| {
+            w.string(c, &["function", "arguments"])
+        });
     }
 
     /// The output items of a Responses API response.
@@ -297,24 +282,22 @@ impl Walk {
     /// arguments, a reasoning item's summary and content, a file search's queries and the
     /// text of its results.
     fn output_item(&mut self, item: &Value) {
-        self.under(Step::Key("content"), |w| w.content(item.get("content")));
-        self.string(item.get("arguments"), "arguments");
-        self.under(Step::Key("summary"), |w| w.content(item.get("summary")));
-        if let Some(queries) = item.get("queries") {
-            self.under(Step::Key("queries"), |w| w.strings_under(queries));
-        }
-        self.items(item, "results", |w, r| w.string(r.get("text"), "text"));
+        self.at(item, &["content"], Walk::content);
+        self.string(item, &["arguments"]);
+        self.at(item, &["summary"], Walk::content);
+        self.at(item, &["queries"], Walk::strings_under);
+        self.items(item, "results", |w, r| w.string(r, &["text"]));
     }
 
     /// Each item of the array at `key`, walked by `f`.
     fn items(&mut self, body: &Value, key: &'static str, mut f: impl FnMut(&mut Walk, &Value)) {
-        if let Some(Value::Array(items)) = body.get(key) {
-            self.under(Step::Key(key), |w| {
+        self.at(body, &[key], |w, items| {
+            if let Value::Array(items) = items {
                 for (i, item) in items.iter().enumerate() {
                     w.under(Step::Index(i), |w| f(w, item));
                 }
-            });
-        }
+            }
+        });
     }
 }
 
@@ -325,47 +308,31 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
         Route::ChatCompletions => {
             w.items(body, "messages", Walk::chat_message);
             // Predicted output: text the model is told to expect.
-            if let Some(prediction) = body.get("prediction") {
-                w.under(Step::Key("prediction"), |w| {
-                    w.under(Step::Key("content"), |w| {
-                        w.content(prediction.get("content"))
-                    });
-                });
-            }
+            w.at(body, &["prediction", "content"], Walk::content);
         }
         Route::Completions => {
-            if let Some(p) = body.get("prompt") {
-                w.under(Step::Key("prompt"), |w| w.strings_under(p));
-            }
-            w.string(body.get("suffix"), "suffix");
+            w.at(body, &["prompt"], Walk::strings_under);
+            w.string(body, &["suffix"]);
         }
-        Route::Embeddings => {
-            if let Some(p) = body.get("input") {
-                w.under(Step::Key("input"), |w| w.strings_under(p));
-            }
-        }
+        Route::Embeddings => w.at(body, &["input"], Walk::strings_under),
         Route::Responses => {
-            w.string(body.get("instructions"), "instructions");
+            w.string(body, &["instructions"]);
             // A stored prompt's variables.
-            if let Some(vars) = body.pointer("/prompt/variables") {
-                w.under(Step::Key("prompt"), |w| {
-                    w.under(Step::Key("variables"), |w| w.strings_under(vars));
-                });
-            }
+            w.at(body, &["prompt", "variables"], Walk::strings_under);
             match body.get("input") {
-                Some(Value::String(_)) => w.under(Step::Key("input"), Walk::here),
+                Some(Value::String(_)) => w.string(body, &["input"]),
                 // Messages, function calls and their outputs, reasoning passed back.
                 Some(Value::Array(_)) => w.items(body, "input", |w, item| {
                     w.output_item(item);
-                    w.string(item.get("output"), "output");
+                    w.string(item, &["output"]);
                 }),
                 _ => {}
             }
         }
         Route::Messages => {
-            w.under(Step::Key("system"), |w| w.content(body.get("system")));
+            w.at(body, &["system"], Walk::content);
             w.items(body, "messages", |w, m| {
-                w.under(Step::Key("content"), |w| w.content(m.get("content")));
+                w.at(m, &["content"], Walk::content)
             });
         }
     }
@@ -377,14 +344,12 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
     let mut w = Walk::default();
     match route {
         Route::ChatCompletions => w.items(body, "choices", |w, c| {
-            if let Some(m) = c.get("message") {
-                w.under(Step::Key("message"), |w| w.chat_message(m));
-            }
+            w.at(c, &["message"], Walk::chat_message);
         }),
-        Route::Completions => w.items(body, "choices", |w, c| w.string(c.get("text"), "text")),
+        Route::Completions => w.items(body, "choices", |w, c| w.string(c, &["text"])),
         Route::Embeddings => {}
         Route::Responses => w.responses_output(body),
-        Route::Messages => w.under(Step::Key("content"), |w| w.content(body.get("content"))),
+        Route::Messages => w.at(body, &["content"], Walk::content),
     }
     w.out
 }
@@ -395,21 +360,11 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
 pub(crate) fn responses_event_segments(event: &Value) -> Segments {
     let mut w = Walk::default();
     for field in ["text", "arguments", "refusal"] {
-        w.string(event.get(field), field);
+        w.string(event, &[field]);
     }
-    if let Some(part) = event.get("part") {
-        w.under(Step::Key("part"), |w| {
-            for field in PART_TEXTS {
-                w.string(part.get(field), field);
-            }
-        });
-    }
-    if let Some(item) = event.get("item") {
-        w.under(Step::Key("item"), |w| w.output_item(item));
-    }
-    if let Some(response) = event.get("response") {
-        w.under(Step::Key("response"), |w| w.responses_output(response));
-    }
+    w.at(event, &["part"], Walk::part);
+    w.at(event, &["item"], Walk::output_item);
+    w.at(event, &["response"], Walk::responses_output);
     w.out
 }
 
