@@ -1014,17 +1014,32 @@ fn count_restore(stats: &RestoreStats) {
 struct Decider<'a> {
     policy: &'a dyn PolicyEngine,
     ctx: &'a DecisionContext,
-    numbering: &'a std::sync::Mutex<Numbering>,
+    numbering: &'a mut Numbering,
 }
 
 impl Decider<'_> {
-    fn decide(&mut self, text: &str, findings: &[Finding]) -> Decision {
-        let mut numbering = self
-            .numbering
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.policy
-            .decide_numbered(text, findings, self.ctx, &mut numbering)
+    /// The text to send in place of `text` (collecting what was applied), or the reasons
+    /// it is blocked.
+    fn settle(
+        &mut self,
+        text: String,
+        findings: &[Finding],
+        applied: &mut Vec<Applied>,
+    ) -> Result<String, Vec<Reason>> {
+        match self
+            .policy
+            .decide_numbered(&text, findings, self.ctx, self.numbering)
+        {
+            Decision::Allow { applied: a } => {
+                applied.extend(a);
+                Ok(text)
+            }
+            Decision::Transform { text, applied: a } => {
+                applied.extend(a);
+                Ok(text)
+            }
+            Decision::Block { reasons } => Err(reasons),
+        }
     }
 }
 
@@ -1044,6 +1059,18 @@ struct TextStream {
 }
 
 impl TextStream {
+    fn new(restorer: Option<&Restorer>, detector: &Arc<LocalDetector>, hold: usize) -> Self {
+        TextStream {
+            restorer: restorer.map(Restorer::stream),
+            scanner: Some(StreamScanner::with_hold_back(Arc::clone(detector), hold)),
+            buf: String::new(),
+            base: 0,
+            pending: Vec::new(),
+            delta_type: None,
+            responses_event: None,
+        }
+    }
+
     fn push(
         &mut self,
         piece: &str,
@@ -1102,17 +1129,7 @@ impl TextStream {
         if local.is_empty() {
             return Ok(text);
         }
-        match decide.decide(&text, &local) {
-            Decision::Allow { applied: a } => {
-                applied.extend(a);
-                Ok(text)
-            }
-            Decision::Transform { text, applied: a } => {
-                applied.extend(a);
-                Ok(text)
-            }
-            Decision::Block { reasons } => Err(reasons),
-        }
+        decide.settle(text, &local, applied)
     }
 
     fn finish(
@@ -1163,7 +1180,7 @@ pub struct ResponseStream {
     hold_back: usize,
     ctx: DecisionContext,
     /// Redaction numbers shared by every text of the answer.
-    numbering: Arc<std::sync::Mutex<Numbering>>,
+    numbering: Numbering,
     applied: Vec<Applied>,
     stats: RestoreStats,
     audit: Option<Arc<dyn AuditSink>>,
@@ -1211,7 +1228,7 @@ impl ResponseStream {
             detector: p.detection.local_arc(),
             hold_back: p.config.stream_hold_back,
             ctx,
-            numbering: Arc::default(),
+            numbering: Numbering::default(),
             applied: Vec::new(),
             stats: RestoreStats::default(),
             audit: p.audit.clone(),
@@ -1222,21 +1239,6 @@ impl ResponseStream {
             policy_version: p.policy.version_hash(&req.tenant),
             started: Instant::now(),
         }
-    }
-
-    fn text(&mut self, key: &str) -> &mut TextStream {
-        let (restorer, detector, hold) = (&self.restorer, &self.detector, self.hold_back);
-        self.texts
-            .entry(key.to_owned())
-            .or_insert_with(|| TextStream {
-                restorer: restorer.as_ref().map(Restorer::stream),
-                scanner: Some(StreamScanner::with_hold_back(Arc::clone(detector), hold)),
-                buf: String::new(),
-                base: 0,
-                pending: Vec::new(),
-                delta_type: None,
-                responses_event: None,
-            })
     }
 
     /// The next bytes for the caller; `None` at the end.
@@ -1449,32 +1451,28 @@ impl ResponseStream {
             segments.each_mut(v, |slot| r.restore_json(slot, stats));
         }
         let texts: Vec<String> = segments.texts(v).into_iter().map(str::to_owned).collect();
-        let mut out = Vec::with_capacity(texts.len());
-        for t in texts {
-            let found = sentinel_detect::Detector::scan(self.detector.as_ref(), &t);
-            let decision = Decider {
-                policy: self.policy.as_ref(),
-                ctx: &self.ctx,
-                numbering: &self.numbering,
+        let mut decide = Decider {
+            policy: self.policy.as_ref(),
+            ctx: &self.ctx,
+            numbering: &mut self.numbering,
+        };
+        let settled: Result<Vec<String>, Vec<Reason>> = texts
+            .into_iter()
+            .map(|t| {
+                let found = sentinel_detect::Detector::scan(self.detector.as_ref(), &t);
+                decide.settle(t, &found, &mut self.applied)
+            })
+            .collect();
+        match settled {
+            Ok(out) => {
+                segments.replace(v, out);
+                true
             }
-            .decide(&t, &found);
-            match decision {
-                Decision::Allow { applied } => {
-                    self.applied.extend(applied);
-                    out.push(t);
-                }
-                Decision::Transform { text, applied } => {
-                    self.applied.extend(applied);
-                    out.push(text);
-                }
-                Decision::Block { reasons } => {
-                    self.block(&reasons);
-                    return false;
-                }
+            Err(reasons) => {
+                self.block(&reasons);
+                false
             }
         }
-        segments.replace(v, out);
-        true
     }
 
     /// The upstream's stream completed: store what was recorded (a stream cut short is
@@ -1504,9 +1502,6 @@ impl ResponseStream {
             self.emit(&event);
             return;
         };
-        let policy = Arc::clone(&self.policy);
-        let numbering = Arc::clone(&self.numbering);
-        let ctx = self.ctx.clone();
         for (key, pointer, kind) in self.fragments(&v) {
             let piece = v
                 .pointer(&pointer)
@@ -1522,7 +1517,9 @@ impl ResponseStream {
                     .is_none_or(|t| t.responses_event.is_none()))
             .then(|| v.clone());
             let released = {
-                let ts = self.text(&key);
+                let ts = self.texts.entry(key).or_insert_with(|| {
+                    TextStream::new(self.restorer.as_ref(), &self.detector, self.hold_back)
+                });
                 if ts.delta_type.is_none() {
                     ts.delta_type = kind;
                 }
@@ -1530,9 +1527,9 @@ impl ResponseStream {
                     ts.responses_event = template;
                 }
                 let mut decide = Decider {
-                    policy: policy.as_ref(),
-                    ctx: &ctx,
-                    numbering: &numbering,
+                    policy: self.policy.as_ref(),
+                    ctx: &self.ctx,
+                    numbering: &mut self.numbering,
                 };
                 ts.push(&piece, &mut decide, &mut applied)
             };
@@ -1609,17 +1606,15 @@ impl ResponseStream {
             })
             .cloned()
             .collect();
-        let policy = Arc::clone(&self.policy);
-        let ctx = self.ctx.clone();
         for key in keys {
             let Some(mut ts) = self.texts.remove(&key) else {
                 continue;
             };
             let mut applied = Vec::new();
             let mut decide = Decider {
-                policy: policy.as_ref(),
-                ctx: &ctx,
-                numbering: &self.numbering,
+                policy: self.policy.as_ref(),
+                ctx: &self.ctx,
+                numbering: &mut self.numbering,
             };
             let result = ts.finish(&mut decide, &mut applied, &mut self.stats);
             self.applied.extend(applied);
@@ -1691,13 +1686,11 @@ impl ResponseStream {
         let Some(mut ts) = self.texts.remove(key) else {
             return;
         };
-        let policy = Arc::clone(&self.policy);
-        let ctx = self.ctx.clone();
         let mut applied = Vec::new();
         let mut decide = Decider {
-            policy: policy.as_ref(),
-            ctx: &ctx,
-            numbering: &self.numbering,
+            policy: self.policy.as_ref(),
+            ctx: &self.ctx,
+            numbering: &mut self.numbering,
         };
         let result = ts.finish(&mut decide, &mut applied, &mut self.stats);
         self.applied.extend(applied);
