@@ -955,47 +955,103 @@ impl Pipeline {
     }
 }
 
-/// Texts a chat choice streams beside its content: key suffix and delta field.
-const CHOICE_TEXTS: [(&str, &str); 2] = [("f", "refusal"), ("s", "reasoning_content")];
-
-/// A chat chunk carrying what text `key` still held when the stream ended without its
-/// choice's `finish_reason`: in the choice, and the field, the text came from.
-fn chat_flush(key: &str, rest: String) -> Value {
-    let spec = key.strip_prefix('c').unwrap_or_default();
-    let digits = spec.bytes().take_while(u8::is_ascii_digit).count();
-    let index: u64 = spec[..digits].parse().unwrap_or(0);
-    let delta = match &spec[digits..] {
-        "" => serde_json::json!({ "content": rest }),
-        suffix => match CHOICE_TEXTS.iter().find(|(s, _)| *s == suffix) {
-            Some((_, field)) => serde_json::json!({ *field: rest }),
-            None => {
-                let tool: u64 = suffix
-                    .strip_prefix('t')
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
-                serde_json::json!({"tool_calls": [{"index": tool, "function": {"arguments": rest}}]})
-            }
-        },
-    };
-    serde_json::json!({"choices": [{ "index": index, "delta": delta }]})
+/// Which streamed text a fragment belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TextKey {
+    /// A chat or completions choice's text, by choice index.
+    Choice(u64, ChoicePart),
+    /// An Anthropic content block, by index.
+    Block(u64),
+    /// A Responses API text: output item, content part, kind (`output_text`, ...).
+    Responses {
+        output: u64,
+        part: u64,
+        kind: String,
+    },
 }
 
-/// The text stream a Responses API event belongs to (`r{output}:{part}:{kind}`), and
-/// whether the event is a delta (`response.output_text.delta`) or not (a `.done` event, or
-/// any other `response.*` event, whose key names no stream).
-fn responses_key(v: &Value) -> Option<(String, bool)> {
+/// Which text of a choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum ChoicePart {
+    /// `delta.content`, or a completion's `text`.
+    Content,
+    /// A text streamed beside the content (one of [`CHOICE_TEXTS`]).
+    Field(&'static str),
+    /// A tool call's arguments, by tool call index.
+    Tool(u64),
+}
+
+/// Texts a chat choice streams beside its content: a refusal, and reasoning.
+const CHOICE_TEXTS: [&str; 2] = ["refusal", "reasoning_content"];
+
+/// Appends released text to `part` of a streamed choice.
+fn append_to_choice(choice: &mut Value, part: ChoicePart, rest: String) {
+    let Some(o) = choice.as_object_mut() else {
+        return;
+    };
+    if part == ChoicePart::Content && !o.contains_key("delta") {
+        // A completion's choice carries its text itself.
+        let text = format!(
+            "{}{rest}",
+            o.get("text").and_then(Value::as_str).unwrap_or_default()
+        );
+        o.insert("text".to_owned(), Value::String(text));
+        return;
+    }
+    let Some(d) = o
+        .entry("delta")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()))
+        .as_object_mut()
+    else {
+        return;
+    };
+    let field = match part {
+        ChoicePart::Content => "content",
+        ChoicePart::Field(f) => f,
+        ChoicePart::Tool(t) => {
+            let calls = d
+                .entry("tool_calls")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Some(arr) = calls.as_array_mut() {
+                arr.push(serde_json::json!({"index": t, "function": {"arguments": rest}}));
+            }
+            return;
+        }
+    };
+    let text = format!(
+        "{}{rest}",
+        d.get(field).and_then(Value::as_str).unwrap_or_default()
+    );
+    d.insert(field.to_owned(), Value::String(text));
+}
+
+/// A chat chunk carrying what a choice's text still held when the stream ended without
+/// the choice's `finish_reason`: in the choice, and the field, the text came from.
+fn chat_flush(index: u64, part: ChoicePart, rest: String) -> Value {
+    let mut choice = serde_json::json!({ "index": index, "delta": {} });
+    append_to_choice(&mut choice, part, rest);
+    serde_json::json!({ "choices": [choice] })
+}
+
+/// The text a Responses API event belongs to, and whether the event is a delta
+/// (`response.output_text.delta`) or not (a `.done` event, or any other `response.*`
+/// event, whose key names no text).
+fn responses_key(v: &Value) -> Option<(TextKey, bool)> {
     let kind = v.get("type")?.as_str()?.strip_prefix("response.")?;
     let (kind, delta) = match kind.strip_suffix(".delta") {
         Some(k) => (k, true),
         None => (kind.strip_suffix(".done").unwrap_or(kind), false),
     };
-    let index = |field: &str| v.get(field).and_then(Value::as_u64).unwrap_or(0);
-    let part = v
-        .get("content_index")
-        .or_else(|| v.get("summary_index"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    Some((format!("r{}:{part}:{kind}", index("output_index")), delta))
+    let key = TextKey::Responses {
+        output: v.get("output_index").and_then(Value::as_u64).unwrap_or(0),
+        part: v
+            .get("content_index")
+            .or_else(|| v.get("summary_index"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        kind: kind.to_owned(),
+    };
+    Some((key, delta))
 }
 
 fn count_restore(stats: &RestoreStats) {
@@ -1171,7 +1227,7 @@ pub struct ResponseStream {
     source: Option<ResponseBody>,
     replay: Option<Bytes>,
     parser: SseParser,
-    texts: BTreeMap<String, TextStream>,
+    texts: BTreeMap<TextKey, TextStream>,
     out: VecDeque<Bytes>,
     done: bool,
     policy: Arc<dyn PolicyEngine>,
@@ -1372,29 +1428,33 @@ impl ResponseStream {
     }
 
     /// The text fragments of one event: (key, pointer, delta type).
-    fn fragments(&self, v: &Value) -> Vec<(String, String, Option<String>)> {
+    fn fragments(&self, v: &Value) -> Vec<(TextKey, String, Option<String>)> {
         let mut out = Vec::new();
         if let Some(Value::Array(choices)) = v.get("choices") {
             for (i, c) in choices.iter().enumerate() {
                 let idx = c.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
                 if c.pointer("/delta/content").is_some_and(Value::is_string) {
                     out.push((
-                        format!("c{idx}"),
+                        TextKey::Choice(idx, ChoicePart::Content),
                         format!("/choices/{i}/delta/content"),
                         None,
                     ));
                 }
                 if c.get("text").is_some_and(Value::is_string) {
-                    out.push((format!("c{idx}"), format!("/choices/{i}/text"), None));
+                    out.push((
+                        TextKey::Choice(idx, ChoicePart::Content),
+                        format!("/choices/{i}/text"),
+                        None,
+                    ));
                 }
                 // A refusal, and reasoning streamed beside the answer.
-                for (suffix, field) in CHOICE_TEXTS {
+                for field in CHOICE_TEXTS {
                     if c.get("delta")
                         .and_then(|d| d.get(field))
                         .is_some_and(Value::is_string)
                     {
                         out.push((
-                            format!("c{idx}{suffix}"),
+                            TextKey::Choice(idx, ChoicePart::Field(field)),
                             format!("/choices/{i}/delta/{field}"),
                             None,
                         ));
@@ -1411,7 +1471,7 @@ impl ResponseStream {
                             .is_some_and(Value::is_string)
                         {
                             out.push((
-                                format!("c{idx}t{tidx}"),
+                                TextKey::Choice(idx, ChoicePart::Tool(tidx)),
                                 format!("/choices/{i}/delta/tool_calls/{k}/function/arguments"),
                                 None,
                             ));
@@ -1430,7 +1490,7 @@ impl ResponseStream {
                         .pointer("/delta/type")
                         .and_then(Value::as_str)
                         .map(str::to_owned);
-                    out.push((format!("b{idx}"), format!("/delta/{field}"), kind));
+                    out.push((TextKey::Block(idx), format!("/delta/{field}"), kind));
                 }
             }
         }
@@ -1510,7 +1570,7 @@ impl ResponseStream {
                 .to_owned();
             let mut applied = Vec::new();
             // A Responses text keeps its first delta event, to send held text in later.
-            let template = (key.starts_with('r')
+            let template = (matches!(key, TextKey::Responses { .. })
                 && self
                     .texts
                     .get(&key)
@@ -1561,7 +1621,7 @@ impl ResponseStream {
         // out first as a delta of its own, then whatever text the event carries whole is
         // decided as a whole.
         if let Some((key, false)) = responses_key(&v) {
-            self.flush_key(&key, None);
+            self.flush_key(&key);
             if self.done {
                 return;
             }
@@ -1581,7 +1641,7 @@ impl ResponseStream {
         // An Anthropic block that stops first gets its held text as a delta.
         if v.get("type").and_then(Value::as_str) == Some("content_block_stop") {
             let idx = v.get("index").and_then(Value::as_u64).unwrap_or(0);
-            self.flush_key(&format!("b{idx}"), Some(idx));
+            self.flush_key(&TextKey::Block(idx));
             if self.done {
                 return;
             }
@@ -1594,98 +1654,33 @@ impl ResponseStream {
 
     /// Releases the held text of choice `idx` into event `v` (at choice position `i`).
     fn flush_choice(&mut self, v: &mut Value, i: usize, idx: u64) -> bool {
-        let keys: Vec<String> = self
+        let keys: Vec<TextKey> = self
             .texts
             .keys()
-            .filter(|k| {
-                k.strip_prefix(&format!("c{idx}")).is_some_and(|rest| {
-                    rest.is_empty()
-                        || rest.starts_with('t')
-                        || CHOICE_TEXTS.iter().any(|(s, _)| *s == rest)
-                })
-            })
+            .filter(|k| matches!(k, TextKey::Choice(index, _) if *index == idx))
             .cloned()
             .collect();
         for key in keys {
-            let Some(mut ts) = self.texts.remove(&key) else {
-                continue;
-            };
-            let mut applied = Vec::new();
-            let mut decide = Decider {
-                policy: self.policy.as_ref(),
-                ctx: &self.ctx,
-                numbering: &mut self.numbering,
-            };
-            let result = ts.finish(&mut decide, &mut applied, &mut self.stats);
-            self.applied.extend(applied);
-            match result {
-                Err(reasons) => {
-                    self.block(&reasons);
+            let Some((_, rest)) = self.finish_text(&key) else {
+                if self.done {
                     return false;
                 }
-                Ok(rest) if rest.is_empty() => {}
-                Ok(rest) => {
-                    let Some(choice) = v.pointer_mut(&format!("/choices/{i}")) else {
-                        continue;
-                    };
-                    let suffix = &key[format!("c{idx}").len()..];
-                    if let Some((_, field)) = CHOICE_TEXTS.iter().find(|(s, _)| *s == suffix) {
-                        if let Some(d) = choice.get_mut("delta").and_then(Value::as_object_mut) {
-                            let prior = d
-                                .get(*field)
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_owned();
-                            d.insert((*field).to_owned(), Value::String(prior + &rest));
-                        }
-                        continue;
-                    }
-                    match suffix.strip_prefix('t') {
-                        None => {
-                            let field = if choice.get("delta").is_some() {
-                                "/delta/content"
-                            } else {
-                                "/text"
-                            };
-                            let prior = choice
-                                .pointer(field)
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_owned();
-                            if field == "/delta/content" {
-                                if let Some(d) =
-                                    choice.get_mut("delta").and_then(Value::as_object_mut)
-                                {
-                                    d.insert("content".to_owned(), Value::String(prior + &rest));
-                                }
-                            } else if let Some(o) = choice.as_object_mut() {
-                                o.insert("text".to_owned(), Value::String(prior + &rest));
-                            }
-                        }
-                        Some(tool) => {
-                            let tidx: u64 = tool.parse().unwrap_or(0);
-                            if let Some(d) = choice.get_mut("delta").and_then(Value::as_object_mut)
-                            {
-                                let calls = d
-                                    .entry("tool_calls")
-                                    .or_insert_with(|| Value::Array(Vec::new()));
-                                if let Some(arr) = calls.as_array_mut() {
-                                    arr.push(serde_json::json!({"index": tidx, "function": {"arguments": rest}}));
-                                }
-                            }
-                        }
-                    }
-                }
+                continue;
+            };
+            if let (TextKey::Choice(_, part), Some(choice)) =
+                (key, v.pointer_mut(&format!("/choices/{i}")))
+            {
+                append_to_choice(choice, part, rest);
             }
         }
         true
     }
 
-    /// Releases one Anthropic block's held text as its own delta event.
-    fn flush_key(&mut self, key: &str, block: Option<u64>) {
-        let Some(mut ts) = self.texts.remove(key) else {
-            return;
-        };
+    /// Finishes the text `key` names and takes it out: the text and what it still held
+    /// (empty when nothing); `None` when there is no such text or it was blocked (the
+    /// stream is then done).
+    fn finish_text(&mut self, key: &TextKey) -> Option<(TextStream, String)> {
+        let mut ts = self.texts.remove(key)?;
         let mut applied = Vec::new();
         let mut decide = Decider {
             policy: self.policy.as_ref(),
@@ -1695,52 +1690,64 @@ impl ResponseStream {
         let result = ts.finish(&mut decide, &mut applied, &mut self.stats);
         self.applied.extend(applied);
         match result {
-            Err(reasons) => self.block(&reasons),
-            Ok(rest) if rest.is_empty() => {}
-            Ok(rest) => match block {
-                Some(idx) => {
-                    let kind = ts.delta_type.unwrap_or_else(|| "text_delta".to_owned());
-                    let field = match kind.as_str() {
-                        "input_json_delta" => "partial_json",
-                        "thinking_delta" => "thinking",
-                        _ => "text",
-                    };
-                    let data = serde_json::json!({
-                        "type": "content_block_delta",
-                        "index": idx,
-                        "delta": {"type": kind, field: rest},
-                    });
+            Ok(rest) => Some((ts, rest)),
+            Err(reasons) => {
+                self.block(&reasons);
+                None
+            }
+        }
+    }
+
+    /// Releases one text's held part as a delta event of its own.
+    fn flush_key(&mut self, key: &TextKey) {
+        let Some((ts, rest)) = self.finish_text(key) else {
+            return;
+        };
+        if rest.is_empty() {
+            return;
+        }
+        match key {
+            TextKey::Block(idx) => {
+                let kind = ts.delta_type.unwrap_or_else(|| "text_delta".to_owned());
+                let field = match kind.as_str() {
+                    "input_json_delta" => "partial_json",
+                    "thinking_delta" => "thinking",
+                    _ => "text",
+                };
+                let data = serde_json::json!({
+                    "type": "content_block_delta",
+                    "index": idx,
+                    "delta": {"type": kind, field: rest},
+                });
+                self.emit(&SseEvent {
+                    event: Some("content_block_delta".to_owned()),
+                    data: data.to_string(),
+                    ..SseEvent::default()
+                });
+            }
+            TextKey::Responses { .. } => {
+                if let Some(mut event) = ts.responses_event {
+                    event["delta"] = Value::String(rest);
+                    let name = event.get("type").and_then(Value::as_str).map(str::to_owned);
                     self.emit(&SseEvent {
-                        event: Some("content_block_delta".to_owned()),
-                        data: data.to_string(),
+                        event: name,
+                        data: event.to_string(),
                         ..SseEvent::default()
                     });
                 }
-                None => match ts.responses_event {
-                    Some(mut event) => {
-                        event["delta"] = Value::String(rest);
-                        let name = event.get("type").and_then(Value::as_str).map(str::to_owned);
-                        self.emit(&SseEvent {
-                            event: name,
-                            data: event.to_string(),
-                            ..SseEvent::default()
-                        });
-                    }
-                    None => {
-                        let data = chat_flush(key, rest);
-                        self.emit(&SseEvent::data(data.to_string()));
-                    }
-                },
-            },
+            }
+            TextKey::Choice(index, part) => {
+                let data = chat_flush(*index, *part, rest);
+                self.emit(&SseEvent::data(data.to_string()));
+            }
         }
     }
 
     /// Releases everything still held (end of stream).
     fn flush_all(&mut self, _reason: Option<&str>) {
-        let keys: Vec<String> = self.texts.keys().cloned().collect();
+        let keys: Vec<TextKey> = self.texts.keys().cloned().collect();
         for key in keys {
-            let block = key.strip_prefix('b').and_then(|n| n.parse().ok());
-            self.flush_key(&key, block);
+            self.flush_key(&key);
             if self.done {
                 return;
             }
@@ -1762,19 +1769,18 @@ mod tests {
 
     #[test]
     fn held_chat_text_goes_back_to_its_choice_and_field() {
-        let flush = |key: &str| chat_flush(key, "x".to_owned());
+        let flush = |index: u64, part: ChoicePart| chat_flush(index, part, "x".to_owned());
         assert_eq!(
-            flush("c0"),
+            flush(0, ChoicePart::Content),
             serde_json::json!({"choices": [{"index": 0, "delta": {"content": "x"}}]})
         );
-        assert_eq!(flush("c2f")["choices"][0]["index"], 2);
-        assert_eq!(flush("c2f")["choices"][0]["delta"]["refusal"], "x");
-        assert_eq!(flush("c11s")["choices"][0]["index"], 11);
-        assert_eq!(
-            flush("c11s")["choices"][0]["delta"]["reasoning_content"],
-            "x"
-        );
-        let tool = flush("c1t3");
+        let refusal = flush(2, ChoicePart::Field("refusal"));
+        assert_eq!(refusal["choices"][0]["index"], 2);
+        assert_eq!(refusal["choices"][0]["delta"]["refusal"], "x");
+        let reasoning = flush(11, ChoicePart::Field("reasoning_content"));
+        assert_eq!(reasoning["choices"][0]["index"], 11);
+        assert_eq!(reasoning["choices"][0]["delta"]["reasoning_content"], "x");
+        let tool = flush(1, ChoicePart::Tool(3));
         assert_eq!(tool["choices"][0]["index"], 1);
         assert_eq!(tool["choices"][0]["delta"]["tool_calls"][0]["index"], 3);
         assert_eq!(
