@@ -577,7 +577,8 @@ impl Telemetry {
         for &(cache, hit) in r.cache {
             self.caches[cache as usize][usize::from(!hit)].increment(1);
         }
-        for (entity, action, n) in tally(r.findings) {
+        let findings = tally(r.findings);
+        for &(entity, action, n) in &findings {
             self.count_finding(entity, action, n);
         }
         if let Some(direction) = r.blocked {
@@ -587,7 +588,7 @@ impl Telemetry {
         if let Some(e) = r.error {
             metrics::counter!(ERRORS_TOTAL, label::KIND => e.as_str()).increment(1);
         }
-        self.monitor.record(r);
+        self.monitor.record_tallied(r, &findings);
     }
 }
 

@@ -249,6 +249,11 @@ impl Monitor {
 
     /// Records one finished request.
     pub fn record(&self, r: &RequestRecord<'_>) {
+        self.record_tallied(r, &crate::tally(r.findings));
+    }
+
+    /// As [`Monitor::record`], with the findings already tallied by `(entity, action)`.
+    pub(crate) fn record_tallied(&self, r: &RequestRecord<'_>, findings: &[(&str, &str, u64)]) {
         let index = self.slot_now();
         let mut slots = self.lock();
         let slot = &mut slots[(index % SLOTS as u64) as usize];
@@ -295,7 +300,7 @@ impl Monitor {
                 m.completion_tokens += c;
             }
         }
-        for (entity, action, n) in crate::tally(r.findings) {
+        for &(entity, action, n) in findings {
             *entry(entry(&mut slot.findings, entity), action) += n;
         }
     }
