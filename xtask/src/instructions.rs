@@ -11,7 +11,9 @@
 //! (`TOKIO_WORKER_THREADS=1`): with two, how often idle workers wake and look for work
 //! depends on timing and moved the count by 5%. Valgrind emulates a CPU without SHA
 //! extensions or AVX-512, so SHA-256 (audit chain, fingerprints) counts as software
-//! rounds and BLAKE3 as AVX2: those parts weigh more here than on the machine.
+//! rounds and BLAKE3 as AVX2: those parts weigh more here than on the machine. Each
+//! run's profile stays in `target/bench/instructions-run/` (`gateway-clean-1200.callgrind`
+//! and so on) for `callgrind_annotate`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -67,6 +69,16 @@ fn drive(bin: &Path, scenarios: &Path, target: &str, requests: u64) -> Result<()
     Ok(())
 }
 
+/// A run's name (`gateway-clean-1200`): its log and its callgrind profile (kept, for
+/// `callgrind_annotate --inclusive=yes`) are named after it.
+fn run_name(target: &str, scenarios: &Path, requests: u64) -> String {
+    let prompt = scenarios
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("prompt");
+    format!("{target}-{prompt}-{requests}")
+}
+
 /// Instructions of one run of the gateway serving `requests` requests.
 fn gateway_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
     let bin = root.join("target").join("profiling").join("deepsentinel");
@@ -76,12 +88,13 @@ fn gateway_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> 
     let audit = work.join(format!("audit-{requests}"));
     let _ = std::fs::remove_dir_all(&audit);
     std::fs::write(&config, gateway_config(upstream, port, &audit))?;
-    let log = work.join(format!("callgrind-gateway-{requests}.log"));
+    let run = run_name("gateway", scenarios, requests);
+    let log = work.join(format!("{run}.log"));
     let mut child = Command::new("valgrind")
         .arg("--tool=callgrind")
         .arg(format!(
             "--callgrind-out-file={}",
-            work.join("callgrind.out.gateway").display()
+            work.join(format!("{run}.callgrind")).display()
         ))
         .arg(format!("--log-file={}", log.display()))
         .arg(&bin)
@@ -111,13 +124,14 @@ fn gateway_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> 
 fn floor_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
     let bin = |name: &str| root.join("target").join("profiling").join(name);
     let work = root.join("target").join("bench").join("instructions-run");
-    let log = work.join(format!("callgrind-floor-{requests}.log"));
+    let run = run_name("floor", scenarios, requests);
+    let log = work.join(format!("{run}.log"));
     let (mut guard, addr) = start_fixture(
         Command::new("valgrind")
             .arg("--tool=callgrind")
             .arg(format!(
                 "--callgrind-out-file={}",
-                work.join("callgrind.out.floor").display()
+                work.join(format!("{run}.callgrind")).display()
             ))
             .arg(format!("--log-file={}", log.display()))
             .arg(bin("proxy-floor"))
