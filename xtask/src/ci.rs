@@ -127,16 +127,61 @@ fn python_venv() -> Result<std::path::PathBuf> {
     Ok(python)
 }
 
+/// Free space a clean run needs, in MiB: a clean clone's run left 2.2 GB in `target/`
+/// (5.4 GB before incremental state and dependency debug info were dropped); the rest is
+/// room for the registry cache and the distribution packages the tests install.
+const NEEDS_MIB: u64 = 4 * 1024;
+
+/// Fails early, with a message that says why, when the disk holding `target/` has less
+/// free space than a clean run writes; a build that runs out of disk half-way fails with
+/// a compiler error that names a random object file instead.
+fn check_disk() -> Result<()> {
+    let target = util::root().join("target");
+    let at = if target.is_dir() {
+        target
+    } else {
+        util::root()
+    };
+    let Ok(out) = Command::new("df").arg("-Pm").arg(&at).output() else {
+        // No df: nothing to check with; the build reports a full disk itself.
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    // POSIX format: a header line, then "filesystem blocks used available capacity mount".
+    let free = text
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().nth(3))
+        .and_then(|n| n.parse::<u64>().ok());
+    match free {
+        Some(free) if free < NEEDS_MIB => bail!(
+            "only {free} MiB free on the disk holding {}; a clean CI run writes up to \
+             {NEEDS_MIB} MiB there. Free some space (old target/ directories, clones) and rerun",
+            at.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// `cargo` for CI: incremental compilation off, since a CI build is never rebuilt and
+/// its incremental state would take gigabytes of disk for nothing.
+fn cargo_ci() -> Command {
+    let mut c = cargo();
+    c.env("CARGO_INCREMENTAL", "0");
+    c
+}
+
 pub(crate) fn run_all() -> Result<()> {
+    check_disk()?;
     set_up()?;
     let python = python_venv()?;
     util::run(
         "cargo fmt --check",
-        cargo().args(["fmt", "--all", "--", "--check"]),
+        cargo_ci().args(["fmt", "--all", "--", "--check"]),
     )?;
     util::run(
         "cargo clippy (warnings denied)",
-        cargo().args([
+        cargo_ci().args([
             "clippy",
             "--workspace",
             "--all-targets",
@@ -148,24 +193,24 @@ pub(crate) fn run_all() -> Result<()> {
     )?;
     util::run(
         "cargo test (all targets, benches once)",
-        cargo()
+        cargo_ci()
             .args(["test", "--workspace", "--all-targets", "--all-features"])
             .env("DEEPSENTINEL_TEST_PYTHON", &python)
             .env("DEEPSENTINEL_TEST_CHROMIUM", "chromium"),
     )?;
     util::run(
         "cargo test --doc",
-        cargo().args(["test", "--workspace", "--doc", "--all-features"]),
+        cargo_ci().args(["test", "--workspace", "--doc", "--all-features"]),
     )?;
     util::run(
         "cargo doc (warnings denied)",
-        cargo()
+        cargo_ci()
             .args(["doc", "--workspace", "--no-deps", "--all-features"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     // The README's main job: findings in the shipped example mean exit status 1.
     eprintln!("\n==> deepsentinel scan examples/prompt.txt (expects exit status 1)");
-    let status = cargo()
+    let status = cargo_ci()
         .args([
             "run",
             "--quiet",
