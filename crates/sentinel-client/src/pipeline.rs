@@ -979,6 +979,8 @@ enum ChoicePart {
     Field(&'static str),
     /// A tool call's arguments, by tool call index.
     Tool(u64),
+    /// The transcript of an audio answer (`delta.audio.transcript`).
+    Transcript,
 }
 
 /// Texts a chat choice streams beside its content: a refusal, and reasoning.
@@ -1008,6 +1010,24 @@ fn append_to_choice(choice: &mut Value, part: ChoicePart, rest: String) {
     let field = match part {
         ChoicePart::Content => "content",
         ChoicePart::Field(f) => f,
+        ChoicePart::Transcript => {
+            let Some(audio) = d
+                .entry("audio")
+                .or_insert_with(|| Value::Object(serde_json::Map::new()))
+                .as_object_mut()
+            else {
+                return;
+            };
+            let text = format!(
+                "{}{rest}",
+                audio
+                    .get("transcript")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            );
+            audio.insert("transcript".to_owned(), Value::String(text));
+            return;
+        }
         ChoicePart::Tool(t) => {
             let calls = d
                 .entry("tool_calls")
@@ -1460,6 +1480,15 @@ impl ResponseStream {
                         ));
                     }
                 }
+                if c.pointer("/delta/audio/transcript")
+                    .is_some_and(Value::is_string)
+                {
+                    out.push((
+                        TextKey::Choice(idx, ChoicePart::Transcript),
+                        format!("/choices/{i}/delta/audio/transcript"),
+                        None,
+                    ));
+                }
                 if let Some(Value::Array(calls)) = c.pointer("/delta/tool_calls") {
                     for (k, call) in calls.iter().enumerate() {
                         let tidx = call
@@ -1780,6 +1809,8 @@ mod tests {
         let reasoning = flush(11, ChoicePart::Field("reasoning_content"));
         assert_eq!(reasoning["choices"][0]["index"], 11);
         assert_eq!(reasoning["choices"][0]["delta"]["reasoning_content"], "x");
+        let spoken = flush(4, ChoicePart::Transcript);
+        assert_eq!(spoken["choices"][0]["delta"]["audio"]["transcript"], "x");
         let tool = flush(1, ChoicePart::Tool(3));
         assert_eq!(tool["choices"][0]["index"], 1);
         assert_eq!(tool["choices"][0]["delta"]["tool_calls"][0]["index"], 3);

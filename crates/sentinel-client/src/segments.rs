@@ -1,6 +1,7 @@
-//! Where the text is: the routes the pipeline understands, and JSON pointers to every
+//! Where the text is: the routes the pipeline understands, and the paths to every
 //! string a request or response carries that a person or a model wrote (message contents,
-//! text parts, tool-call arguments, tool results, system prompts, prompts, inputs).
+//! text parts, tool-call arguments, tool results, system prompts, prompts, inputs, tool
+//! definitions) or that names who the request is for (`user`, `metadata`).
 
 use serde_json::Value;
 
@@ -289,6 +290,27 @@ impl Walk {
         self.items(item, "results", |w, r| w.string(r, &["text"]));
     }
 
+    /// Tool definitions: each tool's description and the strings of its schema
+    /// (descriptions, enum values, examples, defaults), where `schema` is the path under
+    /// the tool item (`function` wraps both in chat requests).
+    fn tools(&mut self, body: &Value, wrapper: &[&'static str], schema: &'static str) {
+        self.items(body, "tools", |w, t| {
+            w.at(t, wrapper, |w, def| {
+                w.string(def, &["description"]);
+                w.at(def, &[schema], Walk::strings_under);
+            });
+        });
+    }
+
+    /// Who the request is for: OpenAI's `user` and `safety_identifier`, and the strings of
+    /// `metadata` (Anthropic's `metadata.user_id` among them). Applications often put an
+    /// end user's email address or name there.
+    fn identifiers(&mut self, body: &Value) {
+        self.string(body, &["user"]);
+        self.string(body, &["safety_identifier"]);
+        self.at(body, &["metadata"], Walk::strings_under);
+    }
+
     /// Each item of the array at `key`, walked by `f`.
     fn items(&mut self, body: &Value, key: &'static str, mut f: impl FnMut(&mut Walk, &Value)) {
         self.at(body, &[key], |w, items| {
@@ -306,6 +328,7 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
     let mut w = Walk::default();
     match route {
         Route::ChatCompletions => {
+            w.tools(body, &["function"], "parameters");
             w.items(body, "messages", Walk::chat_message);
             // Predicted output: text the model is told to expect.
             w.at(body, &["prediction", "content"], Walk::content);
@@ -317,6 +340,7 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
         Route::Embeddings => w.at(body, &["input"], Walk::strings_under),
         Route::Responses => {
             w.string(body, &["instructions"]);
+            w.tools(body, &[], "parameters");
             // A stored prompt's variables.
             w.at(body, &["prompt", "variables"], Walk::strings_under);
             match body.get("input") {
@@ -331,11 +355,13 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
         }
         Route::Messages => {
             w.at(body, &["system"], Walk::content);
+            w.tools(body, &[], "input_schema");
             w.items(body, "messages", |w, m| {
                 w.at(m, &["content"], Walk::content)
             });
         }
     }
+    w.identifiers(body);
     w.out
 }
 
@@ -421,6 +447,48 @@ mod tests {
         assert_eq!(
             request_segments(Route::Responses, &stored).pointers(),
             ["/prompt/variables/name", "/input"]
+        );
+        let tooled = json!({"model":"m","user":"u","safety_identifier":"s",
+            "metadata":{"k":"v"},"messages":[{"role":"user","content":"c"}],
+            "tools":[{"type":"function","function":{"name":"f","description":"d",
+                "parameters":{"type":"object","properties":{"p":{"type":"string","enum":["e"]}}}}}]});
+        assert_eq!(
+            request_segments(Route::ChatCompletions, &tooled).pointers(),
+            [
+                "/tools/0/function/description",
+                "/tools/0/function/parameters/properties/p/enum/0",
+                "/tools/0/function/parameters/properties/p/type",
+                "/tools/0/function/parameters/type",
+                "/messages/0/content",
+                "/user",
+                "/safety_identifier",
+                "/metadata/k"
+            ]
+        );
+        let responses_tools = json!({"input":"i","user":"u","tools":[{"type":"function",
+            "name":"f","description":"d","parameters":{"type":"object"}},{"type":"web_search"}]});
+        assert_eq!(
+            request_segments(Route::Responses, &responses_tools).pointers(),
+            [
+                "/tools/0/description",
+                "/tools/0/parameters/type",
+                "/input",
+                "/user"
+            ]
+        );
+        let anthropic_tools = json!({"messages":[],"metadata":{"user_id":"u"},
+            "tools":[{"name":"f","description":"d","input_schema":{"type":"object"}}]});
+        assert_eq!(
+            request_segments(Route::Messages, &anthropic_tools).pointers(),
+            [
+                "/tools/0/description",
+                "/tools/0/input_schema/type",
+                "/metadata/user_id"
+            ]
+        );
+        assert_eq!(
+            request_segments(Route::Embeddings, &json!({"input":"a","user":"u"})).pointers(),
+            ["/input", "/user"]
         );
         let document = json!({"messages":[{"role":"user","content":[{"type":"document",
             "source":{"type":"text","media_type":"text/plain","data":"d"}},

@@ -139,6 +139,52 @@ async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
 }
 
 #[tokio::test]
+async fn identifiers_metadata_and_tool_definitions_are_scanned() {
+    let up = start().await;
+    let c = client(&up, "");
+    let mail = "jane.doe@example.com";
+    let requests = [
+        (
+            Route::ChatCompletions,
+            json!({"model": "echo", "user": mail, "safety_identifier": mail,
+                "metadata": {"customer": mail},
+                "tools": [{"type": "function", "function": {"name": "notify",
+                    "description": format!("Mails {mail}"),
+                    "parameters": {"type": "object", "properties": {"to": {"type": "string", "enum": [mail]}}}}}],
+                "messages": [{"role": "user", "content": "hello"}]}),
+        ),
+        (
+            Route::Responses,
+            json!({"model": "m", "input": "hello", "user": mail,
+                "tools": [{"type": "function", "name": "notify", "description": format!("Mails {mail}"),
+                    "parameters": {"type": "object"}}]}),
+        ),
+        (
+            Route::Messages,
+            json!({"model": "m", "max_tokens": 9, "metadata": {"user_id": mail},
+                "tools": [{"name": "notify", "description": "d",
+                    "input_schema": {"type": "object", "properties": {"to": {"type": "string", "default": mail}}}}],
+                "messages": [{"role": "user", "content": "hello"}]}),
+        ),
+        (
+            Route::Embeddings,
+            json!({"model": "m", "input": "hello", "user": mail}),
+        ),
+    ];
+    for (route, body) in requests {
+        answer(&c, route, &body).await;
+        let sent = String::from_utf8_lossy(
+            &up.seen
+                .last(&format!("/v1{}", route.upstream_path()))
+                .expect("sent"),
+        )
+        .into_owned();
+        assert!(!sent.contains("jane.doe"), "{route:?}: {sent}");
+        assert!(sent.contains("<EMAIL_ADDRESS_1>"), "{route:?}: {sent}");
+    }
+}
+
+#[tokio::test]
 async fn segments_holding_any_character_are_numbered_per_request() {
     // Several segments are decided as one text joined by a private-use character none of
     // them holds, so numbering is per request whatever they contain (a NUL, the first
@@ -388,6 +434,14 @@ async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
             "{field}"
         );
     }
+    let spoken: String = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["audio"]["transcript"].as_str())
+        .collect();
+    assert_eq!(spoken, "Sure, the SSN on file is <US_SSN_1> as requested.");
+    assert!(events
+        .iter()
+        .any(|e| e["choices"][0]["delta"]["audio"]["data"] == "UklGRg=="));
 }
 
 const PSEUDO_POLICY: &str = r#"version = "1"

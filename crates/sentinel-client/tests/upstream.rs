@@ -263,15 +263,28 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                 last_user_text(&v)
             };
             if stream && model == "reasoning-stream" {
-                // Reasoning and a refusal streamed beside the (empty) content, three bytes
-                // at a time.
+                // Reasoning, a refusal and an audio answer's transcript streamed beside the
+                // (empty) content, three bytes at a time.
                 let mut events = Vec::new();
-                for field in ["reasoning_content", "refusal"] {
+                for field in ["reasoning_content", "refusal", "audio"] {
                     for p in pieces(&text, 3) {
+                        let delta = if field == "audio" {
+                            json!({"audio": {"id": "audio_1", "transcript": p}})
+                        } else {
+                            json!({field: p})
+                        };
                         events.push(format!(
                             "data: {}\n\n",
                             json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0,
-                                "delta": {field: p}, "finish_reason": null}]})
+                                "delta": delta, "finish_reason": null}]})
+                        ));
+                    }
+                    if field == "audio" {
+                        // Audio data arrives in chunks of its own.
+                        events.push(format!(
+                            "data: {}\n\n",
+                            json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0,
+                                "delta": {"audio": {"data": "UklGRg=="}}, "finish_reason": null}]})
                         ));
                     }
                 }
