@@ -28,15 +28,27 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
 
 /// Starts `deepsentinel serve` on a free port in a temporary directory, with an upstream
 /// nobody listens on; waits for `/healthz`.
-#[allow(clippy::zombie_processes)] // reason: the child is returned; every caller waits on it
 fn start_serve() -> (std::process::Child, u16, tempfile::TempDir) {
+    start_serve_with(None)
+}
+
+/// [`start_serve`], with a configuration file holding `config` when given.
+#[allow(clippy::zombie_processes)] // reason: the child is returned; every caller waits on it
+fn start_serve_with(config: Option<&str>) -> (std::process::Child, u16, tempfile::TempDir) {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
     let dir = tempfile::tempdir().expect("tmp");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepsentinel"));
+    cmd.arg("serve");
+    if let Some(c) = config {
+        let path = dir.path().join("deepsentinel.toml");
+        std::fs::write(&path, c).expect("write config");
+        cmd.arg("--config").arg(path);
+    }
+    let mut child = cmd
+        .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--upstream", "http://127.0.0.1:9/v1"])
         .current_dir(dir.path())
         .env("RUST_LOG", "warn")
@@ -120,6 +132,96 @@ path = "/nope"
     assert!(v["requests_per_second"].as_f64().unwrap_or(0.0) > 0.0);
 }
 
+/// Sends SIGTERM and waits (20 s at most) for a clean exit.
+fn stop(child: &mut std::process::Child) {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "exit status {status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How many of `pid`'s threads are tokio's runtime workers (Linux: `/proc`).
+fn runtime_workers(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|name| name.trim() == "tokio-rt-worker")
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn workers_sets_the_runtime_threads() {
+    let (mut child, _port, _dir) = start_serve_with(Some("[server]\nworkers = 3\n"));
+    if cfg!(target_os = "linux") {
+        assert_eq!(runtime_workers(child.id()), 3);
+    }
+    stop(&mut child);
+}
+
+#[test]
+fn one_worker_serves_concurrent_requests_and_stops() {
+    let (mut child, port, _dir) = start_serve_with(Some("[server]\nworkers = 1\n"));
+    if cfg!(target_os = "linux") {
+        // The whole gateway runs on the main thread: no runtime worker threads.
+        assert_eq!(runtime_workers(child.id()), 0);
+    }
+    // Eight callers at once on the one thread: each gets its own scan's answer.
+    let callers: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                s.set_read_timeout(Some(Duration::from_secs(10)))
+                    .expect("timeout");
+                let body = format!(r#"{{"text": "mail user{i}@example.com"}}"#);
+                write!(
+                    s,
+                    "POST /v1/sentinel/scan HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .expect("send");
+                let mut out = String::new();
+                s.read_to_string(&mut out).expect("read");
+                out
+            })
+        })
+        .collect();
+    for c in callers {
+        let out = c.join().expect("caller");
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(out.contains("EMAIL_ADDRESS"), "{out}");
+    }
+    stop(&mut child);
+}
+
+#[test]
+fn zero_workers_is_a_configuration_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("deepsentinel.toml");
+    std::fs::write(&path, "[server]\nworkers = 0\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("workers must be at least 1"), "{stderr}");
+}
+
 #[test]
 fn serve_starts_answers_and_stops_on_sigterm() {
     let (mut child, port, dir) = start_serve();
@@ -131,20 +233,7 @@ fn serve_starts_answers_and_stops_on_sigterm() {
     // The embedded default writes the audit log in ./deepsentinel-audit.
     assert!(dir.path().join("deepsentinel-audit").is_dir());
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the gateway did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop(&mut child);
     let mut stderr = String::new();
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut stderr);

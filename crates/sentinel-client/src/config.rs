@@ -129,6 +129,12 @@ pub struct ServerSection {
     /// Milliseconds in-flight requests get to finish at shutdown (default 30 000).
     #[serde(default)]
     pub shutdown_grace_ms: Option<u64>,
+    /// Threads that serve requests (default: one per core). `1` runs the whole gateway on
+    /// one thread, with no work stealing and no wake-ups between threads, as nginx's
+    /// `worker_processes 1` does: the least CPU per request, for a gateway given one core
+    /// or sharing a small machine. Must be at least 1.
+    #[serde(default)]
+    pub workers: Option<usize>,
 }
 
 /// `[[key]]`: one gateway API key.
