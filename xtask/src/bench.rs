@@ -9,13 +9,16 @@
 //! measurement (under five minutes in all on a 2-core machine). Then the gateway against
 //! nginx (`gateway_bench`). `--gateway` runs only that; `--instructions` runs only the
 //! instruction count per request under callgrind (`instructions`), the figure that shows
-//! changes too small for this machine's timings.
+//! changes too small for this machine's timings. `--workers N|auto` sets the threads
+//! DeepSentinel and the floor serve with in the gateway bench (default 1, as nginx's one
+//! worker process there).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
+use crate::gateway_bench::Workers;
 use crate::util::{self, cargo, output, root};
 
 fn host() -> Value {
@@ -127,22 +130,33 @@ fn summary(report: &Value, criterion: &Value) {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
-    let quick = args.iter().any(|a| a == "--quick");
-    let gateway_only = args.iter().any(|a| a == "--gateway");
-    let instructions_only = args.iter().any(|a| a == "--instructions");
-    if let Some(bad) = args
-        .iter()
-        .find(|a| !["--quick", "--gateway", "--instructions"].contains(&a.as_str()))
-    {
-        anyhow::bail!(
-            "unknown option {bad} (cargo xtask bench [--quick] [--gateway | --instructions])"
-        );
+    let mut quick = false;
+    let mut gateway_only = false;
+    let mut instructions_only = false;
+    // nginx in the gateway bench runs one worker process; the proxies under test match it.
+    let mut workers = Workers::Fixed(1);
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--gateway" => gateway_only = true,
+            "--instructions" => instructions_only = true,
+            "--workers" => {
+                let value = rest
+                    .next()
+                    .context("--workers needs a value: a count, or auto")?;
+                workers = Workers::parse(value)?;
+            }
+            bad => anyhow::bail!(
+                "unknown option {bad} (cargo xtask bench [--quick] [--gateway [--workers N|auto] | --instructions])"
+            ),
+        }
     }
     if instructions_only {
         return instructions();
     }
     if gateway_only {
-        return gateway(quick);
+        return gateway(quick, workers);
     }
     let timing: &[&str] = if quick {
         &[
@@ -211,7 +225,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     std::fs::write(dir.join("detect-latest.json"), &text)?;
     summary(&report, &criterion);
     println!("\nwritten: target/bench/detect-{now}.json");
-    gateway(quick)
+    gateway(quick, workers)
 }
 
 /// The commit measured.
@@ -227,8 +241,8 @@ fn revision() -> String {
 }
 
 /// The gateway against nginx and the bare upstream (see `gateway_bench`).
-fn gateway(quick: bool) -> Result<()> {
-    keep("gateway", crate::gateway_bench::run(quick)?)
+fn gateway(quick: bool, workers: Workers) -> Result<()> {
+    keep("gateway", crate::gateway_bench::run(quick, workers)?)
 }
 
 /// Instructions per request in the gateway and the floor (see `instructions`).

@@ -6,6 +6,10 @@
 //! for several rounds and medians are reported (with the CPU time each proxy process used
 //! per request, from `/proc`), because this machine's figures move by
 //! tens of percent from run to run.
+//!
+//! nginx runs one worker process, so DeepSentinel and the floor run on one thread too
+//! (`[server] workers = 1`) unless `--workers N` or `--workers auto` (one thread per core,
+//! `serve`'s default) says otherwise.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -129,12 +133,46 @@ pub(crate) fn fresh_dir(name: &str) -> Result<PathBuf> {
     Ok(work)
 }
 
+/// Threads a proxy under test serves with: `[server] workers`, or one per core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Workers {
+    /// `[server] workers = N` (1: one current-thread runtime).
+    Fixed(usize),
+    /// One per core, `serve`'s default.
+    Auto,
+}
+
+impl Workers {
+    /// Parses `--workers`'s value: a count of at least 1, or `auto`.
+    pub(crate) fn parse(s: &str) -> Result<Workers> {
+        if s == "auto" {
+            return Ok(Workers::Auto);
+        }
+        match s.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(Workers::Fixed(n)),
+            _ => bail!("--workers takes a count of at least 1 or `auto`, not {s:?}"),
+        }
+    }
+
+    /// The form `proxy-floor` takes and reports carry.
+    pub(crate) fn arg(self) -> String {
+        match self {
+            Workers::Fixed(n) => n.to_string(),
+            Workers::Auto => "auto".to_owned(),
+        }
+    }
+}
+
 /// The gateway's configuration for a benchmark: the stub upstream, no key, its own audit
-/// directory.
-pub(crate) fn gateway_config(upstream: &str, port: u16, audit: &Path) -> String {
+/// directory, `workers` threads.
+pub(crate) fn gateway_config(upstream: &str, port: u16, audit: &Path, workers: Workers) -> String {
+    let threads = match workers {
+        Workers::Fixed(n) => format!("workers = {n}\n"),
+        Workers::Auto => String::new(),
+    };
     format!(
         "[network]\nupstream = \"http://{upstream}/v1\"\napi_key_env = \"DEEPSENTINEL_BENCH_NO_KEY\"\n\
-         [server]\nlisten = \"127.0.0.1:{port}\"\n[audit]\ndir = \"{}\"\n",
+         [server]\nlisten = \"127.0.0.1:{port}\"\n{threads}[audit]\ndir = \"{}\"\n",
         audit.display()
     )
 }
@@ -172,7 +210,7 @@ fn prompt(pii: bool) -> String {
     json!({"model": "m", "messages": [{"role": "user", "content": text}]}).to_string()
 }
 
-pub(crate) fn run(quick: bool) -> Result<Value> {
+pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
     crate::ci::ensure(&[("nginx", "nginx")])?;
     let root = util::root();
     build_fixtures()?;
@@ -181,8 +219,11 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
 
     // The upstream, and the floor: hyper's server and the transport without the pipeline.
     let (_stub, upstream) = start_fixture(Command::new(bin("upstream-stub")).arg("1"))?;
-    let (floor, floor_addr) =
-        start_fixture(Command::new(bin("proxy-floor")).arg(format!("http://{upstream}")))?;
+    let (floor, floor_addr) = start_fixture(
+        Command::new(bin("proxy-floor"))
+            .arg(format!("http://{upstream}"))
+            .arg(workers.arg()),
+    )?;
     let floor_pid = floor.0.id();
 
     // DeepSentinel.
@@ -190,7 +231,7 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
     let config = work.join("deepsentinel.toml");
     std::fs::write(
         &config,
-        gateway_config(&upstream.to_string(), gw_port, &work.join("audit")),
+        gateway_config(&upstream.to_string(), gw_port, &work.join("audit"), workers),
     )?;
     let gateway = Command::new(bin("deepsentinel"))
         .args(["serve", "--config"])
@@ -321,7 +362,12 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
             results.push(row);
         }
     }
-    Ok(json!({"rounds": rounds, "seconds_per_run": seconds, "results": results}))
+    Ok(json!({
+        "rounds": rounds,
+        "seconds_per_run": seconds,
+        "workers": workers.arg(),
+        "results": results
+    }))
 }
 
 /// Writes a report as `target/bench/{kind}-{now}.json` and `{kind}-latest.json`.

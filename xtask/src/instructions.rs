@@ -7,9 +7,9 @@
 //! target runs twice under callgrind, serving 200 and then 1,200 requests (the
 //! `deepsentinel loadtest` client, 4 at a time); the difference over 1,000 is the cost of a
 //! request with start-up, warm-up and shutdown taken out. The count covers every thread
-//! (the audit writer too) but not the kernel. Both run one runtime worker
-//! (`TOKIO_WORKER_THREADS=1`): with two, how often idle workers wake and look for work
-//! depends on timing and moved the count by 5%. Valgrind emulates a CPU without SHA
+//! (the audit writer too) but not the kernel. Both run on one thread (`[server] workers =
+//! 1`, and the floor likewise): with two runtime workers, how often idle workers wake and
+//! look for work depends on timing and moved the count by 5%. Valgrind emulates a CPU without SHA
 //! extensions or AVX-512, so SHA-256 (audit chain, fingerprints) counts as software
 //! rounds and BLAKE3 as AVX2: those parts weigh more here than on the machine. Each
 //! run's profile stays in `target/bench/instructions-run/` (`gateway-clean-1200.callgrind`
@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 
 use crate::gateway_bench::{
     build_fixtures, free_port, fresh_dir, gateway_config, start_fixture, wait_for, write_scenarios,
+    Workers,
 };
 use crate::util;
 
@@ -87,7 +88,10 @@ fn gateway_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> 
     let config = work.join(format!("deepsentinel-{requests}.toml"));
     let audit = work.join(format!("audit-{requests}"));
     let _ = std::fs::remove_dir_all(&audit);
-    std::fs::write(&config, gateway_config(upstream, port, &audit))?;
+    std::fs::write(
+        &config,
+        gateway_config(upstream, port, &audit, Workers::Fixed(1)),
+    )?;
     let run = run_name("gateway", scenarios, requests);
     let log = work.join(format!("{run}.log"));
     let mut child = Command::new("valgrind")
@@ -101,7 +105,6 @@ fn gateway_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> 
         .args(["serve", "--config"])
         .arg(&config)
         .env("RUST_LOG", "error")
-        .env("TOKIO_WORKER_THREADS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -136,7 +139,7 @@ fn floor_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> Re
             .arg(format!("--log-file={}", log.display()))
             .arg(bin("proxy-floor"))
             .arg(format!("http://{upstream}"))
-            .env("TOKIO_WORKER_THREADS", "1"),
+            .arg(Workers::Fixed(1).arg()),
     )?;
     let served = drive(
         &bin("deepsentinel"),

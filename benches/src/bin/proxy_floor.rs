@@ -1,9 +1,10 @@
 //! The gateway benchmark's floor: hyper's server (through `sentinel_testkit::serve`, which
 //! reads each body whole as the gateway does) and DeepSentinel's `HttpTransport`, with no
 //! pipeline between them: no parsing, scanning, policy, audit or metrics. What the gateway
-//! adds above this is the pipeline's cost. Usage: `proxy-floor UPSTREAM_URL`; prints
-//! `127.0.0.1:PORT` once it listens, then serves until killed. A benchmark fixture, never
-//! shipped.
+//! adds above this is the pipeline's cost. Usage: `proxy-floor UPSTREAM_URL [WORKERS]`,
+//! WORKERS as the gateway's `[server] workers` (`1`: one current-thread runtime; a number:
+//! that many threads; absent or `auto`: one per core); prints `127.0.0.1:PORT` once it
+//! listens, then serves until killed. A benchmark fixture, never shipped.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -25,10 +26,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         TransportConfig::default(),
         vec![Upstream::single(Endpoint::new("upstream", &upstream)?)],
     )?);
-    // The gateway's runtime: multi-threaded, one worker per core.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // The gateway's runtime, as `deepsentinel serve` builds it for `[server] workers`.
+    let workers = std::env::args()
+        .nth(2)
+        .filter(|w| w != "auto")
+        .map(|w| w.parse::<usize>())
+        .transpose()?;
+    let rt = match workers {
+        Some(0) => return Err("WORKERS must be at least 1".into()),
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build()?,
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+    };
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let mut out = std::io::stdout();
