@@ -29,7 +29,8 @@ use tracing::Instrument as _;
 
 use crate::detection::Detection;
 use crate::segments::{
-    request_segments, response_segments, responses_event_segments, Route, Segments,
+    answer_roots, parse_pruned, request_segments, response_segments, responses_event_segments,
+    Route, Segments,
 };
 
 /// What to do when a layer fails.
@@ -907,8 +908,10 @@ impl Pipeline {
         body: &Bytes,
         started: Instant,
     ) -> Result<Bytes, PipelineError> {
-        let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
-            // Not JSON (a provider's plain error page on 200): passed on as it is.
+        // Only the parts of the answer that hold text are parsed (the choices, not the ids
+        // or usage; nothing of an embedding); the whole answer is parsed only to be changed.
+        let Ok(mut v) = parse_pruned(body, answer_roots(req.route)) else {
+            // Not a JSON object (a provider's plain error page on 200): passed on as it is.
             return Ok(body.clone());
         };
         let segments = response_segments(req.route, &v);
@@ -947,7 +950,17 @@ impl Pipeline {
         if !changed {
             return Ok(body.clone());
         }
-        serde_json::to_vec(&v)
+        // The final texts go into the whole answer by the same paths: the pruned one holds
+        // the same subtrees under the same keys.
+        let mut whole: Value =
+            serde_json::from_slice(body).map_err(|e| PipelineError::BadRequest {
+                message: e.to_string(),
+            })?;
+        segments.replace(
+            &mut whole,
+            segments.texts(&v).into_iter().map(str::to_owned),
+        );
+        serde_json::to_vec(&whole)
             .map(Bytes::from)
             .map_err(|e| PipelineError::BadRequest {
                 message: e.to_string(),

@@ -3,6 +3,9 @@
 //! text parts, tool-call arguments, tool results, system prompts, prompts, inputs, tool
 //! definitions) or that names who the request is for (`user`, `metadata`).
 
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
 /// A provider route.
@@ -365,6 +368,88 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
     w.out
 }
 
+/// The top-level keys of a whole answer that [`response_segments`] walks: the rest of an
+/// answer (ids, usage, an embedding's numbers) holds no text and need not be parsed.
+pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
+    match route {
+        Route::ChatCompletions | Route::Completions => &["choices"],
+        Route::Embeddings => &[],
+        Route::Responses => &["output"],
+        Route::Messages => &["content"],
+    }
+}
+
+/// Parses a JSON object keeping only the top-level keys in `keep` (each parsed whole into
+/// a [`Value`]); the others are checked for syntax and skipped without building anything.
+/// A body that is not a JSON object, or not valid JSON, is an error.
+pub(crate) fn parse_pruned(body: &[u8], keep: &[&str]) -> serde_json::Result<Value> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let v = Pruned { keep }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
+}
+
+/// The seed of [`parse_pruned`].
+struct Pruned<'k> {
+    keep: &'k [&'k str],
+}
+
+impl<'de> DeserializeSeed<'de> for Pruned<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pruned<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key_seed(KeyOf { keep: self.keep })? {
+            match key {
+                Some(k) => {
+                    out.insert(k.to_owned(), map.next_value::<Value>()?);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// An object key: which of `keep` it is, if any (compared without copying it).
+struct KeyOf<'k> {
+    keep: &'k [&'k str],
+}
+
+impl<'de, 'k> DeserializeSeed<'de> for KeyOf<'k> {
+    type Value = Option<&'k str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<&'k str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, 'k> Visitor<'de> for KeyOf<'k> {
+    type Value = Option<&'k str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<&'k str>, E> {
+        Ok(self.keep.iter().copied().find(|k| *k == key))
+    }
+}
+
 /// Paths to a (whole, not streamed) response's text.
 pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
     let mut w = Walk::default();
@@ -498,6 +583,70 @@ mod tests {
             ["/messages/0/content/0/source/data"]
         );
     }
+    #[test]
+    fn a_pruned_answer_keeps_every_text_the_walker_finds() {
+        let answers = [
+            (
+                Route::ChatCompletions,
+                json!({"id":"c","object":"chat.completion","created":1,"model":"m",
+                    "choices":[{"index":0,"message":{"role":"assistant","content":"a",
+                        "refusal":null,"audio":{"transcript":"t"},
+                        "tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{}"}}]},
+                        "logprobs":null,"finish_reason":"stop"}],
+                    "usage":{"prompt_tokens":1,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":0}},
+                    "system_fingerprint":"fp"}),
+            ),
+            (
+                Route::Completions,
+                json!({"id":"x","choices":[{"text":"t","index":0}],"usage":{}}),
+            ),
+            (
+                Route::Embeddings,
+                json!({"object":"list","data":[{"embedding":[0.1,0.2],"index":0}],"model":"e"}),
+            ),
+            (
+                Route::Responses,
+                json!({"id":"r","object":"response","instructions":"i","metadata":{},
+                    "output":[{"type":"message","content":[{"type":"output_text","text":"o"}]},
+                        {"type":"reasoning","summary":[{"type":"summary_text","text":"s"}]}],
+                    "usage":{"input_tokens":1}}),
+            ),
+            (
+                Route::Messages,
+                json!({"id":"m","type":"message","role":"assistant","model":"c",
+                    "content":[{"type":"text","text":"a"},{"type":"tool_use","id":"t","name":"f","input":{"q":"v"}}],
+                    "stop_reason":"end_turn","usage":{"input_tokens":1}}),
+            ),
+        ];
+        for (route, full) in answers {
+            let bytes = serde_json::to_vec(&full).expect("json");
+            let pruned = parse_pruned(&bytes, answer_roots(route)).expect("pruned");
+            let kept = response_segments(route, &pruned);
+            let all = response_segments(route, &full);
+            assert_eq!(kept.pointers(), all.pointers(), "{route:?}");
+            assert_eq!(kept.texts(&pruned), all.texts(&full), "{route:?}");
+            let keys: Vec<&String> = pruned.as_object().expect("object").keys().collect();
+            assert!(keys
+                .iter()
+                .all(|k| answer_roots(route).contains(&k.as_str())));
+        }
+        // Not an object, not JSON, or trailing bytes: an error, as a full parse would give
+        // for the last two.
+        for bad in [
+            &b"[1]"[..],
+            b"\"s\"",
+            b"{\"choices\":",
+            b"{} x",
+            b"{\"id\":tru}",
+        ] {
+            assert!(parse_pruned(bad, &["choices"]).is_err(), "{bad:?}");
+        }
+        // Escaped keys are compared decoded.
+        let escaped = parse_pruned(br#"{"ch\u006fices":[1],"x":{"y":[true]}}"#, &["choices"])
+            .expect("escaped");
+        assert_eq!(escaped, json!({"choices":[1]}));
+    }
+
     #[test]
     fn finds_every_text_a_response_carries() {
         let chat = json!({"choices":[

@@ -399,6 +399,12 @@ async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
     )
     .await;
     let v: Value = serde_json::from_str(&whole).expect("json");
+    // A changed answer keeps everything around its texts.
+    assert_eq!(
+        (&v["id"], &v["object"], &v["model"]),
+        (&json!("c"), &json!("chat.completion"), &json!("reasoning"))
+    );
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
     for field in ["reasoning_content", "refusal"] {
         assert_eq!(
             v["choices"][0]["message"][field],
