@@ -62,9 +62,9 @@ pub(crate) fn wait_for(port: u16, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// CPU time (user + system, in clock ticks) used so far by `pid` and its children's
+/// CPU time (user and system, in clock ticks) used so far by `pid` and its children's
 /// threads (nginx's master forks the worker that does the work).
-fn cpu_ticks(pid: u32) -> u64 {
+fn cpu_ticks(pid: u32) -> Ticks {
     let mut pids = vec![pid];
     if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
         pids.extend(
@@ -80,9 +80,22 @@ fn cpu_ticks(pid: u32) -> u64 {
             // stime are fields 14 and 15.
             let rest = stat.rsplit_once(')')?.1;
             let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+            Some(Ticks {
+                user: f.get(11)?.parse().ok()?,
+                system: f.get(12)?.parse().ok()?,
+            })
         })
-        .sum()
+        .fold(Ticks::default(), |a, b| Ticks {
+            user: a.user + b.user,
+            system: a.system + b.system,
+        })
+}
+
+/// CPU time in clock ticks.
+#[derive(Clone, Copy, Debug, Default)]
+struct Ticks {
+    user: u64,
+    system: u64,
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -294,6 +307,7 @@ pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
             let mut p50: [Vec<f64>; N] = Default::default();
             let mut rps: [Vec<f64>; N] = Default::default();
             let mut cpu: [Vec<f64>; N] = Default::default();
+            let mut user: [Vec<f64>; N] = Default::default();
             for round in 0..rounds {
                 for k in 0..N {
                     let t = (k + round) % N;
@@ -325,9 +339,12 @@ pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
                     if let (Some(pid), Some(before)) = (proxy_pid[t], before) {
                         // Requests in the warm-up count too: the ticks cover it.
                         let total = r * (seconds.parse::<f64>().unwrap_or(3.0) + 0.5);
-                        let used = cpu_ticks(pid).saturating_sub(before) as f64 / tck;
+                        let after = cpu_ticks(pid);
+                        let in_user = after.user.saturating_sub(before.user) as f64 / tck;
+                        let in_system = after.system.saturating_sub(before.system) as f64 / tck;
                         if total > 0.0 {
-                            cpu[t].push(used / total * 1e6);
+                            cpu[t].push((in_user + in_system) / total * 1e6);
+                            user[t].push(in_user / total * 1e6);
                         }
                     }
                 }
@@ -335,6 +352,7 @@ pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
             let p = p50.map(median);
             let r = rps.map(median);
             let c = cpu.map(median);
+            let u = user.map(median);
             let (gw_added, nginx_added, floor_added) = (p[1] - p[0], p[2] - p[0], p[3] - p[0]);
             let row = json!({
                 "prompt": if pii { "pii" } else { "clean" },
@@ -343,21 +361,27 @@ pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
                 "rps": {"direct": r[0], "deepsentinel": r[1], "nginx": r[2], "floor": r[3]},
                 "added_p50_us": {"deepsentinel": gw_added, "nginx": nginx_added, "floor": floor_added},
                 "proxy_cpu_us_per_request": {"deepsentinel": c[1], "nginx": c[2], "floor": c[3]},
+                // The user-space part; the rest is the kernel's (sockets, wake-ups, the
+                // audit log's writes).
+                "proxy_user_cpu_us_per_request": {"deepsentinel": u[1], "nginx": u[2], "floor": u[3]},
                 "throughput_vs_nginx": if r[2] > 0.0 { r[1] / r[2] } else { 0.0 },
                 "added_p50_vs_nginx": if nginx_added > 0.0 { gw_added / nginx_added } else { 0.0 },
             });
             eprintln!(
-                "{:<6} c={:<3} p50 us: direct {:>7.0}  deepsentinel {:>7.0} (+{:>5.0})  nginx {:>7.0} (+{:>5.0})  | req/s: direct {:>7.0}  deepsentinel {:>7.0}  nginx {:>7.0}  | vs nginx: throughput {:.2}x, added p50 {:.2}x  | proxy CPU/request: deepsentinel {:.1} us, nginx {:.1} us  | floor (no pipeline): +{:.0} us, {:.0} req/s, {:.1} us CPU",
+                "{:<6} c={:<3} p50 us: direct {:>7.0}  deepsentinel {:>7.0} (+{:>5.0})  nginx {:>7.0} (+{:>5.0})  | req/s: direct {:>7.0}  deepsentinel {:>7.0}  nginx {:>7.0}  | vs nginx: throughput {:.2}x, added p50 {:.2}x  | proxy CPU/request (user part): deepsentinel {:.1} ({:.1}) us, nginx {:.1} ({:.1}) us  | floor (no pipeline): +{:.0} us, {:.0} req/s, {:.1} ({:.1}) us CPU",
                 if pii { "pii" } else { "clean" },
                 concurrency,
                 p[0], p[1], gw_added, p[2], nginx_added, r[0], r[1], r[2],
                 row["throughput_vs_nginx"].as_f64().unwrap_or(0.0),
                 row["added_p50_vs_nginx"].as_f64().unwrap_or(0.0),
                 c[1],
+                u[1],
                 c[2],
+                u[2],
                 floor_added,
                 r[3],
                 c[3],
+                u[3],
             );
             results.push(row);
         }
