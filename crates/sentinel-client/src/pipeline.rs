@@ -1006,40 +1006,18 @@ fn append_to_choice(choice: &mut Value, part: ChoicePart, rest: String) {
     };
     if part == ChoicePart::Content && !o.contains_key("delta") {
         // A completion's choice carries its text itself.
-        let text = format!(
-            "{}{rest}",
-            o.get("text").and_then(Value::as_str).unwrap_or_default()
-        );
-        o.insert("text".to_owned(), Value::String(text));
-        return;
+        return append_at(o, "text", &rest);
     }
-    let Some(d) = o
-        .entry("delta")
-        .or_insert_with(|| Value::Object(serde_json::Map::new()))
-        .as_object_mut()
-    else {
+    let Some(d) = object_at(o, "delta") else {
         return;
     };
-    let field = match part {
-        ChoicePart::Content => "content",
-        ChoicePart::Field(f) => f,
+    match part {
+        ChoicePart::Content => append_at(d, "content", &rest),
+        ChoicePart::Field(f) => append_at(d, f, &rest),
         ChoicePart::Transcript => {
-            let Some(audio) = d
-                .entry("audio")
-                .or_insert_with(|| Value::Object(serde_json::Map::new()))
-                .as_object_mut()
-            else {
-                return;
-            };
-            let text = format!(
-                "{}{rest}",
-                audio
-                    .get("transcript")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-            );
-            audio.insert("transcript".to_owned(), Value::String(text));
-            return;
+            if let Some(audio) = object_at(d, "audio") {
+                append_at(audio, "transcript", &rest);
+            }
         }
         ChoicePart::Tool(t) => {
             let calls = d
@@ -1048,14 +1026,28 @@ fn append_to_choice(choice: &mut Value, part: ChoicePart, rest: String) {
             if let Some(arr) = calls.as_array_mut() {
                 arr.push(serde_json::json!({"index": t, "function": {"arguments": rest}}));
             }
-            return;
         }
-    };
+    }
+}
+
+/// The object at `key` in `o`, added empty when missing; `None` when it is not an object.
+fn object_at<'o>(
+    o: &'o mut serde_json::Map<String, Value>,
+    key: &str,
+) -> Option<&'o mut serde_json::Map<String, Value>> {
+    o.entry(key)
+        .or_insert_with(|| Value::Object(serde_json::Map::new()))
+        .as_object_mut()
+}
+
+/// Appends `rest` to the string at `key` in `o` (a missing or non-string value counts as
+/// empty).
+fn append_at(o: &mut serde_json::Map<String, Value>, key: &str, rest: &str) {
     let text = format!(
         "{}{rest}",
-        d.get(field).and_then(Value::as_str).unwrap_or_default()
+        o.get(key).and_then(Value::as_str).unwrap_or_default()
     );
-    d.insert(field.to_owned(), Value::String(text));
+    o.insert(key.to_owned(), Value::String(text));
 }
 
 /// A chat chunk carrying what a choice's text still held when the stream ended without
