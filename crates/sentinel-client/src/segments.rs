@@ -282,15 +282,20 @@ impl Walk {
         self.items(response, "output", Walk::output_item);
     }
 
-    /// One Responses API output item: a message's content parts, a function call's
-    /// arguments, a reasoning item's summary and content, a file search's queries and the
-    /// text of its results.
+    /// One Responses API item: a message's content parts, a function or MCP call's
+    /// arguments, a custom tool call's input, a tool's output (function, custom tool and
+    /// MCP calls, and their outputs passed back), a reasoning item's summary and content, a
+    /// file search's queries and the text of its results, code interpreter code and logs.
     fn output_item(&mut self, item: &Value) {
         self.at(item, &["content"], Walk::content);
         self.string(item, &["arguments"]);
+        self.string(item, &["input"]);
+        self.string(item, &["output"]);
         self.at(item, &["summary"], Walk::content);
         self.at(item, &["queries"], Walk::strings_under);
         self.items(item, "results", |w, r| w.string(r, &["text"]));
+        self.string(item, &["code"]);
+        self.items(item, "outputs", |w, o| w.string(o, &["logs"]));
     }
 
     /// Tool definitions: each tool's description and the strings of its schema
@@ -348,11 +353,8 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
             w.at(body, &["prompt", "variables"], Walk::strings_under);
             match body.get("input") {
                 Some(Value::String(_)) => w.string(body, &["input"]),
-                // Messages, function calls and their outputs, reasoning passed back.
-                Some(Value::Array(_)) => w.items(body, "input", |w, item| {
-                    w.output_item(item);
-                    w.string(item, &["output"]);
-                }),
+                // Messages, tool calls and their outputs, reasoning passed back.
+                Some(Value::Array(_)) => w.items(body, "input", Walk::output_item),
                 _ => {}
             }
         }
@@ -470,7 +472,9 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
 /// are streamed text, handled piece by piece).
 pub(crate) fn responses_event_segments(event: &Value) -> Segments {
     let mut w = Walk::default();
-    for field in ["text", "arguments", "refusal"] {
+    // `.done` events: output text, function and MCP call arguments, refusals, a custom
+    // tool call's input, code interpreter code.
+    for field in ["text", "arguments", "refusal", "input", "code"] {
         w.string(event, &[field]);
     }
     w.at(event, &["part"], Walk::part);
@@ -711,6 +715,39 @@ mod tests {
             response_segments(Route::ChatCompletions, &spoken).pointers(),
             ["/choices/0/message/audio/transcript"]
         );
+        let tools = json!({"output":[
+            {"type":"custom_tool_call","call_id":"c","name":"f","input":"raw input"},
+            {"type":"mcp_call","id":"m","name":"g","arguments":"{}","output":"tool said"},
+            {"type":"code_interpreter_call","code":"print(1)","outputs":[{"type":"logs","logs":"1"},{"type":"image","url":"u"}]}]});
+        assert_eq!(
+            response_segments(Route::Responses, &tools).pointers(),
+            [
+                "/output/0/input",
+                "/output/1/arguments",
+                "/output/1/output",
+                "/output/2/code",
+                "/output/2/outputs/0/logs"
+            ]
+        );
+        let passed_back = json!({"input":[
+            {"type":"custom_tool_call_output","call_id":"c","output":"result"},
+            {"type":"function_call_output","call_id":"d","output":"r2"},
+            {"type":"computer_call_output","call_id":"e","output":{"type":"input_image","image_url":"x"}}]});
+        assert_eq!(
+            request_segments(Route::Responses, &passed_back).pointers(),
+            ["/input/0/output", "/input/1/output"]
+        );
+        for (kind, field) in [
+            ("response.custom_tool_call_input.done", "input"),
+            ("response.code_interpreter_call_code.done", "code"),
+            ("response.mcp_call_arguments.done", "arguments"),
+        ] {
+            let done = json!({"type": kind, "output_index": 0, field: "whole"});
+            assert_eq!(
+                responses_event_segments(&done).pointers(),
+                [format!("/{field}")]
+            );
+        }
         let event = json!({"type":"response.completed","response":refused});
         assert_eq!(
             responses_event_segments(&event).pointers(),

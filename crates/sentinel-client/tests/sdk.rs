@@ -370,6 +370,33 @@ async fn responses_api_answers_are_scanned_whole_and_streamed() {
 }
 
 #[tokio::test]
+async fn a_streamed_custom_tool_input_is_scanned_in_deltas_and_whole() {
+    let up = start().await;
+    let c = client(&up, "");
+    let body = json!({"model": "custom-tool", "input": "look it up", "stream": true});
+    let text = answer(&c, Route::Responses, &body).await;
+    assert!(
+        !text.contains("536-22-1234") && !text.contains("jane.doe"),
+        "{text}"
+    );
+    let events = events_of(&text);
+    let redacted = "The SSN on file is <US_SSN_1>, mail <EMAIL_ADDRESS_1>.";
+    let joined: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.custom_tool_call_input.delta")
+        .filter_map(|e| e["delta"].as_str())
+        .collect();
+    assert_eq!(joined, redacted);
+    let done = events
+        .iter()
+        .find(|e| e["type"] == "response.custom_tool_call_input.done")
+        .expect("done");
+    assert_eq!(done["input"], redacted);
+    let completed = events.last().expect("completed");
+    assert_eq!(completed["response"]["output"][0]["input"], redacted);
+}
+
+#[tokio::test]
 async fn a_blocked_responses_stream_ends_with_an_error_event() {
     let up = start().await;
     let c = client(&up, "");

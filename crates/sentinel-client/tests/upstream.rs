@@ -185,6 +185,24 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             let reasoning = json!({"id": "rs_1", "type": "reasoning",
                 "summary": [{"type": "summary_text", "text": text}]});
             let response = |output: Value, status: &str| json!({"id": "resp_1", "object": "response", "status": status, "model": model, "output": output});
+            if model == "custom-tool" {
+                // A custom tool call whose free-form input carries the values, streamed
+                // three bytes at a time, then whole in the `.done` event and the item.
+                let call = |input: &str| {
+                    json!({"id": "ctc_1", "type": "custom_tool_call", "call_id": "call_1",
+                        "name": "lookup", "input": input})
+                };
+                let mut events = vec![event(
+                    json!({"type": "response.output_item.added", "sequence_number": 0, "output_index": 0, "item": call("")}),
+                )];
+                for (k, p) in pieces(&text, 3).into_iter().enumerate() {
+                    events.push(event(json!({"type": "response.custom_tool_call_input.delta", "sequence_number": 1 + k, "item_id": "ctc_1", "output_index": 0, "delta": p})));
+                }
+                events.push(event(json!({"type": "response.custom_tool_call_input.done", "sequence_number": 100, "item_id": "ctc_1", "output_index": 0, "input": text})));
+                events.push(event(json!({"type": "response.output_item.done", "sequence_number": 101, "output_index": 0, "item": call(&text)})));
+                events.push(event(json!({"type": "response.completed", "sequence_number": 102, "response": response(json!([call(&text)]), "completed")})));
+                return sse(events);
+            }
             if !stream {
                 return full(
                     200,
