@@ -245,14 +245,23 @@ impl Walk {
     /// One content part.
     fn part(&mut self, p: &Value) {
         match p.get("type").and_then(Value::as_str) {
-            Some("tool_use") => self.at(p, &["input"], Walk::strings_under),
-            Some("tool_result") => self.at(p, &["content"], Walk::content),
-            // An Anthropic document given as plain text.
-            Some("document")
-                if p.pointer("/source/type").and_then(Value::as_str) == Some("text") =>
-            {
-                self.string(p, &["source", "data"]);
+            // Anthropic tool calls: the client's tools, server tools (web search), MCP.
+            Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
+                self.at(p, &["input"], Walk::strings_under);
             }
+            Some("tool_result" | "mcp_tool_result") => self.at(p, &["content"], Walk::content),
+            // A search result the application passes in, with its text blocks.
+            Some("search_result") => {
+                self.string(p, &["title"]);
+                self.at(p, &["content"], Walk::content);
+            }
+            // An Anthropic document given as plain text or as text blocks (not as a PDF
+            // or an image).
+            Some("document") => match p.pointer("/source/type").and_then(Value::as_str) {
+                Some("text") => self.string(p, &["source", "data"]),
+                Some("content") => self.at(p, &["source", "content"], Walk::content),
+                _ => {}
+            },
             // Text parts, OpenAI refusal parts, Anthropic thinking blocks.
             _ => {
                 for field in PART_TEXTS {
@@ -578,6 +587,24 @@ mod tests {
         assert_eq!(
             request_segments(Route::Embeddings, &json!({"input":"a","user":"u"})).pointers(),
             ["/input", "/user"]
+        );
+        let blocks = json!({"messages":[{"role":"user","content":[
+            {"type":"search_result","source":"s","title":"t","content":[{"type":"text","text":"r"}]},
+            {"type":"document","source":{"type":"content","content":[{"type":"text","text":"d"}]}},
+            {"type":"mcp_tool_result","tool_use_id":"m","content":"out"}]},
+            {"role":"assistant","content":[
+            {"type":"server_tool_use","id":"s","name":"web_search","input":{"query":"q"}},
+            {"type":"mcp_tool_use","id":"m","name":"f","server_name":"x","input":{"a":"b"}}]}]});
+        assert_eq!(
+            request_segments(Route::Messages, &blocks).pointers(),
+            [
+                "/messages/0/content/0/title",
+                "/messages/0/content/0/content/0/text",
+                "/messages/0/content/1/source/content/0/text",
+                "/messages/0/content/2/content",
+                "/messages/1/content/0/input/query",
+                "/messages/1/content/1/input/a"
+            ]
         );
         let document = json!({"messages":[{"role":"user","content":[{"type":"document",
             "source":{"type":"text","media_type":"text/plain","data":"d"}},
