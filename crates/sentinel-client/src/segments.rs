@@ -319,6 +319,15 @@ impl Walk {
         });
     }
 
+    /// A structured-output format at `keys`: its description and the strings of its JSON
+    /// schema, as for tools.
+    fn output_schema(&mut self, body: &Value, keys: &[&'static str]) {
+        self.at(body, keys, |w, format| {
+            w.string(format, &["description"]);
+            w.at(format, &["schema"], Walk::strings_under);
+        });
+    }
+
     /// Who the request is for: OpenAI's `user` and `safety_identifier`, and the strings of
     /// `metadata` (Anthropic's `metadata.user_id` among them). Applications often put an
     /// end user's email address or name there.
@@ -346,6 +355,7 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
     match route {
         Route::ChatCompletions => {
             w.tools(body, &["function"], "parameters");
+            w.output_schema(body, &["response_format", "json_schema"]);
             w.items(body, "messages", Walk::chat_message);
             // Predicted output: text the model is told to expect.
             w.at(body, &["prediction", "content"], Walk::content);
@@ -358,6 +368,7 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
         Route::Responses => {
             w.string(body, &["instructions"]);
             w.tools(body, &[], "parameters");
+            w.output_schema(body, &["text", "format"]);
             // A stored prompt's variables.
             w.at(body, &["prompt", "variables"], Walk::strings_under);
             match body.get("input") {
@@ -561,6 +572,25 @@ mod tests {
                 "/user",
                 "/safety_identifier",
                 "/metadata/k"
+            ]
+        );
+        let structured = json!({"messages":[],"response_format":{"type":"json_schema",
+            "json_schema":{"name":"n","description":"d","schema":{"type":"object"}}}});
+        assert_eq!(
+            request_segments(Route::ChatCompletions, &structured).pointers(),
+            [
+                "/response_format/json_schema/description",
+                "/response_format/json_schema/schema/type"
+            ]
+        );
+        let structured = json!({"input":"i","text":{"format":{"type":"json_schema","name":"n",
+            "description":"d","schema":{"enum":["e"]}}}});
+        assert_eq!(
+            request_segments(Route::Responses, &structured).pointers(),
+            [
+                "/text/format/description",
+                "/text/format/schema/enum/0",
+                "/input"
             ]
         );
         let responses_tools = json!({"input":"i","user":"u","tools":[{"type":"function",
