@@ -78,6 +78,7 @@
 mod client;
 mod config;
 pub mod detection;
+mod json_out;
 pub mod pipeline;
 pub mod segments;
 

@@ -28,6 +28,7 @@ use sha2::Sha256;
 use tracing::Instrument as _;
 
 use crate::detection::Detection;
+use crate::json_out;
 use crate::segments::{
     answer_roots, parse_pruned, request_segments, response_segments, responses_event_segments,
     Route, Segments,
@@ -724,11 +725,7 @@ impl Pipeline {
             Some(new_texts) => {
                 let at = Instant::now();
                 segments.replace(&mut body, new_texts.iter().cloned());
-                let bytes = Bytes::from(serde_json::to_vec(&body).map_err(|e| {
-                    PipelineError::BadRequest {
-                        message: e.to_string(),
-                    }
-                })?);
+                let bytes = Bytes::from(json_out::to_vec(&body, req.body.len() + 64));
                 t.add(Stage::Policy, at.elapsed());
                 bytes
             }
@@ -960,11 +957,7 @@ impl Pipeline {
             &mut whole,
             segments.texts(&v).into_iter().map(str::to_owned),
         );
-        serde_json::to_vec(&whole)
-            .map(Bytes::from)
-            .map_err(|e| PipelineError::BadRequest {
-                message: e.to_string(),
-            })
+        Ok(Bytes::from(json_out::to_vec(&whole, body.len() + 64)))
     }
 }
 
@@ -1681,7 +1674,7 @@ impl ResponseStream {
             }
         }
         self.emit(&SseEvent {
-            data: v.to_string(),
+            data: json_out::to_string(&v),
             ..event
         });
     }
