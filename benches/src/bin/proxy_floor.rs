@@ -10,6 +10,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use sentinel_client::ServerSection;
 use sentinel_transport::{
     Endpoint, HttpTransport, OutboundRequest, Transport, TransportConfig, Upstream,
 };
@@ -26,25 +27,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         TransportConfig::default(),
         vec![Upstream::single(Endpoint::new("upstream", &upstream)?)],
     )?);
-    // The gateway's runtime, as `deepsentinel serve` builds it for `[server] workers`.
-    let workers = std::env::args()
-        .nth(2)
-        .filter(|w| w != "auto")
-        .map(|w| w.parse::<usize>())
-        .transpose()?;
-    let rt = match workers {
-        Some(0) => return Err("WORKERS must be at least 1".into()),
-        Some(1) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?,
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
-            .enable_all()
-            .build()?,
-        None => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?,
+    // The gateway's runtime, built as `deepsentinel serve` builds it.
+    let server = ServerSection {
+        workers: std::env::args()
+            .nth(2)
+            .filter(|w| w != "auto")
+            .map(|w| w.parse::<usize>())
+            .transpose()?,
+        ..ServerSection::default()
     };
+    let rt = server.runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let mut out = std::io::stdout();

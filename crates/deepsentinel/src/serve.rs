@@ -45,25 +45,6 @@ pub(crate) fn key(cmd: &KeyCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The runtime `[server] workers` asks for: one thread (a current-thread runtime, so no
-/// work stealing and no wake-ups between threads), N threads, or one per core.
-fn runtime(workers: Option<usize>) -> Result<tokio::runtime::Runtime> {
-    let mut builder = match workers {
-        Some(0) => anyhow::bail!("[server] workers must be at least 1"),
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(n) => {
-            let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(n);
-            b
-        }
-        None => tokio::runtime::Builder::new_multi_thread(),
-    };
-    builder
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")
-}
-
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -90,7 +71,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         .listen
         .clone()
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let runtime = runtime(config.server.workers)?;
+    let runtime = config
+        .server
+        .runtime()
+        .context("cannot start the runtime")?;
     runtime.block_on(async move {
         let recorder = sentinel_metrics::prometheus_recorder()?;
         let handle = recorder.handle();

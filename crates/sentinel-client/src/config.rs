@@ -137,6 +137,33 @@ pub struct ServerSection {
     pub workers: Option<usize>,
 }
 
+impl ServerSection {
+    /// The runtime `workers` asks for: one thread (a current-thread runtime, so no work
+    /// stealing and no wake-ups between threads), that many threads, or one per core.
+    ///
+    /// # Errors
+    ///
+    /// `workers = 0`, or the runtime cannot start.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let mut builder = match self.workers {
+            Some(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "[server] workers must be at least 1",
+                ))
+            }
+            Some(1) => tokio::runtime::Builder::new_current_thread(),
+            Some(n) => {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(n);
+                b
+            }
+            None => tokio::runtime::Builder::new_multi_thread(),
+        };
+        builder.enable_all().build()
+    }
+}
+
 /// `[[key]]`: one gateway API key.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
