@@ -30,8 +30,8 @@ use tracing::Instrument as _;
 use crate::detection::Detection;
 use crate::json_out;
 use crate::segments::{
-    answer_roots, parse_pruned, request_segments, response_segments, responses_event_segments,
-    Route, Segments,
+    self, answer_roots, parse_pruned, request_segments, response_segments,
+    responses_event_segments, Route, Segments, Step,
 };
 
 /// What to do when a layer fails.
@@ -1445,63 +1445,57 @@ impl ResponseStream {
         }
     }
 
-    /// The text fragments of one event: (key, pointer, delta type).
-    fn fragments(&self, v: &Value) -> Vec<(TextKey, String, Option<String>)> {
+    /// The text fragments of one event: (key, path to the text, delta type). Paths are
+    /// steps, as for whole documents: nothing is formatted or parsed per event.
+    fn fragments(&self, v: &Value) -> Vec<(TextKey, Vec<Step>, Option<String>)> {
+        use Step::{Index, Key};
+        let is_text = |x: Option<&Value>| x.is_some_and(Value::is_string);
         let mut out = Vec::new();
         if let Some(Value::Array(choices)) = v.get("choices") {
             for (i, c) in choices.iter().enumerate() {
                 let idx = c.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
-                if c.pointer("/delta/content").is_some_and(Value::is_string) {
-                    out.push((
-                        TextKey::Choice(idx, ChoicePart::Content),
-                        format!("/choices/{i}/delta/content"),
-                        None,
-                    ));
+                let delta = c.get("delta");
+                let field = |f: &str| delta.and_then(|d| d.get(f));
+                let mut push = |part: ChoicePart, rest: &[Step]| {
+                    let mut path = vec![Key("choices"), Index(i)];
+                    path.extend_from_slice(rest);
+                    out.push((TextKey::Choice(idx, part), path, None));
+                };
+                if is_text(field("content")) {
+                    push(ChoicePart::Content, &[Key("delta"), Key("content")]);
                 }
-                if c.get("text").is_some_and(Value::is_string) {
-                    out.push((
-                        TextKey::Choice(idx, ChoicePart::Content),
-                        format!("/choices/{i}/text"),
-                        None,
-                    ));
+                if is_text(c.get("text")) {
+                    push(ChoicePart::Content, &[Key("text")]);
                 }
                 // A refusal, and reasoning streamed beside the answer.
-                for field in CHOICE_TEXTS {
-                    if c.get("delta")
-                        .and_then(|d| d.get(field))
-                        .is_some_and(Value::is_string)
-                    {
-                        out.push((
-                            TextKey::Choice(idx, ChoicePart::Field(field)),
-                            format!("/choices/{i}/delta/{field}"),
-                            None,
-                        ));
+                for f in CHOICE_TEXTS {
+                    if is_text(field(f)) {
+                        push(ChoicePart::Field(f), &[Key("delta"), Key(f)]);
                     }
                 }
-                if c.pointer("/delta/audio/transcript")
-                    .is_some_and(Value::is_string)
-                {
-                    out.push((
-                        TextKey::Choice(idx, ChoicePart::Transcript),
-                        format!("/choices/{i}/delta/audio/transcript"),
-                        None,
-                    ));
+                if is_text(field("audio").and_then(|a| a.get("transcript"))) {
+                    push(
+                        ChoicePart::Transcript,
+                        &[Key("delta"), Key("audio"), Key("transcript")],
+                    );
                 }
-                if let Some(Value::Array(calls)) = c.pointer("/delta/tool_calls") {
+                if let Some(Value::Array(calls)) = field("tool_calls") {
                     for (k, call) in calls.iter().enumerate() {
                         let tidx = call
                             .get("index")
                             .and_then(Value::as_u64)
                             .unwrap_or(k as u64);
-                        if call
-                            .pointer("/function/arguments")
-                            .is_some_and(Value::is_string)
-                        {
-                            out.push((
-                                TextKey::Choice(idx, ChoicePart::Tool(tidx)),
-                                format!("/choices/{i}/delta/tool_calls/{k}/function/arguments"),
-                                None,
-                            ));
+                        if is_text(call.get("function").and_then(|f| f.get("arguments"))) {
+                            push(
+                                ChoicePart::Tool(tidx),
+                                &[
+                                    Key("delta"),
+                                    Key("tool_calls"),
+                                    Index(k),
+                                    Key("function"),
+                                    Key("arguments"),
+                                ],
+                            );
                         }
                     }
                 }
@@ -1509,21 +1503,20 @@ impl ResponseStream {
         }
         if v.get("type").and_then(Value::as_str) == Some("content_block_delta") {
             let idx = v.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let delta = v.get("delta");
             for field in ["text", "partial_json", "thinking"] {
-                if v.pointer(&format!("/delta/{field}"))
-                    .is_some_and(Value::is_string)
-                {
-                    let kind = v
-                        .pointer("/delta/type")
+                if is_text(delta.and_then(|d| d.get(field))) {
+                    let kind = delta
+                        .and_then(|d| d.get("type"))
                         .and_then(Value::as_str)
                         .map(str::to_owned);
-                    out.push((TextKey::Block(idx), format!("/delta/{field}"), kind));
+                    out.push((TextKey::Block(idx), vec![Key("delta"), Key(field)], kind));
                 }
             }
         }
         if let Some((key, true)) = responses_key(v) {
-            if v.get("delta").is_some_and(Value::is_string) {
-                out.push((key, "/delta".to_owned(), None));
+            if is_text(v.get("delta")) {
+                out.push((key, vec![Key("delta")], None));
             }
         }
         out
@@ -1589,9 +1582,8 @@ impl ResponseStream {
             self.emit(&event);
             return;
         };
-        for (key, pointer, kind) in self.fragments(&v) {
-            let piece = v
-                .pointer(&pointer)
+        for (key, path, kind) in self.fragments(&v) {
+            let piece = segments::get(&v, &path)
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
@@ -1623,7 +1615,7 @@ impl ResponseStream {
             self.applied.extend(applied);
             match released {
                 Ok(text) => {
-                    if let Some(slot) = v.pointer_mut(&pointer) {
+                    if let Some(slot) = segments::get_mut(&mut v, &path) {
                         *slot = Value::String(text);
                     }
                 }
@@ -1631,14 +1623,23 @@ impl ResponseStream {
             }
         }
         // A choice that finishes releases what its texts hold, into this event.
-        if let Some(Value::Array(choices)) = v.get("choices").cloned() {
-            for (i, c) in choices.iter().enumerate() {
-                if c.get("finish_reason").is_some_and(|f| !f.is_null()) {
-                    let idx = c.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
-                    if !self.flush_choice(&mut v, i, idx) {
-                        return;
-                    }
-                }
+        let finished: Vec<(usize, u64)> = match v.get("choices") {
+            Some(Value::Array(choices)) => choices
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.get("finish_reason").is_some_and(|f| !f.is_null()))
+                .map(|(i, c)| {
+                    (
+                        i,
+                        c.get("index").and_then(Value::as_u64).unwrap_or(i as u64),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (i, idx) in finished {
+            if !self.flush_choice(&mut v, i, idx) {
+                return;
             }
         }
         if v.get("type").and_then(Value::as_str) == Some("message_stop") {
@@ -1695,7 +1696,7 @@ impl ResponseStream {
                 continue;
             };
             if let (TextKey::Choice(_, part), Some(choice)) =
-                (key, v.pointer_mut(&format!("/choices/{i}")))
+                (key, v.get_mut("choices").and_then(|c| c.get_mut(i)))
             {
                 append_to_choice(choice, part, rest);
             }

@@ -135,7 +135,7 @@ impl Segments {
 }
 
 /// The value at `path`.
-fn get<'v>(mut v: &'v Value, path: &[Step]) -> Option<&'v Value> {
+pub(crate) fn get<'v>(mut v: &'v Value, path: &[Step]) -> Option<&'v Value> {
     for s in path {
         v = match s {
             Step::Key(k) => v.get(*k)?,
@@ -146,7 +146,8 @@ fn get<'v>(mut v: &'v Value, path: &[Step]) -> Option<&'v Value> {
     Some(v)
 }
 
-fn get_mut<'v>(mut v: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
+/// The value at `path`, to change.
+pub(crate) fn get_mut<'v>(mut v: &'v mut Value, path: &[Step]) -> Option<&'v mut Value> {
     for s in path {
         v = match s {
             Step::Key(k) => v.get_mut(*k)?,
