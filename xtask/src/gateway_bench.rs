@@ -138,6 +138,11 @@ pub(crate) fn build_fixtures() -> Result<()> {
     )
 }
 
+/// A binary [`build_fixtures`] built.
+pub(crate) fn fixture(name: &str) -> PathBuf {
+    util::root().join("target").join("profiling").join(name)
+}
+
 /// An empty `target/bench/{name}`.
 pub(crate) fn fresh_dir(name: &str) -> Result<PathBuf> {
     let work = util::root().join("target").join("bench").join(name);
@@ -225,15 +230,13 @@ fn prompt(pii: bool) -> String {
 
 pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
     crate::ci::ensure(&[("nginx", "nginx")])?;
-    let root = util::root();
     build_fixtures()?;
-    let bin = |name: &str| root.join("target").join("profiling").join(name);
     let work = fresh_dir("gateway-run")?;
 
     // The upstream, and the floor: hyper's server and the transport without the pipeline.
-    let (_stub, upstream) = start_fixture(Command::new(bin("upstream-stub")).arg("1"))?;
+    let (_stub, upstream) = start_fixture(Command::new(fixture("upstream-stub")).arg("1"))?;
     let (floor, floor_addr) = start_fixture(
-        Command::new(bin("proxy-floor"))
+        Command::new(fixture("proxy-floor"))
             .arg(format!("http://{upstream}"))
             .arg(workers.arg()),
     )?;
@@ -246,7 +249,7 @@ pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
         &config,
         gateway_config(&upstream.to_string(), gw_port, &work.join("audit"), workers),
     )?;
-    let gateway = Command::new(bin("deepsentinel"))
+    let gateway = Command::new(fixture("deepsentinel"))
         .args(["serve", "--config"])
         .arg(&config)
         .env("RUST_LOG", "error")
@@ -318,7 +321,7 @@ pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
                             targets[t].0,
                             if pii { "pii" } else { "clean" }
                         ),
-                        Command::new(bin("deepsentinel"))
+                        Command::new(fixture("deepsentinel"))
                             .args(["loadtest", "--scenarios"])
                             .arg(&scenarios)
                             .args(["--target", &targets[t].1])

@@ -15,16 +15,15 @@
 //! run's profile stays in `target/bench/instructions-run/` (`gateway-clean-1200.callgrind`
 //! and so on) for `callgrind_annotate`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::gateway_bench::{
-    build_fixtures, free_port, fresh_dir, gateway_config, start_fixture, wait_for, write_scenarios,
-    Workers,
+    build_fixtures, fixture, free_port, fresh_dir, gateway_config, start_fixture, wait_for,
+    write_scenarios, Workers,
 };
 use crate::util;
 
@@ -53,10 +52,10 @@ fn interrupt(child: &mut std::process::Child) -> Result<()> {
 }
 
 /// Drives `requests` requests of `scenarios` at `target`.
-fn drive(bin: &Path, scenarios: &Path, target: &str, requests: u64) -> Result<()> {
+fn drive(scenarios: &Path, target: &str, requests: u64) -> Result<()> {
     let out = util::output(
         &format!("loadtest {requests} requests against {target}"),
-        Command::new(bin)
+        Command::new(fixture("deepsentinel"))
             .args(["loadtest", "--scenarios"])
             .arg(scenarios)
             .args(["--target", target, "--concurrency", "4"])
@@ -80,10 +79,41 @@ fn run_name(target: &str, scenarios: &Path, requests: u64) -> String {
     format!("{target}-{prompt}-{requests}")
 }
 
+/// Where the runs' profiles, logs and configurations go.
+fn work_dir() -> PathBuf {
+    util::root()
+        .join("target")
+        .join("bench")
+        .join("instructions-run")
+}
+
+/// `valgrind --tool=callgrind` for the run named `run`: its profile and log are kept
+/// under [`work_dir`] by that name. The program and its arguments follow.
+fn callgrind(run: &str) -> Command {
+    let work = work_dir();
+    let mut c = Command::new("valgrind");
+    c.arg("--tool=callgrind")
+        .arg(format!(
+            "--callgrind-out-file={}",
+            work.join(format!("{run}.callgrind")).display()
+        ))
+        .arg(format!(
+            "--log-file={}",
+            work.join(format!("{run}.log")).display()
+        ));
+    c
+}
+
+/// The instruction total of a finished run (valgrind writes its log before it exits).
+fn total(run: &str) -> Result<u64> {
+    let log = work_dir().join(format!("{run}.log"));
+    let text = std::fs::read_to_string(&log)?;
+    collected(&text).with_context(|| format!("no instruction total in {}", log.display()))
+}
+
 /// Instructions of one run of the gateway serving `requests` requests.
-fn gateway_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
-    let bin = root.join("target").join("profiling").join("deepsentinel");
-    let work = root.join("target").join("bench").join("instructions-run");
+fn gateway_run(upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
+    let work = work_dir();
     let port = free_port()?;
     let config = work.join(format!("deepsentinel-{requests}.toml"));
     let audit = work.join(format!("audit-{requests}"));
@@ -93,15 +123,8 @@ fn gateway_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> 
         gateway_config(upstream, port, &audit, Workers::Fixed(1)),
     )?;
     let run = run_name("gateway", scenarios, requests);
-    let log = work.join(format!("{run}.log"));
-    let mut child = Command::new("valgrind")
-        .arg("--tool=callgrind")
-        .arg(format!(
-            "--callgrind-out-file={}",
-            work.join(format!("{run}.callgrind")).display()
-        ))
-        .arg(format!("--log-file={}", log.display()))
-        .arg(&bin)
+    let mut child = callgrind(&run)
+        .arg(fixture("deepsentinel"))
         .args(["serve", "--config"])
         .arg(&config)
         .env("RUST_LOG", "error")
@@ -109,60 +132,33 @@ fn gateway_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> 
         .stderr(Stdio::null())
         .spawn()
         .context("cannot start valgrind (apt-get install valgrind)")?;
-    let served = wait_for(port, "deepsentinel serve under callgrind").and_then(|()| {
-        drive(
-            &bin,
-            scenarios,
-            &format!("http://127.0.0.1:{port}"),
-            requests,
-        )
-    });
+    let served = wait_for(port, "deepsentinel serve under callgrind")
+        .and_then(|()| drive(scenarios, &format!("http://127.0.0.1:{port}"), requests));
     interrupt(&mut child)?;
     served?;
-    let text = std::fs::read_to_string(&log)?;
-    collected(&text).with_context(|| format!("no instruction total in {}", log.display()))
+    total(&run)
 }
 
 /// Instructions of one run of the floor serving `requests` requests.
-fn floor_run(root: &Path, upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
-    let bin = |name: &str| root.join("target").join("profiling").join(name);
-    let work = root.join("target").join("bench").join("instructions-run");
+fn floor_run(upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
     let run = run_name("floor", scenarios, requests);
-    let log = work.join(format!("{run}.log"));
     let (mut guard, addr) = start_fixture(
-        Command::new("valgrind")
-            .arg("--tool=callgrind")
-            .arg(format!(
-                "--callgrind-out-file={}",
-                work.join(format!("{run}.callgrind")).display()
-            ))
-            .arg(format!("--log-file={}", log.display()))
-            .arg(bin("proxy-floor"))
+        callgrind(&run)
+            .arg(fixture("proxy-floor"))
             .arg(format!("http://{upstream}"))
             .arg(Workers::Fixed(1).arg()),
     )?;
-    let served = drive(
-        &bin("deepsentinel"),
-        scenarios,
-        &format!("http://{addr}"),
-        requests,
-    );
+    let served = drive(scenarios, &format!("http://{addr}"), requests);
     interrupt(&mut guard.0)?;
     served?;
-    // The log is complete once valgrind has exited; give a slow disk a moment.
-    std::thread::sleep(Duration::from_millis(200));
-    let text = std::fs::read_to_string(&log)?;
-    collected(&text).with_context(|| format!("no instruction total in {}", log.display()))
+    total(&run)
 }
 
 pub(crate) fn run() -> Result<Value> {
     crate::ci::ensure(&[("valgrind", "valgrind")])?;
-    let root = util::root();
     build_fixtures()?;
     let work = fresh_dir("instructions-run")?;
-    let (_stub, upstream) = start_fixture(
-        Command::new(root.join("target").join("profiling").join("upstream-stub")).arg("1"),
-    )?;
+    let (_stub, upstream) = start_fixture(Command::new(fixture("upstream-stub")).arg("1"))?;
     let upstream = upstream.to_string();
     let mut results = Vec::new();
     for pii in [false, true] {
@@ -170,12 +166,12 @@ pub(crate) fn run() -> Result<Value> {
         let scenarios = write_scenarios(&work, pii)?;
         let per_request = |short: u64, long: u64| long.saturating_sub(short) / (LONG - SHORT);
         let gateway = per_request(
-            gateway_run(&root, &upstream, &scenarios, SHORT)?,
-            gateway_run(&root, &upstream, &scenarios, LONG)?,
+            gateway_run(&upstream, &scenarios, SHORT)?,
+            gateway_run(&upstream, &scenarios, LONG)?,
         );
         let floor = per_request(
-            floor_run(&root, &upstream, &scenarios, SHORT)?,
-            floor_run(&root, &upstream, &scenarios, LONG)?,
+            floor_run(&upstream, &scenarios, SHORT)?,
+            floor_run(&upstream, &scenarios, LONG)?,
         );
         eprintln!(
             "{name:<6} instructions per request: deepsentinel {gateway}, floor {floor}, pipeline {}",
