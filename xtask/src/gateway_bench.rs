@@ -45,13 +45,13 @@ pub(crate) fn start_fixture(cmd: &mut Command) -> Result<(Guard, std::net::Socke
     Ok((guard, addr))
 }
 
-pub(crate) fn free_port() -> Result<u16> {
+fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-pub(crate) fn wait_for(port: u16, what: &str) -> Result<()> {
+fn wait_for(port: u16, what: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if Instant::now() > deadline {
@@ -183,7 +183,7 @@ impl Workers {
 
 /// The gateway's configuration for a benchmark: the stub upstream, no key, its own audit
 /// directory, `workers` threads.
-pub(crate) fn gateway_config(upstream: &str, port: u16, audit: &Path, workers: Workers) -> String {
+fn gateway_config(upstream: &str, port: u16, audit: &Path, workers: Workers) -> String {
     let threads = match workers {
         Workers::Fixed(n) => format!("workers = {n}\n"),
         Workers::Auto => String::new(),
@@ -193,6 +193,31 @@ pub(crate) fn gateway_config(upstream: &str, port: u16, audit: &Path, workers: W
          [server]\nlisten = \"127.0.0.1:{port}\"\n{threads}[audit]\ndir = \"{}\"\n",
         audit.display()
     )
+}
+
+/// Starts `deepsentinel serve` with the bench configuration (written to `config`, its
+/// audit log in `audit`) on a free port, quiet, and waits until it listens. `cmd` is what
+/// runs it: the fixture itself, or valgrind with the fixture as its first argument.
+pub(crate) fn start_gateway(
+    mut cmd: Command,
+    upstream: &str,
+    config: &Path,
+    audit: &Path,
+    workers: Workers,
+) -> Result<(Guard, u16)> {
+    let port = free_port()?;
+    std::fs::write(config, gateway_config(upstream, port, audit, workers))?;
+    let child = cmd
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    let guard = Guard(child);
+    wait_for(port, "deepsentinel serve")?;
+    Ok((guard, port))
 }
 
 /// Writes the load generator's scenario file for the clean or the PII prompt.
@@ -243,23 +268,14 @@ pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
     let floor_pid = floor.0.id();
 
     // DeepSentinel.
-    let gw_port = free_port()?;
-    let config = work.join("deepsentinel.toml");
-    std::fs::write(
-        &config,
-        gateway_config(&upstream.to_string(), gw_port, &work.join("audit"), workers),
+    let (gateway, gw_port) = start_gateway(
+        Command::new(fixture("deepsentinel")),
+        &upstream.to_string(),
+        &work.join("deepsentinel.toml"),
+        &work.join("audit"),
+        workers,
     )?;
-    let gateway = Command::new(fixture("deepsentinel"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start deepsentinel serve")?;
-    let gateway_pid = gateway.id();
-    let _gateway = Guard(gateway);
-    wait_for(gw_port, "deepsentinel serve")?;
+    let gateway_pid = gateway.0.id();
 
     // nginx as a plain reverse proxy with upstream keep-alive.
     let nginx_port = free_port()?;

@@ -16,14 +16,13 @@
 //! and so on) for `callgrind_annotate`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::gateway_bench::{
-    build_fixtures, fixture, free_port, fresh_dir, gateway_config, start_fixture, wait_for,
-    write_scenarios, Workers,
+    build_fixtures, fixture, fresh_dir, start_fixture, start_gateway, write_scenarios, Workers,
 };
 use crate::util;
 
@@ -114,27 +113,20 @@ fn total(run: &str) -> Result<u64> {
 /// Instructions of one run of the gateway serving `requests` requests.
 fn gateway_run(upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
     let work = work_dir();
-    let port = free_port()?;
-    let config = work.join(format!("deepsentinel-{requests}.toml"));
     let audit = work.join(format!("audit-{requests}"));
     let _ = std::fs::remove_dir_all(&audit);
-    std::fs::write(
-        &config,
-        gateway_config(upstream, port, &audit, Workers::Fixed(1)),
-    )?;
     let run = run_name("gateway", scenarios, requests);
-    let mut child = callgrind(&run)
-        .arg(fixture("deepsentinel"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start valgrind (apt-get install valgrind)")?;
-    let served = wait_for(port, "deepsentinel serve under callgrind")
-        .and_then(|()| drive(scenarios, &format!("http://127.0.0.1:{port}"), requests));
-    interrupt(&mut child)?;
+    let mut under_callgrind = callgrind(&run);
+    under_callgrind.arg(fixture("deepsentinel"));
+    let (mut guard, port) = start_gateway(
+        under_callgrind,
+        upstream,
+        &work.join(format!("deepsentinel-{requests}.toml")),
+        &audit,
+        Workers::Fixed(1),
+    )?;
+    let served = drive(scenarios, &format!("http://127.0.0.1:{port}"), requests);
+    interrupt(&mut guard.0)?;
     served?;
     total(&run)
 }
