@@ -18,7 +18,7 @@ fn event(i: u64) -> AuditEvent {
     e.actions.insert("redact".into(), 3);
     e.latency_us = 14;
     e.policy_version = "3f2a9c1e".into();
-    e.fingerprints = vec!["hmac:6a1f".into(), "hmac:9be2".into(), "hmac:01cd".into()];
+    e.fingerprints = vec![0x6a1f.into(), 0x9be2.into(), 0x01cd.into()];
     e
 }
 

@@ -52,7 +52,7 @@ pub struct AuditEvent {
     pub policy_version: String,
     /// Keyed fingerprints of the values (HMAC under the deployment's key), never values.
     #[serde(default)]
-    pub fingerprints: Vec<String>,
+    pub fingerprints: Vec<Fingerprint>,
     /// Pseudonyms put back into the answer for the caller (response events).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restored: u32,
@@ -64,6 +64,103 @@ pub struct AuditEvent {
     /// decided and recorded next to the enforced decision, never applied.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub shadow_decision: String,
+}
+
+/// A keyed fingerprint of one value: the first 64 bits of its HMAC-SHA256 under the
+/// deployment's key, written `hmac:` and 16 hex digits.
+///
+/// Equal values under one key give equal fingerprints, so records can be correlated without
+/// holding a value. It is eight bytes, not a string: an event with dozens of findings is
+/// built on the request path without an allocation per finding, and the text is written
+/// only when the record is.
+///
+/// ```
+/// use sentinel_audit::Fingerprint;
+/// let f = Fingerprint::from_digest(&[0x6a, 0x1f, 0, 0, 0, 0, 0, 0x01, 0xff]);
+/// assert_eq!(f.to_string(), "hmac:6a1f000000000001");
+/// assert_eq!("hmac:6a1f000000000001".parse::<Fingerprint>(), Ok(f));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fingerprint(u64);
+
+impl Fingerprint {
+    /// The fingerprint of a MAC `digest`: its first eight bytes (big-endian). Shorter
+    /// digests are padded with zeros.
+    pub fn from_digest(digest: &[u8]) -> Fingerprint {
+        let mut b = [0u8; 8];
+        let n = digest.len().min(8);
+        b[..n].copy_from_slice(&digest[..n]);
+        Fingerprint(u64::from_be_bytes(b))
+    }
+
+    /// The 64 bits.
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+}
+
+impl From<u64> for Fingerprint {
+    fn from(bits: u64) -> Fingerprint {
+        Fingerprint(bits)
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "hmac:{:016x}", self.0)
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// Why a string is not a [`Fingerprint`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FingerprintParseError;
+
+impl std::fmt::Display for FingerprintParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a fingerprint is `hmac:` followed by 16 hex digits")
+    }
+}
+
+impl std::error::Error for FingerprintParseError {}
+
+impl std::str::FromStr for Fingerprint {
+    type Err = FingerprintParseError;
+
+    fn from_str(s: &str) -> Result<Fingerprint, FingerprintParseError> {
+        let digits = s.strip_prefix("hmac:").ok_or(FingerprintParseError)?;
+        if digits.len() != 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(FingerprintParseError);
+        }
+        u64::from_str_radix(digits, 16)
+            .map(Fingerprint)
+            .map_err(|_| FingerprintParseError)
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // `hmac:` and 16 digits, formatted on the stack.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = *b"hmac:0000000000000000";
+        for (i, slot) in out[5..].iter_mut().enumerate() {
+            let shift = 60 - 4 * i;
+            *slot = HEX[usize::try_from((self.0 >> shift) & 0xf).unwrap_or(0)];
+        }
+        s.serialize_str(std::str::from_utf8(&out).unwrap_or_default())
+    }
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fingerprint, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -139,5 +236,42 @@ mod tests {
         assert_eq!(e.entities["EMAIL_ADDRESS"], 3);
         assert_eq!(e.entities["PHONE_NUMBER"], 1);
         assert_eq!(e.actions["redact"], u32::MAX);
+    }
+
+    #[test]
+    fn a_fingerprint_is_written_and_read_as_hmac_and_16_hex_digits() {
+        for bits in [0, 1, 0x0123_4567_89ab_cdef, u64::MAX] {
+            let f = Fingerprint::from(bits);
+            let json = serde_json::to_string(&f).expect("serialize");
+            assert_eq!(json, format!("\"hmac:{bits:016x}\""));
+            assert_eq!(json, format!("\"{f}\""));
+            assert_eq!(
+                serde_json::from_str::<Fingerprint>(&json).expect("parse"),
+                f
+            );
+        }
+        for bad in [
+            "",
+            "hmac:",
+            "hmac:123",
+            "sha:0123456789abcdef",
+            "hmac:0123456789abcdeg",
+            "hmac:0123456789abcdef0",
+            "hmac:+123456789abcdef",
+        ] {
+            assert_eq!(
+                bad.parse::<Fingerprint>(),
+                Err(FingerprintParseError),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Fingerprint::from_digest(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).bits(),
+            0x0102_0304_0506_0708
+        );
+        assert_eq!(
+            Fingerprint::from_digest(&[0xab]).bits(),
+            0xab00_0000_0000_0000
+        );
     }
 }

@@ -36,7 +36,7 @@ mod sink;
 mod verify;
 
 pub use error::{Error, ErrorKind};
-pub use event::{AuditEvent, Direction};
+pub use event::{AuditEvent, Direction, Fingerprint, FingerprintParseError};
 pub use file::{Durability, FailurePolicy, FileSink, FileSinkConfig};
 pub use sink::{AuditHealth, AuditSink};
 pub use verify::{verify, Break, VerifyReport};

@@ -15,7 +15,8 @@ fn event(i: usize) -> AuditEvent {
     e.decision = "transform".into();
     e.entities.insert("EMAIL_ADDRESS".into(), 1);
     e.actions.insert("redact".into(), 1);
-    e.fingerprints.push(format!("hmac:{i:032x}"));
+    e.fingerprints
+        .push(sentinel_audit::Fingerprint::from(i as u64));
     e
 }
 

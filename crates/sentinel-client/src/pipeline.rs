@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http::StatusCode;
-use sentinel_audit::{AuditEvent, AuditSink, Direction as AuditDirection};
+use sentinel_audit::{AuditEvent, AuditSink, Direction as AuditDirection, Fingerprint};
 use sentinel_cache::{
     response_key, Cacheability, CachedBody, CachedResponse, Flight, ResponseCachePolicy,
     SingleFlight, TieredCache,
@@ -348,19 +348,13 @@ impl Pipeline {
         self.responses.as_ref()
     }
 
-    fn fingerprint(&self, entity: &str, value: &str) -> String {
+    fn fingerprint(&self, entity: &str, value: &str) -> Fingerprint {
         // A copy of the keyed state: the key's two blocks are hashed once, not per value.
         let mut mac = self.fingerprinter.clone();
         mac.update(entity.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
-        let mut digits = [0u8; 16];
-        // 8 bytes always fit 16 hex digits.
-        let _ = hex::encode_to_slice(&mac.finalize().into_bytes()[..8], &mut digits);
-        let mut out = String::with_capacity(21);
-        out.push_str("hmac:");
-        out.extend(digits.iter().map(|&d| char::from(d)));
-        out
+        Fingerprint::from_digest(&mac.finalize().into_bytes())
     }
 
     /// Detects in every segment (cache hits counted into `lookups`).

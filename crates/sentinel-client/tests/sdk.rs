@@ -129,13 +129,31 @@ async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
     drop(c);
     let log: String = std::fs::read_dir(dir.path())
         .expect("dir")
-        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
         .collect();
     assert!(
         log.contains("\"EMAIL_ADDRESS\":2") && log.contains("\"AWS_ACCESS_KEY\":1"),
         "{log}"
     );
     assert!(!log.contains("jane.doe") && !log.contains("AKIAIOSFODNN7EXAMPLE"));
+    // The request's two equal addresses share one keyed fingerprint, `hmac:` + 16 hex digits.
+    let request = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("a JSON line"))
+        .find(|r| r["event"]["entities"]["EMAIL_ADDRESS"] == 2)
+        .expect("the request's record");
+    let prints = request["event"]["fingerprints"]
+        .as_array()
+        .expect("fingerprints")
+        .iter()
+        .map(|f| f.as_str().expect("a string"))
+        .collect::<Vec<_>>();
+    assert_eq!(prints.len(), 2, "{request}");
+    assert_eq!(prints[0], prints[1]);
+    let digits = prints[0].strip_prefix("hmac:").expect("hmac: prefix");
+    assert!(digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_hexdigit()));
 }
 
 #[tokio::test]
