@@ -1,6 +1,6 @@
 //! `PolicyEngine` and its production implementation, `PolicySet`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,7 +131,9 @@ struct Policy {
     rules: Vec<Rule>,
     /// Entity type -> the rules naming it, in order: a finding's rule is found with one
     /// lookup, not a search of every rule's set.
-    by_entity: HashMap<String, Vec<usize>>,
+    /// Keyed with foldhash: the keys are the configuration's names, and the lookup is
+    /// paid once per finding.
+    by_entity: foldhash::HashMap<String, Vec<usize>>,
     default_action: Action,
     /// The hash action's HMAC, keyed once.
     hash_mac: Hmac<Sha256>,
@@ -332,7 +334,7 @@ impl PolicySet {
                 }
             }
             let version_hash = digest(&rules, default, &file.version);
-            let mut by_entity: HashMap<String, Vec<usize>> = HashMap::new();
+            let mut by_entity = foldhash::HashMap::<String, Vec<usize>>::default();
             for (i, r) in rules.iter().enumerate() {
                 for e in &r.entities {
                     by_entity.entry(e.clone()).or_default().push(i);
@@ -559,8 +561,11 @@ fn decide_with(
     }
     // Number distinct values per entity type in text order, then write front to back
     // (the same result as replacing back to front, with one allocation).
-    let mut numbers: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    let mut next: BTreeMap<&str, usize> = BTreeMap::new();
+    // Hashed, not ordered: a PII-dense text has dozens of findings, and a tree compared
+    // the values again at every level. foldhash's per-map seed keeps crafted values from
+    // colliding on purpose.
+    let mut numbers: HashMap<(&str, &str), usize, foldhash::fast::RandomState> = HashMap::default();
+    let mut next: Vec<(&str, usize)> = Vec::new();
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     let mut tenant_key: Option<TenantKey> = None;
@@ -584,10 +589,17 @@ fn decide_with(
                     // Within one text the numbers borrow from it: keeping them in a
                     // Numbering (owned names) cost 4-5% more instructions per PII request
                     // (`cargo xtask bench --instructions`, 513-516 k -> 535-543 k).
-                    let count = next.entry(entity).or_insert(0);
                     Some(*numbers.entry((entity, value)).or_insert_with(|| {
-                        *count += 1;
-                        *count
+                        // Few entity types per text: a list beats a map.
+                        let i = next
+                            .iter()
+                            .position(|(e, _)| *e == entity)
+                            .unwrap_or_else(|| {
+                                next.push((entity, 0));
+                                next.len() - 1
+                            });
+                        next[i].1 += 1;
+                        next[i].1
                     }))
                 };
                 transform::redact(entity, n, &mut out);
