@@ -405,7 +405,8 @@ impl HttpTransport {
         };
         let timeouts = self.config.timeouts;
         let retry = &self.config.retry;
-        let deadline = Instant::now() + timeouts.total;
+        let begun = Instant::now();
+        let deadline = begun + timeouts.total;
         self.budget.deposit();
         let mut tried: Vec<Vec<usize>> = vec![Vec::new(); self.chain.len()];
         let mut attempt: u32 = 0;
@@ -428,7 +429,8 @@ impl HttpTransport {
             tried[p].push(i);
             let request = self.build(&req, &state.endpoint)?;
             let inflight = pool.start(i);
-            let started = Instant::now();
+            // The first attempt starts when the exchange did (one clock read fewer).
+            let started = if attempt == 1 { begun } else { Instant::now() };
             let wait = timeouts
                 .headers
                 .min(deadline.saturating_duration_since(started));
