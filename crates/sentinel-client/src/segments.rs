@@ -315,9 +315,75 @@ impl Walk {
         self.items(body, "tools", |w, t| {
             w.at(t, wrapper, |w, def| {
                 w.string(def, &["description"]);
-                w.at(def, &[schema], Walk::strings_under);
+                w.at(def, &[schema], Walk::schema);
             });
         });
+    }
+
+    /// The text of a JSON Schema: what is written for people or holds values
+    /// (`description`, `title`, `enum`, `const`, `default`, `examples`, unknown keywords),
+    /// through every subschema. Keywords that only shape the schema (`type`, `format`,
+    /// `pattern`, `$ref`, `required`, ...) are skipped: a tool's schema holds a dozen of
+    /// them per property, and each would be one more short segment to scan.
+    fn schema(&mut self, v: &Value) {
+        let Value::Object(map) = v else {
+            // Booleans are schemas too; anything else is not a schema: scanned whole.
+            self.strings_under(v);
+            return;
+        };
+        for (k, item) in map {
+            match k.as_str() {
+                // Names to subschemas.
+                "properties" | "patternProperties" | "$defs" | "definitions"
+                | "dependentSchemas" => {
+                    if let Value::Object(named) = item {
+                        self.under(Step::Field(k.clone()), |w| {
+                            for (name, sub) in named {
+                                w.under(Step::Field(name.clone()), |w| w.schema(sub));
+                            }
+                        });
+                    } else {
+                        self.under(Step::Field(k.clone()), |w| w.strings_under(item));
+                    }
+                }
+                // A subschema, or (`items` in older drafts) a list of them.
+                "items"
+                | "additionalItems"
+                | "additionalProperties"
+                | "unevaluatedItems"
+                | "unevaluatedProperties"
+                | "contains"
+                | "propertyNames"
+                | "not"
+                | "if"
+                | "then"
+                | "else"
+                | "prefixItems"
+                | "allOf"
+                | "anyOf"
+                | "oneOf" => {
+                    self.under(Step::Field(k.clone()), |w| match item {
+                        Value::Array(subs) => {
+                            for (i, sub) in subs.iter().enumerate() {
+                                w.under(Step::Index(i), |w| w.schema(sub));
+                            }
+                        }
+                        sub => w.schema(sub),
+                    });
+                }
+                // Structure only.
+                "type" | "format" | "pattern" | "$ref" | "$dynamicRef" | "$schema" | "$id"
+                | "$anchor" | "$dynamicAnchor" | "$vocabulary" | "required"
+                | "dependentRequired" | "contentEncoding" | "contentMediaType" | "minimum"
+                | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" | "multipleOf"
+                | "minLength" | "maxLength" | "minItems" | "maxItems" | "uniqueItems"
+                | "minProperties" | "maxProperties" | "minContains" | "maxContains"
+                | "readOnly" | "writeOnly" | "deprecated" | "nullable" | "strict" => {}
+                // Text and values: descriptions, enums, defaults, and whatever an
+                // extension keyword holds.
+                _ => self.under(Step::Field(k.clone()), |w| w.strings_under(item)),
+            }
+        }
     }
 
     /// A structured-output format at `keys`: its description and the strings of its JSON
@@ -325,7 +391,7 @@ impl Walk {
     fn output_schema(&mut self, body: &Value, keys: &[&'static str]) {
         self.at(body, keys, |w, format| {
             w.string(format, &["description"]);
-            w.at(format, &["schema"], Walk::strings_under);
+            w.at(format, &["schema"], Walk::schema);
         });
     }
 
@@ -510,6 +576,52 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn a_schema_gives_its_text_and_values_not_its_structure() {
+        let schema = json!({
+            "type": "object",
+            "title": "Refund",
+            "$defs": {"addr": {"type": "string", "format": "email",
+                "examples": ["jane@example.com"]}},
+            "properties": {
+                "email": {"$ref": "#/$defs/addr", "description": "who to refund"},
+                "reason": {"type": "string", "enum": ["late", "broken"], "default": "late",
+                    "pattern": "^[a-z]+$", "maxLength": 20},
+                "lines": {"type": "array", "items": {"anyOf": [
+                    {"const": "whole order"},
+                    {"type": "object", "properties": {"sku": {"x-note": "from the invoice"}},
+                        "additionalProperties": false}
+                ]}},
+                "odd": "not a schema"
+            },
+            "required": ["email", "reason"],
+            "x-owner": {"name": "billing team"}
+        });
+        let body = json!({"messages": [], "tools": [{"type": "function",
+            "function": {"name": "refund", "parameters": schema}}]});
+        let p = "/tools/0/function/parameters";
+        let expected: Vec<String> = [
+            "/$defs/addr/examples/0",
+            "/properties/email/description",
+            "/properties/reason/default",
+            "/properties/reason/enum/0",
+            "/properties/reason/enum/1",
+            "/properties/lines/items/anyOf/0/const",
+            "/properties/lines/items/anyOf/1/properties/sku/x-note",
+            "/properties/odd",
+            "/title",
+            "/x-owner/name",
+        ]
+        .iter()
+        .map(|s| format!("{p}{s}"))
+        .collect();
+        let mut found = request_segments(Route::ChatCompletions, &body).pointers();
+        let mut want = expected.clone();
+        found.sort();
+        want.sort();
+        assert_eq!(found, want);
+    }
+
+    #[test]
     fn finds_every_text_a_chat_request_carries() {
         let body = json!({"model":"m","messages":[
             {"role":"system","content":"sys"},
@@ -567,8 +679,6 @@ mod tests {
             [
                 "/tools/0/function/description",
                 "/tools/0/function/parameters/properties/p/enum/0",
-                "/tools/0/function/parameters/properties/p/type",
-                "/tools/0/function/parameters/type",
                 "/messages/0/content",
                 "/user",
                 "/safety_identifier",
@@ -579,10 +689,7 @@ mod tests {
             "json_schema":{"name":"n","description":"d","schema":{"type":"object"}}}});
         assert_eq!(
             request_segments(Route::ChatCompletions, &structured).pointers(),
-            [
-                "/response_format/json_schema/description",
-                "/response_format/json_schema/schema/type"
-            ]
+            ["/response_format/json_schema/description"]
         );
         let structured = json!({"input":"i","text":{"format":{"type":"json_schema","name":"n",
             "description":"d","schema":{"enum":["e"]}}}});
@@ -598,22 +705,13 @@ mod tests {
             "name":"f","description":"d","parameters":{"type":"object"}},{"type":"web_search"}]});
         assert_eq!(
             request_segments(Route::Responses, &responses_tools).pointers(),
-            [
-                "/tools/0/description",
-                "/tools/0/parameters/type",
-                "/input",
-                "/user"
-            ]
+            ["/tools/0/description", "/input", "/user"]
         );
         let anthropic_tools = json!({"messages":[],"metadata":{"user_id":"u"},
             "tools":[{"name":"f","description":"d","input_schema":{"type":"object"}}]});
         assert_eq!(
             request_segments(Route::Messages, &anthropic_tools).pointers(),
-            [
-                "/tools/0/description",
-                "/tools/0/input_schema/type",
-                "/metadata/user_id"
-            ]
+            ["/tools/0/description", "/metadata/user_id"]
         );
         assert_eq!(
             request_segments(Route::Embeddings, &json!({"input":"a","user":"u"})).pointers(),
