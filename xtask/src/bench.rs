@@ -133,6 +133,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut quick = false;
     let mut gateway_only = false;
     let mut instructions_only = false;
+    let mut pgo = false;
     // nginx in the gateway bench runs one worker process; the proxies under test match it.
     let mut workers = Workers::Fixed(1);
     let mut rest = args.iter();
@@ -141,6 +142,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "--quick" => quick = true,
             "--gateway" => gateway_only = true,
             "--instructions" => instructions_only = true,
+            "--pgo" => pgo = true,
             "--workers" => {
                 let value = rest
                     .next()
@@ -148,7 +150,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 workers = Workers::parse(value)?;
             }
             bad => anyhow::bail!(
-                "unknown option {bad} (cargo xtask bench [--quick] [--gateway [--workers N|auto] | --instructions])"
+                "unknown option {bad} (cargo xtask bench [--quick] [--pgo] [--gateway [--workers N|auto] | --instructions])"
             ),
         }
     }
@@ -156,7 +158,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         return instructions();
     }
     if gateway_only {
-        return gateway(quick, workers);
+        return gateway(quick, workers, pgo);
     }
     let timing: &[&str] = if quick {
         &[
@@ -225,7 +227,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     std::fs::write(dir.join("detect-latest.json"), &text)?;
     summary(&report, &criterion);
     println!("\nwritten: target/bench/detect-{now}.json");
-    gateway(quick, workers)
+    gateway(quick, workers, pgo)
 }
 
 /// The commit measured.
@@ -240,9 +242,18 @@ fn revision() -> String {
     .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-/// The gateway against nginx and the bare upstream (see `gateway_bench`).
-fn gateway(quick: bool, workers: Workers) -> Result<()> {
-    keep("gateway", crate::gateway_bench::run(quick, workers)?)
+/// The gateway against nginx and the bare upstream (see `gateway_bench`): the usual
+/// `profiling` build, or with `pgo` the profile-guided one (`cargo xtask pgo`).
+fn gateway(quick: bool, workers: Workers, pgo: bool) -> Result<()> {
+    let build = if pgo {
+        crate::gateway_bench::Build::ProfileGuided(crate::pgo::build()?)
+    } else {
+        crate::gateway_bench::Build::Profiling
+    };
+    keep(
+        "gateway",
+        crate::gateway_bench::run(quick, workers, &build)?,
+    )
 }
 
 /// Instructions per request in the gateway and the floor (see `instructions`).

@@ -253,7 +253,31 @@ fn prompt(pii: bool) -> String {
     json!({"model": "m", "messages": [{"role": "user", "content": text}]}).to_string()
 }
 
-pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
+/// Which build of DeepSentinel a bench measures.
+pub(crate) enum Build {
+    /// The `profiling` profile (release, fat LTO, one codegen unit).
+    Profiling,
+    /// The same, profile-guided (`cargo xtask pgo`): the binary at this path.
+    ProfileGuided(PathBuf),
+}
+
+impl Build {
+    fn binary(&self) -> PathBuf {
+        match self {
+            Build::Profiling => fixture("deepsentinel"),
+            Build::ProfileGuided(path) => path.clone(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Build::Profiling => "profiling",
+            Build::ProfileGuided(_) => "profiling + pgo",
+        }
+    }
+}
+
+pub(crate) fn run(quick: bool, workers: Workers, build: &Build) -> Result<Value> {
     crate::ci::ensure(&[("nginx", "nginx")])?;
     build_fixtures()?;
     let work = fresh_dir("gateway-run")?;
@@ -269,7 +293,7 @@ pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
 
     // DeepSentinel.
     let (gateway, gw_port) = start_gateway(
-        Command::new(fixture("deepsentinel")),
+        Command::new(build.binary()),
         &upstream.to_string(),
         &work.join("deepsentinel.toml"),
         &work.join("audit"),
@@ -409,6 +433,7 @@ pub(crate) fn run(quick: bool, workers: Workers) -> Result<Value> {
         "rounds": rounds,
         "seconds_per_run": seconds,
         "workers": workers.arg(),
+        "build": build.name(),
         "results": results
     }))
 }

@@ -3,7 +3,8 @@
 //! - `cargo xtask ci`: everything CI checks, in the order a failure is cheapest to see.
 //! - `cargo xtask bench [--quick]`: every benchmark, with a JSON record of the results;
 //!   `--gateway` the gateway against nginx only, `--instructions` instructions per request
-//!   under callgrind only.
+//!   under callgrind only; `--pgo` measures the profile-guided build in the gateway bench.
+//! - `cargo xtask pgo`: the profile-guided build of `deepsentinel` (`target/pgo/deepsentinel`).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)] // reason: a command-line tool's output
 
@@ -11,6 +12,7 @@ mod bench;
 mod ci;
 mod gateway_bench;
 mod instructions;
+mod pgo;
 mod util;
 
 fn main() -> anyhow::Result<()> {
@@ -18,8 +20,11 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("pgo") if args.len() == 1 => pgo::build().map(|_| ()),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--quick] [--gateway | --instructions]>");
+            eprintln!(
+                "usage: cargo xtask <ci | bench [--quick] [--gateway [--pgo] | --instructions] | pgo>"
+            );
             std::process::exit(2);
         }
     }
