@@ -736,10 +736,11 @@ impl Pipeline {
             });
         }
         let forwarded_unchanged = decision.texts.is_none();
-        let outbound: Bytes = match &decision.texts {
+        let outbound: Bytes = match decision.texts {
             None => req.body.clone(),
             Some(new_texts) => {
-                segments.replace(&mut body, new_texts.iter().cloned());
+                // Moved, not copied, into the document.
+                segments.replace(&mut body, new_texts);
                 let bytes = Bytes::from(json_out::to_vec(&body, req.body.len() + 64));
                 t.lap(Stage::Policy);
                 bytes
