@@ -9,7 +9,8 @@
 //!
 //! nginx runs one worker process, so DeepSentinel and the floor run on one thread too
 //! (`[server] workers = 1`) unless `--workers N` or `--workers auto` (one thread per core,
-//! `serve`'s default) says otherwise.
+//! `serve`'s default) says otherwise. `--pgo` measures the profile-guided build of
+//! `cargo xtask pgo` instead of the usual `profiling` one.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
