@@ -188,12 +188,16 @@ fn stop(mut gateway: Guard) -> Result<()> {
 
 /// `llvm-profdata` of rustc's own LLVM (rustup's `llvm-tools`, added when missing).
 fn llvm_profdata() -> Result<PathBuf> {
+    // The rustc cargo builds with: `RUSTC` when set, else the one on the path, asked from
+    // the workspace root so that a toolchain file there applies.
+    let rustc = || {
+        let mut c = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()));
+        c.current_dir(util::root());
+        c
+    };
     let find = || -> Result<PathBuf> {
-        let sysroot = util::output(
-            "rustc's sysroot",
-            Command::new("rustc").args(["--print", "sysroot"]),
-        )?;
-        let version = util::output("rustc's host", Command::new("rustc").arg("-vV"))?;
+        let sysroot = util::output("rustc's sysroot", rustc().args(["--print", "sysroot"]))?;
+        let version = util::output("rustc's host", rustc().arg("-vV"))?;
         let host = host_of(&version).context("rustc -vV names no host")?;
         Ok(Path::new(sysroot.trim())
             .join("lib")
@@ -208,7 +212,9 @@ fn llvm_profdata() -> Result<PathBuf> {
     }
     util::run(
         "add rustup's llvm-tools (llvm-profdata)",
-        Command::new("rustup").args(["component", "add", "llvm-tools"]),
+        Command::new("rustup")
+            .current_dir(util::root())
+            .args(["component", "add", "llvm-tools"]),
     )
     .context("llvm-profdata of rustc's LLVM is needed: rustup component add llvm-tools")?;
     let path = find()?;
