@@ -134,24 +134,18 @@ impl std::str::FromStr for Fingerprint {
 
     fn from_str(s: &str) -> Result<Fingerprint, FingerprintParseError> {
         let digits = s.strip_prefix("hmac:").ok_or(FingerprintParseError)?;
-        if digits.len() != 16 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(FingerprintParseError);
-        }
-        u64::from_str_radix(digits, 16)
-            .map(Fingerprint)
-            .map_err(|_| FingerprintParseError)
+        // Exactly 16 hex digits: `decode_to_slice` refuses any other length.
+        let mut bytes = [0u8; 8];
+        hex::decode_to_slice(digits, &mut bytes).map_err(|_| FingerprintParseError)?;
+        Ok(Fingerprint(u64::from_be_bytes(bytes)))
     }
 }
 
 impl Serialize for Fingerprint {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // `hmac:` and 16 digits, formatted on the stack.
-        const HEX: &[u8; 16] = b"0123456789abcdef";
+        // `hmac:` and 16 digits, formatted on the stack (8 bytes always fit 16 digits).
         let mut out = *b"hmac:0000000000000000";
-        for (i, slot) in out[5..].iter_mut().enumerate() {
-            let shift = 60 - 4 * i;
-            *slot = HEX[usize::try_from((self.0 >> shift) & 0xf).unwrap_or(0)];
-        }
+        let _ = hex::encode_to_slice(self.0.to_be_bytes(), &mut out[5..]);
         s.serialize_str(std::str::from_utf8(&out).unwrap_or_default())
     }
 }

@@ -1016,17 +1016,17 @@ fn append_to_choice(choice: &mut Value, part: ChoicePart, rest: String) {
     };
     if part == ChoicePart::Content && !o.contains_key("delta") {
         // A completion's choice carries its text itself.
-        return append_at(o, "text", &rest);
+        return append_at(o, "text", rest);
     }
     let Some(d) = object_at(o, "delta") else {
         return;
     };
     match part {
-        ChoicePart::Content => append_at(d, "content", &rest),
-        ChoicePart::Field(f) => append_at(d, f, &rest),
+        ChoicePart::Content => append_at(d, "content", rest),
+        ChoicePart::Field(f) => append_at(d, f, rest),
         ChoicePart::Transcript => {
             if let Some(audio) = object_at(d, "audio") {
-                append_at(audio, "transcript", &rest);
+                append_at(audio, "transcript", rest);
             }
         }
         ChoicePart::Tool(t) => {
@@ -1052,12 +1052,13 @@ fn object_at<'o>(
 
 /// Appends `rest` to the string at `key` in `o` (a missing or non-string value counts as
 /// empty).
-fn append_at(o: &mut serde_json::Map<String, Value>, key: &str, rest: &str) {
-    let text = format!(
-        "{}{rest}",
-        o.get(key).and_then(Value::as_str).unwrap_or_default()
-    );
-    o.insert(key.to_owned(), Value::String(text));
+fn append_at(o: &mut serde_json::Map<String, Value>, key: &str, rest: String) {
+    match o.get_mut(key) {
+        Some(Value::String(s)) => s.push_str(&rest),
+        _ => {
+            o.insert(key.to_owned(), Value::String(rest));
+        }
+    }
 }
 
 /// A chat chunk carrying what a choice's text still held when the stream ended without
@@ -1766,7 +1767,7 @@ impl ResponseStream {
                 });
                 self.emit(&SseEvent {
                     event: Some("content_block_delta".to_owned()),
-                    data: data.to_string(),
+                    data: json_out::to_string(&data),
                     ..SseEvent::default()
                 });
             }
@@ -1776,14 +1777,14 @@ impl ResponseStream {
                     let name = event.get("type").and_then(Value::as_str).map(str::to_owned);
                     self.emit(&SseEvent {
                         event: name,
-                        data: event.to_string(),
+                        data: json_out::to_string(&event),
                         ..SseEvent::default()
                     });
                 }
             }
             TextKey::Choice(index, part) => {
                 let data = chat_flush(*index, *part, rest);
-                self.emit(&SseEvent::data(data.to_string()));
+                self.emit(&SseEvent::data(json_out::to_string(&data)));
             }
         }
     }

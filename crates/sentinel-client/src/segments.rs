@@ -258,7 +258,11 @@ impl Walk {
             }
             // An Anthropic document given as plain text or as text blocks (not as a PDF
             // or an image).
-            Some("document") => match p.pointer("/source/type").and_then(Value::as_str) {
+            Some("document") => match p
+                .get("source")
+                .and_then(|s| s.get("type"))
+                .and_then(Value::as_str)
+            {
                 Some("text") => self.string(p, &["source", "data"]),
                 Some("content") => self.at(p, &["source", "content"], Walk::content),
                 _ => {}
@@ -308,9 +312,9 @@ impl Walk {
         self.items(item, "outputs", |w, o| w.string(o, &["logs"]));
     }
 
-    /// Tool definitions: each tool's description and the strings of its schema
-    /// (descriptions, enum values, examples, defaults), where `schema` is the path under
-    /// the tool item (`function` wraps both in chat requests).
+    /// Tool definitions: each tool's description and the text of its schema
+    /// ([`Walk::schema`]), where `schema` is the key under the tool item (`function` wraps
+    /// both in chat requests).
     fn tools(&mut self, body: &Value, wrapper: &[&'static str], schema: &'static str) {
         self.items(body, "tools", |w, t| {
             w.at(t, wrapper, |w, def| {
@@ -386,7 +390,7 @@ impl Walk {
         }
     }
 
-    /// A structured-output format at `keys`: its description and the strings of its JSON
+    /// A structured-output format at `keys`: its description and the text of its JSON
     /// schema, as for tools.
     fn output_schema(&mut self, body: &Value, keys: &[&'static str]) {
         self.at(body, keys, |w, format| {
@@ -599,7 +603,7 @@ mod tests {
         let body = json!({"messages": [], "tools": [{"type": "function",
             "function": {"name": "refund", "parameters": schema}}]});
         let p = "/tools/0/function/parameters";
-        let expected: Vec<String> = [
+        let mut want: Vec<String> = [
             "/$defs/addr/examples/0",
             "/properties/email/description",
             "/properties/reason/default",
@@ -615,7 +619,6 @@ mod tests {
         .map(|s| format!("{p}{s}"))
         .collect();
         let mut found = request_segments(Route::ChatCompletions, &body).pointers();
-        let mut want = expected.clone();
         found.sort();
         want.sort();
         assert_eq!(found, want);
@@ -743,6 +746,7 @@ mod tests {
             ["/messages/0/content/0/source/data"]
         );
     }
+
     #[test]
     fn a_pruned_answer_keeps_every_text_the_walker_finds() {
         let answers = [

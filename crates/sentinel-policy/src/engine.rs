@@ -564,8 +564,8 @@ fn decide_with(
     // Hashed, not ordered: a PII-dense text has dozens of findings, and a tree compared
     // the values again at every level. foldhash's per-map seed keeps crafted values from
     // colliding on purpose.
-    let mut numbers: HashMap<(&str, &str), usize, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(kept.len(), foldhash::fast::RandomState::default());
+    let mut numbers: foldhash::HashMap<(&str, &str), usize> =
+        foldhash::HashMapExt::with_capacity(kept.len());
     let mut next: Vec<(&str, usize)> = Vec::new();
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
