@@ -25,6 +25,19 @@ use crate::util::{self, cargo};
 /// Kills the process when dropped.
 pub(crate) struct Guard(pub(crate) Child);
 
+impl Guard {
+    /// Sends SIGINT (`serve` drains and exits, writing what it writes at exit; the floor
+    /// exits) and waits for the process: its exit status.
+    pub(crate) fn interrupt(&mut self) -> Result<std::process::ExitStatus> {
+        let pid = self.0.id().to_string();
+        let status = Command::new("kill").args(["-INT", &pid]).status()?;
+        if !status.success() {
+            bail!("kill -INT {pid} failed");
+        }
+        Ok(self.0.wait()?)
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.0.kill();

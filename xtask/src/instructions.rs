@@ -38,18 +38,6 @@ fn collected(stderr: &str) -> Option<u64> {
         .and_then(|n| n.trim().parse().ok())
 }
 
-/// Sends SIGINT (the gateway drains and exits; the floor exits) and waits.
-fn interrupt(child: &mut std::process::Child) -> Result<()> {
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()?;
-    if !status.success() {
-        bail!("kill -INT {} failed", child.id());
-    }
-    child.wait()?;
-    Ok(())
-}
-
 /// Drives `requests` requests of `scenarios` at `target`.
 fn drive(scenarios: &Path, target: &str, requests: u64) -> Result<()> {
     let out = util::output(
@@ -126,7 +114,7 @@ fn gateway_run(upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
         Workers::Fixed(1),
     )?;
     let served = drive(scenarios, &format!("http://127.0.0.1:{port}"), requests);
-    interrupt(&mut guard.0)?;
+    guard.interrupt()?;
     served?;
     total(&run)
 }
@@ -141,7 +129,7 @@ fn floor_run(upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
             .arg(Workers::Fixed(1).arg()),
     )?;
     let served = drive(scenarios, &format!("http://{addr}"), requests);
-    interrupt(&mut guard.0)?;
+    guard.interrupt()?;
     served?;
     total(&run)
 }

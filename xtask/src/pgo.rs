@@ -21,22 +21,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 
-use crate::gateway_bench::{build_fixtures, fixture, start_fixture, start_gateway, Guard, Workers};
+use crate::gateway_bench::{build_fixtures, fixture, start_fixture, start_gateway, Workers};
 use crate::util::{self, cargo};
 
 /// Where everything goes: `target/pgo`.
 fn pgo_dir() -> PathBuf {
     util::root().join("target").join("pgo")
-}
-
-/// The profile-guided binary [`build`] writes.
-pub(crate) fn binary() -> PathBuf {
-    pgo_dir().join("deepsentinel")
 }
 
 /// Builds the profile-guided binary (see the module's documentation) and returns its path.
@@ -78,7 +72,7 @@ pub(crate) fn build() -> Result<PathBuf> {
 
     let optimized =
         build_deepsentinel("optimized", &format!("-Cprofile-use={}", merged.display()))?;
-    let out = binary();
+    let out = dir.join("deepsentinel");
     std::fs::copy(&optimized, &out)
         .with_context(|| format!("cannot copy {} to {}", optimized.display(), out.display()))?;
     eprintln!("\nprofile-guided build: {}", out.display());
@@ -117,7 +111,7 @@ fn train(instrumented: &Path, raw: &Path) -> Result<()> {
     let (_stub, upstream) = start_fixture(Command::new(fixture("upstream-stub")).arg("1"))?;
     let mut serve = Command::new(instrumented);
     serve.env("LLVM_PROFILE_FILE", raw.join("serve-%p.profraw"));
-    let (gateway, port) = start_gateway(
+    let (mut gateway, port) = start_gateway(
         serve,
         &upstream.to_string(),
         &work.join("deepsentinel.toml"),
@@ -140,7 +134,12 @@ fn train(instrumented: &Path, raw: &Path) -> Result<()> {
             .with_context(|| format!("loadtest's JSON ({})", out.status))?;
         check_training(&v)?;
     }
-    stop(gateway)
+    // A profile is written only by a process that exits.
+    let status = gateway.interrupt()?;
+    if !status.success() {
+        bail!("serve exited with {status} when interrupted");
+    }
+    Ok(())
 }
 
 /// Every scenario of a training run succeeded, but `blocked`, whose requests were all
@@ -164,26 +163,6 @@ fn check_training(report: &Value) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Stops `serve` with SIGTERM (a profile is written only by a process that exits) and
-/// waits for it.
-fn stop(mut gateway: Guard) -> Result<()> {
-    let pid = gateway.0.id().to_string();
-    util::run("stop serve", Command::new("kill").args(["-TERM", &pid]))?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = gateway.0.try_wait()? {
-            if !status.success() {
-                bail!("serve exited with {status} after SIGTERM");
-            }
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("serve did not exit within 30 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// `llvm-profdata` of rustc's own LLVM (rustup's `llvm-tools`, added when missing).
