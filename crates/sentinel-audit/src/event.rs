@@ -1,6 +1,8 @@
 //! The audit event: who, what kinds of values, which action, never the values.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -27,9 +29,9 @@ pub struct AuditEvent {
     pub request_id: String,
     /// The tenant.
     pub tenant: String,
-    /// The route (`/v1/chat/completions`, `scan`, ...).
+    /// The route (`/v1/chat/completions`, `scan`, ...): usually a constant, so borrowed.
     #[serde(default)]
-    pub route: String,
+    pub route: Cow<'static, str>,
     /// The model, where there is one.
     #[serde(default)]
     pub model: String,
@@ -43,13 +45,13 @@ pub struct AuditEvent {
     pub actions: BTreeMap<String, u32>,
     /// The decision: `allow`, `transform` or `block`.
     #[serde(default)]
-    pub decision: String,
+    pub decision: Cow<'static, str>,
     /// Time spent on the decision, in microseconds.
     #[serde(default)]
     pub latency_us: u64,
-    /// Hash of the policy version that decided.
+    /// Hash of the policy version that decided, shared with the policy that holds it.
     #[serde(default)]
-    pub policy_version: String,
+    pub policy_version: Arc<str>,
     /// Keyed fingerprints of the values (HMAC under the deployment's key), never values.
     #[serde(default)]
     pub fingerprints: Vec<Fingerprint>,
@@ -62,8 +64,8 @@ pub struct AuditEvent {
     pub unresolved: BTreeMap<String, u32>,
     /// The shadow policy's decision (`allow`, `transform`, `block`), when the tenant has one:
     /// decided and recorded next to the enforced decision, never applied.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub shadow_decision: String,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub shadow_decision: Cow<'static, str>,
 }
 
 /// A keyed fingerprint of one value: the first 64 bits of its HMAC-SHA256 under the
@@ -157,6 +159,12 @@ impl<'de> Deserialize<'de> for Fingerprint {
     }
 }
 
+/// An empty `Arc<str>`, shared, so a new event allocates nothing for it.
+fn empty() -> Arc<str> {
+    static EMPTY: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from(""));
+    Arc::clone(&EMPTY)
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -172,18 +180,18 @@ impl AuditEvent {
             time_ms,
             request_id: request_id.to_owned(),
             tenant: tenant.to_owned(),
-            route: String::new(),
+            route: Cow::Borrowed(""),
             model: String::new(),
             direction,
             entities: BTreeMap::new(),
             actions: BTreeMap::new(),
-            decision: String::new(),
+            decision: Cow::Borrowed(""),
             latency_us: 0,
-            policy_version: String::new(),
+            policy_version: empty(),
             fingerprints: Vec::new(),
             restored: 0,
             unresolved: BTreeMap::new(),
-            shadow_decision: String::new(),
+            shadow_decision: Cow::Borrowed(""),
         }
     }
 

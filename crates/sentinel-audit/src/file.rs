@@ -16,8 +16,6 @@ use crate::error::{Error, ErrorKind};
 use crate::event::{AuditEvent, Record};
 use crate::sink::{AuditHealth, AuditSink};
 
-/// The `prev` of the very first record.
-pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// The head file: the last committed sequence number and hash, rewritten at every sync.
 pub(crate) const HEAD: &str = "audit.head";
 
@@ -139,7 +137,38 @@ impl std::fmt::Debug for FileSink {
 /// Where the chain stands.
 struct Chain {
     seq: u64,
-    prev: String,
+    prev: LineHash,
+}
+
+/// The SHA-256 of a line in lower-case hex, held on the stack.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineHash([u8; 64]);
+
+impl LineHash {
+    /// The `prev` of the very first record.
+    pub(crate) const GENESIS: LineHash = LineHash([b'0'; 64]);
+
+    /// The hash of `line`.
+    pub(crate) fn of(line: &[u8]) -> LineHash {
+        let mut out = [0u8; 64];
+        // 32 bytes always fit 64 digits.
+        let _ = hex::encode_to_slice(Sha256::digest(line), &mut out);
+        LineHash(out)
+    }
+
+    /// The 64 digits.
+    pub(crate) fn as_str(&self) -> &str {
+        // Hex digits only, so always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// A record as the writer serializes it: [`Record`]'s fields in its order, borrowed.
+#[derive(serde::Serialize)]
+struct RecordOut<'a> {
+    seq: u64,
+    prev: &'a str,
+    event: &'a AuditEvent,
 }
 
 struct Writer {
@@ -148,6 +177,10 @@ struct Writer {
     chain: Chain,
     file: Option<(File, u64)>,
     index: u64,
+    /// A batch's serialized lines, kept between batches so they need no allocation.
+    lines: Vec<u8>,
+    /// Where each of the batch's lines ends in `lines`, and its hash.
+    ends: Vec<(usize, LineHash)>,
     last_sync: Instant,
     dirty: bool,
 }
@@ -188,11 +221,6 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// The SHA-256 of a line, in lower-case hex.
-pub(crate) fn hash_line(line: &[u8]) -> String {
-    hex::encode(Sha256::digest(line))
-}
-
 /// The chain state after the last complete record (in the newest file that holds one),
 /// the newest file's number, and whether that file ends cleanly (so appending is safe).
 fn resume(dir: &Path) -> Result<(Chain, u64, bool), Error> {
@@ -201,7 +229,7 @@ fn resume(dir: &Path) -> Result<(Chain, u64, bool), Error> {
         return Ok((
             Chain {
                 seq: 0,
-                prev: GENESIS.to_owned(),
+                prev: LineHash::GENESIS,
             },
             1,
             true,
@@ -231,7 +259,7 @@ fn resume(dir: &Path) -> Result<(Chain, u64, bool), Error> {
             return Ok((
                 Chain {
                     seq: rec.seq + 1,
-                    prev: hash_line(last),
+                    prev: LineHash::of(last),
                 },
                 newest,
                 clean,
@@ -241,7 +269,7 @@ fn resume(dir: &Path) -> Result<(Chain, u64, bool), Error> {
     Ok((
         Chain {
             seq: 0,
-            prev: GENESIS.to_owned(),
+            prev: LineHash::GENESIS,
         },
         newest,
         clean,
@@ -276,6 +304,8 @@ impl FileSink {
             index: if clean { index } else { index + 1 },
             last_sync: Instant::now(),
             dirty: false,
+            lines: Vec::new(),
+            ends: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name("sentinel-audit".to_owned())
@@ -466,51 +496,32 @@ impl Writer {
         let last_ticket = batch.last().map_or(0, |Msg::Event(t, _)| *t);
         let n = batch.len() as u64;
         // Lines are built on a copy of the chain, which advances only once they are written.
+        // They are serialized one after another into one reused buffer (no allocation per
+        // record); `ends` holds where each line ends and its hash, in hex.
         let mut seq = self.chain.seq;
-        let mut prev = self.chain.prev.clone();
-        let mut lines: Vec<(Vec<u8>, String)> = Vec::with_capacity(batch.len());
+        let mut lines = std::mem::take(&mut self.lines);
+        let mut ends = std::mem::take(&mut self.ends);
+        lines.clear();
+        ends.clear();
+        let mut prev = self.chain.prev;
         for Msg::Event(_, event) in batch.drain(..) {
-            let rec = Record {
+            let start = lines.len();
+            let rec = RecordOut {
                 seq,
-                prev: std::mem::take(&mut prev),
-                event,
+                prev: prev.as_str(),
+                event: &event,
             };
-            let mut line = serde_json::to_vec(&rec).unwrap_or_default();
-            prev = hash_line(&line);
-            line.push(b'\n');
-            lines.push((line, prev.clone()));
+            if serde_json::to_writer(&mut lines, &rec).is_err() {
+                lines.truncate(start);
+            }
+            prev = LineHash::of(&lines[start..]);
+            lines.push(b'\n');
+            ends.push((lines.len(), prev));
             seq += 1;
         }
-        let result = (|| -> Result<(), std::io::Error> {
-            // One write per file segment: lines are gathered until the file would exceed its
-            // size, then written together; the chain advances once a segment is written.
-            let mut buf: Vec<u8> = Vec::with_capacity(lines.iter().map(|(l, _)| l.len()).sum());
-            let mut pending: Option<&String> = None;
-            let mut pending_n = 0u64;
-            for (line, hash) in &lines {
-                let max = self.config.max_file_bytes;
-                let len = self.current_file()?.1;
-                if len + buf.len() as u64 > 0 && len + (buf.len() + line.len()) as u64 > max {
-                    self.write_segment(&mut buf, pending.take(), &mut pending_n)?;
-                    if let Some((f, _)) = &self.file {
-                        f.sync_data()?;
-                    }
-                    self.file = None;
-                    self.index += 1;
-                }
-                buf.extend_from_slice(line);
-                pending = Some(hash);
-                pending_n += 1;
-            }
-            self.write_segment(&mut buf, pending, &mut pending_n)?;
-            if self.config.durability == Durability::Always {
-                if let Some((f, _)) = &self.file {
-                    f.sync_data()?;
-                }
-                self.write_head()?;
-            }
-            Ok(())
-        })();
+        let result = self.write_lines(&lines, &ends);
+        self.lines = lines;
+        self.ends = ends;
         self.shared.queued.fetch_sub(n, Ordering::AcqRel);
         match result {
             Ok(()) => {
@@ -550,26 +561,63 @@ impl Writer {
         self.shared.done.notify_all();
     }
 
-    /// Writes gathered lines to the current file and advances the chain past them.
+    /// Writes a batch's lines (`ends`: where each line ends in `lines`, and its hash), one
+    /// write per file segment: lines are gathered until the file would exceed its size,
+    /// then written together; the chain advances once a segment is written.
+    fn write_lines(
+        &mut self,
+        lines: &[u8],
+        ends: &[(usize, LineHash)],
+    ) -> Result<(), std::io::Error> {
+        let mut segment = 0; // where the unwritten segment starts in `lines`
+        let mut pending: Option<(u64, LineHash)> = None; // its lines, the last one's hash
+        let mut start = 0;
+        for &(end, hash) in ends {
+            let max = self.config.max_file_bytes;
+            let len = self.current_file()?.1;
+            let gathered = (start - segment) as u64;
+            if len + gathered > 0 && len + gathered + (end - start) as u64 > max {
+                self.write_segment(&lines[segment..start], pending.take())?;
+                segment = start;
+                if let Some((f, _)) = &self.file {
+                    f.sync_data()?;
+                }
+                self.file = None;
+                self.index += 1;
+            }
+            pending = Some((pending.map_or(0, |(n, _)| n) + 1, hash));
+            start = end;
+        }
+        self.write_segment(&lines[segment..start], pending)?;
+        if self.config.durability == Durability::Always {
+            if let Some((f, _)) = &self.file {
+                f.sync_data()?;
+            }
+            self.write_head()?;
+        }
+        Ok(())
+    }
+
+    /// Writes gathered lines to the current file and advances the chain past them: `lines`
+    /// is how many records they are and the hash of the last.
     fn write_segment(
         &mut self,
-        buf: &mut Vec<u8>,
-        last: Option<&String>,
-        n: &mut u64,
+        segment: &[u8],
+        lines: Option<(u64, LineHash)>,
     ) -> Result<(), std::io::Error> {
-        let Some(last) = last else { return Ok(()) };
+        let Some((n, last)) = lines else {
+            return Ok(());
+        };
         let (file, len) = self.current_file()?;
-        if let Err(e) = file.write_all(buf) {
+        if let Err(e) = file.write_all(segment) {
             // Undo a partial write so no unchained record stays behind; if even that
             // fails, the caller moves to a new file and `verify` will show the spot.
             let _ = file.set_len(*len);
             return Err(e);
         }
-        *len += buf.len() as u64;
-        buf.clear();
-        self.chain.seq += *n;
-        self.chain.prev.clone_from(last);
-        *n = 0;
+        *len += segment.len() as u64;
+        self.chain.seq += n;
+        self.chain.prev = last;
         Ok(())
     }
 
@@ -598,7 +646,8 @@ impl Writer {
 
     /// Records the committed chain head: `verify` uses it to detect a truncated tail.
     fn write_head(&self) -> Result<(), std::io::Error> {
-        let head = serde_json::json!({ "records": self.chain.seq, "hash": self.chain.prev });
+        let head =
+            serde_json::json!({ "records": self.chain.seq, "hash": self.chain.prev.as_str() });
         let tmp = self.config.dir.join(format!("{HEAD}.tmp"));
         std::fs::write(&tmp, head.to_string())?;
         std::fs::rename(tmp, self.config.dir.join(HEAD))

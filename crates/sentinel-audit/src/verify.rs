@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::event::Record;
-use crate::file::{hash_line, log_files, read_bounded, GENESIS, HEAD};
+use crate::file::{log_files, read_bounded, LineHash, HEAD};
 
 /// Where the chain first breaks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +52,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, Error> {
         files: files.len(),
         ..VerifyReport::default()
     };
-    let mut prev = GENESIS.to_owned();
+    let mut prev = LineHash::GENESIS;
     let mut seq = 0u64;
     for (_, path) in &files {
         let name = path
@@ -84,7 +84,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, Error> {
                     return Ok(report);
                 }
             };
-            if rec.prev != prev {
+            if rec.prev != prev.as_str() {
                 report.first_break = broken(
                     "hash chain broken: the previous record was edited, removed or reordered"
                         .to_owned(),
@@ -98,7 +98,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, Error> {
                 ));
                 return Ok(report);
             }
-            prev = hash_line(line);
+            prev = LineHash::of(line);
             seq += 1;
             report.records += 1;
         }

@@ -541,7 +541,7 @@ impl Pipeline {
             return Ok(());
         };
         let mut e = AuditEvent::new(&req.request_id, &req.tenant, direction);
-        e.route = req.route.as_str().to_owned();
+        e.route = req.route.as_str().into();
         e.model = model.to_owned();
         e.fingerprints
             .reserve(findings.iter().map(Vec::len).sum::<usize>());
@@ -566,11 +566,11 @@ impl Pipeline {
         } else {
             "allow"
         }
-        .to_owned();
+        .into();
         e.latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         e.policy_version = self.policy.version_hash(&req.tenant);
         if let Some(s) = decision.shadow {
-            e.shadow_decision = s.to_owned();
+            e.shadow_decision = s.into();
         }
         if let Some(r) = restore {
             e.restored = r.restored;
@@ -1280,7 +1280,7 @@ pub struct ResponseStream {
     tenant: String,
     route: Route,
     model: String,
-    policy_version: String,
+    policy_version: Arc<str>,
     started: Instant,
 }
 
@@ -1434,11 +1434,11 @@ impl ResponseStream {
         self.done = true;
     }
 
-    fn finish_audit(&mut self, decision: &str) {
+    fn finish_audit(&mut self, decision: &'static str) {
         count_restore(&self.stats);
         let Some(sink) = &self.audit else { return };
         let mut e = AuditEvent::new(&self.request_id, &self.tenant, AuditDirection::Response);
-        e.route = self.route.as_str().to_owned();
+        e.route = self.route.as_str().into();
         e.model.clone_from(&self.model);
         for a in &self.applied {
             e.count_entity(a.entity.as_str(), 1);
@@ -1450,12 +1450,12 @@ impl ResponseStream {
                 .iter()
                 .any(|a| !matches!(a.action, Action::Allow | Action::Alert))
         {
-            "transform".to_owned()
+            "transform".into()
         } else {
-            decision.to_owned()
+            decision.into()
         };
         e.latency_us = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        e.policy_version.clone_from(&self.policy_version);
+        e.policy_version = Arc::clone(&self.policy_version);
         e.restored = self.stats.restored;
         e.unresolved = self.stats.unresolved.clone();
         if let Err(err) = sink.append(e) {

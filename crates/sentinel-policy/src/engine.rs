@@ -43,7 +43,7 @@ pub trait PolicyEngine: Send + Sync {
     }
 
     /// A digest of the policy that decides for `tenant`, for audit records.
-    fn version_hash(&self, tenant: &str) -> String;
+    fn version_hash(&self, tenant: &str) -> Arc<str>;
 
     /// The decision of `tenant`'s shadow policy, if it has one: evaluated and audited next
     /// to the enforced decision, never applied.
@@ -138,7 +138,7 @@ struct Policy {
     /// The hash action's HMAC, keyed once.
     hash_mac: Hmac<Sha256>,
     pseudonym_key: Option<Vec<u8>>,
-    version_hash: String,
+    version_hash: Arc<str>,
     /// `default`, the rule name of findings no rule matched.
     default_rule: Arc<str>,
 }
@@ -346,7 +346,7 @@ impl PolicySet {
                 default_action: default,
                 hash_mac: transform::hash_key(key.as_deref().unwrap_or_default()),
                 pseudonym_key: pseudonym_key.clone(),
-                version_hash,
+                version_hash: Arc::from(version_hash),
                 default_rule: Arc::from("default"),
             })
         };
@@ -462,8 +462,8 @@ impl PolicyEngine for PolicySet {
         )
     }
 
-    fn version_hash(&self, tenant: &str) -> String {
-        self.policy(tenant).version_hash.clone()
+    fn version_hash(&self, tenant: &str) -> Arc<str> {
+        Arc::clone(&self.policy(tenant).version_hash)
     }
 
     fn decide_shadow(
