@@ -230,21 +230,22 @@ fn tls_config(config: &TransportConfig) -> Result<rustls::ClientConfig, Transpor
 
 /// The endpoint's URI for `path`.
 fn target(base: &Uri, path: &str) -> Result<Uri, TransportError> {
-    let base_path = base.path().trim_end_matches('/');
-    let joined = format!(
-        "{}://{}{}{}",
-        base.scheme_str().unwrap_or("https"),
-        base.authority().map_or("", |a| a.as_str()),
-        base_path,
-        if path.starts_with('/') {
-            path.to_owned()
-        } else {
-            format!("/{path}")
-        }
-    );
-    joined.parse().map_err(|_| TransportError::InvalidRequest {
+    let invalid = || TransportError::InvalidRequest {
         message: "path does not form a valid URL".to_owned(),
-    })
+    };
+    let base_path = base.path().trim_end_matches('/');
+    // Only the path is built and parsed; scheme and authority are the base's, shared.
+    let mut joined = String::with_capacity(base_path.len() + path.len() + 1);
+    joined.push_str(base_path);
+    if !path.starts_with('/') {
+        joined.push('/');
+    }
+    joined.push_str(path);
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(base.scheme().cloned().unwrap_or(http::uri::Scheme::HTTPS));
+    parts.authority = Some(base.authority().cloned().ok_or_else(invalid)?);
+    parts.path_and_query = Some(http::uri::PathAndQuery::try_from(joined).map_err(|_| invalid())?);
+    Uri::from_parts(parts).map_err(|_| invalid())
 }
 
 /// Turns a client error into the transport's kind.
@@ -408,7 +409,9 @@ impl HttpTransport {
         let begun = Instant::now();
         let deadline = begun + timeouts.total;
         self.budget.deposit();
-        let mut tried: Vec<Vec<usize>> = vec![Vec::new(); self.chain.len()];
+        // Endpoints tried so far, per upstream; filled only when a request is retried, so
+        // the usual single attempt allocates nothing for it.
+        let mut tried: Vec<Vec<usize>> = Vec::new();
         let mut attempt: u32 = 0;
         let mut last_error: Option<TransportError> = None;
         loop {
@@ -416,7 +419,7 @@ impl HttpTransport {
             // The first upstream with an available endpoint, preferring endpoints not yet
             // tried for this request.
             let picked = self.chain.iter().enumerate().find_map(|(p, pool)| {
-                let i = pool.pick(&tried[p])?;
+                let i = pool.pick(tried.get(p).map_or(&[], Vec::as_slice))?;
                 let admission = pool.endpoints()[i].breaker.try_acquire()?;
                 Some((p, i, admission))
             });
@@ -426,7 +429,12 @@ impl HttpTransport {
             let pool = &self.chain[p];
             let state = Arc::clone(&pool.endpoints()[i]);
             let name = state.endpoint.name.clone();
-            tried[p].push(i);
+            let remember = |tried: &mut Vec<Vec<usize>>| {
+                if tried.len() <= p {
+                    tried.resize_with(p + 1, Vec::new);
+                }
+                tried[p].push(i);
+            };
             let request = self.build(&req, &state.endpoint)?;
             let inflight = pool.start(i);
             // The first attempt starts when the exchange did (one clock read fewer).
@@ -462,6 +470,7 @@ impl HttpTransport {
                             .min(deadline.saturating_duration_since(Instant::now()));
                         tokio::time::sleep(pause).await;
                         last_error = Some(err);
+                        remember(&mut tried);
                         continue;
                     }
                     return Err(err);
@@ -493,6 +502,7 @@ impl HttpTransport {
                             while let Some(Ok(_)) = body.chunk().await {}
                             drop(inflight);
                             tokio::time::sleep(pause).await;
+                            remember(&mut tried);
                             continue;
                         }
                     }
@@ -524,5 +534,41 @@ impl Transport for HttpTransport {
         request: OutboundRequest,
     ) -> BoxFuture<'_, Result<UpstreamResponse, TransportError>> {
         Box::pin(self.send_inner(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(base: &str, path: &str) -> String {
+        target(&base.parse().expect("base"), path)
+            .expect("target")
+            .to_string()
+    }
+
+    #[test]
+    fn a_path_joins_the_base_path_with_one_slash() {
+        assert_eq!(
+            joined("http://127.0.0.1:8000/v1", "/chat/completions"),
+            "http://127.0.0.1:8000/v1/chat/completions"
+        );
+        assert_eq!(
+            joined("https://api.example.com/v1/", "chat/completions?x=1"),
+            "https://api.example.com/v1/chat/completions?x=1"
+        );
+        assert_eq!(
+            joined("http://localhost:11434", "/v1/models"),
+            "http://localhost:11434/v1/models"
+        );
+    }
+
+    #[test]
+    fn a_path_that_is_no_url_path_is_refused() {
+        let base: Uri = "http://127.0.0.1:8000/v1".parse().expect("base");
+        assert!(matches!(
+            target(&base, "/chat completions"),
+            Err(TransportError::InvalidRequest { .. })
+        ));
     }
 }
