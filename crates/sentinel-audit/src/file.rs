@@ -426,6 +426,9 @@ impl AuditSink for FileSink {
     }
 }
 
+/// The most buffer space the writer keeps between batches for serialized lines.
+const KEPT_LINE_BYTES: usize = 1 << 20;
+
 /// How long the writer waits after a batch before looking for the next one (durability
 /// `interval` and `never`): at most this much is added to when an event reaches the file.
 const LINGER: Duration = Duration::from_millis(2);
@@ -520,6 +523,8 @@ impl Writer {
             seq += 1;
         }
         let result = self.write_lines(&lines, &ends);
+        // Kept for the next batch, but not at the size of a rare huge one.
+        lines.shrink_to(KEPT_LINE_BYTES);
         self.lines = lines;
         self.ends = ends;
         self.shared.queued.fetch_sub(n, Ordering::AcqRel);

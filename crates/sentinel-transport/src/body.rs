@@ -2,11 +2,12 @@
 //! and decoded (gzip, deflate, brotli, zstd) under a cap against decompression bombs.
 
 use std::io::Read;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use tokio::time::Instant;
 
 use crate::TransportError;
@@ -71,32 +72,47 @@ impl ResponseBody {
                 self.guards = None;
                 return None;
             };
-            let now = Instant::now();
-            if now >= self.deadline {
-                self.finish();
-                return Some(Err(TransportError::TotalTimeout { after: self.total }));
-            }
-            let wait = self.idle.min(self.deadline - now);
-            let frame = match tokio::time::timeout(wait, inner.frame()).await {
-                Err(_) => {
-                    self.finish();
-                    return Some(Err(if Instant::now() >= self.deadline {
-                        TransportError::TotalTimeout { after: self.total }
-                    } else {
-                        TransportError::IdleTimeout { after: self.idle }
-                    }));
+            // A frame already received is taken without reading the clock or arming a
+            // timer: the deadlines bound waiting, and the size cap bounds a body that
+            // never makes us wait.
+            let ready = std::future::poll_fn(|cx| {
+                Poll::Ready(std::pin::Pin::new(&mut *inner).poll_frame(cx))
+            })
+            .await;
+            let next = match ready {
+                Poll::Ready(next) => next,
+                Poll::Pending => {
+                    let now = Instant::now();
+                    if now >= self.deadline {
+                        self.finish();
+                        return Some(Err(TransportError::TotalTimeout { after: self.total }));
+                    }
+                    let wait = self.idle.min(self.deadline - now);
+                    match tokio::time::timeout(wait, inner.frame()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            self.finish();
+                            return Some(Err(if Instant::now() >= self.deadline {
+                                TransportError::TotalTimeout { after: self.total }
+                            } else {
+                                TransportError::IdleTimeout { after: self.idle }
+                            }));
+                        }
+                    }
                 }
-                Ok(None) => {
+            };
+            let frame = match next {
+                None => {
                     self.finish();
                     return None;
                 }
-                Ok(Some(Err(e))) => {
+                Some(Err(e)) => {
                     self.finish();
                     return Some(Err(TransportError::Body {
                         message: error_chain(&e),
                     }));
                 }
-                Ok(Some(Ok(frame))) => frame,
+                Some(Ok(frame)) => frame,
             };
             // Trailers carry no body bytes.
             let Ok(data) = frame.into_data() else {
