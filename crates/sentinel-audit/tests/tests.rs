@@ -259,3 +259,26 @@ fn sigkill_mid_write_leaves_a_valid_chain() {
     let r2 = verify(dir.path()).expect("verify");
     assert!(r2.is_intact() && r2.records >= r.records + 10, "{r2:?}");
 }
+
+#[test]
+fn a_line_is_seq_prev_event_in_that_order_and_prev_hashes_the_line_before() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().expect("tmp");
+    // Two batches, so the chain is carried across the writer's kept buffer too.
+    write(dir.path(), 3, |c| c);
+    write(dir.path(), 2, |c| c);
+    let all: Vec<String> = files(dir.path()).iter().flat_map(|f| lines(f)).collect();
+    assert_eq!(all.len(), 5);
+    let mut prev = "0".repeat(64);
+    for (i, line) in all.iter().enumerate() {
+        let head = format!("{{\"seq\":{i},\"prev\":\"{prev}\",\"event\":{{\"time_ms\":");
+        assert!(line.starts_with(&head), "line {i}: {line}");
+        // `write` numbers its events from 0 in each batch: 0, 1, 2, then 0, 1.
+        let tail = format!(
+            "\"fingerprints\":[\"hmac:{:016x}\"]}}}}",
+            [0, 1, 2, 0, 1][i]
+        );
+        assert!(line.ends_with(&tail), "line {i}: {line}");
+        prev = hex::encode(Sha256::digest(line.as_bytes()));
+    }
+}
