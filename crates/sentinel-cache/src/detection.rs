@@ -62,6 +62,13 @@ impl<D: Detector> CachedDetector<D> {
         self
     }
 
+    /// Whether `text` is looked up and kept in the cache (it is long enough): then
+    /// [`scan_cached`](Self::scan_cached) answers with the cache's own entry, the same
+    /// allocation for equal texts while it stays cached.
+    pub fn caches(&self, text: &str) -> bool {
+        text.len() >= self.min_len
+    }
+
     /// The wrapped detector.
     pub fn inner(&self) -> &D {
         &self.inner

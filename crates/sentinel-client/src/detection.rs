@@ -188,9 +188,13 @@ impl std::fmt::Debug for Detection {
 #[derive(Debug, Default)]
 pub struct Detected {
     /// The findings, sorted by start.
-    pub findings: Vec<Finding>,
+    pub findings: Arc<[Finding]>,
     /// Whether the local result came from the detection cache.
     pub cache_hit: bool,
+    /// Whether `findings` is the detection cache's entry for the text: while it stays
+    /// cached, the same text gets this same allocation back, so what is derived from it
+    /// can be kept beside it (the pipeline keeps the audit fingerprints so).
+    pub shared: bool,
     /// Whether the remote was asked and failed (the local result stands in).
     pub remote_failed: bool,
 }
@@ -226,54 +230,55 @@ impl Detection {
         self.mode
     }
 
+    /// The local detector's findings, through the cache.
+    fn local_result(&self, text: &str) -> Detected {
+        let (findings, cache_hit) = self.local.scan_cached(text);
+        Detected {
+            findings,
+            cache_hit,
+            shared: self.local.caches(text),
+            remote_failed: false,
+        }
+    }
+
     /// Finds the sensitive values in `text`.
     pub async fn detect(&self, text: &str) -> Detected {
         match (self.mode, &self.remote) {
-            (DetectionMode::Local, _) | (_, None) => {
-                let (found, hit) = self.local.scan_cached(text);
-                Detected {
-                    findings: found.to_vec(),
-                    cache_hit: hit,
-                    remote_failed: false,
-                }
-            }
+            (DetectionMode::Local, _) | (_, None) => self.local_result(text),
             (DetectionMode::RemoteFirst, Some(remote)) => match remote.analyze(text).await {
                 Ok(found) => Detected {
-                    findings: sorted(found.to_vec()),
+                    findings: sorted(found.to_vec()).into(),
                     cache_hit: false,
+                    shared: false,
                     remote_failed: false,
                 },
                 Err(e) => {
                     tracing::warn!(error = %e, "remote detector failed; using the local result");
-                    let (found, hit) = self.local.scan_cached(text);
                     Detected {
-                        findings: found.to_vec(),
-                        cache_hit: hit,
                         remote_failed: true,
+                        ..self.local_result(text)
                     }
                 }
             },
             (DetectionMode::Hybrid, Some(remote)) => {
-                let (found, hit) = self.local.scan_cached(text);
+                let mut d = self.local_result(text);
                 let threshold = remote.settings.threshold;
                 let ask = !remote.settings.remote_entities.is_empty()
-                    || found.iter().any(|f| f.score < threshold);
-                let mut findings = found.to_vec();
-                let mut remote_failed = false;
+                    || d.findings.iter().any(|f| f.score < threshold);
                 if ask && !text.trim().is_empty() {
                     match remote.analyze(text).await {
-                        Ok(extra) => findings = merge(findings, &extra, &remote.settings),
+                        Ok(extra) => {
+                            d.findings =
+                                merge(d.findings.to_vec(), &extra, &remote.settings).into();
+                            d.shared = false;
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "remote detector failed; using the local result");
-                            remote_failed = true;
+                            d.remote_failed = true;
                         }
                     }
                 }
-                Detected {
-                    findings,
-                    cache_hit: hit,
-                    remote_failed,
-                }
+                d
             }
         }
     }

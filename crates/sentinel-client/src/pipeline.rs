@@ -27,7 +27,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use tracing::Instrument as _;
 
-use crate::detection::Detection;
+use crate::detection::{Detected, Detection};
 use crate::json_out;
 use crate::segments::{
     self, answer_roots, parse_pruned, request_segments, response_segments,
@@ -241,6 +241,21 @@ pub struct Pipeline {
     config: PipelineConfig,
     /// HMAC-SHA256 keyed with `config.fingerprint_key`, cloned per value.
     fingerprinter: Hmac<Sha256>,
+    /// Audit fingerprints kept beside shared detection results (see [`Printed`]).
+    printed: quick_cache::sync::Cache<usize, Arc<Printed>>,
+}
+
+/// How many shared detection results keep their fingerprints beside them.
+const PRINTED_ENTRIES: usize = 4096;
+
+/// The audit fingerprints of one shared detection result (the detection cache's entry for
+/// a text), found by the result's address. The entry holds the result, so the address
+/// cannot be reused by another while it stays; equal addresses mean the same result, of
+/// the same text (the cache's key), so the same values and fingerprints. A prompt that
+/// repeats (a conversation's earlier turns, a system prompt) computes its HMACs once.
+struct Printed {
+    findings: Arc<[Finding]>,
+    prints: Box<[Fingerprint]>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -325,6 +340,7 @@ impl Pipeline {
             Hmac::<Sha256>::new_from_slice(&config.fingerprint_key).expect("any key length");
         Pipeline {
             fingerprinter,
+            printed: quick_cache::sync::Cache::new(PRINTED_ENTRIES),
             flights: SingleFlight::new(config.single_flight_wait),
             detection,
             policy,
@@ -375,12 +391,41 @@ impl Pipeline {
         Fingerprint::from_digest(&mac.finalize().into_bytes())
     }
 
+    /// Appends the fingerprints of the values `d` found in `text` to `out`; a shared
+    /// result's come from beside it after the first time.
+    fn fingerprints_into(&self, text: &str, d: &Detected, out: &mut Vec<Fingerprint>) {
+        let compute = |out: &mut Vec<Fingerprint>| {
+            for f in d.findings.iter() {
+                if let Some(v) = text.get(f.start..f.end) {
+                    out.push(self.fingerprint(f.entity.as_str(), v));
+                }
+            }
+        };
+        if !d.shared || d.findings.is_empty() {
+            return compute(out);
+        }
+        let key = Arc::as_ptr(&d.findings).cast::<Finding>() as usize;
+        if let Some(p) = self.printed.get(&key) {
+            if Arc::ptr_eq(&p.findings, &d.findings) {
+                out.extend_from_slice(&p.prints);
+                return;
+            }
+        }
+        let start = out.len();
+        compute(out);
+        let printed = Printed {
+            findings: Arc::clone(&d.findings),
+            prints: out[start..].into(),
+        };
+        self.printed.insert(key, Arc::new(printed));
+    }
+
     /// Detects in every segment (cache hits counted into `lookups`).
     async fn detect_all(
         &self,
         texts: &[&str],
         lookups: &mut Vec<(CacheName, bool)>,
-    ) -> Result<Vec<Vec<Finding>>, PipelineError> {
+    ) -> Result<Vec<Detected>, PipelineError> {
         let mut out = Vec::with_capacity(texts.len());
         for t in texts {
             let d = self.detection.detect(t).await;
@@ -397,7 +442,7 @@ impl Pipeline {
                     });
                 }
             }
-            out.push(d.findings);
+            out.push(d);
         }
         Ok(out)
     }
@@ -406,10 +451,10 @@ impl Pipeline {
     fn decide_segments(
         &self,
         texts: &[&str],
-        findings: &[Vec<Finding>],
+        found: &[Detected],
         ctx: &DecisionContext,
     ) -> SegmentsDecision {
-        let none_found = findings.iter().all(Vec::is_empty);
+        let none_found = found.iter().all(|d| d.findings.is_empty());
         let shadow_of = |text: &str, found: &[Finding]| {
             self.policy
                 .decide_shadow(text, found, ctx)
@@ -429,23 +474,23 @@ impl Pipeline {
             match separator(texts) {
                 Some(c) => c,
                 // Every candidate occurs: decide each segment on its own.
-                None => return self.decide_each(texts, findings, ctx),
+                None => return self.decide_each(texts, found, ctx),
             }
         } else {
             '\u{E000}'
         };
-        let (joined, all): (Cow<'_, str>, Cow<'_, [Finding]>) = match (texts, findings) {
-            ([t], [f]) => (Cow::Borrowed(*t), Cow::Borrowed(f.as_slice())),
+        let (joined, all): (Cow<'_, str>, Cow<'_, [Finding]>) = match (texts, found) {
+            ([t], [d]) => (Cow::Borrowed(*t), Cow::Borrowed(&d.findings[..])),
             _ => {
                 let mut joined = String::new();
                 let mut all = Vec::new();
-                for (i, (t, f)) in texts.iter().zip(findings).enumerate() {
+                for (i, (t, d)) in texts.iter().zip(found).enumerate() {
                     if i > 0 {
                         joined.push(sep);
                     }
                     let base = joined.len();
                     joined.push_str(t);
-                    all.extend(f.iter().map(|x| Finding {
+                    all.extend(d.findings.iter().map(|x| Finding {
                         start: x.start + base,
                         end: x.end + base,
                         ..x.clone()
@@ -478,7 +523,7 @@ impl Pipeline {
                 if parts.len() != texts.len() {
                     // A transform wrote the separator (a mask character chosen to be it):
                     // decide each segment on its own rather than send anything unchanged.
-                    return self.decide_each(texts, findings, ctx);
+                    return self.decide_each(texts, found, ctx);
                 }
                 SegmentsDecision {
                     texts: Some(parts),
@@ -495,15 +540,15 @@ impl Pipeline {
     fn decide_each(
         &self,
         texts: &[&str],
-        findings: &[Vec<Finding>],
+        found: &[Detected],
         ctx: &DecisionContext,
     ) -> SegmentsDecision {
         let mut texts_out = Vec::new();
         let mut applied = Vec::new();
         let mut changed = false;
         let mut reasons = Vec::new();
-        for (t, f) in texts.iter().zip(findings) {
-            match self.policy.decide(t, f, ctx) {
+        for (t, d) in texts.iter().zip(found) {
+            match self.policy.decide(t, &d.findings, ctx) {
                 Decision::Allow { applied: a } => {
                     applied.extend(a);
                     texts_out.push((*t).to_owned());
@@ -532,7 +577,7 @@ impl Pipeline {
         model: &str,
         direction: AuditDirection,
         texts: &[&str],
-        findings: &[Vec<Finding>],
+        found: &[Detected],
         decision: &SegmentsDecision,
         restore: Option<&RestoreStats>,
         latency: Duration,
@@ -544,14 +589,21 @@ impl Pipeline {
         e.route = req.route.as_str().into();
         e.model = model.to_owned();
         e.fingerprints
-            .reserve(findings.iter().map(Vec::len).sum::<usize>());
-        for (t, fs) in texts.iter().zip(findings) {
-            for f in fs {
-                e.count_entity(f.entity.as_str(), 1);
-                if let Some(v) = t.get(f.start..f.end) {
-                    e.fingerprints.push(self.fingerprint(f.entity.as_str(), v));
+            .reserve(found.iter().map(|d| d.findings.len()).sum::<usize>());
+        // Counted per entity type first: a name is looked up in the event once, not once
+        // per finding.
+        let mut counts: Vec<(&EntityType, u32)> = Vec::new();
+        for (t, d) in texts.iter().zip(found) {
+            for f in d.findings.iter() {
+                match counts.iter_mut().find(|(e, _)| **e == f.entity) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((&f.entity, 1)),
                 }
             }
+            self.fingerprints_into(t, d, &mut e.fingerprints);
+        }
+        for (entity, n) in counts {
+            e.count_entity(entity.as_str(), n);
         }
         for a in &decision.applied {
             e.count_action(a.action.as_str(), 1);
@@ -698,7 +750,7 @@ impl Pipeline {
             .instrument(stage_span(Stage::Detect))
             .await?;
         t.lap(Stage::Detect);
-        let found: usize = findings.iter().map(Vec::len).sum();
+        let found: usize = findings.iter().map(|d| d.findings.len()).sum();
 
         // Decide.
         let ctx = Pipeline::context(req, model, Direction::Request);

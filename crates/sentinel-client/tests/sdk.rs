@@ -156,6 +156,79 @@ async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
     assert!(digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_hexdigit()));
 }
 
+/// The request records of an audit directory: per record, the entity counts and the
+/// fingerprints.
+fn request_records(dir: &std::path::Path) -> Vec<(Value, Vec<String>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .expect("log")
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
+                .collect::<Vec<_>>()
+        })
+        .filter(|r| r["event"]["direction"] == "request")
+        .map(|r| {
+            let prints = r["event"]["fingerprints"]
+                .as_array()
+                .expect("fingerprints")
+                .iter()
+                .map(|f| f.as_str().expect("a string").to_owned())
+                .collect();
+            (r["event"]["entities"].clone(), prints)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_repeated_prompt_is_audited_with_the_fingerprints_of_its_first_time() {
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = client(
+        &up,
+        &format!(
+            "[audit]\ndir = \"{}\"\nsync = \"always\"\n",
+            dir.path().display()
+        ),
+    );
+    // Long enough for the detection cache, so repeats share its entry (and the
+    // fingerprints kept beside it).
+    let long = "Please forward the quarterly summary to jane.doe@example.com, and copy \
+                ops-team@example.org and jane.doe@example.com on the reply.";
+    for _ in 0..3 {
+        c.chat()
+            .completions()
+            .create(chat("echo", long))
+            .await
+            .expect("answer");
+    }
+    // Another text with one of the values: scanned afresh, fingerprinted afresh.
+    c.chat()
+        .completions()
+        .create(chat("echo", "write to ops-team@example.org"))
+        .await
+        .expect("answer");
+    drop(c);
+    let records = request_records(dir.path());
+    assert_eq!(records.len(), 4, "{records:?}");
+    for (entities, prints) in &records[..3] {
+        assert_eq!(entities, &json!({"EMAIL_ADDRESS": 3}));
+        assert_eq!(prints, &records[0].1);
+    }
+    let first = &records[0].1;
+    assert_eq!(first.len(), 3);
+    assert_eq!(first[0], first[2], "equal values, equal fingerprints");
+    assert_ne!(first[0], first[1]);
+    assert_eq!(records[3].1, vec![first[1].clone()]);
+}
+
 #[tokio::test]
 async fn identifiers_metadata_and_tool_definitions_are_scanned() {
     let up = start().await;
