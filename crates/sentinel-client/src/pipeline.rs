@@ -242,11 +242,23 @@ pub struct Pipeline {
     /// HMAC-SHA256 keyed with `config.fingerprint_key`, cloned per value.
     fingerprinter: Hmac<Sha256>,
     /// Audit fingerprints kept beside shared detection results (see [`Printed`]).
-    printed: quick_cache::sync::Cache<usize, Arc<Printed>>,
+    printed: quick_cache::sync::Cache<usize, Arc<Printed>, PrintedWeight>,
 }
 
-/// How many shared detection results keep their fingerprints beside them.
-const PRINTED_ENTRIES: usize = 4096;
+/// How many findings, in all, the kept fingerprints may describe: each entry also holds
+/// its findings, so this bounds what it keeps alive (a result with thousands of findings
+/// weighs as much, not as one entry).
+const PRINTED_FINDINGS: u64 = 64 * 1024;
+
+/// An entry of the fingerprint memo weighs its number of findings.
+#[derive(Clone)]
+struct PrintedWeight;
+
+impl quick_cache::Weighter<usize, Arc<Printed>> for PrintedWeight {
+    fn weight(&self, _: &usize, printed: &Arc<Printed>) -> u64 {
+        printed.findings.len() as u64
+    }
+}
 
 /// The audit fingerprints of one shared detection result (the detection cache's entry for
 /// a text), found by the result's address. The entry holds the result, so the address
@@ -340,7 +352,7 @@ impl Pipeline {
             Hmac::<Sha256>::new_from_slice(&config.fingerprint_key).expect("any key length");
         Pipeline {
             fingerprinter,
-            printed: quick_cache::sync::Cache::new(PRINTED_ENTRIES),
+            printed: quick_cache::sync::Cache::with_weighter(4096, PRINTED_FINDINGS, PrintedWeight),
             flights: SingleFlight::new(config.single_flight_wait),
             detection,
             policy,
