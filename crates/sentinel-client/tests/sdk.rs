@@ -30,6 +30,14 @@ fn client(up: &Upstream, extra: &str) -> SentinelClient {
     SentinelClient::new(&config(up, extra)).expect("client")
 }
 
+/// A client with the default policy that audits into `dir`, every record synced.
+fn audited_client(up: &Upstream, dir: &std::path::Path) -> SentinelClient {
+    client(
+        up,
+        &format!("[audit]\ndir = \"{}\"\nsync = \"always\"\n", dir.display()),
+    )
+}
+
 fn chat(model: &str, text: &str) -> openai::ChatCompletionRequest {
     serde_json::from_value(json!({"model": model, "messages": [{"role": "user", "content": text}]}))
         .expect("request")
@@ -79,13 +87,7 @@ async fn clean_requests_go_upstream_byte_for_byte() {
 async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
     let up = start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let c = client(
-        &up,
-        &format!(
-            "[audit]\ndir = \"{}\"\nsync = \"always\"\n",
-            dir.path().display()
-        ),
-    );
+    let c = audited_client(&up, dir.path());
     let answer = c
         .chat()
         .completions()
@@ -191,13 +193,7 @@ fn request_records(dir: &std::path::Path) -> Vec<(Value, Vec<String>)> {
 async fn a_repeated_prompt_is_audited_with_the_fingerprints_of_its_first_time() {
     let up = start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let c = client(
-        &up,
-        &format!(
-            "[audit]\ndir = \"{}\"\nsync = \"always\"\n",
-            dir.path().display()
-        ),
-    );
+    let c = audited_client(&up, dir.path());
     // Long enough for the detection cache, so repeats share its entry (and the
     // fingerprints kept beside it).
     let long = "Please forward the quarterly summary to jane.doe@example.com, and copy \
