@@ -464,7 +464,7 @@ impl Pipeline {
         &self,
         texts: &[&str],
         found: &[Detected],
-        ctx: &DecisionContext,
+        ctx: &DecisionContext<'_>,
     ) -> SegmentsDecision {
         let none_found = found.iter().all(|d| d.findings.is_empty());
         let shadow_of = |text: &str, found: &[Finding]| {
@@ -553,7 +553,7 @@ impl Pipeline {
         &self,
         texts: &[&str],
         found: &[Detected],
-        ctx: &DecisionContext,
+        ctx: &DecisionContext<'_>,
     ) -> SegmentsDecision {
         let mut texts_out = Vec::new();
         let mut applied = Vec::new();
@@ -661,19 +661,21 @@ impl Pipeline {
         }
     }
 
-    fn scope(req: &PipelineRequest) -> String {
-        req.conversation
-            .clone()
-            .unwrap_or_else(|| req.request_id.clone())
+    fn scope(req: &PipelineRequest) -> &str {
+        req.conversation.as_deref().unwrap_or(&req.request_id)
     }
 
-    fn context(req: &PipelineRequest, model: &str, direction: Direction) -> DecisionContext {
+    fn context<'a>(
+        req: &'a PipelineRequest,
+        model: &'a str,
+        direction: Direction,
+    ) -> DecisionContext<'a> {
         DecisionContext {
-            tenant: req.tenant.clone(),
+            tenant: Cow::Borrowed(&req.tenant),
             direction,
-            route: req.route.as_str().to_owned(),
-            model: model.to_owned(),
-            scope: Some(Pipeline::scope(req)),
+            route: Cow::Borrowed(req.route.as_str()),
+            model: Cow::Borrowed(model),
+            scope: Some(Cow::Borrowed(Pipeline::scope(req))),
         }
     }
 
@@ -1169,7 +1171,7 @@ fn count_restore(stats: &RestoreStats) {
 /// the whole answer shares (so a value keeps its number across pieces and texts).
 struct Decider<'a> {
     policy: &'a dyn PolicyEngine,
-    ctx: &'a DecisionContext,
+    ctx: &'a DecisionContext<'a>,
     numbering: &'a mut Numbering,
 }
 
@@ -1334,7 +1336,7 @@ pub struct ResponseStream {
     restorer: Option<Restorer>,
     detector: Arc<LocalDetector>,
     hold_back: usize,
-    ctx: DecisionContext,
+    ctx: DecisionContext<'static>,
     /// Redaction numbers shared by every text of the answer.
     numbering: Numbering,
     applied: Vec<Applied>,
@@ -1370,7 +1372,7 @@ impl ResponseStream {
     }
 
     fn new_without_source(p: &Pipeline, req: &PipelineRequest, model: &str) -> ResponseStream {
-        let ctx = Pipeline::context(req, model, Direction::Response);
+        let ctx = Pipeline::context(req, model, Direction::Response).into_owned();
         ResponseStream {
             recording: None,
             source: None,

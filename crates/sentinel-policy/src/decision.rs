@@ -1,5 +1,7 @@
 //! Decisions: what the policy says about one text.
 
+use std::borrow::Cow;
+
 /// Which way the text travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -10,45 +12,59 @@ pub enum Direction {
 }
 
 /// Who is asking, and where the text goes.
+///
+/// Its strings are usually borrowed from the request being decided, so a decision copies
+/// none of them; [`into_owned`](DecisionContext::into_owned) gives one that outlives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DecisionContext {
+pub struct DecisionContext<'a> {
     /// The tenant; its policy applies, or the base policy when it has none.
-    pub tenant: String,
+    pub tenant: Cow<'a, str>,
     /// The direction.
     pub direction: Direction,
     /// The route (`/v1/chat/completions`, ...).
-    pub route: String,
+    pub route: Cow<'a, str>,
     /// The model.
-    pub model: String,
+    pub model: Cow<'a, str>,
     /// Where pseudonyms are kept for restoring: a conversation id or a request id. `None`
     /// shares one scope per tenant (kept for the vault's TTL).
-    pub scope: Option<String>,
+    pub scope: Option<Cow<'a, str>>,
 }
 
-impl DecisionContext {
+impl<'a> DecisionContext<'a> {
     /// A request for `tenant` with no route or model.
-    pub fn request(tenant: &str) -> DecisionContext {
+    pub fn request(tenant: &'a str) -> DecisionContext<'a> {
         DecisionContext {
-            tenant: tenant.to_owned(),
+            tenant: Cow::Borrowed(tenant),
             direction: Direction::Request,
-            route: String::new(),
-            model: String::new(),
+            route: Cow::Borrowed(""),
+            model: Cow::Borrowed(""),
             scope: None,
         }
     }
 
     /// The same context with pseudonyms kept in `scope` (a conversation or request id).
     #[must_use]
-    pub fn with_scope(mut self, scope: &str) -> DecisionContext {
-        self.scope = Some(scope.to_owned());
+    pub fn with_scope(mut self, scope: &'a str) -> DecisionContext<'a> {
+        self.scope = Some(Cow::Borrowed(scope));
         self
     }
 
     /// A response for `tenant` with no route or model.
-    pub fn response(tenant: &str) -> DecisionContext {
+    pub fn response(tenant: &'a str) -> DecisionContext<'a> {
         DecisionContext {
             direction: Direction::Response,
             ..DecisionContext::request(tenant)
+        }
+    }
+
+    /// The same context, owning its strings.
+    pub fn into_owned(self) -> DecisionContext<'static> {
+        DecisionContext {
+            tenant: Cow::Owned(self.tenant.into_owned()),
+            direction: self.direction,
+            route: Cow::Owned(self.route.into_owned()),
+            model: Cow::Owned(self.model.into_owned()),
+            scope: self.scope.map(|s| Cow::Owned(s.into_owned())),
         }
     }
 }

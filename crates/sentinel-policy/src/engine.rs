@@ -25,7 +25,7 @@ use crate::vault::{Vault, VaultConfig};
 pub trait PolicyEngine: Send + Sync {
     /// Decides for `text`, given `findings` (byte spans into `text`, as a detector returns
     /// them: sorted, possibly overlapping when they come from several detectors).
-    fn decide(&self, text: &str, findings: &[Finding], ctx: &DecisionContext) -> Decision;
+    fn decide(&self, text: &str, findings: &[Finding], ctx: &DecisionContext<'_>) -> Decision;
 
     /// As [`PolicyEngine::decide`], numbering redactions on from `numbering`: a value
     /// numbered before keeps its number and a new one takes the next, so a text decided in
@@ -35,7 +35,7 @@ pub trait PolicyEngine: Send + Sync {
         &self,
         text: &str,
         findings: &[Finding],
-        ctx: &DecisionContext,
+        ctx: &DecisionContext<'_>,
         numbering: &mut Numbering,
     ) -> Decision {
         let _ = numbering;
@@ -51,7 +51,7 @@ pub trait PolicyEngine: Send + Sync {
         &self,
         text: &str,
         findings: &[Finding],
-        ctx: &DecisionContext,
+        ctx: &DecisionContext<'_>,
     ) -> Option<Decision> {
         let _ = (text, findings, ctx);
         None
@@ -60,7 +60,7 @@ pub trait PolicyEngine: Send + Sync {
     /// A restorer for answers in `ctx`'s tenant and scope, when the tenant's policy
     /// pseudonymizes: it puts the originals of the scope's pseudonyms back and counts
     /// token-shaped text it cannot resolve. `None` when the policy never pseudonymizes.
-    fn restorer(&self, ctx: &DecisionContext) -> Option<Restorer> {
+    fn restorer(&self, ctx: &DecisionContext<'_>) -> Option<Restorer> {
         let _ = ctx;
         None
     }
@@ -434,7 +434,7 @@ impl PolicySet {
 }
 
 impl PolicyEngine for PolicySet {
-    fn decide(&self, text: &str, findings: &[Finding], ctx: &DecisionContext) -> Decision {
+    fn decide(&self, text: &str, findings: &[Finding], ctx: &DecisionContext<'_>) -> Decision {
         decide_with(
             self.policy(&ctx.tenant),
             Some(&self.vault),
@@ -449,7 +449,7 @@ impl PolicyEngine for PolicySet {
         &self,
         text: &str,
         findings: &[Finding],
-        ctx: &DecisionContext,
+        ctx: &DecisionContext<'_>,
         numbering: &mut Numbering,
     ) -> Decision {
         decide_with(
@@ -470,18 +470,18 @@ impl PolicyEngine for PolicySet {
         &self,
         text: &str,
         findings: &[Finding],
-        ctx: &DecisionContext,
+        ctx: &DecisionContext<'_>,
     ) -> Option<Decision> {
-        let shadow = match self.shadows.get(&ctx.tenant) {
+        let shadow = match self.shadows.get(&*ctx.tenant) {
             Some(s) => Some(s),
-            None if self.tenants.contains_key(&ctx.tenant) => None,
+            None if self.tenants.contains_key(&*ctx.tenant) => None,
             None => self.base_shadow.as_ref(),
         };
         // A shadow decision is never applied, so its pseudonyms are not recorded.
         shadow.map(|p| decide_with(p, None, text, findings, ctx, None))
     }
 
-    fn restorer(&self, ctx: &DecisionContext) -> Option<Restorer> {
+    fn restorer(&self, ctx: &DecisionContext<'_>) -> Option<Restorer> {
         let policy = self.policy(&ctx.tenant);
         if !policy.pseudonymizes() {
             return None;
@@ -504,7 +504,7 @@ fn decide_with(
     vault: Option<&Vault>,
     text: &str,
     findings: &[Finding],
-    ctx: &DecisionContext,
+    ctx: &DecisionContext<'_>,
     mut numbering: Option<&mut Numbering>,
 ) -> Decision {
     // One finding per region: the detector's contract, enforced again here because a

@@ -35,7 +35,7 @@ fn policy(extra: &str) -> PolicySet {
 const PROMPT: &str = "Card 4111 1111 1111 1111, IBAN GB82 WEST 1234 5698 7654 32, \
      SSN 536-22-1234, mail jane.doe@corp.com, server 10.20.30.40.";
 
-fn pseudonymized(p: &PolicySet, text: &str, ctx: &DecisionContext) -> String {
+fn pseudonymized(p: &PolicySet, text: &str, ctx: &DecisionContext<'_>) -> String {
     let findings = LocalDetector::new().scan(text);
     match p.decide(text, &findings, ctx) {
         Decision::Transform { text, applied } => {

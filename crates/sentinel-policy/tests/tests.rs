@@ -5,7 +5,7 @@ mod pseudonymize;
 use sentinel_detect::{Detector, EntityType, Finding, LocalDetector};
 use sentinel_policy::{Action, Decision, DecisionContext, Error, PolicyEngine, PolicySet, PRESETS};
 
-fn decide(policy: &PolicySet, text: &str, ctx: &DecisionContext) -> Decision {
+fn decide(policy: &PolicySet, text: &str, ctx: &DecisionContext<'_>) -> Decision {
     let findings = LocalDetector::new().scan(text);
     policy.decide(text, &findings, ctx)
 }
