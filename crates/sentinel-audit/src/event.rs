@@ -216,10 +216,12 @@ fn bump(counts: &mut BTreeMap<String, u32>, key: &str, n: u32) {
 }
 
 /// One line of the log: the event, its sequence number and the previous line's hash.
+/// The writer serializes it borrowed (`Record<&str, &AuditEvent>`); readers take it
+/// owned, with the event as any JSON.
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Record<E> {
+pub(crate) struct Record<P, E> {
     pub(crate) seq: u64,
-    pub(crate) prev: String,
+    pub(crate) prev: P,
     pub(crate) event: E,
 }
 

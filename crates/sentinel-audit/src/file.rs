@@ -163,14 +163,6 @@ impl LineHash {
     }
 }
 
-/// A record as the writer serializes it: [`Record`]'s fields in its order, borrowed.
-#[derive(serde::Serialize)]
-struct RecordOut<'a> {
-    seq: u64,
-    prev: &'a str,
-    event: &'a AuditEvent,
-}
-
 struct Writer {
     config: FileSinkConfig,
     shared: Arc<Shared>,
@@ -250,12 +242,13 @@ fn resume(dir: &Path) -> Result<(Chain, u64, bool), Error> {
             .next()
             .filter(|l| !l.is_empty())
         {
-            let rec: Record<serde_json::Value> = serde_json::from_slice(last).map_err(|e| {
-                Error::io(
-                    path,
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-                )
-            })?;
+            let rec: Record<String, serde_json::Value> =
+                serde_json::from_slice(last).map_err(|e| {
+                    Error::io(
+                        path,
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                    )
+                })?;
             return Ok((
                 Chain {
                     seq: rec.seq + 1,
@@ -509,10 +502,10 @@ impl Writer {
         let mut prev = self.chain.prev;
         for Msg::Event(_, event) in batch.drain(..) {
             let start = lines.len();
-            let rec = RecordOut {
+            let rec = Record {
                 seq,
                 prev: prev.as_str(),
-                event: &event,
+                event: &*event,
             };
             if serde_json::to_writer(&mut lines, &rec).is_err() {
                 lines.truncate(start);

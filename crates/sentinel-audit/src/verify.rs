@@ -77,7 +77,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, Error> {
                     reason,
                 })
             };
-            let rec: Record<serde_json::Value> = match serde_json::from_slice(line) {
+            let rec: Record<String, serde_json::Value> = match serde_json::from_slice(line) {
                 Ok(r) => r,
                 Err(e) => {
                     report.first_break = broken(format!("not a record: {e}"));
