@@ -1343,9 +1343,7 @@ pub struct ResponseStream {
     stats: RestoreStats,
     audit: Option<Arc<dyn AuditSink>>,
     request_id: String,
-    tenant: String,
     route: Route,
-    model: String,
     policy_version: Arc<str>,
     started: Instant,
 }
@@ -1391,9 +1389,7 @@ impl ResponseStream {
             stats: RestoreStats::default(),
             audit: p.audit.clone(),
             request_id: req.request_id.clone(),
-            tenant: req.tenant.clone(),
             route: req.route,
-            model: model.to_owned(),
             policy_version: p.policy.version_hash(&req.tenant),
             started: Instant::now(),
         }
@@ -1503,9 +1499,10 @@ impl ResponseStream {
     fn finish_audit(&mut self, decision: &'static str) {
         count_restore(&self.stats);
         let Some(sink) = &self.audit else { return };
-        let mut e = AuditEvent::new(&self.request_id, &self.tenant, AuditDirection::Response);
+        // Tenant and model are the decision context's: the stream keeps them once.
+        let mut e = AuditEvent::new(&self.request_id, &self.ctx.tenant, AuditDirection::Response);
         e.route = self.route.as_str().into();
-        e.model.clone_from(&self.model);
+        e.model = self.ctx.model.to_string();
         for a in &self.applied {
             e.count_entity(a.entity.as_str(), 1);
             e.count_action(a.action.as_str(), 1);
