@@ -2,8 +2,8 @@
 //! reads each body whole as the gateway does) and DeepSentinel's `HttpTransport`, with no
 //! pipeline between them: no parsing, scanning, policy, audit or metrics. What the gateway
 //! adds above this is the pipeline's cost. Usage: `proxy-floor UPSTREAM_URL [WORKERS]`,
-//! WORKERS as the gateway's `[server] workers` (that many threads, each with its own
-//! current-thread runtime; absent or `auto`: one per core); prints `127.0.0.1:PORT` once it
+//! WORKERS as the gateway's `[server] workers` (`1`: one current-thread runtime; a number:
+//! that many threads; absent or `auto`: one per core); prints `127.0.0.1:PORT` once it
 //! listens, then serves until killed. A benchmark fixture, never shipped.
 
 use std::io::Write;
@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         TransportConfig::default(),
         vec![Upstream::single(Endpoint::new("upstream", &upstream)?)],
     )?);
-    // The gateway's threads, run as `deepsentinel serve` runs them.
+    // The gateway's runtime, built as `deepsentinel serve` builds it.
     let server = ServerSection {
         workers: std::env::args()
             .nth(2)
@@ -36,34 +36,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .transpose()?,
         ..ServerSection::default()
     };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let mut out = std::io::stdout();
-    writeln!(out, "{}", listener.local_addr()?)?;
-    out.flush()?;
-    let first = sentinel_gateway::worker_runtime()?;
-    sentinel_gateway::serve_on_workers(
-        server.worker_count()?,
-        &first,
-        listener,
-        std::future::pending(),
-        |listener, _stopping| {
+    let rt = server.runtime()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let mut out = std::io::stdout();
+        writeln!(out, "{}", listener.local_addr()?)?;
+        out.flush()?;
+        sentinel_testkit::serve(listener, move |path: String, body: Bytes| {
             let transport = Arc::clone(&transport);
-            sentinel_testkit::serve(listener, move |path: String, body: Bytes| {
-                let transport = Arc::clone(&transport);
-                async move {
-                    let sent = transport
-                        .send(OutboundRequest::post_json(&path, body))
-                        .await;
-                    match sent {
-                        Ok(r) => {
-                            let status = r.status.as_u16();
-                            sentinel_testkit::json(status, r.bytes().await.unwrap_or_default())
-                        }
-                        Err(_) => sentinel_testkit::json(502, Bytes::new()),
+            async move {
+                let sent = transport
+                    .send(OutboundRequest::post_json(&path, body))
+                    .await;
+                match sent {
+                    Ok(r) => {
+                        let status = r.status.as_u16();
+                        sentinel_testkit::json(status, r.bytes().await.unwrap_or_default())
                     }
+                    Err(_) => sentinel_testkit::json(502, Bytes::new()),
                 }
-            })
-        },
-    )?;
-    Ok(())
+            }
+        })
+        .await?;
+        Ok(())
+    })
 }

@@ -71,58 +71,54 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         .listen
         .clone()
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let workers = config.server.worker_count()?;
-    let first = sentinel_gateway::worker_runtime().context("cannot start the runtime")?;
-    let gateway = first.block_on(async {
+    let runtime = config
+        .server
+        .runtime()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async move {
         let recorder = sentinel_metrics::prometheus_recorder()?;
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder)
             .map_err(|_| anyhow::anyhow!("a metrics recorder is already installed"))?;
         sentinel_metrics::describe();
         let upkeep = handle.clone();
-        // On the first worker, which runs as long as the gateway does.
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                 upkeep.run_upkeep();
             }
         });
-        Ok::<_, anyhow::Error>(sentinel_gateway::Gateway::new(&config, Some(handle))?)
-    })?;
-    let listener = std::net::TcpListener::bind(&listen)
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(
-        listen = %listen,
-        upstream = config.network.upstream.as_deref().unwrap_or("https://api.openai.com/v1"),
-        keys = config.keys.len(),
-        workers,
-        "deepsentinel gateway ready"
-    );
-    if !gateway.requires_keys() {
-        tracing::warn!("no API keys configured: only loopback callers are served");
-    }
-    let shutdown = async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = ctrl_c => {},
-                () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+        let gateway = sentinel_gateway::Gateway::new(&config, Some(handle))?;
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        tracing::info!(
+            listen = %listen,
+            upstream = config.network.upstream.as_deref().unwrap_or("https://api.openai.com/v1"),
+            keys = config.keys.len(),
+            "deepsentinel gateway ready"
+        );
+        if !gateway.requires_keys() {
+            tracing::warn!("no API keys configured: only loopback callers are served");
+        }
+        let shutdown = async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .ok();
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+                }
             }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = ctrl_c.await;
-        }
-    };
-    sentinel_gateway::serve_on_workers(
-        workers,
-        &first,
-        listener,
-        shutdown,
-        |listener, stopping| gateway.serve(listener, stopping),
-    )?;
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+        };
+        gateway.serve(listener, shutdown).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }

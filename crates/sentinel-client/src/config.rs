@@ -129,32 +129,38 @@ pub struct ServerSection {
     /// Milliseconds in-flight requests get to finish at shutdown (default 30 000).
     #[serde(default)]
     pub shutdown_grace_ms: Option<u64>,
-    /// Threads that serve requests (default: one per core), as nginx's `worker_processes`:
-    /// each accepts connections and serves them start to end on its own current-thread
-    /// runtime, with its own upstream connections; no work stealing and no wake-ups between
-    /// threads. `1` runs the whole gateway on one thread, for a gateway given one core or
-    /// sharing a small machine. Must be at least 1.
+    /// Threads that serve requests (default: one per core). `1` runs the whole gateway on
+    /// one thread, with no work stealing and no wake-ups between threads, as nginx's
+    /// `worker_processes 1` does: the least CPU per request, for a gateway given one core
+    /// or sharing a small machine. Must be at least 1.
     #[serde(default)]
     pub workers: Option<usize>,
 }
 
 impl ServerSection {
-    /// How many threads serve: `workers`, or one per core. Each runs its own
-    /// current-thread runtime (`sentinel_gateway::serve_on_workers`): no work stealing and
-    /// no wake-ups between threads, whatever the count.
+    /// The runtime `workers` asks for: one thread (a current-thread runtime, so no work
+    /// stealing and no wake-ups between threads), that many threads, or one per core.
     ///
     /// # Errors
     ///
-    /// `workers = 0`.
-    pub fn worker_count(&self) -> std::io::Result<usize> {
-        match self.workers {
-            Some(0) => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "[server] workers must be at least 1",
-            )),
-            Some(n) => Ok(n),
-            None => Ok(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)),
-        }
+    /// `workers = 0`, or the runtime cannot start.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let mut builder = match self.workers {
+            Some(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "[server] workers must be at least 1",
+                ))
+            }
+            Some(1) => tokio::runtime::Builder::new_current_thread(),
+            Some(n) => {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(n);
+                b
+            }
+            None => tokio::runtime::Builder::new_multi_thread(),
+        };
+        builder.enable_all().build()
     }
 }
 

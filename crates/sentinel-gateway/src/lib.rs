@@ -23,9 +23,6 @@
 #![deny(missing_docs)]
 
 mod presidio;
-mod workers;
-
-pub use workers::{serve_on_workers, worker_runtime, Stopping};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -68,12 +65,6 @@ pub enum GatewayError {
     /// The listener or TLS files.
     #[error("{0}")]
     Io(String),
-}
-
-impl From<std::io::Error> for GatewayError {
-    fn from(e: std::io::Error) -> GatewayError {
-        GatewayError::Io(e.to_string())
-    }
 }
 
 struct KeyEntry {

@@ -15,7 +15,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use thread_local::ThreadLocal;
 use tokio::time::Instant;
 
 use crate::balance::Pool;
@@ -167,17 +166,8 @@ type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// The production transport: a pooled hyper client over rustls, behind a priority
 /// concurrency limit, a chain of load-balanced upstreams with a circuit breaker per
 /// endpoint, and retries with backoff, `Retry-After` and a budget.
-///
-/// Each thread that sends gets its own client, so its own connection pool: a connection's
-/// task runs on the runtime that opened it, and a thread that took another thread's
-/// connection would hand every request and answer across threads (a wake-up each way).
-/// With one current-thread runtime per core (`[server] workers`), each worker keeps to
-/// its own connections. The limits, breakers, balancing and retry budget are shared.
 pub struct HttpTransport {
-    clients: ThreadLocal<HyperClient>,
-    /// Builds a thread's client: the same settings and connector for every thread.
-    builder: hyper_util::client::legacy::Builder,
-    connector: HttpsConnector<HttpConnector>,
+    client: HyperClient,
     chain: Vec<Pool>,
     config: TransportConfig,
     budget: RetryBudget,
@@ -349,14 +339,13 @@ impl HttpTransport {
                 .http2_keep_alive_interval(interval)
                 .http2_keep_alive_while_idle(true);
         }
+        let client = builder.build(https);
         let pools = chain
             .iter()
             .map(|u| Pool::new(u, &config.breaker))
             .collect();
         Ok(HttpTransport {
-            clients: ThreadLocal::new(),
-            builder,
-            connector: https,
+            client,
             chain: pools,
             budget: RetryBudget::new(
                 config.retry.budget_ratio,
@@ -365,12 +354,6 @@ impl HttpTransport {
             limiter: config.concurrency.map(PriorityLimiter::new),
             config,
         })
-    }
-
-    /// This thread's client (built on its first request).
-    fn client(&self) -> &HyperClient {
-        self.clients
-            .get_or(|| self.builder.build(self.connector.clone()))
     }
 
     /// The upstream pools, in fallback order (for health pages and tests).
@@ -462,7 +445,7 @@ impl HttpTransport {
             let can_retry = |this: &HttpTransport| {
                 attempt <= retry.max_retries && Instant::now() < deadline && this.budget.withdraw()
             };
-            match tokio::time::timeout(wait, self.client().request(request)).await {
+            match tokio::time::timeout(wait, self.client.request(request)).await {
                 Err(_) => {
                     state.breaker.record(admission, false);
                     return Err(if Instant::now() >= deadline {

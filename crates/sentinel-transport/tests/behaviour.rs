@@ -44,61 +44,6 @@ async fn http1_connections_are_pooled_and_reused() {
         .all(|v| *v == Version::HTTP_11));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-async fn each_thread_sends_on_its_own_connections() {
-    // Two threads with a current-thread runtime each, as the gateway's workers, share one
-    // transport. A connection's task runs on the runtime that opened it: were the pool
-    // shared, the second thread would take the first one's idle connection and every
-    // request and answer would cross between threads.
-    let s = start(ok_server()).await;
-    let t = Arc::new(transport(quick_config(), &[s.url()]));
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    };
-    let (first_done, first_finished) = tokio::sync::oneshot::channel::<()>();
-    let (second_done, second_finished) = tokio::sync::oneshot::channel::<()>();
-    let accepted = s.accepted.clone();
-    let ta = t.clone();
-    let a = std::thread::spawn(move || {
-        runtime().block_on(async move {
-            get_ok(&ta).await;
-            get_ok(&ta).await;
-            // Time for the connection to go back to the idle pool (a task on this runtime).
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let _ = first_done.send(());
-            // This runtime keeps running (its connection with it) while the other sends.
-            let _ = second_finished.await;
-            get_ok(&ta).await;
-        });
-    });
-    let tb = t.clone();
-    let b = std::thread::spawn(move || {
-        runtime().block_on(async move {
-            let _ = first_finished.await;
-            get_ok(&tb).await;
-            get_ok(&tb).await;
-            let _ = second_done.send(());
-        });
-        // Connections opened by the time the second thread is done.
-        accepted.load(Ordering::SeqCst)
-    });
-    let seen_by_second = tokio::task::spawn_blocking(move || {
-        a.join().expect("first thread");
-        b.join().expect("second thread")
-    })
-    .await
-    .expect("join");
-    assert_eq!(
-        seen_by_second, 2,
-        "the second thread opened its own connection"
-    );
-    assert_eq!(s.requests(), 5);
-    assert_eq!(s.accepted(), 2, "one connection per thread, each reused");
-}
-
 #[tokio::test]
 async fn h2c_with_prior_knowledge_multiplexes_on_one_connection() {
     let s = start(handler(|_r, _n| async {
