@@ -7,9 +7,10 @@
 //! per request, from `/proc`), because this machine's figures move by
 //! tens of percent from run to run.
 //!
-//! nginx runs one worker process, so DeepSentinel and the floor run on one thread too
-//! (`[server] workers = 1`) unless `--workers N` or `--workers auto` (one thread per core,
-//! `serve`'s default) says otherwise. `--pgo` measures the profile-guided build of
+//! All three run one worker by default: nginx one worker process, DeepSentinel and the
+//! floor one thread (`[server] workers = 1`). `--workers N` or `--workers auto` (one per
+//! core, `serve`'s default) gives each of them that many: nginx's `worker_processes`,
+//! the others' threads. `--pgo` measures the profile-guided build of
 //! `cargo xtask pgo` instead of the usual `profiling` one.
 
 use std::io::{BufRead, BufReader};
@@ -315,7 +316,8 @@ pub(crate) fn run(quick: bool, workers: Workers, build: &Build) -> Result<Value>
     )?;
     let gateway_pid = gateway.0.id();
 
-    // nginx as a plain reverse proxy with upstream keep-alive.
+    // nginx as a plain reverse proxy with upstream keep-alive, with as many worker
+    // processes as the others have threads.
     let nginx_port = free_port()?;
     let nginx_dir = work.join("nginx");
     std::fs::create_dir_all(nginx_dir.join("logs"))?;
@@ -323,14 +325,16 @@ pub(crate) fn run(quick: bool, workers: Workers, build: &Build) -> Result<Value>
     std::fs::write(
         &conf,
         format!(
-            "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\
+            "worker_processes {processes};\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\
              events {{ worker_connections 4096; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
                fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
                upstream up {{ server {upstream}; keepalive 128; }}\n\
                server {{\n    listen 127.0.0.1:{nginx_port};\n    client_max_body_size 32m;\n\
                  location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n  }}\n}}\n",
-            d = nginx_dir.display()
+            d = nginx_dir.display(),
+            // As many as DeepSentinel's threads: `auto` is one per core for both.
+            processes = workers.arg(),
         ),
     )?;
     let nginx = Command::new("nginx")
