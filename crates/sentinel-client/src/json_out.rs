@@ -1,12 +1,14 @@
 //! Writing a transformed document back out: the same bytes `serde_json::to_vec` writes,
-//! with strings escaped eight bytes at a time.
+//! with strings checked for escapes 64 bytes at a time.
 //!
 //! A transformed request is mostly one long text; `serde_json` looks at each of its bytes
 //! on its own to decide whether it needs escaping, which made re-serializing the bench's
-//! 4 KB PII request cost about as much as the policy decision. Here a whole 8-byte word is
-//! checked with a few integer operations and copied when none of its bytes is `"`, `\`
-//! or a control character, which is nearly always. The output is byte for byte what
-//! `serde_json` writes (a property test holds it to that).
+//! 4 KB PII request cost about as much as the policy decision. Here a block of 64 bytes is
+//! tested at once (a loop without early exit, which the compiler turns into vector
+//! compares) and skipped when none of its bytes is `"`, `\` or a control character, which
+//! is nearly always; a block that holds one is walked eight bytes at a time with a few
+//! integer operations per word. The output is byte for byte what `serde_json` writes (a
+//! property test holds it to that).
 
 use serde_json::Value;
 
@@ -79,6 +81,23 @@ fn needs_escape_byte(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Bytes tested together before the word-at-a-time walk.
+const BLOCK: usize = 64;
+
+/// Whether any byte of `block` needs escaping. Every byte is looked at, with no early exit
+/// and no branch: the least byte (a control character is below 0x20) and whether any is
+/// `"` or `\`. Written so, the loop compiles to about fifty vector instructions for the
+/// 64 bytes (SSE2: `pminub`, `pcmpeqb`), against about two hundred for the word walk.
+fn block_needs_escape(block: &[u8; BLOCK]) -> bool {
+    let mut least = u8::MAX;
+    let mut quote_or_backslash = 0u8;
+    for &b in block {
+        least = least.min(b);
+        quote_or_backslash |= u8::from(b == b'"') | u8::from(b == b'\\');
+    }
+    least < 0x20 || quote_or_backslash != 0
+}
+
 /// `s` as a JSON string, escaped as serde_json escapes.
 fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
@@ -88,6 +107,15 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     let mut clean = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if let Some(block) = bytes
+            .get(i..i + BLOCK)
+            .and_then(|b| <&[u8; BLOCK]>::try_from(b).ok())
+        {
+            if !block_needs_escape(block) {
+                i += BLOCK;
+                continue;
+            }
+        }
         if let Some(chunk) = bytes.get(i..i + 8) {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
@@ -164,13 +192,13 @@ mod tests {
 
     #[test]
     fn every_ascii_byte_at_every_word_position() {
-        // Each ASCII character alone at each position of two 8-byte words, among plain
-        // letters and among non-ASCII characters: the word test and the byte test agree
-        // with serde_json everywhere.
+        // Each ASCII character alone at each position of two 64-byte blocks and a tail
+        // shorter than a word, among plain letters and among non-ASCII characters: the
+        // block, word and byte tests agree with serde_json everywhere.
         for b in 0u8..0x80 {
-            for at in 0..16 {
+            for at in 0..134 {
                 for filler in ["a", "é"] {
-                    let mut s: Vec<String> = vec![filler.to_owned(); 16];
+                    let mut s: Vec<String> = vec![filler.to_owned(); 134];
                     s[at] = char::from(b).to_string();
                     let v = Value::String(s.concat());
                     assert_eq!(
