@@ -23,8 +23,13 @@ use serde_json::{json, Value};
 
 use crate::util::{self, cargo};
 
-/// Kills the process when dropped.
+/// Stops the process when dropped: SIGTERM, then SIGKILL if it is still there after
+/// [`STOP_GRACE`]. SIGTERM first because nginx's master stops its worker processes on it;
+/// killed outright, it left them running, one more orphan per bench run.
 pub(crate) struct Guard(pub(crate) Child);
+
+/// How long a guarded process gets to exit on SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 impl Guard {
     /// Sends SIGINT (`serve` drains and exits, writing what it writes at exit; the floor
@@ -41,6 +46,19 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // Already waited for (after `interrupt`): its pid may belong to another process now.
+        if matches!(self.0.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -463,4 +481,48 @@ pub(crate) fn write(kind: &str, text: &str, now: u64) -> Result<PathBuf> {
     std::fs::write(dir.join(format!("{kind}-{now}.json")), text)?;
     std::fs::write(dir.join(format!("{kind}-latest.json")), text)?;
     Ok(dir.join(format!("{kind}-{now}.json")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether process `pid` still runs (Linux `/proc`; a zombie counts as gone).
+    fn running(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| {
+                !stat
+                    .rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('Z'))
+            })
+            .unwrap_or(false)
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_dropped_guard_lets_a_master_stop_its_workers() {
+        // A master that forks a worker, prints its pid and stops it on SIGTERM, as nginx's
+        // master does. The worker holds none of the test's pipes, so a failure here never
+        // keeps the test run waiting on it.
+        let mut child = Command::new("sh")
+            .args([
+                "-c",
+                "sleep 60 </dev/null >/dev/null 2>&1 & w=$!; trap 'kill $w; exit 0' TERM; echo $w; wait",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sh");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the worker's pid");
+        let worker = line.trim().to_owned();
+        assert!(running(&worker), "the worker {worker} runs");
+        drop(Guard(child));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while running(&worker) {
+            assert!(Instant::now() < deadline, "the worker outlived its master");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
