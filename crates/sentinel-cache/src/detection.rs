@@ -81,7 +81,7 @@ impl<D: Detector> CachedDetector<D> {
 
     /// The findings for `text`, shared with the cache, and whether they came from it.
     pub fn scan_cached(&self, text: &str) -> (Arc<[Finding]>, bool) {
-        if text.len() < self.min_len {
+        if !self.caches(text) {
             return (self.inner.scan(text).into(), false);
         }
         let key = Key::for_text(&self.fingerprint, text);
@@ -96,7 +96,7 @@ impl<D: Detector> CachedDetector<D> {
 
 impl<D: Detector> Detector for CachedDetector<D> {
     fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
-        if text.len() < self.min_len {
+        if !self.caches(text) {
             return self.inner.scan_into(text, out);
         }
         out.extend(self.scan_cached(text).0.iter().cloned());

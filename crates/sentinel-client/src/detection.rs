@@ -225,6 +225,11 @@ impl Detection {
         Arc::clone(self.local.inner())
     }
 
+    /// Whether `text` goes through the detection cache (it is long enough).
+    pub(crate) fn caches(&self, text: &str) -> bool {
+        self.local.caches(text)
+    }
+
     /// The mode.
     pub fn mode(&self) -> DetectionMode {
         self.mode
@@ -236,7 +241,7 @@ impl Detection {
         Detected {
             findings,
             cache_hit,
-            shared: self.local.caches(text),
+            shared: self.caches(text),
             remote_failed: false,
         }
     }

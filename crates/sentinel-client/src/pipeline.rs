@@ -441,7 +441,7 @@ impl Pipeline {
         let mut out = Vec::with_capacity(texts.len());
         for t in texts {
             let d = self.detection.detect(t).await;
-            if t.len() >= sentinel_cache::DEFAULT_MIN_CACHED_LEN {
+            if self.detection.caches(t) {
                 lookups.push((CacheName::Detection, d.cache_hit));
             }
             if d.remote_failed {
