@@ -129,12 +129,7 @@ async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
     );
 
     drop(c);
-    let log: String = std::fs::read_dir(dir.path())
-        .expect("dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .collect();
+    let log = audit_log(dir.path());
     assert!(
         log.contains("\"EMAIL_ADDRESS\":2") && log.contains("\"AWS_ACCESS_KEY\":1"),
         "{log}"
@@ -158,9 +153,8 @@ async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
     assert!(digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_hexdigit()));
 }
 
-/// The request records of an audit directory: per record, the entity counts and the
-/// fingerprints.
-fn request_records(dir: &std::path::Path) -> Vec<(Value, Vec<String>)> {
+/// The audit log in `dir`: its files' lines, oldest file first.
+fn audit_log(dir: &std::path::Path) -> String {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -169,13 +163,16 @@ fn request_records(dir: &std::path::Path) -> Vec<(Value, Vec<String>)> {
     files.sort();
     files
         .iter()
-        .flat_map(|p| {
-            std::fs::read_to_string(p)
-                .expect("log")
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
-                .collect::<Vec<_>>()
-        })
+        .map(|p| std::fs::read_to_string(p).expect("log"))
+        .collect()
+}
+
+/// The request records of an audit directory: per record, the entity counts and the
+/// fingerprints.
+fn request_records(dir: &std::path::Path) -> Vec<(Value, Vec<String>)> {
+    audit_log(dir)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
         .filter(|r| r["event"]["direction"] == "request")
         .map(|r| {
             let prints = r["event"]["fingerprints"]
