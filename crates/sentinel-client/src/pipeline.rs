@@ -335,6 +335,15 @@ fn decision_name(d: &Decision) -> &'static str {
     }
 }
 
+/// How much a decision named by [`decision_name`] does: allow < transform < block.
+fn severity(name: &str) -> u8 {
+    match name {
+        "block" => 2,
+        "transform" => 1,
+        _ => 0,
+    }
+}
+
 impl Pipeline {
     /// A pipeline from its layers.
     #[allow(clippy::too_many_arguments)] // reason: each layer is its own seam
@@ -547,8 +556,10 @@ impl Pipeline {
         }
     }
 
-    /// One decision per segment: numbering restarts in each (the fallback when segments
-    /// cannot be joined).
+    /// One decision per segment (the fallback when segments cannot be joined), numbered on
+    /// from one segment to the next as the joined decision is, so a value keeps its number
+    /// across the request. The shadow policy is decided per segment too, and the strongest
+    /// of its decisions (block, then transform, then allow) is the request's.
     fn decide_each(
         &self,
         texts: &[&str],
@@ -559,8 +570,18 @@ impl Pipeline {
         let mut applied = Vec::new();
         let mut changed = false;
         let mut reasons = Vec::new();
+        let mut numbering = Numbering::default();
+        let mut shadow = None;
         for (t, d) in texts.iter().zip(found) {
-            match self.policy.decide(t, &d.findings, ctx) {
+            if let Some(s) = self.policy.decide_shadow(t, &d.findings, ctx) {
+                if shadow.is_none_or(|was| severity(was) < severity(decision_name(&s))) {
+                    shadow = Some(decision_name(&s));
+                }
+            }
+            match self
+                .policy
+                .decide_numbered(t, &d.findings, ctx, &mut numbering)
+            {
                 Decision::Allow { applied: a } => {
                     applied.extend(a);
                     texts_out.push((*t).to_owned());
@@ -577,7 +598,7 @@ impl Pipeline {
             texts: changed.then_some(texts_out),
             applied,
             blocked: (!reasons.is_empty()).then_some(reasons),
-            shadow: None,
+            shadow,
         }
     }
 

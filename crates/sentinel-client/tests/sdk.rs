@@ -300,6 +300,54 @@ async fn segments_holding_any_character_are_numbered_per_request() {
 }
 
 #[tokio::test]
+async fn segments_that_cannot_be_joined_are_still_numbered_and_shadowed_per_request() {
+    // The system message holds every candidate separator, so each segment is decided on
+    // its own: a value keeps its number across them, a new one takes the next, and the
+    // shadow policy's strongest decision is recorded.
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let audit = dir.path().join("audit");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = \"1\"\n[[rule]]\nentities = [\"EMAIL_ADDRESS\"]\naction = \"redact\"\n\
+         [shadow]\nextends = \"strict\"\n\
+         [[shadow.rule]]\nentities = [\"EMAIL_ADDRESS\"]\naction = \"block\"\n",
+    )
+    .expect("write");
+    let c = client(
+        &up,
+        &format!(
+            "[policy]\nfile = \"{}\"\n[audit]\ndir = \"{}\"\nsync = \"always\"\n",
+            policy.display(),
+            audit.display()
+        ),
+    );
+    let every: String = (0xE000..0xE100u32).filter_map(char::from_u32).collect();
+    let two = json!({"model": "echo", "messages": [
+        {"role": "system", "content": format!("{every} jane@example.com")},
+        {"role": "user", "content": "bob@example.com and jane@example.com"}]});
+    answer(&c, Route::ChatCompletions, &two).await;
+    let sent: Value =
+        serde_json::from_slice(&up.seen.last("/v1/chat/completions").expect("sent")).expect("json");
+    assert_eq!(
+        sent["messages"][0]["content"],
+        format!("{every} <EMAIL_ADDRESS_1>")
+    );
+    assert_eq!(
+        sent["messages"][1]["content"],
+        "<EMAIL_ADDRESS_2> and <EMAIL_ADDRESS_1>"
+    );
+    let request = audit_log(&audit)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
+        .find(|r| r["event"]["direction"] == "request")
+        .expect("a request record");
+    assert_eq!(request["event"]["decision"], "transform");
+    assert_eq!(request["event"]["shadow_decision"], "block");
+}
+
+#[tokio::test]
 async fn a_mask_that_writes_the_separator_still_transforms_every_segment() {
     // The mask character is the separator the join picks; the joined decision cannot be
     // split back, so each segment is decided on its own, never sent unchanged.
