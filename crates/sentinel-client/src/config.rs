@@ -40,6 +40,7 @@ pub struct ConfigError(pub String);
 /// threshold = 0.6
 /// entities = ["PERSON", "LOCATION"]
 /// timeout_ms = 2000
+/// stream_window_bytes = 512          # streamed answers go to the remote in such windows
 ///
 /// [policy]
 /// preset = "strict"                  # or: file = "policy.toml"
@@ -216,6 +217,9 @@ pub struct RemoteSection {
     /// Presidio's language (default `en`).
     #[serde(default)]
     pub language: Option<String>,
+    /// Bytes of a streamed answer's text sent to the remote at a time (default 512).
+    #[serde(default)]
+    pub stream_window_bytes: Option<usize>,
 }
 
 /// `[policy]`.
@@ -476,6 +480,10 @@ impl SentinelConfig {
                     cache_ttl: r
                         .cache_ttl_seconds
                         .map_or(defaults.cache_ttl, Duration::from_secs),
+                    stream_window: r
+                        .stream_window_bytes
+                        .unwrap_or(defaults.stream_window)
+                        .max(1),
                 };
                 let endpoint = Endpoint::new("presidio", &r.url)
                     .map_err(|e| ConfigError(format!("[detection.remote] url: {e}")))?;

@@ -42,10 +42,13 @@ pub struct RemoteSettings {
     pub timeout: Duration,
     /// How long remote answers are reused.
     pub cache_ttl: Duration,
+    /// A streamed answer's text goes to the remote in windows of at least this many bytes,
+    /// each ending at a line or sentence end where one is near (see `docs/sdk.md`).
+    pub stream_window: usize,
 }
 
 impl Default for RemoteSettings {
-    /// 0.6, PERSON and LOCATION, `en`, 2 s, 10 minutes.
+    /// 0.6, PERSON and LOCATION, `en`, 2 s, 10 minutes, windows of 512 bytes.
     fn default() -> RemoteSettings {
         RemoteSettings {
             threshold: 0.6,
@@ -53,6 +56,7 @@ impl Default for RemoteSettings {
             language: "en".to_owned(),
             timeout: Duration::from_secs(2),
             cache_ttl: Duration::from_secs(600),
+            stream_window: 512,
         }
     }
 }
@@ -246,47 +250,93 @@ impl Detection {
         }
     }
 
+    /// Whether the remote is ever asked (hybrid or remote first, with a remote).
+    pub fn asks_remote(&self) -> bool {
+        self.mode != DetectionMode::Local && self.remote.is_some()
+    }
+
+    /// The remote's settings, when there is a remote.
+    pub fn remote_settings(&self) -> Option<&RemoteSettings> {
+        self.remote.as_ref().map(RemoteDetector::settings)
+    }
+
     /// Finds the sensitive values in `text`.
     pub async fn detect(&self, text: &str) -> Detected {
-        match (self.mode, &self.remote) {
-            (DetectionMode::Local, _) | (_, None) => self.local_result(text),
-            (DetectionMode::RemoteFirst, Some(remote)) => match remote.analyze(text).await {
-                Ok(found) => Detected {
-                    findings: sorted(found.to_vec()).into(),
-                    cache_hit: false,
-                    shared: false,
-                    remote_failed: false,
+        if self.mode == DetectionMode::RemoteFirst && self.remote.is_some() {
+            return match self.ask_remote(text, &[]).await {
+                RemoteAnswer::Found(found) => Detected {
+                    findings: found.into(),
+                    ..Detected::default()
                 },
-                Err(e) => {
-                    tracing::warn!(error = %e, "remote detector failed; using the local result");
-                    Detected {
-                        remote_failed: true,
-                        ..self.local_result(text)
-                    }
-                }
-            },
-            (DetectionMode::Hybrid, Some(remote)) => {
-                let mut d = self.local_result(text);
-                let threshold = remote.settings.threshold;
-                let ask = !remote.settings.remote_entities.is_empty()
-                    || d.findings.iter().any(|f| f.score < threshold);
-                if ask && !text.trim().is_empty() {
-                    match remote.analyze(text).await {
-                        Ok(extra) => {
-                            d.findings =
-                                merge(d.findings.to_vec(), &extra, &remote.settings).into();
-                            d.shared = false;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "remote detector failed; using the local result");
-                            d.remote_failed = true;
-                        }
-                    }
-                }
-                d
+                RemoteAnswer::NotAsked | RemoteAnswer::Failed => Detected {
+                    remote_failed: true,
+                    ..self.local_result(text)
+                },
+            };
+        }
+        let mut d = self.local_result(text);
+        match self.ask_remote(text, &d.findings).await {
+            RemoteAnswer::NotAsked => {}
+            RemoteAnswer::Found(found) => {
+                d.findings = found.into();
+                d.shared = false;
+            }
+            RemoteAnswer::Failed => d.remote_failed = true,
+        }
+        d
+    }
+
+    /// The findings of `text` per the mode, given the local detector's (`local`, found
+    /// elsewhere: a streamed text's scanner): as they are in local mode, with the remote's
+    /// merged in hybrid mode, the remote's in remote-first mode. The flag says the remote
+    /// was asked and failed (`local` then stands).
+    pub async fn refine(&self, text: &str, local: Vec<Finding>) -> (Vec<Finding>, bool) {
+        match self.ask_remote(text, &local).await {
+            RemoteAnswer::NotAsked => (local, false),
+            RemoteAnswer::Found(found) => (found, false),
+            RemoteAnswer::Failed => (local, true),
+        }
+    }
+
+    /// Asks the remote about `text` if the mode says to, given the local findings (unused
+    /// in remote-first mode).
+    async fn ask_remote(&self, text: &str, local: &[Finding]) -> RemoteAnswer {
+        let Some(remote) = &self.remote else {
+            return RemoteAnswer::NotAsked;
+        };
+        let ask = match self.mode {
+            DetectionMode::Local => false,
+            DetectionMode::RemoteFirst => true,
+            DetectionMode::Hybrid => {
+                (!remote.settings.remote_entities.is_empty()
+                    || local.iter().any(|f| f.score < remote.settings.threshold))
+                    && !text.trim().is_empty()
+            }
+        };
+        if !ask {
+            return RemoteAnswer::NotAsked;
+        }
+        match remote.analyze(text).await {
+            Ok(found) if self.mode == DetectionMode::RemoteFirst => {
+                RemoteAnswer::Found(sorted(found.to_vec()))
+            }
+            Ok(extra) => RemoteAnswer::Found(merge(local.to_vec(), &extra, &remote.settings)),
+            Err(e) => {
+                tracing::warn!(error = %e, "remote detector failed; using the local result");
+                RemoteAnswer::Failed
             }
         }
     }
+}
+
+/// What asking the remote gave.
+enum RemoteAnswer {
+    /// The mode did not call for it.
+    NotAsked,
+    /// The findings to use.
+    Found(Vec<Finding>),
+    /// It failed.
+    Failed,
 }
 
 fn sorted(mut v: Vec<Finding>) -> Vec<Finding> {

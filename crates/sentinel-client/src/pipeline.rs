@@ -231,7 +231,7 @@ pub struct PipelineResponse {
 
 /// Everything that composes the pipeline.
 pub struct Pipeline {
-    detection: Detection,
+    detection: Arc<Detection>,
     policy: Arc<dyn PolicyEngine>,
     audit: Option<Arc<dyn AuditSink>>,
     responses: Option<Arc<TieredCache<CachedResponse>>>,
@@ -363,7 +363,7 @@ impl Pipeline {
             fingerprinter,
             printed: quick_cache::sync::Cache::with_weighter(4096, PRINTED_FINDINGS, PrintedWeight),
             flights: SingleFlight::new(config.single_flight_wait),
-            detection,
+            detection: Arc::new(detection),
             policy,
             audit,
             responses,
@@ -454,14 +454,11 @@ impl Pipeline {
                 lookups.push((CacheName::Detection, d.cache_hit));
             }
             if d.remote_failed {
-                metrics::counter!(sentinel_metrics::names::ERRORS_TOTAL,
-                    sentinel_metrics::names::label::KIND => ErrorKind::Detector.as_str())
-                .increment(1);
-                if self.config.detector_stance == Stance::FailClosed {
-                    return Err(PipelineError::Detector {
+                remote_failed(self.config.detector_stance).map_err(|()| {
+                    PipelineError::Detector {
                         message: "the remote detector did not answer".to_owned(),
-                    });
-                }
+                    }
+                })?;
             }
             out.push(d);
         }
@@ -1194,17 +1191,57 @@ struct Decider<'a> {
     policy: &'a dyn PolicyEngine,
     ctx: &'a DecisionContext<'a>,
     numbering: &'a mut Numbering,
+    detection: &'a Detection,
+    stance: Stance,
+}
+
+/// Why a streamed answer stops early.
+enum Halt {
+    /// The policy blocked it, for these reasons.
+    Blocked(Vec<Reason>),
+    /// The remote detector failed under the fail-closed stance.
+    Detector,
+}
+
+/// Counts a remote detector failure; `Err` when the stance refuses to go on without it.
+fn remote_failed(stance: Stance) -> Result<(), ()> {
+    metrics::counter!(sentinel_metrics::names::ERRORS_TOTAL,
+        sentinel_metrics::names::label::KIND => ErrorKind::Detector.as_str())
+    .increment(1);
+    match stance {
+        Stance::FailClosed => Err(()),
+        Stance::FailOpen => Ok(()),
+    }
 }
 
 impl Decider<'_> {
-    /// The text to send in place of `text` (collecting what was applied), or the reasons
-    /// it is blocked.
+    /// The findings of a streamed piece: the local scanner's (`local`), with the remote's
+    /// per the detection mode.
+    async fn refine(&self, text: &str, local: Vec<Finding>) -> Result<Vec<Finding>, Halt> {
+        let (found, failed) = self.detection.refine(text, local).await;
+        if failed {
+            remote_failed(self.stance).map_err(|()| Halt::Detector)?;
+        }
+        Ok(found)
+    }
+
+    /// The findings of a text an event carries whole, through the detection stage.
+    async fn detect(&self, text: &str) -> Result<Arc<[Finding]>, Halt> {
+        let d = self.detection.detect(text).await;
+        if d.remote_failed {
+            remote_failed(self.stance).map_err(|()| Halt::Detector)?;
+        }
+        Ok(d.findings)
+    }
+
+    /// The text to send in place of `text` (collecting what was applied), or why the
+    /// answer stops.
     fn settle(
         &mut self,
         text: String,
         findings: &[Finding],
         applied: &mut Vec<Applied>,
-    ) -> Result<String, Vec<Reason>> {
+    ) -> Result<String, Halt> {
         match self
             .policy
             .decide_numbered(&text, findings, self.ctx, self.numbering)
@@ -1217,7 +1254,7 @@ impl Decider<'_> {
                 applied.extend(a);
                 Ok(text)
             }
-            Decision::Block { reasons } => Err(reasons),
+            Decision::Block { reasons } => Err(Halt::Blocked(reasons)),
         }
     }
 }
@@ -1235,10 +1272,18 @@ struct TextStream {
     /// The Responses API delta event the text came from (type, item, indices), with its
     /// `delta` to be replaced: how held text released on its own is sent.
     responses_event: Option<Value>,
+    /// When the remote detector is asked: the least text released at a time (a window of
+    /// the remote's `stream_window`); 0 releases whatever the local scan has settled.
+    window: usize,
 }
 
 impl TextStream {
-    fn new(restorer: Option<&Restorer>, detector: &Arc<LocalDetector>, hold: usize) -> Self {
+    fn new(
+        restorer: Option<&Restorer>,
+        detector: &Arc<LocalDetector>,
+        hold: usize,
+        window: usize,
+    ) -> Self {
         TextStream {
             restorer: restorer.map(Restorer::stream),
             scanner: Some(StreamScanner::with_hold_back(Arc::clone(detector), hold)),
@@ -1247,22 +1292,50 @@ impl TextStream {
             pending: Vec::new(),
             delta_type: None,
             responses_event: None,
+            window,
         }
     }
 
-    fn push(
+    async fn push(
         &mut self,
         piece: &str,
         decide: &mut Decider<'_>,
         applied: &mut Vec<Applied>,
-    ) -> Result<String, Vec<Reason>> {
+    ) -> Result<String, Halt> {
         let restored = match &mut self.restorer {
             Some(r) => r.push(piece),
             None => piece.to_owned(),
         };
         self.feed(&restored);
         let frontier = self.scanner.as_ref().map_or(0, StreamScanner::settled);
-        self.release(frontier, decide, applied)
+        let upto = self.window_end(frontier);
+        self.release(upto, decide, applied).await
+    }
+
+    /// Where to release up to, given the local scan's `frontier`: the frontier itself
+    /// without a window; with one, nothing until a window's worth is settled, then up to
+    /// the last line or sentence end in its second half (else the last space, else all of
+    /// it), so the remote sees whole sentences where it can.
+    fn window_end(&self, frontier: usize) -> usize {
+        if self.window == 0 {
+            return frontier;
+        }
+        let held = frontier.saturating_sub(self.base).min(self.buf.len());
+        if held < self.window {
+            return self.base;
+        }
+        let bytes = self.buf.as_bytes();
+        let from = self.window / 2;
+        // A cut follows an ASCII byte (a line end, or the space after a sentence's end, or
+        // any space), so it is a character boundary.
+        let sentence_end = (from..held).rev().find(|&i| {
+            bytes[i] == b'\n'
+                || (bytes[i].is_ascii_whitespace()
+                    && i > 0
+                    && matches!(bytes[i - 1], b'.' | b'!' | b'?'))
+        });
+        let space = || (from..held).rev().find(|&i| bytes[i].is_ascii_whitespace());
+        self.base + sentence_end.or_else(space).map_or(held, |i| i + 1)
     }
 
     fn feed(&mut self, text: &str) {
@@ -1272,12 +1345,12 @@ impl TextStream {
         }
     }
 
-    fn release(
+    async fn release(
         &mut self,
         upto: usize,
         decide: &mut Decider<'_>,
         applied: &mut Vec<Applied>,
-    ) -> Result<String, Vec<Reason>> {
+    ) -> Result<String, Halt> {
         let mut cut = upto.saturating_sub(self.base).min(self.buf.len());
         for f in &self.pending {
             if f.start < self.base + cut && f.end > self.base + cut {
@@ -1295,7 +1368,7 @@ impl TextStream {
             self.pending.drain(..).partition(|f| f.end <= end);
         self.pending = rest;
         let text: String = self.buf.drain(..cut).collect();
-        let local: Vec<Finding> = mine
+        let mut local: Vec<Finding> = mine
             .into_iter()
             .filter(|f| f.start >= self.base)
             .map(|f| Finding {
@@ -1305,18 +1378,21 @@ impl TextStream {
             })
             .collect();
         self.base = end;
+        if self.window > 0 {
+            local = decide.refine(&text, local).await?;
+        }
         if local.is_empty() {
             return Ok(text);
         }
         decide.settle(text, &local, applied)
     }
 
-    fn finish(
+    async fn finish(
         &mut self,
         decide: &mut Decider<'_>,
         applied: &mut Vec<Applied>,
         stats: &mut RestoreStats,
-    ) -> Result<String, Vec<Reason>> {
+    ) -> Result<String, Halt> {
         if let Some(r) = self.restorer.take() {
             let (tail, s) = r.finish();
             stats.merge(&s);
@@ -1327,7 +1403,7 @@ impl TextStream {
             let _ = s.finish(&mut self.pending);
         }
         let all = self.base + self.buf.len();
-        self.release(all, decide, applied)
+        self.release(all, decide, applied).await
     }
 }
 
@@ -1355,8 +1431,12 @@ pub struct ResponseStream {
     done: bool,
     policy: Arc<dyn PolicyEngine>,
     restorer: Option<Restorer>,
+    detection: Arc<Detection>,
     detector: Arc<LocalDetector>,
+    stance: Stance,
     hold_back: usize,
+    /// A text's remote window (see [`TextStream`]); 0 when the remote is never asked.
+    window: usize,
     ctx: DecisionContext<'static>,
     /// Redaction numbers shared by every text of the answer.
     numbering: Numbering,
@@ -1403,7 +1483,14 @@ impl ResponseStream {
             restorer: p.policy.restorer(&ctx),
             policy: Arc::clone(&p.policy),
             detector: p.detection.local_arc(),
+            detection: Arc::clone(&p.detection),
+            stance: p.config.detector_stance,
             hold_back: p.config.stream_hold_back,
+            window: p
+                .detection
+                .remote_settings()
+                .filter(|_| p.detection.asks_remote())
+                .map_or(0, |r| r.stream_window),
             ctx,
             numbering: Numbering::default(),
             applied: Vec::new(),
@@ -1457,7 +1544,7 @@ impl ResponseStream {
                         })));
                     }
                     for e in events {
-                        self.process(e);
+                        self.process(e).await;
                         if self.done {
                             break;
                         }
@@ -1469,7 +1556,7 @@ impl ResponseStream {
                 }
                 None => {
                     // The upstream ended without [DONE]: release what is held.
-                    self.flush_all(None);
+                    self.flush_all().await;
                     self.finish_audit("allow");
                     self.done = true;
                 }
@@ -1483,16 +1570,32 @@ impl ResponseStream {
         self.out.push_back(Bytes::from(buf));
     }
 
-    fn block(&mut self, reasons: &[Reason]) {
-        let names: Vec<String> = reasons
-            .iter()
-            .map(|r| format!("{} (rule {})", r.entity, r.rule))
-            .collect();
-        let message = format!("DeepSentinel blocked the response: {}", names.join(", "));
+    /// Ends the answer early: with a block's reasons, or because the remote detector
+    /// failed under the fail-closed stance (recorded as a block: the rest is withheld).
+    fn halt(&mut self, why: Halt) {
+        match why {
+            Halt::Blocked(reasons) => {
+                let names: Vec<String> = reasons
+                    .iter()
+                    .map(|r| format!("{} (rule {})", r.entity, r.rule))
+                    .collect();
+                let message = format!("DeepSentinel blocked the response: {}", names.join(", "));
+                self.end_with_error(&message, "deepsentinel_blocked", "response_blocked");
+            }
+            Halt::Detector => self.end_with_error(
+                "DeepSentinel withheld the rest of the response: the remote detector did not answer",
+                "deepsentinel_unavailable",
+                "detector_unavailable",
+            ),
+        }
+    }
+
+    /// Replaces what is queued with one error event and ends the stream.
+    fn end_with_error(&mut self, message: &str, kind: &str, code: &str) {
         let error = serde_json::json!({
             "message": message,
-            "type": "deepsentinel_blocked",
-            "code": "response_blocked",
+            "type": kind,
+            "code": code,
         });
         // In each provider's own error event, so its SDK raises: OpenAI chat reads `error`
         // from a data-only event, the Responses API and Anthropic send `event: error`.
@@ -1504,7 +1607,7 @@ impl ResponseStream {
             },
             Route::Responses => SseEvent {
                 event: Some("error".to_owned()),
-                data: serde_json::json!({"type": "error", "code": "response_blocked",
+                data: serde_json::json!({"type": "error", "code": code,
                     "message": message, "param": null, "error": error})
                 .to_string(),
                 ..SseEvent::default()
@@ -1627,7 +1730,7 @@ impl ResponseStream {
     /// Restores, scans and decides each text an event carries whole (a Responses API
     /// `.done` event's full text, an output item, the completed response); false when
     /// the stream was blocked.
-    fn scan_whole(&mut self, v: &mut Value, segments: &Segments) -> bool {
+    async fn scan_whole(&mut self, v: &mut Value, segments: &Segments) -> bool {
         if let Some(r) = &self.restorer {
             let stats = &mut self.stats;
             segments.each_mut(v, |slot| r.restore_json(slot, stats));
@@ -1637,24 +1740,25 @@ impl ResponseStream {
             policy: self.policy.as_ref(),
             ctx: &self.ctx,
             numbering: &mut self.numbering,
+            detection: &self.detection,
+            stance: self.stance,
         };
-        let settled: Result<Vec<String>, Vec<Reason>> = texts
-            .into_iter()
-            .map(|t| {
-                let found = sentinel_detect::Detector::scan(self.detector.as_ref(), &t);
-                decide.settle(t, &found, &mut self.applied)
-            })
-            .collect();
-        match settled {
-            Ok(out) => {
-                segments.replace(v, out);
-                true
-            }
-            Err(reasons) => {
-                self.block(&reasons);
-                false
+        let mut out = Vec::with_capacity(texts.len());
+        for t in texts {
+            let settled = match decide.detect(&t).await {
+                Ok(found) => decide.settle(t, &found, &mut self.applied),
+                Err(halt) => Err(halt),
+            };
+            match settled {
+                Ok(text) => out.push(text),
+                Err(halt) => {
+                    self.halt(halt);
+                    return false;
+                }
             }
         }
+        segments.replace(v, out);
+        true
     }
 
     /// The upstream's stream completed: store what was recorded (a stream cut short is
@@ -1670,10 +1774,10 @@ impl ResponseStream {
         }
     }
 
-    fn process(&mut self, event: SseEvent) {
+    async fn process(&mut self, event: SseEvent) {
         if event.is_done() {
             self.store_recording();
-            self.flush_all(None);
+            self.flush_all().await;
             self.finish_audit("allow");
             self.emit(&event);
             self.done = true;
@@ -1699,7 +1803,12 @@ impl ResponseStream {
             .then(|| v.clone());
             let released = {
                 let ts = self.texts.entry(key).or_insert_with(|| {
-                    TextStream::new(self.restorer.as_ref(), &self.detector, self.hold_back)
+                    TextStream::new(
+                        self.restorer.as_ref(),
+                        &self.detector,
+                        self.hold_back,
+                        self.window,
+                    )
                 });
                 if ts.delta_type.is_none() {
                     ts.delta_type = kind;
@@ -1711,8 +1820,10 @@ impl ResponseStream {
                     policy: self.policy.as_ref(),
                     ctx: &self.ctx,
                     numbering: &mut self.numbering,
+                    detection: &self.detection,
+                    stance: self.stance,
                 };
-                ts.push(&piece, &mut decide, &mut applied)
+                ts.push(&piece, &mut decide, &mut applied).await
             };
             self.applied.extend(applied);
             match released {
@@ -1721,7 +1832,7 @@ impl ResponseStream {
                         *slot = Value::String(text);
                     }
                 }
-                Err(reasons) => return self.block(&reasons),
+                Err(halt) => return self.halt(halt),
             }
         }
         // A choice that finishes releases what its texts hold, into this event.
@@ -1740,7 +1851,7 @@ impl ResponseStream {
             _ => Vec::new(),
         };
         for (i, idx) in finished {
-            if !self.flush_choice(&mut v, i, idx) {
+            if !self.flush_choice(&mut v, i, idx).await {
                 return;
             }
         }
@@ -1751,7 +1862,7 @@ impl ResponseStream {
         // out first as a delta of its own, then whatever text the event carries whole is
         // decided as a whole.
         if let Some((key, false)) = responses_key(&v) {
-            self.flush_key(&key);
+            self.flush_key(&key).await;
             if self.done {
                 return;
             }
@@ -1761,7 +1872,7 @@ impl ResponseStream {
             .is_some_and(|t| t.starts_with("response.") && !t.ends_with(".delta"))
         {
             let segments = responses_event_segments(&v);
-            if !segments.is_empty() && !self.scan_whole(&mut v, &segments) {
+            if !segments.is_empty() && !self.scan_whole(&mut v, &segments).await {
                 return;
             }
             if v.get("type").and_then(Value::as_str) == Some("response.completed") {
@@ -1771,7 +1882,7 @@ impl ResponseStream {
         // An Anthropic block that stops first gets its held text as a delta.
         if v.get("type").and_then(Value::as_str) == Some("content_block_stop") {
             let idx = v.get("index").and_then(Value::as_u64).unwrap_or(0);
-            self.flush_key(&TextKey::Block(idx));
+            self.flush_key(&TextKey::Block(idx)).await;
             if self.done {
                 return;
             }
@@ -1783,7 +1894,7 @@ impl ResponseStream {
     }
 
     /// Releases the held text of choice `idx` into event `v` (at choice position `i`).
-    fn flush_choice(&mut self, v: &mut Value, i: usize, idx: u64) -> bool {
+    async fn flush_choice(&mut self, v: &mut Value, i: usize, idx: u64) -> bool {
         let keys: Vec<TextKey> = self
             .texts
             .keys()
@@ -1791,7 +1902,7 @@ impl ResponseStream {
             .cloned()
             .collect();
         for key in keys {
-            let Some((_, rest)) = self.finish_text(&key) else {
+            let Some((_, rest)) = self.finish_text(&key).await else {
                 if self.done {
                     return false;
                 }
@@ -1809,28 +1920,30 @@ impl ResponseStream {
     /// Finishes the text `key` names and takes it out: the text and what it still held
     /// (empty when nothing); `None` when there is no such text or it was blocked (the
     /// stream is then done).
-    fn finish_text(&mut self, key: &TextKey) -> Option<(TextStream, String)> {
+    async fn finish_text(&mut self, key: &TextKey) -> Option<(TextStream, String)> {
         let mut ts = self.texts.remove(key)?;
         let mut applied = Vec::new();
         let mut decide = Decider {
             policy: self.policy.as_ref(),
             ctx: &self.ctx,
             numbering: &mut self.numbering,
+            detection: &self.detection,
+            stance: self.stance,
         };
-        let result = ts.finish(&mut decide, &mut applied, &mut self.stats);
+        let result = ts.finish(&mut decide, &mut applied, &mut self.stats).await;
         self.applied.extend(applied);
         match result {
             Ok(rest) => Some((ts, rest)),
-            Err(reasons) => {
-                self.block(&reasons);
+            Err(halt) => {
+                self.halt(halt);
                 None
             }
         }
     }
 
     /// Releases one text's held part as a delta event of its own.
-    fn flush_key(&mut self, key: &TextKey) {
-        let Some((ts, rest)) = self.finish_text(key) else {
+    async fn flush_key(&mut self, key: &TextKey) {
+        let Some((ts, rest)) = self.finish_text(key).await else {
             return;
         };
         if rest.is_empty() {
@@ -1874,10 +1987,10 @@ impl ResponseStream {
     }
 
     /// Releases everything still held (end of stream).
-    fn flush_all(&mut self, _reason: Option<&str>) {
+    async fn flush_all(&mut self) {
         let keys: Vec<TextKey> = self.texts.keys().cloned().collect();
         for key in keys {
-            self.flush_key(&key);
+            self.flush_key(&key).await;
             if self.done {
                 return;
             }
@@ -1895,6 +2008,47 @@ mod tests {
         assert_eq!(separator(&["a\u{E000}", "\u{E001}b"]), Some('\u{E002}'));
         let every: String = (0xE000..0xE100).filter_map(char::from_u32).collect();
         assert_eq!(separator(&[&every, "b"]), None);
+    }
+
+    #[test]
+    fn a_remote_window_ends_at_a_sentence_else_a_space_else_where_the_scan_settled() {
+        let held = |text: &str| TextStream {
+            restorer: None,
+            scanner: None,
+            buf: text.to_owned(),
+            base: 100,
+            pending: Vec::new(),
+            delta_type: None,
+            responses_event: None,
+            window: 16,
+        };
+        // Less than a window settled: nothing yet.
+        assert_eq!(held("Alpha beta gamma. Delta").window_end(115), 100);
+        // A sentence end in the window's second half wins over a later space.
+        let t = held("Alpha beta gamma. Delta epsilon");
+        assert_eq!(
+            t.window_end(100 + t.buf.len()),
+            100 + "Alpha beta gamma. ".len()
+        );
+        // Only what the scan settled counts: the same text settled up to "Delta" cuts
+        // after the sentence too, and settled before it after the last space.
+        assert_eq!(t.window_end(123), 100 + "Alpha beta gamma. ".len());
+        assert_eq!(t.window_end(116), 100 + "Alpha beta ".len());
+        // No sentence end: the last space.
+        let t = held("Alpha beta gamma delta");
+        assert_eq!(
+            t.window_end(100 + t.buf.len()),
+            100 + "Alpha beta gamma ".len()
+        );
+        // Neither: all that is settled (the release keeps to a character boundary).
+        let t = held("ÄÄÄÄÄÄÄÄÄÄÄÄ");
+        assert_eq!(t.window_end(500), 100 + t.buf.len());
+        // No window: the frontier as it is.
+        let t = TextStream {
+            window: 0,
+            ..held("Alpha")
+        };
+        assert_eq!(t.window_end(103), 103);
     }
 
     #[test]

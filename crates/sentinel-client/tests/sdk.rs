@@ -781,6 +781,114 @@ async fn hybrid_and_remote_first_modes_use_the_presidio_api() {
     );
 }
 
+/// The text a streamed chat answer carries, its deltas joined.
+fn streamed_content(body: &str) -> String {
+    events_of(body)
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn hybrid_mode_asks_the_remote_about_streamed_answers_a_window_at_a_time() {
+    let up = start().await;
+    let remote = format!(
+        "[detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{}/v1\"\ntimeout_ms = 1000\n",
+        up.url()
+    );
+    let c = client(&up, &remote);
+    let messages = json!([{"role": "user", "content": "what did they write?"}]);
+    let before = up.seen.count("/v1/analyze");
+    let body = answer(
+        &c,
+        Route::ChatCompletions,
+        &json!({"model": "names", "stream": true, "messages": messages}),
+    )
+    .await;
+    let asked = up.seen.count("/v1/analyze") - before;
+    let streamed = streamed_content(&body);
+    assert!(!streamed.contains("Alice"), "{streamed}");
+    assert!(
+        streamed.contains("<PERSON_1> wrote this.") && streamed.ends_with("Ask <PERSON_1>."),
+        "{streamed}"
+    );
+    // The answer (about 1.3 KB in 3-byte pieces, some 450 events) goes to the remote in
+    // windows of at least 512 bytes, plus the request's one text.
+    assert!((3..=5).contains(&asked), "asked {asked} times");
+    // A whole answer comes out the same.
+    let whole = answer(
+        &c,
+        Route::ChatCompletions,
+        &json!({"model": "names", "messages": messages}),
+    )
+    .await;
+    let v: Value = serde_json::from_str(&whole).expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], streamed.as_str());
+
+    // A window larger than the answer: the remote sees it once, whole, at its end.
+    let wide = client(&up, &format!("{remote}stream_window_bytes = 4096\n"));
+    let before = up.seen.count("/v1/analyze");
+    let body = answer(
+        &wide,
+        Route::ChatCompletions,
+        &json!({"model": "names", "stream": true, "messages": messages}),
+    )
+    .await;
+    assert_eq!(
+        up.seen.count("/v1/analyze") - before,
+        2,
+        "the request, the answer"
+    );
+    assert_eq!(streamed_content(&body), streamed);
+
+    // Local mode never asks.
+    let local = client(&up, "");
+    let before = up.seen.count("/v1/analyze");
+    let body = answer(
+        &local,
+        Route::ChatCompletions,
+        &json!({"model": "names", "stream": true, "messages": messages}),
+    )
+    .await;
+    assert_eq!(up.seen.count("/v1/analyze"), before);
+    assert!(streamed_content(&body).contains("Alice wrote this."));
+}
+
+#[tokio::test]
+async fn a_remote_failing_mid_stream_withholds_the_rest_unless_fail_open() {
+    let up = start().await;
+    let remote = format!(
+        "[detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{}/v1\"\ntimeout_ms = 1000\n",
+        up.url()
+    );
+    let messages = json!([{"role": "user", "content": "what did they write?"}]);
+    let request = json!({"model": "names-break", "stream": true, "messages": messages});
+    let body = answer(&client(&up, &remote), Route::ChatCompletions, &request).await;
+    let streamed = streamed_content(&body);
+    assert!(
+        streamed.contains("<PERSON_1> wrote this.") && !streamed.contains("Ask"),
+        "{streamed}"
+    );
+    let last = events_of(&body).pop().expect("events");
+    assert_eq!(last["error"]["code"], "detector_unavailable", "{last}");
+    assert!(
+        !body.contains("Alice") && !body.contains("[DONE]"),
+        "{body}"
+    );
+
+    // Fail-open releases the rest with the local detector's findings only.
+    let open = format!("{remote}[failure]\ndetector = \"fail_open\"\n");
+    let body = answer(&client(&up, &open), Route::ChatCompletions, &request).await;
+    let streamed = streamed_content(&body);
+    assert!(
+        streamed.starts_with("The weather")
+            && streamed.contains("<PERSON_1> wrote this.")
+            && streamed.ends_with("Ask Alice remote-breaks."),
+        "{streamed}"
+    );
+    assert!(body.contains("[DONE]"));
+}
+
 #[tokio::test]
 async fn errors_are_typed() {
     let up = start().await;

@@ -142,6 +142,9 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
     match path.as_str() {
         "/v1/analyze" => {
             let text = v["text"].as_str().unwrap_or_default();
+            if text.contains("remote-breaks") {
+                return full(500, &json!({"error": "failing on purpose"}));
+            }
             let found: Vec<Value> = text
                 .match_indices("Alice")
                 .map(|(i, m)| {
@@ -271,6 +274,19 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
         _ => {
             let text = if ["ssn-leak", "reasoning", "reasoning-stream"].contains(&model.as_str()) {
                 "Sure, the SSN on file is 536-22-1234 as requested.".to_owned()
+            } else if model == "names" || model == "names-break" {
+                // A name only the remote knows, in two windows of a streamed answer, and
+                // (for `names-break`) a text that makes the remote fail in the last one.
+                format!(
+                    "{}Alice wrote this.{} Ask Alice{}.",
+                    "The weather is fine today. ".repeat(30),
+                    " All is well.".repeat(40),
+                    if model == "names-break" {
+                        " remote-breaks"
+                    } else {
+                        ""
+                    }
+                )
             } else if model == "two-mails" {
                 // Farther apart than the stream's hold-back, so released in separate pieces.
                 format!(
