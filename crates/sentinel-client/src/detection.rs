@@ -250,6 +250,16 @@ impl Detection {
         }
     }
 
+    /// The name of the recognizer that made a finding: the local detector's, or `remote`
+    /// for the remote detector's findings.
+    pub fn recognizer_name(&self, id: RecognizerId) -> &str {
+        if id == RecognizerId::from_index(REMOTE_RECOGNIZER) {
+            "remote"
+        } else {
+            sentinel_detect::Detector::recognizer_name(self.local(), id)
+        }
+    }
+
     /// Whether the remote is ever asked (hybrid or remote first, with a remote).
     pub fn asks_remote(&self) -> bool {
         self.mode != DetectionMode::Local && self.remote.is_some()

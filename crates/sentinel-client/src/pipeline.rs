@@ -441,6 +441,20 @@ impl Pipeline {
         self.printed.insert(key, Arc::new(printed));
     }
 
+    /// Finds the sensitive values in one text as a request's texts are found: through the
+    /// detection cache, with the remote per the mode, and the detector stance when the
+    /// remote fails. For endpoints that scan a text on its own (`/v1/sentinel/scan`,
+    /// `/analyze`).
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Detector`] when the remote failed under the fail-closed stance.
+    pub async fn detect(&self, text: &str) -> Result<Detected, PipelineError> {
+        let mut lookups = Vec::new();
+        let mut found = self.detect_all(&[text], &mut lookups).await?;
+        Ok(found.pop().unwrap_or_default())
+    }
+
     /// Detects in every segment (cache hits counted into `lookups`).
     async fn detect_all(
         &self,

@@ -585,9 +585,9 @@ async fn route(
         Err(r) => return *r,
     };
     match (method.as_str(), path.as_str()) {
-        ("POST", "/analyze") => return presidio_analyze(&state, &body),
+        ("POST", "/analyze") => return presidio_analyze(&state, &body).await,
         ("POST", "/anonymize") => return presidio_anonymize(&body),
-        ("POST", "/v1/sentinel/scan") => return native_scan(&state, tenant, &body),
+        ("POST", "/v1/sentinel/scan") => return native_scan(&state, tenant, &body).await,
         _ => {}
     }
     let Some(route) = route_of(&method, &path) else {
@@ -679,13 +679,19 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response
     })
 }
 
-fn presidio_analyze(state: &State, body: &Bytes) -> Response<GatewayBody> {
-    match parse::<presidio::AnalyzeRequest>(body) {
-        Ok(req) => json_response(
+/// Presidio's `/analyze`, answered by the detection stage as configured (local, or with the
+/// remote per the mode).
+async fn presidio_analyze(state: &State, body: &Bytes) -> Response<GatewayBody> {
+    let req = match parse::<presidio::AnalyzeRequest>(body) {
+        Ok(r) => r,
+        Err(r) => return *r,
+    };
+    match state.pipeline.detect(&req.text).await {
+        Ok(found) => json_response(
             StatusCode::OK,
-            &presidio::analyze(state.pipeline.detection().local(), &req),
+            &presidio::analyze(state.pipeline.detection(), &req, &found.findings),
         ),
-        Err(r) => *r,
+        Err(e) => pipeline_error(&e),
     }
 }
 
@@ -711,13 +717,18 @@ struct ScanRequest {
     direction: Option<String>,
 }
 
-fn native_scan(state: &State, tenant: &str, body: &Bytes) -> Response<GatewayBody> {
+/// The native scan: the findings of the detection stage as configured, and the tenant's
+/// decision on them.
+async fn native_scan(state: &State, tenant: &str, body: &Bytes) -> Response<GatewayBody> {
     let req = match parse::<ScanRequest>(body) {
         Ok(r) => r,
         Err(r) => return *r,
     };
-    let detector = state.pipeline.detection().local();
-    let findings = sentinel_detect::Detector::scan(detector, &req.text);
+    let findings = match state.pipeline.detect(&req.text).await {
+        Ok(found) => found.findings,
+        Err(e) => return pipeline_error(&e),
+    };
+    let detection = state.pipeline.detection();
     let ctx = if req.direction.as_deref() == Some("response") {
         DecisionContext::response(tenant)
     } else {
@@ -733,7 +744,7 @@ fn native_scan(state: &State, tenant: &str, body: &Bytes) -> Response<GatewayBod
                     "start": offsets.char_offset(f.start),
                     "end": offsets.char_offset(f.end),
                     "score": f.score,
-                    "recognizer": sentinel_detect::Detector::recognizer_name(detector, f.recognizer),
+                    "recognizer": detection.recognizer_name(f.recognizer),
                 })
             })
             .collect()

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use sentinel_detect::{Detector, LocalDetector};
+use sentinel_client::Detection;
+use sentinel_detect::Finding;
 
 /// `POST /analyze` request.
 #[derive(Debug, Deserialize)]
@@ -35,8 +36,12 @@ pub(crate) struct AnalyzeResult {
     pub(crate) recognition_metadata: Option<Value>,
 }
 
-pub(crate) fn analyze(detector: &LocalDetector, req: &AnalyzeRequest) -> Vec<AnalyzeResult> {
-    let findings = detector.scan(&req.text);
+/// The results of `findings` (the detection stage's, for `req.text`) that `req` asks for.
+pub(crate) fn analyze(
+    detection: &Detection,
+    req: &AnalyzeRequest,
+    findings: &[Finding],
+) -> Vec<AnalyzeResult> {
     let mut offsets = sentinel_detect::CharOffsets::new(&req.text);
     findings
         .iter()
@@ -53,8 +58,8 @@ pub(crate) fn analyze(detector: &LocalDetector, req: &AnalyzeRequest) -> Vec<Ana
             score: f.score,
             analysis_explanation: None,
             recognition_metadata: Some(serde_json::json!({
-                "recognizer_name": detector.recognizer_name(f.recognizer),
-                "recognizer_identifier": detector.recognizer_name(f.recognizer),
+                "recognizer_name": detection.recognizer_name(f.recognizer),
+                "recognizer_identifier": detection.recognizer_name(f.recognizer),
             })),
         })
         .collect()

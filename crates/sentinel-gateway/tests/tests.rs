@@ -179,6 +179,87 @@ pub(crate) async fn gateway(extra: &str, with_keys: bool) -> Running {
     }
 }
 
+#[tokio::test]
+async fn the_scan_endpoints_detect_as_the_configured_mode_does() {
+    // A Presidio stand-in that knows one name.
+    let remote = sentinel_testkit::spawn(|_path: String, body: Bytes| async move {
+        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let text = v["text"].as_str().unwrap_or_default();
+        let found: Vec<Value> = text
+            .match_indices("Alice")
+            .map(|(i, _)| {
+                let start = text[..i].chars().count();
+                json!({"entity_type": "PERSON", "start": start, "end": start + 5, "score": 0.85})
+            })
+            .collect();
+        sentinel_testkit::json(200, Value::Array(found).to_string())
+    })
+    .await;
+    let hybrid = format!(
+        "[detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{}\"\ntimeout_ms = 1000\n",
+        remote.url()
+    );
+    let gw = gateway(&hybrid, false).await;
+    let c = client(&gw.url, None);
+    let (status, v, _) = post(
+        &c,
+        "/analyze",
+        json!({"text": "✓ Ask Alice at bob@example.com", "language": "en"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let found: Vec<(&str, u64, u64, &str)> = v
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| {
+            (
+                r["entity_type"].as_str().unwrap_or_default(),
+                r["start"].as_u64().unwrap_or_default(),
+                r["end"].as_u64().unwrap_or_default(),
+                r["recognition_metadata"]["recognizer_name"]
+                    .as_str()
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(found[0], ("PERSON", 6, 11, "remote"), "{v}");
+    assert_eq!(
+        (found[1].0, found[1].1, found[1].2),
+        ("EMAIL_ADDRESS", 15, 30)
+    );
+    let (status, v, _) = post(
+        &c,
+        "/v1/sentinel/scan",
+        json!({"text": "Ask Alice"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["findings"][0]["recognizer"], "remote");
+    assert_eq!(v["decision"], "transform");
+    assert_eq!(v["text"], "Ask <PERSON_1>");
+    drop(gw);
+
+    // The remote down: fail-closed refuses with 503, as a proxied request would be.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let gw = gateway(
+        &format!(
+            "[detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{dead}\"\ntimeout_ms = 500\n"
+        ),
+        false,
+    )
+    .await;
+    let c = client(&gw.url, None);
+    for path in ["/analyze", "/v1/sentinel/scan"] {
+        let (status, v, _) = post(&c, path, json!({"text": "Ask Alice"}).to_string()).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {v}");
+        assert!(!v.to_string().contains("Alice"), "{v}");
+    }
+}
+
 /// The transport settings of the test clients: no retries, so each call is one request.
 fn no_retries() -> TransportConfig {
     TransportConfig {
