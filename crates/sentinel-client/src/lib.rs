@@ -94,7 +94,7 @@ pub use config::{
 };
 pub use detection::{Detected, Detection, DetectionMode, RemoteDetector, RemoteSettings};
 pub use pipeline::{
-    Pipeline, PipelineBody, PipelineConfig, PipelineError, PipelineRequest, PipelineResponse,
-    ResponseStream, Stance,
+    new_request_id, Pipeline, PipelineBody, PipelineConfig, PipelineError, PipelineRequest,
+    PipelineResponse, ResponseStream, ScanOutcome, Stance, SCAN_ROUTE,
 };
 pub use segments::Route;

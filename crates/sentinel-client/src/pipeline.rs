@@ -100,6 +100,11 @@ pub struct PipelineRequest {
     pub cache_opt_in: bool,
 }
 
+/// A fresh request id (`req-` and 16 random hex digits) for audit records.
+pub fn new_request_id() -> String {
+    format!("req-{:016x}", fastrand::u64(..))
+}
+
 impl PipelineRequest {
     /// A request with a generated id, normal priority and no cache directives.
     pub fn new(route: Route, tenant: &str, body: impl Into<Bytes>) -> PipelineRequest {
@@ -107,7 +112,7 @@ impl PipelineRequest {
             route,
             tenant: tenant.to_owned(),
             body: body.into(),
-            request_id: format!("req-{:016x}", fastrand::u64(..)),
+            request_id: new_request_id(),
             conversation: None,
             priority: Priority::Normal,
             cache_control: None,
@@ -318,6 +323,40 @@ fn separator(texts: &[&str]) -> Option<char> {
         .find(|c| !texts.iter().any(|t| t.contains(*c)))
 }
 
+/// Whom an audit event is about: the request's id and tenant, and the route.
+#[derive(Clone, Copy)]
+struct Who<'a> {
+    request_id: &'a str,
+    tenant: &'a str,
+    route: &'static str,
+}
+
+impl Who<'_> {
+    fn of(req: &PipelineRequest) -> Who<'_> {
+        Who {
+            request_id: &req.request_id,
+            tenant: &req.tenant,
+            route: req.route.as_str(),
+        }
+    }
+}
+
+/// The route audit records and decision contexts name for [`Pipeline::scan`].
+pub const SCAN_ROUTE: &str = "/v1/sentinel/scan";
+
+/// What [`Pipeline::scan`] found and decided for one text.
+#[derive(Debug)]
+pub struct ScanOutcome {
+    /// The findings (byte spans into the text, sorted by start).
+    pub findings: Arc<[Finding]>,
+    /// `allow`, `transform` or `block`.
+    pub decision: &'static str,
+    /// The text the policy would send instead, when it transforms.
+    pub text: Option<String>,
+    /// Why it blocks (entity types and rule names, never values), when it does.
+    pub reasons: Vec<Reason>,
+}
+
 /// The result of deciding on all segments of one document.
 struct SegmentsDecision {
     /// New text per segment, when anything was transformed.
@@ -453,6 +492,67 @@ impl Pipeline {
         let mut lookups = Vec::new();
         let mut found = self.detect_all(&[text], &mut lookups).await?;
         Ok(found.pop().unwrap_or_default())
+    }
+
+    /// Scans one text on its own, as the native scan endpoint does: detection as
+    /// [`Pipeline::detect`], the tenant's decision for `direction` (and its shadow's), and
+    /// an audit event under the [`SCAN_ROUTE`] with the audit stance, so a check an
+    /// application makes before it sends a text itself is on record like a proxied one.
+    /// Nothing is sent anywhere.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Detector`] or [`PipelineError::Audit`] under their fail-closed
+    /// stances.
+    pub async fn scan(
+        &self,
+        tenant: &str,
+        request_id: &str,
+        text: &str,
+        direction: Direction,
+    ) -> Result<ScanOutcome, PipelineError> {
+        let started = Instant::now();
+        let found = self.detect(text).await?;
+        let ctx = DecisionContext {
+            tenant: Cow::Borrowed(tenant),
+            direction,
+            route: Cow::Borrowed(SCAN_ROUTE),
+            model: Cow::Borrowed(""),
+            scope: Some(Cow::Borrowed(request_id)),
+        };
+        let found = [found];
+        let decision = self.decide_segments(&[text], &found, &ctx);
+        let who = Who {
+            request_id,
+            tenant,
+            route: SCAN_ROUTE,
+        };
+        let audit_direction = match direction {
+            Direction::Request => AuditDirection::Request,
+            Direction::Response => AuditDirection::Response,
+        };
+        self.record_audit(
+            who,
+            "",
+            audit_direction,
+            &[text],
+            &found,
+            &decision,
+            None,
+            started.elapsed(),
+        )?;
+        let [found] = found;
+        let (name, reasons) = match decision.blocked {
+            Some(reasons) => ("block", reasons),
+            None if decision.texts.is_some() => ("transform", Vec::new()),
+            None => ("allow", Vec::new()),
+        };
+        Ok(ScanOutcome {
+            findings: found.findings,
+            decision: name,
+            text: decision.texts.and_then(|mut t| t.pop()),
+            reasons,
+        })
     }
 
     /// Detects in every segment (cache hits counted into `lookups`).
@@ -617,7 +717,7 @@ impl Pipeline {
     #[allow(clippy::too_many_arguments)] // reason: the event's fields
     fn record_audit(
         &self,
-        req: &PipelineRequest,
+        who: Who<'_>,
         model: &str,
         direction: AuditDirection,
         texts: &[&str],
@@ -629,8 +729,8 @@ impl Pipeline {
         let Some(sink) = &self.audit else {
             return Ok(());
         };
-        let mut e = AuditEvent::new(&req.request_id, &req.tenant, direction);
-        e.route = req.route.as_str().into();
+        let mut e = AuditEvent::new(who.request_id, who.tenant, direction);
+        e.route = who.route.into();
         e.model = model.to_owned();
         e.fingerprints
             .reserve(found.iter().map(|d| d.findings.len()).sum::<usize>());
@@ -664,7 +764,7 @@ impl Pipeline {
         }
         .into();
         e.latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-        e.policy_version = self.policy.version_hash(&req.tenant);
+        e.policy_version = self.policy.version_hash(who.tenant);
         if let Some(s) = decision.shadow {
             e.shadow_decision = s.into();
         }
@@ -812,7 +912,7 @@ impl Pipeline {
         // Record (the decision's latency is up to the policy's lap).
         let audit_span = stage_span(Stage::Audit).entered();
         let audited = self.record_audit(
-            req,
+            Who::of(req),
             model,
             AuditDirection::Request,
             &texts,
@@ -1040,7 +1140,7 @@ impl Pipeline {
         let findings = self.detect_all(&refs, &mut ignored).await?;
         let decision = self.decide_segments(&refs, &findings, &ctx);
         self.record_audit(
-            req,
+            Who::of(req),
             model,
             AuditDirection::Response,
             &refs,

@@ -890,6 +890,79 @@ async fn a_remote_failing_mid_stream_withholds_the_rest_unless_fail_open() {
 }
 
 #[tokio::test]
+async fn a_scan_decides_and_is_audited_without_its_values() {
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = audited_client(&up, dir.path());
+    let p = c.pipeline();
+    let out = p
+        .scan(
+            "t",
+            "req-scan-1",
+            "mail jane@example.com",
+            sentinel_policy::Direction::Request,
+        )
+        .await
+        .expect("scan");
+    assert_eq!(out.decision, "transform");
+    assert_eq!(out.text.as_deref(), Some("mail <EMAIL_ADDRESS_1>"));
+    assert_eq!(out.findings.len(), 1);
+    let out = p
+        .scan(
+            "t",
+            "req-scan-2",
+            "key AKIAIOSFODNN7EXAMPLE",
+            sentinel_policy::Direction::Request,
+        )
+        .await
+        .expect("scan");
+    assert_eq!((out.decision, out.text.as_deref()), ("block", None));
+    assert_eq!(out.reasons[0].entity, "AWS_ACCESS_KEY");
+    let out = p
+        .scan(
+            "t",
+            "req-scan-3",
+            "nothing here",
+            sentinel_policy::Direction::Response,
+        )
+        .await
+        .expect("scan");
+    assert_eq!((out.decision, out.findings.len()), ("allow", 0));
+    // Nothing went upstream; each scan is on record, with counts and fingerprints only.
+    assert_eq!(up.seen.count("/v1/chat/completions"), 0);
+    let log = audit_log(dir.path());
+    assert!(
+        !log.contains("jane") && !log.contains("AKIAIOSFODNN7EXAMPLE"),
+        "{log}"
+    );
+    let records: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
+        .collect();
+    let seen: Vec<(&str, &str, &str, &str)> = records
+        .iter()
+        .map(|r| {
+            let e = &r["event"];
+            (
+                e["request_id"].as_str().unwrap_or_default(),
+                e["route"].as_str().unwrap_or_default(),
+                e["direction"].as_str().unwrap_or_default(),
+                e["decision"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("req-scan-1", "/v1/sentinel/scan", "request", "transform"),
+            ("req-scan-2", "/v1/sentinel/scan", "request", "block"),
+            ("req-scan-3", "/v1/sentinel/scan", "response", "allow"),
+        ]
+    );
+    assert_eq!(records[0]["event"]["entities"]["EMAIL_ADDRESS"], 1);
+}
+
+#[tokio::test]
 async fn errors_are_typed() {
     let up = start().await;
     let c = client(&up, "");

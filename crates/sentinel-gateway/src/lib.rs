@@ -44,10 +44,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use sentinel_client::{
-    Pipeline, PipelineBody, PipelineError, PipelineRequest, Route, SentinelConfig,
+    new_request_id, Pipeline, PipelineBody, PipelineError, PipelineRequest, Route, SentinelConfig,
 };
 use sentinel_metrics::{MonitorSnapshot, PrometheusHandle};
-use sentinel_policy::{Decision, DecisionContext, PolicyEngine};
+use sentinel_policy::Direction;
 use sentinel_transport::{
     HttpTransport, LimitConfig, OutboundRequest, Priority, PriorityLimiter, Transport,
     TransportError,
@@ -587,7 +587,10 @@ async fn route(
     match (method.as_str(), path.as_str()) {
         ("POST", "/analyze") => return presidio_analyze(&state, &body).await,
         ("POST", "/anonymize") => return presidio_anonymize(&body),
-        ("POST", "/v1/sentinel/scan") => return native_scan(&state, tenant, &body).await,
+        ("POST", "/v1/sentinel/scan") => {
+            let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
+            return native_scan(&state, tenant, &id, &body).await;
+        }
         _ => {}
     }
     let Some(route) = route_of(&method, &path) else {
@@ -614,12 +617,8 @@ async fn route(
     preq.conversation = header("x-deepsentinel-conversation");
     preq.cache_control = header("cache-control");
     preq.cache_opt_in = header("x-deepsentinel-cache").as_deref() == Some("on");
-    if let Some(id) = header("x-request-id") {
-        preq.request_id = id
-            .chars()
-            .filter(|c| c.is_ascii_graphic())
-            .take(128)
-            .collect();
+    if let Some(id) = request_id(&parts.headers) {
+        preq.request_id = id;
     }
     let handled = tokio::time::timeout(state.request_timeout, state.pipeline.handle(preq)).await;
     let response = match handled {
@@ -666,6 +665,17 @@ async fn route(
             r
         }
     }
+}
+
+/// The caller's `X-Request-Id`, printable ASCII only and at most 128 characters.
+fn request_id(headers: &http::HeaderMap) -> Option<String> {
+    let id = headers.get("x-request-id")?.to_str().ok()?;
+    Some(
+        id.chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(128)
+            .collect(),
+    )
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response<GatewayBody>>> {
@@ -718,25 +728,34 @@ struct ScanRequest {
 }
 
 /// The native scan: the findings of the detection stage as configured, and the tenant's
-/// decision on them.
-async fn native_scan(state: &State, tenant: &str, body: &Bytes) -> Response<GatewayBody> {
+/// decision on them, audited ([`sentinel_client::Pipeline::scan`]).
+async fn native_scan(
+    state: &State,
+    tenant: &str,
+    request_id: &str,
+    body: &Bytes,
+) -> Response<GatewayBody> {
     let req = match parse::<ScanRequest>(body) {
         Ok(r) => r,
         Err(r) => return *r,
     };
-    let findings = match state.pipeline.detect(&req.text).await {
-        Ok(found) => found.findings,
-        Err(e) => return pipeline_error(&e),
-    };
-    let detection = state.pipeline.detection();
-    let ctx = if req.direction.as_deref() == Some("response") {
-        DecisionContext::response(tenant)
+    let direction = if req.direction.as_deref() == Some("response") {
+        Direction::Response
     } else {
-        DecisionContext::request(tenant)
+        Direction::Request
+    };
+    let pipeline = &state.pipeline;
+    let outcome = match pipeline
+        .scan(tenant, request_id, &req.text, direction)
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => return pipeline_error(&e),
     };
     let records: Vec<Value> = {
         let mut offsets = sentinel_detect::CharOffsets::new(&req.text);
-        findings
+        outcome
+            .findings
             .iter()
             .map(|f| {
                 json!({
@@ -744,27 +763,20 @@ async fn native_scan(state: &State, tenant: &str, body: &Bytes) -> Response<Gate
                     "start": offsets.char_offset(f.start),
                     "end": offsets.char_offset(f.end),
                     "score": f.score,
-                    "recognizer": detection.recognizer_name(f.recognizer),
+                    "recognizer": pipeline.detection().recognizer_name(f.recognizer),
                 })
             })
             .collect()
     };
-    let policy: &dyn PolicyEngine = state.pipeline.policy().as_ref();
-    let (decision, text, reasons) = match policy.decide(&req.text, &findings, &ctx) {
-        Decision::Allow { .. } => ("allow", Value::Null, Vec::new()),
-        Decision::Transform { text, .. } => ("transform", Value::String(text), Vec::new()),
-        Decision::Block { reasons } => (
-            "block",
-            Value::Null,
-            reasons
-                .into_iter()
-                .map(|r| json!({"entity_type": r.entity, "rule": r.rule}))
-                .collect(),
-        ),
-    };
+    let reasons: Vec<Value> = outcome
+        .reasons
+        .iter()
+        .map(|r| json!({"entity_type": r.entity, "rule": r.rule}))
+        .collect();
     json_response(
         StatusCode::OK,
-        &json!({"findings": records, "decision": decision, "text": text, "reasons": reasons,
-                "policy_version": policy.version_hash(tenant)}),
+        &json!({"findings": records, "decision": outcome.decision, "text": outcome.text,
+                "reasons": reasons, "request_id": request_id,
+                "policy_version": pipeline.policy().version_hash(tenant)}),
     )
 }

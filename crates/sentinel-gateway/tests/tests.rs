@@ -453,6 +453,12 @@ async fn streams_models_and_sentinel_routes() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["decision"], "block");
     assert_eq!(v["findings"][0]["entity_type"], "AWS_ACCESS_KEY");
+    assert!(
+        v["request_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("req-")),
+        "{v}"
+    );
 
     for path in [
         "/healthz",
