@@ -387,10 +387,7 @@ async fn a_streamed_answer_is_numbered_as_one_text() {
         let body = json!({"model": "two-mails", "stream": stream, "messages": messages});
         let text = answer(&c, Route::ChatCompletions, &body).await;
         texts.push(if stream {
-            events_of(&text)
-                .iter()
-                .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
-                .collect::<String>()
+            streamed_content(&text)
         } else {
             let v: Value = serde_json::from_str(&text).expect("json");
             v["choices"][0]["message"]["content"]
@@ -717,10 +714,7 @@ async fn values_in_streamed_answers_are_caught_across_chunks() {
 #[tokio::test]
 async fn hybrid_and_remote_first_modes_use_the_presidio_api() {
     let up = start().await;
-    let remote = format!(
-        "[detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{}/v1\"\ntimeout_ms = 1000\n",
-        up.url()
-    );
+    let remote = hybrid(&up);
     let c = client(&up, &remote);
     c.chat()
         .completions()
@@ -781,6 +775,14 @@ async fn hybrid_and_remote_first_modes_use_the_presidio_api() {
     );
 }
 
+/// The configuration of hybrid detection with `up` as the Presidio remote.
+fn hybrid(up: &Upstream) -> String {
+    format!(
+        "[detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{}/v1\"\ntimeout_ms = 1000\n",
+        up.url()
+    )
+}
+
 /// The text a streamed chat answer carries, its deltas joined.
 fn streamed_content(body: &str) -> String {
     events_of(body)
@@ -792,10 +794,7 @@ fn streamed_content(body: &str) -> String {
 #[tokio::test]
 async fn hybrid_mode_asks_the_remote_about_streamed_answers_a_window_at_a_time() {
     let up = start().await;
-    let remote = format!(
-        "[detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{}/v1\"\ntimeout_ms = 1000\n",
-        up.url()
-    );
+    let remote = hybrid(&up);
     let c = client(&up, &remote);
     let messages = json!([{"role": "user", "content": "what did they write?"}]);
     let before = up.seen.count("/v1/analyze");
@@ -857,10 +856,7 @@ async fn hybrid_mode_asks_the_remote_about_streamed_answers_a_window_at_a_time()
 #[tokio::test]
 async fn a_remote_failing_mid_stream_withholds_the_rest_unless_fail_open() {
     let up = start().await;
-    let remote = format!(
-        "[detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{}/v1\"\ntimeout_ms = 1000\n",
-        up.url()
-    );
+    let remote = hybrid(&up);
     let messages = json!([{"role": "user", "content": "what did they write?"}]);
     let request = json!({"model": "names-break", "stream": true, "messages": messages});
     let body = answer(&client(&up, &remote), Route::ChatCompletions, &request).await;
