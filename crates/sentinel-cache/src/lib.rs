@@ -28,10 +28,10 @@
 //!     content_type: "application/json".into(),
 //!     body: CachedBody::Full(bytes::Bytes::from_static(b"{}")),
 //! };
-//! cache.insert(response_key("acme", "/v1/chat/completions", &a), answer.clone(), None);
+//! cache.insert(response_key("acme", None, "/v1/chat/completions", &a), answer.clone(), None);
 //! // Field order, whitespace and number spelling do not matter; the tenant does.
-//! assert_eq!(cache.get(&response_key("acme", "/v1/chat/completions", &b)), Some(answer));
-//! assert_eq!(cache.get(&response_key("globex", "/v1/chat/completions", &b)), None);
+//! assert_eq!(cache.get(&response_key("acme", None, "/v1/chat/completions", &b)), Some(answer));
+//! assert_eq!(cache.get(&response_key("globex", None, "/v1/chat/completions", &b)), None);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]

@@ -94,16 +94,21 @@ impl ResponseCachePolicy {
     }
 }
 
-/// The response cache's key: tenant, route and the request after policy transforms, in a
-/// canonical form where object field order, whitespace and the spelling of numbers (`0`,
-/// `0.0`, `0e0`) do not matter. One tenant's key never equals another's.
-pub fn response_key(tenant: &str, route: &str, body: &Value) -> Key {
+/// The response cache's key: tenant, the caller's own upstream credential when a gateway
+/// forwards it, route and the request after policy transforms, in a canonical form where
+/// object field order, whitespace and the spelling of numbers (`0`, `0.0`, `0e0`) do not
+/// matter. One tenant's key never equals another's, and an answer paid for with one
+/// credential is never served to a caller holding another (or none).
+pub fn response_key(tenant: &str, credential: Option<&[u8]>, route: &str, body: &Value) -> Key {
     let mut canonical = Vec::with_capacity(256);
     write_canonical(body, &mut canonical);
     let mut b = Key::builder("response");
-    b.field(tenant.as_bytes())
-        .field(route.as_bytes())
-        .field(&canonical);
+    b.field(tenant.as_bytes());
+    match credential {
+        None => b.field(b"configured"),
+        Some(c) => b.field(b"caller").field(c),
+    };
+    b.field(route.as_bytes()).field(&canonical);
     b.finish()
 }
 

@@ -26,14 +26,20 @@ fn keys_ignore_field_order_whitespace_and_number_spelling() {
     }"#,
     );
     assert_eq!(
-        response_key("acme", CHAT, &a),
-        response_key("acme", CHAT, &b)
+        response_key("acme", None, CHAT, &a),
+        response_key("acme", None, CHAT, &b)
     );
     // Tenants never share an entry.
     assert_ne!(
-        response_key("acme", CHAT, &a),
-        response_key("globex", CHAT, &a)
+        response_key("acme", None, CHAT, &a),
+        response_key("globex", None, CHAT, &a)
     );
+    // Nor do callers forwarding their own upstream keys, with each other or with the
+    // configured key.
+    let own = response_key("acme", Some(b"Bearer sk-one"), CHAT, &a);
+    assert_ne!(own, response_key("acme", Some(b"Bearer sk-two"), CHAT, &a));
+    assert_ne!(own, response_key("acme", None, CHAT, &a));
+    assert_eq!(own, response_key("acme", Some(b"Bearer sk-one"), CHAT, &b));
     // Anything that changes the answer changes the key.
     for change in [
         json!({"temperature": 0.5}),
@@ -48,19 +54,22 @@ fn keys_ignore_field_order_whitespace_and_number_spelling() {
             c[k] = v.clone();
         }
         assert_ne!(
-            response_key("acme", CHAT, &a),
-            response_key("acme", CHAT, &c),
+            response_key("acme", None, CHAT, &a),
+            response_key("acme", None, CHAT, &c),
             "{change}"
         );
     }
     assert_ne!(
-        response_key("acme", CHAT, &a),
-        response_key("acme", "/v1/completions", &a)
+        response_key("acme", None, CHAT, &a),
+        response_key("acme", None, "/v1/completions", &a)
     );
     // Message order matters.
     let m1 = json!({"model":"m","messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]});
     let m2 = json!({"model":"m","messages":[{"role":"user","content":"b"},{"role":"user","content":"a"}]});
-    assert_ne!(response_key("t", CHAT, &m1), response_key("t", CHAT, &m2));
+    assert_ne!(
+        response_key("t", None, CHAT, &m1),
+        response_key("t", None, CHAT, &m2)
+    );
 }
 
 #[test]

@@ -54,6 +54,7 @@ pub struct ConfigError(pub String);
 /// upstream = "https://api.openai.com/v1"
 /// api_key_env = "OPENAI_API_KEY"     # the environment variable, never the key
 /// auth = "bearer"                    # bearer | x-api-key (Anthropic)
+/// forward_client_key = false         # the gateway sends callers' own upstream keys
 /// timeout_ms = 600000
 /// max_retries = 2
 /// max_concurrent = 256
@@ -282,6 +283,11 @@ pub struct NetworkSection {
     /// How the key is sent.
     #[serde(default)]
     pub auth: Auth,
+    /// The gateway forwards a caller's own upstream key (its `Authorization: Bearer` or
+    /// `x-api-key` that is not a gateway key) in place of the configured one (default
+    /// false: callers' keys are never forwarded).
+    #[serde(default)]
+    pub forward_client_key: bool,
     /// Connect timeout in milliseconds (default 5000).
     #[serde(default)]
     pub connect_timeout_ms: Option<u64>,

@@ -98,6 +98,10 @@ pub struct PipelineRequest {
     pub cache_control: Option<String>,
     /// Whether the caller opted in to caching a non-deterministic request.
     pub cache_opt_in: bool,
+    /// The caller's own credential for the upstream, when the gateway forwards it: sent in
+    /// place of the configured key ([`OutboundRequest::with_credential`]) and part of the
+    /// response cache's key. Its value is marked sensitive, so `Debug` never prints it.
+    pub upstream_credential: Option<(http::HeaderName, http::HeaderValue)>,
 }
 
 /// A fresh request id (`req-` and 16 random hex digits) for audit records.
@@ -117,6 +121,7 @@ impl PipelineRequest {
             priority: Priority::Normal,
             cache_control: None,
             cache_opt_in: false,
+            upstream_credential: None,
         }
     }
 }
@@ -960,7 +965,8 @@ impl Pipeline {
         // Canonicalizing and hashing the request costs a few microseconds: only when the
         // cache may be used.
         let key = if store {
-            response_key(&req.tenant, req.route.as_str(), &body)
+            let credential = req.upstream_credential.as_ref().map(|(_, v)| v.as_bytes());
+            response_key(&req.tenant, credential, req.route.as_str(), &body)
         } else {
             sentinel_cache::Key::from_bytes([0; 16])
         };
@@ -998,6 +1004,9 @@ impl Pipeline {
         }
         let mut out = OutboundRequest::post_json(req.route.upstream_path(), outbound);
         out.priority = req.priority;
+        if let Some((name, value)) = &req.upstream_credential {
+            out = out.with_credential(name.clone(), value.clone());
+        }
         if !stream {
             out = out.accept_compressed();
         }

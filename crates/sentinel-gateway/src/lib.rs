@@ -44,7 +44,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use sentinel_client::{
-    new_request_id, Pipeline, PipelineBody, PipelineError, PipelineRequest, Route, SentinelConfig,
+    new_request_id, Auth, Pipeline, PipelineBody, PipelineError, PipelineRequest, Route,
+    SentinelConfig,
 };
 use sentinel_metrics::{MonitorSnapshot, PrometheusHandle};
 use sentinel_policy::Direction;
@@ -82,6 +83,8 @@ struct State {
     max_body: usize,
     request_timeout: Duration,
     prometheus: Option<PrometheusHandle>,
+    /// When callers' own upstream keys are forwarded: how the upstream takes a key.
+    forward_client_key: Option<Auth>,
 }
 
 /// The gateway.
@@ -219,6 +222,10 @@ impl Gateway {
                 max_body: s.max_body_bytes.unwrap_or(32 << 20),
                 request_timeout: Duration::from_millis(s.request_timeout_ms.unwrap_or(600_000)),
                 prometheus,
+                forward_client_key: config
+                    .network
+                    .forward_client_key
+                    .then_some(config.network.auth),
             }),
             header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.unwrap_or(10_000)),
             max_header_bytes: s.max_header_bytes.unwrap_or(64 << 10),
@@ -399,6 +406,48 @@ fn pipeline_error(e: &PipelineError) -> Response<GatewayBody> {
     }
 }
 
+/// The header a caller can give its gateway key in, leaving `Authorization` and
+/// `x-api-key` to its own upstream key (see `[network] forward_client_key`).
+const GATEWAY_KEY_HEADER: &str = "x-deepsentinel-key";
+
+/// The SHA-256 of a presented key, as the key table holds them.
+fn key_digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.trim().as_bytes()).into()
+}
+
+/// The token of an `Authorization: Bearer` header.
+fn bearer(headers: &http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// The caller's own upstream key, to forward in the form the upstream takes (`auth`): its
+/// `Authorization: Bearer` token or `x-api-key`, whichever is present and not a gateway
+/// key. A gateway key is never forwarded.
+fn client_credential(
+    state: &State,
+    headers: &http::HeaderMap,
+    auth: Auth,
+) -> Option<(http::HeaderName, HeaderValue)> {
+    let own = [
+        bearer(headers),
+        headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::trim)
+    .find(|k| !k.is_empty() && !state.keys.contains_key(&key_digest(k)))?;
+    let (name, value) = match auth {
+        Auth::Bearer => (header::AUTHORIZATION, format!("Bearer {own}")),
+        Auth::XApiKey => (http::HeaderName::from_static("x-api-key"), own.to_owned()),
+    };
+    let mut value = HeaderValue::from_str(&value).ok()?;
+    value.set_sensitive(true);
+    Some((name, value))
+}
+
 /// Who is calling: the tenant and priority of its key, or an error response.
 fn authenticate<'s>(
     state: &'s State,
@@ -416,20 +465,19 @@ fn authenticate<'s>(
             "this gateway has no API keys configured and serves loopback callers only",
         )));
     }
-    let key = req
-        .headers()
-        .get(header::AUTHORIZATION)
+    let headers = req.headers();
+    let key = headers
+        .get(GATEWAY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| req.headers().get("x-api-key").and_then(|v| v.to_str().ok()));
-    let digest = |k: &str| <[u8; 32]>::from(Sha256::digest(k.trim().as_bytes()));
-    match key.and_then(|k| state.keys.get(&digest(k))) {
+        .or_else(|| bearer(headers))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+    match key.and_then(|k| state.keys.get(&key_digest(k))) {
         Some(entry) => Ok((&entry.tenant, entry.priority)),
         None => Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
             "invalid_request_error",
             "invalid_api_key",
-            "a valid DeepSentinel API key is required (Authorization: Bearer KEY)",
+            "a valid DeepSentinel API key is required (Authorization: Bearer KEY, or X-DeepSentinel-Key: KEY)",
         ))),
     }
 }
@@ -566,7 +614,13 @@ async fn route(
         }
         ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(&state)),
         ("GET", "/v1/models") => {
-            let sent = state.transport.send(OutboundRequest::get("/models")).await;
+            let mut out = OutboundRequest::get("/models");
+            if let Some(auth) = state.forward_client_key {
+                if let Some((name, value)) = client_credential(&state, req.headers(), auth) {
+                    out = out.with_credential(name, value);
+                }
+            }
+            let sent = state.transport.send(out).await;
             return match sent {
                 Ok(r) => {
                     let status = r.status;
@@ -614,6 +668,9 @@ async fn route(
     };
     let mut preq = PipelineRequest::new(route, tenant, body);
     preq.priority = priority;
+    if let Some(auth) = state.forward_client_key {
+        preq.upstream_credential = client_credential(&state, &parts.headers, auth);
+    }
     preq.conversation = header("x-deepsentinel-conversation");
     preq.cache_control = header("cache-control");
     preq.cache_opt_in = header("x-deepsentinel-cache").as_deref() == Some("on");

@@ -14,6 +14,9 @@ use sentinel_transport::{
 use serde_json::{json, Value};
 
 type Seen = Arc<Mutex<Vec<(String, Bytes)>>>;
+/// Per upstream request: its path and the credential it carried (`Authorization` or
+/// `x-api-key`), if any.
+type Credentials = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
 /// Requests of the model `flaky` so far: every other one gets a 429.
 static FLAKY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -23,11 +26,18 @@ mod e2e;
 
 /// An upstream that echoes the last user message (as a whole answer or three bytes per
 /// streamed chunk), lists models, and sleeps for the model `slow`.
-async fn upstream() -> (sentinel_testkit::Server, Seen) {
+async fn upstream() -> (sentinel_testkit::Server, Seen, Credentials) {
     let seen: Seen = Arc::default();
+    let credentials: Credentials = Arc::default();
     let s = seen.clone();
-    let server = sentinel_testkit::spawn(move |path: String, body: Bytes| {
+    let cr = credentials.clone();
+    let server = sentinel_testkit::spawn_with_headers(move |path: String, headers: http::HeaderMap, body: Bytes| {
         let s = s.clone();
+        let credential = ["authorization", "x-api-key"]
+            .into_iter()
+            .find_map(|h| headers.get(h))
+            .map(|v| v.to_str().unwrap_or_default().to_owned());
+        cr.lock().expect("lock").push((path.clone(), credential));
         async move {
             s.lock().expect("lock").push((path.clone(), body.clone()));
             let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -86,7 +96,7 @@ async fn upstream() -> (sentinel_testkit::Server, Seen) {
         }
     })
     .await;
-    (server, seen)
+    (server, seen, credentials)
 }
 
 /// A Responses API event stream answering `said`, three characters per delta.
@@ -127,6 +137,7 @@ fn responses_stream(said: &str) -> String {
 pub(crate) struct Running {
     pub(crate) url: String,
     pub(crate) seen: Seen,
+    pub(crate) credentials: Credentials,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
@@ -136,7 +147,12 @@ pub(crate) struct Running {
 pub(crate) const KEY: &str = "sk-gateway-test-acme";
 
 pub(crate) async fn gateway(extra: &str, with_keys: bool) -> Running {
-    let (upstream, seen) = upstream().await;
+    gateway_with("", extra, with_keys).await
+}
+
+/// As [`gateway`], with `network` added to the `[network]` section.
+pub(crate) async fn gateway_with(network: &str, extra: &str, with_keys: bool) -> Running {
+    let (upstream, seen, credentials) = upstream().await;
     let up = upstream.url();
     let dir = tempfile::tempdir().expect("tmp");
     let keys = if with_keys {
@@ -150,7 +166,7 @@ pub(crate) async fn gateway(extra: &str, with_keys: bool) -> Running {
     let config = SentinelConfig::from_toml(
         "gw.toml",
         &format!(
-            "[network]\nupstream = \"{up}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\nmax_retries = 2\n[audit]\ndir = \"{}\"\n{extra}\n{keys}",
+            "[network]\nupstream = \"{up}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\nmax_retries = 2\n{network}\n[audit]\ndir = \"{}\"\n{extra}\n{keys}",
             dir.path().display()
         ),
     )
@@ -172,6 +188,7 @@ pub(crate) async fn gateway(extra: &str, with_keys: bool) -> Running {
     Running {
         url,
         seen,
+        credentials,
         stop: Some(tx),
         task,
         _dir: dir,
@@ -258,6 +275,81 @@ async fn the_scan_endpoints_detect_as_the_configured_mode_does() {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {v}");
         assert!(!v.to_string().contains("Alice"), "{v}");
     }
+}
+
+#[tokio::test]
+async fn a_callers_own_upstream_key_is_forwarded_only_when_configured() {
+    // A caller with a gateway key (in its own header) and its own upstream key.
+    let caller = |url: &str, headers: &[(&'static str, &str)]| {
+        let mut e = Endpoint::new("gw", url).expect("endpoint");
+        for (name, value) in headers {
+            e = e.header(
+                http::HeaderName::from_static(name),
+                HeaderValue::from_str(value).expect("v"),
+            );
+        }
+        HttpTransport::new(no_retries(), vec![Upstream::single(e)]).expect("client")
+    };
+    let both = [
+        ("x-deepsentinel-key", KEY),
+        ("authorization", "Bearer sk-caller-own"),
+    ];
+    let last = |gw: &Running, path: &str| {
+        gw.credentials
+            .lock()
+            .expect("lock")
+            .iter()
+            .rev()
+            .find(|(p, _)| p == path)
+            .expect("sent")
+            .1
+            .clone()
+    };
+
+    // Not configured: neither key reaches the upstream (this test's gateway has no key
+    // of its own to send).
+    let gw = gateway("", true).await;
+    let (status, v, _) = post(&caller(&gw.url, &both), "/v1/chat/completions", chat("hi")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(last(&gw, "/v1/chat/completions"), None);
+    drop(gw);
+
+    // Configured: the caller's key goes upstream, for proxied routes and the model list.
+    let gw = gateway_with("forward_client_key = true", "", true).await;
+    let c = caller(&gw.url, &both);
+    let (status, v, _) = post(&c, "/v1/chat/completions", chat("hi")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        last(&gw, "/v1/chat/completions").as_deref(),
+        Some("Bearer sk-caller-own")
+    );
+    let r = c
+        .send(OutboundRequest::get("/v1/models"))
+        .await
+        .expect("models");
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        last(&gw, "/v1/models").as_deref(),
+        Some("Bearer sk-caller-own")
+    );
+    // A gateway key in Authorization is the gateway's: never forwarded.
+    let (status, _, _) = post(
+        &caller(&gw.url, &[("authorization", &format!("Bearer {KEY}"))]),
+        "/v1/chat/completions",
+        chat("hi"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(last(&gw, "/v1/chat/completions"), None);
+    // Without a gateway key the caller is refused, whatever else it sends.
+    let (status, v, _) = post(
+        &caller(&gw.url, &[("authorization", "Bearer sk-caller-own")]),
+        "/v1/chat/completions",
+        chat("hi"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!v.to_string().contains("sk-caller-own"), "{v}");
 }
 
 /// The transport settings of the test clients: no retries, so each call is one request.

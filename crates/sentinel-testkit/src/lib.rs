@@ -27,7 +27,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::Response;
+use hyper::{HeaderMap, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
@@ -46,6 +46,23 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    serve_with_headers(listener, move |path, _headers, body| handler(path, body)).await
+}
+
+/// As [`serve`], with the request's headers passed to `handler(path, headers, body)`
+/// (for fixtures that check what a client sent, such as its credentials).
+///
+/// # Errors
+///
+/// `accept` failed.
+pub async fn serve_with_headers<H, Fut, B>(listener: TcpListener, handler: H) -> std::io::Result<()>
+where
+    H: Fn(String, HeaderMap, Bytes) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let handler = Arc::new(handler);
     loop {
         let (stream, _) = listener.accept().await?;
@@ -56,13 +73,13 @@ where
                 let handler = Arc::clone(&handler);
                 async move {
                     let path = req.uri().path().to_owned();
-                    let body = req
-                        .into_body()
+                    let (parts, body) = req.into_parts();
+                    let body = body
                         .collect()
                         .await
                         .map(|b| b.to_bytes())
                         .unwrap_or_default();
-                    Ok::<_, Infallible>(handler(path, body).await)
+                    Ok::<_, Infallible>(handler(path, parts.headers, body).await)
                 }
             });
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -106,11 +123,27 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    spawn_with_headers(move |path, _headers, body| handler(path, body)).await
+}
+
+/// As [`spawn`], serving with [`serve_with_headers`].
+///
+/// # Panics
+///
+/// When no loopback port can be bound.
+pub async fn spawn_with_headers<H, Fut, B>(handler: H) -> Server
+where
+    H: Fn(String, HeaderMap, Bytes) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     #[allow(clippy::expect_used)] // reason: a fixture without a port cannot run
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     #[allow(clippy::expect_used)] // reason: a bound listener has an address
     let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(serve(listener, handler));
+    let task = tokio::spawn(serve_with_headers(listener, handler));
     Server { addr, task }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH};
+use http::header::{HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
@@ -39,6 +39,11 @@ pub struct OutboundRequest {
     pub body: Bytes,
     /// The priority in the concurrency limit.
     pub priority: Priority,
+    /// The caller's own credential for the upstream (a gateway forwarding its client's
+    /// key): sent in place of the endpoint's header of the same name. Set it with
+    /// [`OutboundRequest::with_credential`], which marks the value sensitive so `Debug`
+    /// never prints it.
+    pub credential: Option<(HeaderName, HeaderValue)>,
 }
 
 impl OutboundRequest {
@@ -55,6 +60,7 @@ impl OutboundRequest {
             headers,
             body: body.into(),
             priority: Priority::Normal,
+            credential: None,
         }
     }
 
@@ -66,7 +72,17 @@ impl OutboundRequest {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             priority: Priority::Normal,
+            credential: None,
         }
+    }
+
+    /// Sends `value` in header `name` in place of the endpoint's own header of that name
+    /// (its key), marked sensitive.
+    #[must_use]
+    pub fn with_credential(mut self, name: HeaderName, mut value: HeaderValue) -> OutboundRequest {
+        value.set_sensitive(true);
+        self.credential = Some((name, value));
+        self
     }
 
     /// Asks for a compressed answer (gzip, br, zstd), which [`UpstreamResponse::bytes`]
@@ -376,6 +392,9 @@ impl HttpTransport {
         let mut body = req.body.clone();
         let mut headers = req.headers.clone();
         for (k, v) in &endpoint.headers {
+            headers.insert(k.clone(), v.clone());
+        }
+        if let Some((k, v)) = &req.credential {
             headers.insert(k.clone(), v.clone());
         }
         if self.config.compress_requests

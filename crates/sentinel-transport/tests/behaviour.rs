@@ -710,3 +710,50 @@ async fn mutual_tls_sends_the_configured_client_certificate() {
     );
     assert_eq!(s.requests(), 1);
 }
+
+#[tokio::test]
+async fn a_request_credential_replaces_the_endpoints_key_and_never_prints() {
+    // The server answers with the Authorization header it was sent.
+    let s = start(handler(|req, _| async move {
+        let auth = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.to_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        respond(200, auth)
+    }))
+    .await;
+    let endpoint = Endpoint::new("keyed", &s.url()).expect("endpoint").header(
+        http::header::AUTHORIZATION,
+        "Bearer sk-configured".parse().expect("v"),
+    );
+    let mut c = quick_config();
+    c.retry.max_retries = 0;
+    let t = HttpTransport::new(
+        c,
+        vec![Upstream {
+            name: "up".to_owned(),
+            endpoints: vec![endpoint],
+            strategy: Strategy::RoundRobin,
+        }],
+    )
+    .expect("transport");
+    let sent = |r: OutboundRequest| {
+        let t = &t;
+        async move {
+            let b = t.send(r).await.expect("send").bytes().await.expect("body");
+            String::from_utf8_lossy(&b).into_owned()
+        }
+    };
+    assert_eq!(
+        sent(OutboundRequest::get("/")).await,
+        "Bearer sk-configured"
+    );
+    let forwarded = OutboundRequest::get("/").with_credential(
+        http::header::AUTHORIZATION,
+        "Bearer sk-client-own".parse().expect("v"),
+    );
+    let printed = format!("{forwarded:?}");
+    assert!(!printed.contains("sk-client-own"), "{printed}");
+    assert_eq!(sent(forwarded).await, "Bearer sk-client-own");
+}
