@@ -26,6 +26,25 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     ))
 }
 
+/// A raw HTTP/1.1 POST of JSON; the status code and body.
+fn post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    Some((
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned(),
+    ))
+}
+
 /// Starts `deepsentinel serve` on a free port in a temporary directory, with an upstream
 /// nobody listens on; waits for `/healthz`.
 fn start_serve() -> (std::process::Child, u16, tempfile::TempDir) {
@@ -242,6 +261,33 @@ fn serve_starts_answers_and_stops_on_sigterm() {
         stderr.contains("loopback"),
         "it says it serves loopback callers only: {stderr}"
     );
+}
+
+#[test]
+fn per_tenant_metrics_count_requests_and_findings_when_turned_on() {
+    let body =
+        r#"{"model": "m", "messages": [{"role": "user", "content": "key AKIAIOSFODNN7EXAMPLE"}]}"#;
+    for on in [true, false] {
+        let config = format!("[metrics]\nper_tenant = {on}\n");
+        let (mut child, port, _dir) = start_serve_with(Some(&config));
+        let (status, answer) = post(port, "/v1/chat/completions", body).expect("answer");
+        assert_eq!(status, 403, "{answer}");
+        let (status, text) = get(port, "/metrics").expect("metrics");
+        assert_eq!(status, 200);
+        stop(&mut child);
+        let lines = [
+            "deepsentinel_tenant_requests_total{tenant=\"default\",outcome=\"blocked\"} 1",
+            "deepsentinel_tenant_findings_total{tenant=\"default\",entity=\"AWS_ACCESS_KEY\"} 1",
+        ];
+        for line in lines {
+            assert_eq!(
+                text.contains(line),
+                on,
+                "per_tenant = {on}: {line} in\n{text}"
+            );
+        }
+        assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"));
+    }
 }
 
 #[test]

@@ -66,6 +66,9 @@ pub struct ConfigError(pub String);
 /// [failure]
 /// detector = "fail_closed"           # or fail_open
 /// audit = "fail_closed"
+///
+/// [metrics]
+/// per_tenant = false                 # deepsentinel_tenant_* counters
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +100,20 @@ pub struct SentinelConfig {
     /// Gateway API keys, stored hashed, each mapping to a tenant.
     #[serde(default, rename = "key")]
     pub keys: Vec<KeySection>,
+    /// Metrics.
+    #[serde(default)]
+    pub metrics: MetricsSection,
+}
+
+/// `[metrics]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// Count requests (by outcome) and findings (by entity) per tenant too (default
+    /// false). Tenants come from the configuration (keys, the SDK's tenant), never from
+    /// what a caller sends; at most 64 are named, the rest counted as `other`.
+    #[serde(default)]
+    pub per_tenant: bool,
 }
 
 /// `[server]`: the gateway's listener and limits.
@@ -582,6 +599,7 @@ impl SentinelConfig {
                 detector_stance: self.failure.detector,
                 audit_stance: self.failure.audit,
                 response_cache,
+                tenant_metrics: self.metrics.per_tenant,
                 ..PipelineConfig::default()
             },
         ))

@@ -90,7 +90,7 @@ pub use client::{
 };
 pub use config::{
     AuditSection, Auth, CacheSection, ConfigError, DetectionSection, FailureSection, KeySection,
-    NetworkSection, PolicySection, RemoteSection, SentinelConfig, ServerSection,
+    MetricsSection, NetworkSection, PolicySection, RemoteSection, SentinelConfig, ServerSection,
 };
 pub use detection::{Detected, Detection, DetectionMode, RemoteDetector, RemoteSettings};
 pub use pipeline::{

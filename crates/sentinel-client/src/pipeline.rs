@@ -63,6 +63,8 @@ pub struct PipelineConfig {
     pub fingerprint_key: Vec<u8>,
     /// The largest event in a streamed answer.
     pub max_event_bytes: usize,
+    /// Count requests and findings per tenant too (`deepsentinel_tenant_*`).
+    pub tenant_metrics: bool,
 }
 
 impl Default for PipelineConfig {
@@ -75,6 +77,7 @@ impl Default for PipelineConfig {
             stream_hold_back: 256,
             fingerprint_key: (0..32).map(|_| fastrand::u8(..)).collect(),
             max_event_bytes: 1 << 20,
+            tenant_metrics: false,
         }
     }
 }
@@ -854,6 +857,9 @@ impl Pipeline {
         record.stages = t.stages;
         record.cache = &lookups;
         record.findings = &findings;
+        if self.config.tenant_metrics {
+            record.tenant = &req.tenant;
+        }
         if let Err(e) = &result {
             match e {
                 PipelineError::Blocked { direction, .. } => record.blocked = Some(direction),

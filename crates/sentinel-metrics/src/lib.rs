@@ -195,6 +195,8 @@ pub struct RequestRecord<'a> {
     pub findings: &'a [(&'a str, &'a str)],
     /// Tokens from the upstream's usage field: (prompt, completion).
     pub tokens: Option<(u64, u64)>,
+    /// The tenant (counted per tenant when not empty).
+    pub tenant: &'a str,
 }
 
 impl<'a> RequestRecord<'a> {
@@ -211,6 +213,7 @@ impl<'a> RequestRecord<'a> {
             cache: &[],
             findings: &[],
             tokens: None,
+            tenant: "",
         }
     }
 }
@@ -350,6 +353,11 @@ pub fn describe() {
         AUDIT_HEALTHY,
         "1 while the audit log writes, 0 while it fails."
     );
+    describe_counter!(
+        TENANT_REQUESTS_TOTAL,
+        "Requests per tenant by outcome (allowed, blocked, error)."
+    );
+    describe_counter!(TENANT_FINDINGS_TOTAL, "Findings per tenant by entity type.");
 }
 
 /// A `tracing` span for one stage (`stage` field), a child of the current span.
@@ -373,6 +381,14 @@ struct ModelHandles {
 /// Finding counters by entity type, then action.
 type FindingCounters = HashMap<Box<str>, HashMap<Box<str>, Counter>>;
 
+/// Counter handles for one tenant: requests by outcome, findings by entity type.
+struct TenantHandles {
+    label: String,
+    /// `allowed`, `blocked`, `error`.
+    outcomes: [Counter; 3],
+    findings: HashMap<Box<str>, Counter>,
+}
+
 /// Raw model names and entity types whose handles are kept; past this, lookups take the
 /// slow path (still bounded by [`BoundedLabels`]).
 const MAX_CACHED_NAMES: usize = 256;
@@ -389,6 +405,8 @@ pub struct Telemetry {
     entities: BoundedLabels,
     per_model: RwLock<HashMap<Box<str>, ModelHandles>>,
     per_finding: RwLock<FindingCounters>,
+    tenants: BoundedLabels,
+    per_tenant: RwLock<HashMap<Box<str>, TenantHandles>>,
     monitor: Arc<Monitor>,
 }
 
@@ -473,6 +491,8 @@ impl Telemetry {
             entities: BoundedLabels::new(64),
             per_model: RwLock::new(HashMap::new()),
             per_finding: RwLock::new(HashMap::new()),
+            tenants: BoundedLabels::new(64),
+            per_tenant: RwLock::new(HashMap::new()),
             monitor: Arc::new(Monitor::new()),
         }
     }
@@ -558,6 +578,71 @@ impl Telemetry {
         }
     }
 
+    /// Counts one request of `tenant` by outcome (an index into `allowed`, `blocked`,
+    /// `error`), and its findings by entity type.
+    fn count_tenant(&self, tenant: &str, outcome: usize, findings: &[(&str, &str, u64)]) {
+        use names::{label, TENANT_FINDINGS_TOTAL, TENANT_REQUESTS_TOTAL};
+        const OTHER: &str = "\0other";
+        let count = |h: &TenantHandles| {
+            h.outcomes[outcome].increment(1);
+            for &(entity, _, n) in findings {
+                if let Some(c) = h.findings.get(entity) {
+                    c.increment(n);
+                }
+            }
+        };
+        {
+            let map = read(&self.per_tenant);
+            let h = map.get(tenant).or_else(|| {
+                if map.len() >= MAX_CACHED_NAMES {
+                    map.get(OTHER)
+                } else {
+                    None
+                }
+            });
+            if let Some(h) = h.filter(|h| findings.iter().all(|f| h.findings.contains_key(f.0))) {
+                return count(h);
+            }
+        }
+        // First sight of the tenant or of one of its entity types: resolve the handles
+        // (bounded: past the cap, tenants share one `other` entry).
+        let mut map = write(&self.per_tenant);
+        let name = if map.contains_key(tenant) || map.len() < MAX_CACHED_NAMES {
+            tenant
+        } else {
+            OTHER
+        };
+        let h = map.entry(name.into()).or_insert_with(|| {
+            let label = if name == OTHER {
+                "other".to_owned()
+            } else {
+                self.tenants.label(tenant)
+            };
+            TenantHandles {
+                outcomes: ["allowed", "blocked", "error"].map(|o| {
+                    metrics::counter!(
+                        TENANT_REQUESTS_TOTAL,
+                        label::TENANT => label.clone(),
+                        label::OUTCOME => o
+                    )
+                }),
+                label,
+                findings: HashMap::new(),
+            }
+        });
+        for &(entity, _, _) in findings {
+            if !h.findings.contains_key(entity) {
+                let c = metrics::counter!(
+                    TENANT_FINDINGS_TOTAL,
+                    label::TENANT => h.label.clone(),
+                    label::ENTITY => self.entities.label(entity)
+                );
+                h.findings.insert(entity.into(), c);
+            }
+        }
+        count(h);
+    }
+
     /// Records one finished request.
     pub fn record(&self, r: &RequestRecord<'_>) {
         use names::{label, BLOCKED_TOTAL, ERRORS_TOTAL};
@@ -587,6 +672,16 @@ impl Telemetry {
         }
         if let Some(e) = r.error {
             metrics::counter!(ERRORS_TOTAL, label::KIND => e.as_str()).increment(1);
+        }
+        if !r.tenant.is_empty() {
+            let outcome = if r.blocked.is_some() {
+                1
+            } else if r.error.is_some() {
+                2
+            } else {
+                0
+            };
+            self.count_tenant(r.tenant, outcome, &findings);
         }
         self.monitor.record_tallied(r, &findings);
     }

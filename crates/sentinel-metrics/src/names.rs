@@ -45,6 +45,11 @@ pub const TOKENS_TOTAL: &str = "deepsentinel_tokens_total";
 pub const AUDIT_DROPPED_TOTAL: &str = "deepsentinel_audit_dropped_total";
 /// 1 while the audit log is healthy, 0 while writes fail.
 pub const AUDIT_HEALTHY: &str = "deepsentinel_audit_healthy";
+/// Requests per `tenant` (at most 64 named, the rest `other`) by `outcome` (`allowed`,
+/// `blocked`, `error`).
+pub const TENANT_REQUESTS_TOTAL: &str = "deepsentinel_tenant_requests_total";
+/// Findings per `tenant` by `entity`.
+pub const TENANT_FINDINGS_TOTAL: &str = "deepsentinel_tenant_findings_total";
 
 /// Every metric name above, for documentation checks and exporters.
 pub const ALL: &[&str] = &[
@@ -69,6 +74,8 @@ pub const ALL: &[&str] = &[
     TOKENS_TOTAL,
     AUDIT_DROPPED_TOTAL,
     AUDIT_HEALTHY,
+    TENANT_REQUESTS_TOTAL,
+    TENANT_FINDINGS_TOTAL,
 ];
 
 /// Label names.
@@ -101,8 +108,10 @@ pub mod label {
     pub const REASON: &str = "reason";
     /// A request priority.
     pub const PRIORITY: &str = "priority";
-    /// The tenant; recorded only when the deployment turns it on.
+    /// The tenant (per-tenant counters; at most 64 named, the rest `other`).
     pub const TENANT: &str = "tenant";
+    /// `allowed`, `blocked` or `error` (per-tenant requests).
+    pub const OUTCOME: &str = "outcome";
     /// The audit failure policy (`fail_open`, `fail_closed`).
     pub const POLICY: &str = "policy";
 }

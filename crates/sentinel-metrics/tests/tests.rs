@@ -173,3 +173,50 @@ fn docs_name_only_known_metrics() {
         );
     }
 }
+
+#[test]
+fn requests_and_findings_are_counted_per_tenant_with_a_bounded_label() {
+    let recorder = prometheus_recorder().expect("recorder");
+    let handle = recorder.handle();
+    let telemetry = metrics::with_local_recorder(&recorder, || Telemetry::new(&[CHAT]));
+    let record = |tenant: &str, findings: &[(&str, &str)], blocked: bool, error: bool| {
+        let mut r = RequestRecord::new(CHAT, "m", 200, Duration::from_micros(100));
+        r.tenant = tenant;
+        r.findings = findings;
+        r.blocked = blocked.then_some("request");
+        r.error = error.then_some(ErrorKind::UpstreamTimeout);
+        metrics::with_local_recorder(&recorder, || telemetry.record(&r));
+    };
+    record("acme", &[("EMAIL_ADDRESS", "redact")], false, false);
+    record(
+        "acme",
+        &[("EMAIL_ADDRESS", "redact"), ("US_SSN", "block")],
+        true,
+        false,
+    );
+    record("globex", &[], false, true);
+    record("", &[("EMAIL_ADDRESS", "redact")], false, false);
+    // Past 64 tenants, the rest share `other`.
+    for i in 0..70 {
+        record(&format!("t{i}"), &[], false, false);
+    }
+    let text = handle.render();
+    for needle in [
+        "deepsentinel_tenant_requests_total{tenant=\"acme\",outcome=\"allowed\"} 1",
+        "deepsentinel_tenant_requests_total{tenant=\"acme\",outcome=\"blocked\"} 1",
+        "deepsentinel_tenant_requests_total{tenant=\"globex\",outcome=\"error\"} 1",
+        "deepsentinel_tenant_findings_total{tenant=\"acme\",entity=\"EMAIL_ADDRESS\"} 2",
+        "deepsentinel_tenant_findings_total{tenant=\"acme\",entity=\"US_SSN\"} 1",
+        "deepsentinel_tenant_requests_total{tenant=\"other\",outcome=\"allowed\"} 8",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    // A record without a tenant is counted only in the tenant-free series.
+    assert!(!text.contains("tenant=\"\""), "{text}");
+    let named = text
+        .lines()
+        .filter(|l| l.starts_with("deepsentinel_tenant_requests_total{") && l.contains("allowed"))
+        .filter(|l| !l.contains("tenant=\"other\""))
+        .count();
+    assert_eq!(named, 64, "{text}");
+}
