@@ -10,32 +10,28 @@ use crate::util::run;
 
 /// A raw HTTP/1.1 GET; the status code and body.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    exchange(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
     )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.split(' ').nth(1)?.parse().ok()?;
-    Some((
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned(),
-    ))
 }
 
 /// A raw HTTP/1.1 POST of JSON; the status code and body.
 fn post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
+    exchange(
+        port,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+/// Sends one request on a new connection; the status code and body of the answer.
+fn exchange(port: u16, request: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
+    s.write_all(request.as_bytes()).ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     let status = out.split(' ').nth(1)?.parse().ok()?;
@@ -201,25 +197,14 @@ fn one_worker_serves_concurrent_requests_and_stops() {
     let callers: Vec<_> = (0..8)
         .map(|i| {
             std::thread::spawn(move || {
-                let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-                s.set_read_timeout(Some(Duration::from_secs(10)))
-                    .expect("timeout");
                 let body = format!(r#"{{"text": "mail user{i}@example.com"}}"#);
-                write!(
-                    s,
-                    "POST /v1/sentinel/scan HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-                .expect("send");
-                let mut out = String::new();
-                s.read_to_string(&mut out).expect("read");
-                out
+                post(port, "/v1/sentinel/scan", &body).expect("answer")
             })
         })
         .collect();
     for c in callers {
-        let out = c.join().expect("caller");
-        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        let (status, out) = c.join().expect("caller");
+        assert_eq!(status, 200, "{out}");
         assert!(out.contains("EMAIL_ADDRESS"), "{out}");
     }
     stop(&mut child);
