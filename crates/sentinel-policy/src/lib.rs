@@ -63,6 +63,7 @@
 mod decision;
 mod engine;
 mod error;
+mod ff1;
 mod model;
 mod pseudonym;
 mod restore;

@@ -21,6 +21,7 @@ use hmac::{Hmac, Mac};
 use sentinel_detect::checksum;
 use sha2::Sha256;
 
+use crate::ff1::{self, DecimalFf1};
 use crate::model::PseudonymStyle as Style;
 
 /// The formats with a derived surrogate.
@@ -80,6 +81,9 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 /// derived from the deployment's key and the tenant name.
 pub(crate) struct TenantKey {
     id_key: [u8; 32],
+    /// FF1 for the lengths surrogates use (machine integers).
+    fast: DecimalFf1,
+    /// The same cipher, any length (big integers).
     ff1: FF1<Aes256>,
 }
 
@@ -97,7 +101,11 @@ impl TenantKey {
         let enc_key = hmac(&root, &[b"ff1 radix 10"]);
         #[allow(clippy::expect_used)] // reason: 10 is within FF1's radix range
         let ff1 = FF1::<Aes256>::new(&enc_key, 10).expect("radix 10 is valid");
-        TenantKey { id_key, ff1 }
+        TenantKey {
+            id_key,
+            fast: DecimalFf1::new(&enc_key),
+            ff1,
+        }
     }
 
     /// The id of `value` as `entity`: 40 bits of HMAC in base 32. `attempt` picks another
@@ -170,18 +178,27 @@ impl TenantKey {
         let want = class(digits);
         let mut x: Vec<u8> = digits.to_vec();
         for _ in 0..MAX_WALK {
-            let ns =
-                FlexibleNumeralString::from(x.iter().map(|&d| u16::from(d)).collect::<Vec<_>>());
-            let y = if forward {
-                self.ff1.encrypt(tweak, &ns)
+            x = if (ff1::MIN_DIGITS..=ff1::MAX_DIGITS).contains(&x.len()) {
+                if forward {
+                    self.fast.encrypt(tweak, &x)
+                } else {
+                    self.fast.decrypt(tweak, &x)
+                }?
             } else {
-                self.ff1.decrypt(tweak, &ns)
-            }
-            .ok()?;
-            x = Vec::<u16>::from(y)
-                .into_iter()
-                .map(|d| u8::try_from(d).unwrap_or(0))
-                .collect();
+                let ns = FlexibleNumeralString::from(
+                    x.iter().map(|&d| u16::from(d)).collect::<Vec<_>>(),
+                );
+                let y = if forward {
+                    self.ff1.encrypt(tweak, &ns)
+                } else {
+                    self.ff1.decrypt(tweak, &ns)
+                }
+                .ok()?;
+                Vec::<u16>::from(y)
+                    .into_iter()
+                    .map(|d| u8::try_from(d).unwrap_or(0))
+                    .collect()
+            };
             if class(&x) == want {
                 return Some(x);
             }
