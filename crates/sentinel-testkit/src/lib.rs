@@ -31,6 +31,22 @@ use hyper::{HeaderMap, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
+/// What a fixture's handler answers with: any hyper body that can cross threads.
+pub trait Answer:
+    hyper::body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + Send
+    + 'static
+{
+}
+
+impl<B> Answer for B
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+}
+
 /// Serves `listener` (HTTP/1.1 with keep-alive, or HTTP/2 with prior knowledge; TCP_NODELAY
 /// as a provider's front end would set it) until accepting fails or the task is dropped.
 /// Each request's body is read whole, then `handler(path, body)` answers it.
@@ -42,9 +58,7 @@ pub async fn serve<H, Fut, B>(listener: TcpListener, handler: H) -> std::io::Res
 where
     H: Fn(String, Bytes) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<B>> + Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Answer,
 {
     serve_with_headers(listener, move |path, _headers, body| handler(path, body)).await
 }
@@ -59,9 +73,7 @@ pub async fn serve_with_headers<H, Fut, B>(listener: TcpListener, handler: H) ->
 where
     H: Fn(String, HeaderMap, Bytes) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<B>> + Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Answer,
 {
     let handler = Arc::new(handler);
     loop {
@@ -119,9 +131,7 @@ pub async fn spawn<H, Fut, B>(handler: H) -> Server
 where
     H: Fn(String, Bytes) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<B>> + Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Answer,
 {
     spawn_with_headers(move |path, _headers, body| handler(path, body)).await
 }
@@ -135,9 +145,7 @@ pub async fn spawn_with_headers<H, Fut, B>(handler: H) -> Server
 where
     H: Fn(String, HeaderMap, Bytes) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<B>> + Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Answer,
 {
     #[allow(clippy::expect_used)] // reason: a fixture without a port cannot run
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
