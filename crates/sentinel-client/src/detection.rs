@@ -260,14 +260,13 @@ impl Detection {
         }
     }
 
-    /// Whether the remote is ever asked (hybrid or remote first, with a remote).
-    pub fn asks_remote(&self) -> bool {
-        self.mode != DetectionMode::Local && self.remote.is_some()
-    }
-
-    /// The remote's settings, when there is a remote.
-    pub fn remote_settings(&self) -> Option<&RemoteSettings> {
-        self.remote.as_ref().map(RemoteDetector::settings)
+    /// The bytes of a streamed text the remote is asked about at a time
+    /// ([`RemoteSettings::stream_window`]); 0 when the mode never asks it.
+    pub fn stream_window(&self) -> usize {
+        match &self.remote {
+            Some(r) if self.mode != DetectionMode::Local => r.settings.stream_window,
+            _ => 0,
+        }
     }
 
     /// Finds the sensitive values in `text`.

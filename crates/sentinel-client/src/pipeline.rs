@@ -374,6 +374,19 @@ struct SegmentsDecision {
     shadow: Option<&'static str>,
 }
 
+impl SegmentsDecision {
+    /// `block`, `transform` or `allow`.
+    fn name(&self) -> &'static str {
+        if self.blocked.is_some() {
+            "block"
+        } else if self.texts.is_some() {
+            "transform"
+        } else {
+            "allow"
+        }
+    }
+}
+
 fn decision_name(d: &Decision) -> &'static str {
     match d {
         Decision::Allow { .. } => "allow",
@@ -550,16 +563,11 @@ impl Pipeline {
             started.elapsed(),
         )?;
         let [found] = found;
-        let (name, reasons) = match decision.blocked {
-            Some(reasons) => ("block", reasons),
-            None if decision.texts.is_some() => ("transform", Vec::new()),
-            None => ("allow", Vec::new()),
-        };
         Ok(ScanOutcome {
             findings: found.findings,
-            decision: name,
+            decision: decision.name(),
             text: decision.texts.and_then(|mut t| t.pop()),
-            reasons,
+            reasons: decision.blocked.unwrap_or_default(),
         })
     }
 
@@ -763,14 +771,7 @@ impl Pipeline {
         if let Some(reasons) = &decision.blocked {
             e.count_action("block", u32::try_from(reasons.len()).unwrap_or(u32::MAX));
         }
-        e.decision = if decision.blocked.is_some() {
-            "block"
-        } else if decision.texts.is_some() {
-            "transform"
-        } else {
-            "allow"
-        }
-        .into();
+        e.decision = decision.name().into();
         e.latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         e.policy_version = self.policy.version_hash(who.tenant);
         if let Some(s) = decision.shadow {
@@ -1314,13 +1315,14 @@ fn count_restore(stats: &RestoreStats) {
     }
 }
 
-/// How a stream's texts are decided: the policy, the context, and the redaction numbers
-/// the whole answer shares (so a value keeps its number across pieces and texts).
-struct Decider<'a> {
-    policy: &'a dyn PolicyEngine,
-    ctx: &'a DecisionContext<'a>,
-    numbering: &'a mut Numbering,
-    detection: &'a Detection,
+/// How a stream's texts are decided: the policy, the context, the redaction numbers the
+/// whole answer shares (so a value keeps its number across pieces and texts), and the
+/// detection stage with its stance for the remote.
+struct Decider {
+    policy: Arc<dyn PolicyEngine>,
+    ctx: DecisionContext<'static>,
+    numbering: Numbering,
+    detection: Arc<Detection>,
     stance: Stance,
 }
 
@@ -1343,7 +1345,7 @@ fn remote_failed(stance: Stance) -> Result<(), ()> {
     }
 }
 
-impl Decider<'_> {
+impl Decider {
     /// The findings of a streamed piece: the local scanner's (`local`), with the remote's
     /// per the detection mode.
     async fn refine(&self, text: &str, local: Vec<Finding>) -> Result<Vec<Finding>, Halt> {
@@ -1373,7 +1375,7 @@ impl Decider<'_> {
     ) -> Result<String, Halt> {
         match self
             .policy
-            .decide_numbered(&text, findings, self.ctx, self.numbering)
+            .decide_numbered(&text, findings, &self.ctx, &mut self.numbering)
         {
             Decision::Allow { applied: a } => {
                 applied.extend(a);
@@ -1428,7 +1430,7 @@ impl TextStream {
     async fn push(
         &mut self,
         piece: &str,
-        decide: &mut Decider<'_>,
+        decide: &mut Decider,
         applied: &mut Vec<Applied>,
     ) -> Result<String, Halt> {
         let restored = match &mut self.restorer {
@@ -1477,7 +1479,7 @@ impl TextStream {
     async fn release(
         &mut self,
         upto: usize,
-        decide: &mut Decider<'_>,
+        decide: &mut Decider,
         applied: &mut Vec<Applied>,
     ) -> Result<String, Halt> {
         let mut cut = upto.saturating_sub(self.base).min(self.buf.len());
@@ -1518,7 +1520,7 @@ impl TextStream {
 
     async fn finish(
         &mut self,
-        decide: &mut Decider<'_>,
+        decide: &mut Decider,
         applied: &mut Vec<Applied>,
         stats: &mut RestoreStats,
     ) -> Result<String, Halt> {
@@ -1558,17 +1560,13 @@ pub struct ResponseStream {
     texts: BTreeMap<TextKey, TextStream>,
     out: VecDeque<Bytes>,
     done: bool,
-    policy: Arc<dyn PolicyEngine>,
     restorer: Option<Restorer>,
-    detection: Arc<Detection>,
     detector: Arc<LocalDetector>,
-    stance: Stance,
     hold_back: usize,
     /// A text's remote window (see [`TextStream`]); 0 when the remote is never asked.
     window: usize,
-    ctx: DecisionContext<'static>,
-    /// Redaction numbers shared by every text of the answer.
-    numbering: Numbering,
+    /// Decides every text of the answer.
+    decider: Decider,
     applied: Vec<Applied>,
     stats: RestoreStats,
     audit: Option<Arc<dyn AuditSink>>,
@@ -1610,18 +1608,16 @@ impl ResponseStream {
             out: VecDeque::new(),
             done: false,
             restorer: p.policy.restorer(&ctx),
-            policy: Arc::clone(&p.policy),
             detector: p.detection.local_arc(),
-            detection: Arc::clone(&p.detection),
-            stance: p.config.detector_stance,
             hold_back: p.config.stream_hold_back,
-            window: p
-                .detection
-                .remote_settings()
-                .filter(|_| p.detection.asks_remote())
-                .map_or(0, |r| r.stream_window),
-            ctx,
-            numbering: Numbering::default(),
+            window: p.detection.stream_window(),
+            decider: Decider {
+                policy: Arc::clone(&p.policy),
+                ctx,
+                numbering: Numbering::default(),
+                detection: Arc::clone(&p.detection),
+                stance: p.config.detector_stance,
+            },
             applied: Vec::new(),
             stats: RestoreStats::default(),
             audit: p.audit.clone(),
@@ -1753,9 +1749,10 @@ impl ResponseStream {
         count_restore(&self.stats);
         let Some(sink) = &self.audit else { return };
         // Tenant and model are the decision context's: the stream keeps them once.
-        let mut e = AuditEvent::new(&self.request_id, &self.ctx.tenant, AuditDirection::Response);
+        let ctx = &self.decider.ctx;
+        let mut e = AuditEvent::new(&self.request_id, &ctx.tenant, AuditDirection::Response);
         e.route = self.route.as_str().into();
-        e.model = self.ctx.model.to_string();
+        e.model = ctx.model.to_string();
         for a in &self.applied {
             e.count_entity(a.entity.as_str(), 1);
             e.count_action(a.action.as_str(), 1);
@@ -1865,15 +1862,9 @@ impl ResponseStream {
             segments.each_mut(v, |slot| r.restore_json(slot, stats));
         }
         let texts: Vec<String> = segments.texts(v).into_iter().map(str::to_owned).collect();
-        let mut decide = Decider {
-            policy: self.policy.as_ref(),
-            ctx: &self.ctx,
-            numbering: &mut self.numbering,
-            detection: &self.detection,
-            stance: self.stance,
-        };
         let mut out = Vec::with_capacity(texts.len());
         for t in texts {
+            let decide = &mut self.decider;
             let settled = match decide.detect(&t).await {
                 Ok(found) => decide.settle(t, &found, &mut self.applied),
                 Err(halt) => Err(halt),
@@ -1945,14 +1936,7 @@ impl ResponseStream {
                 if ts.responses_event.is_none() {
                     ts.responses_event = template;
                 }
-                let mut decide = Decider {
-                    policy: self.policy.as_ref(),
-                    ctx: &self.ctx,
-                    numbering: &mut self.numbering,
-                    detection: &self.detection,
-                    stance: self.stance,
-                };
-                ts.push(&piece, &mut decide, &mut applied).await
+                ts.push(&piece, &mut self.decider, &mut applied).await
             };
             self.applied.extend(applied);
             match released {
@@ -2052,14 +2036,9 @@ impl ResponseStream {
     async fn finish_text(&mut self, key: &TextKey) -> Option<(TextStream, String)> {
         let mut ts = self.texts.remove(key)?;
         let mut applied = Vec::new();
-        let mut decide = Decider {
-            policy: self.policy.as_ref(),
-            ctx: &self.ctx,
-            numbering: &mut self.numbering,
-            detection: &self.detection,
-            stance: self.stance,
-        };
-        let result = ts.finish(&mut decide, &mut applied, &mut self.stats).await;
+        let result = ts
+            .finish(&mut self.decider, &mut applied, &mut self.stats)
+            .await;
         self.applied.extend(applied);
         match result {
             Ok(rest) => Some((ts, rest)),
