@@ -423,14 +423,14 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
 }
 
-/// The caller's own upstream key, to forward in the form the upstream takes (`auth`): its
-/// `Authorization: Bearer` token or `x-api-key`, whichever is present and not a gateway
-/// key. A gateway key is never forwarded.
+/// The caller's own upstream key, when the gateway forwards callers' keys, in the form
+/// the upstream takes: its `Authorization: Bearer` token or `x-api-key`, whichever is
+/// present and not a gateway key. A gateway key is never forwarded.
 fn client_credential(
     state: &State,
     headers: &http::HeaderMap,
-    auth: Auth,
 ) -> Option<(http::HeaderName, HeaderValue)> {
+    let auth = state.forward_client_key?;
     let own = [
         bearer(headers),
         headers.get("x-api-key").and_then(|v| v.to_str().ok()),
@@ -615,10 +615,8 @@ async fn route(
         ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(&state)),
         ("GET", "/v1/models") => {
             let mut out = OutboundRequest::get("/models");
-            if let Some(auth) = state.forward_client_key {
-                if let Some((name, value)) = client_credential(&state, req.headers(), auth) {
-                    out = out.with_credential(name, value);
-                }
+            if let Some((name, value)) = client_credential(&state, req.headers()) {
+                out = out.with_credential(name, value);
             }
             let sent = state.transport.send(out).await;
             return match sent {
@@ -668,9 +666,7 @@ async fn route(
     };
     let mut preq = PipelineRequest::new(route, tenant, body);
     preq.priority = priority;
-    if let Some(auth) = state.forward_client_key {
-        preq.upstream_credential = client_credential(&state, &parts.headers, auth);
-    }
+    preq.upstream_credential = client_credential(&state, &parts.headers);
     preq.conversation = header("x-deepsentinel-conversation");
     preq.cache_control = header("cache-control");
     preq.cache_opt_in = header("x-deepsentinel-cache").as_deref() == Some("on");
