@@ -8,18 +8,19 @@
 //! `NUM(A) + y` below 2^97 (a `u128`). The CBC-MAC over `P || T || 0^pad` is the same in
 //! all ten rounds, so it is computed once per call; each round then costs one AES block.
 //! The output is FF1's: the NIST samples and `fpe` on random inputs check it
-//! (`tests` below). Other lengths go to `fpe`.
+//! (`tests` below). Every format with a derived surrogate has 6 to 38 digits to encipher
+//! (a card's middle, an SSN, a phone's last seven, an IBAN's BBAN digits); other lengths
+//! are refused, and the value gets a token.
 
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use aes::Aes256;
 
 /// The shortest numeral string FF1 allows in radix 10 (a domain of at least a million).
-pub(crate) const MIN_DIGITS: usize = 6;
+const MIN_DIGITS: usize = 6;
 /// The longest numeral string this implementation takes (halves of at most 19 digits).
-pub(crate) const MAX_DIGITS: usize = 38;
+const MAX_DIGITS: usize = 38;
 
 /// FF1 with AES-256 over radix 10, for [`MIN_DIGITS`] to [`MAX_DIGITS`] digits.
-#[derive(Clone)]
 pub(crate) struct DecimalFf1 {
     aes: Aes256,
 }
@@ -63,24 +64,8 @@ impl DecimalFf1 {
         let b = (v as f64 * std::f64::consts::LOG2_10 / 8.0).ceil() as usize;
         let d = 4 * b.div_ceil(4) + 4;
         // 5. P = [1, 2, 1] || [radix]^3 || [10] || [u mod 256] || [n]^4 || [t]^4.
-        let mut p = [
-            1,
-            2,
-            1,
-            0,
-            0,
-            10,
-            10,
-            (u % 256) as u8,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-        ];
+        let mut p = [0u8; 16];
+        p[..8].copy_from_slice(&[1, 2, 1, 0, 0, 10, 10, (u % 256) as u8]);
         p[8..12].copy_from_slice(&u32::try_from(n).ok()?.to_be_bytes());
         p[12..16].copy_from_slice(&u32::try_from(t).ok()?.to_be_bytes());
         // Q = T || 0^pad || [i] || [NUM(B)]^b, a whole number of blocks. The CBC-MAC state

@@ -15,13 +15,11 @@
 //!   HMAC of the value under the tenant key, so the same value always gets the same
 //!   pseudonym; the way back needs the vault.
 
-use aes::Aes256;
-use fpe::ff1::{FlexibleNumeralString, FF1};
 use hmac::{Hmac, Mac};
 use sentinel_detect::checksum;
 use sha2::Sha256;
 
-use crate::ff1::{self, DecimalFf1};
+use crate::ff1::DecimalFf1;
 use crate::model::PseudonymStyle as Style;
 
 /// The formats with a derived surrogate.
@@ -81,10 +79,8 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 /// derived from the deployment's key and the tenant name.
 pub(crate) struct TenantKey {
     id_key: [u8; 32],
-    /// FF1 for the lengths surrogates use (machine integers).
-    fast: DecimalFf1,
-    /// The same cipher, any length (big integers).
-    ff1: FF1<Aes256>,
+    /// FF1 over decimal digits.
+    ff1: DecimalFf1,
 }
 
 impl std::fmt::Debug for TenantKey {
@@ -99,12 +95,9 @@ impl TenantKey {
         let root = hmac(master, &[b"deepsentinel pseudonym v1", tenant.as_bytes()]);
         let id_key = hmac(&root, &[b"id"]);
         let enc_key = hmac(&root, &[b"ff1 radix 10"]);
-        #[allow(clippy::expect_used)] // reason: 10 is within FF1's radix range
-        let ff1 = FF1::<Aes256>::new(&enc_key, 10).expect("radix 10 is valid");
         TenantKey {
             id_key,
-            fast: DecimalFf1::new(&enc_key),
-            ff1,
+            ff1: DecimalFf1::new(&enc_key),
         }
     }
 
@@ -168,6 +161,8 @@ impl TenantKey {
     /// Enciphers (or deciphers) `digits` (values 0..=9) under `tweak`, walking the cipher
     /// until the result is in the same class as the input, which keeps the map a bijection
     /// on each class.
+    /// `None` for fewer than 6 or more than 38 digits (no format here has either: the
+    /// value then gets a token instead).
     fn walk(
         &self,
         tweak: &[u8],
@@ -178,27 +173,11 @@ impl TenantKey {
         let want = class(digits);
         let mut x: Vec<u8> = digits.to_vec();
         for _ in 0..MAX_WALK {
-            x = if (ff1::MIN_DIGITS..=ff1::MAX_DIGITS).contains(&x.len()) {
-                if forward {
-                    self.fast.encrypt(tweak, &x)
-                } else {
-                    self.fast.decrypt(tweak, &x)
-                }?
+            x = if forward {
+                self.ff1.encrypt(tweak, &x)
             } else {
-                let ns = FlexibleNumeralString::from(
-                    x.iter().map(|&d| u16::from(d)).collect::<Vec<_>>(),
-                );
-                let y = if forward {
-                    self.ff1.encrypt(tweak, &ns)
-                } else {
-                    self.ff1.decrypt(tweak, &ns)
-                }
-                .ok()?;
-                Vec::<u16>::from(y)
-                    .into_iter()
-                    .map(|d| u8::try_from(d).unwrap_or(0))
-                    .collect()
-            };
+                self.ff1.decrypt(tweak, &x)
+            }?;
             if class(&x) == want {
                 return Some(x);
             }
