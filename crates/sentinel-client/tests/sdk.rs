@@ -797,13 +797,9 @@ async fn hybrid_mode_asks_the_remote_about_streamed_answers_a_window_at_a_time()
     let remote = hybrid(&up);
     let c = client(&up, &remote);
     let messages = json!([{"role": "user", "content": "what did they write?"}]);
+    let streamed_request = json!({"model": "names", "stream": true, "messages": messages});
     let before = up.seen.count("/v1/analyze");
-    let body = answer(
-        &c,
-        Route::ChatCompletions,
-        &json!({"model": "names", "stream": true, "messages": messages}),
-    )
-    .await;
+    let body = answer(&c, Route::ChatCompletions, &streamed_request).await;
     let asked = up.seen.count("/v1/analyze") - before;
     let streamed = streamed_content(&body);
     assert!(!streamed.contains("Alice"), "{streamed}");
@@ -827,12 +823,7 @@ async fn hybrid_mode_asks_the_remote_about_streamed_answers_a_window_at_a_time()
     // A window larger than the answer: the remote sees it once, whole, at its end.
     let wide = client(&up, &format!("{remote}stream_window_bytes = 4096\n"));
     let before = up.seen.count("/v1/analyze");
-    let body = answer(
-        &wide,
-        Route::ChatCompletions,
-        &json!({"model": "names", "stream": true, "messages": messages}),
-    )
-    .await;
+    let body = answer(&wide, Route::ChatCompletions, &streamed_request).await;
     assert_eq!(
         up.seen.count("/v1/analyze") - before,
         2,
@@ -843,12 +834,7 @@ async fn hybrid_mode_asks_the_remote_about_streamed_answers_a_window_at_a_time()
     // Local mode never asks.
     let local = client(&up, "");
     let before = up.seen.count("/v1/analyze");
-    let body = answer(
-        &local,
-        Route::ChatCompletions,
-        &json!({"model": "names", "stream": true, "messages": messages}),
-    )
-    .await;
+    let body = answer(&local, Route::ChatCompletions, &streamed_request).await;
     assert_eq!(up.seen.count("/v1/analyze"), before);
     assert!(streamed_content(&body).contains("Alice wrote this."));
 }
