@@ -586,7 +586,8 @@ impl SentinelConfig {
                 TieredConfig::default(),
             ))
         });
-        let routes: Vec<&'static str> = Route::ALL.iter().map(|r| r.as_str()).collect();
+        let mut routes: Vec<&'static str> = Route::ALL.iter().map(|r| r.as_str()).collect();
+        routes.push(crate::SCAN_ROUTE);
         let telemetry = Arc::new(Telemetry::new(&routes));
         Ok(Pipeline::new(
             detection,

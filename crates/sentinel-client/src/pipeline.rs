@@ -296,6 +296,8 @@ impl std::fmt::Debug for Pipeline {
 /// per stage, about 40 reads with the transport's; each costs tens of nanoseconds on a VM).
 struct Timings {
     stages: [Option<Duration>; 6],
+    /// When the request started.
+    first: Instant,
     /// The last reading: where the next lap starts.
     last: Instant,
 }
@@ -304,6 +306,7 @@ impl Timings {
     fn starting(at: Instant) -> Timings {
         Timings {
             stages: [None; 6],
+            first: at,
             last: at,
         }
     }
@@ -533,7 +536,53 @@ impl Pipeline {
         direction: Direction,
     ) -> Result<ScanOutcome, PipelineError> {
         let started = Instant::now();
-        let found = self.detect(text).await?;
+        let mut t = Timings::starting(started);
+        let mut lookups: Vec<(CacheName, bool)> = Vec::new();
+        let mut found_labels: Vec<(EntityType, &'static str)> = Vec::new();
+        let result = self
+            .scan_inner(
+                tenant,
+                request_id,
+                text,
+                direction,
+                &mut t,
+                &mut lookups,
+                &mut found_labels,
+            )
+            .await;
+        let status = match &result {
+            Ok(_) => 200,
+            Err(e) => e.status().as_u16(),
+        };
+        let mut record = RequestRecord::new(SCAN_ROUTE, "", status, started.elapsed());
+        match &result {
+            Ok(o) if o.decision == "block" => {
+                record.blocked = Some(match direction {
+                    Direction::Request => "request",
+                    Direction::Response => "response",
+                });
+            }
+            Ok(_) => {}
+            Err(e) => record.error = Some(e.kind()),
+        }
+        self.report(record, tenant, &t, &lookups, &found_labels);
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)] // reason: the scan's tallies, as `run` takes them
+    async fn scan_inner(
+        &self,
+        tenant: &str,
+        request_id: &str,
+        text: &str,
+        direction: Direction,
+        t: &mut Timings,
+        lookups: &mut Vec<(CacheName, bool)>,
+        found_labels: &mut Vec<(EntityType, &'static str)>,
+    ) -> Result<ScanOutcome, PipelineError> {
+        let found = self.detect_all(&[text], lookups).await?;
+        let found: [Detected; 1] = found.try_into().unwrap_or_else(|_| [Detected::default()]);
+        t.lap(Stage::Detect);
         let ctx = DecisionContext {
             tenant: Cow::Borrowed(tenant),
             direction,
@@ -541,8 +590,16 @@ impl Pipeline {
             model: Cow::Borrowed(""),
             scope: Some(Cow::Borrowed(request_id)),
         };
-        let found = [found];
         let decision = self.decide_segments(&[text], &found, &ctx);
+        for a in &decision.applied {
+            found_labels.push((a.entity.clone(), a.action.as_str()));
+        }
+        if let Some(reasons) = &decision.blocked {
+            for r in reasons {
+                found_labels.push((EntityType::new(&r.entity), "block"));
+            }
+        }
+        t.lap(Stage::Policy);
         let who = Who {
             request_id,
             tenant,
@@ -552,7 +609,7 @@ impl Pipeline {
             Direction::Request => AuditDirection::Request,
             Direction::Response => AuditDirection::Response,
         };
-        self.record_audit(
+        let audited = self.record_audit(
             who,
             "",
             audit_direction,
@@ -560,8 +617,10 @@ impl Pipeline {
             &found,
             &decision,
             None,
-            started.elapsed(),
-        )?;
+            t.last.saturating_duration_since(t.first),
+        );
+        t.lap(Stage::Audit);
+        audited?;
         let [found] = found;
         Ok(ScanOutcome {
             findings: found.findings,
@@ -569,6 +628,28 @@ impl Pipeline {
             text: decision.texts.and_then(|mut t| t.pop()),
             reasons: decision.blocked.unwrap_or_default(),
         })
+    }
+
+    /// Hands a finished request or scan to telemetry, with its stage times, cache lookups
+    /// and findings (and its tenant, when per-tenant metrics are on).
+    fn report(
+        &self,
+        record: RequestRecord<'_>,
+        tenant: &str,
+        t: &Timings,
+        lookups: &[(CacheName, bool)],
+        found_labels: &[(EntityType, &'static str)],
+    ) {
+        let findings: Vec<(&str, &str)> =
+            found_labels.iter().map(|(e, a)| (e.as_str(), *a)).collect();
+        let mut record: RequestRecord<'_> = record;
+        record.stages = t.stages;
+        record.cache = lookups;
+        record.findings = &findings;
+        if self.config.tenant_metrics {
+            record.tenant = tenant;
+        }
+        self.telemetry.record(&record);
     }
 
     /// Detects in every segment (cache hits counted into `lookups`).
@@ -852,22 +933,14 @@ impl Pipeline {
             Ok(r) => r.status.as_u16(),
             Err(e) => e.status().as_u16(),
         };
-        let findings: Vec<(&str, &str)> =
-            found_labels.iter().map(|(e, a)| (e.as_str(), *a)).collect();
         let mut record = RequestRecord::new(req.route.as_str(), &model, status, started.elapsed());
-        record.stages = t.stages;
-        record.cache = &lookups;
-        record.findings = &findings;
-        if self.config.tenant_metrics {
-            record.tenant = &req.tenant;
-        }
         if let Err(e) = &result {
             match e {
                 PipelineError::Blocked { direction, .. } => record.blocked = Some(direction),
                 other => record.error = Some(other.kind()),
             }
         }
-        self.telemetry.record(&record);
+        self.report(record, &req.tenant, &t, &lookups, &found_labels);
         result
     }
 

@@ -942,6 +942,14 @@ async fn a_scan_decides_and_is_audited_without_its_values() {
         ]
     );
     assert_eq!(records[0]["event"]["entities"]["EMAIL_ADDRESS"], 1);
+    // Scans are counted like requests: their stages, findings and blocks.
+    let m = p.telemetry().monitor().snapshot();
+    assert_eq!((m.requests, m.blocked), (3, 1));
+    assert_eq!(m.findings["EMAIL_ADDRESS"]["redact"], 1);
+    assert_eq!(m.findings["AWS_ACCESS_KEY"]["block"], 1);
+    for stage in ["detect", "policy", "audit"] {
+        assert_eq!(m.stages[stage].count, 3, "{stage}");
+    }
 }
 
 #[tokio::test]
