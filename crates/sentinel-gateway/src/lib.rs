@@ -636,26 +636,33 @@ async fn route(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    match (method.as_str(), path.as_str()) {
-        ("POST", "/analyze") => return presidio_analyze(&state, &body).await,
-        ("POST", "/anonymize") => return presidio_anonymize(&body),
-        ("POST", "/v1/sentinel/scan") => {
-            let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
-            return native_scan(&state, tenant, &id, &body).await;
-        }
-        _ => {}
-    }
-    let Some(route) = route_of(&method, &path) else {
+    let route = route_of(&method, &path);
+    let native = matches!(
+        (method.as_str(), path.as_str()),
+        ("POST", "/analyze" | "/anonymize" | "/v1/sentinel/scan")
+    );
+    if route.is_none() && !native {
         return error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
             "unknown_route",
             "no such route",
         );
-    };
+    }
+    // Scans take their turn with the proxied requests: they cost the same detection.
     let permit = match state.limiter.acquire(priority).await {
         Ok(p) => p,
         Err(e) => return pipeline_error(&PipelineError::Transport(e)),
+    };
+    let Some(route) = route else {
+        return match path.as_str() {
+            "/analyze" => presidio_analyze(&state, &body).await,
+            "/anonymize" => presidio_anonymize(&body),
+            _ => {
+                let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
+                native_scan(&state, tenant, &id, &body).await
+            }
+        };
     };
     let header = |name: &str| {
         parts

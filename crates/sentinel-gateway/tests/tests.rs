@@ -654,6 +654,40 @@ async fn a_critical_tenant_goes_ahead_of_queued_low_priority_work() {
     assert_eq!(order, ["low 0", "critical", "low 1", "low 2", "low 3"]);
 }
 
+/// A scan costs a request's detection, so it takes a slot like one: with one slot held by
+/// a request waiting on the upstream, the scan waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_waits_for_a_slot_like_a_request() {
+    let gw = gateway("[server]\nmax_concurrent = 1\n", false).await;
+    let c = Arc::new(client(&gw.url, None));
+    let c2 = Arc::clone(&c);
+    let slow = tokio::spawn(async move {
+        let body = json!({"model": "slow", "messages": [{"role": "user", "content": "wait"}]});
+        post(&c2, "/v1/chat/completions", body.to_string()).await.0
+    });
+    // The upstream has the request (and sleeps 300 ms before answering it).
+    while gw.seen.lock().expect("lock").is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = std::time::Instant::now();
+    let (status, v, _) = post(
+        &c,
+        "/v1/sentinel/scan",
+        json!({"text": "mail jane@example.com"}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, v["decision"].as_str()),
+        (StatusCode::OK, Some("transform"))
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "the scan waited for the slot: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(slow.await.expect("join"), StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_in_flight_requests() {
     let mut gw = gateway("", false).await;
