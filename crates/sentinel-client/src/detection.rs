@@ -61,6 +61,26 @@ impl Default for RemoteSettings {
     }
 }
 
+/// How a streamed answer's text waits for the remote detector
+/// ([`Detection::stream_window`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StreamWindow {
+    /// The remote is never asked: text goes out as soon as the local scan settles it.
+    Off,
+    /// The remote is asked about everything (remote-first, or hybrid with remote-only
+    /// entity types): text goes out a window of at least this many bytes at a time.
+    Always(usize),
+    /// The remote is asked only about a local finding scoring below `threshold` (hybrid
+    /// without remote-only types): text goes out as the local scan settles it until such
+    /// a finding is held; from there it waits for a window of `bytes`.
+    Doubtful {
+        /// The least text the remote is asked about.
+        bytes: usize,
+        /// The hybrid threshold.
+        threshold: f32,
+    },
+}
+
 /// A Presidio Analyzer `POST /analyze` client over a [`Transport`].
 pub struct RemoteDetector {
     transport: Arc<dyn Transport>,
@@ -260,12 +280,22 @@ impl Detection {
         }
     }
 
-    /// The bytes of a streamed text the remote is asked about at a time
-    /// ([`RemoteSettings::stream_window`]); 0 when the mode never asks it.
-    pub fn stream_window(&self) -> usize {
-        match &self.remote {
-            Some(r) if self.mode != DetectionMode::Local => r.settings.stream_window,
-            _ => 0,
+    /// How a streamed text waits for the remote detector: as [`Detection::detect`] would
+    /// ask it, always, only about doubtful findings, or never.
+    pub fn stream_window(&self) -> StreamWindow {
+        let Some(r) = &self.remote else {
+            return StreamWindow::Off;
+        };
+        let bytes = r.settings.stream_window;
+        match self.mode {
+            DetectionMode::Local => StreamWindow::Off,
+            DetectionMode::Hybrid if r.settings.remote_entities.is_empty() => {
+                StreamWindow::Doubtful {
+                    bytes,
+                    threshold: r.settings.threshold,
+                }
+            }
+            DetectionMode::Hybrid | DetectionMode::RemoteFirst => StreamWindow::Always(bytes),
         }
     }
 

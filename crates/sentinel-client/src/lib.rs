@@ -92,7 +92,9 @@ pub use config::{
     AuditSection, Auth, CacheSection, ConfigError, DetectionSection, FailureSection, KeySection,
     MetricsSection, NetworkSection, PolicySection, RemoteSection, SentinelConfig, ServerSection,
 };
-pub use detection::{Detected, Detection, DetectionMode, RemoteDetector, RemoteSettings};
+pub use detection::{
+    Detected, Detection, DetectionMode, RemoteDetector, RemoteSettings, StreamWindow,
+};
 pub use pipeline::{
     new_request_id, Pipeline, PipelineBody, PipelineConfig, PipelineError, PipelineRequest,
     PipelineResponse, ResponseStream, ScanOutcome, Stance, SCAN_ROUTE,

@@ -27,7 +27,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use tracing::Instrument as _;
 
-use crate::detection::{Detected, Detection};
+use crate::detection::{Detected, Detection, StreamWindow};
 use crate::json_out;
 use crate::segments::{
     self, answer_roots, parse_pruned, request_segments, response_segments,
@@ -1463,6 +1463,21 @@ impl Decider {
     }
 }
 
+/// Where to cut a held text at `cut` or before so that none of `found` spans the cut: the
+/// start of a finding across it (again while that start is inside another), unless that
+/// leaves nothing to release, when the cut stays (and the finding is cut with it).
+fn cut_before(found: &[Finding], cut: usize) -> usize {
+    let mut c = cut;
+    while let Some(f) = found.iter().find(|f| f.start < c && f.end > c) {
+        c = f.start;
+    }
+    if c == 0 {
+        cut
+    } else {
+        c
+    }
+}
+
 /// One text that arrives in fragments (a choice's content, a tool call's arguments):
 /// restored, scanned with a bounded hold-back, decided on, released.
 struct TextStream {
@@ -1476,9 +1491,8 @@ struct TextStream {
     /// The Responses API delta event the text came from (type, item, indices), with its
     /// `delta` to be replaced: how held text released on its own is sent.
     responses_event: Option<Value>,
-    /// When the remote detector is asked: the least text released at a time (a window of
-    /// the remote's `stream_window`); 0 releases whatever the local scan has settled.
-    window: usize,
+    /// Whether text waits for the remote detector, and for how much of it.
+    window: StreamWindow,
 }
 
 impl TextStream {
@@ -1486,7 +1500,7 @@ impl TextStream {
         restorer: Option<&Restorer>,
         detector: &Arc<LocalDetector>,
         hold: usize,
-        window: usize,
+        window: StreamWindow,
     ) -> Self {
         TextStream {
             restorer: restorer.map(Restorer::stream),
@@ -1517,19 +1531,26 @@ impl TextStream {
     }
 
     /// Where to release up to, given the local scan's `frontier`: the frontier itself
-    /// without a window; with one, nothing until a window's worth is settled, then up to
-    /// the last line or sentence end in its second half (else the last space, else all of
-    /// it), so the remote sees whole sentences where it can.
+    /// when nothing waits for the remote; else nothing until a window's worth is settled,
+    /// then up to the last line or sentence end in its second half (else the last space,
+    /// else all of it), so the remote sees whole sentences where it can.
     fn window_end(&self, frontier: usize) -> usize {
-        if self.window == 0 {
-            return frontier;
-        }
+        let window = match self.window {
+            StreamWindow::Off => return frontier,
+            StreamWindow::Always(bytes) => bytes,
+            StreamWindow::Doubtful { bytes, threshold } => {
+                if !self.pending.iter().any(|f| f.score < threshold) {
+                    return frontier;
+                }
+                bytes
+            }
+        };
         let held = frontier.saturating_sub(self.base).min(self.buf.len());
-        if held < self.window {
+        if held < window {
             return self.base;
         }
         let bytes = self.buf.as_bytes();
-        let from = self.window / 2;
+        let from = window / 2;
         // A cut follows an ASCII byte (a line end, or the space after a sentence's end, or
         // any space), so it is a character boundary.
         let sentence_end = (from..held).rev().find(|&i| {
@@ -1567,28 +1588,49 @@ impl TextStream {
         if cut == 0 {
             return Ok(String::new());
         }
-        let end = self.base + cut;
-        let (mine, rest): (Vec<Finding>, Vec<Finding>) =
-            self.pending.drain(..).partition(|f| f.end <= end);
-        self.pending = rest;
+        let base = self.base;
+        let held = |f: &Finding| Finding {
+            start: f.start - base,
+            end: f.end - base,
+            ..f.clone()
+        };
+        let found: Vec<Finding> = if self.window == StreamWindow::Off {
+            let end = base + cut;
+            let (mine, rest): (Vec<Finding>, Vec<Finding>) =
+                self.pending.drain(..).partition(|f| f.end <= end);
+            self.pending = rest;
+            mine.iter().filter(|f| f.start >= base).map(held).collect()
+        } else {
+            // The remote sees all that is held, past the cut too, so a name the cut would
+            // split is seen whole; a finding across the cut moves the cut back to its start
+            // and waits for the next window, which starts there.
+            let local: Vec<Finding> = self
+                .pending
+                .iter()
+                .filter(|f| f.start >= base)
+                .map(held)
+                .collect();
+            let found = decide.refine(&self.buf, local).await?;
+            cut = cut_before(&found, cut);
+            while !self.buf.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.pending.retain(|f| f.start >= base + cut);
+            found
+                .into_iter()
+                .filter(|f| f.start < cut)
+                .map(|f| Finding {
+                    end: f.end.min(cut),
+                    ..f
+                })
+                .collect()
+        };
         let text: String = self.buf.drain(..cut).collect();
-        let mut local: Vec<Finding> = mine
-            .into_iter()
-            .filter(|f| f.start >= self.base)
-            .map(|f| Finding {
-                start: f.start - self.base,
-                end: f.end - self.base,
-                ..f
-            })
-            .collect();
-        self.base = end;
-        if self.window > 0 {
-            local = decide.refine(&text, local).await?;
-        }
-        if local.is_empty() {
+        self.base += cut;
+        if found.is_empty() {
             return Ok(text);
         }
-        decide.settle(text, &local, applied)
+        decide.settle(text, &found, applied)
     }
 
     async fn finish(
@@ -1636,8 +1678,8 @@ pub struct ResponseStream {
     restorer: Option<Restorer>,
     detector: Arc<LocalDetector>,
     hold_back: usize,
-    /// A text's remote window (see [`TextStream`]); 0 when the remote is never asked.
-    window: usize,
+    /// How a text waits for the remote (see [`TextStream`]).
+    window: StreamWindow,
     /// Decides every text of the answer.
     decider: Decider,
     applied: Vec<Applied>,
@@ -2201,7 +2243,7 @@ mod tests {
             pending: Vec::new(),
             delta_type: None,
             responses_event: None,
-            window: 16,
+            window: StreamWindow::Always(16),
         };
         // Less than a window settled: nothing yet.
         assert_eq!(held("Alpha beta gamma. Delta").window_end(115), 100);
@@ -2226,10 +2268,51 @@ mod tests {
         assert_eq!(t.window_end(500), 100 + t.buf.len());
         // No window: the frontier as it is.
         let t = TextStream {
-            window: 0,
+            window: StreamWindow::Off,
             ..held("Alpha")
         };
         assert_eq!(t.window_end(103), 103);
+        // Only doubtful findings wait for the remote: none held, the frontier as it is;
+        // one scoring below the threshold held, a window as above.
+        let finding = |score: f32| Finding {
+            entity: sentinel_detect::EntityType::new("PHONE_NUMBER"),
+            start: 102,
+            end: 104,
+            score,
+            recognizer: sentinel_detect::RecognizerId::from_index(0),
+        };
+        let doubtful = |score: f32| TextStream {
+            window: StreamWindow::Doubtful {
+                bytes: 16,
+                threshold: 0.6,
+            },
+            pending: vec![finding(score)],
+            ..held("Alpha beta gamma delta")
+        };
+        assert_eq!(doubtful(0.9).window_end(110), 110);
+        assert_eq!(doubtful(0.4).window_end(110), 100);
+        assert_eq!(
+            doubtful(0.4).window_end(122),
+            100 + "Alpha beta gamma ".len()
+        );
+    }
+
+    #[test]
+    fn a_cut_moves_back_before_a_finding_across_it_unless_nothing_is_left() {
+        let at = |start: usize, end: usize| Finding {
+            entity: sentinel_detect::EntityType::new("PERSON"),
+            start,
+            end,
+            score: 0.85,
+            recognizer: sentinel_detect::RecognizerId::from_index(0),
+        };
+        assert_eq!(cut_before(&[at(2, 5), at(20, 30)], 25), 20);
+        // Back again when the new cut is inside another finding.
+        assert_eq!(cut_before(&[at(10, 22), at(20, 30)], 25), 10);
+        // Findings that end at the cut or start after it leave it.
+        assert_eq!(cut_before(&[at(20, 25), at(25, 30)], 25), 25);
+        // A finding from the start across the cut: the cut stays.
+        assert_eq!(cut_before(&[at(0, 30)], 25), 25);
     }
 
     #[test]

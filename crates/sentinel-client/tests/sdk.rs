@@ -839,6 +839,80 @@ async fn hybrid_mode_asks_the_remote_about_streamed_answers_a_window_at_a_time()
     assert!(streamed_content(&body).contains("Alice wrote this."));
 }
 
+/// The remote sees what is held past a window's cut, so a name the cut would split is
+/// found whole and waits for the next window.
+#[tokio::test]
+async fn a_name_across_a_window_cut_is_redacted_whole() {
+    let up = start().await;
+    let c = client(&up, &format!("{}stream_window_bytes = 128\n", hybrid(&up)));
+    let messages = json!([{"role": "user", "content": "who wrote it?"}]);
+    let streamed = streamed_content(
+        &answer(
+            &c,
+            Route::ChatCompletions,
+            &json!({"model": "split-name", "stream": true, "messages": messages}),
+        )
+        .await,
+    );
+    assert!(
+        !streamed.contains("Alice") && !streamed.contains("Liddell"),
+        "{streamed}"
+    );
+    assert!(
+        streamed.contains(&format!(" <PERSON_1>{} wrote this.", "-".repeat(30))),
+        "{streamed}"
+    );
+    let whole = answer(
+        &c,
+        Route::ChatCompletions,
+        &json!({"model": "split-name", "messages": messages}),
+    )
+    .await;
+    let v: Value = serde_json::from_str(&whole).expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], streamed.as_str());
+}
+
+/// Hybrid detection without remote-only types asks the remote only about doubtful local
+/// findings, so a streamed answer without any is never held for it.
+#[tokio::test]
+async fn hybrid_without_remote_only_types_streams_as_local_does() {
+    let up = start().await;
+    let c = client(&up, &format!("{}entities = []\n", hybrid(&up)));
+    let messages = json!([{"role": "user", "content": "what did they write?"}]);
+    let before = up.seen.count("/v1/analyze");
+    let body = answer(
+        &c,
+        Route::ChatCompletions,
+        &json!({"model": "two-mails", "stream": true, "messages": messages}),
+    )
+    .await;
+    assert_eq!(up.seen.count("/v1/analyze"), before, "never asked");
+    let streamed = streamed_content(&body);
+    assert!(
+        streamed.starts_with("Write to <EMAIL_ADDRESS_1>.")
+            && streamed.ends_with("or <EMAIL_ADDRESS_1> again."),
+        "{streamed}"
+    );
+    // Released in the same pieces as with local detection, not held a window at a time.
+    let deltas = |body: &str| -> Vec<String> {
+        events_of(body)
+            .iter()
+            .filter_map(|e| {
+                e["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let local = answer(
+        &client(&up, ""),
+        Route::ChatCompletions,
+        &json!({"model": "two-mails", "stream": true, "messages": messages}),
+    )
+    .await;
+    assert_eq!(deltas(&body), deltas(&local));
+}
+
 #[tokio::test]
 async fn a_remote_failing_mid_stream_withholds_the_rest_unless_fail_open() {
     let up = start().await;

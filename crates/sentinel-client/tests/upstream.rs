@@ -145,11 +145,17 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             if text.contains("remote-breaks") {
                 return full(500, &json!({"error": "failing on purpose"}));
             }
+            // "Alice", or "Alice Liddell" as one name.
             let found: Vec<Value> = text
                 .match_indices("Alice")
                 .map(|(i, m)| {
                     let start = text[..i].chars().count();
-                    json!({"entity_type": "PERSON", "start": start, "end": start + m.chars().count(), "score": 0.85})
+                    let len = if text[i..].starts_with("Alice Liddell") {
+                        "Alice Liddell".len()
+                    } else {
+                        m.chars().count()
+                    };
+                    json!({"entity_type": "PERSON", "start": start, "end": start + len, "score": 0.85})
                 })
                 .collect();
             full(200, &Value::Array(found))
@@ -286,6 +292,15 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                     } else {
                         ""
                     }
+                )
+            } else if model == "split-name" {
+                // A two-word name whose inner space is where a 128-byte remote window of
+                // the streamed answer is cut (the last space in its second half).
+                format!(
+                    "{} Alice Liddell{} wrote this.{}",
+                    "y".repeat(100),
+                    "-".repeat(30),
+                    " All is well.".repeat(20)
                 )
             } else if model == "two-mails" {
                 // Farther apart than the stream's hold-back, so released in separate pieces.
