@@ -43,6 +43,7 @@ mod balance;
 mod body;
 mod breaker;
 mod config;
+mod counted;
 mod error;
 mod limit;
 mod retry;

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::balance::Pool;
 use crate::body::{decode, error_chain, gzip, ResponseBody};
+use crate::counted::Counted;
 use crate::limit::{Priority, PriorityLimiter};
 use crate::retry::{backoff, retry_after, RetryBudget};
 use crate::{TransportConfig, TransportError, Upstream};
@@ -177,7 +178,7 @@ pub trait Transport: Send + Sync {
     ) -> BoxFuture<'_, Result<UpstreamResponse, TransportError>>;
 }
 
-type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HyperClient = Client<Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>;
 
 /// The production transport: a pooled hyper client over rustls, behind a priority
 /// concurrency limit, a chain of load-balanced upstreams with a circuit breaker per
@@ -355,7 +356,7 @@ impl HttpTransport {
                 .http2_keep_alive_interval(interval)
                 .http2_keep_alive_while_idle(true);
         }
-        let client = builder.build(https);
+        let client = builder.build(Counted::new(https, &chain));
         let pools = chain
             .iter()
             .map(|u| Pool::new(u, &config.breaker))

@@ -44,6 +44,50 @@ async fn http1_connections_are_pooled_and_reused() {
         .all(|v| *v == Version::HTTP_11));
 }
 
+/// The pool gauge follows the connections hyper keeps: raised as each opens, lowered as
+/// idle ones are reaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_gauge_counts_open_connections() {
+    let s = start(handler(|_req, _n| async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        respond(200, "{}")
+    }))
+    .await;
+    let recorder = sentinel_metrics::prometheus_recorder().expect("recorder");
+    let handle = recorder.handle();
+    let mut config = quick_config();
+    config.pool.idle_timeout = Duration::from_millis(300);
+    // The gauge's handles are resolved against the recorder current at construction.
+    let t = Arc::new(metrics::with_local_recorder(&recorder, || {
+        transport(config, &[s.url()])
+    }));
+    let open = || -> f64 {
+        let text = handle.render();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix("deepsentinel_upstream_pool_connections{upstream=\"up-0\"} ")
+            })
+            .map_or(-1.0, |v| v.parse().expect("a number"))
+    };
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let t = Arc::clone(&t);
+            tokio::spawn(async move { get_ok(&t).await })
+        })
+        .collect();
+    for c in calls {
+        c.await.expect("call");
+    }
+    // Three requests at once on HTTP/1.1: a connection each, kept idle in the pool.
+    assert!(s.accepted() >= 2, "{} connections", s.accepted());
+    assert_eq!(open(), s.accepted() as f64);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while open() != 0.0 {
+        assert!(Instant::now() < deadline, "still open: {}", open());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn h2c_with_prior_knowledge_multiplexes_on_one_connection() {
     let s = start(handler(|_r, _n| async {
