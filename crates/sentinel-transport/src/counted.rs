@@ -98,6 +98,7 @@ impl<T> Drop for CountedIo<T> {
 }
 
 impl<T: Connection> Connection for CountedIo<T> {
+    #[inline]
     fn connected(&self) -> Connected {
         // The inner stream's, ALPN's negotiated HTTP/2 included.
         self.io.connected()
@@ -105,6 +106,7 @@ impl<T: Connection> Connection for CountedIo<T> {
 }
 
 impl<T: Read + Unpin> Read for CountedIo<T> {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -115,6 +117,7 @@ impl<T: Read + Unpin> Read for CountedIo<T> {
 }
 
 impl<T: Write + Unpin> Write for CountedIo<T> {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -123,18 +126,22 @@ impl<T: Write + Unpin> Write for CountedIo<T> {
         Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
     }
 
+    #[inline]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_flush(cx)
     }
 
+    #[inline]
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 
+    #[inline]
     fn is_write_vectored(&self) -> bool {
         self.io.is_write_vectored()
     }
 
+    #[inline]
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
