@@ -13,8 +13,8 @@ use sentinel_detect::{DetectionConfig, LocalDetector};
 use sentinel_metrics::Telemetry;
 use sentinel_policy::PolicySet;
 use sentinel_transport::{
-    Endpoint, HttpTransport, LimitConfig, RetryConfig, Timeouts, Transport, TransportConfig,
-    Upstream,
+    Endpoint, HttpTransport, LimitConfig, PoolConfig, RetryConfig, Timeouts, Transport,
+    TransportConfig, Upstream,
 };
 
 use crate::detection::{Detection, DetectionMode, RemoteDetector, RemoteSettings};
@@ -320,6 +320,10 @@ pub struct NetworkSection {
     /// Requests to the upstream at once (default 256).
     #[serde(default)]
     pub max_concurrent: Option<usize>,
+    /// Idle upstream connections kept per host (default: `max_concurrent`, so a steady
+    /// load never closes a connection only to open another).
+    #[serde(default)]
+    pub max_idle_connections: Option<usize>,
     /// Requests waiting for a slot (default 1024).
     #[serde(default)]
     pub max_queued: Option<usize>,
@@ -390,6 +394,7 @@ impl SentinelConfig {
     /// The transport configuration of `[network]`.
     pub fn transport_config(&self) -> TransportConfig {
         let n = &self.network;
+        let max_concurrent = n.max_concurrent.unwrap_or(256).max(1);
         TransportConfig {
             timeouts: Timeouts {
                 connect: ms(n.connect_timeout_ms, 5_000),
@@ -402,10 +407,14 @@ impl SentinelConfig {
                 ..RetryConfig::default()
             },
             concurrency: Some(LimitConfig {
-                max_concurrent: n.max_concurrent.unwrap_or(256).max(1),
+                max_concurrent,
                 max_queued: n.max_queued.unwrap_or(1024),
                 queue_timeout: ms(n.queue_timeout_ms, 5_000),
             }),
+            pool: PoolConfig {
+                max_idle_per_host: n.max_idle_connections.unwrap_or(max_concurrent),
+                ..PoolConfig::default()
+            },
             ..TransportConfig::default()
         }
     }
@@ -604,5 +613,27 @@ impl SentinelConfig {
                 ..PipelineConfig::default()
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_upstream_connections_follow_the_upstream_concurrency_unless_set() {
+        let pool = |toml: &str| {
+            SentinelConfig::from_toml("t", toml)
+                .expect("config")
+                .transport_config()
+                .pool
+                .max_idle_per_host
+        };
+        assert_eq!(pool(""), 256);
+        assert_eq!(pool("[network]\nmax_concurrent = 64\n"), 64);
+        assert_eq!(
+            pool("[network]\nmax_concurrent = 64\nmax_idle_connections = 8\n"),
+            8
+        );
     }
 }
