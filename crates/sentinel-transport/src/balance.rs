@@ -14,6 +14,9 @@ pub struct EndpointState {
     pub endpoint: Endpoint,
     /// Its circuit.
     pub breaker: CircuitBreaker,
+    /// The `Host` header of its requests, built once: the client otherwise formats
+    /// `host:port` into a new string for every HTTP/1.1 request.
+    pub(crate) host: Option<http::HeaderValue>,
     outstanding: AtomicUsize,
     /// Latency EWMA in nanoseconds (0: no sample yet).
     ewma_ns: AtomicU64,
@@ -85,6 +88,7 @@ impl Pool {
                 .map(|e| {
                     Arc::new(EndpointState {
                         breaker: CircuitBreaker::new(&e.name, breaker.clone()),
+                        host: host_header(&e.base),
                         endpoint: e.clone(),
                         outstanding: AtomicUsize::new(0),
                         ewma_ns: AtomicU64::new(0),
@@ -176,5 +180,54 @@ impl Pool {
         let e = Arc::clone(&self.endpoints[i]);
         e.outstanding.fetch_add(1, Ordering::Relaxed);
         InFlight(e)
+    }
+}
+
+/// The `Host` header hyper-util's client would write for `base`: the host, with the port
+/// when it is not the scheme's default.
+fn host_header(base: &http::Uri) -> Option<http::HeaderValue> {
+    let host = base.host()?;
+    let default = match base.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    };
+    match base.port_u16() {
+        Some(port) if port != default => {
+            http::HeaderValue::from_str(&format!("{host}:{port}")).ok()
+        }
+        _ => http::HeaderValue::from_str(host).ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_header;
+
+    #[test]
+    fn the_host_header_is_the_one_the_client_would_write() {
+        let host = |base: &str| {
+            host_header(&base.parse().expect("uri")).map(|v| v.to_str().expect("ascii").to_owned())
+        };
+        assert_eq!(
+            host("http://127.0.0.1:8000/v1").as_deref(),
+            Some("127.0.0.1:8000")
+        );
+        assert_eq!(
+            host("https://api.openai.com/v1").as_deref(),
+            Some("api.openai.com")
+        );
+        assert_eq!(
+            host("https://api.example:443").as_deref(),
+            Some("api.example")
+        );
+        assert_eq!(
+            host("http://api.example:80/").as_deref(),
+            Some("api.example")
+        );
+        assert_eq!(
+            host("http://api.example:443/").as_deref(),
+            Some("api.example:443")
+        );
+        assert_eq!(host("http://[::1]:9000/v1").as_deref(), Some("[::1]:9000"));
     }
 }

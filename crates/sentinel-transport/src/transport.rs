@@ -17,7 +17,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::time::Instant;
 
-use crate::balance::Pool;
+use crate::balance::{EndpointState, Pool};
 use crate::body::{decode, error_chain, gzip, ResponseBody};
 use crate::counted::Counted;
 use crate::limit::{Priority, PriorityLimiter};
@@ -386,12 +386,22 @@ impl HttpTransport {
     fn build(
         &self,
         req: &OutboundRequest,
-        endpoint: &crate::Endpoint,
+        state: &EndpointState,
     ) -> Result<Request<Full<Bytes>>, TransportError> {
+        let endpoint = &state.endpoint;
         let uri = target(&endpoint.base, &req.path)?;
         let mut builder = Request::builder().method(req.method.clone()).uri(uri);
         let mut body = req.body.clone();
         let mut headers = req.headers.clone();
+        // HTTP/2 carries the authority in `:authority`; a matching `Host` is allowed
+        // there, but only HTTP/1.1 needs it, so prior-knowledge HTTP/2 goes without.
+        if !self.config.pool.http2_prior_knowledge {
+            if let Some(host) = &state.host {
+                headers
+                    .entry(http::header::HOST)
+                    .or_insert_with(|| host.clone());
+            }
+        }
         for (k, v) in &endpoint.headers {
             headers.insert(k.clone(), v.clone());
         }
@@ -455,7 +465,7 @@ impl HttpTransport {
                 }
                 tried[p].push(i);
             };
-            let request = self.build(&req, &state.endpoint)?;
+            let request = self.build(&req, &state)?;
             let inflight = pool.start(i);
             // The first attempt starts when the exchange did (one clock read fewer).
             let started = if attempt == 1 { begun } else { Instant::now() };
