@@ -528,6 +528,7 @@ struct UpstreamStatus {
     name: String,
     circuit: &'static str,
     in_flight: usize,
+    connections: usize,
     latency_ms: f64,
 }
 
@@ -551,6 +552,7 @@ fn stats(state: &State) -> Stats {
             name: e.endpoint.name.clone(),
             circuit: e.breaker.state().as_str(),
             in_flight: e.outstanding(),
+            connections: e.connections(),
             latency_ms: e.latency_ewma().as_secs_f64() * 1000.0,
         })
         .collect();

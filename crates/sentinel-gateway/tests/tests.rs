@@ -569,6 +569,8 @@ async fn streams_models_and_sentinel_routes() {
                 assert!(v["requests"].as_u64().expect("requests") >= 1);
                 assert!(v["stages"]["detect"]["p50_ms"].is_number());
                 assert_eq!(v["upstreams"][0]["circuit"], "closed");
+                // The connection the requests above used, kept in the pool.
+                assert!(v["upstreams"][0]["connections"].as_u64() >= Some(1), "{v}");
                 assert_eq!(v["audit"]["healthy"], true);
             }
             "/dashboard" => {

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::breaker::CircuitBreaker;
+use crate::counted::{Open, Origins};
 use crate::{BreakerConfig, Endpoint, Strategy, Upstream};
 
 /// An endpoint with its breaker and load figures.
@@ -17,12 +18,20 @@ pub struct EndpointState {
     /// The `Host` header of its requests, built once: the client otherwise formats
     /// `host:port` into a new string for every HTTP/1.1 request.
     pub(crate) host: Option<http::HeaderValue>,
+    /// The open connections to its origin (shared with endpoints at the same one).
+    open: Option<Arc<Open>>,
     outstanding: AtomicUsize,
     /// Latency EWMA in nanoseconds (0: no sample yet).
     ewma_ns: AtomicU64,
 }
 
 impl EndpointState {
+    /// Upstream connections open to its scheme, host and port (in use and idle; endpoints
+    /// there share them).
+    pub fn connections(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| o.count())
+    }
+
     /// Requests in flight.
     pub fn outstanding(&self) -> usize {
         self.outstanding.load(Ordering::Relaxed)
@@ -80,6 +89,11 @@ pub struct Pool {
 impl Pool {
     /// A pool for `upstream`, each endpoint with its own breaker.
     pub fn new(upstream: &Upstream, breaker: &BreakerConfig) -> Pool {
+        Pool::counted(upstream, breaker, &Origins::default())
+    }
+
+    /// A pool whose endpoints read their open connections from `origins`.
+    pub(crate) fn counted(upstream: &Upstream, breaker: &BreakerConfig, origins: &Origins) -> Pool {
         Pool {
             name: upstream.name.clone(),
             endpoints: upstream
@@ -89,6 +103,7 @@ impl Pool {
                     Arc::new(EndpointState {
                         breaker: CircuitBreaker::new(&e.name, breaker.clone()),
                         host: host_header(&e.base),
+                        open: origins.of(&e.base),
                         endpoint: e.clone(),
                         outstanding: AtomicUsize::new(0),
                         ewma_ns: AtomicU64::new(0),

@@ -1,13 +1,17 @@
 //! Counting the pool's open connections: a connector that wraps each connection it makes
-//! in a guard holding the `deepsentinel_upstream_pool_connections` gauge of its endpoint,
-//! raised when the connection is made and lowered when hyper drops it (closed by either
-//! side, reaped as idle, or dropped with the pool). hyper-util's pool does not expose its
-//! size, so the count is kept where connections begin and end.
+//! in a guard holding its origin's count (read by [`EndpointState::connections`] and the
+//! `deepsentinel_upstream_pool_connections` gauge), raised when the connection is made and
+//! lowered when hyper drops it (closed by either side, reaped as idle, or dropped with the
+//! pool). hyper-util's pool does not expose its size, so the count is kept where
+//! connections begin and end.
+//!
+//! [`EndpointState::connections`]: crate::EndpointState::connections
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -18,13 +22,64 @@ use metrics::Gauge;
 
 use crate::Upstream;
 
-/// A connector whose connections count themselves in their endpoint's gauge.
+/// The open connections to one origin: a count the health page reads and the gauge.
+#[derive(Debug)]
+pub(crate) struct Open {
+    count: AtomicUsize,
+    gauge: Gauge,
+}
+
+impl Open {
+    /// Connections open now.
+    pub(crate) fn count(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn opened(&self) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.gauge.increment(1.0);
+    }
+
+    fn closed(&self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        self.gauge.decrement(1.0);
+    }
+}
+
+/// One [`Open`] per `scheme://authority` of a chain (the pool's own key), labelled with the
+/// name of its first endpoint (endpoints at one origin share the pool's connections), the
+/// gauges resolved against the recorder current when the transport is built.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Origins(Arc<HashMap<String, Arc<Open>>>);
+
+impl Origins {
+    pub(crate) fn new(chain: &[Upstream]) -> Origins {
+        let mut map = HashMap::new();
+        for e in chain.iter().flat_map(|u| &u.endpoints) {
+            map.entry(origin(&e.base)).or_insert_with(|| {
+                Arc::new(Open {
+                    count: AtomicUsize::new(0),
+                    gauge: metrics::gauge!(
+                        sentinel_metrics::names::POOL_CONNECTIONS,
+                        sentinel_metrics::names::label::UPSTREAM => e.name.clone()
+                    ),
+                })
+            });
+        }
+        Origins(Arc::new(map))
+    }
+
+    /// The count of `uri`'s origin.
+    pub(crate) fn of(&self, uri: &Uri) -> Option<Arc<Open>> {
+        self.0.get(&origin(uri)).cloned()
+    }
+}
+
+/// A connector whose connections count themselves in their origin's [`Open`].
 #[derive(Clone)]
 pub(crate) struct Counted<C> {
     inner: C,
-    /// The gauge of each `scheme://authority` the chain names (the pool's own key), resolved
-    /// against the recorder current when the transport was built.
-    gauges: Arc<HashMap<String, Gauge>>,
+    origins: Origins,
 }
 
 /// The pool's key for `uri`: scheme and authority.
@@ -37,22 +92,9 @@ fn origin(uri: &Uri) -> String {
 }
 
 impl<C> Counted<C> {
-    /// Wraps `inner`, with one gauge per origin of `chain`, labelled with the name of its
-    /// first endpoint (endpoints at one origin share the pool's connections).
-    pub(crate) fn new(inner: C, chain: &[Upstream]) -> Counted<C> {
-        let mut gauges = HashMap::new();
-        for e in chain.iter().flat_map(|u| &u.endpoints) {
-            gauges.entry(origin(&e.base)).or_insert_with(|| {
-                metrics::gauge!(
-                    sentinel_metrics::names::POOL_CONNECTIONS,
-                    sentinel_metrics::names::label::UPSTREAM => e.name.clone()
-                )
-            });
-        }
-        Counted {
-            inner,
-            gauges: Arc::new(gauges),
-        }
+    /// Wraps `inner`, counting into `origins`.
+    pub(crate) fn new(inner: C, origins: Origins) -> Counted<C> {
+        Counted { inner, origins }
     }
 }
 
@@ -71,28 +113,28 @@ where
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let gauge = self.gauges.get(&origin(&uri)).cloned();
+        let open = self.origins.of(&uri);
         let connecting = self.inner.call(uri);
         Box::pin(async move {
             let io = connecting.await?;
-            if let Some(g) = &gauge {
-                g.increment(1.0);
+            if let Some(o) = &open {
+                o.opened();
             }
-            Ok(CountedIo { io, gauge })
+            Ok(CountedIo { io, open })
         })
     }
 }
 
-/// A connection that lowers its endpoint's gauge when dropped.
+/// A connection that counts itself closed when dropped.
 pub(crate) struct CountedIo<T> {
     io: T,
-    gauge: Option<Gauge>,
+    open: Option<Arc<Open>>,
 }
 
 impl<T> Drop for CountedIo<T> {
     fn drop(&mut self) {
-        if let Some(g) = &self.gauge {
-            g.decrement(1.0);
+        if let Some(o) = &self.open {
+            o.closed();
         }
     }
 }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use crate::balance::{EndpointState, Pool};
 use crate::body::{decode, error_chain, gzip, ResponseBody};
-use crate::counted::Counted;
+use crate::counted::{Counted, Origins};
 use crate::limit::{Priority, PriorityLimiter};
 use crate::retry::{backoff, retry_after, RetryBudget};
 use crate::{TransportConfig, TransportError, Upstream};
@@ -356,11 +356,12 @@ impl HttpTransport {
                 .http2_keep_alive_interval(interval)
                 .http2_keep_alive_while_idle(true);
         }
-        let client = builder.build(Counted::new(https, &chain));
+        let origins = Origins::new(&chain);
         let pools = chain
             .iter()
-            .map(|u| Pool::new(u, &config.breaker))
+            .map(|u| Pool::counted(u, &config.breaker, &origins))
             .collect();
+        let client = builder.build(Counted::new(https, origins));
         Ok(HttpTransport {
             client,
             chain: pools,

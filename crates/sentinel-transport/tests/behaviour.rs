@@ -81,8 +81,11 @@ async fn the_pool_gauge_counts_open_connections() {
     // Three requests at once on HTTP/1.1: a connection each, kept idle in the pool.
     assert!(s.accepted() >= 2, "{} connections", s.accepted());
     assert_eq!(open(), s.accepted() as f64);
+    // The health page's count is the same one.
+    let endpoint = &t.pools()[0].endpoints()[0];
+    assert_eq!(endpoint.connections(), s.accepted());
     let deadline = Instant::now() + Duration::from_secs(5);
-    while open() != 0.0 {
+    while open() != 0.0 || endpoint.connections() != 0 {
         assert!(Instant::now() < deadline, "still open: {}", open());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
