@@ -40,7 +40,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+/// The handle maps, looked up several times a request: keys come from bounded label sets,
+/// so a fast seeded hash serves (SipHash cost more than the counters it found).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -489,10 +493,10 @@ impl Telemetry {
             caches,
             models: BoundedLabels::new(64),
             entities: BoundedLabels::new(64),
-            per_model: RwLock::new(HashMap::new()),
-            per_finding: RwLock::new(HashMap::new()),
+            per_model: RwLock::new(HashMap::default()),
+            per_finding: RwLock::new(HashMap::default()),
             tenants: BoundedLabels::new(64),
-            per_tenant: RwLock::new(HashMap::new()),
+            per_tenant: RwLock::new(HashMap::default()),
             monitor: Arc::new(Monitor::new()),
         }
     }
@@ -536,7 +540,7 @@ impl Telemetry {
                     metrics::counter!(TOKENS_TOTAL, label::MODEL => label.clone(), label::KIND => kind)
                 }),
                 label,
-                requests: HashMap::new(),
+                requests: HashMap::default(),
             }
         });
         let route_name = self.routes.get(route).map_or("other", |r| r.name);
@@ -627,7 +631,7 @@ impl Telemetry {
                     )
                 }),
                 label,
-                findings: HashMap::new(),
+                findings: HashMap::default(),
             }
         });
         for &(entity, _, _) in findings {
