@@ -596,7 +596,9 @@ impl SentinelConfig {
             ))
         });
         let mut routes: Vec<&'static str> = Route::ALL.iter().map(|r| r.as_str()).collect();
-        routes.push(crate::SCAN_ROUTE);
+        // The native scan, and what the gateway answers without the pipeline and counts
+        // itself (the Presidio endpoints, the model list).
+        routes.extend([crate::SCAN_ROUTE, "/analyze", "/anonymize", "/v1/models"]);
         let telemetry = Arc::new(Telemetry::new(&routes));
         Ok(Pipeline::new(
             detection,

@@ -47,7 +47,7 @@ use sentinel_client::{
     new_request_id, Auth, Pipeline, PipelineBody, PipelineError, PipelineRequest, Route,
     SentinelConfig,
 };
-use sentinel_metrics::{MonitorSnapshot, PrometheusHandle};
+use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
 use sentinel_policy::Direction;
 use sentinel_transport::{
     HttpTransport, LimitConfig, OutboundRequest, Priority, PriorityLimiter, Transport,
@@ -565,14 +565,70 @@ fn stats(state: &State) -> Stats {
     }
 }
 
+/// Who counts a response in the metrics and the Monitor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tally {
+    /// The gateway, after answering: it never reached the pipeline (a missing key, a body
+    /// too large, a full queue, the request deadline), or the pipeline has no part in it
+    /// (`/analyze`, `/anonymize`, `/v1/models`).
+    Here,
+    /// The pipeline counted it (`Pipeline::handle`, `Pipeline::scan`).
+    Pipeline,
+    /// Not counted: the operator's own endpoints (health, metrics, stats, dashboard), so
+    /// the dashboard's polling does not show as traffic.
+    Operator,
+}
+
 async fn route(
     state: Arc<State>,
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<GatewayBody> {
+    let started = std::time::Instant::now();
     let path = req.uri().path().to_owned();
+    let mut tally = Tally::Here;
+    let response = answer(&state, req, &path, peer, &mut tally).await;
+    if tally == Tally::Here {
+        let status = response.status();
+        let mut record = RequestRecord::new(&path, "", status.as_u16(), started.elapsed());
+        record.error = error_kind(status);
+        state.pipeline.telemetry().record(&record);
+    }
+    response
+}
+
+/// The error a status the gateway answered on its own stands for.
+fn error_kind(status: StatusCode) -> Option<ErrorKind> {
+    Some(match status.as_u16() {
+        0..=399 => return None,
+        401 | 403 => ErrorKind::Unauthorized,
+        413 => ErrorKind::PayloadTooLarge,
+        503 => ErrorKind::Overloaded,
+        504 => ErrorKind::Timeout,
+        502 => ErrorKind::UpstreamConnect,
+        400..=499 => ErrorKind::BadRequest,
+        _ => ErrorKind::Internal,
+    })
+}
+
+async fn answer(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    path: &str,
+    peer: SocketAddr,
+    tally: &mut Tally,
+) -> Response<GatewayBody> {
     let method = req.method().clone();
-    match (method.as_str(), path.as_str()) {
+    if matches!(
+        (method.as_str(), path),
+        (
+            "GET",
+            "/healthz" | "/readyz" | "/dashboard" | "/metrics" | "/v1/sentinel/stats"
+        )
+    ) {
+        *tally = Tally::Operator;
+    }
+    match (method.as_str(), path) {
         ("GET", "/healthz") => return json_response(StatusCode::OK, &json!({"status": "ok"})),
         ("GET", "/readyz") => {
             let audit_ok = state.pipeline.audit().is_none_or(|a| a.health().healthy);
@@ -598,11 +654,15 @@ async fn route(
         }
         _ => {}
     }
-    let (tenant, priority) = match authenticate(&state, &req, peer) {
+    let (tenant, priority) = match authenticate(state, &req, peer) {
         Ok(t) => t,
-        Err(r) => return *r,
+        Err(r) => {
+            // A refused caller is traffic, whichever path it asked for.
+            *tally = Tally::Here;
+            return *r;
+        }
     };
-    match (method.as_str(), path.as_str()) {
+    match (method.as_str(), path) {
         ("GET", "/metrics") => {
             return match &state.prometheus {
                 Some(h) => full(StatusCode::OK, "text/plain; version=0.0.4", h.render()),
@@ -614,10 +674,10 @@ async fn route(
                 ),
             }
         }
-        ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(&state)),
+        ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(state)),
         ("GET", "/v1/models") => {
             let mut out = OutboundRequest::get("/models");
-            if let Some((name, value)) = client_credential(&state, req.headers()) {
+            if let Some((name, value)) = client_credential(state, req.headers()) {
                 out = out.with_credential(name, value);
             }
             let sent = state.transport.send(out).await;
@@ -634,13 +694,13 @@ async fn route(
         }
         _ => {}
     }
-    let (parts, body) = match read_body(&state, req).await {
+    let (parts, body) = match read_body(state, req).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let route = route_of(&method, &path);
+    let route = route_of(&method, path);
     let native = matches!(
-        (method.as_str(), path.as_str()),
+        (method.as_str(), path),
         ("POST", "/analyze" | "/anonymize" | "/v1/sentinel/scan")
     );
     if route.is_none() && !native {
@@ -657,12 +717,12 @@ async fn route(
         Err(e) => return pipeline_error(&PipelineError::Transport(e)),
     };
     let Some(route) = route else {
-        return match path.as_str() {
-            "/analyze" => presidio_analyze(&state, &body).await,
+        return match path {
+            "/analyze" => presidio_analyze(state, &body).await,
             "/anonymize" => presidio_anonymize(&body),
             _ => {
                 let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
-                native_scan(&state, tenant, &id, &body).await
+                native_scan(state, tenant, &id, &body, tally).await
             }
         };
     };
@@ -675,7 +735,7 @@ async fn route(
     };
     let mut preq = PipelineRequest::new(route, tenant, body);
     preq.priority = priority;
-    preq.upstream_credential = client_credential(&state, &parts.headers);
+    preq.upstream_credential = client_credential(state, &parts.headers);
     preq.conversation = header("x-deepsentinel-conversation");
     preq.cache_control = header("cache-control");
     preq.cache_opt_in = header("x-deepsentinel-cache").as_deref() == Some("on");
@@ -692,8 +752,14 @@ async fn route(
                 "the request took longer than the gateway allows",
             )
         }
-        Ok(Err(e)) => return pipeline_error(&e),
-        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            *tally = Tally::Pipeline;
+            return pipeline_error(&e);
+        }
+        Ok(Ok(r)) => {
+            *tally = Tally::Pipeline;
+            r
+        }
     };
     let content_type = response.content_type.clone();
     match response.body {
@@ -796,6 +862,7 @@ async fn native_scan(
     tenant: &str,
     request_id: &str,
     body: &Bytes,
+    tally: &mut Tally,
 ) -> Response<GatewayBody> {
     let req = match parse::<ScanRequest>(body) {
         Ok(r) => r,
@@ -807,6 +874,7 @@ async fn native_scan(
         Direction::Request
     };
     let pipeline = &state.pipeline;
+    *tally = Tally::Pipeline;
     let outcome = match pipeline
         .scan(tenant, request_id, &req.text, direction)
         .await

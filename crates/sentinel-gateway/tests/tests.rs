@@ -656,6 +656,59 @@ async fn a_critical_tenant_goes_ahead_of_queued_low_priority_work() {
     assert_eq!(order, ["low 0", "critical", "low 1", "low 2", "low 3"]);
 }
 
+/// What the gateway refuses before the pipeline sees it (a missing key, a body too large,
+/// an unknown route, the request deadline) is counted with its status and error kind; the
+/// operator's own pages are not, so polling the dashboard is not traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_are_counted_and_operator_pages_are_not() {
+    let gw = gateway(
+        "[server]\nmax_body_bytes = 4096\nrequest_timeout_ms = 100\n",
+        true,
+    )
+    .await;
+    let (status, _, _) = post(&client(&gw.url, None), "/v1/chat/completions", chat("hi")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let c = client(&gw.url, Some(KEY));
+    let big = chat(&"x".repeat(8192));
+    assert_eq!(
+        post(&c, "/v1/chat/completions", big).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(post(&c, "/v1/nowhere", "{}").await.0, StatusCode::NOT_FOUND);
+    let slow = json!({"model": "slow", "messages": [{"role": "user", "content": "wait"}]});
+    assert_eq!(
+        post(&c, "/v1/chat/completions", slow.to_string()).await.0,
+        StatusCode::GATEWAY_TIMEOUT
+    );
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/sentinel/stats",
+        "/dashboard",
+    ] {
+        let r = c.send(OutboundRequest::get(path)).await.expect("get");
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+    }
+    let r = c
+        .send(OutboundRequest::get("/v1/sentinel/stats"))
+        .await
+        .expect("stats");
+    let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(v["requests"], 4, "{v}");
+    for status in ["401", "413", "404", "504"] {
+        assert_eq!(v["statuses"][status], 1, "{status}: {v}");
+    }
+    for kind in [
+        "unauthorized",
+        "payload_too_large",
+        "bad_request",
+        "timeout",
+    ] {
+        assert_eq!(v["errors"][kind], 1, "{kind}: {v}");
+    }
+}
+
 /// A scan costs a request's detection, so it takes a slot like one: with one slot held by
 /// a request waiting on the upstream, the scan waits for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

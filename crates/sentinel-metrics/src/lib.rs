@@ -152,6 +152,8 @@ pub enum ErrorKind {
     Detector,
     /// The audit log could not record.
     Audit,
+    /// The whole request took longer than the gateway allows.
+    Timeout,
     /// Anything else.
     Internal,
 }
@@ -171,6 +173,7 @@ impl ErrorKind {
             ErrorKind::CircuitOpen => "circuit_open",
             ErrorKind::Detector => "detector",
             ErrorKind::Audit => "audit",
+            ErrorKind::Timeout => "timeout",
             ErrorKind::Internal => "internal",
         }
     }
