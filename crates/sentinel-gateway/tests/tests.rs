@@ -146,6 +146,15 @@ pub(crate) struct Running {
 
 pub(crate) const KEY: &str = "sk-gateway-test-acme";
 
+/// The operator's own pages: health, metrics, stats, dashboard.
+const OPERATOR_PAGES: [&str; 5] = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/v1/sentinel/stats",
+    "/dashboard",
+];
+
 pub(crate) async fn gateway(extra: &str, with_keys: bool) -> Running {
     gateway_with("", extra, with_keys).await
 }
@@ -552,13 +561,7 @@ async fn streams_models_and_sentinel_routes() {
         "{v}"
     );
 
-    for path in [
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/v1/sentinel/stats",
-        "/dashboard",
-    ] {
+    for path in OPERATOR_PAGES {
         let r = c.send(OutboundRequest::get(path)).await.expect("get");
         assert_eq!(r.status, StatusCode::OK, "{path}");
         let b = r.bytes().await.expect("body");
@@ -680,13 +683,7 @@ async fn refused_requests_are_counted_and_operator_pages_are_not() {
         post(&c, "/v1/chat/completions", slow.to_string()).await.0,
         StatusCode::GATEWAY_TIMEOUT
     );
-    for path in [
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/v1/sentinel/stats",
-        "/dashboard",
-    ] {
+    for path in OPERATOR_PAGES {
         let r = c.send(OutboundRequest::get(path)).await.expect("get");
         assert_eq!(r.status, StatusCode::OK, "{path}");
     }

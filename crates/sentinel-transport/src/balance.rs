@@ -220,29 +220,16 @@ mod tests {
 
     #[test]
     fn the_host_header_is_the_one_the_client_would_write() {
-        let host = |base: &str| {
-            host_header(&base.parse().expect("uri")).map(|v| v.to_str().expect("ascii").to_owned())
-        };
-        assert_eq!(
-            host("http://127.0.0.1:8000/v1").as_deref(),
-            Some("127.0.0.1:8000")
-        );
-        assert_eq!(
-            host("https://api.openai.com/v1").as_deref(),
-            Some("api.openai.com")
-        );
-        assert_eq!(
-            host("https://api.example:443").as_deref(),
-            Some("api.example")
-        );
-        assert_eq!(
-            host("http://api.example:80/").as_deref(),
-            Some("api.example")
-        );
-        assert_eq!(
-            host("http://api.example:443/").as_deref(),
-            Some("api.example:443")
-        );
-        assert_eq!(host("http://[::1]:9000/v1").as_deref(), Some("[::1]:9000"));
+        for (base, want) in [
+            ("http://127.0.0.1:8000/v1", "127.0.0.1:8000"),
+            ("https://api.openai.com/v1", "api.openai.com"),
+            ("https://api.example:443", "api.example"),
+            ("http://api.example:80/", "api.example"),
+            ("http://api.example:443/", "api.example:443"),
+            ("http://[::1]:9000/v1", "[::1]:9000"),
+        ] {
+            let host = host_header(&base.parse().expect("uri")).expect("a host");
+            assert_eq!(host.to_str().expect("ascii"), want, "{base}");
+        }
     }
 }
