@@ -570,8 +570,10 @@ fn stats(state: &State) -> Stats {
 enum Tally {
     /// The gateway, after answering: it never reached the pipeline (a missing key, a body
     /// too large, a full queue, the request deadline), or the pipeline has no part in it
-    /// (`/analyze`, `/anonymize`, `/v1/models`).
+    /// (`/analyze`, `/anonymize`, `/v1/models`). The error is read from the status.
     Here,
+    /// The gateway, with the error known where it happened (the upstream of `/v1/models`).
+    Failed(ErrorKind),
     /// The pipeline counted it (`Pipeline::handle`, `Pipeline::scan`).
     Pipeline,
     /// Not counted: the operator's own endpoints (health, metrics, stats, dashboard), so
@@ -588,12 +590,15 @@ async fn route(
     let path = req.uri().path().to_owned();
     let mut tally = Tally::Here;
     let response = answer(&state, req, &path, peer, &mut tally).await;
-    if tally == Tally::Here {
-        let status = response.status();
-        let mut record = RequestRecord::new(&path, "", status.as_u16(), started.elapsed());
-        record.error = error_kind(status);
-        state.pipeline.telemetry().record(&record);
-    }
+    let error = match tally {
+        Tally::Pipeline | Tally::Operator => return response,
+        Tally::Here => error_kind(response.status()),
+        Tally::Failed(kind) => Some(kind),
+    };
+    let status = response.status().as_u16();
+    let mut record = RequestRecord::new(&path, "", status, started.elapsed());
+    record.error = error;
+    state.pipeline.telemetry().record(&record);
     response
 }
 
@@ -605,7 +610,6 @@ fn error_kind(status: StatusCode) -> Option<ErrorKind> {
         413 => ErrorKind::PayloadTooLarge,
         503 => ErrorKind::Overloaded,
         504 => ErrorKind::Timeout,
-        502 => ErrorKind::UpstreamConnect,
         400..=499 => ErrorKind::BadRequest,
         _ => ErrorKind::Internal,
     })
@@ -680,16 +684,20 @@ async fn answer(
             if let Some((name, value)) = client_credential(state, req.headers()) {
                 out = out.with_credential(name, value);
             }
-            let sent = state.transport.send(out).await;
-            return match sent {
+            let sent = match state.transport.send(out).await {
                 Ok(r) => {
                     let status = r.status;
-                    match r.bytes().await {
-                        Ok(b) => full(status, "application/json", b),
-                        Err(e) => pipeline_error(&PipelineError::Transport(e)),
-                    }
+                    r.bytes().await.map(|b| (status, b))
                 }
-                Err(e) => pipeline_error(&PipelineError::Transport(e)),
+                Err(e) => Err(e),
+            };
+            return match sent {
+                Ok((status, b)) => full(status, "application/json", b),
+                Err(e) => {
+                    let e = PipelineError::Transport(e);
+                    *tally = Tally::Failed(e.kind());
+                    pipeline_error(&e)
+                }
             };
         }
         _ => {}
