@@ -378,6 +378,17 @@ struct SegmentsDecision {
 }
 
 impl SegmentsDecision {
+    /// Adds what the decision did to the findings telemetry counts: each applied action,
+    /// and `block` for each entity type that blocked.
+    fn label_into(&self, labels: &mut Vec<(EntityType, &'static str)>) {
+        for a in &self.applied {
+            labels.push((a.entity.clone(), a.action.as_str()));
+        }
+        for r in self.blocked.iter().flatten() {
+            labels.push((EntityType::new(&r.entity), "block"));
+        }
+    }
+
     /// `block`, `transform` or `allow`.
     fn name(&self) -> &'static str {
         if self.blocked.is_some() {
@@ -591,14 +602,7 @@ impl Pipeline {
             scope: Some(Cow::Borrowed(request_id)),
         };
         let decision = self.decide_segments(&[text], &found, &ctx);
-        for a in &decision.applied {
-            found_labels.push((a.entity.clone(), a.action.as_str()));
-        }
-        if let Some(reasons) = &decision.blocked {
-            for r in reasons {
-                found_labels.push((EntityType::new(&r.entity), "block"));
-            }
-        }
+        decision.label_into(found_labels);
         t.lap(Stage::Policy);
         let who = Who {
             request_id,
@@ -919,14 +923,7 @@ impl Pipeline {
             request_id = %req.request_id
         );
         let result = self
-            .run(
-                &req,
-                started,
-                &mut t,
-                &mut lookups,
-                &mut found_labels,
-                &mut model,
-            )
+            .run(&req, &mut t, &mut lookups, &mut found_labels, &mut model)
             .instrument(span)
             .await;
         let status = match &result {
@@ -947,7 +944,6 @@ impl Pipeline {
     async fn run(
         &self,
         req: &PipelineRequest,
-        started: Instant,
         t: &mut Timings,
         lookups: &mut Vec<(CacheName, bool)>,
         found_labels: &mut Vec<(EntityType, &'static str)>,
@@ -989,9 +985,7 @@ impl Pipeline {
             let _span = stage_span(Stage::Policy).entered();
             self.decide_segments(&texts, &findings, &ctx)
         };
-        for a in &decision.applied {
-            found_labels.push((a.entity.clone(), a.action.as_str()));
-        }
+        decision.label_into(found_labels);
         t.lap(Stage::Policy);
 
         // Record (the decision's latency is up to the policy's lap).
@@ -1004,15 +998,12 @@ impl Pipeline {
             &findings,
             &decision,
             None,
-            t.last.saturating_duration_since(started),
+            t.last.saturating_duration_since(t.first),
         );
         drop(audit_span);
         t.lap(Stage::Audit);
         audited?;
         if let Some(reasons) = decision.blocked {
-            for r in &reasons {
-                found_labels.push((EntityType::new(&r.entity), "block"));
-            }
             return Err(PipelineError::Blocked {
                 direction: "request",
                 reasons,
@@ -1496,21 +1487,18 @@ struct TextStream {
 }
 
 impl TextStream {
-    fn new(
-        restorer: Option<&Restorer>,
-        detector: &Arc<LocalDetector>,
-        hold: usize,
-        window: StreamWindow,
-    ) -> Self {
+    /// A text scanned by `detection`'s local detector with `hold` bytes of hold-back,
+    /// waiting for its remote as [`Detection::stream_window`] says.
+    fn new(restorer: Option<&Restorer>, detection: &Detection, hold: usize) -> Self {
         TextStream {
             restorer: restorer.map(Restorer::stream),
-            scanner: Some(StreamScanner::with_hold_back(Arc::clone(detector), hold)),
+            scanner: Some(StreamScanner::with_hold_back(detection.local_arc(), hold)),
             buf: String::new(),
             base: 0,
             pending: Vec::new(),
             delta_type: None,
             responses_event: None,
-            window,
+            window: detection.stream_window(),
         }
     }
 
@@ -1676,11 +1664,8 @@ pub struct ResponseStream {
     out: VecDeque<Bytes>,
     done: bool,
     restorer: Option<Restorer>,
-    detector: Arc<LocalDetector>,
     hold_back: usize,
-    /// How a text waits for the remote (see [`TextStream`]).
-    window: StreamWindow,
-    /// Decides every text of the answer.
+    /// Decides every text of the answer (its detection stage scans them too).
     decider: Decider,
     applied: Vec<Applied>,
     stats: RestoreStats,
@@ -1723,9 +1708,7 @@ impl ResponseStream {
             out: VecDeque::new(),
             done: false,
             restorer: p.policy.restorer(&ctx),
-            detector: p.detection.local_arc(),
             hold_back: p.config.stream_hold_back,
-            window: p.detection.stream_window(),
             decider: Decider {
                 policy: Arc::clone(&p.policy),
                 ctx,
@@ -2040,9 +2023,8 @@ impl ResponseStream {
                 let ts = self.texts.entry(key).or_insert_with(|| {
                     TextStream::new(
                         self.restorer.as_ref(),
-                        &self.detector,
+                        &self.decider.detection,
                         self.hold_back,
-                        self.window,
                     )
                 });
                 if ts.delta_type.is_none() {
