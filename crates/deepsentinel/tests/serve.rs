@@ -253,15 +253,22 @@ fn per_tenant_metrics_count_requests_and_findings_when_turned_on() {
     let body =
         r#"{"model": "m", "messages": [{"role": "user", "content": "key AKIAIOSFODNN7EXAMPLE"}]}"#;
     for on in [true, false] {
-        let config = format!("[metrics]\nper_tenant = {on}\n");
+        let config = format!("[metrics]\nper_tenant = {on}\n[server]\nmax_body_bytes = 4096\n");
         let (mut child, port, _dir) = start_serve_with(Some(&config));
         let (status, answer) = post(port, "/v1/chat/completions", body).expect("answer");
         assert_eq!(status, 403, "{answer}");
+        // Refused by the gateway itself, after the caller's tenant is known.
+        let (status, _) = post(port, "/v1/nowhere", "{}").expect("answer");
+        assert_eq!(status, 404);
+        let big = format!(r#"{{"text": "{}"}}"#, "x".repeat(8192));
+        let (status, _) = post(port, "/v1/sentinel/scan", &big).expect("answer");
+        assert_eq!(status, 413);
         let (status, text) = get(port, "/metrics").expect("metrics");
         assert_eq!(status, 200);
         stop(&mut child);
         let lines = [
             "deepsentinel_tenant_requests_total{tenant=\"default\",outcome=\"blocked\"} 1",
+            "deepsentinel_tenant_requests_total{tenant=\"default\",outcome=\"error\"} 2",
             "deepsentinel_tenant_findings_total{tenant=\"default\",entity=\"AWS_ACCESS_KEY\"} 1",
         ];
         for line in lines {

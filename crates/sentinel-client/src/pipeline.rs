@@ -447,6 +447,17 @@ impl Pipeline {
         }
     }
 
+    /// `tenant` as a [`RequestRecord`] should carry it: itself when requests are counted
+    /// per tenant ([`PipelineConfig::tenant_metrics`]), else empty (not counted per
+    /// tenant). For callers that record what they answer themselves, like the gateway.
+    pub fn tenant_label<'t>(&self, tenant: &'t str) -> &'t str {
+        if self.config.tenant_metrics {
+            tenant
+        } else {
+            ""
+        }
+    }
+
     /// The telemetry (its Monitor is what `/v1/sentinel/stats` shows).
     pub fn telemetry(&self) -> &Arc<Telemetry> {
         &self.telemetry
@@ -650,9 +661,7 @@ impl Pipeline {
         record.stages = t.stages;
         record.cache = lookups;
         record.findings = &findings;
-        if self.config.tenant_metrics {
-            record.tenant = tenant;
-        }
+        record.tenant = self.tenant_label(tenant);
         self.telemetry.record(&record);
     }
 

@@ -581,6 +581,13 @@ enum Tally {
     Operator,
 }
 
+/// How [`route`] counts a response that [`answer`] gave.
+struct Count<'s> {
+    by: Tally,
+    /// The caller's tenant once its key is known (empty before: a refused key has none).
+    tenant: &'s str,
+}
+
 async fn route(
     state: Arc<State>,
     req: Request<Incoming>,
@@ -588,9 +595,12 @@ async fn route(
 ) -> Response<GatewayBody> {
     let started = std::time::Instant::now();
     let path = req.uri().path().to_owned();
-    let mut tally = Tally::Here;
-    let response = answer(&state, req, &path, peer, &mut tally).await;
-    let error = match tally {
+    let mut count = Count {
+        by: Tally::Here,
+        tenant: "",
+    };
+    let response = answer(&state, req, &path, peer, &mut count).await;
+    let error = match count.by {
         Tally::Pipeline | Tally::Operator => return response,
         Tally::Here => error_kind(response.status()),
         Tally::Failed(kind) => Some(kind),
@@ -598,6 +608,7 @@ async fn route(
     let status = response.status().as_u16();
     let mut record = RequestRecord::new(&path, "", status, started.elapsed());
     record.error = error;
+    record.tenant = state.pipeline.tenant_label(count.tenant);
     state.pipeline.telemetry().record(&record);
     response
 }
@@ -615,12 +626,12 @@ fn error_kind(status: StatusCode) -> Option<ErrorKind> {
     })
 }
 
-async fn answer(
-    state: &Arc<State>,
+async fn answer<'s>(
+    state: &'s Arc<State>,
     req: Request<Incoming>,
     path: &str,
     peer: SocketAddr,
-    tally: &mut Tally,
+    count: &mut Count<'s>,
 ) -> Response<GatewayBody> {
     let method = req.method().clone();
     if matches!(
@@ -630,7 +641,7 @@ async fn answer(
             "/healthz" | "/readyz" | "/dashboard" | "/metrics" | "/v1/sentinel/stats"
         )
     ) {
-        *tally = Tally::Operator;
+        count.by = Tally::Operator;
     }
     match (method.as_str(), path) {
         ("GET", "/healthz") => return json_response(StatusCode::OK, &json!({"status": "ok"})),
@@ -662,10 +673,11 @@ async fn answer(
         Ok(t) => t,
         Err(r) => {
             // A refused caller is traffic, whichever path it asked for.
-            *tally = Tally::Here;
+            count.by = Tally::Here;
             return *r;
         }
     };
+    count.tenant = tenant;
     match (method.as_str(), path) {
         ("GET", "/metrics") => {
             return match &state.prometheus {
@@ -695,7 +707,7 @@ async fn answer(
                 Ok((status, b)) => full(status, "application/json", b),
                 Err(e) => {
                     let e = PipelineError::Transport(e);
-                    *tally = Tally::Failed(e.kind());
+                    count.by = Tally::Failed(e.kind());
                     pipeline_error(&e)
                 }
             };
@@ -730,7 +742,7 @@ async fn answer(
             "/anonymize" => presidio_anonymize(&body),
             _ => {
                 let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
-                native_scan(state, tenant, &id, &body, tally).await
+                native_scan(state, tenant, &id, &body, &mut count.by).await
             }
         };
     };
@@ -761,11 +773,11 @@ async fn answer(
             )
         }
         Ok(Err(e)) => {
-            *tally = Tally::Pipeline;
+            count.by = Tally::Pipeline;
             return pipeline_error(&e);
         }
         Ok(Ok(r)) => {
-            *tally = Tally::Pipeline;
+            count.by = Tally::Pipeline;
             r
         }
     };
