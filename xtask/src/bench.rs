@@ -256,7 +256,7 @@ fn gateway(quick: bool, workers: Workers, pgo: bool) -> Result<()> {
     )
 }
 
-/// Instructions per request in the gateway and the floor (see `instructions`).
+/// Instructions per request in the gateway, the floor and nginx (see `instructions`).
 fn instructions() -> Result<()> {
     keep("instructions", crate::instructions::run()?)
 }

@@ -253,6 +253,49 @@ pub(crate) fn start_gateway(
     Ok((guard, port))
 }
 
+/// Starts nginx as a plain reverse proxy to `upstream` with upstream keep-alive, on a free
+/// port, its configuration, logs and temporary files in `dir`, and waits until it
+/// listens. `cmd` runs it (nginx itself, or valgrind with nginx as its first argument);
+/// `processes` is its `worker_processes`; without `master` one process does everything
+/// (`master_process off`, for callgrind, which follows one process).
+pub(crate) fn start_nginx(
+    mut cmd: Command,
+    dir: &Path,
+    upstream: &str,
+    processes: &str,
+    master: bool,
+) -> Result<(Guard, u16)> {
+    let port = free_port()?;
+    std::fs::create_dir_all(dir.join("logs"))?;
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes {processes};\ndaemon off;\nmaster_process {master};\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+               upstream up {{ server {upstream}; keepalive 128; }}\n\
+               server {{\n    listen 127.0.0.1:{port};\n    client_max_body_size 32m;\n\
+                 location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n  }}\n}}\n",
+            d = dir.display(),
+            master = if master { "on" } else { "off" },
+        ),
+    )?;
+    let child = cmd
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start nginx (apt-get install nginx)")?;
+    let guard = Guard(child);
+    wait_for(port, "nginx")?;
+    Ok((guard, port))
+}
+
 /// Writes the load generator's scenario file for the clean or the PII prompt.
 pub(crate) fn write_scenarios(work: &Path, pii: bool) -> Result<PathBuf> {
     let path = work.join(if pii { "pii.toml" } else { "clean.toml" });
@@ -335,38 +378,16 @@ pub(crate) fn run(quick: bool, workers: Workers, build: &Build) -> Result<Value>
     let gateway_pid = gateway.0.id();
 
     // nginx as a plain reverse proxy with upstream keep-alive, with as many worker
-    // processes as the others have threads.
-    let nginx_port = free_port()?;
-    let nginx_dir = work.join("nginx");
-    std::fs::create_dir_all(nginx_dir.join("logs"))?;
-    let conf = nginx_dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "worker_processes {processes};\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/logs/error.log warn;\n\
-             events {{ worker_connections 4096; }}\n\
-             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-               upstream up {{ server {upstream}; keepalive 128; }}\n\
-               server {{\n    listen 127.0.0.1:{nginx_port};\n    client_max_body_size 32m;\n\
-                 location / {{ proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; }}\n  }}\n}}\n",
-            d = nginx_dir.display(),
-            // As many as DeepSentinel's threads: `auto` is one per core for both.
-            processes = workers.arg(),
-        ),
+    // processes as the others have threads (`auto` is one per core for both).
+    let (nginx, nginx_port) = start_nginx(
+        Command::new("nginx"),
+        &work.join("nginx"),
+        &upstream.to_string(),
+        &workers.arg(),
+        true,
     )?;
-    let nginx = Command::new("nginx")
-        .args(["-c"])
-        .arg(&conf)
-        .arg("-p")
-        .arg(&nginx_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start nginx (apt-get install nginx)")?;
-    let nginx_pid = nginx.id();
-    let _nginx = Guard(nginx);
-    wait_for(nginx_port, "nginx")?;
+    let nginx_pid = nginx.0.id();
+    let _nginx = nginx;
 
     let targets = [
         ("direct", format!("http://{upstream}")),

@@ -1,13 +1,15 @@
 //! `cargo xtask bench --instructions`: the user-space instructions one request costs in
-//! the gateway and in the floor (`proxy-floor`: hyper's server and the transport, no
-//! pipeline), counted by valgrind's callgrind.
+//! the gateway, in the floor (`proxy-floor`: hyper's server and the transport, no
+//! pipeline) and in nginx as the gateway bench runs it (one process here), counted by
+//! valgrind's callgrind.
 //!
 //! Timings on this machine move by tens of percent from run to run; an instruction count
 //! moves by a few percent, so it is what shows a change of a few microseconds. Each
 //! target runs twice under callgrind, serving 200 and then 1,200 requests (the
 //! `deepsentinel loadtest` client, 4 at a time); the difference over 1,000 is the cost of a
 //! request with start-up, warm-up and shutdown taken out. The count covers every thread
-//! (the audit writer too) but not the kernel. Both run on one thread (`[server] workers =
+//! (the audit writer too) but not the kernel. nginx's count is what the floor is measured
+//! against: the same requests through a proxy written for the job. All run on one thread (`[server] workers =
 //! 1`, and the floor likewise): with two runtime workers, how often idle workers wake and
 //! look for work depends on timing and moved the count by 5%. Valgrind emulates a CPU without SHA
 //! extensions or AVX-512, so SHA-256 (audit chain, fingerprints) counts as software
@@ -22,7 +24,8 @@ use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
 
 use crate::gateway_bench::{
-    build_fixtures, fixture, fresh_dir, start_fixture, start_gateway, write_scenarios, Workers,
+    build_fixtures, fixture, fresh_dir, start_fixture, start_gateway, start_nginx, write_scenarios,
+    Workers,
 };
 use crate::util;
 
@@ -134,8 +137,26 @@ fn floor_run(upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
     total(&run)
 }
 
+/// Instructions of one run of nginx (one process, no master) serving `requests` requests.
+fn nginx_run(upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
+    let run = run_name("nginx", scenarios, requests);
+    let mut under_callgrind = callgrind(&run);
+    under_callgrind.arg("nginx");
+    let (mut guard, port) = start_nginx(
+        under_callgrind,
+        &work_dir().join(format!("nginx-{requests}")),
+        upstream,
+        "1",
+        false,
+    )?;
+    let served = drive(scenarios, &format!("http://127.0.0.1:{port}"), requests);
+    guard.interrupt()?;
+    served?;
+    total(&run)
+}
+
 pub(crate) fn run() -> Result<Value> {
-    crate::ci::ensure(&[("valgrind", "valgrind")])?;
+    crate::ci::ensure(&[("valgrind", "valgrind"), ("nginx", "nginx")])?;
     build_fixtures()?;
     let work = fresh_dir("instructions-run")?;
     let (_stub, upstream) = start_fixture(Command::new(fixture("upstream-stub")).arg("1"))?;
@@ -153,13 +174,17 @@ pub(crate) fn run() -> Result<Value> {
             floor_run(&upstream, &scenarios, SHORT)?,
             floor_run(&upstream, &scenarios, LONG)?,
         );
+        let nginx = per_request(
+            nginx_run(&upstream, &scenarios, SHORT)?,
+            nginx_run(&upstream, &scenarios, LONG)?,
+        );
         eprintln!(
-            "{name:<6} instructions per request: deepsentinel {gateway}, floor {floor}, pipeline {}",
+            "{name:<6} instructions per request: deepsentinel {gateway}, floor {floor}, pipeline {}, nginx {nginx}",
             gateway.saturating_sub(floor)
         );
         results.push(json!({
             "prompt": name,
-            "instructions_per_request": {"deepsentinel": gateway, "floor": floor},
+            "instructions_per_request": {"deepsentinel": gateway, "floor": floor, "nginx": nginx},
         }));
     }
     Ok(json!({
