@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use sentinel_client::SentinelConfig;
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct ServeArgs {
     /// The configuration file (the SDK's TOML plus [server] and [[key]]); without it the
     /// embedded defaults apply: 127.0.0.1:8080, OpenAI with OPENAI_API_KEY, local
@@ -45,14 +45,9 @@ pub(crate) fn key(cmd: &KeyCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+/// The configuration `args` name: the file (or the embedded defaults) with the command
+/// line's overrides and the default audit directory. Read at start and on SIGHUP.
+fn load_config(args: &ServeArgs) -> Result<SentinelConfig> {
     let mut config = match &args.config {
         Some(path) => SentinelConfig::load(path)?,
         None => SentinelConfig::default(),
@@ -66,6 +61,45 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     if config.audit.dir.is_none() {
         config.audit.dir = Some(PathBuf::from("./deepsentinel-audit"));
     }
+    Ok(config)
+}
+
+/// Reads the configuration again and applies what a running gateway can take: keys,
+/// policy and TLS files. A file that does not load changes nothing.
+fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
+    match load_config(args)
+        .map_err(|e| format!("{e:#}"))
+        .and_then(|c| gateway.reload(&c).map_err(|e| e.to_string()))
+    {
+        Ok(r) => {
+            tracing::info!(
+                keys = r.keys,
+                policy_version = %r.policy_version,
+                tls = r.tls,
+                "configuration reloaded: keys, policy and TLS files apply to new requests"
+            );
+            if !r.needs_restart.is_empty() {
+                tracing::warn!(
+                    sections = %r.needs_restart.join(", "),
+                    "these sections changed but take effect only at a restart"
+                );
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload failed; the running configuration stays");
+        }
+    }
+}
+
+pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let config = load_config(args)?;
     let listen = config
         .server
         .listen
@@ -88,7 +122,21 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
                 upkeep.run_upkeep();
             }
         });
-        let gateway = sentinel_gateway::Gateway::new(&config, Some(handle))?;
+        let gateway = std::sync::Arc::new(sentinel_gateway::Gateway::new(&config, Some(handle))?);
+        #[cfg(unix)]
+        {
+            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("cannot listen for SIGHUP")?;
+            let gateway = std::sync::Arc::clone(&gateway);
+            let args = args.clone();
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    // Reading files and building the policy is blocking work.
+                    let (args, gateway) = (args.clone(), std::sync::Arc::clone(&gateway));
+                    let _ = tokio::task::spawn_blocking(move || reload(&args, &gateway)).await;
+                }
+            });
+        }
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

@@ -293,3 +293,85 @@ fn key_hash_prints_the_config_form() {
         .collect();
     assert_eq!(out.trim(), format!("sha256:{want}"));
 }
+
+/// SIGHUP reads the file again: new keys apply to the next requests, and a file that does
+/// not load leaves the running configuration serving, with the failure logged.
+#[cfg(unix)]
+#[test]
+fn sighup_reloads_keys_and_a_broken_file_changes_nothing() {
+    use sha2::{Digest, Sha256};
+    let keys = |key: &str| {
+        let hash: String = Sha256::digest(key.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("[[key]]\nhash = \"sha256:{hash}\"\ntenant = \"acme\"\n")
+    };
+    let scan = |port: u16, key: &str| {
+        let body = r#"{"text": "hello"}"#;
+        exchange(
+            port,
+            &format!(
+                "POST /v1/sentinel/scan HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+        .map(|(status, _)| status)
+    };
+    let (mut child, port, dir) = start_serve_with(Some(&keys("sk-first")));
+    // The log, read as it comes (the reload's outcome is only seen there).
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stderr = child.stderr.take().expect("stderr");
+    let sink = std::sync::Arc::clone(&log);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .expect("lock")
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let hup = |child: &std::process::Child| {
+        let sent = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    };
+    let wait_until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    assert_eq!(scan(port, "sk-first"), Some(200));
+    assert_eq!(scan(port, "sk-second"), Some(401));
+
+    let path = dir.path().join("deepsentinel.toml");
+    std::fs::write(&path, keys("sk-second")).expect("write");
+    hup(&child);
+    wait_until("the new key is taken", &|| {
+        scan(port, "sk-second") == Some(200)
+    });
+    assert_eq!(scan(port, "sk-first"), Some(401));
+
+    std::fs::write(&path, "[[key]]\nhash = \"not a hash\"\ntenant = \"acme\"\n").expect("write");
+    hup(&child);
+    wait_until("the failed reload is logged", &|| {
+        log.lock().expect("lock").contains("reload failed")
+    });
+    assert_eq!(scan(port, "sk-second"), Some(200));
+
+    stop(&mut child);
+    let _ = reader.join();
+    let log = log.lock().expect("lock");
+    assert!(log.contains("hash must be sha256"), "{log}");
+    assert!(
+        !log.contains("sk-second") && !log.contains("sk-first"),
+        "{log}"
+    );
+}

@@ -11,7 +11,7 @@ use sentinel_audit::{AuditSink, Durability, FailurePolicy, FileSink, FileSinkCon
 use sentinel_cache::{CacheConfig, MemoryCache, ResponseCachePolicy, TieredCache, TieredConfig};
 use sentinel_detect::{DetectionConfig, LocalDetector};
 use sentinel_metrics::Telemetry;
-use sentinel_policy::PolicySet;
+use sentinel_policy::{PolicyEngine, PolicySet};
 use sentinel_transport::{
     Endpoint, HttpTransport, LimitConfig, PoolConfig, RetryConfig, Timeouts, Transport,
     TransportConfig, Upstream,
@@ -484,6 +484,39 @@ impl SentinelConfig {
     ///
     /// As [`SentinelConfig::build`].
     pub fn build_with(&self, transport: Arc<dyn Transport>) -> Result<Pipeline, ConfigError> {
+        self.build_with_policy(transport, Arc::new(self.policy_set()?))
+    }
+
+    /// The policy set `[policy]` names: its file, read now, or a preset (`strict` when
+    /// neither is given). A gateway that reloads its configuration builds the new one
+    /// with this.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or it or the preset name is invalid.
+    pub fn policy_set(&self) -> Result<PolicySet, ConfigError> {
+        match (&self.policy.file, &self.policy.preset) {
+            (Some(path), _) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("[policy] file {}: {e}", path.display())))?;
+                PolicySet::from_toml(&path.display().to_string(), &text)
+            }
+            (None, preset) => PolicySet::preset(preset.as_deref().unwrap_or("strict")),
+        }
+        .map_err(|e| ConfigError(format!("[policy] {e}")))
+    }
+
+    /// Builds the pipeline over a given transport with a policy built already (by
+    /// [`SentinelConfig::policy_set`], or any [`PolicyEngine`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`SentinelConfig::build`], but for the policy.
+    pub fn build_with_policy(
+        &self,
+        transport: Arc<dyn Transport>,
+        policy: Arc<dyn PolicyEngine>,
+    ) -> Result<Pipeline, ConfigError> {
         let mut builder = LocalDetector::builder();
         if let Some(path) = &self.detection.recognizers {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -543,15 +576,6 @@ impl SentinelConfig {
             ..CacheConfig::default()
         }));
         let detection = Detection::new(local, detection_cache, self.detection.mode, remote);
-        let policy = match (&self.policy.file, &self.policy.preset) {
-            (Some(path), _) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError(format!("[policy] file {}: {e}", path.display())))?;
-                PolicySet::from_toml(&path.display().to_string(), &text)
-            }
-            (None, preset) => PolicySet::preset(preset.as_deref().unwrap_or("strict")),
-        }
-        .map_err(|e| ConfigError(format!("[policy] {e}")))?;
         let audit: Option<Arc<dyn AuditSink>> = match &self.audit.dir {
             None => None,
             Some(dir) => {
@@ -602,7 +626,7 @@ impl SentinelConfig {
         let telemetry = Arc::new(Telemetry::new(&routes));
         Ok(Pipeline::new(
             detection,
-            Arc::new(policy),
+            policy,
             audit,
             responses,
             transport,

@@ -447,6 +447,25 @@ impl Pipeline {
         }
     }
 
+    /// This pipeline with `policy` in place of its own: the same detection stage and its
+    /// cache, audit log, response cache, transport, telemetry and fingerprint key, so a
+    /// policy loaded again while serving changes decisions and nothing else. Requests in
+    /// flight finish with the pipeline they started in.
+    pub fn with_policy(&self, policy: Arc<dyn PolicyEngine>) -> Pipeline {
+        Pipeline {
+            fingerprinter: self.fingerprinter.clone(),
+            printed: quick_cache::sync::Cache::with_weighter(4096, PRINTED_FINDINGS, PrintedWeight),
+            flights: SingleFlight::new(self.config.single_flight_wait),
+            detection: Arc::clone(&self.detection),
+            policy,
+            audit: self.audit.clone(),
+            responses: self.responses.clone(),
+            transport: Arc::clone(&self.transport),
+            telemetry: Arc::clone(&self.telemetry),
+            config: self.config.clone(),
+        }
+    }
+
     /// `tenant` as a [`RequestRecord`] should carry it: itself when requests are counted
     /// per tenant ([`PipelineConfig::tenant_metrics`]), else empty (not counted per
     /// tenant). For callers that record what they answer themselves, like the gateway.

@@ -8,6 +8,9 @@
 //! `GET /metrics` (Prometheus), `/healthz`, `/readyz`, `/v1/sentinel/stats` (the Monitor,
 //! upstream circuits and audit health) and `/dashboard`.
 //!
+//! [`Gateway::reload`] applies a new configuration's keys, policy and TLS files while it
+//! serves (`deepsentinel serve` calls it on SIGHUP).
+//!
 //! # Example
 //!
 //! ```no_run
@@ -28,8 +31,10 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -48,7 +53,7 @@ use sentinel_client::{
     SentinelConfig,
 };
 use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
-use sentinel_policy::Direction;
+use sentinel_policy::{Direction, PolicySet};
 use sentinel_transport::{
     HttpTransport, LimitConfig, OutboundRequest, Priority, PriorityLimiter, Transport,
     TransportError,
@@ -73,11 +78,21 @@ struct KeyEntry {
     priority: Priority,
 }
 
-struct State {
+/// By the SHA-256 of the key: a request's key is hashed and looked up, never hex-encoded.
+type Keys = HashMap<[u8; 32], KeyEntry>;
+
+/// What [`Gateway::reload`] replaces, swapped as one: a request loads it once, when it
+/// arrives, and keeps it to the end (its answer too, streamed or not).
+struct Live {
     pipeline: Arc<Pipeline>,
+    /// The pipeline's policy, as built: a reload hands its pseudonym vault on.
+    policy: Arc<PolicySet>,
+    keys: Keys,
+}
+
+struct State {
+    live: ArcSwap<Live>,
     transport: Arc<HttpTransport>,
-    /// By the SHA-256 of the key: a request's key is hashed and looked up, never hex-encoded.
-    keys: HashMap<[u8; 32], KeyEntry>,
     default_tenant: String,
     limiter: PriorityLimiter,
     max_body: usize,
@@ -93,14 +108,33 @@ pub struct Gateway {
     header_read_timeout: Duration,
     max_header_bytes: usize,
     grace: Duration,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Swapped by a reload, read once per connection.
+    tls: ArcSwapOption<tokio_rustls::TlsAcceptor>,
+    /// The configuration in force: a reload applies keys, policy and TLS files, and
+    /// tells what else changed by comparing with this.
+    config: Mutex<SentinelConfig>,
+}
+
+/// What [`Gateway::reload`] applied, and what it left for a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Gateway keys now accepted.
+    pub keys: usize,
+    /// The policy's version (per tenant, the hash audit records carry) for the default
+    /// tenant.
+    pub policy_version: String,
+    /// Whether the TLS certificate and key were read again.
+    pub tls: bool,
+    /// Sections of the file that differ from those in force but take effect only at a
+    /// restart (`network`, `server`, ...), so they were not applied.
+    pub needs_restart: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gateway")
-            .field("keys", &self.state.keys.len())
-            .field("tls", &self.tls.is_some())
+            .field("keys", &self.state.live.load().keys.len())
+            .field("tls", &self.tls.load().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -149,6 +183,68 @@ fn tls_acceptor(
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The `[[key]]` entries by the SHA-256 of the key.
+fn keys_of(config: &SentinelConfig) -> Result<Keys, GatewayError> {
+    let mut keys = HashMap::new();
+    for k in &config.keys {
+        let mut digest = [0u8; 32];
+        let parsed = k
+            .hash
+            .trim()
+            .to_ascii_lowercase()
+            .strip_prefix("sha256:")
+            .map(|h| hex::decode_to_slice(h, &mut digest));
+        if !matches!(parsed, Some(Ok(()))) {
+            return Err(GatewayError::Config(format!(
+                "[[key]] for tenant {}: hash must be sha256: and 64 hex digits",
+                k.tenant
+            )));
+        }
+        keys.insert(
+            digest,
+            KeyEntry {
+                tenant: k.tenant.clone(),
+                priority: priority(k.priority.as_deref())?,
+            },
+        );
+    }
+    Ok(keys)
+}
+
+/// The TLS acceptor `[server]` asks for, if any.
+fn tls_of(
+    server: &sentinel_client::ServerSection,
+) -> Result<Option<tokio_rustls::TlsAcceptor>, GatewayError> {
+    match (&server.tls_cert, &server.tls_key) {
+        (Some(c), Some(k)) => Ok(Some(tls_acceptor(c, k)?)),
+        (None, None) => Ok(None),
+        _ => Err(GatewayError::Config(
+            "[server] tls_cert and tls_key go together".to_owned(),
+        )),
+    }
+}
+
+/// The sections in which `file` differs from `held`, by their names in the file.
+fn differing_sections(held: &SentinelConfig, file: &SentinelConfig) -> Vec<&'static str> {
+    let sections = [
+        ("tenant", held.tenant == file.tenant),
+        ("detection", held.detection == file.detection),
+        ("policy", held.policy == file.policy),
+        ("cache", held.cache == file.cache),
+        ("network", held.network == file.network),
+        ("audit", held.audit == file.audit),
+        ("failure", held.failure == file.failure),
+        ("server", held.server == file.server),
+        ("key", held.keys == file.keys),
+        ("metrics", held.metrics == file.metrics),
+    ];
+    sections
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(name, _)| name)
+        .collect()
+}
+
 impl Gateway {
     /// A gateway from `config`; `prometheus` is the installed recorder's handle that
     /// `GET /metrics` renders (`None`: the route answers 404). Call within a Tokio runtime.
@@ -170,49 +266,27 @@ impl Gateway {
             .map_err(|e| GatewayError::Config(e.to_string()))?,
         );
         let shared: Arc<dyn Transport> = transport.clone();
-        let pipeline = Arc::new(
+        let policy = Arc::new(
             config
-                .build_with(shared)
+                .policy_set()
                 .map_err(|e| GatewayError::Config(e.to_string()))?,
         );
-        let mut keys = HashMap::new();
-        for k in &config.keys {
-            let mut digest = [0u8; 32];
-            let parsed = k
-                .hash
-                .trim()
-                .to_ascii_lowercase()
-                .strip_prefix("sha256:")
-                .map(|h| hex::decode_to_slice(h, &mut digest));
-            if !matches!(parsed, Some(Ok(()))) {
-                return Err(GatewayError::Config(format!(
-                    "[[key]] for tenant {}: hash must be sha256: and 64 hex digits",
-                    k.tenant
-                )));
-            }
-            keys.insert(
-                digest,
-                KeyEntry {
-                    tenant: k.tenant.clone(),
-                    priority: priority(k.priority.as_deref())?,
-                },
-            );
-        }
+        let pipeline = Arc::new(
+            config
+                .build_with_policy(shared, policy.clone())
+                .map_err(|e| GatewayError::Config(e.to_string()))?,
+        );
+        let keys = keys_of(config)?;
         let s = &config.server;
-        let tls = match (&s.tls_cert, &s.tls_key) {
-            (Some(c), Some(k)) => Some(tls_acceptor(c, k)?),
-            (None, None) => None,
-            _ => {
-                return Err(GatewayError::Config(
-                    "[server] tls_cert and tls_key go together".to_owned(),
-                ))
-            }
-        };
+        let tls = tls_of(s)?;
         Ok(Gateway {
             state: Arc::new(State {
-                pipeline,
+                live: ArcSwap::from_pointee(Live {
+                    pipeline,
+                    policy,
+                    keys,
+                }),
                 transport,
-                keys,
                 default_tenant: config.tenant().to_owned(),
                 limiter: PriorityLimiter::new(LimitConfig {
                     max_concurrent: s.max_concurrent.unwrap_or(1024).max(1),
@@ -230,18 +304,73 @@ impl Gateway {
             header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.unwrap_or(10_000)),
             max_header_bytes: s.max_header_bytes.unwrap_or(64 << 10),
             grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(30_000)),
-            tls,
+            tls: ArcSwapOption::from(tls.map(Arc::new)),
+            config: Mutex::new(config.clone()),
+        })
+    }
+
+    /// Applies `config`'s gateway keys, policy (its file read again) and TLS certificate
+    /// and key to the requests that arrive from now on; requests in flight finish as they
+    /// started. The pseudonym vault, the caches, the audit log, the upstream pools and
+    /// the metrics carry on. Other sections are not applied: [`Reloaded::needs_restart`]
+    /// names those that differ. Nothing changes when it fails.
+    ///
+    /// # Errors
+    ///
+    /// A key, the policy or a TLS file cannot be used, or TLS would be turned on or off
+    /// (that takes a restart: the listener would change protocol).
+    pub fn reload(&self, config: &SentinelConfig) -> Result<Reloaded, GatewayError> {
+        let keys = keys_of(config)?;
+        let mut policy = config
+            .policy_set()
+            .map_err(|e| GatewayError::Config(e.to_string()))?;
+        let tls = tls_of(&config.server)?;
+        if tls.is_some() != self.tls.load().is_some() {
+            return Err(GatewayError::Config(
+                "[server] tls_cert and tls_key: turning TLS on or off takes a restart".to_owned(),
+            ));
+        }
+        // One reload at a time: each builds on the one before.
+        let mut held = self.config.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.state.live.load_full();
+        policy.keep_vault(&current.policy);
+        let policy = Arc::new(policy);
+        let pipeline = Arc::new(current.pipeline.with_policy(policy.clone()));
+        let reloaded = Reloaded {
+            keys: keys.len(),
+            policy_version: pipeline
+                .policy()
+                .version_hash(&self.state.default_tenant)
+                .to_string(),
+            tls: tls.is_some(),
+            needs_restart: Vec::new(),
+        };
+        self.state.live.store(Arc::new(Live {
+            pipeline,
+            policy,
+            keys,
+        }));
+        if let Some(t) = tls {
+            self.tls.store(Some(Arc::new(t)));
+        }
+        held.keys.clone_from(&config.keys);
+        held.policy.clone_from(&config.policy);
+        held.server.tls_cert.clone_from(&config.server.tls_cert);
+        held.server.tls_key.clone_from(&config.server.tls_key);
+        Ok(Reloaded {
+            needs_restart: differing_sections(&held, config),
+            ..reloaded
         })
     }
 
     /// Whether callers need a key (with no `[[key]]`, only loopback callers are served).
     pub fn requires_keys(&self) -> bool {
-        !self.state.keys.is_empty()
+        !self.state.live.load().keys.is_empty()
     }
 
-    /// The pipeline.
-    pub fn pipeline(&self) -> &Arc<Pipeline> {
-        &self.state.pipeline
+    /// The pipeline requests arriving now go through (a reload replaces it).
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        Arc::clone(&self.state.live.load().pipeline)
     }
 
     /// Serves connections from `listener` until `shutdown` completes, then stops accepting
@@ -255,7 +384,7 @@ impl Gateway {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), GatewayError> {
-        if self.state.keys.is_empty() {
+        if !self.requires_keys() {
             tracing::warn!("no [[key]] configured: serving loopback callers only");
         }
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -287,7 +416,7 @@ impl Gateway {
                 let state = Arc::clone(&state);
                 async move { Ok::<_, Infallible>(route(state, req, peer).await) }
             });
-            match &self.tls {
+            match self.tls.load_full() {
                 None => {
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -298,7 +427,7 @@ impl Gateway {
                     });
                 }
                 Some(acceptor) => {
-                    let acceptor = acceptor.clone();
+                    let acceptor = (*acceptor).clone();
                     let builder = builder.clone();
                     let watcher = graceful.watcher();
                     tokio::spawn(async move {
@@ -428,6 +557,7 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
 /// present and not a gateway key. A gateway key is never forwarded.
 fn client_credential(
     state: &State,
+    keys: &Keys,
     headers: &http::HeaderMap,
 ) -> Option<(http::HeaderName, HeaderValue)> {
     let auth = state.forward_client_key?;
@@ -438,7 +568,7 @@ fn client_credential(
     .into_iter()
     .flatten()
     .map(str::trim)
-    .find(|k| !k.is_empty() && !state.keys.contains_key(&key_digest(k)))?;
+    .find(|k| !k.is_empty() && !keys.contains_key(&key_digest(k)))?;
     let (name, value) = match auth {
         Auth::Bearer => (header::AUTHORIZATION, format!("Bearer {own}")),
         Auth::XApiKey => (http::HeaderName::from_static("x-api-key"), own.to_owned()),
@@ -451,10 +581,11 @@ fn client_credential(
 /// Who is calling: the tenant and priority of its key, or an error response.
 fn authenticate<'s>(
     state: &'s State,
+    keys: &'s Keys,
     req: &Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<(&'s str, Priority), Box<Response<GatewayBody>>> {
-    if state.keys.is_empty() {
+    if keys.is_empty() {
         if peer.ip().is_loopback() {
             return Ok((&state.default_tenant, Priority::Normal));
         }
@@ -471,7 +602,7 @@ fn authenticate<'s>(
         .and_then(|v| v.to_str().ok())
         .or_else(|| bearer(headers))
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
-    match key.and_then(|k| state.keys.get(&key_digest(k))) {
+    match key.and_then(|k| keys.get(&key_digest(k))) {
         Some(entry) => Ok((&entry.tenant, entry.priority)),
         None => Err(Box::new(error(
             StatusCode::UNAUTHORIZED,
@@ -543,6 +674,7 @@ struct Stats {
 }
 
 fn stats(state: &State) -> Stats {
+    let live = state.live.load();
     let upstreams = state
         .transport
         .pools()
@@ -557,9 +689,9 @@ fn stats(state: &State) -> Stats {
         })
         .collect();
     Stats {
-        monitor: state.pipeline.telemetry().monitor().snapshot(),
+        monitor: live.pipeline.telemetry().monitor().snapshot(),
         upstreams,
-        audit: state.pipeline.audit().map(|a| a.health()),
+        audit: live.pipeline.audit().map(|a| a.health()),
         inflight: state.limiter.running(),
         queued: state.limiter.queued(),
     }
@@ -595,11 +727,13 @@ async fn route(
 ) -> Response<GatewayBody> {
     let started = std::time::Instant::now();
     let path = req.uri().path().to_owned();
+    // Keys and pipeline as they are now: a reload meanwhile does not change this request.
+    let live = state.live.load_full();
     let mut count = Count {
         by: Tally::Here,
         tenant: "",
     };
-    let response = answer(&state, req, &path, peer, &mut count).await;
+    let response = answer(&state, &live, req, &path, peer, &mut count).await;
     let error = match count.by {
         Tally::Pipeline | Tally::Operator => return response,
         Tally::Here => error_kind(response.status()),
@@ -608,8 +742,8 @@ async fn route(
     let status = response.status().as_u16();
     let mut record = RequestRecord::new(&path, "", status, started.elapsed());
     record.error = error;
-    record.tenant = state.pipeline.tenant_label(count.tenant);
-    state.pipeline.telemetry().record(&record);
+    record.tenant = live.pipeline.tenant_label(count.tenant);
+    live.pipeline.telemetry().record(&record);
     response
 }
 
@@ -627,7 +761,8 @@ fn error_kind(status: StatusCode) -> Option<ErrorKind> {
 }
 
 async fn answer<'s>(
-    state: &'s Arc<State>,
+    state: &'s State,
+    live: &'s Live,
     req: Request<Incoming>,
     path: &str,
     peer: SocketAddr,
@@ -646,7 +781,7 @@ async fn answer<'s>(
     match (method.as_str(), path) {
         ("GET", "/healthz") => return json_response(StatusCode::OK, &json!({"status": "ok"})),
         ("GET", "/readyz") => {
-            let audit_ok = state.pipeline.audit().is_none_or(|a| a.health().healthy);
+            let audit_ok = live.pipeline.audit().is_none_or(|a| a.health().healthy);
             let upstream_ok = state
                 .transport
                 .pools()
@@ -669,7 +804,7 @@ async fn answer<'s>(
         }
         _ => {}
     }
-    let (tenant, priority) = match authenticate(state, &req, peer) {
+    let (tenant, priority) = match authenticate(state, &live.keys, &req, peer) {
         Ok(t) => t,
         Err(r) => {
             // A refused caller is traffic, whichever path it asked for.
@@ -693,7 +828,7 @@ async fn answer<'s>(
         ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(state)),
         ("GET", "/v1/models") => {
             let mut out = OutboundRequest::get("/models");
-            if let Some((name, value)) = client_credential(state, req.headers()) {
+            if let Some((name, value)) = client_credential(state, &live.keys, req.headers()) {
                 out = out.with_credential(name, value);
             }
             let sent = match state.transport.send(out).await {
@@ -738,11 +873,11 @@ async fn answer<'s>(
     };
     let Some(route) = route else {
         return match path {
-            "/analyze" => presidio_analyze(state, &body).await,
+            "/analyze" => presidio_analyze(&live.pipeline, &body).await,
             "/anonymize" => presidio_anonymize(&body),
             _ => {
                 let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
-                native_scan(state, tenant, &id, &body, &mut count.by).await
+                native_scan(&live.pipeline, tenant, &id, &body, &mut count.by).await
             }
         };
     };
@@ -755,14 +890,14 @@ async fn answer<'s>(
     };
     let mut preq = PipelineRequest::new(route, tenant, body);
     preq.priority = priority;
-    preq.upstream_credential = client_credential(state, &parts.headers);
+    preq.upstream_credential = client_credential(state, &live.keys, &parts.headers);
     preq.conversation = header("x-deepsentinel-conversation");
     preq.cache_control = header("cache-control");
     preq.cache_opt_in = header("x-deepsentinel-cache").as_deref() == Some("on");
     if let Some(id) = request_id(&parts.headers) {
         preq.request_id = id;
     }
-    let handled = tokio::time::timeout(state.request_timeout, state.pipeline.handle(preq)).await;
+    let handled = tokio::time::timeout(state.request_timeout, live.pipeline.handle(preq)).await;
     let response = match handled {
         Err(_) => {
             return error(
@@ -839,15 +974,15 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response
 
 /// Presidio's `/analyze`, answered by the detection stage as configured (local, or with the
 /// remote per the mode).
-async fn presidio_analyze(state: &State, body: &Bytes) -> Response<GatewayBody> {
+async fn presidio_analyze(pipeline: &Pipeline, body: &Bytes) -> Response<GatewayBody> {
     let req = match parse::<presidio::AnalyzeRequest>(body) {
         Ok(r) => r,
         Err(r) => return *r,
     };
-    match state.pipeline.detect(&req.text).await {
+    match pipeline.detect(&req.text).await {
         Ok(found) => json_response(
             StatusCode::OK,
-            &presidio::analyze(state.pipeline.detection(), &req, &found.findings),
+            &presidio::analyze(pipeline.detection(), &req, &found.findings),
         ),
         Err(e) => pipeline_error(&e),
     }
@@ -878,7 +1013,7 @@ struct ScanRequest {
 /// The native scan: the findings of the detection stage as configured, and the tenant's
 /// decision on them, audited ([`sentinel_client::Pipeline::scan`]).
 async fn native_scan(
-    state: &State,
+    pipeline: &Pipeline,
     tenant: &str,
     request_id: &str,
     body: &Bytes,
@@ -893,7 +1028,6 @@ async fn native_scan(
     } else {
         Direction::Request
     };
-    let pipeline = &state.pipeline;
     *tally = Tally::Pipeline;
     let outcome = match pipeline
         .scan(tenant, request_id, &req.text, direction)

@@ -813,3 +813,139 @@ async fn http2_clients_are_served() {
     let h2 = client_with(&gw.url, None, config);
     answers_redacted(&h2).await;
 }
+
+/// A reload applies new keys and a new policy to the requests after it and keeps the
+/// pseudonym vault (a token handed out before it still comes back as the value); a file
+/// that cannot be used changes nothing; sections it cannot apply are named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
+    const OLD: &str = "sk-reload-old";
+    const NEW: &str = "sk-reload-new";
+    let (upstream, seen, _) = upstream().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let policy = dir.path().join("policy.toml");
+    let config = |key: &str, policy_section: &str, server: &str| {
+        SentinelConfig::from_toml(
+            "gw.toml",
+            &format!(
+                "[network]\nupstream = \"{}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\n\
+                 [audit]\ndir = \"{}\"\n[policy]\n{policy_section}\n[server]\n{server}\n\
+                 [[key]]\nhash = \"{}\"\ntenant = \"acme\"\n",
+                upstream.url(),
+                dir.path().join("audit").display(),
+                hash_key(key)
+            ),
+        )
+        .expect("config")
+    };
+    // E-mail pseudonyms are kept in the vault per conversation.
+    std::env::set_var("GATEWAY_TEST_PSEUDONYM_KEY", "gateway test key");
+    std::fs::write(
+        &policy,
+        "version = \"tokens\"\npseudonym_key_env = \"GATEWAY_TEST_PSEUDONYM_KEY\"\n\
+         [[rule]]\ngroups = [\"pii\"]\naction = \"pseudonymize\"\ndirection = \"request\"\n",
+    )
+    .expect("write");
+    let file = format!("file = \"{}\"", policy.display());
+    let gw = Arc::new(Gateway::new(&config(OLD, &file, ""), None).expect("gateway"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = Arc::clone(&gw);
+    let task = tokio::spawn(async move {
+        serving
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("serve");
+    });
+    let in_conversation = |key: &str| {
+        let e = Endpoint::new("gw", &url)
+            .expect("endpoint")
+            .header(
+                http::header::AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {key}")).expect("v"),
+            )
+            .header(
+                HeaderName::from_static("x-deepsentinel-conversation"),
+                HeaderValue::from_static("conv-reload"),
+            );
+        HttpTransport::new(no_retries(), vec![Upstream::single(e)]).expect("client")
+    };
+    let upstream_saw = || {
+        let seen = seen.lock().expect("lock");
+        let (_, body) = seen.last().expect("a request upstream");
+        let v: Value = serde_json::from_slice(body).expect("json");
+        v["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let (status, _, _) = post(
+        &in_conversation(OLD),
+        "/v1/chat/completions",
+        chat("mail jane@example.com"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let sent = upstream_saw();
+    let token = sent.strip_prefix("mail ").expect("the prefix").to_owned();
+    assert!(!token.contains("jane"), "{sent}");
+    // The vault gives a value one token per conversation.
+    post(
+        &in_conversation(OLD),
+        "/v1/chat/completions",
+        chat("mail jane@example.com"),
+    )
+    .await;
+    assert_eq!(upstream_saw(), sent);
+
+    // The same policy file, and new keys.
+    let r = gw.reload(&config(NEW, &file, "")).expect("reload");
+    assert_eq!((r.keys, r.needs_restart.len()), (1, 0), "{r:?}");
+    let (status, _, _) = post(&in_conversation(OLD), "/v1/chat/completions", chat("hi")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old key is gone");
+    // The vault carried over: a token handed out before the reload still restores.
+    let ctx = sentinel_policy::DecisionContext::response("acme").with_scope("conv-reload");
+    let restorer = gw.pipeline().policy().restorer(&ctx).expect("a restorer");
+    assert_eq!(
+        restorer.restore(&format!("mail {token}")).text,
+        "mail jane@example.com"
+    );
+    let (status, v, _) = post(
+        &in_conversation(NEW),
+        "/v1/chat/completions",
+        chat("mail jane@example.com"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(upstream_saw(), format!("mail {token}"));
+    assert_eq!(
+        v["choices"][0]["message"]["content"], "mail jane@example.com",
+        "{v}"
+    );
+
+    // A preset that leaves e-mail alone; a `[server]` change is named, not applied.
+    let r = gw
+        .reload(&config(NEW, "preset = \"secrets\"", "max_body_bytes = 64"))
+        .expect("reload");
+    assert_eq!(r.needs_restart, ["server"], "{r:?}");
+    let c = in_conversation(NEW);
+    let (status, _, _) = post(&c, "/v1/chat/completions", chat("mail jane@example.com")).await;
+    assert_eq!(status, StatusCode::OK, "the body limit did not change");
+    assert_eq!(upstream_saw(), "mail jane@example.com");
+
+    // A file that cannot be used changes nothing.
+    let bad = gw.reload(&config(NEW, "preset = \"no-such-preset\"", ""));
+    assert!(bad.is_err());
+    let (status, _, _) = post(&c, "/v1/chat/completions", chat("mail jane@example.com")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(upstream_saw(), "mail jane@example.com");
+
+    let _ = stop.send(());
+    task.await.expect("stopped");
+}

@@ -418,6 +418,14 @@ impl PolicySet {
         &self.vault
     }
 
+    /// Takes `previous`'s pseudonym vault in place of this set's fresh one, so that a
+    /// policy loaded again while serving still restores the tokens handed out under the
+    /// one before it. The vault keeps `previous`'s settings (`[vault]` changes need a
+    /// restart).
+    pub fn keep_vault(&mut self, previous: &PolicySet) {
+        self.vault = Arc::clone(&previous.vault);
+    }
+
     /// The tenants with a policy of their own.
     pub fn tenants(&self) -> impl Iterator<Item = &str> {
         self.tenants.keys().map(String::as_str)
