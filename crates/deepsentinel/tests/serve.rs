@@ -375,3 +375,23 @@ fn sighup_reloads_keys_and_a_broken_file_changes_nothing() {
         "{log}"
     );
 }
+
+/// A second gateway on the same audit directory would fork its chain: it does not start,
+/// and says why.
+#[test]
+fn a_second_gateway_on_the_same_audit_directory_does_not_start() {
+    let (mut child, _port, dir) = start_serve();
+    let out = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--upstream", "http://127.0.0.1:9/v1"])
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    stop(&mut child);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is in use by another writer") && stderr.contains("pid "),
+        "{stderr}"
+    );
+}

@@ -20,6 +20,15 @@ pub enum ErrorKind {
     /// The sink was closed.
     #[error("audit log closed")]
     Closed,
+    /// Another writer holds the log directory's lock (`audit.lock`): another gateway or
+    /// client process, or another sink in this one, with the same directory.
+    #[error("audit log {path} is in use by another writer ({holder}); give each writer a directory of its own")]
+    InUse {
+        /// The directory.
+        path: String,
+        /// Who holds it, as its lock file says (`pid N`), if it says.
+        holder: String,
+    },
     /// A file or directory could not be read or written.
     #[error("audit I/O error on {path}: {message}")]
     Io {

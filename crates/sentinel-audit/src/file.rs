@@ -19,6 +19,10 @@ use crate::sink::{AuditHealth, AuditSink};
 /// The head file: the last committed sequence number and hash, rewritten at every sync.
 pub(crate) const HEAD: &str = "audit.head";
 
+/// The lock file: a writer holds an exclusive lock on it while the sink is open, so a
+/// second writer (another process, or another sink in this one) cannot fork the chain.
+pub const LOCK_FILE: &str = "audit.lock";
+
 /// When written records reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
@@ -124,6 +128,38 @@ pub struct FileSink {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     config: FileSinkConfig,
+    /// [`LOCK_FILE`], locked until the sink closes.
+    held: Mutex<Option<File>>,
+}
+
+/// Takes the directory's writer lock ([`LOCK_FILE`]) and notes this process in it.
+fn lock_dir(dir: &Path) -> Result<File, Error> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // Who holds it, for the next one's error message; the lock is what counts.
+            let _ = file
+                .set_len(0)
+                .and_then(|()| writeln!(file, "pid {}", std::process::id()));
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            Err(Error::new(ErrorKind::InUse {
+                path: dir.display().to_string(),
+                holder: holder.trim().chars().take(64).collect(),
+            }))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
 }
 
 impl std::fmt::Debug for FileSink {
@@ -277,6 +313,8 @@ impl FileSink {
     /// The directory cannot be created or read, or its newest file is unreadable.
     pub fn open(config: FileSinkConfig) -> Result<FileSink, Error> {
         std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
+        // Before reading the tail: a chain resumed beside another writer would fork.
+        let held = lock_dir(&config.dir)?;
         let (chain, index, clean) = resume(&config.dir)?;
         let shared = Arc::new(Shared {
             progress: Mutex::new(Progress::default()),
@@ -309,6 +347,7 @@ impl FileSink {
             shared,
             thread: Mutex::new(Some(thread)),
             config,
+            held: Mutex::new(Some(held)),
         })
     }
 
@@ -324,6 +363,8 @@ impl FileSink {
                 Error::new(ErrorKind::Unavailable("audit writer panicked".to_owned()))
             })?;
         }
+        // The writer is gone: another may take the directory (closing the file unlocks).
+        lock(&self.held).take();
         match lock(&self.shared.last_error).clone() {
             Some(e) if !self.shared.healthy.load(Ordering::Acquire) => {
                 Err(Error::new(ErrorKind::Unavailable(e)))

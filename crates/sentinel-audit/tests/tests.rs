@@ -282,3 +282,28 @@ fn a_line_is_seq_prev_event_in_that_order_and_prev_hashes_the_line_before() {
         prev = hex::encode(Sha256::digest(line.as_bytes()));
     }
 }
+
+/// Two writers on one directory would both resume from the same tail and fork the chain:
+/// the second is refused, naming the holder, until the first closes.
+#[test]
+fn a_second_writer_is_refused_until_the_first_closes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = FileSink::open(FileSinkConfig::new(dir.path())).expect("open");
+    first.append(event(0)).expect("append");
+    let refused = FileSink::open(FileSinkConfig::new(dir.path())).expect_err("in use");
+    match refused.kind() {
+        ErrorKind::InUse { holder, .. } => {
+            assert_eq!(holder, &format!("pid {}", std::process::id()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        refused.to_string().contains("in use by another writer"),
+        "{refused}"
+    );
+    first.close().expect("close");
+    write(dir.path(), 2, |c| c);
+    let r = verify(dir.path()).expect("verify");
+    assert!(r.is_intact(), "{r:?}");
+    assert_eq!(r.records, 3);
+}

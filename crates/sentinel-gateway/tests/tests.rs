@@ -51,7 +51,9 @@ async fn upstream() -> (sentinel_testkit::Server, Seen, Credentials) {
                 .unwrap_or_default()
                 .to_owned();
             if v["model"] == "flaky"
-                && FLAKY.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0
+                && FLAKY
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    .is_multiple_of(2)
             {
                 let mut r = sentinel_testkit::json(
                     429,
