@@ -65,9 +65,11 @@ fn load_config(args: &ServeArgs) -> Result<SentinelConfig> {
 }
 
 /// Reads the configuration again and applies what a running gateway can take: keys,
-/// policy and TLS files. A file that does not load changes nothing.
+/// policy and TLS files. A file that does not load changes nothing. Counted in
+/// `deepsentinel_config_reloads_total` by result, so a failed reload can be alerted on.
 fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
-    match load_config(args)
+    use sentinel_metrics::names::{label, CONFIG_RELOADS_TOTAL};
+    let outcome = match load_config(args)
         .map_err(|e| format!("{e:#}"))
         .and_then(|c| gateway.reload(&c).map_err(|e| e.to_string()))
     {
@@ -84,11 +86,14 @@ fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
                     "these sections changed but take effect only at a restart"
                 );
             }
+            "applied"
         }
         Err(e) => {
             tracing::error!(error = %e, "reload failed; the running configuration stays");
+            "failed"
         }
-    }
+    };
+    metrics::counter!(CONFIG_RELOADS_TOTAL, label::RESULT => outcome).increment(1);
 }
 
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {

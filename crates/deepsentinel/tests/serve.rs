@@ -365,6 +365,18 @@ fn sighup_reloads_keys_and_a_broken_file_changes_nothing() {
         log.lock().expect("lock").contains("reload failed")
     });
     assert_eq!(scan(port, "sk-second"), Some(200));
+    let metrics = exchange(
+        port,
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer sk-second\r\nConnection: close\r\n\r\n",
+    )
+    .map(|(_, body)| body)
+    .unwrap_or_default();
+    for line in [
+        "deepsentinel_config_reloads_total{result=\"applied\"} 1",
+        "deepsentinel_config_reloads_total{result=\"failed\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
 
     stop(&mut child);
     let _ = reader.join();

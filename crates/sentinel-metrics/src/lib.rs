@@ -358,6 +358,10 @@ pub fn describe() {
     );
     describe_counter!(TOKENS_TOTAL, "Tokens reported by upstream usage fields.");
     describe_counter!(AUDIT_DROPPED_TOTAL, "Audit events not written.");
+    describe_counter!(
+        CONFIG_RELOADS_TOTAL,
+        "Configuration reloads (SIGHUP), by result (applied, failed)."
+    );
     describe_gauge!(
         AUDIT_HEALTHY,
         "1 while the audit log writes, 0 while it fails."

@@ -50,6 +50,9 @@ pub const AUDIT_HEALTHY: &str = "deepsentinel_audit_healthy";
 pub const TENANT_REQUESTS_TOTAL: &str = "deepsentinel_tenant_requests_total";
 /// Findings per `tenant` by `entity`.
 pub const TENANT_FINDINGS_TOTAL: &str = "deepsentinel_tenant_findings_total";
+/// Configuration reloads (`deepsentinel serve` on SIGHUP) by `result` (`applied`,
+/// `failed`).
+pub const CONFIG_RELOADS_TOTAL: &str = "deepsentinel_config_reloads_total";
 
 /// Every metric name above, for documentation checks and exporters.
 pub const ALL: &[&str] = &[
@@ -76,6 +79,7 @@ pub const ALL: &[&str] = &[
     AUDIT_HEALTHY,
     TENANT_REQUESTS_TOTAL,
     TENANT_FINDINGS_TOTAL,
+    CONFIG_RELOADS_TOTAL,
 ];
 
 /// Label names.
