@@ -671,6 +671,11 @@ struct Stats {
     audit: Option<sentinel_audit::AuditHealth>,
     inflight: usize,
     queued: usize,
+    /// The policy in force, as its version hash for the default tenant (what audit
+    /// records carry): a reload shows here.
+    policy_version: Arc<str>,
+    /// Gateway keys accepted.
+    keys: usize,
 }
 
 fn stats(state: &State) -> Stats {
@@ -694,6 +699,8 @@ fn stats(state: &State) -> Stats {
         audit: live.pipeline.audit().map(|a| a.health()),
         inflight: state.limiter.running(),
         queued: state.limiter.queued(),
+        policy_version: live.pipeline.policy().version_hash(&state.default_tenant),
+        keys: live.keys.len(),
     }
 }
 

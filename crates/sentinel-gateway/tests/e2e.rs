@@ -158,6 +158,7 @@ async fn the_dashboard_renders_in_headless_chromium() {
         "detection",
         "closed",
         "healthy",
+        "(0 keys)",
     ] {
         assert!(
             dom.contains(figure),

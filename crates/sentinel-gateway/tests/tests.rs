@@ -931,12 +931,28 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
         "{v}"
     );
 
-    // A preset that leaves e-mail alone; a `[server]` change is named, not applied.
+    // A preset that leaves e-mail alone; a `[server]` change is named, not applied. The
+    // stats page shows the policy in force.
+    let c = in_conversation(NEW);
+    let stats = || async {
+        let r = c
+            .send(OutboundRequest::get("/v1/sentinel/stats"))
+            .await
+            .expect("stats");
+        let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+        (
+            v["policy_version"].as_str().unwrap_or_default().to_owned(),
+            v["keys"].clone(),
+        )
+    };
+    let before = stats().await;
     let r = gw
         .reload(&config(NEW, "preset = \"secrets\"", "max_body_bytes = 64"))
         .expect("reload");
     assert_eq!(r.needs_restart, ["server"], "{r:?}");
-    let c = in_conversation(NEW);
+    let after = stats().await;
+    assert_ne!(before.0, after.0);
+    assert_eq!(after, (r.policy_version.clone(), json!(1)));
     let (status, _, _) = post(&c, "/v1/chat/completions", chat("mail jane@example.com")).await;
     assert_eq!(status, StatusCode::OK, "the body limit did not change");
     assert_eq!(upstream_saw(), "mail jane@example.com");
