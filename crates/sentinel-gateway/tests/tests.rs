@@ -849,21 +849,11 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
     )
     .expect("write");
     let file = format!("file = \"{}\"", policy.display());
-    let gw = Arc::new(Gateway::new(&config(OLD, &file, ""), None).expect("gateway"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = Arc::clone(&gw);
-    let task = tokio::spawn(async move {
-        serving
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("serve");
-    });
+    let shared = Shared::serve(&config(OLD, &file, "")).await;
+    let (gw, url) = (
+        Arc::clone(&shared.gateway),
+        format!("http://{}", shared.addr),
+    );
     let in_conversation = |key: &str| {
         let e = Endpoint::new("gw", &url)
             .expect("endpoint")
@@ -963,7 +953,115 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
     let (status, _, _) = post(&c, "/v1/chat/completions", chat("mail jane@example.com")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(upstream_saw(), "mail jane@example.com");
+    shared.stop().await;
+}
 
-    let _ = stop.send(());
-    task.await.expect("stopped");
+/// A gateway serving on 127.0.0.1 that the test keeps a handle on (to reload it).
+struct Shared {
+    gateway: Arc<Gateway>,
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Shared {
+    async fn serve(config: &SentinelConfig) -> Shared {
+        let gateway = Arc::new(Gateway::new(config, None).expect("gateway"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = Arc::clone(&gateway);
+        let task = tokio::spawn(async move {
+            serving
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("serve");
+        });
+        Shared {
+            gateway,
+            addr,
+            stop,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("stopped");
+    }
+}
+
+/// A renewed certificate, written over the old files, is served to new connections after
+/// a reload; turning TLS off is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_serves_a_renewed_certificate() {
+    let (upstream, _, _) = upstream().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert_path, key_path) = (dir.path().join("gw.pem"), dir.path().join("gw.key"));
+    let issue = || {
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+        std::fs::write(&cert_path, c.cert.pem()).expect("write");
+        std::fs::write(&key_path, c.signing_key.serialize_pem()).expect("write");
+        c.cert.der().to_vec()
+    };
+    let config = |tls: bool| {
+        let server = if tls {
+            format!(
+                "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                cert_path.display(),
+                key_path.display()
+            )
+        } else {
+            String::new()
+        };
+        SentinelConfig::from_toml(
+            "gw.toml",
+            &format!(
+                "[network]\nupstream = \"{}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\n\
+                 [audit]\ndir = \"{}\"\n[server]\n{server}",
+                upstream.url(),
+                dir.path().join("audit").display(),
+            ),
+        )
+        .expect("config")
+    };
+    let first = issue();
+    let shared = Shared::serve(&config(true)).await;
+    // A client that trusts one certificate only, on a connection of its own.
+    let trusting = |root: &[u8]| {
+        let mut c = no_retries();
+        c.tls.test_roots = vec![root.to_vec()];
+        client_with(
+            &format!("https://localhost:{}", shared.addr.port()),
+            None,
+            c,
+        )
+    };
+    let healthy = |c: HttpTransport| async move {
+        c.send(OutboundRequest::get("/healthz"))
+            .await
+            .map(|r| r.status)
+            .ok()
+    };
+    assert_eq!(healthy(trusting(&first)).await, Some(StatusCode::OK));
+
+    let second = issue();
+    assert_eq!(
+        healthy(trusting(&second)).await,
+        None,
+        "the old certificate until the reload"
+    );
+    let r = shared.gateway.reload(&config(true)).expect("reload");
+    assert!(r.tls, "{r:?}");
+    assert_eq!(healthy(trusting(&second)).await, Some(StatusCode::OK));
+    assert_eq!(healthy(trusting(&first)).await, None);
+
+    let off = shared.gateway.reload(&config(false));
+    assert!(off.is_err_and(|e| e.to_string().contains("takes a restart")));
+    assert_eq!(healthy(trusting(&second)).await, Some(StatusCode::OK));
+    shared.stop().await;
 }
