@@ -20,6 +20,10 @@ pub(crate) struct ServeArgs {
     /// Send to this OpenAI-compatible base URL instead (vLLM, Ollama, llama.cpp...).
     #[arg(long)]
     upstream: Option<String>,
+    /// Check the configuration and exit (0: `serve` would start with it, or a running
+    /// one would reload it), without serving, connecting or touching the audit log.
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,9 +79,9 @@ fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
     {
         Ok(r) => {
             tracing::info!(
-                keys = r.keys,
-                policy_version = %r.policy_version,
-                tls = r.tls,
+                keys = r.applied.keys,
+                policy_version = %r.applied.policy_version,
+                tls = r.applied.tls,
                 "configuration reloaded: keys, policy and TLS files apply to new requests"
             );
             if !r.needs_restart.is_empty() {
@@ -105,6 +109,16 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         .with_writer(std::io::stderr)
         .try_init();
     let config = load_config(args)?;
+    if args.check {
+        let c = sentinel_gateway::Gateway::check(&config)?;
+        outln!(
+            "configuration OK: {} gateway keys, policy {}, TLS {}",
+            c.keys,
+            c.policy_version,
+            if c.tls { "on" } else { "off" }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let listen = config
         .server
         .listen

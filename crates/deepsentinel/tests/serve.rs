@@ -407,3 +407,48 @@ fn a_second_gateway_on_the_same_audit_directory_does_not_start() {
         "{stderr}"
     );
 }
+
+/// `serve --check` says whether a configuration would start, without serving or touching
+/// the audit log: it passes beside a running gateway that holds the log's lock, and a
+/// broken file fails with the reason.
+#[test]
+fn serve_check_validates_without_touching_the_audit_log() {
+    let (mut child, _port, dir) = start_serve();
+    let check = |config: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepsentinel"));
+        cmd.args(["serve", "--check"]).current_dir(dir.path());
+        if let Some(c) = config {
+            let path = dir.path().join("check.toml");
+            std::fs::write(&path, c).expect("write");
+            cmd.arg("--config").arg(path);
+        }
+        cmd.output().expect("runs")
+    };
+    let ok = check(None);
+    assert!(ok.status.success(), "{ok:?}");
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        out.starts_with("configuration OK: 0 gateway keys, policy "),
+        "{out}"
+    );
+    let bad = check(Some("[policy]\npreset = \"no-such\"\n"));
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("unknown preset"), "{err}");
+    stop(&mut child);
+
+    // Nothing is created where the configuration points the audit log.
+    let fresh = tempfile::tempdir().expect("tmp");
+    let audit = fresh.path().join("audit-here");
+    let out = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["serve", "--check", "--config"])
+        .arg({
+            let p = fresh.path().join("c.toml");
+            std::fs::write(&p, format!("[audit]\ndir = \"{}\"\n", audit.display())).expect("write");
+            p
+        })
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    assert!(!audit.exists());
+}

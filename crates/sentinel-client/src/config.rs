@@ -506,17 +506,9 @@ impl SentinelConfig {
         .map_err(|e| ConfigError(format!("[policy] {e}")))
     }
 
-    /// Builds the pipeline over a given transport with a policy built already (by
-    /// [`SentinelConfig::policy_set`], or any [`PolicyEngine`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`SentinelConfig::build`], but for the policy.
-    pub fn build_with_policy(
-        &self,
-        transport: Arc<dyn Transport>,
-        policy: Arc<dyn PolicyEngine>,
-    ) -> Result<Pipeline, ConfigError> {
+    /// The detection stage `[detection]` describes: the local detector compiled (with the
+    /// recognizers file, if any), its cache, and the remote detector.
+    fn detection_stage(&self) -> Result<Detection, ConfigError> {
         let mut builder = LocalDetector::builder();
         if let Some(path) = &self.detection.recognizers {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -575,8 +567,17 @@ impl SentinelConfig {
             max_bytes: self.detection.cache_max_bytes.unwrap_or(64 << 20),
             ..CacheConfig::default()
         }));
-        let detection = Detection::new(local, detection_cache, self.detection.mode, remote);
-        let audit: Option<Arc<dyn AuditSink>> = match &self.audit.dir {
+        Ok(Detection::new(
+            local,
+            detection_cache,
+            self.detection.mode,
+            remote,
+        ))
+    }
+
+    /// The audit log's settings (`[audit]`, `[failure] audit`), not yet opened.
+    fn audit_sink_config(&self) -> Result<Option<FileSinkConfig>, ConfigError> {
+        Ok(match &self.audit.dir {
             None => None,
             Some(dir) => {
                 let mut c = FileSinkConfig::new(dir.clone());
@@ -594,10 +595,45 @@ impl SentinelConfig {
                     Stance::FailClosed => FailurePolicy::FailClosed,
                     Stance::FailOpen => FailurePolicy::FailOpen,
                 };
-                Some(Arc::new(
-                    FileSink::open(c).map_err(|e| ConfigError(format!("[audit] {e}")))?,
-                ))
+                Some(c)
             }
+        })
+    }
+
+    /// Checks everything [`SentinelConfig::build`] would use, without opening the audit
+    /// log or anything else with effects outside the process: the detection stage
+    /// compiles, the policy loads, the upstream, transport, cache and audit settings are
+    /// valid. The policy set it built is returned (a report can name its version).
+    ///
+    /// # Errors
+    ///
+    /// What [`SentinelConfig::build`] would refuse, but for the audit directory itself
+    /// (created, locked and read only by `build`).
+    pub fn check(&self) -> Result<PolicySet, ConfigError> {
+        self.detection_stage()?;
+        self.audit_sink_config()?;
+        HttpTransport::new(self.transport_config(), vec![self.upstream()?])
+            .map_err(|e| ConfigError(format!("[network] {e}")))?;
+        self.policy_set()
+    }
+
+    /// Builds the pipeline over a given transport with a policy built already (by
+    /// [`SentinelConfig::policy_set`], or any [`PolicyEngine`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`SentinelConfig::build`], but for the policy.
+    pub fn build_with_policy(
+        &self,
+        transport: Arc<dyn Transport>,
+        policy: Arc<dyn PolicyEngine>,
+    ) -> Result<Pipeline, ConfigError> {
+        let detection = self.detection_stage()?;
+        let audit: Option<Arc<dyn AuditSink>> = match self.audit_sink_config()? {
+            None => None,
+            Some(c) => Some(Arc::new(
+                FileSink::open(c).map_err(|e| ConfigError(format!("[audit] {e}")))?,
+            )),
         };
         let c = &self.cache;
         let response_cache = ResponseCachePolicy {

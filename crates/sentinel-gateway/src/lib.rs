@@ -115,16 +115,24 @@ pub struct Gateway {
     config: Mutex<SentinelConfig>,
 }
 
-/// What [`Gateway::reload`] applied, and what it left for a restart.
+/// What a configuration gives the gateway that a reload can change: what
+/// [`Gateway::check`] found, or [`Gateway::reload`] applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reloaded {
-    /// Gateway keys now accepted.
+pub struct Checked {
+    /// Gateway keys accepted.
     pub keys: usize,
     /// The policy's version (per tenant, the hash audit records carry) for the default
     /// tenant.
     pub policy_version: String,
-    /// Whether the TLS certificate and key were read again.
+    /// Whether TLS is on (a reload read its certificate and key again).
     pub tls: bool,
+}
+
+/// What [`Gateway::reload`] applied, and what it left for a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reloaded {
+    /// What applies to requests from now on.
+    pub applied: Checked,
     /// Sections of the file that differ from those in force but take effect only at a
     /// restart (`network`, `server`, ...), so they were not applied.
     pub needs_restart: Vec<&'static str>,
@@ -336,14 +344,13 @@ impl Gateway {
         policy.keep_vault(&current.policy);
         let policy = Arc::new(policy);
         let pipeline = Arc::new(current.pipeline.with_policy(policy.clone()));
-        let reloaded = Reloaded {
+        let applied = Checked {
             keys: keys.len(),
             policy_version: pipeline
                 .policy()
                 .version_hash(&self.state.default_tenant)
                 .to_string(),
             tls: tls.is_some(),
-            needs_restart: Vec::new(),
         };
         self.state.live.store(Arc::new(Live {
             pipeline,
@@ -358,8 +365,30 @@ impl Gateway {
         held.server.tls_cert.clone_from(&config.server.tls_cert);
         held.server.tls_key.clone_from(&config.server.tls_key);
         Ok(Reloaded {
+            applied,
             needs_restart: differing_sections(&held, config),
-            ..reloaded
+        })
+    }
+
+    /// Checks `config` as [`Gateway::new`] would use it, without serving, connecting or
+    /// opening the audit log (which a running gateway holds): keys, policy, TLS files,
+    /// detection, upstream, transport, cache and audit settings. What
+    /// `deepsentinel serve --check` runs, before a start or a reload.
+    ///
+    /// # Errors
+    ///
+    /// What [`Gateway::new`] would refuse, but for the audit directory itself.
+    pub fn check(config: &SentinelConfig) -> Result<Checked, GatewayError> {
+        let policy = config
+            .check()
+            .map_err(|e| GatewayError::Config(e.to_string()))?;
+        let keys = keys_of(config)?;
+        let tls = tls_of(&config.server)?;
+        Ok(Checked {
+            keys: keys.len(),
+            policy_version: sentinel_policy::PolicyEngine::version_hash(&policy, config.tenant())
+                .to_string(),
+            tls: tls.is_some(),
         })
     }
 

@@ -898,7 +898,7 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
 
     // The same policy file, and new keys.
     let r = gw.reload(&config(NEW, &file, "")).expect("reload");
-    assert_eq!((r.keys, r.needs_restart.len()), (1, 0), "{r:?}");
+    assert_eq!((r.applied.keys, r.needs_restart.len()), (1, 0), "{r:?}");
     let (status, _, _) = post(&in_conversation(OLD), "/v1/chat/completions", chat("hi")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the old key is gone");
     // The vault carried over: a token handed out before the reload still restores.
@@ -942,7 +942,7 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
     assert_eq!(r.needs_restart, ["server"], "{r:?}");
     let after = stats().await;
     assert_ne!(before.0, after.0);
-    assert_eq!(after, (r.policy_version.clone(), json!(1)));
+    assert_eq!(after, (r.applied.policy_version.clone(), json!(1)));
     let (status, _, _) = post(&c, "/v1/chat/completions", chat("mail jane@example.com")).await;
     assert_eq!(status, StatusCode::OK, "the body limit did not change");
     assert_eq!(upstream_saw(), "mail jane@example.com");
@@ -1056,7 +1056,7 @@ async fn a_reload_serves_a_renewed_certificate() {
         "the old certificate until the reload"
     );
     let r = shared.gateway.reload(&config(true)).expect("reload");
-    assert!(r.tls, "{r:?}");
+    assert!(r.applied.tls, "{r:?}");
     assert_eq!(healthy(trusting(&second)).await, Some(StatusCode::OK));
     assert_eq!(healthy(trusting(&first)).await, None);
 
