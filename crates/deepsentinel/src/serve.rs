@@ -109,6 +109,16 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         .with_writer(std::io::stderr)
         .try_init();
     let config = load_config(args)?;
+    let listen = config
+        .server
+        .listen
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    // Built before a check too: it validates `[server] workers`.
+    let runtime = config
+        .server
+        .runtime()
+        .context("cannot start the runtime")?;
     if args.check {
         let c = sentinel_gateway::Gateway::check(&config)?;
         outln!(
@@ -119,15 +129,6 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let listen = config
-        .server
-        .listen
-        .clone()
-        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-    let runtime = config
-        .server
-        .runtime()
-        .context("cannot start the runtime")?;
     runtime.block_on(async move {
         let recorder = sentinel_metrics::prometheus_recorder()?;
         let handle = recorder.handle();

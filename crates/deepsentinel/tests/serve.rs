@@ -431,10 +431,15 @@ fn serve_check_validates_without_touching_the_audit_log() {
         out.starts_with("configuration OK: 0 gateway keys, policy "),
         "{out}"
     );
-    let bad = check(Some("[policy]\npreset = \"no-such\"\n"));
-    assert_eq!(bad.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("unknown preset"), "{err}");
+    for (config, reason) in [
+        ("[policy]\npreset = \"no-such\"\n", "unknown preset"),
+        ("[server]\nworkers = 0\n", "workers must be at least 1"),
+    ] {
+        let bad = check(Some(config));
+        assert_eq!(bad.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&bad.stderr);
+        assert!(err.contains(reason), "{err}");
+    }
     stop(&mut child);
 
     // Nothing is created where the configuration points the audit log.
