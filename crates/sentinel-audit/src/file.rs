@@ -310,7 +310,8 @@ impl FileSink {
     ///
     /// # Errors
     ///
-    /// The directory cannot be created or read, or its newest file is unreadable.
+    /// The directory cannot be created or read, its newest file is unreadable, or another
+    /// writer holds it ([`ErrorKind::InUse`]: one writer per directory, see [`LOCK_FILE`]).
     pub fn open(config: FileSinkConfig) -> Result<FileSink, Error> {
         std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
         // Before reading the tail: a chain resumed beside another writer would fork.
