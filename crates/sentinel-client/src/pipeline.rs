@@ -1551,15 +1551,8 @@ impl TextStream {
     /// then up to the last line or sentence end in its second half (else the last space,
     /// else all of it), so the remote sees whole sentences where it can.
     fn window_end(&self, frontier: usize) -> usize {
-        let window = match self.window {
-            StreamWindow::Off => return frontier,
-            StreamWindow::Always(bytes) => bytes,
-            StreamWindow::Doubtful { bytes, threshold } => {
-                if !self.pending.iter().any(|f| f.score < threshold) {
-                    return frontier;
-                }
-                bytes
-            }
+        let Some(window) = self.remote_window() else {
+            return frontier;
         };
         let held = frontier.saturating_sub(self.base).min(self.buf.len());
         if held < window {
@@ -1577,6 +1570,20 @@ impl TextStream {
         });
         let space = || (from..held).rev().find(|&i| bytes[i].is_ascii_whitespace());
         self.base + sentence_end.or_else(space).map_or(held, |i| i + 1)
+    }
+
+    /// The window's size when released text waits for the remote now: always, or with a
+    /// doubtful finding held; `None` when the local scan decides alone.
+    fn remote_window(&self) -> Option<usize> {
+        match self.window {
+            StreamWindow::Off => None,
+            StreamWindow::Always(bytes) => Some(bytes),
+            StreamWindow::Doubtful { bytes, threshold } => self
+                .pending
+                .iter()
+                .any(|f| f.score < threshold)
+                .then_some(bytes),
+        }
     }
 
     fn feed(&mut self, text: &str) {
@@ -1610,7 +1617,7 @@ impl TextStream {
             end: f.end - base,
             ..f.clone()
         };
-        let found: Vec<Finding> = if self.window == StreamWindow::Off {
+        let found: Vec<Finding> = if self.remote_window().is_none() {
             let end = base + cut;
             let (mine, rest): (Vec<Finding>, Vec<Finding>) =
                 self.pending.drain(..).partition(|f| f.end <= end);
