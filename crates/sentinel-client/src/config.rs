@@ -471,11 +471,18 @@ impl SentinelConfig {
     ///
     /// Any layer that cannot be built, named by its section.
     pub fn build(&self) -> Result<Pipeline, ConfigError> {
-        let transport: Arc<dyn Transport> = Arc::new(
-            HttpTransport::new(self.transport_config(), vec![self.upstream()?])
-                .map_err(|e| ConfigError(format!("[network] {e}")))?,
-        );
-        self.build_with(transport)
+        self.build_with(Arc::new(self.transport()?))
+    }
+
+    /// The upstream transport `[network]` describes: [`SentinelConfig::transport_config`]
+    /// over [`SentinelConfig::upstream`]. Nothing connects until a request is sent.
+    ///
+    /// # Errors
+    ///
+    /// The upstream URL or a TLS setting cannot be used.
+    pub fn transport(&self) -> Result<HttpTransport, ConfigError> {
+        HttpTransport::new(self.transport_config(), vec![self.upstream()?])
+            .map_err(|e| ConfigError(format!("[network] {e}")))
     }
 
     /// Builds the pipeline over a given transport (tests, custom transports).
@@ -612,8 +619,7 @@ impl SentinelConfig {
     pub fn check(&self) -> Result<PolicySet, ConfigError> {
         self.detection_stage()?;
         self.audit_sink_config()?;
-        HttpTransport::new(self.transport_config(), vec![self.upstream()?])
-            .map_err(|e| ConfigError(format!("[network] {e}")))?;
+        self.transport()?;
         self.policy_set()
     }
 

@@ -265,13 +265,9 @@ impl Gateway {
         prometheus: Option<PrometheusHandle>,
     ) -> Result<Gateway, GatewayError> {
         let transport = Arc::new(
-            HttpTransport::new(
-                config.transport_config(),
-                vec![config
-                    .upstream()
-                    .map_err(|e| GatewayError::Config(e.to_string()))?],
-            )
-            .map_err(|e| GatewayError::Config(e.to_string()))?,
+            config
+                .transport()
+                .map_err(|e| GatewayError::Config(e.to_string()))?,
         );
         let shared: Arc<dyn Transport> = transport.clone();
         let policy = Arc::new(
