@@ -240,17 +240,22 @@ pub(crate) fn start_gateway(
 ) -> Result<(Guard, u16)> {
     let port = free_port()?;
     std::fs::write(config, gateway_config(upstream, port, audit, workers))?;
-    let child = cmd
-        .args(["serve", "--config"])
+    cmd.args(["serve", "--config"])
         .arg(config)
-        .env("RUST_LOG", "error")
+        .env("RUST_LOG", "error");
+    Ok((start_quiet(cmd, port, "deepsentinel serve")?, port))
+}
+
+/// Starts `cmd` with its output discarded and waits until it listens on `port`.
+fn start_quiet(mut cmd: Command, port: u16, what: &str) -> Result<Guard> {
+    let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+        .with_context(|| format!("cannot start {what} ({:?})", cmd.get_program()))?;
     let guard = Guard(child);
-    wait_for(port, "deepsentinel serve")?;
-    Ok((guard, port))
+    wait_for(port, what)?;
+    Ok(guard)
 }
 
 /// Starts nginx as a plain reverse proxy to `upstream` with upstream keep-alive, on a free
@@ -282,18 +287,8 @@ pub(crate) fn start_nginx(
             master = if master { "on" } else { "off" },
         ),
     )?;
-    let child = cmd
-        .arg("-c")
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start nginx (apt-get install nginx)")?;
-    let guard = Guard(child);
-    wait_for(port, "nginx")?;
-    Ok((guard, port))
+    cmd.arg("-c").arg(&conf).arg("-p").arg(dir);
+    Ok((start_quiet(cmd, port, "nginx")?, port))
 }
 
 /// Writes the load generator's scenario file for the clean or the PII prompt.

@@ -784,6 +784,21 @@ fn hybrid(up: &Upstream) -> String {
 }
 
 /// The text a streamed chat answer carries, its deltas joined.
+/// The content of `model`'s whole (not streamed) chat answer to `messages`.
+async fn whole_content(c: &SentinelClient, model: &str, messages: &Value) -> String {
+    let body = answer(
+        c,
+        Route::ChatCompletions,
+        &json!({"model": model, "messages": messages}),
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).expect("json");
+    v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn streamed_content(body: &str) -> String {
     events_of(body)
         .iter()
@@ -811,14 +826,7 @@ async fn hybrid_mode_asks_the_remote_about_streamed_answers_a_window_at_a_time()
     // windows of at least 512 bytes, plus the request's one text.
     assert!((3..=5).contains(&asked), "asked {asked} times");
     // A whole answer comes out the same.
-    let whole = answer(
-        &c,
-        Route::ChatCompletions,
-        &json!({"model": "names", "messages": messages}),
-    )
-    .await;
-    let v: Value = serde_json::from_str(&whole).expect("json");
-    assert_eq!(v["choices"][0]["message"]["content"], streamed.as_str());
+    assert_eq!(whole_content(&c, "names", &messages).await, streamed);
 
     // A window larger than the answer: the remote sees it once, whole, at its end.
     let wide = client(&up, &format!("{remote}stream_window_bytes = 4096\n"));
@@ -862,14 +870,7 @@ async fn a_name_across_a_window_cut_is_redacted_whole() {
         streamed.contains(&format!(" <PERSON_1>{} wrote this.", "-".repeat(30))),
         "{streamed}"
     );
-    let whole = answer(
-        &c,
-        Route::ChatCompletions,
-        &json!({"model": "split-name", "messages": messages}),
-    )
-    .await;
-    let v: Value = serde_json::from_str(&whole).expect("json");
-    assert_eq!(v["choices"][0]["message"]["content"], streamed.as_str());
+    assert_eq!(whole_content(&c, "split-name", &messages).await, streamed);
 }
 
 /// Hybrid detection without remote-only types asks the remote only about doubtful local
