@@ -665,7 +665,7 @@ impl SentinelConfig {
         // The native scan, and what the gateway answers without the pipeline and counts
         // itself (the Presidio endpoints, the model list).
         routes.extend([crate::SCAN_ROUTE, "/analyze", "/anonymize", "/v1/models"]);
-        let telemetry = Arc::new(Telemetry::new(&routes));
+        let telemetry = Arc::new(Telemetry::new(&routes).with_tenants(self.metrics.per_tenant));
         Ok(Pipeline::new(
             detection,
             policy,
@@ -677,7 +677,6 @@ impl SentinelConfig {
                 detector_stance: self.failure.detector,
                 audit_stance: self.failure.audit,
                 response_cache,
-                tenant_metrics: self.metrics.per_tenant,
                 ..PipelineConfig::default()
             },
         ))

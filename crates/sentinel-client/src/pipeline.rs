@@ -63,8 +63,6 @@ pub struct PipelineConfig {
     pub fingerprint_key: Vec<u8>,
     /// The largest event in a streamed answer.
     pub max_event_bytes: usize,
-    /// Count requests and findings per tenant too (`deepsentinel_tenant_*`).
-    pub tenant_metrics: bool,
 }
 
 impl Default for PipelineConfig {
@@ -77,7 +75,6 @@ impl Default for PipelineConfig {
             stream_hold_back: 256,
             fingerprint_key: (0..32).map(|_| fastrand::u8(..)).collect(),
             max_event_bytes: 1 << 20,
-            tenant_metrics: false,
         }
     }
 }
@@ -466,17 +463,6 @@ impl Pipeline {
         }
     }
 
-    /// `tenant` as a [`RequestRecord`] should carry it: itself when requests are counted
-    /// per tenant ([`PipelineConfig::tenant_metrics`]), else empty (not counted per
-    /// tenant). For callers that record what they answer themselves, like the gateway.
-    pub fn tenant_label<'t>(&self, tenant: &'t str) -> &'t str {
-        if self.config.tenant_metrics {
-            tenant
-        } else {
-            ""
-        }
-    }
-
     /// The telemetry (its Monitor is what `/v1/sentinel/stats` shows).
     pub fn telemetry(&self) -> &Arc<Telemetry> {
         &self.telemetry
@@ -664,8 +650,8 @@ impl Pipeline {
         })
     }
 
-    /// Hands a finished request or scan to telemetry, with its stage times, cache lookups
-    /// and findings (and its tenant, when per-tenant metrics are on).
+    /// Hands a finished request or scan to telemetry, with its stage times, cache lookups,
+    /// findings and tenant.
     fn report(
         &self,
         record: RequestRecord<'_>,
@@ -680,7 +666,7 @@ impl Pipeline {
         record.stages = t.stages;
         record.cache = lookups;
         record.findings = &findings;
-        record.tenant = self.tenant_label(tenant);
+        record.tenant = tenant;
         self.telemetry.record(&record);
     }
 

@@ -774,7 +774,7 @@ async fn route(
     let status = response.status().as_u16();
     let mut record = RequestRecord::new(&path, "", status, started.elapsed());
     record.error = error;
-    record.tenant = live.pipeline.tenant_label(count.tenant);
+    record.tenant = count.tenant;
     live.pipeline.telemetry().record(&record);
     response
 }

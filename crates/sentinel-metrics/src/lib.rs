@@ -204,7 +204,8 @@ pub struct RequestRecord<'a> {
     pub findings: &'a [(&'a str, &'a str)],
     /// Tokens from the upstream's usage field: (prompt, completion).
     pub tokens: Option<(u64, u64)>,
-    /// The tenant (counted per tenant when not empty).
+    /// The tenant (counted per tenant when not empty and [`Telemetry::with_tenants`] is
+    /// on).
     pub tenant: &'a str,
 }
 
@@ -420,6 +421,8 @@ pub struct Telemetry {
     per_finding: RwLock<FindingCounters>,
     tenants: BoundedLabels,
     per_tenant: RwLock<HashMap<Box<str>, TenantHandles>>,
+    /// Whether records are counted per tenant too ([`Telemetry::with_tenants`]).
+    count_tenants: bool,
     monitor: Arc<Monitor>,
 }
 
@@ -506,8 +509,16 @@ impl Telemetry {
             per_finding: RwLock::new(HashMap::default()),
             tenants: BoundedLabels::new(64),
             per_tenant: RwLock::new(HashMap::default()),
+            count_tenants: false,
             monitor: Arc::new(Monitor::new()),
         }
+    }
+
+    /// Counts requests and findings per tenant too (`deepsentinel_tenant_*`, off by
+    /// default: `[metrics] per_tenant`), for every record that names its tenant.
+    pub fn with_tenants(mut self, on: bool) -> Telemetry {
+        self.count_tenants = on;
+        self
     }
 
     /// The monitor fed by [`Telemetry::record`].
@@ -686,7 +697,7 @@ impl Telemetry {
         if let Some(e) = r.error {
             metrics::counter!(ERRORS_TOTAL, label::KIND => e.as_str()).increment(1);
         }
-        if !r.tenant.is_empty() {
+        if self.count_tenants && !r.tenant.is_empty() {
             let outcome = if r.blocked.is_some() {
                 1
             } else if r.error.is_some() {

@@ -178,7 +178,8 @@ fn docs_name_only_known_metrics() {
 fn requests_and_findings_are_counted_per_tenant_with_a_bounded_label() {
     let recorder = prometheus_recorder().expect("recorder");
     let handle = recorder.handle();
-    let telemetry = metrics::with_local_recorder(&recorder, || Telemetry::new(&[CHAT]));
+    let telemetry =
+        metrics::with_local_recorder(&recorder, || Telemetry::new(&[CHAT]).with_tenants(true));
     let record = |tenant: &str, findings: &[(&str, &str)], blocked: bool, error: bool| {
         let mut r = RequestRecord::new(CHAT, "m", 200, Duration::from_micros(100));
         r.tenant = tenant;
