@@ -14,7 +14,8 @@ pub(crate) struct ServeArgs {
     /// detection, the strict preset, in-memory caches, audit log in ./deepsentinel-audit.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Listen here instead (overrides [server] listen).
+    /// Listen here instead (overrides [server] listen). A socket passed in by systemd's
+    /// socket activation (LISTEN_FDS) is served instead of either.
     #[arg(long)]
     listen: Option<String>,
     /// Send to this OpenAI-compatible base URL instead (vLLM, Ollama, llama.cpp...).
@@ -100,6 +101,47 @@ fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
     metrics::counter!(CONFIG_RELOADS_TOTAL, label::RESULT => outcome).increment(1);
 }
 
+/// The listening socket a service manager passed in, if any: systemd's socket activation
+/// (`LISTEN_FDS`, and `LISTEN_PID` when set), its first socket. Serving a socket that
+/// outlives the process is what lets a restart (a new binary) queue connections in the
+/// kernel instead of refusing them. Taking it clears the variables, a process-wide change,
+/// so it runs before the runtime starts threads.
+fn passed_listener() -> Result<Option<std::net::TcpListener>> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if fds.len() > 1 {
+        tracing::warn!(
+            passed = fds.len(),
+            "more than one socket passed in; serving the first"
+        );
+    }
+    fds.take_tcp_listener(0)
+        .context("the socket passed in (LISTEN_FDS) is not a TCP listener")
+}
+
+/// Completes at the first SIGTERM or SIGINT (Ctrl-C). The handlers are installed by this
+/// call, not at the future's first poll (which comes only once serving starts), so that a
+/// signal arriving while the gateway starts up drains it instead of killing it.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -109,6 +151,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         .with_writer(std::io::stderr)
         .try_init();
     let config = load_config(args)?;
+    let passed = if args.check { None } else { passed_listener()? };
     let listen = config
         .server
         .listen
@@ -157,9 +200,30 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
                 }
             });
         }
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
+        let shutdown = shutdown_signal()?;
+        let (listener, listen) = match passed {
+            Some(socket) => {
+                socket
+                    .set_nonblocking(true)
+                    .context("cannot use the socket passed in")?;
+                let listener = tokio::net::TcpListener::from_std(socket)
+                    .context("cannot use the socket passed in")?;
+                let addr = listener
+                    .local_addr()
+                    .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+                tracing::info!(
+                    listen = %addr,
+                    "serving the socket passed in by the service manager; [server] listen and --listen are not used"
+                );
+                (listener, addr)
+            }
+            None => (
+                tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?,
+                listen,
+            ),
+        };
         tracing::info!(
             listen = %listen,
             upstream = config.network.upstream.as_deref().unwrap_or("https://api.openai.com/v1"),
@@ -169,22 +233,6 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         if !gateway.requires_keys() {
             tracing::warn!("no API keys configured: only loopback callers are served");
         }
-        let shutdown = async {
-            let ctrl_c = tokio::signal::ctrl_c();
-            #[cfg(unix)]
-            {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .ok();
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
-                }
-            }
-            #[cfg(not(unix))]
-            {
-                let _ = ctrl_c.await;
-            }
-        };
         gateway.serve(listener, shutdown).await?;
         Ok::<_, anyhow::Error>(())
     })?;

@@ -71,10 +71,17 @@ fn start_serve_with(config: Option<&str>) -> (std::process::Child, u16, tempfile
         .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
+    wait_ready(&mut child, port);
+    (child, port, dir)
+}
+
+/// Waits (20 s at most) until `/healthz` on `port` answers 200; kills `child` and fails
+/// the test if it does not.
+fn wait_ready(child: &mut std::process::Child, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some((200, _)) = get(port, "/healthz") {
-            return (child, port, dir);
+            return;
         }
         if Instant::now() >= deadline {
             let _ = child.kill();
@@ -456,4 +463,85 @@ fn serve_check_validates_without_touching_the_audit_log() {
         .expect("runs");
     assert!(out.status.success(), "{out:?}");
     assert!(!audit.exists());
+}
+
+/// Starts `deepsentinel serve` in `dir` on `socket`, passed as systemd's socket activation
+/// passes it (descriptor 3, `LISTEN_FDS=1`); the test holds the socket as the service
+/// manager would, across restarts.
+#[cfg(unix)]
+fn start_on_socket(socket: &TcpListener, dir: &std::path::Path) -> std::process::Child {
+    use command_fds::{CommandFdExt, FdMapping};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepsentinel"));
+    cmd.args(["serve", "--upstream", "http://127.0.0.1:9/v1"])
+        .current_dir(dir)
+        .env("LISTEN_FDS", "1")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .fd_mappings(vec![FdMapping {
+            parent_fd: socket.try_clone().expect("dup").into(),
+            child_fd: 3,
+        }])
+        .expect("one mapping");
+    cmd.spawn().expect("starts")
+}
+
+/// A restart (a new binary) on a socket the service manager keeps open refuses no
+/// connection: one made while no gateway runs waits in the kernel's queue and is answered
+/// by the next, and the audit chain continues across the two.
+#[cfg(unix)]
+#[test]
+#[allow(clippy::zombie_processes)] // reason: both children are stopped and waited on
+fn a_restart_on_a_passed_socket_refuses_no_connection() {
+    let socket = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let scan = |port| {
+        post(
+            port,
+            "/v1/sentinel/scan",
+            r#"{"text": "mail ann@example.com"}"#,
+        )
+    };
+
+    let mut first = start_on_socket(&socket, dir.path());
+    wait_ready(&mut first, port);
+    let (status, body) = scan(port).expect("answer");
+    assert_eq!(status, 200, "{body}");
+    stop(&mut first);
+
+    // Nobody serves now; the connection is made and the request sent regardless.
+    let request = r#"{"text": "mail bob@example.com"}"#;
+    let mut waiting = TcpStream::connect(("127.0.0.1", port)).expect("connects while down");
+    waiting
+        .write_all(
+            format!(
+                "POST /v1/sentinel/scan HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{request}",
+                request.len()
+            )
+            .as_bytes(),
+        )
+        .expect("sends while down");
+    let mut second = start_on_socket(&socket, dir.path());
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut answer = String::new();
+    let read = waiting.read_to_string(&mut answer);
+    stop(&mut second);
+    read.expect("the queued request is answered");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("EMAIL_ADDRESS"), "{answer}");
+
+    let mut log = String::new();
+    if let Some(mut e) = first.stderr.take() {
+        let _ = e.read_to_string(&mut log);
+    }
+    assert!(
+        log.contains("serving the socket passed in by the service manager"),
+        "{log}"
+    );
+    let audit = dir.path().join("deepsentinel-audit");
+    let (code, out) = run(&["audit", "verify", audit.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{out}");
 }
