@@ -491,7 +491,11 @@ impl SentinelConfig {
     ///
     /// As [`SentinelConfig::build`].
     pub fn build_with(&self, transport: Arc<dyn Transport>) -> Result<Pipeline, ConfigError> {
-        self.build_with_policy(transport, Arc::new(self.policy_set()?))
+        self.build_from(
+            transport,
+            self.detection_stage()?,
+            Arc::new(self.policy_set()?),
+        )
     }
 
     /// The policy set `[policy]` names: its file, read now, or a preset (`strict` when
@@ -516,70 +520,28 @@ impl SentinelConfig {
     /// The detection stage `[detection]` describes: the local detector compiled (with the
     /// recognizers file, if any), its cache, and the remote detector.
     fn detection_stage(&self) -> Result<Detection, ConfigError> {
-        let mut builder = LocalDetector::builder();
-        if let Some(path) = &self.detection.recognizers {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError(format!("[detection] recognizers {}: {e}", path.display()))
-            })?;
-            let cfg = DetectionConfig::from_toml(&path.display().to_string(), &text)
-                .map_err(|e| ConfigError(format!("[detection] {e}")))?;
-            builder = cfg
-                .apply(builder)
-                .map_err(|e| ConfigError(format!("[detection] {e}")))?;
-        }
-        let local = Arc::new(
-            builder
-                .build()
-                .map_err(|e| ConfigError(format!("[detection] {e}")))?,
-        );
-        let remote = match &self.detection.remote {
+        self.detection_source()?.build()
+    }
+
+    /// What the detection stage is built from: `[detection]` and the recognizers file's
+    /// text, read now. A gateway that reloads its configuration compares it with the
+    /// source of the stage it runs, and rebuilds (emptying the detection cache) only when
+    /// the two differ.
+    ///
+    /// # Errors
+    ///
+    /// The recognizers file cannot be read.
+    pub fn detection_source(&self) -> Result<DetectionSource, ConfigError> {
+        let recognizers = match &self.detection.recognizers {
             None => None,
-            Some(r) => {
-                let defaults = RemoteSettings::default();
-                let settings = RemoteSettings {
-                    threshold: r.threshold.unwrap_or(defaults.threshold),
-                    remote_entities: r.entities.clone().unwrap_or(defaults.remote_entities),
-                    language: r.language.clone().unwrap_or(defaults.language),
-                    timeout: r.timeout_ms.map_or(defaults.timeout, Duration::from_millis),
-                    cache_ttl: r
-                        .cache_ttl_seconds
-                        .map_or(defaults.cache_ttl, Duration::from_secs),
-                    stream_window: r
-                        .stream_window_bytes
-                        .unwrap_or(defaults.stream_window)
-                        .max(1),
-                };
-                let endpoint = Endpoint::new("presidio", &r.url)
-                    .map_err(|e| ConfigError(format!("[detection.remote] url: {e}")))?;
-                let t = HttpTransport::new(
-                    TransportConfig {
-                        retry: RetryConfig {
-                            max_retries: 0,
-                            ..RetryConfig::default()
-                        },
-                        ..TransportConfig::default()
-                    },
-                    vec![Upstream::single(endpoint)],
-                )
-                .map_err(|e| ConfigError(format!("[detection.remote] {e}")))?;
-                Some(RemoteDetector::new(Arc::new(t), settings))
-            }
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!("[detection] recognizers {}: {e}", path.display()))
+            })?),
         };
-        if self.detection.mode != DetectionMode::Local && remote.is_none() {
-            return Err(ConfigError(
-                "[detection] mode hybrid and remote_first need [detection.remote]".to_owned(),
-            ));
-        }
-        let detection_cache = Arc::new(MemoryCache::new(CacheConfig {
-            max_bytes: self.detection.cache_max_bytes.unwrap_or(64 << 20),
-            ..CacheConfig::default()
-        }));
-        Ok(Detection::new(
-            local,
-            detection_cache,
-            self.detection.mode,
-            remote,
-        ))
+        Ok(DetectionSource {
+            section: self.detection.clone(),
+            recognizers,
+        })
     }
 
     /// The audit log's settings (`[audit]`, `[failure] audit`), not yet opened.
@@ -623,18 +585,20 @@ impl SentinelConfig {
         self.policy_set()
     }
 
-    /// Builds the pipeline over a given transport with a policy built already (by
-    /// [`SentinelConfig::policy_set`], or any [`PolicyEngine`]).
+    /// Builds the pipeline over a given transport, with a detection stage and a policy
+    /// built already (by [`DetectionSource::build`] and [`SentinelConfig::policy_set`], or
+    /// any [`PolicyEngine`]). A gateway that reloads builds them itself, to keep their
+    /// sources.
     ///
     /// # Errors
     ///
-    /// As [`SentinelConfig::build`], but for the policy.
-    pub fn build_with_policy(
+    /// As [`SentinelConfig::build`], but for detection and the policy.
+    pub fn build_from(
         &self,
         transport: Arc<dyn Transport>,
+        detection: Detection,
         policy: Arc<dyn PolicyEngine>,
     ) -> Result<Pipeline, ConfigError> {
-        let detection = self.detection_stage()?;
         let audit: Option<Arc<dyn AuditSink>> = match self.audit_sink_config()? {
             None => None,
             Some(c) => Some(Arc::new(
@@ -679,6 +643,88 @@ impl SentinelConfig {
                 response_cache,
                 ..PipelineConfig::default()
             },
+        ))
+    }
+}
+
+/// What a detection stage is built from ([`SentinelConfig::detection_source`]): the
+/// `[detection]` section and the text of its recognizers file. Equal sources build stages
+/// that find the same.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectionSource {
+    section: DetectionSection,
+    recognizers: Option<String>,
+}
+
+impl DetectionSource {
+    /// Compiles the local detector (with the recognizers, if any) and builds the stage
+    /// with a new, empty detection cache and the remote detector.
+    ///
+    /// # Errors
+    ///
+    /// The recognizers do not compile, or the mode needs a remote detector that is not
+    /// configured or whose URL cannot be used.
+    pub fn build(&self) -> Result<Detection, ConfigError> {
+        let mut builder = LocalDetector::builder();
+        if let (Some(path), Some(text)) = (&self.section.recognizers, &self.recognizers) {
+            let cfg = DetectionConfig::from_toml(&path.display().to_string(), text)
+                .map_err(|e| ConfigError(format!("[detection] {e}")))?;
+            builder = cfg
+                .apply(builder)
+                .map_err(|e| ConfigError(format!("[detection] {e}")))?;
+        }
+        let local = Arc::new(
+            builder
+                .build()
+                .map_err(|e| ConfigError(format!("[detection] {e}")))?,
+        );
+        let remote = match &self.section.remote {
+            None => None,
+            Some(r) => {
+                let defaults = RemoteSettings::default();
+                let settings = RemoteSettings {
+                    threshold: r.threshold.unwrap_or(defaults.threshold),
+                    remote_entities: r.entities.clone().unwrap_or(defaults.remote_entities),
+                    language: r.language.clone().unwrap_or(defaults.language),
+                    timeout: r.timeout_ms.map_or(defaults.timeout, Duration::from_millis),
+                    cache_ttl: r
+                        .cache_ttl_seconds
+                        .map_or(defaults.cache_ttl, Duration::from_secs),
+                    stream_window: r
+                        .stream_window_bytes
+                        .unwrap_or(defaults.stream_window)
+                        .max(1),
+                };
+                let endpoint = Endpoint::new("presidio", &r.url)
+                    .map_err(|e| ConfigError(format!("[detection.remote] url: {e}")))?;
+                let t = HttpTransport::new(
+                    TransportConfig {
+                        retry: RetryConfig {
+                            max_retries: 0,
+                            ..RetryConfig::default()
+                        },
+                        ..TransportConfig::default()
+                    },
+                    vec![Upstream::single(endpoint)],
+                )
+                .map_err(|e| ConfigError(format!("[detection.remote] {e}")))?;
+                Some(RemoteDetector::new(Arc::new(t), settings))
+            }
+        };
+        if self.section.mode != DetectionMode::Local && remote.is_none() {
+            return Err(ConfigError(
+                "[detection] mode hybrid and remote_first need [detection.remote]".to_owned(),
+            ));
+        }
+        let detection_cache = Arc::new(MemoryCache::new(CacheConfig {
+            max_bytes: self.section.cache_max_bytes.unwrap_or(64 << 20),
+            ..CacheConfig::default()
+        }));
+        Ok(Detection::new(
+            local,
+            detection_cache,
+            self.section.mode,
+            remote,
         ))
     }
 }

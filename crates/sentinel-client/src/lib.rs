@@ -89,8 +89,9 @@ pub use client::{
     MicroBatchConfig, SentinelClient,
 };
 pub use config::{
-    AuditSection, Auth, CacheSection, ConfigError, DetectionSection, FailureSection, KeySection,
-    MetricsSection, NetworkSection, PolicySection, RemoteSection, SentinelConfig, ServerSection,
+    AuditSection, Auth, CacheSection, ConfigError, DetectionSection, DetectionSource,
+    FailureSection, KeySection, MetricsSection, NetworkSection, PolicySection, RemoteSection,
+    SentinelConfig, ServerSection,
 };
 pub use detection::{
     Detected, Detection, DetectionMode, RemoteDetector, RemoteSettings, StreamWindow,

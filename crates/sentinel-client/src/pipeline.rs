@@ -444,16 +444,21 @@ impl Pipeline {
         }
     }
 
-    /// This pipeline with `policy` in place of its own: the same detection stage and its
-    /// cache, audit log, response cache, transport, telemetry and fingerprint key, so a
-    /// policy loaded again while serving changes decisions and nothing else. Requests in
+    /// This pipeline with `policy` in place of its own, and `detection` when given
+    /// (otherwise the same detection stage and its cache): the same audit log, response
+    /// cache, transport, telemetry and fingerprint key, so a configuration loaded again
+    /// while serving changes what is found and decided and nothing else. Requests in
     /// flight finish with the pipeline they started in.
-    pub fn with_policy(&self, policy: Arc<dyn PolicyEngine>) -> Pipeline {
+    pub fn with_stages(
+        &self,
+        detection: Option<Detection>,
+        policy: Arc<dyn PolicyEngine>,
+    ) -> Pipeline {
         Pipeline {
             fingerprinter: self.fingerprinter.clone(),
             printed: quick_cache::sync::Cache::with_weighter(4096, PRINTED_FINDINGS, PrintedWeight),
             flights: SingleFlight::new(self.config.single_flight_wait),
-            detection: Arc::clone(&self.detection),
+            detection: detection.map_or_else(|| Arc::clone(&self.detection), Arc::new),
             policy,
             audit: self.audit.clone(),
             responses: self.responses.clone(),

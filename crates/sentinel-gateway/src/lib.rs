@@ -49,8 +49,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use sentinel_client::{
-    new_request_id, Auth, Pipeline, PipelineBody, PipelineError, PipelineRequest, Route,
-    SentinelConfig,
+    new_request_id, Auth, DetectionSource, Pipeline, PipelineBody, PipelineError, PipelineRequest,
+    Route, SentinelConfig,
 };
 use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
 use sentinel_policy::{Direction, PolicySet};
@@ -110,9 +110,17 @@ pub struct Gateway {
     grace: Duration,
     /// Swapped by a reload, read once per connection.
     tls: ArcSwapOption<tokio_rustls::TlsAcceptor>,
-    /// The configuration in force: a reload applies keys, policy and TLS files, and
-    /// tells what else changed by comparing with this.
-    config: Mutex<SentinelConfig>,
+    /// The configuration in force: a reload applies keys, policy, detection and TLS
+    /// files, and tells what else changed by comparing with this.
+    config: Mutex<InForce>,
+}
+
+/// The configuration a gateway runs, as a reload compares it.
+struct InForce {
+    config: SentinelConfig,
+    /// What the running detection stage was built from: a reload rebuilds the stage (and
+    /// empties its cache) only when this changes.
+    detection: DetectionSource,
 }
 
 /// What a configuration gives the gateway that a reload can change: what
@@ -133,6 +141,10 @@ pub struct Checked {
 pub struct Reloaded {
     /// What applies to requests from now on.
     pub applied: Checked,
+    /// Whether the detection stage was built again (`[detection]` or its recognizers
+    /// file changed); its cache starts empty then. Unchanged, the stage and its cache
+    /// carry on.
+    pub detection_rebuilt: bool,
     /// Sections of the file that differ from those in force but take effect only at a
     /// restart (`network`, `server`, ...), so they were not applied.
     pub needs_restart: Vec<&'static str>,
@@ -275,9 +287,13 @@ impl Gateway {
                 .policy_set()
                 .map_err(|e| GatewayError::Config(e.to_string()))?,
         );
+        let detection = config
+            .detection_source()
+            .map_err(|e| GatewayError::Config(e.to_string()))?;
         let pipeline = Arc::new(
-            config
-                .build_with_policy(shared, policy.clone())
+            detection
+                .build()
+                .and_then(|stage| config.build_from(shared, stage, policy.clone()))
                 .map_err(|e| GatewayError::Config(e.to_string()))?,
         );
         let keys = keys_of(config)?;
@@ -309,26 +325,35 @@ impl Gateway {
             max_header_bytes: s.max_header_bytes.unwrap_or(64 << 10),
             grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(30_000)),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
-            config: Mutex::new(config.clone()),
+            config: Mutex::new(InForce {
+                config: config.clone(),
+                detection,
+            }),
         })
     }
 
-    /// Applies `config`'s gateway keys, policy (its file read again) and TLS certificate
-    /// and key to the requests that arrive from now on; requests in flight finish as they
-    /// started. The pseudonym vault, the caches, the audit log, the upstream pools and
-    /// the metrics carry on. Other sections are not applied: [`Reloaded::needs_restart`]
-    /// names those that differ. Nothing changes when it fails.
+    /// Applies `config`'s gateway keys, policy (its file read again), detection
+    /// (`[detection]` and its recognizers file, read again; rebuilt only when either
+    /// changed) and TLS certificate and key to the requests that arrive from now on;
+    /// requests in flight finish as they started. The pseudonym vault, the response cache,
+    /// the audit log, the upstream pools and the metrics carry on, and so does the
+    /// detection cache unless detection was rebuilt. Other sections are not applied:
+    /// [`Reloaded::needs_restart`] names those that differ. Nothing changes when it fails.
     ///
     /// # Errors
     ///
-    /// A key, the policy or a TLS file cannot be used, or TLS would be turned on or off
-    /// (that takes a restart: the listener would change protocol).
+    /// A key, the policy, the detection settings or a TLS file cannot be used, or TLS
+    /// would be turned on or off (that takes a restart: the listener would change
+    /// protocol).
     pub fn reload(&self, config: &SentinelConfig) -> Result<Reloaded, GatewayError> {
         let keys = keys_of(config)?;
         let mut policy = config
             .policy_set()
             .map_err(|e| GatewayError::Config(e.to_string()))?;
         let tls = tls_of(&config.server)?;
+        let source = config
+            .detection_source()
+            .map_err(|e| GatewayError::Config(e.to_string()))?;
         if tls.is_some() != self.tls.load().is_some() {
             return Err(GatewayError::Config(
                 "[server] tls_cert and tls_key: turning TLS on or off takes a restart".to_owned(),
@@ -336,10 +361,20 @@ impl Gateway {
         }
         // One reload at a time: each builds on the one before.
         let mut held = self.config.lock().unwrap_or_else(PoisonError::into_inner);
+        let detection = if source == held.detection {
+            None
+        } else {
+            Some(
+                source
+                    .build()
+                    .map_err(|e| GatewayError::Config(e.to_string()))?,
+            )
+        };
+        let detection_rebuilt = detection.is_some();
         let current = self.state.live.load_full();
         policy.keep_vault(&current.policy);
         let policy = Arc::new(policy);
-        let pipeline = Arc::new(current.pipeline.with_policy(policy.clone()));
+        let pipeline = Arc::new(current.pipeline.with_stages(detection, policy.clone()));
         let applied = Checked {
             keys: keys.len(),
             policy_version: pipeline
@@ -356,13 +391,18 @@ impl Gateway {
         if let Some(t) = tls {
             self.tls.store(Some(Arc::new(t)));
         }
-        held.keys.clone_from(&config.keys);
-        held.policy.clone_from(&config.policy);
-        held.server.tls_cert.clone_from(&config.server.tls_cert);
-        held.server.tls_key.clone_from(&config.server.tls_key);
+        let held = &mut *held;
+        held.detection = source;
+        let c = &mut held.config;
+        c.keys.clone_from(&config.keys);
+        c.policy.clone_from(&config.policy);
+        c.detection.clone_from(&config.detection);
+        c.server.tls_cert.clone_from(&config.server.tls_cert);
+        c.server.tls_key.clone_from(&config.server.tls_key);
         Ok(Reloaded {
             applied,
-            needs_restart: differing_sections(&held, config),
+            detection_rebuilt,
+            needs_restart: differing_sections(c, config),
         })
     }
 

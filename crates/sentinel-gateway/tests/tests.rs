@@ -995,6 +995,75 @@ impl Shared {
     }
 }
 
+/// A reload reads the recognizers file again: a value added to its allow list is no longer
+/// found. The stage (and its cache) is rebuilt only when `[detection]` or the file
+/// changed, and a file that does not compile changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_rebuilds_detection_only_when_its_sources_change() {
+    let (upstream, _, _) = upstream().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let recognizers = dir.path().join("detection.toml");
+    let allow = |value: &str| {
+        std::fs::write(&recognizers, format!("[allow]\nvalues = [\"{value}\"]\n")).expect("write");
+    };
+    let config = |cache_max_bytes: u64| {
+        SentinelConfig::from_toml(
+            "gw.toml",
+            &format!(
+                "[network]\nupstream = \"{}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\n\
+                 [detection]\nrecognizers = \"{}\"\ncache_max_bytes = {cache_max_bytes}\n",
+                upstream.url(),
+                recognizers.display()
+            ),
+        )
+        .expect("config")
+    };
+    allow("nobody@example.com");
+    let shared = Shared::serve(&config(1 << 20)).await;
+    let gw = Arc::clone(&shared.gateway);
+    let c = client(&format!("http://{}", shared.addr), None);
+    let found = || async {
+        let (status, v, _) = post(
+            &c,
+            "/v1/sentinel/scan",
+            json!({"text": "mail ann@example.com"}).to_string(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter_map(|f| f["entity_type"].as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(found().await, ["EMAIL_ADDRESS"]);
+
+    // Nothing changed: the same stage, its cache warm.
+    let before = gw.pipeline();
+    let r = gw.reload(&config(1 << 20)).expect("reload");
+    assert!(!r.detection_rebuilt, "{r:?}");
+    assert!(std::ptr::eq(before.detection(), gw.pipeline().detection()));
+
+    // The file changed: rebuilt, and the value is allowed.
+    allow("ann@example.com");
+    let r = gw.reload(&config(1 << 20)).expect("reload");
+    assert!(r.detection_rebuilt && r.needs_restart.is_empty(), "{r:?}");
+    assert!(!std::ptr::eq(before.detection(), gw.pipeline().detection()));
+    assert!(found().await.is_empty());
+
+    // The section changed: rebuilt too, and not named as needing a restart.
+    let r = gw.reload(&config(2 << 20)).expect("reload");
+    assert!(r.detection_rebuilt && r.needs_restart.is_empty(), "{r:?}");
+
+    // A file that does not compile changes nothing.
+    std::fs::write(&recognizers, "[allow]\nvalue = 1\n").expect("write");
+    let bad = gw.reload(&config(2 << 20)).expect_err("refused");
+    assert!(bad.to_string().contains("[detection]"), "{bad}");
+    assert!(found().await.is_empty());
+    shared.stop().await;
+}
+
 /// A renewed certificate, written over the old files, is served to new connections after
 /// a reload; turning TLS off is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
