@@ -53,6 +53,7 @@ pub struct ConfigError(pub String);
 /// [network]
 /// upstream = "https://api.openai.com/v1"
 /// api_key_env = "OPENAI_API_KEY"     # the environment variable, never the key
+/// # api_key_file = "/run/secrets/openai"  # or a file holding it (read again on reload)
 /// auth = "bearer"                    # bearer | x-api-key (Anthropic)
 /// forward_client_key = false         # the gateway sends callers' own upstream keys
 /// timeout_ms = 600000
@@ -297,6 +298,11 @@ pub struct NetworkSection {
     /// The environment variable with the upstream key (default `OPENAI_API_KEY`).
     #[serde(default)]
     pub api_key_env: Option<String>,
+    /// A file holding the upstream key instead (surrounding whitespace ignored), read at
+    /// start and at each reload, so that a key rotated in place (a mounted secret) takes
+    /// effect without a restart. Giving `api_key_env` too is an error.
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
     /// How the key is sent.
     #[serde(default)]
     pub auth: Auth,
@@ -419,12 +425,49 @@ impl SentinelConfig {
         }
     }
 
-    /// The upstream endpoint of `[network]`, with its key from the environment.
+    /// The upstream key: the content of `[network] api_key_file`, or the environment
+    /// variable `api_key_env` names (`OPENAI_API_KEY` by default; unset or empty: none).
+    /// Errors name the file or variable, never the key.
     ///
     /// # Errors
     ///
-    /// A bad URL, or a key that is not a valid header value.
+    /// Both are given, or the file cannot be read or is empty.
+    pub fn upstream_key(&self) -> Result<Option<String>, ConfigError> {
+        let n = &self.network;
+        match (&n.api_key_file, &n.api_key_env) {
+            (Some(_), Some(_)) => Err(ConfigError(
+                "[network] api_key_file and api_key_env: give one".to_owned(),
+            )),
+            (Some(path), None) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!("[network] api_key_file {}: {e}", path.display()))
+                })?;
+                let key = text.trim();
+                if key.is_empty() {
+                    return Err(ConfigError(format!(
+                        "[network] api_key_file {}: the file is empty",
+                        path.display()
+                    )));
+                }
+                Ok(Some(key.to_owned()))
+            }
+            (None, var) => Ok(std::env::var(var.as_deref().unwrap_or("OPENAI_API_KEY"))
+                .ok()
+                .filter(|k| !k.is_empty())),
+        }
+    }
+
+    /// The upstream endpoint of `[network]`, with its key ([`SentinelConfig::upstream_key`]).
+    ///
+    /// # Errors
+    ///
+    /// A bad URL, or a key that cannot be read or is not a valid header value.
     pub fn upstream(&self) -> Result<Upstream, ConfigError> {
+        self.upstream_with_key(self.upstream_key()?.as_deref())
+    }
+
+    /// [`SentinelConfig::upstream`] with a key read already.
+    fn upstream_with_key(&self, key: Option<&str>) -> Result<Upstream, ConfigError> {
         let n = &self.network;
         let url = n
             .upstream
@@ -432,32 +475,26 @@ impl SentinelConfig {
             .unwrap_or_else(|| "https://api.openai.com/v1".to_owned());
         let mut endpoint = Endpoint::new("upstream", &url)
             .map_err(|e| ConfigError(format!("[network] upstream: {e}")))?;
-        let var = n
-            .api_key_env
-            .clone()
-            .unwrap_or_else(|| "OPENAI_API_KEY".to_owned());
-        if let Ok(key) = std::env::var(&var) {
-            if !key.is_empty() {
-                let bad = || {
-                    ConfigError(format!(
-                        "[network] the key in {var} is not a valid header value"
-                    ))
-                };
-                match n.auth {
-                    Auth::Bearer => {
-                        let v = http::HeaderValue::from_str(&format!("Bearer {key}"))
-                            .map_err(|_| bad())?;
-                        endpoint = endpoint.header(http::header::AUTHORIZATION, v);
-                    }
-                    Auth::XApiKey => {
-                        let v = http::HeaderValue::from_str(&key).map_err(|_| bad())?;
-                        endpoint = endpoint
-                            .header(http::HeaderName::from_static("x-api-key"), v)
-                            .header(
-                                http::HeaderName::from_static("anthropic-version"),
-                                http::HeaderValue::from_static("2023-06-01"),
-                            );
-                    }
+        if let Some(key) = key {
+            let bad = || {
+                ConfigError("[network] the upstream key (api_key_file or api_key_env) is not a valid header value".to_owned())
+            };
+            match n.auth {
+                Auth::Bearer => {
+                    let mut v =
+                        http::HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| bad())?;
+                    v.set_sensitive(true);
+                    endpoint = endpoint.header(http::header::AUTHORIZATION, v);
+                }
+                Auth::XApiKey => {
+                    let mut v = http::HeaderValue::from_str(key).map_err(|_| bad())?;
+                    v.set_sensitive(true);
+                    endpoint = endpoint
+                        .header(http::HeaderName::from_static("x-api-key"), v)
+                        .header(
+                            http::HeaderName::from_static("anthropic-version"),
+                            http::HeaderValue::from_static("2023-06-01"),
+                        );
                 }
             }
         }
@@ -481,7 +518,18 @@ impl SentinelConfig {
     ///
     /// The upstream URL or a TLS setting cannot be used.
     pub fn transport(&self) -> Result<HttpTransport, ConfigError> {
-        HttpTransport::new(self.transport_config(), vec![self.upstream()?])
+        self.transport_with_key(self.upstream_key()?.as_deref())
+    }
+
+    /// [`SentinelConfig::transport`] with the upstream key read already
+    /// ([`SentinelConfig::upstream_key`]): a gateway that reloads compares the key it read
+    /// with the one in use and builds with the same.
+    ///
+    /// # Errors
+    ///
+    /// As [`SentinelConfig::transport`].
+    pub fn transport_with_key(&self, key: Option<&str>) -> Result<HttpTransport, ConfigError> {
+        HttpTransport::new(self.transport_config(), vec![self.upstream_with_key(key)?])
             .map_err(|e| ConfigError(format!("[network] {e}")))
     }
 

@@ -444,14 +444,16 @@ impl Pipeline {
         }
     }
 
-    /// This pipeline with `policy` in place of its own, and `detection` when given
-    /// (otherwise the same detection stage and its cache): the same audit log, response
-    /// cache, transport, telemetry and fingerprint key, so a configuration loaded again
-    /// while serving changes what is found and decided and nothing else. Requests in
-    /// flight finish with the pipeline they started in.
+    /// This pipeline with `policy` in place of its own, and `detection` and `transport`
+    /// when given (otherwise the same detection stage and its cache, the same transport
+    /// and its pools): the same audit log, response cache, telemetry and fingerprint key,
+    /// so a configuration loaded again while serving changes what is found, decided and
+    /// where it is sent, and nothing else. Requests in flight finish with the pipeline
+    /// they started in.
     pub fn with_stages(
         &self,
         detection: Option<Detection>,
+        transport: Option<Arc<dyn Transport>>,
         policy: Arc<dyn PolicyEngine>,
     ) -> Pipeline {
         Pipeline {
@@ -462,7 +464,7 @@ impl Pipeline {
             policy,
             audit: self.audit.clone(),
             responses: self.responses.clone(),
-            transport: Arc::clone(&self.transport),
+            transport: transport.unwrap_or_else(|| Arc::clone(&self.transport)),
             telemetry: Arc::clone(&self.telemetry),
             config: self.config.clone(),
         }

@@ -87,19 +87,21 @@ struct Live {
     pipeline: Arc<Pipeline>,
     /// The pipeline's policy, as built: a reload hands its pseudonym vault on.
     policy: Arc<PolicySet>,
+    /// The pipeline's transport, as built: the stats page and `/readyz` read its pools,
+    /// `/v1/models` goes through it.
+    transport: Arc<HttpTransport>,
     keys: Keys,
+    /// When callers' own upstream keys are forwarded: how the upstream takes a key.
+    forward_client_key: Option<Auth>,
 }
 
 struct State {
     live: ArcSwap<Live>,
-    transport: Arc<HttpTransport>,
     default_tenant: String,
     limiter: PriorityLimiter,
     max_body: usize,
     request_timeout: Duration,
     prometheus: Option<PrometheusHandle>,
-    /// When callers' own upstream keys are forwarded: how the upstream takes a key.
-    forward_client_key: Option<Auth>,
 }
 
 /// The gateway.
@@ -121,6 +123,22 @@ struct InForce {
     /// What the running detection stage was built from: a reload rebuilds the stage (and
     /// empties its cache) only when this changes.
     detection: DetectionSource,
+    /// The SHA-256 of the upstream key the running transport sends (never the key): with
+    /// `[network]`, what a reload compares to decide whether to build a new transport.
+    upstream_key: Option<[u8; 32]>,
+}
+
+/// How callers' own upstream keys are forwarded, when `[network] forward_client_key` is on.
+fn forward_client_key(config: &SentinelConfig) -> Option<Auth> {
+    config
+        .network
+        .forward_client_key
+        .then_some(config.network.auth)
+}
+
+/// The SHA-256 of an upstream key, as [`InForce`] keeps it.
+fn upstream_key_digest(key: Option<&str>) -> Option<[u8; 32]> {
+    key.map(|k| Sha256::digest(k.as_bytes()).into())
 }
 
 /// What a configuration gives the gateway that a reload can change: what
@@ -145,6 +163,10 @@ pub struct Reloaded {
     /// file changed); its cache starts empty then. Unchanged, the stage and its cache
     /// carry on.
     pub detection_rebuilt: bool,
+    /// Whether a new upstream transport was built (`[network]` or the upstream key
+    /// changed): new requests go through its pools, with its circuits closed. Unchanged,
+    /// the transport, its connections and its circuits' state carry on.
+    pub upstream_rebuilt: bool,
     /// Sections of the file that differ from those in force but take effect only at a
     /// restart (`network`, `server`, ...), so they were not applied.
     pub needs_restart: Vec<&'static str>,
@@ -276,9 +298,12 @@ impl Gateway {
         config: &SentinelConfig,
         prometheus: Option<PrometheusHandle>,
     ) -> Result<Gateway, GatewayError> {
+        let upstream_key = config
+            .upstream_key()
+            .map_err(|e| GatewayError::Config(e.to_string()))?;
         let transport = Arc::new(
             config
-                .transport()
+                .transport_with_key(upstream_key.as_deref())
                 .map_err(|e| GatewayError::Config(e.to_string()))?,
         );
         let shared: Arc<dyn Transport> = transport.clone();
@@ -304,9 +329,10 @@ impl Gateway {
                 live: ArcSwap::from_pointee(Live {
                     pipeline,
                     policy,
+                    transport,
                     keys,
+                    forward_client_key: forward_client_key(config),
                 }),
-                transport,
                 default_tenant: config.tenant().to_owned(),
                 limiter: PriorityLimiter::new(LimitConfig {
                     max_concurrent: s.max_concurrent.unwrap_or(1024).max(1),
@@ -316,10 +342,6 @@ impl Gateway {
                 max_body: s.max_body_bytes.unwrap_or(32 << 20),
                 request_timeout: Duration::from_millis(s.request_timeout_ms.unwrap_or(600_000)),
                 prometheus,
-                forward_client_key: config
-                    .network
-                    .forward_client_key
-                    .then_some(config.network.auth),
             }),
             header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.unwrap_or(10_000)),
             max_header_bytes: s.max_header_bytes.unwrap_or(64 << 10),
@@ -328,23 +350,26 @@ impl Gateway {
             config: Mutex::new(InForce {
                 config: config.clone(),
                 detection,
+                upstream_key: upstream_key_digest(upstream_key.as_deref()),
             }),
         })
     }
 
     /// Applies `config`'s gateway keys, policy (its file read again), detection
     /// (`[detection]` and its recognizers file, read again; rebuilt only when either
-    /// changed) and TLS certificate and key to the requests that arrive from now on;
-    /// requests in flight finish as they started. The pseudonym vault, the response cache,
-    /// the audit log, the upstream pools and the metrics carry on, and so does the
-    /// detection cache unless detection was rebuilt. Other sections are not applied:
-    /// [`Reloaded::needs_restart`] names those that differ. Nothing changes when it fails.
+    /// changed), upstream (`[network]` and the upstream key, its file or variable read
+    /// again; a new transport only when either changed) and TLS certificate and key to
+    /// the requests that arrive from now on; requests in flight finish as they started.
+    /// The pseudonym vault, the response cache, the audit log and the metrics carry on,
+    /// and so do the detection cache and the upstream pools unless they were rebuilt.
+    /// Other sections are not applied: [`Reloaded::needs_restart`] names those that
+    /// differ. Nothing changes when it fails.
     ///
     /// # Errors
     ///
-    /// A key, the policy, the detection settings or a TLS file cannot be used, or TLS
-    /// would be turned on or off (that takes a restart: the listener would change
-    /// protocol).
+    /// A key, the policy, the detection settings, the upstream settings or key, or a TLS
+    /// file cannot be used, or TLS would be turned on or off (that takes a restart: the
+    /// listener would change protocol).
     pub fn reload(&self, config: &SentinelConfig) -> Result<Reloaded, GatewayError> {
         let keys = keys_of(config)?;
         let mut policy = config
@@ -354,6 +379,10 @@ impl Gateway {
         let source = config
             .detection_source()
             .map_err(|e| GatewayError::Config(e.to_string()))?;
+        let upstream_key = config
+            .upstream_key()
+            .map_err(|e| GatewayError::Config(e.to_string()))?;
+        let upstream_digest = upstream_key_digest(upstream_key.as_deref());
         if tls.is_some() != self.tls.load().is_some() {
             return Err(GatewayError::Config(
                 "[server] tls_cert and tls_key: turning TLS on or off takes a restart".to_owned(),
@@ -371,10 +400,25 @@ impl Gateway {
             )
         };
         let detection_rebuilt = detection.is_some();
+        let transport =
+            if held.config.network == config.network && held.upstream_key == upstream_digest {
+                None
+            } else {
+                Some(Arc::new(
+                    config
+                        .transport_with_key(upstream_key.as_deref())
+                        .map_err(|e| GatewayError::Config(e.to_string()))?,
+                ))
+            };
+        let upstream_rebuilt = transport.is_some();
         let current = self.state.live.load_full();
         policy.keep_vault(&current.policy);
         let policy = Arc::new(policy);
-        let pipeline = Arc::new(current.pipeline.with_stages(detection, policy.clone()));
+        let pipeline = Arc::new(current.pipeline.with_stages(
+            detection,
+            transport.clone().map(|t| t as Arc<dyn Transport>),
+            policy.clone(),
+        ));
         let applied = Checked {
             keys: keys.len(),
             policy_version: pipeline
@@ -386,22 +430,27 @@ impl Gateway {
         self.state.live.store(Arc::new(Live {
             pipeline,
             policy,
+            transport: transport.unwrap_or_else(|| Arc::clone(&current.transport)),
             keys,
+            forward_client_key: forward_client_key(config),
         }));
         if let Some(t) = tls {
             self.tls.store(Some(Arc::new(t)));
         }
         let held = &mut *held;
         held.detection = source;
+        held.upstream_key = upstream_digest;
         let c = &mut held.config;
         c.keys.clone_from(&config.keys);
         c.policy.clone_from(&config.policy);
         c.detection.clone_from(&config.detection);
+        c.network.clone_from(&config.network);
         c.server.tls_cert.clone_from(&config.server.tls_cert);
         c.server.tls_key.clone_from(&config.server.tls_key);
         Ok(Reloaded {
             applied,
             detection_rebuilt,
+            upstream_rebuilt,
             needs_restart: differing_sections(c, config),
         })
     }
@@ -621,11 +670,10 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
 /// the upstream takes: its `Authorization: Bearer` token or `x-api-key`, whichever is
 /// present and not a gateway key. A gateway key is never forwarded.
 fn client_credential(
-    state: &State,
-    keys: &Keys,
+    live: &Live,
     headers: &http::HeaderMap,
 ) -> Option<(http::HeaderName, HeaderValue)> {
-    let auth = state.forward_client_key?;
+    let auth = live.forward_client_key?;
     let own = [
         bearer(headers),
         headers.get("x-api-key").and_then(|v| v.to_str().ok()),
@@ -633,7 +681,7 @@ fn client_credential(
     .into_iter()
     .flatten()
     .map(str::trim)
-    .find(|k| !k.is_empty() && !keys.contains_key(&key_digest(k)))?;
+    .find(|k| !k.is_empty() && !live.keys.contains_key(&key_digest(k)))?;
     let (name, value) = match auth {
         Auth::Bearer => (header::AUTHORIZATION, format!("Bearer {own}")),
         Auth::XApiKey => (http::HeaderName::from_static("x-api-key"), own.to_owned()),
@@ -745,7 +793,7 @@ struct Stats {
 
 fn stats(state: &State) -> Stats {
     let live = state.live.load();
-    let upstreams = state
+    let upstreams = live
         .transport
         .pools()
         .iter()
@@ -854,7 +902,7 @@ async fn answer<'s>(
         ("GET", "/healthz") => return json_response(StatusCode::OK, &json!({"status": "ok"})),
         ("GET", "/readyz") => {
             let audit_ok = live.pipeline.audit().is_none_or(|a| a.health().healthy);
-            let upstream_ok = state
+            let upstream_ok = live
                 .transport
                 .pools()
                 .iter()
@@ -900,10 +948,10 @@ async fn answer<'s>(
         ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(state)),
         ("GET", "/v1/models") => {
             let mut out = OutboundRequest::get("/models");
-            if let Some((name, value)) = client_credential(state, &live.keys, req.headers()) {
+            if let Some((name, value)) = client_credential(live, req.headers()) {
                 out = out.with_credential(name, value);
             }
-            let sent = match state.transport.send(out).await {
+            let sent = match live.transport.send(out).await {
                 Ok(r) => {
                     let status = r.status;
                     r.bytes().await.map(|b| (status, b))
@@ -962,7 +1010,7 @@ async fn answer<'s>(
     };
     let mut preq = PipelineRequest::new(route, tenant, body);
     preq.priority = priority;
-    preq.upstream_credential = client_credential(state, &live.keys, &parts.headers);
+    preq.upstream_credential = client_credential(live, &parts.headers);
     preq.conversation = header("x-deepsentinel-conversation");
     preq.cache_control = header("cache-control");
     preq.cache_opt_in = header("x-deepsentinel-cache").as_deref() == Some("on");

@@ -1064,6 +1064,81 @@ async fn a_reload_rebuilds_detection_only_when_its_sources_change() {
     shared.stop().await;
 }
 
+/// A reload reads the upstream key file again and moves to another upstream: new
+/// requests carry the rotated key, then go to the new address. Nothing is rebuilt when
+/// neither changed, and a key file that cannot be used changes nothing (its error names
+/// the file, never a key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_rotates_the_upstream_key_and_moves_upstream() {
+    let (first, _, first_saw) = upstream().await;
+    let (second, _, second_saw) = upstream().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let key_file = dir.path().join("upstream.key");
+    let config = |upstream: &sentinel_testkit::Server, extra: &str| {
+        SentinelConfig::from_toml(
+            "gw.toml",
+            &format!(
+                "[network]\nupstream = \"{}/v1\"\napi_key_file = \"{}\"\n{extra}",
+                upstream.url(),
+                key_file.display()
+            ),
+        )
+        .expect("config")
+    };
+    let last = |saw: &Credentials| {
+        saw.lock()
+            .expect("lock")
+            .last()
+            .and_then(|(_, credential)| credential.clone())
+    };
+    std::fs::write(&key_file, "sk-upstream-one\n").expect("write");
+    let shared = Shared::serve(&config(&first, "")).await;
+    let gw = Arc::clone(&shared.gateway);
+    let c = client(&format!("http://{}", shared.addr), None);
+    let ask = || post(&c, "/v1/chat/completions", chat("hello"));
+    assert_eq!(ask().await.0, StatusCode::OK);
+    assert_eq!(last(&first_saw).as_deref(), Some("Bearer sk-upstream-one"));
+
+    let r = gw.reload(&config(&first, "")).expect("reload");
+    assert!(!r.upstream_rebuilt, "{r:?}");
+
+    // Rotated in place: the next request carries the new key.
+    std::fs::write(&key_file, "sk-upstream-two\n").expect("write");
+    let r = gw.reload(&config(&first, "")).expect("reload");
+    assert!(r.upstream_rebuilt && r.needs_restart.is_empty(), "{r:?}");
+    assert_eq!(ask().await.0, StatusCode::OK);
+    assert_eq!(last(&first_saw).as_deref(), Some("Bearer sk-upstream-two"));
+
+    // Another upstream.
+    let r = gw.reload(&config(&second, "")).expect("reload");
+    assert!(r.upstream_rebuilt && r.needs_restart.is_empty(), "{r:?}");
+    let before = first_saw.lock().expect("lock").len();
+    assert_eq!(ask().await.0, StatusCode::OK);
+    assert_eq!(last(&second_saw).as_deref(), Some("Bearer sk-upstream-two"));
+    assert_eq!(first_saw.lock().expect("lock").len(), before);
+
+    // An empty key file, a key that is no header value, or two sources: refused, and the
+    // running upstream and key stay.
+    for (content, extra, reason) in [
+        ("\n", "", "is empty"),
+        ("sk-bad\u{7}key", "", "not a valid header value"),
+        (
+            "sk-upstream-three",
+            "api_key_env = \"SOME_VAR\"\n",
+            "give one",
+        ),
+    ] {
+        std::fs::write(&key_file, content).expect("write");
+        let e = gw.reload(&config(&second, extra)).expect_err("refused");
+        let e = e.to_string();
+        assert!(e.contains(reason), "{e}");
+        assert!(!e.contains("sk-"), "{e}");
+    }
+    assert_eq!(ask().await.0, StatusCode::OK);
+    assert_eq!(last(&second_saw).as_deref(), Some("Bearer sk-upstream-two"));
+    shared.stop().await;
+}
+
 /// A renewed certificate, written over the old files, is served to new connections after
 /// a reload; turning TLS off is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
