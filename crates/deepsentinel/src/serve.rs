@@ -74,10 +74,13 @@ fn load_config(args: &ServeArgs) -> Result<SentinelConfig> {
 /// `deepsentinel_config_reloads_total` by result, so a failed reload can be alerted on.
 fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
     use sentinel_metrics::names::{label, CONFIG_RELOADS_TOTAL};
-    let outcome = match load_config(args)
+    let result = load_config(args)
         .map_err(|e| format!("{e:#}"))
-        .and_then(|c| gateway.reload(&c).map_err(|e| e.to_string()))
-    {
+        .and_then(|c| gateway.reload(&c).map_err(|e| e.to_string()));
+    // Counted before it is logged: whoever reads the log line finds the count too.
+    let outcome = if result.is_ok() { "applied" } else { "failed" };
+    metrics::counter!(CONFIG_RELOADS_TOTAL, label::RESULT => outcome).increment(1);
+    match result {
         Ok(r) => {
             tracing::info!(
                 keys = r.applied.keys,
@@ -93,14 +96,11 @@ fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
                     "these sections changed but take effect only at a restart"
                 );
             }
-            "applied"
         }
         Err(e) => {
             tracing::error!(error = %e, "reload failed; the running configuration stays");
-            "failed"
         }
-    };
-    metrics::counter!(CONFIG_RELOADS_TOTAL, label::RESULT => outcome).increment(1);
+    }
 }
 
 /// The listening socket a service manager passed in, if any: systemd's socket activation
