@@ -486,6 +486,27 @@ fn start_on_socket(socket: &TcpListener, dir: &std::path::Path) -> std::process:
     cmd.spawn().expect("starts")
 }
 
+/// `LISTEN_FDS` without a listening TCP socket at descriptor 3 is an error that says so,
+/// not a gateway on some other address.
+#[cfg(unix)]
+#[test]
+fn a_passed_descriptor_that_is_no_tcp_listener_is_an_error() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["serve", "--upstream", "http://127.0.0.1:9/v1"])
+        .current_dir(dir.path())
+        .env("LISTEN_FDS", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the socket passed in (LISTEN_FDS) is not a TCP listener"),
+        "{stderr}"
+    );
+}
+
 /// A restart (a new binary) on a socket the service manager keeps open refuses no
 /// connection: one made while no gateway runs waits in the kernel's queue and is answered
 /// by the next, and the audit chain continues across the two.
