@@ -50,7 +50,7 @@ use sha2::{Digest, Sha256};
 
 use sentinel_client::{
     new_request_id, Auth, DetectionSource, Pipeline, PipelineBody, PipelineError, PipelineRequest,
-    Route, SentinelConfig,
+    Route, SentinelConfig, ServerSection,
 };
 use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
 use sentinel_policy::{Direction, PolicySet};
@@ -93,15 +93,39 @@ struct Live {
     keys: Keys,
     /// When callers' own upstream keys are forwarded: how the upstream takes a key.
     forward_client_key: Option<Auth>,
+    /// `[server] max_body_bytes`.
+    max_body: usize,
+    /// `[server] request_timeout_ms`.
+    request_timeout: Duration,
 }
 
 struct State {
     live: ArcSwap<Live>,
     default_tenant: String,
+    /// Reconfigured by a reload (`[server] max_concurrent`).
     limiter: PriorityLimiter,
-    max_body: usize,
-    request_timeout: Duration,
     prometheus: Option<PrometheusHandle>,
+}
+
+/// `[server] max_body_bytes` (default 32 MiB).
+fn max_body(s: &ServerSection) -> usize {
+    s.max_body_bytes.unwrap_or(32 << 20)
+}
+
+/// `[server] request_timeout_ms` (default ten minutes).
+fn request_timeout(s: &ServerSection) -> Duration {
+    Duration::from_millis(s.request_timeout_ms.unwrap_or(600_000))
+}
+
+/// The limiter's limits from `[server] max_concurrent` (default 1024; four times as many
+/// may wait, ten seconds at most).
+fn limits(s: &ServerSection) -> LimitConfig {
+    let max_concurrent = s.max_concurrent.unwrap_or(1024).max(1);
+    LimitConfig {
+        max_concurrent,
+        max_queued: max_concurrent * 4,
+        queue_timeout: Duration::from_secs(10),
+    }
 }
 
 /// The gateway.
@@ -332,15 +356,11 @@ impl Gateway {
                     transport,
                     keys,
                     forward_client_key: forward_client_key(config),
+                    max_body: max_body(s),
+                    request_timeout: request_timeout(s),
                 }),
                 default_tenant: config.tenant().to_owned(),
-                limiter: PriorityLimiter::new(LimitConfig {
-                    max_concurrent: s.max_concurrent.unwrap_or(1024).max(1),
-                    max_queued: s.max_concurrent.unwrap_or(1024).max(1) * 4,
-                    queue_timeout: Duration::from_secs(10),
-                }),
-                max_body: s.max_body_bytes.unwrap_or(32 << 20),
-                request_timeout: Duration::from_millis(s.request_timeout_ms.unwrap_or(600_000)),
+                limiter: PriorityLimiter::new(limits(s)),
                 prometheus,
             }),
             header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.unwrap_or(10_000)),
@@ -358,8 +378,10 @@ impl Gateway {
     /// Applies `config`'s gateway keys, policy (its file read again), detection
     /// (`[detection]` and its recognizers file, read again; rebuilt only when either
     /// changed), upstream (`[network]` and the upstream key, its file or variable read
-    /// again; a new transport only when either changed) and TLS certificate and key to
-    /// the requests that arrive from now on; requests in flight finish as they started.
+    /// again; a new transport only when either changed), request limits (`[server]
+    /// max_body_bytes`, `request_timeout_ms`, `max_concurrent`) and TLS certificate and
+    /// key to the requests that arrive from now on; requests in flight finish as they
+    /// started.
     /// The pseudonym vault, the response cache, the audit log and the metrics carry on,
     /// and so do the detection cache and the upstream pools unless they were rebuilt.
     /// Other sections are not applied: [`Reloaded::needs_restart`] names those that
@@ -433,7 +455,10 @@ impl Gateway {
             transport: transport.unwrap_or_else(|| Arc::clone(&current.transport)),
             keys,
             forward_client_key: forward_client_key(config),
+            max_body: max_body(&config.server),
+            request_timeout: request_timeout(&config.server),
         }));
+        self.state.limiter.reconfigure(limits(&config.server));
         if let Some(t) = tls {
             self.tls.store(Some(Arc::new(t)));
         }
@@ -447,6 +472,9 @@ impl Gateway {
         c.network.clone_from(&config.network);
         c.server.tls_cert.clone_from(&config.server.tls_cert);
         c.server.tls_key.clone_from(&config.server.tls_key);
+        c.server.max_body_bytes = config.server.max_body_bytes;
+        c.server.request_timeout_ms = config.server.request_timeout_ms;
+        c.server.max_concurrent = config.server.max_concurrent;
         Ok(Reloaded {
             applied,
             detection_rebuilt,
@@ -727,11 +755,11 @@ fn authenticate<'s>(
 }
 
 async fn read_body(
-    state: &State,
+    max_body: usize,
     req: Request<Incoming>,
 ) -> Result<(http::request::Parts, Bytes), Box<Response<GatewayBody>>> {
     let (parts, body) = req.into_parts();
-    match Limited::new(body, state.max_body).collect().await {
+    match Limited::new(body, max_body).collect().await {
         Ok(b) => Ok((parts, b.to_bytes())),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -741,7 +769,7 @@ async fn read_body(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request_error",
                 "payload_too_large",
-                &format!("the body is larger than {} bytes", state.max_body),
+                &format!("the body is larger than {max_body} bytes"),
             )))
         }
         Err(_) => Err(Box::new(error(
@@ -969,7 +997,7 @@ async fn answer<'s>(
         }
         _ => {}
     }
-    let (parts, body) = match read_body(state, req).await {
+    let (parts, body) = match read_body(live.max_body, req).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -1017,7 +1045,7 @@ async fn answer<'s>(
     if let Some(id) = request_id(&parts.headers) {
         preq.request_id = id;
     }
-    let handled = tokio::time::timeout(state.request_timeout, live.pipeline.handle(preq)).await;
+    let handled = tokio::time::timeout(live.request_timeout, live.pipeline.handle(preq)).await;
     let response = match handled {
         Err(_) => {
             return error(

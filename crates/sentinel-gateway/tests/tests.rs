@@ -921,8 +921,8 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
         "{v}"
     );
 
-    // A preset that leaves e-mail alone; a `[server]` change is named, not applied. The
-    // stats page shows the policy in force.
+    // A preset that leaves e-mail alone; a smaller body limit applies, a header timeout
+    // is named, not applied. The stats page shows the policy in force.
     let c = in_conversation(NEW);
     let stats = || async {
         let r = c
@@ -936,19 +936,41 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
         )
     };
     let before = stats().await;
+    let server = "max_body_bytes = 128\nmax_concurrent = 8\nheader_read_timeout_ms = 5000";
     let r = gw
-        .reload(&config(NEW, "preset = \"secrets\"", "max_body_bytes = 64"))
+        .reload(&config(NEW, "preset = \"secrets\"", server))
         .expect("reload");
     assert_eq!(r.needs_restart, ["server"], "{r:?}");
     let after = stats().await;
     assert_ne!(before.0, after.0);
     assert_eq!(after, (r.applied.policy_version.clone(), json!(1)));
     let (status, _, _) = post(&c, "/v1/chat/completions", chat("mail jane@example.com")).await;
-    assert_eq!(status, StatusCode::OK, "the body limit did not change");
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(upstream_saw(), "mail jane@example.com");
+    let long = chat(&"word ".repeat(40));
+    let (status, v, _) = post(&c, "/v1/chat/completions", long).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    // Only the header timeout is left to a restart.
+    let server = "max_body_bytes = 4096\nheader_read_timeout_ms = 5000";
+    let r = gw
+        .reload(&config(NEW, "preset = \"secrets\"", server))
+        .expect("reload");
+    assert_eq!(r.needs_restart, ["server"], "{r:?}");
+    let r = gw
+        .reload(&config(
+            NEW,
+            "preset = \"secrets\"",
+            "max_body_bytes = 4096",
+        ))
+        .expect("reload");
+    assert!(r.needs_restart.is_empty(), "{r:?}");
 
     // A file that cannot be used changes nothing.
-    let bad = gw.reload(&config(NEW, "preset = \"no-such-preset\"", ""));
+    let bad = gw.reload(&config(
+        NEW,
+        "preset = \"no-such-preset\"",
+        "max_body_bytes = 16",
+    ));
     assert!(bad.is_err());
     let (status, _, _) = post(&c, "/v1/chat/completions", chat("mail jane@example.com")).await;
     assert_eq!(status, StatusCode::OK);

@@ -58,6 +58,8 @@ impl Default for LimitConfig {
 }
 
 struct State {
+    /// The limits in force (a reconfiguration changes them under the lock).
+    config: LimitConfig,
     running: usize,
     /// Waiters per priority (index = priority as usize).
     queues: [VecDeque<oneshot::Sender<()>>; 4],
@@ -69,9 +71,9 @@ impl State {
     }
 }
 
-/// Admits requests up to a limit, queueing the rest by priority.
+/// Admits requests up to a limit, queueing the rest by priority. The limits can change
+/// while it admits ([`PriorityLimiter::reconfigure`]).
 pub struct PriorityLimiter {
-    config: LimitConfig,
     state: Arc<Mutex<State>>,
 }
 
@@ -79,7 +81,7 @@ impl std::fmt::Debug for PriorityLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = lock(&self.state);
         f.debug_struct("PriorityLimiter")
-            .field("config", &self.config)
+            .field("config", &s.config)
             .field("running", &s.running)
             .field("queued", &s.queued())
             .finish()
@@ -101,18 +103,30 @@ fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Hands a freed slot to the highest-priority live waiter, or returns it.
+/// Hands a freed slot to the highest-priority live waiter, or returns it; a slot above
+/// a lowered limit is returned.
 fn release(state: &Mutex<State>) {
     let mut s = lock(state);
-    for q in s.queues.iter_mut().rev() {
-        while let Some(tx) = q.pop_front() {
-            // A waiter that gave up has dropped its receiver; try the next.
-            if tx.send(()).is_ok() {
-                return;
-            }
-        }
+    if s.running <= s.config.max_concurrent && s.hand_on() {
+        return;
     }
     s.running = s.running.saturating_sub(1);
+}
+
+impl State {
+    /// Passes a running slot to the highest-priority waiter still waiting; false when
+    /// none is.
+    fn hand_on(&mut self) -> bool {
+        for q in self.queues.iter_mut().rev() {
+            while let Some(tx) = q.pop_front() {
+                // A waiter that gave up has dropped its receiver; try the next.
+                if tx.send(()).is_ok() {
+                    return true;
+                }
+            }
+        }
+        false
+    }
 }
 
 impl Drop for Permit {
@@ -125,8 +139,8 @@ impl PriorityLimiter {
     /// A limiter with `config`.
     pub fn new(config: LimitConfig) -> PriorityLimiter {
         PriorityLimiter {
-            config,
             state: Arc::new(Mutex::new(State {
+                config,
                 running: 0,
                 queues: Default::default(),
             })),
@@ -143,6 +157,24 @@ impl PriorityLimiter {
         lock(&self.state).queued()
     }
 
+    /// The limits in force.
+    pub fn config(&self) -> LimitConfig {
+        lock(&self.state).config
+    }
+
+    /// Changes the limits while requests run and wait. A raised `max_concurrent` admits
+    /// waiters at once, highest priority first; a lowered one lets running requests
+    /// finish and admits no one until fewer than the new limit run. `max_queued` applies
+    /// to new arrivals (those already waiting keep their place), `queue_timeout` to waits
+    /// that start from now on.
+    pub fn reconfigure(&self, config: LimitConfig) {
+        let mut s = lock(&self.state);
+        s.config = config;
+        while s.running < s.config.max_concurrent && s.hand_on() {
+            s.running += 1;
+        }
+    }
+
     /// Waits for a slot.
     ///
     /// # Errors
@@ -150,24 +182,25 @@ impl PriorityLimiter {
     /// [`TransportError::Overloaded`] when the queue is full or the wait times out, with
     /// the queue timeout as the suggested wait.
     pub async fn acquire(&self, priority: Priority) -> Result<Permit, TransportError> {
-        let rx = {
+        let (rx, queue_timeout) = {
             let mut s = lock(&self.state);
-            if s.running < self.config.max_concurrent {
+            let queue_timeout = s.config.queue_timeout;
+            if s.running < s.config.max_concurrent {
                 s.running += 1;
                 return Ok(Permit {
                     state: Arc::clone(&self.state),
                 });
             }
-            if s.queued() >= self.config.max_queued {
+            if s.queued() >= s.config.max_queued {
                 drop(s);
-                return Err(self.overloaded(priority));
+                return Err(overloaded(priority, queue_timeout));
             }
             let (tx, rx) = oneshot::channel();
             s.queues[priority as usize].push_back(tx);
-            rx
+            (rx, queue_timeout)
         };
         let mut rx = rx;
-        let granted = match tokio::time::timeout(self.config.queue_timeout, &mut rx).await {
+        let granted = match tokio::time::timeout(queue_timeout, &mut rx).await {
             Ok(r) => r.is_ok(),
             Err(_) => {
                 // A slot may have been passed on just as the wait ended: closing first
@@ -182,15 +215,16 @@ impl PriorityLimiter {
                 state: Arc::clone(&self.state),
             })
         } else {
-            Err(self.overloaded(priority))
+            Err(overloaded(priority, queue_timeout))
         }
     }
+}
 
-    fn overloaded(&self, priority: Priority) -> TransportError {
-        use sentinel_metrics::names::{label, OVERLOADED_TOTAL};
-        metrics::counter!(OVERLOADED_TOTAL, label::PRIORITY => priority.as_str()).increment(1);
-        TransportError::Overloaded {
-            retry_after: self.config.queue_timeout,
-        }
+/// A refusal, counted, suggesting the queue timeout as the wait.
+fn overloaded(priority: Priority, queue_timeout: Duration) -> TransportError {
+    use sentinel_metrics::names::{label, OVERLOADED_TOTAL};
+    metrics::counter!(OVERLOADED_TOTAL, label::PRIORITY => priority.as_str()).increment(1);
+    TransportError::Overloaded {
+        retry_after: queue_timeout,
     }
 }

@@ -663,6 +663,58 @@ async fn the_limiter_admits_by_priority_and_refuses_when_full() {
     assert!(limiter.acquire(Priority::Low).await.is_ok());
 }
 
+/// Limits changed while requests run: a raised limit admits waiters at once, highest
+/// priority first; a lowered one admits no one until fewer than it run.
+#[tokio::test]
+async fn the_limiter_takes_new_limits_while_requests_run() {
+    let config = |max_concurrent| LimitConfig {
+        max_concurrent,
+        max_queued: 8,
+        queue_timeout: Duration::from_secs(10),
+    };
+    let limiter = Arc::new(PriorityLimiter::new(config(1)));
+    let first = limiter.acquire(Priority::Normal).await.expect("free slot");
+    let admitted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (release, released) = tokio::sync::watch::channel(false);
+    let mut waiters = Vec::new();
+    for p in [Priority::Low, Priority::Normal, Priority::Critical] {
+        let (l, a, mut r) = (limiter.clone(), admitted.clone(), released.clone());
+        waiters.push(tokio::spawn(async move {
+            let permit = l.acquire(p).await.expect("admitted");
+            a.lock().expect("lock").push(p);
+            let _ = r.wait_for(|done| *done).await;
+            drop(permit);
+        }));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!((limiter.running(), limiter.queued()), (1, 3));
+
+    // Raised to 3: the two highest waiting are admitted without any release.
+    limiter.reconfigure(config(3));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!((limiter.running(), limiter.queued()), (3, 1));
+    assert_eq!(
+        *admitted.lock().expect("lock"),
+        [Priority::Critical, Priority::Normal]
+    );
+
+    // Lowered to 1 with three running: releases admit no one until one runs.
+    limiter.reconfigure(config(1));
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!((limiter.running(), limiter.queued()), (2, 1));
+    release.send(true).expect("waiters listen");
+    for w in waiters {
+        w.await.expect("task");
+    }
+    assert_eq!(
+        *admitted.lock().expect("lock"),
+        [Priority::Critical, Priority::Normal, Priority::Low]
+    );
+    assert_eq!((limiter.running(), limiter.queued()), (0, 0));
+    assert_eq!(limiter.config().max_concurrent, 1);
+}
+
 #[tokio::test]
 async fn a_streamed_body_keeps_its_slot_until_it_ends() {
     let s = start(handler(|_r, _n| async {
