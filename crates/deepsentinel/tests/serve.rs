@@ -441,6 +441,10 @@ fn serve_check_validates_without_touching_the_audit_log() {
     for (config, reason) in [
         ("[policy]\npreset = \"no-such\"\n", "unknown preset"),
         ("[server]\nworkers = 0\n", "workers must be at least 1"),
+        (
+            "[server]\nlisten = \"nonsense\"\n",
+            "[server] listen \"nonsense\"",
+        ),
     ] {
         let bad = check(Some(config));
         assert_eq!(bad.status.code(), Some(2));

@@ -485,13 +485,19 @@ impl Gateway {
 
     /// Checks `config` as [`Gateway::new`] would use it, without serving, connecting or
     /// opening the audit log (which a running gateway holds): keys, policy, TLS files,
-    /// detection, upstream, transport, cache and audit settings. What
+    /// detection, upstream, transport, cache and audit settings, and that `[server]
+    /// listen` is an address (not that it is free: a running gateway holds it). What
     /// `deepsentinel serve --check` runs, before a start or a reload.
     ///
     /// # Errors
     ///
-    /// What [`Gateway::new`] would refuse, but for the audit directory itself.
+    /// What [`Gateway::new`] would refuse, but for the audit directory itself, and a
+    /// listen address that does not resolve.
     pub fn check(config: &SentinelConfig) -> Result<Checked, GatewayError> {
+        if let Some(listen) = &config.server.listen {
+            std::net::ToSocketAddrs::to_socket_addrs(listen.as_str())
+                .map_err(|e| GatewayError::Config(format!("[server] listen {listen:?}: {e}")))?;
+        }
         let policy = config
             .check()
             .map_err(|e| GatewayError::Config(e.to_string()))?;
