@@ -172,6 +172,15 @@ fn stop(child: &mut std::process::Child) {
     }
 }
 
+/// All a stopped child wrote to its piped stderr.
+fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut out = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut out);
+    }
+    out
+}
+
 /// How many of `pid`'s threads are tokio's runtime workers (Linux: `/proc`).
 fn runtime_workers(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -245,10 +254,7 @@ fn serve_starts_answers_and_stops_on_sigterm() {
     assert!(dir.path().join("deepsentinel-audit").is_dir());
 
     stop(&mut child);
-    let mut stderr = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
+    let stderr = stderr_of(&mut child);
     assert!(
         stderr.contains("loopback"),
         "it says it serves loopback callers only: {stderr}"
@@ -558,10 +564,7 @@ fn a_restart_on_a_passed_socket_refuses_no_connection() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("EMAIL_ADDRESS"), "{answer}");
 
-    let mut log = String::new();
-    if let Some(mut e) = first.stderr.take() {
-        let _ = e.read_to_string(&mut log);
-    }
+    let log = stderr_of(&mut first);
     assert!(
         log.contains("serving the socket passed in by the service manager"),
         "{log}"
