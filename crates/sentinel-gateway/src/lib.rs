@@ -136,8 +136,9 @@ pub struct Gateway {
     grace: Duration,
     /// Swapped by a reload, read once per connection.
     tls: ArcSwapOption<tokio_rustls::TlsAcceptor>,
-    /// The configuration in force: a reload applies keys, policy, detection and TLS
-    /// files, and tells what else changed by comparing with this.
+    /// The configuration in force: a reload applies what it can (keys, policy, detection,
+    /// upstream, request limits, TLS files) and tells what else changed by comparing with
+    /// this.
     config: Mutex<InForce>,
 }
 
@@ -192,7 +193,7 @@ pub struct Reloaded {
     /// the transport, its connections and its circuits' state carry on.
     pub upstream_rebuilt: bool,
     /// Sections of the file that differ from those in force but take effect only at a
-    /// restart (`network`, `server`, ...), so they were not applied.
+    /// restart (`cache`, `audit`, the rest of `server`, ...), so they were not applied.
     pub needs_restart: Vec<&'static str>,
 }
 
@@ -381,11 +382,10 @@ impl Gateway {
     /// again; a new transport only when either changed), request limits (`[server]
     /// max_body_bytes`, `request_timeout_ms`, `max_concurrent`) and TLS certificate and
     /// key to the requests that arrive from now on; requests in flight finish as they
-    /// started.
-    /// The pseudonym vault, the response cache, the audit log and the metrics carry on,
-    /// and so do the detection cache and the upstream pools unless they were rebuilt.
-    /// Other sections are not applied: [`Reloaded::needs_restart`] names those that
-    /// differ. Nothing changes when it fails.
+    /// started. The pseudonym vault, the response cache, the audit log and the metrics
+    /// carry on, and so do the detection cache and the upstream pools unless they were
+    /// rebuilt. Other sections are not applied: [`Reloaded::needs_restart`] names those
+    /// that differ. Nothing changes when it fails.
     ///
     /// # Errors
     ///
