@@ -364,8 +364,10 @@ fn sighup_reloads_keys_and_a_broken_file_changes_nothing() {
     assert_eq!(scan(port, "sk-first"), Some(200));
     assert_eq!(scan(port, "sk-second"), Some(401));
 
+    // New keys, and counting per tenant turned on.
     let path = dir.path().join("deepsentinel.toml");
-    std::fs::write(&path, keys("sk-second")).expect("write");
+    let counted = format!("{}[metrics]\nper_tenant = true\n", keys("sk-second"));
+    std::fs::write(&path, counted).expect("write");
     hup(&child);
     wait_until("the new key is taken", &|| {
         scan(port, "sk-second") == Some(200)
@@ -387,6 +389,7 @@ fn sighup_reloads_keys_and_a_broken_file_changes_nothing() {
     for line in [
         "deepsentinel_config_reloads_total{result=\"applied\"} 1",
         "deepsentinel_config_reloads_total{result=\"failed\"} 1",
+        "deepsentinel_tenant_requests_total{tenant=\"acme\",outcome=\"allowed\"}",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }

@@ -98,6 +98,6 @@ pub use detection::{
 };
 pub use pipeline::{
     new_request_id, Pipeline, PipelineBody, PipelineConfig, PipelineError, PipelineRequest,
-    PipelineResponse, ResponseStream, ScanOutcome, Stance, SCAN_ROUTE,
+    PipelineResponse, ResponseStream, ScanOutcome, Stages, Stance, SCAN_ROUTE,
 };
 pub use segments::Route;

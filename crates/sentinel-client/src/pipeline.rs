@@ -239,6 +239,31 @@ pub struct PipelineResponse {
     pub forwarded_unchanged: bool,
 }
 
+/// What [`Pipeline::with_stages`] puts in place of a pipeline's own; each `None` keeps
+/// the pipeline's.
+#[derive(Default)]
+pub struct Stages {
+    /// A detection stage, with its own (empty) cache.
+    pub detection: Option<Detection>,
+    /// A policy.
+    pub policy: Option<Arc<dyn PolicyEngine>>,
+    /// A transport, with its own pools and circuits.
+    pub transport: Option<Arc<dyn Transport>>,
+    /// What to do when the detector fails (`[failure] detector`).
+    pub detector_stance: Option<Stance>,
+}
+
+impl std::fmt::Debug for Stages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stages")
+            .field("detection", &self.detection.is_some())
+            .field("policy", &self.policy.is_some())
+            .field("transport", &self.transport.is_some())
+            .field("detector_stance", &self.detector_stance)
+            .finish()
+    }
+}
+
 /// Everything that composes the pipeline.
 pub struct Pipeline {
     detection: Arc<Detection>,
@@ -444,29 +469,31 @@ impl Pipeline {
         }
     }
 
-    /// This pipeline with `policy` in place of its own, and `detection` and `transport`
-    /// when given (otherwise the same detection stage and its cache, the same transport
-    /// and its pools): the same audit log, response cache, telemetry and fingerprint key,
-    /// so a configuration loaded again while serving changes what is found, decided and
-    /// where it is sent, and nothing else. Requests in flight finish with the pipeline
-    /// they started in.
-    pub fn with_stages(
-        &self,
-        detection: Option<Detection>,
-        transport: Option<Arc<dyn Transport>>,
-        policy: Arc<dyn PolicyEngine>,
-    ) -> Pipeline {
+    /// This pipeline with the stages `stages` gives in place of its own (see [`Stages`]):
+    /// the same audit log, response cache, telemetry and fingerprint key, so a
+    /// configuration loaded again while serving changes what is found, decided and where
+    /// it is sent, and nothing else. Requests in flight finish with the pipeline they
+    /// started in.
+    pub fn with_stages(&self, stages: Stages) -> Pipeline {
+        let mut config = self.config.clone();
+        if let Some(stance) = stages.detector_stance {
+            config.detector_stance = stance;
+        }
         Pipeline {
             fingerprinter: self.fingerprinter.clone(),
             printed: quick_cache::sync::Cache::with_weighter(4096, PRINTED_FINDINGS, PrintedWeight),
             flights: SingleFlight::new(self.config.single_flight_wait),
-            detection: detection.map_or_else(|| Arc::clone(&self.detection), Arc::new),
-            policy,
+            detection: stages
+                .detection
+                .map_or_else(|| Arc::clone(&self.detection), Arc::new),
+            policy: stages.policy.unwrap_or_else(|| Arc::clone(&self.policy)),
             audit: self.audit.clone(),
             responses: self.responses.clone(),
-            transport: transport.unwrap_or_else(|| Arc::clone(&self.transport)),
+            transport: stages
+                .transport
+                .unwrap_or_else(|| Arc::clone(&self.transport)),
             telemetry: Arc::clone(&self.telemetry),
-            config: self.config.clone(),
+            config,
         }
     }
 

@@ -50,7 +50,7 @@ use sha2::{Digest, Sha256};
 
 use sentinel_client::{
     new_request_id, Auth, DetectionSource, Pipeline, PipelineBody, PipelineError, PipelineRequest,
-    Route, SentinelConfig, ServerSection,
+    Route, SentinelConfig, ServerSection, Stages,
 };
 use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
 use sentinel_policy::{Direction, PolicySet};
@@ -137,7 +137,8 @@ pub struct Gateway {
     /// Swapped by a reload, read once per connection.
     tls: ArcSwapOption<tokio_rustls::TlsAcceptor>,
     /// The configuration in force: a reload applies what it can (keys, policy, detection,
-    /// upstream, request limits, TLS files) and tells what else changed by comparing with
+    /// upstream, request limits, the detector's failure stance, per-tenant counting, TLS
+    /// files) and tells what else changed by comparing with
     /// this.
     config: Mutex<InForce>,
 }
@@ -380,8 +381,9 @@ impl Gateway {
     /// (`[detection]` and its recognizers file, read again; rebuilt only when either
     /// changed), upstream (`[network]` and the upstream key, its file or variable read
     /// again; a new transport only when either changed), request limits (`[server]
-    /// max_body_bytes`, `request_timeout_ms`, `max_concurrent`) and TLS certificate and
-    /// key to the requests that arrive from now on; requests in flight finish as they
+    /// max_body_bytes`, `request_timeout_ms`, `max_concurrent`), `[failure] detector`,
+    /// `[metrics] per_tenant` and TLS certificate and key to the requests that arrive
+    /// from now on; requests in flight finish as they
     /// started. The pseudonym vault, the response cache, the audit log and the metrics
     /// carry on, and so do the detection cache and the upstream pools unless they were
     /// rebuilt. Other sections are not applied: [`Reloaded::needs_restart`] names those
@@ -436,11 +438,12 @@ impl Gateway {
         let current = self.state.live.load_full();
         policy.keep_vault(&current.policy);
         let policy = Arc::new(policy);
-        let pipeline = Arc::new(current.pipeline.with_stages(
+        let pipeline = Arc::new(current.pipeline.with_stages(Stages {
             detection,
-            transport.clone().map(|t| t as Arc<dyn Transport>),
-            policy.clone(),
-        ));
+            policy: Some(policy.clone()),
+            transport: transport.clone().map(|t| t as Arc<dyn Transport>),
+            detector_stance: Some(config.failure.detector),
+        }));
         let applied = Checked {
             keys: keys.len(),
             policy_version: pipeline
@@ -459,6 +462,10 @@ impl Gateway {
             request_timeout: request_timeout(&config.server),
         }));
         self.state.limiter.reconfigure(limits(&config.server));
+        current
+            .pipeline
+            .telemetry()
+            .set_tenants(config.metrics.per_tenant);
         if let Some(t) = tls {
             self.tls.store(Some(Arc::new(t)));
         }
@@ -470,6 +477,8 @@ impl Gateway {
         c.policy.clone_from(&config.policy);
         c.detection.clone_from(&config.detection);
         c.network.clone_from(&config.network);
+        c.failure.detector = config.failure.detector;
+        c.metrics.clone_from(&config.metrics);
         c.server.tls_cert.clone_from(&config.server.tls_cert);
         c.server.tls_key.clone_from(&config.server.tls_key);
         c.server.max_body_bytes = config.server.max_body_bytes;

@@ -1161,6 +1161,64 @@ async fn a_reload_rotates_the_upstream_key_and_moves_upstream() {
     shared.stop().await;
 }
 
+/// During a remote detector's outage an operator turns `[failure] detector` to
+/// `fail_open` with a reload: refused requests pass again (on local detection), without a
+/// restart and without rebuilding detection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_changes_the_detector_failure_stance() {
+    let (upstream, seen, _) = upstream().await;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}", l.local_addr().expect("addr"))
+    };
+    let config = |stance: &str| {
+        SentinelConfig::from_toml(
+            "gw.toml",
+            &format!(
+                "[network]\nupstream = \"{}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\n\
+                 [detection]\nmode = \"hybrid\"\n[detection.remote]\nurl = \"{dead}\"\ntimeout_ms = 300\n\
+                 [failure]\ndetector = \"{stance}\"\n",
+                upstream.url(),
+            ),
+        )
+        .expect("config")
+    };
+    let shared = Shared::serve(&config("fail_closed")).await;
+    let gw = Arc::clone(&shared.gateway);
+    let c = client(&format!("http://{}", shared.addr), None);
+    let ask = || {
+        post(
+            &c,
+            "/v1/chat/completions",
+            chat("Alice wrote to bob@example.org"),
+        )
+    };
+    let (status, v, _) = ask().await;
+    assert!(status.is_server_error(), "{status} {v}");
+    assert!(
+        seen.lock().expect("lock").is_empty(),
+        "nothing went upstream"
+    );
+
+    let r = gw.reload(&config("fail_open")).expect("reload");
+    assert!(
+        r.needs_restart.is_empty() && !r.detection_rebuilt && !r.upstream_rebuilt,
+        "{r:?}"
+    );
+    let (status, v, _) = ask().await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let sent: Value = {
+        let seen = seen.lock().expect("lock");
+        let (_, body) = seen.last().expect("sent upstream");
+        serde_json::from_slice(body).expect("json")
+    };
+    assert_eq!(
+        sent["messages"][0]["content"], "Alice wrote to <EMAIL_ADDRESS_1>",
+        "local detection still applies"
+    );
+    shared.stop().await;
+}
+
 /// A renewed certificate, written over the old files, is served to new connections after
 /// a reload; turning TLS off is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

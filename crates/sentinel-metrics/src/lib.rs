@@ -422,7 +422,7 @@ pub struct Telemetry {
     tenants: BoundedLabels,
     per_tenant: RwLock<HashMap<Box<str>, TenantHandles>>,
     /// Whether records are counted per tenant too ([`Telemetry::with_tenants`]).
-    count_tenants: bool,
+    count_tenants: std::sync::atomic::AtomicBool,
     monitor: Arc<Monitor>,
 }
 
@@ -509,16 +509,23 @@ impl Telemetry {
             per_finding: RwLock::new(HashMap::default()),
             tenants: BoundedLabels::new(64),
             per_tenant: RwLock::new(HashMap::default()),
-            count_tenants: false,
+            count_tenants: std::sync::atomic::AtomicBool::new(false),
             monitor: Arc::new(Monitor::new()),
         }
     }
 
     /// Counts requests and findings per tenant too (`deepsentinel_tenant_*`, off by
     /// default: `[metrics] per_tenant`), for every record that names its tenant.
-    pub fn with_tenants(mut self, on: bool) -> Telemetry {
-        self.count_tenants = on;
+    pub fn with_tenants(self, on: bool) -> Telemetry {
+        self.set_tenants(on);
         self
+    }
+
+    /// Turns counting per tenant on or off from the next record on (a reload of
+    /// `[metrics] per_tenant`). Series already counted stay.
+    pub fn set_tenants(&self, on: bool) {
+        self.count_tenants
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The monitor fed by [`Telemetry::record`].
@@ -697,7 +704,11 @@ impl Telemetry {
         if let Some(e) = r.error {
             metrics::counter!(ERRORS_TOTAL, label::KIND => e.as_str()).increment(1);
         }
-        if self.count_tenants && !r.tenant.is_empty() {
+        if self
+            .count_tenants
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && !r.tenant.is_empty()
+        {
             let outcome = if r.blocked.is_some() {
                 1
             } else if r.error.is_some() {
