@@ -420,9 +420,11 @@ impl PolicySet {
 
     /// Takes `previous`'s pseudonym vault in place of this set's fresh one, so that a
     /// policy loaded again while serving still restores the tokens handed out under the
-    /// one before it. The vault keeps `previous`'s settings (`[vault]` changes need a
-    /// restart).
+    /// one before it, and gives it this set's `[vault]` limits
+    /// ([`Vault::reconfigure`]). It changes `previous`'s vault too (they are one now):
+    /// call it once the new set is sure to replace the old.
     pub fn keep_vault(&mut self, previous: &PolicySet) {
+        previous.vault.reconfigure(self.vault.config());
         self.vault = Arc::clone(&previous.vault);
     }
 

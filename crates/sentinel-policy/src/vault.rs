@@ -91,9 +91,15 @@ struct Scope {
     matcher: Option<Arc<Matcher>>,
 }
 
+/// A TTL in the vault clock's milliseconds.
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Issued pseudonyms per scope, with a TTL.
 pub struct Vault {
-    config: VaultConfig,
+    /// Changed in place by [`Vault::reconfigure`]; read under the scopes' lock or copied.
+    config: Mutex<VaultConfig>,
     epoch: Instant,
     skew_ms: AtomicU64,
     scopes: Mutex<HashMap<(String, String), Scope>>,
@@ -105,7 +111,7 @@ pub struct Vault {
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vault")
-            .field("config", &self.config)
+            .field("config", &self.config())
             .field("stats", &self.stats())
             .finish()
     }
@@ -115,7 +121,7 @@ impl Vault {
     /// An empty vault.
     pub fn new(config: VaultConfig) -> Vault {
         Vault {
-            config,
+            config: Mutex::new(config),
             epoch: Instant::now(),
             skew_ms: AtomicU64::new(0),
             scopes: Mutex::new(HashMap::new()),
@@ -127,7 +133,28 @@ impl Vault {
 
     /// The limits.
     pub fn config(&self) -> VaultConfig {
-        self.config
+        *self
+            .config
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Changes the limits of a vault in use (a policy reloaded with other `[vault]`
+    /// settings). A shorter TTL expires scopes at their next use or purge; fewer scopes
+    /// evicts the least recently used at once, down to the new limit; fewer entries per
+    /// scope keeps what is recorded and refuses new ones above it.
+    pub fn reconfigure(&self, config: VaultConfig) {
+        let mut scopes = self.lock();
+        *self
+            .config
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = config;
+        if scopes.len() > config.max_scopes {
+            self.purge(&mut scopes, self.now_ms(), config.ttl);
+        }
+        while scopes.len() > config.max_scopes {
+            self.evict_oldest(&mut scopes);
+        }
     }
 
     /// Counters and sizes.
@@ -168,13 +195,21 @@ impl Vault {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn ttl_ms(&self) -> u64 {
-        u64::try_from(self.config.ttl.as_millis()).unwrap_or(u64::MAX)
+    /// Removes the least recently used scope.
+    fn evict_oldest(&self, scopes: &mut HashMap<(String, String), Scope>) {
+        let oldest = scopes
+            .iter()
+            .min_by_key(|(_, s)| s.last_used_ms)
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            scopes.remove(&k);
+            self.evicted.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    /// Removes expired scopes.
-    fn purge(&self, scopes: &mut HashMap<(String, String), Scope>, now: u64) {
-        let ttl = self.ttl_ms();
+    /// Removes scopes unused for `ttl`.
+    fn purge(&self, scopes: &mut HashMap<(String, String), Scope>, now: u64, ttl: Duration) {
+        let ttl = ttl_ms(ttl);
         let before = scopes.len();
         scopes.retain(|_, s| now.saturating_sub(s.last_used_ms) < ttl);
         let gone = before - scopes.len();
@@ -197,24 +232,18 @@ impl Vault {
         let pseudonym = key.pseudonymize(entity, value, style);
         let now = self.now_ms();
         let mut scopes = self.lock();
+        let config = self.config();
         let id = (tenant.to_owned(), scope.to_owned());
         if !scopes.contains_key(&id) {
-            if scopes.len() >= self.config.max_scopes {
-                self.purge(&mut scopes, now);
+            if scopes.len() >= config.max_scopes {
+                self.purge(&mut scopes, now, config.ttl);
             }
-            if scopes.len() >= self.config.max_scopes {
-                let oldest = scopes
-                    .iter()
-                    .min_by_key(|(_, s)| s.last_used_ms)
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    scopes.remove(&k);
-                    self.evicted.fetch_add(1, Ordering::Relaxed);
-                }
+            if scopes.len() >= config.max_scopes {
+                self.evict_oldest(&mut scopes);
             }
         } else if scopes
             .get(&id)
-            .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= self.ttl_ms())
+            .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= ttl_ms(config.ttl))
         {
             scopes.remove(&id);
             self.expired.fetch_add(1, Ordering::Relaxed);
@@ -244,7 +273,7 @@ impl Vault {
                 None => break,
             }
         }
-        if s.entries.len() >= self.config.max_entries_per_scope {
+        if s.entries.len() >= config.max_entries_per_scope {
             self.refused.fetch_add(1, Ordering::Relaxed);
             return text;
         }
@@ -273,7 +302,7 @@ impl Vault {
             let mut scopes = self.lock();
             let expired = scopes
                 .get(&id)
-                .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= self.ttl_ms());
+                .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= ttl_ms(self.config().ttl));
             if expired {
                 scopes.remove(&id);
                 self.expired.fetch_add(1, Ordering::Relaxed);

@@ -316,6 +316,49 @@ fn rules_that_do_not_restore_withhold_and_shadows_record_nothing() {
     assert_eq!(p.vault().stats().entries, before, "shadows never record");
 }
 
+/// A policy loaded again keeps the vault and gives it its own `[vault]` limits: fewer
+/// scopes evicts the least recently used at once, and the tokens of the scopes kept still
+/// restore under the new policy.
+#[test]
+fn a_reloaded_policy_keeps_the_vault_with_its_new_limits() {
+    let old = policy("[vault]\nmax_scopes = 10\n");
+    let mut sent = Vec::new();
+    for scope in ["a", "b", "c"] {
+        let ctx = DecisionContext::request("acme").with_scope(scope);
+        sent.push(pseudonymized(&old, "host 10.0.0.1", &ctx));
+        // Apart in time, so that "a" is the least recently used.
+        old.vault().advance_clock(Duration::from_secs(1));
+    }
+    assert_eq!(old.vault().stats().scopes, 3);
+
+    let mut new = policy("[vault]\nmax_scopes = 2\nttl_seconds = 60\n");
+    new.keep_vault(&old);
+    let config = new.vault().config();
+    assert_eq!(
+        (config.max_scopes, config.ttl),
+        (2, Duration::from_secs(60))
+    );
+    let stats = new.vault().stats();
+    assert_eq!((stats.scopes, stats.evicted_scopes), (2, 1));
+    // "a" was used least recently: gone. "c" restores under the new policy.
+    let restore = |scope: &str, text: &str| {
+        new.restorer(&DecisionContext::response("acme").with_scope(scope))
+            .expect("restorer")
+            .restore(text)
+    };
+    assert_eq!(restore("c", &sent[2]).text, "host 10.0.0.1");
+    assert_eq!(
+        restore("a", &sent[0]).stats.unresolved.get("IP_ADDRESS"),
+        Some(&1)
+    );
+    // The shorter TTL applies to the scopes already there.
+    new.vault().advance_clock(Duration::from_secs(61));
+    assert_eq!(
+        restore("c", &sent[2]).stats.unresolved.get("IP_ADDRESS"),
+        Some(&1)
+    );
+}
+
 #[test]
 fn the_vault_is_bounded_and_the_key_is_required() {
     let p = policy("[vault]\nmax_scopes = 2\nmax_entries_per_scope = 2\n");
