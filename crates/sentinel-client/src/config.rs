@@ -698,10 +698,23 @@ impl SentinelConfig {
 /// What a detection stage is built from ([`SentinelConfig::detection_source`]): the
 /// `[detection]` section and the text of its recognizers file. Equal sources build stages
 /// that find the same.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct DetectionSource {
     section: DetectionSection,
     recognizers: Option<String>,
+}
+
+impl std::fmt::Debug for DetectionSource {
+    /// The section and the file's length: its deny lists may name what must not leak.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetectionSource")
+            .field("section", &self.section)
+            .field(
+                "recognizers_bytes",
+                &self.recognizers.as_ref().map(String::len),
+            )
+            .finish()
+    }
 }
 
 impl DetectionSource {
