@@ -149,6 +149,11 @@ pub struct ServerSection {
     /// Milliseconds in-flight requests get to finish at shutdown (default 30 000).
     #[serde(default)]
     pub shutdown_grace_ms: Option<u64>,
+    /// Milliseconds the gateway keeps accepting after SIGTERM, with `/readyz` answering
+    /// 503, before it stops accepting and drains (default 0). Behind a load balancer that
+    /// polls readiness (Kubernetes), this lets it stop sending before the port closes.
+    #[serde(default)]
+    pub shutdown_delay_ms: Option<u64>,
     /// Threads that serve requests (default: one per core). `1` runs the whole gateway on
     /// one thread, with no work stealing and no wake-ups between threads, as nginx's
     /// `worker_processes 1` does: the least CPU per request, for a gateway given one core

@@ -104,6 +104,9 @@ struct State {
     default_tenant: String,
     /// Reconfigured by a reload (`[server] max_concurrent`).
     limiter: PriorityLimiter,
+    /// Shutdown was asked for: `/readyz` answers 503 while connections are still taken
+    /// (`[server] shutdown_delay_ms`).
+    stopping: std::sync::atomic::AtomicBool,
     prometheus: Option<PrometheusHandle>,
 }
 
@@ -134,6 +137,8 @@ pub struct Gateway {
     header_read_timeout: Duration,
     max_header_bytes: usize,
     grace: Duration,
+    /// How long to keep accepting, unready, once shutdown is asked for.
+    shutdown_delay: Duration,
     /// Swapped by a reload, read once per connection.
     tls: ArcSwapOption<tokio_rustls::TlsAcceptor>,
     /// The configuration in force: a reload applies what it can (keys, policy, detection,
@@ -363,11 +368,13 @@ impl Gateway {
                 }),
                 default_tenant: config.tenant().to_owned(),
                 limiter: PriorityLimiter::new(limits(s)),
+                stopping: std::sync::atomic::AtomicBool::new(false),
                 prometheus,
             }),
             header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.unwrap_or(10_000)),
             max_header_bytes: s.max_header_bytes.unwrap_or(64 << 10),
             grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(30_000)),
+            shutdown_delay: Duration::from_millis(s.shutdown_delay_ms.unwrap_or(0)),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
                 config: config.clone(),
@@ -530,8 +537,10 @@ impl Gateway {
         Arc::clone(&self.state.live.load().pipeline)
     }
 
-    /// Serves connections from `listener` until `shutdown` completes, then stops accepting
-    /// and gives in-flight requests the grace period to finish.
+    /// Serves connections from `listener` until `shutdown` completes, then (after
+    /// `[server] shutdown_delay_ms`, during which `/readyz` answers 503 and connections
+    /// are still taken) stops accepting and gives in-flight requests the grace period to
+    /// finish.
     ///
     /// # Errors
     ///
@@ -555,6 +564,20 @@ impl Gateway {
             .http2()
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX));
+        let (state, delay) = (Arc::clone(&self.state), self.shutdown_delay);
+        let shutdown = async move {
+            shutdown.await;
+            state
+                .stopping
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            if !delay.is_zero() {
+                tracing::info!(
+                    delay_ms = delay.as_millis(),
+                    "shutting down: not ready, still accepting until the delay is over"
+                );
+                tokio::time::sleep(delay).await;
+            }
+        };
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -951,12 +974,16 @@ async fn answer<'s>(
                 .iter()
                 .flat_map(|p| p.endpoints())
                 .any(|e| e.breaker.is_available());
-            let status = if audit_ok && upstream_ok {
+            let stopping = state.stopping.load(std::sync::atomic::Ordering::Relaxed);
+            let status = if audit_ok && upstream_ok && !stopping {
                 StatusCode::OK
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
             };
-            return json_response(status, &json!({"audit": audit_ok, "upstream": upstream_ok}));
+            return json_response(
+                status,
+                &json!({"audit": audit_ok, "upstream": upstream_ok, "stopping": stopping}),
+            );
         }
         ("GET", "/dashboard") => {
             return full(

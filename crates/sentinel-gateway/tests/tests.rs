@@ -1219,6 +1219,58 @@ async fn a_reload_changes_the_detector_failure_stance() {
     shared.stop().await;
 }
 
+/// With `shutdown_delay_ms`, a gateway asked to stop first turns unready and keeps taking
+/// connections (a load balancer polling `/readyz` stops sending meanwhile), then stops
+/// accepting and drains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_turns_unready_first_and_accepts_through_the_delay() {
+    let (upstream, _, _) = upstream().await;
+    let config = SentinelConfig::from_toml(
+        "gw.toml",
+        &format!(
+            "[network]\nupstream = \"{}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\n\
+             [server]\nshutdown_delay_ms = 600\n",
+            upstream.url()
+        ),
+    )
+    .expect("config");
+    let shared = Shared::serve(&config).await;
+    let url = format!("http://{}", shared.addr);
+    let ready = |c: HttpTransport| async move {
+        let r = c
+            .send(OutboundRequest::get("/readyz"))
+            .await
+            .expect("answer");
+        let status = r.status;
+        let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+        (status, v["stopping"].clone())
+    };
+    assert_eq!(
+        ready(client(&url, None)).await,
+        (StatusCode::OK, json!(false))
+    );
+
+    let Shared { stop, task, .. } = shared;
+    stop.send(()).expect("serving");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Unready, and a new connection is still served.
+    assert_eq!(
+        ready(client(&url, None)).await,
+        (StatusCode::SERVICE_UNAVAILABLE, json!(true))
+    );
+    assert!(!task.is_finished(), "still serving through the delay");
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("stops after the delay")
+        .expect("task");
+    assert!(
+        tokio::net::TcpStream::connect(&url["http://".len()..])
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
+}
+
 /// A renewed certificate, written over the old files, is served to new connections after
 /// a reload; turning TLS off is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
