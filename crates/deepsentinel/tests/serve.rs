@@ -576,3 +576,45 @@ fn a_restart_on_a_passed_socket_refuses_no_connection() {
     let (code, out) = run(&["audit", "verify", audit.to_str().expect("utf-8")]);
     assert_eq!(code, Some(0), "{out}");
 }
+
+/// Restarts under load, on a socket the service manager keeps open, fail no request: a
+/// caller's next request on a kept-alive connection is answered (with `Connection: close`)
+/// rather than cut off when the old gateway closes, and new connections wait for the next
+/// gateway.
+#[cfg(unix)]
+#[test]
+#[allow(clippy::zombie_processes)] // reason: every gateway is stopped and waited on
+fn restarts_under_load_fail_no_request() {
+    let socket = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let scenarios = dir.path().join("scan.toml");
+    std::fs::write(
+        &scenarios,
+        "[[scenario]]\nname = \"scan\"\npath = \"/v1/sentinel/scan\"\n\
+         body = '{\"text\": \"mail jane@example.com\"}'\n",
+    )
+    .expect("write");
+    let mut gateway = start_on_socket(&socket, dir.path());
+    wait_ready(&mut gateway, port);
+    let load = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["loadtest", "--scenarios"])
+        .arg(&scenarios)
+        .args(["--target", &format!("http://127.0.0.1:{port}")])
+        .args(["--concurrency", "8", "--duration", "4", "--format", "json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("loadtest starts");
+    for _ in 0..2 {
+        std::thread::sleep(Duration::from_millis(1200));
+        stop(&mut gateway);
+        gateway = start_on_socket(&socket, dir.path());
+    }
+    let out = load.wait_with_output().expect("loadtest ends");
+    wait_ready(&mut gateway, port);
+    stop(&mut gateway);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert!(v["requests"].as_u64().unwrap_or(0) > 100, "{text}");
+    assert_eq!(v["success_rate"], 1.0, "{text}");
+}

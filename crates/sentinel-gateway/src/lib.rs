@@ -594,7 +594,19 @@ impl Gateway {
             let state = Arc::clone(&self.state);
             let service = service_fn(move |req: Request<Incoming>| {
                 let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(route(state, req, peer).await) }
+                async move {
+                    let http1 = req.version() < http::Version::HTTP_2;
+                    let mut response = route(Arc::clone(&state), req, peer).await;
+                    // Stopping: the caller's next request goes on a new connection (to
+                    // the next process, on a socket the service manager holds), instead
+                    // of racing the close of this one.
+                    if http1 && state.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                        response
+                            .headers_mut()
+                            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    Ok::<_, Infallible>(response)
+                }
             });
             match self.tls.load_full() {
                 None => {
@@ -626,6 +638,14 @@ impl Gateway {
             }
         }
         tracing::info!("shutting down: draining in-flight requests");
+        // Closing an idle keep-alive connection races a request the client may be sending
+        // on it, which then fails. Answers now carry `Connection: close`, so a connection
+        // that takes one more request closes after it by itself; the idle ones get a
+        // moment for that before the rest are closed.
+        let linger = tokio::time::Instant::now() + IDLE_LINGER.min(self.grace);
+        while graceful.count() > 0 && tokio::time::Instant::now() < linger {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         if tokio::time::timeout(self.grace, graceful.shutdown())
             .await
             .is_err()
@@ -714,6 +734,10 @@ fn pipeline_error(e: &PipelineError) -> Response<GatewayBody> {
         ),
     }
 }
+
+/// How long idle HTTP/1.1 connections get, once the gateway stops accepting, to carry a
+/// last request (answered with `Connection: close`) before they are closed.
+const IDLE_LINGER: Duration = Duration::from_millis(250);
 
 /// The header a caller can give its gateway key in, leaving `Authorization` and
 /// `x-api-key` to its own upstream key (see `[network] forward_client_key`).
