@@ -70,8 +70,8 @@ fn load_config(args: &ServeArgs) -> Result<SentinelConfig> {
 }
 
 /// Reads the configuration again and applies what a running gateway can take: keys,
-/// policy, detection, upstream, request limits, the detector stance, per-tenant counting
-/// and TLS files. A file that does not load changes nothing. Counted in
+/// policy, detection, upstream, request limits, the detector stance, per-tenant counting,
+/// the response cache and TLS files. A file that does not load changes nothing. Counted in
 /// `deepsentinel_config_reloads_total` by result, so a failed reload can be alerted on.
 fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
     use sentinel_metrics::names::{label, CONFIG_RELOADS_TOTAL};
@@ -89,6 +89,7 @@ fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
                 tls = r.applied.tls,
                 detection_rebuilt = r.detection_rebuilt,
                 upstream_rebuilt = r.upstream_rebuilt,
+                responses_rebuilt = r.responses_rebuilt,
                 "configuration reloaded: what it changed applies to new requests"
             );
             if !r.needs_restart.is_empty() {

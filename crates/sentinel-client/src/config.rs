@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use sentinel_audit::{AuditSink, Durability, FailurePolicy, FileSink, FileSinkConfig};
-use sentinel_cache::{CacheConfig, MemoryCache, ResponseCachePolicy, TieredCache, TieredConfig};
+use sentinel_cache::{
+    CacheConfig, CachedResponse, MemoryCache, ResponseCachePolicy, TieredCache, TieredConfig,
+};
 use sentinel_detect::{DetectionConfig, LocalDetector};
 use sentinel_metrics::Telemetry;
 use sentinel_policy::{PolicyEngine, PolicySet};
@@ -597,6 +599,32 @@ impl SentinelConfig {
         })
     }
 
+    /// The response cache `[cache]` describes, new and empty, and which answers it keeps.
+    /// A gateway that reloads builds a new one when `[cache]` or the upstream changed.
+    pub fn response_stage(&self) -> ResponseStage {
+        let c = &self.cache;
+        let policy = ResponseCachePolicy {
+            enabled: c.response,
+            routes: c.routes.clone(),
+            models: c.models.clone(),
+            deterministic_only: c.deterministic_only.unwrap_or(true),
+            ttl: Duration::from_secs(c.ttl_seconds.unwrap_or(300)),
+            ..ResponseCachePolicy::default()
+        };
+        let cache = c.response.then(|| {
+            Arc::new(TieredCache::new(
+                Arc::new(MemoryCache::new(CacheConfig {
+                    max_bytes: c.max_bytes.unwrap_or(64 << 20),
+                    default_ttl: policy.ttl,
+                    ..CacheConfig::default()
+                })),
+                None,
+                TieredConfig::default(),
+            ))
+        });
+        ResponseStage { policy, cache }
+    }
+
     /// The audit log's settings (`[audit]`, `[failure] audit`), not yet opened.
     fn audit_sink_config(&self) -> Result<Option<FileSinkConfig>, ConfigError> {
         Ok(match &self.audit.dir {
@@ -658,26 +686,10 @@ impl SentinelConfig {
                 FileSink::open(c).map_err(|e| ConfigError(format!("[audit] {e}")))?,
             )),
         };
-        let c = &self.cache;
-        let response_cache = ResponseCachePolicy {
-            enabled: c.response,
-            routes: c.routes.clone(),
-            models: c.models.clone(),
-            deterministic_only: c.deterministic_only.unwrap_or(true),
-            ttl: Duration::from_secs(c.ttl_seconds.unwrap_or(300)),
-            ..ResponseCachePolicy::default()
-        };
-        let responses = c.response.then(|| {
-            Arc::new(TieredCache::new(
-                Arc::new(MemoryCache::new(CacheConfig {
-                    max_bytes: c.max_bytes.unwrap_or(64 << 20),
-                    default_ttl: response_cache.ttl,
-                    ..CacheConfig::default()
-                })),
-                None,
-                TieredConfig::default(),
-            ))
-        });
+        let ResponseStage {
+            policy: response_cache,
+            cache: responses,
+        } = self.response_stage();
         let mut routes: Vec<&'static str> = Route::ALL.iter().map(|r| r.as_str()).collect();
         // The native scan, and what the gateway answers without the pipeline and counts
         // itself (the Presidio endpoints, the model list).
@@ -698,6 +710,16 @@ impl SentinelConfig {
             },
         ))
     }
+}
+
+/// The response cache of a pipeline ([`SentinelConfig::response_stage`]): which answers
+/// are kept, and the cache (none when `[cache] response` is off).
+#[derive(Debug)]
+pub struct ResponseStage {
+    /// Which answers are cached, and for how long.
+    pub policy: ResponseCachePolicy,
+    /// The cache.
+    pub cache: Option<Arc<TieredCache<CachedResponse>>>,
 }
 
 /// What a detection stage is built from ([`SentinelConfig::detection_source`]): the

@@ -91,7 +91,7 @@ pub use client::{
 pub use config::{
     AuditSection, Auth, CacheSection, ConfigError, DetectionSection, DetectionSource,
     FailureSection, KeySection, MetricsSection, NetworkSection, PolicySection, RemoteSection,
-    SentinelConfig, ServerSection,
+    ResponseStage, SentinelConfig, ServerSection,
 };
 pub use detection::{
     Detected, Detection, DetectionMode, RemoteDetector, RemoteSettings, StreamWindow,

@@ -27,6 +27,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use tracing::Instrument as _;
 
+use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
 use crate::json_out;
 use crate::segments::{
@@ -251,6 +252,8 @@ pub struct Stages {
     pub transport: Option<Arc<dyn Transport>>,
     /// What to do when the detector fails (`[failure] detector`).
     pub detector_stance: Option<Stance>,
+    /// A response cache (new, so empty) and which answers it keeps.
+    pub responses: Option<ResponseStage>,
 }
 
 impl std::fmt::Debug for Stages {
@@ -260,6 +263,7 @@ impl std::fmt::Debug for Stages {
             .field("policy", &self.policy.is_some())
             .field("transport", &self.transport.is_some())
             .field("detector_stance", &self.detector_stance)
+            .field("responses", &self.responses.is_some())
             .finish()
     }
 }
@@ -479,6 +483,13 @@ impl Pipeline {
         if let Some(stance) = stages.detector_stance {
             config.detector_stance = stance;
         }
+        let responses = match stages.responses {
+            Some(stage) => {
+                config.response_cache = stage.policy;
+                stage.cache
+            }
+            None => self.responses.clone(),
+        };
         Pipeline {
             fingerprinter: self.fingerprinter.clone(),
             printed: quick_cache::sync::Cache::with_weighter(4096, PRINTED_FINDINGS, PrintedWeight),
@@ -488,7 +499,7 @@ impl Pipeline {
                 .map_or_else(|| Arc::clone(&self.detection), Arc::new),
             policy: stages.policy.unwrap_or_else(|| Arc::clone(&self.policy)),
             audit: self.audit.clone(),
-            responses: self.responses.clone(),
+            responses,
             transport: stages
                 .transport
                 .unwrap_or_else(|| Arc::clone(&self.transport)),

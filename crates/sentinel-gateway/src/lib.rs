@@ -142,8 +142,8 @@ pub struct Gateway {
     /// Swapped by a reload, read once per connection.
     tls: ArcSwapOption<tokio_rustls::TlsAcceptor>,
     /// The configuration in force: a reload applies what it can (keys, policy, detection,
-    /// upstream, request limits, the detector's failure stance, per-tenant counting, TLS
-    /// files) and tells what else changed by comparing with
+    /// upstream, request limits, the detector's failure stance, per-tenant counting, the
+    /// response cache, TLS files) and tells what else changed by comparing with
     /// this.
     config: Mutex<InForce>,
 }
@@ -198,8 +198,11 @@ pub struct Reloaded {
     /// changed): new requests go through its pools, with its circuits closed. Unchanged,
     /// the transport, its connections and its circuits' state carry on.
     pub upstream_rebuilt: bool,
+    /// Whether the response cache was replaced by an empty one (`[cache]` changed, or the
+    /// upstream did: its answers are not the new upstream's).
+    pub responses_rebuilt: bool,
     /// Sections of the file that differ from those in force but take effect only at a
-    /// restart (`cache`, `audit`, the rest of `server`, ...), so they were not applied.
+    /// restart (`tenant`, `audit`, the rest of `server`, ...), so they were not applied.
     pub needs_restart: Vec<&'static str>,
 }
 
@@ -389,10 +392,11 @@ impl Gateway {
     /// changed), upstream (`[network]` and the upstream key, its file or variable read
     /// again; a new transport only when either changed), request limits (`[server]
     /// max_body_bytes`, `request_timeout_ms`, `max_concurrent`), `[failure] detector`,
-    /// `[metrics] per_tenant` and TLS certificate and key to the requests that arrive
-    /// from now on; requests in flight finish as they
-    /// started. The pseudonym vault, the response cache, the audit log and the metrics
-    /// carry on, and so do the detection cache and the upstream pools unless they were
+    /// `[metrics] per_tenant`, `[cache]` (a new, empty response cache, also when the
+    /// upstream changed) and TLS certificate and key to the requests that arrive from now
+    /// on; requests in flight finish as they
+    /// started. The pseudonym vault, the audit log and the metrics carry on, and so do the
+    /// detection cache, the upstream pools and the response cache unless they were
     /// rebuilt. Other sections are not applied: [`Reloaded::needs_restart`] names those
     /// that differ. Nothing changes when it fails.
     ///
@@ -442,6 +446,9 @@ impl Gateway {
                 ))
             };
         let upstream_rebuilt = transport.is_some();
+        let responses = (upstream_rebuilt || held.config.cache != config.cache)
+            .then(|| config.response_stage());
+        let responses_rebuilt = responses.as_ref().is_some_and(|r| r.cache.is_some());
         let current = self.state.live.load_full();
         policy.keep_vault(&current.policy);
         let policy = Arc::new(policy);
@@ -450,6 +457,7 @@ impl Gateway {
             policy: Some(policy.clone()),
             transport: transport.clone().map(|t| t as Arc<dyn Transport>),
             detector_stance: Some(config.failure.detector),
+            responses,
         }));
         let applied = Checked {
             keys: keys.len(),
@@ -484,6 +492,7 @@ impl Gateway {
         c.policy.clone_from(&config.policy);
         c.detection.clone_from(&config.detection);
         c.network.clone_from(&config.network);
+        c.cache.clone_from(&config.cache);
         c.failure.detector = config.failure.detector;
         c.metrics.clone_from(&config.metrics);
         c.server.tls_cert.clone_from(&config.server.tls_cert);
@@ -495,6 +504,7 @@ impl Gateway {
             applied,
             detection_rebuilt,
             upstream_rebuilt,
+            responses_rebuilt,
             needs_restart: differing_sections(c, config),
         })
     }

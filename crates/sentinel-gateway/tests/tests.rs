@@ -1271,6 +1271,68 @@ async fn shutdown_turns_unready_first_and_accepts_through_the_delay() {
     );
 }
 
+/// A reload that changes `[cache]`, or the upstream, starts an empty response cache (an
+/// answer cached from the old upstream is not the new one's); one that changes neither
+/// keeps the cached answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_empties_the_response_cache_only_when_cache_or_upstream_change() {
+    let (upstream, seen, _) = upstream().await;
+    let config = |cache: &str, network: &str| {
+        SentinelConfig::from_toml(
+            "gw.toml",
+            &format!(
+                "[network]\nupstream = \"{}/v1\"\napi_key_env = \"GATEWAY_TEST_NO_KEY\"\n{network}\
+                 [cache]\nresponse = true\n{cache}",
+                upstream.url(),
+            ),
+        )
+        .expect("config")
+    };
+    let shared = Shared::serve(&config("", "")).await;
+    let gw = Arc::clone(&shared.gateway);
+    let c = client(&format!("http://{}", shared.addr), None);
+    let body = json!({"model": "echo", "temperature": 0,
+        "messages": [{"role": "user", "content": "the same question"}]})
+    .to_string();
+    let upstream_calls = || seen.lock().expect("lock").len();
+    let ask = || async {
+        let (status, v, _) = post(&c, "/v1/chat/completions", body.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    };
+    ask().await;
+    ask().await;
+    assert_eq!(upstream_calls(), 1, "the second answer came from the cache");
+
+    let r = gw.reload(&config("", "")).expect("reload");
+    assert!(!r.responses_rebuilt, "{r:?}");
+    ask().await;
+    assert_eq!(
+        upstream_calls(),
+        1,
+        "kept across a reload that changed neither"
+    );
+
+    let r = gw
+        .reload(&config("ttl_seconds = 60\n", ""))
+        .expect("reload");
+    assert!(r.responses_rebuilt && r.needs_restart.is_empty(), "{r:?}");
+    ask().await;
+    assert_eq!(upstream_calls(), 2, "emptied by a [cache] change");
+
+    let r = gw
+        .reload(&config("ttl_seconds = 60\n", "timeout_ms = 30000\n"))
+        .expect("reload");
+    assert!(r.upstream_rebuilt && r.responses_rebuilt, "{r:?}");
+    ask().await;
+    ask().await;
+    assert_eq!(
+        upstream_calls(),
+        3,
+        "emptied by an upstream change, then filled"
+    );
+    shared.stop().await;
+}
+
 /// A renewed certificate, written over the old files, is served to new connections after
 /// a reload; turning TLS off is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
