@@ -69,9 +69,9 @@ fn load_config(args: &ServeArgs) -> Result<SentinelConfig> {
     Ok(config)
 }
 
-/// Reads the configuration again and applies what a running gateway can take: keys,
-/// policy, detection, upstream, request limits, the detector stance, per-tenant counting,
-/// the response cache and TLS files. A file that does not load changes nothing. Counted in
+/// Reads the configuration again and applies what a running gateway can take: all of it
+/// but the audit log's settings, the listen address and the threads
+/// ([`sentinel_gateway::Gateway::reload`]). A file that does not load changes nothing. Counted in
 /// `deepsentinel_config_reloads_total` by result, so a failed reload can be alerted on.
 fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
     use sentinel_metrics::names::{label, CONFIG_RELOADS_TOTAL};

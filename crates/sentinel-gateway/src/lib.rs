@@ -97,11 +97,59 @@ struct Live {
     max_body: usize,
     /// `[server] request_timeout_ms`.
     request_timeout: Duration,
+    /// The tenant of callers without a key (`tenant`, loopback callers when no key is
+    /// configured).
+    default_tenant: String,
+    /// How connections accepted from now on are read (`[server]` header limits).
+    connections: ConnectionLimits,
+    /// `[server] shutdown_grace_ms` and `shutdown_delay_ms`, read when shutdown comes.
+    grace: Duration,
+    shutdown_delay: Duration,
+}
+
+/// `[server]`'s limits on reading a connection's request heads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ConnectionLimits {
+    header_read_timeout: Duration,
+    max_header_bytes: usize,
+}
+
+impl ConnectionLimits {
+    fn of(s: &ServerSection) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.unwrap_or(10_000)),
+            max_header_bytes: s.max_header_bytes.unwrap_or(64 << 10),
+        }
+    }
+
+    /// The connection builder (HTTP/1.1 and HTTP/2) with these limits.
+    fn builder(self) -> auto::Builder<TokioExecutor> {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            .max_buf_size(self.max_header_bytes.max(8192));
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX));
+        builder
+    }
+}
+
+/// `[server] shutdown_grace_ms` (default 30 s).
+fn grace(s: &ServerSection) -> Duration {
+    Duration::from_millis(s.shutdown_grace_ms.unwrap_or(30_000))
+}
+
+/// `[server] shutdown_delay_ms` (default 0).
+fn shutdown_delay(s: &ServerSection) -> Duration {
+    Duration::from_millis(s.shutdown_delay_ms.unwrap_or(0))
 }
 
 struct State {
     live: ArcSwap<Live>,
-    default_tenant: String,
     /// Reconfigured by a reload (`[server] max_concurrent`).
     limiter: PriorityLimiter,
     /// Shutdown was asked for: `/readyz` answers 503 while connections are still taken
@@ -134,16 +182,11 @@ fn limits(s: &ServerSection) -> LimitConfig {
 /// The gateway.
 pub struct Gateway {
     state: Arc<State>,
-    header_read_timeout: Duration,
-    max_header_bytes: usize,
-    grace: Duration,
-    /// How long to keep accepting, unready, once shutdown is asked for.
-    shutdown_delay: Duration,
     /// Swapped by a reload, read once per connection.
     tls: ArcSwapOption<tokio_rustls::TlsAcceptor>,
     /// The configuration in force: a reload applies what it can (keys, policy, detection,
-    /// upstream, request limits, the detector's failure stance, per-tenant counting, the
-    /// response cache, TLS files) and tells what else changed by comparing with
+    /// upstream, server limits, the default tenant, the detector's failure stance,
+    /// per-tenant counting, the response cache, TLS files) and tells what else changed by comparing with
     /// this.
     config: Mutex<InForce>,
 }
@@ -202,7 +245,8 @@ pub struct Reloaded {
     /// upstream did: its answers are not the new upstream's).
     pub responses_rebuilt: bool,
     /// Sections of the file that differ from those in force but take effect only at a
-    /// restart (`tenant`, `audit`, the rest of `server`, ...), so they were not applied.
+    /// restart (`audit`, `failure` for its audit stance, `server` for its listen address
+    /// and threads), so they were not applied.
     pub needs_restart: Vec<&'static str>,
 }
 
@@ -368,16 +412,15 @@ impl Gateway {
                     forward_client_key: forward_client_key(config),
                     max_body: max_body(s),
                     request_timeout: request_timeout(s),
+                    default_tenant: config.tenant().to_owned(),
+                    connections: ConnectionLimits::of(s),
+                    grace: grace(s),
+                    shutdown_delay: shutdown_delay(s),
                 }),
-                default_tenant: config.tenant().to_owned(),
                 limiter: PriorityLimiter::new(limits(s)),
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 prometheus,
             }),
-            header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.unwrap_or(10_000)),
-            max_header_bytes: s.max_header_bytes.unwrap_or(64 << 10),
-            grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(30_000)),
-            shutdown_delay: Duration::from_millis(s.shutdown_delay_ms.unwrap_or(0)),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
                 config: config.clone(),
@@ -390,8 +433,9 @@ impl Gateway {
     /// Applies `config`'s gateway keys, policy (its file read again), detection
     /// (`[detection]` and its recognizers file, read again; rebuilt only when either
     /// changed), upstream (`[network]` and the upstream key, its file or variable read
-    /// again; a new transport only when either changed), request limits (`[server]
-    /// max_body_bytes`, `request_timeout_ms`, `max_concurrent`), `[failure] detector`,
+    /// again; a new transport only when either changed), `[server]` but for `listen` and
+    /// `workers` (limits, header limits for connections accepted from then on, shutdown
+    /// grace and delay), `tenant`, `[failure] detector`,
     /// `[metrics] per_tenant`, `[cache]` (a new, empty response cache, also when the
     /// upstream changed) and TLS certificate and key to the requests that arrive from now
     /// on; requests in flight finish as they
@@ -461,10 +505,7 @@ impl Gateway {
         }));
         let applied = Checked {
             keys: keys.len(),
-            policy_version: pipeline
-                .policy()
-                .version_hash(&self.state.default_tenant)
-                .to_string(),
+            policy_version: pipeline.policy().version_hash(config.tenant()).to_string(),
             tls: tls.is_some(),
         };
         self.state.live.store(Arc::new(Live {
@@ -475,6 +516,10 @@ impl Gateway {
             forward_client_key: forward_client_key(config),
             max_body: max_body(&config.server),
             request_timeout: request_timeout(&config.server),
+            default_tenant: config.tenant().to_owned(),
+            connections: ConnectionLimits::of(&config.server),
+            grace: grace(&config.server),
+            shutdown_delay: shutdown_delay(&config.server),
         }));
         self.state.limiter.reconfigure(limits(&config.server));
         current
@@ -495,11 +540,12 @@ impl Gateway {
         c.cache.clone_from(&config.cache);
         c.failure.detector = config.failure.detector;
         c.metrics.clone_from(&config.metrics);
-        c.server.tls_cert.clone_from(&config.server.tls_cert);
-        c.server.tls_key.clone_from(&config.server.tls_key);
-        c.server.max_body_bytes = config.server.max_body_bytes;
-        c.server.request_timeout_ms = config.server.request_timeout_ms;
-        c.server.max_concurrent = config.server.max_concurrent;
+        c.tenant.clone_from(&config.tenant);
+        // All of `[server]` but the listener and the threads, which a running process
+        // keeps (TLS on or off was refused above).
+        let (listen, workers) = (c.server.listen.take(), c.server.workers);
+        c.server.clone_from(&config.server);
+        (c.server.listen, c.server.workers) = (listen, workers);
         Ok(Reloaded {
             applied,
             detection_rebuilt,
@@ -564,22 +610,16 @@ impl Gateway {
             tracing::warn!("no [[key]] configured: serving loopback callers only");
         }
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout)
-            .max_buf_size(self.max_header_bytes.max(8192));
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX));
-        let (state, delay) = (Arc::clone(&self.state), self.shutdown_delay);
+        // Built again when a reload changes the header limits, for connections from then on.
+        let mut limits = self.state.live.load().connections;
+        let mut builder = limits.builder();
+        let state = Arc::clone(&self.state);
         let shutdown = async move {
             shutdown.await;
             state
                 .stopping
                 .store(true, std::sync::atomic::Ordering::Relaxed);
+            let delay = state.live.load().shutdown_delay;
             if !delay.is_zero() {
                 tracing::info!(
                     delay_ms = delay.as_millis(),
@@ -601,6 +641,11 @@ impl Gateway {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
+            let wanted = self.state.live.load().connections;
+            if wanted != limits {
+                limits = wanted;
+                builder = limits.builder();
+            }
             let state = Arc::clone(&self.state);
             let service = service_fn(move |req: Request<Incoming>| {
                 let state = Arc::clone(&state);
@@ -652,11 +697,12 @@ impl Gateway {
         // on it, which then fails. Answers now carry `Connection: close`, so a connection
         // that takes one more request closes after it by itself; the idle ones get a
         // moment for that before the rest are closed.
-        let linger = tokio::time::Instant::now() + IDLE_LINGER.min(self.grace);
+        let grace = self.state.live.load().grace;
+        let linger = tokio::time::Instant::now() + IDLE_LINGER.min(grace);
         while graceful.count() > 0 && tokio::time::Instant::now() < linger {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        if tokio::time::timeout(self.grace, graceful.shutdown())
+        if tokio::time::timeout(grace, graceful.shutdown())
             .await
             .is_err()
         {
@@ -793,14 +839,14 @@ fn client_credential(
 
 /// Who is calling: the tenant and priority of its key, or an error response.
 fn authenticate<'s>(
-    state: &'s State,
-    keys: &'s Keys,
+    live: &'s Live,
     req: &Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<(&'s str, Priority), Box<Response<GatewayBody>>> {
+    let keys = &live.keys;
     if keys.is_empty() {
         if peer.ip().is_loopback() {
-            return Ok((&state.default_tenant, Priority::Normal));
+            return Ok((&live.default_tenant, Priority::Normal));
         }
         return Err(Box::new(error(
             StatusCode::FORBIDDEN,
@@ -912,7 +958,7 @@ fn stats(state: &State) -> Stats {
         audit: live.pipeline.audit().map(|a| a.health()),
         inflight: state.limiter.running(),
         queued: state.limiter.queued(),
-        policy_version: live.pipeline.policy().version_hash(&state.default_tenant),
+        policy_version: live.pipeline.policy().version_hash(&live.default_tenant),
         keys: live.keys.len(),
     }
 }
@@ -1028,7 +1074,7 @@ async fn answer<'s>(
         }
         _ => {}
     }
-    let (tenant, priority) = match authenticate(state, &live.keys, &req, peer) {
+    let (tenant, priority) = match authenticate(live, &req, peer) {
         Ok(t) => t,
         Err(r) => {
             // A refused caller is traffic, whichever path it asked for.

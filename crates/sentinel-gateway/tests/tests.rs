@@ -921,7 +921,7 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
         "{v}"
     );
 
-    // A preset that leaves e-mail alone; a smaller body limit applies, a header timeout
+    // A preset that leaves e-mail alone; a smaller body limit applies, the thread count
     // is named, not applied. The stats page shows the policy in force.
     let c = in_conversation(NEW);
     let stats = || async {
@@ -936,7 +936,7 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
         )
     };
     let before = stats().await;
-    let server = "max_body_bytes = 128\nmax_concurrent = 8\nheader_read_timeout_ms = 5000";
+    let server = "max_body_bytes = 128\nmax_concurrent = 8\nworkers = 2";
     let r = gw
         .reload(&config(NEW, "preset = \"secrets\"", server))
         .expect("reload");
@@ -950,8 +950,8 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
     let long = chat(&"word ".repeat(40));
     let (status, v, _) = post(&c, "/v1/chat/completions", long).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
-    // Only the header timeout is left to a restart.
-    let server = "max_body_bytes = 4096\nheader_read_timeout_ms = 5000";
+    // Only the thread count is left to a restart.
+    let server = "max_body_bytes = 4096\nworkers = 2";
     let r = gw
         .reload(&config(NEW, "preset = \"secrets\"", server))
         .expect("reload");
@@ -1329,6 +1329,71 @@ async fn a_reload_empties_the_response_cache_only_when_cache_or_upstream_change(
         upstream_calls(),
         3,
         "emptied by an upstream change, then filled"
+    );
+    shared.stop().await;
+}
+
+/// A reload applies `tenant` (the tenant of keyless loopback callers, whose policy then
+/// applies) and `[server]` header limits (for connections accepted from then on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_applies_the_tenant_and_header_limits() {
+    let (upstream, seen, _) = upstream().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = \"t\"\n[[rule]]\ngroups = [\"pii\"]\naction = \"redact\"\n\
+         [tenants.quiet]\n[[tenants.quiet.rule]]\ngroups = [\"pii\"]\naction = \"allow\"\n",
+    )
+    .expect("write");
+    let config = |tenant: &str, server: &str| {
+        SentinelConfig::from_toml(
+            "gw.toml",
+            &format!(
+                "tenant = \"{tenant}\"\n[network]\nupstream = \"{}/v1\"\n\
+                 api_key_env = \"GATEWAY_TEST_NO_KEY\"\n[policy]\nfile = \"{}\"\n\
+                 [server]\n{server}",
+                upstream.url(),
+                policy.display()
+            ),
+        )
+        .expect("config")
+    };
+    let shared = Shared::serve(&config("loud", "")).await;
+    let gw = Arc::clone(&shared.gateway);
+    let url = format!("http://{}", shared.addr);
+    let sent = || {
+        let seen = seen.lock().expect("lock");
+        let (_, body) = seen.last().expect("a request upstream");
+        let v: Value = serde_json::from_slice(body).expect("json");
+        v["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let c = client(&url, None);
+    post(&c, "/v1/chat/completions", chat("mail jane@example.com")).await;
+    assert_eq!(sent(), "mail <EMAIL_ADDRESS_1>");
+
+    // Another tenant, and a header cap of 1 KiB: a longer head is refused on a new
+    // connection.
+    let r = gw
+        .reload(&config("quiet", "max_header_bytes = 1024"))
+        .expect("reload");
+    assert!(r.needs_restart.is_empty(), "{r:?}");
+    let c = client(&url, None);
+    post(&c, "/v1/chat/completions", chat("mail jane@example.com")).await;
+    assert_eq!(sent(), "mail jane@example.com");
+    let big = Endpoint::new("gw", &url).expect("endpoint").header(
+        HeaderName::from_static("x-filler"),
+        HeaderValue::from_str(&"f".repeat(16 * 1024)).expect("v"),
+    );
+    let big = HttpTransport::new(no_retries(), vec![Upstream::single(big)]).expect("client");
+    let refused = big.send(OutboundRequest::get("/healthz")).await;
+    assert!(
+        refused.map_or(true, |r| r.status
+            == StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+        "a 16 KiB head passed a 1 KiB cap"
     );
     shared.stop().await;
 }
