@@ -425,6 +425,17 @@ async fn answers_redacted(c: &HttpTransport) {
     );
 }
 
+/// The first message's text in the last chat request the upstream saw.
+fn last_sent(seen: &Seen) -> String {
+    let seen = seen.lock().expect("lock");
+    let (_, body) = seen.last().expect("a request upstream");
+    let v: Value = serde_json::from_slice(body).expect("json");
+    v["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn chat(text: &str) -> String {
     json!({"model": "echo", "messages": [{"role": "user", "content": text}]}).to_string()
 }
@@ -867,15 +878,7 @@ async fn a_reload_swaps_keys_and_policy_and_keeps_the_vault() {
             );
         HttpTransport::new(no_retries(), vec![Upstream::single(e)]).expect("client")
     };
-    let upstream_saw = || {
-        let seen = seen.lock().expect("lock");
-        let (_, body) = seen.last().expect("a request upstream");
-        let v: Value = serde_json::from_slice(body).expect("json");
-        v["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let upstream_saw = || last_sent(&seen);
 
     let (status, _, _) = post(
         &in_conversation(OLD),
@@ -1207,13 +1210,9 @@ async fn a_reload_changes_the_detector_failure_stance() {
     );
     let (status, v, _) = ask().await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    let sent: Value = {
-        let seen = seen.lock().expect("lock");
-        let (_, body) = seen.last().expect("sent upstream");
-        serde_json::from_slice(body).expect("json")
-    };
     assert_eq!(
-        sent["messages"][0]["content"], "Alice wrote to <EMAIL_ADDRESS_1>",
+        last_sent(&seen),
+        "Alice wrote to <EMAIL_ADDRESS_1>",
         "local detection still applies"
     );
     shared.stop().await;
@@ -1362,15 +1361,7 @@ async fn a_reload_applies_the_tenant_and_header_limits() {
     let shared = Shared::serve(&config("loud", "")).await;
     let gw = Arc::clone(&shared.gateway);
     let url = format!("http://{}", shared.addr);
-    let sent = || {
-        let seen = seen.lock().expect("lock");
-        let (_, body) = seen.last().expect("a request upstream");
-        let v: Value = serde_json::from_slice(body).expect("json");
-        v["messages"][0]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let sent = || last_sent(&seen);
     let c = client(&url, None);
     post(&c, "/v1/chat/completions", chat("mail jane@example.com")).await;
     assert_eq!(sent(), "mail <EMAIL_ADDRESS_1>");
