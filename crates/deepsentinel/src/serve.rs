@@ -122,27 +122,45 @@ fn passed_listener() -> Result<Option<std::net::TcpListener>> {
         .context("the socket passed in (LISTEN_FDS) is not a TCP listener")
 }
 
-/// Completes at the first SIGTERM or SIGINT (Ctrl-C). The handlers are installed by this
-/// call, not at the future's first poll (which comes only once serving starts), so that a
-/// signal arriving while the gateway starts up drains it instead of killing it.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+/// SIGTERM and SIGINT (Ctrl-C), installed when made: not at a future's first poll (which
+/// comes only once serving starts), so that a signal arriving while the gateway starts up
+/// drains it instead of killing it.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-        })
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignals {
+                term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+                int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
     }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
+
+    /// The next SIGTERM or SIGINT.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {},
+                _ = self.int.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
             let _ = tokio::signal::ctrl_c().await;
-        })
+        }
     }
 }
 
@@ -204,7 +222,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
                 }
             });
         }
-        let shutdown = shutdown_signal()?;
+        let mut signals = StopSignals::install()?;
         let (listener, listen) = match passed {
             Some(socket) => {
                 socket
@@ -237,7 +255,23 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         if !gateway.requires_keys() {
             tracing::warn!("no API keys configured: only loopback callers are served");
         }
-        gateway.serve(listener, shutdown).await?;
+        // The first signal drains; a second one stops waiting for what is in flight.
+        let (first, stop) = tokio::sync::oneshot::channel::<()>();
+        {
+            let gateway = std::sync::Arc::clone(&gateway);
+            tokio::spawn(async move {
+                signals.next().await;
+                let _ = first.send(());
+                signals.next().await;
+                tracing::warn!("second signal: requests still in flight are cut off");
+                gateway.hurry_shutdown();
+            });
+        }
+        gateway
+            .serve(listener, async {
+                let _ = stop.await;
+            })
+            .await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

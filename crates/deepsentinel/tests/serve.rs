@@ -618,3 +618,71 @@ fn restarts_under_load_fail_no_request() {
     assert!(v["requests"].as_u64().unwrap_or(0) > 100, "{text}");
     assert_eq!(v["success_rate"], 1.0, "{text}");
 }
+
+/// SIGTERM drains: a request still waiting for its upstream keeps the gateway up through
+/// the grace period. A second SIGTERM stops the wait, and the gateway exits at once.
+#[cfg(unix)]
+#[test]
+#[allow(clippy::zombie_processes)] // reason: the child is stopped and waited on
+fn a_second_sigterm_cuts_the_drain_short() {
+    // An upstream that takes connections (the kernel's queue) and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--upstream",
+            &format!("http://{}/v1", silent.local_addr().expect("addr")),
+        ])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    wait_ready(&mut child, port);
+    let waiting = std::thread::spawn(move || {
+        post(
+            port,
+            "/v1/chat/completions",
+            r#"{"model": "m", "messages": [{"role": "user", "content": "hello"}]}"#,
+        )
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let term = |child: &std::process::Child| {
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    };
+    term(&child);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "the first SIGTERM waits for the request in flight"
+    );
+    let hurried = Instant::now();
+    term(&child);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        // Well before the caller's own 10 s timeout would close its connection.
+        assert!(
+            hurried.elapsed() < Duration::from_secs(4),
+            "the second SIGTERM did not end the drain"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    // The caller's connection was closed without an answer.
+    assert!(waiting.join().expect("caller").is_none());
+    let log = stderr_of(&mut child);
+    assert!(log.contains("second signal"), "{log}");
+    drop(silent);
+}

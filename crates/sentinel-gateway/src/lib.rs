@@ -155,6 +155,8 @@ struct State {
     /// Shutdown was asked for: `/readyz` answers 503 while connections are still taken
     /// (`[server] shutdown_delay_ms`).
     stopping: std::sync::atomic::AtomicBool,
+    /// Set by [`Gateway::hurry_shutdown`]: a shutdown stops waiting.
+    hurry: tokio::sync::watch::Sender<bool>,
     prometheus: Option<PrometheusHandle>,
 }
 
@@ -419,6 +421,7 @@ impl Gateway {
                 }),
                 limiter: PriorityLimiter::new(limits(s)),
                 stopping: std::sync::atomic::AtomicBool::new(false),
+                hurry: tokio::sync::watch::Sender::new(false),
                 prometheus,
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
@@ -583,6 +586,14 @@ impl Gateway {
         })
     }
 
+    /// Ends a shutdown's waiting at once, or the next one's when it comes: the delay, the
+    /// linger of idle connections and the grace for in-flight requests, which are cut
+    /// off (`serve` returns; queued audit records are still written when the gateway is
+    /// dropped). What a second SIGTERM or Ctrl-C asks for.
+    pub fn hurry_shutdown(&self) {
+        self.state.hurry.send_replace(true);
+    }
+
     /// Whether callers need a key (with no `[[key]]`, only loopback callers are served).
     pub fn requires_keys(&self) -> bool {
         !self.state.live.load().keys.is_empty()
@@ -625,7 +636,11 @@ impl Gateway {
                     delay_ms = delay.as_millis(),
                     "shutting down: not ready, still accepting until the delay is over"
                 );
-                tokio::time::sleep(delay).await;
+                let mut hurry = state.hurry.subscribe();
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    _ = hurry.wait_for(|h| *h) => {}
+                }
             }
         };
         tokio::pin!(shutdown);
@@ -699,14 +714,22 @@ impl Gateway {
         // moment for that before the rest are closed.
         let grace = self.state.live.load().grace;
         let linger = tokio::time::Instant::now() + IDLE_LINGER.min(grace);
-        while graceful.count() > 0 && tokio::time::Instant::now() < linger {
+        let mut hurry = self.state.hurry.subscribe();
+        while graceful.count() > 0
+            && tokio::time::Instant::now() < linger
+            && !*hurry.borrow_and_update()
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        if tokio::time::timeout(grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("grace period over; closing the remaining connections");
+        tokio::select! {
+            drained = tokio::time::timeout(grace, graceful.shutdown()) => {
+                if drained.is_err() {
+                    tracing::warn!("grace period over; closing the remaining connections");
+                }
+            }
+            _ = hurry.wait_for(|h| *h) => {
+                tracing::warn!("shutdown hurried; closing the remaining connections");
+            }
         }
         Ok(())
     }
