@@ -624,25 +624,7 @@ impl Gateway {
         // Built again when a reload changes the header limits, for connections from then on.
         let mut limits = self.state.live.load().connections;
         let mut builder = limits.builder();
-        let state = Arc::clone(&self.state);
-        let shutdown = async move {
-            shutdown.await;
-            state
-                .stopping
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            let delay = state.live.load().shutdown_delay;
-            if !delay.is_zero() {
-                tracing::info!(
-                    delay_ms = delay.as_millis(),
-                    "shutting down: not ready, still accepting until the delay is over"
-                );
-                let mut hurry = state.hurry.subscribe();
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    _ = hurry.wait_for(|h| *h) => {}
-                }
-            }
-        };
+        let shutdown = self.stop_accepting(shutdown);
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -707,6 +689,36 @@ impl Gateway {
                 }
             }
         }
+        self.drain(graceful).await;
+        Ok(())
+    }
+
+    /// Completes when the accept loop is to stop: `shutdown`, then (unready from then on)
+    /// `[server] shutdown_delay_ms` unless hurried.
+    async fn stop_accepting(&self, shutdown: impl Future<Output = ()>) {
+        shutdown.await;
+        let state = &self.state;
+        state
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let delay = state.live.load().shutdown_delay;
+        if !delay.is_zero() {
+            tracing::info!(
+                delay_ms = delay.as_millis(),
+                "shutting down: not ready, still accepting until the delay is over"
+            );
+            let mut hurry = state.hurry.subscribe();
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = hurry.wait_for(|h| *h) => {}
+            }
+        }
+    }
+
+    /// Closes the connections once the gateway stopped accepting: idle ones after a
+    /// linger, the others as their requests finish or the grace period ends, or at once
+    /// when hurried.
+    async fn drain(&self, graceful: hyper_util::server::graceful::GracefulShutdown) {
         tracing::info!("shutting down: draining in-flight requests");
         // Closing an idle keep-alive connection races a request the client may be sending
         // on it, which then fails. Answers now carry `Connection: close`, so a connection
@@ -731,7 +743,6 @@ impl Gateway {
                 tracing::warn!("shutdown hurried; closing the remaining connections");
             }
         }
-        Ok(())
     }
 }
 
