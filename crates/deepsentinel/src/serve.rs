@@ -74,13 +74,14 @@ fn load_config(args: &ServeArgs) -> Result<SentinelConfig> {
 /// ([`sentinel_gateway::Gateway::reload`]). A file that does not load changes nothing. Counted in
 /// `deepsentinel_config_reloads_total` by result, so a failed reload can be alerted on.
 fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
-    use sentinel_metrics::names::{label, CONFIG_RELOADS_TOTAL};
+    use sentinel_metrics::names::{label, CONFIG_LAST_RELOAD_SUCCESSFUL, CONFIG_RELOADS_TOTAL};
     let result = load_config(args)
         .map_err(|e| format!("{e:#}"))
         .and_then(|c| gateway.reload(&c).map_err(|e| e.to_string()));
     // Counted before it is logged: whoever reads the log line finds the count too.
     let outcome = if result.is_ok() { "applied" } else { "failed" };
     metrics::counter!(CONFIG_RELOADS_TOTAL, label::RESULT => outcome).increment(1);
+    metrics::gauge!(CONFIG_LAST_RELOAD_SUCCESSFUL).set(if result.is_ok() { 1.0 } else { 0.0 });
     match result {
         Ok(r) => {
             tracing::info!(
@@ -200,6 +201,8 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         metrics::set_global_recorder(recorder)
             .map_err(|_| anyhow::anyhow!("a metrics recorder is already installed"))?;
         sentinel_metrics::describe();
+        // The configuration it starts with loaded: the reload gauge starts at 1.
+        metrics::gauge!(sentinel_metrics::names::CONFIG_LAST_RELOAD_SUCCESSFUL).set(1.0);
         let upkeep = handle.clone();
         tokio::spawn(async move {
             loop {

@@ -389,6 +389,7 @@ fn sighup_reloads_keys_and_a_broken_file_changes_nothing() {
     for line in [
         "deepsentinel_config_reloads_total{result=\"applied\"} 1",
         "deepsentinel_config_reloads_total{result=\"failed\"} 1",
+        "deepsentinel_config_last_reload_successful 0",
         "deepsentinel_tenant_requests_total{tenant=\"acme\",outcome=\"allowed\"}",
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");

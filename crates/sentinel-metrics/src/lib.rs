@@ -364,6 +364,10 @@ pub fn describe() {
         "Configuration reloads (SIGHUP), by result (applied, failed)."
     );
     describe_gauge!(
+        CONFIG_LAST_RELOAD_SUCCESSFUL,
+        "1 when the last configuration reload applied (or none was asked for), 0 when it failed."
+    );
+    describe_gauge!(
         AUDIT_HEALTHY,
         "1 while the audit log writes, 0 while it fails."
     );

@@ -53,6 +53,9 @@ pub const TENANT_FINDINGS_TOTAL: &str = "deepsentinel_tenant_findings_total";
 /// Configuration reloads (`deepsentinel serve` on SIGHUP) by `result` (`applied`,
 /// `failed`).
 pub const CONFIG_RELOADS_TOTAL: &str = "deepsentinel_config_reloads_total";
+/// Gauge: 1 when the last configuration reload applied (or none was asked for), 0 when it
+/// failed; it stays until the next reload, so an alert on it lasts while the file is bad.
+pub const CONFIG_LAST_RELOAD_SUCCESSFUL: &str = "deepsentinel_config_last_reload_successful";
 
 /// Every metric name above, for documentation checks and exporters.
 pub const ALL: &[&str] = &[
@@ -80,6 +83,7 @@ pub const ALL: &[&str] = &[
     TENANT_REQUESTS_TOTAL,
     TENANT_FINDINGS_TOTAL,
     CONFIG_RELOADS_TOTAL,
+    CONFIG_LAST_RELOAD_SUCCESSFUL,
 ];
 
 /// Label names.
