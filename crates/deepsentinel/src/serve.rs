@@ -196,6 +196,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     runtime.block_on(async move {
+        // First, before the slow part of start-up (compiling detection): a SIGTERM from
+        // here on is kept and ends the gateway cleanly as soon as it serves, instead of
+        // killing it half-built.
+        let mut signals = StopSignals::install()?;
         let recorder = sentinel_metrics::prometheus_recorder()?;
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder)
@@ -225,7 +229,6 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
                 }
             });
         }
-        let mut signals = StopSignals::install()?;
         let (listener, listen) = match passed {
             Some(socket) => {
                 socket
