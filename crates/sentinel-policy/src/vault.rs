@@ -96,13 +96,18 @@ fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// The scopes by tenant and scope id, and the limits they are held to: one lock for
+/// both, so that a reconfiguration and a use see the same limits.
+struct Scopes {
+    config: VaultConfig,
+    map: HashMap<(String, String), Scope>,
+}
+
 /// Issued pseudonyms per scope, with a TTL.
 pub struct Vault {
-    /// Changed in place by [`Vault::reconfigure`]; read under the scopes' lock or copied.
-    config: Mutex<VaultConfig>,
     epoch: Instant,
     skew_ms: AtomicU64,
-    scopes: Mutex<HashMap<(String, String), Scope>>,
+    scopes: Mutex<Scopes>,
     evicted: AtomicU64,
     expired: AtomicU64,
     refused: AtomicU64,
@@ -121,10 +126,12 @@ impl Vault {
     /// An empty vault.
     pub fn new(config: VaultConfig) -> Vault {
         Vault {
-            config: Mutex::new(config),
             epoch: Instant::now(),
             skew_ms: AtomicU64::new(0),
-            scopes: Mutex::new(HashMap::new()),
+            scopes: Mutex::new(Scopes {
+                config,
+                map: HashMap::new(),
+            }),
             evicted: AtomicU64::new(0),
             expired: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -133,10 +140,7 @@ impl Vault {
 
     /// The limits.
     pub fn config(&self) -> VaultConfig {
-        *self
-            .config
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.lock().config
     }
 
     /// Changes the limits of a vault in use (a policy reloaded with other `[vault]`
@@ -144,22 +148,20 @@ impl Vault {
     /// evicts the least recently used at once, down to the new limit; fewer entries per
     /// scope keeps what is recorded and refuses new ones above it.
     pub fn reconfigure(&self, config: VaultConfig) {
-        let mut scopes = self.lock();
-        *self
-            .config
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = config;
+        let mut guard = self.lock();
+        guard.config = config;
+        let scopes = &mut guard.map;
         if scopes.len() > config.max_scopes {
-            self.purge(&mut scopes, self.now_ms(), config.ttl);
+            self.purge(scopes, self.now_ms(), config.ttl);
         }
         while scopes.len() > config.max_scopes {
-            self.evict_oldest(&mut scopes);
+            self.evict_oldest(scopes);
         }
     }
 
     /// Counters and sizes.
     pub fn stats(&self) -> VaultStats {
-        let scopes = self.lock();
+        let scopes = &self.lock().map;
         VaultStats {
             scopes: scopes.len(),
             entries: scopes.values().map(|s| s.entries.len()).sum(),
@@ -171,7 +173,9 @@ impl Vault {
 
     /// Drops a scope now (a conversation ended), so its values leave memory before the TTL.
     pub fn forget(&self, tenant: &str, scope: &str) {
-        self.lock().remove(&(tenant.to_owned(), scope.to_owned()));
+        self.lock()
+            .map
+            .remove(&(tenant.to_owned(), scope.to_owned()));
     }
 
     /// Moves the vault's clock forward, for tests of expiry.
@@ -187,7 +191,7 @@ impl Vault {
             .saturating_add(self.skew_ms.load(Ordering::Relaxed))
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<(String, String), Scope>> {
+    fn lock(&self) -> MutexGuard<'_, Scopes> {
         // A panic while holding the lock leaves the map consistent (every update is one
         // insert or remove), so a poisoned lock is still usable.
         self.scopes
@@ -231,15 +235,18 @@ impl Vault {
     ) -> String {
         let pseudonym = key.pseudonymize(entity, value, style);
         let now = self.now_ms();
-        let mut scopes = self.lock();
-        let config = self.config();
+        let mut guard = self.lock();
+        let Scopes {
+            config,
+            map: scopes,
+        } = &mut *guard;
         let id = (tenant.to_owned(), scope.to_owned());
         if !scopes.contains_key(&id) {
             if scopes.len() >= config.max_scopes {
-                self.purge(&mut scopes, now, config.ttl);
+                self.purge(scopes, now, config.ttl);
             }
             if scopes.len() >= config.max_scopes {
-                self.evict_oldest(&mut scopes);
+                self.evict_oldest(scopes);
             }
         } else if scopes
             .get(&id)
@@ -299,10 +306,14 @@ impl Vault {
         let now = self.now_ms();
         let id = (tenant.to_owned(), scope.to_owned());
         let entries = {
-            let mut scopes = self.lock();
+            let mut guard = self.lock();
+            let Scopes {
+                config,
+                map: scopes,
+            } = &mut *guard;
             let expired = scopes
                 .get(&id)
-                .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= ttl_ms(self.config().ttl));
+                .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= ttl_ms(config.ttl));
             if expired {
                 scopes.remove(&id);
                 self.expired.fetch_add(1, Ordering::Relaxed);
@@ -318,7 +329,7 @@ impl Vault {
         // Compiled outside the lock, so other scopes are not held up.
         let count = entries.len();
         let matcher = Arc::new(Matcher::for_entries(entries));
-        if let Some(s) = self.lock().get_mut(&id) {
+        if let Some(s) = self.lock().map.get_mut(&id) {
             if s.entries.len() == count {
                 s.matcher = Some(Arc::clone(&matcher));
             }
