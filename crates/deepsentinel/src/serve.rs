@@ -71,8 +71,9 @@ fn load_config(args: &ServeArgs) -> Result<SentinelConfig> {
 
 /// Reads the configuration again and applies what a running gateway can take: all of it
 /// but the audit log's settings, the listen address and the threads
-/// ([`sentinel_gateway::Gateway::reload`]). A file that does not load changes nothing. Counted in
-/// `deepsentinel_config_reloads_total` by result, so a failed reload can be alerted on.
+/// ([`sentinel_gateway::Gateway::reload`]). A file that does not load changes nothing.
+/// Counted in `deepsentinel_config_reloads_total` by result, and the last result kept in
+/// `deepsentinel_config_last_reload_successful`, so a failed reload can be alerted on.
 fn reload(args: &ServeArgs, gateway: &sentinel_gateway::Gateway) {
     use sentinel_metrics::names::{label, CONFIG_LAST_RELOAD_SUCCESSFUL, CONFIG_RELOADS_TOTAL};
     let result = load_config(args)
@@ -258,9 +259,6 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
             keys = config.keys.len(),
             "deepsentinel gateway ready"
         );
-        if !gateway.requires_keys() {
-            tracing::warn!("no API keys configured: only loopback callers are served");
-        }
         // The first signal drains; a second one stops waiting for what is in flight.
         let (first, stop) = tokio::sync::oneshot::channel::<()>();
         {
