@@ -523,7 +523,7 @@ impl SentinelConfig {
     ///
     /// # Errors
     ///
-    /// The upstream URL or a TLS setting cannot be used.
+    /// The upstream URL, its key or a TLS setting cannot be used.
     pub fn transport(&self) -> Result<HttpTransport, ConfigError> {
         self.transport_with_key(self.upstream_key()?.as_deref())
     }

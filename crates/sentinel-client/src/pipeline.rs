@@ -474,7 +474,7 @@ impl Pipeline {
     }
 
     /// This pipeline with the stages `stages` gives in place of its own (see [`Stages`]):
-    /// the same audit log, response cache, telemetry and fingerprint key, so a
+    /// the same audit log, telemetry and fingerprint key, so a
     /// configuration loaded again while serving changes what is found, decided and where
     /// it is sent, and nothing else. Requests in flight finish with the pipeline they
     /// started in.

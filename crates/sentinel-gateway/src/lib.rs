@@ -8,8 +8,9 @@
 //! `GET /metrics` (Prometheus), `/healthz`, `/readyz`, `/v1/sentinel/stats` (the Monitor,
 //! upstream circuits and audit health) and `/dashboard`.
 //!
-//! [`Gateway::reload`] applies a new configuration's keys, policy and TLS files while it
-//! serves (`deepsentinel serve` calls it on SIGHUP).
+//! [`Gateway::reload`] applies a new configuration while it serves, all of it but the
+//! audit log's settings, the listen address and the threads (`deepsentinel serve` calls
+//! it on SIGHUP).
 //!
 //! # Example
 //!
@@ -49,8 +50,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use sentinel_client::{
-    new_request_id, Auth, DetectionSource, Pipeline, PipelineBody, PipelineError, PipelineRequest,
-    Route, SentinelConfig, ServerSection, Stages,
+    new_request_id, Auth, CacheSection, DetectionSource, NetworkSection, Pipeline, PipelineBody,
+    PipelineError, PipelineRequest, Route, SentinelConfig, ServerSection, Stages,
 };
 use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
 use sentinel_policy::{Direction, PolicySet};
@@ -107,6 +108,39 @@ struct Live {
     shutdown_delay: Duration,
 }
 
+impl Live {
+    /// The snapshot of `config`'s settings over the stages built from it.
+    fn new(
+        config: &SentinelConfig,
+        pipeline: Arc<Pipeline>,
+        policy: Arc<PolicySet>,
+        transport: Arc<HttpTransport>,
+        keys: Keys,
+    ) -> Live {
+        let s = &config.server;
+        let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
+        Live {
+            pipeline,
+            policy,
+            transport,
+            keys,
+            forward_client_key: config
+                .network
+                .forward_client_key
+                .then_some(config.network.auth),
+            max_body: s.max_body_bytes.unwrap_or(32 << 20),
+            request_timeout: ms(s.request_timeout_ms, 600_000),
+            default_tenant: config.tenant().to_owned(),
+            connections: ConnectionLimits {
+                header_read_timeout: ms(s.header_read_timeout_ms, 10_000),
+                max_header_bytes: s.max_header_bytes.unwrap_or(64 << 10),
+            },
+            grace: ms(s.shutdown_grace_ms, 30_000),
+            shutdown_delay: ms(s.shutdown_delay_ms, 0),
+        }
+    }
+}
+
 /// `[server]`'s limits on reading a connection's request heads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct ConnectionLimits {
@@ -115,13 +149,6 @@ struct ConnectionLimits {
 }
 
 impl ConnectionLimits {
-    fn of(s: &ServerSection) -> ConnectionLimits {
-        ConnectionLimits {
-            header_read_timeout: Duration::from_millis(s.header_read_timeout_ms.unwrap_or(10_000)),
-            max_header_bytes: s.max_header_bytes.unwrap_or(64 << 10),
-        }
-    }
-
     /// The connection builder (HTTP/1.1 and HTTP/2) with these limits.
     fn builder(self) -> auto::Builder<TokioExecutor> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -138,16 +165,6 @@ impl ConnectionLimits {
     }
 }
 
-/// `[server] shutdown_grace_ms` (default 30 s).
-fn grace(s: &ServerSection) -> Duration {
-    Duration::from_millis(s.shutdown_grace_ms.unwrap_or(30_000))
-}
-
-/// `[server] shutdown_delay_ms` (default 0).
-fn shutdown_delay(s: &ServerSection) -> Duration {
-    Duration::from_millis(s.shutdown_delay_ms.unwrap_or(0))
-}
-
 struct State {
     live: ArcSwap<Live>,
     /// Reconfigured by a reload (`[server] max_concurrent`).
@@ -158,16 +175,6 @@ struct State {
     /// Set by [`Gateway::hurry_shutdown`]: a shutdown stops waiting.
     hurry: tokio::sync::watch::Sender<bool>,
     prometheus: Option<PrometheusHandle>,
-}
-
-/// `[server] max_body_bytes` (default 32 MiB).
-fn max_body(s: &ServerSection) -> usize {
-    s.max_body_bytes.unwrap_or(32 << 20)
-}
-
-/// `[server] request_timeout_ms` (default ten minutes).
-fn request_timeout(s: &ServerSection) -> Duration {
-    Duration::from_millis(s.request_timeout_ms.unwrap_or(600_000))
 }
 
 /// The limiter's limits from `[server] max_concurrent` (default 1024; four times as many
@@ -186,30 +193,25 @@ pub struct Gateway {
     state: Arc<State>,
     /// Swapped by a reload, read once per connection.
     tls: ArcSwapOption<tokio_rustls::TlsAcceptor>,
-    /// The configuration in force: a reload applies what it can (keys, policy, detection,
-    /// upstream, server limits, the default tenant, the detector's failure stance,
-    /// per-tenant counting, the response cache, TLS files) and tells what else changed by comparing with
-    /// this.
+    /// What the running stages were built from; held through a reload, so that one
+    /// builds on the one before.
     config: Mutex<InForce>,
 }
 
-/// The configuration a gateway runs, as a reload compares it.
+/// What a reload compares the file with.
 struct InForce {
-    config: SentinelConfig,
+    /// The configuration the process started with: the settings a reload cannot apply
+    /// are compared with it ([`needs_restart`]).
+    started: SentinelConfig,
     /// What the running detection stage was built from: a reload rebuilds the stage (and
     /// empties its cache) only when this changes.
     detection: DetectionSource,
-    /// The SHA-256 of the upstream key the running transport sends (never the key): with
-    /// `[network]`, what a reload compares to decide whether to build a new transport.
+    /// The running transport's `[network]` and the SHA-256 of the upstream key it sends
+    /// (never the key): a reload builds a new transport only when either changes.
+    network: NetworkSection,
     upstream_key: Option<[u8; 32]>,
-}
-
-/// How callers' own upstream keys are forwarded, when `[network] forward_client_key` is on.
-fn forward_client_key(config: &SentinelConfig) -> Option<Auth> {
-    config
-        .network
-        .forward_client_key
-        .then_some(config.network.auth)
+    /// The running response cache's `[cache]`.
+    cache: CacheSection,
 }
 
 /// The SHA-256 of an upstream key, as [`InForce`] keeps it.
@@ -346,25 +348,20 @@ fn tls_of(
     }
 }
 
-/// The sections in which `file` differs from `held`, by their names in the file.
-fn differing_sections(held: &SentinelConfig, file: &SentinelConfig) -> Vec<&'static str> {
-    let sections = [
-        ("tenant", held.tenant == file.tenant),
-        ("detection", held.detection == file.detection),
-        ("policy", held.policy == file.policy),
-        ("cache", held.cache == file.cache),
-        ("network", held.network == file.network),
-        ("audit", held.audit == file.audit),
-        ("failure", held.failure == file.failure),
-        ("server", held.server == file.server),
-        ("key", held.keys == file.keys),
-        ("metrics", held.metrics == file.metrics),
-    ];
-    sections
-        .into_iter()
-        .filter(|(_, same)| !same)
-        .map(|(name, _)| name)
-        .collect()
+/// The sections of `file` with settings a running gateway cannot take that differ from
+/// those it `started` with: the audit log's (`[audit]`, `[failure] audit`) and the
+/// listener's and threads' (`[server] listen`, `workers`).
+fn needs_restart(started: &SentinelConfig, file: &SentinelConfig) -> Vec<&'static str> {
+    let (a, b) = (&started.server, &file.server);
+    [
+        ("audit", started.audit == file.audit),
+        ("failure", started.failure.audit == file.failure.audit),
+        ("server", a.listen == b.listen && a.workers == b.workers),
+    ]
+    .into_iter()
+    .filter(|(_, same)| !same)
+    .map(|(name, _)| name)
+    .collect()
 }
 
 impl Gateway {
@@ -402,33 +399,22 @@ impl Gateway {
                 .map_err(|e| GatewayError::Config(e.to_string()))?,
         );
         let keys = keys_of(config)?;
-        let s = &config.server;
-        let tls = tls_of(s)?;
+        let tls = tls_of(&config.server)?;
         Ok(Gateway {
             state: Arc::new(State {
-                live: ArcSwap::from_pointee(Live {
-                    pipeline,
-                    policy,
-                    transport,
-                    keys,
-                    forward_client_key: forward_client_key(config),
-                    max_body: max_body(s),
-                    request_timeout: request_timeout(s),
-                    default_tenant: config.tenant().to_owned(),
-                    connections: ConnectionLimits::of(s),
-                    grace: grace(s),
-                    shutdown_delay: shutdown_delay(s),
-                }),
-                limiter: PriorityLimiter::new(limits(s)),
+                live: ArcSwap::from_pointee(Live::new(config, pipeline, policy, transport, keys)),
+                limiter: PriorityLimiter::new(limits(&config.server)),
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 hurry: tokio::sync::watch::Sender::new(false),
                 prometheus,
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
-                config: config.clone(),
+                started: config.clone(),
                 detection,
+                network: config.network.clone(),
                 upstream_key: upstream_key_digest(upstream_key.as_deref()),
+                cache: config.cache.clone(),
             }),
         })
     }
@@ -482,19 +468,18 @@ impl Gateway {
             )
         };
         let detection_rebuilt = detection.is_some();
-        let transport =
-            if held.config.network == config.network && held.upstream_key == upstream_digest {
-                None
-            } else {
-                Some(Arc::new(
-                    config
-                        .transport_with_key(upstream_key.as_deref())
-                        .map_err(|e| GatewayError::Config(e.to_string()))?,
-                ))
-            };
+        let transport = if held.network == config.network && held.upstream_key == upstream_digest {
+            None
+        } else {
+            Some(Arc::new(
+                config
+                    .transport_with_key(upstream_key.as_deref())
+                    .map_err(|e| GatewayError::Config(e.to_string()))?,
+            ))
+        };
         let upstream_rebuilt = transport.is_some();
-        let responses = (upstream_rebuilt || held.config.cache != config.cache)
-            .then(|| config.response_stage());
+        let responses =
+            (upstream_rebuilt || held.cache != config.cache).then(|| config.response_stage());
         let responses_rebuilt = responses.as_ref().is_some_and(|r| r.cache.is_some());
         let current = self.state.live.load_full();
         policy.keep_vault(&current.policy);
@@ -511,19 +496,10 @@ impl Gateway {
             policy_version: pipeline.policy().version_hash(config.tenant()).to_string(),
             tls: tls.is_some(),
         };
-        self.state.live.store(Arc::new(Live {
-            pipeline,
-            policy,
-            transport: transport.unwrap_or_else(|| Arc::clone(&current.transport)),
-            keys,
-            forward_client_key: forward_client_key(config),
-            max_body: max_body(&config.server),
-            request_timeout: request_timeout(&config.server),
-            default_tenant: config.tenant().to_owned(),
-            connections: ConnectionLimits::of(&config.server),
-            grace: grace(&config.server),
-            shutdown_delay: shutdown_delay(&config.server),
-        }));
+        let transport = transport.unwrap_or_else(|| Arc::clone(&current.transport));
+        self.state.live.store(Arc::new(Live::new(
+            config, pipeline, policy, transport, keys,
+        )));
         self.state.limiter.reconfigure(limits(&config.server));
         current
             .pipeline
@@ -532,29 +508,16 @@ impl Gateway {
         if let Some(t) = tls {
             self.tls.store(Some(Arc::new(t)));
         }
-        let held = &mut *held;
         held.detection = source;
+        held.network.clone_from(&config.network);
         held.upstream_key = upstream_digest;
-        let c = &mut held.config;
-        c.keys.clone_from(&config.keys);
-        c.policy.clone_from(&config.policy);
-        c.detection.clone_from(&config.detection);
-        c.network.clone_from(&config.network);
-        c.cache.clone_from(&config.cache);
-        c.failure.detector = config.failure.detector;
-        c.metrics.clone_from(&config.metrics);
-        c.tenant.clone_from(&config.tenant);
-        // All of `[server]` but the listener and the threads, which a running process
-        // keeps (TLS on or off was refused above).
-        let (listen, workers) = (c.server.listen.take(), c.server.workers);
-        c.server.clone_from(&config.server);
-        (c.server.listen, c.server.workers) = (listen, workers);
+        held.cache.clone_from(&config.cache);
         Ok(Reloaded {
             applied,
             detection_rebuilt,
             upstream_rebuilt,
             responses_rebuilt,
-            needs_restart: differing_sections(c, config),
+            needs_restart: needs_restart(&held.started, config),
         })
     }
 
@@ -971,8 +934,7 @@ struct Stats {
     keys: usize,
 }
 
-fn stats(state: &State) -> Stats {
-    let live = state.live.load();
+fn stats(state: &State, live: &Live) -> Stats {
     let upstreams = live
         .transport
         .pools()
@@ -1129,7 +1091,7 @@ async fn answer<'s>(
                 ),
             }
         }
-        ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(state)),
+        ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(state, live)),
         ("GET", "/v1/models") => {
             let mut out = OutboundRequest::get("/models");
             if let Some((name, value)) = client_credential(live, req.headers()) {
