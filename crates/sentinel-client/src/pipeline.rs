@@ -280,8 +280,18 @@ pub struct Pipeline {
     config: PipelineConfig,
     /// HMAC-SHA256 keyed with `config.fingerprint_key`, cloned per value.
     fingerprinter: Hmac<Sha256>,
-    /// Audit fingerprints kept beside shared detection results (see [`Printed`]).
-    printed: quick_cache::sync::Cache<usize, Arc<Printed>, PrintedWeight>,
+    /// Audit fingerprints kept beside shared detection results (see [`Printed`]); shared
+    /// by the pipelines a reload makes while the detection stage stays.
+    printed: Arc<quick_cache::sync::Cache<usize, Arc<Printed>, PrintedWeight>>,
+}
+
+/// An empty cache of fingerprints kept beside shared detection results.
+fn printed_cache() -> Arc<quick_cache::sync::Cache<usize, Arc<Printed>, PrintedWeight>> {
+    Arc::new(quick_cache::sync::Cache::with_weighter(
+        4096,
+        PRINTED_FINDINGS,
+        PrintedWeight,
+    ))
 }
 
 /// How many findings, in all, the kept fingerprints may describe: each entry also holds
@@ -461,7 +471,7 @@ impl Pipeline {
             Hmac::<Sha256>::new_from_slice(&config.fingerprint_key).expect("any key length");
         Pipeline {
             fingerprinter,
-            printed: quick_cache::sync::Cache::with_weighter(4096, PRINTED_FINDINGS, PrintedWeight),
+            printed: printed_cache(),
             flights: SingleFlight::new(config.single_flight_wait),
             detection: Arc::new(detection),
             policy,
@@ -492,8 +502,13 @@ impl Pipeline {
         };
         Pipeline {
             fingerprinter: self.fingerprinter.clone(),
-            printed: quick_cache::sync::Cache::with_weighter(4096, PRINTED_FINDINGS, PrintedWeight),
             flights: SingleFlight::new(self.config.single_flight_wait),
+            // Kept with the detection stage whose results they describe.
+            printed: if stages.detection.is_some() {
+                printed_cache()
+            } else {
+                Arc::clone(&self.printed)
+            },
             detection: stages
                 .detection
                 .map_or_else(|| Arc::clone(&self.detection), Arc::new),
