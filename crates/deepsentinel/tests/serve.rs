@@ -686,4 +686,23 @@ fn a_second_sigterm_cuts_the_drain_short() {
     let log = stderr_of(&mut child);
     assert!(log.contains("second signal"), "{log}");
     drop(silent);
+    // The request that was cut is on record: its answer's event says it was abandoned.
+    let audit = std::fs::read_dir(dir.path().join("deepsentinel-audit"))
+        .expect("the audit directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .map(|p| std::fs::read_to_string(p).expect("read"))
+        .collect::<String>();
+    let events: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("a JSON line")["event"].clone()
+        })
+        .collect();
+    assert_eq!(events.len(), 2, "{audit}");
+    assert_eq!(events[0]["direction"], "request");
+    assert_eq!(events[1]["direction"], "response");
+    assert_eq!(events[1]["request_id"], events[0]["request_id"]);
+    assert_eq!(events[1]["decision"], "none");
+    assert_eq!(events[1]["outcome"], "abandoned");
 }

@@ -66,6 +66,16 @@ pub struct AuditEvent {
     /// decided and recorded next to the enforced decision, never applied.
     #[serde(default, skip_serializing_if = "str::is_empty")]
     pub shadow_decision: Cow<'static, str>,
+    /// How an exchange ended when the answer did not reach the caller whole (response
+    /// events; absent when it did): the error kind of the failure (`upstream_status`,
+    /// `upstream_timeout`, `upstream_protocol`, `detector`, ...) or `abandoned` (the caller
+    /// left, the request timed out or the gateway was stopped). A streamed answer cut short
+    /// counts what it had already passed on.
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub outcome: Cow<'static, str>,
+    /// The upstream's status when it answered with an error (response events).
+    #[serde(default, skip_serializing_if = "is_zero_status")]
+    pub upstream_status: u16,
 }
 
 /// A keyed fingerprint of one value: the first 64 bits of its HMAC-SHA256 under the
@@ -169,6 +179,10 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+fn is_zero_status(n: &u16) -> bool {
+    *n == 0
+}
+
 impl AuditEvent {
     /// An event stamped now, with everything else empty.
     pub fn new(request_id: &str, tenant: &str, direction: Direction) -> AuditEvent {
@@ -192,6 +206,8 @@ impl AuditEvent {
             restored: 0,
             unresolved: BTreeMap::new(),
             shadow_decision: Cow::Borrowed(""),
+            outcome: Cow::Borrowed(""),
+            upstream_status: 0,
         }
     }
 

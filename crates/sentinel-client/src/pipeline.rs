@@ -31,7 +31,7 @@ use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
 use crate::json_out;
 use crate::segments::{
-    self, answer_roots, parse_pruned, request_segments, response_segments,
+    self, all_strings, answer_roots, parse_pruned, request_segments, response_segments,
     responses_event_segments, Route, Segments, Step,
 };
 
@@ -145,7 +145,8 @@ pub enum PipelineError {
         /// Entity types and rules, never values.
         reasons: Vec<Reason>,
     },
-    /// The upstream answered with an error status; its body is passed on.
+    /// The upstream answered with an error status; its body is passed on, decided as an
+    /// answer is (its text scanned, transformed per the response policy, recorded).
     #[error("upstream answered {status}")]
     Upstream {
         /// The status.
@@ -384,6 +385,63 @@ impl Who<'_> {
             request_id: &req.request_id,
             tenant: &req.tenant,
             route: req.route.as_str(),
+        }
+    }
+}
+
+/// What a response event records beside the decision.
+#[derive(Default)]
+struct AnswerNotes<'a> {
+    /// Pseudonyms put back, and token-shaped text left unresolved.
+    restore: Option<&'a RestoreStats>,
+    /// How the exchange ended, when not as decided (`AuditEvent::outcome`).
+    outcome: &'static str,
+    /// The upstream's error status.
+    upstream_status: u16,
+}
+
+/// The response event a forwarded request is owed. Armed once the request's own event is
+/// written and nothing blocked it; the answer's event settles it (a streamed answer records
+/// its own). Dropped while armed, because the exchange failed before an answer could be
+/// decided or because its future was dropped (the caller left, the request timed out, the
+/// gateway stopped), it records a response event with the decision `none` and the
+/// `outcome`: every forwarded request has exactly one response event.
+struct Owed<'a> {
+    pipeline: &'a Pipeline,
+    req: &'a PipelineRequest,
+    /// The request's model, filled in by the parse.
+    model: String,
+    armed: bool,
+    outcome: &'static str,
+    started: Instant,
+}
+
+impl Owed<'_> {
+    /// Settles the debt by how the exchange ended.
+    fn settle(&mut self, result: &Result<PipelineResponse, PipelineError>) {
+        match result {
+            // Recorded already: the answer's event, its stream's, the response block's or
+            // the upstream error body's; or the log refused the answer's event.
+            Ok(_)
+            | Err(
+                PipelineError::Blocked { .. }
+                | PipelineError::Upstream { .. }
+                | PipelineError::Audit { .. },
+            ) => self.armed = false,
+            Err(e) => self.outcome = e.kind().as_str(),
+        }
+    }
+}
+
+impl Drop for Owed<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.pipeline.record_unanswered(
+                Who::of(self.req),
+                &self.model,
+                self.outcome,
+                self.started.elapsed(),
+            );
         }
     }
 }
@@ -696,7 +754,7 @@ impl Pipeline {
             &[text],
             &found,
             &decision,
-            None,
+            AnswerNotes::default(),
             t.last.saturating_duration_since(t.first),
         );
         t.lap(Stage::Audit);
@@ -898,12 +956,12 @@ impl Pipeline {
         texts: &[&str],
         found: &[Detected],
         decision: &SegmentsDecision,
-        restore: Option<&RestoreStats>,
+        notes: AnswerNotes<'_>,
         latency: Duration,
     ) -> Result<(), PipelineError> {
-        let Some(sink) = &self.audit else {
+        if self.audit.is_none() {
             return Ok(());
-        };
+        }
         let mut e = AuditEvent::new(who.request_id, who.tenant, direction);
         e.route = who.route.into();
         e.model = model.to_owned();
@@ -936,10 +994,37 @@ impl Pipeline {
         if let Some(s) = decision.shadow {
             e.shadow_decision = s.into();
         }
-        if let Some(r) = restore {
+        if let Some(r) = notes.restore {
             e.restored = r.restored;
             e.unresolved = r.unresolved.clone();
         }
+        e.outcome = notes.outcome.into();
+        e.upstream_status = notes.upstream_status;
+        self.append(e)
+    }
+
+    /// Records that a forwarded request got no answer it could pass on: a response event
+    /// with the decision `none` and how the exchange ended (see [`Owed`]).
+    fn record_unanswered(&self, who: Who<'_>, model: &str, outcome: &'static str, took: Duration) {
+        if self.audit.is_none() {
+            return;
+        }
+        let mut e = AuditEvent::new(who.request_id, who.tenant, AuditDirection::Response);
+        e.route = who.route.into();
+        e.model = model.to_owned();
+        e.decision = "none".into();
+        e.outcome = outcome.into();
+        e.latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        e.policy_version = self.policy.version_hash(who.tenant);
+        // Nobody is left to hand a refusal to: `append` has counted and logged it.
+        let _ = self.append(e);
+    }
+
+    /// Appends one event; on failure counts and logs it and applies the audit stance.
+    fn append(&self, e: AuditEvent) -> Result<(), PipelineError> {
+        let Some(sink) = &self.audit else {
+            return Ok(());
+        };
         match sink.append(e) {
             Ok(()) => Ok(()),
             Err(err) => {
@@ -990,21 +1075,37 @@ impl Pipeline {
         let mut t = Timings::starting(started);
         let mut lookups: Vec<(CacheName, bool)> = Vec::new();
         let mut found_labels: Vec<(EntityType, &'static str)> = Vec::new();
-        let mut model = String::new();
+        let mut owed = Owed {
+            pipeline: self,
+            req: &req,
+            model: String::new(),
+            armed: false,
+            outcome: "abandoned",
+            started,
+        };
         let span = tracing::info_span!(
             "request",
             route = req.route.as_str(),
             request_id = %req.request_id
         );
         let result = self
-            .run(&req, &mut t, &mut lookups, &mut found_labels, &mut model)
+            .run(
+                &req,
+                &mut t,
+                &mut lookups,
+                &mut found_labels,
+                &mut owed.model,
+                &mut owed.armed,
+            )
             .instrument(span)
             .await;
+        owed.settle(&result);
+        let model = &owed.model;
         let status = match &result {
             Ok(r) => r.status.as_u16(),
             Err(e) => e.status().as_u16(),
         };
-        let mut record = RequestRecord::new(req.route.as_str(), &model, status, started.elapsed());
+        let mut record = RequestRecord::new(req.route.as_str(), model, status, started.elapsed());
         if let Err(e) = &result {
             match e {
                 PipelineError::Blocked { direction, .. } => record.blocked = Some(direction),
@@ -1022,6 +1123,7 @@ impl Pipeline {
         lookups: &mut Vec<(CacheName, bool)>,
         found_labels: &mut Vec<(EntityType, &'static str)>,
         model_out: &mut String,
+        owed: &mut bool,
     ) -> Result<PipelineResponse, PipelineError> {
         // Parse.
         let mut body: Value =
@@ -1071,7 +1173,7 @@ impl Pipeline {
             &texts,
             &findings,
             &decision,
-            None,
+            AnswerNotes::default(),
             t.last.saturating_duration_since(t.first),
         );
         drop(audit_span);
@@ -1083,6 +1185,8 @@ impl Pipeline {
                 reasons,
             });
         }
+        // From here on the request is on its way: its answer is owed a response event.
+        *owed = true;
         let forwarded_unchanged = decision.texts.is_none();
         let outbound: Bytes = match decision.texts {
             None => req.body.clone(),
@@ -1168,8 +1272,14 @@ impl Pipeline {
             .unwrap_or("application/json")
             .to_owned();
         if !status.is_success() {
-            let body = response.bytes().await.unwrap_or_default();
+            let raw = response.bytes().await.unwrap_or_default();
             t.lap(Stage::Upstream);
+            // An error body can carry text too (a provider echoing the input, a key in a
+            // message): decided and recorded as an answer before it is passed on.
+            let body = self
+                .process_other(req, model, &raw, status.as_u16(), t.last)
+                .await?;
+            t.lap(Stage::Policy);
             return Err(PipelineError::Upstream { status, body });
         }
         let is_stream = content_type.starts_with("text/event-stream");
@@ -1277,8 +1387,8 @@ impl Pipeline {
         // Only the parts of the answer that hold text are parsed (the choices, not the ids
         // or usage; nothing of an embedding); the whole answer is parsed only to be changed.
         let Ok(mut v) = parse_pruned(body, answer_roots(req.route)) else {
-            // Not a JSON object (a provider's plain error page on 200): passed on as it is.
-            return Ok(body.clone());
+            // Not a JSON object (a provider's plain error page on 200): all of it is text.
+            return self.process_other(req, model, body, 0, started).await;
         };
         let segments = response_segments(req.route, &v);
         let ctx = Pipeline::context(req, model, Direction::Response);
@@ -1300,7 +1410,10 @@ impl Pipeline {
             &refs,
             &findings,
             &decision,
-            Some(&stats),
+            AnswerNotes {
+                restore: Some(&stats),
+                ..AnswerNotes::default()
+            },
             started.elapsed(),
         )?;
         if let Some(reasons) = decision.blocked {
@@ -1327,6 +1440,75 @@ impl Pipeline {
             segments.texts(&v).into_iter().map(str::to_owned),
         );
         Ok(Bytes::from(json_out::to_vec(&whole, body.len() + 64)))
+    }
+
+    /// Restore, the response-direction scan and policy over an answer the route's walker
+    /// does not read: an upstream's error body (`upstream_status` set), or a success answer
+    /// that is not a JSON object. Every string of a JSON body is a text; any other body is
+    /// one text (invalid UTF-8 read as U+FFFD, and written so only when something changed).
+    /// Recorded as the answer's event, with the outcome `upstream_status` for an error.
+    async fn process_other(
+        &self,
+        req: &PipelineRequest,
+        model: &str,
+        body: &Bytes,
+        upstream_status: u16,
+        started: Instant,
+    ) -> Result<Bytes, PipelineError> {
+        let (mut v, json) = match serde_json::from_slice::<Value>(body) {
+            Ok(v) => (v, true),
+            Err(_) => (
+                Value::String(String::from_utf8_lossy(body).into_owned()),
+                false,
+            ),
+        };
+        let segments = all_strings(&v);
+        let ctx = Pipeline::context(req, model, Direction::Response);
+        let mut stats = RestoreStats::default();
+        let mut changed = false;
+        if let Some(restorer) = self.policy.restorer(&ctx) {
+            segments.each_mut(&mut v, |slot| restorer.restore_json(slot, &mut stats));
+            changed |= stats.restored > 0;
+            count_restore(&stats);
+        }
+        let refs = segments.texts(&v);
+        let mut ignored = Vec::new();
+        let findings = self.detect_all(&refs, &mut ignored).await?;
+        let decision = self.decide_segments(&refs, &findings, &ctx);
+        self.record_audit(
+            Who::of(req),
+            model,
+            AuditDirection::Response,
+            &refs,
+            &findings,
+            &decision,
+            AnswerNotes {
+                restore: Some(&stats),
+                outcome: if upstream_status == 0 {
+                    ""
+                } else {
+                    ErrorKind::UpstreamStatus.as_str()
+                },
+                upstream_status,
+            },
+            started.elapsed(),
+        )?;
+        if let Some(reasons) = decision.blocked {
+            return Err(PipelineError::Blocked {
+                direction: "response",
+                reasons,
+            });
+        }
+        if let Some(new_texts) = decision.texts {
+            segments.replace(&mut v, new_texts);
+            changed = true;
+        }
+        Ok(match (changed, v) {
+            (false, _) => body.clone(),
+            (true, v) if json => Bytes::from(json_out::to_vec(&v, body.len() + 64)),
+            (true, Value::String(text)) => Bytes::from(text),
+            (true, _) => body.clone(),
+        })
     }
 }
 
@@ -1755,6 +1937,18 @@ pub struct ResponseStream {
     route: Route,
     policy_version: Arc<str>,
     started: Instant,
+    /// Whether the answer's event is written (once, however the stream ends).
+    audited: bool,
+}
+
+impl Drop for ResponseStream {
+    fn drop(&mut self) {
+        // Dropped before its end (the caller left, the request timed out, the gateway
+        // stopped): what was passed on so far is recorded.
+        if !self.audited {
+            self.finish_audit("allow", "abandoned");
+        }
+    }
 }
 
 impl std::fmt::Debug for ResponseStream {
@@ -1804,6 +1998,7 @@ impl ResponseStream {
             route: req.route,
             policy_version: p.policy.version_hash(&req.tenant),
             started: Instant::now(),
+            audited: false,
         }
     }
 
@@ -1842,6 +2037,7 @@ impl ResponseStream {
                     }
                     let mut events = Vec::new();
                     if let Err(e) = self.parser.push(&bytes, &mut events) {
+                        self.finish_audit("allow", ErrorKind::UpstreamProtocol.as_str());
                         self.done = true;
                         return Some(Err(PipelineError::Transport(TransportError::Body {
                             message: e.to_string(),
@@ -1855,13 +2051,14 @@ impl ResponseStream {
                     }
                 }
                 Some(Err(e)) => {
+                    self.finish_audit("allow", e.kind().as_str());
                     self.done = true;
                     return Some(Err(PipelineError::Transport(e)));
                 }
                 None => {
                     // The upstream ended without [DONE]: release what is held.
                     self.flush_all().await;
-                    self.finish_audit("allow");
+                    self.finish_audit("allow", "");
                     self.done = true;
                 }
             }
@@ -1920,11 +2117,17 @@ impl ResponseStream {
         };
         self.out.clear();
         self.emit(&event);
-        self.finish_audit("block");
+        self.finish_audit("block", "");
         self.done = true;
     }
 
-    fn finish_audit(&mut self, decision: &'static str) {
+    /// Writes the answer's event, the first time only: `decision` for what was passed on
+    /// (`allow` becomes `transform` when something was changed), `outcome` when the stream
+    /// did not reach its end.
+    fn finish_audit(&mut self, decision: &'static str, outcome: &'static str) {
+        if std::mem::replace(&mut self.audited, true) {
+            return;
+        }
         count_restore(&self.stats);
         let Some(sink) = &self.audit else { return };
         // Tenant and model are the decision context's: the stream keeps them once.
@@ -1950,6 +2153,7 @@ impl ResponseStream {
         e.policy_version = Arc::clone(&self.policy_version);
         e.restored = self.stats.restored;
         e.unresolved = self.stats.unresolved.clone();
+        e.outcome = outcome.into();
         if let Err(err) = sink.append(e) {
             tracing::error!(error = %err, "audit log refused a streamed response's event");
         }
@@ -2077,7 +2281,7 @@ impl ResponseStream {
         if event.is_done() {
             self.store_recording();
             self.flush_all().await;
-            self.finish_audit("allow");
+            self.finish_audit("allow", "");
             self.emit(&event);
             self.done = true;
             return;

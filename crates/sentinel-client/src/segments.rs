@@ -543,6 +543,14 @@ impl<'de, 'k> Visitor<'de> for KeyOf<'k> {
     }
 }
 
+/// Paths to every string of `v` (its root, when it is one): for answers no route's walker
+/// reads, such as an upstream's error body.
+pub(crate) fn all_strings(v: &Value) -> Segments {
+    let mut w = Walk::default();
+    w.strings_under(v);
+    w.out
+}
+
 /// Paths to a (whole, not streamed) response's text.
 pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
     let mut w = Walk::default();

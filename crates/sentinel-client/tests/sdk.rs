@@ -14,7 +14,7 @@ use crate::upstream::{start, Upstream};
 
 const KEY_VAR: &str = "SENTINEL_CLIENT_TEST_PSEUDONYM_KEY";
 
-fn config(up: &Upstream, extra: &str) -> SentinelConfig {
+pub(crate) fn config(up: &Upstream, extra: &str) -> SentinelConfig {
     std::env::set_var(KEY_VAR, "client test key");
     SentinelConfig::from_toml(
         "test.toml",
@@ -31,7 +31,7 @@ fn client(up: &Upstream, extra: &str) -> SentinelClient {
 }
 
 /// A client with the default policy that audits into `dir`, every record synced.
-fn audited_client(up: &Upstream, dir: &std::path::Path) -> SentinelClient {
+pub(crate) fn audited_client(up: &Upstream, dir: &std::path::Path) -> SentinelClient {
     client(
         up,
         &format!("[audit]\ndir = \"{}\"\nsync = \"always\"\n", dir.display()),
@@ -154,7 +154,7 @@ async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
 }
 
 /// The audit log in `dir`: its files' lines, oldest file first.
-fn audit_log(dir: &std::path::Path) -> String {
+pub(crate) fn audit_log(dir: &std::path::Path) -> String {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -410,7 +410,7 @@ async fn a_streamed_answer_is_numbered_as_one_text() {
 }
 
 /// The whole answer body: a full body, or every streamed piece joined.
-async fn body_of(r: sentinel_client::PipelineResponse) -> String {
+pub(crate) async fn body_of(r: sentinel_client::PipelineResponse) -> String {
     match r.body {
         sentinel_client::PipelineBody::Full(b) => String::from_utf8_lossy(&b).into_owned(),
         sentinel_client::PipelineBody::Stream(mut s) => {

@@ -1,4 +1,5 @@
 //! The pipeline and the SDK against a fake upstream on 127.0.0.1.
 
+mod outcomes;
 mod sdk;
 mod upstream;

@@ -84,6 +84,51 @@ fn sse(events: Vec<String>) -> hyper::Response<Body> {
     r
 }
 
+fn plain(status: u16, text: &'static str) -> hyper::Response<Body> {
+    let mut r = hyper::Response::new(
+        Full::new(Bytes::from(text))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        "text/plain".parse().expect("ct"),
+    );
+    r
+}
+
+/// A streamed chat answer whose body breaks after a value and enough text to release it.
+fn broken_sse() -> hyper::Response<Body> {
+    let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(8);
+    tokio::spawn(async move {
+        let text = format!(
+            "The SSN on file is 536-22-1234.{}",
+            " All is well.".repeat(60)
+        );
+        for p in pieces(&text, 40) {
+            let e = json!({"id": "c", "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]});
+            if tx
+                .send_data(Bytes::from(format!("data: {e}\n\n")))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        tx.abort(std::io::Error::other("the upstream broke"));
+    });
+    let mut r = hyper::Response::new(body.boxed());
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        "text/event-stream".parse().expect("ct"),
+    );
+    r
+}
+
 /// The last user message's text (string or text parts).
 fn last_user_text(v: &Value) -> String {
     let Some(Value::Array(ms)) = v.get("messages") else {
@@ -131,6 +176,26 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
     let model = v["model"].as_str().unwrap_or_default().to_owned();
     if model == "slow" {
         tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    match model.as_str() {
+        // Error bodies with values of the upstream's own: the request's arrive redacted.
+        "error-ssn" => {
+            return full(
+                400,
+                &json!({"error": {"message": "SSN 536-22-1234 is not accepted here",
+                    "type": "invalid_request_error", "code": null}}),
+            )
+        }
+        "error-key" => {
+            return full(
+                401,
+                &json!({"error": {"message": "Incorrect API key provided: AKIAIOSFODNN7EXAMPLE"}}),
+            )
+        }
+        // A success answer that is not JSON.
+        "text-page" => return plain(200, "Sure, the SSN on file is 536-22-1234."),
+        "stream-breaks" => return broken_sse(),
+        _ => {}
     }
     if let Some(code) = model.strip_prefix("status-") {
         return full(
