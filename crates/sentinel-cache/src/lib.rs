@@ -45,6 +45,8 @@ mod memory;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod response;
+#[cfg(feature = "redis")]
+mod sealed;
 mod single_flight;
 mod tiered;
 mod value;
@@ -55,6 +57,8 @@ pub use memory::{CacheConfig, MemoryCache};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use response::{response_key, Cacheability, CachedBody, CachedResponse, ResponseCachePolicy};
+#[cfg(feature = "redis")]
+pub use sealed::SealedStore;
 pub use single_flight::{Flight, FlightStats, LeaderGuard, SingleFlight};
 pub use tiered::{BoxFuture, SharedStore, StoreError, TieredCache, TieredConfig, TieredStats};
 pub use value::CacheValue;

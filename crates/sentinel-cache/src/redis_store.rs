@@ -53,6 +53,16 @@ impl RedisStore {
         })
     }
 
+    /// Whether `url` is a URL [`RedisStore::new`] accepts, without connecting or needing a
+    /// runtime. The error names the kind of problem, never the URL (it may hold a password).
+    ///
+    /// # Errors
+    ///
+    /// An unparsable URL.
+    pub fn check_url(url: &str) -> Result<(), StoreError> {
+        redis::Client::open(url).map(|_| ()).map_err(|e| error(&e))
+    }
+
     fn name_of(&self, key: &Key) -> String {
         format!("{}{}", self.prefix, key.to_hex())
     }

@@ -261,7 +261,7 @@ pub struct PolicySection {
 }
 
 /// `[cache]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSection {
     /// Cache answers (default false).
@@ -282,6 +282,49 @@ pub struct CacheSection {
     /// Models whose answers may be cached (default all).
     #[serde(default)]
     pub models: Vec<String>,
+    /// A Redis level behind the memory, shared by replicas:
+    /// `redis://[:PASSWORD@]HOST:PORT/DB` (feature `redis`; default none). What goes there
+    /// is sealed under the secret `redis_key_env` names.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// The environment variable holding the secret that seals answers in Redis, the same
+    /// on every replica (default `DEEPSENTINEL_CACHE_KEY`).
+    #[serde(default)]
+    pub redis_key_env: Option<String>,
+    /// Redis entries are named this and the key in hex (default `deepsentinel:response:`).
+    #[serde(default)]
+    pub redis_prefix: Option<String>,
+    /// Each Redis operation gives up after this long (default 50); a failure serves from
+    /// memory only for 5 s.
+    #[serde(default)]
+    pub redis_timeout_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for CacheSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheSection")
+            .field("response", &self.response)
+            .field("max_bytes", &self.max_bytes)
+            .field("ttl_seconds", &self.ttl_seconds)
+            .field("deterministic_only", &self.deterministic_only)
+            .field("routes", &self.routes)
+            .field("models", &self.models)
+            // A URL may carry a password: only whether there is one.
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "(set)"))
+            .field("redis_key_env", &self.redis_key_env)
+            .field("redis_prefix", &self.redis_prefix)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .finish()
+    }
+}
+
+/// The Redis level `[cache]` describes, checked: URL, sealing secret, prefix, timeout.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+struct SharedLevel {
+    url: String,
+    secret: Vec<u8>,
+    prefix: String,
+    timeout: Duration,
 }
 
 /// How the upstream key is sent.
@@ -599,9 +642,52 @@ impl SentinelConfig {
         })
     }
 
+    /// The Redis level of the response cache, when `[cache] redis_url` asks for one: its
+    /// settings checked (the URL parsed, the secret present), nothing connected.
+    fn shared_level(&self) -> Result<Option<SharedLevel>, ConfigError> {
+        let c = &self.cache;
+        let Some(url) = &c.redis_url else {
+            return Ok(None);
+        };
+        if !cfg!(feature = "redis") {
+            return Err(ConfigError(
+                "[cache] redis_url: this build has no Redis support (feature `redis`)".to_owned(),
+            ));
+        }
+        #[cfg(feature = "redis")]
+        redis_url_parses(url)?;
+        let var = c
+            .redis_key_env
+            .as_deref()
+            .unwrap_or("DEEPSENTINEL_CACHE_KEY");
+        let secret = std::env::var(var).unwrap_or_default();
+        if secret.trim().len() < 16 {
+            return Err(ConfigError(format!(
+                "[cache] redis_url: answers in Redis are sealed; set {var} to the same secret \
+                 (at least 16 characters; `openssl rand -hex 32`) on every replica"
+            )));
+        }
+        Ok(Some(SharedLevel {
+            url: url.clone(),
+            secret: secret.trim().as_bytes().to_vec(),
+            prefix: c
+                .redis_prefix
+                .clone()
+                .unwrap_or_else(|| "deepsentinel:response:".to_owned()),
+            timeout: Duration::from_millis(c.redis_timeout_ms.unwrap_or(50)),
+        }))
+    }
+
     /// The response cache `[cache]` describes, new and empty, and which answers it keeps.
     /// A gateway that reloads builds a new one when `[cache]` or the upstream changed.
-    pub fn response_stage(&self) -> ResponseStage {
+    /// With `redis_url`, call it within a Tokio runtime (the Redis connection's task is
+    /// spawned on it; it connects at first use).
+    ///
+    /// # Errors
+    ///
+    /// A Redis level that cannot be used: no Redis support in this build, an unparsable
+    /// URL, no sealing secret, or no Tokio runtime to run its connection on.
+    pub fn response_stage(&self) -> Result<ResponseStage, ConfigError> {
         let c = &self.cache;
         let policy = ResponseCachePolicy {
             enabled: c.response,
@@ -611,18 +697,48 @@ impl SentinelConfig {
             ttl: Duration::from_secs(c.ttl_seconds.unwrap_or(300)),
             ..ResponseCachePolicy::default()
         };
-        let cache = c.response.then(|| {
-            Arc::new(TieredCache::new(
-                Arc::new(MemoryCache::new(CacheConfig {
-                    max_bytes: c.max_bytes.unwrap_or(64 << 20),
-                    default_ttl: policy.ttl,
-                    ..CacheConfig::default()
-                })),
-                None,
-                TieredConfig::default(),
-            ))
-        });
-        ResponseStage { policy, cache }
+        if !c.response {
+            return Ok(ResponseStage {
+                policy,
+                cache: None,
+            });
+        }
+        let tiers = TieredConfig::default();
+        let (shared, tiers): (Option<Arc<dyn sentinel_cache::SharedStore>>, _) =
+            match self.shared_level()? {
+                None => (None, tiers),
+                #[cfg(not(feature = "redis"))]
+                Some(_) => (None, tiers),
+                #[cfg(feature = "redis")]
+                Some(level) => {
+                    if tokio::runtime::Handle::try_current().is_err() {
+                        return Err(ConfigError(
+                            "[cache] redis_url: build the client within a Tokio runtime".to_owned(),
+                        ));
+                    }
+                    let store = sentinel_cache::RedisStore::new(&level.url, &level.prefix)
+                        .map_err(|e| ConfigError(format!("[cache] redis_url: {e}")))?;
+                    let sealed = sentinel_cache::SealedStore::new(store, &level.secret);
+                    let tiers = TieredConfig {
+                        timeout: level.timeout,
+                        ..tiers
+                    };
+                    (Some(Arc::new(sealed)), tiers)
+                }
+            };
+        let cache = Arc::new(TieredCache::new(
+            Arc::new(MemoryCache::new(CacheConfig {
+                max_bytes: c.max_bytes.unwrap_or(64 << 20),
+                default_ttl: policy.ttl,
+                ..CacheConfig::default()
+            })),
+            shared,
+            tiers,
+        ));
+        Ok(ResponseStage {
+            policy,
+            cache: Some(cache),
+        })
     }
 
     /// The audit log's settings (`[audit]`, `[failure] audit`), not yet opened.
@@ -663,6 +779,7 @@ impl SentinelConfig {
         self.detection_stage()?;
         self.audit_sink_config()?;
         self.transport()?;
+        self.shared_level()?;
         self.policy_set()
     }
 
@@ -689,7 +806,7 @@ impl SentinelConfig {
         let ResponseStage {
             policy: response_cache,
             cache: responses,
-        } = self.response_stage();
+        } = self.response_stage()?;
         let mut routes: Vec<&'static str> = Route::ALL.iter().map(|r| r.as_str()).collect();
         // The native scan, and what the gateway answers without the pipeline and counts
         // itself (the Presidio endpoints, the model list).
@@ -710,6 +827,13 @@ impl SentinelConfig {
             },
         ))
     }
+}
+
+/// Whether `url` is a Redis URL the client accepts (parsed, not connected).
+#[cfg(feature = "redis")]
+fn redis_url_parses(url: &str) -> Result<(), ConfigError> {
+    sentinel_cache::RedisStore::check_url(url)
+        .map_err(|e| ConfigError(format!("[cache] redis_url: {e}")))
 }
 
 /// The response cache of a pipeline ([`SentinelConfig::response_stage`]): which answers

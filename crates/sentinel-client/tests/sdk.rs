@@ -26,7 +26,7 @@ pub(crate) fn config(up: &Upstream, extra: &str) -> SentinelConfig {
     .expect("config")
 }
 
-fn client(up: &Upstream, extra: &str) -> SentinelClient {
+pub(crate) fn client(up: &Upstream, extra: &str) -> SentinelClient {
     SentinelClient::new(&config(up, extra)).expect("client")
 }
 

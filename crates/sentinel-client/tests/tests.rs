@@ -2,4 +2,6 @@
 
 mod outcomes;
 mod sdk;
+#[cfg(feature = "redis")]
+mod shared_cache;
 mod upstream;

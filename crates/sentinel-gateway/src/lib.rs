@@ -478,8 +478,10 @@ impl Gateway {
             ))
         };
         let upstream_rebuilt = transport.is_some();
-        let responses =
-            (upstream_rebuilt || held.cache != config.cache).then(|| config.response_stage());
+        let responses = (upstream_rebuilt || held.cache != config.cache)
+            .then(|| config.response_stage())
+            .transpose()
+            .map_err(|e| GatewayError::Config(e.to_string()))?;
         let responses_rebuilt = responses.as_ref().is_some_and(|r| r.cache.is_some());
         let current = self.state.live.load_full();
         policy.keep_vault(&current.policy);

@@ -1,0 +1,257 @@
+//! Sealing for a shared level (feature `redis`): values are encrypted and authenticated
+//! before they leave the process, so the store (and its snapshots on disk) holds no answer
+//! in the clear, and an entry written or moved by anyone without the key is refused.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use crate::tiered::{BoxFuture, SharedStore, StoreError};
+use crate::Key;
+
+/// The format tag in front of every sealed value.
+const TAG: &[u8; 2] = b"s1";
+const NONCE_LEN: usize = 24;
+
+/// A [`SharedStore`] that seals what it stores in another: XChaCha20-Poly1305 under a key
+/// derived from a secret every replica shares, a random 192-bit nonce per value, and the
+/// entry's cache key as associated data (an entry copied under another key does not open).
+/// A value that does not open (another secret, tampering, an older format) is a miss,
+/// counted in [`SealedStore::refused`] and logged once.
+///
+/// ```
+/// # #[cfg(feature = "redis")] {
+/// use std::sync::Arc;
+/// use sentinel_cache::{RedisStore, SealedStore, SharedStore};
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # let _guard = rt.enter();
+/// let redis = RedisStore::new("redis://127.0.0.1:6379/0", "deepsentinel:response:")?;
+/// let shared: Arc<dyn SharedStore> = Arc::new(SealedStore::new(redis, b"the replicas' secret"));
+/// # }
+/// # Ok::<(), sentinel_cache::StoreError>(())
+/// ```
+pub struct SealedStore<S> {
+    inner: S,
+    cipher: XChaCha20Poly1305,
+    refused: AtomicU64,
+    warned: AtomicBool,
+}
+
+impl<S> std::fmt::Debug for SealedStore<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedStore")
+            .field("refused", &self.refused.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: SharedStore> SealedStore<S> {
+    /// Seals values for `inner` under a key derived from `secret` (any length; give every
+    /// replica the same one, of at least 32 random bytes).
+    pub fn new(inner: S, secret: &[u8]) -> SealedStore<S> {
+        let key = blake3::derive_key("DeepSentinel shared response cache 2026-11 v1", secret);
+        SealedStore {
+            inner,
+            cipher: XChaCha20Poly1305::new(&key.into()),
+            refused: AtomicU64::new(0),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Values found in the store that did not open.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    fn seal(&self, key: &Key, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let failed = |message: &str| StoreError {
+            store: "sealed",
+            message: message.to_owned(),
+        };
+        let nonce = XNonce::try_generate().map_err(|_| failed("no random nonce"))?;
+        let sealed = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: value,
+                    aad: key.as_bytes(),
+                },
+            )
+            .map_err(|_| failed("value too large to seal"))?;
+        let mut out = Vec::with_capacity(TAG.len() + NONCE_LEN + sealed.len());
+        out.extend_from_slice(TAG);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    fn open(&self, key: &Key, stored: &[u8]) -> Option<Vec<u8>> {
+        let rest = stored.strip_prefix(TAG)?;
+        if rest.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, sealed) = rest.split_at(NONCE_LEN);
+        let nonce = XNonce::try_from(nonce).ok()?;
+        self.cipher
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: sealed,
+                    aad: key.as_bytes(),
+                },
+            )
+            .ok()
+    }
+
+    fn refuse(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                store = self.inner.name(),
+                "a shared cache entry did not open (another secret, or written by someone \
+                 without the key); treated as a miss, further ones are counted only"
+            );
+        }
+    }
+}
+
+impl<S: SharedStore> SharedStore for SealedStore<S> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn get<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(async move {
+            let Some(stored) = self.inner.get(key).await? else {
+                return Ok(None);
+            };
+            match self.open(key, &stored) {
+                Some(value) => Ok(Some(value)),
+                None => {
+                    self.refuse();
+                    Ok(None)
+                }
+            }
+        })
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a Key,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let sealed = self.seal(key, &value)?;
+            self.inner.set(key, sealed, ttl).await
+        })
+    }
+}
+
+impl<S: SharedStore> SharedStore for Arc<S> {
+    fn name(&self) -> &'static str {
+        S::name(self)
+    }
+
+    fn get<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        S::get(self, key)
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a Key,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        S::set(self, key, value, ttl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A store in memory that shows what it holds.
+    #[derive(Default)]
+    struct Plain(Mutex<HashMap<Key, Vec<u8>>>);
+
+    impl SharedStore for Plain {
+        fn name(&self) -> &'static str {
+            "plain"
+        }
+        fn get<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+            Box::pin(async move { Ok(self.0.lock().expect("lock").get(key).cloned()) })
+        }
+        fn set<'a>(
+            &'a self,
+            key: &'a Key,
+            value: Vec<u8>,
+            _ttl: Duration,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async move {
+                self.0.lock().expect("lock").insert(*key, value);
+                Ok(())
+            })
+        }
+    }
+
+    fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
+    }
+
+    #[test]
+    fn values_are_sealed_in_the_store_and_open_only_under_their_key_and_secret() {
+        block(async {
+            let plain = Arc::new(Plain::default());
+            let a = SealedStore::new(Arc::clone(&plain), b"shared secret");
+            let (k1, k2) = (Key::from_bytes([1; 16]), Key::from_bytes([2; 16]));
+            let answer = b"the SSN on file is 536-22-1234".to_vec();
+            a.set(&k1, answer.clone(), Duration::from_secs(1))
+                .await
+                .expect("set");
+            let held = plain.0.lock().expect("lock")[&k1].clone();
+            assert!(!held.windows(11).any(|w| w == b"536-22-1234"), "sealed");
+            assert_eq!(held.len(), 2 + 24 + answer.len() + 16);
+            // Same value again: a fresh nonce, so different bytes.
+            a.set(&k1, answer.clone(), Duration::from_secs(1))
+                .await
+                .expect("set");
+            assert_ne!(plain.0.lock().expect("lock")[&k1], held);
+            // Another replica with the same secret opens it.
+            let b = SealedStore::new(Arc::clone(&plain), b"shared secret");
+            assert_eq!(b.get(&k1).await.expect("get"), Some(answer.clone()));
+            assert_eq!(b.get(&k2).await.expect("get"), None);
+            // Another secret does not, nor the entry moved under another key, nor a
+            // flipped bit, nor an unsealed value: each a miss, counted.
+            let other = SealedStore::new(Arc::clone(&plain), b"another secret");
+            assert_eq!(other.get(&k1).await.expect("get"), None);
+            assert_eq!(other.refused(), 1);
+            let moved = plain.0.lock().expect("lock")[&k1].clone();
+            plain.0.lock().expect("lock").insert(k2, moved.clone());
+            assert_eq!(b.get(&k2).await.expect("get"), None);
+            let mut flipped = moved;
+            *flipped.last_mut().expect("bytes") ^= 1;
+            plain.0.lock().expect("lock").insert(k2, flipped);
+            assert_eq!(b.get(&k2).await.expect("get"), None);
+            plain.0.lock().expect("lock").insert(k2, answer.clone());
+            assert_eq!(b.get(&k2).await.expect("get"), None);
+            plain
+                .0
+                .lock()
+                .expect("lock")
+                .insert(k2, b"s1short".to_vec());
+            assert_eq!(b.get(&k2).await.expect("get"), None);
+            assert_eq!(b.refused(), 4);
+        });
+    }
+}

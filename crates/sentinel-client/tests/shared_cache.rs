@@ -1,0 +1,114 @@
+//! The response cache's Redis level (`[cache] redis_url`) against a real redis-server on
+//! 127.0.0.1: replicas share answers, and Redis holds them sealed.
+
+use std::sync::atomic::Ordering;
+
+use sentinel_client::{PipelineRequest, Route, SentinelClient, SentinelConfig};
+use sentinel_testkit::RedisServer;
+use serde_json::json;
+
+use crate::sdk::{body_of, client};
+use crate::upstream::{start, Upstream};
+
+const SHARED: &str = "SENTINEL_CLIENT_TEST_CACHE_KEY";
+const OTHER: &str = "SENTINEL_CLIENT_TEST_OTHER_CACHE_KEY";
+
+fn replica(up: &Upstream, redis: &RedisServer, key_env: &str) -> SentinelClient {
+    client(
+        up,
+        &format!(
+            "[cache]\nresponse = true\nredis_url = \"{}\"\nredis_key_env = \"{key_env}\"\nredis_timeout_ms = 500\n",
+            redis.url()
+        ),
+    )
+}
+
+async fn ask(c: &SentinelClient) -> (bool, String) {
+    let body = json!({"model": "echo", "temperature": 0,
+        "messages": [{"role": "user", "content": "Reply with the code word: pineapple"}]});
+    let r = c
+        .pipeline()
+        .handle(PipelineRequest::new(
+            Route::ChatCompletions,
+            "t",
+            serde_json::to_vec(&body).expect("json"),
+        ))
+        .await
+        .expect("answer");
+    (r.cache_hit, body_of(r).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_answers_through_redis_and_redis_holds_them_sealed() {
+    let redis = RedisServer::start();
+    let up = start().await;
+    std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
+    std::env::set_var(OTHER, "a secret the other replicas do not share");
+    let a = replica(&up, &redis, SHARED);
+    let b = replica(&up, &redis, SHARED);
+    let stranger = replica(&up, &redis, OTHER);
+
+    let (hit, first) = ask(&a).await;
+    assert!(!hit && first.contains("pineapple"), "{first}");
+    assert_eq!(up.seen.calls.load(Ordering::SeqCst), 1);
+    // The other replica has never seen it: its answer comes from Redis.
+    let (hit, second) = ask(&b).await;
+    assert!(hit, "served from the shared level");
+    assert_eq!(second, first);
+    assert_eq!(up.seen.calls.load(Ordering::SeqCst), 1);
+    // A replica under another secret cannot open the entry and asks the upstream.
+    let (hit, third) = ask(&stranger).await;
+    assert!(!hit);
+    assert_eq!(third, first);
+    assert_eq!(up.seen.calls.load(Ordering::SeqCst), 2);
+
+    // What Redis holds is sealed: the answer's text is not in it.
+    let mut conn = redis::Client::open(redis.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("deepsentinel:response:*")
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let held: Vec<u8> = redis::cmd("GET")
+        .arg(&keys[0])
+        .query_async(&mut conn)
+        .await
+        .expect("get");
+    assert!(held.len() > 40);
+    assert!(!held.windows(9).any(|w| w == b"pineapple"), "sealed");
+}
+
+#[tokio::test]
+async fn a_redis_level_needs_a_sealing_secret_and_a_url_that_parses() {
+    let config = |extra: &str| {
+        SentinelConfig::from_toml("test.toml", &format!("[cache]\nresponse = true\n{extra}"))
+            .expect("parses")
+    };
+    let err = config(
+        "redis_url = \"redis://127.0.0.1:1/0\"\nredis_key_env = \"SENTINEL_CLIENT_TEST_UNSET_KEY\"\n",
+    )
+    .check()
+    .expect_err("no secret");
+    assert!(
+        err.to_string().contains("SENTINEL_CLIENT_TEST_UNSET_KEY"),
+        "{err}"
+    );
+    std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
+    let err = config(&format!(
+        "redis_url = \"nosuch://:hunter2@127.0.0.1:1/0\"\nredis_key_env = \"{SHARED}\"\n"
+    ))
+    .check()
+    .expect_err("not a Redis URL");
+    assert!(err.to_string().contains("redis_url"), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let c = config(&format!(
+        "redis_url = \"redis://:hunter2@127.0.0.1:1/0\"\nredis_key_env = \"{SHARED}\"\n"
+    ));
+    c.check().expect("a usable Redis level");
+    assert!(!format!("{c:?}").contains("hunter2"));
+}
