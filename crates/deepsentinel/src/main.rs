@@ -11,6 +11,8 @@ macro_rules! outln {
 }
 
 mod audit;
+#[cfg(unix)]
+mod handover;
 mod hashing;
 mod loadtest;
 mod policy;

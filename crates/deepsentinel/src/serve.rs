@@ -174,8 +174,20 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let config = load_config(args)?;
+    let mut config = load_config(args)?;
     let passed = if args.check { None } else { passed_listener()? };
+    // Started to replace a running gateway (its SIGUSR2): connected to it now, before the
+    // runtime's threads (this reads and clears a variable).
+    #[cfg(unix)]
+    let successor = if args.check {
+        None
+    } else {
+        crate::handover::Successor::from_env()?
+    };
+    #[cfg(unix)]
+    if let Some(s) = &successor {
+        s.prepare(&mut config);
+    }
     let listen = config
         .server
         .listen
@@ -217,6 +229,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         });
         let gateway = std::sync::Arc::new(sentinel_gateway::Gateway::new(&config, Some(handle))?);
         #[cfg(unix)]
+        if let Some(s) = successor {
+            s.take_over(&gateway)?;
+        }
+        #[cfg(unix)]
         {
             let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
                 .context("cannot listen for SIGHUP")?;
@@ -242,7 +258,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
                     .map_or_else(|_| "?".to_owned(), |a| a.to_string());
                 tracing::info!(
                     listen = %addr,
-                    "serving the socket passed in by the service manager; [server] listen and --listen are not used"
+                    "serving the socket passed in (by the service manager, or by the gateway this one replaces); [server] listen and --listen are not used"
                 );
                 (listener, addr)
             }
@@ -260,20 +276,55 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
             "deepsentinel gateway ready"
         );
         // The first signal drains; a second one stops waiting for what is in flight.
-        let (first, stop) = tokio::sync::oneshot::channel::<()>();
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
         {
-            let gateway = std::sync::Arc::clone(&gateway);
+            let (gateway, stop) = (std::sync::Arc::clone(&gateway), std::sync::Arc::clone(&stop));
             tokio::spawn(async move {
                 signals.next().await;
-                let _ = first.send(());
+                stop.notify_one();
                 signals.next().await;
                 tracing::warn!("second signal: requests still in flight are cut off");
                 gateway.hurry_shutdown();
             });
         }
+        // SIGUSR2: a new process takes over on this socket; this one then stops.
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd as _;
+            let socket = listener
+                .as_fd()
+                .try_clone_to_owned()
+                .context("cannot keep the listening socket for a hand-over")?;
+            let mut usr2 = tokio::signal::unix::signal(
+                tokio::signal::unix::SignalKind::user_defined2(),
+            )
+            .context("cannot listen for SIGUSR2")?;
+            let (gateway, stop) = (std::sync::Arc::clone(&gateway), std::sync::Arc::clone(&stop));
+            tokio::spawn(async move {
+                let socket = std::sync::Arc::new(socket);
+                while usr2.recv().await.is_some() {
+                    let (socket, handing) =
+                        (std::sync::Arc::clone(&socket), std::sync::Arc::clone(&gateway));
+                    let done = tokio::task::spawn_blocking(move || {
+                        crate::handover::replace_self(&socket, &handing)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(anyhow::anyhow!("the hand-over task failed: {e}")));
+                    match done {
+                        Ok(()) => {
+                            stop.notify_one();
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %format!("{e:#}"), "hand-over failed; still serving");
+                        }
+                    }
+                }
+            });
+        }
         gateway
-            .serve(listener, async {
-                let _ = stop.await;
+            .serve(listener, async move {
+                stop.notified().await;
             })
             .await?;
         Ok::<_, anyhow::Error>(())

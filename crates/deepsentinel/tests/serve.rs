@@ -570,7 +570,7 @@ fn a_restart_on_a_passed_socket_refuses_no_connection() {
 
     let log = stderr_of(&mut first);
     assert!(
-        log.contains("serving the socket passed in by the service manager"),
+        log.contains("serving the socket passed in (by the service manager"),
         "{log}"
     );
     let audit = dir.path().join("deepsentinel-audit");
@@ -705,4 +705,122 @@ fn a_second_sigterm_cuts_the_drain_short() {
     assert_eq!(events[1]["request_id"], events[0]["request_id"]);
     assert_eq!(events[1]["decision"], "none");
     assert_eq!(events[1]["outcome"], "abandoned");
+}
+
+/// Whether process `pid` is gone (or a zombie nobody reaped yet).
+#[cfg(unix)]
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // `pid (comm) S ...`: the state follows the command's closing parenthesis.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// SIGUSR2 replaces the gateway with a new process on the same socket: under load no
+/// request fails, the old process exits, the new one serves and holds the audit log, and
+/// the log is one intact chain holding every request, the old process's last ones too.
+#[cfg(unix)]
+#[test]
+#[allow(clippy::zombie_processes)] // reason: the first gateway is waited on, the second stopped
+fn sigusr2_hands_over_to_a_new_process_without_failing_a_request() {
+    let (mut old, port, dir) = start_serve();
+    /// However the test ends, no gateway outlives it: the first, and whichever process
+    /// holds the audit log.
+    struct Reaper(u32, std::path::PathBuf);
+    impl Drop for Reaper {
+        fn drop(&mut self) {
+            // A test that passed stopped both already (and their ids may be reused).
+            if !std::thread::panicking() {
+                return;
+            }
+            let holder = std::fs::read_to_string(self.1.join("audit.lock")).unwrap_or_default();
+            for pid in [
+                Some(self.0.to_string()),
+                holder.trim().strip_prefix("pid ").map(str::to_owned),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        }
+    }
+    let _reaper = Reaper(old.id(), dir.path().join("deepsentinel-audit"));
+    let scenarios = dir.path().join("scan.toml");
+    std::fs::write(
+        &scenarios,
+        "[[scenario]]\nname = \"scan\"\npath = \"/v1/sentinel/scan\"\n\
+         body = '{\"text\": \"mail jane@example.com\"}'\n",
+    )
+    .expect("write");
+    let load = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["loadtest", "--scenarios"])
+        .arg(&scenarios)
+        .args(["--target", &format!("http://127.0.0.1:{port}")])
+        .args(["--concurrency", "8", "--duration", "5", "--format", "json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("loadtest starts");
+    std::thread::sleep(Duration::from_millis(1200));
+    let sent = Command::new("kill")
+        .args(["-USR2", &old.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = old.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the old gateway did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    let out = load.wait_with_output().expect("loadtest ends");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let requests = v["requests"].as_u64().unwrap_or(0);
+    assert!(requests > 100, "{text}");
+    assert_eq!(v["success_rate"], 1.0, "{text}");
+
+    // The new process serves, and holds the audit log.
+    assert_eq!(get(port, "/healthz").map(|r| r.0), Some(200));
+    let audit = dir.path().join("deepsentinel-audit");
+    let holder = std::fs::read_to_string(audit.join("audit.lock")).expect("lock file");
+    let pid: u32 = holder
+        .trim()
+        .strip_prefix("pid ")
+        .and_then(|p| p.parse().ok())
+        .expect("pid N");
+    assert_ne!(pid, old.id());
+    let stopped = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(stopped.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !gone(pid) {
+        assert!(Instant::now() < deadline, "the new gateway did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Both wrote to the same stderr, which ends once both are gone.
+    let log = stderr_of(&mut old);
+    assert!(!log.contains("ERROR"), "{log}");
+    let (code, report) = run(&["audit", "verify", audit.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{report}");
+    // One record per scan: those the load generator counted, and at most the eight it
+    // still had in flight when it stopped counting.
+    let records: u64 = std::fs::read_dir(&audit)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .map(|p| std::fs::read_to_string(p).expect("read").lines().count() as u64)
+        .sum();
+    assert!(
+        (requests..=requests + 8).contains(&records),
+        "{records} records for {requests} requests"
+    );
 }

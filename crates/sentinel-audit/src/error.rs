@@ -29,6 +29,9 @@ pub enum ErrorKind {
         /// Who holds it, as its lock file says (`pid N`), if it says.
         holder: String,
     },
+    /// The sink cannot do what was asked (a hand-over, for a sink without one).
+    #[error("this audit sink cannot be handed over")]
+    Unsupported,
     /// A file or directory could not be read or written.
     #[error("audit I/O error on {path}: {message}")]
     Io {

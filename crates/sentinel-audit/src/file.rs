@@ -57,6 +57,41 @@ pub struct FileSinkConfig {
     pub queue: usize,
     /// What to do while writes fail.
     pub on_failure: FailurePolicy,
+    /// Whether `open` waits for another writer to release the directory (default: it
+    /// fails at once with [`ErrorKind::InUse`]).
+    pub lock_wait: Option<LockWait>,
+}
+
+/// How [`FileSink::open`] waits for a directory another writer holds: the process this
+/// one replaces, which hands the log over ([`FileSink::hand_over`]) when told that the
+/// new one is ready.
+#[derive(Clone)]
+pub struct LockWait {
+    /// Waits at most this long, then fails with [`ErrorKind::InUse`].
+    pub timeout: Duration,
+    /// Called once, when the lock is found taken and the wait begins: everything before
+    /// the lock is done (a hand-over tells the old process to hand over now).
+    pub waiting: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl std::fmt::Debug for LockWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockWait")
+            .field("timeout", &self.timeout)
+            .field("waiting", &self.waiting.is_some())
+            .finish()
+    }
+}
+
+impl PartialEq for LockWait {
+    fn eq(&self, other: &LockWait) -> bool {
+        self.timeout == other.timeout
+            && match (&self.waiting, &other.waiting) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
 }
 
 impl FileSinkConfig {
@@ -69,6 +104,7 @@ impl FileSinkConfig {
             max_file_bytes: 64 << 20,
             queue: 65_536,
             on_failure: FailurePolicy::FailClosed,
+            lock_wait: None,
         }
     }
 
@@ -124,7 +160,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// as it is and the chain continues in a new file from the last complete record, so
 /// [`verify`](crate::verify) reports it as a warning, not as tampering.
 pub struct FileSink {
-    sender: Mutex<(u64, Option<SyncSender<Msg>>)>,
+    sender: Mutex<Senders>,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     config: FileSinkConfig,
@@ -132,8 +168,9 @@ pub struct FileSink {
     held: Mutex<Option<File>>,
 }
 
-/// Takes the directory's writer lock ([`LOCK_FILE`]) and notes this process in it.
-fn lock_dir(dir: &Path) -> Result<File, Error> {
+/// Takes the directory's writer lock ([`LOCK_FILE`]) and notes this process in it; with
+/// `wait`, waits for the holder to let go.
+fn lock_dir(dir: &Path, wait: Option<&LockWait>) -> Result<File, Error> {
     let path = dir.join(LOCK_FILE);
     let mut file = OpenOptions::new()
         .create(true)
@@ -142,7 +179,19 @@ fn lock_dir(dir: &Path) -> Result<File, Error> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
-    match file.try_lock() {
+    let mut result = file.try_lock();
+    if let (Err(std::fs::TryLockError::WouldBlock), Some(w)) = (&result, wait) {
+        if let Some(f) = &w.waiting {
+            f();
+        }
+        let deadline = Instant::now() + w.timeout;
+        while matches!(result, Err(std::fs::TryLockError::WouldBlock)) && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+            result = file.try_lock();
+        }
+    }
+    match result {
         Ok(()) => {
             // Who holds it, for the next one's error message; the lock is what counts.
             let _ = file
@@ -315,7 +364,7 @@ impl FileSink {
     pub fn open(config: FileSinkConfig) -> Result<FileSink, Error> {
         std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
         // Before reading the tail: a chain resumed beside another writer would fork.
-        let held = lock_dir(&config.dir)?;
+        let held = lock_dir(&config.dir, config.lock_wait.as_ref())?;
         let (chain, index, clean) = resume(&config.dir)?;
         let shared = Arc::new(Shared {
             progress: Mutex::new(Progress::default()),
@@ -344,7 +393,11 @@ impl FileSink {
             .spawn(move || writer.run(rx))
             .map_err(|e| Error::io(&config.dir, e))?;
         Ok(FileSink {
-            sender: Mutex::new((0, Some(tx))),
+            sender: Mutex::new(Senders {
+                ticket: 0,
+                file: Some(tx),
+                forward: None,
+            }),
             shared,
             thread: Mutex::new(Some(thread)),
             config,
@@ -358,7 +411,11 @@ impl FileSink {
     ///
     /// The final write failed (the events are counted as dropped).
     pub fn close(&self) -> Result<(), Error> {
-        lock(&self.sender).1 = None;
+        {
+            let mut s = lock(&self.sender);
+            s.file = None;
+            s.forward = None;
+        }
         if let Some(t) = lock(&self.thread).take() {
             t.join().map_err(|_| {
                 Error::new(ErrorKind::Unavailable("audit writer panicked".to_owned()))
@@ -372,6 +429,44 @@ impl FileSink {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Hands the log over to the process that replaces this one: what is queued is written
+    /// and synced, the directory's lock is released (the next writer, waiting in
+    /// [`FileSink::open`] with a [`LockWait`], resumes the chain), and each event appended
+    /// from then on is written to `to` as one JSON line, for the new writer to append
+    /// ([`receive`]). Durability is then the receiver's: `append` returns once the event
+    /// is queued for `to`. When writing to `to` fails, the sink turns unhealthy and the
+    /// failure policy applies, as for a failing disk.
+    ///
+    /// # Errors
+    ///
+    /// The final write to the file failed, or the sink is closed.
+    pub fn hand_over(&self, to: impl Write + Send + 'static) -> Result<(), Error> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Box<AuditEvent>>(self.config.queue.max(1));
+        {
+            let mut s = lock(&self.sender);
+            if s.file.is_none() {
+                return Err(Error::new(ErrorKind::Closed));
+            }
+            // From here on appends go to `to`; the file writer drains what it has.
+            s.file = None;
+            s.forward = Some(tx);
+        }
+        if let Some(t) = lock(&self.thread).take() {
+            t.join().map_err(|_| {
+                Error::new(ErrorKind::Unavailable("audit writer panicked".to_owned()))
+            })?;
+        }
+        lock(&self.held).take();
+        let shared = Arc::clone(&self.shared);
+        let thread = std::thread::Builder::new()
+            .name("sentinel-audit-handover".to_owned())
+            .spawn(move || forward(&rx, to, &shared))
+            .map_err(|e| Error::io(&self.config.dir, e))?;
+        *lock(&self.thread) = Some(thread);
+        tracing::info!(dir = %self.config.dir.display(), "audit log handed over");
+        Ok(())
     }
 
     fn unavailable(&self) -> Error {
@@ -397,9 +492,12 @@ impl AuditSink for FileSink {
         }
         let ticket = {
             let mut s = lock(&self.sender);
-            let ticket = s.0 + 1;
-            let Some(tx) = s.1.as_ref() else {
-                return Err(Error::new(ErrorKind::Closed));
+            let ticket = s.ticket + 1;
+            let Some(tx) = s.file.as_ref() else {
+                return match &s.forward {
+                    Some(to) => self.send_forward(to, event, closed),
+                    None => Err(Error::new(ErrorKind::Closed)),
+                };
             };
             self.shared.queued.fetch_add(1, Ordering::AcqRel);
             let msg = Msg::Event(ticket, Box::new(event));
@@ -422,7 +520,7 @@ impl AuditSink for FileSink {
                 self.shared.queued.fetch_sub(1, Ordering::AcqRel);
                 return Err(Error::new(ErrorKind::Closed));
             }
-            s.0 = ticket;
+            s.ticket = ticket;
             ticket
         };
         if self.config.durability != Durability::Always {
@@ -445,6 +543,10 @@ impl AuditSink for FileSink {
         }
     }
 
+    fn hand_over(&self, to: Box<dyn Write + Send>) -> Result<(), Error> {
+        FileSink::hand_over(self, to)
+    }
+
     fn health(&self) -> AuditHealth {
         let healthy = self.shared.healthy.load(Ordering::Acquire);
         AuditHealth {
@@ -459,6 +561,97 @@ impl AuditSink for FileSink {
             },
         }
     }
+}
+
+impl FileSink {
+    /// Queues `event` for the process the log was handed over to.
+    fn send_forward(
+        &self,
+        to: &SyncSender<Box<AuditEvent>>,
+        event: AuditEvent,
+        closed: bool,
+    ) -> Result<(), Error> {
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        let sent = if closed {
+            to.send(Box::new(event)).map_err(|_| ())
+        } else {
+            match to.try_send(Box::new(event)) {
+                Err(TrySendError::Full(_)) => {
+                    self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                    self.shared.dropped.fetch_add(1, Ordering::AcqRel);
+                    return Ok(());
+                }
+                other => other.map_err(|_| ()),
+            }
+        };
+        sent.map_err(|()| {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            Error::new(ErrorKind::Closed)
+        })
+    }
+}
+
+/// Who `append` sends to: the file's writer, or after a hand-over the forwarder.
+struct Senders {
+    /// The last ticket given to an event for the file.
+    ticket: u64,
+    file: Option<SyncSender<Msg>>,
+    forward: Option<SyncSender<Box<AuditEvent>>>,
+}
+
+/// Writes handed-over events to `to`, one JSON line each, a batch at a time.
+fn forward(rx: &Receiver<Box<AuditEvent>>, mut to: impl Write, shared: &Shared) {
+    let mut buf = Vec::with_capacity(64 << 10);
+    while let Ok(first) = rx.recv() {
+        let mut events = vec![first];
+        events.extend(rx.try_iter().take(4095));
+        buf.clear();
+        for e in &events {
+            // An event always serializes: plain fields, strings and maps of strings.
+            let _ = serde_json::to_writer(&mut buf, &**e);
+            buf.push(b'\n');
+        }
+        let n = events.len() as u64;
+        shared.queued.fetch_sub(n, Ordering::AcqRel);
+        match to.write_all(&buf).and_then(|()| to.flush()) {
+            Ok(()) => {
+                shared.written.fetch_add(n, Ordering::AcqRel);
+            }
+            Err(e) => {
+                shared.dropped.fetch_add(n, Ordering::AcqRel);
+                let msg = format!("handing over: {e}");
+                if shared.healthy.swap(false, Ordering::AcqRel) {
+                    tracing::error!(error = %msg, "audit log hand-over failing");
+                }
+                *lock(&shared.last_error) = Some(msg);
+            }
+        }
+    }
+}
+
+/// Appends the events a [`FileSink::hand_over`] writes, one JSON line each, from `from` to
+/// `into` until `from` ends; returns how many. A line that is not an event is skipped and
+/// logged (never its content).
+///
+/// # Errors
+///
+/// Reading `from` failed, or `into` refused an event.
+pub fn receive(from: impl std::io::BufRead, into: &dyn AuditSink) -> Result<u64, Error> {
+    let mut n = 0;
+    for (i, line) in from.lines().enumerate() {
+        let line =
+            line.map_err(|e| Error::new(ErrorKind::Unavailable(format!("hand-over: {e}"))))?;
+        match serde_json::from_str::<AuditEvent>(&line) {
+            Ok(e) => {
+                into.append(e)?;
+                n += 1;
+            }
+            Err(e) => {
+                tracing::error!(line = i + 1, kind = ?e.classify(), "hand-over: not an audit event; skipped");
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// The most buffer space the writer keeps between batches for serialized lines.

@@ -37,6 +37,6 @@ mod verify;
 
 pub use error::{Error, ErrorKind};
 pub use event::{AuditEvent, Direction, Fingerprint, FingerprintParseError};
-pub use file::{Durability, FailurePolicy, FileSink, FileSinkConfig, LOCK_FILE};
+pub use file::{receive, Durability, FailurePolicy, FileSink, FileSinkConfig, LockWait, LOCK_FILE};
 pub use sink::{AuditHealth, AuditSink};
 pub use verify::{verify, Break, VerifyReport};

@@ -20,6 +20,20 @@ pub trait AuditSink: Send + Sync {
 
     /// The sink's health, for `/readyz`, metrics and operators.
     fn health(&self) -> AuditHealth;
+
+    /// Hands the log over to the process replacing this one, which takes the log's
+    /// storage from here on; events appended later are written to `to`, one JSON line
+    /// each, for that process to record ([`crate::receive`]). See
+    /// [`FileSink::hand_over`](crate::FileSink::hand_over).
+    ///
+    /// # Errors
+    ///
+    /// The sink cannot be handed over: [`ErrorKind::Unsupported`](crate::ErrorKind) by
+    /// default, or what the sink's own hand-over returns.
+    fn hand_over(&self, to: Box<dyn std::io::Write + Send>) -> Result<(), Error> {
+        drop(to);
+        Err(Error::new(crate::ErrorKind::Unsupported))
+    }
 }
 
 /// What an operator needs to know about a sink.

@@ -307,3 +307,75 @@ fn a_second_writer_is_refused_until_the_first_closes() {
     assert!(r.is_intact(), "{r:?}");
     assert_eq!(r.records, 3);
 }
+
+/// A hand-over between two writers: the new one waits for the lock (and says so), the old
+/// one hands over, its later events reach the new one, and the chain is one chain.
+#[test]
+fn a_log_handed_over_continues_in_the_next_writer_as_one_chain() {
+    use std::io::BufReader;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tmp");
+    let old = FileSink::open(FileSinkConfig::new(dir.path())).expect("open");
+    for i in 0..3 {
+        old.append(event(i)).expect("append");
+    }
+    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
+    let path = dir.path().to_owned();
+    let next = std::thread::spawn(move || {
+        let mut cfg = FileSinkConfig::new(&path);
+        cfg.lock_wait = Some(sentinel_audit::LockWait {
+            timeout: Duration::from_secs(20),
+            waiting: Some(Arc::new(move || {
+                let _ = waiting_tx.send(());
+            })),
+        });
+        FileSink::open(cfg).expect("opens once handed over")
+    });
+    waiting_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the next writer says it waits");
+    assert!(!next.is_finished(), "it waits for the lock");
+    let (from, to) = std::io::pipe().expect("pipe");
+    old.hand_over(to).expect("hand over");
+    let next = next.join().expect("next");
+    // Appended after the hand-over: forwarded, not written by the old writer.
+    for i in 3..5 {
+        old.append(event(i)).expect("append");
+    }
+    let receiver = {
+        let next = Arc::new(next);
+        let into = Arc::clone(&next);
+        let t = std::thread::spawn(move || {
+            sentinel_audit::receive(BufReader::new(from), &*into).expect("receive")
+        });
+        next.append(event(5)).expect("append");
+        old.close().expect("close: the forwarder is done");
+        assert_eq!(t.join().expect("receiver"), 2);
+        next
+    };
+    receiver.close().expect("close");
+    let report = verify(dir.path()).expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.records, 6);
+    let ids: Vec<String> = files(dir.path())
+        .iter()
+        .flat_map(|p| lines(p))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(&l).expect("json");
+            v["event"]["request_id"].as_str().expect("id").to_owned()
+        })
+        .collect();
+    assert_eq!(&ids[..3], ["req-0", "req-1", "req-2"]);
+    let mut rest = ids[3..].to_vec();
+    rest.sort();
+    assert_eq!(rest, ["req-3", "req-4", "req-5"]);
+    // A writer that does not wait is still refused while the directory is held.
+    let held = FileSink::open(FileSinkConfig::new(dir.path())).expect("open");
+    assert!(matches!(
+        FileSink::open(FileSinkConfig::new(dir.path()))
+            .expect_err("held")
+            .kind(),
+        ErrorKind::InUse { .. }
+    ));
+    drop(held);
+}

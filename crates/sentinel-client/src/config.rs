@@ -398,6 +398,11 @@ pub struct AuditSection {
     /// `always`, `interval` (default) or `never`.
     #[serde(default)]
     pub sync: Option<String>,
+    /// Not read from the file: set by a program that takes the log over from the process
+    /// it replaces (`deepsentinel serve` in a hand-over), so that opening the log waits for
+    /// the old writer instead of failing.
+    #[serde(skip)]
+    pub lock_wait: Option<sentinel_audit::LockWait>,
 }
 
 /// `[failure]`.
@@ -761,6 +766,7 @@ impl SentinelConfig {
                     Stance::FailClosed => FailurePolicy::FailClosed,
                     Stance::FailOpen => FailurePolicy::FailOpen,
                 };
+                c.lock_wait.clone_from(&self.audit.lock_wait);
                 Some(c)
             }
         })

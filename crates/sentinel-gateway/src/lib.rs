@@ -410,7 +410,14 @@ impl Gateway {
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
-                started: config.clone(),
+                started: SentinelConfig {
+                    // How this start waited for the audit log is no setting to compare.
+                    audit: sentinel_client::AuditSection {
+                        lock_wait: None,
+                        ..config.audit.clone()
+                    },
+                    ..config.clone()
+                },
                 detection,
                 network: config.network.clone(),
                 upstream_key: upstream_key_digest(upstream_key.as_deref()),
