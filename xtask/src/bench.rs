@@ -11,7 +11,8 @@
 //! instruction count per request under callgrind (`instructions`), the figure that shows
 //! changes too small for this machine's timings. `--workers N|auto` sets the threads
 //! DeepSentinel and the floor serve with in the gateway bench (default 1, as nginx's one
-//! worker process there).
+//! worker process there). `--restarts` runs only the cost of replacing a running gateway
+//! under load (`restart_bench`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -133,6 +134,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut quick = false;
     let mut gateway_only = false;
     let mut instructions_only = false;
+    let mut restarts_only = false;
     let mut pgo = false;
     // nginx in the gateway bench runs one worker process; the proxies under test match it.
     let mut workers = Workers::Fixed(1);
@@ -142,6 +144,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "--quick" => quick = true,
             "--gateway" => gateway_only = true,
             "--instructions" => instructions_only = true,
+            "--restarts" => restarts_only = true,
             "--pgo" => pgo = true,
             "--workers" => {
                 let value = rest
@@ -150,12 +153,15 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 workers = Workers::parse(value)?;
             }
             bad => anyhow::bail!(
-                "unknown option {bad} (cargo xtask bench [--quick] [--pgo] [--gateway [--workers N|auto] | --instructions])"
+                "unknown option {bad} (cargo xtask bench [--quick] [--pgo] [--gateway [--workers N|auto] | --instructions | --restarts])"
             ),
         }
     }
     if instructions_only {
         return instructions();
+    }
+    if restarts_only {
+        return keep("restarts", crate::restart_bench::run(quick)?);
     }
     if gateway_only {
         return gateway(quick, workers, pgo);
