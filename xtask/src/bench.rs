@@ -233,7 +233,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     std::fs::write(dir.join("detect-latest.json"), &text)?;
     summary(&report, &criterion);
     println!("\nwritten: target/bench/detect-{now}.json");
-    gateway(quick, workers, pgo)
+    gateway(quick, workers, pgo)?;
+    keep("restarts", crate::restart_bench::run(quick)?)
 }
 
 /// The commit measured.
