@@ -16,8 +16,9 @@
 //!
 //! Connections never queue behind a drain or a start-up: until the old process stops
 //! accepting, the new one already does. If the new process fails before it says
-//! `waiting`, nothing was handed over and the old one carries on; that is what the checks
-//! before `waiting` are for.
+//! `waiting`, nothing was handed over and the old one carries on; if it fails after, it
+//! is stopped and the old one takes the log back ([`sentinel_audit::AuditSink::take_back`])
+//! and carries on.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::OwnedFd;
@@ -83,12 +84,28 @@ pub(crate) fn replace_self(socket: &OwnedFd, gateway: &Gateway) -> Result<()> {
         .spawn()
         .with_context(|| format!("cannot start {}", exe.display()))?;
     tracing::info!(pid = child.id(), exe = %exe.display(), "hand-over: started the new process");
-    let result = lead(&listener, &mut child, gateway);
+    let mut handed = false;
+    let result = lead(&listener, &mut child, gateway, &mut handed);
     let _ = std::fs::remove_file(&path);
     if result.is_err() {
-        // Not handed over: the new process must not serve beside this one.
+        // The new process must not serve beside this one.
         let _ = child.kill();
         let _ = child.wait();
+        if handed {
+            // It failed holding the log, or about to take it: the log comes back here.
+            if let Some(sink) = gateway.pipeline().audit() {
+                match sink.take_back() {
+                    Ok(()) => tracing::warn!(
+                        "hand-over: the audit log is back with this process, which keeps serving"
+                    ),
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "hand-over: cannot take the audit log back; this process cannot \
+                         record (fail_closed refuses requests): restart the gateway"
+                    ),
+                }
+            }
+        }
     }
     result
 }
@@ -141,7 +158,12 @@ fn step(
     Ok(())
 }
 
-fn lead(listener: &UnixListener, child: &mut std::process::Child, gateway: &Gateway) -> Result<()> {
+fn lead(
+    listener: &UnixListener,
+    child: &mut std::process::Child,
+    gateway: &Gateway,
+    handed: &mut bool,
+) -> Result<()> {
     let stream = within(child, "connecting", || match listener.accept() {
         Ok((s, _)) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
@@ -157,17 +179,9 @@ fn lead(listener: &UnixListener, child: &mut std::process::Child, gateway: &Gate
     if let Some(sink) = gateway.pipeline().audit() {
         sink.hand_over(Box::new(events))
             .context("cannot hand the audit log over")?;
+        *handed = true;
     }
-    if let Err(e) = step(&mut from, child, "serving") {
-        // The log is the new process's now: it cannot be taken back.
-        tracing::error!(
-            error = %e,
-            "hand-over: the new process failed after the audit log was handed over; \
-             this one keeps serving but cannot record (fail_closed refuses requests): \
-             restart the gateway"
-        );
-        return Err(e);
-    }
+    step(&mut from, child, "serving")?;
     tracing::info!(
         pid = child.id(),
         "hand-over: the new process serves; stopping"

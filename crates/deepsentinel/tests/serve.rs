@@ -824,3 +824,39 @@ fn sigusr2_hands_over_to_a_new_process_without_failing_a_request() {
         "{records} records for {requests} requests"
     );
 }
+
+/// A hand-over to a process that cannot start (the file broke since) hands nothing over:
+/// the running gateway says so, keeps serving and recording, and its chain stays intact.
+#[cfg(unix)]
+#[test]
+#[allow(clippy::zombie_processes)] // reason: the gateway is stopped and waited on
+fn a_failed_hand_over_leaves_the_running_gateway_serving() {
+    let (mut child, port, dir) = start_serve_with(Some("[server]\nmax_concurrent = 64\n"));
+    let scan = || {
+        post(
+            port,
+            "/v1/sentinel/scan",
+            r#"{"text": "mail ann@example.com"}"#,
+        )
+    };
+    assert_eq!(scan().map(|r| r.0), Some(200));
+    std::fs::write(dir.path().join("deepsentinel.toml"), "[server\nbroken").expect("write");
+    let sent = Command::new("kill")
+        .args(["-USR2", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    // The new process fails on the file at once; give the old one time to notice.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(child.try_wait().expect("wait").is_none(), "still running");
+    assert_eq!(scan().map(|r| r.0), Some(200));
+    let audit = dir.path().join("deepsentinel-audit");
+    let holder = std::fs::read_to_string(audit.join("audit.lock")).expect("lock");
+    assert_eq!(holder.trim(), format!("pid {}", child.id()));
+    stop(&mut child);
+    let log = stderr_of(&mut child);
+    assert!(log.contains("hand-over failed; still serving"), "{log}");
+    let (code, report) = run(&["audit", "verify", audit.to_str().expect("utf-8")]);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("2 records"), "{report}");
+}

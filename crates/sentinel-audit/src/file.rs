@@ -362,10 +362,6 @@ impl FileSink {
     /// The directory cannot be created or read, its newest file is unreadable, or another
     /// writer holds it ([`ErrorKind::InUse`]: one writer per directory, see [`LOCK_FILE`]).
     pub fn open(config: FileSinkConfig) -> Result<FileSink, Error> {
-        std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
-        // Before reading the tail: a chain resumed beside another writer would fork.
-        let held = lock_dir(&config.dir, config.lock_wait.as_ref())?;
-        let (chain, index, clean) = resume(&config.dir)?;
         let shared = Arc::new(Shared {
             progress: Mutex::new(Progress::default()),
             done: Condvar::new(),
@@ -375,23 +371,7 @@ impl FileSink {
             healthy: AtomicBool::new(true),
             last_error: Mutex::new(None),
         });
-        let (tx, rx) = std::sync::mpsc::sync_channel(config.queue.max(1));
-        let writer = Writer {
-            config: config.clone(),
-            shared: Arc::clone(&shared),
-            chain,
-            file: None,
-            // A torn or unreadable tail is never appended to: continue in the next file.
-            index: if clean { index } else { index + 1 },
-            last_sync: Instant::now(),
-            dirty: false,
-            lines: Vec::new(),
-            ends: Vec::new(),
-        };
-        let thread = std::thread::Builder::new()
-            .name("sentinel-audit".to_owned())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| Error::io(&config.dir, e))?;
+        let (tx, thread, held) = start(&config, &shared, config.lock_wait.as_ref())?;
         Ok(FileSink {
             sender: Mutex::new(Senders {
                 ticket: 0,
@@ -466,6 +446,40 @@ impl FileSink {
             .map_err(|e| Error::io(&self.config.dir, e))?;
         *lock(&self.thread) = Some(thread);
         tracing::info!(dir = %self.config.dir.display(), "audit log handed over");
+        Ok(())
+    }
+
+    /// Takes the log back after a hand-over the other process did not complete (it died
+    /// before or after taking the lock; stop it first): waits up to 10 s for the lock,
+    /// resumes the chain from what is on disk (what the other process wrote included)
+    /// and writes events itself again, healthy. Events forwarded that the other process
+    /// did not record are lost, counted as dropped.
+    ///
+    /// # Errors
+    ///
+    /// Nothing was handed over, or the directory cannot be taken (still locked, unreadable).
+    pub fn take_back(&self) -> Result<(), Error> {
+        if lock(&self.sender).forward.is_none() {
+            return Err(Error::new(ErrorKind::Closed));
+        }
+        let wait = LockWait {
+            timeout: Duration::from_secs(10),
+            waiting: None,
+        };
+        let (tx, thread, held) = start(&self.config, &self.shared, Some(&wait))?;
+        let forwarder = {
+            let mut s = lock(&self.sender);
+            s.forward = None;
+            s.file = Some(tx);
+            lock(&self.thread).replace(thread)
+        };
+        if let Some(f) = forwarder {
+            let _ = f.join();
+        }
+        *lock(&self.held) = Some(held);
+        *lock(&self.shared.last_error) = None;
+        self.shared.healthy.store(true, Ordering::Release);
+        tracing::warn!(dir = %self.config.dir.display(), "audit log taken back: the hand-over did not complete");
         Ok(())
     }
 
@@ -547,6 +561,10 @@ impl AuditSink for FileSink {
         FileSink::hand_over(self, to)
     }
 
+    fn take_back(&self) -> Result<(), Error> {
+        FileSink::take_back(self)
+    }
+
     fn health(&self) -> AuditHealth {
         let healthy = self.shared.healthy.load(Ordering::Acquire);
         AuditHealth {
@@ -589,6 +607,37 @@ impl FileSink {
             Error::new(ErrorKind::Closed)
         })
     }
+}
+
+/// Locks `config.dir` (waiting as `wait` says), resumes its chain and starts a writer on
+/// it: the writer's channel, its thread and the held lock.
+fn start(
+    config: &FileSinkConfig,
+    shared: &Arc<Shared>,
+    wait: Option<&LockWait>,
+) -> Result<(SyncSender<Msg>, JoinHandle<()>, File), Error> {
+    std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
+    // Before reading the tail: a chain resumed beside another writer would fork.
+    let held = lock_dir(&config.dir, wait)?;
+    let (chain, index, clean) = resume(&config.dir)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(config.queue.max(1));
+    let writer = Writer {
+        config: config.clone(),
+        shared: Arc::clone(shared),
+        chain,
+        file: None,
+        // A torn or unreadable tail is never appended to: continue in the next file.
+        index: if clean { index } else { index + 1 },
+        last_sync: Instant::now(),
+        dirty: false,
+        lines: Vec::new(),
+        ends: Vec::new(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("sentinel-audit".to_owned())
+        .spawn(move || writer.run(rx))
+        .map_err(|e| Error::io(&config.dir, e))?;
+    Ok((tx, thread, held))
 }
 
 /// Who `append` sends to: the file's writer, or after a hand-over the forwarder.

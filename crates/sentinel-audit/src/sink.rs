@@ -34,6 +34,17 @@ pub trait AuditSink: Send + Sync {
         drop(to);
         Err(Error::new(crate::ErrorKind::Unsupported))
     }
+
+    /// Takes the log back after a hand-over the other process did not complete. See
+    /// [`FileSink::take_back`](crate::FileSink::take_back).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind) by default, or what the sink's own
+    /// take-back returns.
+    fn take_back(&self) -> Result<(), Error> {
+        Err(Error::new(crate::ErrorKind::Unsupported))
+    }
 }
 
 /// What an operator needs to know about a sink.

@@ -379,3 +379,47 @@ fn a_log_handed_over_continues_in_the_next_writer_as_one_chain() {
     ));
     drop(held);
 }
+
+/// A hand-over whose receiver dies: the events forwarded meanwhile are counted as dropped
+/// (and refused, fail-closed, once the failure is seen); taken back, the log is written
+/// again, healthy, and the chain is intact.
+#[test]
+fn a_log_handed_to_a_process_that_died_is_taken_back() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sink = FileSink::open(FileSinkConfig::new(dir.path())).expect("open");
+    for i in 0..3 {
+        sink.append(event(i)).expect("append");
+    }
+    let (from, to) = std::io::pipe().expect("pipe");
+    sink.hand_over(to).expect("hand over");
+    // The new process dies without reading.
+    drop(from);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut i = 3;
+    while sink.health().healthy {
+        // Until the forwarder has seen the broken pipe.
+        let _ = sink.append(event(i));
+        i += 1;
+        assert!(Instant::now() < deadline, "the broken hand-over is noticed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(sink.append(event(i)).is_err(), "fail-closed refuses");
+    assert!(sink.health().dropped >= 1);
+    sink.take_back().expect("take back");
+    assert!(sink.health().healthy);
+    sink.append(event(1000)).expect("append after taking back");
+    sink.close().expect("close");
+    let report = verify(dir.path()).expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.records, 4);
+    let last = files(dir.path())
+        .iter()
+        .flat_map(|p| lines(p))
+        .last()
+        .expect("a record");
+    assert!(last.contains("\"req-1000\""), "{last}");
+    // Taking back what was never handed over is an error.
+    let other = tempfile::tempdir().expect("tmp");
+    let held = FileSink::open(FileSinkConfig::new(other.path())).expect("open");
+    assert!(held.take_back().is_err());
+}

@@ -375,6 +375,10 @@ impl Gateway {
         config: &SentinelConfig,
         prometheus: Option<PrometheusHandle>,
     ) -> Result<Gateway, GatewayError> {
+        // The cheap checks first: nothing is built, and no audit log opened, for a file
+        // with a bad key or certificate.
+        let keys = keys_of(config)?;
+        let tls = tls_of(&config.server)?;
         let upstream_key = config
             .upstream_key()
             .map_err(|e| GatewayError::Config(e.to_string()))?;
@@ -398,8 +402,6 @@ impl Gateway {
                 .and_then(|stage| config.build_from(shared, stage, policy.clone()))
                 .map_err(|e| GatewayError::Config(e.to_string()))?,
         );
-        let keys = keys_of(config)?;
-        let tls = tls_of(&config.server)?;
         Ok(Gateway {
             state: Arc::new(State {
                 live: ArcSwap::from_pointee(Live::new(config, pipeline, policy, transport, keys)),
