@@ -578,6 +578,34 @@ fn a_restart_on_a_passed_socket_refuses_no_connection() {
     assert_eq!(code, Some(0), "{out}");
 }
 
+/// `deepsentinel loadtest` against `port` for `seconds` at 8 clients, each request a scan
+/// of a text with an address (its scenario file in `dir`).
+fn scan_load(dir: &std::path::Path, port: u16, seconds: u32) -> std::process::Child {
+    let scenarios = dir.join("scan.toml");
+    std::fs::write(
+        &scenarios,
+        "[[scenario]]\nname = \"scan\"\npath = \"/v1/sentinel/scan\"\n\
+         body = '{\"text\": \"mail jane@example.com\"}'\n",
+    )
+    .expect("write");
+    Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["loadtest", "--scenarios"])
+        .arg(&scenarios)
+        .args(["--target", &format!("http://127.0.0.1:{port}")])
+        .args(["--concurrency", "8", "--duration", &seconds.to_string()])
+        .args(["--format", "json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("loadtest starts")
+}
+
+/// The JSON report of a [`scan_load`], and its text (for messages).
+fn load_report(load: std::process::Child) -> (serde_json::Value, String) {
+    let out = load.wait_with_output().expect("loadtest ends");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (serde_json::from_str(&text).expect("json"), text)
+}
+
 /// Restarts under load, on a socket the service manager keeps open, fail no request: a
 /// caller's next request on a kept-alive connection is answered (with `Connection: close`)
 /// rather than cut off when the old gateway closes, and new connections wait for the next
@@ -589,33 +617,17 @@ fn restarts_under_load_fail_no_request() {
     let socket = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = socket.local_addr().expect("addr").port();
     let dir = tempfile::tempdir().expect("tmp");
-    let scenarios = dir.path().join("scan.toml");
-    std::fs::write(
-        &scenarios,
-        "[[scenario]]\nname = \"scan\"\npath = \"/v1/sentinel/scan\"\n\
-         body = '{\"text\": \"mail jane@example.com\"}'\n",
-    )
-    .expect("write");
     let mut gateway = start_on_socket(&socket, dir.path());
     wait_ready(&mut gateway, port);
-    let load = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
-        .args(["loadtest", "--scenarios"])
-        .arg(&scenarios)
-        .args(["--target", &format!("http://127.0.0.1:{port}")])
-        .args(["--concurrency", "8", "--duration", "4", "--format", "json"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("loadtest starts");
+    let load = scan_load(dir.path(), port, 4);
     for _ in 0..2 {
         std::thread::sleep(Duration::from_millis(1200));
         stop(&mut gateway);
         gateway = start_on_socket(&socket, dir.path());
     }
-    let out = load.wait_with_output().expect("loadtest ends");
+    let (v, text) = load_report(load);
     wait_ready(&mut gateway, port);
     stop(&mut gateway);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert!(v["requests"].as_u64().unwrap_or(0) > 100, "{text}");
     assert_eq!(v["success_rate"], 1.0, "{text}");
 }
@@ -749,21 +761,7 @@ fn sigusr2_hands_over_to_a_new_process_without_failing_a_request() {
         }
     }
     let _reaper = Reaper(old.id(), dir.path().join("deepsentinel-audit"));
-    let scenarios = dir.path().join("scan.toml");
-    std::fs::write(
-        &scenarios,
-        "[[scenario]]\nname = \"scan\"\npath = \"/v1/sentinel/scan\"\n\
-         body = '{\"text\": \"mail jane@example.com\"}'\n",
-    )
-    .expect("write");
-    let load = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
-        .args(["loadtest", "--scenarios"])
-        .arg(&scenarios)
-        .args(["--target", &format!("http://127.0.0.1:{port}")])
-        .args(["--concurrency", "8", "--duration", "5", "--format", "json"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("loadtest starts");
+    let load = scan_load(dir.path(), port, 5);
     std::thread::sleep(Duration::from_millis(1200));
     let sent = Command::new("kill")
         .args(["-USR2", &old.id().to_string()])
@@ -779,9 +777,7 @@ fn sigusr2_hands_over_to_a_new_process_without_failing_a_request() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");
-    let out = load.wait_with_output().expect("loadtest ends");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let (v, text) = load_report(load);
     let requests = v["requests"].as_u64().unwrap_or(0);
     assert!(requests > 100, "{text}");
     assert_eq!(v["success_rate"], 1.0, "{text}");

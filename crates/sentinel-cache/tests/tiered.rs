@@ -102,3 +102,48 @@ async fn replicas_share_entries_and_degrade_to_memory_when_the_store_is_down() {
     assert_eq!(b.get(&key("later")).await.as_deref(), Some(&b"again"[..]));
     assert!(!b.stats().degraded);
 }
+
+/// What a [`sentinel_cache::SealedStore`] puts in the store is sealed, and opens only
+/// under the same secret and the same key.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn values_are_sealed_in_the_store_and_open_only_under_their_key_and_secret() {
+    use sentinel_cache::SealedStore;
+    let plain = Arc::new(FakeStore::default());
+    let held = |k: &Key| plain.map.lock().expect("lock")[k].clone();
+    let put = |k: Key, v: Vec<u8>| {
+        plain.map.lock().expect("lock").insert(k, v);
+    };
+    let a = SealedStore::new(Arc::clone(&plain), b"shared secret");
+    let (k1, k2) = (Key::from_bytes([1; 16]), Key::from_bytes([2; 16]));
+    let answer = b"the SSN on file is 536-22-1234".to_vec();
+    let ttl = Duration::from_secs(1);
+    a.set(&k1, answer.clone(), ttl).await.expect("set");
+    let first = held(&k1);
+    assert!(!first.windows(11).any(|w| w == b"536-22-1234"), "sealed");
+    assert_eq!(first.len(), 2 + 24 + answer.len() + 16);
+    // The same value again: a fresh nonce, so other bytes.
+    a.set(&k1, answer.clone(), ttl).await.expect("set");
+    assert_ne!(held(&k1), first);
+    // Another replica with the same secret opens it.
+    let b = SealedStore::new(Arc::clone(&plain), b"shared secret");
+    assert_eq!(b.get(&k1).await.expect("get"), Some(answer.clone()));
+    assert_eq!(b.get(&k2).await.expect("get"), None);
+    // Another secret does not, nor the entry moved under another key, nor a flipped
+    // bit, nor a value that was never sealed, nor a short one: each a miss, counted.
+    let other = SealedStore::new(Arc::clone(&plain), b"another secret");
+    assert_eq!(other.get(&k1).await.expect("get"), None);
+    assert_eq!(other.refused(), 1);
+    let moved = held(&k1);
+    put(k2, moved.clone());
+    assert_eq!(b.get(&k2).await.expect("get"), None);
+    let mut flipped = moved;
+    *flipped.last_mut().expect("bytes") ^= 1;
+    put(k2, flipped);
+    assert_eq!(b.get(&k2).await.expect("get"), None);
+    put(k2, answer.clone());
+    assert_eq!(b.get(&k2).await.expect("get"), None);
+    put(k2, b"s1short".to_vec());
+    assert_eq!(b.get(&k2).await.expect("get"), None);
+    assert_eq!(b.refused(), 4);
+}

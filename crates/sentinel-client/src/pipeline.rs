@@ -1391,42 +1391,11 @@ impl Pipeline {
             return self.process_other(req, model, body, 0, started).await;
         };
         let segments = response_segments(req.route, &v);
-        let ctx = Pipeline::context(req, model, Direction::Response);
-        let mut stats = RestoreStats::default();
-        let mut changed = false;
-        if let Some(restorer) = self.policy.restorer(&ctx) {
-            segments.each_mut(&mut v, |slot| restorer.restore_json(slot, &mut stats));
-            changed |= stats.restored > 0;
-            count_restore(&stats);
-        }
-        let refs = segments.texts(&v);
-        let mut ignored = Vec::new();
-        let findings = self.detect_all(&refs, &mut ignored).await?;
-        let decision = self.decide_segments(&refs, &findings, &ctx);
-        self.record_audit(
-            Who::of(req),
-            model,
-            AuditDirection::Response,
-            &refs,
-            &findings,
-            &decision,
-            AnswerNotes {
-                restore: Some(&stats),
-                ..AnswerNotes::default()
-            },
-            started.elapsed(),
-        )?;
-        if let Some(reasons) = decision.blocked {
-            return Err(PipelineError::Blocked {
-                direction: "response",
-                reasons,
-            });
-        }
-        if let Some(new_texts) = decision.texts {
-            segments.replace(&mut v, new_texts);
-            changed = true;
-        }
-        if !changed {
+        let notes = AnswerNotes::default();
+        if !self
+            .settle_answer(req, model, &mut v, &segments, notes, started)
+            .await?
+        {
             return Ok(body.clone());
         }
         // The final texts go into the whole answer by the same paths: the pruned one holds
@@ -1463,15 +1432,52 @@ impl Pipeline {
             ),
         };
         let segments = all_strings(&v);
+        let notes = AnswerNotes {
+            outcome: if upstream_status == 0 {
+                ""
+            } else {
+                ErrorKind::UpstreamStatus.as_str()
+            },
+            upstream_status,
+            ..AnswerNotes::default()
+        };
+        let changed = self
+            .settle_answer(req, model, &mut v, &segments, notes, started)
+            .await?;
+        Ok(match (changed, v) {
+            (false, _) => body.clone(),
+            (true, v) if json => Bytes::from(json_out::to_vec(&v, body.len() + 64)),
+            (true, Value::String(text)) => Bytes::from(text),
+            (true, _) => body.clone(),
+        })
+    }
+
+    /// Decides the texts `segments` name in an answer `v`: restores pseudonyms, scans and
+    /// applies the response policy, records the answer's event (with `notes`, the restore
+    /// counted in), and puts the decided texts in place. Whether `v` changed.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Blocked`] for a blocked answer; detection or audit failures under
+    /// their fail-closed stances.
+    async fn settle_answer(
+        &self,
+        req: &PipelineRequest,
+        model: &str,
+        v: &mut Value,
+        segments: &Segments,
+        notes: AnswerNotes<'_>,
+        started: Instant,
+    ) -> Result<bool, PipelineError> {
         let ctx = Pipeline::context(req, model, Direction::Response);
         let mut stats = RestoreStats::default();
         let mut changed = false;
         if let Some(restorer) = self.policy.restorer(&ctx) {
-            segments.each_mut(&mut v, |slot| restorer.restore_json(slot, &mut stats));
+            segments.each_mut(v, |slot| restorer.restore_json(slot, &mut stats));
             changed |= stats.restored > 0;
             count_restore(&stats);
         }
-        let refs = segments.texts(&v);
+        let refs = segments.texts(v);
         let mut ignored = Vec::new();
         let findings = self.detect_all(&refs, &mut ignored).await?;
         let decision = self.decide_segments(&refs, &findings, &ctx);
@@ -1484,12 +1490,7 @@ impl Pipeline {
             &decision,
             AnswerNotes {
                 restore: Some(&stats),
-                outcome: if upstream_status == 0 {
-                    ""
-                } else {
-                    ErrorKind::UpstreamStatus.as_str()
-                },
-                upstream_status,
+                ..notes
             },
             started.elapsed(),
         )?;
@@ -1500,15 +1501,10 @@ impl Pipeline {
             });
         }
         if let Some(new_texts) = decision.texts {
-            segments.replace(&mut v, new_texts);
+            segments.replace(v, new_texts);
             changed = true;
         }
-        Ok(match (changed, v) {
-            (false, _) => body.clone(),
-            (true, v) if json => Bytes::from(json_out::to_vec(&v, body.len() + 64)),
-            (true, Value::String(text)) => Bytes::from(text),
-            (true, _) => body.clone(),
-        })
+        Ok(changed)
     }
 }
 
