@@ -452,8 +452,9 @@ impl FileSink {
     /// Takes the log back after a hand-over the other process did not complete (it died
     /// before or after taking the lock; stop it first): waits up to 10 s for the lock,
     /// resumes the chain from what is on disk (what the other process wrote included)
-    /// and writes events itself again, healthy. Events forwarded that the other process
-    /// did not record are lost, counted as dropped.
+    /// and writes events itself again, healthy. Events already passed to the other process
+    /// that it did not write are lost (they were counted as written here); those that could
+    /// not be passed on are counted as dropped.
     ///
     /// # Errors
     ///
