@@ -68,9 +68,9 @@ pub struct AuditEvent {
     pub shadow_decision: Cow<'static, str>,
     /// How an exchange ended when the answer did not reach the caller whole (response
     /// events; absent when it did): the error kind of the failure (`upstream_status`,
-    /// `upstream_timeout`, `upstream_protocol`, `detector`, ...) or `abandoned` (the caller
-    /// left, the request timed out or the gateway was stopped). A streamed answer cut short
-    /// counts what it had already passed on.
+    /// `upstream_timeout`, `upstream_protocol`, `detector`, `timeout` for the request's own
+    /// deadline, ...) or `abandoned` (the caller left or the gateway was stopped). A
+    /// streamed answer cut short counts what it had already passed on.
     #[serde(default, skip_serializing_if = "str::is_empty")]
     pub outcome: Cow<'static, str>,
     /// The upstream's status when it answered with an error (response events).

@@ -85,6 +85,9 @@ impl From<PipelineError> for ClientError {
             },
             PipelineError::Detector { message } => ClientError::Detector(message),
             PipelineError::Audit { message } => ClientError::Audit(message),
+            PipelineError::TimedOut { after } => {
+                ClientError::Timeout(TransportError::TotalTimeout { after })
+            }
             PipelineError::Transport(t) => match t {
                 TransportError::Overloaded { retry_after } => {
                     ClientError::Overloaded { retry_after }

@@ -103,6 +103,10 @@ pub struct PipelineRequest {
     /// place of the configured key ([`OutboundRequest::with_credential`]) and part of the
     /// response cache's key. Its value is marked sensitive, so `Debug` never prints it.
     pub upstream_credential: Option<(http::HeaderName, http::HeaderValue)>,
+    /// The longest [`Pipeline::handle`] may take to the answer's head (a stream's first
+    /// bytes): past it the exchange ends with [`PipelineError::TimedOut`], on record with
+    /// the outcome `timeout`. `None` (the default): no limit but the transport's.
+    pub deadline: Option<Duration>,
 }
 
 /// A fresh request id (`req-` and 16 random hex digits) for audit records.
@@ -123,6 +127,7 @@ impl PipelineRequest {
             cache_control: None,
             cache_opt_in: false,
             upstream_credential: None,
+            deadline: None,
         }
     }
 }
@@ -169,6 +174,12 @@ pub enum PipelineError {
         /// Why.
         message: String,
     },
+    /// The request's deadline ([`PipelineRequest::deadline`]) passed before its answer.
+    #[error("the request took longer than {after:?}")]
+    TimedOut {
+        /// The deadline.
+        after: Duration,
+    },
 }
 
 impl PipelineError {
@@ -181,6 +192,7 @@ impl PipelineError {
             PipelineError::Transport(e) => e.kind(),
             PipelineError::Detector { .. } => ErrorKind::Detector,
             PipelineError::Audit { .. } => ErrorKind::Audit,
+            PipelineError::TimedOut { .. } => ErrorKind::Timeout,
         }
     }
 
@@ -198,7 +210,8 @@ impl PipelineError {
                 | TransportError::TotalTimeout { .. }
                 | TransportError::ConnectTimeout { .. }
                 | TransportError::IdleTimeout { .. },
-            ) => StatusCode::GATEWAY_TIMEOUT,
+            )
+            | PipelineError::TimedOut { .. } => StatusCode::GATEWAY_TIMEOUT,
             PipelineError::Transport(_) => StatusCode::BAD_GATEWAY,
             PipelineError::Detector { .. } | PipelineError::Audit { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -403,9 +416,9 @@ struct AnswerNotes<'a> {
 /// The response event a forwarded request is owed. Armed once the request's own event is
 /// written and nothing blocked it; the answer's event settles it (a streamed answer records
 /// its own). Dropped while armed, because the exchange failed before an answer could be
-/// decided or because its future was dropped (the caller left, the request timed out, the
-/// gateway stopped), it records a response event with the decision `none` and the
-/// `outcome`: every forwarded request has exactly one response event.
+/// decided (a deadline passing included) or because its future was dropped (the caller
+/// left, the gateway stopped), it records a response event with the decision `none` and
+/// the `outcome`: every forwarded request has exactly one response event.
 struct Owed<'a> {
     pipeline: &'a Pipeline,
     req: &'a PipelineRequest,
@@ -1088,7 +1101,7 @@ impl Pipeline {
             route = req.route.as_str(),
             request_id = %req.request_id
         );
-        let result = self
+        let run = self
             .run(
                 &req,
                 &mut t,
@@ -1097,8 +1110,15 @@ impl Pipeline {
                 &mut owed.model,
                 &mut owed.armed,
             )
-            .instrument(span)
-            .await;
+            .instrument(span);
+        let result = match req.deadline {
+            None => run.await,
+            // Dropped at the deadline, the exchange ends here rather than in the caller:
+            // counted and recorded as a timeout, not as abandoned.
+            Some(after) => tokio::time::timeout(after, run)
+                .await
+                .unwrap_or(Err(PipelineError::TimedOut { after })),
+        };
         owed.settle(&result);
         let model = &owed.model;
         let status = match &result {

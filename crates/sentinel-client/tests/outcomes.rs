@@ -146,6 +146,13 @@ async fn every_forwarded_request_has_one_response_event_however_it_ends() {
     )
     .await;
     assert!(gave_up.is_err(), "the slow upstream answers after 150 ms");
+    // Past its own deadline, which the pipeline keeps: a timeout, not abandoned.
+    let mut late = request("late", "slow", false);
+    late.deadline = Some(Duration::from_millis(40));
+    match p.handle(late).await {
+        Err(e @ PipelineError::TimedOut { .. }) => assert_eq!(e.status().as_u16(), 504),
+        other => panic!("{other:?}"),
+    }
     // A streamed answer dropped after its first piece.
     let r = p
         .handle(request("left", "ssn-leak", true))
@@ -217,6 +224,9 @@ async fn every_forwarded_request_has_one_response_event_however_it_ends() {
     assert_eq!(gave_up["decision"], "none");
     assert_eq!(gave_up["outcome"], "abandoned");
     assert_eq!(gave_up["model"], "slow");
+    let late = one("late");
+    assert_eq!(late["decision"], "none");
+    assert_eq!(late["outcome"], "timeout");
     let left = one("left");
     assert_eq!(left["outcome"], "abandoned");
     let broke = one("broke");

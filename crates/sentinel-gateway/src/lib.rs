@@ -778,6 +778,12 @@ fn pipeline_error(e: &PipelineError) -> Response<GatewayBody> {
             )
         }
         PipelineError::Upstream { status, body } => full(*status, "application/json", body.clone()),
+        PipelineError::TimedOut { .. } => error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            "request_timeout",
+            "the request took longer than the gateway allows",
+        ),
         PipelineError::Transport(TransportError::Overloaded { retry_after }) => {
             let mut r = error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -1174,24 +1180,14 @@ async fn answer<'s>(
     if let Some(id) = request_id(&parts.headers) {
         preq.request_id = id;
     }
-    let handled = tokio::time::timeout(live.request_timeout, live.pipeline.handle(preq)).await;
+    // The pipeline keeps the deadline, so the exchange is counted and recorded as a
+    // timeout there.
+    preq.deadline = Some(live.request_timeout);
+    let handled = live.pipeline.handle(preq).await;
+    count.by = Tally::Pipeline;
     let response = match handled {
-        Err(_) => {
-            return error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                "request_timeout",
-                "the request took longer than the gateway allows",
-            )
-        }
-        Ok(Err(e)) => {
-            count.by = Tally::Pipeline;
-            return pipeline_error(&e);
-        }
-        Ok(Ok(r)) => {
-            count.by = Tally::Pipeline;
-            r
-        }
+        Err(e) => return pipeline_error(&e),
+        Ok(r) => r,
     };
     let content_type = response.content_type.clone();
     match response.body {
