@@ -124,6 +124,15 @@ fn passed_listener() -> Result<Option<std::net::TcpListener>> {
         .context("the socket passed in (LISTEN_FDS) is not a TCP listener")
 }
 
+/// Tells the service manager `states` when it asked to be told (`NOTIFY_SOCKET`, systemd's
+/// `Type=notify`); a failure is logged, never fatal.
+#[cfg(unix)]
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "cannot notify the service manager (NOTIFY_SOCKET)");
+    }
+}
+
 /// SIGTERM and SIGINT (Ctrl-C), installed when made: not at a future's first poll (which
 /// comes only once serving starts), so that a signal arriving while the gateway starts up
 /// drains it instead of killing it.
@@ -275,12 +284,22 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
             keys = config.keys.len(),
             "deepsentinel gateway ready"
         );
+        // Under systemd with `Type=notify`: started, and (after a hand-over, with
+        // `NotifyAccess=all`) the process to follow from now on.
+        #[cfg(unix)]
+        notify(&[
+            sd_notify::NotifyState::MainPid(std::process::id()),
+            sd_notify::NotifyState::Ready,
+        ]);
         // The first signal drains; a second one stops waiting for what is in flight.
         let stop = std::sync::Arc::new(tokio::sync::Notify::new());
         {
             let (gateway, stop) = (std::sync::Arc::clone(&gateway), std::sync::Arc::clone(&stop));
             tokio::spawn(async move {
                 signals.next().await;
+                // Not said when a hand-over stops this process: the service goes on.
+                #[cfg(unix)]
+                notify(&[sd_notify::NotifyState::Stopping]);
                 stop.notify_one();
                 signals.next().await;
                 tracing::warn!("second signal: requests still in flight are cut off");

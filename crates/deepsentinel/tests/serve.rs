@@ -719,6 +719,30 @@ fn a_second_sigterm_cuts_the_drain_short() {
     assert_eq!(events[1]["outcome"], "abandoned");
 }
 
+/// However a hand-over test ends, no gateway outlives it: the first, and whichever
+/// process holds the audit log in the directory given.
+#[cfg(unix)]
+struct Reaper(u32, std::path::PathBuf);
+#[cfg(unix)]
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        // A test that passed stopped both already (and their ids may be reused).
+        if !std::thread::panicking() {
+            return;
+        }
+        let holder = std::fs::read_to_string(self.1.join("audit.lock")).unwrap_or_default();
+        for pid in [
+            Some(self.0.to_string()),
+            holder.trim().strip_prefix("pid ").map(str::to_owned),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    }
+}
+
 /// Whether process `pid` is gone (or a zombie nobody reaped yet).
 #[cfg(unix)]
 fn gone(pid: u32) -> bool {
@@ -739,27 +763,6 @@ fn gone(pid: u32) -> bool {
 #[allow(clippy::zombie_processes)] // reason: the first gateway is waited on, the second stopped
 fn sigusr2_hands_over_to_a_new_process_without_failing_a_request() {
     let (mut old, port, dir) = start_serve();
-    /// However the test ends, no gateway outlives it: the first, and whichever process
-    /// holds the audit log.
-    struct Reaper(u32, std::path::PathBuf);
-    impl Drop for Reaper {
-        fn drop(&mut self) {
-            // A test that passed stopped both already (and their ids may be reused).
-            if !std::thread::panicking() {
-                return;
-            }
-            let holder = std::fs::read_to_string(self.1.join("audit.lock")).unwrap_or_default();
-            for pid in [
-                Some(self.0.to_string()),
-                holder.trim().strip_prefix("pid ").map(str::to_owned),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            }
-        }
-    }
     let _reaper = Reaper(old.id(), dir.path().join("deepsentinel-audit"));
     let load = scan_load(dir.path(), port, 5);
     std::thread::sleep(Duration::from_millis(1200));
@@ -855,4 +858,70 @@ fn a_failed_hand_over_leaves_the_running_gateway_serving() {
     let (code, report) = run(&["audit", "verify", audit.to_str().expect("utf-8")]);
     assert_eq!(code, Some(0), "{report}");
     assert!(report.contains("2 records"), "{report}");
+}
+
+/// Under systemd's `Type=notify` (`NOTIFY_SOCKET`, here a socket of the test's): the
+/// gateway says it is ready and which process is the service's; after a hand-over the new
+/// process says so for itself, the old one does not say it stops (the service goes on),
+/// and a SIGTERM then says `STOPPING=1`.
+#[cfg(unix)]
+#[test]
+#[allow(clippy::zombie_processes)] // reason: the first gateway is waited on, the second stopped
+fn the_service_manager_is_told_readiness_and_the_main_process_across_a_hand_over() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("notify.sock");
+    let manager = UnixDatagram::bind(&path).expect("bind");
+    manager
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let said = || {
+        let mut buf = [0u8; 512];
+        let n = manager.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut old = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--upstream", "http://127.0.0.1:9/v1"])
+        .current_dir(dir.path())
+        .env("NOTIFY_SOCKET", &path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let _reaper = Reaper(old.id(), dir.path().join("deepsentinel-audit"));
+    assert_eq!(said(), format!("MAINPID={}\nREADY=1\n", old.id()));
+    wait_ready(&mut old, port);
+    let sent = Command::new("kill")
+        .args(["-USR2", &old.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let next = said();
+    let pid: u32 = next
+        .strip_prefix("MAINPID=")
+        .and_then(|rest| rest.strip_suffix("\nREADY=1\n"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{next:?}"));
+    assert_ne!(pid, old.id());
+    let status = old.wait().expect("the old one exits");
+    assert!(status.success(), "{status}");
+    assert_eq!(get(port, "/healthz").map(|r| r.0), Some(200));
+    let stopped = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(stopped.success());
+    // The next word is the new process's: the old one stopped without one.
+    assert_eq!(said(), "STOPPING=1\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !gone(pid) {
+        assert!(Instant::now() < deadline, "the new gateway did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
