@@ -222,6 +222,11 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
         // here on is kept and ends the gateway cleanly as soon as it serves, instead of
         // killing it half-built.
         let mut signals = StopSignals::install()?;
+        // Likewise SIGUSR2, whose default action would kill a gateway still starting.
+        #[cfg(unix)]
+        let mut usr2 =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2())
+                .context("cannot listen for SIGUSR2")?;
         let recorder = sentinel_metrics::prometheus_recorder()?;
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder)
@@ -314,10 +319,6 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
                 .as_fd()
                 .try_clone_to_owned()
                 .context("cannot keep the listening socket for a hand-over")?;
-            let mut usr2 = tokio::signal::unix::signal(
-                tokio::signal::unix::SignalKind::user_defined2(),
-            )
-            .context("cannot listen for SIGUSR2")?;
             let (gateway, stop) = (std::sync::Arc::clone(&gateway), std::sync::Arc::clone(&stop));
             tokio::spawn(async move {
                 let socket = std::sync::Arc::new(socket);

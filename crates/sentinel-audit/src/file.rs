@@ -83,17 +83,6 @@ impl std::fmt::Debug for LockWait {
     }
 }
 
-impl PartialEq for LockWait {
-    fn eq(&self, other: &LockWait) -> bool {
-        self.timeout == other.timeout
-            && match (&self.waiting, &other.waiting) {
-                (None, None) => true,
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                _ => false,
-            }
-    }
-}
-
 impl FileSinkConfig {
     /// Defaults: interval durability (100 ms), 64 MiB files, a queue of 65,536 events,
     /// fail closed.
@@ -396,11 +385,7 @@ impl FileSink {
             s.file = None;
             s.forward = None;
         }
-        if let Some(t) = lock(&self.thread).take() {
-            t.join().map_err(|_| {
-                Error::new(ErrorKind::Unavailable("audit writer panicked".to_owned()))
-            })?;
-        }
+        self.join_thread()?;
         // The writer is gone: another may take the directory (closing the file unlocks).
         lock(&self.held).take();
         match lock(&self.shared.last_error).clone() {
@@ -433,11 +418,7 @@ impl FileSink {
             s.file = None;
             s.forward = Some(tx);
         }
-        if let Some(t) = lock(&self.thread).take() {
-            t.join().map_err(|_| {
-                Error::new(ErrorKind::Unavailable("audit writer panicked".to_owned()))
-            })?;
-        }
+        self.join_thread()?;
         lock(&self.held).take();
         let shared = Arc::clone(&self.shared);
         let thread = std::thread::Builder::new()
@@ -509,31 +490,14 @@ impl AuditSink for FileSink {
             let mut s = lock(&self.sender);
             let ticket = s.ticket + 1;
             let Some(tx) = s.file.as_ref() else {
+                // Handed over: the process that took the log over records it.
                 return match &s.forward {
-                    Some(to) => self.send_forward(to, event, closed),
+                    Some(to) => self.enqueue(to, Box::new(event), closed).map(|_| ()),
                     None => Err(Error::new(ErrorKind::Closed)),
                 };
             };
-            self.shared.queued.fetch_add(1, Ordering::AcqRel);
-            let msg = Msg::Event(ticket, Box::new(event));
-            let sent = if closed {
-                // Compliance first: wait for room rather than lose the record.
-                tx.send(msg).map_err(|_| ())
-            } else {
-                match tx.try_send(msg) {
-                    Ok(()) => Ok(()),
-                    Err(TrySendError::Full(_)) => {
-                        self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-                        let n = self.shared.dropped.fetch_add(1, Ordering::AcqRel) + 1;
-                        tracing::error!(dropped = n, "audit queue full: event dropped (fail_open)");
-                        return Ok(());
-                    }
-                    Err(TrySendError::Disconnected(_)) => Err(()),
-                }
-            };
-            if sent.is_err() {
-                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-                return Err(Error::new(ErrorKind::Closed));
+            if !self.enqueue(tx, Msg::Event(ticket, Box::new(event)), closed)? {
+                return Ok(());
             }
             s.ticket = ticket;
             ticket
@@ -583,30 +547,39 @@ impl AuditSink for FileSink {
 }
 
 impl FileSink {
-    /// Queues `event` for the process the log was handed over to.
-    fn send_forward(
-        &self,
-        to: &SyncSender<Box<AuditEvent>>,
-        event: AuditEvent,
-        closed: bool,
-    ) -> Result<(), Error> {
+    /// Queues `msg` for the file's writer or the forwarder, as the failure policy says:
+    /// fail-closed waits for room rather than lose the record; fail-open drops it when the
+    /// queue is full (counted, logged) and says so with `Ok(false)`.
+    fn enqueue<T>(&self, tx: &SyncSender<T>, msg: T, closed: bool) -> Result<bool, Error> {
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
         let sent = if closed {
-            to.send(Box::new(event)).map_err(|_| ())
+            tx.send(msg).map_err(|_| ())
         } else {
-            match to.try_send(Box::new(event)) {
+            match tx.try_send(msg) {
+                Ok(()) => Ok(()),
                 Err(TrySendError::Full(_)) => {
                     self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-                    self.shared.dropped.fetch_add(1, Ordering::AcqRel);
-                    return Ok(());
+                    let n = self.shared.dropped.fetch_add(1, Ordering::AcqRel) + 1;
+                    tracing::error!(dropped = n, "audit queue full: event dropped (fail_open)");
+                    return Ok(false);
                 }
-                other => other.map_err(|_| ()),
+                Err(TrySendError::Disconnected(_)) => Err(()),
             }
         };
-        sent.map_err(|()| {
+        sent.map(|()| true).map_err(|()| {
             self.shared.queued.fetch_sub(1, Ordering::AcqRel);
             Error::new(ErrorKind::Closed)
         })
+    }
+
+    /// Waits for the writer's (or the forwarder's) thread to finish what it was given.
+    fn join_thread(&self) -> Result<(), Error> {
+        match lock(&self.thread).take() {
+            Some(t) => t.join().map_err(|_| {
+                Error::new(ErrorKind::Unavailable("audit writer panicked".to_owned()))
+            }),
+            None => Ok(()),
+        }
     }
 }
 

@@ -319,12 +319,56 @@ impl std::fmt::Debug for CacheSection {
 }
 
 /// The Redis level `[cache]` describes, checked: URL, sealing secret, prefix, timeout.
+/// Without the `redis` feature there is none: [`SharedLevel::check_url`] refuses every URL.
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 struct SharedLevel {
     url: String,
     secret: Vec<u8>,
     prefix: String,
     timeout: Duration,
+}
+
+impl SharedLevel {
+    /// Whether `url` is a Redis URL the client accepts (parsed, not connected; the error
+    /// never repeats it, it may hold a password).
+    #[cfg(feature = "redis")]
+    fn check_url(url: &str) -> Result<(), ConfigError> {
+        sentinel_cache::RedisStore::check_url(url)
+            .map_err(|e| ConfigError(format!("[cache] redis_url: {e}")))
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn check_url(_url: &str) -> Result<(), ConfigError> {
+        Err(SharedLevel::unsupported())
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn unsupported() -> ConfigError {
+        ConfigError(
+            "[cache] redis_url: this build has no Redis support (feature `redis`)".to_owned(),
+        )
+    }
+
+    /// The sealed Redis store; its connection's task runs on the current Tokio runtime.
+    #[cfg(feature = "redis")]
+    fn store(&self) -> Result<Arc<dyn sentinel_cache::SharedStore>, ConfigError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ConfigError(
+                "[cache] redis_url: build the client within a Tokio runtime".to_owned(),
+            ));
+        }
+        let store = sentinel_cache::RedisStore::new(&self.url, &self.prefix)
+            .map_err(|e| ConfigError(format!("[cache] redis_url: {e}")))?;
+        Ok(Arc::new(sentinel_cache::SealedStore::new(
+            store,
+            &self.secret,
+        )))
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn store(&self) -> Result<Arc<dyn sentinel_cache::SharedStore>, ConfigError> {
+        Err(SharedLevel::unsupported())
+    }
 }
 
 /// How the upstream key is sent.
@@ -388,8 +432,9 @@ pub struct NetworkSection {
     pub queue_timeout_ms: Option<u64>,
 }
 
-/// `[audit]`.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+/// `[audit]`. Two are equal when their settings are (`lock_wait` is how one start goes,
+/// not a setting: a reload does not find `[audit]` changed by it).
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditSection {
     /// The log directory; no audit log without it.
@@ -403,6 +448,12 @@ pub struct AuditSection {
     /// the old writer instead of failing.
     #[serde(skip)]
     pub lock_wait: Option<sentinel_audit::LockWait>,
+}
+
+impl PartialEq for AuditSection {
+    fn eq(&self, other: &AuditSection) -> bool {
+        self.dir == other.dir && self.sync == other.sync
+    }
 }
 
 /// `[failure]`.
@@ -654,13 +705,7 @@ impl SentinelConfig {
         let Some(url) = &c.redis_url else {
             return Ok(None);
         };
-        if !cfg!(feature = "redis") {
-            return Err(ConfigError(
-                "[cache] redis_url: this build has no Redis support (feature `redis`)".to_owned(),
-            ));
-        }
-        #[cfg(feature = "redis")]
-        redis_url_parses(url)?;
+        SharedLevel::check_url(url)?;
         let var = c
             .redis_key_env
             .as_deref()
@@ -708,29 +753,14 @@ impl SentinelConfig {
                 cache: None,
             });
         }
-        let tiers = TieredConfig::default();
-        let (shared, tiers): (Option<Arc<dyn sentinel_cache::SharedStore>>, _) =
-            match self.shared_level()? {
-                None => (None, tiers),
-                #[cfg(not(feature = "redis"))]
-                Some(_) => (None, tiers),
-                #[cfg(feature = "redis")]
-                Some(level) => {
-                    if tokio::runtime::Handle::try_current().is_err() {
-                        return Err(ConfigError(
-                            "[cache] redis_url: build the client within a Tokio runtime".to_owned(),
-                        ));
-                    }
-                    let store = sentinel_cache::RedisStore::new(&level.url, &level.prefix)
-                        .map_err(|e| ConfigError(format!("[cache] redis_url: {e}")))?;
-                    let sealed = sentinel_cache::SealedStore::new(store, &level.secret);
-                    let tiers = TieredConfig {
-                        timeout: level.timeout,
-                        ..tiers
-                    };
-                    (Some(Arc::new(sealed)), tiers)
-                }
-            };
+        let mut tiers = TieredConfig::default();
+        let shared = match self.shared_level()? {
+            None => None,
+            Some(level) => {
+                tiers.timeout = level.timeout;
+                Some(level.store()?)
+            }
+        };
         let cache = Arc::new(TieredCache::new(
             Arc::new(MemoryCache::new(CacheConfig {
                 max_bytes: c.max_bytes.unwrap_or(64 << 20),
@@ -833,13 +863,6 @@ impl SentinelConfig {
             },
         ))
     }
-}
-
-/// Whether `url` is a Redis URL the client accepts (parsed, not connected).
-#[cfg(feature = "redis")]
-fn redis_url_parses(url: &str) -> Result<(), ConfigError> {
-    sentinel_cache::RedisStore::check_url(url)
-        .map_err(|e| ConfigError(format!("[cache] redis_url: {e}")))
 }
 
 /// The response cache of a pipeline ([`SentinelConfig::response_stage`]): which answers

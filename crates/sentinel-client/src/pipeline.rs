@@ -1461,14 +1461,15 @@ impl Pipeline {
             upstream_status,
             ..AnswerNotes::default()
         };
-        let changed = self
+        if !self
             .settle_answer(req, model, &mut v, &segments, notes, started)
-            .await?;
-        Ok(match (changed, v) {
-            (false, _) => body.clone(),
-            (true, v) if json => Bytes::from(json_out::to_vec(&v, body.len() + 64)),
-            (true, Value::String(text)) => Bytes::from(text),
-            (true, _) => body.clone(),
+            .await?
+        {
+            return Ok(body.clone());
+        }
+        Ok(match v {
+            Value::String(text) if !json => Bytes::from(text),
+            v => Bytes::from(json_out::to_vec(&v, body.len() + 64)),
         })
     }
 
@@ -1953,17 +1954,13 @@ pub struct ResponseStream {
     route: Route,
     policy_version: Arc<str>,
     started: Instant,
-    /// Whether the answer's event is written (once, however the stream ends).
-    audited: bool,
 }
 
 impl Drop for ResponseStream {
     fn drop(&mut self) {
-        // Dropped before its end (the caller left, the request timed out, the gateway
-        // stopped): what was passed on so far is recorded.
-        if !self.audited {
-            self.finish_audit("allow", "abandoned");
-        }
+        // Dropped before its end (the caller left, the gateway stopped): what was passed
+        // on so far is recorded. An ended stream has its event already.
+        self.end("allow", "abandoned");
     }
 }
 
@@ -2014,7 +2011,6 @@ impl ResponseStream {
             route: req.route,
             policy_version: p.policy.version_hash(&req.tenant),
             started: Instant::now(),
-            audited: false,
         }
     }
 
@@ -2053,8 +2049,7 @@ impl ResponseStream {
                     }
                     let mut events = Vec::new();
                     if let Err(e) = self.parser.push(&bytes, &mut events) {
-                        self.finish_audit("allow", ErrorKind::UpstreamProtocol.as_str());
-                        self.done = true;
+                        self.end("allow", ErrorKind::UpstreamProtocol.as_str());
                         return Some(Err(PipelineError::Transport(TransportError::Body {
                             message: e.to_string(),
                         })));
@@ -2067,15 +2062,13 @@ impl ResponseStream {
                     }
                 }
                 Some(Err(e)) => {
-                    self.finish_audit("allow", e.kind().as_str());
-                    self.done = true;
+                    self.end("allow", e.kind().as_str());
                     return Some(Err(PipelineError::Transport(e)));
                 }
                 None => {
                     // The upstream ended without [DONE]: release what is held.
                     self.flush_all().await;
-                    self.finish_audit("allow", "");
-                    self.done = true;
+                    self.end("allow", "");
                 }
             }
         }
@@ -2133,15 +2126,14 @@ impl ResponseStream {
         };
         self.out.clear();
         self.emit(&event);
-        self.finish_audit("block", "");
-        self.done = true;
+        self.end("block", "");
     }
 
-    /// Writes the answer's event, the first time only: `decision` for what was passed on
-    /// (`allow` becomes `transform` when something was changed), `outcome` when the stream
-    /// did not reach its end.
-    fn finish_audit(&mut self, decision: &'static str, outcome: &'static str) {
-        if std::mem::replace(&mut self.audited, true) {
+    /// Ends the answer, the first time only, and writes its event: `decision` for what was
+    /// passed on (`allow` becomes `transform` when something was changed), `outcome` when
+    /// the stream did not reach its end. What is already queued for the caller still goes.
+    fn end(&mut self, decision: &'static str, outcome: &'static str) {
+        if std::mem::replace(&mut self.done, true) {
             return;
         }
         count_restore(&self.stats);
@@ -2297,9 +2289,8 @@ impl ResponseStream {
         if event.is_done() {
             self.store_recording();
             self.flush_all().await;
-            self.finish_audit("allow", "");
+            self.end("allow", "");
             self.emit(&event);
-            self.done = true;
             return;
         }
         let Ok(mut v) = serde_json::from_str::<Value>(&event.data) else {

@@ -412,14 +412,7 @@ impl Gateway {
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
-                started: SentinelConfig {
-                    // How this start waited for the audit log is no setting to compare.
-                    audit: sentinel_client::AuditSection {
-                        lock_wait: None,
-                        ..config.audit.clone()
-                    },
-                    ..config.clone()
-                },
+                started: config.clone(),
                 detection,
                 network: config.network.clone(),
                 upstream_key: upstream_key_digest(upstream_key.as_deref()),
@@ -1033,7 +1026,6 @@ fn error_kind(status: StatusCode) -> Option<ErrorKind> {
         401 | 403 => ErrorKind::Unauthorized,
         413 => ErrorKind::PayloadTooLarge,
         503 => ErrorKind::Overloaded,
-        504 => ErrorKind::Timeout,
         400..=499 => ErrorKind::BadRequest,
         _ => ErrorKind::Internal,
     })
