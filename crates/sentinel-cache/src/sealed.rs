@@ -29,18 +29,19 @@ const NONCE_LEN: usize = 24;
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// # let _guard = rt.enter();
 /// let redis = RedisStore::new("redis://127.0.0.1:6379/0", "deepsentinel:response:")?;
-/// let shared: Arc<dyn SharedStore> = Arc::new(SealedStore::new(redis, b"the replicas' secret"));
+/// let shared: Arc<dyn SharedStore> =
+///     Arc::new(SealedStore::new(Arc::new(redis), b"the replicas' secret"));
 /// # }
 /// # Ok::<(), sentinel_cache::StoreError>(())
 /// ```
-pub struct SealedStore<S> {
-    inner: S,
+pub struct SealedStore {
+    inner: Arc<dyn SharedStore>,
     cipher: XChaCha20Poly1305,
     refused: AtomicU64,
     warned: AtomicBool,
 }
 
-impl<S> std::fmt::Debug for SealedStore<S> {
+impl std::fmt::Debug for SealedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SealedStore")
             .field("refused", &self.refused.load(Ordering::Relaxed))
@@ -48,10 +49,10 @@ impl<S> std::fmt::Debug for SealedStore<S> {
     }
 }
 
-impl<S: SharedStore> SealedStore<S> {
+impl SealedStore {
     /// Seals values for `inner` under a key derived from `secret` (any length; give every
     /// replica the same one, of at least 32 random bytes).
-    pub fn new(inner: S, secret: &[u8]) -> SealedStore<S> {
+    pub fn new(inner: Arc<dyn SharedStore>, secret: &[u8]) -> SealedStore {
         let key = blake3::derive_key("DeepSentinel shared response cache 2026-11 v1", secret);
         SealedStore {
             inner,
@@ -119,7 +120,7 @@ impl<S: SharedStore> SealedStore<S> {
     }
 }
 
-impl<S: SharedStore> SharedStore for SealedStore<S> {
+impl SharedStore for SealedStore {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
@@ -149,24 +150,5 @@ impl<S: SharedStore> SharedStore for SealedStore<S> {
             let sealed = self.seal(key, &value)?;
             self.inner.set(key, sealed, ttl).await
         })
-    }
-}
-
-impl<S: SharedStore> SharedStore for Arc<S> {
-    fn name(&self) -> &'static str {
-        S::name(self)
-    }
-
-    fn get<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        S::get(self, key)
-    }
-
-    fn set<'a>(
-        &'a self,
-        key: &'a Key,
-        value: Vec<u8>,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        S::set(self, key, value, ttl)
     }
 }

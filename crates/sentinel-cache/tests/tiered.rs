@@ -114,7 +114,8 @@ async fn values_are_sealed_in_the_store_and_open_only_under_their_key_and_secret
     let put = |k: Key, v: Vec<u8>| {
         plain.map.lock().expect("lock").insert(k, v);
     };
-    let a = SealedStore::new(Arc::clone(&plain), b"shared secret");
+    let store: Arc<dyn SharedStore> = plain.clone();
+    let a = SealedStore::new(Arc::clone(&store), b"shared secret");
     let (k1, k2) = (Key::from_bytes([1; 16]), Key::from_bytes([2; 16]));
     let answer = b"the SSN on file is 536-22-1234".to_vec();
     let ttl = Duration::from_secs(1);
@@ -126,12 +127,12 @@ async fn values_are_sealed_in_the_store_and_open_only_under_their_key_and_secret
     a.set(&k1, answer.clone(), ttl).await.expect("set");
     assert_ne!(held(&k1), first);
     // Another replica with the same secret opens it.
-    let b = SealedStore::new(Arc::clone(&plain), b"shared secret");
+    let b = SealedStore::new(Arc::clone(&store), b"shared secret");
     assert_eq!(b.get(&k1).await.expect("get"), Some(answer.clone()));
     assert_eq!(b.get(&k2).await.expect("get"), None);
     // Another secret does not, nor the entry moved under another key, nor a flipped
     // bit, nor a value that was never sealed, nor a short one: each a miss, counted.
-    let other = SealedStore::new(Arc::clone(&plain), b"another secret");
+    let other = SealedStore::new(Arc::clone(&store), b"another secret");
     assert_eq!(other.get(&k1).await.expect("get"), None);
     assert_eq!(other.refused(), 1);
     let moved = held(&k1);

@@ -360,7 +360,7 @@ impl SharedLevel {
         let store = sentinel_cache::RedisStore::new(&self.url, &self.prefix)
             .map_err(|e| ConfigError(format!("[cache] redis_url: {e}")))?;
         Ok(Arc::new(sentinel_cache::SealedStore::new(
-            store,
+            Arc::new(store),
             &self.secret,
         )))
     }
