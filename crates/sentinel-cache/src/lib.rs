@@ -56,7 +56,10 @@ pub use key::{Key, KeyBuilder};
 pub use memory::{CacheConfig, MemoryCache};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
-pub use response::{response_key, Cacheability, CachedBody, CachedResponse, ResponseCachePolicy};
+pub use response::{
+    response_key, response_key_varying, Cacheability, CachedBody, CachedResponse,
+    ResponseCachePolicy,
+};
 #[cfg(feature = "redis")]
 pub use sealed::SealedStore;
 pub use single_flight::{Flight, FlightStats, LeaderGuard, SingleFlight};

@@ -100,6 +100,20 @@ impl ResponseCachePolicy {
 /// matter. One tenant's key never equals another's, and an answer paid for with one
 /// credential is never served to a caller holding another (or none).
 pub fn response_key(tenant: &str, credential: Option<&[u8]>, route: &str, body: &Value) -> Key {
+    response_key_varying(tenant, credential, route, &[], body)
+}
+
+/// As [`response_key`], for a request that carries headers which can change the answer
+/// (a gateway forwarding its caller's `anthropic-beta`), given as name and value in the
+/// order they were sent: two requests share a key only when they send the same ones.
+/// Without any, the key is [`response_key`]'s.
+pub fn response_key_varying(
+    tenant: &str,
+    credential: Option<&[u8]>,
+    route: &str,
+    vary: &[(&[u8], &[u8])],
+    body: &Value,
+) -> Key {
     let mut canonical = Vec::with_capacity(256);
     write_canonical(body, &mut canonical);
     let mut b = Key::builder("response");
@@ -108,7 +122,14 @@ pub fn response_key(tenant: &str, credential: Option<&[u8]>, route: &str, body: 
         None => b.field(b"configured"),
         Some(c) => b.field(b"caller").field(c),
     };
-    b.field(route.as_bytes()).field(&canonical);
+    b.field(route.as_bytes());
+    if !vary.is_empty() {
+        b.field(b"vary");
+        for (name, value) in vary {
+            b.field(name).field(value);
+        }
+    }
+    b.field(&canonical);
     b.finish()
 }
 

@@ -2,7 +2,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use sentinel_cache::{
-    response_key, CacheValue, Cacheability, CachedBody, CachedResponse, ResponseCachePolicy,
+    response_key, response_key_varying, CacheValue, Cacheability, CachedBody, CachedResponse,
+    ResponseCachePolicy,
 };
 use serde_json::{json, Value};
 
@@ -69,6 +70,22 @@ fn keys_ignore_field_order_whitespace_and_number_spelling() {
     assert_ne!(
         response_key("t", None, CHAT, &m1),
         response_key("t", None, CHAT, &m2)
+    );
+    // Headers that change the answer (a beta feature asked for by header) change the key;
+    // without any the key is the plain one.
+    let beta: &[(&[u8], &[u8])] = &[(b"anthropic-beta", b"output-128k")];
+    let other: &[(&[u8], &[u8])] = &[(b"anthropic-beta", b"context-1m")];
+    let plain = response_key("acme", None, CHAT, &a);
+    assert_eq!(response_key_varying("acme", None, CHAT, &[], &a), plain);
+    let with_beta = response_key_varying("acme", None, CHAT, beta, &a);
+    assert_ne!(with_beta, plain);
+    assert_ne!(
+        with_beta,
+        response_key_varying("acme", None, CHAT, other, &a)
+    );
+    assert_eq!(
+        with_beta,
+        response_key_varying("acme", None, CHAT, beta, &b)
     );
 }
 

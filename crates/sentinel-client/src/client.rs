@@ -39,6 +39,9 @@ pub enum ClientError {
         status: u16,
         /// The provider's body.
         body: String,
+        /// How long the provider asked to wait before trying again (its `retry-after`),
+        /// once the transport's own retries are spent.
+        retry_after: Option<Duration>,
     },
     /// A timeout (connect, first byte, idle stream, whole exchange).
     #[error("timed out: {0}")]
@@ -79,9 +82,17 @@ impl From<PipelineError> for ClientError {
             PipelineError::Blocked { direction, reasons } => {
                 ClientError::Blocked { direction, reasons }
             }
-            PipelineError::Upstream { status, body } => ClientError::Upstream {
+            PipelineError::Upstream {
+                status,
+                body,
+                headers,
+            } => ClientError::Upstream {
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&body).into_owned(),
+                retry_after: sentinel_transport::retry_after(
+                    &headers,
+                    std::time::SystemTime::now(),
+                ),
             },
             PipelineError::Detector { message } => ClientError::Detector(message),
             PipelineError::Audit { message } => ClientError::Audit(message),

@@ -162,6 +162,19 @@ pub struct ServerSection {
     /// or sharing a small machine. Must be at least 1.
     #[serde(default)]
     pub workers: Option<usize>,
+    /// Headers of a caller's request the gateway sends on to the upstream: names, or
+    /// prefixes ending in `*` (default `openai-organization`, `openai-project`,
+    /// `openai-beta`, `anthropic-version`, `anthropic-beta`; `[]` sends none).
+    /// Credentials, cookies, framing and the gateway's own `x-deepsentinel-` headers
+    /// never pass.
+    #[serde(default)]
+    pub forward_request_headers: Option<Vec<String>>,
+    /// Headers of the upstream's answer the gateway passes on to the caller, likewise
+    /// (default `x-request-id`, `request-id`, `retry-after`, `retry-after-ms`,
+    /// `x-ratelimit-*`, `openai-*`, `anthropic-*`; `[]` passes none). `set-cookie`,
+    /// framing and `x-deepsentinel-` headers never pass.
+    #[serde(default)]
+    pub forward_response_headers: Option<Vec<String>>,
 }
 
 impl ServerSection {
@@ -597,7 +610,7 @@ impl SentinelConfig {
                     v.set_sensitive(true);
                     endpoint = endpoint
                         .header(http::HeaderName::from_static("x-api-key"), v)
-                        .header(
+                        .default_header(
                             http::HeaderName::from_static("anthropic-version"),
                             http::HeaderValue::from_static("2023-06-01"),
                         );

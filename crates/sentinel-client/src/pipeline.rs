@@ -12,7 +12,7 @@ use hmac::{Hmac, Mac};
 use http::StatusCode;
 use sentinel_audit::{AuditEvent, AuditSink, Direction as AuditDirection, Fingerprint};
 use sentinel_cache::{
-    response_key, Cacheability, CachedBody, CachedResponse, Flight, ResponseCachePolicy,
+    response_key_varying, Cacheability, CachedBody, CachedResponse, Flight, ResponseCachePolicy,
     SingleFlight, TieredCache,
 };
 use sentinel_detect::{EntityType, Finding, LocalDetector, StreamScanner};
@@ -103,6 +103,11 @@ pub struct PipelineRequest {
     /// place of the configured key ([`OutboundRequest::with_credential`]) and part of the
     /// response cache's key. Its value is marked sensitive, so `Debug` never prints it.
     pub upstream_credential: Option<(http::HeaderName, http::HeaderValue)>,
+    /// Further headers for the upstream (a gateway forwarding its caller's
+    /// `anthropic-beta` or `openai-project`). A name the pipeline sets itself
+    /// (`content-type`) or the endpoint sends (its key) is not taken from here. They are
+    /// part of the response cache's key: an answer is reused only for the same ones.
+    pub upstream_headers: http::HeaderMap,
     /// The longest [`Pipeline::handle`] may take to the answer's head (a stream's first
     /// bytes): past it the exchange ends with [`PipelineError::TimedOut`], on record with
     /// the outcome `timeout`. `None` (the default): no limit but the transport's.
@@ -127,6 +132,7 @@ impl PipelineRequest {
             cache_control: None,
             cache_opt_in: false,
             upstream_credential: None,
+            upstream_headers: http::HeaderMap::new(),
             deadline: None,
         }
     }
@@ -158,6 +164,9 @@ pub enum PipelineError {
         status: StatusCode,
         /// The upstream's body.
         body: Bytes,
+        /// The upstream's headers (its `retry-after`, rate limits and request id), without
+        /// `content-length` and `content-encoding`, which described its bytes.
+        headers: Box<http::HeaderMap>,
     },
     /// The transport failed (timeouts, overload, open circuits, broken bodies).
     #[error(transparent)]
@@ -252,6 +261,10 @@ pub struct PipelineResponse {
     pub findings: usize,
     /// Whether the request went upstream as the client sent it, byte for byte.
     pub forwarded_unchanged: bool,
+    /// The upstream's headers (its rate limits and request id), without
+    /// `content-length` and `content-encoding`, which described its bytes, not `body`.
+    /// Empty when the response cache or another request's upstream call answered.
+    pub upstream_headers: http::HeaderMap,
 }
 
 /// What [`Pipeline::with_stages`] puts in place of a pipeline's own; each `None` keeps
@@ -1235,7 +1248,13 @@ impl Pipeline {
         // cache may be used.
         let key = if store {
             let credential = req.upstream_credential.as_ref().map(|(_, v)| v.as_bytes());
-            response_key(&req.tenant, credential, req.route.as_str(), &body)
+            let mut vary: Vec<(&[u8], &[u8])> = req
+                .upstream_headers
+                .iter()
+                .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()))
+                .collect();
+            vary.sort_unstable();
+            response_key_varying(&req.tenant, credential, req.route.as_str(), &vary, &body)
         } else {
             sentinel_cache::Key::from_bytes([0; 16])
         };
@@ -1273,24 +1292,34 @@ impl Pipeline {
         }
         let mut out = OutboundRequest::post_json(req.route.upstream_path(), outbound);
         out.priority = req.priority;
+        for name in req.upstream_headers.keys() {
+            if !out.headers.contains_key(name) {
+                for value in req.upstream_headers.get_all(name) {
+                    out.headers.append(name.clone(), value.clone());
+                }
+            }
+        }
         if let Some((name, value)) = &req.upstream_credential {
             out = out.with_credential(name.clone(), value.clone());
         }
         if !stream {
             out = out.accept_compressed();
         }
-        let response = self
+        let mut response = self
             .transport
             .send(out)
             .instrument(stage_span(Stage::Upstream))
             .await?;
         let status = response.status;
-        let content_type = response
-            .headers
+        let mut headers = std::mem::take(&mut response.headers);
+        let content_type = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/json")
             .to_owned();
+        // The body passed on is decoded, and may be changed.
+        headers.remove(http::header::CONTENT_LENGTH);
+        headers.remove(http::header::CONTENT_ENCODING);
         if !status.is_success() {
             let raw = response.bytes().await.unwrap_or_default();
             t.lap(Stage::Upstream);
@@ -1300,7 +1329,11 @@ impl Pipeline {
                 .process_other(req, model, &raw, status.as_u16(), t.last)
                 .await?;
             t.lap(Stage::Policy);
-            return Err(PipelineError::Upstream { status, body });
+            return Err(PipelineError::Upstream {
+                status,
+                body,
+                headers: Box::new(headers),
+            });
         }
         let is_stream = content_type.starts_with("text/event-stream");
         if is_stream {
@@ -1331,6 +1364,7 @@ impl Pipeline {
                 cache_hit: false,
                 findings: found,
                 forwarded_unchanged,
+                upstream_headers: headers,
             });
         }
         let raw = response.bytes().await?;
@@ -1351,8 +1385,11 @@ impl Pipeline {
         if let Some(g) = guard {
             g.complete(cached.clone());
         }
-        self.answer_from(req, model, cached, t, found, false, forwarded_unchanged)
-            .await
+        let mut answer = self
+            .answer_from(req, model, cached, t, found, false, forwarded_unchanged)
+            .await?;
+        answer.upstream_headers = headers;
+        Ok(answer)
     }
 
     /// Restores and scans an upstream answer (fresh or cached) for the caller.
@@ -1381,6 +1418,7 @@ impl Pipeline {
                     cache_hit,
                     findings: found,
                     forwarded_unchanged,
+                    upstream_headers: http::HeaderMap::new(),
                 });
             }
         };
@@ -1393,6 +1431,7 @@ impl Pipeline {
             cache_hit,
             findings: found,
             forwarded_unchanged,
+            upstream_headers: http::HeaderMap::new(),
         })
     }
 

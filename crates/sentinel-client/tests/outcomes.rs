@@ -47,7 +47,7 @@ async fn an_upstream_error_body_is_decided_and_recorded_as_an_answer() {
 
     // A value in the error's message is redacted as in any answer; the error's shape stays.
     match p.handle(request("e-ssn", "error-ssn", false)).await {
-        Err(PipelineError::Upstream { status, body }) => {
+        Err(PipelineError::Upstream { status, body, .. }) => {
             assert_eq!(status.as_u16(), 400);
             let v: Value = serde_json::from_slice(&body).expect("still JSON");
             assert_eq!(v["error"]["message"], "SSN <US_SSN_1> is not accepted here");
@@ -66,7 +66,7 @@ async fn an_upstream_error_body_is_decided_and_recorded_as_an_answer() {
     }
     // An error body without text to decide still passes on byte for byte.
     match p.handle(request("e-plain", "status-503", false)).await {
-        Err(PipelineError::Upstream { status, body }) => {
+        Err(PipelineError::Upstream { status, body, .. }) => {
             assert_eq!(status.as_u16(), 503);
             assert_eq!(
                 &body[..],

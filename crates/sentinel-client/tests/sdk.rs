@@ -1038,7 +1038,8 @@ async fn errors_are_typed() {
         .await
         .expect_err("429");
     assert!(
-        matches!(&err, ClientError::Upstream { status: 429, body } if body.contains("failing on purpose")),
+        matches!(&err, ClientError::Upstream { status: 429, body, retry_after: Some(wait) }
+            if body.contains("failing on purpose") && *wait == Duration::from_secs(90)),
         "{err}"
     );
     let err = c

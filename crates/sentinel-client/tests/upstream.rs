@@ -198,10 +198,16 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
         _ => {}
     }
     if let Some(code) = model.strip_prefix("status-") {
-        return full(
+        let mut r = full(
             code.parse().unwrap_or(500),
             &json!({"error": {"message": "failing on purpose"}}),
         );
+        if code == "429" {
+            // Longer than a transport waits (30 s): passed on to the caller instead.
+            r.headers_mut()
+                .insert(hyper::header::RETRY_AFTER, "90".parse().expect("v"));
+        }
+        return r;
     }
     let stream = v["stream"] == true;
     match path.as_str() {

@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod headers;
 mod presidio;
 
 use std::collections::HashMap;
@@ -49,6 +50,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use headers::HeaderRules;
 use sentinel_client::{
     new_request_id, Auth, CacheSection, DetectionSource, NetworkSection, Pipeline, PipelineBody,
     PipelineError, PipelineRequest, Route, SentinelConfig, ServerSection, Stages,
@@ -106,6 +108,8 @@ struct Live {
     /// `[server] shutdown_grace_ms` and `shutdown_delay_ms`, read when shutdown comes.
     grace: Duration,
     shutdown_delay: Duration,
+    /// `[server] forward_request_headers` and `forward_response_headers`.
+    headers: HeaderRules,
 }
 
 impl Live {
@@ -116,6 +120,7 @@ impl Live {
         policy: Arc<PolicySet>,
         transport: Arc<HttpTransport>,
         keys: Keys,
+        headers: HeaderRules,
     ) -> Live {
         let s = &config.server;
         let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
@@ -137,6 +142,7 @@ impl Live {
             },
             grace: ms(s.shutdown_grace_ms, 30_000),
             shutdown_delay: ms(s.shutdown_delay_ms, 0),
+            headers,
         }
     }
 }
@@ -378,6 +384,7 @@ impl Gateway {
         // The cheap checks first: nothing is built, and no audit log opened, for a file
         // with a bad key or certificate.
         let keys = keys_of(config)?;
+        let headers = HeaderRules::of(&config.server)?;
         let tls = tls_of(&config.server)?;
         let upstream_key = config
             .upstream_key()
@@ -404,7 +411,9 @@ impl Gateway {
         );
         Ok(Gateway {
             state: Arc::new(State {
-                live: ArcSwap::from_pointee(Live::new(config, pipeline, policy, transport, keys)),
+                live: ArcSwap::from_pointee(Live::new(
+                    config, pipeline, policy, transport, keys, headers,
+                )),
                 limiter: PriorityLimiter::new(limits(&config.server)),
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 hurry: tokio::sync::watch::Sender::new(false),
@@ -442,6 +451,7 @@ impl Gateway {
     /// listener would change protocol).
     pub fn reload(&self, config: &SentinelConfig) -> Result<Reloaded, GatewayError> {
         let keys = keys_of(config)?;
+        let headers = HeaderRules::of(&config.server)?;
         let mut policy = config
             .policy_set()
             .map_err(|e| GatewayError::Config(e.to_string()))?;
@@ -502,7 +512,7 @@ impl Gateway {
         };
         let transport = transport.unwrap_or_else(|| Arc::clone(&current.transport));
         self.state.live.store(Arc::new(Live::new(
-            config, pipeline, policy, transport, keys,
+            config, pipeline, policy, transport, keys, headers,
         )));
         self.state.limiter.reconfigure(limits(&config.server));
         current
@@ -544,6 +554,7 @@ impl Gateway {
             .check()
             .map_err(|e| GatewayError::Config(e.to_string()))?;
         let keys = keys_of(config)?;
+        HeaderRules::of(&config.server)?;
         let tls = tls_of(&config.server)?;
         Ok(Checked {
             keys: keys.len(),
@@ -770,7 +781,9 @@ fn pipeline_error(e: &PipelineError) -> Response<GatewayBody> {
                 }}),
             )
         }
-        PipelineError::Upstream { status, body } => full(*status, "application/json", body.clone()),
+        PipelineError::Upstream { status, body, .. } => {
+            full(*status, "application/json", body.clone())
+        }
         PipelineError::TimedOut { .. } => error(
             StatusCode::GATEWAY_TIMEOUT,
             "timeout",
@@ -805,6 +818,11 @@ const IDLE_LINGER: Duration = Duration::from_millis(250);
 /// The header a caller can give its gateway key in, leaving `Authorization` and
 /// `x-api-key` to its own upstream key (see `[network] forward_client_key`).
 const GATEWAY_KEY_HEADER: &str = "x-deepsentinel-key";
+/// The request id of a proxied request's audit records, on its response.
+const REQUEST_ID_HEADER: http::HeaderName =
+    http::HeaderName::from_static("x-deepsentinel-request-id");
+/// `hit` on a response the response cache answered.
+const CACHE_HEADER: http::HeaderName = http::HeaderName::from_static("x-deepsentinel-cache");
 
 /// The SHA-256 of a presented key, as the key table holds them.
 fn key_digest(key: &str) -> [u8; 32] {
@@ -1103,18 +1121,24 @@ async fn answer<'s>(
         ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(state, live)),
         ("GET", "/v1/models") => {
             let mut out = OutboundRequest::get("/models");
+            out.headers = live.headers.outbound(req.headers());
             if let Some((name, value)) = client_credential(live, req.headers()) {
                 out = out.with_credential(name, value);
             }
             let sent = match live.transport.send(out).await {
-                Ok(r) => {
+                Ok(mut r) => {
                     let status = r.status;
-                    r.bytes().await.map(|b| (status, b))
+                    let headers = std::mem::take(&mut r.headers);
+                    r.bytes().await.map(|b| (status, headers, b))
                 }
                 Err(e) => Err(e),
             };
             return match sent {
-                Ok((status, b)) => full(status, "application/json", b),
+                Ok((status, headers, b)) => {
+                    let mut r = full(status, "application/json", b);
+                    live.headers.inbound(&headers, r.headers_mut());
+                    r
+                }
                 Err(e) => {
                     let e = PipelineError::Transport(e);
                     count.by = Tally::Failed(e.kind());
@@ -1169,19 +1193,51 @@ async fn answer<'s>(
     preq.conversation = header("x-deepsentinel-conversation");
     preq.cache_control = header("cache-control");
     preq.cache_opt_in = header("x-deepsentinel-cache").as_deref() == Some("on");
+    preq.upstream_headers = live.headers.outbound(&parts.headers);
     if let Some(id) = request_id(&parts.headers) {
         preq.request_id = id;
     }
+    // The id the audit records carry, for the caller to quote (printable ASCII, so a
+    // valid header value).
+    let id = HeaderValue::from_str(&preq.request_id).ok();
     // The pipeline keeps the deadline, so the exchange is counted and recorded as a
     // timeout there.
     preq.deadline = Some(live.request_timeout);
     let handled = live.pipeline.handle(preq).await;
     count.by = Tally::Pipeline;
-    let response = match handled {
-        Err(e) => return pipeline_error(&e),
-        Ok(r) => r,
+    let mut r = match handled {
+        Err(e) => {
+            let mut r = pipeline_error(&e);
+            if let PipelineError::Upstream { headers, .. } = &e {
+                live.headers.inbound(headers, r.headers_mut());
+            }
+            r
+        }
+        Ok(mut response) => {
+            let upstream = std::mem::take(&mut response.upstream_headers);
+            let cache_hit = response.cache_hit;
+            let mut r = pipeline_response(response, permit);
+            if cache_hit {
+                r.headers_mut()
+                    .insert(CACHE_HEADER, HeaderValue::from_static("hit"));
+            }
+            live.headers.inbound(&upstream, r.headers_mut());
+            r
+        }
     };
-    let content_type = response.content_type.clone();
+    if let Some(id) = id {
+        r.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
+    r
+}
+
+/// The pipeline's answer as the caller's response; a streamed one holds `permit` (its
+/// place in the concurrency limit) until it ends.
+fn pipeline_response(
+    response: sentinel_client::PipelineResponse,
+    permit: sentinel_transport::Permit,
+) -> Response<GatewayBody> {
+    let content_type = response.content_type;
     match response.body {
         PipelineBody::Full(b) => full(response.status, &content_type, b),
         PipelineBody::Stream(mut stream) => {

@@ -61,6 +61,17 @@ try:
     out["responses_blocked"] = None
 except openai.APIError as err:
     out["responses_blocked"] = str(err)
+raw = c.chat.completions.with_raw_response.create(model="echo",
+    messages=[{"role": "user", "content": "hi"}], extra_headers={"OpenAI-Project": "proj_e2e"})
+out["raw"] = {"sdk_request_id": raw.parse()._request_id,
+    "audit_request_id": raw.headers.get("x-deepsentinel-request-id"),
+    "remaining": raw.headers.get("x-ratelimit-remaining-requests"),
+    "cookie": raw.headers.get("set-cookie")}
+try:
+    c.chat.completions.create(model="limited", messages=[{"role": "user", "content": "x"}])
+except openai.RateLimitError as err:
+    out["limited"] = {"status": err.status_code, "retry_after": err.response.headers.get("retry-after"),
+        "request_id": err.request_id}
 try:
     openai.OpenAI(base_url=base + "/v1", api_key="wrong", max_retries=0).chat.completions.create(
         model="echo", messages=[{"role": "user", "content": "x"}])
@@ -101,6 +112,26 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
         assert_eq!(v["concurrent"][i], format!("n{i}"));
     }
     assert_eq!(v["unauthorized"], 401);
+    // What the SDK reads from headers: the provider's request id (`_request_id`, and on
+    // errors) and rate limits pass through, a cookie does not; the gateway adds its own
+    // id; a header the caller adds for the provider reaches it.
+    assert_eq!(v["raw"]["sdk_request_id"], "req_upstream_1", "{}", v["raw"]);
+    assert!(v["raw"]["audit_request_id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("req-")));
+    assert_eq!(v["raw"]["remaining"], "99");
+    assert!(v["raw"]["cookie"].is_null());
+    assert_eq!(v["limited"]["status"], 429);
+    assert_eq!(v["limited"]["retry_after"], "120");
+    assert_eq!(v["limited"]["request_id"], "req_upstream_1");
+    assert!(
+        gw.heads
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|(_, h)| h.get("openai-project").is_some_and(|p| p == "proj_e2e")),
+        "OpenAI-Project reached the upstream"
+    );
     // A streamed Responses API answer, read by the SDK: every delta, the .done text and the
     // completed response are redacted; a blocked one raises.
     assert_eq!(v["responses_deltas"], "call <PHONE_NUMBER_1> now");

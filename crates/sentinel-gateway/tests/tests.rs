@@ -14,9 +14,8 @@ use sentinel_transport::{
 use serde_json::{json, Value};
 
 type Seen = Arc<Mutex<Vec<(String, Bytes)>>>;
-/// Per upstream request: its path and the credential it carried (`Authorization` or
-/// `x-api-key`), if any.
-type Credentials = Arc<Mutex<Vec<(String, Option<String>)>>>;
+/// Per upstream request: its path and headers.
+type Heads = Arc<Mutex<Vec<(String, http::HeaderMap)>>>;
 
 /// Requests of the model `flaky` so far: every other one gets a 429.
 static FLAKY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -25,80 +24,138 @@ static FLAKY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::n
 mod e2e;
 
 /// An upstream that echoes the last user message (as a whole answer or three bytes per
-/// streamed chunk), lists models, and sleeps for the model `slow`.
-async fn upstream() -> (sentinel_testkit::Server, Seen, Credentials) {
+/// streamed chunk), lists models, and sleeps for the model `slow`. Every answer carries
+/// headers a provider sends ([`upstream_headers`]); the model `limited` gets a 429 that
+/// asks for a two-minute wait.
+async fn upstream() -> (sentinel_testkit::Server, Seen, Heads) {
     let seen: Seen = Arc::default();
-    let credentials: Credentials = Arc::default();
+    let heads: Heads = Arc::default();
     let s = seen.clone();
-    let cr = credentials.clone();
-    let server = sentinel_testkit::spawn_with_headers(move |path: String, headers: http::HeaderMap, body: Bytes| {
-        let s = s.clone();
-        let credential = ["authorization", "x-api-key"]
-            .into_iter()
-            .find_map(|h| headers.get(h))
-            .map(|v| v.to_str().unwrap_or_default().to_owned());
-        cr.lock().expect("lock").push((path.clone(), credential));
-        async move {
-            s.lock().expect("lock").push((path.clone(), body.clone()));
-            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            if v["model"] == "slow" {
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-            let text = v["messages"]
-                .as_array()
-                .and_then(|m| m.last())
-                .and_then(|m| m["content"].as_str())
-                .unwrap_or_default()
-                .to_owned();
-            if v["model"] == "flaky"
-                && FLAKY
-                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-                    .is_multiple_of(2)
-            {
-                let mut r = sentinel_testkit::json(
-                    429,
-                    json!({"error": {"message": "slow down"}}).to_string(),
-                );
-                r.headers_mut()
-                    .insert(hyper::header::RETRY_AFTER, "0".parse().expect("v"));
-                return r;
-            }
-            let (ct, out) = if path.ends_with("/responses") {
-                // The Responses API, streamed: an answer with values of its own (the
-                // request's arrive redacted), or an AWS key for the model `leak-key`.
-                let said = if v["model"] == "leak-key" {
-                    "your key is AKIAIOSFODNN7EXAMPLE"
-                } else {
-                    "call +1 415 555 2671 now"
-                };
-                ("text/event-stream", responses_stream(said))
-            } else if path.ends_with("/embeddings") {
-                let n = v["input"].as_array().map_or(1, Vec::len);
-                let data: Vec<Value> = (0..n).map(|i| json!({"object": "embedding", "index": i, "embedding": [i as f64, 0.5]})).collect();
-                ("application/json", json!({"object": "list", "model": v["model"], "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}).to_string())
-            } else if path.ends_with("/models") {
-                ("application/json", json!({"object": "list", "data": [{"id": "echo", "object": "model"}]}).to_string())
-            } else if v["stream"] == true {
-                let mut out = String::new();
-                let chars: Vec<char> = text.chars().collect();
-                for piece in chars.chunks(3) {
-                    let p: String = piece.iter().collect();
-                    out.push_str(&format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})));
+    let h = heads.clone();
+    let server = sentinel_testkit::spawn_with_headers(
+        move |path: String, headers: http::HeaderMap, body: Bytes| {
+            let s = s.clone();
+            h.lock().expect("lock").push((path.clone(), headers));
+            async move {
+                let mut r = answer(&path, &s, body).await;
+                for (name, value) in upstream_headers() {
+                    r.headers_mut()
+                        .append(name, HeaderValue::from_static(value));
                 }
-                out.push_str(&format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})));
-                out.push_str("data: [DONE]\n\n");
-                ("text/event-stream", out)
-            } else {
-                ("application/json", json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}).to_string())
-            };
-            let mut r = hyper::Response::new(Full::new(Bytes::from(out)));
-            r.headers_mut()
-                .insert(hyper::header::CONTENT_TYPE, ct.parse().expect("ct"));
-            r
-        }
-    })
+                r
+            }
+        },
+    )
     .await;
-    (server, seen, credentials)
+    (server, seen, heads)
+}
+
+/// What a provider's answers carry besides the body: its request id, timings and rate
+/// limits, and headers a gateway must not pass on (a cookie, its own internals, framing
+/// that is the gateway's to set, a spoofed gateway header).
+fn upstream_headers() -> [(HeaderName, &'static str); 7] {
+    [
+        (HeaderName::from_static("x-request-id"), "req_upstream_1"),
+        (HeaderName::from_static("openai-processing-ms"), "7"),
+        (
+            HeaderName::from_static("x-ratelimit-remaining-requests"),
+            "99",
+        ),
+        (
+            HeaderName::from_static("set-cookie"),
+            "__cf_bm=upstream-secret",
+        ),
+        (HeaderName::from_static("x-internal-route"), "pod-3"),
+        (HeaderName::from_static("content-encoding"), "identity"),
+        (
+            HeaderName::from_static("x-deepsentinel-request-id"),
+            "spoofed",
+        ),
+    ]
+}
+
+/// The upstream credential a request carried (`Authorization` or `x-api-key`), if any.
+fn credential(headers: &http::HeaderMap) -> Option<String> {
+    ["authorization", "x-api-key"]
+        .into_iter()
+        .find_map(|h| headers.get(h))
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+}
+
+/// The fake upstream's answer to `body` at `path`.
+async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes>> {
+    {
+        s.lock()
+            .expect("lock")
+            .push((path.to_owned(), body.clone()));
+        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if v["model"] == "slow" {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let text = v["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        if v["model"] == "flaky"
+            && FLAKY
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                .is_multiple_of(2)
+        {
+            let mut r =
+                sentinel_testkit::json(429, json!({"error": {"message": "slow down"}}).to_string());
+            r.headers_mut()
+                .insert(hyper::header::RETRY_AFTER, "0".parse().expect("v"));
+            return r;
+        }
+        if v["model"] == "limited" {
+            let mut r = sentinel_testkit::json(
+                429,
+                json!({"error": {"message": "rate limited", "type": "requests"}}).to_string(),
+            );
+            r.headers_mut()
+                .insert(hyper::header::RETRY_AFTER, "120".parse().expect("v"));
+            return r;
+        }
+        let (ct, out) = if path.ends_with("/responses") {
+            // The Responses API, streamed: an answer with values of its own (the
+            // request's arrive redacted), or an AWS key for the model `leak-key`.
+            let said = if v["model"] == "leak-key" {
+                "your key is AKIAIOSFODNN7EXAMPLE"
+            } else {
+                "call +1 415 555 2671 now"
+            };
+            ("text/event-stream", responses_stream(said))
+        } else if path.ends_with("/embeddings") {
+            let n = v["input"].as_array().map_or(1, Vec::len);
+            let data: Vec<Value> = (0..n)
+                .map(|i| json!({"object": "embedding", "index": i, "embedding": [i as f64, 0.5]}))
+                .collect();
+            ("application/json", json!({"object": "list", "model": v["model"], "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}).to_string())
+        } else if path.ends_with("/models") {
+            (
+                "application/json",
+                json!({"object": "list", "data": [{"id": "echo", "object": "model"}]}).to_string(),
+            )
+        } else if v["stream"] == true {
+            let mut out = String::new();
+            let chars: Vec<char> = text.chars().collect();
+            for piece in chars.chunks(3) {
+                let p: String = piece.iter().collect();
+                out.push_str(&format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})));
+            }
+            out.push_str(&format!("data: {}\n\n", json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})));
+            out.push_str("data: [DONE]\n\n");
+            ("text/event-stream", out)
+        } else {
+            ("application/json", json!({"id": "c", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6}}).to_string())
+        };
+        let mut r = hyper::Response::new(Full::new(Bytes::from(out)));
+        r.headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, ct.parse().expect("ct"));
+        r
+    }
 }
 
 /// A Responses API event stream answering `said`, three characters per delta.
@@ -139,7 +196,8 @@ fn responses_stream(said: &str) -> String {
 pub(crate) struct Running {
     pub(crate) url: String,
     pub(crate) seen: Seen,
-    pub(crate) credentials: Credentials,
+    /// What each upstream request carried.
+    pub(crate) heads: Heads,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
@@ -163,7 +221,7 @@ pub(crate) async fn gateway(extra: &str, with_keys: bool) -> Running {
 
 /// As [`gateway`], with `network` added to the `[network]` section.
 pub(crate) async fn gateway_with(network: &str, extra: &str, with_keys: bool) -> Running {
-    let (upstream, seen, credentials) = upstream().await;
+    let (upstream, seen, heads) = upstream().await;
     let up = upstream.url();
     let dir = tempfile::tempdir().expect("tmp");
     let keys = if with_keys {
@@ -199,7 +257,7 @@ pub(crate) async fn gateway_with(network: &str, extra: &str, with_keys: bool) ->
     Running {
         url,
         seen,
-        credentials,
+        heads,
         stop: Some(tx),
         task,
         _dir: dir,
@@ -288,6 +346,138 @@ async fn the_scan_endpoints_detect_as_the_configured_mode_does() {
     }
 }
 
+/// A provider SDK's headers reach the upstream and the provider's come back (its request
+/// id, rate limits, `retry-after`), on every kind of answer; nothing else passes either
+/// way; each proxied response names its audit records' request id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_headers_pass_both_ways_and_nothing_else() {
+    let gw = gateway("[cache]\nresponse = true\n", true).await;
+    let mut e = Endpoint::new("gw", &gw.url).expect("endpoint");
+    for (name, value) in [
+        ("x-deepsentinel-key", KEY),
+        ("anthropic-beta", "prompt-caching-2024-07-31"),
+        ("openai-project", "proj_caller"),
+        ("cookie", "session=caller-secret"),
+        ("x-stainless-os", "Linux"),
+    ] {
+        e = e.header(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    let c = HttpTransport::new(no_retries(), vec![Upstream::single(e)]).expect("client");
+    let send = |path: &str, body: String, id: &'static str| {
+        let mut out = OutboundRequest::post_json(path, body);
+        out.headers
+            .insert("x-request-id", HeaderValue::from_static(id));
+        c.send(out)
+    };
+    let last_sent = |path: &str| {
+        let heads = gw.heads.lock().expect("lock");
+        heads
+            .iter()
+            .rev()
+            .find(|(p, _)| p == path)
+            .expect("sent")
+            .1
+            .clone()
+    };
+    // What the caller must get from the provider, and must not.
+    let from_provider = |h: &http::HeaderMap, what: &str| {
+        assert_eq!(h["x-request-id"], "req_upstream_1", "{what}: {h:?}");
+        assert_eq!(h["openai-processing-ms"], "7", "{what}");
+        assert_eq!(h["x-ratelimit-remaining-requests"], "99", "{what}");
+        for never in ["set-cookie", "x-internal-route", "content-encoding"] {
+            assert!(!h.contains_key(never), "{what}: {never} passed: {h:?}");
+        }
+    };
+
+    // A whole answer.
+    let deterministic = json!({"model": "echo", "temperature": 0,
+        "messages": [{"role": "user", "content": "hello"}]})
+    .to_string();
+    let r = send("/v1/chat/completions", deterministic.clone(), "caller-1")
+        .await
+        .expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    from_provider(&r.headers, "answer");
+    assert_eq!(r.headers["x-deepsentinel-request-id"], "caller-1");
+    assert!(!r.headers.contains_key("x-deepsentinel-cache"));
+    let sent = last_sent("/v1/chat/completions");
+    assert_eq!(sent["anthropic-beta"], "prompt-caching-2024-07-31");
+    assert_eq!(sent["openai-project"], "proj_caller");
+    for never in [
+        "cookie",
+        "x-stainless-os",
+        "x-deepsentinel-key",
+        "x-request-id",
+    ] {
+        assert!(!sent.contains_key(never), "{never} went upstream: {sent:?}");
+    }
+
+    // The same answer from the response cache: the provider's headers were for the
+    // first exchange and are not replayed.
+    let r = send("/v1/chat/completions", deterministic, "caller-2")
+        .await
+        .expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["x-deepsentinel-cache"], "hit");
+    assert_eq!(r.headers["x-deepsentinel-request-id"], "caller-2");
+    assert!(!r.headers.contains_key("x-request-id"), "{:?}", r.headers);
+
+    // A stream.
+    let streamed = json!({"model": "echo", "stream": true,
+        "messages": [{"role": "user", "content": "hello"}]})
+    .to_string();
+    let r = send("/v1/chat/completions", streamed, "caller-3")
+        .await
+        .expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    from_provider(&r.headers, "stream");
+    assert_eq!(r.headers["content-type"], "text/event-stream");
+    assert_eq!(r.headers["x-deepsentinel-request-id"], "caller-3");
+
+    // A rate limit past what the gateway retries: the caller learns how long to wait.
+    let r = send(
+        "/v1/chat/completions",
+        chat_as("limited", "hello"),
+        "caller-4",
+    )
+    .await
+    .expect("send");
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers["retry-after"], "120");
+    from_provider(&r.headers, "429");
+    assert_eq!(r.headers["x-deepsentinel-request-id"], "caller-4");
+
+    // A request the policy blocks never went upstream; its response still names the
+    // request id of its audit record.
+    let r = send(
+        "/v1/chat/completions",
+        chat("my key AKIAIOSFODNN7EXAMPLE"),
+        "caller-5",
+    )
+    .await
+    .expect("send");
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.headers["x-deepsentinel-request-id"], "caller-5");
+    assert!(!r.headers.contains_key("x-request-id"));
+
+    // The model list.
+    let mut out = OutboundRequest::get("/v1/models");
+    out.headers
+        .insert("x-request-id", HeaderValue::from_static("caller-6"));
+    let r = c.send(out).await.expect("models");
+    assert_eq!(r.status, StatusCode::OK);
+    from_provider(&r.headers, "models");
+    assert_eq!(last_sent("/v1/models")["openai-project"], "proj_caller");
+}
+
+/// A chat request for `model` saying `text`.
+fn chat_as(model: &str, text: &str) -> String {
+    json!({"model": model, "messages": [{"role": "user", "content": text}]}).to_string()
+}
+
 #[tokio::test]
 async fn a_callers_own_upstream_key_is_forwarded_only_when_configured() {
     // A caller with a gateway key (in its own header) and its own upstream key.
@@ -306,15 +496,9 @@ async fn a_callers_own_upstream_key_is_forwarded_only_when_configured() {
         ("authorization", "Bearer sk-caller-own"),
     ];
     let last = |gw: &Running, path: &str| {
-        gw.credentials
-            .lock()
-            .expect("lock")
-            .iter()
-            .rev()
-            .find(|(p, _)| p == path)
-            .expect("sent")
-            .1
-            .clone()
+        let heads = gw.heads.lock().expect("lock");
+        let (_, headers) = heads.iter().rev().find(|(p, _)| p == path).expect("sent");
+        credential(headers)
     };
 
     // Not configured: neither key reaches the upstream (this test's gateway has no key
@@ -1110,11 +1294,11 @@ async fn a_reload_rotates_the_upstream_key_and_moves_upstream() {
         )
         .expect("config")
     };
-    let last = |saw: &Credentials| {
+    let last = |saw: &Heads| {
         saw.lock()
             .expect("lock")
             .last()
-            .and_then(|(_, credential)| credential.clone())
+            .and_then(|(_, headers)| credential(headers))
     };
     std::fs::write(&key_file, "sk-upstream-one\n").expect("write");
     let shared = Shared::serve(&config(&first, "")).await;

@@ -212,8 +212,12 @@ pub struct Endpoint {
     pub base: Uri,
     /// Weight for weighted round robin (default 1).
     pub weight: u32,
-    /// Headers sent with every request to it (the provider key, from the environment).
+    /// Headers sent with every request to it (the provider key, from the environment),
+    /// in place of a request's own header of the same name.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Headers sent with a request that does not carry its own of the same name (an API
+    /// version a caller may ask for by name, such as `anthropic-version`).
+    pub default_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Endpoint {
@@ -236,6 +240,7 @@ impl Endpoint {
             base: uri,
             weight: 1,
             headers: Vec::new(),
+            default_headers: Vec::new(),
         })
     }
 
@@ -250,6 +255,14 @@ impl Endpoint {
     #[must_use]
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Endpoint {
         self.headers.push((name, value));
+        self
+    }
+
+    /// The same endpoint sending `name: value` with every request that does not carry a
+    /// `name` header of its own.
+    #[must_use]
+    pub fn default_header(mut self, name: HeaderName, value: HeaderValue) -> Endpoint {
+        self.default_headers.push((name, value));
         self
     }
 }

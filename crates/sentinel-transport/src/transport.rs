@@ -403,6 +403,9 @@ impl HttpTransport {
                     .or_insert_with(|| host.clone());
             }
         }
+        for (k, v) in &endpoint.default_headers {
+            headers.entry(k).or_insert_with(|| v.clone());
+        }
         for (k, v) in &endpoint.headers {
             headers.insert(k.clone(), v.clone());
         }

@@ -856,3 +856,55 @@ async fn a_request_credential_replaces_the_endpoints_key_and_never_prints() {
     assert!(!printed.contains("sk-client-own"), "{printed}");
     assert_eq!(sent(forwarded).await, "Bearer sk-client-own");
 }
+
+#[tokio::test]
+async fn an_endpoints_default_header_gives_way_to_the_requests_own_and_its_key_does_not() {
+    // The server answers with the version and key headers it was sent.
+    let s = start(handler(|req, _| async move {
+        let h = |name: &str| {
+            req.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap_or_default().to_owned())
+                .unwrap_or_default()
+        };
+        respond(
+            200,
+            format!("{} {}", h("anthropic-version"), h("x-api-key")),
+        )
+    }))
+    .await;
+    let endpoint = Endpoint::new("anthropic", &s.url())
+        .expect("endpoint")
+        .header(
+            http::HeaderName::from_static("x-api-key"),
+            "sk-configured".parse().expect("v"),
+        )
+        .default_header(
+            http::HeaderName::from_static("anthropic-version"),
+            "2023-06-01".parse().expect("v"),
+        );
+    let mut c = quick_config();
+    c.retry.max_retries = 0;
+    let t = HttpTransport::new(c, vec![Upstream::single(endpoint)]).expect("transport");
+    let sent = |r: OutboundRequest| {
+        let t = &t;
+        async move {
+            let b = t.send(r).await.expect("send").bytes().await.expect("body");
+            String::from_utf8_lossy(&b).into_owned()
+        }
+    };
+    assert_eq!(
+        sent(OutboundRequest::get("/")).await,
+        "2023-06-01 sk-configured"
+    );
+    let mut own = OutboundRequest::get("/");
+    own.headers.insert(
+        http::HeaderName::from_static("anthropic-version"),
+        "2024-01-01".parse().expect("v"),
+    );
+    own.headers.insert(
+        http::HeaderName::from_static("x-api-key"),
+        "sk-smuggled".parse().expect("v"),
+    );
+    assert_eq!(sent(own).await, "2024-01-01 sk-configured");
+}
