@@ -80,6 +80,7 @@ mod config;
 pub mod detection;
 mod json_out;
 pub mod pipeline;
+mod refusal;
 pub mod segments;
 
 #[cfg(feature = "blocking")]
@@ -100,4 +101,5 @@ pub use pipeline::{
     new_request_id, Pipeline, PipelineBody, PipelineConfig, PipelineError, PipelineRequest,
     PipelineResponse, ResponseStream, ScanOutcome, Stages, Stance, SCAN_ROUTE,
 };
+pub use refusal::{Refusal, REFUSALS_PER_SECOND};
 pub use segments::Route;

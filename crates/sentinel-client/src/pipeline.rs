@@ -30,6 +30,7 @@ use tracing::Instrument as _;
 use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
 use crate::json_out;
+use crate::refusal::{Refusal, RefusalWindow};
 use crate::segments::{
     self, all_strings, answer_roots, parse_pruned, request_segments, response_segments,
     responses_event_segments, Route, Segments, Step,
@@ -310,7 +311,13 @@ pub struct Pipeline {
     /// Audit fingerprints kept beside shared detection results (see [`Printed`]); shared
     /// by the pipelines a reload makes while the detection stage stays.
     printed: Arc<quick_cache::sync::Cache<usize, Arc<Printed>, PrintedWeight>>,
+    /// Refusals recorded this second, shared by the pipelines a reload makes.
+    refusals: Arc<RefusalWindow>,
 }
+
+/// An empty cache of fingerprints kept beside shared detection results.
+/// The entity type under which a refused request's presented key is fingerprinted.
+const GATEWAY_KEY: &str = "GATEWAY_KEY";
 
 /// An empty cache of fingerprints kept beside shared detection results.
 fn printed_cache() -> Arc<quick_cache::sync::Cache<usize, Arc<Printed>, PrintedWeight>> {
@@ -556,6 +563,7 @@ impl Pipeline {
         Pipeline {
             fingerprinter,
             printed: printed_cache(),
+            refusals: Arc::new(RefusalWindow::new()),
             flights: SingleFlight::new(config.single_flight_wait),
             detection: Arc::new(detection),
             policy,
@@ -586,6 +594,7 @@ impl Pipeline {
         };
         Pipeline {
             fingerprinter: self.fingerprinter.clone(),
+            refusals: Arc::clone(&self.refusals),
             flights: SingleFlight::new(self.config.single_flight_wait),
             // Kept with the detection stage whose results they describe.
             printed: if stages.detection.is_some() {
@@ -1043,6 +1052,32 @@ impl Pipeline {
         e.latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         e.policy_version = self.policy.version_hash(who.tenant);
         // Nobody is left to hand a refusal to: `append` has counted and logged it.
+        let _ = self.append(e);
+    }
+
+    /// Records a request that was refused before it reached the pipeline because its
+    /// caller could not be identified (a gateway's 401 or 403 `loopback_only`): a request
+    /// event with no tenant, the decision `none` and the reason as its outcome, and the
+    /// presented key as a fingerprint under `GATEWAY_KEY`. At most
+    /// [`REFUSALS_PER_SECOND`](crate::REFUSALS_PER_SECOND) a second are written; the rest
+    /// are counted in `deepsentinel_audit_refusals_skipped_total`. The request is refused
+    /// either way, so a failing audit log is counted and logged, never returned.
+    pub fn record_refusal(&self, refusal: &Refusal<'_>) {
+        if self.audit.is_none() {
+            return;
+        }
+        if !self.refusals.admit() {
+            metrics::counter!(sentinel_metrics::names::AUDIT_REFUSALS_SKIPPED_TOTAL).increment(1);
+            return;
+        }
+        let mut e = AuditEvent::new(refusal.request_id, "", AuditDirection::Request);
+        e.route = refusal.route.into();
+        e.decision = "none".into();
+        e.outcome = refusal.reason.into();
+        if let Some(key) = refusal.credential {
+            e.count_entity(GATEWAY_KEY, 1);
+            e.fingerprints.push(self.fingerprint(GATEWAY_KEY, key));
+        }
         let _ = self.append(e);
     }
 

@@ -53,7 +53,7 @@ use sha2::{Digest, Sha256};
 use headers::HeaderRules;
 use sentinel_client::{
     new_request_id, Auth, CacheSection, DetectionSource, NetworkSection, Pipeline, PipelineBody,
-    PipelineError, PipelineRequest, Route, SentinelConfig, ServerSection, Stages,
+    PipelineError, PipelineRequest, Refusal, Route, SentinelConfig, ServerSection, Stages,
 };
 use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
 use sentinel_policy::{Direction, PolicySet};
@@ -862,25 +862,54 @@ fn client_credential(
     Some((name, value))
 }
 
-/// Who is calling: the tenant and priority of its key, or an error response.
-fn authenticate<'s>(
+/// Why a caller was not let in.
+enum Refused<'r> {
+    /// No keys are configured and the caller is not on loopback.
+    LoopbackOnly,
+    /// No key, or one that no `[[key]]` holds (`presented`).
+    Unauthorized { presented: Option<&'r str> },
+}
+
+impl Refused<'_> {
+    /// The audit record's outcome.
+    fn reason(&self) -> &'static str {
+        match self {
+            Refused::LoopbackOnly => "loopback_only",
+            Refused::Unauthorized { .. } => "unauthorized",
+        }
+    }
+
+    fn response(&self) -> Response<GatewayBody> {
+        match self {
+            Refused::LoopbackOnly => error(
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                "loopback_only",
+                "this gateway has no API keys configured and serves loopback callers only",
+            ),
+            Refused::Unauthorized { .. } => error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_api_key",
+                "a valid DeepSentinel API key is required (Authorization: Bearer KEY, or X-DeepSentinel-Key: KEY)",
+            ),
+        }
+    }
+}
+
+/// Who is calling: the tenant and priority of its key, or why it is refused.
+fn authenticate<'s, 'r>(
     live: &'s Live,
-    req: &Request<Incoming>,
+    headers: &'r http::HeaderMap,
     peer: SocketAddr,
-) -> Result<(&'s str, Priority), Box<Response<GatewayBody>>> {
+) -> Result<(&'s str, Priority), Refused<'r>> {
     let keys = &live.keys;
     if keys.is_empty() {
         if peer.ip().is_loopback() {
             return Ok((&live.default_tenant, Priority::Normal));
         }
-        return Err(Box::new(error(
-            StatusCode::FORBIDDEN,
-            "permission_error",
-            "loopback_only",
-            "this gateway has no API keys configured and serves loopback callers only",
-        )));
+        return Err(Refused::LoopbackOnly);
     }
-    let headers = req.headers();
     let key = headers
         .get(GATEWAY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -888,13 +917,28 @@ fn authenticate<'s>(
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
     match key.and_then(|k| keys.get(&key_digest(k))) {
         Some(entry) => Ok((&entry.tenant, entry.priority)),
-        None => Err(Box::new(error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            "invalid_api_key",
-            "a valid DeepSentinel API key is required (Authorization: Bearer KEY, or X-DeepSentinel-Key: KEY)",
-        ))),
+        None => Err(Refused::Unauthorized { presented: key }),
     }
+}
+
+/// The route a path names, from the gateway's fixed list, for a record of a refused
+/// request: `other` for anything else, never the path as sent.
+fn known_route(path: &str) -> &'static str {
+    const KNOWN: [&str; 12] = [
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/responses",
+        "/v1/messages",
+        "/v1/models",
+        "/analyze",
+        "/anonymize",
+        "/v1/sentinel/scan",
+        "/v1/sentinel/stats",
+        "/metrics",
+        "/dashboard",
+    ];
+    KNOWN.into_iter().find(|k| *k == path).unwrap_or("other")
 }
 
 async fn read_body(
@@ -1097,12 +1141,27 @@ async fn answer<'s>(
         }
         _ => {}
     }
-    let (tenant, priority) = match authenticate(live, &req, peer) {
+    let (tenant, priority) = match authenticate(live, req.headers(), peer) {
         Ok(t) => t,
-        Err(r) => {
-            // A refused caller is traffic, whichever path it asked for.
+        Err(refused) => {
+            // A refused caller is traffic, whichever path it asked for, and on record.
             count.by = Tally::Here;
-            return *r;
+            let id = request_id(req.headers()).unwrap_or_else(new_request_id);
+            let presented = match refused {
+                Refused::Unauthorized { presented } => presented,
+                Refused::LoopbackOnly => None,
+            };
+            live.pipeline.record_refusal(&Refusal {
+                request_id: &id,
+                route: known_route(path),
+                reason: refused.reason(),
+                credential: presented,
+            });
+            let mut r = refused.response();
+            if let Ok(id) = HeaderValue::from_str(&id) {
+                r.headers_mut().insert(REQUEST_ID_HEADER, id);
+            }
+            return r;
         }
     };
     count.tenant = tenant;

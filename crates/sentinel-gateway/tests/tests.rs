@@ -200,7 +200,8 @@ pub(crate) struct Running {
     pub(crate) heads: Heads,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
+    /// The audit log's directory.
+    dir: tempfile::TempDir,
     _upstream: sentinel_testkit::Server,
 }
 
@@ -260,7 +261,7 @@ pub(crate) async fn gateway_with(network: &str, extra: &str, with_keys: bool) ->
         heads,
         stop: Some(tx),
         task,
-        _dir: dir,
+        dir,
         _upstream: upstream,
     }
 }
@@ -471,6 +472,87 @@ async fn provider_headers_pass_both_ways_and_nothing_else() {
     assert_eq!(r.status, StatusCode::OK);
     from_provider(&r.headers, "models");
     assert_eq!(last_sent("/v1/models")["openai-project"], "proj_caller");
+}
+
+/// A caller refused for its key is on record (no tenant, the reason as the outcome, the
+/// route from the gateway's list), its key only as a fingerprint that tells repeated
+/// attempts with one key apart; the response names the record's request id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_callers_are_on_record_without_their_key() {
+    let gw = gateway("sync = \"always\"\n", true).await;
+    let refused = |key: Option<&'static str>, path: &'static str, id: &'static str| {
+        let c = client(&gw.url, key);
+        async move {
+            let mut out = OutboundRequest::post_json(path, chat("hi"));
+            out.headers
+                .insert("x-request-id", HeaderValue::from_static(id));
+            let r = c.send(out).await.expect("send");
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{id}");
+            assert_eq!(r.headers["x-deepsentinel-request-id"], id);
+        }
+    };
+    refused(Some("sk-old-rotated-key-1"), "/v1/chat/completions", "r-1").await;
+    refused(Some("sk-old-rotated-key-1"), "/v1/embeddings", "r-2").await;
+    refused(Some("sk-guess-2"), "/v1/chat/completions", "r-3").await;
+    refused(None, "/v1/chat/completions", "r-4").await;
+    refused(None, "/v1/jane.doe@example.com", "r-5").await;
+    // A caller with a key is not a refusal.
+    let (status, _, _) = post(
+        &client(&gw.url, Some(KEY)),
+        "/v1/chat/completions",
+        chat("hi"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let log = audit_log(gw.dir.path());
+    for secret in ["sk-old-rotated", "sk-guess", "jane.doe"] {
+        assert!(!log.contains(secret), "{secret} in the audit log");
+    }
+    let events: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
+        .collect();
+    let refusals: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["outcome"] == "unauthorized")
+        .collect();
+    assert_eq!(refusals.len(), 5, "{events:#?}");
+    let of = |id: &str| *refusals.iter().find(|e| e["request_id"] == id).expect(id);
+    for e in &refusals {
+        assert_eq!(e["tenant"], "");
+        assert_eq!(e["direction"], "request");
+        assert_eq!(e["decision"], "none");
+    }
+    assert_eq!(of("r-1")["route"], "/v1/chat/completions");
+    assert_eq!(of("r-2")["route"], "/v1/embeddings");
+    assert_eq!(of("r-5")["route"], "other");
+    assert_eq!(of("r-1")["entities"]["GATEWAY_KEY"], 1);
+    let print = |id: &str| of(id)["fingerprints"][0].as_str().expect(id).to_owned();
+    assert_eq!(print("r-1"), print("r-2"), "one key, one fingerprint");
+    assert_ne!(print("r-1"), print("r-3"));
+    assert_eq!(of("r-4")["fingerprints"], json!([]), "no key presented");
+    assert!(of("r-4")["entities"]
+        .as_object()
+        .is_none_or(serde_json::Map::is_empty));
+    // The accepted caller's request is recorded as usual, under its tenant.
+    assert!(events
+        .iter()
+        .any(|e| e["tenant"] == "acme" && e["direction"] == "request"));
+}
+
+/// The audit directory's records, in order.
+fn audit_log(dir: &std::path::Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("log"))
+        .collect()
 }
 
 /// A chat request for `model` saying `text`.

@@ -43,6 +43,9 @@ pub const TOKENS_TOTAL: &str = "deepsentinel_tokens_total";
 /// Audit events that could not be written (fail-open), or requests refused for it
 /// (fail-closed), by `policy`.
 pub const AUDIT_DROPPED_TOTAL: &str = "deepsentinel_audit_dropped_total";
+/// Refused requests (no key, an unknown key) not written to the audit log because more
+/// than `sentinel_client::REFUSALS_PER_SECOND` came in one second.
+pub const AUDIT_REFUSALS_SKIPPED_TOTAL: &str = "deepsentinel_audit_refusals_skipped_total";
 /// 1 while the audit log is healthy, 0 while writes fail.
 pub const AUDIT_HEALTHY: &str = "deepsentinel_audit_healthy";
 /// Requests per `tenant` (at most 64 named, the rest `other`) by `outcome` (`allowed`,
@@ -79,6 +82,7 @@ pub const ALL: &[&str] = &[
     OVERLOADED_TOTAL,
     TOKENS_TOTAL,
     AUDIT_DROPPED_TOTAL,
+    AUDIT_REFUSALS_SKIPPED_TOTAL,
     AUDIT_HEALTHY,
     TENANT_REQUESTS_TOTAL,
     TENANT_FINDINGS_TOTAL,
