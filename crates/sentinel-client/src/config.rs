@@ -22,6 +22,7 @@ use sentinel_transport::{
 use crate::detection::{Detection, DetectionMode, RemoteDetector, RemoteSettings};
 use crate::pipeline::{Pipeline, PipelineConfig, Stance};
 use crate::segments::Route;
+use crate::shared_vault::SharedVault;
 
 /// A configuration that cannot be used; messages name the section and key.
 #[derive(Debug, thiserror::Error)]
@@ -311,6 +312,12 @@ pub struct CacheSection {
     /// memory only for 5 s.
     #[serde(default)]
     pub redis_timeout_ms: Option<u64>,
+    /// Keep the pseudonym vault's conversation scopes in the Redis level too, sealed, so
+    /// that a conversation restores its pseudonyms on any replica and after a restart
+    /// (default false; needs `redis_url`). Entries are named `redis_prefix` and `vault:`
+    /// and the key (default `deepsentinel:vault:`), kept for the vault's `ttl_seconds`.
+    #[serde(default)]
+    pub share_vault: bool,
 }
 
 impl std::fmt::Debug for CacheSection {
@@ -327,6 +334,7 @@ impl std::fmt::Debug for CacheSection {
             .field("redis_key_env", &self.redis_key_env)
             .field("redis_prefix", &self.redis_prefix)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("share_vault", &self.share_vault)
             .finish()
     }
 }
@@ -337,7 +345,8 @@ impl std::fmt::Debug for CacheSection {
 struct SharedLevel {
     url: String,
     secret: Vec<u8>,
-    prefix: String,
+    /// `redis_prefix` as given, if it was.
+    prefix: Option<String>,
     timeout: Duration,
 }
 
@@ -362,15 +371,31 @@ impl SharedLevel {
         )
     }
 
-    /// The sealed Redis store; its connection's task runs on the current Tokio runtime.
+    /// Where the response cache's entries are named.
+    fn response_prefix(&self) -> String {
+        self.prefix
+            .clone()
+            .unwrap_or_else(|| "deepsentinel:response:".to_owned())
+    }
+
+    /// Where the vault's scopes are named.
+    fn vault_prefix(&self) -> String {
+        match &self.prefix {
+            Some(p) => format!("{p}vault:"),
+            None => "deepsentinel:vault:".to_owned(),
+        }
+    }
+
+    /// The sealed Redis store naming its entries `prefix` and the key; its connection's
+    /// task runs on the current Tokio runtime.
     #[cfg(feature = "redis")]
-    fn store(&self) -> Result<Arc<dyn sentinel_cache::SharedStore>, ConfigError> {
+    fn store(&self, prefix: &str) -> Result<Arc<dyn sentinel_cache::SharedStore>, ConfigError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ConfigError(
                 "[cache] redis_url: build the client within a Tokio runtime".to_owned(),
             ));
         }
-        let store = sentinel_cache::RedisStore::new(&self.url, &self.prefix)
+        let store = sentinel_cache::RedisStore::new(&self.url, prefix)
             .map_err(|e| ConfigError(format!("[cache] redis_url: {e}")))?;
         Ok(Arc::new(sentinel_cache::SealedStore::new(
             Arc::new(store),
@@ -379,7 +404,7 @@ impl SharedLevel {
     }
 
     #[cfg(not(feature = "redis"))]
-    fn store(&self) -> Result<Arc<dyn sentinel_cache::SharedStore>, ConfigError> {
+    fn store(&self, _prefix: &str) -> Result<Arc<dyn sentinel_cache::SharedStore>, ConfigError> {
         Err(SharedLevel::unsupported())
     }
 }
@@ -716,6 +741,12 @@ impl SentinelConfig {
     fn shared_level(&self) -> Result<Option<SharedLevel>, ConfigError> {
         let c = &self.cache;
         let Some(url) = &c.redis_url else {
+            if c.share_vault {
+                return Err(ConfigError(
+                    "[cache] share_vault: the vault is shared through the Redis level; set redis_url"
+                        .to_owned(),
+                ));
+            }
             return Ok(None);
         };
         SharedLevel::check_url(url)?;
@@ -733,10 +764,7 @@ impl SentinelConfig {
         Ok(Some(SharedLevel {
             url: url.clone(),
             secret: secret.trim().as_bytes().to_vec(),
-            prefix: c
-                .redis_prefix
-                .clone()
-                .unwrap_or_else(|| "deepsentinel:response:".to_owned()),
+            prefix: c.redis_prefix.clone(),
             timeout: Duration::from_millis(c.redis_timeout_ms.unwrap_or(50)),
         }))
     }
@@ -760,18 +788,27 @@ impl SentinelConfig {
             ttl: Duration::from_secs(c.ttl_seconds.unwrap_or(300)),
             ..ResponseCachePolicy::default()
         };
+        let level = self.shared_level()?;
+        let vault = match &level {
+            Some(level) if c.share_vault => Some(Arc::new(SharedVault::new(
+                level.store(&level.vault_prefix())?,
+                level.timeout,
+            ))),
+            _ => None,
+        };
         if !c.response {
             return Ok(ResponseStage {
                 policy,
                 cache: None,
+                vault,
             });
         }
         let mut tiers = TieredConfig::default();
-        let shared = match self.shared_level()? {
+        let shared = match level {
             None => None,
             Some(level) => {
                 tiers.timeout = level.timeout;
-                Some(level.store()?)
+                Some(level.store(&level.response_prefix())?)
             }
         };
         let cache = Arc::new(TieredCache::new(
@@ -786,6 +823,7 @@ impl SentinelConfig {
         Ok(ResponseStage {
             policy,
             cache: Some(cache),
+            vault,
         })
     }
 
@@ -855,6 +893,7 @@ impl SentinelConfig {
         let ResponseStage {
             policy: response_cache,
             cache: responses,
+            vault,
         } = self.response_stage()?;
         let mut routes: Vec<&'static str> = Route::ALL.iter().map(|r| r.as_str()).collect();
         // The native scan, and what the gateway answers without the pipeline and counts
@@ -874,7 +913,8 @@ impl SentinelConfig {
                 response_cache,
                 ..PipelineConfig::default()
             },
-        ))
+        )
+        .with_shared_vault(vault))
     }
 }
 
@@ -886,6 +926,9 @@ pub struct ResponseStage {
     pub policy: ResponseCachePolicy,
     /// The cache.
     pub cache: Option<Arc<TieredCache<CachedResponse>>>,
+    /// The pseudonym vault's shared level (`[cache] share_vault`), built from the same
+    /// section.
+    pub vault: Option<Arc<SharedVault>>,
 }
 
 /// What a detection stage is built from ([`SentinelConfig::detection_source`]): the

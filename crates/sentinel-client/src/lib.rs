@@ -82,6 +82,7 @@ mod json_out;
 pub mod pipeline;
 mod refusal;
 pub mod segments;
+mod shared_vault;
 
 #[cfg(feature = "blocking")]
 pub use client::blocking;
@@ -103,3 +104,4 @@ pub use pipeline::{
 };
 pub use refusal::{Refusal, REFUSALS_PER_SECOND};
 pub use segments::Route;
+pub use shared_vault::SharedVault;

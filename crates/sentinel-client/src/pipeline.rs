@@ -35,6 +35,7 @@ use crate::segments::{
     self, all_strings, answer_roots, parse_pruned, request_segments, response_segments,
     responses_event_segments, Route, Segments, Step,
 };
+use crate::shared_vault::SharedVault;
 
 /// What to do when a layer fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -313,6 +314,8 @@ pub struct Pipeline {
     printed: Arc<quick_cache::sync::Cache<usize, Arc<Printed>, PrintedWeight>>,
     /// Refusals recorded this second, shared by the pipelines a reload makes.
     refusals: Arc<RefusalWindow>,
+    /// The pseudonym vault's shared level, if any.
+    shared_vault: Option<Arc<SharedVault>>,
 }
 
 /// An empty cache of fingerprints kept beside shared detection results.
@@ -564,6 +567,7 @@ impl Pipeline {
             fingerprinter,
             printed: printed_cache(),
             refusals: Arc::new(RefusalWindow::new()),
+            shared_vault: None,
             flights: SingleFlight::new(config.single_flight_wait),
             detection: Arc::new(detection),
             policy,
@@ -573,6 +577,14 @@ impl Pipeline {
             telemetry,
             config,
         }
+    }
+
+    /// This pipeline keeping its conversation scopes in `shared` too (see
+    /// [`SharedVault`]); `None` keeps them in this process only.
+    #[must_use]
+    pub fn with_shared_vault(mut self, shared: Option<Arc<SharedVault>>) -> Pipeline {
+        self.shared_vault = shared;
+        self
     }
 
     /// This pipeline with the stages `stages` gives in place of its own (see [`Stages`]):
@@ -585,16 +597,17 @@ impl Pipeline {
         if let Some(stance) = stages.detector_stance {
             config.detector_stance = stance;
         }
-        let responses = match stages.responses {
+        let (responses, shared_vault) = match stages.responses {
             Some(stage) => {
                 config.response_cache = stage.policy;
-                stage.cache
+                (stage.cache, stage.vault)
             }
-            None => self.responses.clone(),
+            None => (self.responses.clone(), self.shared_vault.clone()),
         };
         Pipeline {
             fingerprinter: self.fingerprinter.clone(),
             refusals: Arc::clone(&self.refusals),
+            shared_vault,
             flights: SingleFlight::new(self.config.single_flight_wait),
             // Kept with the detection stage whose results they describe.
             printed: if stages.detection.is_some() {
@@ -1107,6 +1120,19 @@ impl Pipeline {
         }
     }
 
+    /// The shared level, the vault and the scope of a request whose conversation scope is
+    /// shared: a conversation's, in a tenant whose policy pseudonymizes, with a shared
+    /// level configured.
+    fn shared_scope<'r>(
+        &'r self,
+        req: &'r PipelineRequest,
+    ) -> Option<(&'r SharedVault, &'r sentinel_policy::Vault, &'r str)> {
+        let store = self.shared_vault.as_deref()?;
+        let scope = req.conversation.as_deref()?;
+        let vault = self.policy.pseudonym_vault(&req.tenant)?;
+        Some((store, vault, scope))
+    }
+
     fn scope(req: &PipelineRequest) -> &str {
         req.conversation.as_deref().unwrap_or(&req.request_id)
     }
@@ -1223,6 +1249,15 @@ impl Pipeline {
         t.lap(Stage::Detect);
         let found: usize = findings.iter().map(|d| d.findings.len()).sum();
 
+        // A conversation's scope from the other replicas, when it is shared and not here.
+        let shared = self.shared_scope(req);
+        let mut held = 0;
+        if let Some((store, vault, scope)) = shared {
+            store.load(vault, &req.tenant, scope).await;
+            held = vault.scope_len(&req.tenant, scope);
+            t.lap(Stage::Cache);
+        }
+
         // Decide.
         let ctx = Pipeline::context(req, model, Direction::Request);
         let decision = {
@@ -1231,6 +1266,12 @@ impl Pipeline {
         };
         decision.label_into(found_labels);
         t.lap(Stage::Policy);
+        if let Some((store, vault, scope)) = shared {
+            if vault.scope_len(&req.tenant, scope) > held {
+                store.save(vault, &req.tenant, scope).await;
+            }
+            t.lap(Stage::Cache);
+        }
 
         // Record (the decision's latency is up to the policy's lap).
         let audit_span = stage_span(Stage::Audit).entered();

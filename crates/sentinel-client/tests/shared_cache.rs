@@ -112,3 +112,114 @@ async fn a_redis_level_needs_a_sealing_secret_and_a_url_that_parses() {
     c.check().expect("a usable Redis level");
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+/// Tokens for every value, so a quoted token is found as nothing when it comes back in a
+/// request (a surrogate card would be found and pseudonymized again).
+const TOKENS: &str = r#"version = "1"
+pseudonym_key_env = "SENTINEL_CLIENT_TEST_PSEUDONYM_KEY"
+[[rule]]
+groups = ["pii", "pci"]
+action = "pseudonymize"
+pseudonym = "token"
+direction = "request"
+"#;
+
+/// The answer's text to `text`, said in `conversation`.
+async fn say(c: &SentinelClient, conversation: &str, text: &str) -> String {
+    let mut req = PipelineRequest::new(
+        Route::ChatCompletions,
+        "t",
+        serde_json::to_vec(&json!({"model": "echo",
+            "messages": [{"role": "user", "content": text}]}))
+        .expect("json"),
+    );
+    req.conversation = Some(conversation.to_owned());
+    let body = body_of(c.pipeline().handle(req).await.expect("answer")).await;
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    v["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("text")
+        .to_owned()
+}
+
+/// A conversation's pseudonyms restore on a replica that never saw their values, through
+/// the vault scopes in Redis (what a stateful API needs, where the provider holds the
+/// earlier turns and the model quotes their pseudonyms); Redis holds the scope sealed;
+/// without `share_vault`, or in another conversation, they stay as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversations_pseudonyms_restore_on_any_replica_through_redis() {
+    let redis = RedisServer::start();
+    let up = start().await;
+    std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
+    let dir = tempfile::tempdir().expect("tmp");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, TOKENS).expect("write");
+    let replica = |share: bool| {
+        client(
+            &up,
+            &format!(
+                "[policy]\nfile = \"{}\"\n[cache]\nredis_url = \"{}\"\nredis_key_env = \"{SHARED}\"\n\
+                 redis_timeout_ms = 500\nshare_vault = {share}\n",
+                policy.display(),
+                redis.url()
+            ),
+        )
+    };
+    let (a, b, alone) = (replica(true), replica(true), replica(false));
+    let prompt = "mail jane.doe@example.com about card 4111 1111 1111 1111";
+    assert_eq!(say(&a, "conv-1", prompt).await, prompt);
+    let body = up.seen.last("/v1/chat/completions").expect("sent");
+    let sent = serde_json::from_slice::<serde_json::Value>(&body).expect("json")["messages"][0]
+        ["content"]
+        .as_str()
+        .expect("text")
+        .to_owned();
+    assert!(
+        sent.contains("[EMAIL_ADDRESS_") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
+
+    // The model quotes the first turn on another replica.
+    let quoted = format!("As you said: {sent}");
+    assert_eq!(
+        say(&b, "conv-1", &quoted).await,
+        format!("As you said: {prompt}")
+    );
+    assert_eq!(say(&alone, "conv-1", &quoted).await, quoted, "not shared");
+    assert_eq!(say(&b, "conv-2", &quoted).await, quoted, "another scope");
+
+    let mut conn = redis::Client::open(redis.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("deepsentinel:vault:*")
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert_eq!(
+        keys.len(),
+        1,
+        "one conversation issued pseudonyms: {keys:?}"
+    );
+    let held: Vec<u8> = redis::cmd("GET")
+        .arg(&keys[0])
+        .query_async(&mut conn)
+        .await
+        .expect("get");
+    assert!(!held.windows(8).any(|w| w == b"jane.doe"), "sealed");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&keys[0])
+        .query_async(&mut conn)
+        .await
+        .expect("ttl");
+    assert!(ttl > 3000 && ttl <= 3600, "the vault's TTL: {ttl}");
+
+    // Without a Redis level there is nothing to share through.
+    let err = SentinelConfig::from_toml("test.toml", "[cache]\nshare_vault = true\n")
+        .expect("parses")
+        .check()
+        .expect_err("share_vault without redis_url");
+    assert!(err.to_string().contains("redis_url"), "{err}");
+}

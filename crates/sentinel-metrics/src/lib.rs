@@ -360,6 +360,10 @@ pub fn describe() {
     describe_counter!(TOKENS_TOTAL, "Tokens reported by upstream usage fields.");
     describe_counter!(AUDIT_DROPPED_TOTAL, "Audit events not written.");
     describe_counter!(
+        VAULT_SHARED_TOTAL,
+        "Pseudonym vault scopes read from or written to the shared store, by op and result."
+    );
+    describe_counter!(
         AUDIT_REFUSALS_SKIPPED_TOTAL,
         "Refused requests (no or unknown key) over the audit log's per-second share, not written."
     );

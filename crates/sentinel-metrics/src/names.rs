@@ -46,6 +46,10 @@ pub const AUDIT_DROPPED_TOTAL: &str = "deepsentinel_audit_dropped_total";
 /// Refused requests (no key, an unknown key) not written to the audit log because more
 /// than `sentinel_client::REFUSALS_PER_SECOND` came in one second.
 pub const AUDIT_REFUSALS_SKIPPED_TOTAL: &str = "deepsentinel_audit_refusals_skipped_total";
+/// Conversation scopes of the pseudonym vault read from or written to the shared store
+/// (`[cache] share_vault`), by `op` (`load`, `save`) and `result` (`hit`, `miss`, `ok`,
+/// `error`).
+pub const VAULT_SHARED_TOTAL: &str = "deepsentinel_vault_shared_total";
 /// 1 while the audit log is healthy, 0 while writes fail.
 pub const AUDIT_HEALTHY: &str = "deepsentinel_audit_healthy";
 /// Requests per `tenant` (at most 64 named, the rest `other`) by `outcome` (`allowed`,
@@ -83,6 +87,7 @@ pub const ALL: &[&str] = &[
     TOKENS_TOTAL,
     AUDIT_DROPPED_TOTAL,
     AUDIT_REFUSALS_SKIPPED_TOTAL,
+    VAULT_SHARED_TOTAL,
     AUDIT_HEALTHY,
     TENANT_REQUESTS_TOTAL,
     TENANT_FINDINGS_TOTAL,
@@ -126,4 +131,6 @@ pub mod label {
     pub const OUTCOME: &str = "outcome";
     /// The audit failure policy (`fail_open`, `fail_closed`).
     pub const POLICY: &str = "policy";
+    /// A shared store operation (`load`, `save`).
+    pub const OP: &str = "op";
 }

@@ -64,6 +64,14 @@ pub trait PolicyEngine: Send + Sync {
         let _ = ctx;
         None
     }
+
+    /// The vault that records `tenant`'s pseudonyms, when its policy pseudonymizes: a
+    /// pipeline shares conversation scopes with other processes through it
+    /// ([`Vault::export`], [`Vault::import`]). `None` for engines without one.
+    fn pseudonym_vault(&self, tenant: &str) -> Option<&Vault> {
+        let _ = tenant;
+        None
+    }
 }
 
 /// Redaction numbers carried from one decision to the next (see
@@ -504,6 +512,10 @@ impl PolicyEngine for PolicySet {
             _ => None,
         };
         Some(Restorer::new(matcher, Arc::clone(&self.shapes), key))
+    }
+
+    fn pseudonym_vault(&self, tenant: &str) -> Option<&Vault> {
+        self.policy(tenant).pseudonymizes().then_some(&*self.vault)
     }
 }
 

@@ -78,4 +78,4 @@ pub use model::{
     VaultSection, PRESETS,
 };
 pub use restore::{RestoreStats, Restored, Restorer, StreamRestorer};
-pub use vault::{Vault, VaultConfig, VaultStats};
+pub use vault::{ScopeExport, Vault, VaultConfig, VaultStats};

@@ -23,7 +23,8 @@ use crate::ff1::DecimalFf1;
 use crate::model::PseudonymStyle as Style;
 
 /// The formats with a derived surrogate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Format {
     /// Payment card: issuer prefix kept, Luhn-valid.
     Card,

@@ -103,6 +103,59 @@ struct Scopes {
     map: HashMap<(String, String), Scope>,
 }
 
+/// A scope's issued pseudonyms in a form another process can take in ([`Vault::export`],
+/// [`Vault::import`]): to share a conversation's scope between gateway replicas, or keep
+/// it across a restart. It holds the originals of stored pseudonyms (tokens, e-mail
+/// surrogates), so keep its bytes only sealed; its `Debug` shows the count.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScopeExport {
+    entries: Vec<ExportedEntry>,
+}
+
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct ExportedEntry {
+    entity: String,
+    pseudonym: String,
+    /// The derived surrogate's format, deciphered with the tenant key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    derived: Option<Format>,
+    /// The stored original.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stored: Option<String>,
+    restore: bool,
+}
+
+impl std::fmt::Debug for ScopeExport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never an original.
+        f.debug_struct("ScopeExport")
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+impl ScopeExport {
+    /// Pseudonyms held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The bytes to store (JSON).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads what [`ScopeExport::to_bytes`] wrote; `None` for anything else.
+    pub fn from_bytes(bytes: &[u8]) -> Option<ScopeExport> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
 /// Issued pseudonyms per scope, with a TTL.
 pub struct Vault {
     epoch: Instant,
@@ -176,6 +229,106 @@ impl Vault {
         self.lock()
             .map
             .remove(&(tenant.to_owned(), scope.to_owned()));
+    }
+
+    /// Whether the scope is held now (used within its TTL).
+    pub fn holds(&self, tenant: &str, scope: &str) -> bool {
+        let now = self.now_ms();
+        let guard = self.lock();
+        let ttl = ttl_ms(guard.config.ttl);
+        guard
+            .map
+            .get(&(tenant.to_owned(), scope.to_owned()))
+            .is_some_and(|s| now.saturating_sub(s.last_used_ms) < ttl)
+    }
+
+    /// Pseudonyms held in the scope (0 when it is not held): a decision that issued new
+    /// ones raises it.
+    pub fn scope_len(&self, tenant: &str, scope: &str) -> usize {
+        self.lock()
+            .map
+            .get(&(tenant.to_owned(), scope.to_owned()))
+            .map_or(0, |s| s.entries.len())
+    }
+
+    /// The scope's pseudonyms, to hand to another process; `None` when the scope holds
+    /// none.
+    pub fn export(&self, tenant: &str, scope: &str) -> Option<ScopeExport> {
+        let guard = self.lock();
+        let s = guard.map.get(&(tenant.to_owned(), scope.to_owned()))?;
+        if s.entries.is_empty() {
+            return None;
+        }
+        Some(ScopeExport {
+            entries: s
+                .entries
+                .iter()
+                .map(|e| ExportedEntry {
+                    entity: e.entity.clone(),
+                    pseudonym: e.pseudonym.clone(),
+                    derived: match &e.original {
+                        Original::Derived(f) => Some(*f),
+                        Original::Stored(_) => None,
+                    },
+                    stored: match &e.original {
+                        Original::Stored(v) => Some(v.clone()),
+                        Original::Derived(_) => None,
+                    },
+                    restore: e.restore,
+                })
+                .collect(),
+        })
+    }
+
+    /// Takes in the pseudonyms `export` holds that the scope lacks, within the vault's
+    /// limits (a full vault evicts its least recently used scope; a full scope refuses
+    /// and counts the rest); the scope counts as used now. A pseudonym the scope already
+    /// holds keeps its own way back. Returns how many were added.
+    pub fn import(&self, tenant: &str, scope: &str, export: &ScopeExport) -> usize {
+        let now = self.now_ms();
+        let mut guard = self.lock();
+        let Scopes {
+            config,
+            map: scopes,
+        } = &mut *guard;
+        let id = (tenant.to_owned(), scope.to_owned());
+        if !scopes.contains_key(&id) {
+            if scopes.len() >= config.max_scopes {
+                self.purge(scopes, now, config.ttl);
+            }
+            if scopes.len() >= config.max_scopes {
+                self.evict_oldest(scopes);
+            }
+        }
+        let s = scopes.entry(id).or_default();
+        s.last_used_ms = now;
+        let mut added = 0;
+        for e in &export.entries {
+            if s.by_pseudonym.contains_key(&e.pseudonym) {
+                continue;
+            }
+            let original = match (&e.stored, e.derived) {
+                (Some(v), _) => Original::Stored(v.clone()),
+                (None, Some(f)) => Original::Derived(f),
+                (None, None) => continue,
+            };
+            if s.entries.len() >= config.max_entries_per_scope {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            s.by_pseudonym.insert(e.pseudonym.clone(), s.entries.len());
+            s.entries.push(Arc::new(Entry {
+                entity: e.entity.clone(),
+                pseudonym: e.pseudonym.clone(),
+                original,
+                restore: e.restore,
+            }));
+            added += 1;
+        }
+        if added > 0 {
+            s.matcher = None;
+        }
+        added
     }
 
     /// Moves the vault's clock forward, for tests of expiry.

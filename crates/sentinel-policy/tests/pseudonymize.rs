@@ -410,3 +410,47 @@ fn the_vault_is_bounded_and_the_key_is_required() {
         .restorer(&DecisionContext::response("acme"))
         .is_none());
 }
+
+#[test]
+fn a_scope_exported_from_one_vault_restores_in_another() {
+    let first = policy("");
+    let ctx = DecisionContext::request("acme").with_scope("conv-1");
+    let out = pseudonymized(&first, PROMPT, &ctx);
+    let vault = first.vault();
+    assert!(vault.holds("acme", "conv-1"));
+    assert!(!vault.holds("acme", "conv-2"));
+    assert_eq!(vault.scope_len("acme", "conv-1"), 5);
+    assert!(vault.export("acme", "conv-2").is_none());
+    let export = vault.export("acme", "conv-1").expect("held");
+    assert_eq!(export.len(), 5);
+    // Stored originals travel (the e-mail and the token), so the bytes are to be sealed;
+    // the `Debug` shows a count.
+    let bytes = export.to_bytes();
+    assert!(String::from_utf8_lossy(&bytes).contains("10.20.30.40"));
+    assert!(!format!("{export:?}").contains("10.20.30.40"));
+    assert!(sentinel_policy::ScopeExport::from_bytes(b"not an export").is_none());
+
+    // Another process with the same deployment key: nothing in scope until imported.
+    let second = policy("");
+    let answer = |p: &PolicySet| {
+        p.restorer(&DecisionContext::response("acme").with_scope("conv-1"))
+            .expect("pseudonymizes")
+            .restore(&out)
+    };
+    assert_eq!(answer(&second).stats.restored, 0);
+    let read = sentinel_policy::ScopeExport::from_bytes(&bytes).expect("reads back");
+    assert_eq!(second.vault().import("acme", "conv-1", &read), 5);
+    let back = answer(&second);
+    assert_eq!(back.text, PROMPT);
+    assert_eq!(back.stats.restored, 5);
+    // Importing again adds nothing; another tenant's scope stays empty.
+    assert_eq!(second.vault().import("acme", "conv-1", &read), 0);
+    assert!(!second.vault().holds("globex", "conv-1"));
+}
+
+#[test]
+fn the_vault_is_offered_only_for_tenants_that_pseudonymize() {
+    let p = policy("[tenants.plain]\nextends = \"strict\"\n");
+    assert!(p.pseudonym_vault("acme").is_some());
+    assert!(p.pseudonym_vault("plain").is_none());
+}
