@@ -75,6 +75,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod chains;
 mod client;
 mod config;
 pub mod detection;

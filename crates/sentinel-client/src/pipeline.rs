@@ -27,6 +27,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use tracing::Instrument as _;
 
+use crate::chains::{answer_id, Chains, Continues};
 use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
 use crate::json_out;
@@ -316,6 +317,8 @@ pub struct Pipeline {
     refusals: Arc<RefusalWindow>,
     /// The pseudonym vault's shared level, if any.
     shared_vault: Option<Arc<SharedVault>>,
+    /// The scopes of Responses API answers, shared by the pipelines a reload makes.
+    chains: Arc<Chains>,
 }
 
 /// An empty cache of fingerprints kept beside shared detection results.
@@ -568,6 +571,7 @@ impl Pipeline {
             printed: printed_cache(),
             refusals: Arc::new(RefusalWindow::new()),
             shared_vault: None,
+            chains: Arc::new(Chains::new()),
             flights: SingleFlight::new(config.single_flight_wait),
             detection: Arc::new(detection),
             policy,
@@ -608,6 +612,7 @@ impl Pipeline {
             fingerprinter: self.fingerprinter.clone(),
             refusals: Arc::clone(&self.refusals),
             shared_vault,
+            chains: Arc::clone(&self.chains),
             flights: SingleFlight::new(self.config.single_flight_wait),
             // Kept with the detection stage whose results they describe.
             printed: if stages.detection.is_some() {
@@ -1133,6 +1138,45 @@ impl Pipeline {
         Some((store, vault, scope))
     }
 
+    /// The scope a Responses API request without a conversation id continues (see
+    /// [`crate::chains`]): the stored conversation it names, the scope of the answer it
+    /// names as previous (remembered here, else in the shared store; an answer remembered
+    /// nowhere starts a scope of that id), or for a first turn its own request id.
+    async fn continued_scope(&self, req: &PipelineRequest) -> String {
+        let continues = Continues::of(&req.body);
+        if let Some(id) = continues.conversation() {
+            return id.to_owned();
+        }
+        let Some(previous) = &continues.previous_response_id else {
+            return req.request_id.clone();
+        };
+        if let Some(scope) = self.chains.scope_of(&req.tenant, previous) {
+            return scope.to_string();
+        }
+        if let Some(shared) = &self.shared_vault {
+            if let Some(scope) = shared.scope_of(&req.tenant, previous).await {
+                self.chains.remember(&req.tenant, previous, &scope);
+                return scope;
+            }
+        }
+        previous.clone()
+    }
+
+    /// Remembers that the Responses API answer `id` belongs to `req`'s scope, for a request
+    /// that names it as previous; with a shared vault, in the shared store too.
+    async fn remember_answer(&self, req: &PipelineRequest, id: &str) {
+        let Some(vault) = self.policy.pseudonym_vault(&req.tenant) else {
+            return;
+        };
+        let scope = Pipeline::scope(req);
+        self.chains.remember(&req.tenant, id, scope);
+        if let Some(shared) = &self.shared_vault {
+            shared
+                .remember(vault.config().ttl, &req.tenant, id, scope)
+                .await;
+        }
+    }
+
     fn scope(req: &PipelineRequest) -> &str {
         req.conversation.as_deref().unwrap_or(&req.request_id)
     }
@@ -1159,6 +1203,13 @@ impl Pipeline {
     /// audited.
     pub async fn handle(&self, req: PipelineRequest) -> Result<PipelineResponse, PipelineError> {
         let started = Instant::now();
+        let mut req = req;
+        if req.route == Route::Responses
+            && req.conversation.is_none()
+            && self.policy.pseudonym_vault(&req.tenant).is_some()
+        {
+            req.conversation = Some(self.continued_scope(&req).await);
+        }
         let mut t = Timings::starting(started);
         let mut lookups: Vec<(CacheName, bool)> = Vec::new();
         let mut found_labels: Vec<(EntityType, &'static str)> = Vec::new();
@@ -1445,6 +1496,11 @@ impl Pipeline {
         }
         let raw = response.bytes().await?;
         t.lap(Stage::Upstream);
+        if req.route == Route::Responses && self.policy.pseudonym_vault(&req.tenant).is_some() {
+            if let Some(id) = answer_id(&raw) {
+                self.remember_answer(req, &id).await;
+            }
+        }
         let cached = CachedResponse {
             status: status.as_u16(),
             content_type: content_type.clone(),
@@ -2069,6 +2125,18 @@ pub struct ResponseStream {
     route: Route,
     policy_version: Arc<str>,
     started: Instant,
+    /// For a Responses API answer in a tenant that pseudonymizes: where its id is
+    /// remembered with its scope, once `response.created` names it.
+    chain: Option<ChainLink>,
+}
+
+/// Where a streamed Responses API answer's id is remembered with its scope.
+struct ChainLink {
+    chains: Arc<Chains>,
+    shared: Option<Arc<SharedVault>>,
+    ttl: Duration,
+    tenant: String,
+    scope: String,
 }
 
 impl Drop for ResponseStream {
@@ -2126,6 +2194,38 @@ impl ResponseStream {
             route: req.route,
             policy_version: p.policy.version_hash(&req.tenant),
             started: Instant::now(),
+            chain: match (req.route, p.policy.pseudonym_vault(&req.tenant)) {
+                (Route::Responses, Some(vault)) => Some(ChainLink {
+                    chains: Arc::clone(&p.chains),
+                    shared: p.shared_vault.clone(),
+                    ttl: vault.config().ttl,
+                    tenant: req.tenant.clone(),
+                    scope: Pipeline::scope(req).to_owned(),
+                }),
+                _ => None,
+            },
+        }
+    }
+
+    /// Remembers the answer's id (a `response.created` event's) with its scope, once. The
+    /// shared store's write is awaited (within its timeout), so a next turn sent the
+    /// moment the stream ends finds it on any replica.
+    async fn remember_answer(&mut self, created: &Value) {
+        let Some(link) = self.chain.take() else {
+            return;
+        };
+        let Some(id) = created
+            .get("response")
+            .and_then(|r| r.get("id"))
+            .and_then(Value::as_str)
+        else {
+            return;
+        };
+        link.chains.remember(&link.tenant, id, &link.scope);
+        if let Some(shared) = link.shared {
+            shared
+                .remember(link.ttl, &link.tenant, id, &link.scope)
+                .await;
         }
     }
 
@@ -2413,6 +2513,10 @@ impl ResponseStream {
             self.emit(&event);
             return;
         };
+        if self.chain.is_some() && v.get("type").and_then(Value::as_str) == Some("response.created")
+        {
+            self.remember_answer(&v).await;
+        }
         for (key, path, kind) in self.fragments(&v) {
             let piece = segments::get(&v, &path)
                 .and_then(Value::as_str)

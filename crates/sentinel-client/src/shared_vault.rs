@@ -79,6 +79,42 @@ impl SharedVault {
         }
     }
 
+    fn chain_key(tenant: &str, answer: &str) -> Key {
+        let mut b = Key::builder("vault-chain");
+        b.field(tenant.as_bytes()).field(answer.as_bytes());
+        b.finish()
+    }
+
+    /// The scope `tenant`'s Responses API answer `answer` belongs to, as another process
+    /// remembered it ([`SharedVault::remember`]).
+    pub(crate) async fn scope_of(&self, tenant: &str, answer: &str) -> Option<String> {
+        let key = SharedVault::chain_key(tenant, answer);
+        match tokio::time::timeout(self.timeout, self.store.get(&key)).await {
+            Ok(Ok(Some(bytes))) => {
+                count("chain", "hit");
+                String::from_utf8(bytes).ok()
+            }
+            Ok(Ok(None)) => {
+                count("chain", "miss");
+                None
+            }
+            Ok(Err(_)) | Err(_) => {
+                count("chain", "error");
+                None
+            }
+        }
+    }
+
+    /// Remembers, for the vault's TTL, that `tenant`'s answer `answer` belongs to `scope`.
+    pub(crate) async fn remember(&self, ttl: Duration, tenant: &str, answer: &str, scope: &str) {
+        let key = SharedVault::chain_key(tenant, answer);
+        let set = self.store.set(&key, scope.as_bytes().to_vec(), ttl);
+        match tokio::time::timeout(self.timeout, set).await {
+            Ok(Ok(())) => count("remember", "ok"),
+            Ok(Err(_)) | Err(_) => count("remember", "error"),
+        }
+    }
+
     /// Writes `tenant`'s `scope` to the store for the vault's TTL.
     pub(crate) async fn save(&self, vault: &Vault, tenant: &str, scope: &str) {
         let Some(export) = vault.export(tenant, scope) else {

@@ -223,3 +223,100 @@ async fn a_conversations_pseudonyms_restore_on_any_replica_through_redis() {
         .expect_err("share_vault without redis_url");
     assert!(err.to_string().contains("redis_url"), "{err}");
 }
+
+/// A Responses API turn through `c`: the answer's id and text (whole, or the deltas of a
+/// stream).
+async fn respond(
+    c: &SentinelClient,
+    input: &str,
+    previous: Option<&str>,
+    stream: bool,
+) -> (String, String) {
+    let mut body = json!({"model": "remember", "input": input, "stream": stream});
+    if let Some(p) = previous {
+        body["previous_response_id"] = json!(p);
+    }
+    let req = PipelineRequest::new(
+        Route::Responses,
+        "t",
+        serde_json::to_vec(&body).expect("json"),
+    );
+    let out = body_of(c.pipeline().handle(req).await.expect("answer")).await;
+    if !stream {
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let text = v["output"][1]["content"][0]["text"]
+            .as_str()
+            .expect("text")
+            .to_owned();
+        return (v["id"].as_str().expect("id").to_owned(), text);
+    }
+    let mut id = String::new();
+    let mut text = String::new();
+    for line in out.lines() {
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        let e: serde_json::Value = serde_json::from_str(data).expect("event");
+        match e["type"].as_str() {
+            Some("response.created") => id = e["response"]["id"].as_str().expect("id").to_owned(),
+            Some("response.output_text.delta") => {
+                text.push_str(e["delta"].as_str().expect("delta"))
+            }
+            _ => {}
+        }
+    }
+    (id, text)
+}
+
+/// A Responses API conversation continued by `previous_response_id` (the provider holds
+/// the earlier turns, the request carries none of their values) restores the pseudonyms
+/// the model quotes from them: in one process, and on another replica through the shared
+/// vault, whole or streamed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_responses_chain_restores_pseudonyms_from_earlier_turns() {
+    let redis = RedisServer::start();
+    let up = start().await;
+    std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
+    let dir = tempfile::tempdir().expect("tmp");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, TOKENS).expect("write");
+    let replica = |share: bool| {
+        client(
+            &up,
+            &format!(
+                "[policy]\nfile = \"{}\"\n[cache]\nredis_url = \"{}\"\nredis_key_env = \"{SHARED}\"\n\
+                 redis_timeout_ms = 500\nshare_vault = {share}\n",
+                policy.display(),
+                redis.url()
+            ),
+        )
+    };
+    let said = "mail jane.doe@example.com";
+    let quoted = format!("Earlier you said: {said}");
+
+    // One process: the first turn's scope follows its answer's id.
+    let alone = replica(false);
+    let (first, text) = respond(&alone, said, None, false).await;
+    assert_eq!(text, said);
+    let (second, text) = respond(&alone, "and then?", Some(&first), false).await;
+    assert_eq!(text, quoted);
+    // A third turn continues the second's answer, still the same scope.
+    let (_, text) = respond(&alone, "again?", Some(&second), true).await;
+    assert_eq!(text, "Earlier you said: and then?");
+    // Another replica without the shared vault cannot know it.
+    let other = replica(false);
+    let (_, text) = respond(&other, "and then?", Some(&first), false).await;
+    assert!(
+        text.starts_with("Earlier you said: mail [EMAIL_ADDRESS_"),
+        "{text}"
+    );
+
+    // Replicas sharing the vault: a streamed first turn on one, the next on the other.
+    let (a, b) = (replica(true), replica(true));
+    let (first, text) = respond(&a, said, None, true).await;
+    assert_eq!(text, said);
+    let (_, text) = respond(&b, "and then?", Some(&first), false).await;
+    assert_eq!(text, quoted);
+    let (_, text) = respond(&b, "and then?", Some(&first), true).await;
+    assert_eq!(text, quoted);
+}

@@ -148,6 +148,25 @@ fn last_user_text(v: &Value) -> String {
     }
 }
 
+/// The inputs of the model `remember`'s turns so far, the answer `resp_N` to the N-th.
+static TURNS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// The model `remember`'s answer to a Responses API request: its id, and its text (the
+/// input, or with `previous_response_id` the input of that turn, quoted).
+fn remembered_turn(v: &Value) -> (String, String) {
+    let mut turns = TURNS.lock().expect("lock");
+    let said = match v["previous_response_id"]
+        .as_str()
+        .and_then(|p| p.strip_prefix("resp_"))
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        Some(n) => format!("Earlier you said: {}", turns[n - 1]),
+        None => v["input"].as_str().unwrap_or_default().to_owned(),
+    };
+    turns.push(v["input"].as_str().unwrap_or_default().to_owned());
+    (format!("resp_{}", turns.len()), said)
+}
+
 /// An SSE event named by its data's `type` (Anthropic's and the Responses API's form).
 fn event(v: Value) -> String {
     format!(
@@ -253,8 +272,16 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
         "/v1/responses" => {
             // Answers with values of its own (the request's would arrive redacted); a
             // reasoning summary carries them too.
+            let mut id = "resp_1".to_owned();
             let text = if model == "secret" {
                 "Your key is AKIAIOSFODNN7EXAMPLE, keep it safe.".to_owned()
+            } else if model == "remember" {
+                // A provider that keeps the conversation: each answer gets an id of its own,
+                // and a request naming one as previous is answered by quoting its input,
+                // which the request itself does not carry.
+                let (answer_id, said) = remembered_turn(&v);
+                id = answer_id;
+                said
             } else {
                 "The SSN on file is 536-22-1234, mail jane.doe@example.com.".to_owned()
             };
@@ -264,7 +291,7 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             };
             let reasoning = json!({"id": "rs_1", "type": "reasoning",
                 "summary": [{"type": "summary_text", "text": text}]});
-            let response = |output: Value, status: &str| json!({"id": "resp_1", "object": "response", "status": status, "model": model, "output": output});
+            let response = |output: Value, status: &str| json!({"id": id, "object": "response", "status": status, "model": model, "output": output});
             if model == "custom-tool" {
                 // A custom tool call whose free-form input carries the values, streamed
                 // three bytes at a time, then whole in the `.done` event and the item.

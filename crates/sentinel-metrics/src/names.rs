@@ -47,8 +47,9 @@ pub const AUDIT_DROPPED_TOTAL: &str = "deepsentinel_audit_dropped_total";
 /// than `sentinel_client::REFUSALS_PER_SECOND` came in one second.
 pub const AUDIT_REFUSALS_SKIPPED_TOTAL: &str = "deepsentinel_audit_refusals_skipped_total";
 /// Conversation scopes of the pseudonym vault read from or written to the shared store
-/// (`[cache] share_vault`), by `op` (`load`, `save`) and `result` (`hit`, `miss`, `ok`,
-/// `error`).
+/// (`[cache] share_vault`), and the scopes of Responses API answers (`chain` read,
+/// `remember` written), by `op` (`load`, `save`, `chain`, `remember`) and `result` (`hit`,
+/// `miss`, `ok`, `error`).
 pub const VAULT_SHARED_TOTAL: &str = "deepsentinel_vault_shared_total";
 /// 1 while the audit log is healthy, 0 while writes fail.
 pub const AUDIT_HEALTHY: &str = "deepsentinel_audit_healthy";
@@ -131,6 +132,6 @@ pub mod label {
     pub const OUTCOME: &str = "outcome";
     /// The audit failure policy (`fail_open`, `fail_closed`).
     pub const POLICY: &str = "policy";
-    /// A shared store operation (`load`, `save`).
+    /// A shared store operation (`load`, `save`, `chain`, `remember`).
     pub const OP: &str = "op";
 }

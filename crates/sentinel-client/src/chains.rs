@@ -1,0 +1,120 @@
+//! Which pseudonym scope a Responses API request continues.
+//!
+//! The Responses API keeps a conversation on the provider's side: a request names the
+//! answer it follows (`previous_response_id`) or a stored conversation (`conversation`),
+//! and carries only the new turn. The model can then quote pseudonyms issued in earlier
+//! turns, which only the scope of those turns can restore. Without a conversation id from
+//! the caller, the pipeline therefore takes the scope from the request itself: the
+//! stored conversation's id, or the scope of the answer named as previous (each answer's
+//! id is remembered with its scope, here and, with a shared vault, in the shared store),
+//! or for a first turn its own request id, under which its answer's id is then
+//! remembered.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+/// Answers remembered per process (the least recently used go first).
+const REMEMBERED: usize = 65_536;
+
+/// What a Responses API request says it continues.
+#[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+pub(crate) struct Continues {
+    #[serde(default)]
+    conversation: Option<ConversationRef>,
+    #[serde(default)]
+    pub(crate) previous_response_id: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+enum ConversationRef {
+    Id(String),
+    Object { id: String },
+}
+
+impl Continues {
+    /// What `body` continues; the default when it names nothing (read only when the
+    /// body holds either key's name, so a first turn is not parsed twice).
+    pub(crate) fn of(body: &[u8]) -> Continues {
+        let names = |key: &[u8]| memchr::memmem::find(body, key).is_some();
+        if !names(b"\"previous_response_id\"") && !names(b"\"conversation\"") {
+            return Continues::default();
+        }
+        serde_json::from_slice(body).unwrap_or_default()
+    }
+
+    /// The stored conversation's id, if the request names one.
+    pub(crate) fn conversation(&self) -> Option<&str> {
+        match self.conversation.as_ref()? {
+            ConversationRef::Id(id) | ConversationRef::Object { id } => Some(id),
+        }
+    }
+}
+
+/// The scope of each remembered answer, by tenant and answer id.
+pub(crate) struct Chains {
+    scopes: quick_cache::sync::Cache<(String, String), Arc<str>>,
+}
+
+impl Chains {
+    pub(crate) fn new() -> Chains {
+        Chains {
+            scopes: quick_cache::sync::Cache::new(REMEMBERED),
+        }
+    }
+
+    /// The scope of `tenant`'s answer `id`, if remembered here.
+    pub(crate) fn scope_of(&self, tenant: &str, id: &str) -> Option<Arc<str>> {
+        self.scopes.get(&(tenant.to_owned(), id.to_owned()))
+    }
+
+    /// Remembers that `tenant`'s answer `id` belongs to `scope`.
+    pub(crate) fn remember(&self, tenant: &str, id: &str, scope: &str) {
+        self.scopes
+            .insert((tenant.to_owned(), id.to_owned()), Arc::from(scope));
+    }
+}
+
+/// The id of a whole Responses API answer (its top-level `id`).
+pub(crate) fn answer_id(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: Option<String>,
+    }
+    serde_json::from_slice::<Id>(body).ok()?.id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_names_what_it_continues_in_either_form() {
+        assert_eq!(
+            Continues::of(br#"{"model":"m","input":"hi"}"#),
+            Continues::default()
+        );
+        let c = Continues::of(br#"{"model":"m","previous_response_id":"resp_1","input":"x"}"#);
+        assert_eq!(c.previous_response_id.as_deref(), Some("resp_1"));
+        assert_eq!(c.conversation(), None);
+        assert_eq!(
+            Continues::of(br#"{"conversation":"conv_7","input":"x"}"#).conversation(),
+            Some("conv_7")
+        );
+        assert_eq!(
+            Continues::of(br#"{"conversation":{"id":"conv_8"},"input":"x"}"#).conversation(),
+            Some("conv_8")
+        );
+        // A key's name inside a text is not a key.
+        assert_eq!(
+            Continues::of(br#"{"input":"what is \"conversation\"?"}"#),
+            Continues::default()
+        );
+        assert_eq!(
+            answer_id(br#"{"object":"response","id":"resp_9"}"#).as_deref(),
+            Some("resp_9")
+        );
+        assert_eq!(answer_id(b"not json"), None);
+    }
+}
