@@ -5,9 +5,10 @@
 //! or continue after a restart, would find its earlier pseudonyms unknown: a stateful
 //! API (the Responses API's `previous_response_id`) sends the model's earlier turns from
 //! the provider's side, pseudonyms and all, and an answer quoting one could not be
-//! restored. With a shared vault, a pipeline takes a conversation's scope in from the
-//! store before deciding a request when it does not hold it, and writes the scope back
-//! when the request issued new pseudonyms. Only conversation scopes (a request's
+//! restored. With a shared vault, a pipeline takes in what the store holds of a
+//! conversation's scope before deciding each of its requests (another replica may have
+//! served the turn before), and writes the scope back when the request issued new
+//! pseudonyms. Only conversation scopes (a request's
 //! `conversation`) are shared; a request's own scope ends with it.
 
 use std::sync::Arc;
@@ -51,13 +52,11 @@ impl SharedVault {
         b.finish()
     }
 
-    /// Takes `tenant`'s `scope` in from the store when `vault` does not hold it. A store
-    /// that fails or is slow leaves the vault as it was (the answer's pseudonyms from other
-    /// replicas then stay unresolved, and are counted so).
+    /// Takes in what the store holds of `tenant`'s `scope` that `vault` lacks: also when
+    /// the vault holds the scope already, since another replica may have served the turn
+    /// before this one. A store that fails or is slow leaves the vault as it was (the
+    /// answer's pseudonyms from other replicas then stay unresolved, and are counted so).
     pub(crate) async fn load(&self, vault: &Vault, tenant: &str, scope: &str) {
-        if vault.holds(tenant, scope) {
-            return;
-        }
         let key = SharedVault::key(tenant, scope);
         match tokio::time::timeout(self.timeout, self.store.get(&key)).await {
             Ok(Ok(Some(bytes))) => match ScopeExport::from_bytes(&bytes) {

@@ -185,6 +185,21 @@ async fn a_conversations_pseudonyms_restore_on_any_replica_through_redis() {
         say(&b, "conv-1", &quoted).await,
         format!("As you said: {prompt}")
     );
+    // Back on the first replica, which holds the scope from the first turn, a turn that
+    // quotes what the second replica was given: the scope is read again, not trusted stale.
+    let later = "and call 10.20.30.40";
+    assert_eq!(say(&b, "conv-1", later).await, later);
+    let body = up.seen.last("/v1/chat/completions").expect("sent");
+    let sent_later = serde_json::from_slice::<serde_json::Value>(&body).expect("json")["messages"]
+        [0]["content"]
+        .as_str()
+        .expect("text")
+        .to_owned();
+    assert!(sent_later.contains("[IP_ADDRESS_"), "{sent_later}");
+    assert_eq!(
+        say(&a, "conv-1", &format!("Quoting: {sent_later}")).await,
+        format!("Quoting: {later}")
+    );
     assert_eq!(say(&alone, "conv-1", &quoted).await, quoted, "not shared");
     assert_eq!(say(&b, "conv-2", &quoted).await, quoted, "another scope");
 

@@ -292,6 +292,13 @@ impl Vault {
             map: scopes,
         } = &mut *guard;
         let id = (tenant.to_owned(), scope.to_owned());
+        if scopes
+            .get(&id)
+            .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= ttl_ms(config.ttl))
+        {
+            scopes.remove(&id);
+            self.expired.fetch_add(1, Ordering::Relaxed);
+        }
         if !scopes.contains_key(&id) {
             if scopes.len() >= config.max_scopes {
                 self.purge(scopes, now, config.ttl);

@@ -446,6 +446,11 @@ fn a_scope_exported_from_one_vault_restores_in_another() {
     // Importing again adds nothing; another tenant's scope stays empty.
     assert_eq!(second.vault().import("acme", "conv-1", &read), 0);
     assert!(!second.vault().holds("globex", "conv-1"));
+    // A scope past its TTL is dropped before an import, not merged into.
+    second.vault().advance_clock(Duration::from_secs(2 * 3600));
+    assert!(!second.vault().holds("acme", "conv-1"));
+    assert_eq!(second.vault().import("acme", "conv-1", &read), 5);
+    assert_eq!(second.vault().stats().expired_scopes, 1);
 }
 
 #[test]
