@@ -698,7 +698,7 @@ fn a_second_sigterm_cuts_the_drain_short() {
     let log = stderr_of(&mut child);
     assert!(log.contains("second signal"), "{log}");
     drop(silent);
-    // The request that was cut is on record: its answer's event says it was abandoned.
+    // The request that was cut is on record: its answer's event says the gateway stopped.
     let audit = std::fs::read_dir(dir.path().join("deepsentinel-audit"))
         .expect("the audit directory")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -716,7 +716,7 @@ fn a_second_sigterm_cuts_the_drain_short() {
     assert_eq!(events[1]["direction"], "response");
     assert_eq!(events[1]["request_id"], events[0]["request_id"]);
     assert_eq!(events[1]["decision"], "none");
-    assert_eq!(events[1]["outcome"], "abandoned");
+    assert_eq!(events[1]["outcome"], "shutdown");
 }
 
 /// However a hand-over test ends, no gateway outlives it: the first, and whichever

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -319,6 +320,8 @@ pub struct Pipeline {
     shared_vault: Option<Arc<SharedVault>>,
     /// The scopes of Responses API answers, shared by the pipelines a reload makes.
     chains: Arc<Chains>,
+    /// Set by [`Pipeline::cut_short`]; shared by the pipelines a reload makes.
+    stopping: Arc<AtomicBool>,
 }
 
 /// An empty cache of fingerprints kept beside shared detection results.
@@ -475,10 +478,15 @@ impl Owed<'_> {
 impl Drop for Owed<'_> {
     fn drop(&mut self) {
         if self.armed {
+            let outcome = match self.outcome {
+                // Never settled: its future was dropped.
+                "abandoned" => Pipeline::dropped(&self.pipeline.stopping),
+                settled => settled,
+            };
             self.pipeline.record_unanswered(
                 Who::of(self.req),
                 &self.model,
-                self.outcome,
+                outcome,
                 self.started.elapsed(),
             );
         }
@@ -572,6 +580,7 @@ impl Pipeline {
             refusals: Arc::new(RefusalWindow::new()),
             shared_vault: None,
             chains: Arc::new(Chains::new()),
+            stopping: Arc::new(AtomicBool::new(false)),
             flights: SingleFlight::new(config.single_flight_wait),
             detection: Arc::new(detection),
             policy,
@@ -580,6 +589,23 @@ impl Pipeline {
             transport,
             telemetry,
             config,
+        }
+    }
+
+    /// Says that the process is cutting its exchanges short (a second stop signal, or a
+    /// drain whose grace ran out): an exchange dropped from now on before its answer was
+    /// complete is recorded with the outcome `shutdown` instead of `abandoned` (which then
+    /// means that its caller left).
+    pub fn cut_short(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+
+    /// The outcome of an exchange dropped before its answer was complete.
+    fn dropped(stopping: &AtomicBool) -> &'static str {
+        if stopping.load(Ordering::Relaxed) {
+            "shutdown"
+        } else {
+            "abandoned"
         }
     }
 
@@ -613,6 +639,7 @@ impl Pipeline {
             refusals: Arc::clone(&self.refusals),
             shared_vault,
             chains: Arc::clone(&self.chains),
+            stopping: Arc::clone(&self.stopping),
             flights: SingleFlight::new(self.config.single_flight_wait),
             // Kept with the detection stage whose results they describe.
             printed: if stages.detection.is_some() {
@@ -2128,6 +2155,8 @@ pub struct ResponseStream {
     /// For a Responses API answer in a tenant that pseudonymizes: where its id is
     /// remembered with its scope, once `response.created` names it.
     chain: Option<ChainLink>,
+    /// The pipeline's [`Pipeline::cut_short`] flag.
+    stopping: Arc<AtomicBool>,
 }
 
 /// Where a streamed Responses API answer's id is remembered with its scope.
@@ -2143,7 +2172,8 @@ impl Drop for ResponseStream {
     fn drop(&mut self) {
         // Dropped before its end (the caller left, the gateway stopped): what was passed
         // on so far is recorded. An ended stream has its event already.
-        self.end("allow", "abandoned");
+        let outcome = Pipeline::dropped(&self.stopping);
+        self.end("allow", outcome);
     }
 }
 
@@ -2204,6 +2234,7 @@ impl ResponseStream {
                 }),
                 _ => None,
             },
+            stopping: Arc::clone(&p.stopping),
         }
     }
 

@@ -243,3 +243,36 @@ async fn every_forwarded_request_has_one_response_event_however_it_ends() {
         assert_eq!(answers(&events, id).len(), owed, "{id}");
     }
 }
+
+/// Once the process cuts its exchanges short (`Pipeline::cut_short`: a second stop signal,
+/// a drain out of grace), a dropped exchange is on record as `shutdown`, not as the
+/// caller's `abandoned`: whole answers and streams alike.
+#[tokio::test]
+async fn exchanges_cut_by_a_stopping_gateway_are_told_from_callers_that_left() {
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = audited_client(&up, dir.path());
+    let p = c.pipeline();
+    let r = p
+        .handle(request("streaming", "ssn-leak", true))
+        .await
+        .expect("answer");
+    let PipelineBody::Stream(mut s) = r.body else {
+        panic!("a stream")
+    };
+    s.next().await.expect("a piece").expect("not an error");
+    p.cut_short();
+    let cut = tokio::time::timeout(
+        Duration::from_millis(40),
+        p.handle(request("waiting", "slow", false)),
+    )
+    .await;
+    assert!(cut.is_err(), "the slow upstream answers after 150 ms");
+    drop(s);
+    let events = events(dir.path());
+    for id in ["streaming", "waiting"] {
+        let a = answers(&events, id);
+        assert_eq!(a.len(), 1, "{id}: {events:#?}");
+        assert_eq!(a[0]["outcome"], "shutdown", "{id}");
+    }
+}

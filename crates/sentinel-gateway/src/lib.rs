@@ -569,6 +569,7 @@ impl Gateway {
     /// off (`serve` returns; queued audit records are still written when the gateway is
     /// dropped). What a second SIGTERM or Ctrl-C asks for.
     pub fn hurry_shutdown(&self) {
+        self.state.live.load().pipeline.cut_short();
         self.state.hurry.send_replace(true);
     }
 
@@ -714,6 +715,7 @@ impl Gateway {
         tokio::select! {
             drained = tokio::time::timeout(grace, graceful.shutdown()) => {
                 if drained.is_err() {
+                    self.state.live.load().pipeline.cut_short();
                     tracing::warn!("grace period over; closing the remaining connections");
                 }
             }
