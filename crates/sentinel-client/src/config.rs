@@ -418,6 +418,9 @@ pub enum Auth {
     Bearer,
     /// `x-api-key: KEY` and `anthropic-version` (Anthropic).
     XApiKey,
+    /// `api-key: KEY` (Azure OpenAI; give the deployment's URL with its `?api-version=`
+    /// as the upstream).
+    ApiKey,
 }
 
 /// `[network]`.
@@ -629,6 +632,11 @@ impl SentinelConfig {
                         http::HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| bad())?;
                     v.set_sensitive(true);
                     endpoint = endpoint.header(http::header::AUTHORIZATION, v);
+                }
+                Auth::ApiKey => {
+                    let mut v = http::HeaderValue::from_str(key).map_err(|_| bad())?;
+                    v.set_sensitive(true);
+                    endpoint = endpoint.header(http::HeaderName::from_static("api-key"), v);
                 }
                 Auth::XApiKey => {
                     let mut v = http::HeaderValue::from_str(key).map_err(|_| bad())?;

@@ -35,10 +35,11 @@ pub(crate) const DEFAULT_RESPONSE_HEADERS: [&str; 7] = [
 
 /// Never passed, either way: credentials, cookies, the body's framing and encoding
 /// (the gateway reads and writes bodies itself), hop-by-hop headers, and the gateway's own.
-const NEVER: [&str; 16] = [
+const NEVER: [&str; 17] = [
     "authorization",
     "proxy-authorization",
     "x-api-key",
+    "api-key",
     "cookie",
     "set-cookie",
     "host",

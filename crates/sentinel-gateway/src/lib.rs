@@ -840,8 +840,8 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
 }
 
 /// The caller's own upstream key, when the gateway forwards callers' keys, in the form
-/// the upstream takes: its `Authorization: Bearer` token or `x-api-key`, whichever is
-/// present and not a gateway key. A gateway key is never forwarded.
+/// the upstream takes: its `Authorization: Bearer` token, `x-api-key` or `api-key`,
+/// whichever is present and not a gateway key. A gateway key is never forwarded.
 fn client_credential(
     live: &Live,
     headers: &http::HeaderMap,
@@ -850,6 +850,7 @@ fn client_credential(
     let own = [
         bearer(headers),
         headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+        headers.get("api-key").and_then(|v| v.to_str().ok()),
     ]
     .into_iter()
     .flatten()
@@ -858,6 +859,7 @@ fn client_credential(
     let (name, value) = match auth {
         Auth::Bearer => (header::AUTHORIZATION, format!("Bearer {own}")),
         Auth::XApiKey => (http::HeaderName::from_static("x-api-key"), own.to_owned()),
+        Auth::ApiKey => (http::HeaderName::from_static("api-key"), own.to_owned()),
     };
     let mut value = HeaderValue::from_str(&value).ok()?;
     value.set_sensitive(true);
@@ -916,7 +918,8 @@ fn authenticate<'s, 'r>(
         .get(GATEWAY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
         .or_else(|| bearer(headers))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()));
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()));
     match key.and_then(|k| keys.get(&key_digest(k))) {
         Some(entry) => Ok((&entry.tenant, entry.priority)),
         None => Err(Refused::Unauthorized { presented: key }),

@@ -555,6 +555,50 @@ fn audit_log(dir: &std::path::Path) -> String {
         .collect()
 }
 
+/// Azure OpenAI's form: a caller (the AzureOpenAI SDK) sends its gateway key as `api-key`,
+/// and with `auth = "api-key"` a forwarded caller key goes upstream as `api-key`, never
+/// the gateway key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_callers_and_upstreams_take_the_key_as_api_key() {
+    let gw = gateway_with("auth = \"api-key\"\nforward_client_key = true\n", "", true).await;
+    let send = |headers: &[(&'static str, &'static str)]| {
+        let mut e = Endpoint::new("gw", &gw.url).expect("endpoint");
+        for (name, value) in headers {
+            e = e.header(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let c = HttpTransport::new(no_retries(), vec![Upstream::single(e)]).expect("client");
+        async move {
+            c.send(OutboundRequest::post_json(
+                "/v1/chat/completions",
+                chat("hi"),
+            ))
+            .await
+            .expect("send")
+            .status
+        }
+    };
+    let sent_key = || {
+        let heads = gw.heads.lock().expect("lock");
+        let (_, h) = heads.last().expect("sent");
+        h.get("api-key")
+            .map(|v| v.to_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(send(&[("api-key", KEY)]).await, StatusCode::OK);
+    assert_eq!(sent_key(), None, "the gateway key is never forwarded");
+    assert_eq!(
+        send(&[("x-deepsentinel-key", KEY), ("api-key", "azure-caller-own")]).await,
+        StatusCode::OK
+    );
+    assert_eq!(sent_key().as_deref(), Some("azure-caller-own"));
+    assert_eq!(
+        send(&[("api-key", "wrong")]).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 /// A chat request for `model` saying `text`.
 fn chat_as(model: &str, text: &str) -> String {
     json!({"model": model, "messages": [{"role": "user", "content": text}]}).to_string()

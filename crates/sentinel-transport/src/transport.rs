@@ -258,6 +258,11 @@ fn target(base: &Uri, path: &str) -> Result<Uri, TransportError> {
         joined.push('/');
     }
     joined.push_str(path);
+    // A base's query goes after the path (Azure OpenAI's `?api-version=`).
+    if let Some(query) = base.query() {
+        joined.push(if path.contains('?') { '&' } else { '?' });
+        joined.push_str(query);
+    }
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(base.scheme().cloned().unwrap_or(http::uri::Scheme::HTTPS));
     parts.authority = Some(base.authority().cloned().ok_or_else(invalid)?);
@@ -594,6 +599,18 @@ mod tests {
         assert_eq!(
             joined("http://localhost:11434", "/v1/models"),
             "http://localhost:11434/v1/models"
+        );
+        // A base's query (Azure OpenAI's api-version) follows the path.
+        assert_eq!(
+            joined(
+                "https://r.openai.azure.com/openai/deployments/gpt4o?api-version=2024-10-21",
+                "/chat/completions"
+            ),
+            "https://r.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            joined("https://r.example/v1?api-version=1", "/models?limit=2"),
+            "https://r.example/v1/models?limit=2&api-version=1"
         );
     }
 
