@@ -699,12 +699,7 @@ fn a_second_sigterm_cuts_the_drain_short() {
     assert!(log.contains("second signal"), "{log}");
     drop(silent);
     // The request that was cut is on record: its answer's event says the gateway stopped.
-    let audit = std::fs::read_dir(dir.path().join("deepsentinel-audit"))
-        .expect("the audit directory")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .map(|p| std::fs::read_to_string(p).expect("read"))
-        .collect::<String>();
+    let audit = sentinel_testkit::audit_log(&dir.path().join("deepsentinel-audit"));
     let events: Vec<serde_json::Value> = audit
         .lines()
         .map(|l| {

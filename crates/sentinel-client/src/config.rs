@@ -164,10 +164,11 @@ pub struct ServerSection {
     #[serde(default)]
     pub workers: Option<usize>,
     /// Headers of a caller's request the gateway sends on to the upstream: names, or
-    /// prefixes ending in `*` (default `openai-organization`, `openai-project`,
-    /// `openai-beta`, `anthropic-version`, `anthropic-beta`; `[]` sends none).
-    /// Credentials, cookies, framing and the gateway's own `x-deepsentinel-` headers
-    /// never pass.
+    /// prefixes ending in `*` (default `openai-beta`, `anthropic-version`,
+    /// `anthropic-beta`; `[]` sends none). Add `openai-organization` and `openai-project`
+    /// only where callers may pick whom the provider bills (their own keys, or a key
+    /// scoped to one project). Credentials, cookies, framing and the gateway's own
+    /// `x-deepsentinel-` headers never pass.
     #[serde(default)]
     pub forward_request_headers: Option<Vec<String>>,
     /// Headers of the upstream's answer the gateway passes on to the caller, likewise

@@ -153,19 +153,7 @@ async fn the_strict_default_redacts_and_blocks_and_audits_without_values() {
     assert!(digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_hexdigit()));
 }
 
-/// The audit log in `dir`: its files' lines, oldest file first.
-pub(crate) fn audit_log(dir: &std::path::Path) -> String {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|p| std::fs::read_to_string(p).expect("log"))
-        .collect()
-}
+pub(crate) use sentinel_testkit::audit_log;
 
 /// The request records of an audit directory: per record, the entity counts and the
 /// fingerprints.

@@ -38,6 +38,24 @@ async fn ask(c: &SentinelClient) -> (bool, String) {
     (r.cache_hit, body_of(r).await)
 }
 
+/// A connection to `redis`, and the names it holds that match `pattern`.
+async fn redis_keys(
+    redis: &RedisServer,
+    pattern: &str,
+) -> (redis::aio::MultiplexedConnection, Vec<String>) {
+    let mut conn = redis::Client::open(redis.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(pattern)
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    (conn, keys)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_answers_through_redis_and_redis_holds_them_sealed() {
     let redis = RedisServer::start();
@@ -63,16 +81,7 @@ async fn replicas_share_answers_through_redis_and_redis_holds_them_sealed() {
     assert_eq!(up.seen.calls.load(Ordering::SeqCst), 2);
 
     // What Redis holds is sealed: the answer's text is not in it.
-    let mut conn = redis::Client::open(redis.url())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("deepsentinel:response:*")
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
+    let (mut conn, keys) = redis_keys(&redis, "deepsentinel:response:*").await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     let held: Vec<u8> = redis::cmd("GET")
         .arg(&keys[0])
@@ -124,6 +133,28 @@ pseudonym = "token"
 direction = "request"
 "#;
 
+/// A replica that pseudonymizes with [`TOKENS`] (its policy file written into `dir`),
+/// with the shared secret's Redis level, sharing its vault there or not.
+fn token_replica(
+    up: &Upstream,
+    redis: &RedisServer,
+    dir: &std::path::Path,
+    share: bool,
+) -> SentinelClient {
+    std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, TOKENS).expect("write");
+    client(
+        up,
+        &format!(
+            "[policy]\nfile = \"{}\"\n[cache]\nredis_url = \"{}\"\nredis_key_env = \"{SHARED}\"\n\
+             redis_timeout_ms = 500\nshare_vault = {share}\n",
+            policy.display(),
+            redis.url()
+        ),
+    )
+}
+
 /// The answer's text to `text`, said in `conversation`.
 async fn say(c: &SentinelClient, conversation: &str, text: &str) -> String {
     let mut req = PipelineRequest::new(
@@ -150,21 +181,8 @@ async fn say(c: &SentinelClient, conversation: &str, text: &str) -> String {
 async fn a_conversations_pseudonyms_restore_on_any_replica_through_redis() {
     let redis = RedisServer::start();
     let up = start().await;
-    std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
     let dir = tempfile::tempdir().expect("tmp");
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(&policy, TOKENS).expect("write");
-    let replica = |share: bool| {
-        client(
-            &up,
-            &format!(
-                "[policy]\nfile = \"{}\"\n[cache]\nredis_url = \"{}\"\nredis_key_env = \"{SHARED}\"\n\
-                 redis_timeout_ms = 500\nshare_vault = {share}\n",
-                policy.display(),
-                redis.url()
-            ),
-        )
-    };
+    let replica = |share: bool| token_replica(&up, &redis, dir.path(), share);
     let (a, b, alone) = (replica(true), replica(true), replica(false));
     let prompt = "mail jane.doe@example.com about card 4111 1111 1111 1111";
     assert_eq!(say(&a, "conv-1", prompt).await, prompt);
@@ -203,16 +221,7 @@ async fn a_conversations_pseudonyms_restore_on_any_replica_through_redis() {
     assert_eq!(say(&alone, "conv-1", &quoted).await, quoted, "not shared");
     assert_eq!(say(&b, "conv-2", &quoted).await, quoted, "another scope");
 
-    let mut conn = redis::Client::open(redis.url())
-        .expect("url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("deepsentinel:vault:*")
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
+    let (mut conn, keys) = redis_keys(&redis, "deepsentinel:vault:*").await;
     assert_eq!(
         keys.len(),
         1,
@@ -291,21 +300,8 @@ async fn respond(
 async fn a_responses_chain_restores_pseudonyms_from_earlier_turns() {
     let redis = RedisServer::start();
     let up = start().await;
-    std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
     let dir = tempfile::tempdir().expect("tmp");
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(&policy, TOKENS).expect("write");
-    let replica = |share: bool| {
-        client(
-            &up,
-            &format!(
-                "[policy]\nfile = \"{}\"\n[cache]\nredis_url = \"{}\"\nredis_key_env = \"{SHARED}\"\n\
-                 redis_timeout_ms = 500\nshare_vault = {share}\n",
-                policy.display(),
-                redis.url()
-            ),
-        )
-    };
+    let replica = |share: bool| token_replica(&up, &redis, dir.path(), share);
     let said = "mail jane.doe@example.com";
     let quoted = format!("Earlier you said: {said}");
 

@@ -12,14 +12,11 @@ use http::{HeaderMap, HeaderName};
 
 use crate::GatewayError;
 
-/// The headers a caller's request may carry to the upstream by default.
-pub(crate) const DEFAULT_REQUEST_HEADERS: [&str; 5] = [
-    "openai-organization",
-    "openai-project",
-    "openai-beta",
-    "anthropic-version",
-    "anthropic-beta",
-];
+/// The headers a caller's request may carry to the upstream by default: those that ask
+/// for an API version or features. Not `openai-organization` or `openai-project`: under
+/// the gateway's own key they would let a caller pick whom the provider bills.
+pub(crate) const DEFAULT_REQUEST_HEADERS: [&str; 3] =
+    ["openai-beta", "anthropic-version", "anthropic-beta"];
 
 /// The headers of the upstream's answer passed on to the caller by default (`*` at the
 /// end: every name that starts so).
@@ -235,7 +232,11 @@ mod tests {
             ("content-type", "application/json"),
         ]);
         let out = rules.outbound(&caller);
-        assert_eq!(names(&out), ["anthropic-beta", "openai-project"]);
+        assert_eq!(
+            names(&out),
+            ["anthropic-beta"],
+            "a project is not the caller's to pick"
+        );
         assert_eq!(out.get_all("anthropic-beta").iter().count(), 2);
 
         let upstream = map(&[

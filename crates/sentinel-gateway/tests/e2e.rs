@@ -62,7 +62,7 @@ try:
 except openai.APIError as err:
     out["responses_blocked"] = str(err)
 raw = c.chat.completions.with_raw_response.create(model="echo",
-    messages=[{"role": "user", "content": "hi"}], extra_headers={"OpenAI-Project": "proj_e2e"})
+    messages=[{"role": "user", "content": "hi"}], extra_headers={"OpenAI-Beta": "e2e-feature=v1"})
 out["raw"] = {"sdk_request_id": raw.parse()._request_id,
     "audit_request_id": raw.headers.get("x-deepsentinel-request-id"),
     "remaining": raw.headers.get("x-ratelimit-remaining-requests"),
@@ -129,8 +129,8 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
             .lock()
             .expect("lock")
             .iter()
-            .any(|(_, h)| h.get("openai-project").is_some_and(|p| p == "proj_e2e")),
-        "OpenAI-Project reached the upstream"
+            .any(|(_, h)| h.get("openai-beta").is_some_and(|p| p == "e2e-feature=v1")),
+        "OpenAI-Beta reached the upstream"
     );
     // A streamed Responses API answer, read by the SDK: every delta, the .done text and the
     // completed response are redacted; a blocked one raises.

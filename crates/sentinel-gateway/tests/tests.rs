@@ -352,7 +352,13 @@ async fn the_scan_endpoints_detect_as_the_configured_mode_does() {
 /// way; each proxied response names its audit records' request id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_headers_pass_both_ways_and_nothing_else() {
-    let gw = gateway("[cache]\nresponse = true\n", true).await;
+    // The defaults, and `openai-project` (a deployment whose callers may pick it).
+    let gw = gateway(
+        "[cache]\nresponse = true\n[server]\nforward_request_headers = \
+         [\"openai-beta\", \"anthropic-version\", \"anthropic-beta\", \"openai-project\"]\n",
+        true,
+    )
+    .await;
     let mut e = Endpoint::new("gw", &gw.url).expect("endpoint");
     for (name, value) in [
         ("x-deepsentinel-key", KEY),
@@ -505,7 +511,7 @@ async fn refused_callers_are_on_record_without_their_key() {
     .await;
     assert_eq!(status, StatusCode::OK);
 
-    let log = audit_log(gw.dir.path());
+    let log = sentinel_testkit::audit_log(gw.dir.path());
     for secret in ["sk-old-rotated", "sk-guess", "jane.doe"] {
         assert!(!log.contains(secret), "{secret} in the audit log");
     }
@@ -539,20 +545,6 @@ async fn refused_callers_are_on_record_without_their_key() {
     assert!(events
         .iter()
         .any(|e| e["tenant"] == "acme" && e["direction"] == "request"));
-}
-
-/// The audit directory's records, in order.
-fn audit_log(dir: &std::path::Path) -> String {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|p| std::fs::read_to_string(p).expect("log"))
-        .collect()
 }
 
 /// Azure OpenAI's form: a caller (the AzureOpenAI SDK) sends its gateway key as `api-key`,

@@ -291,24 +291,7 @@ impl Vault {
             config,
             map: scopes,
         } = &mut *guard;
-        let id = (tenant.to_owned(), scope.to_owned());
-        if scopes
-            .get(&id)
-            .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= ttl_ms(config.ttl))
-        {
-            scopes.remove(&id);
-            self.expired.fetch_add(1, Ordering::Relaxed);
-        }
-        if !scopes.contains_key(&id) {
-            if scopes.len() >= config.max_scopes {
-                self.purge(scopes, now, config.ttl);
-            }
-            if scopes.len() >= config.max_scopes {
-                self.evict_oldest(scopes);
-            }
-        }
-        let s = scopes.entry(id).or_default();
-        s.last_used_ms = now;
+        let s = self.use_scope(scopes, config, (tenant.to_owned(), scope.to_owned()), now);
         let mut added = 0;
         for e in &export.entries {
             if s.by_pseudonym.contains_key(&e.pseudonym) {
@@ -380,6 +363,35 @@ impl Vault {
         self.expired.fetch_add(gone as u64, Ordering::Relaxed);
     }
 
+    /// The scope `id`, used now: a scope past its TTL is dropped first (counted), and a new
+    /// one makes room by purging expired scopes, then evicting the least recently used.
+    fn use_scope<'m>(
+        &self,
+        scopes: &'m mut HashMap<(String, String), Scope>,
+        config: &VaultConfig,
+        id: (String, String),
+        now: u64,
+    ) -> &'m mut Scope {
+        if scopes
+            .get(&id)
+            .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= ttl_ms(config.ttl))
+        {
+            scopes.remove(&id);
+            self.expired.fetch_add(1, Ordering::Relaxed);
+        }
+        if !scopes.contains_key(&id) {
+            if scopes.len() >= config.max_scopes {
+                self.purge(scopes, now, config.ttl);
+            }
+            if scopes.len() >= config.max_scopes {
+                self.evict_oldest(scopes);
+            }
+        }
+        let s = scopes.entry(id).or_default();
+        s.last_used_ms = now;
+        s
+    }
+
     /// Records `value`'s pseudonym in the scope and returns the text that replaces the
     /// value (another id when the first collides with a different value's).
     #[allow(clippy::too_many_arguments)] // reason: one call site, each argument distinct
@@ -400,23 +412,7 @@ impl Vault {
             config,
             map: scopes,
         } = &mut *guard;
-        let id = (tenant.to_owned(), scope.to_owned());
-        if !scopes.contains_key(&id) {
-            if scopes.len() >= config.max_scopes {
-                self.purge(scopes, now, config.ttl);
-            }
-            if scopes.len() >= config.max_scopes {
-                self.evict_oldest(scopes);
-            }
-        } else if scopes
-            .get(&id)
-            .is_some_and(|s| now.saturating_sub(s.last_used_ms) >= ttl_ms(config.ttl))
-        {
-            scopes.remove(&id);
-            self.expired.fetch_add(1, Ordering::Relaxed);
-        }
-        let s = scopes.entry(id).or_default();
-        s.last_used_ms = now;
+        let s = self.use_scope(scopes, config, (tenant.to_owned(), scope.to_owned()), now);
         let (mut text, original) = match pseudonym {
             Pseudonym::Derived(format, text) => (text, Original::Derived(format)),
             Pseudonym::Stored(text) => (text, Original::Stored(value.to_owned())),

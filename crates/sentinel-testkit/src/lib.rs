@@ -226,3 +226,26 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+/// The records of an audit log directory (its `audit-NNNNNN.jsonl` files, in order), as
+/// one text of JSON lines.
+///
+/// # Panics
+///
+/// When the directory or a file cannot be read (a test cannot go on then).
+pub fn audit_log(dir: &std::path::Path) -> String {
+    #[allow(clippy::expect_used)] // reason: a fixture that cannot read cannot check
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("the audit directory")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            #[allow(clippy::expect_used)] // reason: as above
+            std::fs::read_to_string(p).expect("an audit file")
+        })
+        .collect()
+}

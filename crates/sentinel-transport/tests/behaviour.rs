@@ -810,6 +810,12 @@ async fn mutual_tls_sends_the_configured_client_certificate() {
     assert_eq!(s.requests(), 1);
 }
 
+/// The body `t` gets for `r`, as text.
+async fn body_text(t: &HttpTransport, r: OutboundRequest) -> String {
+    let b = t.send(r).await.expect("send").bytes().await.expect("body");
+    String::from_utf8_lossy(&b).into_owned()
+}
+
 #[tokio::test]
 async fn a_request_credential_replaces_the_endpoints_key_and_never_prints() {
     // The server answers with the Authorization header it was sent.
@@ -837,13 +843,7 @@ async fn a_request_credential_replaces_the_endpoints_key_and_never_prints() {
         }],
     )
     .expect("transport");
-    let sent = |r: OutboundRequest| {
-        let t = &t;
-        async move {
-            let b = t.send(r).await.expect("send").bytes().await.expect("body");
-            String::from_utf8_lossy(&b).into_owned()
-        }
-    };
+    let sent = |r: OutboundRequest| body_text(&t, r);
     assert_eq!(
         sent(OutboundRequest::get("/")).await,
         "Bearer sk-configured"
@@ -886,13 +886,7 @@ async fn an_endpoints_default_header_gives_way_to_the_requests_own_and_its_key_d
     let mut c = quick_config();
     c.retry.max_retries = 0;
     let t = HttpTransport::new(c, vec![Upstream::single(endpoint)]).expect("transport");
-    let sent = |r: OutboundRequest| {
-        let t = &t;
-        async move {
-            let b = t.send(r).await.expect("send").bytes().await.expect("body");
-            String::from_utf8_lossy(&b).into_owned()
-        }
-    };
+    let sent = |r: OutboundRequest| body_text(&t, r);
     assert_eq!(
         sent(OutboundRequest::get("/")).await,
         "2023-06-01 sk-configured"
