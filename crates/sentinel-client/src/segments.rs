@@ -21,6 +21,8 @@ pub enum Route {
     Responses,
     /// Anthropic `POST /v1/messages`.
     Messages,
+    /// OpenAI `POST /v1/moderations` (the input is scanned; the answer holds no text).
+    Moderations,
 }
 
 impl Route {
@@ -32,6 +34,7 @@ impl Route {
             Route::Embeddings => "/embeddings",
             Route::Responses => "/responses",
             Route::Messages => "/messages",
+            Route::Moderations => "/moderations",
         }
     }
 
@@ -43,16 +46,18 @@ impl Route {
             Route::Embeddings => "/v1/embeddings",
             Route::Responses => "/v1/responses",
             Route::Messages => "/v1/messages",
+            Route::Moderations => "/v1/moderations",
         }
     }
 
     /// Every route, for metrics.
-    pub const ALL: [Route; 5] = [
+    pub const ALL: [Route; 6] = [
         Route::ChatCompletions,
         Route::Completions,
         Route::Embeddings,
         Route::Responses,
         Route::Messages,
+        Route::Moderations,
     ];
 }
 
@@ -227,6 +232,22 @@ impl Walk {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A moderation's input: a string, or a list of strings or of parts (text parts'
+    /// text; an image part's URL is not text).
+    fn moderation_input(&mut self, v: &Value) {
+        match v {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.under(Step::Index(i), |w| match item {
+                        Value::String(_) => w.here(),
+                        part => w.part(part),
+                    });
+                }
+            }
+            other => self.content(other),
         }
     }
 
@@ -436,6 +457,7 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
             w.string(body, &["suffix"]);
         }
         Route::Embeddings => w.at(body, &["input"], Walk::strings_under),
+        Route::Moderations => w.at(body, &["input"], Walk::moderation_input),
         Route::Responses => {
             w.string(body, &["instructions"]);
             w.tools(body, &[], "parameters");
@@ -466,7 +488,7 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
 pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
     match route {
         Route::ChatCompletions | Route::Completions => &["choices"],
-        Route::Embeddings => &[],
+        Route::Embeddings | Route::Moderations => &[],
         Route::Responses => &["output"],
         Route::Messages => &["content"],
     }
@@ -559,7 +581,7 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
             w.at(c, &["message"], Walk::chat_message);
         }),
         Route::Completions => w.items(body, "choices", |w, c| w.string(c, &["text"])),
-        Route::Embeddings => {}
+        Route::Embeddings | Route::Moderations => {}
         Route::Responses => w.responses_output(body),
         Route::Messages => w.at(body, &["content"], Walk::content),
     }
@@ -665,6 +687,21 @@ mod tests {
         assert_eq!(
             request_segments(Route::Embeddings, &json!({"input":["a","b"]})).pointers(),
             ["/input/0", "/input/1"]
+        );
+        // Moderations: a string, strings, or text and image parts (an image's URL is no text).
+        assert_eq!(
+            request_segments(Route::Moderations, &json!({"input":"a"})).pointers(),
+            ["/input"]
+        );
+        assert_eq!(
+            request_segments(
+                Route::Moderations,
+                &json!({"model":"omni-moderation-latest","input":["a",
+                    {"type":"text","text":"b"},
+                    {"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]})
+            )
+            .pointers(),
+            ["/input/0", "/input/1/text"]
         );
         let predicted = json!({"messages":[{"role":"user","content":"u"}],
             "prediction":{"type":"content","content":"p"}});

@@ -2,7 +2,7 @@
 //! base URL.
 //!
 //! Routes: `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`,
-//! `/v1/responses`, Anthropic `POST /v1/messages` (each through the pipeline, streamed
+//! `/v1/responses`, `/v1/moderations`, Anthropic `POST /v1/messages` (each through the pipeline, streamed
 //! answers scanned and restored on the fly); `GET /v1/models` (passed through);
 //! Presidio-compatible `POST /analyze` and `POST /anonymize`; `POST /v1/sentinel/scan`;
 //! `GET /metrics` (Prometheus), `/healthz`, `/readyz`, `/v1/sentinel/stats` (the Monitor,
@@ -929,12 +929,13 @@ fn authenticate<'s, 'r>(
 /// The route a path names, from the gateway's fixed list, for a record of a refused
 /// request: `other` for anything else, never the path as sent.
 fn known_route(path: &str) -> &'static str {
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 13] = [
         "/v1/chat/completions",
         "/v1/completions",
         "/v1/embeddings",
         "/v1/responses",
         "/v1/messages",
+        "/v1/moderations",
         "/v1/models",
         "/analyze",
         "/anonymize",
@@ -983,6 +984,7 @@ fn route_of(method: &Method, path: &str) -> Option<Route> {
         "/v1/embeddings" => Route::Embeddings,
         "/v1/responses" => Route::Responses,
         "/v1/messages" => Route::Messages,
+        "/v1/moderations" => Route::Moderations,
         _ => return None,
     })
 }

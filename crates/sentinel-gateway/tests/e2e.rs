@@ -61,6 +61,8 @@ try:
     out["responses_blocked"] = None
 except openai.APIError as err:
     out["responses_blocked"] = str(err)
+m = c.moderations.create(model="omni-moderation-latest", input=["mail jane.doe@example.com"])
+out["moderation"] = m.results[0].flagged
 raw = c.chat.completions.with_raw_response.create(model="echo",
     messages=[{"role": "user", "content": "hi"}], extra_headers={"OpenAI-Beta": "e2e-feature=v1"})
 out["raw"] = {"sdk_request_id": raw.parse()._request_id,
@@ -112,6 +114,20 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
         assert_eq!(v["concurrent"][i], format!("n{i}"));
     }
     assert_eq!(v["unauthorized"], 401);
+    // Moderations: the SDK's call works through the gateway, the input scanned first.
+    assert_eq!(v["moderation"], false);
+    let moderated = gw
+        .seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .find(|(p, _)| p.ends_with("/moderations"))
+        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+        .expect("the moderation went upstream");
+    assert!(
+        moderated.contains("<EMAIL_ADDRESS_1>") && !moderated.contains("jane.doe"),
+        "{moderated}"
+    );
     // What the SDK reads from headers: the provider's request id (`_request_id`, and on
     // errors) and rate limits pass through, a cookie does not; the gateway adds its own
     // id; a header the caller adds for the provider reaches it.

@@ -133,6 +133,8 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
                 .map(|i| json!({"object": "embedding", "index": i, "embedding": [i as f64, 0.5]}))
                 .collect();
             ("application/json", json!({"object": "list", "model": v["model"], "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}).to_string())
+        } else if path.ends_with("/moderations") {
+            ("application/json", json!({"id": "modr-1", "model": "omni-moderation-latest", "results": [{"flagged": false, "categories": {"harassment": false}, "category_scores": {"harassment": 0.001}}]}).to_string())
         } else if path.ends_with("/models") {
             (
                 "application/json",
@@ -727,6 +729,17 @@ async fn answers_redacted(c: &HttpTransport) {
     );
 }
 
+/// The body of the last request to `path` the upstream saw, as text.
+fn last_sent_raw(gw: &Running, path: &str) -> String {
+    let seen = gw.seen.lock().expect("lock");
+    let (_, body) = seen
+        .iter()
+        .rev()
+        .find(|(p, _)| p.ends_with(path.trim_start_matches("/v1")))
+        .expect("sent");
+    String::from_utf8_lossy(body).into_owned()
+}
+
 /// The first message's text in the last chat request the upstream saw.
 fn last_sent(seen: &Seen) -> String {
     let seen = seen.lock().expect("lock");
@@ -786,6 +799,31 @@ async fn keys_redaction_blocking_and_bad_input() {
     assert_eq!(v["error"]["code"], "sensitive_data_blocked");
     assert_eq!(v["error"]["reasons"][0]["entity_type"], "CREDIT_CARD");
     assert!(!v.to_string().contains("4111"));
+    assert_eq!(gw.seen.lock().expect("lock").len(), before);
+
+    // A moderation's input is a prompt like any other: redacted, or blocked before it
+    // leaves; its answer (flags and scores) passes on.
+    let (status, v, _) = post(
+        &c,
+        "/v1/moderations",
+        json!({"input": ["mail jane.doe@example.com", {"type": "text", "text": "ok"}]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["results"][0]["flagged"], false);
+    let sent = last_sent_raw(&gw, "/v1/moderations");
+    assert!(
+        sent.contains("<EMAIL_ADDRESS_1>") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
+    let before = gw.seen.lock().expect("lock").len();
+    let (status, v, _) = post(
+        &c,
+        "/v1/moderations",
+        json!({"input": "card 4111 1111 1111 1111"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
     assert_eq!(gw.seen.lock().expect("lock").len(), before);
 
     let (status, v, _) = post(&c, "/v1/chat/completions", "{\"model\": ").await;
