@@ -42,6 +42,7 @@ use std::time::Duration;
 mod detection;
 mod key;
 mod memory;
+mod outage;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod response;
@@ -54,6 +55,7 @@ mod value;
 pub use detection::{CachedDetector, DEFAULT_MIN_CACHED_LEN};
 pub use key::{Key, KeyBuilder};
 pub use memory::{CacheConfig, MemoryCache};
+pub use outage::Outage;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
 pub use response::{

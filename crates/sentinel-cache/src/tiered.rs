@@ -6,9 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::{Cache, CacheStats, CacheValue, Key, MemoryCache};
+use crate::{Cache, CacheStats, CacheValue, Key, MemoryCache, Outage};
 
 /// A boxed future, for the object-safe [`SharedStore`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -84,7 +84,6 @@ struct Counters {
     hits: AtomicU64,
     misses: AtomicU64,
     errors: AtomicU64,
-    skips: AtomicU64,
     too_large: AtomicU64,
 }
 
@@ -93,9 +92,7 @@ pub struct TieredCache<V: CacheValue> {
     memory: Arc<MemoryCache<V>>,
     shared: Option<Arc<dyn SharedStore>>,
     config: TieredConfig,
-    epoch: Instant,
-    /// Milliseconds since `epoch` until which the store is skipped (0: up).
-    down_until_ms: AtomicU64,
+    outage: Outage,
     counters: Counters,
 }
 
@@ -118,9 +115,8 @@ impl<V: CacheValue> TieredCache<V> {
         TieredCache {
             memory,
             shared,
+            outage: Outage::new(config.retry_after),
             config,
-            epoch: Instant::now(),
-            down_until_ms: AtomicU64::new(0),
             counters: Counters::default(),
         }
     }
@@ -130,34 +126,16 @@ impl<V: CacheValue> TieredCache<V> {
         &self.memory
     }
 
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
     /// The store, unless it is marked down.
     fn store(&self) -> Option<&Arc<dyn SharedStore>> {
         let shared = self.shared.as_ref()?;
-        if self.now_ms() < self.down_until_ms.load(Ordering::Relaxed) {
-            self.counters.skips.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        Some(shared)
+        self.outage.up().then_some(shared)
     }
 
     fn failed(&self, store: &dyn SharedStore, message: &str) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
-        let until = self
-            .now_ms()
-            .saturating_add(u64::try_from(self.config.retry_after.as_millis()).unwrap_or(u64::MAX));
-        let was = self.down_until_ms.swap(until, Ordering::Relaxed);
-        if was <= self.now_ms() {
-            tracing::warn!(
-                store = store.name(),
-                error = message,
-                retry_after_ms = self.config.retry_after.as_millis() as u64,
-                "shared cache unreachable; serving from memory only"
-            );
-        }
+        self.outage
+            .failed(store.name(), message, "the cache serves from memory only");
     }
 
     /// Looks `key` up in memory, then in the shared store (filling memory on a hit).
@@ -220,10 +198,9 @@ impl<V: CacheValue> TieredCache<V> {
             shared_hits: c.hits.load(Ordering::Relaxed),
             shared_misses: c.misses.load(Ordering::Relaxed),
             shared_errors: c.errors.load(Ordering::Relaxed),
-            degraded_skips: c.skips.load(Ordering::Relaxed),
+            degraded_skips: self.outage.skips(),
             too_large: c.too_large.load(Ordering::Relaxed),
-            degraded: self.shared.is_some()
-                && self.now_ms() < self.down_until_ms.load(Ordering::Relaxed),
+            degraded: self.shared.is_some() && self.outage.down(),
         }
     }
 }

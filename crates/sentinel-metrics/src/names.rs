@@ -49,7 +49,7 @@ pub const AUDIT_REFUSALS_SKIPPED_TOTAL: &str = "deepsentinel_audit_refusals_skip
 /// Conversation scopes of the pseudonym vault read from or written to the shared store
 /// (`[cache] share_vault`), and the scopes of Responses API answers (`chain` read,
 /// `remember` written), by `op` (`load`, `save`, `chain`, `remember`) and `result` (`hit`,
-/// `miss`, `ok`, `error`).
+/// `miss`, `ok`, `error`, `skipped` while the store is marked down after a failure).
 pub const VAULT_SHARED_TOTAL: &str = "deepsentinel_vault_shared_total";
 /// 1 while the audit log is healthy, 0 while writes fail.
 pub const AUDIT_HEALTHY: &str = "deepsentinel_audit_healthy";
