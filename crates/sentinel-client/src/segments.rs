@@ -23,6 +23,8 @@ pub enum Route {
     Messages,
     /// OpenAI `POST /v1/moderations` (the input is scanned; the answer holds no text).
     Moderations,
+    /// OpenAI `POST /v1/images/generations` (the prompt, and the answer's revised prompts).
+    ImagesGenerations,
 }
 
 impl Route {
@@ -35,6 +37,7 @@ impl Route {
             Route::Responses => "/responses",
             Route::Messages => "/messages",
             Route::Moderations => "/moderations",
+            Route::ImagesGenerations => "/images/generations",
         }
     }
 
@@ -47,17 +50,19 @@ impl Route {
             Route::Responses => "/v1/responses",
             Route::Messages => "/v1/messages",
             Route::Moderations => "/v1/moderations",
+            Route::ImagesGenerations => "/v1/images/generations",
         }
     }
 
     /// Every route, for metrics.
-    pub const ALL: [Route; 6] = [
+    pub const ALL: [Route; 7] = [
         Route::ChatCompletions,
         Route::Completions,
         Route::Embeddings,
         Route::Responses,
         Route::Messages,
         Route::Moderations,
+        Route::ImagesGenerations,
     ];
 }
 
@@ -458,6 +463,7 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
         }
         Route::Embeddings => w.at(body, &["input"], Walk::strings_under),
         Route::Moderations => w.at(body, &["input"], Walk::moderation_input),
+        Route::ImagesGenerations => w.string(body, &["prompt"]),
         Route::Responses => {
             w.string(body, &["instructions"]);
             w.tools(body, &[], "parameters");
@@ -491,6 +497,7 @@ pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
         Route::Embeddings | Route::Moderations => &[],
         Route::Responses => &["output"],
         Route::Messages => &["content"],
+        Route::ImagesGenerations => &["data"],
     }
 }
 
@@ -584,6 +591,8 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
         Route::Embeddings | Route::Moderations => {}
         Route::Responses => w.responses_output(body),
         Route::Messages => w.at(body, &["content"], Walk::content),
+        // The prompt as the model rewrote it; the images themselves are not text.
+        Route::ImagesGenerations => w.items(body, "data", |w, d| w.string(d, &["revised_prompt"])),
     }
     w.out
 }
@@ -702,6 +711,23 @@ mod tests {
             )
             .pointers(),
             ["/input/0", "/input/1/text"]
+        );
+        // Images: the prompt; in the answer the revised prompts, not the images.
+        assert_eq!(
+            request_segments(
+                Route::ImagesGenerations,
+                &json!({"model":"gpt-image-1","prompt":"p","size":"1024x1024"})
+            )
+            .pointers(),
+            ["/prompt"]
+        );
+        assert_eq!(
+            response_segments(
+                Route::ImagesGenerations,
+                &json!({"created":1,"data":[{"b64_json":"AAAA","revised_prompt":"r"},{"url":"u"}]})
+            )
+            .pointers(),
+            ["/data/0/revised_prompt"]
         );
         let predicted = json!({"messages":[{"role":"user","content":"u"}],
             "prediction":{"type":"content","content":"p"}});

@@ -2,7 +2,8 @@
 //! base URL.
 //!
 //! Routes: `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`,
-//! `/v1/responses`, `/v1/moderations`, Anthropic `POST /v1/messages` (each through the pipeline, streamed
+//! `/v1/responses`, `/v1/moderations`, `/v1/images/generations`, Anthropic `POST
+//! /v1/messages` (each through the pipeline, streamed
 //! answers scanned and restored on the fly); `GET /v1/models` (passed through);
 //! Presidio-compatible `POST /analyze` and `POST /anonymize`; `POST /v1/sentinel/scan`;
 //! `GET /metrics` (Prometheus), `/healthz`, `/readyz`, `/v1/sentinel/stats` (the Monitor,
@@ -929,13 +930,14 @@ fn authenticate<'s, 'r>(
 /// The route a path names, from the gateway's fixed list, for a record of a refused
 /// request: `other` for anything else, never the path as sent.
 fn known_route(path: &str) -> &'static str {
-    const KNOWN: [&str; 13] = [
+    const KNOWN: [&str; 14] = [
         "/v1/chat/completions",
         "/v1/completions",
         "/v1/embeddings",
         "/v1/responses",
         "/v1/messages",
         "/v1/moderations",
+        "/v1/images/generations",
         "/v1/models",
         "/analyze",
         "/anonymize",
@@ -985,6 +987,7 @@ fn route_of(method: &Method, path: &str) -> Option<Route> {
         "/v1/responses" => Route::Responses,
         "/v1/messages" => Route::Messages,
         "/v1/moderations" => Route::Moderations,
+        "/v1/images/generations" => Route::ImagesGenerations,
         _ => return None,
     })
 }

@@ -61,6 +61,8 @@ try:
     out["responses_blocked"] = None
 except openai.APIError as err:
     out["responses_blocked"] = str(err)
+img = c.images.generate(model="gpt-image-1", prompt="a postcard to jane.doe@example.com")
+out["image"] = [img.data[0].b64_json, img.data[0].revised_prompt]
 m = c.moderations.create(model="omni-moderation-latest", input=["mail jane.doe@example.com"])
 out["moderation"] = m.results[0].flagged
 raw = c.chat.completions.with_raw_response.create(model="echo",
@@ -114,6 +116,12 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
         assert_eq!(v["concurrent"][i], format!("n{i}"));
     }
     assert_eq!(v["unauthorized"], 401);
+    // Images: generated through the gateway, the prompt redacted going and coming back.
+    assert_eq!(v["image"][0], "iVBORw0KGgo=");
+    assert_eq!(
+        v["image"][1],
+        "A watercolor of: a postcard to <EMAIL_ADDRESS_1>"
+    );
     // Moderations: the SDK's call works through the gateway, the input scanned first.
     assert_eq!(v["moderation"], false);
     let moderated = gw

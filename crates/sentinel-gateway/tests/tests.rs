@@ -133,6 +133,9 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
                 .map(|i| json!({"object": "embedding", "index": i, "embedding": [i as f64, 0.5]}))
                 .collect();
             ("application/json", json!({"object": "list", "model": v["model"], "data": data, "usage": {"prompt_tokens": 1, "total_tokens": 1}}).to_string())
+        } else if path.ends_with("/images/generations") {
+            let prompt = v["prompt"].as_str().unwrap_or_default();
+            ("application/json", json!({"created": 1, "data": [{"b64_json": "iVBORw0KGgo=", "revised_prompt": format!("A watercolor of: {prompt}")}]}).to_string())
         } else if path.ends_with("/moderations") {
             ("application/json", json!({"id": "modr-1", "model": "omni-moderation-latest", "results": [{"flagged": false, "categories": {"harassment": false}, "category_scores": {"harassment": 0.001}}]}).to_string())
         } else if path.ends_with("/models") {
@@ -825,6 +828,23 @@ async fn keys_redaction_blocking_and_bad_input() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
     assert_eq!(gw.seen.lock().expect("lock").len(), before);
+
+    // An image's prompt is redacted before it leaves; the revised prompt the model sends
+    // back is scanned like any answer, and the image passes on.
+    let (status, v, _) = post(
+        &c,
+        "/v1/images/generations",
+        json!({"model": "gpt-image-1", "prompt": "a card for jane.doe@example.com"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let sent = last_sent_raw(&gw, "/v1/images/generations");
+    assert!(!sent.contains("jane.doe"), "{sent}");
+    assert_eq!(
+        v["data"][0]["revised_prompt"],
+        "A watercolor of: a card for <EMAIL_ADDRESS_1>"
+    );
+    assert_eq!(v["data"][0]["b64_json"], "iVBORw0KGgo=");
 
     let (status, v, _) = post(&c, "/v1/chat/completions", "{\"model\": ").await;
     assert_eq!(
