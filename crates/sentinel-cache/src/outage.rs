@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 /// (the caller serves without it, instead of waiting out a timeout on every request), and
 /// the failure is logged once per outage rather than once per request.
 ///
+/// # Example: one failure, then skips
+///
 /// ```
 /// use std::time::Duration;
 /// let outage = sentinel_cache::Outage::new(Duration::from_secs(5));
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 /// outage.failed("redis", "connection refused", "serving from memory only");
 /// assert!(!outage.up());
 /// assert_eq!(outage.skips(), 1);
+/// Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct Outage {

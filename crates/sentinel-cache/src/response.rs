@@ -107,6 +107,18 @@ pub fn response_key(tenant: &str, credential: Option<&[u8]>, route: &str, body: 
 /// (a gateway forwarding its caller's `anthropic-beta`), given as name and value in the
 /// order they were sent: two requests share a key only when they send the same ones.
 /// Without any, the key is [`response_key`]'s.
+///
+/// # Example: a beta header keeps its answers apart
+///
+/// ```
+/// use sentinel_cache::{response_key, response_key_varying};
+/// let body = serde_json::json!({"model": "claude", "messages": []});
+/// let beta: &[(&[u8], &[u8])] = &[(b"anthropic-beta", b"output-128k")];
+/// let plain = response_key("acme", None, "/v1/messages", &body);
+/// assert_eq!(response_key_varying("acme", None, "/v1/messages", &[], &body), plain);
+/// assert_ne!(response_key_varying("acme", None, "/v1/messages", beta, &body), plain);
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn response_key_varying(
     tenant: &str,
     credential: Option<&[u8]>,

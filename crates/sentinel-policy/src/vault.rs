@@ -107,6 +107,19 @@ struct Scopes {
 /// [`Vault::import`]): to share a conversation's scope between gateway replicas, or keep
 /// it across a restart. It holds the originals of stored pseudonyms (tokens, e-mail
 /// surrogates), so keep its bytes only sealed; its `Debug` shows the count.
+///
+/// # Example: a scope carried from one vault to another
+///
+/// ```
+/// use sentinel_policy::{ScopeExport, Vault, VaultConfig};
+/// let here = Vault::new(VaultConfig::default());
+/// assert!(here.export("acme", "conv-1").is_none(), "nothing issued yet");
+/// let there = Vault::new(VaultConfig::default());
+/// let empty = ScopeExport::from_bytes(b"{\"entries\":[]}").expect("an export");
+/// assert_eq!(there.import("acme", "conv-1", &empty), 0);
+/// assert!(ScopeExport::from_bytes(b"not one").is_none());
+/// Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScopeExport {
     entries: Vec<ExportedEntry>,

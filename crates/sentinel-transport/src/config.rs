@@ -260,6 +260,20 @@ impl Endpoint {
 
     /// The same endpoint sending `name: value` with every request that does not carry a
     /// `name` header of its own.
+    ///
+    /// # Example: an API version a caller may override, and a key it may not
+    ///
+    /// ```
+    /// use http::{HeaderName, HeaderValue};
+    /// let e = sentinel_transport::Endpoint::new("anthropic", "https://api.anthropic.com/v1")?
+    ///     .header(HeaderName::from_static("x-api-key"), HeaderValue::from_static("sk-ant-..."))
+    ///     .default_header(
+    ///         HeaderName::from_static("anthropic-version"),
+    ///         HeaderValue::from_static("2023-06-01"),
+    ///     );
+    /// assert_eq!(e.default_headers.len(), 1);
+    /// Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn default_header(mut self, name: HeaderName, value: HeaderValue) -> Endpoint {
         self.default_headers.push((name, value));
