@@ -324,7 +324,6 @@ pub struct Pipeline {
     stopping: Arc<AtomicBool>,
 }
 
-/// An empty cache of fingerprints kept beside shared detection results.
 /// The entity type under which a refused request's presented key is fingerprinted.
 const GATEWAY_KEY: &str = "GATEWAY_KEY";
 
@@ -1327,7 +1326,7 @@ impl Pipeline {
         t.lap(Stage::Detect);
         let found: usize = findings.iter().map(|d| d.findings.len()).sum();
 
-        // A conversation's scope from the other replicas, when it is shared and not here.
+        // What other replicas added to a shared conversation's scope.
         let shared = self.shared_scope(req);
         let mut held = 0;
         if let Some((store, vault, scope)) = shared {
