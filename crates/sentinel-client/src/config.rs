@@ -217,6 +217,14 @@ pub struct KeySection {
     /// The tenant's priority when the gateway is busy: critical, high, normal, low.
     #[serde(default)]
     pub priority: Option<String>,
+    /// Requests this key may make a minute (default: no limit); past it the gateway
+    /// answers 429 `rate_limit_exceeded` with `retry-after`. Each key has its own budget.
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
+    /// Requests the key may make at once after being idle (default: `requests_per_minute`);
+    /// only with `requests_per_minute`.
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 /// `[detection]`.

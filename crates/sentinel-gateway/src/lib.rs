@@ -29,6 +29,7 @@
 
 mod headers;
 mod presidio;
+mod rate;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -52,6 +53,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use headers::HeaderRules;
+use rate::KeyRate;
 use sentinel_client::{
     new_request_id, Auth, CacheSection, DetectionSource, NetworkSection, Pipeline, PipelineBody,
     PipelineError, PipelineRequest, Refusal, Route, SentinelConfig, ServerSection, Stages,
@@ -80,6 +82,8 @@ pub enum GatewayError {
 struct KeyEntry {
     tenant: String,
     priority: Priority,
+    /// `requests_per_minute` and `burst`, when set.
+    rate: Option<KeyRate>,
 }
 
 /// By the SHA-256 of the key: a request's key is hashed and looked up, never hex-encoded.
@@ -315,7 +319,9 @@ fn tls_acceptor(
 }
 
 /// The `[[key]]` entries by the SHA-256 of the key.
-fn keys_of(config: &SentinelConfig) -> Result<Keys, GatewayError> {
+/// A reload passes the keys in force as `previous`, so that a key whose rate did not
+/// change keeps its budget.
+fn keys_of(config: &SentinelConfig, previous: Option<&Keys>) -> Result<Keys, GatewayError> {
     let mut keys = HashMap::new();
     for k in &config.keys {
         let mut digest = [0u8; 32];
@@ -336,6 +342,12 @@ fn keys_of(config: &SentinelConfig) -> Result<Keys, GatewayError> {
             KeyEntry {
                 tenant: k.tenant.clone(),
                 priority: priority(k.priority.as_deref())?,
+                rate: KeyRate::of(
+                    k,
+                    previous
+                        .and_then(|p| p.get(&digest))
+                        .and_then(|e| e.rate.as_ref()),
+                )?,
             },
         );
     }
@@ -384,7 +396,7 @@ impl Gateway {
     ) -> Result<Gateway, GatewayError> {
         // The cheap checks first: nothing is built, and no audit log opened, for a file
         // with a bad key or certificate.
-        let keys = keys_of(config)?;
+        let keys = keys_of(config, None)?;
         let headers = HeaderRules::of(&config.server)?;
         let tls = tls_of(&config.server)?;
         let upstream_key = config
@@ -451,7 +463,7 @@ impl Gateway {
     /// file cannot be used, or TLS would be turned on or off (that takes a restart: the
     /// listener would change protocol).
     pub fn reload(&self, config: &SentinelConfig) -> Result<Reloaded, GatewayError> {
-        let keys = keys_of(config)?;
+        let keys = keys_of(config, Some(&self.state.live.load().keys))?;
         let headers = HeaderRules::of(&config.server)?;
         let mut policy = config
             .policy_set()
@@ -554,7 +566,7 @@ impl Gateway {
         let policy = config
             .check()
             .map_err(|e| GatewayError::Config(e.to_string()))?;
-        let keys = keys_of(config)?;
+        let keys = keys_of(config, None)?;
         HeaderRules::of(&config.server)?;
         let tls = tls_of(&config.server)?;
         Ok(Checked {
@@ -867,6 +879,25 @@ fn client_credential(
     Some((name, value))
 }
 
+/// The 429 of a key past its `requests_per_minute`, with `retry-after` in whole seconds
+/// (at least 1), which the OpenAI and Anthropic SDKs wait for before they retry.
+fn rate_limited(rate: &KeyRate, wait: Duration) -> Response<GatewayBody> {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut r = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "requests",
+        "rate_limit_exceeded",
+        &format!(
+            "this key's limit of {} requests a minute is spent; retry after {} s",
+            rate.per_minute(),
+            seconds.max(1)
+        ),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    r
+}
+
 /// Why a caller was not let in.
 enum Refused<'r> {
     /// No keys are configured and the caller is not on loopback.
@@ -902,16 +933,16 @@ impl Refused<'_> {
     }
 }
 
-/// Who is calling: the tenant and priority of its key, or why it is refused.
+/// Who is calling: the tenant, priority and rate of its key, or why it is refused.
 fn authenticate<'s, 'r>(
     live: &'s Live,
     headers: &'r http::HeaderMap,
     peer: SocketAddr,
-) -> Result<(&'s str, Priority), Refused<'r>> {
+) -> Result<(&'s str, Priority, Option<&'s KeyRate>), Refused<'r>> {
     let keys = &live.keys;
     if keys.is_empty() {
         if peer.ip().is_loopback() {
-            return Ok((&live.default_tenant, Priority::Normal));
+            return Ok((&live.default_tenant, Priority::Normal, None));
         }
         return Err(Refused::LoopbackOnly);
     }
@@ -922,7 +953,7 @@ fn authenticate<'s, 'r>(
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
         .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()));
     match key.and_then(|k| keys.get(&key_digest(k))) {
-        Some(entry) => Ok((&entry.tenant, entry.priority)),
+        Some(entry) => Ok((&entry.tenant, entry.priority, entry.rate.as_ref())),
         None => Err(Refused::Unauthorized { presented: key }),
     }
 }
@@ -1096,6 +1127,7 @@ fn error_kind(status: StatusCode) -> Option<ErrorKind> {
     Some(match status.as_u16() {
         0..=399 => return None,
         401 | 403 => ErrorKind::Unauthorized,
+        429 => ErrorKind::RateLimited,
         413 => ErrorKind::PayloadTooLarge,
         503 => ErrorKind::Overloaded,
         400..=499 => ErrorKind::BadRequest,
@@ -1151,7 +1183,7 @@ async fn answer<'s>(
         }
         _ => {}
     }
-    let (tenant, priority) = match authenticate(live, req.headers(), peer) {
+    let (tenant, priority, rate) = match authenticate(live, req.headers(), peer) {
         Ok(t) => t,
         Err(refused) => {
             // A refused caller is traffic, whichever path it asked for, and on record.
@@ -1175,6 +1207,13 @@ async fn answer<'s>(
         }
     };
     count.tenant = tenant;
+    // The operator's pages do no work for the key; everything else spends its budget.
+    let operator = matches!(path, "/metrics" | "/v1/sentinel/stats");
+    if let (Some(rate), false) = (rate, operator) {
+        if let Err(wait) = rate.check() {
+            return rate_limited(rate, wait);
+        }
+    }
     match (method.as_str(), path) {
         ("GET", "/metrics") => {
             return match &state.prometheus {

@@ -596,6 +596,61 @@ async fn azure_callers_and_upstreams_take_the_key_as_api_key() {
     );
 }
 
+/// A key past its `requests_per_minute` gets 429 `rate_limit_exceeded` with `retry-after`
+/// (counted as `rate_limited`), while another key goes on; the operator's pages do not
+/// spend the budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_past_its_rate_waits_and_other_keys_do_not() {
+    const LIMITED: &str = "sk-gateway-test-limited";
+    let gw = gateway(
+        &format!(
+            "[[key]]\nhash = \"{}\"\ntenant = \"batch\"\nrequests_per_minute = 6\nburst = 2\n",
+            hash_key(LIMITED)
+        ),
+        true,
+    )
+    .await;
+    let limited = client(&gw.url, Some(LIMITED));
+    let other = client(&gw.url, Some(KEY));
+    for _ in 0..3 {
+        let r = limited
+            .send(OutboundRequest::get("/metrics"))
+            .await
+            .expect("metrics");
+        assert_eq!(r.status, StatusCode::OK, "the operator's page is free");
+    }
+    for _ in 0..2 {
+        let (status, v, _) = post(&limited, "/v1/chat/completions", chat("hi")).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+    let r = limited
+        .send(OutboundRequest::post_json(
+            "/v1/chat/completions",
+            chat("hi"),
+        ))
+        .await
+        .expect("send");
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=10).contains(&wait), "{wait}");
+    let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(v["error"]["code"], "rate_limit_exceeded");
+    // Another key is not held up.
+    let (status, _, _) = post(&other, "/v1/chat/completions", chat("hi")).await;
+    assert_eq!(status, StatusCode::OK);
+    let r = other
+        .send(OutboundRequest::get("/v1/sentinel/stats"))
+        .await
+        .expect("stats");
+    let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(v["errors"]["rate_limited"], 1, "{v}");
+    assert_eq!(v["statuses"]["429"], 1, "{v}");
+}
+
 /// A chat request for `model` saying `text`.
 fn chat_as(model: &str, text: &str) -> String {
     json!({"model": model, "messages": [{"role": "user", "content": text}]}).to_string()

@@ -140,6 +140,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// The concurrency limit's queue was full or timed out.
     Overloaded,
+    /// The caller's key was past its rate (`[[key]] requests_per_minute`).
+    RateLimited,
     /// The upstream could not be reached.
     UpstreamConnect,
     /// The upstream took too long.
@@ -168,6 +170,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::Overloaded => "overloaded",
+            ErrorKind::RateLimited => "rate_limited",
             ErrorKind::UpstreamConnect => "upstream_connect",
             ErrorKind::UpstreamTimeout => "upstream_timeout",
             ErrorKind::UpstreamStatus => "upstream_status",
