@@ -243,6 +243,33 @@ impl SentinelClient {
         Messages(self)
     }
 
+    /// OpenAI moderations: the input is scanned and decided like a prompt first.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn moderate(
+        &self,
+        req: openai::ModerationRequest,
+    ) -> Result<openai::ModerationResponse, ClientError> {
+        self.call(Route::Moderations, &req, &CallOptions::default())
+            .await
+    }
+
+    /// OpenAI image generation: the prompt is scanned and decided like any prompt, each
+    /// `revised_prompt` of the answer like an answer's text.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn generate_image(
+        &self,
+        req: openai::ImageRequest,
+    ) -> Result<openai::ImageResponse, ClientError> {
+        self.call(Route::ImagesGenerations, &req, &CallOptions::default())
+            .await
+    }
+
     fn request(&self, route: Route, body: Bytes, opts: &CallOptions) -> PipelineRequest {
         let mut r = PipelineRequest::new(route, &self.tenant, body);
         r.conversation.clone_from(&opts.conversation);
@@ -689,6 +716,30 @@ pub mod blocking {
             req: openai::EmbeddingRequest,
         ) -> Result<openai::EmbeddingResponse, ClientError> {
             self.runtime.block_on(self.inner.embeddings().create(req))
+        }
+
+        /// A moderation.
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn moderate(
+            &self,
+            req: openai::ModerationRequest,
+        ) -> Result<openai::ModerationResponse, ClientError> {
+            self.runtime.block_on(self.inner.moderate(req))
+        }
+
+        /// An image.
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn generate_image(
+            &self,
+            req: openai::ImageRequest,
+        ) -> Result<openai::ImageResponse, ClientError> {
+            self.runtime.block_on(self.inner.generate_image(req))
         }
 
         /// An Anthropic message.

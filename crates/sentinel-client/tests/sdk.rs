@@ -1403,3 +1403,43 @@ async fn streamed_tool_call_arguments_are_restored() {
     // The upstream saw pseudonyms only.
     assert!(!sent_text(&up, "/v1/chat/completions").contains("jane.doe"));
 }
+
+#[tokio::test]
+async fn moderations_and_images_are_decided_like_prompts() {
+    let up = start().await;
+    // The default policy redacts: the upstream sees no address, the answer passes on.
+    let c = client(&up, "");
+    let m = c
+        .moderate(
+            serde_json::from_value(json!({"model": "omni-moderation-latest",
+                "input": ["mail jane.doe@example.com", {"type": "text", "text": "hate"}]}))
+            .expect("request"),
+        )
+        .await
+        .expect("moderation");
+    assert!(m.results[0].flagged);
+    let sent =
+        String::from_utf8_lossy(&up.seen.last("/v1/moderations").expect("sent")).into_owned();
+    assert!(
+        sent.contains("<EMAIL_ADDRESS_1>") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
+    // Pseudonymized and restored: the model's revised prompt comes back with the original.
+    let (p, _dir) = pseudo_client(&up);
+    let img = p
+        .generate_image(
+            serde_json::from_value(json!({"model": "gpt-image-1",
+                "prompt": "a postcard to jane.doe@example.com"}))
+            .expect("request"),
+        )
+        .await
+        .expect("image");
+    let sent = String::from_utf8_lossy(&up.seen.last("/v1/images/generations").expect("sent"))
+        .into_owned();
+    assert!(!sent.contains("jane.doe"), "{sent}");
+    assert_eq!(
+        img.data[0].revised_prompt.as_deref(),
+        Some("Drawn: a postcard to jane.doe@example.com")
+    );
+    assert_eq!(img.data[0].b64_json.as_deref(), Some("iVBORw0KGgo="));
+}

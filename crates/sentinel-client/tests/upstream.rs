@@ -250,6 +250,17 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                 .collect();
             full(200, &Value::Array(found))
         }
+        "/v1/moderations" => full(
+            200,
+            &json!({"id": "modr-1", "model": "omni-moderation-latest",
+                "results": [{"flagged": v["input"].to_string().contains("hate"),
+                    "categories": {}, "category_scores": {}}]}),
+        ),
+        "/v1/images/generations" => full(
+            200,
+            &json!({"created": 1, "data": [{"b64_json": "iVBORw0KGgo=",
+                "revised_prompt": format!("Drawn: {}", v["prompt"].as_str().unwrap_or_default())}]}),
+        ),
         "/v1/embeddings" => {
             let inputs: Vec<String> = match &v["input"] {
                 Value::String(s) => vec![s.clone()],

@@ -219,6 +219,73 @@ pub struct EmbeddingResponse {
     pub extra: Extra,
 }
 
+/// `POST /v1/moderations` request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModerationRequest {
+    /// A string, a list of strings, or a list of text and image parts.
+    pub input: Value,
+    /// Everything else (model).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/moderations` response.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModerationResponse {
+    /// One result per input.
+    pub results: Vec<ModerationResult>,
+    /// Everything else (id, model).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One moderation result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModerationResult {
+    /// Whether any category was flagged.
+    pub flagged: bool,
+    /// Everything else (categories, category_scores, category_applied_input_types).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/images/generations` request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageRequest {
+    /// The prompt.
+    pub prompt: String,
+    /// Everything else (model, n, size, quality, response_format).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/images/generations` response.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageResponse {
+    /// The images.
+    pub data: Vec<Image>,
+    /// Everything else (created, usage).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One generated image.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    /// The image, base64-encoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b64_json: Option<String>,
+    /// Where the image can be fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The prompt as the model rewrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revised_prompt: Option<String>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
 /// One embedding.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Embedding {
