@@ -11,8 +11,11 @@
 //! remembered.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::shared_vault::SharedVault;
 
 /// Answers remembered per process (the least recently used go first).
 const REMEMBERED: usize = 65_536;
@@ -73,6 +76,31 @@ impl Chains {
     pub(crate) fn remember(&self, tenant: &str, id: &str, scope: &str) {
         self.scopes
             .insert((tenant.to_owned(), id.to_owned()), Arc::from(scope));
+    }
+}
+
+/// Where one Responses API answer's id is remembered with its scope, once the answer
+/// names it (a whole answer's `id`, a stream's `response.created`).
+pub(crate) struct ChainLink {
+    pub(crate) chains: Arc<Chains>,
+    pub(crate) shared: Option<Arc<SharedVault>>,
+    /// The vault's TTL, for the shared store.
+    pub(crate) ttl: Duration,
+    pub(crate) tenant: String,
+    pub(crate) scope: String,
+}
+
+impl ChainLink {
+    /// Remembers that answer `id` belongs to the scope: here, and in the shared store
+    /// (awaited within its timeout), so that a next turn sent the moment the answer ends
+    /// finds it on any replica.
+    pub(crate) async fn remember(&self, id: &str) {
+        self.chains.remember(&self.tenant, id, &self.scope);
+        if let Some(shared) = &self.shared {
+            shared
+                .remember(self.ttl, &self.tenant, id, &self.scope)
+                .await;
+        }
     }
 }
 

@@ -28,7 +28,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use tracing::Instrument as _;
 
-use crate::chains::{answer_id, Chains, Continues};
+use crate::chains::{answer_id, ChainLink, Chains, Continues};
 use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
 use crate::json_out;
@@ -453,7 +453,8 @@ struct Owed<'a> {
     /// The request's model, filled in by the parse.
     model: String,
     armed: bool,
-    outcome: &'static str,
+    /// How the exchange ended, once it did; never set when its future was dropped.
+    outcome: Option<&'static str>,
     started: Instant,
 }
 
@@ -469,7 +470,7 @@ impl Owed<'_> {
                 | PipelineError::Upstream { .. }
                 | PipelineError::Audit { .. },
             ) => self.armed = false,
-            Err(e) => self.outcome = e.kind().as_str(),
+            Err(e) => self.outcome = Some(e.kind().as_str()),
         }
     }
 }
@@ -477,11 +478,9 @@ impl Owed<'_> {
 impl Drop for Owed<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let outcome = match self.outcome {
-                // Never settled: its future was dropped.
-                "abandoned" => Pipeline::dropped(&self.pipeline.stopping),
-                settled => settled,
-            };
+            let outcome = self
+                .outcome
+                .unwrap_or_else(|| Pipeline::dropped(&self.pipeline.stopping));
             self.pipeline.record_unanswered(
                 Who::of(self.req),
                 &self.model,
@@ -1188,19 +1187,20 @@ impl Pipeline {
         previous.clone()
     }
 
-    /// Remembers that the Responses API answer `id` belongs to `req`'s scope, for a request
-    /// that names it as previous; with a shared vault, in the shared store too.
-    async fn remember_answer(&self, req: &PipelineRequest, id: &str) {
-        let Some(vault) = self.policy.pseudonym_vault(&req.tenant) else {
-            return;
-        };
-        let scope = Pipeline::scope(req);
-        self.chains.remember(&req.tenant, id, scope);
-        if let Some(shared) = &self.shared_vault {
-            shared
-                .remember(vault.config().ttl, &req.tenant, id, scope)
-                .await;
+    /// Where the answer to `req` is remembered with its scope, for a request that names it
+    /// as previous: for a Responses API request in a tenant whose policy pseudonymizes.
+    fn chain_link(&self, req: &PipelineRequest) -> Option<ChainLink> {
+        if req.route != Route::Responses {
+            return None;
         }
+        let vault = self.policy.pseudonym_vault(&req.tenant)?;
+        Some(ChainLink {
+            chains: Arc::clone(&self.chains),
+            shared: self.shared_vault.clone(),
+            ttl: vault.config().ttl,
+            tenant: req.tenant.clone(),
+            scope: Pipeline::scope(req).to_owned(),
+        })
     }
 
     fn scope(req: &PipelineRequest) -> &str {
@@ -1244,7 +1244,7 @@ impl Pipeline {
             req: &req,
             model: String::new(),
             armed: false,
-            outcome: "abandoned",
+            outcome: None,
             started,
         };
         let span = tracing::info_span!(
@@ -1522,9 +1522,9 @@ impl Pipeline {
         }
         let raw = response.bytes().await?;
         t.lap(Stage::Upstream);
-        if req.route == Route::Responses && self.policy.pseudonym_vault(&req.tenant).is_some() {
+        if let Some(link) = self.chain_link(req) {
             if let Some(id) = answer_id(&raw) {
-                self.remember_answer(req, &id).await;
+                link.remember(&id).await;
             }
         }
         let cached = CachedResponse {
@@ -2152,19 +2152,10 @@ pub struct ResponseStream {
     policy_version: Arc<str>,
     started: Instant,
     /// For a Responses API answer in a tenant that pseudonymizes: where its id is
-    /// remembered with its scope, once `response.created` names it.
+    /// remembered with its scope, taken when `response.created` names it.
     chain: Option<ChainLink>,
     /// The pipeline's [`Pipeline::cut_short`] flag.
     stopping: Arc<AtomicBool>,
-}
-
-/// Where a streamed Responses API answer's id is remembered with its scope.
-struct ChainLink {
-    chains: Arc<Chains>,
-    shared: Option<Arc<SharedVault>>,
-    ttl: Duration,
-    tenant: String,
-    scope: String,
 }
 
 impl Drop for ResponseStream {
@@ -2223,39 +2214,22 @@ impl ResponseStream {
             route: req.route,
             policy_version: p.policy.version_hash(&req.tenant),
             started: Instant::now(),
-            chain: match (req.route, p.policy.pseudonym_vault(&req.tenant)) {
-                (Route::Responses, Some(vault)) => Some(ChainLink {
-                    chains: Arc::clone(&p.chains),
-                    shared: p.shared_vault.clone(),
-                    ttl: vault.config().ttl,
-                    tenant: req.tenant.clone(),
-                    scope: Pipeline::scope(req).to_owned(),
-                }),
-                _ => None,
-            },
+            chain: p.chain_link(req),
             stopping: Arc::clone(&p.stopping),
         }
     }
 
-    /// Remembers the answer's id (a `response.created` event's) with its scope, once. The
-    /// shared store's write is awaited (within its timeout), so a next turn sent the
-    /// moment the stream ends finds it on any replica.
+    /// Remembers the answer's id (a `response.created` event's) with its scope, once.
     async fn remember_answer(&mut self, created: &Value) {
         let Some(link) = self.chain.take() else {
             return;
         };
-        let Some(id) = created
+        if let Some(id) = created
             .get("response")
             .and_then(|r| r.get("id"))
             .and_then(Value::as_str)
-        else {
-            return;
-        };
-        link.chains.remember(&link.tenant, id, &link.scope);
-        if let Some(shared) = link.shared {
-            shared
-                .remember(link.ttl, &link.tenant, id, &link.scope)
-                .await;
+        {
+            link.remember(id).await;
         }
     }
 

@@ -81,16 +81,12 @@ fn patterns(
     given: Option<&[String]>,
     default: &[&str],
 ) -> Result<Vec<Pattern>, GatewayError> {
-    let owned: Vec<String>;
-    let entries: &[String] = match given {
-        Some(g) => g,
-        None => {
-            owned = default.iter().map(|s| (*s).to_owned()).collect();
-            &owned
-        }
+    let entries: Vec<&str> = match given {
+        Some(g) => g.iter().map(String::as_str).collect(),
+        None => default.to_vec(),
     };
     entries
-        .iter()
+        .into_iter()
         .map(|entry| {
             let bad = |why: &str| GatewayError::Config(format!("[server] {key}: {entry:?} {why}"));
             let lower = entry.trim().to_ascii_lowercase();
@@ -163,35 +159,31 @@ impl HeaderRules {
 
     /// The caller's headers that go upstream with its request.
     pub(crate) fn outbound(&self, caller: &HeaderMap) -> HeaderMap {
-        pick(&self.request, caller)
+        let mut out = HeaderMap::new();
+        pass(&self.request, caller, &mut out);
+        out
     }
 
     /// Adds the upstream's headers that the caller gets to `to`, after what the gateway
     /// set itself (which they never replace).
     pub(crate) fn inbound(&self, upstream: &HeaderMap, to: &mut HeaderMap) {
-        for name in upstream.keys() {
-            if !to.contains_key(name) && self.response.iter().any(|p| p.matches(name)) {
-                for value in upstream.get_all(name) {
-                    to.append(name.clone(), value.clone());
-                }
-            }
-        }
+        pass(&self.response, upstream, to);
     }
 }
 
-fn pick(patterns: &[Pattern], from: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
+/// Adds to `to` every header of `from` that a pattern names and `to` does not hold yet,
+/// with all its values.
+fn pass(patterns: &[Pattern], from: &HeaderMap, to: &mut HeaderMap) {
     if patterns.is_empty() {
-        return out;
+        return;
     }
     for name in from.keys() {
-        if patterns.iter().any(|p| p.matches(name)) {
+        if !to.contains_key(name) && patterns.iter().any(|p| p.matches(name)) {
             for value in from.get_all(name) {
-                out.append(name.clone(), value.clone());
+                to.append(name.clone(), value.clone());
             }
         }
     }
-    out
 }
 
 #[cfg(test)]

@@ -852,6 +852,16 @@ fn bearer(headers: &http::HeaderMap) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
 }
 
+/// The keys a caller presents in the headers the providers' SDKs send them in, in this
+/// order: `Authorization: Bearer` (OpenAI), `x-api-key` (Anthropic), `api-key` (Azure
+/// OpenAI).
+fn sdk_keys(headers: &http::HeaderMap) -> impl Iterator<Item = &str> {
+    let named = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    [bearer(headers), named("x-api-key"), named("api-key")]
+        .into_iter()
+        .flatten()
+}
+
 /// The caller's own upstream key, when the gateway forwards callers' keys, in the form
 /// the upstream takes: its `Authorization: Bearer` token, `x-api-key` or `api-key`,
 /// whichever is present and not a gateway key. A gateway key is never forwarded.
@@ -860,15 +870,9 @@ fn client_credential(
     headers: &http::HeaderMap,
 ) -> Option<(http::HeaderName, HeaderValue)> {
     let auth = live.forward_client_key?;
-    let own = [
-        bearer(headers),
-        headers.get("x-api-key").and_then(|v| v.to_str().ok()),
-        headers.get("api-key").and_then(|v| v.to_str().ok()),
-    ]
-    .into_iter()
-    .flatten()
-    .map(str::trim)
-    .find(|k| !k.is_empty() && !live.keys.contains_key(&key_digest(k)))?;
+    let own = sdk_keys(headers)
+        .map(str::trim)
+        .find(|k| !k.is_empty() && !live.keys.contains_key(&key_digest(k)))?;
     let (name, value) = match auth {
         Auth::Bearer => (header::AUTHORIZATION, format!("Bearer {own}")),
         Auth::XApiKey => (http::HeaderName::from_static("x-api-key"), own.to_owned()),
@@ -882,19 +886,18 @@ fn client_credential(
 /// The 429 of a key past its `requests_per_minute`, with `retry-after` in whole seconds
 /// (at least 1), which the OpenAI and Anthropic SDKs wait for before they retry.
 fn rate_limited(rate: &KeyRate, wait: Duration) -> Response<GatewayBody> {
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
     let mut r = error(
         StatusCode::TOO_MANY_REQUESTS,
         "requests",
         "rate_limit_exceeded",
         &format!(
-            "this key's limit of {} requests a minute is spent; retry after {} s",
+            "this key's limit of {} requests a minute is spent; retry after {seconds} s",
             rate.per_minute(),
-            seconds.max(1)
         ),
     );
     r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     r
 }
 
@@ -949,35 +952,32 @@ fn authenticate<'s, 'r>(
     let key = headers
         .get(GATEWAY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .or_else(|| bearer(headers))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()));
+        .or_else(|| sdk_keys(headers).next());
     match key.and_then(|k| keys.get(&key_digest(k))) {
         Some(entry) => Ok((&entry.tenant, entry.priority, entry.rate.as_ref())),
         None => Err(Refused::Unauthorized { presented: key }),
     }
 }
 
-/// The route a path names, from the gateway's fixed list, for a record of a refused
-/// request: `other` for anything else, never the path as sent.
+/// The route a path names, from the gateway's fixed list (the pipeline's routes and the
+/// gateway's own), for a record of a refused request: `other` for anything else, never
+/// the path as sent.
 fn known_route(path: &str) -> &'static str {
-    const KNOWN: [&str; 14] = [
-        "/v1/chat/completions",
-        "/v1/completions",
-        "/v1/embeddings",
-        "/v1/responses",
-        "/v1/messages",
-        "/v1/moderations",
-        "/v1/images/generations",
+    const OWN: [&str; 7] = [
         "/v1/models",
         "/analyze",
         "/anonymize",
-        "/v1/sentinel/scan",
+        sentinel_client::SCAN_ROUTE,
         "/v1/sentinel/stats",
         "/metrics",
         "/dashboard",
     ];
-    KNOWN.into_iter().find(|k| *k == path).unwrap_or("other")
+    Route::ALL
+        .into_iter()
+        .map(Route::as_str)
+        .chain(OWN)
+        .find(|k| *k == path)
+        .unwrap_or("other")
 }
 
 async fn read_body(
@@ -1011,16 +1011,7 @@ fn route_of(method: &Method, path: &str) -> Option<Route> {
     if method != Method::POST {
         return None;
     }
-    Some(match path {
-        "/v1/chat/completions" => Route::ChatCompletions,
-        "/v1/completions" => Route::Completions,
-        "/v1/embeddings" => Route::Embeddings,
-        "/v1/responses" => Route::Responses,
-        "/v1/messages" => Route::Messages,
-        "/v1/moderations" => Route::Moderations,
-        "/v1/images/generations" => Route::ImagesGenerations,
-        _ => return None,
-    })
+    Route::ALL.into_iter().find(|r| r.as_str() == path)
 }
 
 #[derive(Serialize)]

@@ -91,6 +91,21 @@ struct Scope {
     matcher: Option<Arc<Matcher>>,
 }
 
+impl Scope {
+    /// Adds `entry` unless the scope holds `limit` already; whether it did. The matcher is
+    /// built again at its next use.
+    fn add(&mut self, entry: Entry, limit: usize) -> bool {
+        if self.entries.len() >= limit {
+            return false;
+        }
+        self.by_pseudonym
+            .insert(entry.pseudonym.clone(), self.entries.len());
+        self.entries.push(Arc::new(entry));
+        self.matcher = None;
+        true
+    }
+}
+
 /// A TTL in the vault clock's milliseconds.
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
@@ -298,40 +313,31 @@ impl Vault {
     /// and counts the rest); the scope counts as used now. A pseudonym the scope already
     /// holds keeps its own way back. Returns how many were added.
     pub fn import(&self, tenant: &str, scope: &str, export: &ScopeExport) -> usize {
-        let now = self.now_ms();
-        let mut guard = self.lock();
-        let Scopes {
-            config,
-            map: scopes,
-        } = &mut *guard;
-        let s = self.use_scope(scopes, config, (tenant.to_owned(), scope.to_owned()), now);
-        let mut added = 0;
-        for e in &export.entries {
-            if s.by_pseudonym.contains_key(&e.pseudonym) {
-                continue;
+        self.in_scope(tenant, scope, |s, config| {
+            let mut added = 0;
+            for e in &export.entries {
+                if s.by_pseudonym.contains_key(&e.pseudonym) {
+                    continue;
+                }
+                let original = match (&e.stored, e.derived) {
+                    (Some(v), _) => Original::Stored(v.clone()),
+                    (None, Some(f)) => Original::Derived(f),
+                    (None, None) => continue,
+                };
+                let entry = Entry {
+                    entity: e.entity.clone(),
+                    pseudonym: e.pseudonym.clone(),
+                    original,
+                    restore: e.restore,
+                };
+                if s.add(entry, config.max_entries_per_scope) {
+                    added += 1;
+                } else {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            let original = match (&e.stored, e.derived) {
-                (Some(v), _) => Original::Stored(v.clone()),
-                (None, Some(f)) => Original::Derived(f),
-                (None, None) => continue,
-            };
-            if s.entries.len() >= config.max_entries_per_scope {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            s.by_pseudonym.insert(e.pseudonym.clone(), s.entries.len());
-            s.entries.push(Arc::new(Entry {
-                entity: e.entity.clone(),
-                pseudonym: e.pseudonym.clone(),
-                original,
-                restore: e.restore,
-            }));
-            added += 1;
-        }
-        if added > 0 {
-            s.matcher = None;
-        }
-        added
+            added
+        })
     }
 
     /// Moves the vault's clock forward, for tests of expiry.
@@ -376,8 +382,23 @@ impl Vault {
         self.expired.fetch_add(gone as u64, Ordering::Relaxed);
     }
 
-    /// The scope `id`, used now: a scope past its TTL is dropped first (counted), and a new
-    /// one makes room by purging expired scopes, then evicting the least recently used.
+    /// Runs `f` under the lock on `tenant`'s `scope`, used now (a scope past its TTL is
+    /// dropped first and counted; a new one makes room by purging expired scopes, then
+    /// evicting the least recently used), with the vault's limits.
+    fn in_scope<R>(
+        &self,
+        tenant: &str,
+        scope: &str,
+        f: impl FnOnce(&mut Scope, &VaultConfig) -> R,
+    ) -> R {
+        let now = self.now_ms();
+        let mut guard = self.lock();
+        let Scopes { config, map } = &mut *guard;
+        let id = (tenant.to_owned(), scope.to_owned());
+        let s = self.use_scope(map, config, id, now);
+        f(s, config)
+    }
+
     fn use_scope<'m>(
         &self,
         scopes: &'m mut HashMap<(String, String), Scope>,
@@ -419,54 +440,46 @@ impl Vault {
         restore: bool,
     ) -> String {
         let pseudonym = key.pseudonymize(entity, value, style);
-        let now = self.now_ms();
-        let mut guard = self.lock();
-        let Scopes {
-            config,
-            map: scopes,
-        } = &mut *guard;
-        let s = self.use_scope(scopes, config, (tenant.to_owned(), scope.to_owned()), now);
-        let (mut text, original) = match pseudonym {
-            Pseudonym::Derived(format, text) => (text, Original::Derived(format)),
-            Pseudonym::Stored(text) => (text, Original::Stored(value.to_owned())),
-        };
-        let mut attempt = 0u8;
-        loop {
-            match s.by_pseudonym.get(&text) {
-                Some(&i) if s.entries[i].original == original => {
-                    return text;
+        self.in_scope(tenant, scope, |s, config| {
+            let (mut text, original) = match pseudonym {
+                Pseudonym::Derived(format, text) => (text, Original::Derived(format)),
+                Pseudonym::Stored(text) => (text, Original::Stored(value.to_owned())),
+            };
+            let mut attempt = 0u8;
+            loop {
+                match s.by_pseudonym.get(&text) {
+                    Some(&i) if s.entries[i].original == original => {
+                        return text;
+                    }
+                    // The same pseudonym for another value: 40-bit ids collide rarely; a
+                    // derived surrogate never does (the cipher is a bijection).
+                    Some(_) if attempt < 8 => {
+                        attempt += 1;
+                        text = key.retry(entity, value, style, attempt);
+                    }
+                    Some(_) => {
+                        self.refused.fetch_add(1, Ordering::Relaxed);
+                        return text;
+                    }
+                    None => break,
                 }
-                // The same pseudonym for another value: 40-bit ids collide rarely; a
-                // derived surrogate never does (the cipher is a bijection).
-                Some(_) if attempt < 8 => {
-                    attempt += 1;
-                    text = key.retry(entity, value, style, attempt);
-                }
-                Some(_) => {
-                    self.refused.fetch_add(1, Ordering::Relaxed);
-                    return text;
-                }
-                None => break,
             }
-        }
-        if s.entries.len() >= config.max_entries_per_scope {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            return text;
-        }
-        let original = match original {
-            // A retried id is a token or an e-mail surrogate, both stored.
-            Original::Derived(_) if attempt > 0 => Original::Stored(value.to_owned()),
-            o => o,
-        };
-        s.by_pseudonym.insert(text.clone(), s.entries.len());
-        s.entries.push(Arc::new(Entry {
-            entity: entity.to_owned(),
-            pseudonym: text.clone(),
-            original,
-            restore,
-        }));
-        s.matcher = None;
-        text
+            let original = match original {
+                // A retried id is a token or an e-mail surrogate, both stored.
+                Original::Derived(_) if attempt > 0 => Original::Stored(value.to_owned()),
+                o => o,
+            };
+            let entry = Entry {
+                entity: entity.to_owned(),
+                pseudonym: text.clone(),
+                original,
+                restore,
+            };
+            if !s.add(entry, config.max_entries_per_scope) {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            text
+        })
     }
 
     /// The matcher of a scope's pseudonyms (built once per change of the scope), or `None`
