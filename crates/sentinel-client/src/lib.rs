@@ -80,6 +80,7 @@ mod client;
 mod config;
 pub mod detection;
 mod json_out;
+mod logprobs;
 pub mod pipeline;
 mod refusal;
 pub mod segments;

@@ -32,6 +32,7 @@ use crate::chains::{answer_id, ChainLink, Chains, Continues};
 use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
 use crate::json_out;
+use crate::logprobs::{self, TokenTrail};
 use crate::refusal::{Refusal, RefusalWindow};
 use crate::segments::{
     self, all_strings, answer_roots, parse_pruned, request_segments, response_segments,
@@ -1616,15 +1617,12 @@ impl Pipeline {
             return Ok(body.clone());
         }
         // The final texts go into the whole answer by the same paths: the pruned one holds
-        // the same subtrees under the same keys.
+        // the same subtrees under the same keys. Where a text changed, its logprobs go.
         let mut whole: Value =
             serde_json::from_slice(body).map_err(|e| PipelineError::BadRequest {
                 message: e.to_string(),
             })?;
-        segments.replace(
-            &mut whole,
-            segments.texts(&v).into_iter().map(str::to_owned),
-        );
+        segments.carry(&v, &mut whole);
         Ok(Bytes::from(json_out::to_vec(&whole, body.len() + 64)))
     }
 
@@ -1757,8 +1755,27 @@ enum ChoicePart {
 /// Texts a chat choice streams beside its content: a refusal, and reasoning.
 const CHOICE_TEXTS: [&str; 2] = ["refusal", "reasoning_content"];
 
-/// Appends released text to `part` of a streamed choice.
-fn append_to_choice(choice: &mut Value, part: ChoicePart, rest: String) {
+/// Appends released text to `part` of a streamed choice, with its tokens (`tokens`: what
+/// the text's [`TokenTrail`] let go with it) when the part has a token list.
+fn append_to_choice(
+    choice: &mut Value,
+    part: ChoicePart,
+    rest: String,
+    tokens: Option<Vec<Value>>,
+) {
+    let list = match part {
+        ChoicePart::Content => Some("content"),
+        ChoicePart::Field("refusal") => Some("refusal"),
+        _ => None,
+    };
+    match (list, tokens) {
+        (Some(field), Some(tokens)) if choice.get("delta").is_some() => {
+            append_tokens(choice, field, tokens);
+        }
+        _ if rest.is_empty() => {}
+        // The choice's logprobs describe its own piece, not the held text added to it.
+        _ => segments::drop_logprobs(choice, &[Step::Key("delta")]),
+    }
     let Some(o) = choice.as_object_mut() else {
         return;
     };
@@ -1788,6 +1805,29 @@ fn append_to_choice(choice: &mut Value, part: ChoicePart, rest: String) {
     }
 }
 
+/// Adds `tokens` to a streamed choice's `logprobs` list `field` (`content`, `refusal`).
+fn append_tokens(choice: &mut Value, field: &str, tokens: Vec<Value>) {
+    if tokens.is_empty() {
+        return;
+    }
+    let Some(o) = choice.as_object_mut() else {
+        return;
+    };
+    let logprobs = o.entry("logprobs").or_insert(Value::Null);
+    if logprobs.is_null() {
+        *logprobs = serde_json::json!({"content": null, "refusal": null});
+    }
+    let Some(lists) = logprobs.as_object_mut() else {
+        return;
+    };
+    match lists.get_mut(field) {
+        Some(Value::Array(list)) => list.extend(tokens),
+        _ => {
+            lists.insert(field.to_owned(), Value::Array(tokens));
+        }
+    }
+}
+
 /// The object at `key` in `o`, added empty when missing; `None` when it is not an object.
 fn object_at<'o>(
     o: &'o mut serde_json::Map<String, Value>,
@@ -1811,9 +1851,9 @@ fn append_at(o: &mut serde_json::Map<String, Value>, key: &str, rest: String) {
 
 /// A chat chunk carrying what a choice's text still held when the stream ended without
 /// the choice's `finish_reason`: in the choice, and the field, the text came from.
-fn chat_flush(index: u64, part: ChoicePart, rest: String) -> Value {
+fn chat_flush(index: u64, part: ChoicePart, rest: String, tokens: Option<Vec<Value>>) -> Value {
     let mut choice = serde_json::json!({ "index": index, "delta": {} });
-    append_to_choice(&mut choice, part, rest);
+    append_to_choice(&mut choice, part, rest, tokens);
     serde_json::json!({ "choices": [choice] })
 }
 
@@ -1954,6 +1994,8 @@ struct TextStream {
     responses_event: Option<Value>,
     /// Whether text waits for the remote detector, and for how much of it.
     window: StreamWindow,
+    /// The model's tokens for what the text holds, when the caller asked for them.
+    tokens: TokenTrail,
 }
 
 impl TextStream {
@@ -1969,6 +2011,7 @@ impl TextStream {
             delta_type: None,
             responses_event: None,
             window: detection.stream_window(),
+            tokens: TokenTrail::default(),
         }
     }
 
@@ -2467,6 +2510,7 @@ impl ResponseStream {
     /// `.done` event's full text, an output item, the completed response); false when
     /// the stream was blocked.
     async fn scan_whole(&mut self, v: &mut Value, segments: &Segments) -> bool {
+        let model_wrote: Vec<String> = segments.texts(v).into_iter().map(str::to_owned).collect();
         if let Some(r) = &self.restorer {
             let stats = &mut self.stats;
             segments.each_mut(v, |slot| r.restore_json(slot, stats));
@@ -2485,6 +2529,11 @@ impl ResponseStream {
                     self.halt(halt);
                     return false;
                 }
+            }
+        }
+        for (path, (was, is)) in segments.paths().zip(model_wrote.iter().zip(&out)) {
+            if was != is {
+                segments::drop_logprobs(v, path);
             }
         }
         segments.replace(v, out);
@@ -2534,6 +2583,13 @@ impl ResponseStream {
                     .get(&key)
                     .is_none_or(|t| t.responses_event.is_none()))
             .then(|| v.clone());
+            // The event's tokens for the piece, when it has a list beside it.
+            let list_at = logprobs::list_path(&path);
+            let tokens = list_at
+                .as_deref()
+                .and_then(|at| segments::get(&v, at))
+                .and_then(Value::as_array)
+                .cloned();
             let released = {
                 let ts = self.texts.entry(key).or_insert_with(|| {
                     TextStream::new(
@@ -2548,11 +2604,29 @@ impl ResponseStream {
                 if ts.responses_event.is_none() {
                     ts.responses_event = template;
                 }
-                ts.push(&piece, &mut self.decider, &mut applied).await
+                let pushed = ts.push(&piece, &mut self.decider, &mut applied).await;
+                pushed.map(|text| {
+                    let carried = match list_at {
+                        Some(_) => ts.tokens.follow(&piece, tokens, &text),
+                        None => None,
+                    };
+                    (text, carried)
+                })
             };
             self.applied.extend(applied);
             match released {
-                Ok(text) => {
+                Ok((text, carried)) => {
+                    // The tokens of what is released, never of text held back or changed.
+                    match (carried, list_at) {
+                        (Some(tokens), Some(at)) => {
+                            if let Some(slot) = segments::get_mut(&mut v, &at) {
+                                *slot = Value::Array(tokens);
+                            }
+                        }
+                        (None, Some(_)) => segments::drop_logprobs(&mut v, &path),
+                        (_, None) if text != piece => segments::drop_logprobs(&mut v, &path),
+                        _ => {}
+                    }
                     if let Some(slot) = segments::get_mut(&mut v, &path) {
                         *slot = Value::String(text);
                     }
@@ -2627,7 +2701,7 @@ impl ResponseStream {
             .cloned()
             .collect();
         for key in keys {
-            let Some((_, rest)) = self.finish_text(&key).await else {
+            let Some((mut ts, rest)) = self.finish_text(&key).await else {
                 if self.done {
                     return false;
                 }
@@ -2636,7 +2710,8 @@ impl ResponseStream {
             if let (TextKey::Choice(_, part), Some(choice)) =
                 (key, v.get_mut("choices").and_then(|c| c.get_mut(i)))
             {
-                append_to_choice(choice, part, rest);
+                let tokens = ts.tokens.release(&rest);
+                append_to_choice(choice, part, rest, tokens);
             }
         }
         true
@@ -2663,7 +2738,7 @@ impl ResponseStream {
 
     /// Releases one text's held part as a delta event of its own.
     async fn flush_key(&mut self, key: &TextKey) {
-        let Some((ts, rest)) = self.finish_text(key).await else {
+        let Some((mut ts, rest)) = self.finish_text(key).await else {
             return;
         };
         if rest.is_empty() {
@@ -2689,7 +2764,11 @@ impl ResponseStream {
                 });
             }
             TextKey::Responses { .. } => {
-                if let Some(mut event) = ts.responses_event {
+                if let Some(mut event) = ts.responses_event.take() {
+                    // The template's tokens were its first piece's: these are the rest's.
+                    if let Some(list) = event.get_mut("logprobs") {
+                        *list = Value::Array(ts.tokens.release(&rest).unwrap_or_default());
+                    }
                     event["delta"] = Value::String(rest);
                     let name = event.get("type").and_then(Value::as_str).map(str::to_owned);
                     self.emit(&SseEvent {
@@ -2700,7 +2779,8 @@ impl ResponseStream {
                 }
             }
             TextKey::Choice(index, part) => {
-                let data = chat_flush(*index, *part, rest);
+                let tokens = ts.tokens.release(&rest);
+                let data = chat_flush(*index, *part, rest, tokens);
                 self.emit(&SseEvent::data(json_out::to_string(&data)));
             }
         }
@@ -2741,6 +2821,7 @@ mod tests {
             delta_type: None,
             responses_event: None,
             window: StreamWindow::Always(16),
+            tokens: TokenTrail::default(),
         };
         // Less than a window settled: nothing yet.
         assert_eq!(held("Alpha beta gamma. Delta").window_end(115), 100);
@@ -2814,7 +2895,7 @@ mod tests {
 
     #[test]
     fn held_chat_text_goes_back_to_its_choice_and_field() {
-        let flush = |index: u64, part: ChoicePart| chat_flush(index, part, "x".to_owned());
+        let flush = |index: u64, part: ChoicePart| chat_flush(index, part, "x".to_owned(), None);
         assert_eq!(
             flush(0, ChoicePart::Content),
             serde_json::json!({"choices": [{"index": 0, "delta": {"content": "x"}}]})

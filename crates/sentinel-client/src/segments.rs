@@ -118,6 +118,23 @@ impl Segments {
         }
     }
 
+    /// Puts each path's string of `from` into `into` where the two differ, and drops the
+    /// token log-probabilities beside each string that changed ([`drop_logprobs`]).
+    pub(crate) fn carry(&self, from: &Value, into: &mut Value) {
+        for p in self.paths() {
+            let Some(new) = get(from, p).and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(slot) = get_mut(into, p) else {
+                continue;
+            };
+            if slot.as_str() != Some(new) {
+                *slot = Value::String(new.to_owned());
+                drop_logprobs(into, p);
+            }
+        }
+    }
+
     /// Runs `f` on each value the paths lead to.
     pub(crate) fn each_mut(&self, doc: &mut Value, mut f: impl FnMut(&mut Value)) {
         for p in self.paths() {
@@ -154,6 +171,28 @@ pub(crate) fn get<'v>(mut v: &'v Value, path: &[Step]) -> Option<&'v Value> {
         };
     }
     Some(v)
+}
+
+/// Drops the token log-probabilities that describe the text at `path`: the `logprobs` of
+/// the nearest object above it that has one (a chat or completions choice, a Responses
+/// output text part, a streamed delta event). Their tokens spell out the text as the model
+/// wrote it, so once the gateway changed that text (redacted, masked, restored) they would
+/// pass on what the policy took out. Emptied, not removed, so that SDKs still find the
+/// field: `null`, or `[]` where it was a list.
+pub(crate) fn drop_logprobs(doc: &mut Value, path: &[Step]) {
+    for depth in (0..path.len()).rev() {
+        let Some(Value::Object(map)) = get_mut(doc, &path[..depth]) else {
+            continue;
+        };
+        if let Some(lp) = map.get_mut("logprobs") {
+            *lp = if lp.is_array() {
+                Value::Array(Vec::new())
+            } else {
+                Value::Null
+            };
+            return;
+        }
+    }
 }
 
 /// The value at `path`, to change.

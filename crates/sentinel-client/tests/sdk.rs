@@ -1443,3 +1443,123 @@ async fn moderations_and_images_are_decided_like_prompts() {
     );
     assert_eq!(img.data[0].b64_json.as_deref(), Some("iVBORw0KGgo="));
 }
+
+/// Every token string under `v` (in `logprobs` lists and their alternatives).
+fn tokens_in(v: &Value) -> Vec<String> {
+    match v {
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, x)| match (k.as_str(), x) {
+                ("token", Value::String(t)) => vec![t.clone()],
+                _ => tokens_in(x),
+            })
+            .collect(),
+        Value::Array(items) => items.iter().flat_map(tokens_in).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn logprobs_beside_a_changed_text_are_dropped() {
+    let up = start().await;
+    let c = client(&up, "");
+    let chat = |model: &str, stream: bool| {
+        json!({"model": model, "messages": [{"role": "user", "content": "hello there, how are you?"}],
+            "logprobs": true, "top_logprobs": 1, "stream": stream})
+    };
+    // A text the gateway passed as written keeps its tokens.
+    let clean: Value =
+        serde_json::from_str(&answer(&c, Route::ChatCompletions, &chat("echo", false)).await)
+            .expect("json");
+    assert_eq!(
+        clean["choices"][0]["logprobs"]["content"]
+            .as_array()
+            .map(|t| t
+                .iter()
+                .filter_map(|x| x["token"].as_str())
+                .collect::<String>()),
+        Some("hello there, how are you?".to_owned())
+    );
+    // The upstream answers "Sure, the SSN on file is 536-22-1234 as requested.", a token
+    // per three bytes: redacted, the tokens that spelled the number must not pass.
+    let has_value = |tokens: &[String]| {
+        tokens
+            .iter()
+            .any(|t| t.chars().any(|ch| ch.is_ascii_digit() || ch == '@'))
+    };
+    let whole: Value =
+        serde_json::from_str(&answer(&c, Route::ChatCompletions, &chat("ssn-leak", false)).await)
+            .expect("json");
+    assert_eq!(
+        whole["choices"][0]["message"]["content"],
+        "Sure, the SSN on file is <US_SSN_1> as requested."
+    );
+    assert!(whole["choices"][0]["logprobs"].is_null(), "{whole}");
+    let streamed = answer(&c, Route::ChatCompletions, &chat("ssn-leak", true)).await;
+    let events = events_of(&streamed);
+    assert_eq!(
+        events
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+            .collect::<String>(),
+        "Sure, the SSN on file is <US_SSN_1> as requested."
+    );
+    let kept: Vec<String> = events.iter().flat_map(tokens_in).collect();
+    assert!(!has_value(&kept), "{kept:?}");
+    // A streamed text passed as written gets all its tokens, each list no sooner than the
+    // text it spells (text is held back until it cannot start a value).
+    let spelled = |events: &[Value]| -> String {
+        events
+            .iter()
+            .filter_map(|e| e["choices"][0]["logprobs"]["content"].as_array())
+            .flatten()
+            .filter_map(|t| t["token"].as_str())
+            .collect()
+    };
+    let long = "hello there, how are you? ".repeat(30);
+    let mut body = chat("echo", true);
+    body["messages"][0]["content"] = json!(long);
+    let clean = events_of(&answer(&c, Route::ChatCompletions, &body).await);
+    assert_eq!(spelled(&clean), long);
+    let mut early = 0;
+    for k in 0..clean.len() {
+        let said: String = clean[..=k]
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        let tokens = spelled(&clean[..=k]);
+        assert!(said.starts_with(&tokens), "{}", clean[k]);
+        early += usize::from(!tokens.is_empty() && k + 2 < clean.len());
+    }
+    assert!(early > 0, "every token waited for the end");
+
+    // The Responses API: the output text part's list, and each delta event's.
+    for stream in [false, true] {
+        let body = json!({"model": "m", "input": "what is on file?", "stream": stream,
+            "include": ["message.output_text.logprobs"]});
+        let text = answer(&c, Route::Responses, &body).await;
+        let docs: Vec<Value> = if stream {
+            events_of(&text)
+        } else {
+            vec![serde_json::from_str(&text).expect("json")]
+        };
+        let kept: Vec<String> = docs.iter().flat_map(tokens_in).collect();
+        assert!(!has_value(&kept), "stream {stream}: {kept:?}");
+
+        if !stream {
+            assert_eq!(docs[0]["output"][1]["content"][0]["logprobs"], json!([]));
+        }
+    }
+    // A clean Responses stream (the model `remember` answers with the input) keeps them.
+    let body = json!({"model": "remember", "input": long, "stream": true,
+        "include": ["message.output_text.logprobs"]});
+    let events = events_of(&answer(&c, Route::Responses, &body).await);
+    let spelled: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .filter_map(|e| e["logprobs"].as_array())
+        .flatten()
+        .filter_map(|t| t["token"].as_str())
+        .collect();
+    assert_eq!(spelled, long);
+}

@@ -190,6 +190,20 @@ fn pieces(text: &str, n: usize) -> Vec<String> {
     out
 }
 
+/// Token log-probabilities for `text`, a token per three bytes (what `pieces` cuts), each
+/// with itself as its one alternative.
+fn tokens(text: &str) -> Value {
+    pieces(text, 3)
+        .iter()
+        .map(|p| {
+            let t = json!({"token": p, "logprob": -0.25, "bytes": p.as_bytes()});
+            let mut entry = t.clone();
+            entry["top_logprobs"] = json!([t]);
+            entry
+        })
+        .collect()
+}
+
 async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let model = v["model"].as_str().unwrap_or_default().to_owned();
@@ -296,9 +310,16 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             } else {
                 "The SSN on file is 536-22-1234, mail jane.doe@example.com.".to_owned()
             };
+            let logprobs = v["include"]
+                .as_array()
+                .is_some_and(|i| i.iter().any(|x| x == "message.output_text.logprobs"));
             let message = |t: &str| {
+                let mut part = json!({"type": "output_text", "text": t, "annotations": []});
+                if logprobs {
+                    part["logprobs"] = tokens(t);
+                }
                 json!({"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
-                    "content": [{"type": "output_text", "text": t, "annotations": []}]})
+                    "content": [part]})
             };
             let reasoning = json!({"id": "rs_1", "type": "reasoning",
                 "summary": [{"type": "summary_text", "text": text}]});
@@ -345,7 +366,11 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                 ),
             ];
             for (k, p) in pieces(&text, 3).into_iter().enumerate() {
-                events.push(event(json!({"type": "response.output_text.delta", "sequence_number": 5 + k, "item_id": "msg_1", "output_index": 1, "content_index": 0, "delta": p})));
+                let mut delta = json!({"type": "response.output_text.delta", "sequence_number": 5 + k, "item_id": "msg_1", "output_index": 1, "content_index": 0, "delta": p});
+                if logprobs {
+                    delta["logprobs"] = tokens(&p);
+                }
+                events.push(event(delta));
             }
             events.push(event(json!({"type": "response.output_text.done", "sequence_number": 100, "item_id": "msg_1", "output_index": 1, "content_index": 0, "text": text})));
             events.push(event(json!({"type": "response.content_part.done", "sequence_number": 101, "item_id": "msg_1", "output_index": 1, "content_index": 0, "part": {"type": "output_text", "text": text, "annotations": []}})));
@@ -484,6 +509,10 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                 events.push("data: [DONE]\n\n".to_owned());
                 return sse(events);
             }
+            // Token log-probabilities when asked for, a token per three bytes.
+            let logprobs = v["logprobs"] == true;
+            let tokens_of =
+                |t: &str| logprobs.then(|| json!({"content": tokens(t), "refusal": null}));
             if stream {
                 let mut events: Vec<String> = pieces(&text, 3)
                     .into_iter()
@@ -491,7 +520,7 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                         format!(
                             "data: {}\n\n",
                             json!({"id": "c", "object": "chat.completion.chunk", "model": model,
-                                "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]})
+                                "choices": [{"index": 0, "delta": {"content": p}, "logprobs": tokens_of(&p), "finish_reason": null}]})
                         )
                     })
                     .collect();
@@ -506,7 +535,7 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             full(
                 200,
                 &json!({"id": "c", "object": "chat.completion", "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": tokens_of(&text), "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
             )
         }
