@@ -31,6 +31,7 @@ use tracing::Instrument as _;
 use crate::chains::{answer_id, ChainLink, Chains, Continues};
 use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
+use crate::form::Form;
 use crate::json_out;
 use crate::logprobs::{self, TokenTrail};
 use crate::refusal::{Refusal, RefusalWindow};
@@ -92,8 +93,12 @@ pub struct PipelineRequest {
     pub route: Route,
     /// The tenant.
     pub tenant: String,
-    /// The client's JSON body, as received.
+    /// The client's body, as received: JSON, or for the routes that take one
+    /// ([`Route::takes_form`]) a `multipart/form-data` upload.
     pub body: Bytes,
+    /// The body's `Content-Type` as the client sent it: read for a form (its boundary),
+    /// and sent on with it. JSON bodies go as `application/json` whatever this says.
+    pub content_type: Option<String>,
     /// The request id (audit records, pseudonym scope when there is no conversation).
     pub request_id: String,
     /// A conversation id: pseudonyms live in its scope across requests.
@@ -131,6 +136,7 @@ impl PipelineRequest {
             route,
             tenant: tenant.to_owned(),
             body: body.into(),
+            content_type: None,
             request_id: new_request_id(),
             conversation: None,
             priority: Priority::Normal,
@@ -1297,11 +1303,24 @@ impl Pipeline {
         model_out: &mut String,
         owed: &mut bool,
     ) -> Result<PipelineResponse, PipelineError> {
-        // Parse.
-        let mut body: Value =
-            serde_json::from_slice(&req.body).map_err(|e| PipelineError::BadRequest {
+        // Parse: JSON, or a form's text fields as one object.
+        let form = if req.route.takes_form() {
+            let content_type = req.content_type.as_deref().unwrap_or_default();
+            let form = Form::parse(content_type, req.body.clone())
+                .await
+                .map_err(|e| PipelineError::BadRequest {
+                    message: e.to_string(),
+                })?;
+            Some(form)
+        } else {
+            None
+        };
+        let mut body: Value = match &form {
+            Some(form) => form.fields(),
+            None => serde_json::from_slice(&req.body).map_err(|e| PipelineError::BadRequest {
                 message: format!("body is not valid JSON ({e})"),
-            })?;
+            })?,
+        };
         if !body.is_object() {
             return Err(PipelineError::BadRequest {
                 message: "body must be a JSON object".to_owned(),
@@ -1313,7 +1332,12 @@ impl Pipeline {
                 .unwrap_or_default(),
         );
         let model: &str = model_out;
-        let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
+        let stream = match body.get("stream") {
+            Some(Value::Bool(on)) => *on,
+            // A form's fields are strings.
+            Some(Value::String(on)) => form.is_some() && on == "true",
+            _ => false,
+        };
         let segments = request_segments(req.route, &body);
         // Borrowed from the body: the body is only changed after the last use of these.
         let texts = segments.texts(&body);
@@ -1380,7 +1404,12 @@ impl Pipeline {
             Some(new_texts) => {
                 // Moved, not copied, into the document.
                 segments.replace(&mut body, new_texts);
-                let bytes = Bytes::from(json_out::to_vec(&body, req.body.len() + 64));
+                let bytes = match &form {
+                    Some(form) => form.encode(&body).map_err(|e| PipelineError::BadRequest {
+                        message: e.to_string(),
+                    })?,
+                    None => Bytes::from(json_out::to_vec(&body, req.body.len() + 64)),
+                };
                 t.lap(Stage::Policy);
                 bytes
             }
@@ -1388,6 +1417,8 @@ impl Pipeline {
 
         // Response cache.
         let cacheability = match &self.responses {
+            // A form's key would need its files: uploads are not cached.
+            Some(_) if form.is_some() => Cacheability::Bypass("form"),
             Some(_) => self.config.response_cache.cacheability(
                 req.route.as_str(),
                 &body,
@@ -1445,6 +1476,17 @@ impl Pipeline {
             t.restart();
         }
         let mut out = OutboundRequest::post_json(req.route.upstream_path(), outbound);
+        if form.is_some() {
+            // The form's own type, with its boundary (checked to be a valid header when the
+            // caller sent it).
+            if let Some(v) = req
+                .content_type
+                .as_deref()
+                .and_then(|c| http::HeaderValue::from_str(c).ok())
+            {
+                out.headers.insert(http::header::CONTENT_TYPE, v);
+            }
+        }
         out.priority = req.priority;
         for name in req.upstream_headers.keys() {
             if !out.headers.contains_key(name) {
@@ -1581,7 +1623,17 @@ impl Pipeline {
                 });
             }
         };
-        let processed = self.process_response(req, model, &body, t.last).await?;
+        let processed = if req.route == Route::AudioSpeech && !is_text(&cached.content_type) {
+            // Speech: the audio is passed on as it came (it is not text), and the answer is
+            // on record like any other.
+            let notes = AnswerNotes::default();
+            let none = Segments::default();
+            self.settle_answer(req, model, &mut Value::Null, &none, notes, t.last)
+                .await?;
+            body
+        } else {
+            self.process_response(req, model, &body, t.last).await?
+        };
         t.lap(Stage::Policy);
         Ok(PipelineResponse {
             status,
@@ -1724,6 +1776,18 @@ impl Pipeline {
     }
 }
 
+/// Whether a media type holds text: `text/*` and JSON (`application/json`, `+json`), or
+/// none given.
+fn is_text(content_type: &str) -> bool {
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    media.is_empty()
+        || media
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("text/"))
+        || media.eq_ignore_ascii_case("application/json")
+        || media.to_ascii_lowercase().ends_with("+json")
+}
+
 /// Which streamed text a fragment belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum TextKey {
@@ -1857,11 +1921,21 @@ fn chat_flush(index: u64, part: ChoicePart, rest: String, tokens: Option<Vec<Val
     serde_json::json!({ "choices": [choice] })
 }
 
-/// The text a Responses API event belongs to, and whether the event is a delta
-/// (`response.output_text.delta`) or not (a `.done` event, or any other `response.*`
-/// event, whose key names no text).
+/// The kind of an event of the Responses API (`output_text.delta` for
+/// `response.output_text.delta`) or of a streamed transcription (`text.delta` for
+/// `transcript.text.delta`): the event families that stream a text in `.delta` events and
+/// carry texts whole in the others.
+fn whole_event_kind(v: &Value) -> Option<&str> {
+    let t = v.get("type")?.as_str()?;
+    t.strip_prefix("response.")
+        .or_else(|| t.strip_prefix("transcript."))
+}
+
+/// The text a Responses API (or transcription) event belongs to, and whether the event is
+/// a delta (`response.output_text.delta`) or not (a `.done` event, or any other
+/// `response.*` event, whose key names no text).
 fn responses_key(v: &Value) -> Option<(TextKey, bool)> {
-    let kind = v.get("type")?.as_str()?.strip_prefix("response.")?;
+    let kind = whole_event_kind(v)?;
     let (kind, delta) = match kind.strip_suffix(".delta") {
         Some(k) => (k, true),
         None => (kind.strip_suffix(".done").unwrap_or(kind), false),
@@ -2666,10 +2740,7 @@ impl ResponseStream {
                 return;
             }
         }
-        if v.get("type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t.starts_with("response.") && !t.ends_with(".delta"))
-        {
+        if whole_event_kind(&v).is_some_and(|k| !k.ends_with(".delta")) {
             let segments = responses_event_segments(&v);
             if !segments.is_empty() && !self.scan_whole(&mut v, &segments).await {
                 return;

@@ -25,6 +25,13 @@ pub enum Route {
     Moderations,
     /// OpenAI `POST /v1/images/generations` (the prompt, and the answer's revised prompts).
     ImagesGenerations,
+    /// OpenAI `POST /v1/audio/speech` (the input and instructions; the answer is audio).
+    AudioSpeech,
+    /// OpenAI `POST /v1/audio/transcriptions`, a `multipart/form-data` upload (its text
+    /// fields; the answer is the transcript).
+    AudioTranscriptions,
+    /// OpenAI `POST /v1/audio/translations`, as transcriptions.
+    AudioTranslations,
 }
 
 impl Route {
@@ -38,6 +45,9 @@ impl Route {
             Route::Messages => "/messages",
             Route::Moderations => "/moderations",
             Route::ImagesGenerations => "/images/generations",
+            Route::AudioSpeech => "/audio/speech",
+            Route::AudioTranscriptions => "/audio/transcriptions",
+            Route::AudioTranslations => "/audio/translations",
         }
     }
 
@@ -51,11 +61,28 @@ impl Route {
             Route::Messages => "/v1/messages",
             Route::Moderations => "/v1/moderations",
             Route::ImagesGenerations => "/v1/images/generations",
+            Route::AudioSpeech => "/v1/audio/speech",
+            Route::AudioTranscriptions => "/v1/audio/transcriptions",
+            Route::AudioTranslations => "/v1/audio/translations",
         }
     }
 
+    /// Whether the request body is a `multipart/form-data` upload rather than JSON.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_client::Route;
+    ///
+    /// assert!(Route::AudioTranscriptions.takes_form());
+    /// assert!(!Route::AudioSpeech.takes_form());
+    /// ```
+    pub fn takes_form(self) -> bool {
+        matches!(self, Route::AudioTranscriptions | Route::AudioTranslations)
+    }
+
     /// Every route, for metrics.
-    pub const ALL: [Route; 7] = [
+    pub const ALL: [Route; 10] = [
         Route::ChatCompletions,
         Route::Completions,
         Route::Embeddings,
@@ -63,8 +90,25 @@ impl Route {
         Route::Messages,
         Route::Moderations,
         Route::ImagesGenerations,
+        Route::AudioSpeech,
+        Route::AudioTranscriptions,
+        Route::AudioTranslations,
     ];
 }
+
+/// The fields of an audio upload that only steer the model (its name, formats, options),
+/// or hold audio (a speaker's reference clip): every other text field is scanned.
+const FORM_SETTINGS: [&str; 9] = [
+    "model",
+    "language",
+    "response_format",
+    "temperature",
+    "timestamp_granularities[]",
+    "include[]",
+    "stream",
+    "chunking_strategy",
+    "known_speaker_references[]",
+];
 
 /// The fields of a content part that hold text: `text` (text, output_text, summary_text
 /// parts), `refusal` (OpenAI refusal parts), `thinking` (Anthropic thinking blocks).
@@ -503,6 +547,21 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
         Route::Embeddings => w.at(body, &["input"], Walk::strings_under),
         Route::Moderations => w.at(body, &["input"], Walk::moderation_input),
         Route::ImagesGenerations => w.string(body, &["prompt"]),
+        Route::AudioSpeech => {
+            w.string(body, &["input"]);
+            w.string(body, &["instructions"]);
+        }
+        // A form's text fields (the prompt, speakers' names, a `user`), not its settings.
+        Route::AudioTranscriptions | Route::AudioTranslations => {
+            if let Value::Object(fields) = body {
+                for (k, v) in fields {
+                    if !FORM_SETTINGS.contains(&k.as_str()) {
+                        w.under(Step::Field(k.clone()), |w| w.strings_under(v));
+                    }
+                }
+            }
+            return w.out;
+        }
         Route::Responses => {
             w.string(body, &["instructions"]);
             w.tools(body, &[], "parameters");
@@ -533,10 +592,11 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
 pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
     match route {
         Route::ChatCompletions | Route::Completions => &["choices"],
-        Route::Embeddings | Route::Moderations => &[],
+        Route::Embeddings | Route::Moderations | Route::AudioSpeech => &[],
         Route::Responses => &["output"],
         Route::Messages => &["content"],
         Route::ImagesGenerations => &["data"],
+        Route::AudioTranscriptions | Route::AudioTranslations => &["text", "segments", "words"],
     }
 }
 
@@ -627,7 +687,14 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
             w.at(c, &["message"], Walk::chat_message);
         }),
         Route::Completions => w.items(body, "choices", |w, c| w.string(c, &["text"])),
-        Route::Embeddings | Route::Moderations => {}
+        Route::Embeddings | Route::Moderations | Route::AudioSpeech => {}
+        // The transcript, its segments' texts and (with word timestamps) each word: the
+        // JSON formats (`json`, `verbose_json`, `diarized_json`); the others are plain text.
+        Route::AudioTranscriptions | Route::AudioTranslations => {
+            w.string(body, &["text"]);
+            w.items(body, "segments", |w, s| w.string(s, &["text"]));
+            w.items(body, "words", |w, x| w.string(x, &["word"]));
+        }
         Route::Responses => w.responses_output(body),
         Route::Messages => w.at(body, &["content"], Walk::content),
         // The prompt as the model rewrote it; the images themselves are not text.

@@ -1563,3 +1563,167 @@ async fn logprobs_beside_a_changed_text_are_dropped() {
         .collect();
     assert_eq!(spelled, long);
 }
+
+/// The uploaded audio: bytes that are not text, and happen to spell an SSN.
+const AUDIO: &[u8] = b"RIFF\x00\xff 536-22-1234 \xfe";
+
+/// A `multipart/form-data` upload of a short audio file with `fields`: its content type
+/// and body.
+fn upload(fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--b0undary\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"call.wav\"\r\n\
+          Content-Type: audio/wav\r\n\r\n",
+    );
+    body.extend_from_slice(AUDIO);
+    body.extend_from_slice(b"\r\n--b0undary--\r\n");
+    ("multipart/form-data; boundary=b0undary".to_owned(), body)
+}
+
+async fn transcribe(
+    c: &SentinelClient,
+    route: Route,
+    fields: &[(&str, &str)],
+) -> Result<sentinel_client::PipelineResponse, sentinel_client::PipelineError> {
+    let (content_type, body) = upload(fields);
+    let mut req = PipelineRequest::new(route, "t", body);
+    req.content_type = Some(content_type);
+    c.pipeline().handle(req).await
+}
+
+#[tokio::test]
+async fn audio_passes_on_and_the_text_around_it_is_decided() {
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let c = audited_client(&up, dir.path());
+    let redacted = "Call me at <US_SSN_1> or write to <EMAIL_ADDRESS_1> please.";
+
+    // Speech: the input is decided; the audio comes back as it was made, although its
+    // bytes spell an SSN, and the answer is on record.
+    let speech = json!({"model": "tts-1", "voice": "alloy",
+        "input": "Read this to jane.doe@example.com", "instructions": "calm"});
+    let r = c
+        .pipeline()
+        .handle(PipelineRequest::new(
+            Route::AudioSpeech,
+            "t",
+            serde_json::to_vec(&speech).expect("json"),
+        ))
+        .await
+        .expect("speech");
+    assert_eq!(r.content_type, "audio/mpeg");
+    let sent: Value =
+        serde_json::from_slice(&up.seen.last("/v1/audio/speech").expect("sent")).expect("json");
+    assert_eq!(sent["input"], "Read this to <EMAIL_ADDRESS_1>");
+    match r.body {
+        sentinel_client::PipelineBody::Full(b) => assert_eq!(&b[..], crate::upstream::SPOKEN),
+        _ => panic!("a whole answer"),
+    }
+    let mut streamed = speech.clone();
+    streamed["stream_format"] = json!("sse");
+    let events = answer(&c, Route::AudioSpeech, &streamed).await;
+    assert!(events.contains("\"audio\":\"SUQzBAA=\""), "{events}");
+
+    // Transcriptions and translations: the prompt goes up redacted, the audio intact.
+    for route in [Route::AudioTranscriptions, Route::AudioTranslations] {
+        let r = transcribe(
+            &c,
+            route,
+            &[
+                ("model", "whisper-1"),
+                ("prompt", "Names: jane.doe@example.com"),
+            ],
+        )
+        .await
+        .expect("transcript");
+        let sent = up.seen.last(route.as_str()).expect("sent");
+        let text = String::from_utf8_lossy(&sent);
+        assert!(
+            text.contains("Names: <EMAIL_ADDRESS_1>\r\n") && !text.contains("jane.doe"),
+            "{text}"
+        );
+        assert!(
+            sent.windows(AUDIO.len()).any(|w| w == AUDIO),
+            "the audio was changed"
+        );
+        let v: Value = serde_json::from_str(&body_of(r).await).expect("json");
+        assert_eq!(v["text"], redacted);
+    }
+
+    // Every format of the transcript: JSON with segments and words, plain text, subtitles.
+    let body = |format: &str| {
+        let c = &c;
+        let format = format.to_owned();
+        async move {
+            let fields = [("model", "whisper-1"), ("response_format", format.as_str())];
+            body_of(
+                transcribe(c, Route::AudioTranscriptions, &fields)
+                    .await
+                    .expect("ok"),
+            )
+            .await
+        }
+    };
+    let verbose: Value = serde_json::from_str(&body("verbose_json").await).expect("json");
+    assert_eq!(verbose["text"], redacted);
+    assert_eq!(verbose["segments"][0]["text"], "Call me at <US_SSN_1>");
+    assert_eq!(verbose["words"][0]["word"], "<EMAIL_ADDRESS_1>");
+    assert_eq!(body("text").await, format!("{redacted}\n"));
+    assert!(body("srt").await.ends_with(&format!("\n{redacted}\n")));
+    // Streamed: the deltas, joined, and the `.done` event's text.
+    let r = transcribe(
+        &c,
+        Route::AudioTranscriptions,
+        &[("model", "gpt-4o-transcribe"), ("stream", "true")],
+    )
+    .await
+    .expect("stream");
+    let events = events_of(&body_of(r).await);
+    let joined: String = events
+        .iter()
+        .filter(|e| e["type"] == "transcript.text.delta")
+        .filter_map(|e| e["delta"].as_str())
+        .collect();
+    assert_eq!(joined, redacted);
+    assert_eq!(events.last().expect("done")["text"], redacted);
+    // On record, each answer too (the speech's with nothing found), without the values.
+    let log = audit_log(dir.path());
+    for raw in ["536-22-1234", "jane.doe"] {
+        assert!(!log.contains(raw));
+    }
+    let answers = |route: &str| {
+        log.lines()
+            .filter(|l| l.contains("\"direction\":\"response\"") && l.contains(route))
+            .count()
+    };
+    assert_eq!(answers("\"/v1/audio/speech\""), 2);
+    assert_eq!(answers("\"/v1/audio/transcriptions\""), 5);
+
+    // A clean upload goes up byte for byte; what is not a form is refused.
+    let (content_type, clean) = upload(&[("model", "whisper-1"), ("prompt", "Acme, Inc.")]);
+    let mut req = PipelineRequest::new(Route::AudioTranscriptions, "t", clean.clone());
+    req.content_type = Some(content_type);
+    let r = c.pipeline().handle(req).await.expect("clean");
+    assert!(r.forwarded_unchanged);
+    assert_eq!(
+        &up.seen.last("/v1/audio/transcriptions").expect("sent")[..],
+        &clean[..]
+    );
+    for content_type in [None, Some("application/json"), Some("multipart/form-data")] {
+        let mut req = PipelineRequest::new(Route::AudioTranscriptions, "t", clean.clone());
+        req.content_type = content_type.map(str::to_owned);
+        let e = c.pipeline().handle(req).await.expect_err("refused");
+        assert!(
+            matches!(e, sentinel_client::PipelineError::BadRequest { .. }),
+            "{e}"
+        );
+    }
+}

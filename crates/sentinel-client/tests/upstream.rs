@@ -204,7 +204,68 @@ fn tokens(text: &str) -> Value {
         .collect()
 }
 
+/// A field of a `multipart/form-data` body, found by its name (enough for the forms the
+/// tests send).
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let at = text.find(&format!("name=\"{name}\"\r\n\r\n"))? + name.len() + 11;
+    let end = text[at..].find("\r\n--")?;
+    Some(text[at..at + end].to_owned())
+}
+
+fn typed(content_type: &'static str, body: impl Into<Bytes>) -> hyper::Response<Body> {
+    let mut r = hyper::Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        content_type.parse().expect("ct"),
+    );
+    r
+}
+
+/// What the fake speech model says: audio bytes that happen to spell an SSN.
+pub(crate) const SPOKEN: &[u8] = b"ID3\x04\x00 536-22-1234 \xff\xfb\x90";
+
+/// A transcript of the uploaded audio, in the form asked for (`response_format`, `stream`),
+/// with values of its own; the prompt is quoted, to show what arrived.
+fn transcript(body: &[u8]) -> hyper::Response<Body> {
+    let said = "Call me at 536-22-1234 or write to jane.doe@example.com please.";
+    let prompt = form_field(body, "prompt").unwrap_or_default();
+    if form_field(body, "stream").as_deref() == Some("true") {
+        let mut events = Vec::new();
+        for p in pieces(said, 3) {
+            events.push(event(json!({"type": "transcript.text.delta", "delta": p})));
+        }
+        events.push(event(
+            json!({"type": "transcript.text.done", "text": said, "usage": {"type": "tokens", "total_tokens": 9}}),
+        ));
+        return sse(events);
+    }
+    match form_field(body, "response_format").as_deref() {
+        Some("text") => typed("text/plain; charset=utf-8", format!("{said}\n")),
+        Some("srt") => typed(
+            "text/plain; charset=utf-8",
+            format!("1\n00:00:00,000 --> 00:00:02,500\n{said}\n"),
+        ),
+        Some("verbose_json") => full(
+            200,
+            &json!({"task": "transcribe", "language": "english", "duration": 2.5,
+                "text": said, "prompt_seen": prompt,
+                "segments": [{"id": 0, "start": 0.0, "end": 1.2, "text": "Call me at 536-22-1234"},
+                    {"id": 1, "start": 1.2, "end": 2.5, "text": " or write to jane.doe@example.com please."}],
+                "words": [{"word": "jane.doe@example.com", "start": 1.5, "end": 2.0}]}),
+        ),
+        _ => full(200, &json!({"text": said, "prompt_seen": prompt})),
+    }
+}
+
 async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
+    if path == "/v1/audio/transcriptions" || path == "/v1/audio/translations" {
+        return transcript(&body);
+    }
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let model = v["model"].as_str().unwrap_or_default().to_owned();
     if model == "slow" {
@@ -263,6 +324,15 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                 })
                 .collect();
             full(200, &Value::Array(found))
+        }
+        "/v1/audio/speech" => {
+            if v["stream_format"] == "sse" {
+                return sse(vec![
+                    event(json!({"type": "speech.audio.delta", "audio": "SUQzBAA="})),
+                    event(json!({"type": "speech.audio.done", "usage": {"input_tokens": 3}})),
+                ]);
+            }
+            typed("audio/mpeg", SPOKEN)
         }
         "/v1/moderations" => full(
             200,

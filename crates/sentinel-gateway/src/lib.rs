@@ -1292,6 +1292,7 @@ async fn answer<'s>(
     preq.conversation = header("x-deepsentinel-conversation");
     preq.cache_control = header("cache-control");
     preq.cache_opt_in = header("x-deepsentinel-cache").as_deref() == Some("on");
+    preq.content_type = header("content-type");
     preq.upstream_headers = live.headers.outbound(&parts.headers);
     if let Some(id) = request_id(&parts.headers) {
         preq.request_id = id;

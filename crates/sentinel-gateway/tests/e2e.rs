@@ -65,6 +65,11 @@ img = c.images.generate(model="gpt-image-1", prompt="a postcard to jane.doe@exam
 out["image"] = [img.data[0].b64_json, img.data[0].revised_prompt]
 m = c.moderations.create(model="omni-moderation-latest", input=["mail jane.doe@example.com"])
 out["moderation"] = m.results[0].flagged
+tr = c.audio.transcriptions.create(model="whisper-1", prompt="Names: jane.doe@example.com",
+    file=("call.wav", b"RIFF\x00\x01 not text", "audio/wav"))
+out["transcript"] = tr.text
+sp = c.audio.speech.create(model="tts-1", voice="alloy", input="read jane.doe@example.com")
+out["speech"] = sp.content.decode("latin-1")
 raw = c.chat.completions.with_raw_response.create(model="echo",
     messages=[{"role": "user", "content": "hi"}], extra_headers={"OpenAI-Beta": "e2e-feature=v1"})
 out["raw"] = {"sdk_request_id": raw.parse()._request_id,
@@ -135,6 +140,23 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
     assert!(
         moderated.contains("<EMAIL_ADDRESS_1>") && !moderated.contains("jane.doe"),
         "{moderated}"
+    );
+    // Audio: the SDK's upload (multipart) goes up with its prompt redacted and its audio as
+    // it was; the transcript comes back scanned; speech comes back as audio.
+    assert_eq!(v["transcript"], "call <PHONE_NUMBER_1> now");
+    assert_eq!(v["speech"], "ID3 audio that says 415 555 2671");
+    let upload = gw
+        .seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .find(|(p, _)| p.ends_with("/audio/transcriptions"))
+        .map(|(_, b)| b.clone())
+        .expect("the upload went upstream");
+    let text = String::from_utf8_lossy(&upload);
+    assert!(
+        text.contains("Names: <EMAIL_ADDRESS_1>") && text.contains("RIFF\0\u{1} not text"),
+        "{text}"
     );
     // What the SDK reads from headers: the provider's request id (`_request_id`, and on
     // errors) and rate limits pass through, a cookie does not; the gateway adds its own

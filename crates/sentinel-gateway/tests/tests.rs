@@ -136,6 +136,14 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
         } else if path.ends_with("/images/generations") {
             let prompt = v["prompt"].as_str().unwrap_or_default();
             ("application/json", json!({"created": 1, "data": [{"b64_json": "iVBORw0KGgo=", "revised_prompt": format!("A watercolor of: {prompt}")}]}).to_string())
+        } else if path.ends_with("/audio/transcriptions") {
+            // A transcript with a value of its own (the upload's prompt arrives redacted).
+            (
+                "application/json",
+                json!({"text": "call +1 415 555 2671 now"}).to_string(),
+            )
+        } else if path.ends_with("/audio/speech") {
+            ("audio/mpeg", "ID3 audio that says 415 555 2671".to_owned())
         } else if path.ends_with("/moderations") {
             ("application/json", json!({"id": "modr-1", "model": "omni-moderation-latest", "results": [{"flagged": false, "categories": {"harassment": false}, "category_scores": {"harassment": 0.001}}]}).to_string())
         } else if path.ends_with("/models") {
@@ -900,6 +908,49 @@ async fn keys_redaction_blocking_and_bad_input() {
         "A watercolor of: a card for <EMAIL_ADDRESS_1>"
     );
     assert_eq!(v["data"][0]["b64_json"], "iVBORw0KGgo=");
+
+    // An audio upload: its prompt is redacted before it leaves, the audio goes as it came,
+    // the transcript is scanned; a form without its boundary, or JSON, is refused.
+    let form = b"--fb\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n\
+        --fb\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nFor jane.doe@example.com\r\n\
+        --fb\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\
+        Content-Type: audio/wav\r\n\r\nRIFF\x00\x01\xff\r\n--fb--\r\n";
+    for (content_type, want) in [
+        ("multipart/form-data; boundary=fb", StatusCode::OK),
+        ("multipart/form-data", StatusCode::BAD_REQUEST),
+        ("application/json", StatusCode::BAD_REQUEST),
+    ] {
+        let mut out = OutboundRequest::post_json("/v1/audio/transcriptions", &form[..]);
+        out.headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
+        let r = c.send(out).await.expect("send");
+        assert_eq!(r.status, want, "{content_type}");
+        let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+        if want == StatusCode::OK {
+            assert_eq!(v["text"], "call <PHONE_NUMBER_1> now");
+        } else {
+            assert_eq!(v["error"]["code"], "invalid_body", "{v}");
+        }
+    }
+    let sent = last_sent_raw(&gw, "/v1/audio/transcriptions");
+    assert!(
+        sent.contains("For <EMAIL_ADDRESS_1>\r\n") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
+    assert!(sent.contains("RIFF\0\u{1}\u{fffd}"), "{sent}");
+    // Speech: the input is decided, the audio answer passes on as it came.
+    let (status, v, ct) = post(
+        &c,
+        "/v1/audio/speech",
+        json!({"model": "tts-1", "voice": "alloy", "input": "read jane.doe@example.com"})
+            .to_string(),
+    )
+    .await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, "audio/mpeg"));
+    assert_eq!(v, "ID3 audio that says 415 555 2671");
+    assert!(!last_sent_raw(&gw, "/v1/audio/speech").contains("jane.doe"));
 
     let (status, v, _) = post(&c, "/v1/chat/completions", "{\"model\": ").await;
     assert_eq!(

@@ -1,0 +1,219 @@
+//! `multipart/form-data` request bodies: the audio uploads of OpenAI's transcription and
+//! translation routes.
+//!
+//! A form is parsed with `multer` into its parts. The text fields become one JSON object
+//! (a name to its string, or to the list of its strings when the name repeats, as
+//! `timestamp_granularities[]` does), so the route's walker finds the text to scan the way
+//! it does in a JSON body, and the policy decides it the same way. Files (parts with a
+//! file name: the audio) are carried as they came and never read as text. A form whose
+//! texts were not changed is forwarded byte for byte; a changed one is written again with
+//! the same boundary, its parts in their order, each with its own headers.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde_json::{Map, Value};
+
+/// Why a form could not be read or written again. Messages name parts, never content.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FormError {
+    /// The content type is not `multipart/form-data` with a boundary.
+    #[error("this route takes multipart/form-data with a boundary")]
+    NotAForm,
+    /// The body does not parse as the form its content type announces.
+    #[error("the multipart body is malformed ({0})")]
+    Malformed(String),
+    /// A part has no name.
+    #[error("a form part has no name")]
+    Unnamed,
+    /// A field that is not a file is not UTF-8 text.
+    #[error("form field {0:?} is not UTF-8 text")]
+    NotText(String),
+    /// A changed text would end its part early.
+    #[error("form field {0:?} would hold the form's boundary once changed")]
+    Boundary(String),
+}
+
+/// One part of a form.
+#[derive(Debug)]
+struct Part {
+    name: String,
+    headers: http::HeaderMap,
+    data: Bytes,
+    /// A file (it has a file name): carried as it came, never read as text.
+    file: bool,
+}
+
+/// A parsed `multipart/form-data` body.
+#[derive(Debug)]
+pub(crate) struct Form {
+    boundary: String,
+    parts: Vec<Part>,
+}
+
+/// Whether `content_type` announces a form.
+pub(crate) fn is_form(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
+impl Form {
+    /// Parses `body` as the form `content_type` announces.
+    pub(crate) async fn parse(content_type: &str, body: Bytes) -> Result<Form, FormError> {
+        if !is_form(content_type) {
+            return Err(FormError::NotAForm);
+        }
+        let boundary = multer::parse_boundary(content_type).map_err(|_| FormError::NotAForm)?;
+        let source = futures_util::stream::once(async move { Ok::<Bytes, Infallible>(body) });
+        let mut multipart = multer::Multipart::new(source, boundary.clone());
+        let mut parts = Vec::new();
+        let malformed = |e: multer::Error| FormError::Malformed(e.to_string());
+        while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+            let name = field.name().ok_or(FormError::Unnamed)?.to_owned();
+            let file = field.file_name().is_some();
+            let headers = field.headers().clone();
+            let data = field.bytes().await.map_err(malformed)?;
+            if !file && std::str::from_utf8(&data).is_err() {
+                return Err(FormError::NotText(name));
+            }
+            parts.push(Part {
+                name,
+                headers,
+                data,
+                file,
+            });
+        }
+        Ok(Form { boundary, parts })
+    }
+
+    /// The text fields as one object: a name to its string, or to its strings in order
+    /// when the name repeats.
+    pub(crate) fn fields(&self) -> Value {
+        let mut out = Map::new();
+        for p in self.parts.iter().filter(|p| !p.file) {
+            // Checked to be UTF-8 when parsed.
+            let text = Value::String(String::from_utf8_lossy(&p.data).into_owned());
+            match out.get_mut(&p.name) {
+                None => {
+                    out.insert(p.name.clone(), text);
+                }
+                Some(Value::Array(list)) => list.push(text),
+                Some(first) => *first = Value::Array(vec![first.take(), text]),
+            }
+        }
+        Value::Object(out)
+    }
+
+    /// The form written again with the text fields of `fields` (as [`Form::fields`] gave
+    /// them, texts changed), files as they came.
+    pub(crate) fn encode(&self, fields: &Value) -> Result<Bytes, FormError> {
+        let delimiter = format!("--{}", self.boundary);
+        let size = self.parts.iter().map(|p| p.data.len() + 256).sum::<usize>();
+        let mut out = BytesMut::with_capacity(size);
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for p in &self.parts {
+            let data: &[u8] = if p.file {
+                &p.data
+            } else {
+                let k = seen.entry(&p.name).or_default();
+                let value = match fields.get(&p.name) {
+                    Some(Value::Array(list)) => list.get(*k),
+                    other => other.filter(|_| *k == 0),
+                };
+                *k += 1;
+                match value.and_then(Value::as_str) {
+                    Some(text) if text.as_bytes() != &p.data[..] => {
+                        if memchr::memmem::find(text.as_bytes(), delimiter.as_bytes()).is_some() {
+                            return Err(FormError::Boundary(p.name.clone()));
+                        }
+                        text.as_bytes()
+                    }
+                    _ => &p.data,
+                }
+            };
+            out.put_slice(delimiter.as_bytes());
+            out.put_slice(b"\r\n");
+            for (name, value) in &p.headers {
+                out.put_slice(name.as_str().as_bytes());
+                out.put_slice(b": ");
+                out.put_slice(value.as_bytes());
+                out.put_slice(b"\r\n");
+            }
+            out.put_slice(b"\r\n");
+            out.put_slice(data);
+            out.put_slice(b"\r\n");
+        }
+        out.put_slice(delimiter.as_bytes());
+        out.put_slice(b"--\r\n");
+        Ok(out.freeze())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TYPE: &str = "multipart/form-data; boundary=XyZ";
+
+    fn body() -> Bytes {
+        Bytes::from_static(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\
+              Content-Type: audio/wav\r\n\r\nRIFF\x00\xff\xfe--X\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nmail jane@example.com\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"g[]\"\r\n\r\nword\r\n\
+              --XyZ\r\nContent-Disposition: form-data; name=\"g[]\"\r\n\r\nsegment\r\n\
+              --XyZ--\r\n",
+        )
+    }
+
+    #[tokio::test]
+    async fn text_fields_are_read_and_written_back_around_the_files() {
+        let form = Form::parse(TYPE, body()).await.expect("form");
+        let mut fields = form.fields();
+        assert_eq!(
+            fields,
+            json!({"model": "whisper-1", "prompt": "mail jane@example.com",
+                "g[]": ["word", "segment"]})
+        );
+        fields["prompt"] = json!("mail <EMAIL_ADDRESS_1>");
+        fields["g[]"][1] = json!("segments");
+        let again = Form::parse(TYPE, form.encode(&fields).expect("encoded"))
+            .await
+            .expect("parses");
+        assert_eq!(again.fields(), fields);
+        let file = again.parts.iter().find(|p| p.file).expect("the file");
+        assert_eq!(&file.data[..], b"RIFF\x00\xff\xfe--X");
+        assert_eq!(file.headers["content-type"], "audio/wav");
+        // Unchanged, the form is written as it came.
+        let same = form.encode(&form.fields()).expect("encoded");
+        assert_eq!(
+            Form::parse(TYPE, same).await.expect("parses").fields(),
+            form.fields()
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_forms_are_refused_with_what_is_wrong() {
+        let err = |r: Result<Form, FormError>| r.expect_err("refused").to_string();
+        assert!(err(Form::parse("application/json", body()).await).contains("multipart"));
+        assert!(err(Form::parse("multipart/form-data", body()).await).contains("boundary"));
+        let cut = body().slice(..60);
+        assert!(err(Form::parse(TYPE, cut).await).contains("malformed"));
+        let latin1 = Bytes::from_static(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nJos\xe9\r\n--XyZ--\r\n",
+        );
+        assert_eq!(
+            err(Form::parse(TYPE, latin1).await),
+            "form field \"prompt\" is not UTF-8 text"
+        );
+        let form = Form::parse(TYPE, body()).await.expect("form");
+        let mut fields = form.fields();
+        fields["prompt"] = json!("a\r\n--XyZ\r\nb");
+        assert!(matches!(form.encode(&fields), Err(FormError::Boundary(_))));
+    }
+}
