@@ -21,6 +21,9 @@ pub enum Route {
     Responses,
     /// Anthropic `POST /v1/messages`.
     Messages,
+    /// Anthropic `POST /v1/messages/count_tokens` (the messages are scanned as for
+    /// [`Route::Messages`]; the answer is a number).
+    MessagesCountTokens,
     /// OpenAI `POST /v1/moderations` (the input is scanned; the answer holds no text).
     Moderations,
     /// OpenAI `POST /v1/images/generations` (the prompt, and the answer's revised prompts).
@@ -43,6 +46,7 @@ impl Route {
             Route::Embeddings => "/embeddings",
             Route::Responses => "/responses",
             Route::Messages => "/messages",
+            Route::MessagesCountTokens => "/messages/count_tokens",
             Route::Moderations => "/moderations",
             Route::ImagesGenerations => "/images/generations",
             Route::AudioSpeech => "/audio/speech",
@@ -59,6 +63,7 @@ impl Route {
             Route::Embeddings => "/v1/embeddings",
             Route::Responses => "/v1/responses",
             Route::Messages => "/v1/messages",
+            Route::MessagesCountTokens => "/v1/messages/count_tokens",
             Route::Moderations => "/v1/moderations",
             Route::ImagesGenerations => "/v1/images/generations",
             Route::AudioSpeech => "/v1/audio/speech",
@@ -82,12 +87,13 @@ impl Route {
     }
 
     /// Every route, for metrics.
-    pub const ALL: [Route; 10] = [
+    pub const ALL: [Route; 11] = [
         Route::ChatCompletions,
         Route::Completions,
         Route::Embeddings,
         Route::Responses,
         Route::Messages,
+        Route::MessagesCountTokens,
         Route::Moderations,
         Route::ImagesGenerations,
         Route::AudioSpeech,
@@ -575,7 +581,7 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
                 _ => {}
             }
         }
-        Route::Messages => {
+        Route::Messages | Route::MessagesCountTokens => {
             w.at(body, &["system"], Walk::content);
             w.tools(body, &[], "input_schema");
             w.items(body, "messages", |w, m| {
@@ -592,7 +598,10 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
 pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
     match route {
         Route::ChatCompletions | Route::Completions => &["choices"],
-        Route::Embeddings | Route::Moderations | Route::AudioSpeech => &[],
+        Route::Embeddings
+        | Route::Moderations
+        | Route::AudioSpeech
+        | Route::MessagesCountTokens => &[],
         Route::Responses => &["output"],
         Route::Messages => &["content"],
         Route::ImagesGenerations => &["data"],
@@ -687,7 +696,10 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
             w.at(c, &["message"], Walk::chat_message);
         }),
         Route::Completions => w.items(body, "choices", |w, c| w.string(c, &["text"])),
-        Route::Embeddings | Route::Moderations | Route::AudioSpeech => {}
+        Route::Embeddings
+        | Route::Moderations
+        | Route::AudioSpeech
+        | Route::MessagesCountTokens => {}
         // The transcript, its segments' texts and (with word timestamps) each word: the
         // JSON formats (`json`, `verbose_json`, `diarized_json`); the others are plain text.
         Route::AudioTranscriptions | Route::AudioTranslations => {

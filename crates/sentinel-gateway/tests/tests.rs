@@ -136,6 +136,8 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
         } else if path.ends_with("/images/generations") {
             let prompt = v["prompt"].as_str().unwrap_or_default();
             ("application/json", json!({"created": 1, "data": [{"b64_json": "iVBORw0KGgo=", "revised_prompt": format!("A watercolor of: {prompt}")}]}).to_string())
+        } else if path.ends_with("/messages/count_tokens") {
+            ("application/json", json!({"input_tokens": 12}).to_string())
         } else if path.ends_with("/audio/transcriptions") {
             // A transcript with a value of its own (the upload's prompt arrives redacted).
             (
@@ -908,6 +910,26 @@ async fn keys_redaction_blocking_and_bad_input() {
         "A watercolor of: a card for <EMAIL_ADDRESS_1>"
     );
     assert_eq!(v["data"][0]["b64_json"], "iVBORw0KGgo=");
+
+    // Counting an Anthropic request's tokens sends its messages: decided like the request.
+    let (status, v, _) = post(
+        &c,
+        "/v1/messages/count_tokens",
+        json!({"model": "claude", "system": "Be brief.",
+            "messages": [{"role": "user", "content": "mail jane.doe@example.com"}]})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, &v["input_tokens"]),
+        (StatusCode::OK, &json!(12)),
+        "{v}"
+    );
+    let sent = last_sent_raw(&gw, "/v1/messages/count_tokens");
+    assert!(
+        sent.contains("<EMAIL_ADDRESS_1>") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
 
     // An audio upload: its prompt is redacted before it leaves, the audio goes as it came,
     // the transcript is scanned; a form without its boundary, or JSON, is refused.
