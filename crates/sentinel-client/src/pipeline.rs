@@ -96,6 +96,12 @@ pub struct PipelineRequest {
     /// The client's body, as received: JSON, or for the routes that take one
     /// ([`Route::takes_form`]) a `multipart/form-data` upload.
     pub body: Bytes,
+    /// The id of the stored resource the route acts on ([`Route::on_resource`]: the
+    /// `{id}` of `/v1/responses/{id}`); letters, digits, `_` and `-` only.
+    pub resource: Option<String>,
+    /// The query sent on with a resource route's request (`stream=true&starting_after=4`,
+    /// `include[]=...`), without the `?`.
+    pub query: Option<String>,
     /// The body's `Content-Type` as the client sent it: read for a form (its boundary),
     /// and sent on with it. JSON bodies go as `application/json` whatever this says.
     pub content_type: Option<String>,
@@ -136,6 +142,8 @@ impl PipelineRequest {
             route,
             tenant: tenant.to_owned(),
             body: body.into(),
+            resource: None,
+            query: None,
             content_type: None,
             request_id: new_request_id(),
             conversation: None,
@@ -1182,16 +1190,42 @@ impl Pipeline {
         let Some(previous) = &continues.previous_response_id else {
             return req.request_id.clone();
         };
-        if let Some(scope) = self.chains.scope_of(&req.tenant, previous) {
+        self.answer_scope(&req.tenant, previous).await
+    }
+
+    /// The scope the Responses API answer `id` was given in: remembered here, else in the
+    /// shared store; an answer remembered nowhere starts a scope of that id.
+    async fn answer_scope(&self, tenant: &str, id: &str) -> String {
+        if let Some(scope) = self.chains.scope_of(tenant, id) {
             return scope.to_string();
         }
         if let Some(shared) = &self.shared_vault {
-            if let Some(scope) = shared.scope_of(&req.tenant, previous).await {
-                self.chains.remember(&req.tenant, previous, &scope);
+            if let Some(scope) = shared.scope_of(tenant, id).await {
+                self.chains.remember(tenant, id, &scope);
                 return scope;
             }
         }
-        previous.clone()
+        id.to_owned()
+    }
+
+    /// The upstream request of a route on a stored resource: its method, the path with the
+    /// id, and the caller's query.
+    fn resource_request(req: &PipelineRequest, id: &str) -> Result<OutboundRequest, PipelineError> {
+        if Route::of(&req.route.method(), &req.route.as_str().replace("{id}", id))
+            != Some((req.route, Some(id)))
+        {
+            return Err(PipelineError::BadRequest {
+                message: "a resource id holds letters, digits, '_' and '-' only".to_owned(),
+            });
+        }
+        let mut path = req.route.upstream_path().replace("{id}", id);
+        if let Some(q) = req.query.as_deref().filter(|q| !q.is_empty()) {
+            path.push('?');
+            path.push_str(q);
+        }
+        let mut out = OutboundRequest::get(&path);
+        out.method = req.route.method();
+        Ok(out)
     }
 
     /// Where the answer to `req` is remembered with its scope, for a request that names it
@@ -1237,11 +1271,13 @@ impl Pipeline {
     pub async fn handle(&self, req: PipelineRequest) -> Result<PipelineResponse, PipelineError> {
         let started = Instant::now();
         let mut req = req;
-        if req.route == Route::Responses
-            && req.conversation.is_none()
-            && self.policy.pseudonym_vault(&req.tenant).is_some()
-        {
-            req.conversation = Some(self.continued_scope(&req).await);
+        if req.conversation.is_none() && self.policy.pseudonym_vault(&req.tenant).is_some() {
+            if req.route == Route::Responses {
+                req.conversation = Some(self.continued_scope(&req).await);
+            } else if let (true, Some(id)) = (req.route.on_resource(), &req.resource) {
+                // A stored response is restored in the scope of the request that made it.
+                req.conversation = Some(self.answer_scope(&req.tenant, id).await);
+            }
         }
         let mut t = Timings::starting(started);
         let mut lookups: Vec<(CacheName, bool)> = Vec::new();
@@ -1317,6 +1353,8 @@ impl Pipeline {
         };
         let mut body: Value = match &form {
             Some(form) => form.fields(),
+            // A stored resource's route: whatever body came is not sent on.
+            None if req.route.on_resource() => Value::Object(serde_json::Map::new()),
             None => serde_json::from_slice(&req.body).map_err(|e| PipelineError::BadRequest {
                 message: format!("body is not valid JSON ({e})"),
             })?,
@@ -1336,7 +1374,11 @@ impl Pipeline {
             Some(Value::Bool(on)) => *on,
             // A form's fields are strings.
             Some(Value::String(on)) => form.is_some() && on == "true",
-            _ => false,
+            // A stored response's events, streamed again.
+            _ => req
+                .query
+                .as_deref()
+                .is_some_and(|q| q.split('&').any(|p| p == "stream=true")),
         };
         let segments = request_segments(req.route, &body);
         // Borrowed from the body: the body is only changed after the last use of these.
@@ -1417,8 +1459,10 @@ impl Pipeline {
 
         // Response cache.
         let cacheability = match &self.responses {
-            // A form's key would need its files: uploads are not cached.
+            // A form's key would need its files: uploads are not cached. A stored
+            // response changes (a background one until it completes).
             Some(_) if form.is_some() => Cacheability::Bypass("form"),
+            Some(_) if req.route.on_resource() => Cacheability::Bypass("resource"),
             Some(_) => self.config.response_cache.cacheability(
                 req.route.as_str(),
                 &body,
@@ -1475,7 +1519,15 @@ impl Pipeline {
         if guard.is_some() {
             t.restart();
         }
-        let mut out = OutboundRequest::post_json(req.route.upstream_path(), outbound);
+        let mut out = match (&req.resource, req.route.on_resource()) {
+            (Some(id), true) => Pipeline::resource_request(req, id)?,
+            (None, true) => {
+                return Err(PipelineError::BadRequest {
+                    message: format!("{} needs the id of a stored response", req.route.as_str()),
+                })
+            }
+            _ => OutboundRequest::post_json(req.route.upstream_path(), outbound),
+        };
         if form.is_some() {
             // The form's own type, with its boundary (checked to be a valid header when the
             // caller sent it).
@@ -2445,7 +2497,7 @@ impl ResponseStream {
         });
         // In each provider's own error event, so its SDK raises: OpenAI chat reads `error`
         // from a data-only event, the Responses API and Anthropic send `event: error`.
-        let event = match self.route {
+        let event = match self.route.answers_like() {
             Route::Messages => SseEvent {
                 event: Some("error".to_owned()),
                 data: serde_json::json!({"type": "error", "error": error}).to_string(),

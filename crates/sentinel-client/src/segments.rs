@@ -19,6 +19,18 @@ pub enum Route {
     Embeddings,
     /// OpenAI `POST /v1/responses`.
     Responses,
+    /// OpenAI `GET /v1/responses/{id}`: a stored or background response, fetched (or its
+    /// events streamed again with `?stream=true`); the answer is scanned and restored as a
+    /// Responses API answer, in the scope of the request that created it.
+    ResponsesRetrieve,
+    /// OpenAI `POST /v1/responses/{id}/cancel` (a background response); the answer as for
+    /// [`Route::ResponsesRetrieve`].
+    ResponsesCancel,
+    /// OpenAI `GET /v1/responses/{id}/input_items`: the input a response was given, as the
+    /// gateway sent it (restored and scanned like an answer).
+    ResponsesInputItems,
+    /// OpenAI `DELETE /v1/responses/{id}` (the answer holds no text).
+    ResponsesDelete,
     /// Anthropic `POST /v1/messages`.
     Messages,
     /// Anthropic `POST /v1/messages/count_tokens` (the messages are scanned as for
@@ -38,13 +50,17 @@ pub enum Route {
 }
 
 impl Route {
-    /// The path under the provider's base (`/chat/completions`), as upstreams expect it.
+    /// The path under the provider's base (`/chat/completions`), as upstreams expect it;
+    /// a template with `{id}` for the routes [`on a resource`](Route::on_resource).
     pub fn upstream_path(self) -> &'static str {
         match self {
             Route::ChatCompletions => "/chat/completions",
             Route::Completions => "/completions",
             Route::Embeddings => "/embeddings",
             Route::Responses => "/responses",
+            Route::ResponsesRetrieve | Route::ResponsesDelete => "/responses/{id}",
+            Route::ResponsesCancel => "/responses/{id}/cancel",
+            Route::ResponsesInputItems => "/responses/{id}/input_items",
             Route::Messages => "/messages",
             Route::MessagesCountTokens => "/messages/count_tokens",
             Route::Moderations => "/moderations",
@@ -62,6 +78,9 @@ impl Route {
             Route::Completions => "/v1/completions",
             Route::Embeddings => "/v1/embeddings",
             Route::Responses => "/v1/responses",
+            Route::ResponsesRetrieve | Route::ResponsesDelete => "/v1/responses/{id}",
+            Route::ResponsesCancel => "/v1/responses/{id}/cancel",
+            Route::ResponsesInputItems => "/v1/responses/{id}/input_items",
             Route::Messages => "/v1/messages",
             Route::MessagesCountTokens => "/v1/messages/count_tokens",
             Route::Moderations => "/v1/moderations",
@@ -69,6 +88,94 @@ impl Route {
             Route::AudioSpeech => "/v1/audio/speech",
             Route::AudioTranscriptions => "/v1/audio/transcriptions",
             Route::AudioTranslations => "/v1/audio/translations",
+        }
+    }
+
+    /// The HTTP method.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_client::Route;
+    ///
+    /// assert_eq!(Route::ResponsesDelete.method(), http::Method::DELETE);
+    /// assert_eq!(Route::ChatCompletions.method(), http::Method::POST);
+    /// ```
+    pub fn method(self) -> http::Method {
+        match self {
+            Route::ResponsesRetrieve | Route::ResponsesInputItems => http::Method::GET,
+            Route::ResponsesDelete => http::Method::DELETE,
+            _ => http::Method::POST,
+        }
+    }
+
+    /// Whether the route acts on a stored resource named in its path
+    /// ([`PipelineRequest::resource`](crate::PipelineRequest::resource)) and takes no body.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_client::Route;
+    ///
+    /// assert!(Route::ResponsesRetrieve.on_resource());
+    /// assert!(!Route::Responses.on_resource());
+    /// ```
+    pub fn on_resource(self) -> bool {
+        matches!(
+            self,
+            Route::ResponsesRetrieve
+                | Route::ResponsesCancel
+                | Route::ResponsesInputItems
+                | Route::ResponsesDelete
+        )
+    }
+
+    /// The route a gateway request names, and the resource id in its path: an exact path
+    /// of [`Route::ALL`], or `/v1/responses/{id}` (and its `/cancel` and `/input_items`)
+    /// with an id of letters, digits, `_` and `-`. `None` for anything else.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use http::Method;
+    /// use sentinel_client::Route;
+    ///
+    /// assert_eq!(
+    ///     Route::of(&Method::GET, "/v1/responses/resp_123"),
+    ///     Some((Route::ResponsesRetrieve, Some("resp_123")))
+    /// );
+    /// assert_eq!(Route::of(&Method::POST, "/v1/chat/completions"), Some((Route::ChatCompletions, None)));
+    /// assert_eq!(Route::of(&Method::GET, "/v1/responses/../models"), None);
+    /// ```
+    pub fn of<'p>(method: &http::Method, path: &'p str) -> Option<(Route, Option<&'p str>)> {
+        if let Some(rest) = path.strip_prefix("/v1/responses/") {
+            let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+            let valid = !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            let route = match (action, method.as_str()) {
+                ("", "GET") => Route::ResponsesRetrieve,
+                ("", "DELETE") => Route::ResponsesDelete,
+                ("cancel", "POST") => Route::ResponsesCancel,
+                ("input_items", "GET") => Route::ResponsesInputItems,
+                _ => return None,
+            };
+            return valid.then_some((route, Some(id)));
+        }
+        Route::ALL
+            .into_iter()
+            .find(|r| !r.on_resource() && r.as_str() == path && r.method() == *method)
+            .map(|r| (r, None))
+    }
+
+    /// The route whose answers this route's answers are shaped like: a Responses API
+    /// response for the routes that fetch or cancel one, else the route itself.
+    pub(crate) fn answers_like(self) -> Route {
+        match self {
+            Route::ResponsesRetrieve | Route::ResponsesCancel => Route::Responses,
+            other => other,
         }
     }
 
@@ -87,11 +194,15 @@ impl Route {
     }
 
     /// Every route, for metrics.
-    pub const ALL: [Route; 11] = [
+    pub const ALL: [Route; 15] = [
         Route::ChatCompletions,
         Route::Completions,
         Route::Embeddings,
         Route::Responses,
+        Route::ResponsesRetrieve,
+        Route::ResponsesCancel,
+        Route::ResponsesInputItems,
+        Route::ResponsesDelete,
         Route::Messages,
         Route::MessagesCountTokens,
         Route::Moderations,
@@ -557,6 +668,11 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
             w.string(body, &["input"]);
             w.string(body, &["instructions"]);
         }
+        // No body: nothing of the caller's to scan.
+        Route::ResponsesRetrieve
+        | Route::ResponsesCancel
+        | Route::ResponsesInputItems
+        | Route::ResponsesDelete => return w.out,
         // A form's text fields (the prompt, speakers' names, a `user`), not its settings.
         Route::AudioTranscriptions | Route::AudioTranslations => {
             if let Value::Object(fields) = body {
@@ -596,13 +712,15 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
 /// The top-level keys of a whole answer that [`response_segments`] walks: the rest of an
 /// answer (ids, usage, an embedding's numbers) holds no text and need not be parsed.
 pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
-    match route {
+    match route.answers_like() {
         Route::ChatCompletions | Route::Completions => &["choices"],
         Route::Embeddings
         | Route::Moderations
         | Route::AudioSpeech
-        | Route::MessagesCountTokens => &[],
-        Route::Responses => &["output"],
+        | Route::MessagesCountTokens
+        | Route::ResponsesDelete => &[],
+        Route::Responses | Route::ResponsesRetrieve | Route::ResponsesCancel => &["output"],
+        Route::ResponsesInputItems => &["data"],
         Route::Messages => &["content"],
         Route::ImagesGenerations => &["data"],
         Route::AudioTranscriptions | Route::AudioTranslations => &["text", "segments", "words"],
@@ -691,7 +809,7 @@ pub(crate) fn all_strings(v: &Value) -> Segments {
 /// Paths to a (whole, not streamed) response's text.
 pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
     let mut w = Walk::default();
-    match route {
+    match route.answers_like() {
         Route::ChatCompletions => w.items(body, "choices", |w, c| {
             w.at(c, &["message"], Walk::chat_message);
         }),
@@ -699,7 +817,10 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
         Route::Embeddings
         | Route::Moderations
         | Route::AudioSpeech
-        | Route::MessagesCountTokens => {}
+        | Route::MessagesCountTokens
+        | Route::ResponsesDelete => {}
+        // A response's input items: messages, tool calls and outputs, as a request's.
+        Route::ResponsesInputItems => w.items(body, "data", Walk::output_item),
         // The transcript, its segments' texts and (with word timestamps) each word: the
         // JSON formats (`json`, `verbose_json`, `diarized_json`); the others are plain text.
         Route::AudioTranscriptions | Route::AudioTranslations => {
@@ -707,7 +828,9 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
             w.items(body, "segments", |w, s| w.string(s, &["text"]));
             w.items(body, "words", |w, x| w.string(x, &["word"]));
         }
-        Route::Responses => w.responses_output(body),
+        Route::Responses | Route::ResponsesRetrieve | Route::ResponsesCancel => {
+            w.responses_output(body);
+        }
         Route::Messages => w.at(body, &["content"], Walk::content),
         // The prompt as the model rewrote it; the images themselves are not text.
         Route::ImagesGenerations => w.items(body, "data", |w, d| w.string(d, &["revised_prompt"])),

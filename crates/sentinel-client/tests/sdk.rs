@@ -1727,3 +1727,146 @@ async fn audio_passes_on_and_the_text_around_it_is_decided() {
         );
     }
 }
+
+/// A request on the stored response `id` (`GET /v1/responses/{id}` and its kin).
+async fn on_stored(
+    c: &SentinelClient,
+    route: Route,
+    id: &str,
+    query: Option<&str>,
+) -> Result<sentinel_client::PipelineResponse, sentinel_client::PipelineError> {
+    let mut req = PipelineRequest::new(route, "t", Vec::new());
+    req.resource = Some(id.to_owned());
+    req.query = query.map(str::to_owned);
+    c.pipeline().handle(req).await
+}
+
+#[tokio::test]
+async fn background_responses_are_fetched_restored_and_scanned() {
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let policy = dir.path().join("policy.toml");
+    // Addresses go as pseudonyms and come back; an SSN in an answer is redacted.
+    std::fs::write(
+        &policy,
+        format!(
+            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
+        ),
+    )
+    .expect("write");
+    let c = client(
+        &up,
+        &format!(
+            "[policy]\nfile = \"{}\"\n[audit]\ndir = \"{}\"\nsync = \"always\"\n",
+            policy.display(),
+            dir.path().display()
+        ),
+    );
+    let said = "Mail jane.doe@example.com today.";
+    let created: Value = serde_json::from_str(
+        &answer(
+            &c,
+            Route::Responses,
+            &json!({"model": "background", "input": said, "background": true}),
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(created["status"], "queued");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    let sent = String::from_utf8_lossy(&up.seen.last("/v1/responses").expect("sent")).into_owned();
+    assert!(!sent.contains("jane.doe"), "{sent}");
+
+    // Fetched later, whole and streamed again: the quoted pseudonym is restored (the scope
+    // is the creating request's), the answer's own SSN redacted.
+    let want = format!("You said: {said} The SSN on file is <US_SSN_1>.");
+    let whole: Value = serde_json::from_str(
+        &body_of(
+            on_stored(&c, Route::ResponsesRetrieve, &id, None)
+                .await
+                .expect("fetched"),
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(whole["output"][0]["content"][0]["text"], want);
+    let streamed = body_of(
+        on_stored(
+            &c,
+            Route::ResponsesRetrieve,
+            &id,
+            Some("stream=true&starting_after=0"),
+        )
+        .await
+        .expect("streamed"),
+    )
+    .await;
+    let events = events_of(&streamed);
+    let joined: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .filter_map(|e| e["delta"].as_str())
+        .collect();
+    assert_eq!(joined, want);
+    assert!(
+        up.seen
+            .last(&format!(
+                "GET /v1/responses/{id}?stream=true&starting_after=0"
+            ))
+            .is_some(),
+        "the query went on"
+    );
+    // Cancelled: the partial answer as fetched. Its input items: as the caller wrote them.
+    let cancelled: Value = serde_json::from_str(
+        &body_of(
+            on_stored(&c, Route::ResponsesCancel, &id, None)
+                .await
+                .expect("cancel"),
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["output"][0]["content"][0]["text"], want);
+    let items: Value = serde_json::from_str(
+        &body_of(
+            on_stored(&c, Route::ResponsesInputItems, &id, None)
+                .await
+                .expect("items"),
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(items["data"][0]["content"][0]["text"], said);
+    let deleted: Value = serde_json::from_str(
+        &body_of(
+            on_stored(&c, Route::ResponsesDelete, &id, None)
+                .await
+                .expect("deleted"),
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(deleted["deleted"], true);
+    assert!(up
+        .seen
+        .last(&format!("DELETE /v1/responses/{id}"))
+        .is_some());
+
+    // On record under the route's template, never the raw values.
+    let log = audit_log(dir.path());
+    assert!(log.contains("\"/v1/responses/{id}\"") && log.contains("/v1/responses/{id}/cancel"));
+    assert!(!log.contains("jane.doe") && !log.contains("536-22"));
+    // An id that is not one, or none, is refused before anything is sent.
+    let calls = up.seen.calls.load(Ordering::SeqCst);
+    for bad in [Some("../models"), Some("a?b"), None] {
+        let mut req = PipelineRequest::new(Route::ResponsesRetrieve, "t", Vec::new());
+        req.resource = bad.map(str::to_owned);
+        let e = c.pipeline().handle(req).await.expect_err("refused");
+        assert!(
+            matches!(e, sentinel_client::PipelineError::BadRequest { .. }),
+            "{e}"
+        );
+    }
+    assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls);
+}

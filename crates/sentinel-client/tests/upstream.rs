@@ -167,6 +167,77 @@ fn remembered_turn(v: &Value) -> (String, String) {
     (format!("resp_{}", turns.len()), said)
 }
 
+/// The inputs of the model `background`'s responses, by id.
+static BACKGROUND: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// A message output item with `text`.
+fn message_item(text: &str) -> Value {
+    json!({"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}]})
+}
+
+/// The model `background`'s answer to a request with `input`: queued, to be fetched.
+fn queue_background(input: &str) -> hyper::Response<Body> {
+    let mut queued = BACKGROUND.lock().expect("lock");
+    queued.push(input.to_owned());
+    let id = format!("resp_bg_{}", queued.len());
+    full(
+        200,
+        &json!({"id": id, "object": "response", "status": "queued", "background": true,
+            "model": "background", "output": []}),
+    )
+}
+
+/// A request on a stored background response (`/v1/responses/{id}[/action]`): fetched
+/// whole or streamed again, its input items, cancelled, deleted. The answer quotes the
+/// request's input (as the provider got it) and adds an SSN of its own.
+fn stored_response(
+    method: &http::Method,
+    path: &str,
+    query: Option<&str>,
+) -> hyper::Response<Body> {
+    let rest = path.trim_start_matches("/v1/responses/");
+    let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
+    let Some(input) = id
+        .strip_prefix("resp_bg_")
+        .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| BACKGROUND.lock().expect("lock").get(n - 1).cloned())
+    else {
+        return full(
+            404,
+            &json!({"error": {"message": "No response found", "type": "invalid_request_error"}}),
+        );
+    };
+    let said = format!("You said: {input} The SSN on file is 536-22-1234.");
+    let response = |status: &str, text: &str| {
+        json!({"id": id, "object": "response", "status": status, "model": "background",
+            "output": [message_item(text)]})
+    };
+    match (method.as_str(), action) {
+        ("GET", "") if query.is_some_and(|q| q.contains("stream=true")) => {
+            let mut events = Vec::new();
+            for (k, p) in pieces(&said, 3).into_iter().enumerate() {
+                events.push(event(json!({"type": "response.output_text.delta", "sequence_number": k, "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": p})));
+            }
+            events.push(event(json!({"type": "response.output_text.done", "sequence_number": 100, "item_id": "msg_1", "output_index": 0, "content_index": 0, "text": said})));
+            events.push(event(json!({"type": "response.completed", "sequence_number": 101, "response": response("completed", &said)})));
+            sse(events)
+        }
+        ("GET", "") => full(200, &response("completed", &said)),
+        ("POST", "cancel") => full(200, &response("cancelled", &said)),
+        ("GET", "input_items") => full(
+            200,
+            &json!({"object": "list", "has_more": false, "data": [{"id": "msg_in", "type": "message",
+                "role": "user", "content": [{"type": "input_text", "text": input}]}]}),
+        ),
+        ("DELETE", "") => full(
+            200,
+            &json!({"id": id, "object": "response.deleted", "deleted": true}),
+        ),
+        _ => full(405, &json!({"error": {"message": "method not allowed"}})),
+    }
+}
+
 /// An SSE event named by its data's `type` (Anthropic's and the Responses API's form).
 fn event(v: Value) -> String {
     format!(
@@ -367,6 +438,9 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
         "/v1/responses" => {
             // Answers with values of its own (the request's would arrive redacted); a
             // reasoning summary carries them too.
+            if model == "background" {
+                return queue_background(v["input"].as_str().unwrap_or_default());
+            }
             let mut id = "resp_1".to_owned();
             let text = if model == "secret" {
                 "Your key is AKIAIOSFODNN7EXAMPLE, keep it safe.".to_owned()
@@ -615,21 +689,31 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
 pub(crate) async fn start() -> Upstream {
     let seen = Arc::new(Seen::default());
     let s = seen.clone();
-    let server = sentinel_testkit::spawn(move |path: String, body: Bytes| {
-        let s = s.clone();
-        async move {
-            s.bodies
-                .lock()
-                .expect("lock")
-                .push((path.clone(), body.clone()));
-            s.calls.fetch_add(1, Ordering::SeqCst);
-            let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            s.max_in_flight.fetch_max(now, Ordering::SeqCst);
-            let r = handle(path, body).await;
-            s.in_flight.fetch_sub(1, Ordering::SeqCst);
-            r
-        }
-    })
-    .await;
+    let server =
+        sentinel_testkit::spawn_with_head(move |head: http::request::Parts, body: Bytes| {
+            let s = s.clone();
+            async move {
+                let path = head.uri.path().to_owned();
+                // A request on a stored response is seen as its method, path and query.
+                let stored = path.starts_with("/v1/responses/");
+                let seen_as = if stored {
+                    format!("{} {}", head.method, head.uri)
+                } else {
+                    path.clone()
+                };
+                s.bodies.lock().expect("lock").push((seen_as, body.clone()));
+                s.calls.fetch_add(1, Ordering::SeqCst);
+                let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                s.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                let r = if stored {
+                    stored_response(&head.method, &path, head.uri.query())
+                } else {
+                    handle(path, body).await
+                };
+                s.in_flight.fetch_sub(1, Ordering::SeqCst);
+                r
+            }
+        })
+        .await;
     Upstream { server, seen }
 }

@@ -959,10 +959,14 @@ fn authenticate<'s, 'r>(
     }
 }
 
-/// The route a path names, from the gateway's fixed list (the pipeline's routes and the
+/// The route a path names, from the gateway's fixed list (the pipeline's routes, a stored
+/// response's as `/v1/responses/{id}`, and the
 /// gateway's own), for a record of a refused request: `other` for anything else, never
 /// the path as sent.
-fn known_route(path: &str) -> &'static str {
+fn known_route(method: &Method, path: &str) -> &'static str {
+    if let Some((route, _)) = Route::of(method, path) {
+        return route.as_str();
+    }
     const OWN: [&str; 7] = [
         "/v1/models",
         "/analyze",
@@ -1005,13 +1009,6 @@ async fn read_body(
             "the request body could not be read",
         ))),
     }
-}
-
-fn route_of(method: &Method, path: &str) -> Option<Route> {
-    if method != Method::POST {
-        return None;
-    }
-    Route::ALL.into_iter().find(|r| r.as_str() == path)
 }
 
 #[derive(Serialize)]
@@ -1186,7 +1183,7 @@ async fn answer<'s>(
             };
             live.pipeline.record_refusal(&Refusal {
                 request_id: &id,
-                route: known_route(path),
+                route: known_route(&method, path),
                 reason: refused.reason(),
                 credential: presented,
             });
@@ -1251,7 +1248,7 @@ async fn answer<'s>(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let route = route_of(&method, path);
+    let route = Route::of(&method, path);
     let native = matches!(
         (method.as_str(), path),
         ("POST", "/analyze" | "/anonymize" | "/v1/sentinel/scan")
@@ -1286,7 +1283,10 @@ async fn answer<'s>(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    let (route, resource) = route;
     let mut preq = PipelineRequest::new(route, tenant, body);
+    preq.resource = resource.map(str::to_owned);
+    preq.query = parts.uri.query().map(str::to_owned);
     preq.priority = priority;
     preq.upstream_credential = client_credential(live, &parts.headers);
     preq.conversation = header("x-deepsentinel-conversation");

@@ -70,6 +70,7 @@ tr = c.audio.transcriptions.create(model="whisper-1", prompt="Names: jane.doe@ex
 out["transcript"] = tr.text
 sp = c.audio.speech.create(model="tts-1", voice="alloy", input="read jane.doe@example.com")
 out["speech"] = sp.content.decode("latin-1")
+out["retrieved"] = c.responses.retrieve("resp_1").output_text
 raw = c.chat.completions.with_raw_response.create(model="echo",
     messages=[{"role": "user", "content": "hi"}], extra_headers={"OpenAI-Beta": "e2e-feature=v1"})
 out["raw"] = {"sdk_request_id": raw.parse()._request_id,
@@ -145,6 +146,8 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
     // it was; the transcript comes back scanned; speech comes back as audio.
     assert_eq!(v["transcript"], "call <PHONE_NUMBER_1> now");
     assert_eq!(v["speech"], "ID3 audio that says 415 555 2671");
+    // A stored response fetched by the SDK is scanned like any answer.
+    assert_eq!(v["retrieved"], "call <PHONE_NUMBER_1> now");
     let upload = gw
         .seen
         .lock()

@@ -136,6 +136,16 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
         } else if path.ends_with("/images/generations") {
             let prompt = v["prompt"].as_str().unwrap_or_default();
             ("application/json", json!({"created": 1, "data": [{"b64_json": "iVBORw0KGgo=", "revised_prompt": format!("A watercolor of: {prompt}")}]}).to_string())
+        } else if path.contains("/responses/resp_") {
+            // A stored response, fetched.
+            (
+                "application/json",
+                json!({"id": "resp_1", "object": "response", "status": "completed", "model": "echo",
+                    "output": [{"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+                        "content": [{"type": "output_text", "text": "call +1 415 555 2671 now", "annotations": []}]}],
+                    "created_at": 1, "parallel_tool_calls": true, "tool_choice": "auto", "tools": []})
+                .to_string(),
+            )
         } else if path.ends_with("/messages/count_tokens") {
             ("application/json", json!({"input_tokens": 12}).to_string())
         } else if path.ends_with("/audio/transcriptions") {
@@ -910,6 +920,23 @@ async fn keys_redaction_blocking_and_bad_input() {
         "A watercolor of: a card for <EMAIL_ADDRESS_1>"
     );
     assert_eq!(v["data"][0]["b64_json"], "iVBORw0KGgo=");
+
+    // A stored response is fetched with GET and scanned like an answer; a path that names
+    // no valid id is no route.
+    let r = c
+        .send(OutboundRequest::get("/v1/responses/resp_1"))
+        .await
+        .expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(
+        v["output"][0]["content"][0]["text"],
+        "call <PHONE_NUMBER_1> now"
+    );
+    for path in ["/v1/responses/resp.1", "/v1/responses/resp_1/other"] {
+        let r = c.send(OutboundRequest::get(path)).await.expect("send");
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+    }
 
     // Counting an Anthropic request's tokens sends its messages: decided like the request.
     let (status, v, _) = post(

@@ -75,6 +75,24 @@ where
     Fut: Future<Output = Response<B>> + Send + 'static,
     B: Answer,
 {
+    serve_with_head(listener, move |head: hyper::http::request::Parts, body| {
+        handler(head.uri.path().to_owned(), head.headers, body)
+    })
+    .await
+}
+
+/// As [`serve`], with the request's whole head (method, URI with its query, headers)
+/// passed to `handler(head, body)`, for fixtures of routes told apart by method.
+///
+/// # Errors
+///
+/// `accept` failed.
+pub async fn serve_with_head<H, Fut, B>(listener: TcpListener, handler: H) -> std::io::Result<()>
+where
+    H: Fn(hyper::http::request::Parts, Bytes) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: Answer,
+{
     let handler = Arc::new(handler);
     loop {
         let (stream, _) = listener.accept().await?;
@@ -84,14 +102,13 @@ where
             let service = service_fn(move |req: hyper::Request<Incoming>| {
                 let handler = Arc::clone(&handler);
                 async move {
-                    let path = req.uri().path().to_owned();
                     let (parts, body) = req.into_parts();
                     let body = body
                         .collect()
                         .await
                         .map(|b| b.to_bytes())
                         .unwrap_or_default();
-                    Ok::<_, Infallible>(handler(path, parts.headers, body).await)
+                    Ok::<_, Infallible>(handler(parts, body).await)
                 }
             });
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -147,11 +164,28 @@ where
     Fut: Future<Output = Response<B>> + Send + 'static,
     B: Answer,
 {
+    spawn_with_head(move |head: hyper::http::request::Parts, body| {
+        handler(head.uri.path().to_owned(), head.headers, body)
+    })
+    .await
+}
+
+/// As [`spawn`], serving with [`serve_with_head`].
+///
+/// # Panics
+///
+/// When no loopback port can be bound.
+pub async fn spawn_with_head<H, Fut, B>(handler: H) -> Server
+where
+    H: Fn(hyper::http::request::Parts, Bytes) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: Answer,
+{
     #[allow(clippy::expect_used)] // reason: a fixture without a port cannot run
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     #[allow(clippy::expect_used)] // reason: a bound listener has an address
     let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(serve_with_headers(listener, handler));
+    let task = tokio::spawn(serve_with_head(listener, handler));
     Server { addr, task }
 }
 
