@@ -38,6 +38,27 @@ pub(crate) fn audited_client(up: &Upstream, dir: &std::path::Path) -> SentinelCl
     )
 }
 
+/// A client with the policy file `policy`, written into a fresh directory, and with
+/// `audited` an audit log in its `audit` folder, every record synced.
+fn policy_client(
+    up: &Upstream,
+    policy: &str,
+    audited: bool,
+) -> (SentinelClient, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("policy.toml");
+    std::fs::write(&path, policy).expect("write");
+    let mut extra = format!("[policy]\nfile = \"{}\"\n", path.display());
+    if audited {
+        let audit = dir.path().join("audit");
+        extra.push_str(&format!(
+            "[audit]\ndir = \"{}\"\nsync = \"always\"\n",
+            audit.display()
+        ));
+    }
+    (client(up, &extra), dir)
+}
+
 fn chat(model: &str, text: &str) -> openai::ChatCompletionRequest {
     serde_json::from_value(json!({"model": model, "messages": [{"role": "user", "content": text}]}))
         .expect("request")
@@ -293,24 +314,14 @@ async fn segments_that_cannot_be_joined_are_still_numbered_and_shadowed_per_requ
     // its own: a value keeps its number across them, a new one takes the next, and the
     // shadow policy's strongest decision is recorded.
     let up = start().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let audit = dir.path().join("audit");
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
+    let (c, dir) = policy_client(
+        &up,
         "version = \"1\"\n[[rule]]\nentities = [\"EMAIL_ADDRESS\"]\naction = \"redact\"\n\
          [shadow]\nextends = \"strict\"\n\
          [[shadow.rule]]\nentities = [\"EMAIL_ADDRESS\"]\naction = \"block\"\n",
-    )
-    .expect("write");
-    let c = client(
-        &up,
-        &format!(
-            "[policy]\nfile = \"{}\"\n[audit]\ndir = \"{}\"\nsync = \"always\"\n",
-            policy.display(),
-            audit.display()
-        ),
+        true,
     );
+    let audit = dir.path().join("audit");
     let every: String = (0xE000..0xE100u32).filter_map(char::from_u32).collect();
     let two = json!({"model": "echo", "messages": [
         {"role": "system", "content": format!("{every} jane@example.com")},
@@ -340,14 +351,11 @@ async fn a_mask_that_writes_the_separator_still_transforms_every_segment() {
     // The mask character is the separator the join picks; the joined decision cannot be
     // split back, so each segment is decided on its own, never sent unchanged.
     let up = start().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("policy.toml");
-    std::fs::write(
-        &path,
+    let (c, _dir) = policy_client(
+        &up,
         "version = \"1\"\n[[rule]]\nentities = [\"EMAIL_ADDRESS\"]\naction = \"mask\"\nmask_char = \"\u{E000}\"\n",
-    )
-    .expect("write");
-    let c = client(&up, &format!("[policy]\nfile = \"{}\"\n", path.display()));
+        false,
+    );
     let two = json!({"model": "echo", "messages": [
         {"role": "system", "content": "to jane@example.com"},
         {"role": "user", "content": "to bob@example.com"}]});
@@ -603,11 +611,7 @@ direction = "request"
 "#;
 
 fn pseudo_client(up: &Upstream) -> (SentinelClient, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("policy.toml");
-    std::fs::write(&path, PSEUDO_POLICY).expect("write");
-    let c = client(up, &format!("[policy]\nfile = \"{}\"\n", path.display()));
-    (c, dir)
+    policy_client(up, PSEUDO_POLICY, false)
 }
 
 const PROMPT: &str =
@@ -1728,39 +1732,31 @@ async fn audio_passes_on_and_the_text_around_it_is_decided() {
     }
 }
 
-/// A request on the stored response `id` (`GET /v1/responses/{id}` and its kin).
-async fn on_stored(
-    c: &SentinelClient,
-    route: Route,
-    id: &str,
-    query: Option<&str>,
-) -> Result<sentinel_client::PipelineResponse, sentinel_client::PipelineError> {
+/// The answer to a request on the stored response `id` (`GET /v1/responses/{id}` and its
+/// kin), as text.
+async fn on_stored(c: &SentinelClient, route: Route, id: &str, query: Option<&str>) -> String {
     let mut req = PipelineRequest::new(route, "t", Vec::new());
     req.resource = Some(id.to_owned());
     req.query = query.map(str::to_owned);
-    c.pipeline().handle(req).await
+    body_of(
+        c.pipeline()
+            .handle(req)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", route.as_str())),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn background_responses_are_fetched_restored_and_scanned() {
     let up = start().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    let policy = dir.path().join("policy.toml");
     // Addresses go as pseudonyms and come back; an SSN in an answer is redacted.
-    std::fs::write(
-        &policy,
-        format!(
-            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
-        ),
-    )
-    .expect("write");
-    let c = client(
+    let (c, dir) = policy_client(
         &up,
         &format!(
-            "[policy]\nfile = \"{}\"\n[audit]\ndir = \"{}\"\nsync = \"always\"\n",
-            policy.display(),
-            dir.path().display()
+            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
         ),
+        true,
     );
     let said = "Mail jane.doe@example.com today.";
     let created: Value = serde_json::from_str(
@@ -1780,25 +1776,15 @@ async fn background_responses_are_fetched_restored_and_scanned() {
     // Fetched later, whole and streamed again: the quoted pseudonym is restored (the scope
     // is the creating request's), the answer's own SSN redacted.
     let want = format!("You said: {said} The SSN on file is <US_SSN_1>.");
-    let whole: Value = serde_json::from_str(
-        &body_of(
-            on_stored(&c, Route::ResponsesRetrieve, &id, None)
-                .await
-                .expect("fetched"),
-        )
-        .await,
-    )
-    .expect("json");
+    let whole: Value =
+        serde_json::from_str(&on_stored(&c, Route::ResponsesRetrieve, &id, None).await)
+            .expect("json");
     assert_eq!(whole["output"][0]["content"][0]["text"], want);
-    let streamed = body_of(
-        on_stored(
-            &c,
-            Route::ResponsesRetrieve,
-            &id,
-            Some("stream=true&starting_after=0"),
-        )
-        .await
-        .expect("streamed"),
+    let streamed = on_stored(
+        &c,
+        Route::ResponsesRetrieve,
+        &id,
+        Some("stream=true&starting_after=0"),
     )
     .await;
     let events = events_of(&streamed);
@@ -1817,36 +1803,18 @@ async fn background_responses_are_fetched_restored_and_scanned() {
         "the query went on"
     );
     // Cancelled: the partial answer as fetched. Its input items: as the caller wrote them.
-    let cancelled: Value = serde_json::from_str(
-        &body_of(
-            on_stored(&c, Route::ResponsesCancel, &id, None)
-                .await
-                .expect("cancel"),
-        )
-        .await,
-    )
-    .expect("json");
+    let cancelled: Value =
+        serde_json::from_str(&on_stored(&c, Route::ResponsesCancel, &id, None).await)
+            .expect("json");
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["output"][0]["content"][0]["text"], want);
-    let items: Value = serde_json::from_str(
-        &body_of(
-            on_stored(&c, Route::ResponsesInputItems, &id, None)
-                .await
-                .expect("items"),
-        )
-        .await,
-    )
-    .expect("json");
+    let items: Value =
+        serde_json::from_str(&on_stored(&c, Route::ResponsesInputItems, &id, None).await)
+            .expect("json");
     assert_eq!(items["data"][0]["content"][0]["text"], said);
-    let deleted: Value = serde_json::from_str(
-        &body_of(
-            on_stored(&c, Route::ResponsesDelete, &id, None)
-                .await
-                .expect("deleted"),
-        )
-        .await,
-    )
-    .expect("json");
+    let deleted: Value =
+        serde_json::from_str(&on_stored(&c, Route::ResponsesDelete, &id, None).await)
+            .expect("json");
     assert_eq!(deleted["deleted"], true);
     assert!(up
         .seen
@@ -1854,7 +1822,7 @@ async fn background_responses_are_fetched_restored_and_scanned() {
         .is_some());
 
     // On record under the route's template, never the raw values.
-    let log = audit_log(dir.path());
+    let log = audit_log(&dir.path().join("audit"));
     assert!(log.contains("\"/v1/responses/{id}\"") && log.contains("/v1/responses/{id}/cancel"));
     assert!(!log.contains("jane.doe") && !log.contains("536-22"));
     // An id that is not one, or none, is refused before anything is sent.
