@@ -103,23 +103,49 @@ fn token_len(token: &Value) -> usize {
     }
 }
 
-/// Where the token list of the streamed text at `path` is in its event: a chat choice's
-/// `logprobs.content` beside `delta.content` and `logprobs.refusal` beside `delta.refusal`,
-/// a Responses API delta event's `logprobs` beside its `delta`. `None` for texts whose
-/// tokens have no list of their own (a legacy completion's parallel arrays, tool
-/// arguments, reasoning).
-pub(crate) fn list_path(path: &[Step]) -> Option<Vec<Step>> {
-    match path {
-        [Step::Key("choices"), Step::Index(i), Step::Key("delta"), Step::Key(field @ ("content" | "refusal"))] => {
-            Some(vec![
-                Step::Key("choices"),
-                Step::Index(*i),
-                Step::Key("logprobs"),
-                Step::Key(field),
-            ])
+/// Where the token list of a streamed text is in its event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListAt {
+    /// A chat choice's `logprobs.content` (beside `delta.content`) or `logprobs.refusal`
+    /// (beside `delta.refusal`): the choice's position and the field.
+    Choice(usize, &'static str),
+    /// The event's own `logprobs`, beside its `delta` (Responses API and transcription
+    /// delta events).
+    Event,
+}
+
+impl ListAt {
+    /// Where the list of the text at `path` is; `None` for texts whose tokens have no
+    /// list of their own (a legacy completion's parallel arrays, tool arguments,
+    /// reasoning).
+    pub(crate) fn of(path: &[Step]) -> Option<ListAt> {
+        match path {
+            [Step::Key("choices"), Step::Index(i), Step::Key("delta"), Step::Key(field @ ("content" | "refusal"))] => {
+                Some(ListAt::Choice(*i, field))
+            }
+            [Step::Key("delta")] => Some(ListAt::Event),
+            _ => None,
         }
-        [Step::Key("delta")] => Some(vec![Step::Key("logprobs")]),
-        _ => None,
+    }
+
+    /// The list in `event`.
+    pub(crate) fn get(self, event: &Value) -> Option<&Value> {
+        match self {
+            ListAt::Choice(i, field) => event.get("choices")?.get(i)?.get("logprobs")?.get(field),
+            ListAt::Event => event.get("logprobs"),
+        }
+    }
+
+    /// The list in `event`, to change.
+    pub(crate) fn get_mut(self, event: &mut Value) -> Option<&mut Value> {
+        match self {
+            ListAt::Choice(i, field) => event
+                .get_mut("choices")?
+                .get_mut(i)?
+                .get_mut("logprobs")?
+                .get_mut(field),
+            ListAt::Event => event.get_mut("logprobs"),
+        }
     }
 }
 
@@ -188,16 +214,11 @@ mod tests {
     #[test]
     fn lists_sit_beside_their_texts() {
         use Step::{Index, Key};
-        assert_eq!(
-            list_path(&[Key("choices"), Index(2), Key("delta"), Key("refusal")]),
-            Some(vec![
-                Key("choices"),
-                Index(2),
-                Key("logprobs"),
-                Key("refusal")
-            ])
-        );
-        assert_eq!(list_path(&[Key("delta")]), Some(vec![Key("logprobs")]));
-        assert_eq!(list_path(&[Key("choices"), Index(0), Key("text")]), None);
+        let at = ListAt::of(&[Key("choices"), Index(1), Key("delta"), Key("refusal")]);
+        assert_eq!(at, Some(ListAt::Choice(1, "refusal")));
+        let chunk = json!({"choices": [{}, {"logprobs": {"content": null, "refusal": [1]}}]});
+        assert_eq!(at.and_then(|a| a.get(&chunk)), Some(&json!([1])));
+        assert_eq!(ListAt::of(&[Key("delta")]), Some(ListAt::Event));
+        assert_eq!(ListAt::of(&[Key("choices"), Index(0), Key("text")]), None);
     }
 }

@@ -33,7 +33,7 @@ use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
 use crate::form::Form;
 use crate::json_out;
-use crate::logprobs::{self, TokenTrail};
+use crate::logprobs::{ListAt, TokenTrail};
 use crate::refusal::{Refusal, RefusalWindow};
 use crate::segments::{
     self, all_strings, answer_roots, parse_pruned, request_segments, response_segments,
@@ -2710,10 +2710,9 @@ impl ResponseStream {
                     .is_none_or(|t| t.responses_event.is_none()))
             .then(|| v.clone());
             // The event's tokens for the piece, when it has a list beside it.
-            let list_at = logprobs::list_path(&path);
+            let list_at = ListAt::of(&path);
             let tokens = list_at
-                .as_deref()
-                .and_then(|at| segments::get(&v, at))
+                .and_then(|at| at.get(&v))
                 .and_then(Value::as_array)
                 .cloned();
             let released = {
@@ -2745,7 +2744,7 @@ impl ResponseStream {
                     // The tokens of what is released, never of text held back or changed.
                     match (carried, list_at) {
                         (Some(tokens), Some(at)) => {
-                            if let Some(slot) = segments::get_mut(&mut v, &at) {
+                            if let Some(slot) = at.get_mut(&mut v) {
                                 *slot = Value::Array(tokens);
                             }
                         }
