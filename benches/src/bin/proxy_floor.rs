@@ -4,7 +4,9 @@
 //! adds above this is the pipeline's cost. Usage: `proxy-floor UPSTREAM_URL [WORKERS]`,
 //! WORKERS as the gateway's `[server] workers` (`1`: one current-thread runtime; a number:
 //! that many threads; absent or `auto`: one per core); prints `127.0.0.1:PORT` once it
-//! listens, then serves until killed. A benchmark fixture, never shipped.
+//! listens, then serves until interrupted (SIGINT, which the benchmark sends; handled
+//! here, since a shell starting the benchmark in the background leaves SIGINT ignored in
+//! its children) or killed. A benchmark fixture, never shipped.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -42,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut out = std::io::stdout();
         writeln!(out, "{}", listener.local_addr()?)?;
         out.flush()?;
-        sentinel_testkit::serve(listener, move |path: String, body: Bytes| {
+        let serve = sentinel_testkit::serve(listener, move |path: String, body: Bytes| {
             let transport = Arc::clone(&transport);
             async move {
                 let sent = transport
@@ -56,8 +58,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     Err(_) => sentinel_testkit::json(502, Bytes::new()),
                 }
             }
-        })
-        .await?;
+        });
+        tokio::select! {
+            served = serve => served?,
+            _ = tokio::signal::ctrl_c() => {}
+        }
         Ok(())
     })
 }
