@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::config::{ConfigError, SentinelConfig};
+use crate::form::Form;
 use crate::pipeline::{Pipeline, PipelineBody, PipelineError, PipelineRequest, ResponseStream};
 use crate::segments::Route;
 
@@ -121,6 +122,37 @@ pub struct CallOptions {
     pub conversation: Option<String>,
     /// The priority in the concurrency limit.
     pub priority: Priority,
+}
+
+/// An audio file to transcribe or translate ([`SentinelClient::transcribe`]), sent as the
+/// `multipart/form-data` upload OpenAI's audio routes take.
+///
+/// # Example
+///
+/// ```
+/// use sentinel_client::AudioUpload;
+///
+/// let upload = AudioUpload {
+///     model: "whisper-1".into(),
+///     file_name: "call.wav".into(),
+///     audio: std::fs::read("Cargo.toml")?.into(),
+///     fields: vec![("prompt".into(), "Names: Ada Lovelace".into())],
+/// };
+/// assert_eq!(upload.fields.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AudioUpload {
+    /// The model (`whisper-1`, `gpt-4o-transcribe`).
+    pub model: String,
+    /// The file's name: its extension tells the upstream the format (`call.wav`).
+    pub file_name: String,
+    /// The audio, sent as it is (never read as text).
+    pub audio: Bytes,
+    /// The other fields, in order: `prompt` (scanned and decided like a prompt),
+    /// `language`, `response_format` (a JSON one, or `text`, `srt`, `vtt`, whose text comes
+    /// back as [`openai::Transcription::text`]), `temperature`, `timestamp_granularities[]`.
+    pub fields: Vec<(String, String)>,
 }
 
 /// Coalescing of concurrent embedding requests (same model): up to `max_batch` inputs
@@ -268,6 +300,87 @@ impl SentinelClient {
     ) -> Result<openai::ImageResponse, ClientError> {
         self.call(Route::ImagesGenerations, &req, &CallOptions::default())
             .await
+    }
+
+    /// OpenAI text to speech: the input is scanned and decided like a prompt (a
+    /// pseudonym would be spoken as such: audio cannot be restored), the audio comes back
+    /// as it was made.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`]; an event stream (`stream_format: "sse"`) is
+    /// [`ClientError::InvalidResponse`]: ask for the audio whole.
+    pub async fn speech(&self, req: openai::SpeechRequest) -> Result<Bytes, ClientError> {
+        let body = serde_json::to_vec(&req).map_err(|e| ClientError::BadRequest(e.to_string()))?;
+        let opts = CallOptions::default();
+        let response = self
+            .pipeline
+            .handle(self.request(Route::AudioSpeech, Bytes::from(body), &opts))
+            .await?;
+        match response.body {
+            PipelineBody::Full(audio) => Ok(audio),
+            PipelineBody::Stream(_) => Err(ClientError::InvalidResponse(
+                "speech came as an event stream; leave stream_format unset".to_owned(),
+            )),
+        }
+    }
+
+    /// OpenAI transcription of an upload: its prompt is scanned and decided like a
+    /// prompt, the audio sent as it is, and the transcript scanned like an answer.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn transcribe(
+        &self,
+        upload: &AudioUpload,
+    ) -> Result<openai::Transcription, ClientError> {
+        self.upload(Route::AudioTranscriptions, upload).await
+    }
+
+    /// OpenAI translation of an upload into English, as [`SentinelClient::transcribe`].
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn translate(
+        &self,
+        upload: &AudioUpload,
+    ) -> Result<openai::Transcription, ClientError> {
+        self.upload(Route::AudioTranslations, upload).await
+    }
+
+    async fn upload(
+        &self,
+        route: Route,
+        upload: &AudioUpload,
+    ) -> Result<openai::Transcription, ClientError> {
+        let mut form = Form::new();
+        form.text("model", &upload.model);
+        for (name, value) in &upload.fields {
+            form.text(name, value);
+        }
+        form.file("file", &upload.file_name, upload.audio.clone());
+        let body = form
+            .encode(&form.fields())
+            .map_err(|e| ClientError::BadRequest(e.to_string()))?;
+        let mut req = self.request(route, body, &CallOptions::default());
+        req.content_type = Some(form.content_type());
+        let response = self.pipeline.handle(req).await?;
+        let PipelineBody::Full(b) = response.body else {
+            return Err(ClientError::InvalidResponse(
+                "a stream answered an upload without `stream: true`".to_owned(),
+            ));
+        };
+        if response.content_type.starts_with("application/json") {
+            serde_json::from_slice(&b).map_err(|e| ClientError::InvalidResponse(format!("{e}")))
+        } else {
+            // `text`, `srt`, `vtt`: the answer is the text.
+            Ok(openai::Transcription {
+                text: String::from_utf8_lossy(&b).into_owned(),
+                extra: Default::default(),
+            })
+        }
     }
 
     fn request(&self, route: Route, body: Bytes, opts: &CallOptions) -> PipelineRequest {
@@ -740,6 +853,27 @@ pub mod blocking {
             req: openai::ImageRequest,
         ) -> Result<openai::ImageResponse, ClientError> {
             self.runtime.block_on(self.inner.generate_image(req))
+        }
+
+        /// Speech.
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn speech(&self, req: openai::SpeechRequest) -> Result<Bytes, ClientError> {
+            self.runtime.block_on(self.inner.speech(req))
+        }
+
+        /// A transcript.
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn transcribe(
+            &self,
+            upload: &super::AudioUpload,
+        ) -> Result<openai::Transcription, ClientError> {
+            self.runtime.block_on(self.inner.transcribe(upload))
         }
 
         /// An Anthropic message.

@@ -30,8 +30,8 @@ pub(crate) enum FormError {
     /// A field that is not a file is not UTF-8 text.
     #[error("form field {0:?} is not UTF-8 text")]
     NotText(String),
-    /// A changed text would end its part early.
-    #[error("form field {0:?} would hold the form's boundary once changed")]
+    /// A text would end its part early.
+    #[error("form field {0:?} would hold the form's boundary")]
     Boundary(String),
 }
 
@@ -107,6 +107,64 @@ impl Form {
         Value::Object(out)
     }
 
+    /// An empty form with a fresh boundary, to build an upload.
+    pub(crate) fn new() -> Form {
+        Form {
+            boundary: format!(
+                "deepsentinel-{:016x}{:016x}",
+                fastrand::u64(..),
+                fastrand::u64(..)
+            ),
+            parts: Vec::new(),
+        }
+    }
+
+    /// Its `Content-Type`, with the boundary.
+    pub(crate) fn content_type(&self) -> String {
+        format!("multipart/form-data; boundary={}", self.boundary)
+    }
+
+    /// Adds a text field.
+    pub(crate) fn text(&mut self, name: &str, value: &str) {
+        self.push(name, None, Bytes::copy_from_slice(value.as_bytes()));
+    }
+
+    /// Adds a file.
+    pub(crate) fn file(&mut self, name: &str, file_name: &str, data: Bytes) {
+        self.push(name, Some(file_name), data);
+    }
+
+    fn push(&mut self, name: &str, file_name: Option<&str>, data: Bytes) {
+        // Quotes, line ends and NULs cannot stand in a quoted header parameter; the names
+        // are the caller's, so they are escaped as browsers escape them.
+        let quoted = |v: &str| {
+            v.replace('"', "%22")
+                .replace('\r', "%0D")
+                .replace('\n', "%0A")
+                .replace('\0', "")
+        };
+        let mut disposition = format!("form-data; name=\"{}\"", quoted(name));
+        if let Some(f) = file_name {
+            disposition.push_str(&format!("; filename=\"{}\"", quoted(f)));
+        }
+        let mut headers = http::HeaderMap::new();
+        if let Ok(v) = http::HeaderValue::from_str(&disposition) {
+            headers.insert(http::header::CONTENT_DISPOSITION, v);
+        }
+        if file_name.is_some() {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/octet-stream"),
+            );
+        }
+        self.parts.push(Part {
+            name: name.to_owned(),
+            headers,
+            data,
+            file: file_name.is_some(),
+        });
+    }
+
     /// The form written again with the text fields of `fields` (as [`Form::fields`] gave
     /// them, texts changed), files as they came.
     pub(crate) fn encode(&self, fields: &Value) -> Result<Bytes, FormError> {
@@ -124,15 +182,18 @@ impl Form {
                     other => other.filter(|_| *k == 0),
                 };
                 *k += 1;
-                match value.and_then(Value::as_str) {
-                    Some(text) if text.as_bytes() != &p.data[..] => {
-                        if memchr::memmem::find(text.as_bytes(), delimiter.as_bytes()).is_some() {
-                            return Err(FormError::Boundary(p.name.clone()));
-                        }
-                        text.as_bytes()
-                    }
-                    _ => &p.data,
+                let text = match value.and_then(Value::as_str) {
+                    Some(text) => text.as_bytes(),
+                    None => &p.data,
+                };
+                // A part ends where a line starts with the delimiter: the data's first
+                // line too, since the headers' blank line comes before it.
+                let early = text.starts_with(delimiter.as_bytes())
+                    || memchr::memmem::find(text, format!("\r\n{delimiter}").as_bytes()).is_some();
+                if early {
+                    return Err(FormError::Boundary(p.name.clone()));
                 }
+                text
             };
             out.put_slice(delimiter.as_bytes());
             out.put_slice(b"\r\n");
@@ -195,6 +256,28 @@ mod tests {
             Form::parse(TYPE, same).await.expect("parses").fields(),
             form.fields()
         );
+    }
+
+    #[tokio::test]
+    async fn a_built_form_parses_back() {
+        let mut form = Form::new();
+        form.text("model", "whisper-1");
+        form.text("prompt", "a \"quoted\"\r\nname");
+        form.file(
+            "file",
+            "call \"1\".wav",
+            Bytes::from_static(b"RIFF\x00\xff"),
+        );
+        let body = form.encode(&form.fields()).expect("encoded");
+        let back = Form::parse(&form.content_type(), body)
+            .await
+            .expect("parses");
+        assert_eq!(back.fields(), form.fields());
+        let file = back.parts.iter().find(|p| p.file).expect("the file");
+        assert_eq!(&file.data[..], b"RIFF\x00\xff");
+        assert!(file.headers["content-disposition"]
+            .to_str()
+            .is_ok_and(|d| d.ends_with("filename=\"call %221%22.wav\"")));
     }
 
     #[tokio::test]

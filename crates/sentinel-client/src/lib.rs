@@ -90,8 +90,8 @@ mod shared_vault;
 #[cfg(feature = "blocking")]
 pub use client::blocking;
 pub use client::{
-    CallOptions, Chat, ChatCompletions, ClientError, Embeddings, EventStream, Messages,
-    MicroBatchConfig, SentinelClient,
+    AudioUpload, CallOptions, Chat, ChatCompletions, ClientError, Embeddings, EventStream,
+    Messages, MicroBatchConfig, SentinelClient,
 };
 pub use config::{
     AuditSection, Auth, CacheSection, ConfigError, DetectionSection, DetectionSource,

@@ -1838,3 +1838,49 @@ async fn background_responses_are_fetched_restored_and_scanned() {
     }
     assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls);
 }
+
+#[tokio::test]
+async fn speech_and_transcripts_have_typed_calls() {
+    let up = start().await;
+    let c = client(&up, "");
+    let audio = c
+        .speech(
+            serde_json::from_value(
+                json!({"model": "tts-1", "voice": "alloy", "input": "Read jane.doe@example.com"}),
+            )
+            .expect("request"),
+        )
+        .await
+        .expect("speech");
+    assert_eq!(&audio[..], crate::upstream::SPOKEN);
+    let upload = sentinel_client::AudioUpload {
+        model: "whisper-1".to_owned(),
+        file_name: "call.wav".to_owned(),
+        audio: bytes::Bytes::from_static(AUDIO),
+        fields: vec![(
+            "prompt".to_owned(),
+            "Names: jane.doe@example.com".to_owned(),
+        )],
+    };
+    let redacted = "Call me at <US_SSN_1> or write to <EMAIL_ADDRESS_1> please.";
+    assert_eq!(
+        c.transcribe(&upload).await.expect("transcript").text,
+        redacted
+    );
+    let sent = up.seen.last("/v1/audio/transcriptions").expect("sent");
+    let text = String::from_utf8_lossy(&sent);
+    assert!(
+        text.contains("Names: <EMAIL_ADDRESS_1>") && !text.contains("jane.doe"),
+        "{text}"
+    );
+    assert!(sent.windows(AUDIO.len()).any(|w| w == AUDIO));
+    // A plain-text format comes back as the text.
+    let mut plain = upload.clone();
+    plain
+        .fields
+        .push(("response_format".to_owned(), "text".to_owned()));
+    assert_eq!(
+        c.translate(&plain).await.expect("translation").text,
+        format!("{redacted}\n")
+    );
+}

@@ -286,6 +286,27 @@ pub struct Image {
     pub extra: Extra,
 }
 
+/// `POST /v1/audio/speech` request (the answer is audio).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpeechRequest {
+    /// The text to speak.
+    pub input: String,
+    /// Everything else (model, voice, instructions, response_format, speed).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/audio/transcriptions` (and translations) answer, in the JSON formats
+/// (`json`, `verbose_json`, `diarized_json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Transcription {
+    /// The transcript.
+    pub text: String,
+    /// Everything else (segments, words, language, duration, usage).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
 /// One embedding.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Embedding {
