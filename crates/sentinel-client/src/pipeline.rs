@@ -1714,10 +1714,16 @@ impl Pipeline {
         };
         let segments = response_segments(req.route, &v);
         let notes = AnswerNotes::default();
-        if !self
+        let mut changed = self
             .settle_answer(req, model, &mut v, &segments, notes, started)
-            .await?
-        {
+            .await?;
+        if matches!(
+            req.route,
+            Route::AudioTranscriptions | Route::AudioTranslations
+        ) {
+            changed |= self.settle_words(req, model, &mut v).await?;
+        }
+        if !changed {
             return Ok(body.clone());
         }
         // The final texts go into the whole answer by the same paths: the pruned one holds
@@ -1728,6 +1734,72 @@ impl Pipeline {
             })?;
         segments.carry(&v, &mut whole);
         Ok(Bytes::from(json_out::to_vec(&whole, body.len() + 64)))
+    }
+
+    /// A transcript's list of words (`words`, with word timestamps), decided by what the
+    /// words spell together: each word was decided on its own with the answer's texts, so
+    /// a value read out over several words (a phone number in groups) is found here, in
+    /// the words joined by spaces, and decided whole; its first word takes the decided
+    /// text and the others become empty, their timestamps kept. Whether a word changed.
+    async fn settle_words(
+        &self,
+        req: &PipelineRequest,
+        model: &str,
+        v: &mut Value,
+    ) -> Result<bool, PipelineError> {
+        let Some(Value::Array(words)) = v.get_mut("words") else {
+            return Ok(false);
+        };
+        if words.len() < 2 {
+            return Ok(false);
+        }
+        let mut joined = String::new();
+        let mut starts = Vec::with_capacity(words.len());
+        for w in words.iter() {
+            if !starts.is_empty() {
+                joined.push(' ');
+            }
+            starts.push(joined.len());
+            joined.push_str(w.get("word").and_then(Value::as_str).unwrap_or_default());
+        }
+        let found = self.detect_all(&[joined.as_str()], &mut Vec::new()).await?;
+        let ctx = Pipeline::context(req, model, Direction::Response);
+        let mut changed = false;
+        for f in found.iter().flat_map(|d| d.findings.iter()) {
+            // The words the value touches: from the one it starts in to the one it ends in.
+            let first = starts.partition_point(|&s| s <= f.start).saturating_sub(1);
+            let last = starts.partition_point(|&s| s < f.end).saturating_sub(1);
+            if last == first {
+                continue;
+            }
+            let value = &joined[f.start..f.end];
+            let whole = Finding {
+                start: 0,
+                end: value.len(),
+                ..f.clone()
+            };
+            match self
+                .policy
+                .decide(value, std::slice::from_ref(&whole), &ctx)
+            {
+                Decision::Allow { .. } => {}
+                Decision::Transform { text, .. } => {
+                    words[first]["word"] = Value::String(text);
+                    for w in &mut words[first + 1..=last] {
+                        w["word"] = Value::String(String::new());
+                    }
+                    changed = true;
+                }
+                // The whole transcript holds the value too, and was decided first.
+                Decision::Block { reasons } => {
+                    return Err(PipelineError::Blocked {
+                        direction: "response",
+                        reasons,
+                    })
+                }
+            }
+        }
+        Ok(changed)
     }
 
     /// Restore, the response-direction scan and policy over an answer the route's walker

@@ -1676,10 +1676,32 @@ async fn audio_passes_on_and_the_text_around_it_is_decided() {
             .await
         }
     };
+    // Word by word too: a value read out over several words is decided whole, in its
+    // first word, the others left empty with their timestamps.
     let verbose: Value = serde_json::from_str(&body("verbose_json").await).expect("json");
-    assert_eq!(verbose["text"], redacted);
-    assert_eq!(verbose["segments"][0]["text"], "Call me at <US_SSN_1>");
-    assert_eq!(verbose["words"][0]["word"], "<EMAIL_ADDRESS_1>");
+    let spoken = "Call me at <PHONE_NUMBER_1> or write to <EMAIL_ADDRESS_1> please.";
+    assert_eq!(verbose["text"], spoken);
+    assert_eq!(
+        verbose["segments"][0]["text"],
+        "Call me at <PHONE_NUMBER_1>"
+    );
+    let words: Vec<&str> = verbose["words"]
+        .as_array()
+        .expect("words")
+        .iter()
+        .filter_map(|w| w["word"].as_str())
+        .collect();
+    assert_eq!(words.len(), 12);
+    assert_eq!(
+        words
+            .iter()
+            .filter(|w| !w.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" "),
+        spoken
+    );
+    assert_eq!(verbose["words"][6]["start"], 1.5);
     assert_eq!(body("text").await, format!("{redacted}\n"));
     assert!(body("srt").await.ends_with(&format!("\n{redacted}\n")));
     // Streamed: the deltas, joined, and the `.done` event's text.

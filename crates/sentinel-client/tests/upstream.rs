@@ -321,14 +321,23 @@ fn transcript(body: &[u8]) -> hyper::Response<Body> {
             "text/plain; charset=utf-8",
             format!("1\n00:00:00,000 --> 00:00:02,500\n{said}\n"),
         ),
-        Some("verbose_json") => full(
-            200,
-            &json!({"task": "transcribe", "language": "english", "duration": 2.5,
-                "text": said, "prompt_seen": prompt,
-                "segments": [{"id": 0, "start": 0.0, "end": 1.2, "text": "Call me at 536-22-1234"},
-                    {"id": 1, "start": 1.2, "end": 2.5, "text": " or write to jane.doe@example.com please."}],
-                "words": [{"word": "jane.doe@example.com", "start": 1.5, "end": 2.0}]}),
-        ),
+        // With word timestamps: a phone number read out in groups, one word each.
+        Some("verbose_json") => {
+            let said = "Call me at +1 415 555 2671 or write to jane.doe@example.com please.";
+            let words: Vec<Value> = said
+                .split(' ')
+                .enumerate()
+                .map(|(i, w)| json!({"word": w, "start": i as f64 * 0.25, "end": i as f64 * 0.25 + 0.25}))
+                .collect();
+            full(
+                200,
+                &json!({"task": "transcribe", "language": "english", "duration": 2.5,
+                    "text": said, "prompt_seen": prompt,
+                    "segments": [{"id": 0, "start": 0.0, "end": 1.2, "text": "Call me at +1 415 555 2671"},
+                        {"id": 1, "start": 1.2, "end": 2.5, "text": " or write to jane.doe@example.com please."}],
+                    "words": words}),
+            )
+        }
         _ => full(200, &json!({"text": said, "prompt_seen": prompt})),
     }
 }
