@@ -53,6 +53,30 @@ impl RedisStore {
         })
     }
 
+    /// A store naming its entries `prefix` + key over this store's connection: two
+    /// prefixes (the response cache's and the pseudonym vault's) share one connection.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sentinel_cache::RedisStore;
+    ///
+    /// // No connection is made until a first use.
+    /// let responses = RedisStore::new("redis://127.0.0.1:6379/0", "app:response:")?;
+    /// let vault = responses.with_prefix("app:vault:");
+    /// assert!(format!("{vault:?}").contains("app:vault:"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_prefix(&self, prefix: &str) -> RedisStore {
+        RedisStore {
+            conn: self.conn.clone(),
+            prefix: prefix.to_owned(),
+        }
+    }
+
     /// Whether `url` is a URL [`RedisStore::new`] accepts, without connecting or needing a
     /// runtime. The error names the kind of problem, never the URL (it may hold a password).
     ///

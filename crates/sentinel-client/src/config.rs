@@ -348,6 +348,12 @@ impl std::fmt::Debug for CacheSection {
     }
 }
 
+/// The sealed shared stores of a level: the pseudonym vault's, the response cache's.
+type LevelStores = (
+    Option<Arc<dyn sentinel_cache::SharedStore>>,
+    Option<Arc<dyn sentinel_cache::SharedStore>>,
+);
+
 /// The Redis level `[cache]` describes, checked: URL, sealing secret, prefix, timeout.
 /// Without the `redis` feature there is none: [`SharedLevel::check_url`] refuses every URL.
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
@@ -381,6 +387,7 @@ impl SharedLevel {
     }
 
     /// Where the response cache's entries are named.
+    #[cfg(feature = "redis")]
     fn response_prefix(&self) -> String {
         self.prefix
             .clone()
@@ -388,6 +395,7 @@ impl SharedLevel {
     }
 
     /// Where the vault's scopes are named.
+    #[cfg(feature = "redis")]
     fn vault_prefix(&self) -> String {
         match &self.prefix {
             Some(p) => format!("{p}vault:"),
@@ -395,26 +403,38 @@ impl SharedLevel {
         }
     }
 
-    /// The sealed Redis store naming its entries `prefix` and the key; its connection's
-    /// task runs on the current Tokio runtime.
+    /// The sealed Redis stores for the pseudonym vault and the response cache, those
+    /// asked for, over one connection whose task runs on the current Tokio runtime.
     #[cfg(feature = "redis")]
-    fn store(&self, prefix: &str) -> Result<Arc<dyn sentinel_cache::SharedStore>, ConfigError> {
+    fn stores(&self, vault: bool, responses: bool) -> Result<LevelStores, ConfigError> {
+        if !vault && !responses {
+            return Ok((None, None));
+        }
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(ConfigError(
                 "[cache] redis_url: build the client within a Tokio runtime".to_owned(),
             ));
         }
-        let store = sentinel_cache::RedisStore::new(&self.url, prefix)
+        let base = sentinel_cache::RedisStore::new(&self.url, &self.response_prefix())
             .map_err(|e| ConfigError(format!("[cache] redis_url: {e}")))?;
-        Ok(Arc::new(sentinel_cache::SealedStore::new(
-            Arc::new(store),
-            &self.secret,
-        )))
+        let sealed = |store: sentinel_cache::RedisStore| -> Arc<dyn sentinel_cache::SharedStore> {
+            Arc::new(sentinel_cache::SealedStore::new(
+                Arc::new(store),
+                &self.secret,
+            ))
+        };
+        Ok((
+            vault.then(|| sealed(base.with_prefix(&self.vault_prefix()))),
+            responses.then(|| sealed(base)),
+        ))
     }
 
     #[cfg(not(feature = "redis"))]
-    fn store(&self, _prefix: &str) -> Result<Arc<dyn sentinel_cache::SharedStore>, ConfigError> {
-        Err(SharedLevel::unsupported())
+    fn stores(&self, vault: bool, responses: bool) -> Result<LevelStores, ConfigError> {
+        if vault || responses {
+            return Err(SharedLevel::unsupported());
+        }
+        Ok((None, None))
     }
 }
 
@@ -806,13 +826,14 @@ impl SentinelConfig {
             ..ResponseCachePolicy::default()
         };
         let level = self.shared_level()?;
-        let vault = match &level {
-            Some(level) if c.share_vault => Some(Arc::new(SharedVault::new(
-                level.store(&level.vault_prefix())?,
-                level.timeout,
-            ))),
-            _ => None,
+        let (vault_store, response_store) = match &level {
+            Some(level) => level.stores(c.share_vault, c.response)?,
+            None => (None, None),
         };
+        let timeout = level.as_ref().map(|l| l.timeout);
+        let vault = vault_store
+            .zip(timeout)
+            .map(|(store, timeout)| Arc::new(SharedVault::new(store, timeout)));
         if !c.response {
             return Ok(ResponseStage {
                 policy,
@@ -821,13 +842,10 @@ impl SentinelConfig {
             });
         }
         let mut tiers = TieredConfig::default();
-        let shared = match level {
-            None => None,
-            Some(level) => {
-                tiers.timeout = level.timeout;
-                Some(level.store(&level.response_prefix())?)
-            }
-        };
+        if let Some(timeout) = timeout {
+            tiers.timeout = timeout;
+        }
+        let shared = response_store;
         let cache = Arc::new(TieredCache::new(
             Arc::new(MemoryCache::new(CacheConfig {
                 max_bytes: c.max_bytes.unwrap_or(64 << 20),

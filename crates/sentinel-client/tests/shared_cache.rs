@@ -331,3 +331,49 @@ async fn a_responses_chain_restores_pseudonyms_from_earlier_turns() {
     let (_, text) = respond(&b, "and then?", Some(&first), true).await;
     assert_eq!(text, quoted);
 }
+
+/// With both the response cache's level and the shared vault on, a replica holds one
+/// connection to Redis, not one per use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_response_cache_and_the_vault_share_one_connection() {
+    let redis = RedisServer::start();
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, TOKENS).expect("write");
+    let c = client(
+        &up,
+        &format!(
+            "[policy]\nfile = \"{}\"\n[cache]\nresponse = true\nredis_url = \"{}\"\n\
+             redis_key_env = \"{SHARED}\"\nredis_timeout_ms = 500\nshare_vault = true\n",
+            policy.display(),
+            redis.url()
+        ),
+    );
+    // An answer cached, and a conversation's scope written.
+    let (hit, _) = ask(&c).await;
+    assert!(!hit);
+    say(&c, "conv-one", "mail jane.doe@example.com").await;
+    let (mut conn, answers) = redis_keys(&redis, "deepsentinel:response:*").await;
+    let scopes: Vec<String> = redis::cmd("KEYS")
+        .arg("deepsentinel:vault:*")
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert!(
+        !answers.is_empty() && !scopes.is_empty(),
+        "both levels used"
+    );
+    // Every client but the one asking: the replica's.
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut conn)
+        .await
+        .expect("client list");
+    let others = clients
+        .lines()
+        .filter(|l| !l.contains("cmd=client"))
+        .count();
+    assert_eq!(others, 1, "{clients}");
+}
