@@ -984,6 +984,25 @@ fn known_route(method: &Method, path: &str) -> &'static str {
         .unwrap_or("other")
 }
 
+/// The upstream path of a model request: `/models` (the list) for `/v1/models`, or
+/// `/models/{id}` for `/v1/models/{id}` (one model; an id of letters, digits and `.` `_`
+/// `-` `:` `/`, without empty or dot segments, as fine-tuned and Hugging Face model names
+/// are); `None` for any other path.
+fn models_path(path: &str) -> Option<String> {
+    if path == "/v1/models" {
+        return Some("/models".to_owned());
+    }
+    let id = path.strip_prefix("/v1/models/")?;
+    let valid = id.len() <= 256
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-/".contains(&b))
+        && id
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..");
+    valid.then(|| format!("/models/{id}"))
+}
+
 async fn read_body(
     max_body: usize,
     req: Request<Incoming>,
@@ -1215,8 +1234,8 @@ async fn answer<'s>(
             }
         }
         ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(state, live)),
-        ("GET", "/v1/models") => {
-            let mut out = OutboundRequest::get("/models");
+        ("GET", p) if models_path(p).is_some() => {
+            let mut out = OutboundRequest::get(&models_path(p).unwrap_or_default());
             out.headers = live.headers.outbound(req.headers());
             if let Some((name, value)) = client_credential(live, req.headers()) {
                 out = out.with_credential(name, value);

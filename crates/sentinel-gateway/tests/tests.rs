@@ -158,6 +158,11 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
             ("audio/mpeg", "ID3 audio that says 415 555 2671".to_owned())
         } else if path.ends_with("/moderations") {
             ("application/json", json!({"id": "modr-1", "model": "omni-moderation-latest", "results": [{"flagged": false, "categories": {"harassment": false}, "category_scores": {"harassment": 0.001}}]}).to_string())
+        } else if let Some(id) = path.strip_prefix("/v1/models/") {
+            (
+                "application/json",
+                json!({"id": id, "object": "model", "owned_by": "acme"}).to_string(),
+            )
         } else if path.ends_with("/models") {
             (
                 "application/json",
@@ -1048,6 +1053,23 @@ async fn streams_models_and_sentinel_routes() {
     assert_eq!(r.status, StatusCode::OK);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["data"][0]["id"], "echo");
+    // One model, by a fine-tuned or a Hugging Face name; a path that climbs is no route.
+    for id in [
+        "ft:gpt-4o:acme:support:abc123",
+        "meta-llama/Llama-3.1-8B-Instruct",
+    ] {
+        let r = c
+            .send(OutboundRequest::get(&format!("/v1/models/{id}")))
+            .await
+            .expect("model");
+        assert_eq!(r.status, StatusCode::OK, "{id}");
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["id"], id);
+    }
+    for path in ["/v1/models/a/../b", "/v1/models/", "/v1/models/a//b"] {
+        let r = c.send(OutboundRequest::get(path)).await.expect("send");
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+    }
 
     let (status, v, _) = post(
         &c,
