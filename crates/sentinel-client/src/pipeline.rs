@@ -1209,13 +1209,17 @@ impl Pipeline {
     }
 
     /// The upstream request of a route on a stored resource: its method, the path with the
-    /// id, and the caller's query.
-    fn resource_request(req: &PipelineRequest, id: &str) -> Result<OutboundRequest, PipelineError> {
+    /// id, and the caller's query. The id must be one the gateway's paths accept.
+    fn resource_request(req: &PipelineRequest) -> Result<OutboundRequest, PipelineError> {
+        let id = req.resource.as_deref().unwrap_or_default();
         if Route::of(&req.route.method(), &req.route.as_str().replace("{id}", id))
             != Some((req.route, Some(id)))
         {
             return Err(PipelineError::BadRequest {
-                message: "a resource id holds letters, digits, '_' and '-' only".to_owned(),
+                message: format!(
+                    "{} needs the id of a stored response (letters, digits, '_' and '-')",
+                    req.route.as_str()
+                ),
             });
         }
         let mut path = req.route.upstream_path().replace("{id}", id);
@@ -1339,7 +1343,13 @@ impl Pipeline {
         model_out: &mut String,
         owed: &mut bool,
     ) -> Result<PipelineResponse, PipelineError> {
-        // Parse: JSON, or a form's text fields as one object.
+        // Parse: JSON, a form's text fields as one object, or (a stored resource's route)
+        // the request to the upstream, checked before anything is recorded.
+        let resource = if req.route.on_resource() {
+            Some(Pipeline::resource_request(req)?)
+        } else {
+            None
+        };
         let form = if req.route.takes_form() {
             let content_type = req.content_type.as_deref().unwrap_or_default();
             let form = Form::parse(content_type, req.body.clone())
@@ -1519,14 +1529,9 @@ impl Pipeline {
         if guard.is_some() {
             t.restart();
         }
-        let mut out = match (&req.resource, req.route.on_resource()) {
-            (Some(id), true) => Pipeline::resource_request(req, id)?,
-            (None, true) => {
-                return Err(PipelineError::BadRequest {
-                    message: format!("{} needs the id of a stored response", req.route.as_str()),
-                })
-            }
-            _ => OutboundRequest::post_json(req.route.upstream_path(), outbound),
+        let mut out = match resource {
+            Some(out) => out,
+            None => OutboundRequest::post_json(req.route.upstream_path(), outbound),
         };
         if form.is_some() {
             // The form's own type, with its boundary (checked to be a valid header when the

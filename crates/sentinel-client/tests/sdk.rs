@@ -1859,6 +1859,8 @@ async fn background_responses_are_fetched_restored_and_scanned() {
         );
     }
     assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls);
+    // Refused before anything was recorded.
+    assert_eq!(audit_log(&dir.path().join("audit")), log);
 }
 
 #[tokio::test]
