@@ -1385,10 +1385,11 @@ impl Pipeline {
             // A form's fields are strings.
             Some(Value::String(on)) => form.is_some() && on == "true",
             // A stored response's events, streamed again.
-            _ => req
+            _ if req.route.on_resource() => req
                 .query
                 .as_deref()
                 .is_some_and(|q| q.split('&').any(|p| p == "stream=true")),
+            _ => false,
         };
         let segments = request_segments(req.route, &body);
         // Borrowed from the body: the body is only changed after the last use of these.

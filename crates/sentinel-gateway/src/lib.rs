@@ -959,10 +959,9 @@ fn authenticate<'s, 'r>(
     }
 }
 
-/// The route a path names, from the gateway's fixed list (the pipeline's routes, a stored
-/// response's as `/v1/responses/{id}`, and the
-/// gateway's own), for a record of a refused request: `other` for anything else, never
-/// the path as sent.
+/// The route a path names, from the gateway's fixed list (the pipeline's routes, those on
+/// a stored response named as `/v1/responses/{id}`, and the gateway's own), for a record of
+/// a refused request: `other` for anything else, never the path as sent.
 fn known_route(method: &Method, path: &str) -> &'static str {
     if let Some((route, _)) = Route::of(method, path) {
         return route.as_str();
