@@ -419,18 +419,34 @@ pub(crate) async fn body_of(r: sentinel_client::PipelineResponse) -> String {
     }
 }
 
-/// The pipeline's whole answer to `body` on `route`.
-async fn answer(c: &SentinelClient, route: Route, body: &Value) -> String {
-    let r = c
-        .pipeline()
+/// The pipeline's response to `body` on `route`.
+pub(crate) async fn respond(
+    c: &SentinelClient,
+    route: Route,
+    body: &Value,
+) -> sentinel_client::PipelineResponse {
+    c.pipeline()
         .handle(PipelineRequest::new(
             route,
             "t",
             serde_json::to_vec(body).expect("json"),
         ))
         .await
-        .expect("answer");
-    body_of(r).await
+        .expect("answer")
+}
+
+/// The pipeline's whole answer to `body` on `route`.
+async fn answer(c: &SentinelClient, route: Route, body: &Value) -> String {
+    body_of(respond(c, route, body).await).await
+}
+
+/// The `delta`s of the events of type `kind`, joined.
+fn deltas(events: &[Value], kind: &str) -> String {
+    events
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .filter_map(|e| e["delta"].as_str())
+        .collect()
 }
 
 /// The `data:` payloads of an event stream that are JSON.
@@ -468,11 +484,7 @@ async fn responses_api_answers_are_scanned_whole_and_streamed() {
         // out as a delta before the `.done` event, which carries the redacted text whole.
         let events = events_of(&text);
         let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
-        let joined: String = events
-            .iter()
-            .filter(|e| e["type"] == "response.output_text.delta")
-            .filter_map(|e| e["delta"].as_str())
-            .collect();
+        let joined = deltas(&events, "response.output_text.delta");
         let done = kinds
             .iter()
             .position(|k| *k == "response.output_text.done")
@@ -506,11 +518,7 @@ async fn a_streamed_custom_tool_input_is_scanned_in_deltas_and_whole() {
     );
     let events = events_of(&text);
     let redacted = "The SSN on file is <US_SSN_1>, mail <EMAIL_ADDRESS_1>.";
-    let joined: String = events
-        .iter()
-        .filter(|e| e["type"] == "response.custom_tool_call_input.delta")
-        .filter_map(|e| e["delta"].as_str())
-        .collect();
+    let joined = deltas(&events, "response.custom_tool_call_input.delta");
     assert_eq!(joined, redacted);
     let done = events
         .iter()
@@ -1614,15 +1622,7 @@ async fn audio_passes_on_and_the_text_around_it_is_decided() {
     // bytes spell an SSN, and the answer is on record.
     let speech = json!({"model": "tts-1", "voice": "alloy",
         "input": "Read this to jane.doe@example.com", "instructions": "calm"});
-    let r = c
-        .pipeline()
-        .handle(PipelineRequest::new(
-            Route::AudioSpeech,
-            "t",
-            serde_json::to_vec(&speech).expect("json"),
-        ))
-        .await
-        .expect("speech");
+    let r = respond(&c, Route::AudioSpeech, &speech).await;
     assert_eq!(r.content_type, "audio/mpeg");
     let sent: Value =
         serde_json::from_slice(&up.seen.last("/v1/audio/speech").expect("sent")).expect("json");
@@ -1713,11 +1713,7 @@ async fn audio_passes_on_and_the_text_around_it_is_decided() {
     .await
     .expect("stream");
     let events = events_of(&body_of(r).await);
-    let joined: String = events
-        .iter()
-        .filter(|e| e["type"] == "transcript.text.delta")
-        .filter_map(|e| e["delta"].as_str())
-        .collect();
+    let joined = deltas(&events, "transcript.text.delta");
     assert_eq!(joined, redacted);
     assert_eq!(events.last().expect("done")["text"], redacted);
     // On record, each answer too (the speech's with nothing found), without the values.
@@ -1810,11 +1806,7 @@ async fn background_responses_are_fetched_restored_and_scanned() {
     )
     .await;
     let events = events_of(&streamed);
-    let joined: String = events
-        .iter()
-        .filter(|e| e["type"] == "response.output_text.delta")
-        .filter_map(|e| e["delta"].as_str())
-        .collect();
+    let joined = deltas(&events, "response.output_text.delta");
     assert_eq!(joined, want);
     assert!(
         up.seen

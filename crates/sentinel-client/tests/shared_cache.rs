@@ -26,15 +26,7 @@ fn replica(up: &Upstream, redis: &RedisServer, key_env: &str) -> SentinelClient 
 async fn ask(c: &SentinelClient) -> (bool, String) {
     let body = json!({"model": "echo", "temperature": 0,
         "messages": [{"role": "user", "content": "Reply with the code word: pineapple"}]});
-    let r = c
-        .pipeline()
-        .handle(PipelineRequest::new(
-            Route::ChatCompletions,
-            "t",
-            serde_json::to_vec(&body).expect("json"),
-        ))
-        .await
-        .expect("answer");
+    let r = crate::sdk::respond(c, Route::ChatCompletions, &body).await;
     (r.cache_hit, body_of(r).await)
 }
 

@@ -28,6 +28,17 @@ async fn run(mut cmd: Command, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The first body the upstream got at a path ending in `suffix`.
+fn sent_to(gw: &crate::Running, suffix: &str) -> bytes::Bytes {
+    gw.seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .find(|(p, _)| p.ends_with(suffix))
+        .map(|(_, b)| b.clone())
+        .unwrap_or_else(|| panic!("nothing went upstream to {suffix}"))
+}
+
 const SCRIPT: &str = r#"
 import sys, json, concurrent.futures
 import openai
@@ -130,14 +141,7 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
     );
     // Moderations: the SDK's call works through the gateway, the input scanned first.
     assert_eq!(v["moderation"], false);
-    let moderated = gw
-        .seen
-        .lock()
-        .expect("lock")
-        .iter()
-        .find(|(p, _)| p.ends_with("/moderations"))
-        .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
-        .expect("the moderation went upstream");
+    let moderated = String::from_utf8_lossy(&sent_to(&gw, "/moderations")).into_owned();
     assert!(
         moderated.contains("<EMAIL_ADDRESS_1>") && !moderated.contains("jane.doe"),
         "{moderated}"
@@ -148,14 +152,7 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
     assert_eq!(v["speech"], "ID3 audio that says 415 555 2671");
     // A stored response fetched by the SDK is scanned like any answer.
     assert_eq!(v["retrieved"], "call <PHONE_NUMBER_1> now");
-    let upload = gw
-        .seen
-        .lock()
-        .expect("lock")
-        .iter()
-        .find(|(p, _)| p.ends_with("/audio/transcriptions"))
-        .map(|(_, b)| b.clone())
-        .expect("the upload went upstream");
+    let upload = sent_to(&gw, "/audio/transcriptions");
     let text = String::from_utf8_lossy(&upload);
     assert!(
         text.contains("Names: <EMAIL_ADDRESS_1>") && text.contains("RIFF\0\u{1} not text"),
