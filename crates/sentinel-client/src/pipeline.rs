@@ -2403,6 +2403,10 @@ pub struct ResponseStream {
     chain: Option<ChainLink>,
     /// The pipeline's [`Pipeline::cut_short`] flag.
     stopping: Arc<AtomicBool>,
+    /// Audio a chat choice streams beside its transcript (`delta.audio.data`), by choice
+    /// index, as events of their own: held until the choice ends, then passed on only if
+    /// nothing in the answer was changed (the audio says what the transcript said before).
+    spoken: BTreeMap<u64, Vec<Value>>,
 }
 
 impl Drop for ResponseStream {
@@ -2463,6 +2467,7 @@ impl ResponseStream {
             started: Instant::now(),
             chain: p.chain_link(req),
             stopping: Arc::clone(&p.stopping),
+            spoken: BTreeMap::new(),
         }
     }
 
@@ -2774,6 +2779,7 @@ impl ResponseStream {
         {
             self.remember_answer(&v).await;
         }
+        self.hold_spoken(&mut v);
         for (key, path, kind) in self.fragments(&v) {
             let piece = segments::get(&v, &path)
                 .and_then(Value::as_str)
@@ -2892,6 +2898,60 @@ impl ResponseStream {
         });
     }
 
+    /// Takes the audio data out of each choice of chat chunk `v` and holds it, as a chunk
+    /// of its own, until the choice ends ([`ResponseStream::release_spoken`]).
+    fn hold_spoken(&mut self, v: &mut Value) {
+        let Some(Value::Array(choices)) = v.get_mut("choices") else {
+            return;
+        };
+        let mut held = Vec::new();
+        for (i, c) in choices.iter_mut().enumerate() {
+            let idx = c.get("index").and_then(Value::as_u64).unwrap_or(i as u64);
+            let audio = c.get_mut("delta").and_then(|d| d.get_mut("audio"));
+            let Some(data) = audio.and_then(|a| a.as_object_mut()?.remove("data")) else {
+                continue;
+            };
+            held.push((idx, data));
+        }
+        for (idx, data) in held {
+            let mut chunk = v.clone();
+            chunk["choices"] = serde_json::json!([{
+                "index": idx,
+                "delta": {"audio": {"data": data}},
+                "finish_reason": null,
+            }]);
+            self.spoken.entry(idx).or_default().push(chunk);
+        }
+    }
+
+    /// The end of choice `idx` (or of the answer, `None`): its held audio goes out if
+    /// nothing in the answer was changed (no transform, nothing restored), else it is
+    /// dropped: it says what the transcript said before the gateway changed it.
+    fn release_spoken(&mut self, idx: Option<u64>) {
+        let held: Vec<Value> = match idx {
+            Some(idx) => self.spoken.remove(&idx).unwrap_or_default(),
+            None => std::mem::take(&mut self.spoken)
+                .into_values()
+                .flatten()
+                .collect(),
+        };
+        if held.is_empty() {
+            return;
+        }
+        let unchanged = self.stats.restored == 0
+            && self
+                .applied
+                .iter()
+                .all(|a| matches!(a.action, Action::Allow | Action::Alert));
+        if !unchanged {
+            tracing::debug!(chunks = held.len(), "audio of a changed answer withheld");
+            return;
+        }
+        for chunk in held {
+            self.emit(&SseEvent::data(json_out::to_string(&chunk)));
+        }
+    }
+
     /// Releases the held text of choice `idx` into event `v` (at choice position `i`).
     async fn flush_choice(&mut self, v: &mut Value, i: usize, idx: u64) -> bool {
         let keys: Vec<TextKey> = self
@@ -2914,6 +2974,7 @@ impl ResponseStream {
                 append_to_choice(choice, part, rest, tokens);
             }
         }
+        self.release_spoken(Some(idx));
         true
     }
 
@@ -2995,6 +3056,7 @@ impl ResponseStream {
                 return;
             }
         }
+        self.release_spoken(None);
     }
 }
 

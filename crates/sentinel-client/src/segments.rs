@@ -292,6 +292,7 @@ impl Segments {
             if slot.as_str() != Some(new) {
                 *slot = Value::String(new.to_owned());
                 drop_logprobs(into, p);
+                drop_spoken(into, p);
             }
         }
     }
@@ -353,6 +354,19 @@ pub(crate) fn drop_logprobs(doc: &mut Value, path: &[Step]) {
             };
             return;
         }
+    }
+}
+
+/// Drops the audio a changed transcript was spoken in: a chat answer's `audio.data` beside
+/// `audio.transcript` (`modalities: ["text", "audio"]`) says what the transcript said
+/// before the gateway changed it, so it is emptied. Nothing for other paths.
+pub(crate) fn drop_spoken(doc: &mut Value, path: &[Step]) {
+    let [parent @ .., Step::Key("audio"), Step::Key("transcript")] = path else {
+        return;
+    };
+    let audio = get_mut(doc, parent).and_then(|m| m.get_mut("audio"));
+    if let Some(data) = audio.and_then(|a| a.get_mut("data")) {
+        *data = Value::String(String::new());
     }
 }
 

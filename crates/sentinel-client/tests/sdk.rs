@@ -605,9 +605,62 @@ async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
         .filter_map(|e| e["choices"][0]["delta"]["audio"]["transcript"].as_str())
         .collect();
     assert_eq!(spoken, "Sure, the SSN on file is <US_SSN_1> as requested.");
-    assert!(events
+    // The audio said the SSN: withheld (`audio_is_withheld_when_its_transcript_changed`).
+    assert!(!events
         .iter()
-        .any(|e| e["choices"][0]["delta"]["audio"]["data"] == "UklGRg=="));
+        .any(|e| e["choices"][0]["delta"]["audio"].get("data").is_some()));
+}
+
+#[tokio::test]
+async fn audio_is_withheld_when_its_transcript_changed() {
+    let up = start().await;
+    let c = client(&up, "");
+    let ask = |text: &str, stream: bool| {
+        json!({"model": "audio", "modalities": ["text", "audio"], "stream": stream,
+            "messages": [{"role": "user", "content": text}]})
+    };
+    // Whole: a changed transcript empties the audio beside it; a clean one keeps it.
+    let changed: Value = serde_json::from_str(
+        &answer(&c, Route::ChatCompletions, &ask("what is the SSN?", false)).await,
+    )
+    .expect("json");
+    let audio = &changed["choices"][0]["message"]["audio"];
+    assert_eq!(audio["transcript"], "The SSN on file is <US_SSN_1>.");
+    assert_eq!(audio["data"], "");
+    let clean: Value =
+        serde_json::from_str(&answer(&c, Route::ChatCompletions, &ask("hello there", false)).await)
+            .expect("json");
+    assert_eq!(clean["choices"][0]["message"]["audio"]["data"], "UklGRg==");
+
+    // Streamed: the audio chunks are held until the choice ends, then go out before the
+    // finishing chunk if nothing was changed, and not at all if something was.
+    let data = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"]["audio"]["data"].as_str())
+            .map(str::to_owned)
+            .collect()
+    };
+    let events =
+        events_of(&answer(&c, Route::ChatCompletions, &ask("what is the SSN?", true)).await);
+    assert!(data(&events).is_empty(), "{events:?}");
+    let transcript: String = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["audio"]["transcript"].as_str())
+        .collect();
+    assert_eq!(transcript, "The SSN on file is <US_SSN_1>.");
+    let events = events_of(&answer(&c, Route::ChatCompletions, &ask("hello there", true)).await);
+    assert_eq!(data(&events), ["AAA0", "AAA1", "AAA2", "AAA3"]);
+    // Released when the choice ends: right before its finishing chunk (which carries what
+    // the transcript still held).
+    let finish = events
+        .iter()
+        .position(|e| e["choices"][0]["finish_reason"] == "stop")
+        .expect("finish");
+    let at: Vec<usize> = (0..events.len())
+        .filter(|&i| events[i]["choices"][0]["delta"]["audio"]["data"].is_string())
+        .collect();
+    assert_eq!(at, (finish - 4..finish).collect::<Vec<_>>());
 }
 
 const PSEUDO_POLICY: &str = r#"version = "1"

@@ -167,6 +167,47 @@ fn remembered_turn(v: &Value) -> (String, String) {
     (format!("resp_{}", turns.len()), said)
 }
 
+/// The model `audio`'s answer (`modalities: ["text", "audio"]`): the prompt spoken, or for
+/// a prompt that asks about an SSN a sentence with one of its own; whole, or streamed as
+/// transcript pieces with the audio in chunks of its own between them.
+fn spoken_answer(prompt: &str, stream: bool) -> hyper::Response<Body> {
+    let said = if prompt.contains("SSN") {
+        "The SSN on file is 536-22-1234.".to_owned()
+    } else {
+        prompt.to_owned()
+    };
+    if !stream {
+        return full(
+            200,
+            &json!({"id": "c", "object": "chat.completion", "model": "audio",
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant",
+                    "content": null, "audio": {"id": "audio_1", "data": "UklGRg==", "expires_at": 1,
+                    "transcript": said}}}]}),
+        );
+    }
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "c", "object": "chat.completion.chunk", "model": "audio",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "audio": {"id": "audio_1"}}),
+        Value::Null,
+    )];
+    for (k, p) in pieces(&said, 3).into_iter().enumerate() {
+        events.push(chunk(json!({"audio": {"transcript": p}}), Value::Null));
+        events.push(chunk(
+            json!({"audio": {"data": format!("AAA{k}")}}),
+            Value::Null,
+        ));
+    }
+    events.push(chunk(json!({}), json!("stop")));
+    events.push("data: [DONE]\n\n".to_owned());
+    sse(events)
+}
+
 /// The inputs of the model `background`'s responses, by id.
 static BACKGROUND: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -638,6 +679,9 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": null,
                         "reasoning_content": text, "refusal": text}, "finish_reason": "stop"}]}),
                 );
+            }
+            if model == "audio" {
+                return spoken_answer(&text, stream);
             }
             if stream && model == "tool-stream" {
                 // A tool call whose JSON arguments carry the message, three bytes at a time.
