@@ -2884,6 +2884,13 @@ impl ResponseStream {
                 self.store_recording();
             }
         }
+        // An Anthropic citation quotes its source whole.
+        if v.get("type").and_then(Value::as_str) == Some("content_block_delta") {
+            let segments = segments::anthropic_event_segments(&v);
+            if !segments.is_empty() && !self.scan_whole(&mut v, &segments).await {
+                return;
+            }
+        }
         // An Anthropic block that stops first gets its held text as a delta.
         if v.get("type").and_then(Value::as_str) == Some("content_block_stop") {
             let idx = v.get("index").and_then(Value::as_u64).unwrap_or(0);

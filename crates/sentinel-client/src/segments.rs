@@ -507,11 +507,13 @@ impl Walk {
                 Some("content") => self.at(p, &["source", "content"], Walk::content),
                 _ => {}
             },
-            // Text parts, OpenAI refusal parts, Anthropic thinking blocks.
+            // Text parts, OpenAI refusal parts, Anthropic thinking blocks; an Anthropic text
+            // block's citations quote their sources.
             _ => {
                 for field in PART_TEXTS {
                     self.string(p, &[field]);
                 }
+                self.items(p, "citations", |w, c| w.string(c, &["cited_text"]));
             }
         }
     }
@@ -849,6 +851,16 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
         // The prompt as the model rewrote it; the images themselves are not text.
         Route::ImagesGenerations => w.items(body, "data", |w, d| w.string(d, &["revised_prompt"])),
     }
+    w.out
+}
+
+/// Paths to the text an Anthropic stream event carries whole: a `citations_delta`'s quote
+/// of its source (text deltas are streamed text, handled piece by piece).
+pub(crate) fn anthropic_event_segments(event: &Value) -> Segments {
+    let mut w = Walk::default();
+    w.at(event, &["delta", "citation"], |w, c| {
+        w.string(c, &["cited_text"]);
+    });
     w.out
 }
 

@@ -612,6 +612,19 @@ async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
 }
 
 #[tokio::test]
+async fn citations_are_scanned_whole_and_streamed() {
+    let up = start().await;
+    let c = client(&up, "");
+    for stream in [false, true] {
+        let body = json!({"model": "cite", "max_tokens": 9, "stream": stream,
+            "messages": [{"role": "user", "content": "what is on file?"}]});
+        let text = answer(&c, Route::Messages, &body).await;
+        assert!(!text.contains("536-22-1234"), "{text}");
+        assert!(text.contains("SSN <US_SSN_1> on file"), "{text}");
+    }
+}
+
+#[tokio::test]
 async fn audio_is_withheld_when_its_transcript_changed() {
     let up = start().await;
     let c = client(&up, "");

@@ -572,6 +572,36 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             events.push(event(json!({"type": "response.completed", "sequence_number": 103, "response": response(json!([reasoning, message(&text)]), "completed")})));
             sse(events)
         }
+        "/v1/messages" if model == "cite" => {
+            // An answer citing a source that holds a value of its own.
+            let citation = json!({"type": "char_location", "cited_text": "SSN 536-22-1234 on file",
+                "document_index": 0, "start_char_index": 0, "end_char_index": 23});
+            let said = "The number is on record.";
+            if !stream {
+                return full(
+                    200,
+                    &json!({"id": "m", "type": "message", "role": "assistant", "model": model,
+                        "content": [{"type": "text", "text": said, "citations": [citation]}],
+                        "stop_reason": "end_turn"}),
+                );
+            }
+            sse(vec![
+                event(
+                    json!({"type": "message_start", "message": {"id": "m", "type": "message", "role": "assistant", "content": [], "model": model}}),
+                ),
+                event(
+                    json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": "", "citations": []}}),
+                ),
+                event(
+                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": said}}),
+                ),
+                event(
+                    json!({"type": "content_block_delta", "index": 0, "delta": {"type": "citations_delta", "citation": citation}}),
+                ),
+                event(json!({"type": "content_block_stop", "index": 0})),
+                event(json!({"type": "message_stop"})),
+            ])
+        }
         "/v1/messages" => {
             let text = last_user_text(&v);
             if stream {
