@@ -1942,12 +1942,14 @@ enum ChoicePart {
     Field(&'static str),
     /// A tool call's arguments, by tool call index.
     Tool(u64),
+    /// A custom tool call's free-form input, by tool call index.
+    Custom(u64),
     /// The transcript of an audio answer (`delta.audio.transcript`).
     Transcript,
 }
 
 /// Texts a chat choice streams beside its content: a refusal, and reasoning.
-const CHOICE_TEXTS: [&str; 2] = ["refusal", "reasoning_content"];
+const CHOICE_TEXTS: [&str; 3] = ["refusal", "reasoning_content", "reasoning"];
 
 /// Appends released text to `part` of a streamed choice, with its tokens (`tokens`: what
 /// the text's [`TokenTrail`] let go with it) when the part has a token list.
@@ -1988,12 +1990,16 @@ fn append_to_choice(
                 append_at(audio, "transcript", rest);
             }
         }
-        ChoicePart::Tool(t) => {
+        ChoicePart::Tool(t) | ChoicePart::Custom(t) => {
+            let call = match part {
+                ChoicePart::Custom(_) => serde_json::json!({"index": t, "custom": {"input": rest}}),
+                _ => serde_json::json!({"index": t, "function": {"arguments": rest}}),
+            };
             let calls = d
                 .entry("tool_calls")
                 .or_insert_with(|| Value::Array(Vec::new()));
             if let Some(arr) = calls.as_array_mut() {
-                arr.push(serde_json::json!({"index": t, "function": {"arguments": rest}}));
+                arr.push(call);
             }
         }
     }
@@ -2687,6 +2693,18 @@ impl ResponseStream {
                                     Index(k),
                                     Key("function"),
                                     Key("arguments"),
+                                ],
+                            );
+                        }
+                        if is_text(call.get("custom").and_then(|f| f.get("input"))) {
+                            push(
+                                ChoicePart::Custom(tidx),
+                                &[
+                                    Key("delta"),
+                                    Key("tool_calls"),
+                                    Index(k),
+                                    Key("custom"),
+                                    Key("input"),
                                 ],
                             );
                         }

@@ -521,15 +521,19 @@ impl Walk {
     fn chat_message(&mut self, m: &Value) {
         self.at(m, &["content"], Walk::content);
         // A refusal, and the reasoning some servers return beside the answer (DeepSeek,
-        // vLLM, llama.cpp: `reasoning_content`).
+        // llama.cpp and older vLLM: `reasoning_content`; newer vLLM, Groq, OpenRouter:
+        // `reasoning`).
         self.string(m, &["refusal"]);
         self.string(m, &["reasoning_content"]);
+        self.string(m, &["reasoning"]);
         // The transcript of an audio answer.
         self.string(m, &["audio", "transcript"]);
         // The deprecated single function call.
         self.string(m, &["function_call", "arguments"]);
+        // Tool calls: a function's JSON arguments, a custom tool's free-form input.
         self.items(m, "tool_calls", |w, c| {
-            w.string(c, &["function", "arguments"])
+            w.string(c, &["function", "arguments"]);
+            w.string(c, &["custom", "input"]);
         });
     }
 

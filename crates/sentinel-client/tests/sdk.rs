@@ -565,12 +565,16 @@ async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
         (&json!("c"), &json!("chat.completion"), &json!("reasoning"))
     );
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
-    for field in ["reasoning_content", "refusal"] {
+    for field in ["reasoning_content", "reasoning", "refusal"] {
         assert_eq!(
             v["choices"][0]["message"][field],
             "Sure, the SSN on file is <US_SSN_1> as requested."
         );
     }
+    assert_eq!(
+        v["choices"][0]["message"]["tool_calls"][0]["custom"]["input"],
+        "Sure, the SSN on file is <US_SSN_1> as requested."
+    );
     let text = answer(
         &c,
         Route::ChatCompletions,
@@ -590,7 +594,7 @@ async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
         .collect();
     assert_eq!(thought, "The SSN on file is <US_SSN_1>.");
     let events = events_of(&text);
-    for field in ["reasoning_content", "refusal"] {
+    for field in ["reasoning_content", "reasoning", "refusal"] {
         let joined: String = events
             .iter()
             .filter_map(|e| e["choices"][0]["delta"][field].as_str())
@@ -600,6 +604,11 @@ async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
             "{field}"
         );
     }
+    let input: String = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["tool_calls"][0]["custom"]["input"].as_str())
+        .collect();
+    assert_eq!(input, "Sure, the SSN on file is <US_SSN_1> as requested.");
     let spoken: String = events
         .iter()
         .filter_map(|e| e["choices"][0]["delta"]["audio"]["transcript"].as_str())

@@ -673,12 +673,19 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                 // Reasoning, a refusal and an audio answer's transcript streamed beside the
                 // (empty) content, three bytes at a time.
                 let mut events = Vec::new();
-                for field in ["reasoning_content", "refusal", "audio"] {
+                for field in [
+                    "reasoning_content",
+                    "reasoning",
+                    "refusal",
+                    "audio",
+                    "custom",
+                ] {
                     for p in pieces(&text, 3) {
-                        let delta = if field == "audio" {
-                            json!({"audio": {"id": "audio_1", "transcript": p}})
-                        } else {
-                            json!({field: p})
+                        let delta = match field {
+                            "audio" => json!({"audio": {"id": "audio_1", "transcript": p}}),
+                            "custom" => json!({"tool_calls": [{"index": 0, "type": "custom",
+                                "custom": {"input": p}}]}),
+                            _ => json!({field: p}),
                         };
                         events.push(format!(
                             "data: {}\n\n",
@@ -707,7 +714,10 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                     200,
                     &json!({"id": "c", "object": "chat.completion", "model": model,
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": null,
-                        "reasoning_content": text, "refusal": text}, "finish_reason": "stop"}]}),
+                        "reasoning_content": text, "reasoning": text, "refusal": text,
+                        "tool_calls": [{"id": "call_1", "type": "custom",
+                            "custom": {"name": "lookup", "input": text}}]},
+                        "finish_reason": "stop"}]}),
                 );
             }
             if model == "audio" {
