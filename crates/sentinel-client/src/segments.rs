@@ -545,7 +545,8 @@ impl Walk {
     /// One Responses API item: a message's content parts, a function or MCP call's
     /// arguments, a custom tool call's input, a tool's output (function, custom tool and
     /// MCP calls, and their outputs passed back), a reasoning item's summary and content, a
-    /// file search's queries and the text of its results, code interpreter code and logs.
+    /// file search's queries and the text of its results, code interpreter code and logs,
+    /// a generated image's revised prompt, a web search's query, a shell call's commands.
     fn output_item(&mut self, item: &Value) {
         self.at(item, &["content"], Walk::content);
         self.string(item, &["arguments"]);
@@ -556,6 +557,12 @@ impl Walk {
         self.items(item, "results", |w, r| w.string(r, &["text"]));
         self.string(item, &["code"]);
         self.items(item, "outputs", |w, o| w.string(o, &["logs"]));
+        self.string(item, &["revised_prompt"]);
+        self.at(item, &["action"], |w, a| {
+            w.string(a, &["query"]);
+            w.at(a, &["command"], Walk::strings_under);
+            w.at(a, &["commands"], Walk::strings_under);
+        });
     }
 
     /// Tool definitions: each tool's description and the text of its schema
@@ -1168,10 +1175,21 @@ mod tests {
         );
         let responses = json!({"output":[
             {"type":"message","content":[{"type":"output_text","text":"t"}]},
-            {"type":"function_call","arguments":"{\"q\":1}"}]});
+            {"type":"function_call","arguments":"{\"q\":1}"},
+            {"type":"web_search_call","status":"completed","action":{"type":"search","query":"q"}},
+            {"type":"image_generation_call","result":"iVBOR","revised_prompt":"p"},
+            {"type":"local_shell_call","call_id":"c","action":{"type":"exec","command":["grep","x"],
+                "env":{},"working_directory":null}}]});
         assert_eq!(
             response_segments(Route::Responses, &responses).pointers(),
-            ["/output/0/content/0/text", "/output/1/arguments"]
+            [
+                "/output/0/content/0/text",
+                "/output/1/arguments",
+                "/output/2/action/query",
+                "/output/3/revised_prompt",
+                "/output/4/action/command/0",
+                "/output/4/action/command/1"
+            ]
         );
         let completion = json!({"choices":[{"text":"x"},{"text":7}]});
         assert_eq!(
