@@ -40,6 +40,12 @@ pub enum Route {
     Moderations,
     /// OpenAI `POST /v1/images/generations` (the prompt, and the answer's revised prompts).
     ImagesGenerations,
+    /// OpenAI `POST /v1/images/edits`, a `multipart/form-data` upload (the prompt; the
+    /// images and mask are not read; the answer as for generations).
+    ImagesEdits,
+    /// OpenAI `POST /v1/images/variations`, a `multipart/form-data` upload of an image
+    /// (no text of its own; the answer as for generations).
+    ImagesVariations,
     /// OpenAI `POST /v1/audio/speech` (the input and instructions; the answer is audio).
     AudioSpeech,
     /// OpenAI `POST /v1/audio/transcriptions`, a `multipart/form-data` upload (its text
@@ -65,6 +71,8 @@ impl Route {
             Route::MessagesCountTokens => "/messages/count_tokens",
             Route::Moderations => "/moderations",
             Route::ImagesGenerations => "/images/generations",
+            Route::ImagesEdits => "/images/edits",
+            Route::ImagesVariations => "/images/variations",
             Route::AudioSpeech => "/audio/speech",
             Route::AudioTranscriptions => "/audio/transcriptions",
             Route::AudioTranslations => "/audio/translations",
@@ -85,6 +93,8 @@ impl Route {
             Route::MessagesCountTokens => "/v1/messages/count_tokens",
             Route::Moderations => "/v1/moderations",
             Route::ImagesGenerations => "/v1/images/generations",
+            Route::ImagesEdits => "/v1/images/edits",
+            Route::ImagesVariations => "/v1/images/variations",
             Route::AudioSpeech => "/v1/audio/speech",
             Route::AudioTranscriptions => "/v1/audio/transcriptions",
             Route::AudioTranslations => "/v1/audio/translations",
@@ -175,6 +185,7 @@ impl Route {
     pub(crate) fn answers_like(self) -> Route {
         match self {
             Route::ResponsesRetrieve | Route::ResponsesCancel => Route::Responses,
+            Route::ImagesEdits | Route::ImagesVariations => Route::ImagesGenerations,
             other => other,
         }
     }
@@ -190,11 +201,17 @@ impl Route {
     /// assert!(!Route::AudioSpeech.takes_form());
     /// ```
     pub fn takes_form(self) -> bool {
-        matches!(self, Route::AudioTranscriptions | Route::AudioTranslations)
+        matches!(
+            self,
+            Route::AudioTranscriptions
+                | Route::AudioTranslations
+                | Route::ImagesEdits
+                | Route::ImagesVariations
+        )
     }
 
     /// Every route, for metrics.
-    pub const ALL: [Route; 15] = [
+    pub const ALL: [Route; 17] = [
         Route::ChatCompletions,
         Route::Completions,
         Route::Embeddings,
@@ -207,15 +224,18 @@ impl Route {
         Route::MessagesCountTokens,
         Route::Moderations,
         Route::ImagesGenerations,
+        Route::ImagesEdits,
+        Route::ImagesVariations,
         Route::AudioSpeech,
         Route::AudioTranscriptions,
         Route::AudioTranslations,
     ];
 }
 
-/// The fields of an audio upload that only steer the model (its name, formats, options),
-/// or hold audio (a speaker's reference clip): every other text field is scanned.
-const FORM_SETTINGS: [&str; 9] = [
+/// The fields of an upload that only steer the model (its name, formats, options), or
+/// hold audio (a speaker's reference clip): every other text field (a prompt, speakers'
+/// names, a `user`) is scanned.
+const FORM_SETTINGS: [&str; 18] = [
     "model",
     "language",
     "response_format",
@@ -225,6 +245,15 @@ const FORM_SETTINGS: [&str; 9] = [
     "stream",
     "chunking_strategy",
     "known_speaker_references[]",
+    "n",
+    "size",
+    "quality",
+    "background",
+    "output_format",
+    "output_compression",
+    "input_fidelity",
+    "partial_images",
+    "moderation",
 ];
 
 /// The fields of a content part that hold text: `text` (text, output_text, summary_text
@@ -701,7 +730,10 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
         | Route::ResponsesInputItems
         | Route::ResponsesDelete => return w.out,
         // A form's text fields (the prompt, speakers' names, a `user`), not its settings.
-        Route::AudioTranscriptions | Route::AudioTranslations => {
+        Route::AudioTranscriptions
+        | Route::AudioTranslations
+        | Route::ImagesEdits
+        | Route::ImagesVariations => {
             if let Value::Object(fields) = body {
                 for (k, v) in fields {
                     if !FORM_SETTINGS.contains(&k.as_str()) {
@@ -749,7 +781,7 @@ pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
         Route::Responses | Route::ResponsesRetrieve | Route::ResponsesCancel => &["output"],
         Route::ResponsesInputItems => &["data"],
         Route::Messages => &["content"],
-        Route::ImagesGenerations => &["data"],
+        Route::ImagesGenerations | Route::ImagesEdits | Route::ImagesVariations => &["data"],
         Route::AudioTranscriptions | Route::AudioTranslations => &["text", "segments", "words"],
     }
 }
@@ -860,7 +892,9 @@ pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
         }
         Route::Messages => w.at(body, &["content"], Walk::content),
         // The prompt as the model rewrote it; the images themselves are not text.
-        Route::ImagesGenerations => w.items(body, "data", |w, d| w.string(d, &["revised_prompt"])),
+        Route::ImagesGenerations | Route::ImagesEdits | Route::ImagesVariations => {
+            w.items(body, "data", |w, d| w.string(d, &["revised_prompt"]));
+        }
     }
     w.out
 }

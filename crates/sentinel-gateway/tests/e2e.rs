@@ -82,6 +82,9 @@ out["transcript"] = tr.text
 sp = c.audio.speech.create(model="tts-1", voice="alloy", input="read jane.doe@example.com")
 out["speech"] = sp.content.decode("latin-1")
 out["retrieved"] = c.responses.retrieve("resp_1").output_text
+ed = c.images.edit(model="gpt-image-1", prompt="Add jane.doe@example.com",
+    image=("a.png", b"\x89PNG\x00 not text", "image/png"))
+out["edited"] = ed.data[0].revised_prompt
 raw = c.chat.completions.with_raw_response.create(model="echo",
     messages=[{"role": "user", "content": "hi"}], extra_headers={"OpenAI-Beta": "e2e-feature=v1"})
 out["raw"] = {"sdk_request_id": raw.parse()._request_id,
@@ -150,6 +153,14 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
     // it was; the transcript comes back scanned; speech comes back as audio.
     assert_eq!(v["transcript"], "call <PHONE_NUMBER_1> now");
     assert_eq!(v["speech"], "ID3 audio that says 415 555 2671");
+    // An image edit (multipart): the prompt went up redacted, the revised prompt came back
+    // scanned.
+    assert_eq!(v["edited"], "The card, addressed to <EMAIL_ADDRESS_1>");
+    let edit = String::from_utf8_lossy(&sent_to(&gw, "/images/edits")).into_owned();
+    assert!(
+        edit.contains("Add <EMAIL_ADDRESS_1>") && !edit.contains("jane.doe"),
+        "{edit}"
+    );
     // A stored response fetched by the SDK is scanned like any answer.
     assert_eq!(v["retrieved"], "call <PHONE_NUMBER_1> now");
     let upload = sent_to(&gw, "/audio/transcriptions");

@@ -154,6 +154,14 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
                 "application/json",
                 json!({"text": "call +1 415 555 2671 now"}).to_string(),
             )
+        } else if path.ends_with("/images/edits") {
+            // An edited image, its revised prompt with a value of its own.
+            (
+                "application/json",
+                json!({"created": 1, "data": [{"b64_json": "iVBORw0KGgo=",
+                    "revised_prompt": "The card, addressed to bob@example.org"}]})
+                .to_string(),
+            )
         } else if path.ends_with("/audio/speech") {
             ("audio/mpeg", "ID3 audio that says 415 555 2671".to_owned())
         } else if path.ends_with("/moderations") {
@@ -994,6 +1002,30 @@ async fn keys_redaction_blocking_and_bad_input() {
         "{sent}"
     );
     assert!(sent.contains("RIFF\0\u{1}\u{fffd}"), "{sent}");
+    // An image edit is a form too: the prompt is decided, the image and mask go as they
+    // came, the revised prompt comes back scanned.
+    let edit = b"--fb\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\ngpt-image-1\r\n\
+        --fb\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nAdd jane.doe@example.com\r\n\
+        --fb\r\nContent-Disposition: form-data; name=\"image[]\"; filename=\"a.png\"\r\n\
+        Content-Type: image/png\r\n\r\n\x89PNG\x00\xff\r\n--fb--\r\n";
+    let mut out = OutboundRequest::post_json("/v1/images/edits", &edit[..]);
+    out.headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("multipart/form-data; boundary=fb"),
+    );
+    let r = c.send(out).await.expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(
+        v["data"][0]["revised_prompt"],
+        "The card, addressed to <EMAIL_ADDRESS_1>"
+    );
+    let sent = last_sent_raw(&gw, "/v1/images/edits");
+    assert!(
+        sent.contains("Add <EMAIL_ADDRESS_1>\r\n") && sent.contains("PNG\0\u{fffd}"),
+        "{sent}"
+    );
+
     // Speech: the input is decided, the audio answer passes on as it came.
     let (status, v, ct) = post(
         &c,
