@@ -2684,29 +2684,15 @@ impl ResponseStream {
                             .get("index")
                             .and_then(Value::as_u64)
                             .unwrap_or(k as u64);
-                        if is_text(call.get("function").and_then(|f| f.get("arguments"))) {
-                            push(
-                                ChoicePart::Tool(tidx),
-                                &[
-                                    Key("delta"),
-                                    Key("tool_calls"),
-                                    Index(k),
-                                    Key("function"),
-                                    Key("arguments"),
-                                ],
-                            );
-                        }
-                        if is_text(call.get("custom").and_then(|f| f.get("input"))) {
-                            push(
-                                ChoicePart::Custom(tidx),
-                                &[
-                                    Key("delta"),
-                                    Key("tool_calls"),
-                                    Index(k),
-                                    Key("custom"),
-                                    Key("input"),
-                                ],
-                            );
+                        // A function's arguments, a custom tool's input.
+                        for (part, kind, text) in [
+                            (ChoicePart::Tool(tidx), "function", "arguments"),
+                            (ChoicePart::Custom(tidx), "custom", "input"),
+                        ] {
+                            if is_text(call.get(kind).and_then(|f| f.get(text))) {
+                                let at = [Key("delta"), Key("tool_calls"), Index(k), Key(kind)];
+                                push(part, &[&at[..], &[Key(text)]].concat());
+                            }
                         }
                     }
                 }
