@@ -11,7 +11,9 @@ use crate::{Cache, Key};
 pub const DEFAULT_MIN_CACHED_LEN: usize = 64;
 
 /// A [`Detector`] that answers from a cache keyed by (its inner detector's fingerprint,
-/// text), and scans on a miss.
+/// text), and scans on a miss. The key is a fast hash ([`Key::for_text`]); each entry
+/// keeps its text and fingerprint, and a hit counts only when both are equal, so no text
+/// is ever answered with another's findings.
 ///
 /// Scan each message of a conversation separately: turn N then finds turns 1..N-1 in the
 /// cache and scans only the new message.
@@ -30,9 +32,25 @@ pub const DEFAULT_MIN_CACHED_LEN: usize = 64;
 /// ```
 pub struct CachedDetector<D> {
     inner: D,
-    cache: Arc<dyn Cache<Arc<[Finding]>>>,
+    cache: Arc<dyn Cache<Scanned>>,
     fingerprint: [u8; 16],
     min_len: usize,
+}
+
+/// A detection cache entry: a text's findings, with the text and the detector
+/// fingerprint they were found with, compared on every hit.
+#[derive(Clone, Debug)]
+pub struct Scanned {
+    pub(crate) text: Arc<str>,
+    pub(crate) fingerprint: [u8; 16],
+    pub(crate) findings: Arc<[Finding]>,
+}
+
+impl Scanned {
+    /// The findings.
+    pub fn findings(&self) -> &Arc<[Finding]> {
+        &self.findings
+    }
 }
 
 impl<D: Detector> std::fmt::Debug for CachedDetector<D> {
@@ -45,7 +63,7 @@ impl<D: Detector> std::fmt::Debug for CachedDetector<D> {
 
 impl<D: Detector> CachedDetector<D> {
     /// Wraps `inner` with `cache`.
-    pub fn new(inner: D, cache: Arc<dyn Cache<Arc<[Finding]>>>) -> CachedDetector<D> {
+    pub fn new(inner: D, cache: Arc<dyn Cache<Scanned>>) -> CachedDetector<D> {
         let fingerprint = inner.fingerprint();
         CachedDetector {
             inner,
@@ -75,7 +93,7 @@ impl<D: Detector> CachedDetector<D> {
     }
 
     /// The cache.
-    pub fn cache(&self) -> &Arc<dyn Cache<Arc<[Finding]>>> {
+    pub fn cache(&self) -> &Arc<dyn Cache<Scanned>> {
         &self.cache
     }
 
@@ -85,11 +103,19 @@ impl<D: Detector> CachedDetector<D> {
             return (self.inner.scan(text).into(), false);
         }
         let key = Key::for_text(&self.fingerprint, text);
-        if let Some(found) = self.cache.get(&key) {
-            return (found, true);
+        if let Some(hit) = self.cache.get(&key) {
+            // The key only finds the entry; the entry must be this text's.
+            if hit.fingerprint == self.fingerprint && *hit.text == *text {
+                return (hit.findings, true);
+            }
         }
         let found: Arc<[Finding]> = self.inner.scan(text).into();
-        self.cache.insert(key, Arc::clone(&found), None);
+        let entry = Scanned {
+            text: text.into(),
+            fingerprint: self.fingerprint,
+            findings: Arc::clone(&found),
+        };
+        self.cache.insert(key, entry, None);
         (found, false)
     }
 }
@@ -112,5 +138,65 @@ impl<D: Detector> Detector for CachedDetector<D> {
 
     fn fingerprint(&self) -> [u8; 16] {
         self.fingerprint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sentinel_detect::LocalDetector;
+
+    use super::*;
+    use crate::{CacheConfig, CacheValue, MemoryCache};
+
+    #[test]
+    fn an_entry_answers_only_for_its_own_text_and_detector() {
+        let cache = Arc::new(MemoryCache::new(CacheConfig::default()));
+        let detector = CachedDetector::new(LocalDetector::new(), cache.clone());
+        let text = "Please write to jane.doe@example.com about the refund we discussed today.";
+        let key = Key::for_text(&detector.fingerprint, text);
+        // Under this text's key, an entry for another text, as two texts sharing a key
+        // would leave it: its (empty) findings must not be this text's.
+        let other = Scanned {
+            text: "Nothing sensitive here, only a text long enough to be cached.".into(),
+            fingerprint: detector.fingerprint,
+            findings: Arc::from(Vec::new()),
+        };
+        cache.insert(key, other.clone(), None);
+        let (found, hit) = detector.scan_cached(text);
+        assert!(!hit);
+        assert_eq!(found.len(), 1, "{found:?}");
+        // The entry is now this text's, and answers it.
+        let (again, hit) = detector.scan_cached(text);
+        assert!(hit);
+        assert_eq!(again, found);
+        // Found with another detector's configuration: not used either.
+        let stale = Scanned {
+            fingerprint: [7; 16],
+            ..other
+        };
+        cache.insert(
+            key,
+            Scanned {
+                text: text.into(),
+                ..stale
+            },
+            None,
+        );
+        assert!(!detector.scan_cached(text).1);
+    }
+
+    #[test]
+    fn an_entry_round_trips_through_bytes() {
+        let entry = Scanned {
+            text: "mail jane@example.com".into(),
+            fingerprint: [3; 16],
+            findings: LocalDetector::new().scan("mail jane@example.com").into(),
+        };
+        let back = Scanned::decode(&entry.encode()).expect("decodes");
+        assert_eq!(
+            (back.text, back.fingerprint, back.findings),
+            (entry.text, entry.fingerprint, entry.findings)
+        );
+        assert!(Scanned::decode(b"\x01\x00").is_none());
     }
 }

@@ -52,7 +52,7 @@ mod single_flight;
 mod tiered;
 mod value;
 
-pub use detection::{CachedDetector, DEFAULT_MIN_CACHED_LEN};
+pub use detection::{CachedDetector, Scanned, DEFAULT_MIN_CACHED_LEN};
 pub use key::{Key, KeyBuilder};
 pub use memory::{CacheConfig, MemoryCache};
 pub use outage::Outage;

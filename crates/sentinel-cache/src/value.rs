@@ -72,6 +72,34 @@ impl CacheValue for Arc<[Finding]> {
     }
 }
 
+/// A detection cache entry: its text, fingerprint and findings.
+impl CacheValue for crate::Scanned {
+    fn weight(&self) -> u64 {
+        (self.text.len() + self.fingerprint.len()) as u64 + self.findings.weight()
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new(1);
+        w.bytes(self.text.as_bytes());
+        w.bytes(&self.fingerprint);
+        w.bytes(&self.findings.encode());
+        w.finish()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<crate::Scanned> {
+        let mut r = Reader::new(bytes, 1)?;
+        let text = std::str::from_utf8(r.bytes()?).ok()?.into();
+        let fingerprint = r.bytes()?.try_into().ok()?;
+        let findings = Arc::<[Finding]>::decode(r.bytes()?)?;
+        r.end()?;
+        Some(crate::Scanned {
+            text,
+            fingerprint,
+            findings,
+        })
+    }
+}
+
 /// A length-prefixed binary writer with a version byte.
 pub(crate) struct Writer(Vec<u8>);
 

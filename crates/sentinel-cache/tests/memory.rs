@@ -92,7 +92,7 @@ const MESSAGE: &str = "Please send the invoice to jane.doe@example.com and call 
 
 #[test]
 fn the_detection_cache_serves_per_message_and_never_stale_results() {
-    let cache: Arc<MemoryCache<Arc<[Finding]>>> =
+    let cache: Arc<MemoryCache<sentinel_cache::Scanned>> =
         Arc::new(MemoryCache::new(CacheConfig::default()));
     let detector = CachedDetector::new(LocalDetector::new(), cache.clone());
     let direct = LocalDetector::new().scan(MESSAGE);

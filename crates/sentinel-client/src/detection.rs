@@ -228,7 +228,7 @@ impl Detection {
     /// modes.
     pub fn new(
         local: Arc<LocalDetector>,
-        cache: Arc<dyn Cache<Arc<[Finding]>>>,
+        cache: Arc<dyn Cache<sentinel_cache::Scanned>>,
         mode: DetectionMode,
         remote: Option<RemoteDetector>,
     ) -> Detection {
