@@ -3,10 +3,11 @@
 //! - [`Cache`]: the seam; [`MemoryCache`] is the in-memory implementation on quick_cache
 //!   (sharded CLOCK-Pro), weighted by bytes under a hard cap, with a TTL per entry and
 //!   counters (hits, misses, inserts, evictions, expirations, bytes, entries).
-//! - [`Key`]: 128-bit BLAKE3 digests of length-prefixed fields; [`CachedDetector`] keys
-//!   findings by (detector fingerprint, text), so a changed recognizer set never serves
-//!   stale results, and caches per message so a conversation's old turns are not
-//!   rescanned.
+//! - [`Key`]: 128-bit BLAKE3 digests of length-prefixed fields, and [`Key::for_text`], a
+//!   fast per-process lookup key; [`CachedDetector`] keys findings by (detector
+//!   fingerprint, text) and checks both against the entry ([`Scanned`]) on every hit, so a
+//!   changed recognizer set never serves stale results and a shared key never another
+//!   text's, and caches per message so a conversation's old turns are not rescanned.
 //! - [`response_key`] and [`ResponseCachePolicy`]: answers keyed by tenant and the
 //!   canonical request after policy transforms; only deterministic or opted-in requests,
 //!   `Cache-Control: no-cache`/`no-store` honoured; a streamed answer is kept as its events

@@ -2586,13 +2586,13 @@ impl ResponseStream {
         });
         // In each provider's own error event, so its SDK raises: OpenAI chat reads `error`
         // from a data-only event, the Responses API and Anthropic send `event: error`.
-        let event = match self.route.answers_like() {
+        let event = match self.route {
             Route::Messages => SseEvent {
                 event: Some("error".to_owned()),
                 data: serde_json::json!({"type": "error", "error": error}).to_string(),
                 ..SseEvent::default()
             },
-            Route::Responses => SseEvent {
+            Route::Responses | Route::ResponsesRetrieve | Route::ResponsesCancel => SseEvent {
                 event: Some("error".to_owned()),
                 data: serde_json::json!({"type": "error", "code": code,
                     "message": message, "param": null, "error": error})
@@ -2888,8 +2888,9 @@ impl ResponseStream {
                 self.store_recording();
             }
         }
-        // An Anthropic citation quotes its source whole.
-        if v.get("type").and_then(Value::as_str) == Some("content_block_delta") {
+        // An Anthropic citation quotes its source whole (checked before any walk: every
+        // streamed Anthropic text delta passes here).
+        if v.get("delta").is_some_and(|d| d.get("citation").is_some()) {
             let segments = segments::anthropic_event_segments(&v);
             if !segments.is_empty() && !self.scan_whole(&mut v, &segments).await {
                 return;

@@ -56,27 +56,12 @@ pub enum Route {
 }
 
 impl Route {
-    /// The path under the provider's base (`/chat/completions`), as upstreams expect it;
-    /// a template with `{id}` for the routes [`on a resource`](Route::on_resource).
+    /// The path under the provider's base (`/chat/completions`), as upstreams expect it:
+    /// the gateway path without its `/v1`; a template with `{id}` for the routes
+    /// [`on a resource`](Route::on_resource).
     pub fn upstream_path(self) -> &'static str {
-        match self {
-            Route::ChatCompletions => "/chat/completions",
-            Route::Completions => "/completions",
-            Route::Embeddings => "/embeddings",
-            Route::Responses => "/responses",
-            Route::ResponsesRetrieve | Route::ResponsesDelete => "/responses/{id}",
-            Route::ResponsesCancel => "/responses/{id}/cancel",
-            Route::ResponsesInputItems => "/responses/{id}/input_items",
-            Route::Messages => "/messages",
-            Route::MessagesCountTokens => "/messages/count_tokens",
-            Route::Moderations => "/moderations",
-            Route::ImagesGenerations => "/images/generations",
-            Route::ImagesEdits => "/images/edits",
-            Route::ImagesVariations => "/images/variations",
-            Route::AudioSpeech => "/audio/speech",
-            Route::AudioTranscriptions => "/audio/transcriptions",
-            Route::AudioTranslations => "/audio/translations",
-        }
+        let path = self.as_str();
+        path.strip_prefix("/v1").unwrap_or(path)
     }
 
     /// The gateway path, as metrics and audit records name it.
@@ -158,36 +143,31 @@ impl Route {
     /// assert_eq!(Route::of(&Method::GET, "/v1/responses/../models"), None);
     /// ```
     pub fn of<'p>(method: &http::Method, path: &'p str) -> Option<(Route, Option<&'p str>)> {
-        if let Some(rest) = path.strip_prefix("/v1/responses/") {
-            let (id, action) = rest.split_once('/').unwrap_or((rest, ""));
-            let valid = !id.is_empty()
-                && id.len() <= 128
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            let route = match (action, method.as_str()) {
-                ("", "GET") => Route::ResponsesRetrieve,
-                ("", "DELETE") => Route::ResponsesDelete,
-                ("cancel", "POST") => Route::ResponsesCancel,
-                ("input_items", "GET") => Route::ResponsesInputItems,
-                _ => return None,
-            };
-            return valid.then_some((route, Some(id)));
-        }
-        Route::ALL
-            .into_iter()
-            .find(|r| !r.on_resource() && r.as_str() == path && r.method() == *method)
-            .map(|r| (r, None))
-    }
-
-    /// The route whose answers this route's answers are shaped like: a Responses API
-    /// response for the routes that fetch or cancel one, else the route itself.
-    pub(crate) fn answers_like(self) -> Route {
-        match self {
-            Route::ResponsesRetrieve | Route::ResponsesCancel => Route::Responses,
-            Route::ImagesEdits | Route::ImagesVariations => Route::ImagesGenerations,
-            other => other,
-        }
+        // A stored response's id: the path's fourth segment, matched against the templates.
+        let id = path
+            .strip_prefix("/v1/responses/")
+            .map(|rest| rest.split_once('/').map_or(rest, |(id, _)| id))
+            .filter(|id| {
+                !id.is_empty()
+                    && id.len() <= 128
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            });
+        Route::ALL.into_iter().find_map(|r| {
+            if r.method() != *method {
+                return None;
+            }
+            match (r.on_resource(), id) {
+                (false, _) => (r.as_str() == path).then_some((r, None)),
+                (true, Some(id)) => {
+                    let (head, tail) = r.as_str().split_once("{id}")?;
+                    let rest = path.strip_prefix(head)?.strip_prefix(id)?;
+                    (rest == tail).then_some((r, Some(id)))
+                }
+                (true, None) => None,
+            }
+        })
     }
 
     /// Whether the request body is a `multipart/form-data` upload rather than JSON.
@@ -728,7 +708,7 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
         Route::ResponsesRetrieve
         | Route::ResponsesCancel
         | Route::ResponsesInputItems
-        | Route::ResponsesDelete => return w.out,
+        | Route::ResponsesDelete => {}
         // A form's text fields (the prompt, speakers' names, a `user`), not its settings.
         Route::AudioTranscriptions
         | Route::AudioTranslations
@@ -771,7 +751,7 @@ pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
 /// The top-level keys of a whole answer that [`response_segments`] walks: the rest of an
 /// answer (ids, usage, an embedding's numbers) holds no text and need not be parsed.
 pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
-    match route.answers_like() {
+    match route {
         Route::ChatCompletions | Route::Completions => &["choices"],
         Route::Embeddings
         | Route::Moderations
@@ -868,7 +848,7 @@ pub(crate) fn all_strings(v: &Value) -> Segments {
 /// Paths to a (whole, not streamed) response's text.
 pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
     let mut w = Walk::default();
-    match route.answers_like() {
+    match route {
         Route::ChatCompletions => w.items(body, "choices", |w, c| {
             w.at(c, &["message"], Walk::chat_message);
         }),

@@ -1233,8 +1233,16 @@ async fn answer<'s>(
             }
         }
         ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(state, live)),
-        ("GET", p) if models_path(p).is_some() => {
-            let mut out = OutboundRequest::get(&models_path(p).unwrap_or_default());
+        ("GET", p) if p == "/v1/models" || p.starts_with("/v1/models/") => {
+            let Some(upstream_path) = models_path(p) else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "invalid_request_error",
+                    "unknown_route",
+                    "no such route",
+                );
+            };
+            let mut out = OutboundRequest::get(&upstream_path);
             out.headers = live.headers.outbound(req.headers());
             if let Some((name, value)) = client_credential(live, req.headers()) {
                 out = out.with_credential(name, value);
