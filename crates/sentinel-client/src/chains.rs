@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::segments::Route;
 use crate::shared_vault::SharedVault;
 
 /// Answers remembered per process (the least recently used go first).
@@ -104,13 +105,35 @@ impl ChainLink {
     }
 }
 
-/// The id of a whole Responses API answer (its top-level `id`).
-pub(crate) fn answer_id(body: &[u8]) -> Option<String> {
+/// The ids a whole answer names that later requests continue from: a batch's output and
+/// error files (read or cancelled), or else the answer's own `id` (a Responses API
+/// answer, an uploaded file, a created batch).
+pub(crate) fn answer_ids(route: Route, body: &[u8]) -> Vec<String> {
     #[derive(Deserialize)]
-    struct Id {
+    struct Ids {
         id: Option<String>,
+        output_file_id: Option<String>,
+        error_file_id: Option<String>,
     }
-    serde_json::from_slice::<Id>(body).ok()?.id
+    let Ok(ids) = serde_json::from_slice::<Ids>(body) else {
+        return Vec::new();
+    };
+    match route {
+        Route::BatchesRetrieve | Route::BatchesCancel => [ids.output_file_id, ids.error_file_id]
+            .into_iter()
+            .flatten()
+            .collect(),
+        _ => ids.id.into_iter().collect(),
+    }
+}
+
+/// The `input_file_id` a batch is created from, if the body names one.
+pub(crate) fn input_file_id(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Batch {
+        input_file_id: Option<String>,
+    }
+    serde_json::from_slice::<Batch>(body).ok()?.input_file_id
 }
 
 #[cfg(test)]
@@ -140,9 +163,17 @@ mod tests {
             Continues::default()
         );
         assert_eq!(
-            answer_id(br#"{"object":"response","id":"resp_9"}"#).as_deref(),
-            Some("resp_9")
+            answer_ids(Route::Responses, br#"{"object":"response","id":"resp_9"}"#),
+            ["resp_9"]
         );
-        assert_eq!(answer_id(b"not json"), None);
+        assert!(answer_ids(Route::Responses, b"not json").is_empty());
+        let batch = br#"{"id":"batch_1","output_file_id":"file-o","error_file_id":null}"#;
+        assert_eq!(answer_ids(Route::Batches, batch), ["batch_1"]);
+        assert_eq!(answer_ids(Route::BatchesRetrieve, batch), ["file-o"]);
+        assert_eq!(
+            input_file_id(br#"{"input_file_id":"file-i","endpoint":"/v1/chat/completions"}"#)
+                .as_deref(),
+            Some("file-i")
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! `multipart/form-data` request bodies: the audio uploads of OpenAI's transcription and
-//! translation routes.
+//! translation routes, image edits, and file uploads.
 //!
 //! A form is parsed with `multer` into its parts. The text fields become one JSON object
 //! (a name to its string, or to the list of its strings when the name repeats, as
 //! `timestamp_granularities[]` does), so the route's walker finds the text to scan the way
 //! it does in a JSON body, and the policy decides it the same way. Files (parts with a
-//! file name: the audio) are carried as they came and never read as text. A form whose
+//! file name: the audio) are carried as they came and never read as text, but for an
+//! upload's `file`, which the pipeline reads and may replace ([`Form::file_data`],
+//! [`Form::replace_file`]; [`crate::files`]). A form whose
 //! texts were not changed is forwarded byte for byte; a changed one is written again with
 //! the same boundary, its parts in their order, each with its own headers.
 
@@ -105,6 +107,22 @@ impl Form {
             }
         }
         Value::Object(out)
+    }
+
+    /// The data of the first file part named `name`.
+    pub(crate) fn file_data(&self, name: &str) -> Option<&Bytes> {
+        self.parts
+            .iter()
+            .find(|p| p.file && p.name == name)
+            .map(|p| &p.data)
+    }
+
+    /// Replaces the data of the first file part named `name`, for [`Form::encode`] (its
+    /// headers are kept: its name, file name and type).
+    pub(crate) fn replace_file(&mut self, name: &str, data: Bytes) {
+        if let Some(p) = self.parts.iter_mut().find(|p| p.file && p.name == name) {
+            p.data = data;
+        }
     }
 
     /// An empty form with a fresh boundary, to build an upload.

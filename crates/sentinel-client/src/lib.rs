@@ -79,6 +79,7 @@ mod chains;
 mod client;
 mod config;
 pub mod detection;
+mod files;
 mod form;
 mod json_out;
 mod logprobs;

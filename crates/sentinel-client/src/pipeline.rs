@@ -28,9 +28,10 @@ use serde_json::Value;
 use sha2::Sha256;
 use tracing::Instrument as _;
 
-use crate::chains::{answer_id, ChainLink, Chains, Continues};
+use crate::chains::{self, answer_ids, ChainLink, Chains, Continues};
 use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
+use crate::files::{file_bytes, file_document};
 use crate::form::Form;
 use crate::json_out;
 use crate::logprobs::{ListAt, TokenTrail};
@@ -1208,16 +1209,18 @@ impl Pipeline {
         id.to_owned()
     }
 
-    /// The upstream request of a route on a stored resource: its method, the path with the
-    /// id, and the caller's query. The id must be one the gateway's paths accept.
+    /// The upstream request of a route without a body (a listing, a route on a stored
+    /// resource): its method, the path with the id, and the caller's query. The id must be
+    /// one the gateway's paths accept.
     fn resource_request(req: &PipelineRequest) -> Result<OutboundRequest, PipelineError> {
         let id = req.resource.as_deref().unwrap_or_default();
+        let named = req.route.on_resource().then_some(id);
         if Route::of(&req.route.method(), &req.route.as_str().replace("{id}", id))
-            != Some((req.route, Some(id)))
+            != Some((req.route, named))
         {
             return Err(PipelineError::BadRequest {
                 message: format!(
-                    "{} needs the id of a stored response (letters, digits, '_' and '-')",
+                    "{} needs the id of a stored resource (letters, digits, '_' and '-')",
                     req.route.as_str()
                 ),
             });
@@ -1233,9 +1236,18 @@ impl Pipeline {
     }
 
     /// Where the answer to `req` is remembered with its scope, for a request that names it
-    /// as previous: for a Responses API request in a tenant whose policy pseudonymizes.
+    /// later (a next turn, a batch's input file, a batch's output file): for a Responses
+    /// API request, an upload, a batch created or read, in a tenant whose policy
+    /// pseudonymizes ([`chains::answer_ids`] says which ids).
     fn chain_link(&self, req: &PipelineRequest) -> Option<ChainLink> {
-        if req.route != Route::Responses {
+        if !matches!(
+            req.route,
+            Route::Responses
+                | Route::Files
+                | Route::Batches
+                | Route::BatchesRetrieve
+                | Route::BatchesCancel
+        ) {
             return None;
         }
         let vault = self.policy.pseudonym_vault(&req.tenant)?;
@@ -1279,8 +1291,14 @@ impl Pipeline {
             if req.route == Route::Responses {
                 req.conversation = Some(self.continued_scope(&req).await);
             } else if let (true, Some(id)) = (req.route.on_resource(), &req.resource) {
-                // A stored response is restored in the scope of the request that made it.
+                // A stored response, batch or file is restored in the scope of the request
+                // that made it.
                 req.conversation = Some(self.answer_scope(&req.tenant, id).await);
+            } else if req.route == Route::Batches {
+                // A batch continues the scope its input file was uploaded in.
+                if let Some(file) = chains::input_file_id(&req.body) {
+                    req.conversation = Some(self.answer_scope(&req.tenant, &file).await);
+                }
             }
         }
         let mut t = Timings::starting(started);
@@ -1345,12 +1363,12 @@ impl Pipeline {
     ) -> Result<PipelineResponse, PipelineError> {
         // Parse: JSON, a form's text fields as one object, or (a stored resource's route)
         // the request to the upstream, checked before anything is recorded.
-        let resource = if req.route.on_resource() {
-            Some(Pipeline::resource_request(req)?)
-        } else {
+        let resource = if req.route.takes_body() {
             None
+        } else {
+            Some(Pipeline::resource_request(req)?)
         };
-        let form = if req.route.takes_form() {
+        let mut form = if req.route.takes_form() {
             let content_type = req.content_type.as_deref().unwrap_or_default();
             let form = Form::parse(content_type, req.body.clone())
                 .await
@@ -1362,9 +1380,18 @@ impl Pipeline {
             None
         };
         let mut body: Value = match &form {
-            Some(form) => form.fields(),
-            // A stored resource's route: whatever body came is not sent on.
-            None if req.route.on_resource() => Value::Object(serde_json::Map::new()),
+            Some(form) => {
+                let mut fields = form.fields();
+                // An upload's file, read as text when it is.
+                if req.route == Route::Files {
+                    if let Some(doc) = form.file_data("file").and_then(|d| file_document(d)) {
+                        fields["file"] = doc;
+                    }
+                }
+                fields
+            }
+            // A listing or a stored resource's route: whatever body came is not sent on.
+            None if !req.route.takes_body() => Value::Object(serde_json::Map::new()),
             None => serde_json::from_slice(&req.body).map_err(|e| PipelineError::BadRequest {
                 message: format!("body is not valid JSON ({e})"),
             })?,
@@ -1457,10 +1484,18 @@ impl Pipeline {
             Some(new_texts) => {
                 // Moved, not copied, into the document.
                 segments.replace(&mut body, new_texts);
-                let bytes = match &form {
-                    Some(form) => form.encode(&body).map_err(|e| PipelineError::BadRequest {
-                        message: e.to_string(),
-                    })?,
+                let bytes = match &mut form {
+                    Some(form) => {
+                        // An upload's file, read as text: written again from its document.
+                        if let (Route::Files, Some(doc), Some(original)) =
+                            (req.route, body.get("file"), form.file_data("file").cloned())
+                        {
+                            form.replace_file("file", file_bytes(doc, &original));
+                        }
+                        form.encode(&body).map_err(|e| PipelineError::BadRequest {
+                            message: e.to_string(),
+                        })?
+                    }
                     None => Bytes::from(json_out::to_vec(&body, req.body.len() + 64)),
                 };
                 t.lap(Stage::Policy);
@@ -1471,9 +1506,10 @@ impl Pipeline {
         // Response cache.
         let cacheability = match &self.responses {
             // A form's key would need its files: uploads are not cached. A stored
-            // response changes (a background one until it completes).
+            // response changes (a background one until it completes), as do listings, and
+            // a batch is created once.
             Some(_) if form.is_some() => Cacheability::Bypass("form"),
-            Some(_) if req.route.on_resource() => Cacheability::Bypass("resource"),
+            Some(_) if !req.route.cacheable() => Cacheability::Bypass("resource"),
             Some(_) => self.config.response_cache.cacheability(
                 req.route.as_str(),
                 &body,
@@ -1624,7 +1660,7 @@ impl Pipeline {
         let raw = response.bytes().await?;
         t.lap(Stage::Upstream);
         if let Some(link) = self.chain_link(req) {
-            if let Some(id) = answer_id(&raw) {
+            for id in answer_ids(req.route, &raw) {
                 link.remember(&id).await;
             }
         }
@@ -1689,6 +1725,8 @@ impl Pipeline {
             self.settle_answer(req, model, &mut Value::Null, &none, notes, t.last)
                 .await?;
             body
+        } else if req.route == Route::FilesContent {
+            self.process_file(req, model, body, t.last).await?
         } else {
             self.process_response(req, model, &body, t.last).await?
         };
@@ -1740,6 +1778,28 @@ impl Pipeline {
             })?;
         segments.carry(&v, &mut whole);
         Ok(Bytes::from(json_out::to_vec(&whole, body.len() + 64)))
+    }
+
+    /// A file's content ([`Route::FilesContent`]), read as an upload's file is
+    /// ([`file_document`]): restored, scanned and decided as an answer, and written again
+    /// when it changed. A file that is not UTF-8 is passed on as it came, on record.
+    async fn process_file(
+        &self,
+        req: &PipelineRequest,
+        model: &str,
+        body: Bytes,
+        started: Instant,
+    ) -> Result<Bytes, PipelineError> {
+        let mut doc = file_document(&body).unwrap_or(Value::Null);
+        let segments = response_segments(req.route, &doc);
+        let notes = AnswerNotes::default();
+        if !self
+            .settle_answer(req, model, &mut doc, &segments, notes, started)
+            .await?
+        {
+            return Ok(body);
+        }
+        Ok(file_bytes(&doc, &body))
     }
 
     /// A transcript's list of words (`words`, with word timestamps), decided by what the

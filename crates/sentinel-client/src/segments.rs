@@ -53,6 +53,31 @@ pub enum Route {
     AudioTranscriptions,
     /// OpenAI `POST /v1/audio/translations`, as transcriptions.
     AudioTranslations,
+    /// OpenAI `POST /v1/files`, a `multipart/form-data` upload whose `file` is read when
+    /// it is text: a JSONL file line by line (a batch's requests each as its route's
+    /// request, other lines every string), any other UTF-8 file whole. A file that is not
+    /// UTF-8 is carried unread. The answer's file name is scanned.
+    Files,
+    /// OpenAI `GET /v1/files` (the answer's file names are scanned).
+    FilesList,
+    /// OpenAI `GET /v1/files/{id}`, as [`Route::FilesList`].
+    FilesRetrieve,
+    /// OpenAI `DELETE /v1/files/{id}`.
+    FilesDelete,
+    /// OpenAI `GET /v1/files/{id}/content`: the file, read as an upload's is (a batch's
+    /// output lines each as the answer its `object` names), restored in the scope of the
+    /// upload or batch that made it.
+    FilesContent,
+    /// OpenAI `POST /v1/batches` (its `metadata`; the batch continues its input file's
+    /// scope).
+    Batches,
+    /// OpenAI `GET /v1/batches` (the answer's metadata and error messages are scanned).
+    BatchesList,
+    /// OpenAI `GET /v1/batches/{id}`, as [`Route::BatchesList`]; its output and error
+    /// files continue the batch's scope.
+    BatchesRetrieve,
+    /// OpenAI `POST /v1/batches/{id}/cancel`, as [`Route::BatchesRetrieve`].
+    BatchesCancel,
 }
 
 impl Route {
@@ -83,6 +108,12 @@ impl Route {
             Route::AudioSpeech => "/v1/audio/speech",
             Route::AudioTranscriptions => "/v1/audio/transcriptions",
             Route::AudioTranslations => "/v1/audio/translations",
+            Route::Files | Route::FilesList => "/v1/files",
+            Route::FilesRetrieve | Route::FilesDelete => "/v1/files/{id}",
+            Route::FilesContent => "/v1/files/{id}/content",
+            Route::Batches | Route::BatchesList => "/v1/batches",
+            Route::BatchesRetrieve => "/v1/batches/{id}",
+            Route::BatchesCancel => "/v1/batches/{id}/cancel",
         }
     }
 
@@ -98,8 +129,14 @@ impl Route {
     /// ```
     pub fn method(self) -> http::Method {
         match self {
-            Route::ResponsesRetrieve | Route::ResponsesInputItems => http::Method::GET,
-            Route::ResponsesDelete => http::Method::DELETE,
+            Route::ResponsesRetrieve
+            | Route::ResponsesInputItems
+            | Route::FilesList
+            | Route::FilesRetrieve
+            | Route::FilesContent
+            | Route::BatchesList
+            | Route::BatchesRetrieve => http::Method::GET,
+            Route::ResponsesDelete | Route::FilesDelete => http::Method::DELETE,
             _ => http::Method::POST,
         }
     }
@@ -116,18 +153,45 @@ impl Route {
     /// assert!(!Route::Responses.on_resource());
     /// ```
     pub fn on_resource(self) -> bool {
-        matches!(
-            self,
-            Route::ResponsesRetrieve
-                | Route::ResponsesCancel
-                | Route::ResponsesInputItems
-                | Route::ResponsesDelete
-        )
+        self.as_str().contains("{id}")
+    }
+
+    /// Whether the request has a body to read: not on a stored resource, not a `GET`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_client::Route;
+    ///
+    /// assert!(Route::Batches.takes_body());
+    /// assert!(!Route::BatchesList.takes_body());
+    /// assert!(!Route::BatchesCancel.takes_body());
+    /// ```
+    pub fn takes_body(self) -> bool {
+        self.method() == http::Method::POST && !self.on_resource()
+    }
+
+    /// Whether an answer may come from the response cache: a request that creates,
+    /// lists, reads or changes something stored (an upload, a batch) never does, nor
+    /// does a form (its key would need its files).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_client::Route;
+    ///
+    /// assert!(Route::ChatCompletions.cacheable());
+    /// assert!(!Route::Batches.cacheable());
+    /// assert!(!Route::FilesContent.cacheable());
+    /// ```
+    pub fn cacheable(self) -> bool {
+        self.takes_body() && !self.takes_form() && self != Route::Batches
     }
 
     /// The route a gateway request names, and the resource id in its path: an exact path
-    /// of [`Route::ALL`], or `/v1/responses/{id}` (and its `/cancel` and `/input_items`)
-    /// with an id of letters, digits, `_` and `-`. `None` for anything else.
+    /// of [`Route::ALL`], or one of their `{id}` templates (`/v1/responses/{id}/cancel`,
+    /// `/v1/files/{id}/content`) with an id of letters, digits, `_` and `-`. `None` for
+    /// anything else.
     ///
     /// # Example
     ///
@@ -140,33 +204,32 @@ impl Route {
     ///     Some((Route::ResponsesRetrieve, Some("resp_123")))
     /// );
     /// assert_eq!(Route::of(&Method::POST, "/v1/chat/completions"), Some((Route::ChatCompletions, None)));
+    /// assert_eq!(
+    ///     Route::of(&Method::GET, "/v1/files/file-abc/content"),
+    ///     Some((Route::FilesContent, Some("file-abc")))
+    /// );
+    /// assert_eq!(Route::of(&Method::GET, "/v1/files"), Some((Route::FilesList, None)));
     /// assert_eq!(Route::of(&Method::GET, "/v1/responses/../models"), None);
     /// ```
     pub fn of<'p>(method: &http::Method, path: &'p str) -> Option<(Route, Option<&'p str>)> {
-        // A stored response's id: the path's fourth segment, matched against the templates.
-        let id = path
-            .strip_prefix("/v1/responses/")
-            .map(|rest| rest.split_once('/').map_or(rest, |(id, _)| id))
-            .filter(|id| {
-                !id.is_empty()
-                    && id.len() <= 128
-                    && id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            });
+        let valid = |id: &str| {
+            !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
         Route::ALL.into_iter().find_map(|r| {
             if r.method() != *method {
                 return None;
             }
-            match (r.on_resource(), id) {
-                (false, _) => (r.as_str() == path).then_some((r, None)),
-                (true, Some(id)) => {
-                    let (head, tail) = r.as_str().split_once("{id}")?;
-                    let rest = path.strip_prefix(head)?.strip_prefix(id)?;
-                    (rest == tail).then_some((r, Some(id)))
-                }
-                (true, None) => None,
-            }
+            let Some((head, tail)) = r.as_str().split_once("{id}") else {
+                return (r.as_str() == path).then_some((r, None));
+            };
+            // The id: the segment after the template's head.
+            let rest = path.strip_prefix(head)?;
+            let (id, after) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            (after == tail && valid(id)).then_some((r, Some(id)))
         })
     }
 
@@ -187,11 +250,12 @@ impl Route {
                 | Route::AudioTranslations
                 | Route::ImagesEdits
                 | Route::ImagesVariations
+                | Route::Files
         )
     }
 
     /// Every route, for metrics.
-    pub const ALL: [Route; 17] = [
+    pub const ALL: [Route; 26] = [
         Route::ChatCompletions,
         Route::Completions,
         Route::Embeddings,
@@ -209,6 +273,15 @@ impl Route {
         Route::AudioSpeech,
         Route::AudioTranscriptions,
         Route::AudioTranslations,
+        Route::Files,
+        Route::FilesList,
+        Route::FilesRetrieve,
+        Route::FilesDelete,
+        Route::FilesContent,
+        Route::Batches,
+        Route::BatchesList,
+        Route::BatchesRetrieve,
+        Route::BatchesCancel,
     ];
 }
 
@@ -685,67 +758,149 @@ impl Walk {
 /// Paths to the request's text, in document order.
 pub(crate) fn request_segments(route: Route, body: &Value) -> Segments {
     let mut w = Walk::default();
-    match route {
-        Route::ChatCompletions => {
-            w.tools(body, &["function"], "parameters");
-            w.output_schema(body, &["response_format", "json_schema"]);
-            w.items(body, "messages", Walk::chat_message);
-            // Predicted output: text the model is told to expect.
-            w.at(body, &["prediction", "content"], Walk::content);
-        }
-        Route::Completions => {
-            w.at(body, &["prompt"], Walk::strings_under);
-            w.string(body, &["suffix"]);
-        }
-        Route::Embeddings => w.at(body, &["input"], Walk::strings_under),
-        Route::Moderations => w.at(body, &["input"], Walk::moderation_input),
-        Route::ImagesGenerations => w.string(body, &["prompt"]),
-        Route::AudioSpeech => {
-            w.string(body, &["input"]);
-            w.string(body, &["instructions"]);
-        }
-        // No body: nothing of the caller's to scan.
-        Route::ResponsesRetrieve
-        | Route::ResponsesCancel
-        | Route::ResponsesInputItems
-        | Route::ResponsesDelete => {}
-        // A form's text fields (the prompt, speakers' names, a `user`), not its settings.
-        Route::AudioTranscriptions
-        | Route::AudioTranslations
-        | Route::ImagesEdits
-        | Route::ImagesVariations => {
-            if let Value::Object(fields) = body {
-                for (k, v) in fields {
-                    if !FORM_SETTINGS.contains(&k.as_str()) {
-                        w.under(Step::Field(k.clone()), |w| w.strings_under(v));
+    w.request(route, body);
+    w.out
+}
+
+impl Walk {
+    /// A request's text: the walker of [`request_segments`], under the current path.
+    fn request(&mut self, route: Route, body: &Value) {
+        let w = self;
+        match route {
+            Route::ChatCompletions => {
+                w.tools(body, &["function"], "parameters");
+                w.output_schema(body, &["response_format", "json_schema"]);
+                w.items(body, "messages", Walk::chat_message);
+                // Predicted output: text the model is told to expect.
+                w.at(body, &["prediction", "content"], Walk::content);
+            }
+            Route::Completions => {
+                w.at(body, &["prompt"], Walk::strings_under);
+                w.string(body, &["suffix"]);
+            }
+            Route::Embeddings => w.at(body, &["input"], Walk::strings_under),
+            Route::Moderations => w.at(body, &["input"], Walk::moderation_input),
+            Route::ImagesGenerations => w.string(body, &["prompt"]),
+            Route::AudioSpeech => {
+                w.string(body, &["input"]);
+                w.string(body, &["instructions"]);
+            }
+            // No body: nothing of the caller's to scan.
+            Route::ResponsesRetrieve
+            | Route::ResponsesCancel
+            | Route::ResponsesInputItems
+            | Route::ResponsesDelete
+            | Route::FilesList
+            | Route::FilesRetrieve
+            | Route::FilesDelete
+            | Route::FilesContent
+            | Route::BatchesList
+            | Route::BatchesRetrieve
+            | Route::BatchesCancel => {}
+            // The file, read as text (`files::file_document`); the other fields are settings.
+            Route::Files => {
+                w.at(body, &["file"], Walk::file);
+                return;
+            }
+            // The batch's `metadata`, with the identifiers below.
+            Route::Batches => {}
+            // A form's text fields (the prompt, speakers' names, a `user`), not its settings.
+            Route::AudioTranscriptions
+            | Route::AudioTranslations
+            | Route::ImagesEdits
+            | Route::ImagesVariations => {
+                if let Value::Object(fields) = body {
+                    for (k, v) in fields {
+                        if !FORM_SETTINGS.contains(&k.as_str()) {
+                            w.under(Step::Field(k.clone()), |w| w.strings_under(v));
+                        }
                     }
                 }
+                return;
             }
-            return w.out;
-        }
-        Route::Responses => {
-            w.string(body, &["instructions"]);
-            w.tools(body, &[], "parameters");
-            w.output_schema(body, &["text", "format"]);
-            // A stored prompt's variables.
-            w.at(body, &["prompt", "variables"], Walk::strings_under);
-            match body.get("input") {
-                Some(Value::String(_)) => w.string(body, &["input"]),
-                // Messages, tool calls and their outputs, reasoning passed back.
-                Some(Value::Array(_)) => w.items(body, "input", Walk::output_item),
-                _ => {}
+            Route::Responses => {
+                w.string(body, &["instructions"]);
+                w.tools(body, &[], "parameters");
+                w.output_schema(body, &["text", "format"]);
+                // A stored prompt's variables.
+                w.at(body, &["prompt", "variables"], Walk::strings_under);
+                match body.get("input") {
+                    Some(Value::String(_)) => w.string(body, &["input"]),
+                    // Messages, tool calls and their outputs, reasoning passed back.
+                    Some(Value::Array(_)) => w.items(body, "input", Walk::output_item),
+                    _ => {}
+                }
+            }
+            Route::Messages | Route::MessagesCountTokens => {
+                w.at(body, &["system"], Walk::content);
+                w.tools(body, &[], "input_schema");
+                w.items(body, "messages", |w, m| {
+                    w.at(m, &["content"], Walk::content)
+                });
             }
         }
-        Route::Messages | Route::MessagesCountTokens => {
-            w.at(body, &["system"], Walk::content);
-            w.tools(body, &[], "input_schema");
-            w.items(body, "messages", |w, m| {
-                w.at(m, &["content"], Walk::content)
-            });
+        w.identifiers(body);
+    }
+
+    /// A file read as text ([`file_document`](crate::files::file_document)): each line of a JSONL file, or the whole.
+    fn file(&mut self, doc: &Value) {
+        match doc {
+            Value::String(_) => self.here(),
+            Value::Array(lines) => {
+                for (i, line) in lines.iter().enumerate() {
+                    self.under(Step::Index(i), |w| w.file_line(line));
+                }
+            }
+            _ => {}
         }
     }
-    w.identifiers(body);
-    w.out
+
+    /// One line of a JSONL file. A batch's request (`url` and `body`): the body as that
+    /// route's request. A batch's output (`response.body`): the body as the answer its
+    /// `object` names, and the error. Any other line (fine-tuning examples, evals items):
+    /// every string. A batch line's `custom_id` is the caller's key to its results and
+    /// is left as it is.
+    fn file_line(&mut self, line: &Value) {
+        let batch_line = line.get("custom_id").is_some();
+        if let Some(url) = line.get("url").and_then(Value::as_str) {
+            let route = Route::of(&http::Method::POST, url)
+                .filter(|(r, id)| id.is_none() && r.takes_body() && !r.takes_form());
+            self.at(line, &["body"], |w, body| match route {
+                Some((route, _)) => w.request(route, body),
+                None => w.strings_under(body),
+            });
+        } else if let Some(body) = line.get("response").and_then(|r| r.get("body")) {
+            let route = answer_route(body);
+            self.at(line, &["response", "body"], |w, body| match route {
+                Some(route) => w.response(route, body),
+                None => w.strings_under(body),
+            });
+            self.at(line, &["error"], Walk::strings_under);
+        } else if batch_line {
+            self.at(line, &["error"], Walk::strings_under);
+        } else {
+            self.strings_under(line);
+        }
+    }
+
+    /// A batch's text: its metadata and its errors' messages.
+    fn batch(&mut self, batch: &Value) {
+        self.at(batch, &["metadata"], Walk::strings_under);
+        self.at(batch, &["errors"], |w, errors| {
+            w.items(errors, "data", |w, e| w.string(e, &["message"]));
+        });
+    }
+}
+
+/// The route whose answer a batch's output body is, by its `object`.
+fn answer_route(body: &Value) -> Option<Route> {
+    Some(match body.get("object").and_then(Value::as_str)? {
+        "chat.completion" => Route::ChatCompletions,
+        "text_completion" => Route::Completions,
+        "response" => Route::Responses,
+        "list" => Route::Embeddings,
+        _ => return None,
+    })
 }
 
 /// The top-level keys of a whole answer that [`response_segments`] walks: the rest of an
@@ -763,6 +918,11 @@ pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
         Route::Messages => &["content"],
         Route::ImagesGenerations | Route::ImagesEdits | Route::ImagesVariations => &["data"],
         Route::AudioTranscriptions | Route::AudioTranslations => &["text", "segments", "words"],
+        Route::Files | Route::FilesRetrieve | Route::FilesDelete => &["filename"],
+        Route::FilesList | Route::BatchesList => &["data"],
+        Route::Batches | Route::BatchesRetrieve | Route::BatchesCancel => &["metadata", "errors"],
+        // Read whole (`files::file_document`).
+        Route::FilesContent => &[],
     }
 }
 
@@ -848,35 +1008,51 @@ pub(crate) fn all_strings(v: &Value) -> Segments {
 /// Paths to a (whole, not streamed) response's text.
 pub(crate) fn response_segments(route: Route, body: &Value) -> Segments {
     let mut w = Walk::default();
-    match route {
-        Route::ChatCompletions => w.items(body, "choices", |w, c| {
-            w.at(c, &["message"], Walk::chat_message);
-        }),
-        Route::Completions => w.items(body, "choices", |w, c| w.string(c, &["text"])),
-        Route::Embeddings
-        | Route::Moderations
-        | Route::AudioSpeech
-        | Route::MessagesCountTokens
-        | Route::ResponsesDelete => {}
-        // A response's input items: messages, tool calls and outputs, as a request's.
-        Route::ResponsesInputItems => w.items(body, "data", Walk::output_item),
-        // The transcript, its segments' texts and (with word timestamps) each word: the
-        // JSON formats (`json`, `verbose_json`, `diarized_json`); the others are plain text.
-        Route::AudioTranscriptions | Route::AudioTranslations => {
-            w.string(body, &["text"]);
-            w.items(body, "segments", |w, s| w.string(s, &["text"]));
-            w.items(body, "words", |w, x| w.string(x, &["word"]));
-        }
-        Route::Responses | Route::ResponsesRetrieve | Route::ResponsesCancel => {
-            w.responses_output(body);
-        }
-        Route::Messages => w.at(body, &["content"], Walk::content),
-        // The prompt as the model rewrote it; the images themselves are not text.
-        Route::ImagesGenerations | Route::ImagesEdits | Route::ImagesVariations => {
-            w.items(body, "data", |w, d| w.string(d, &["revised_prompt"]));
+    w.response(route, body);
+    w.out
+}
+
+impl Walk {
+    /// An answer's text: the walker of [`response_segments`], under the current path.
+    fn response(&mut self, route: Route, body: &Value) {
+        let w = self;
+        match route {
+            Route::ChatCompletions => w.items(body, "choices", |w, c| {
+                w.at(c, &["message"], Walk::chat_message);
+            }),
+            Route::Completions => w.items(body, "choices", |w, c| w.string(c, &["text"])),
+            Route::Embeddings
+            | Route::Moderations
+            | Route::AudioSpeech
+            | Route::MessagesCountTokens
+            | Route::ResponsesDelete => {}
+            // A response's input items: messages, tool calls and outputs, as a request's.
+            Route::ResponsesInputItems => w.items(body, "data", Walk::output_item),
+            // The transcript, its segments' texts and (with word timestamps) each word: the
+            // JSON formats (`json`, `verbose_json`, `diarized_json`); the others are plain text.
+            Route::AudioTranscriptions | Route::AudioTranslations => {
+                w.string(body, &["text"]);
+                w.items(body, "segments", |w, s| w.string(s, &["text"]));
+                w.items(body, "words", |w, x| w.string(x, &["word"]));
+            }
+            Route::Responses | Route::ResponsesRetrieve | Route::ResponsesCancel => {
+                w.responses_output(body);
+            }
+            Route::Messages => w.at(body, &["content"], Walk::content),
+            // The prompt as the model rewrote it; the images themselves are not text.
+            Route::ImagesGenerations | Route::ImagesEdits | Route::ImagesVariations => {
+                w.items(body, "data", |w, d| w.string(d, &["revised_prompt"]));
+            }
+            // A file's name; its content's answer is the file ([`Route::FilesContent`]).
+            Route::Files | Route::FilesRetrieve | Route::FilesDelete => {
+                w.string(body, &["filename"]);
+            }
+            Route::FilesList => w.items(body, "data", |w, f| w.string(f, &["filename"])),
+            Route::FilesContent => w.file(body),
+            Route::Batches | Route::BatchesRetrieve | Route::BatchesCancel => w.batch(body),
+            Route::BatchesList => w.items(body, "data", Walk::batch),
         }
     }
-    w.out
 }
 
 /// Paths to the text an Anthropic stream event carries whole: a `citations_delta`'s quote
@@ -909,6 +1085,49 @@ pub(crate) fn responses_event_segments(event: &Value) -> Segments {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_files_lines_are_read_as_the_requests_and_answers_they_hold() {
+        let upload = json!({"purpose": "batch", "file": [
+            {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
+                "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}},
+            {"custom_id": "b", "method": "POST", "url": "/v1/not-a-route",
+                "body": {"model": "m", "note": "x"}},
+            {"messages": [{"role": "user", "content": "tune"}]},
+        ]});
+        assert_eq!(
+            request_segments(Route::Files, &upload).pointers(),
+            [
+                "/file/0/body/messages/0/content",
+                "/file/1/body/model",
+                "/file/1/body/note",
+                "/file/2/messages/0/content",
+                "/file/2/messages/0/role",
+            ]
+        );
+        let output = json!([
+            {"id": "r", "custom_id": "a", "response": {"status_code": 200, "body": {
+                "id": "c", "object": "chat.completion",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}]}},
+                "error": null},
+            {"id": "r", "custom_id": "b", "response": null,
+                "error": {"code": "x", "message": "failed"}},
+        ]);
+        assert_eq!(
+            response_segments(Route::FilesContent, &output).pointers(),
+            [
+                "/0/response/body/choices/0/message/content",
+                "/1/error/code",
+                "/1/error/message",
+            ]
+        );
+        let whole = Value::String("a letter".into());
+        assert_eq!(
+            response_segments(Route::FilesContent, &whole).pointers(),
+            [""]
+        );
+        assert!(request_segments(Route::Files, &json!({"purpose": "batch"})).is_empty());
+    }
 
     #[test]
     fn a_schema_gives_its_text_and_values_not_its_structure() {

@@ -1975,3 +1975,204 @@ async fn speech_and_transcripts_have_typed_calls() {
         format!("{redacted}\n")
     );
 }
+
+/// A `multipart/form-data` upload of `data` as the form's `file`, with `purpose`.
+fn file_upload(purpose: &str, file_name: &str, data: &[u8]) -> PipelineRequest {
+    let b = "sentinel-test-boundary";
+    let mut form = format!(
+        "--{b}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n{purpose}\r\n\
+         --{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(data);
+    form.extend_from_slice(format!("\r\n--{b}--\r\n").as_bytes());
+    let mut req = PipelineRequest::new(Route::Files, "t", form);
+    req.content_type = Some(format!("multipart/form-data; boundary={b}"));
+    req
+}
+
+#[tokio::test]
+async fn batch_files_go_up_scanned_and_come_back_restored() {
+    let up = start().await;
+    let (c, dir) = policy_client(
+        &up,
+        &format!(
+            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
+        ),
+        true,
+    );
+    let said = "Mail jane.doe@example.com today.";
+    let line = |id: &str, model: &str, text: &str| {
+        json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": model, "messages": [{"role": "user", "content": text}]}})
+    };
+    let lines = [
+        line("r1", "m", said),
+        line("r2", "ssn-leak", "What is on file?"),
+    ];
+    let jsonl = format!("{}\n{}\n", lines[0], lines[1]);
+    let uploaded: Value = serde_json::from_str(
+        &body_of(
+            c.pipeline()
+                .handle(file_upload("batch", "in.jsonl", jsonl.as_bytes()))
+                .await
+                .expect("uploaded"),
+        )
+        .await,
+    )
+    .expect("json");
+    let file_id = uploaded["id"].as_str().expect("an id").to_owned();
+    assert_eq!(uploaded["filename"], "in.jsonl");
+
+    // The upstream got each request line; the address in the first as a pseudonym, the
+    // second as it was.
+    let sent = up.seen.files.lock().expect("lock")[0].2.clone();
+    let sent: Vec<Value> = String::from_utf8_lossy(&sent)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSONL line"))
+        .collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1], lines[1]);
+    assert_eq!(sent[0]["custom_id"], "r1");
+    let pseudonymized = sent[0]["body"]["messages"][0]["content"]
+        .as_str()
+        .expect("text");
+    assert!(
+        pseudonymized.starts_with("Mail ") && !pseudonymized.contains("jane.doe"),
+        "{pseudonymized}"
+    );
+
+    // The batch continues the file's scope, its output file the batch's: the answers come
+    // back with the pseudonym restored and the answer's own SSN redacted.
+    let batch: Value = serde_json::from_str(
+        &answer(
+            &c,
+            Route::Batches,
+            &json!({"input_file_id": file_id, "endpoint": "/v1/chat/completions",
+                "completion_window": "24h", "metadata": {"owner": "jane.doe@example.com"}}),
+        )
+        .await,
+    )
+    .expect("json");
+    let batch_id = batch["id"].as_str().expect("an id").to_owned();
+    let sent = String::from_utf8_lossy(&up.seen.last("/v1/batches").expect("sent")).into_owned();
+    assert!(!sent.contains("jane.doe"), "{sent}");
+    assert_eq!(batch["metadata"]["owner"], "jane.doe@example.com");
+    assert_eq!(
+        batch["errors"]["data"][0]["message"],
+        "Line 9 holds SSN <US_SSN_1>"
+    );
+    let done: Value =
+        serde_json::from_str(&on_stored(&c, Route::BatchesRetrieve, &batch_id, None).await)
+            .expect("json");
+    assert_eq!(done["status"], "completed");
+    let output = done["output_file_id"].as_str().expect("an output file");
+    let content = on_stored(&c, Route::FilesContent, output, None).await;
+    let answers: Vec<Value> = content
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSONL line"))
+        .collect();
+    let text =
+        |i: usize| answers[i]["response"]["body"]["choices"][0]["message"]["content"].clone();
+    assert_eq!(answers[0]["custom_id"], "r1");
+    assert_eq!(text(0), said);
+    assert_eq!(text(1), "Sure, the SSN on file is <US_SSN_1> as requested.");
+    // The uploaded file read back is restored the same way.
+    let input_back = on_stored(&c, Route::FilesContent, &file_id, None).await;
+    assert!(input_back.contains(said), "{input_back}");
+
+    // Listings, one file, deletion and cancellation pass through, their texts scanned.
+    let listed: Value = serde_json::from_str(
+        &answer_without_body(&c, Route::FilesList, Some("purpose=batch")).await,
+    )
+    .expect("json");
+    assert_eq!(listed["data"][0]["filename"], "in.jsonl");
+    assert!(up.seen.last("GET /v1/files?purpose=batch").is_some());
+    let batches: Value =
+        serde_json::from_str(&answer_without_body(&c, Route::BatchesList, None).await)
+            .expect("json");
+    assert_eq!(
+        batches["data"][0]["errors"]["data"][0]["message"],
+        "Line 9 holds SSN <US_SSN_1>"
+    );
+    let one: Value =
+        serde_json::from_str(&on_stored(&c, Route::FilesRetrieve, &file_id, None).await)
+            .expect("json");
+    assert_eq!(one["id"], file_id);
+    let cancelled: Value =
+        serde_json::from_str(&on_stored(&c, Route::BatchesCancel, &batch_id, None).await)
+            .expect("json");
+    assert_eq!(cancelled["id"], batch_id);
+    assert!(up
+        .seen
+        .last(&format!("POST /v1/batches/{batch_id}/cancel"))
+        .is_some());
+    let deleted: Value =
+        serde_json::from_str(&on_stored(&c, Route::FilesDelete, &file_id, None).await)
+            .expect("json");
+    assert_eq!(deleted["deleted"], true);
+
+    // On record under the routes' templates, never the raw values.
+    let log = audit_log(&dir.path().join("audit"));
+    for route in [
+        "\"/v1/files\"",
+        "\"/v1/files/{id}/content\"",
+        "\"/v1/batches/{id}\"",
+    ] {
+        assert!(log.contains(route), "{route}");
+    }
+    assert!(!log.contains("jane.doe") && !log.contains("536-22"));
+}
+
+#[tokio::test]
+async fn files_that_are_not_jsonl_are_read_whole_or_carried_unread() {
+    let up = start().await;
+    let c = client(&up, "");
+    // A text file: scanned whole, and written again.
+    let letter = "Dear Jane,\nplease call 415-555-0100 or mail jane.doe@example.com.\n";
+    c.pipeline()
+        .handle(file_upload("user_data", "letter.txt", letter.as_bytes()))
+        .await
+        .expect("uploaded");
+    let sent = up.seen.files.lock().expect("lock")[0].2.clone();
+    let sent = String::from_utf8_lossy(&sent).into_owned();
+    assert!(
+        sent.starts_with("Dear Jane,\nplease call ") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
+    // A clean one, byte for byte in the same form.
+    let clean = "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n";
+    let req = file_upload("fine-tune", "clean.jsonl", clean.as_bytes());
+    let form = req.body.clone();
+    c.pipeline().handle(req).await.expect("uploaded");
+    assert_eq!(up.seen.last("/v1/files").expect("sent"), form);
+    // A file that is not UTF-8 (a PDF) is carried as it came.
+    let pdf = b"%PDF-1.7\n\xff\xd8 jane.doe@example.com";
+    c.pipeline()
+        .handle(file_upload("user_data", "scan.pdf", pdf))
+        .await
+        .expect("uploaded");
+    assert_eq!(&up.seen.files.lock().expect("lock")[2].2[..], &pdf[..]);
+    // A form without the boundary is refused.
+    let mut req = file_upload("batch", "in.jsonl", clean.as_bytes());
+    req.content_type = Some("multipart/form-data".to_owned());
+    let e = c.pipeline().handle(req).await.expect_err("refused");
+    assert!(
+        matches!(e, sentinel_client::PipelineError::BadRequest { .. }),
+        "{e}"
+    );
+}
+
+/// The answer to a request without a body or a resource (a listing), as text.
+async fn answer_without_body(c: &SentinelClient, route: Route, query: Option<&str>) -> String {
+    let mut req = PipelineRequest::new(route, "t", Vec::new());
+    req.query = query.map(str::to_owned);
+    body_of(
+        c.pipeline()
+            .handle(req)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", route.as_str())),
+    )
+    .await
+}

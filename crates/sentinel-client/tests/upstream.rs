@@ -18,6 +18,10 @@ pub(crate) struct Seen {
     pub(crate) calls: AtomicUsize,
     pub(crate) in_flight: AtomicUsize,
     pub(crate) max_in_flight: AtomicUsize,
+    /// Files uploaded (and batches' output files): id, file name, content.
+    pub(crate) files: Mutex<Vec<(String, String, Bytes)>>,
+    /// Batches created, as the upstream answers them once they are done.
+    batches: Mutex<Vec<Value>>,
 }
 
 impl Seen {
@@ -787,9 +791,13 @@ pub(crate) async fn start() -> Upstream {
             let s = s.clone();
             async move {
                 let path = head.uri.path().to_owned();
-                // A request on a stored response is seen as its method, path and query.
+                // A request on a stored response (or a file, or a batch) is seen as its
+                // method, path and query.
                 let stored = path.starts_with("/v1/responses/");
-                let seen_as = if stored {
+                let filed = (path.starts_with("/v1/files") || path.starts_with("/v1/batches"))
+                    && !(head.method == http::Method::POST
+                        && (path == "/v1/files" || path == "/v1/batches"));
+                let seen_as = if stored || filed {
                     format!("{} {}", head.method, head.uri)
                 } else {
                     path.clone()
@@ -800,6 +808,8 @@ pub(crate) async fn start() -> Upstream {
                 s.max_in_flight.fetch_max(now, Ordering::SeqCst);
                 let r = if stored {
                     stored_response(&head.method, &path, head.uri.query())
+                } else if path.starts_with("/v1/files") || path.starts_with("/v1/batches") {
+                    files_and_batches(&s, &head, body).await
                 } else {
                     handle(path, body).await
                 };
@@ -809,4 +819,137 @@ pub(crate) async fn start() -> Upstream {
         })
         .await;
     Upstream { server, seen }
+}
+
+/// The Files and Batches APIs: uploads kept in memory; a batch runs at once, each line's
+/// body answered as the chat route answers it, into an output file.
+async fn files_and_batches(
+    seen: &Seen,
+    head: &http::request::Parts,
+    body: Bytes,
+) -> hyper::Response<Body> {
+    let path = head.uri.path();
+    let file_json = |id: &str, name: &str, data: &Bytes| {
+        json!({"id": id, "object": "file", "bytes": data.len(), "filename": name,
+            "purpose": "batch", "created_at": 1})
+    };
+    let file = |id: &str| {
+        let files = seen.files.lock().expect("lock");
+        files.iter().find(|(i, _, _)| i == id).cloned()
+    };
+    match (
+        head.method.as_str(),
+        path.split('/').skip(2).collect::<Vec<_>>().as_slice(),
+    ) {
+        ("POST", ["files"]) => {
+            let content_type = head
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let boundary = multer::parse_boundary(content_type).expect("a form");
+            let source =
+                futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+            let mut form = multer::Multipart::new(source, boundary);
+            let mut upload = None;
+            while let Some(field) = form.next_field().await.expect("a well-formed form") {
+                if field.name() == Some("file") {
+                    let name = field.file_name().unwrap_or_default().to_owned();
+                    upload = Some((name, field.bytes().await.expect("the file")));
+                }
+            }
+            let (name, data) = upload.expect("a file");
+            let mut files = seen.files.lock().expect("lock");
+            let id = format!("file-{}", files.len() + 1);
+            let answer = file_json(&id, &name, &data);
+            files.push((id, name, data));
+            full(200, &answer)
+        }
+        ("GET", ["files"]) => {
+            let files = seen.files.lock().expect("lock");
+            let data: Vec<Value> = files.iter().map(|(i, n, d)| file_json(i, n, d)).collect();
+            full(
+                200,
+                &json!({"object": "list", "data": data, "has_more": false}),
+            )
+        }
+        ("GET", ["files", id]) => match file(id) {
+            Some((i, n, d)) => full(200, &file_json(&i, &n, &d)),
+            None => full(404, &json!({"error": {"message": "no such file"}})),
+        },
+        ("DELETE", ["files", id]) => {
+            full(200, &json!({"id": id, "object": "file", "deleted": true}))
+        }
+        ("GET", ["files", id, "content"]) => match file(id) {
+            Some((_, _, data)) => {
+                let mut r =
+                    hyper::Response::new(Full::new(data).map_err(|never| match never {}).boxed());
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    "application/octet-stream".parse().expect("ct"),
+                );
+                r
+            }
+            None => full(404, &json!({"error": {"message": "no such file"}})),
+        },
+        ("POST", ["batches"]) => {
+            let v: Value = serde_json::from_slice(&body).expect("json");
+            let input = v["input_file_id"].as_str().unwrap_or_default();
+            let Some((_, _, data)) = file(input) else {
+                return full(400, &json!({"error": {"message": "no such input file"}}));
+            };
+            let mut out = String::new();
+            for (i, line) in String::from_utf8_lossy(&data).lines().enumerate() {
+                let line: Value = serde_json::from_str(line).expect("a JSONL line");
+                let answer = handle(
+                    line["url"].as_str().unwrap_or_default().to_owned(),
+                    Bytes::from(line["body"].to_string()),
+                )
+                .await;
+                let answer = answer.into_body().collect().await.expect("body").to_bytes();
+                let answer: Value = serde_json::from_slice(&answer).expect("json");
+                out.push_str(&json!({"id": format!("batch_req_{i}"), "custom_id": line["custom_id"],
+                    "response": {"status_code": 200, "request_id": "r", "body": answer}, "error": null})
+                .to_string());
+                out.push('\n');
+            }
+            let output_id = {
+                let mut files = seen.files.lock().expect("lock");
+                let id = format!("file-{}", files.len() + 1);
+                files.push((
+                    id.clone(),
+                    "batch_output.jsonl".to_owned(),
+                    Bytes::from(out),
+                ));
+                id
+            };
+            let mut batches = seen.batches.lock().expect("lock");
+            let id = format!("batch_{}", batches.len() + 1);
+            let batch = json!({"id": id, "object": "batch", "endpoint": v["endpoint"],
+                "input_file_id": input, "status": "validating", "output_file_id": null,
+                "error_file_id": null, "metadata": v["metadata"],
+                "errors": {"object": "list", "data": [{"code": "invalid", "line": 9,
+                    "message": "Line 9 holds SSN 536-22-1234"}]}});
+            let mut done = batch.clone();
+            done["status"] = json!("completed");
+            done["output_file_id"] = json!(output_id);
+            batches.push(done);
+            full(200, &batch)
+        }
+        ("GET", ["batches"]) => {
+            let batches = seen.batches.lock().expect("lock");
+            full(
+                200,
+                &json!({"object": "list", "data": *batches, "has_more": false}),
+            )
+        }
+        (method, ["batches", id, rest @ ..]) if method == "GET" || rest == ["cancel"] => {
+            let batches = seen.batches.lock().expect("lock");
+            match batches.iter().find(|b| b["id"] == *id) {
+                Some(b) => full(200, b),
+                None => full(404, &json!({"error": {"message": "no such batch"}})),
+            }
+        }
+        _ => full(404, &json!({"error": {"message": "no such route"}})),
+    }
 }

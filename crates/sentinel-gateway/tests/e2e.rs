@@ -85,6 +85,12 @@ out["retrieved"] = c.responses.retrieve("resp_1").output_text
 ed = c.images.edit(model="gpt-image-1", prompt="Add jane.doe@example.com",
     image=("a.png", b"\x89PNG\x00 not text", "image/png"))
 out["edited"] = ed.data[0].revised_prompt
+line = {"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+    "body": {"model": "echo", "messages": [{"role": "user", "content": "mail jane.doe@example.com"}]}}
+f = c.files.create(file=("batch.jsonl", (json.dumps(line) + "\n").encode()), purpose="batch")
+b = c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
+b = c.batches.retrieve(b.id)
+out["batch_output"] = [json.loads(l) for l in c.files.content(b.output_file_id).text.splitlines()]
 raw = c.chat.completions.with_raw_response.create(model="echo",
     messages=[{"role": "user", "content": "hi"}], extra_headers={"OpenAI-Beta": "e2e-feature=v1"})
 out["raw"] = {"sdk_request_id": raw.parse()._request_id,
@@ -160,6 +166,19 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
     assert!(
         edit.contains("Add <EMAIL_ADDRESS_1>") && !edit.contains("jane.doe"),
         "{edit}"
+    );
+    // A batch: the SDK's upload of its JSONL went up redacted line by line, and its output
+    // file came back scanned.
+    let batch = String::from_utf8_lossy(&sent_to(&gw, "/files")).into_owned();
+    assert!(
+        batch.contains(r#""custom_id":"r1""#)
+            && batch.contains("mail <EMAIL_ADDRESS_1>")
+            && !batch.contains("jane.doe"),
+        "{batch}"
+    );
+    assert_eq!(
+        v["batch_output"][0]["response"]["body"]["choices"][0]["message"]["content"],
+        "call <PHONE_NUMBER_1> now"
     );
     // A stored response fetched by the SDK is scanned like any answer.
     assert_eq!(v["retrieved"], "call <PHONE_NUMBER_1> now");

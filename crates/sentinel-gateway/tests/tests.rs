@@ -146,6 +146,33 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
                     "created_at": 1, "parallel_tool_calls": true, "tool_choice": "auto", "tools": []})
                 .to_string(),
             )
+        } else if path == "/v1/files" && !body.is_empty() {
+            // An upload (the batch's input, checked by the test from what was sent).
+            (
+                "application/json",
+                json!({"id": "file-in", "object": "file", "bytes": body.len(), "created_at": 1,
+                    "filename": "batch.jsonl", "purpose": "batch", "status": "processed"})
+                .to_string(),
+            )
+        } else if path == "/v1/batches" || path.starts_with("/v1/batches/") {
+            // A batch, done as soon as it is read back.
+            let done = path.starts_with("/v1/batches/");
+            (
+                "application/json",
+                json!({"id": "batch_1", "object": "batch", "endpoint": "/v1/chat/completions",
+                    "completion_window": "24h", "created_at": 1, "input_file_id": "file-in",
+                    "status": if done { "completed" } else { "validating" },
+                    "output_file_id": if done { json!("file-out") } else { Value::Null }})
+                .to_string(),
+            )
+        } else if path == "/v1/files/file-out/content" {
+            // The batch's output, an answer with a value of its own.
+            let line = json!({"id": "batch_req_1", "custom_id": "r1", "error": null,
+                "response": {"status_code": 200, "request_id": "req_1", "body": {
+                    "id": "c", "object": "chat.completion", "model": "echo",
+                    "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                        "role": "assistant", "content": "call +1 415 555 2671 now"}}]}}});
+            ("application/octet-stream", format!("{line}\n"))
         } else if path.ends_with("/messages/count_tokens") {
             ("application/json", json!({"input_tokens": 12}).to_string())
         } else if path.ends_with("/audio/transcriptions") {
