@@ -1180,13 +1180,13 @@ impl Pipeline {
     }
 
     /// The scope a Responses API request without a conversation id continues (see
-    /// [`crate::chains`]): the stored conversation it names, the scope of the answer it
-    /// names as previous (remembered here, else in the shared store; an answer remembered
-    /// nowhere starts a scope of that id), or for a first turn its own request id.
+    /// [`crate::chains`]): the scope of the stored conversation it names or of the answer
+    /// it names as previous (remembered here, else in the shared store; one remembered
+    /// nowhere starts a scope of its id), or for a first turn its own request id.
     async fn continued_scope(&self, req: &PipelineRequest) -> String {
         let continues = Continues::of(&req.body);
         if let Some(id) = continues.conversation() {
-            return id.to_owned();
+            return self.answer_scope(&req.tenant, id).await;
         }
         let Some(previous) = &continues.previous_response_id else {
             return req.request_id.clone();
@@ -1215,9 +1215,7 @@ impl Pipeline {
     fn resource_request(req: &PipelineRequest) -> Result<OutboundRequest, PipelineError> {
         let id = req.resource.as_deref().unwrap_or_default();
         let named = req.route.on_resource().then_some(id);
-        if Route::of(&req.route.method(), &req.route.as_str().replace("{id}", id))
-            != Some((req.route, named))
-        {
+        if Route::of(&req.route.method(), &req.route.path_for(id)) != Some((req.route, named)) {
             return Err(PipelineError::BadRequest {
                 message: format!(
                     "{} needs the id of a stored resource (letters, digits, '_' and '-')",
@@ -1225,7 +1223,8 @@ impl Pipeline {
                 ),
             });
         }
-        let mut path = req.route.upstream_path().replace("{id}", id);
+        let path = req.route.path_for(id);
+        let mut path = path.strip_prefix("/v1").unwrap_or(&path).to_owned();
         if let Some(q) = req.query.as_deref().filter(|q| !q.is_empty()) {
             path.push('?');
             path.push_str(q);
@@ -1243,6 +1242,7 @@ impl Pipeline {
         if !matches!(
             req.route,
             Route::Responses
+                | Route::Conversations
                 | Route::Files
                 | Route::Batches
                 | Route::BatchesRetrieve
@@ -1291,9 +1291,10 @@ impl Pipeline {
             if req.route == Route::Responses {
                 req.conversation = Some(self.continued_scope(&req).await);
             } else if let (true, Some(id)) = (req.route.on_resource(), &req.resource) {
-                // A stored response, batch or file is restored in the scope of the request
-                // that made it.
-                req.conversation = Some(self.answer_scope(&req.tenant, id).await);
+                // A stored response, batch, file or conversation is restored in the scope
+                // of the request that made it.
+                let owner = Route::resource_owner(id);
+                req.conversation = Some(self.answer_scope(&req.tenant, owner).await);
             } else if req.route == Route::Batches {
                 // A batch continues the scope its input file was uploaded in.
                 if let Some(file) = chains::input_file_id(&req.body) {
@@ -1363,7 +1364,7 @@ impl Pipeline {
     ) -> Result<PipelineResponse, PipelineError> {
         // Parse: JSON, a form's text fields as one object, or (a stored resource's route)
         // the request to the upstream, checked before anything is recorded.
-        let resource = if req.route.takes_body() {
+        let resource = if req.route.takes_body() && !req.route.on_resource() {
             None
         } else {
             Some(Pipeline::resource_request(req)?)
@@ -1567,6 +1568,13 @@ impl Pipeline {
             t.restart();
         }
         let mut out = match resource {
+            // A request on a resource with a body (new items, new metadata).
+            Some(mut out) if req.route.takes_body() => {
+                let json = http::HeaderValue::from_static("application/json");
+                out.headers.insert(http::header::CONTENT_TYPE, json);
+                out.body = outbound;
+                out
+            }
             Some(out) => out,
             None => OutboundRequest::post_json(req.route.upstream_path(), outbound),
         };

@@ -78,7 +78,44 @@ pub enum Route {
     BatchesRetrieve,
     /// OpenAI `POST /v1/batches/{id}/cancel`, as [`Route::BatchesRetrieve`].
     BatchesCancel,
+    /// OpenAI `POST /v1/conversations`: its first items (as a Responses API request's
+    /// input items) and metadata. Later requests on the conversation (a Responses API
+    /// request naming it, its items) continue this request's scope.
+    Conversations,
+    /// OpenAI `GET /v1/conversations/{id}` (the metadata is scanned).
+    ConversationsRetrieve,
+    /// OpenAI `POST /v1/conversations/{id}`: new metadata.
+    ConversationsUpdate,
+    /// OpenAI `DELETE /v1/conversations/{id}`.
+    ConversationsDelete,
+    /// OpenAI `GET /v1/conversations/{id}/items`: the items, restored and scanned as a
+    /// response's input items are.
+    ConversationItems,
+    /// OpenAI `POST /v1/conversations/{id}/items`: items added, decided as a Responses
+    /// API request's input items; the answer lists them as [`Route::ConversationItems`].
+    ConversationItemsCreate,
+    /// OpenAI `GET /v1/conversations/{id}/items/{item_id}`: one item, as in a listing.
+    ConversationItem,
+    /// OpenAI `DELETE /v1/conversations/{id}/items/{item_id}` (the answer is the
+    /// conversation).
+    ConversationItemDelete,
 }
+
+/// The keys of a Responses API item that hold text ([`Walk::output_item`]), for an
+/// answer that is one item.
+const ITEM_KEYS: [&str; 11] = [
+    "content",
+    "arguments",
+    "input",
+    "output",
+    "summary",
+    "queries",
+    "results",
+    "code",
+    "outputs",
+    "revised_prompt",
+    "action",
+];
 
 impl Route {
     /// The path under the provider's base (`/chat/completions`), as upstreams expect it:
@@ -114,6 +151,16 @@ impl Route {
             Route::Batches | Route::BatchesList => "/v1/batches",
             Route::BatchesRetrieve => "/v1/batches/{id}",
             Route::BatchesCancel => "/v1/batches/{id}/cancel",
+            Route::Conversations => "/v1/conversations",
+            Route::ConversationsRetrieve
+            | Route::ConversationsUpdate
+            | Route::ConversationsDelete => "/v1/conversations/{id}",
+            Route::ConversationItems | Route::ConversationItemsCreate => {
+                "/v1/conversations/{id}/items"
+            }
+            Route::ConversationItem | Route::ConversationItemDelete => {
+                "/v1/conversations/{id}/items/{item_id}"
+            }
         }
     }
 
@@ -135,8 +182,14 @@ impl Route {
             | Route::FilesRetrieve
             | Route::FilesContent
             | Route::BatchesList
-            | Route::BatchesRetrieve => http::Method::GET,
-            Route::ResponsesDelete | Route::FilesDelete => http::Method::DELETE,
+            | Route::BatchesRetrieve
+            | Route::ConversationsRetrieve
+            | Route::ConversationItems
+            | Route::ConversationItem => http::Method::GET,
+            Route::ResponsesDelete
+            | Route::FilesDelete
+            | Route::ConversationsDelete
+            | Route::ConversationItemDelete => http::Method::DELETE,
             _ => http::Method::POST,
         }
     }
@@ -156,7 +209,7 @@ impl Route {
         self.as_str().contains("{id}")
     }
 
-    /// Whether the request has a body to read: not on a stored resource, not a `GET`.
+    /// Whether the request has a body to read: a `POST` but for a cancellation.
     ///
     /// # Example
     ///
@@ -164,15 +217,18 @@ impl Route {
     /// use sentinel_client::Route;
     ///
     /// assert!(Route::Batches.takes_body());
+    /// assert!(Route::ConversationItemsCreate.takes_body());
     /// assert!(!Route::BatchesList.takes_body());
     /// assert!(!Route::BatchesCancel.takes_body());
     /// ```
     pub fn takes_body(self) -> bool {
-        self.method() == http::Method::POST && !self.on_resource()
+        self.method() == http::Method::POST
+            && !matches!(self, Route::ResponsesCancel | Route::BatchesCancel)
     }
 
-    /// Whether an answer may come from the response cache: a request that creates,
-    /// lists, reads or changes something stored (an upload, a batch) never does, nor
+    /// Whether an answer may come from the response cache: one that a model generated
+    /// from the request alone. A request that creates, lists, reads or changes something
+    /// stored (an upload, a batch, a conversation, a stored response) never does, nor
     /// does a form (its key would need its files).
     ///
     /// # Example
@@ -185,13 +241,63 @@ impl Route {
     /// assert!(!Route::FilesContent.cacheable());
     /// ```
     pub fn cacheable(self) -> bool {
-        self.takes_body() && !self.takes_form() && self != Route::Batches
+        matches!(
+            self,
+            Route::ChatCompletions
+                | Route::Completions
+                | Route::Embeddings
+                | Route::Responses
+                | Route::Messages
+                | Route::MessagesCountTokens
+                | Route::Moderations
+                | Route::ImagesGenerations
+                | Route::AudioSpeech
+        )
     }
 
-    /// The route a gateway request names, and the resource id in its path: an exact path
-    /// of [`Route::ALL`], or one of their `{id}` templates (`/v1/responses/{id}/cancel`,
-    /// `/v1/files/{id}/content`) with an id of letters, digits, `_` and `-`. `None` for
-    /// anything else.
+    /// The gateway path of a request on `resource` (as [`Route::of`] gave it): the
+    /// template with the resource in place of its ids.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_client::Route;
+    ///
+    /// assert_eq!(Route::FilesContent.path_for("file-1"), "/v1/files/file-1/content");
+    /// assert_eq!(
+    ///     Route::ConversationItem.path_for("conv_1/items/msg_2"),
+    ///     "/v1/conversations/conv_1/items/msg_2"
+    /// );
+    /// ```
+    pub fn path_for(self, resource: &str) -> String {
+        let template = self.as_str();
+        let Some((head, rest)) = template.split_once("{id}") else {
+            return template.to_owned();
+        };
+        // With an item id too, the resource runs from the first id to the last.
+        let tail = rest.split_once("{item_id}").map_or(rest, |(_, tail)| tail);
+        format!("{head}{resource}{tail}")
+    }
+
+    /// The id a resource names first (a conversation's, for one of its items).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_client::Route;
+    ///
+    /// assert_eq!(Route::resource_owner("conv_1/items/msg_2"), "conv_1");
+    /// assert_eq!(Route::resource_owner("file-1"), "file-1");
+    /// ```
+    pub fn resource_owner(resource: &str) -> &str {
+        resource.split('/').next().unwrap_or(resource)
+    }
+
+    /// The route a gateway request names, and the resource in its path: an exact path of
+    /// [`Route::ALL`], or one of their `{id}` templates (`/v1/responses/{id}/cancel`,
+    /// `/v1/files/{id}/content`) with an id of letters, digits, `_` and `-`; for a
+    /// template with an `{item_id}` too, the resource runs from the first id to the last
+    /// (`conv_1/items/msg_2`). `None` for anything else.
     ///
     /// # Example
     ///
@@ -209,6 +315,10 @@ impl Route {
     ///     Some((Route::FilesContent, Some("file-abc")))
     /// );
     /// assert_eq!(Route::of(&Method::GET, "/v1/files"), Some((Route::FilesList, None)));
+    /// assert_eq!(
+    ///     Route::of(&Method::DELETE, "/v1/conversations/conv_1/items/msg_2"),
+    ///     Some((Route::ConversationItemDelete, Some("conv_1/items/msg_2")))
+    /// );
     /// assert_eq!(Route::of(&Method::GET, "/v1/responses/../models"), None);
     /// ```
     pub fn of<'p>(method: &http::Method, path: &'p str) -> Option<(Route, Option<&'p str>)> {
@@ -228,8 +338,19 @@ impl Route {
             };
             // The id: the segment after the template's head.
             let rest = path.strip_prefix(head)?;
-            let (id, after) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            (after == tail && valid(id)).then_some((r, Some(id)))
+            let segment = |s: &'p str| s.split_at(s.find('/').unwrap_or(s.len()));
+            let (id, after) = segment(rest);
+            if !valid(id) {
+                return None;
+            }
+            match tail.split_once("{item_id}") {
+                None => (after == tail).then_some((r, Some(id))),
+                Some((middle, tail)) => {
+                    let (item, end) = segment(after.strip_prefix(middle)?);
+                    let resource = &rest[..id.len() + middle.len() + item.len()];
+                    (valid(item) && end == tail).then_some((r, Some(resource)))
+                }
+            }
         })
     }
 
@@ -255,7 +376,7 @@ impl Route {
     }
 
     /// Every route, for metrics.
-    pub const ALL: [Route; 26] = [
+    pub const ALL: [Route; 34] = [
         Route::ChatCompletions,
         Route::Completions,
         Route::Embeddings,
@@ -282,6 +403,14 @@ impl Route {
         Route::BatchesList,
         Route::BatchesRetrieve,
         Route::BatchesCancel,
+        Route::Conversations,
+        Route::ConversationsRetrieve,
+        Route::ConversationsUpdate,
+        Route::ConversationsDelete,
+        Route::ConversationItems,
+        Route::ConversationItemsCreate,
+        Route::ConversationItem,
+        Route::ConversationItemDelete,
     ];
 }
 
@@ -796,7 +925,18 @@ impl Walk {
             | Route::FilesContent
             | Route::BatchesList
             | Route::BatchesRetrieve
-            | Route::BatchesCancel => {}
+            | Route::BatchesCancel
+            | Route::ConversationsRetrieve
+            | Route::ConversationsDelete
+            | Route::ConversationItems
+            | Route::ConversationItem
+            | Route::ConversationItemDelete => {}
+            // Items, as a Responses API request's input items; metadata with the
+            // identifiers below.
+            Route::Conversations | Route::ConversationItemsCreate => {
+                w.items(body, "items", Walk::output_item);
+            }
+            Route::ConversationsUpdate => {}
             // The file, read as text (`files::file_document`); the other fields are settings.
             Route::Files => {
                 w.at(body, &["file"], Walk::file);
@@ -923,6 +1063,13 @@ pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
         Route::Batches | Route::BatchesRetrieve | Route::BatchesCancel => &["metadata", "errors"],
         // Read whole (`files::file_document`).
         Route::FilesContent => &[],
+        Route::Conversations
+        | Route::ConversationsRetrieve
+        | Route::ConversationsUpdate
+        | Route::ConversationsDelete
+        | Route::ConversationItemDelete => &["metadata"],
+        Route::ConversationItems | Route::ConversationItemsCreate => &["data"],
+        Route::ConversationItem => &ITEM_KEYS,
     }
 }
 
@@ -1051,6 +1198,16 @@ impl Walk {
             Route::FilesContent => w.file(body),
             Route::Batches | Route::BatchesRetrieve | Route::BatchesCancel => w.batch(body),
             Route::BatchesList => w.items(body, "data", Walk::batch),
+            // A conversation: its metadata; its items as a response's input items.
+            Route::Conversations
+            | Route::ConversationsRetrieve
+            | Route::ConversationsUpdate
+            | Route::ConversationsDelete
+            | Route::ConversationItemDelete => w.at(body, &["metadata"], Walk::strings_under),
+            Route::ConversationItems | Route::ConversationItemsCreate => {
+                w.items(body, "data", Walk::output_item);
+            }
+            Route::ConversationItem => w.output_item(body),
         }
     }
 }

@@ -2176,3 +2176,157 @@ async fn answer_without_body(c: &SentinelClient, route: Route, query: Option<&st
     )
     .await
 }
+
+#[tokio::test]
+async fn conversations_keep_the_scope_of_the_request_that_made_them() {
+    let up = start().await;
+    let (c, dir) = policy_client(
+        &up,
+        &format!(
+            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
+        ),
+        true,
+    );
+    let said = "Mail jane.doe@example.com today.";
+    let message = |text: &str| {
+        json!({"type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": text}]})
+    };
+    let created: Value = serde_json::from_str(
+        &answer(
+            &c,
+            Route::Conversations,
+            &json!({"items": [message(said)], "metadata": {"topic": "billing"}}),
+        )
+        .await,
+    )
+    .expect("json");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    let sent =
+        String::from_utf8_lossy(&up.seen.last("/v1/conversations").expect("sent")).into_owned();
+    assert!(
+        sent.contains("Mail user-") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
+
+    // A Responses API turn on the conversation continues its scope: the model's quote of
+    // the first item is restored.
+    let turn: Value = serde_json::from_str(
+        &answer(
+            &c,
+            Route::Responses,
+            &json!({"model": "m", "conversation": id, "input": "What did I ask?"}),
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(
+        turn["output"][0]["content"][0]["text"],
+        format!("Earlier you said: {said}")
+    );
+
+    // Items added go up decided; items read come back restored, the answer's own values
+    // scanned.
+    let added: Value = serde_json::from_str(
+        &body_of(
+            c.pipeline()
+                .handle({
+                    let body = json!({"items": [message("My SSN is 536-22-1234, call me.")]});
+                    let mut req =
+                        PipelineRequest::new(Route::ConversationItemsCreate, "t", body.to_string());
+                    req.resource = Some(id.clone());
+                    req.query = Some("include[]=message.output_text.logprobs".to_owned());
+                    req
+                })
+                .await
+                .expect("added"),
+        )
+        .await,
+    )
+    .expect("json");
+    let up_items =
+        format!("POST /v1/conversations/{id}/items?include[]=message.output_text.logprobs");
+    let sent = String::from_utf8_lossy(&up.seen.last(&up_items).expect("sent")).into_owned();
+    assert!(!sent.contains("536-22") && !sent.is_empty(), "{sent}");
+    // The SSN went as a pseudonym, and is restored, then redacted as an answer's SSN.
+    assert_eq!(
+        added["data"][0]["content"][0]["text"],
+        "My SSN is <US_SSN_1>, call me."
+    );
+    let items: Value =
+        serde_json::from_str(&on_stored(&c, Route::ConversationItems, &id, None).await)
+            .expect("json");
+    assert_eq!(items["data"][0]["content"][0]["text"], said);
+    let one: Value = serde_json::from_str(
+        &on_stored(
+            &c,
+            Route::ConversationItem,
+            &format!("{id}/items/msg_1"),
+            None,
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(one["content"][0]["text"], said);
+    assert!(up
+        .seen
+        .last(&format!("GET /v1/conversations/{id}/items/msg_1"))
+        .is_some());
+
+    // The conversation itself: read, its metadata changed, an item deleted, deleted.
+    let read: Value =
+        serde_json::from_str(&on_stored(&c, Route::ConversationsRetrieve, &id, None).await)
+            .expect("json");
+    assert_eq!(read["metadata"]["topic"], "billing");
+    let mut update = PipelineRequest::new(
+        Route::ConversationsUpdate,
+        "t",
+        json!({"metadata": {"owner": "jane.doe@example.com"}}).to_string(),
+    );
+    update.resource = Some(id.clone());
+    let updated: Value =
+        serde_json::from_str(&body_of(c.pipeline().handle(update).await.expect("updated")).await)
+            .expect("json");
+    assert_eq!(updated["metadata"]["owner"], "jane.doe@example.com");
+    let sent = up
+        .seen
+        .last(&format!("POST /v1/conversations/{id}"))
+        .expect("sent");
+    assert!(!String::from_utf8_lossy(&sent).contains("jane.doe"));
+    let after: Value = serde_json::from_str(
+        &on_stored(
+            &c,
+            Route::ConversationItemDelete,
+            &format!("{id}/items/msg_2"),
+            None,
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(after["id"], id);
+    let deleted: Value =
+        serde_json::from_str(&on_stored(&c, Route::ConversationsDelete, &id, None).await)
+            .expect("json");
+    assert_eq!(deleted["deleted"], true);
+
+    // On record under the templates, never the ids' values or the raw values.
+    let log = audit_log(&dir.path().join("audit"));
+    assert!(log.contains("\"/v1/conversations/{id}/items/{item_id}\""));
+    assert!(!log.contains("jane.doe") && !log.contains("536-22"));
+    // An item id that is not one is refused before anything is sent.
+    let calls = up.seen.calls.load(Ordering::SeqCst);
+    for bad in [
+        format!("{id}/items/../x"),
+        format!("{id}/other/msg_1"),
+        id.clone(),
+    ] {
+        let mut req = PipelineRequest::new(Route::ConversationItem, "t", Vec::new());
+        req.resource = Some(bad);
+        let e = c.pipeline().handle(req).await.expect_err("refused");
+        assert!(
+            matches!(e, sentinel_client::PipelineError::BadRequest { .. }),
+            "{e}"
+        );
+    }
+    assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls);
+}

@@ -22,6 +22,8 @@ pub(crate) struct Seen {
     pub(crate) files: Mutex<Vec<(String, String, Bytes)>>,
     /// Batches created, as the upstream answers them once they are done.
     batches: Mutex<Vec<Value>>,
+    /// Conversations: the object and its items.
+    conversations: Mutex<Vec<(Value, Vec<Value>)>>,
 }
 
 impl Seen {
@@ -794,9 +796,13 @@ pub(crate) async fn start() -> Upstream {
                 // A request on a stored response (or a file, or a batch) is seen as its
                 // method, path and query.
                 let stored = path.starts_with("/v1/responses/");
-                let filed = (path.starts_with("/v1/files") || path.starts_with("/v1/batches"))
+                let kept = path.starts_with("/v1/files")
+                    || path.starts_with("/v1/batches")
+                    || path.starts_with("/v1/conversations");
+                let filed = kept
                     && !(head.method == http::Method::POST
-                        && (path == "/v1/files" || path == "/v1/batches"));
+                        && ["/v1/files", "/v1/batches", "/v1/conversations"]
+                            .contains(&path.as_str()));
                 let seen_as = if stored || filed {
                     format!("{} {}", head.method, head.uri)
                 } else {
@@ -808,7 +814,11 @@ pub(crate) async fn start() -> Upstream {
                 s.max_in_flight.fetch_max(now, Ordering::SeqCst);
                 let r = if stored {
                     stored_response(&head.method, &path, head.uri.query())
-                } else if path.starts_with("/v1/files") || path.starts_with("/v1/batches") {
+                } else if path.starts_with("/v1/conversations")
+                    || (path == "/v1/responses" && names_conversation(&body))
+                {
+                    conversations(&s, &head, &body)
+                } else if kept {
                     files_and_batches(&s, &head, body).await
                 } else {
                     handle(path, body).await
@@ -948,6 +958,92 @@ async fn files_and_batches(
             match batches.iter().find(|b| b["id"] == *id) {
                 Some(b) => full(200, b),
                 None => full(404, &json!({"error": {"message": "no such batch"}})),
+            }
+        }
+        _ => full(404, &json!({"error": {"message": "no such route"}})),
+    }
+}
+
+/// Whether a Responses API request names a conversation.
+fn names_conversation(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body).is_ok_and(|v| v["conversation"].is_string())
+}
+
+/// The Conversations API, kept in memory; a Responses API request on a conversation is
+/// answered with the text of the conversation's first item.
+fn conversations(seen: &Seen, head: &http::request::Parts, body: &[u8]) -> hyper::Response<Body> {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let mut all = seen.conversations.lock().expect("lock");
+    let with_ids = |items: &Value, from: usize| -> Vec<Value> {
+        items
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, item)| {
+                let mut item = item.clone();
+                item["id"] = json!(format!("msg_{}", from + i + 1));
+                item["type"] = json!("message");
+                item
+            })
+            .collect()
+    };
+    let list = |items: &[Value]| {
+        json!({"object": "list", "data": items, "has_more": false,
+        "first_id": items.first().map(|i| i["id"].clone()), "last_id": items.last().map(|i| i["id"].clone())})
+    };
+    let path = head.uri.path();
+    if path == "/v1/responses" {
+        let id = v["conversation"].as_str().unwrap_or_default();
+        let Some((_, items)) = all.iter().find(|(c, _)| c["id"] == id) else {
+            return full(404, &json!({"error": {"message": "no such conversation"}}));
+        };
+        let first = items[0]["content"][0]["text"].as_str().unwrap_or_default();
+        return full(
+            200,
+            &json!({"id": "resp_c", "object": "response", "status": "completed",
+            "output": [{"type": "message", "id": "msg_r", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": format!("Earlier you said: {first}"), "annotations": []}]}]}),
+        );
+    }
+    let segments: Vec<&str> = path.split('/').skip(3).collect();
+    match (head.method.as_str(), segments.as_slice()) {
+        ("POST", []) => {
+            let id = format!("conv_{}", all.len() + 1);
+            let conversation = json!({"id": id, "object": "conversation", "created_at": 1,
+                "metadata": v["metadata"]});
+            all.push((conversation.clone(), with_ids(&v["items"], 0)));
+            full(200, &conversation)
+        }
+        (method, [id, rest @ ..]) => {
+            let Some((conversation, items)) = all.iter_mut().find(|(c, _)| c["id"] == *id) else {
+                return full(404, &json!({"error": {"message": "no such conversation"}}));
+            };
+            match (method, rest) {
+                ("GET", []) => full(200, conversation),
+                ("POST", []) => {
+                    conversation["metadata"] = v["metadata"].clone();
+                    full(200, conversation)
+                }
+                ("DELETE", []) => full(
+                    200,
+                    &json!({"id": id, "object": "conversation.deleted", "deleted": true}),
+                ),
+                ("GET", ["items"]) => full(200, &list(items)),
+                ("POST", ["items"]) => {
+                    let added = with_ids(&v["items"], items.len());
+                    items.extend(added.iter().cloned());
+                    full(200, &list(&added))
+                }
+                ("GET", ["items", item]) => match items.iter().find(|i| i["id"] == *item) {
+                    Some(i) => full(200, i),
+                    None => full(404, &json!({"error": {"message": "no such item"}})),
+                },
+                ("DELETE", ["items", item]) => {
+                    items.retain(|i| i["id"] != *item);
+                    full(200, conversation)
+                }
+                _ => full(404, &json!({"error": {"message": "no such route"}})),
             }
         }
         _ => full(404, &json!({"error": {"message": "no such route"}})),

@@ -91,6 +91,9 @@ f = c.files.create(file=("batch.jsonl", (json.dumps(line) + "\n").encode()), pur
 b = c.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
 b = c.batches.retrieve(b.id)
 out["batch_output"] = [json.loads(l) for l in c.files.content(b.output_file_id).text.splitlines()]
+conv = c.conversations.create(items=[{"type": "message", "role": "user",
+    "content": "mail jane.doe@example.com"}])
+out["conversation_items"] = [i.content[0].text for i in c.conversations.items.list(conv.id)]
 raw = c.chat.completions.with_raw_response.create(model="echo",
     messages=[{"role": "user", "content": "hi"}], extra_headers={"OpenAI-Beta": "e2e-feature=v1"})
 out["raw"] = {"sdk_request_id": raw.parse()._request_id,
@@ -180,6 +183,13 @@ async fn the_official_openai_python_sdk_works_through_the_gateway() {
         v["batch_output"][0]["response"]["body"]["choices"][0]["message"]["content"],
         "call <PHONE_NUMBER_1> now"
     );
+    // A conversation: its first items went up redacted, its items come back scanned.
+    let conversation = String::from_utf8_lossy(&sent_to(&gw, "/conversations")).into_owned();
+    assert!(
+        conversation.contains("mail <EMAIL_ADDRESS_1>") && !conversation.contains("jane.doe"),
+        "{conversation}"
+    );
+    assert_eq!(v["conversation_items"][0], "call <PHONE_NUMBER_1> now");
     // A stored response fetched by the SDK is scanned like any answer.
     assert_eq!(v["retrieved"], "call <PHONE_NUMBER_1> now");
     let upload = sent_to(&gw, "/audio/transcriptions");

@@ -165,6 +165,23 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
                     "output_file_id": if done { json!("file-out") } else { Value::Null }})
                 .to_string(),
             )
+        } else if path == "/v1/conversations" {
+            (
+                "application/json",
+                json!({"id": "conv_1", "object": "conversation", "created_at": 1, "metadata": {}})
+                    .to_string(),
+            )
+        } else if path == "/v1/conversations/conv_1/items" {
+            // The conversation's items, one with a value of its own.
+            let item = json!({"id": "msg_1", "type": "message", "role": "assistant",
+                "status": "completed", "content": [{"type": "output_text",
+                    "text": "call +1 415 555 2671 now", "annotations": []}]});
+            (
+                "application/json",
+                json!({"object": "list", "data": [item], "first_id": "msg_1",
+                    "last_id": "msg_1", "has_more": false})
+                .to_string(),
+            )
         } else if path == "/v1/files/file-out/content" {
             // The batch's output, an answer with a value of its own.
             let line = json!({"id": "batch_req_1", "custom_id": "r1", "error": null,
