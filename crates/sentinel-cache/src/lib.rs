@@ -66,7 +66,9 @@ pub use response::{
 #[cfg(feature = "redis")]
 pub use sealed::SealedStore;
 pub use single_flight::{Flight, FlightStats, LeaderGuard, SingleFlight};
-pub use tiered::{BoxFuture, SharedStore, StoreError, TieredCache, TieredConfig, TieredStats};
+pub use tiered::{
+    BoxFuture, Fields, SharedStore, StoreError, TieredCache, TieredConfig, TieredStats,
+};
 pub use value::CacheValue;
 
 /// A cache of `V` by [`Key`].

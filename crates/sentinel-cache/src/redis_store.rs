@@ -1,15 +1,17 @@
 //! The Redis level (feature `redis`): a [`SharedStore`] over the `redis` crate's
 //! connection manager, which reconnects by itself.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::tiered::{BoxFuture, SharedStore, StoreError};
+use crate::tiered::{BoxFuture, Fields, SharedStore, StoreError};
 use crate::Key;
 
 /// Redis as a shared cache level. Entries are `PREFIX` + the key in hex, set with a TTL on
-/// the server (`SET ... PX`), so they expire even when no replica is running.
+/// the server (`SET ... PX`), so they expire even when no replica is running; maps are
+/// hashes (`HSET` and `PEXPIRE` in one transaction, `HGETALL`).
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
@@ -124,6 +126,50 @@ impl SharedStore for RedisStore {
                 .arg(ms)
                 .query_async::<()>(&mut conn)
                 .await
+                .map_err(|e| error(&e))
+        })
+    }
+
+    fn set_fields<'a>(
+        &'a self,
+        key: &'a Key,
+        fields: Fields,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            if fields.is_empty() {
+                return Ok(());
+            }
+            let mut conn = self.conn.clone();
+            let name = self.name_of(key);
+            let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let mut hset = redis::cmd("HSET");
+            hset.arg(&name);
+            for (field, value) in fields {
+                hset.arg(field).arg(value);
+            }
+            redis::pipe()
+                .atomic()
+                .add_command(hset)
+                .ignore()
+                .cmd("PEXPIRE")
+                .arg(&name)
+                .arg(ms)
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| error(&e))
+        })
+    }
+
+    fn get_fields<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Fields, StoreError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            redis::cmd("HGETALL")
+                .arg(self.name_of(key))
+                .query_async::<HashMap<Vec<u8>, Vec<u8>>>(&mut conn)
+                .await
+                .map(|map| map.into_iter().collect())
                 .map_err(|e| error(&e))
         })
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
-use crate::tiered::{BoxFuture, SharedStore, StoreError};
+use crate::tiered::{BoxFuture, Fields, SharedStore, StoreError};
 use crate::Key;
 
 /// The format tag in front of every sealed value.
@@ -18,7 +18,10 @@ const NONCE_LEN: usize = 24;
 
 /// A [`SharedStore`] that seals what it stores in another: XChaCha20-Poly1305 under a key
 /// derived from a secret every replica shares, a random 192-bit nonce per value, and the
-/// entry's cache key as associated data (an entry copied under another key does not open).
+/// entry's cache key as associated data (an entry copied under another key does not open;
+/// a map's value has the key and its field's name, so it opens only under both). A map's
+/// field names are stored as they are: give them nothing to hide (the vault names them by
+/// the pseudonyms, which the provider saw).
 /// A value that does not open (another secret, tampering, an older format) is a miss,
 /// counted in [`SealedStore::refused`] and logged once.
 ///
@@ -67,7 +70,7 @@ impl SealedStore {
         self.refused.load(Ordering::Relaxed)
     }
 
-    fn seal(&self, key: &Key, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+    fn seal(&self, aad: &[u8], value: &[u8]) -> Result<Vec<u8>, StoreError> {
         let failed = |message: &str| StoreError {
             store: "sealed",
             message: message.to_owned(),
@@ -75,13 +78,7 @@ impl SealedStore {
         let nonce = XNonce::try_generate().map_err(|_| failed("no random nonce"))?;
         let sealed = self
             .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: value,
-                    aad: key.as_bytes(),
-                },
-            )
+            .encrypt(&nonce, Payload { msg: value, aad })
             .map_err(|_| failed("value too large to seal"))?;
         let mut out = Vec::with_capacity(TAG.len() + NONCE_LEN + sealed.len());
         out.extend_from_slice(TAG);
@@ -90,7 +87,7 @@ impl SealedStore {
         Ok(out)
     }
 
-    fn open(&self, key: &Key, stored: &[u8]) -> Option<Vec<u8>> {
+    fn open(&self, aad: &[u8], stored: &[u8]) -> Option<Vec<u8>> {
         let rest = stored.strip_prefix(TAG)?;
         if rest.len() < NONCE_LEN {
             return None;
@@ -98,14 +95,13 @@ impl SealedStore {
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
         let nonce = XNonce::try_from(nonce).ok()?;
         self.cipher
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: sealed,
-                    aad: key.as_bytes(),
-                },
-            )
+            .decrypt(&nonce, Payload { msg: sealed, aad })
             .ok()
+    }
+
+    /// The associated data of a map's field: the key (16 bytes), then the field's name.
+    fn field_aad(key: &Key, field: &[u8]) -> Vec<u8> {
+        [key.as_bytes().as_slice(), field].concat()
     }
 
     fn refuse(&self) {
@@ -130,7 +126,7 @@ impl SharedStore for SealedStore {
             let Some(stored) = self.inner.get(key).await? else {
                 return Ok(None);
             };
-            match self.open(key, &stored) {
+            match self.open(key.as_bytes(), &stored) {
                 Some(value) => Ok(Some(value)),
                 None => {
                     self.refuse();
@@ -147,8 +143,40 @@ impl SharedStore for SealedStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let sealed = self.seal(key, &value)?;
+            let sealed = self.seal(key.as_bytes(), &value)?;
             self.inner.set(key, sealed, ttl).await
+        })
+    }
+
+    fn set_fields<'a>(
+        &'a self,
+        key: &'a Key,
+        fields: Fields,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let sealed = fields
+                .into_iter()
+                .map(|(name, value)| {
+                    let value = self.seal(&SealedStore::field_aad(key, &name), &value)?;
+                    Ok((name, value))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            self.inner.set_fields(key, sealed, ttl).await
+        })
+    }
+
+    fn get_fields<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Fields, StoreError>> {
+        Box::pin(async move {
+            let stored = self.inner.get_fields(key).await?;
+            let mut out = Vec::with_capacity(stored.len());
+            for (name, value) in stored {
+                match self.open(&SealedStore::field_aad(key, &name), &value) {
+                    Some(value) => out.push((name, value)),
+                    None => self.refuse(),
+                }
+            }
+            Ok(out)
         })
     }
 }

@@ -23,6 +23,9 @@ pub struct StoreError {
     pub message: String,
 }
 
+/// A map's fields as a [`SharedStore`] reads and writes them: each name with its value.
+pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A second cache level shared by replicas. Entries expire on the store's side.
 pub trait SharedStore: Send + Sync {
     /// The store's name, for logs and metrics.
@@ -36,6 +39,17 @@ pub trait SharedStore: Send + Sync {
         value: Vec<u8>,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Sets `fields` (name, value) in the map under `key`, leaving its other fields as
+    /// they are, and keeps the map for `ttl` from now: writers that set different fields
+    /// at once all keep them, where [`SharedStore::set`] keeps the last writer's value.
+    fn set_fields<'a>(
+        &'a self,
+        key: &'a Key,
+        fields: Fields,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Every field of the map under `key`, in no order; none when there is no map.
+    fn get_fields<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Fields, StoreError>>;
 }
 
 /// Limits of the shared level.

@@ -47,6 +47,21 @@ impl SharedStore for FakeStore {
             Ok(())
         })
     }
+    // Maps are not used by the tiered cache.
+    fn set_fields<'a>(
+        &'a self,
+        _: &'a Key,
+        _: sentinel_cache::Fields,
+        _: Duration,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { unreachable!("the tiered cache sets no maps") })
+    }
+    fn get_fields<'a>(
+        &'a self,
+        _: &'a Key,
+    ) -> BoxFuture<'a, Result<sentinel_cache::Fields, StoreError>> {
+        Box::pin(async move { unreachable!("the tiered cache reads no maps") })
+    }
 }
 
 fn replica(store: &Arc<FakeStore>, config: TieredConfig) -> TieredCache<Bytes> {

@@ -97,17 +97,19 @@ impl SharedVault {
     /// before this one. A store that fails or is slow leaves the vault as it was (the
     /// answer's pseudonyms from other replicas then stay unresolved, and are counted so).
     pub(crate) async fn load(&self, vault: &Vault, tenant: &str, scope: &str) {
-        let key = SharedVault::key("vault", tenant, scope);
-        match self.run("load", self.store.get(&key)).await {
-            Some(Some(bytes)) => match ScopeExport::from_bytes(&bytes) {
-                Some(export) => {
+        let key = SharedVault::key("vault-fields", tenant, scope);
+        match self.run("load", self.store.get_fields(&key)).await {
+            Some(fields) if fields.is_empty() => count("load", "miss"),
+            Some(fields) => {
+                let export = ScopeExport::from_fields(&fields);
+                if export.is_empty() {
+                    // Sealed with the secret but no pseudonym: written by something else.
+                    count("load", "error");
+                } else {
                     vault.import(tenant, scope, &export);
                     count("load", "hit");
                 }
-                // Sealed with the secret but not a scope: written by something else.
-                None => count("load", "error"),
-            },
-            Some(None) => count("load", "miss"),
+            }
             None => {}
         }
     }
@@ -130,13 +132,17 @@ impl SharedVault {
         }
     }
 
-    /// Writes `tenant`'s `scope` to the store for the vault's TTL.
+    /// Writes `tenant`'s `scope` to the store for the vault's TTL: each pseudonym as a
+    /// field of the scope's map, so that replicas adding pseudonyms to one scope at once
+    /// each keep theirs.
     pub(crate) async fn save(&self, vault: &Vault, tenant: &str, scope: &str) {
         let Some(export) = vault.export(tenant, scope) else {
             return;
         };
-        let key = SharedVault::key("vault", tenant, scope);
-        let set = self.store.set(&key, export.to_bytes(), vault.config().ttl);
+        let key = SharedVault::key("vault-fields", tenant, scope);
+        let set = self
+            .store
+            .set_fields(&key, export.to_fields(), vault.config().ttl);
         if self.run("save", set).await.is_some() {
             count("save", "ok");
         }
@@ -183,6 +189,59 @@ mod tests {
         ) -> BoxFuture<'a, Result<(), StoreError>> {
             Box::pin(async move { self.refuse() })
         }
+        fn set_fields<'a>(
+            &'a self,
+            _: &'a Key,
+            _: sentinel_cache::Fields,
+            _: Duration,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async move { self.refuse() })
+        }
+        fn get_fields<'a>(
+            &'a self,
+            _: &'a Key,
+        ) -> BoxFuture<'a, Result<sentinel_cache::Fields, StoreError>> {
+            Box::pin(async move { self.refuse() })
+        }
+    }
+
+    /// Two replicas that read a conversation's scope before either wrote it, each adding a
+    /// pseudonym, both keep theirs in the store: a third replica restores both. Written
+    /// whole (`SET`), the later write dropped the other's.
+    #[cfg(feature = "redis")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replicas_adding_to_one_scope_at_once_each_keep_their_pseudonyms() {
+        use sentinel_detect::{Detector as _, LocalDetector};
+        use sentinel_policy::{DecisionContext, PolicyEngine as _, PolicySet};
+
+        let server = sentinel_testkit::RedisServer::start();
+        let redis = sentinel_cache::RedisStore::new(&server.url(), "ds:vault:").expect("url");
+        let sealed = sentinel_cache::SealedStore::new(Arc::new(redis), b"the replicas' secret");
+        let shared = SharedVault::new(Arc::new(sealed), Duration::from_secs(2));
+        std::env::set_var("SHARED_VAULT_TEST_KEY", "shared vault test key");
+        let replica = || {
+            PolicySet::from_toml(
+                "test",
+                "version = \"1\"\npseudonym_key_env = \"SHARED_VAULT_TEST_KEY\"\n\
+                 [[rule]]\nentities = [\"EMAIL_ADDRESS\", \"IP_ADDRESS\"]\n\
+                 action = \"pseudonymize\"\npseudonym = \"token\"\n",
+            )
+            .expect("policy")
+        };
+        let (a, b, c) = (replica(), replica(), replica());
+        let ctx = DecisionContext::request("t").with_scope("conv-1");
+        let decide = |p: &PolicySet, text: &str| {
+            let found = LocalDetector::new().scan(text);
+            p.decide(text, &found, &ctx)
+        };
+        shared.load(a.vault(), "t", "conv-1").await;
+        shared.load(b.vault(), "t", "conv-1").await;
+        decide(&a, "mail jane@example.com");
+        decide(&b, "call 10.20.30.40");
+        shared.save(a.vault(), "t", "conv-1").await;
+        shared.save(b.vault(), "t", "conv-1").await;
+        shared.load(c.vault(), "t", "conv-1").await;
+        assert_eq!(c.vault().scope_len("t", "conv-1"), 2);
     }
 
     #[tokio::test]

@@ -219,12 +219,17 @@ async fn a_conversations_pseudonyms_restore_on_any_replica_through_redis() {
         1,
         "one conversation issued pseudonyms: {keys:?}"
     );
-    let held: Vec<u8> = redis::cmd("GET")
+    // A hash: each pseudonym a field, its way back sealed.
+    let held: Vec<Vec<u8>> = redis::cmd("HGETALL")
         .arg(&keys[0])
         .query_async(&mut conn)
         .await
-        .expect("get");
-    assert!(!held.windows(8).any(|w| w == b"jane.doe"), "sealed");
+        .expect("hgetall");
+    assert_eq!(held.len(), 2 * 3, "three pseudonyms, each a field");
+    assert!(
+        held.iter().all(|x| !x.windows(8).any(|w| w == b"jane.doe")),
+        "sealed"
+    );
     let ttl: i64 = redis::cmd("TTL")
         .arg(&keys[0])
         .query_async(&mut conn)

@@ -121,7 +121,7 @@ struct Scopes {
 /// A scope's issued pseudonyms in a form another process can take in ([`Vault::export`],
 /// [`Vault::import`]): to share a conversation's scope between gateway replicas, or keep
 /// it across a restart. It holds the originals of stored pseudonyms (tokens, e-mail
-/// surrogates), so keep its bytes only sealed; its `Debug` shows the count.
+/// surrogates), so keep its field values only sealed; its `Debug` shows the count.
 ///
 /// # Example: a scope carried from one vault to another
 ///
@@ -130,12 +130,12 @@ struct Scopes {
 /// let here = Vault::new(VaultConfig::default());
 /// assert!(here.export("acme", "conv-1").is_none(), "nothing issued yet");
 /// let there = Vault::new(VaultConfig::default());
-/// let empty = ScopeExport::from_bytes(b"{\"entries\":[]}").expect("an export");
-/// assert_eq!(there.import("acme", "conv-1", &empty), 0);
-/// assert!(ScopeExport::from_bytes(b"not one").is_none());
-/// Ok::<(), Box<dyn std::error::Error>>(())
+/// // What another writer stored that is not a pseudonym's way back is skipped.
+/// let odd = ScopeExport::from_fields(&[(b"x".to_vec(), b"not one".to_vec())]);
+/// assert!(odd.is_empty());
+/// assert_eq!(there.import("acme", "conv-1", &odd), 0);
 /// ```
-#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ScopeExport {
     entries: Vec<ExportedEntry>,
 }
@@ -173,14 +173,32 @@ impl ScopeExport {
         self.entries.is_empty()
     }
 
-    /// The bytes to store (JSON).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+    /// The pseudonyms as the fields of a map to store: each pseudonym (the text the
+    /// provider saw) to its way back (JSON, holding a stored original: to be sealed).
+    /// Maps written by several writers merge field by field, so two processes adding
+    /// pseudonyms to one scope at once both keep theirs.
+    pub fn to_fields(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let value = serde_json::to_vec(e).ok()?;
+                Some((e.pseudonym.as_bytes().to_vec(), value))
+            })
+            .collect()
     }
 
-    /// Reads what [`ScopeExport::to_bytes`] wrote; `None` for anything else.
-    pub fn from_bytes(bytes: &[u8]) -> Option<ScopeExport> {
-        serde_json::from_slice(bytes).ok()
+    /// Reads fields [`ScopeExport::to_fields`] wrote, in any order; fields that are not
+    /// one of its pseudonyms are skipped.
+    pub fn from_fields(fields: &[(Vec<u8>, Vec<u8>)]) -> ScopeExport {
+        ScopeExport {
+            entries: fields
+                .iter()
+                .filter_map(|(name, value)| {
+                    let e: ExportedEntry = serde_json::from_slice(value).ok()?;
+                    (e.pseudonym.as_bytes() == name.as_slice()).then_some(e)
+                })
+                .collect(),
+        }
     }
 }
 

@@ -423,12 +423,21 @@ fn a_scope_exported_from_one_vault_restores_in_another() {
     assert!(vault.export("acme", "conv-2").is_none());
     let export = vault.export("acme", "conv-1").expect("held");
     assert_eq!(export.len(), 5);
-    // Stored originals travel (the e-mail and the token), so the bytes are to be sealed;
-    // the `Debug` shows a count.
-    let bytes = export.to_bytes();
-    assert!(String::from_utf8_lossy(&bytes).contains("10.20.30.40"));
+    // Stored originals travel (the e-mail and the token), so the values are to be sealed;
+    // the fields are named by the pseudonyms; the `Debug` shows a count.
+    let fields = export.to_fields();
+    assert_eq!(fields.len(), 5);
+    let values: Vec<u8> = fields.iter().flat_map(|(_, v)| v.clone()).collect();
+    assert!(String::from_utf8_lossy(&values).contains("10.20.30.40"));
+    assert!(fields
+        .iter()
+        .all(|(name, _)| out.contains(std::str::from_utf8(name).expect("text"))));
     assert!(!format!("{export:?}").contains("10.20.30.40"));
-    assert!(sentinel_policy::ScopeExport::from_bytes(b"not an export").is_none());
+    // A field that is not an entry, or not under its own pseudonym, is skipped.
+    let mut odd = fields.clone();
+    odd.push((b"x".to_vec(), b"not an entry".to_vec()));
+    odd.push((b"other".to_vec(), fields[0].1.clone()));
+    assert_eq!(sentinel_policy::ScopeExport::from_fields(&odd).len(), 5);
 
     // Another process with the same deployment key: nothing in scope until imported.
     let second = policy("");
@@ -438,7 +447,10 @@ fn a_scope_exported_from_one_vault_restores_in_another() {
             .restore(&out)
     };
     assert_eq!(answer(&second).stats.restored, 0);
-    let read = sentinel_policy::ScopeExport::from_bytes(&bytes).expect("reads back");
+    // Read back in another order: a map's fields come in any.
+    let mut shuffled = fields.clone();
+    shuffled.reverse();
+    let read = sentinel_policy::ScopeExport::from_fields(&shuffled);
     assert_eq!(second.vault().import("acme", "conv-1", &read), 5);
     let back = answer(&second);
     assert_eq!(back.text, PROMPT);
