@@ -8,8 +8,8 @@
 //! Set-up comes first: programs the tests start for themselves on 127.0.0.1 (redis-server)
 //! or run (headless chromium) are installed from the distribution's packages when missing
 //! (`apt-get`, as root or through `sudo -n`), and a Python virtual environment in
-//! `target/e2e-venv` gets the official `openai` package from PyPI; the gateway's
-//! end-to-end tests (feature `e2e`) use both. Nothing else needs the network.
+//! `target/e2e-venv` gets the official `openai` and `anthropic` packages from PyPI; the
+//! gateway's end-to-end tests (feature `e2e`) use them. Nothing else needs the network.
 
 use std::path::Path;
 use std::process::Command;
@@ -81,20 +81,20 @@ pub(crate) fn ensure(tools: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
-/// A Python virtual environment with the official `openai` package, for the gateway's
-/// end-to-end test; returns its interpreter.
+/// A Python virtual environment with the official `openai` and `anthropic` packages, for
+/// the gateway's end-to-end tests; returns its interpreter.
 fn python_venv() -> Result<std::path::PathBuf> {
     // Not canonicalized: the venv's python is a symlink to the base interpreter, and
-    // resolving it would lose the venv (and its openai package).
+    // resolving it would lose the venv (and its packages).
     let venv = util::root().join("target").join("e2e-venv");
     let python = venv.join("bin").join("python");
-    let has_openai = |p: &Path| {
+    let has_sdks = |p: &Path| {
         Command::new(p)
-            .args(["-c", "import openai"])
+            .args(["-c", "import openai, anthropic"])
             .status()
             .is_ok_and(|s| s.success())
     };
-    if python.is_file() && has_openai(&python) {
+    if python.is_file() && has_sdks(&python) {
         return Ok(python);
     }
     let create = |venv: &Path| {
@@ -118,11 +118,11 @@ fn python_venv() -> Result<std::path::PathBuf> {
         }
     }
     util::run(
-        "pip install openai (for the gateway's end-to-end test)",
-        Command::new(&python).args(["-m", "pip", "install", "-q", "openai"]),
+        "pip install openai anthropic (for the gateway's end-to-end tests)",
+        Command::new(&python).args(["-m", "pip", "install", "-q", "openai", "anthropic"]),
     )?;
-    if !has_openai(&python) {
-        bail!("the openai package did not install");
+    if !has_sdks(&python) {
+        bail!("the openai and anthropic packages did not install");
     }
     Ok(python)
 }

@@ -1243,6 +1243,7 @@ impl Pipeline {
             req.route,
             Route::Responses
                 | Route::Conversations
+                | Route::MessagesBatches
                 | Route::Files
                 | Route::Batches
                 | Route::BatchesRetrieve
@@ -1733,9 +1734,13 @@ impl Pipeline {
             self.settle_answer(req, model, &mut Value::Null, &none, notes, t.last)
                 .await?;
             body
-        } else if req.route == Route::FilesContent {
+        } else if matches!(
+            req.route,
+            Route::FilesContent | Route::MessagesBatchesResults
+        ) {
             self.process_file(req, model, body, t.last).await?
         } else {
+            let body = gateway_results_urls(req.route, body);
             self.process_response(req, model, &body, t.last).await?
         };
         t.lap(Stage::Policy);
@@ -1972,6 +1977,50 @@ impl Pipeline {
         }
         Ok(changed)
     }
+}
+
+/// An Anthropic message batch (or a list of them) with each `results_url` made the
+/// gateway's own path (`/v1/messages/batches/{id}/results`): the SDKs fetch a batch's
+/// results from that URL, relative to their base, so an absolute one naming the provider
+/// would take them around the gateway and its scan. Other routes' answers, and answers
+/// without one, as they came.
+fn gateway_results_urls(route: Route, body: Bytes) -> Bytes {
+    if !matches!(
+        route,
+        Route::MessagesBatches
+            | Route::MessagesBatchesList
+            | Route::MessagesBatchesRetrieve
+            | Route::MessagesBatchesCancel
+    ) || memchr::memmem::find(&body, b"\"results_url\"").is_none()
+    {
+        return body;
+    }
+    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let mut changed = false;
+    let mut point = |batch: &mut Value| {
+        let Some(id) = batch.get("id").and_then(Value::as_str) else {
+            return;
+        };
+        let path = Route::MessagesBatchesResults.path_for(id);
+        let valid = Route::of(&http::Method::GET, &path).is_some();
+        match batch.get_mut("results_url") {
+            Some(url @ Value::String(_)) if valid && url.as_str() != Some(&path) => {
+                *url = Value::String(path);
+                changed = true;
+            }
+            _ => {}
+        }
+    };
+    match v.get_mut("data") {
+        Some(Value::Array(batches)) => batches.iter_mut().for_each(&mut point),
+        _ => point(&mut v),
+    }
+    if !changed {
+        return body;
+    }
+    Bytes::from(json_out::to_vec(&v, body.len()))
 }
 
 /// Whether a media type holds text: `text/*` and JSON (`application/json`, `+json`), or

@@ -99,6 +99,22 @@ pub enum Route {
     /// OpenAI `DELETE /v1/conversations/{id}/items/{item_id}` (the answer is the
     /// conversation).
     ConversationItemDelete,
+    /// Anthropic `POST /v1/messages/batches`: each request's `params` decided as a
+    /// [`Route::Messages`] request. Its results continue this request's scope.
+    MessagesBatches,
+    /// Anthropic `GET /v1/messages/batches` (batches hold no text; each `results_url`
+    /// is made the gateway's own path, so that SDKs fetch the results through it).
+    MessagesBatchesList,
+    /// Anthropic `GET /v1/messages/batches/{id}`, as [`Route::MessagesBatchesList`].
+    MessagesBatchesRetrieve,
+    /// Anthropic `POST /v1/messages/batches/{id}/cancel`, as
+    /// [`Route::MessagesBatchesList`].
+    MessagesBatchesCancel,
+    /// Anthropic `DELETE /v1/messages/batches/{id}`.
+    MessagesBatchesDelete,
+    /// Anthropic `GET /v1/messages/batches/{id}/results`: JSONL, each result's message
+    /// restored and scanned as a [`Route::Messages`] answer, in the batch's scope.
+    MessagesBatchesResults,
 }
 
 /// The keys of a Responses API item that hold text ([`Walk::output_item`]), for an
@@ -161,6 +177,12 @@ impl Route {
             Route::ConversationItem | Route::ConversationItemDelete => {
                 "/v1/conversations/{id}/items/{item_id}"
             }
+            Route::MessagesBatches | Route::MessagesBatchesList => "/v1/messages/batches",
+            Route::MessagesBatchesRetrieve | Route::MessagesBatchesDelete => {
+                "/v1/messages/batches/{id}"
+            }
+            Route::MessagesBatchesCancel => "/v1/messages/batches/{id}/cancel",
+            Route::MessagesBatchesResults => "/v1/messages/batches/{id}/results",
         }
     }
 
@@ -185,11 +207,15 @@ impl Route {
             | Route::BatchesRetrieve
             | Route::ConversationsRetrieve
             | Route::ConversationItems
-            | Route::ConversationItem => http::Method::GET,
+            | Route::ConversationItem
+            | Route::MessagesBatchesList
+            | Route::MessagesBatchesRetrieve
+            | Route::MessagesBatchesResults => http::Method::GET,
             Route::ResponsesDelete
             | Route::FilesDelete
             | Route::ConversationsDelete
-            | Route::ConversationItemDelete => http::Method::DELETE,
+            | Route::ConversationItemDelete
+            | Route::MessagesBatchesDelete => http::Method::DELETE,
             _ => http::Method::POST,
         }
     }
@@ -223,7 +249,10 @@ impl Route {
     /// ```
     pub fn takes_body(self) -> bool {
         self.method() == http::Method::POST
-            && !matches!(self, Route::ResponsesCancel | Route::BatchesCancel)
+            && !matches!(
+                self,
+                Route::ResponsesCancel | Route::BatchesCancel | Route::MessagesBatchesCancel
+            )
     }
 
     /// Whether an answer may come from the response cache: one that a model generated
@@ -376,7 +405,7 @@ impl Route {
     }
 
     /// Every route, for metrics.
-    pub const ALL: [Route; 34] = [
+    pub const ALL: [Route; 40] = [
         Route::ChatCompletions,
         Route::Completions,
         Route::Embeddings,
@@ -411,6 +440,12 @@ impl Route {
         Route::ConversationItemsCreate,
         Route::ConversationItem,
         Route::ConversationItemDelete,
+        Route::MessagesBatches,
+        Route::MessagesBatchesList,
+        Route::MessagesBatchesRetrieve,
+        Route::MessagesBatchesCancel,
+        Route::MessagesBatchesDelete,
+        Route::MessagesBatchesResults,
     ];
 }
 
@@ -930,7 +965,16 @@ impl Walk {
             | Route::ConversationsDelete
             | Route::ConversationItems
             | Route::ConversationItem
-            | Route::ConversationItemDelete => {}
+            | Route::ConversationItemDelete
+            | Route::MessagesBatchesList
+            | Route::MessagesBatchesRetrieve
+            | Route::MessagesBatchesCancel
+            | Route::MessagesBatchesDelete
+            | Route::MessagesBatchesResults => {}
+            // Each request's parameters, as a message request's.
+            Route::MessagesBatches => w.items(body, "requests", |w, r| {
+                w.at(r, &["params"], |w, p| w.request(Route::Messages, p));
+            }),
             // Items, as a Responses API request's input items; metadata with the
             // identifiers below.
             Route::Conversations | Route::ConversationItemsCreate => {
@@ -997,7 +1041,8 @@ impl Walk {
 
     /// One line of a JSONL file. A batch's request (`url` and `body`): the body as that
     /// route's request. A batch's output (`response.body`): the body as the answer its
-    /// `object` names, and the error. Any other line (fine-tuning examples, evals items):
+    /// `object` names, and the error. An Anthropic batch's result (`result`): its message
+    /// as a message answer, or its error. Any other line (fine-tuning examples, evals items):
     /// every string. A batch line's `custom_id` is the caller's key to its results and
     /// is left as it is.
     fn file_line(&mut self, line: &Value) {
@@ -1016,6 +1061,12 @@ impl Walk {
                 None => w.strings_under(body),
             });
             self.at(line, &["error"], Walk::strings_under);
+        } else if let Some(result) = line.get("result").filter(|_| batch_line) {
+            // An Anthropic batch's result: its message as a message answer, or its error.
+            self.at(line, &["result"], |w, _| {
+                w.at(result, &["message"], |w, m| w.response(Route::Messages, m));
+                w.at(result, &["error"], Walk::strings_under);
+            });
         } else if batch_line {
             self.at(line, &["error"], Walk::strings_under);
         } else {
@@ -1070,6 +1121,13 @@ pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
         | Route::ConversationItemDelete => &["metadata"],
         Route::ConversationItems | Route::ConversationItemsCreate => &["data"],
         Route::ConversationItem => &ITEM_KEYS,
+        Route::MessagesBatches
+        | Route::MessagesBatchesList
+        | Route::MessagesBatchesRetrieve
+        | Route::MessagesBatchesCancel
+        | Route::MessagesBatchesDelete => &[],
+        // Read whole (`files::file_document`).
+        Route::MessagesBatchesResults => &[],
     }
 }
 
@@ -1208,6 +1266,13 @@ impl Walk {
                 w.items(body, "data", Walk::output_item);
             }
             Route::ConversationItem => w.output_item(body),
+            // Batches hold no text; their results are a file.
+            Route::MessagesBatches
+            | Route::MessagesBatchesList
+            | Route::MessagesBatchesRetrieve
+            | Route::MessagesBatchesCancel
+            | Route::MessagesBatchesDelete => {}
+            Route::MessagesBatchesResults => w.file(body),
         }
     }
 }

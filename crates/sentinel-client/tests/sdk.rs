@@ -2330,3 +2330,78 @@ async fn conversations_keep_the_scope_of_the_request_that_made_them() {
     }
     assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls);
 }
+
+#[tokio::test]
+async fn anthropic_message_batches_go_up_decided_and_their_results_come_back_restored() {
+    let up = start().await;
+    let (c, dir) = policy_client(
+        &up,
+        &format!(
+            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
+        ),
+        true,
+    );
+    let said = "Mail jane.doe@example.com today.";
+    let request = |id: &str, text: &str| {
+        json!({"custom_id": id, "params": {"model": "claude",
+        "max_tokens": 64, "messages": [{"role": "user", "content": text}]}})
+    };
+    let created: Value = serde_json::from_str(
+        &answer(
+            &c,
+            Route::MessagesBatches,
+            &json!({"requests": [request("r1", said), request("r2", "Hello")]}),
+        )
+        .await,
+    )
+    .expect("json");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    assert!(created["results_url"].is_null());
+    let sent =
+        String::from_utf8_lossy(&up.seen.last("/v1/messages/batches").expect("sent")).into_owned();
+    assert!(
+        sent.contains("Mail user-") && !sent.contains("jane.doe") && sent.contains("Hello"),
+        "{sent}"
+    );
+
+    // Read back, the batch names the gateway's own path for its results, so an SDK
+    // fetches them through it; listed, each batch does.
+    let ended: Value =
+        serde_json::from_str(&on_stored(&c, Route::MessagesBatchesRetrieve, &id, None).await)
+            .expect("json");
+    let own = format!("/v1/messages/batches/{id}/results");
+    assert_eq!(ended["results_url"], own);
+    assert_eq!(ended["processing_status"], "ended");
+    let listed: Value =
+        serde_json::from_str(&answer_without_body(&c, Route::MessagesBatchesList, None).await)
+            .expect("json");
+    assert_eq!(listed["data"][0]["results_url"], own);
+    let cancelled: Value =
+        serde_json::from_str(&on_stored(&c, Route::MessagesBatchesCancel, &id, None).await)
+            .expect("json");
+    assert_eq!(cancelled["results_url"], own);
+
+    // The results: the quoted pseudonym restored in the batch's scope, the error's SSN
+    // redacted.
+    let results = on_stored(&c, Route::MessagesBatchesResults, &id, None).await;
+    let lines: Vec<Value> = results
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSONL line"))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["custom_id"], "r1");
+    assert_eq!(lines[0]["result"]["message"]["content"][0]["text"], said);
+    assert_eq!(lines[1]["result"]["message"]["content"][0]["text"], "Hello");
+    assert_eq!(
+        lines[2]["result"]["error"]["error"]["message"],
+        "SSN <US_SSN_1> is not accepted"
+    );
+    let deleted: Value =
+        serde_json::from_str(&on_stored(&c, Route::MessagesBatchesDelete, &id, None).await)
+            .expect("json");
+    assert_eq!(deleted["type"], "message_batch_deleted");
+
+    let log = audit_log(&dir.path().join("audit"));
+    assert!(log.contains("\"/v1/messages/batches/{id}/results\""));
+    assert!(!log.contains("jane.doe") && !log.contains("536-22"));
+}

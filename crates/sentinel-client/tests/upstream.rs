@@ -24,6 +24,8 @@ pub(crate) struct Seen {
     batches: Mutex<Vec<Value>>,
     /// Conversations: the object and its items.
     conversations: Mutex<Vec<(Value, Vec<Value>)>>,
+    /// Anthropic message batches: each one's requests.
+    message_batches: Mutex<Vec<Vec<Value>>>,
 }
 
 impl Seen {
@@ -798,11 +800,17 @@ pub(crate) async fn start() -> Upstream {
                 let stored = path.starts_with("/v1/responses/");
                 let kept = path.starts_with("/v1/files")
                     || path.starts_with("/v1/batches")
-                    || path.starts_with("/v1/conversations");
+                    || path.starts_with("/v1/conversations")
+                    || path.starts_with("/v1/messages/batches");
                 let filed = kept
                     && !(head.method == http::Method::POST
-                        && ["/v1/files", "/v1/batches", "/v1/conversations"]
-                            .contains(&path.as_str()));
+                        && [
+                            "/v1/files",
+                            "/v1/batches",
+                            "/v1/conversations",
+                            "/v1/messages/batches",
+                        ]
+                        .contains(&path.as_str()));
                 let seen_as = if stored || filed {
                     format!("{} {}", head.method, head.uri)
                 } else {
@@ -814,6 +822,8 @@ pub(crate) async fn start() -> Upstream {
                 s.max_in_flight.fetch_max(now, Ordering::SeqCst);
                 let r = if stored {
                     stored_response(&head.method, &path, head.uri.query())
+                } else if path.starts_with("/v1/messages/batches") {
+                    message_batches(&s, &head, &body).await
                 } else if path.starts_with("/v1/conversations")
                     || (path == "/v1/responses" && names_conversation(&body))
                 {
@@ -1045,6 +1055,85 @@ fn conversations(seen: &Seen, head: &http::request::Parts, body: &[u8]) -> hyper
                 }
                 _ => full(404, &json!({"error": {"message": "no such route"}})),
             }
+        }
+        _ => full(404, &json!({"error": {"message": "no such route"}})),
+    }
+}
+
+/// Anthropic's Message Batches API: a batch ends when it is read back, its results each
+/// request's answer from the messages route.
+async fn message_batches(
+    seen: &Seen,
+    head: &http::request::Parts,
+    body: &[u8],
+) -> hyper::Response<Body> {
+    let batch = |id: &str, ended: bool| {
+        json!({"id": id, "type": "message_batch",
+            "processing_status": if ended { "ended" } else { "in_progress" },
+            "request_counts": {"processing": 0, "succeeded": 1, "errored": 0, "canceled": 0, "expired": 0},
+            "results_url": if ended {
+                json!(format!("https://api.anthropic.com/v1/messages/batches/{id}/results"))
+            } else {
+                Value::Null
+            },
+            "created_at": "2026-12-06T00:00:00Z", "expires_at": "2026-12-07T00:00:00Z"})
+    };
+    let segments: Vec<&str> = head.uri.path().split('/').skip(4).collect();
+    match (head.method.as_str(), segments.as_slice()) {
+        ("POST", []) => {
+            let v: Value = serde_json::from_slice(body).expect("json");
+            let mut all = seen.message_batches.lock().expect("lock");
+            all.push(v["requests"].as_array().cloned().unwrap_or_default());
+            full(200, &batch(&format!("msgbatch_{}", all.len()), false))
+        }
+        ("GET", []) => {
+            let n = seen.message_batches.lock().expect("lock").len();
+            let data: Vec<Value> = (1..=n)
+                .map(|i| batch(&format!("msgbatch_{i}"), true))
+                .collect();
+            full(200, &json!({"data": data, "has_more": false}))
+        }
+        ("GET", [id]) | ("POST", [id, "cancel"]) => full(200, &batch(id, true)),
+        ("DELETE", [id]) => full(200, &json!({"id": id, "type": "message_batch_deleted"})),
+        ("GET", [id, "results"]) => {
+            let requests = {
+                let all = seen.message_batches.lock().expect("lock");
+                let i: usize = id.trim_start_matches("msgbatch_").parse().unwrap_or(0);
+                all.get(i.wrapping_sub(1)).cloned().unwrap_or_default()
+            };
+            let mut out = String::new();
+            for r in requests {
+                let answer = handle(
+                    "/v1/messages".to_owned(),
+                    Bytes::from(r["params"].to_string()),
+                )
+                .await;
+                let answer = answer.into_body().collect().await.expect("body").to_bytes();
+                let message: Value = serde_json::from_slice(&answer).expect("json");
+                out.push_str(
+                    &json!({"custom_id": r["custom_id"],
+                    "result": {"type": "succeeded", "message": message}})
+                    .to_string(),
+                );
+                out.push('\n');
+            }
+            out.push_str(
+                &json!({"custom_id": "failed", "result": {"type": "errored",
+                "error": {"type": "error", "error": {"type": "invalid_request_error",
+                    "message": "SSN 536-22-1234 is not accepted"}}}})
+                .to_string(),
+            );
+            out.push('\n');
+            let mut r = hyper::Response::new(
+                Full::new(Bytes::from(out))
+                    .map_err(|never| match never {})
+                    .boxed(),
+            );
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                "application/binary".parse().expect("ct"),
+            );
+            r
         }
         _ => full(404, &json!({"error": {"message": "no such route"}})),
     }

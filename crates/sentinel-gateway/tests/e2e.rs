@@ -1,6 +1,7 @@
-//! End to end, with programs outside Rust: the official OpenAI Python SDK against the
-//! gateway, and the dashboard rendered by headless Chromium. `cargo xtask ci` installs
-//! both and points at them with DEEPSENTINEL_TEST_PYTHON and DEEPSENTINEL_TEST_CHROMIUM.
+//! End to end, with programs outside Rust: the official OpenAI and Anthropic Python SDKs
+//! against the gateway, and the dashboard rendered by headless Chromium. `cargo xtask ci`
+//! installs them and points at them with DEEPSENTINEL_TEST_PYTHON and
+//! DEEPSENTINEL_TEST_CHROMIUM.
 
 use std::process::Command;
 use std::time::Duration;
@@ -112,6 +113,55 @@ except openai.AuthenticationError as err:
     out["unauthorized"] = err.status_code
 print(json.dumps(out))
 "#;
+
+const ANTHROPIC_SCRIPT: &str = r#"
+import sys, json
+import anthropic
+base, key = sys.argv[1], sys.argv[2]
+c = anthropic.Anthropic(base_url=base, api_key=key, max_retries=0, timeout=20)
+out = {}
+m = c.messages.create(model="claude", max_tokens=64,
+    messages=[{"role": "user", "content": "mail jane.doe@example.com"}])
+out["message"] = m.content[0].text
+b = c.messages.batches.create(requests=[{"custom_id": "r1", "params": {"model": "claude",
+    "max_tokens": 64, "messages": [{"role": "user", "content": "mail jane.doe@example.com"}]}}])
+out["results_url"] = c.messages.batches.retrieve(b.id).results_url
+out["results"] = [r.result.message.content[0].text for r in c.messages.batches.results(b.id)]
+print(json.dumps(out))
+"#;
+
+/// The official Anthropic Python SDK: messages, and a message batch whose results it
+/// fetches from the URL the batch names, which the gateway makes its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_anthropic_python_sdk_works_through_the_gateway() {
+    let gw = gateway("", true).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let script = dir.path().join("anthropic_client.py");
+    std::fs::write(&script, ANTHROPIC_SCRIPT).expect("script");
+    let mut cmd = Command::new(program("DEEPSENTINEL_TEST_PYTHON", "python3"));
+    cmd.arg(&script).arg(&gw.url).arg(KEY);
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        run(cmd, "the Anthropic Python SDK"),
+    )
+    .await
+    .expect("the Python client finished in time");
+    let v: Value = serde_json::from_str(out.trim()).expect("the script's JSON");
+    assert_eq!(v["message"], "mail <EMAIL_ADDRESS_1>");
+    let batch = String::from_utf8_lossy(&sent_to(&gw, "/messages/batches")).into_owned();
+    assert!(
+        batch.contains("mail <EMAIL_ADDRESS_1>") && !batch.contains("jane.doe"),
+        "{batch}"
+    );
+    assert_eq!(v["results_url"], "/v1/messages/batches/msgbatch_1/results");
+    assert_eq!(v["results"][0], "call <PHONE_NUMBER_1> now");
+    assert!(gw
+        .seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .any(|(p, _)| p == "/v1/messages/batches/msgbatch_1/results"));
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_openai_python_sdk_works_through_the_gateway() {

@@ -165,6 +165,42 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
                     "output_file_id": if done { json!("file-out") } else { Value::Null }})
                 .to_string(),
             )
+        } else if path == "/v1/messages" {
+            // Anthropic: the last user text, echoed.
+            (
+                "application/json",
+                json!({"id": "msg_1", "type": "message", "role": "assistant", "model": v["model"],
+                    "content": [{"type": "text", "text": text}], "stop_reason": "end_turn",
+                    "stop_sequence": null, "usage": {"input_tokens": 3, "output_tokens": 3}})
+                .to_string(),
+            )
+        } else if path.starts_with("/v1/messages/batches") && !path.ends_with("/results") {
+            // An Anthropic batch, ended as soon as it is read back; its results URL names the
+            // provider, as Anthropic's does.
+            let ended = body.is_empty();
+            (
+                "application/json",
+                json!({"id": "msgbatch_1", "type": "message_batch",
+                    "processing_status": if ended { "ended" } else { "in_progress" },
+                    "request_counts": {"processing": 0, "succeeded": 1, "errored": 0,
+                        "canceled": 0, "expired": 0},
+                    "results_url": if ended {
+                        json!("https://api.anthropic.com/v1/messages/batches/msgbatch_1/results")
+                    } else {
+                        Value::Null
+                    },
+                    "created_at": "2026-12-06T00:00:00Z", "expires_at": "2026-12-07T00:00:00Z",
+                    "ended_at": null, "archived_at": null, "cancel_initiated_at": null})
+                .to_string(),
+            )
+        } else if path == "/v1/messages/batches/msgbatch_1/results" {
+            // The batch's result, an answer with a value of its own.
+            let line = json!({"custom_id": "r1", "result": {"type": "succeeded", "message": {
+                "id": "msg_2", "type": "message", "role": "assistant", "model": "claude",
+                "content": [{"type": "text", "text": "call +1 415 555 2671 now"}],
+                "stop_reason": "end_turn", "stop_sequence": null,
+                "usage": {"input_tokens": 3, "output_tokens": 3}}}});
+            ("application/binary", format!("{line}\n"))
         } else if path == "/v1/conversations" {
             (
                 "application/json",
