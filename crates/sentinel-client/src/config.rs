@@ -177,6 +177,22 @@ pub struct ServerSection {
     /// framing and `x-deepsentinel-` headers never pass.
     #[serde(default)]
     pub forward_response_headers: Option<Vec<String>>,
+    /// What happens to a request on a path under `/v1/` that none of the gateway's routes
+    /// names (default `refuse`).
+    #[serde(default)]
+    pub other_routes: OtherRoutes,
+}
+
+/// `[server] other_routes`: requests on paths the gateway has no route for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OtherRoutes {
+    /// 404 `unknown_route`: nothing the gateway cannot read reaches the provider.
+    #[default]
+    Refuse,
+    /// Through the pipeline as [`Route::Other`](crate::Route::Other): every string of the
+    /// JSON body and of the answer is decided (a body that is not JSON gets 400).
+    Scan,
 }
 
 impl ServerSection {

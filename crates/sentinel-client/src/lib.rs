@@ -96,8 +96,8 @@ pub use client::{
 };
 pub use config::{
     AuditSection, Auth, CacheSection, ConfigError, DetectionSection, DetectionSource,
-    FailureSection, KeySection, MetricsSection, NetworkSection, PolicySection, RemoteSection,
-    ResponseStage, SentinelConfig, ServerSection,
+    FailureSection, KeySection, MetricsSection, NetworkSection, OtherRoutes, PolicySection,
+    RemoteSection, ResponseStage, SentinelConfig, ServerSection,
 };
 pub use detection::{
     Detected, Detection, DetectionMode, RemoteDetector, RemoteSettings, StreamWindow,
@@ -107,5 +107,5 @@ pub use pipeline::{
     PipelineResponse, ResponseStream, ScanOutcome, Stages, Stance, SCAN_ROUTE,
 };
 pub use refusal::{Refusal, REFUSALS_PER_SECOND};
-pub use segments::Route;
+pub use segments::{OtherMethod, Route};
 pub use shared_vault::SharedVault;

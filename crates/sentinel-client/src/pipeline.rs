@@ -1209,13 +1209,22 @@ impl Pipeline {
         id.to_owned()
     }
 
-    /// The upstream request of a route without a body (a listing, a route on a stored
-    /// resource): its method, the path with the id, and the caller's query. The id must be
-    /// one the gateway's paths accept.
+    /// The upstream request of a route without a body (a listing), on a stored resource or
+    /// on another path ([`Route::Other`]): its method, the path with the id, and the
+    /// caller's query. The id (or the other path) must be one the gateway's paths accept.
     fn resource_request(req: &PipelineRequest) -> Result<OutboundRequest, PipelineError> {
         let id = req.resource.as_deref().unwrap_or_default();
-        let named = req.route.on_resource().then_some(id);
-        if Route::of(&req.route.method(), &req.route.path_for(id)) != Some((req.route, named)) {
+        if let Route::Other(_) = req.route {
+            if Route::other(&req.route.method(), id) != Some(req.route) {
+                return Err(PipelineError::BadRequest {
+                    message: "the path must be one under /v1/ that no known route names, of \
+                              letters, digits and '.' '_' '-' '~'"
+                        .to_owned(),
+                });
+            }
+        } else if Route::of(&req.route.method(), &req.route.path_for(id))
+            != Some((req.route, req.route.on_resource().then_some(id)))
+        {
             return Err(PipelineError::BadRequest {
                 message: format!(
                     "{} needs the id of a stored resource (letters, digits, '_' and '-')",
@@ -1223,7 +1232,10 @@ impl Pipeline {
                 ),
             });
         }
-        let path = req.route.path_for(id);
+        let path = match req.route {
+            Route::Other(_) => id.to_owned(),
+            route => route.path_for(id),
+        };
         let mut path = path.strip_prefix("/v1").unwrap_or(&path).to_owned();
         if let Some(q) = req.query.as_deref().filter(|q| !q.is_empty()) {
             path.push('?');
@@ -1365,7 +1377,8 @@ impl Pipeline {
     ) -> Result<PipelineResponse, PipelineError> {
         // Parse: JSON, a form's text fields as one object, or (a stored resource's route)
         // the request to the upstream, checked before anything is recorded.
-        let resource = if req.route.takes_body() && !req.route.on_resource() {
+        let other = matches!(req.route, Route::Other(_));
+        let resource = if req.route.takes_body() && !req.route.on_resource() && !other {
             None
         } else {
             Some(Pipeline::resource_request(req)?)
@@ -1392,8 +1405,11 @@ impl Pipeline {
                 }
                 fields
             }
-            // A listing or a stored resource's route: whatever body came is not sent on.
-            None if !req.route.takes_body() => Value::Object(serde_json::Map::new()),
+            // A listing or a stored resource's route: whatever body came is not sent on. On
+            // another route, an empty body (a cancellation) is sent on as it came.
+            None if !req.route.takes_body() || (other && req.body.is_empty()) => {
+                Value::Object(serde_json::Map::new())
+            }
             None => serde_json::from_slice(&req.body).map_err(|e| PipelineError::BadRequest {
                 message: format!("body is not valid JSON ({e})"),
             })?,
@@ -1726,9 +1742,11 @@ impl Pipeline {
                 });
             }
         };
-        let processed = if req.route == Route::AudioSpeech && !is_text(&cached.content_type) {
-            // Speech: the audio is passed on as it came (it is not text), and the answer is
-            // on record like any other.
+        let other = matches!(req.route, Route::Other(_));
+        let unread = (req.route == Route::AudioSpeech || other) && !is_text(&cached.content_type);
+        let processed = if unread {
+            // Speech, or a file's bytes on another route: passed on as it came (it is not
+            // text), and the answer is on record like any other.
             let notes = AnswerNotes::default();
             let none = Segments::default();
             self.settle_answer(req, model, &mut Value::Null, &none, notes, t.last)
@@ -1739,6 +1757,9 @@ impl Pipeline {
             Route::FilesContent | Route::MessagesBatchesResults
         ) {
             self.process_file(req, model, body, t.last).await?
+        } else if other {
+            // No walker knows the answer: every string of it, or all of it as text.
+            self.process_other(req, model, &body, 0, t.last).await?
         } else {
             let body = gateway_results_urls(req.route, body);
             self.process_response(req, model, &body, t.last).await?
@@ -1882,8 +1903,8 @@ impl Pipeline {
     }
 
     /// Restore, the response-direction scan and policy over an answer the route's walker
-    /// does not read: an upstream's error body (`upstream_status` set), or a success answer
-    /// that is not a JSON object. Every string of a JSON body is a text; any other body is
+    /// does not read: an upstream's error body (`upstream_status` set), a success answer
+    /// that is not a JSON object, or any answer on another route ([`Route::Other`]). Every string of a JSON body is a text; any other body is
     /// one text (invalid UTF-8 read as U+FFFD, and written so only when something changed).
     /// Recorded as the answer's event, with the outcome `upstream_status` for an error.
     async fn process_other(
@@ -2891,6 +2912,9 @@ impl ResponseStream {
             self.emit(&event);
             return;
         }
+        if let Route::Other(_) = self.route {
+            return self.process_other(event).await;
+        }
         let Ok(mut v) = serde_json::from_str::<Value>(&event.data) else {
             // Not JSON: passed on untouched (providers' keep-alives, unknown events).
             self.emit(&event);
@@ -3025,6 +3049,25 @@ impl ResponseStream {
             data: json_out::to_string(&v),
             ..event
         });
+    }
+
+    /// An event of a stream on another route ([`Route::Other`]), whose shape no walker
+    /// knows: every string of its JSON data, or its data as one text, decided whole (a
+    /// value split across two events is not joined).
+    async fn process_other(&mut self, event: SseEvent) {
+        let (mut v, json) = match serde_json::from_str::<Value>(&event.data) {
+            Ok(v) => (v, true),
+            Err(_) => (Value::String(event.data.clone()), false),
+        };
+        let segments = all_strings(&v);
+        if !segments.is_empty() && !self.scan_whole(&mut v, &segments).await {
+            return;
+        }
+        let data = match v {
+            Value::String(text) if !json => text,
+            v => json_out::to_string(&v),
+        };
+        self.emit(&SseEvent { data, ..event });
     }
 
     /// Takes the audio data out of each choice of chat chunk `v` and holds it, as a chunk

@@ -115,6 +115,41 @@ pub enum Route {
     /// Anthropic `GET /v1/messages/batches/{id}/results`: JSONL, each result's message
     /// restored and scanned as a [`Route::Messages`] answer, in the batch's scope.
     MessagesBatchesResults,
+    /// A path under `/v1/` that no other route names, with its method (a gateway with
+    /// `[server] other_routes = "scan"`; [`Route::other`]): every string of the JSON
+    /// request and of the answer is decided, as no walker knows which hold text. The path
+    /// is the request's [`PipelineRequest::resource`](crate::PipelineRequest::resource);
+    /// metrics and audit records name it `other`.
+    Other(OtherMethod),
+}
+
+/// The method of a [`Route::Other`] request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OtherMethod {
+    /// `GET`.
+    Get,
+    /// `POST`.
+    Post,
+    /// `PUT`.
+    Put,
+    /// `PATCH`.
+    Patch,
+    /// `DELETE`.
+    Delete,
+}
+
+impl OtherMethod {
+    /// The method, if it is one of these.
+    pub fn of(method: &http::Method) -> Option<OtherMethod> {
+        Some(match *method {
+            http::Method::GET => OtherMethod::Get,
+            http::Method::POST => OtherMethod::Post,
+            http::Method::PUT => OtherMethod::Put,
+            http::Method::PATCH => OtherMethod::Patch,
+            http::Method::DELETE => OtherMethod::Delete,
+            _ => return None,
+        })
+    }
 }
 
 /// The keys of a Responses API item that hold text ([`Walk::output_item`]), for an
@@ -183,6 +218,7 @@ impl Route {
             }
             Route::MessagesBatchesCancel => "/v1/messages/batches/{id}/cancel",
             Route::MessagesBatchesResults => "/v1/messages/batches/{id}/results",
+            Route::Other(_) => "other",
         }
     }
 
@@ -216,12 +252,54 @@ impl Route {
             | Route::ConversationsDelete
             | Route::ConversationItemDelete
             | Route::MessagesBatchesDelete => http::Method::DELETE,
+            Route::Other(m) => match m {
+                OtherMethod::Get => http::Method::GET,
+                OtherMethod::Post => http::Method::POST,
+                OtherMethod::Put => http::Method::PUT,
+                OtherMethod::Patch => http::Method::PATCH,
+                OtherMethod::Delete => http::Method::DELETE,
+            },
             _ => http::Method::POST,
         }
     }
 
-    /// Whether the route acts on a stored resource named in its path
-    /// ([`PipelineRequest::resource`](crate::PipelineRequest::resource)) and takes no body.
+    /// The [`Route::Other`] of a request the other routes do not name: a path under
+    /// `/v1/` of segments of letters, digits and `.` `_` `-` `~` (no empty or dot
+    /// segments, at most 512 bytes), with `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    /// `None` for anything else, and for what [`Route::of`] names.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use http::Method;
+    /// use sentinel_client::{OtherMethod, Route};
+    ///
+    /// assert_eq!(
+    ///     Route::other(&Method::POST, "/v1/vector_stores/vs_1/search"),
+    ///     Some(Route::Other(OtherMethod::Post))
+    /// );
+    /// assert_eq!(Route::other(&Method::POST, "/v1/chat/completions"), None);
+    /// assert_eq!(Route::other(&Method::GET, "/v1/files/../admin"), None);
+    /// assert_eq!(Route::other(&Method::GET, "/admin"), None);
+    /// ```
+    pub fn other(method: &http::Method, path: &str) -> Option<Route> {
+        let rest = path.strip_prefix("/v1/")?;
+        let valid = path.len() <= 512
+            && rest.split('/').all(|s| {
+                !s.is_empty()
+                    && s != "."
+                    && s != ".."
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b))
+            });
+        if !valid || Route::of(method, path).is_some() {
+            return None;
+        }
+        OtherMethod::of(method).map(Route::Other)
+    }
+
+    /// Whether the route acts on a stored resource whose id is in its path
+    /// ([`PipelineRequest::resource`](crate::PipelineRequest::resource)).
     ///
     /// # Example
     ///
@@ -248,6 +326,9 @@ impl Route {
     /// assert!(!Route::BatchesCancel.takes_body());
     /// ```
     pub fn takes_body(self) -> bool {
+        if let Route::Other(m) = self {
+            return matches!(m, OtherMethod::Post | OtherMethod::Put | OtherMethod::Patch);
+        }
         self.method() == http::Method::POST
             && !matches!(
                 self,
@@ -971,6 +1052,11 @@ impl Walk {
             | Route::MessagesBatchesCancel
             | Route::MessagesBatchesDelete
             | Route::MessagesBatchesResults => {}
+            // No walker knows this route's body: every string.
+            Route::Other(_) => {
+                w.strings_under(body);
+                return;
+            }
             // Each request's parameters, as a message request's.
             Route::MessagesBatches => w.items(body, "requests", |w, r| {
                 w.at(r, &["params"], |w, p| w.request(Route::Messages, p));
@@ -1126,8 +1212,8 @@ pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
         | Route::MessagesBatchesRetrieve
         | Route::MessagesBatchesCancel
         | Route::MessagesBatchesDelete => &[],
-        // Read whole (`files::file_document`).
-        Route::MessagesBatchesResults => &[],
+        // Read whole (`files::file_document`), or every string (`all_strings`).
+        Route::MessagesBatchesResults | Route::Other(_) => &[],
     }
 }
 
@@ -1273,6 +1359,7 @@ impl Walk {
             | Route::MessagesBatchesCancel
             | Route::MessagesBatchesDelete => {}
             Route::MessagesBatchesResults => w.file(body),
+            Route::Other(_) => w.strings_under(body),
         }
     }
 }

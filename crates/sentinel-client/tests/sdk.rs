@@ -2405,3 +2405,139 @@ async fn anthropic_message_batches_go_up_decided_and_their_results_come_back_res
     assert!(log.contains("\"/v1/messages/batches/{id}/results\""));
     assert!(!log.contains("jane.doe") && !log.contains("536-22"));
 }
+
+/// A request on a path `Route::other` admits, through the pipeline.
+async fn elsewhere(
+    c: &SentinelClient,
+    method: http::Method,
+    path: &str,
+    query: Option<&str>,
+    body: &str,
+) -> Result<sentinel_client::PipelineResponse, sentinel_client::PipelineError> {
+    let route = Route::other(&method, path).expect("another route");
+    let mut req = PipelineRequest::new(route, "t", body.to_owned());
+    req.resource = Some(path.to_owned());
+    req.query = query.map(str::to_owned);
+    c.pipeline().handle(req).await
+}
+
+#[tokio::test]
+async fn other_routes_have_every_string_decided_both_ways() {
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = audited_client(&up, dir.path());
+    let ok = |r: Result<_, sentinel_client::PipelineError>| r.expect("answered");
+    // A vector store search: the query went up redacted; the chunks, attributes and the
+    // echoed query came back scanned.
+    let found: Value = serde_json::from_str(
+        &body_of(ok(elsewhere(
+            &c,
+            http::Method::POST,
+            "/v1/vector_stores/vs_1/search",
+            None,
+            r#"{"query": "notes about jane.doe@example.com", "max_num_results": 3}"#,
+        )
+        .await))
+        .await,
+    )
+    .expect("json");
+    let sent =
+        String::from_utf8_lossy(&up.seen.last("/v1/vector_stores/vs_1/search").expect("sent"))
+            .into_owned();
+    assert!(
+        sent.contains("notes about <EMAIL_ADDRESS_1>") && sent.contains("\"max_num_results\":3"),
+        "{sent}"
+    );
+    assert_eq!(
+        found["data"][0]["content"][0]["text"],
+        "The SSN on file is <US_SSN_1>."
+    );
+    assert_eq!(found["data"][0]["attributes"]["owner"], "<EMAIL_ADDRESS_1>");
+    assert_eq!(found["search_query"][0], "notes about <EMAIL_ADDRESS_1>");
+    // A listing, its query sent on; a cancellation with an empty body, sent empty.
+    let jobs: Value = serde_json::from_str(
+        &body_of(ok(elsewhere(
+            &c,
+            http::Method::GET,
+            "/v1/fine_tuning/jobs",
+            Some("limit=2"),
+            "",
+        )
+        .await))
+        .await,
+    )
+    .expect("json");
+    assert_eq!(
+        jobs["data"][0]["error"]["message"],
+        "Line 3 names <EMAIL_ADDRESS_1>"
+    );
+    assert!(up.seen.last("GET /v1/fine_tuning/jobs?limit=2").is_some());
+    let cancelled = ok(elsewhere(
+        &c,
+        http::Method::POST,
+        "/v1/fine_tuning/jobs/ftjob-1/cancel",
+        None,
+        "",
+    )
+    .await);
+    assert_eq!(cancelled.status, 200);
+    // A stream: each event decided whole.
+    let streamed = body_of(ok(elsewhere(
+        &c,
+        http::Method::POST,
+        "/v1/threads/runs",
+        None,
+        r#"{"assistant_id": "asst_1", "stream": true}"#,
+    )
+    .await))
+    .await;
+    assert!(
+        streamed.contains("on file is <US_SSN_1>.") && !streamed.contains("536-22"),
+        "{streamed}"
+    );
+    assert!(streamed.contains("[DONE]"));
+    // An answer that is not text passes as it came.
+    let png = ok(elsewhere(
+        &c,
+        http::Method::GET,
+        "/v1/containers/cntr_1/files/f_1/content",
+        None,
+        "",
+    )
+    .await);
+    match png.body {
+        sentinel_client::PipelineBody::Full(b) => assert_eq!(&b[..], b"\x89PNG 536-22-1234"),
+        sentinel_client::PipelineBody::Stream(_) => panic!("a whole answer"),
+    }
+    // A body that is not JSON, and a path that is not one, are refused before anything
+    // is sent.
+    let calls = up.seen.calls.load(Ordering::SeqCst);
+    let form = elsewhere(
+        &c,
+        http::Method::POST,
+        "/v1/uploads/u_1/parts",
+        None,
+        "--x\r\n",
+    )
+    .await;
+    assert!(
+        matches!(form, Err(sentinel_client::PipelineError::BadRequest { .. })),
+        "{form:?}"
+    );
+    let mut bad = PipelineRequest::new(
+        Route::Other(sentinel_client::OtherMethod::Get),
+        "t",
+        Vec::new(),
+    );
+    bad.resource = Some("/v1/chat/completions/../../admin".to_owned());
+    let e = c.pipeline().handle(bad).await.expect_err("refused");
+    assert!(
+        matches!(e, sentinel_client::PipelineError::BadRequest { .. }),
+        "{e}"
+    );
+    assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls);
+    // On record as `other`, never the path or a value.
+    let log = audit_log(dir.path());
+    assert!(log.contains("\"route\":\"other\""));
+    assert!(!log.contains("vs_1") && !log.contains("jane.doe") && !log.contains("536-22"));
+}

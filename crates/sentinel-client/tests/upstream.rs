@@ -811,7 +811,9 @@ pub(crate) async fn start() -> Upstream {
                             "/v1/messages/batches",
                         ]
                         .contains(&path.as_str()));
-                let seen_as = if stored || filed {
+                let listed =
+                    path.starts_with("/v1/fine_tuning") || path.starts_with("/v1/containers");
+                let seen_as = if stored || filed || listed {
                     format!("{} {}", head.method, head.uri)
                 } else {
                     path.clone()
@@ -822,6 +824,16 @@ pub(crate) async fn start() -> Upstream {
                 s.max_in_flight.fetch_max(now, Ordering::SeqCst);
                 let r = if stored {
                     stored_response(&head.method, &path, head.uri.query())
+                } else if [
+                    "/v1/vector_stores",
+                    "/v1/fine_tuning",
+                    "/v1/threads",
+                    "/v1/containers",
+                ]
+                .iter()
+                .any(|p| path.starts_with(p))
+                {
+                    elsewhere(&head, &body)
                 } else if path.starts_with("/v1/messages/batches") {
                     message_batches(&s, &head, &body).await
                 } else if path.starts_with("/v1/conversations")
@@ -1132,6 +1144,57 @@ async fn message_batches(
             r.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
                 "application/binary".parse().expect("ct"),
+            );
+            r
+        }
+        _ => full(404, &json!({"error": {"message": "no such route"}})),
+    }
+}
+
+/// Routes the gateway has no walker for, with values of their own in their answers: a
+/// vector store search, fine-tuning jobs, a streamed run, a container's file.
+fn elsewhere(head: &http::request::Parts, body: &[u8]) -> hyper::Response<Body> {
+    let path = head.uri.path();
+    match (head.method.as_str(), path) {
+        ("POST", "/v1/vector_stores/vs_1/search") => {
+            let v: Value = serde_json::from_slice(body).expect("json");
+            full(
+                200,
+                &json!({"object": "vector_store.search_results.page",
+                "search_query": [v["query"]], "has_more": false,
+                "data": [{"file_id": "file-1", "filename": "notes.txt", "score": 0.9,
+                    "attributes": {"owner": "bob@example.org"},
+                    "content": [{"type": "text", "text": "The SSN on file is 536-22-1234."}]}]}),
+            )
+        }
+        ("GET", "/v1/fine_tuning/jobs") => full(
+            200,
+            &json!({"object": "list", "has_more": false,
+            "data": [{"id": "ftjob-1", "object": "fine_tuning.job", "status": "failed",
+                "error": {"message": "Line 3 names jane.doe@example.com", "code": "invalid"}}]}),
+        ),
+        ("POST", "/v1/fine_tuning/jobs/ftjob-1/cancel") if body.is_empty() => full(
+            200,
+            &json!({"id": "ftjob-1", "object": "fine_tuning.job", "status": "cancelled"}),
+        ),
+        ("POST", "/v1/threads/runs") => {
+            let events = ["The SSN ", "on file is 536-22-1234.", "Done."]
+                .iter()
+                .map(|t| format!("event: thread.message.delta\ndata: {}\n\n",
+                    json!({"object": "thread.message.delta", "delta": {"content": [{"type": "text", "text": {"value": t}}]}})))
+                .chain(std::iter::once("event: done\ndata: [DONE]\n\n".to_owned()))
+                .collect();
+            sse(events)
+        }
+        ("GET", "/v1/containers/cntr_1/files/f_1/content") => {
+            let mut r = hyper::Response::new(
+                Full::new(Bytes::from_static(b"\x89PNG 536-22-1234"))
+                    .map_err(|never| match never {})
+                    .boxed(),
+            );
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                "image/png".parse().expect("ct"),
             );
             r
         }

@@ -55,8 +55,9 @@ use sha2::{Digest, Sha256};
 use headers::HeaderRules;
 use rate::KeyRate;
 use sentinel_client::{
-    new_request_id, Auth, CacheSection, DetectionSource, NetworkSection, Pipeline, PipelineBody,
-    PipelineError, PipelineRequest, Refusal, Route, SentinelConfig, ServerSection, Stages,
+    new_request_id, Auth, CacheSection, DetectionSource, NetworkSection, OtherRoutes, Pipeline,
+    PipelineBody, PipelineError, PipelineRequest, Refusal, Route, SentinelConfig, ServerSection,
+    Stages,
 };
 use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
 use sentinel_policy::{Direction, PolicySet};
@@ -115,6 +116,8 @@ struct Live {
     shutdown_delay: Duration,
     /// `[server] forward_request_headers` and `forward_response_headers`.
     headers: HeaderRules,
+    /// `[server] other_routes`.
+    other_routes: OtherRoutes,
 }
 
 impl Live {
@@ -148,6 +151,7 @@ impl Live {
             grace: ms(s.shutdown_grace_ms, 30_000),
             shutdown_delay: ms(s.shutdown_delay_ms, 0),
             headers,
+            other_routes: s.other_routes,
         }
     }
 }
@@ -1274,7 +1278,11 @@ async fn answer<'s>(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let route = Route::of(&method, path);
+    let route = Route::of(&method, path).or_else(|| match live.other_routes {
+        // A path no route names, through the pipeline with every string decided.
+        OtherRoutes::Scan => Route::other(&method, path).map(|r| (r, Some(path))),
+        OtherRoutes::Refuse => None,
+    });
     let native = matches!(
         (method.as_str(), path),
         ("POST", "/analyze" | "/anonymize" | "/v1/sentinel/scan")

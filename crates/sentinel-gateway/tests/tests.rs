@@ -1134,6 +1134,38 @@ async fn keys_redaction_blocking_and_bad_input() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// A path no route names gets 404 unless `[server] other_routes = "scan"`, which sends
+/// it through the pipeline with every string of its JSON decided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_routes_are_refused_unless_scanned() {
+    let search = json!({"query": "notes about jane.doe@example.com"}).to_string();
+    let refusing = gateway("", false).await;
+    let c = client(&refusing.url, None);
+    let (status, v, _) = post(&c, "/v1/vector_stores/vs_1/search", search.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    assert_eq!(v["error"]["code"], "unknown_route");
+    assert!(refusing.seen.lock().expect("lock").is_empty());
+
+    let scanning = gateway("[server]\nother_routes = \"scan\"\n", false).await;
+    let c = client(&scanning.url, None);
+    let (status, v, _) = post(&c, "/v1/vector_stores/vs_1/search", search).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let sent = last_sent_raw(&scanning, "/v1/vector_stores/vs_1/search");
+    assert!(
+        sent.contains("notes about <EMAIL_ADDRESS_1>") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
+    // Still refused: a path outside /v1/, one that climbs, a body that is not JSON.
+    for (path, body, want) in [
+        ("/v2/anything", "{}", StatusCode::NOT_FOUND),
+        ("/v1/files/../../admin", "{}", StatusCode::NOT_FOUND),
+        ("/v1/uploads/u_1/parts", "--form", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, v, _) = post(&c, path, body).await;
+        assert_eq!(status, want, "{path}: {v}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_models_and_sentinel_routes() {
     let gw = gateway("", false).await;
