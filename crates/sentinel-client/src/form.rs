@@ -45,7 +45,14 @@ struct Part {
     data: Bytes,
     /// A file (it has a file name): carried as it came, never read as text.
     file: bool,
+    /// The file's name, as the caller gave it (`Content-Disposition`'s `filename`).
+    file_name: Option<String>,
 }
+
+/// The key of [`Form::fields`] under which the file parts' names are listed, in order: a
+/// name no part can have (a header value holds no NUL), so the names are scanned and
+/// decided as the texts are, and [`Form::encode`] writes the decided names back.
+pub(crate) const FILE_NAMES: &str = "\0file names";
 
 /// A parsed `multipart/form-data` body.
 #[derive(Debug)]
@@ -75,7 +82,8 @@ impl Form {
         let malformed = |e: multer::Error| FormError::Malformed(e.to_string());
         while let Some(field) = multipart.next_field().await.map_err(malformed)? {
             let name = field.name().ok_or(FormError::Unnamed)?.to_owned();
-            let file = field.file_name().is_some();
+            let file_name = field.file_name().map(str::to_owned);
+            let file = file_name.is_some();
             let headers = field.headers().clone();
             let data = field.bytes().await.map_err(malformed)?;
             if !file && std::str::from_utf8(&data).is_err() {
@@ -86,15 +94,24 @@ impl Form {
                 headers,
                 data,
                 file,
+                file_name,
             });
         }
         Ok(Form { boundary, parts })
     }
 
     /// The text fields as one object: a name to its string, or to its strings in order
-    /// when the name repeats.
+    /// when the name repeats; and the file parts' names under [`FILE_NAMES`].
     pub(crate) fn fields(&self) -> Value {
         let mut out = Map::new();
+        let names: Vec<Value> = self
+            .parts
+            .iter()
+            .filter_map(|p| p.file_name.clone().map(Value::String))
+            .collect();
+        if !names.is_empty() {
+            out.insert(FILE_NAMES.to_owned(), Value::Array(names));
+        }
         for p in self.parts.iter().filter(|p| !p.file) {
             // Checked to be UTF-8 when parsed.
             let text = Value::String(String::from_utf8_lossy(&p.data).into_owned());
@@ -153,20 +170,8 @@ impl Form {
     }
 
     fn push(&mut self, name: &str, file_name: Option<&str>, data: Bytes) {
-        // Quotes, line ends and NULs cannot stand in a quoted header parameter; the names
-        // are the caller's, so they are escaped as browsers escape them.
-        let quoted = |v: &str| {
-            v.replace('"', "%22")
-                .replace('\r', "%0D")
-                .replace('\n', "%0A")
-                .replace('\0', "")
-        };
-        let mut disposition = format!("form-data; name=\"{}\"", quoted(name));
-        if let Some(f) = file_name {
-            disposition.push_str(&format!("; filename=\"{}\"", quoted(f)));
-        }
         let mut headers = http::HeaderMap::new();
-        if let Ok(v) = http::HeaderValue::from_str(&disposition) {
+        if let Some(v) = disposition(name, file_name) {
             headers.insert(http::header::CONTENT_DISPOSITION, v);
         }
         if file_name.is_some() {
@@ -180,6 +185,8 @@ impl Form {
             headers,
             data,
             file: file_name.is_some(),
+            // As it is written, and read back.
+            file_name: file_name.map(escaped),
         });
     }
 
@@ -190,7 +197,18 @@ impl Form {
         let size = self.parts.iter().map(|p| p.data.len() + 256).sum::<usize>();
         let mut out = BytesMut::with_capacity(size);
         let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut names = fields
+            .get(FILE_NAMES)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
         for p in &self.parts {
+            // A file's name as decided, when it changed: its disposition written again.
+            let decided = p.file_name.as_ref().and_then(|_| names.next());
+            let renamed = match (&p.file_name, decided) {
+                (Some(was), Some(Value::String(is))) if was != is => disposition(&p.name, Some(is)),
+                _ => None,
+            };
             let data: &[u8] = if p.file {
                 &p.data
             } else {
@@ -216,6 +234,10 @@ impl Form {
             out.put_slice(delimiter.as_bytes());
             out.put_slice(b"\r\n");
             for (name, value) in &p.headers {
+                let value = match &renamed {
+                    Some(v) if name == http::header::CONTENT_DISPOSITION => v,
+                    _ => value,
+                };
                 out.put_slice(name.as_str().as_bytes());
                 out.put_slice(b": ");
                 out.put_slice(value.as_bytes());
@@ -229,6 +251,27 @@ impl Form {
         out.put_slice(b"--\r\n");
         Ok(out.freeze())
     }
+}
+
+/// A part's `Content-Disposition`: its name, and a file's name. Quotes and line ends
+/// cannot stand in a quoted header parameter; the names are the caller's, so they are
+/// escaped as browsers escape them, and other control characters dropped (UTF-8 stays).
+fn disposition(name: &str, file_name: Option<&str>) -> Option<http::HeaderValue> {
+    let mut value = format!("form-data; name=\"{}\"", escaped(name));
+    if let Some(f) = file_name {
+        value.push_str(&format!("; filename=\"{}\"", escaped(f)));
+    }
+    http::HeaderValue::from_bytes(value.as_bytes()).ok()
+}
+
+/// `v` as it can stand in a quoted header parameter ([`disposition`]).
+fn escaped(v: &str) -> String {
+    v.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 #[cfg(test)]
@@ -257,7 +300,7 @@ mod tests {
         assert_eq!(
             fields,
             json!({"model": "whisper-1", "prompt": "mail jane@example.com",
-                "g[]": ["word", "segment"]})
+                "g[]": ["word", "segment"], FILE_NAMES: ["a.wav"]})
         );
         fields["prompt"] = json!("mail <EMAIL_ADDRESS_1>");
         fields["g[]"][1] = json!("segments");
@@ -274,6 +317,30 @@ mod tests {
             Form::parse(TYPE, same).await.expect("parses").fields(),
             form.fields()
         );
+    }
+
+    #[tokio::test]
+    async fn file_names_are_listed_and_written_back_when_decided() {
+        let form = Form::parse(TYPE, body()).await.expect("form");
+        let mut fields = form.fields();
+        assert_eq!(fields[FILE_NAMES], json!(["a.wav"]));
+        fields[FILE_NAMES][0] = json!("call with <PHONE_NUMBER_1> \"x\"\u{1}é.wav");
+        let again = Form::parse(TYPE, form.encode(&fields).expect("encoded"))
+            .await
+            .expect("parses");
+        let file = again.parts.iter().find(|p| p.file).expect("the file");
+        assert_eq!(
+            file.file_name.as_deref(),
+            Some("call with <PHONE_NUMBER_1> %22x%22é.wav")
+        );
+        assert_eq!(&file.data[..], b"RIFF\x00\xff\xfe--X");
+        assert_eq!(file.headers["content-type"], "audio/wav");
+        // The text fields kept their places and values.
+        let mut back = again.fields();
+        back.as_object_mut().expect("object").remove(FILE_NAMES);
+        let mut want = form.fields();
+        want.as_object_mut().expect("object").remove(FILE_NAMES);
+        assert_eq!(back, want);
     }
 
     #[tokio::test]

@@ -8,6 +8,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
+use crate::form::FILE_NAMES;
+
 /// A provider route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Route {
@@ -1070,6 +1072,7 @@ impl Walk {
             // The file, read as text (`files::file_document`); the other fields are settings.
             Route::Files => {
                 w.at(body, &["file"], Walk::file);
+                w.at(body, &[FILE_NAMES], Walk::strings_under);
                 return;
             }
             // The batch's `metadata`, with the identifiers below.

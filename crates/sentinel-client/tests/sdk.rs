@@ -2132,10 +2132,16 @@ async fn files_that_are_not_jsonl_are_read_whole_or_carried_unread() {
     // A text file: scanned whole, and written again.
     let letter = "Dear Jane,\nplease call 415-555-0100 or mail jane.doe@example.com.\n";
     c.pipeline()
-        .handle(file_upload("user_data", "letter.txt", letter.as_bytes()))
+        .handle(file_upload(
+            "user_data",
+            "jane.doe@example.com letter.txt",
+            letter.as_bytes(),
+        ))
         .await
         .expect("uploaded");
-    let sent = up.seen.files.lock().expect("lock")[0].2.clone();
+    let (_, name, sent) = up.seen.files.lock().expect("lock")[0].clone();
+    // The file's name is decided too.
+    assert_eq!(name, "<EMAIL_ADDRESS_1> letter.txt");
     let sent = String::from_utf8_lossy(&sent).into_owned();
     assert!(
         sent.starts_with("Dear Jane,\nplease call ") && !sent.contains("jane.doe"),
