@@ -1313,6 +1313,13 @@ impl Pipeline {
                 if let Some(file) = chains::input_file_id(&req.body) {
                     req.conversation = Some(self.answer_scope(&req.tenant, &file).await);
                 }
+            } else if matches!(
+                req.route,
+                Route::Files | Route::Conversations | Route::MessagesBatches
+            ) {
+                // What this request stores is read back later, maybe on another replica:
+                // its scope is kept (and shared) as a conversation's.
+                req.conversation = Some(req.request_id.clone());
             }
         }
         let mut t = Timings::starting(started);

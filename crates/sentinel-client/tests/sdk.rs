@@ -1827,7 +1827,12 @@ async fn audio_passes_on_and_the_text_around_it_is_decided() {
 
 /// The answer to a request on the stored response `id` (`GET /v1/responses/{id}` and its
 /// kin), as text.
-async fn on_stored(c: &SentinelClient, route: Route, id: &str, query: Option<&str>) -> String {
+pub(crate) async fn on_stored(
+    c: &SentinelClient,
+    route: Route,
+    id: &str,
+    query: Option<&str>,
+) -> String {
     let mut req = PipelineRequest::new(route, "t", Vec::new());
     req.resource = Some(id.to_owned());
     req.query = query.map(str::to_owned);
@@ -1977,7 +1982,7 @@ async fn speech_and_transcripts_have_typed_calls() {
 }
 
 /// A `multipart/form-data` upload of `data` as the form's `file`, with `purpose`.
-fn file_upload(purpose: &str, file_name: &str, data: &[u8]) -> PipelineRequest {
+pub(crate) fn file_upload(purpose: &str, file_name: &str, data: &[u8]) -> PipelineRequest {
     let b = "sentinel-test-boundary";
     let mut form = format!(
         "--{b}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n{purpose}\r\n\

@@ -374,3 +374,59 @@ async fn the_response_cache_and_the_vault_share_one_connection() {
         .count();
     assert_eq!(others, 1, "{clients}");
 }
+
+/// A batch file uploaded on one replica has its pseudonyms restored in the batch's output
+/// read on another: the upload's scope is shared, and the file, the batch and its output
+/// file are chained to it through Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_uploaded_on_one_replica_is_restored_on_another() {
+    let redis = RedisServer::start();
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = (
+        token_replica(&up, &redis, dir.path(), true),
+        token_replica(&up, &redis, dir.path(), true),
+    );
+    let said = "mail jane.doe@example.com today";
+    let line = json!({"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": "echo", "messages": [{"role": "user", "content": said}]}});
+    let uploaded: serde_json::Value = serde_json::from_str(
+        &body_of(
+            a.pipeline()
+                .handle(crate::sdk::file_upload(
+                    "batch",
+                    "in.jsonl",
+                    format!("{line}\n").as_bytes(),
+                ))
+                .await
+                .expect("uploaded"),
+        )
+        .await,
+    )
+    .expect("json");
+    let sent = up.seen.files.lock().expect("lock")[0].2.clone();
+    assert!(!String::from_utf8_lossy(&sent).contains("jane.doe"));
+
+    // Everything after the upload on the other replica.
+    let create = PipelineRequest::new(
+        Route::Batches,
+        "t",
+        json!({"input_file_id": uploaded["id"], "endpoint": "/v1/chat/completions",
+            "completion_window": "24h"})
+        .to_string(),
+    );
+    let batch: serde_json::Value =
+        serde_json::from_str(&body_of(b.pipeline().handle(create).await.expect("batch")).await)
+            .expect("json");
+    let id = batch["id"].as_str().expect("an id");
+    let done: serde_json::Value =
+        serde_json::from_str(&crate::sdk::on_stored(&b, Route::BatchesRetrieve, id, None).await)
+            .expect("json");
+    let output = done["output_file_id"].as_str().expect("an output file");
+    let content = crate::sdk::on_stored(&b, Route::FilesContent, output, None).await;
+    let answer: serde_json::Value = serde_json::from_str(content.trim()).expect("a line");
+    assert_eq!(
+        answer["response"]["body"]["choices"][0]["message"]["content"],
+        said
+    );
+}
