@@ -26,6 +26,11 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// A TTL in whole milliseconds for `PX` and `PEXPIRE`, at least 1.
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
 fn error(e: &redis::RedisError) -> StoreError {
     StoreError {
         store: "redis",
@@ -118,7 +123,7 @@ impl SharedStore for RedisStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
-            let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let ms = millis(ttl);
             redis::cmd("SET")
                 .arg(self.name_of(key))
                 .arg(value)
@@ -142,7 +147,7 @@ impl SharedStore for RedisStore {
             }
             let mut conn = self.conn.clone();
             let name = self.name_of(key);
-            let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let ms = millis(ttl);
             let mut hset = redis::cmd("HSET");
             hset.arg(&name);
             for (field, value) in fields {

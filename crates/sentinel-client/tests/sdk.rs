@@ -693,6 +693,19 @@ action = "pseudonymize"
 direction = "request"
 "#;
 
+/// A client whose policy pseudonymizes requests' PII and redacts SSNs in answers, audited
+/// into the returned directory: what a stored thing read back later shows (a pseudonym
+/// restored, the answer's own SSN redacted).
+fn restoring_client(up: &Upstream) -> (SentinelClient, tempfile::TempDir) {
+    policy_client(
+        up,
+        &format!(
+            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
+        ),
+        true,
+    )
+}
+
 fn pseudo_client(up: &Upstream) -> (SentinelClient, tempfile::TempDir) {
     policy_client(up, PSEUDO_POLICY, false)
 }
@@ -1825,7 +1838,7 @@ async fn audio_passes_on_and_the_text_around_it_is_decided() {
     }
 }
 
-/// The answer to a request on the stored response `id` (`GET /v1/responses/{id}` and its
+/// The answer to a request on the stored resource `id` (`GET /v1/responses/{id}` and its
 /// kin), as text.
 pub(crate) async fn on_stored(
     c: &SentinelClient,
@@ -1833,8 +1846,18 @@ pub(crate) async fn on_stored(
     id: &str,
     query: Option<&str>,
 ) -> String {
+    bodiless(c, route, Some(id), query).await
+}
+
+/// The answer to a request without a body, on `resource` if any, as text.
+async fn bodiless(
+    c: &SentinelClient,
+    route: Route,
+    resource: Option<&str>,
+    query: Option<&str>,
+) -> String {
     let mut req = PipelineRequest::new(route, "t", Vec::new());
-    req.resource = Some(id.to_owned());
+    req.resource = resource.map(str::to_owned);
     req.query = query.map(str::to_owned);
     body_of(
         c.pipeline()
@@ -1849,13 +1872,7 @@ pub(crate) async fn on_stored(
 async fn background_responses_are_fetched_restored_and_scanned() {
     let up = start().await;
     // Addresses go as pseudonyms and come back; an SSN in an answer is redacted.
-    let (c, dir) = policy_client(
-        &up,
-        &format!(
-            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
-        ),
-        true,
-    );
+    let (c, dir) = restoring_client(&up);
     let said = "Mail jane.doe@example.com today.";
     let created: Value = serde_json::from_str(
         &answer(
@@ -2000,13 +2017,7 @@ pub(crate) fn file_upload(purpose: &str, file_name: &str, data: &[u8]) -> Pipeli
 #[tokio::test]
 async fn batch_files_go_up_scanned_and_come_back_restored() {
     let up = start().await;
-    let (c, dir) = policy_client(
-        &up,
-        &format!(
-            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
-        ),
-        true,
-    );
+    let (c, dir) = restoring_client(&up);
     let said = "Mail jane.doe@example.com today.";
     let line = |id: &str, model: &str, text: &str| {
         json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions",
@@ -2088,15 +2099,13 @@ async fn batch_files_go_up_scanned_and_come_back_restored() {
     assert!(input_back.contains(said), "{input_back}");
 
     // Listings, one file, deletion and cancellation pass through, their texts scanned.
-    let listed: Value = serde_json::from_str(
-        &answer_without_body(&c, Route::FilesList, Some("purpose=batch")).await,
-    )
-    .expect("json");
+    let listed: Value =
+        serde_json::from_str(&bodiless(&c, Route::FilesList, None, Some("purpose=batch")).await)
+            .expect("json");
     assert_eq!(listed["data"][0]["filename"], "in.jsonl");
     assert!(up.seen.last("GET /v1/files?purpose=batch").is_some());
     let batches: Value =
-        serde_json::from_str(&answer_without_body(&c, Route::BatchesList, None).await)
-            .expect("json");
+        serde_json::from_str(&bodiless(&c, Route::BatchesList, None, None).await).expect("json");
     assert_eq!(
         batches["data"][0]["errors"]["data"][0]["message"],
         "Line 9 holds SSN <US_SSN_1>"
@@ -2175,29 +2184,10 @@ async fn files_that_are_not_jsonl_are_read_whole_or_carried_unread() {
     );
 }
 
-/// The answer to a request without a body or a resource (a listing), as text.
-async fn answer_without_body(c: &SentinelClient, route: Route, query: Option<&str>) -> String {
-    let mut req = PipelineRequest::new(route, "t", Vec::new());
-    req.query = query.map(str::to_owned);
-    body_of(
-        c.pipeline()
-            .handle(req)
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", route.as_str())),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn conversations_keep_the_scope_of_the_request_that_made_them() {
     let up = start().await;
-    let (c, dir) = policy_client(
-        &up,
-        &format!(
-            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
-        ),
-        true,
-    );
+    let (c, dir) = restoring_client(&up);
     let said = "Mail jane.doe@example.com today.";
     let message = |text: &str| {
         json!({"type": "message", "role": "user",
@@ -2345,13 +2335,7 @@ async fn conversations_keep_the_scope_of_the_request_that_made_them() {
 #[tokio::test]
 async fn anthropic_message_batches_go_up_decided_and_their_results_come_back_restored() {
     let up = start().await;
-    let (c, dir) = policy_client(
-        &up,
-        &format!(
-            "{PSEUDO_POLICY}[[rule]]\nentities = [\"US_SSN\"]\naction = \"redact\"\ndirection = \"response\"\n"
-        ),
-        true,
-    );
+    let (c, dir) = restoring_client(&up);
     let said = "Mail jane.doe@example.com today.";
     let request = |id: &str, text: &str| {
         json!({"custom_id": id, "params": {"model": "claude",
@@ -2384,7 +2368,7 @@ async fn anthropic_message_batches_go_up_decided_and_their_results_come_back_res
     assert_eq!(ended["results_url"], own);
     assert_eq!(ended["processing_status"], "ended");
     let listed: Value =
-        serde_json::from_str(&answer_without_body(&c, Route::MessagesBatchesList, None).await)
+        serde_json::from_str(&bodiless(&c, Route::MessagesBatchesList, None, None).await)
             .expect("json");
     assert_eq!(listed["data"][0]["results_url"], own);
     let cancelled: Value =
