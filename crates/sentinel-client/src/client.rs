@@ -155,6 +155,34 @@ pub struct AudioUpload {
     pub fields: Vec<(String, String)>,
 }
 
+/// A file to store with the provider ([`SentinelClient::upload_file`]), sent as the
+/// `multipart/form-data` upload `POST /v1/files` takes. A JSONL file (a batch's requests,
+/// fine-tuning examples) is read line by line and decided; any other UTF-8 file whole; a
+/// file that is not UTF-8 goes as it is.
+///
+/// # Example
+///
+/// ```
+/// use sentinel_client::FileUpload;
+///
+/// let line = r#"{"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}}"#;
+/// let upload = FileUpload {
+///     purpose: "batch".into(),
+///     file_name: "requests.jsonl".into(),
+///     data: format!("{line}\n").into(),
+/// };
+/// assert!(upload.data.ends_with(b"\n"));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct FileUpload {
+    /// What the file is for (`batch`, `fine-tune`, `user_data`, `evals`).
+    pub purpose: String,
+    /// The file's name (decided like a text too).
+    pub file_name: String,
+    /// The content.
+    pub data: Bytes,
+}
+
 /// Coalescing of concurrent embedding requests (same model): up to `max_batch` inputs
 /// waiting at most `max_wait` go upstream as one request and are split back per caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,6 +378,71 @@ impl SentinelClient {
         self.upload(Route::AudioTranslations, upload).await
     }
 
+    /// OpenAI file upload: the file is decided as [`FileUpload`] says, and sent; the
+    /// answer's file name scanned. Its id names it to [`SentinelClient::create_batch`] and
+    /// [`SentinelClient::file_content`], which restore pseudonyms issued here.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn upload_file(
+        &self,
+        upload: &FileUpload,
+    ) -> Result<openai::FileObject, ClientError> {
+        let mut form = Form::new();
+        form.text("purpose", &upload.purpose);
+        form.file("file", &upload.file_name, upload.data.clone());
+        self.send_form(Route::Files, &form).await
+    }
+
+    /// A stored file's content (`GET /v1/files/{id}/content`): a batch's output or
+    /// errors, read line by line, restored in the scope of the upload the batch came from
+    /// and scanned like answers.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn file_content(&self, id: &str) -> Result<Bytes, ClientError> {
+        let mut req = self.request(Route::FilesContent, Bytes::new(), &CallOptions::default());
+        req.resource = Some(id.to_owned());
+        match self.pipeline.handle(req).await?.body {
+            PipelineBody::Full(b) => Ok(b),
+            PipelineBody::Stream(_) => Err(ClientError::InvalidResponse(
+                "a file's content came as an event stream".to_owned(),
+            )),
+        }
+    }
+
+    /// OpenAI batch creation: the batch continues the scope of its input file's upload.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create_batch(
+        &self,
+        req: openai::BatchRequest,
+    ) -> Result<openai::Batch, ClientError> {
+        self.call(Route::Batches, &req, &CallOptions::default())
+            .await
+    }
+
+    /// A batch as it stands (`GET /v1/batches/{id}`): once it completed, its
+    /// `output_file_id` for [`SentinelClient::file_content`].
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn batch_status(&self, id: &str) -> Result<openai::Batch, ClientError> {
+        let mut req = self.request(
+            Route::BatchesRetrieve,
+            Bytes::new(),
+            &CallOptions::default(),
+        );
+        req.resource = Some(id.to_owned());
+        let response = self.pipeline.handle(req).await?;
+        Self::parse_whole(response.body)
+    }
+
     async fn upload(
         &self,
         route: Route,
@@ -401,7 +494,12 @@ impl SentinelClient {
             .pipeline
             .handle(self.request(route, Bytes::from(bytes), opts))
             .await?;
-        match response.body {
+        Self::parse_whole(response.body)
+    }
+
+    /// A whole JSON answer, parsed.
+    fn parse_whole<T: DeserializeOwned>(body: PipelineBody) -> Result<T, ClientError> {
+        match body {
             PipelineBody::Full(b) => {
                 serde_json::from_slice(&b).map_err(|e| ClientError::InvalidResponse(format!("{e}")))
             }
@@ -409,6 +507,21 @@ impl SentinelClient {
                 "a stream answered a request without `stream: true`".to_owned(),
             )),
         }
+    }
+
+    /// `form` sent on `route`; the JSON answer, parsed.
+    async fn send_form<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        form: &Form,
+    ) -> Result<T, ClientError> {
+        let body = form
+            .encode(&form.fields())
+            .map_err(|e| ClientError::BadRequest(e.to_string()))?;
+        let mut req = self.request(route, body, &CallOptions::default());
+        req.content_type = Some(form.content_type());
+        let response = self.pipeline.handle(req).await?;
+        Self::parse_whole(response.body)
     }
 
     async fn call_stream<T: DeserializeOwned>(

@@ -92,7 +92,7 @@ mod shared_vault;
 pub use client::blocking;
 pub use client::{
     AudioUpload, CallOptions, Chat, ChatCompletions, ClientError, Embeddings, EventStream,
-    Messages, MicroBatchConfig, SentinelClient,
+    FileUpload, Messages, MicroBatchConfig, SentinelClient,
 };
 pub use config::{
     AuditSection, Auth, CacheSection, ConfigError, DetectionSection, DetectionSource,

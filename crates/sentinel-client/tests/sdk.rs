@@ -2536,3 +2536,44 @@ async fn other_routes_have_every_string_decided_both_ways() {
     assert!(log.contains("\"route\":\"other\""));
     assert!(!log.contains("vs_1") && !log.contains("jane.doe") && !log.contains("536-22"));
 }
+
+#[tokio::test]
+async fn batches_have_typed_calls() {
+    let up = start().await;
+    let (c, _dir) = restoring_client(&up);
+    let said = "Mail jane.doe@example.com today.";
+    let line = json!({"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": "m", "messages": [{"role": "user", "content": said}]}});
+    let file = c
+        .upload_file(&sentinel_client::FileUpload {
+            purpose: "batch".to_owned(),
+            file_name: "requests.jsonl".to_owned(),
+            data: format!("{line}\n").into(),
+        })
+        .await
+        .expect("uploaded");
+    assert_eq!(file.filename, "requests.jsonl");
+    let sent = up.seen.files.lock().expect("lock")[0].2.clone();
+    assert!(!String::from_utf8_lossy(&sent).contains("jane.doe"));
+    let batch = c
+        .create_batch(openai::BatchRequest {
+            input_file_id: file.id.clone(),
+            endpoint: "/v1/chat/completions".to_owned(),
+            completion_window: "24h".to_owned(),
+            extra: Default::default(),
+        })
+        .await
+        .expect("batch");
+    assert_eq!(batch.status, "validating");
+    let done = c.batch_status(&batch.id).await.expect("status");
+    assert_eq!(done.status, "completed");
+    let output = c
+        .file_content(done.output_file_id.as_deref().expect("an output file"))
+        .await
+        .expect("content");
+    let answer: Value = serde_json::from_slice(output.trim_ascii()).expect("a line");
+    assert_eq!(
+        answer["response"]["body"]["choices"][0]["message"]["content"],
+        said
+    );
+}

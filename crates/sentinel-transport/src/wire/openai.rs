@@ -307,6 +307,56 @@ pub struct Transcription {
     pub extra: Extra,
 }
 
+/// A stored file (`POST /v1/files`, `GET /v1/files/{id}`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileObject {
+    /// Its id (`file-...`).
+    pub id: String,
+    /// The name it was uploaded under.
+    #[serde(default)]
+    pub filename: String,
+    /// What it is for (`batch`, `fine-tune`, `user_data`, ...).
+    #[serde(default)]
+    pub purpose: String,
+    /// Everything else (bytes, created_at, status, expires_at).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/batches` request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchRequest {
+    /// The uploaded JSONL file of requests (purpose `batch`).
+    pub input_file_id: String,
+    /// The route every request goes to (`/v1/chat/completions`).
+    pub endpoint: String,
+    /// How long the batch may take (`24h`).
+    pub completion_window: String,
+    /// Everything else (metadata, output_expires_after).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A batch (`POST /v1/batches`, `GET /v1/batches/{id}`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Batch {
+    /// Its id (`batch_...`).
+    pub id: String,
+    /// `validating`, `in_progress`, `finalizing`, `completed`, `failed`, `expired`,
+    /// `cancelling`, `cancelled`.
+    #[serde(default)]
+    pub status: String,
+    /// The file of answers, once there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_file_id: Option<String>,
+    /// The file of failed requests, once there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_file_id: Option<String>,
+    /// Everything else (endpoint, input_file_id, request_counts, errors, metadata).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
 /// One embedding.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Embedding {
