@@ -15,7 +15,7 @@ use sentinel_detect::{DetectionConfig, LocalDetector};
 use sentinel_metrics::Telemetry;
 use sentinel_policy::{PolicyEngine, PolicySet};
 use sentinel_transport::{
-    Endpoint, HttpTransport, LimitConfig, PoolConfig, RetryConfig, Timeouts, Transport,
+    Endpoint, HttpTransport, LimitConfig, Limits, PoolConfig, RetryConfig, Timeouts, Transport,
     TransportConfig, Upstream,
 };
 
@@ -516,6 +516,12 @@ pub struct NetworkSection {
     /// Milliseconds a request waits for a slot (default 5000).
     #[serde(default)]
     pub queue_timeout_ms: Option<u64>,
+    /// The most of an answer read from the upstream, as it comes (default 64 MiB;
+    /// decompressed, twice that), whole or streamed: past it the answer is an error (502,
+    /// or a stream's error event) rather than memory the gateway cannot spare. A batch's
+    /// output file is read whole, so give it room for the largest one expected.
+    #[serde(default)]
+    pub max_answer_bytes: Option<usize>,
 }
 
 /// `[audit]`. Two are equal when their settings are (`lock_wait` is how one start goes,
@@ -612,6 +618,14 @@ impl SentinelConfig {
             pool: PoolConfig {
                 max_idle_per_host: n.max_idle_connections.unwrap_or(max_concurrent),
                 ..PoolConfig::default()
+            },
+            limits: match n.max_answer_bytes {
+                Some(max) => Limits {
+                    max_body_bytes: max.max(1),
+                    max_decoded_bytes: max.max(1).saturating_mul(2),
+                    ..Limits::default()
+                },
+                None => Limits::default(),
             },
             ..TransportConfig::default()
         }

@@ -2577,3 +2577,27 @@ async fn batches_have_typed_calls() {
         said
     );
 }
+
+#[tokio::test]
+async fn an_answer_past_max_answer_bytes_is_an_error_not_memory() {
+    let up = start().await;
+    let roomy = client(&up, "");
+    // Right after the [network] section the config opens.
+    let tight = client(&up, "max_answer_bytes = 64\n");
+    let batch_line = json!({"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": "m", "messages": [{"role": "user", "content": "a fairly long question, longer than sixty-four bytes"}]}});
+    let upload = sentinel_client::FileUpload {
+        purpose: "batch".to_owned(),
+        file_name: "requests.jsonl".to_owned(),
+        data: format!("{batch_line}\n").into(),
+    };
+    let file = roomy.upload_file(&upload).await.expect("uploaded");
+    let roomy_read = roomy.file_content(&file.id).await.expect("read");
+    assert!(roomy_read.len() > 64);
+    match tight.file_content(&file.id).await {
+        Err(sentinel_client::ClientError::Transport(e)) => {
+            assert!(e.to_string().contains("64"), "{e}");
+        }
+        other => panic!("expected a transport error, got {other:?}"),
+    }
+}
