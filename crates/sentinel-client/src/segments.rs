@@ -33,6 +33,10 @@ pub enum Route {
     ResponsesInputItems,
     /// OpenAI `DELETE /v1/responses/{id}` (the answer holds no text).
     ResponsesDelete,
+    /// OpenAI `POST /v1/responses/input_tokens`: the input is scanned and decided as for
+    /// [`Route::Responses`] (a count is taken of what would be sent); the answer is a
+    /// number.
+    ResponsesInputTokens,
     /// Anthropic `POST /v1/messages`.
     Messages,
     /// Anthropic `POST /v1/messages/count_tokens` (the messages are scanned as for
@@ -189,6 +193,7 @@ impl Route {
             Route::ResponsesRetrieve | Route::ResponsesDelete => "/v1/responses/{id}",
             Route::ResponsesCancel => "/v1/responses/{id}/cancel",
             Route::ResponsesInputItems => "/v1/responses/{id}/input_items",
+            Route::ResponsesInputTokens => "/v1/responses/input_tokens",
             Route::Messages => "/v1/messages",
             Route::MessagesCountTokens => "/v1/messages/count_tokens",
             Route::Moderations => "/v1/moderations",
@@ -361,6 +366,7 @@ impl Route {
                 | Route::Responses
                 | Route::Messages
                 | Route::MessagesCountTokens
+                | Route::ResponsesInputTokens
                 | Route::Moderations
                 | Route::ImagesGenerations
                 | Route::AudioSpeech
@@ -488,7 +494,7 @@ impl Route {
     }
 
     /// Every route, for metrics.
-    pub const ALL: [Route; 40] = [
+    pub const ALL: [Route; 41] = [
         Route::ChatCompletions,
         Route::Completions,
         Route::Embeddings,
@@ -497,6 +503,7 @@ impl Route {
         Route::ResponsesCancel,
         Route::ResponsesInputItems,
         Route::ResponsesDelete,
+        Route::ResponsesInputTokens,
         Route::Messages,
         Route::MessagesCountTokens,
         Route::Moderations,
@@ -1091,7 +1098,7 @@ impl Walk {
                 }
                 return;
             }
-            Route::Responses => {
+            Route::Responses | Route::ResponsesInputTokens => {
                 w.string(body, &["instructions"]);
                 w.tools(body, &[], "parameters");
                 w.output_schema(body, &["text", "format"]);
@@ -1192,6 +1199,7 @@ pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
         | Route::Moderations
         | Route::AudioSpeech
         | Route::MessagesCountTokens
+        | Route::ResponsesInputTokens
         | Route::ResponsesDelete => &[],
         Route::Responses | Route::ResponsesRetrieve | Route::ResponsesCancel => &["output"],
         Route::ResponsesInputItems => &["data"],
@@ -1319,6 +1327,7 @@ impl Walk {
             | Route::Moderations
             | Route::AudioSpeech
             | Route::MessagesCountTokens
+            | Route::ResponsesInputTokens
             | Route::ResponsesDelete => {}
             // A response's input items: messages, tool calls and outputs, as a request's.
             Route::ResponsesInputItems => w.items(body, "data", Walk::output_item),

@@ -226,6 +226,11 @@ async fn answer(path: &str, s: &Seen, body: Bytes) -> hyper::Response<Full<Bytes
                     "choices": [{"index": 0, "finish_reason": "stop", "message": {
                         "role": "assistant", "content": "call +1 415 555 2671 now"}}]}}});
             ("application/octet-stream", format!("{line}\n"))
+        } else if path.ends_with("/responses/input_tokens") {
+            (
+                "application/json",
+                json!({"object": "response.input_tokens", "input_tokens": 9}).to_string(),
+            )
         } else if path.ends_with("/messages/count_tokens") {
             ("application/json", json!({"input_tokens": 12}).to_string())
         } else if path.ends_with("/audio/transcriptions") {
@@ -1048,6 +1053,25 @@ async fn keys_redaction_blocking_and_bad_input() {
     let sent = last_sent_raw(&gw, "/v1/messages/count_tokens");
     assert!(
         sent.contains("<EMAIL_ADDRESS_1>") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
+    // The Responses API's count likewise.
+    let (status, v, _) = post(
+        &c,
+        "/v1/responses/input_tokens",
+        json!({"model": "gpt-5", "instructions": "Be brief.",
+            "input": "mail jane.doe@example.com"})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, &v["input_tokens"]),
+        (StatusCode::OK, &json!(9)),
+        "{v}"
+    );
+    let sent = last_sent_raw(&gw, "/v1/responses/input_tokens");
+    assert!(
+        sent.contains("mail <EMAIL_ADDRESS_1>") && !sent.contains("jane.doe"),
         "{sent}"
     );
 
