@@ -1247,9 +1247,10 @@ impl Pipeline {
     }
 
     /// Where the answer to `req` is remembered with its scope, for a request that names it
-    /// later (a next turn, a batch's input file, a batch's output file): for a Responses
-    /// API request, an upload, a batch created or read, in a tenant whose policy
-    /// pseudonymizes ([`chains::answer_ids`] says which ids).
+    /// later (a next turn, a conversation, a batch's input file, a batch's output file):
+    /// for a Responses API request, a conversation created, an upload, a batch (OpenAI's
+    /// created or read, Anthropic's created), in a tenant whose policy pseudonymizes
+    /// ([`chains::answer_ids`] says which ids).
     fn chain_link(&self, req: &PipelineRequest) -> Option<ChainLink> {
         if !matches!(
             req.route,
@@ -1911,8 +1912,9 @@ impl Pipeline {
 
     /// Restore, the response-direction scan and policy over an answer the route's walker
     /// does not read: an upstream's error body (`upstream_status` set), a success answer
-    /// that is not a JSON object, or any answer on another route ([`Route::Other`]). Every string of a JSON body is a text; any other body is
-    /// one text (invalid UTF-8 read as U+FFFD, and written so only when something changed).
+    /// that is not a JSON object, or any answer on another route ([`Route::Other`]). Every
+    /// string of a JSON body is a text; any other body is one text (invalid UTF-8 read as
+    /// U+FFFD, and written so only when something changed).
     /// Recorded as the answer's event, with the outcome `upstream_status` for an error.
     async fn process_other(
         &self,

@@ -1122,7 +1122,8 @@ impl Walk {
         w.identifiers(body);
     }
 
-    /// A file read as text ([`file_document`](crate::files::file_document)): each line of a JSONL file, or the whole.
+    /// A file read as text ([`file_document`](crate::files::file_document)): each line of
+    /// a JSONL file, or the whole.
     fn file(&mut self, doc: &Value) {
         match doc {
             Value::String(_) => self.here(),
