@@ -110,6 +110,33 @@ fn pipeline(c: &mut Criterion) {
     }
     g.finish();
 
+    // Which route a gateway request names: the first route, one in the middle of the 41,
+    // one with two ids, and a path none names (every route looked at).
+    let mut g = c.benchmark_group("route_of");
+    for (name, method, path) in [
+        (
+            "chat_completions",
+            http::Method::POST,
+            "/v1/chat/completions",
+        ),
+        ("messages", http::Method::POST, "/v1/messages"),
+        (
+            "conversation_item",
+            http::Method::DELETE,
+            "/v1/conversations/conv_123/items/msg_456",
+        ),
+        (
+            "unknown",
+            http::Method::POST,
+            "/v1/vector_stores/vs_1/search",
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| Route::of(std::hint::black_box(&method), std::hint::black_box(path)))
+        });
+    }
+    g.finish();
+
     let mut g = c.benchmark_group("micro_batching");
     g.sample_size(20);
     for (name, batching) in [

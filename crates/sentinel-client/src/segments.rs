@@ -451,9 +451,13 @@ impl Route {
             if r.method() != *method {
                 return None;
             }
-            let Some((head, tail)) = r.as_str().split_once("{id}") else {
-                return (r.as_str() == path).then_some((r, None));
+            // Bytes, not substrings, are searched for: this runs for every route before
+            // the one a request names.
+            let template = r.as_str();
+            let Some(brace) = template.find('{') else {
+                return (template == path).then_some((r, None));
             };
+            let (head, tail) = (&template[..brace], &template[brace + "{id}".len()..]);
             // The id: the segment after the template's head.
             let rest = path.strip_prefix(head)?;
             let segment = |s: &'p str| s.split_at(s.find('/').unwrap_or(s.len()));
@@ -461,9 +465,10 @@ impl Route {
             if !valid(id) {
                 return None;
             }
-            match tail.split_once("{item_id}") {
+            match tail.find('{') {
                 None => (after == tail).then_some((r, Some(id))),
-                Some((middle, tail)) => {
+                Some(brace) => {
+                    let (middle, tail) = (&tail[..brace], &tail[brace + "{item_id}".len()..]);
                     let (item, end) = segment(after.strip_prefix(middle)?);
                     let resource = &rest[..id.len() + middle.len() + item.len()];
                     (valid(item) && end == tail).then_some((r, Some(resource)))
@@ -493,18 +498,19 @@ impl Route {
         )
     }
 
-    /// Every route, for metrics.
+    /// Every route but [`Route::Other`], for metrics and [`Route::of`].
     pub const ALL: [Route; 41] = [
+        // The routes most requests name first: [`Route::of`] looks in this order.
         Route::ChatCompletions,
-        Route::Completions,
-        Route::Embeddings,
+        Route::Messages,
         Route::Responses,
+        Route::Embeddings,
+        Route::Completions,
         Route::ResponsesRetrieve,
         Route::ResponsesCancel,
         Route::ResponsesInputItems,
         Route::ResponsesDelete,
         Route::ResponsesInputTokens,
-        Route::Messages,
         Route::MessagesCountTokens,
         Route::Moderations,
         Route::ImagesGenerations,
