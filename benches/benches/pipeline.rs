@@ -3,7 +3,7 @@
 //! upstream, and in the same run the same request through the bare transport. Clean and
 //! with a dozen findings; with the detection cache warm (a conversation resending turns)
 //! and cold (every text new). Also: sixteen concurrent embedding calls with and without
-//! micro-batching.
+//! micro-batching; a batch's input file uploaded; naming a request's route.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,6 +108,43 @@ fn pipeline(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // A batch's input file of 256 chat requests (about 1 MB, half of them with a dozen
+    // findings), uploaded through the pipeline with every text new to the detection cache:
+    // the JSONL read line by line, each body walked, decided and written again.
+    let mut jsonl = String::new();
+    for i in 0..256 {
+        let text = if i % 2 == 0 {
+            texts::prompt_clean()
+        } else {
+            texts::prompt_pii()
+        };
+        let line = json!({"custom_id": format!("r{i}"), "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "m", "messages": [{"role": "user", "content": text}]}});
+        jsonl.push_str(&line.to_string());
+        jsonl.push('\n');
+    }
+    let boundary = "bench-boundary";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"in.jsonl\"\r\n\
+         Content-Type: application/jsonl\r\n\r\n"
+    );
+    form.push_str(&jsonl);
+    form.push_str(&format!("\r\n--{boundary}--\r\n"));
+    let form = Bytes::from(form);
+    let mut g = c.benchmark_group("files");
+    g.sample_size(10);
+    g.throughput(criterion::Throughput::Bytes(jsonl.len() as u64));
+    g.bench_function("batch_upload_256_requests_cold", |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut req = PipelineRequest::new(Route::Files, "bench", form.clone());
+            req.content_type = Some(format!("multipart/form-data; boundary={boundary}"));
+            cold.handle(req).await.expect("uploaded")
+        })
+    });
     g.finish();
 
     // Which route a gateway request names: the first route, one in the middle of the 41,
