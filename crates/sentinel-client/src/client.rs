@@ -989,6 +989,48 @@ pub mod blocking {
             self.runtime.block_on(self.inner.transcribe(upload))
         }
 
+        /// A file stored with the provider ([`super::SentinelClient::upload_file`]).
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn upload_file(
+            &self,
+            upload: &super::FileUpload,
+        ) -> Result<openai::FileObject, ClientError> {
+            self.runtime.block_on(self.inner.upload_file(upload))
+        }
+
+        /// A stored file's content ([`super::SentinelClient::file_content`]).
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn file_content(&self, id: &str) -> Result<Bytes, ClientError> {
+            self.runtime.block_on(self.inner.file_content(id))
+        }
+
+        /// A batch created ([`super::SentinelClient::create_batch`]).
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn create_batch(
+            &self,
+            req: openai::BatchRequest,
+        ) -> Result<openai::Batch, ClientError> {
+            self.runtime.block_on(self.inner.create_batch(req))
+        }
+
+        /// A batch as it stands ([`super::SentinelClient::batch_status`]).
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn batch_status(&self, id: &str) -> Result<openai::Batch, ClientError> {
+            self.runtime.block_on(self.inner.batch_status(id))
+        }
+
         /// An Anthropic message.
         ///
         /// # Errors

@@ -1471,6 +1471,29 @@ fn the_blocking_client_works_without_a_runtime() {
         .chat_completion(chat("echo", "mail a.b@example.com"))
         .expect("answer");
     assert_eq!(content(&r), "mail <EMAIL_ADDRESS_1>");
+    // A batch, start to end.
+    let line = json!({"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": "m", "messages": [{"role": "user", "content": "mail a.b@example.com"}]}});
+    let file = client
+        .upload_file(&sentinel_client::FileUpload {
+            purpose: "batch".to_owned(),
+            file_name: "in.jsonl".to_owned(),
+            data: format!("{line}\n").into(),
+        })
+        .expect("uploaded");
+    let batch = client
+        .create_batch(openai::BatchRequest {
+            input_file_id: file.id,
+            endpoint: "/v1/chat/completions".to_owned(),
+            completion_window: "24h".to_owned(),
+            extra: Default::default(),
+        })
+        .expect("batch");
+    let done = client.batch_status(&batch.id).expect("status");
+    let output = client
+        .file_content(done.output_file_id.as_deref().expect("an output file"))
+        .expect("content");
+    assert!(String::from_utf8_lossy(&output).contains("mail <EMAIL_ADDRESS_1>"));
     let _ = stop_tx.send(());
 }
 
