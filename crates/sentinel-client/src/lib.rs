@@ -7,9 +7,11 @@
 //! - [`Detection`]: `local`, `hybrid` (a remote Presidio-compatible detector for low-score
 //!   findings and types only it knows, with a timeout and a cache) or `remote_first`.
 //! - [`SentinelClient`]: typed like the providers' SDKs (`chat().completions().create`,
-//!   `create_stream`, `embeddings()`, `messages()`), typed errors ([`ClientError`]), a
-//!   batch helper with bounded concurrency and priorities, micro-batching of embeddings,
-//!   and a `blocking` client (feature).
+//!   `create_stream`, `embeddings()`, `messages()`, audio, images, files and batches),
+//!   typed errors ([`ClientError`]), a batch helper with bounded concurrency and
+//!   priorities, micro-batching of embeddings, and a `blocking` client (feature).
+//! - [`Route`]: the provider routes the pipeline reads, each with walkers that find every
+//!   text its requests and answers carry (a batch file's lines included).
 //! - [`SentinelConfig`]: the TOML the gateway uses too.
 //!
 //! # Example: a redaction, against any OpenAI-compatible server

@@ -1,10 +1,12 @@
 //! DeepSentinel's gateway: the pipeline behind HTTP, so an application changes only its
 //! base URL.
 //!
-//! Routes: `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`,
-//! `/v1/responses`, `/v1/moderations`, `/v1/images/generations`, Anthropic `POST
-//! /v1/messages` (each through the pipeline, streamed
-//! answers scanned and restored on the fly); `GET /v1/models` (passed through);
+//! Routes: every route of [`sentinel_client::Route::ALL`] through the pipeline (OpenAI's
+//! chat completions, completions, embeddings, Responses and their stored responses,
+//! moderations, images, audio, files, batches and conversations; Anthropic's messages,
+//! token counts and message batches; streamed answers scanned and restored on the fly),
+//! and with `[server] other_routes = "scan"` any other path under `/v1/`
+//! ([`sentinel_client::Route::Other`]); `GET /v1/models` (passed through);
 //! Presidio-compatible `POST /analyze` and `POST /anonymize`; `POST /v1/sentinel/scan`;
 //! `GET /metrics` (Prometheus), `/healthz`, `/readyz`, `/v1/sentinel/stats` (the Monitor,
 //! upstream circuits and audit health) and `/dashboard`.
