@@ -62,7 +62,7 @@ pub enum Route {
     /// OpenAI `POST /v1/files`, a `multipart/form-data` upload whose `file` is read when
     /// it is text: a JSONL file line by line (a batch's requests each as its route's
     /// request, other lines every string), any other UTF-8 file whole. A file that is not
-    /// UTF-8 is carried unread. The answer's file name is scanned.
+    /// UTF-8 is carried unread. The file's name is decided too, and scanned in the answer.
     Files,
     /// OpenAI `GET /v1/files` (the answer's file names are scanned).
     FilesList,
