@@ -191,7 +191,8 @@ pub enum OtherRoutes {
     #[default]
     Refuse,
     /// Through the pipeline as [`Route::Other`](crate::Route::Other): every string of the
-    /// JSON body and of the answer is decided (a body that is not JSON gets 400).
+    /// JSON body (or a form's text fields, file names and text files) and of the answer
+    /// is decided; any other body gets 400.
     Scan,
 }
 

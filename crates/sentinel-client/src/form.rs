@@ -54,6 +54,10 @@ struct Part {
 /// decided as the texts are, and [`Form::encode`] writes the decided names back.
 pub(crate) const FILE_NAMES: &str = "\0file names";
 
+/// The key under which [`Form::file_texts`] lists the files' contents, for routes that
+/// read every file that is text (as [`FILE_NAMES`], no part can have it).
+pub(crate) const FILE_TEXTS: &str = "\0file texts";
+
 /// A parsed `multipart/form-data` body.
 #[derive(Debug)]
 pub(crate) struct Form {
@@ -124,6 +128,36 @@ impl Form {
             }
         }
         Value::Object(out)
+    }
+
+    /// Each file part's content, in order: its text when it is UTF-8, else `null` (not
+    /// read). For [`Form::replace_file_texts`].
+    pub(crate) fn file_texts(&self) -> Value {
+        let texts = self
+            .parts
+            .iter()
+            .filter(|p| p.file)
+            .map(|p| match std::str::from_utf8(&p.data) {
+                Ok(text) => Value::String(text.to_owned()),
+                Err(_) => Value::Null,
+            })
+            .collect();
+        Value::Array(texts)
+    }
+
+    /// Puts each text of `texts` (as [`Form::file_texts`] gave them, changed) back into
+    /// its file part, where it changed; `null`s and files past the list stay as they are.
+    pub(crate) fn replace_file_texts(&mut self, texts: &Value) {
+        let Some(texts) = texts.as_array() else {
+            return;
+        };
+        for (p, text) in self.parts.iter_mut().filter(|p| p.file).zip(texts) {
+            if let Some(text) = text.as_str() {
+                if text.as_bytes() != &p.data[..] {
+                    p.data = Bytes::copy_from_slice(text.as_bytes());
+                }
+            }
+        }
     }
 
     /// The data of the first file part named `name`.
@@ -341,6 +375,32 @@ mod tests {
         let mut want = form.fields();
         want.as_object_mut().expect("object").remove(FILE_NAMES);
         assert_eq!(back, want);
+    }
+
+    #[tokio::test]
+    async fn files_that_are_text_are_listed_and_written_back() {
+        let mut form = Form::new();
+        form.text("purpose", "assistants");
+        form.file(
+            "a",
+            "notes.csv",
+            Bytes::from_static(b"name,mail\nJane,jane@example.com\n"),
+        );
+        form.file("b", "scan.pdf", Bytes::from_static(b"%PDF\xff"));
+        let mut texts = form.file_texts();
+        assert_eq!(texts, json!(["name,mail\nJane,jane@example.com\n", null]));
+        texts[0] = json!("name,mail\nJane,<EMAIL_ADDRESS_1>\n");
+        form.replace_file_texts(&texts);
+        let body = form.encode(&form.fields()).expect("encoded");
+        let back = Form::parse(&form.content_type(), body)
+            .await
+            .expect("parses");
+        assert_eq!(
+            back.file_texts(),
+            json!(["name,mail\nJane,<EMAIL_ADDRESS_1>\n", null])
+        );
+        let pdf = back.parts.iter().find(|p| p.name == "b").expect("the pdf");
+        assert_eq!(&pdf.data[..], b"%PDF\xff");
     }
 
     #[tokio::test]

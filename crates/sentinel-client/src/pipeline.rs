@@ -32,7 +32,7 @@ use crate::chains::{self, answer_ids, ChainLink, Chains, Continues};
 use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
 use crate::files::{file_bytes, file_document};
-use crate::form::Form;
+use crate::form::{self, Form, FILE_TEXTS};
 use crate::json_out;
 use crate::logprobs::{ListAt, TokenTrail};
 use crate::refusal::{Refusal, RefusalWindow};
@@ -1391,7 +1391,11 @@ impl Pipeline {
         } else {
             Some(Pipeline::resource_request(req)?)
         };
-        let mut form = if req.route.takes_form() {
+        // Another route's upload is read as a form too: its text fields, file names and
+        // the files that are text.
+        let reads_form = req.route.takes_form()
+            || (other && req.content_type.as_deref().is_some_and(form::is_form));
+        let mut form = if reads_form {
             let content_type = req.content_type.as_deref().unwrap_or_default();
             let form = Form::parse(content_type, req.body.clone())
                 .await
@@ -1410,6 +1414,9 @@ impl Pipeline {
                     if let Some(doc) = form.file_data("file").and_then(|d| file_document(d)) {
                         fields["file"] = doc;
                     }
+                }
+                if other {
+                    fields[FILE_TEXTS] = form.file_texts();
                 }
                 fields
             }
@@ -1517,6 +1524,9 @@ impl Pipeline {
                             (req.route, body.get("file"), form.file_data("file").cloned())
                         {
                             form.replace_file("file", file_bytes(doc, &original));
+                        }
+                        if let (true, Some(texts)) = (other, body.get(FILE_TEXTS)) {
+                            form.replace_file_texts(texts);
                         }
                         form.encode(&body).map_err(|e| PipelineError::BadRequest {
                             message: e.to_string(),

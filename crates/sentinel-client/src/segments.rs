@@ -123,7 +123,8 @@ pub enum Route {
     MessagesBatchesResults,
     /// A path under `/v1/` that no other route names, with its method (a gateway with
     /// `[server] other_routes = "scan"`; [`Route::other`]): every string of the JSON
-    /// request and of the answer is decided, as no walker knows which hold text. The path
+    /// request (or of a form: its text fields, file names and files that are text) and
+    /// of the answer is decided, as no walker knows which hold text. The path
     /// is the request's [`PipelineRequest::resource`](crate::PipelineRequest::resource);
     /// metrics and audit records name it `other`.
     Other(OtherMethod),

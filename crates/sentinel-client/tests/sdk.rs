@@ -2527,6 +2527,28 @@ async fn other_routes_have_every_string_decided_both_ways() {
         sentinel_client::PipelineBody::Full(b) => assert_eq!(&b[..], b"\x89PNG 536-22-1234"),
         sentinel_client::PipelineBody::Stream(_) => panic!("a whole answer"),
     }
+    // An upload: its text fields, file names and the files that are text decided; a file
+    // that is not text goes as it came.
+    let mut req = file_upload(
+        "ignored",
+        "jane.doe@example.com notes.csv",
+        b"name,mail\nJane,jane.doe@example.com\n",
+    );
+    req.route =
+        Route::other(&http::Method::POST, "/v1/containers/cntr_1/files").expect("another route");
+    req.resource = Some("/v1/containers/cntr_1/files".to_owned());
+    ok(c.pipeline().handle(req).await);
+    let sent = up
+        .seen
+        .last("POST /v1/containers/cntr_1/files")
+        .expect("sent");
+    let sent = String::from_utf8_lossy(&sent).into_owned();
+    assert!(
+        sent.contains("name,mail\nJane,<EMAIL_ADDRESS_1>\n")
+            && sent.contains("filename=\"<EMAIL_ADDRESS_1> notes.csv\"")
+            && !sent.contains("jane.doe"),
+        "{sent}"
+    );
     // A body that is not JSON, and a path that is not one, are refused before anything
     // is sent.
     let calls = up.seen.calls.load(Ordering::SeqCst);

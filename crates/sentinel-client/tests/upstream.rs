@@ -1186,6 +1186,11 @@ fn elsewhere(head: &http::request::Parts, body: &[u8]) -> hyper::Response<Body> 
                 .collect();
             sse(events)
         }
+        ("POST", "/v1/containers/cntr_1/files") => full(
+            200,
+            &json!({"id": "cfile_1",
+            "object": "container.file", "path": "/mnt/data/notes.csv", "source": "user"}),
+        ),
         ("GET", "/v1/containers/cntr_1/files/f_1/content") => {
             let mut r = hyper::Response::new(
                 Full::new(Bytes::from_static(b"\x89PNG 536-22-1234"))
