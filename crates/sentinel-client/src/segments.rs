@@ -1073,9 +1073,19 @@ impl Walk {
                 w.strings_under(body);
                 return;
             }
-            // Each request's parameters, as a message request's.
+            // Each request's parameters as a message request's, its `custom_id` left as it
+            // is, anything else every string.
             Route::MessagesBatches => w.items(body, "requests", |w, r| {
-                w.at(r, &["params"], |w, p| w.request(Route::Messages, p));
+                let Value::Object(map) = r else {
+                    return w.strings_under(r);
+                };
+                for (key, v) in map {
+                    w.under(Step::Field(key.clone()), |w| match key.as_str() {
+                        "custom_id" => {}
+                        "params" if v.is_object() => w.request(Route::Messages, v),
+                        _ => w.strings_under(v),
+                    });
+                }
             }),
             // Items, as a Responses API request's input items; metadata with the
             // identifiers below.
@@ -1143,38 +1153,52 @@ impl Walk {
         }
     }
 
-    /// One line of a JSONL file. A batch's request (`url` and `body`): the body as that
-    /// route's request. A batch's output (`response.body`): the body as the answer its
-    /// `object` names, and the error. An Anthropic batch's result (`result`): its message
-    /// as a message answer, or its error. Any other line (fine-tuning examples, evals items):
-    /// every string. A batch line's `custom_id` is the caller's key to its results and
-    /// is left as it is.
+    /// One line of a JSONL file. A batch's line (it has a `custom_id`, the caller's key to
+    /// its results, left as it is, as are the request's `method` and `url`): a request's
+    /// `body` as the request of the route its `url` names, an OpenAI output's `response.body` as the answer its `object` names, an
+    /// Anthropic result's `result.message` as a message answer, and every other string of
+    /// the line (errors, and whatever else it holds). Any other line (fine-tuning
+    /// examples, evals items): every string.
     fn file_line(&mut self, line: &Value) {
-        let batch_line = line.get("custom_id").is_some();
-        if let Some(url) = line.get("url").and_then(Value::as_str) {
-            let route = Route::of(&http::Method::POST, url)
-                .filter(|(r, id)| id.is_none() && r.takes_body() && !r.takes_form());
-            self.at(line, &["body"], |w, body| match route {
-                Some((route, _)) => w.request(route, body),
-                None => w.strings_under(body),
+        let Some(map) = line.as_object().filter(|m| m.contains_key("custom_id")) else {
+            return self.strings_under(line);
+        };
+        let route = map
+            .get("url")
+            .and_then(Value::as_str)
+            .and_then(|url| Route::of(&http::Method::POST, url))
+            .filter(|(r, id)| id.is_none() && r.takes_body() && !r.takes_form())
+            .map(|(r, _)| r);
+        for (key, v) in map {
+            self.under(Step::Field(key.clone()), |w| match key.as_str() {
+                "custom_id" | "method" | "url" => {}
+                "body" => match route {
+                    Some(route) if v.is_object() => w.request(route, v),
+                    _ => w.strings_under(v),
+                },
+                // The answer's body by its `object`; beside it, every string.
+                "response" | "result" => w.answer_holder(v),
+                _ => w.strings_under(v),
             });
-        } else if let Some(body) = line.get("response").and_then(|r| r.get("body")) {
-            let route = answer_route(body);
-            self.at(line, &["response", "body"], |w, body| match route {
-                Some(route) => w.response(route, body),
-                None => w.strings_under(body),
+        }
+    }
+
+    /// A batch line's `response` (OpenAI: its `body` as the answer its `object` names) or
+    /// `result` (Anthropic: its `message` as a message answer); every other string in it.
+    fn answer_holder(&mut self, holder: &Value) {
+        let Value::Object(map) = holder else {
+            return self.strings_under(holder);
+        };
+        for (key, v) in map {
+            let route = match key.as_str() {
+                "body" => answer_route(v),
+                "message" if v.is_object() => Some(Route::Messages),
+                _ => None,
+            };
+            self.under(Step::Field(key.clone()), |w| match route {
+                Some(route) => w.response(route, v),
+                None => w.strings_under(v),
             });
-            self.at(line, &["error"], Walk::strings_under);
-        } else if let Some(result) = line.get("result").filter(|_| batch_line) {
-            // An Anthropic batch's result: its message as a message answer, or its error.
-            self.at(line, &["result"], |w, _| {
-                w.at(result, &["message"], |w, m| w.response(Route::Messages, m));
-                w.at(result, &["error"], Walk::strings_under);
-            });
-        } else if batch_line {
-            self.at(line, &["error"], Walk::strings_under);
-        } else {
-            self.strings_under(line);
         }
     }
 
@@ -1422,6 +1446,9 @@ mod tests {
                 "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}},
             {"custom_id": "b", "method": "POST", "url": "/v1/not-a-route",
                 "body": {"model": "m", "note": "x"}},
+            // A body that is not an object, a field no batch line has: every string.
+            {"custom_id": "c", "method": "POST", "url": "/v1/chat/completions",
+                "body": "just text", "note": "more text"},
             {"messages": [{"role": "user", "content": "tune"}]},
         ]});
         assert_eq!(
@@ -1430,8 +1457,10 @@ mod tests {
                 "/file/0/body/messages/0/content",
                 "/file/1/body/model",
                 "/file/1/body/note",
-                "/file/2/messages/0/content",
-                "/file/2/messages/0/role",
+                "/file/2/body",
+                "/file/2/note",
+                "/file/3/messages/0/content",
+                "/file/3/messages/0/role",
             ]
         );
         let output = json!([
@@ -1441,13 +1470,25 @@ mod tests {
                 "error": null},
             {"id": "r", "custom_id": "b", "response": null,
                 "error": {"code": "x", "message": "failed"}},
+            // Anthropic: a message answer, and an error.
+            {"custom_id": "c", "result": {"type": "succeeded", "message": {"type": "message",
+                "content": [{"type": "text", "text": "done"}]}}},
+            {"custom_id": "d", "result": {"type": "errored",
+                "error": {"type": "error", "error": {"message": "bad"}}}},
         ]);
         assert_eq!(
             response_segments(Route::FilesContent, &output).pointers(),
             [
+                "/0/id",
                 "/0/response/body/choices/0/message/content",
                 "/1/error/code",
                 "/1/error/message",
+                "/1/id",
+                "/2/result/message/content/0/text",
+                "/2/result/type",
+                "/3/result/error/error/message",
+                "/3/result/error/type",
+                "/3/result/type",
             ]
         );
         let whole = Value::String("a letter".into());
