@@ -8,8 +8,6 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::form::FILE_NAMES;
-
 /// A provider route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Route {
@@ -1094,9 +1092,17 @@ impl Walk {
             }
             Route::ConversationsUpdate => {}
             // The file, read as text (`files::file_document`); the other fields are settings.
+            // Any other text field too but the settings (as for the uploads below).
             Route::Files => {
-                w.at(body, &["file"], Walk::file);
-                w.at(body, &[FILE_NAMES], Walk::strings_under);
+                if let Value::Object(fields) = body {
+                    for (k, v) in fields {
+                        match k.as_str() {
+                            "file" => w.under(Step::Key("file"), |w| w.file(v)),
+                            "purpose" | "expires_after[anchor]" | "expires_after[seconds]" => {}
+                            _ => w.under(Step::Field(k.clone()), |w| w.strings_under(v)),
+                        }
+                    }
+                }
                 return;
             }
             // The batch's `metadata`, with the identifiers below.
@@ -1441,7 +1447,8 @@ mod tests {
 
     #[test]
     fn a_files_lines_are_read_as_the_requests_and_answers_they_hold() {
-        let upload = json!({"purpose": "batch", "file": [
+        let upload = json!({"purpose": "batch", "note": "from jane",
+            crate::form::FILE_NAMES: ["in.jsonl"], "file": [
             {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
                 "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}},
             {"custom_id": "b", "method": "POST", "url": "/v1/not-a-route",
@@ -1454,6 +1461,7 @@ mod tests {
         assert_eq!(
             request_segments(Route::Files, &upload).pointers(),
             [
+                "/\u{0}file names/0",
                 "/file/0/body/messages/0/content",
                 "/file/1/body/model",
                 "/file/1/body/note",
@@ -1461,6 +1469,7 @@ mod tests {
                 "/file/2/note",
                 "/file/3/messages/0/content",
                 "/file/3/messages/0/role",
+                "/note",
             ]
         );
         let output = json!([
