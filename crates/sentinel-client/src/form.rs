@@ -5,17 +5,19 @@
 //! (a name to its string, or to the list of its strings when the name repeats, as
 //! `timestamp_granularities[]` does), so the route's walker finds the text to scan the way
 //! it does in a JSON body, and the policy decides it the same way. Files (parts with a
-//! file name: the audio) are carried as they came and never read as text, but for an
-//! upload's `file`, which the pipeline reads and may replace ([`Form::file_data`],
-//! [`Form::replace_file`]; [`crate::files`]). A form whose
-//! texts were not changed is forwarded byte for byte; a changed one is written again with
-//! the same boundary, its parts in their order, each with its own headers.
+//! file name: the audio) are carried as they came and never read as text, but on routes
+//! that read them ([`Form::file_documents`], [`Form::replace_file_documents`];
+//! [`crate::files`]). A form whose texts were not changed is forwarded byte for byte; a
+//! changed one is written again with the same boundary, its parts in their order, each
+//! with its own headers.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{Map, Value};
+
+use crate::files::{file_bytes, file_document};
 
 /// Why a form could not be read or written again. Messages name parts, never content.
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +45,15 @@ struct Part {
     name: String,
     headers: http::HeaderMap,
     data: Bytes,
-    /// A file (it has a file name): carried as it came, never read as text.
-    file: bool,
-    /// The file's name, as the caller gave it (`Content-Disposition`'s `filename`).
+    /// A file's name, as the caller gave it (`Content-Disposition`'s `filename`): a part
+    /// with one is a file, carried as it came unless its route reads files.
     file_name: Option<String>,
+}
+
+impl Part {
+    fn is_file(&self) -> bool {
+        self.file_name.is_some()
+    }
 }
 
 /// The key of [`Form::fields`] under which the file parts' names are listed, in order: a
@@ -54,9 +61,9 @@ struct Part {
 /// decided as the texts are, and [`Form::encode`] writes the decided names back.
 pub(crate) const FILE_NAMES: &str = "\0file names";
 
-/// The key under which [`Form::file_texts`] lists the files' contents, for routes that
-/// read every file that is text (as [`FILE_NAMES`], no part can have it).
-pub(crate) const FILE_TEXTS: &str = "\0file texts";
+/// The key under which a route that reads files lists them, as
+/// [`Form::file_documents`] gives them (as [`FILE_NAMES`], no part can have it).
+pub(crate) const FILE_DOCUMENTS: &str = "\0files";
 
 /// A parsed `multipart/form-data` body.
 #[derive(Debug)]
@@ -87,17 +94,15 @@ impl Form {
         while let Some(field) = multipart.next_field().await.map_err(malformed)? {
             let name = field.name().ok_or(FormError::Unnamed)?.to_owned();
             let file_name = field.file_name().map(str::to_owned);
-            let file = file_name.is_some();
             let headers = field.headers().clone();
             let data = field.bytes().await.map_err(malformed)?;
-            if !file && std::str::from_utf8(&data).is_err() {
+            if file_name.is_none() && std::str::from_utf8(&data).is_err() {
                 return Err(FormError::NotText(name));
             }
             parts.push(Part {
                 name,
                 headers,
                 data,
-                file,
                 file_name,
             });
         }
@@ -116,7 +121,7 @@ impl Form {
         if !names.is_empty() {
             out.insert(FILE_NAMES.to_owned(), Value::Array(names));
         }
-        for p in self.parts.iter().filter(|p| !p.file) {
+        for p in self.parts.iter().filter(|p| !p.is_file()) {
             // Checked to be UTF-8 when parsed.
             let text = Value::String(String::from_utf8_lossy(&p.data).into_owned());
             match out.get_mut(&p.name) {
@@ -130,49 +135,31 @@ impl Form {
         Value::Object(out)
     }
 
-    /// Each file part's content, in order: its text when it is UTF-8, else `null` (not
-    /// read). For [`Form::replace_file_texts`].
-    pub(crate) fn file_texts(&self) -> Value {
-        let texts = self
+    /// Each file part, in order, as a document ([`file_document`]: a JSONL file's lines,
+    /// any other text whole), or `null` for a file that is not UTF-8 (not read). For
+    /// [`Form::replace_file_documents`].
+    pub(crate) fn file_documents(&self) -> Value {
+        let docs = self
             .parts
             .iter()
-            .filter(|p| p.file)
-            .map(|p| match std::str::from_utf8(&p.data) {
-                Ok(text) => Value::String(text.to_owned()),
-                Err(_) => Value::Null,
-            })
+            .filter(|p| p.is_file())
+            .map(|p| file_document(&p.data).unwrap_or(Value::Null))
             .collect();
-        Value::Array(texts)
+        Value::Array(docs)
     }
 
-    /// Puts each text of `texts` (as [`Form::file_texts`] gave them, changed) back into
-    /// its file part, where it changed; `null`s and files past the list stay as they are.
-    pub(crate) fn replace_file_texts(&mut self, texts: &Value) {
-        let Some(texts) = texts.as_array() else {
+    /// Writes each document of `docs` (as [`Form::file_documents`] gave them, texts
+    /// changed) back into its file part ([`file_bytes`]), where it changed; a file whose
+    /// document is as read (or `null`) keeps its bytes. Its headers are kept: its name,
+    /// file name and type.
+    pub(crate) fn replace_file_documents(&mut self, docs: &Value) {
+        let Some(docs) = docs.as_array() else {
             return;
         };
-        for (p, text) in self.parts.iter_mut().filter(|p| p.file).zip(texts) {
-            if let Some(text) = text.as_str() {
-                if text.as_bytes() != &p.data[..] {
-                    p.data = Bytes::copy_from_slice(text.as_bytes());
-                }
+        for (p, doc) in self.parts.iter_mut().filter(|p| p.is_file()).zip(docs) {
+            if !doc.is_null() && file_document(&p.data).as_ref() != Some(doc) {
+                p.data = file_bytes(doc, &p.data);
             }
-        }
-    }
-
-    /// The data of the first file part named `name`.
-    pub(crate) fn file_data(&self, name: &str) -> Option<&Bytes> {
-        self.parts
-            .iter()
-            .find(|p| p.file && p.name == name)
-            .map(|p| &p.data)
-    }
-
-    /// Replaces the data of the first file part named `name`, for [`Form::encode`] (its
-    /// headers are kept: its name, file name and type).
-    pub(crate) fn replace_file(&mut self, name: &str, data: Bytes) {
-        if let Some(p) = self.parts.iter_mut().find(|p| p.file && p.name == name) {
-            p.data = data;
         }
     }
 
@@ -218,7 +205,6 @@ impl Form {
             name: name.to_owned(),
             headers,
             data,
-            file: file_name.is_some(),
             // As it is written, and read back.
             file_name: file_name.map(escaped),
         });
@@ -243,7 +229,7 @@ impl Form {
                 (Some(was), Some(Value::String(is))) if was != is => disposition(&p.name, Some(is)),
                 _ => None,
             };
-            let data: &[u8] = if p.file {
+            let data: &[u8] = if p.is_file() {
                 &p.data
             } else {
                 let k = seen.entry(&p.name).or_default();
@@ -342,7 +328,7 @@ mod tests {
             .await
             .expect("parses");
         assert_eq!(again.fields(), fields);
-        let file = again.parts.iter().find(|p| p.file).expect("the file");
+        let file = again.parts.iter().find(|p| p.is_file()).expect("the file");
         assert_eq!(&file.data[..], b"RIFF\x00\xff\xfe--X");
         assert_eq!(file.headers["content-type"], "audio/wav");
         // Unchanged, the form is written as it came.
@@ -362,7 +348,7 @@ mod tests {
         let again = Form::parse(TYPE, form.encode(&fields).expect("encoded"))
             .await
             .expect("parses");
-        let file = again.parts.iter().find(|p| p.file).expect("the file");
+        let file = again.parts.iter().find(|p| p.is_file()).expect("the file");
         assert_eq!(
             file.file_name.as_deref(),
             Some("call with <PHONE_NUMBER_1> %22x%22é.wav")
@@ -387,20 +373,33 @@ mod tests {
             Bytes::from_static(b"name,mail\nJane,jane@example.com\n"),
         );
         form.file("b", "scan.pdf", Bytes::from_static(b"%PDF\xff"));
-        let mut texts = form.file_texts();
-        assert_eq!(texts, json!(["name,mail\nJane,jane@example.com\n", null]));
+        // JSONL, spaced as a person wrote it: read by lines, and left as it came when
+        // nothing in it changed.
+        let jsonl = b"{\"a\": \"x\"}\n";
+        form.file("c", "lines.jsonl", Bytes::from_static(jsonl));
+        let mut texts = form.file_documents();
+        assert_eq!(
+            texts,
+            json!(["name,mail\nJane,jane@example.com\n", null, [{"a": "x"}]])
+        );
         texts[0] = json!("name,mail\nJane,<EMAIL_ADDRESS_1>\n");
-        form.replace_file_texts(&texts);
+        form.replace_file_documents(&texts);
         let body = form.encode(&form.fields()).expect("encoded");
         let back = Form::parse(&form.content_type(), body)
             .await
             .expect("parses");
         assert_eq!(
-            back.file_texts(),
-            json!(["name,mail\nJane,<EMAIL_ADDRESS_1>\n", null])
+            back.file_documents(),
+            json!(["name,mail\nJane,<EMAIL_ADDRESS_1>\n", null, [{"a": "x"}]])
         );
         let pdf = back.parts.iter().find(|p| p.name == "b").expect("the pdf");
         assert_eq!(&pdf.data[..], b"%PDF\xff");
+        let lines = back
+            .parts
+            .iter()
+            .find(|p| p.name == "c")
+            .expect("the jsonl");
+        assert_eq!(&lines.data[..], jsonl);
     }
 
     #[tokio::test]
@@ -418,7 +417,7 @@ mod tests {
             .await
             .expect("parses");
         assert_eq!(back.fields(), form.fields());
-        let file = back.parts.iter().find(|p| p.file).expect("the file");
+        let file = back.parts.iter().find(|p| p.is_file()).expect("the file");
         assert_eq!(&file.data[..], b"RIFF\x00\xff");
         assert!(file.headers["content-disposition"]
             .to_str()

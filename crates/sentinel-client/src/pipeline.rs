@@ -32,7 +32,7 @@ use crate::chains::{self, answer_ids, ChainLink, Chains, Continues};
 use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow};
 use crate::files::{file_bytes, file_document};
-use crate::form::{self, Form, FILE_TEXTS};
+use crate::form::{self, Form, FILE_DOCUMENTS};
 use crate::json_out;
 use crate::logprobs::{ListAt, TokenTrail};
 use crate::refusal::{Refusal, RefusalWindow};
@@ -1409,14 +1409,9 @@ impl Pipeline {
         let mut body: Value = match &form {
             Some(form) => {
                 let mut fields = form.fields();
-                // An upload's file, read as text when it is.
-                if req.route == Route::Files {
-                    if let Some(doc) = form.file_data("file").and_then(|d| file_document(d)) {
-                        fields["file"] = doc;
-                    }
-                }
-                if other {
-                    fields[FILE_TEXTS] = form.file_texts();
+                // An upload's files, read as text when they are (never audio or images).
+                if req.route == Route::Files || other {
+                    fields[FILE_DOCUMENTS] = form.file_documents();
                 }
                 fields
             }
@@ -1519,14 +1514,9 @@ impl Pipeline {
                 segments.replace(&mut body, new_texts);
                 let bytes = match &mut form {
                     Some(form) => {
-                        // An upload's file, read as text: written again from its document.
-                        if let (Route::Files, Some(doc), Some(original)) =
-                            (req.route, body.get("file"), form.file_data("file").cloned())
-                        {
-                            form.replace_file("file", file_bytes(doc, &original));
-                        }
-                        if let (true, Some(texts)) = (other, body.get(FILE_TEXTS)) {
-                            form.replace_file_texts(texts);
+                        // The files read as text, written again from their documents.
+                        if let Some(docs) = body.get(FILE_DOCUMENTS) {
+                            form.replace_file_documents(docs);
                         }
                         form.encode(&body).map_err(|e| PipelineError::BadRequest {
                             message: e.to_string(),

@@ -8,6 +8,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
+use crate::form::FILE_DOCUMENTS;
+
 /// A provider route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Route {
@@ -316,7 +318,8 @@ impl Route {
     /// assert!(!Route::Responses.on_resource());
     /// ```
     pub fn on_resource(self) -> bool {
-        self.as_str().contains("{id}")
+        // A byte, not a substring, is looked for: this runs for every request.
+        self.as_str().as_bytes().contains(&b'{')
     }
 
     /// Whether the request has a body to read: a `POST` but for a cancellation.
@@ -547,7 +550,7 @@ impl Route {
 /// The fields of an upload that only steer the model (its name, formats, options), or
 /// hold audio (a speaker's reference clip): every other text field (a prompt, speakers'
 /// names, a `user`) is scanned.
-const FORM_SETTINGS: [&str; 18] = [
+const FORM_SETTINGS: [&str; 21] = [
     "model",
     "language",
     "response_format",
@@ -566,6 +569,9 @@ const FORM_SETTINGS: [&str; 18] = [
     "input_fidelity",
     "partial_images",
     "moderation",
+    "purpose",
+    "expires_after[anchor]",
+    "expires_after[seconds]",
 ];
 
 /// The fields of a content part that hold text: `text` (text, output_text, summary_text
@@ -1091,30 +1097,21 @@ impl Walk {
                 w.items(body, "items", Walk::output_item);
             }
             Route::ConversationsUpdate => {}
-            // The file, read as text (`files::file_document`); the other fields are settings.
-            // Any other text field too but the settings (as for the uploads below).
-            Route::Files => {
-                if let Value::Object(fields) = body {
-                    for (k, v) in fields {
-                        match k.as_str() {
-                            "file" => w.under(Step::Key("file"), |w| w.file(v)),
-                            "purpose" | "expires_after[anchor]" | "expires_after[seconds]" => {}
-                            _ => w.under(Step::Field(k.clone()), |w| w.strings_under(v)),
-                        }
-                    }
-                }
-                return;
-            }
             // The batch's `metadata`, with the identifiers below.
             Route::Batches => {}
-            // A form's text fields (the prompt, speakers' names, a `user`), not its settings.
+            // A form's text fields (the prompt, speakers' names, a `user`) and its files'
+            // names, not its settings; the files an upload reads, as documents
+            // (`files::file_document`).
             Route::AudioTranscriptions
             | Route::AudioTranslations
             | Route::ImagesEdits
-            | Route::ImagesVariations => {
+            | Route::ImagesVariations
+            | Route::Files => {
                 if let Value::Object(fields) = body {
                     for (k, v) in fields {
-                        if !FORM_SETTINGS.contains(&k.as_str()) {
+                        if k == FILE_DOCUMENTS {
+                            w.under(Step::Key(FILE_DOCUMENTS), |w| w.files(v));
+                        } else if !FORM_SETTINGS.contains(&k.as_str()) {
                             w.under(Step::Field(k.clone()), |w| w.strings_under(v));
                         }
                     }
@@ -1145,6 +1142,15 @@ impl Walk {
         w.identifiers(body);
     }
 
+    /// Files read as documents, in order (a form's, [`crate::form::FILE_DOCUMENTS`]).
+    fn files(&mut self, docs: &Value) {
+        if let Value::Array(docs) = docs {
+            for (i, doc) in docs.iter().enumerate() {
+                self.under(Step::Index(i), |w| w.file(doc));
+            }
+        }
+    }
+
     /// A file read as text ([`file_document`](crate::files::file_document)): each line of
     /// a JSONL file, or the whole.
     fn file(&mut self, doc: &Value) {
@@ -1161,10 +1167,11 @@ impl Walk {
 
     /// One line of a JSONL file. A batch's line (it has a `custom_id`, the caller's key to
     /// its results, left as it is, as are the request's `method` and `url`): a request's
-    /// `body` as the request of the route its `url` names, an OpenAI output's `response.body` as the answer its `object` names, an
-    /// Anthropic result's `result.message` as a message answer, and every other string of
-    /// the line (errors, and whatever else it holds). Any other line (fine-tuning
-    /// examples, evals items): every string.
+    /// `body` as the request of the route its `url` names, an OpenAI output's
+    /// `response.body` as the answer its `object` names, an Anthropic result's
+    /// `result.message` as a message answer, and every other string of the line (errors,
+    /// and whatever else it holds). Any other line (fine-tuning examples, evals items):
+    /// every string.
     fn file_line(&mut self, line: &Value) {
         let Some(map) = line.as_object().filter(|m| m.contains_key("custom_id")) else {
             return self.strings_under(line);
@@ -1448,7 +1455,7 @@ mod tests {
     #[test]
     fn a_files_lines_are_read_as_the_requests_and_answers_they_hold() {
         let upload = json!({"purpose": "batch", "note": "from jane",
-            crate::form::FILE_NAMES: ["in.jsonl"], "file": [
+            crate::form::FILE_NAMES: ["in.jsonl"], FILE_DOCUMENTS: [[
             {"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
                 "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}},
             {"custom_id": "b", "method": "POST", "url": "/v1/not-a-route",
@@ -1457,18 +1464,18 @@ mod tests {
             {"custom_id": "c", "method": "POST", "url": "/v1/chat/completions",
                 "body": "just text", "note": "more text"},
             {"messages": [{"role": "user", "content": "tune"}]},
-        ]});
+        ]]});
         assert_eq!(
             request_segments(Route::Files, &upload).pointers(),
             [
                 "/\u{0}file names/0",
-                "/file/0/body/messages/0/content",
-                "/file/1/body/model",
-                "/file/1/body/note",
-                "/file/2/body",
-                "/file/2/note",
-                "/file/3/messages/0/content",
-                "/file/3/messages/0/role",
+                "/\u{0}files/0/0/body/messages/0/content",
+                "/\u{0}files/0/1/body/model",
+                "/\u{0}files/0/1/body/note",
+                "/\u{0}files/0/2/body",
+                "/\u{0}files/0/2/note",
+                "/\u{0}files/0/3/messages/0/content",
+                "/\u{0}files/0/3/messages/0/role",
                 "/note",
             ]
         );
