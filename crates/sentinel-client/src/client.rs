@@ -392,7 +392,10 @@ impl SentinelClient {
         let mut form = Form::new();
         form.text("purpose", &upload.purpose);
         form.file("file", &upload.file_name, upload.data.clone());
-        self.send_form(Route::Files, &form).await
+        let response = self
+            .pipeline
+            .handle(self.form_request(Route::Files, &form)?);
+        Self::parse_whole(response.await?.body)
     }
 
     /// A stored file's content (`GET /v1/files/{id}/content`): a batch's output or
@@ -403,14 +406,10 @@ impl SentinelClient {
     ///
     /// See [`ClientError`].
     pub async fn file_content(&self, id: &str) -> Result<Bytes, ClientError> {
-        let mut req = self.request(Route::FilesContent, Bytes::new(), &CallOptions::default());
-        req.resource = Some(id.to_owned());
-        match self.pipeline.handle(req).await?.body {
-            PipelineBody::Full(b) => Ok(b),
-            PipelineBody::Stream(_) => Err(ClientError::InvalidResponse(
-                "a file's content came as an event stream".to_owned(),
-            )),
-        }
+        let response = self
+            .pipeline
+            .handle(self.on_resource(Route::FilesContent, id));
+        Self::whole(response.await?.body)
     }
 
     /// OpenAI batch creation: the batch continues the scope of its input file's upload.
@@ -433,14 +432,10 @@ impl SentinelClient {
     ///
     /// See [`ClientError`].
     pub async fn batch_status(&self, id: &str) -> Result<openai::Batch, ClientError> {
-        let mut req = self.request(
-            Route::BatchesRetrieve,
-            Bytes::new(),
-            &CallOptions::default(),
-        );
-        req.resource = Some(id.to_owned());
-        let response = self.pipeline.handle(req).await?;
-        Self::parse_whole(response.body)
+        let response = self
+            .pipeline
+            .handle(self.on_resource(Route::BatchesRetrieve, id));
+        Self::parse_whole(response.await?.body)
     }
 
     async fn upload(
@@ -454,17 +449,11 @@ impl SentinelClient {
             form.text(name, value);
         }
         form.file("file", &upload.file_name, upload.audio.clone());
-        let body = form
-            .encode(&form.fields())
-            .map_err(|e| ClientError::BadRequest(e.to_string()))?;
-        let mut req = self.request(route, body, &CallOptions::default());
-        req.content_type = Some(form.content_type());
-        let response = self.pipeline.handle(req).await?;
-        let PipelineBody::Full(b) = response.body else {
-            return Err(ClientError::InvalidResponse(
-                "a stream answered an upload without `stream: true`".to_owned(),
-            ));
-        };
+        let response = self
+            .pipeline
+            .handle(self.form_request(route, &form)?)
+            .await?;
+        let b = Self::whole(response.body)?;
         if response.content_type.starts_with("application/json") {
             serde_json::from_slice(&b).map_err(|e| ClientError::InvalidResponse(format!("{e}")))
         } else {
@@ -497,31 +486,37 @@ impl SentinelClient {
         Self::parse_whole(response.body)
     }
 
-    /// A whole JSON answer, parsed.
-    fn parse_whole<T: DeserializeOwned>(body: PipelineBody) -> Result<T, ClientError> {
+    /// A whole answer's bytes.
+    fn whole(body: PipelineBody) -> Result<Bytes, ClientError> {
         match body {
-            PipelineBody::Full(b) => {
-                serde_json::from_slice(&b).map_err(|e| ClientError::InvalidResponse(format!("{e}")))
-            }
+            PipelineBody::Full(b) => Ok(b),
             PipelineBody::Stream(_) => Err(ClientError::InvalidResponse(
                 "a stream answered a request without `stream: true`".to_owned(),
             )),
         }
     }
 
-    /// `form` sent on `route`; the JSON answer, parsed.
-    async fn send_form<T: DeserializeOwned>(
-        &self,
-        route: Route,
-        form: &Form,
-    ) -> Result<T, ClientError> {
+    /// A whole JSON answer, parsed.
+    fn parse_whole<T: DeserializeOwned>(body: PipelineBody) -> Result<T, ClientError> {
+        let b = Self::whole(body)?;
+        serde_json::from_slice(&b).map_err(|e| ClientError::InvalidResponse(format!("{e}")))
+    }
+
+    /// The request that sends `form` on `route`.
+    fn form_request(&self, route: Route, form: &Form) -> Result<PipelineRequest, ClientError> {
         let body = form
             .encode(&form.fields())
             .map_err(|e| ClientError::BadRequest(e.to_string()))?;
         let mut req = self.request(route, body, &CallOptions::default());
         req.content_type = Some(form.content_type());
-        let response = self.pipeline.handle(req).await?;
-        Self::parse_whole(response.body)
+        Ok(req)
+    }
+
+    /// The request of `route` on the stored resource `id`.
+    fn on_resource(&self, route: Route, id: &str) -> PipelineRequest {
+        let mut req = self.request(route, Bytes::new(), &CallOptions::default());
+        req.resource = Some(id.to_owned());
+        req
     }
 
     async fn call_stream<T: DeserializeOwned>(
