@@ -1924,13 +1924,7 @@ impl Pipeline {
         upstream_status: u16,
         started: Instant,
     ) -> Result<Bytes, PipelineError> {
-        let (mut v, json) = match serde_json::from_slice::<Value>(body) {
-            Ok(v) => (v, true),
-            Err(_) => (
-                Value::String(String::from_utf8_lossy(body).into_owned()),
-                false,
-            ),
-        };
+        let (mut v, json) = unread_document(body);
         let segments = all_strings(&v);
         let notes = AnswerNotes {
             outcome: if upstream_status == 0 {
@@ -1947,10 +1941,7 @@ impl Pipeline {
         {
             return Ok(body.clone());
         }
-        Ok(match v {
-            Value::String(text) if !json => Bytes::from(text),
-            v => Bytes::from(json_out::to_vec(&v, body.len() + 64)),
-        })
+        Ok(Bytes::from(unread_written(v, json, body.len())))
     }
 
     /// Decides the texts `segments` name in an answer `v`: restores pseudonyms, scans and
@@ -2051,6 +2042,27 @@ fn gateway_results_urls(route: Route, body: Bytes) -> Bytes {
         return body;
     }
     Bytes::from(json_out::to_vec(&v, body.len()))
+}
+
+/// A body no walker reads, as a document to decide every string of: its JSON, or else all
+/// of it as one text (invalid UTF-8 read as U+FFFD); and whether it was JSON.
+fn unread_document(body: &[u8]) -> (Value, bool) {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => (v, true),
+        Err(_) => (
+            Value::String(String::from_utf8_lossy(body).into_owned()),
+            false,
+        ),
+    }
+}
+
+/// The body [`unread_document`] read, written again from its (decided) document; `len`
+/// is the original's length, a capacity hint.
+fn unread_written(v: Value, json: bool, len: usize) -> Vec<u8> {
+    match v {
+        Value::String(text) if !json => text.into_bytes(),
+        v => json_out::to_vec(&v, len + 64),
+    }
 }
 
 /// Whether a media type holds text: `text/*` and JSON (`application/json`, `+json`), or
@@ -3064,18 +3076,14 @@ impl ResponseStream {
     /// knows: every string of its JSON data, or its data as one text, decided whole (a
     /// value split across two events is not joined).
     async fn process_other(&mut self, event: SseEvent) {
-        let (mut v, json) = match serde_json::from_str::<Value>(&event.data) {
-            Ok(v) => (v, true),
-            Err(_) => (Value::String(event.data.clone()), false),
-        };
+        let (mut v, json) = unread_document(event.data.as_bytes());
         let segments = all_strings(&v);
         if !segments.is_empty() && !self.scan_whole(&mut v, &segments).await {
             return;
         }
-        let data = match v {
-            Value::String(text) if !json => text,
-            v => json_out::to_string(&v),
-        };
+        let written = unread_written(v, json, event.data.len());
+        // JSON, or the event's own text: UTF-8 either way.
+        let data = String::from_utf8(written).unwrap_or_default();
         self.emit(&SseEvent { data, ..event });
     }
 
