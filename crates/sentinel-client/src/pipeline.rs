@@ -37,8 +37,8 @@ use crate::json_out;
 use crate::logprobs::{ListAt, TokenTrail};
 use crate::refusal::{Refusal, RefusalWindow};
 use crate::segments::{
-    self, all_strings, answer_roots, parse_pruned, request_segments, response_segments,
-    responses_event_segments, Route, Segments, Step,
+    self, all_strings, parse_answer, request_segments, response_segments, responses_event_segments,
+    Route, Segments, Step,
 };
 use crate::shared_vault::SharedVault;
 
@@ -1794,7 +1794,7 @@ impl Pipeline {
     ) -> Result<Bytes, PipelineError> {
         // Only the parts of the answer that hold text are parsed (the choices, not the ids
         // or usage; nothing of an embedding); the whole answer is parsed only to be changed.
-        let Ok(mut v) = parse_pruned(body, answer_roots(req.route)) else {
+        let Ok(mut v) = parse_answer(req.route, body) else {
             // Not a JSON object (a provider's plain error page on 200): all of it is text.
             return self.process_other(req, model, body, 0, started).await;
         };

@@ -159,22 +159,6 @@ impl OtherMethod {
     }
 }
 
-/// The keys of a Responses API item that hold text ([`Walk::output_item`]), for an
-/// answer that is one item.
-const ITEM_KEYS: [&str; 11] = [
-    "content",
-    "arguments",
-    "input",
-    "output",
-    "summary",
-    "queries",
-    "results",
-    "code",
-    "outputs",
-    "revised_prompt",
-    "action",
-];
-
 impl Route {
     /// The path under the provider's base (`/chat/completions`), as upstreams expect it:
     /// the gateway path without its `/v1`; a template with `{id}` for the routes
@@ -1235,10 +1219,24 @@ fn answer_route(body: &Value) -> Option<Route> {
     })
 }
 
+/// A whole answer parsed for [`response_segments`]: only the top-level keys its walker
+/// reads ([`answer_roots`]), or all of it for an answer that is one item. An answer that
+/// is not a JSON object, or not JSON, is an error.
+pub(crate) fn parse_answer(route: Route, body: &[u8]) -> serde_json::Result<Value> {
+    match answer_roots(route) {
+        Some(keep) => parse_pruned(body, keep),
+        None => match serde_json::from_slice(body)? {
+            v @ Value::Object(_) => Ok(v),
+            _ => Err(de::Error::custom("an answer that is not a JSON object")),
+        },
+    }
+}
+
 /// The top-level keys of a whole answer that [`response_segments`] walks: the rest of an
 /// answer (ids, usage, an embedding's numbers) holds no text and need not be parsed.
-pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
-    match route {
+/// `None` for an answer that is one item, whose keys are the item walker's.
+fn answer_roots(route: Route) -> Option<&'static [&'static str]> {
+    Some(match route {
         Route::ChatCompletions | Route::Completions => &["choices"],
         Route::Embeddings
         | Route::Moderations
@@ -1262,7 +1260,7 @@ pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
         | Route::ConversationsDelete
         | Route::ConversationItemDelete => &["metadata"],
         Route::ConversationItems | Route::ConversationItemsCreate => &["data"],
-        Route::ConversationItem => &ITEM_KEYS,
+        Route::ConversationItem => return None,
         Route::MessagesBatches
         | Route::MessagesBatchesList
         | Route::MessagesBatchesRetrieve
@@ -1270,13 +1268,13 @@ pub(crate) fn answer_roots(route: Route) -> &'static [&'static str] {
         | Route::MessagesBatchesDelete => &[],
         // Read whole (`files::file_document`), or every string (`all_strings`).
         Route::MessagesBatchesResults | Route::Other(_) => &[],
-    }
+    })
 }
 
 /// Parses a JSON object keeping only the top-level keys in `keep` (each parsed whole into
 /// a [`Value`]); the others are checked for syntax and skipped without building anything.
 /// A body that is not a JSON object, or not valid JSON, is an error.
-pub(crate) fn parse_pruned(body: &[u8], keep: &[&str]) -> serde_json::Result<Value> {
+fn parse_pruned(body: &[u8], keep: &[&str]) -> serde_json::Result<Value> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let v = Pruned { keep }.deserialize(&mut de)?;
     de.end()?;
@@ -1752,7 +1750,7 @@ mod tests {
         ];
         for (route, full) in answers {
             let bytes = serde_json::to_vec(&full).expect("json");
-            let pruned = parse_pruned(&bytes, answer_roots(route)).expect("pruned");
+            let pruned = parse_answer(route, &bytes).expect("pruned");
             let kept = response_segments(route, &pruned);
             let all = response_segments(route, &full);
             assert_eq!(kept.pointers(), all.pointers(), "{route:?}");
@@ -1760,7 +1758,7 @@ mod tests {
             let keys: Vec<&String> = pruned.as_object().expect("object").keys().collect();
             assert!(keys
                 .iter()
-                .all(|k| answer_roots(route).contains(&k.as_str())));
+                .all(|k| answer_roots(route).is_some_and(|r| r.contains(&k.as_str()))));
         }
         // Not an object, not JSON, or trailing bytes: an error, as a full parse would give
         // for the last two.
