@@ -105,9 +105,31 @@ impl ChainLink {
     }
 }
 
-/// The ids a whole answer names that later requests continue from: a batch's output and
-/// error files (read or cancelled), or else the answer's own `id` (a Responses API
-/// answer, an uploaded file, a created batch).
+/// Which ids of an answer on a route later requests name, to continue its scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Remembered {
+    /// The answer's own `id`: a Responses API answer, a conversation, an upload, a batch
+    /// (OpenAI's or Anthropic's) created.
+    Id,
+    /// A batch's output and error files (the batch read or cancelled).
+    OutputFiles,
+}
+
+/// What of `route`'s answers is remembered with the request's scope, if anything.
+pub(crate) fn remembered(route: Route) -> Option<Remembered> {
+    match route {
+        Route::Responses
+        | Route::Conversations
+        | Route::Files
+        | Route::Batches
+        | Route::MessagesBatches => Some(Remembered::Id),
+        Route::BatchesRetrieve | Route::BatchesCancel => Some(Remembered::OutputFiles),
+        _ => None,
+    }
+}
+
+/// The ids a whole answer on `route` names that later requests continue from
+/// ([`remembered`]).
 pub(crate) fn answer_ids(route: Route, body: &[u8]) -> Vec<String> {
     #[derive(Deserialize)]
     struct Ids {
@@ -118,12 +140,13 @@ pub(crate) fn answer_ids(route: Route, body: &[u8]) -> Vec<String> {
     let Ok(ids) = serde_json::from_slice::<Ids>(body) else {
         return Vec::new();
     };
-    match route {
-        Route::BatchesRetrieve | Route::BatchesCancel => [ids.output_file_id, ids.error_file_id]
+    match remembered(route) {
+        Some(Remembered::OutputFiles) => [ids.output_file_id, ids.error_file_id]
             .into_iter()
             .flatten()
             .collect(),
-        _ => ids.id.into_iter().collect(),
+        Some(Remembered::Id) => ids.id.into_iter().collect(),
+        None => Vec::new(),
     }
 }
 

@@ -1248,22 +1248,9 @@ impl Pipeline {
 
     /// Where the answer to `req` is remembered with its scope, for a request that names it
     /// later (a next turn, a conversation, a batch's input file, a batch's output file):
-    /// for a Responses API request, a conversation created, an upload, a batch (OpenAI's
-    /// created or read, Anthropic's created), in a tenant whose policy pseudonymizes
-    /// ([`chains::answer_ids`] says which ids).
+    /// on the routes [`chains::remembered`] names, in a tenant whose policy pseudonymizes.
     fn chain_link(&self, req: &PipelineRequest) -> Option<ChainLink> {
-        if !matches!(
-            req.route,
-            Route::Responses
-                | Route::Conversations
-                | Route::MessagesBatches
-                | Route::Files
-                | Route::Batches
-                | Route::BatchesRetrieve
-                | Route::BatchesCancel
-        ) {
-            return None;
-        }
+        chains::remembered(req.route)?;
         let vault = self.policy.pseudonym_vault(&req.tenant)?;
         Some(ChainLink {
             chains: Arc::clone(&self.chains),
@@ -1314,12 +1301,10 @@ impl Pipeline {
                 if let Some(file) = chains::input_file_id(&req.body) {
                     req.conversation = Some(self.answer_scope(&req.tenant, &file).await);
                 }
-            } else if matches!(
-                req.route,
-                Route::Files | Route::Conversations | Route::MessagesBatches
-            ) {
-                // What this request stores is read back later, maybe on another replica:
-                // its scope is kept (and shared) as a conversation's.
+            } else if chains::remembered(req.route).is_some() {
+                // What this request stores (an upload, a conversation, a message batch) is
+                // read back later, maybe on another replica: its scope is kept (and
+                // shared) as a conversation's.
                 req.conversation = Some(req.request_id.clone());
             }
         }
