@@ -49,8 +49,9 @@ impl Key {
     /// fingerprint and compares them on every hit ([`crate::CachedDetector`]), so a key
     /// two texts share costs a scan, never a wrong result. For a 4 KB prompt, hashed once
     /// per request, bench `cache/detection_key_4kb_message` reads 0.12 us (2 vCPU AMD
-    /// EPYC), where the padded BLAKE3 key read 1.6 us (docs/cache.md). The seed makes keys differ between processes: share detection
-    /// results through [`Key::builder`] keys only.
+    /// EPYC), where the padded BLAKE3 key read 1.6 us (docs/cache.md). The seed makes keys
+    /// differ between processes: share detection results through [`Key::builder`] keys
+    /// only.
     pub fn for_text(fingerprint: &[u8; 16], text: &str) -> Key {
         static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
         let seed = *SEED.get_or_init(|| {
