@@ -642,16 +642,12 @@ async fn audio_is_withheld_when_its_transcript_changed() {
             "messages": [{"role": "user", "content": text}]})
     };
     // Whole: a changed transcript empties the audio beside it; a clean one keeps it.
-    let changed: Value = serde_json::from_str(
-        &answer(&c, Route::ChatCompletions, &ask("what is the SSN?", false)).await,
-    )
-    .expect("json");
+    let changed: Value =
+        answer_json(&c, Route::ChatCompletions, &ask("what is the SSN?", false)).await;
     let audio = &changed["choices"][0]["message"]["audio"];
     assert_eq!(audio["transcript"], "The SSN on file is <US_SSN_1>.");
     assert_eq!(audio["data"], "");
-    let clean: Value =
-        serde_json::from_str(&answer(&c, Route::ChatCompletions, &ask("hello there", false)).await)
-            .expect("json");
+    let clean: Value = answer_json(&c, Route::ChatCompletions, &ask("hello there", false)).await;
     assert_eq!(clean["choices"][0]["message"]["audio"]["data"], "UklGRg==");
 
     // Streamed: the audio chunks are held until the choice ends, then go out before the
@@ -1591,9 +1587,7 @@ async fn logprobs_beside_a_changed_text_are_dropped() {
             "logprobs": true, "top_logprobs": 1, "stream": stream})
     };
     // A text the gateway passed as written keeps its tokens.
-    let clean: Value =
-        serde_json::from_str(&answer(&c, Route::ChatCompletions, &chat("echo", false)).await)
-            .expect("json");
+    let clean: Value = answer_json(&c, Route::ChatCompletions, &chat("echo", false)).await;
     assert_eq!(
         clean["choices"][0]["logprobs"]["content"]
             .as_array()
@@ -1610,9 +1604,7 @@ async fn logprobs_beside_a_changed_text_are_dropped() {
             .iter()
             .any(|t| t.chars().any(|ch| ch.is_ascii_digit() || ch == '@'))
     };
-    let whole: Value =
-        serde_json::from_str(&answer(&c, Route::ChatCompletions, &chat("ssn-leak", false)).await)
-            .expect("json");
+    let whole: Value = answer_json(&c, Route::ChatCompletions, &chat("ssn-leak", false)).await;
     assert_eq!(
         whole["choices"][0]["message"]["content"],
         "Sure, the SSN on file is <US_SSN_1> as requested."
@@ -1861,6 +1853,16 @@ async fn audio_passes_on_and_the_text_around_it_is_decided() {
     }
 }
 
+/// [`on_stored`]'s answer, parsed.
+async fn stored_json(c: &SentinelClient, route: Route, id: &str, query: Option<&str>) -> Value {
+    serde_json::from_str(&on_stored(c, route, id, query).await).expect("json")
+}
+
+/// [`answer`], parsed.
+async fn answer_json(c: &SentinelClient, route: Route, body: &Value) -> Value {
+    serde_json::from_str(&answer(c, route, body).await).expect("json")
+}
+
 /// The answer to a request on the stored resource `id` (`GET /v1/responses/{id}` and its
 /// kin), as text.
 pub(crate) async fn on_stored(
@@ -1897,15 +1899,12 @@ async fn background_responses_are_fetched_restored_and_scanned() {
     // Addresses go as pseudonyms and come back; an SSN in an answer is redacted.
     let (c, dir) = restoring_client(&up);
     let said = "Mail jane.doe@example.com today.";
-    let created: Value = serde_json::from_str(
-        &answer(
-            &c,
-            Route::Responses,
-            &json!({"model": "background", "input": said, "background": true}),
-        )
-        .await,
+    let created: Value = answer_json(
+        &c,
+        Route::Responses,
+        &json!({"model": "background", "input": said, "background": true}),
     )
-    .expect("json");
+    .await;
     assert_eq!(created["status"], "queued");
     let id = created["id"].as_str().expect("an id").to_owned();
     let sent = String::from_utf8_lossy(&up.seen.last("/v1/responses").expect("sent")).into_owned();
@@ -1914,9 +1913,7 @@ async fn background_responses_are_fetched_restored_and_scanned() {
     // Fetched later, whole and streamed again: the quoted pseudonym is restored (the scope
     // is the creating request's), the answer's own SSN redacted.
     let want = format!("You said: {said} The SSN on file is <US_SSN_1>.");
-    let whole: Value =
-        serde_json::from_str(&on_stored(&c, Route::ResponsesRetrieve, &id, None).await)
-            .expect("json");
+    let whole: Value = stored_json(&c, Route::ResponsesRetrieve, &id, None).await;
     assert_eq!(whole["output"][0]["content"][0]["text"], want);
     let streamed = on_stored(
         &c,
@@ -1937,18 +1934,12 @@ async fn background_responses_are_fetched_restored_and_scanned() {
         "the query went on"
     );
     // Cancelled: the partial answer as fetched. Its input items: as the caller wrote them.
-    let cancelled: Value =
-        serde_json::from_str(&on_stored(&c, Route::ResponsesCancel, &id, None).await)
-            .expect("json");
+    let cancelled: Value = stored_json(&c, Route::ResponsesCancel, &id, None).await;
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["output"][0]["content"][0]["text"], want);
-    let items: Value =
-        serde_json::from_str(&on_stored(&c, Route::ResponsesInputItems, &id, None).await)
-            .expect("json");
+    let items: Value = stored_json(&c, Route::ResponsesInputItems, &id, None).await;
     assert_eq!(items["data"][0]["content"][0]["text"], said);
-    let deleted: Value =
-        serde_json::from_str(&on_stored(&c, Route::ResponsesDelete, &id, None).await)
-            .expect("json");
+    let deleted: Value = stored_json(&c, Route::ResponsesDelete, &id, None).await;
     assert_eq!(deleted["deleted"], true);
     assert!(up
         .seen
@@ -2084,16 +2075,13 @@ async fn batch_files_go_up_scanned_and_come_back_restored() {
 
     // The batch continues the file's scope, its output file the batch's: the answers come
     // back with the pseudonym restored and the answer's own SSN redacted.
-    let batch: Value = serde_json::from_str(
-        &answer(
-            &c,
-            Route::Batches,
-            &json!({"input_file_id": file_id, "endpoint": "/v1/chat/completions",
+    let batch: Value = answer_json(
+        &c,
+        Route::Batches,
+        &json!({"input_file_id": file_id, "endpoint": "/v1/chat/completions",
                 "completion_window": "24h", "metadata": {"owner": "jane.doe@example.com"}}),
-        )
-        .await,
     )
-    .expect("json");
+    .await;
     let batch_id = batch["id"].as_str().expect("an id").to_owned();
     let sent = String::from_utf8_lossy(&up.seen.last("/v1/batches").expect("sent")).into_owned();
     assert!(!sent.contains("jane.doe"), "{sent}");
@@ -2102,9 +2090,7 @@ async fn batch_files_go_up_scanned_and_come_back_restored() {
         batch["errors"]["data"][0]["message"],
         "Line 9 holds SSN <US_SSN_1>"
     );
-    let done: Value =
-        serde_json::from_str(&on_stored(&c, Route::BatchesRetrieve, &batch_id, None).await)
-            .expect("json");
+    let done: Value = stored_json(&c, Route::BatchesRetrieve, &batch_id, None).await;
     assert_eq!(done["status"], "completed");
     let output = done["output_file_id"].as_str().expect("an output file");
     let content = on_stored(&c, Route::FilesContent, output, None).await;
@@ -2133,21 +2119,15 @@ async fn batch_files_go_up_scanned_and_come_back_restored() {
         batches["data"][0]["errors"]["data"][0]["message"],
         "Line 9 holds SSN <US_SSN_1>"
     );
-    let one: Value =
-        serde_json::from_str(&on_stored(&c, Route::FilesRetrieve, &file_id, None).await)
-            .expect("json");
+    let one: Value = stored_json(&c, Route::FilesRetrieve, &file_id, None).await;
     assert_eq!(one["id"], file_id);
-    let cancelled: Value =
-        serde_json::from_str(&on_stored(&c, Route::BatchesCancel, &batch_id, None).await)
-            .expect("json");
+    let cancelled: Value = stored_json(&c, Route::BatchesCancel, &batch_id, None).await;
     assert_eq!(cancelled["id"], batch_id);
     assert!(up
         .seen
         .last(&format!("POST /v1/batches/{batch_id}/cancel"))
         .is_some());
-    let deleted: Value =
-        serde_json::from_str(&on_stored(&c, Route::FilesDelete, &file_id, None).await)
-            .expect("json");
+    let deleted: Value = stored_json(&c, Route::FilesDelete, &file_id, None).await;
     assert_eq!(deleted["deleted"], true);
 
     // On record under the routes' templates, never the raw values.
@@ -2216,15 +2196,12 @@ async fn conversations_keep_the_scope_of_the_request_that_made_them() {
         json!({"type": "message", "role": "user",
         "content": [{"type": "input_text", "text": text}]})
     };
-    let created: Value = serde_json::from_str(
-        &answer(
-            &c,
-            Route::Conversations,
-            &json!({"items": [message(said)], "metadata": {"topic": "billing"}}),
-        )
-        .await,
+    let created: Value = answer_json(
+        &c,
+        Route::Conversations,
+        &json!({"items": [message(said)], "metadata": {"topic": "billing"}}),
     )
-    .expect("json");
+    .await;
     let id = created["id"].as_str().expect("an id").to_owned();
     let sent =
         String::from_utf8_lossy(&up.seen.last("/v1/conversations").expect("sent")).into_owned();
@@ -2235,15 +2212,12 @@ async fn conversations_keep_the_scope_of_the_request_that_made_them() {
 
     // A Responses API turn on the conversation continues its scope: the model's quote of
     // the first item is restored.
-    let turn: Value = serde_json::from_str(
-        &answer(
-            &c,
-            Route::Responses,
-            &json!({"model": "m", "conversation": id, "input": "What did I ask?"}),
-        )
-        .await,
+    let turn: Value = answer_json(
+        &c,
+        Route::Responses,
+        &json!({"model": "m", "conversation": id, "input": "What did I ask?"}),
     )
-    .expect("json");
+    .await;
     assert_eq!(
         turn["output"][0]["content"][0]["text"],
         format!("Earlier you said: {said}")
@@ -2277,20 +2251,15 @@ async fn conversations_keep_the_scope_of_the_request_that_made_them() {
         added["data"][0]["content"][0]["text"],
         "My SSN is <US_SSN_1>, call me."
     );
-    let items: Value =
-        serde_json::from_str(&on_stored(&c, Route::ConversationItems, &id, None).await)
-            .expect("json");
+    let items: Value = stored_json(&c, Route::ConversationItems, &id, None).await;
     assert_eq!(items["data"][0]["content"][0]["text"], said);
-    let one: Value = serde_json::from_str(
-        &on_stored(
-            &c,
-            Route::ConversationItem,
-            &format!("{id}/items/msg_1"),
-            None,
-        )
-        .await,
+    let one: Value = stored_json(
+        &c,
+        Route::ConversationItem,
+        &format!("{id}/items/msg_1"),
+        None,
     )
-    .expect("json");
+    .await;
     assert_eq!(one["content"][0]["text"], said);
     assert!(up
         .seen
@@ -2298,9 +2267,7 @@ async fn conversations_keep_the_scope_of_the_request_that_made_them() {
         .is_some());
 
     // The conversation itself: read, its metadata changed, an item deleted, deleted.
-    let read: Value =
-        serde_json::from_str(&on_stored(&c, Route::ConversationsRetrieve, &id, None).await)
-            .expect("json");
+    let read: Value = stored_json(&c, Route::ConversationsRetrieve, &id, None).await;
     assert_eq!(read["metadata"]["topic"], "billing");
     let mut update = PipelineRequest::new(
         Route::ConversationsUpdate,
@@ -2317,20 +2284,15 @@ async fn conversations_keep_the_scope_of_the_request_that_made_them() {
         .last(&format!("POST /v1/conversations/{id}"))
         .expect("sent");
     assert!(!String::from_utf8_lossy(&sent).contains("jane.doe"));
-    let after: Value = serde_json::from_str(
-        &on_stored(
-            &c,
-            Route::ConversationItemDelete,
-            &format!("{id}/items/msg_2"),
-            None,
-        )
-        .await,
+    let after: Value = stored_json(
+        &c,
+        Route::ConversationItemDelete,
+        &format!("{id}/items/msg_2"),
+        None,
     )
-    .expect("json");
+    .await;
     assert_eq!(after["id"], id);
-    let deleted: Value =
-        serde_json::from_str(&on_stored(&c, Route::ConversationsDelete, &id, None).await)
-            .expect("json");
+    let deleted: Value = stored_json(&c, Route::ConversationsDelete, &id, None).await;
     assert_eq!(deleted["deleted"], true);
 
     // On record under the templates, never the ids' values or the raw values.
@@ -2364,15 +2326,12 @@ async fn anthropic_message_batches_go_up_decided_and_their_results_come_back_res
         json!({"custom_id": id, "params": {"model": "claude",
         "max_tokens": 64, "messages": [{"role": "user", "content": text}]}})
     };
-    let created: Value = serde_json::from_str(
-        &answer(
-            &c,
-            Route::MessagesBatches,
-            &json!({"requests": [request("r1", said), request("r2", "Hello")]}),
-        )
-        .await,
+    let created: Value = answer_json(
+        &c,
+        Route::MessagesBatches,
+        &json!({"requests": [request("r1", said), request("r2", "Hello")]}),
     )
-    .expect("json");
+    .await;
     let id = created["id"].as_str().expect("an id").to_owned();
     assert!(created["results_url"].is_null());
     let sent =
@@ -2384,9 +2343,7 @@ async fn anthropic_message_batches_go_up_decided_and_their_results_come_back_res
 
     // Read back, the batch names the gateway's own path for its results, so an SDK
     // fetches them through it; listed, each batch does.
-    let ended: Value =
-        serde_json::from_str(&on_stored(&c, Route::MessagesBatchesRetrieve, &id, None).await)
-            .expect("json");
+    let ended: Value = stored_json(&c, Route::MessagesBatchesRetrieve, &id, None).await;
     let own = format!("/v1/messages/batches/{id}/results");
     assert_eq!(ended["results_url"], own);
     assert_eq!(ended["processing_status"], "ended");
@@ -2394,9 +2351,7 @@ async fn anthropic_message_batches_go_up_decided_and_their_results_come_back_res
         serde_json::from_str(&bodiless(&c, Route::MessagesBatchesList, None, None).await)
             .expect("json");
     assert_eq!(listed["data"][0]["results_url"], own);
-    let cancelled: Value =
-        serde_json::from_str(&on_stored(&c, Route::MessagesBatchesCancel, &id, None).await)
-            .expect("json");
+    let cancelled: Value = stored_json(&c, Route::MessagesBatchesCancel, &id, None).await;
     assert_eq!(cancelled["results_url"], own);
 
     // The results: the quoted pseudonym restored in the batch's scope, the error's SSN
@@ -2414,9 +2369,7 @@ async fn anthropic_message_batches_go_up_decided_and_their_results_come_back_res
         lines[2]["result"]["error"]["error"]["message"],
         "SSN <US_SSN_1> is not accepted"
     );
-    let deleted: Value =
-        serde_json::from_str(&on_stored(&c, Route::MessagesBatchesDelete, &id, None).await)
-            .expect("json");
+    let deleted: Value = stored_json(&c, Route::MessagesBatchesDelete, &id, None).await;
     assert_eq!(deleted["type"], "message_batch_deleted");
 
     let log = audit_log(&dir.path().join("audit"));
