@@ -18,6 +18,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{Map, Value};
 
 use crate::files::{file_bytes, file_document};
+use crate::segments::Step;
 
 /// Why a form could not be read or written again. Messages name parts, never content.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +65,17 @@ pub(crate) const FILE_NAMES: &str = "\0file names";
 /// The key under which a route that reads files lists them, as
 /// [`Form::file_documents`] gives them (as [`FILE_NAMES`], no part can have it).
 pub(crate) const FILE_DOCUMENTS: &str = "\0files";
+
+/// The place of the file (in [`Form::file_documents`]) a text's path leads into, if it
+/// leads into one: the path of a text under [`FILE_DOCUMENTS`], whether a route's walker
+/// named the key or read it as one of the body's.
+pub(crate) fn file_of(path: &[Step]) -> Option<usize> {
+    match path {
+        [Step::Key(FILE_DOCUMENTS), Step::Index(i), ..] => Some(*i),
+        [Step::Field(k), Step::Index(i), ..] if k == FILE_DOCUMENTS => Some(*i),
+        _ => None,
+    }
+}
 
 /// A parsed `multipart/form-data` body.
 #[derive(Debug)]
@@ -148,17 +160,19 @@ impl Form {
         Value::Array(docs)
     }
 
-    /// Writes each document of `docs` (as [`Form::file_documents`] gave them, texts
-    /// changed) back into its file part ([`file_bytes`]), where it changed; a file whose
-    /// document is as read (or `null`) keeps its bytes. Its headers are kept: its name,
-    /// file name and type.
-    pub(crate) fn replace_file_documents(&mut self, docs: &Value) {
-        let Some(docs) = docs.as_array() else {
+    /// Writes the documents of `docs` (as [`Form::file_documents`] gave them, texts
+    /// changed) whose places are in `changed` ([`file_of`] of the changed texts' paths)
+    /// back into their file parts ([`file_bytes`]); every other file keeps its bytes.
+    /// Each document is dropped once written. A file's headers are kept: its name, file
+    /// name and type.
+    pub(crate) fn replace_file_documents(&mut self, docs: Value, changed: &[usize]) {
+        let Value::Array(docs) = docs else {
             return;
         };
-        for (p, doc) in self.parts.iter_mut().filter(|p| p.is_file()).zip(docs) {
-            if !doc.is_null() && file_document(&p.data).as_ref() != Some(doc) {
-                p.data = file_bytes(doc, &p.data);
+        let files = self.parts.iter_mut().filter(|p| p.is_file());
+        for (i, (p, doc)) in files.zip(docs).enumerate() {
+            if !doc.is_null() && changed.contains(&i) {
+                p.data = file_bytes(&doc, &p.data);
             }
         }
     }
@@ -383,7 +397,7 @@ mod tests {
             json!(["name,mail\nJane,jane@example.com\n", null, [{"a": "x"}]])
         );
         texts[0] = json!("name,mail\nJane,<EMAIL_ADDRESS_1>\n");
-        form.replace_file_documents(&texts);
+        form.replace_file_documents(texts, &[0]);
         let body = form.encode(&form.fields()).expect("encoded");
         let back = Form::parse(&form.content_type(), body)
             .await
@@ -400,6 +414,27 @@ mod tests {
             .find(|p| p.name == "c")
             .expect("the jsonl");
         assert_eq!(&lines.data[..], jsonl);
+    }
+
+    #[test]
+    fn a_text_path_names_its_file() {
+        let line = [
+            Step::Key(FILE_DOCUMENTS),
+            Step::Index(2),
+            Step::Index(7),
+            Step::Key("body"),
+        ];
+        assert_eq!(file_of(&line), Some(2));
+        // Another route's body, read key by key.
+        let other = [Step::Field(FILE_DOCUMENTS.to_owned()), Step::Index(0)];
+        assert_eq!(file_of(&other), Some(0));
+        for not in [
+            &[Step::Key(FILE_NAMES), Step::Index(0)][..],
+            &[Step::Field("purpose".to_owned())][..],
+            &[Step::Index(0)][..],
+        ] {
+            assert_eq!(file_of(not), None, "{not:?}");
+        }
     }
 
     #[tokio::test]

@@ -419,6 +419,11 @@ impl Timings {
     }
 }
 
+/// The most text (bytes, all segments together) decided as one joined text; more is
+/// decided segment by segment ([`Pipeline::decide_segments`]). A request's prompts are far
+/// below it; an uploaded batch file can be past it.
+const JOIN_LIMIT: usize = 1 << 20;
+
 /// A character no segment holds, to join several segments into the one text a decision
 /// is made on (so numbering and blocks are per request); findings never span it. Private
 /// use code points: a document holding the first gets the next.
@@ -525,8 +530,9 @@ pub struct ScanOutcome {
 
 /// The result of deciding on all segments of one document.
 struct SegmentsDecision {
-    /// New text per segment, when anything was transformed.
-    texts: Option<Vec<String>>,
+    /// When anything was transformed, per segment its new text, or `None` where it
+    /// stays as it is (so an unchanged segment is not copied).
+    texts: Option<Vec<Option<String>>>,
     applied: Vec<Applied>,
     blocked: Option<Vec<Reason>>,
     shadow: Option<&'static str>,
@@ -857,7 +863,7 @@ impl Pipeline {
         Ok(ScanOutcome {
             findings: found.findings,
             decision: decision.name(),
-            text: decision.texts.and_then(|mut t| t.pop()),
+            text: decision.texts.and_then(|mut t| t.pop()).flatten(),
             reasons: decision.blocked.unwrap_or_default(),
         })
     }
@@ -928,8 +934,13 @@ impl Pipeline {
             };
         }
         // Several segments are decided as one text joined by a separator; one (the usual
-        // prompt) is decided as it is, without a copy or a search.
+        // prompt) is decided as it is, without a copy or a search. A large document (an
+        // uploaded batch file) segment by segment: joined, it would be held three times
+        // over (the joined text, the transformed one and its parts) while decided.
         let sep = if texts.len() > 1 {
+            if texts.iter().map(|t| t.len()).sum::<usize>() > JOIN_LIMIT {
+                return self.decide_each(texts, found, ctx);
+            }
             match separator(texts) {
                 Some(c) => c,
                 // Every candidate occurs: decide each segment on its own.
@@ -959,7 +970,10 @@ impl Pipeline {
             }
         };
         let shadow = shadow_of(&joined, &all);
-        match self.policy.decide(&joined, &all, ctx) {
+        let decided = self.policy.decide(&joined, &all, ctx);
+        drop(all);
+        drop(joined);
+        match decided {
             Decision::Allow { applied } => SegmentsDecision {
                 texts: None,
                 applied,
@@ -974,16 +988,22 @@ impl Pipeline {
             },
             Decision::Transform { text, applied } => {
                 // One segment (the usual prompt) needs no search for separators.
-                let parts: Vec<String> = if texts.len() == 1 {
-                    vec![text]
+                let parts: Vec<Option<String>> = if let [_] = texts {
+                    vec![Some(text)]
                 } else {
-                    text.split(sep).map(str::to_owned).collect()
+                    let parts: Vec<&str> = text.split(sep).collect();
+                    if parts.len() != texts.len() {
+                        // A transform wrote the separator (a mask character chosen to be
+                        // it): decide each segment on its own rather than send anything
+                        // unchanged.
+                        return self.decide_each(texts, found, ctx);
+                    }
+                    parts
+                        .iter()
+                        .zip(texts)
+                        .map(|(new, was)| (new != was).then(|| (*new).to_owned()))
+                        .collect()
                 };
-                if parts.len() != texts.len() {
-                    // A transform wrote the separator (a mask character chosen to be it):
-                    // decide each segment on its own rather than send anything unchanged.
-                    return self.decide_each(texts, found, ctx);
-                }
                 SegmentsDecision {
                     texts: Some(parts),
                     applied,
@@ -1022,16 +1042,19 @@ impl Pipeline {
             {
                 Decision::Allow { applied: a } => {
                     applied.extend(a);
-                    texts_out.push((*t).to_owned());
+                    texts_out.push(None);
                 }
                 Decision::Transform { text, applied: a } => {
                     changed = true;
                     applied.extend(a);
-                    texts_out.push(text);
+                    texts_out.push(Some(text));
                 }
                 Decision::Block { reasons: r } => reasons.extend(r),
             }
         }
+        // Each reason once, as one decision over the joined text gives them.
+        reasons.sort_unstable();
+        reasons.dedup();
         SegmentsDecision {
             texts: changed.then_some(texts_out),
             applied,
@@ -1495,13 +1518,27 @@ impl Pipeline {
         let outbound: Bytes = match decision.texts {
             None => req.body.clone(),
             Some(new_texts) => {
+                // The files whose texts changed; the others go as they came.
+                let changed_files: Vec<usize> = match &form {
+                    Some(_) => segments
+                        .paths()
+                        .zip(&new_texts)
+                        .filter(|(_, new)| new.is_some())
+                        .filter_map(|(path, _)| form::file_of(path))
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect(),
+                    None => Vec::new(),
+                };
                 // Moved, not copied, into the document.
                 segments.replace(&mut body, new_texts);
                 let bytes = match &mut form {
                     Some(form) => {
-                        // The files read as text, written again from their documents.
-                        if let Some(docs) = body.get(FILE_DOCUMENTS) {
-                            form.replace_file_documents(docs);
+                        // The files read as text, written again from their documents,
+                        // each dropped once written (nothing after reads them).
+                        let docs = body.as_object_mut().and_then(|b| b.remove(FILE_DOCUMENTS));
+                        if let Some(docs) = docs {
+                            form.replace_file_documents(docs, &changed_files);
                         }
                         form.encode(&body).map_err(|e| PipelineError::BadRequest {
                             message: e.to_string(),
@@ -2873,7 +2910,7 @@ impl ResponseStream {
             segments.each_mut(v, |slot| r.restore_json(slot, stats));
         }
         let texts: Vec<String> = segments.texts(v).into_iter().map(str::to_owned).collect();
-        let mut out = Vec::with_capacity(texts.len());
+        let mut out: Vec<String> = Vec::with_capacity(texts.len());
         for t in texts {
             let decide = &mut self.decider;
             let settled = match decide.detect(&t).await {
@@ -2893,7 +2930,7 @@ impl ResponseStream {
                 segments::drop_logprobs(v, path);
             }
         }
-        segments.replace(v, out);
+        segments.replace(v, out.into_iter().map(Some));
         true
     }
 

@@ -601,10 +601,11 @@ impl Segments {
             .collect()
     }
 
-    /// Replaces each path's string with the next of `texts`.
-    pub(crate) fn replace(&self, doc: &mut Value, texts: impl IntoIterator<Item = String>) {
+    /// Replaces each path's string with the next of `texts`, where that is a new one
+    /// (`None` leaves the string as it is).
+    pub(crate) fn replace(&self, doc: &mut Value, texts: impl IntoIterator<Item = Option<String>>) {
         for (p, text) in self.paths().zip(texts) {
-            if let Some(slot) = get_mut(doc, p) {
+            if let (Some(text), Some(slot)) = (text, get_mut(doc, p)) {
                 *slot = Value::String(text);
             }
         }
@@ -1893,8 +1894,10 @@ mod tests {
         let mut doc = messages.clone();
         let segments = response_segments(Route::Messages, &doc);
         assert_eq!(segments.texts(&doc), ["m", "v"]);
-        segments.replace(&mut doc, ["M".to_owned(), "V".to_owned()]);
+        segments.replace(&mut doc, [None, Some("V".to_owned())]);
         assert_eq!(doc["content"][1]["input"]["a/b"], "V");
+        assert_eq!(doc["content"][0]["text"], "m");
+        segments.replace(&mut doc, [Some("M".to_owned())]);
         assert_eq!(doc["content"][0]["text"], "M");
     }
 }

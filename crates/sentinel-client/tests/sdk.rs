@@ -2188,6 +2188,100 @@ async fn files_that_are_not_jsonl_are_read_whole_or_carried_unread() {
 }
 
 #[tokio::test]
+async fn a_large_batch_file_is_decided_text_by_text_as_one_request() {
+    // Past a mebibyte of text the segments are decided one by one rather than joined (so
+    // the file is not held three more times): numbering still runs across the whole
+    // file, unchanged lines are not rewritten, and a block names each reason once.
+    let up = start().await;
+    let c = client(&up, "");
+    let filler = "Please summarise the quarterly report for the board. ".repeat(60);
+    let line = |i: usize, extra: &str| {
+        json!({"custom_id": format!("r{i}"), "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "m", "messages": [{"role": "user", "content": format!("{filler}{extra}")}]}})
+    };
+    let mut lines: Vec<Value> = (0..400).map(|i| line(i, "")).collect();
+    lines[0] = line(0, "Mail jane@example.com.");
+    lines[200] = line(200, "Mail bob@example.com and jane@example.com.");
+    let jsonl: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    assert!(jsonl.len() > 1 << 20, "{} bytes", jsonl.len());
+    c.pipeline()
+        .handle(file_upload("batch", "big.jsonl", jsonl.as_bytes()))
+        .await
+        .expect("uploaded");
+    let sent = up.seen.files.lock().expect("lock")[0].2.clone();
+    let sent: Vec<Value> = String::from_utf8_lossy(&sent)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSONL line"))
+        .collect();
+    assert_eq!(sent.len(), 400);
+    let text = |i: usize| sent[i]["body"]["messages"][0]["content"].clone();
+    assert_eq!(text(0), format!("{filler}Mail <EMAIL_ADDRESS_1>."));
+    assert_eq!(
+        text(200),
+        format!("{filler}Mail <EMAIL_ADDRESS_2> and <EMAIL_ADDRESS_1>.")
+    );
+    for i in [1, 199, 201, 399] {
+        assert_eq!(sent[i], lines[i], "line {i}");
+    }
+
+    // A block found in many lines names its entity and rule once.
+    let (c, _dir) = policy_client(
+        &up,
+        "version = \"1\"\n[[rule]]\nname = \"no-mail\"\nentities = [\"EMAIL_ADDRESS\"]\naction = \"block\"\n",
+        false,
+    );
+    let e = c
+        .pipeline()
+        .handle(file_upload("batch", "big.jsonl", jsonl.as_bytes()))
+        .await
+        .expect_err("blocked");
+    match e {
+        sentinel_client::PipelineError::Blocked { reasons, .. } => {
+            assert_eq!(reasons.len(), 1, "{reasons:?}");
+            assert_eq!(reasons[0].entity, "EMAIL_ADDRESS");
+            assert_eq!(reasons[0].rule, "no-mail");
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(up.seen.files.lock().expect("lock").len(), 1);
+}
+
+#[tokio::test]
+async fn of_two_files_only_the_one_that_changed_is_written_again() {
+    // Another route's upload of two files: the first, spaced as a person wrote it and
+    // with nothing to change, goes byte for byte; the second is written again.
+    let up = start().await;
+    let c = client(&up, "");
+    let spaced = "{\"note\": \"nothing here\"}\n";
+    let body = format!(
+        "--b\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.jsonl\"\r\n\r\n{spaced}\r\n\
+         --b\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.jsonl\"\r\n\r\n\
+         {{\"note\": \"mail jane@example.com\"}}\n\r\n--b--\r\n"
+    );
+    let mut req = PipelineRequest::new(
+        Route::other(&http::Method::POST, "/v1/containers/cntr_1/files").expect("another route"),
+        "t",
+        body,
+    );
+    req.resource = Some("/v1/containers/cntr_1/files".to_owned());
+    req.content_type = Some("multipart/form-data; boundary=b".to_owned());
+    c.pipeline().handle(req).await.expect("sent");
+    let sent = up
+        .seen
+        .last("POST /v1/containers/cntr_1/files")
+        .expect("sent");
+    let sent = String::from_utf8_lossy(&sent).into_owned();
+    assert!(
+        sent.contains(&format!("filename=\"a.jsonl\"\r\n\r\n{spaced}\r\n")),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("{\"note\":\"mail <EMAIL_ADDRESS_1>\"}\n") && !sent.contains("jane@"),
+        "{sent}"
+    );
+}
+
+#[tokio::test]
 async fn conversations_keep_the_scope_of_the_request_that_made_them() {
     let up = start().await;
     let (c, dir) = restoring_client(&up);
