@@ -12,7 +12,7 @@
 //! `conversation`) are shared; a request's own scope ends with it.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sentinel_cache::{Key, Outage, SharedStore, StoreError};
 use sentinel_policy::{ScopeExport, Vault};
@@ -24,6 +24,9 @@ pub struct SharedVault {
     store: Arc<dyn SharedStore>,
     timeout: Duration,
     outage: Outage,
+    /// When this level was made: for the vault's TTL from then, a scope the store does
+    /// not hold as a map is looked for as an older release wrote it ([`SharedVault::load`]).
+    started: Instant,
 }
 
 impl std::fmt::Debug for SharedVault {
@@ -50,6 +53,7 @@ impl SharedVault {
             store,
             timeout,
             outage: Outage::new(Duration::from_secs(5)),
+            started: Instant::now(),
         }
     }
 
@@ -96,10 +100,25 @@ impl SharedVault {
     /// the vault holds the scope already, since another replica may have served the turn
     /// before this one. A store that fails or is slow leaves the vault as it was (the
     /// answer's pseudonyms from other replicas then stay unresolved, and are counted so).
+    ///
+    /// Releases before the map form stored a scope whole, under another key. For the
+    /// vault's TTL after this level was made (the longest such a scope can still be held),
+    /// a scope the store holds no map of is looked for there too, so that a rolling
+    /// upgrade does not cost the conversations in flight their pseudonyms (counted as
+    /// `legacy`); the next save writes it as a map.
     pub(crate) async fn load(&self, vault: &Vault, tenant: &str, scope: &str) {
         let key = SharedVault::key("vault-fields", tenant, scope);
         match self.run("load", self.store.get_fields(&key)).await {
-            Some(fields) if fields.is_empty() => count("load", "miss"),
+            Some(fields) if fields.is_empty() => {
+                if self.started.elapsed() < vault.config().ttl {
+                    if let Some(export) = self.load_whole(tenant, scope).await {
+                        vault.import(tenant, scope, &export);
+                        count("load", "legacy");
+                        return;
+                    }
+                }
+                count("load", "miss");
+            }
             Some(fields) => {
                 let export = ScopeExport::from_fields(&fields);
                 if export.is_empty() {
@@ -112,6 +131,13 @@ impl SharedVault {
             }
             None => {}
         }
+    }
+
+    /// `tenant`'s `scope` as a release before the map form wrote it: one sealed value.
+    async fn load_whole(&self, tenant: &str, scope: &str) -> Option<ScopeExport> {
+        let key = SharedVault::key("vault", tenant, scope);
+        let bytes = self.run("load", self.store.get(&key)).await??;
+        ScopeExport::from_whole(&bytes).filter(|e| !e.is_empty())
     }
 
     /// The scope `tenant`'s Responses API answer `answer` belongs to, as another process
@@ -242,6 +268,88 @@ mod tests {
         shared.save(b.vault(), "t", "conv-1").await;
         shared.load(c.vault(), "t", "conv-1").await;
         assert_eq!(c.vault().scope_len("t", "conv-1"), 2);
+    }
+
+    /// A conversation's scope that a replica of the release before wrote whole (one
+    /// sealed value under the old key) is read by a replica of this one, and written back
+    /// as a map when the conversation goes on: a rolling upgrade keeps its pseudonyms.
+    #[cfg(feature = "redis")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scope_an_older_release_wrote_whole_is_read_after_an_upgrade() {
+        use sentinel_detect::{Detector as _, LocalDetector};
+        use sentinel_policy::{DecisionContext, PolicyEngine as _, PolicySet};
+
+        let server = sentinel_testkit::RedisServer::start();
+        let redis = sentinel_cache::RedisStore::new(&server.url(), "ds:vault:").expect("url");
+        let sealed = Arc::new(sentinel_cache::SealedStore::new(
+            Arc::new(redis),
+            b"the replicas' secret",
+        ));
+        let shared = SharedVault::new(sealed.clone(), Duration::from_secs(2));
+        std::env::set_var("SHARED_VAULT_LEGACY_KEY", "shared vault legacy key");
+        let replica = || {
+            PolicySet::from_toml(
+                "test",
+                "version = \"1\"\npseudonym_key_env = \"SHARED_VAULT_LEGACY_KEY\"\n\
+                 [[rule]]\nentities = [\"EMAIL_ADDRESS\"]\n\
+                 action = \"pseudonymize\"\npseudonym = \"token\"\n",
+            )
+            .expect("policy")
+        };
+        let ctx = DecisionContext::request("t").with_scope("conv-1");
+        let text = "mail jane@example.com";
+        let old = replica();
+        let sent = match old.decide(text, &LocalDetector::new().scan(text), &ctx) {
+            sentinel_policy::Decision::Transform { text, .. } => text,
+            other => panic!("{other:?}"),
+        };
+        // What the release before stored: the scope whole, its entries as the map's
+        // values are now.
+        let export = old.vault().export("t", "conv-1").expect("a scope");
+        let entries: Vec<serde_json::Value> = export
+            .to_fields()
+            .iter()
+            .map(|(_, v)| serde_json::from_slice(v).expect("json"))
+            .collect();
+        let whole = serde_json::to_vec(&serde_json::json!({ "entries": entries })).expect("json");
+        sealed
+            .set(
+                &SharedVault::key("vault", "t", "conv-1"),
+                whole,
+                Duration::from_secs(60),
+            )
+            .await
+            .expect("stored");
+
+        let new = replica();
+        shared.load(new.vault(), "t", "conv-1").await;
+        assert_eq!(new.vault().scope_len("t", "conv-1"), 1);
+        let restorer = new
+            .restorer(&DecisionContext::response("t").with_scope("conv-1"))
+            .expect("a restorer");
+        assert_eq!(
+            restorer.restore(&format!("You said: {sent}")).text,
+            "You said: mail jane@example.com"
+        );
+        // Saved again, the scope is a map, which a third replica reads first.
+        shared.save(new.vault(), "t", "conv-1").await;
+        let fields = sealed
+            .get_fields(&SharedVault::key("vault-fields", "t", "conv-1"))
+            .await
+            .expect("read");
+        assert_eq!(fields.len(), 1);
+        // Something else under the old key is not a scope.
+        sealed
+            .set(
+                &SharedVault::key("vault", "t", "conv-2"),
+                b"not a scope".to_vec(),
+                Duration::from_secs(60),
+            )
+            .await
+            .expect("stored");
+        let third = replica();
+        shared.load(third.vault(), "t", "conv-2").await;
+        assert_eq!(third.vault().scope_len("t", "conv-2"), 0);
     }
 
     #[tokio::test]

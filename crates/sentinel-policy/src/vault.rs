@@ -187,6 +187,30 @@ impl ScopeExport {
             .collect()
     }
 
+    /// Reads a scope as releases before the map form stored it: one JSON value,
+    /// `{"entries": [...]}`, each entry what one field of [`ScopeExport::to_fields`] holds
+    /// now. `None` for anything else. For a rolling upgrade: a replica of this release
+    /// reads what one of the release before wrote.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_policy::ScopeExport;
+    /// let empty = ScopeExport::from_whole(b"{\"entries\":[]}").expect("a scope");
+    /// assert!(empty.is_empty());
+    /// assert!(ScopeExport::from_whole(b"not one").is_none());
+    /// ```
+    pub fn from_whole(bytes: &[u8]) -> Option<ScopeExport> {
+        #[derive(serde::Deserialize)]
+        struct Whole {
+            entries: Vec<ExportedEntry>,
+        }
+        let whole: Whole = serde_json::from_slice(bytes).ok()?;
+        Some(ScopeExport {
+            entries: whole.entries,
+        })
+    }
+
     /// Reads fields [`ScopeExport::to_fields`] wrote, in any order; fields that are not
     /// one of its pseudonyms are skipped.
     pub fn from_fields(fields: &[(Vec<u8>, Vec<u8>)]) -> ScopeExport {
