@@ -96,11 +96,15 @@ impl ChainLink {
     /// (awaited within its timeout), so that a next turn sent the moment the answer ends
     /// finds it on any replica.
     pub(crate) async fn remember(&self, id: &str) {
-        self.chains.remember(&self.tenant, id, &self.scope);
+        self.remember_in(id, &self.scope).await;
+    }
+
+    /// Remembers that answer `id` belongs to `scope` (another request's: a listed batch's
+    /// files continue the scope of that batch), here and in the shared store.
+    pub(crate) async fn remember_in(&self, id: &str, scope: &str) {
+        self.chains.remember(&self.tenant, id, scope);
         if let Some(shared) = &self.shared {
-            shared
-                .remember(self.ttl, &self.tenant, id, &self.scope)
-                .await;
+            shared.remember(self.ttl, &self.tenant, id, scope).await;
         }
     }
 }
@@ -113,9 +117,22 @@ pub(crate) enum Remembered {
     Id,
     /// A batch's output and error files (the batch read or cancelled).
     OutputFiles,
+    /// Each listed batch's output and error files, with the scope of that batch (a
+    /// listing is no batch's request: its own scope is nobody's).
+    ListedOutputFiles,
 }
 
-/// What of `route`'s answers is remembered with the request's scope, if anything.
+/// An id an answer names ([`answer_ids`]), and whose scope it continues.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Chained {
+    /// The id a later request names.
+    pub(crate) id: String,
+    /// The answer (a batch) whose scope it continues; `None` for the request's own.
+    pub(crate) owner: Option<String>,
+}
+
+/// What of `route`'s answers is remembered with a scope (the request's, or a listed
+/// batch's), if anything.
 pub(crate) fn remembered(route: Route) -> Option<Remembered> {
     match route {
         Route::Responses
@@ -124,28 +141,55 @@ pub(crate) fn remembered(route: Route) -> Option<Remembered> {
         | Route::Batches
         | Route::MessagesBatches => Some(Remembered::Id),
         Route::BatchesRetrieve | Route::BatchesCancel => Some(Remembered::OutputFiles),
+        Route::BatchesList => Some(Remembered::ListedOutputFiles),
         _ => None,
     }
 }
 
 /// The ids a whole answer on `route` names that later requests continue from
 /// ([`remembered`]).
-pub(crate) fn answer_ids(route: Route, body: &[u8]) -> Vec<String> {
+pub(crate) fn answer_ids(route: Route, body: &[u8]) -> Vec<Chained> {
     #[derive(Deserialize)]
     struct Ids {
         id: Option<String>,
         output_file_id: Option<String>,
         error_file_id: Option<String>,
     }
-    let Ok(ids) = serde_json::from_slice::<Ids>(body) else {
-        return Vec::new();
-    };
+    #[derive(Deserialize)]
+    struct Listed {
+        data: Vec<Ids>,
+    }
+    let own = |id| Chained { id, owner: None };
+    let files = |b: Ids| [b.output_file_id, b.error_file_id].into_iter().flatten();
     match remembered(route) {
-        Some(Remembered::OutputFiles) => [ids.output_file_id, ids.error_file_id]
+        Some(Remembered::ListedOutputFiles) => {
+            let Ok(listed) = serde_json::from_slice::<Listed>(body) else {
+                return Vec::new();
+            };
+            listed
+                .data
+                .into_iter()
+                .filter_map(|b| Some((b.id.clone()?, b)))
+                .flat_map(|(batch, b)| {
+                    files(b).map(move |id| Chained {
+                        id,
+                        owner: Some(batch.clone()),
+                    })
+                })
+                .collect()
+        }
+        Some(Remembered::Id) => serde_json::from_slice::<Ids>(body)
+            .ok()
+            .and_then(|ids| ids.id)
+            .map(own)
             .into_iter()
-            .flatten()
             .collect(),
-        Some(Remembered::Id) => ids.id.into_iter().collect(),
+        Some(Remembered::OutputFiles) => serde_json::from_slice::<Ids>(body)
+            .ok()
+            .into_iter()
+            .flat_map(files)
+            .map(own)
+            .collect(),
         None => Vec::new(),
     }
 }
@@ -185,14 +229,32 @@ mod tests {
             Continues::of(br#"{"input":"what is \"conversation\"?"}"#),
             Continues::default()
         );
+        let own = |id: &str| Chained {
+            id: id.to_owned(),
+            owner: None,
+        };
         assert_eq!(
             answer_ids(Route::Responses, br#"{"object":"response","id":"resp_9"}"#),
-            ["resp_9"]
+            [own("resp_9")]
         );
         assert!(answer_ids(Route::Responses, b"not json").is_empty());
         let batch = br#"{"id":"batch_1","output_file_id":"file-o","error_file_id":null}"#;
-        assert_eq!(answer_ids(Route::Batches, batch), ["batch_1"]);
-        assert_eq!(answer_ids(Route::BatchesRetrieve, batch), ["file-o"]);
+        assert_eq!(answer_ids(Route::Batches, batch), [own("batch_1")]);
+        assert_eq!(answer_ids(Route::BatchesRetrieve, batch), [own("file-o")]);
+        // A listing's files, each with its batch; a batch without an id names nobody's.
+        let listed = br#"{"object":"list","data":[
+            {"id":"batch_1","output_file_id":"file-o","error_file_id":"file-e"},
+            {"id":"batch_2","output_file_id":null},
+            {"output_file_id":"file-x"}]}"#;
+        let of = |id: &str, batch: &str| Chained {
+            id: id.to_owned(),
+            owner: Some(batch.to_owned()),
+        };
+        assert_eq!(
+            answer_ids(Route::BatchesList, listed),
+            [of("file-o", "batch_1"), of("file-e", "batch_1")]
+        );
+        assert!(answer_ids(Route::BatchesList, batch).is_empty());
         assert_eq!(
             input_file_id(br#"{"input_file_id":"file-i","endpoint":"/v1/chat/completions"}"#)
                 .as_deref(),

@@ -1220,16 +1220,20 @@ impl Pipeline {
     /// The scope the Responses API answer `id` was given in: remembered here, else in the
     /// shared store; an answer remembered nowhere starts a scope of that id.
     async fn answer_scope(&self, tenant: &str, id: &str) -> String {
+        match self.known_scope(tenant, id).await {
+            Some(scope) => scope,
+            None => id.to_owned(),
+        }
+    }
+
+    /// The scope `tenant`'s answer `id` was remembered with, here or in the shared store.
+    async fn known_scope(&self, tenant: &str, id: &str) -> Option<String> {
         if let Some(scope) = self.chains.scope_of(tenant, id) {
-            return scope.to_string();
+            return Some(scope.to_string());
         }
-        if let Some(shared) = &self.shared_vault {
-            if let Some(scope) = shared.scope_of(tenant, id).await {
-                self.chains.remember(tenant, id, &scope);
-                return scope;
-            }
-        }
-        id.to_owned()
+        let scope = self.shared_vault.as_ref()?.scope_of(tenant, id).await?;
+        self.chains.remember(tenant, id, &scope);
+        Some(scope)
     }
 
     /// The upstream request of a route without a body (a listing), on a stored resource or
@@ -1324,7 +1328,7 @@ impl Pipeline {
                 if let Some(file) = chains::input_file_id(&req.body) {
                     req.conversation = Some(self.answer_scope(&req.tenant, &file).await);
                 }
-            } else if chains::remembered(req.route).is_some() {
+            } else if chains::remembered(req.route) == Some(chains::Remembered::Id) {
                 // What this request stores (an upload, a conversation, a message batch) is
                 // read back later, maybe on another replica: its scope is kept (and
                 // shared) as a conversation's.
@@ -1715,8 +1719,16 @@ impl Pipeline {
         let raw = response.bytes().await?;
         t.lap(Stage::Upstream);
         if let Some(link) = self.chain_link(req) {
-            for id in answer_ids(req.route, &raw) {
-                link.remember(&id).await;
+            for chained in answer_ids(req.route, &raw) {
+                match chained.owner {
+                    None => link.remember(&chained.id).await,
+                    // A listed batch's files continue the batch's scope, when it is known.
+                    Some(batch) => {
+                        if let Some(scope) = self.known_scope(&req.tenant, &batch).await {
+                            link.remember_in(&chained.id, &scope).await;
+                        }
+                    }
+                }
             }
         }
         let cached = CachedResponse {

@@ -2143,6 +2143,51 @@ async fn batch_files_go_up_scanned_and_come_back_restored() {
 }
 
 #[tokio::test]
+async fn a_batch_listing_links_each_batchs_files_to_its_scope() {
+    // A batch found by listing rather than read: its output file still comes back with
+    // the upload's pseudonyms restored.
+    let up = start().await;
+    let (c, _dir) = restoring_client(&up);
+    let said = "Mail jane.doe@example.com today.";
+    let line = json!({"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": "m", "messages": [{"role": "user", "content": said}]}});
+    let uploaded: Value = serde_json::from_str(
+        &body_of(
+            c.pipeline()
+                .handle(file_upload(
+                    "batch",
+                    "in.jsonl",
+                    format!("{line}\n").as_bytes(),
+                ))
+                .await
+                .expect("uploaded"),
+        )
+        .await,
+    )
+    .expect("json");
+    let file_id = uploaded["id"].as_str().expect("an id");
+    answer_json(
+        &c,
+        Route::Batches,
+        &json!({"input_file_id": file_id, "endpoint": "/v1/chat/completions",
+                "completion_window": "24h"}),
+    )
+    .await;
+    let listed: Value =
+        serde_json::from_str(&bodiless(&c, Route::BatchesList, None, None).await).expect("json");
+    let output = listed["data"][0]["output_file_id"]
+        .as_str()
+        .expect("an output file");
+    let content = on_stored(&c, Route::FilesContent, output, None).await;
+    let answer: Value =
+        serde_json::from_str(content.lines().next().expect("a line")).expect("json");
+    assert_eq!(
+        answer["response"]["body"]["choices"][0]["message"]["content"],
+        said
+    );
+}
+
+#[tokio::test]
 async fn files_that_are_not_jsonl_are_read_whole_or_carried_unread() {
     let up = start().await;
     let c = client(&up, "");
