@@ -303,6 +303,12 @@ impl SentinelClient {
         Messages(self)
     }
 
+    /// OpenAI's Responses API: answers created, streamed, fetched, cancelled and deleted,
+    /// each restored in the scope of the conversation it continues.
+    pub fn responses(&self) -> Responses<'_> {
+        Responses(self)
+    }
+
     /// OpenAI moderations: the input is scanned and decided like a prompt first.
     ///
     /// # Errors
@@ -432,10 +438,7 @@ impl SentinelClient {
     ///
     /// See [`ClientError`].
     pub async fn batch_status(&self, id: &str) -> Result<openai::Batch, ClientError> {
-        let response = self
-            .pipeline
-            .handle(self.on_resource(Route::BatchesRetrieve, id));
-        Self::parse_whole(response.await?.body)
+        self.stored(Route::BatchesRetrieve, id).await
     }
 
     async fn upload(
@@ -510,6 +513,12 @@ impl SentinelClient {
         let mut req = self.request(route, body, &CallOptions::default());
         req.content_type = Some(form.content_type());
         Ok(req)
+    }
+
+    /// The JSON answer of `route` on the stored resource `id`, parsed.
+    async fn stored<T: DeserializeOwned>(&self, route: Route, id: &str) -> Result<T, ClientError> {
+        let response = self.pipeline.handle(self.on_resource(route, id));
+        Self::parse_whole(response.await?.body)
     }
 
     /// The request of `route` on the stored resource `id`.
@@ -784,6 +793,109 @@ impl Embeddings<'_> {
     }
 }
 
+/// `client.responses()` (OpenAI's Responses API).
+///
+/// A request that continues an earlier answer (`previous_response_id`) or a stored
+/// conversation (`conversation`) is decided in that answer's or conversation's pseudonym
+/// scope, so pseudonyms the model quotes from earlier turns come back restored. A stored
+/// answer fetched later ([`Responses::retrieve`]: a background one, say) is restored in
+/// the scope of the request that created it.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn run(client: sentinel_client::SentinelClient) -> Result<(), sentinel_client::ClientError> {
+/// use sentinel_transport::wire::openai::ResponsesRequest;
+/// let first = client
+///     .responses()
+///     .create(ResponsesRequest::new("gpt-5", "Write to jane@example.com for me."))
+///     .await?;
+/// println!("{}", first.output_text());
+/// let mut next = ResponsesRequest::new("gpt-5", "Now shorter.");
+/// next.previous_response_id = Some(first.id.clone());
+/// let second = client.responses().create(next).await?;
+/// let again = client.responses().retrieve(&second.id).await?;
+/// assert_eq!(again.id, second.id);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Responses<'a>(&'a SentinelClient);
+
+impl Responses<'_> {
+    /// Creates an answer.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create(
+        &self,
+        req: openai::ResponsesRequest,
+    ) -> Result<openai::Response, ClientError> {
+        self.create_with(req, &CallOptions::default()).await
+    }
+
+    /// Creates an answer with options (a conversation of the caller's, priority).
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create_with(
+        &self,
+        req: openai::ResponsesRequest,
+        opts: &CallOptions,
+    ) -> Result<openai::Response, ClientError> {
+        self.0.call(Route::Responses, &req, opts).await
+    }
+
+    /// Streams an answer: its events arrive scanned and restored (a text's deltas held
+    /// back as far as a value can reach, its `.done` event whole).
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create_stream(
+        &self,
+        req: openai::ResponsesRequest,
+        opts: &CallOptions,
+    ) -> Result<EventStream<openai::ResponseStreamEvent>, ClientError> {
+        self.0.call_stream(Route::Responses, &req, opts).await
+    }
+
+    /// A stored answer as it stands (`GET /v1/responses/{id}`): a background one once it
+    /// completed, restored in the scope of the request that created it.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`]; an id that is not one (letters, digits, `_`, `-`) is
+    /// [`ClientError::BadRequest`] before anything is sent.
+    pub async fn retrieve(&self, id: &str) -> Result<openai::Response, ClientError> {
+        self.0.stored(Route::ResponsesRetrieve, id).await
+    }
+
+    /// Cancels a background answer (`POST /v1/responses/{id}/cancel`): what it had
+    /// produced, restored.
+    ///
+    /// # Errors
+    ///
+    /// See [`Responses::retrieve`].
+    pub async fn cancel(&self, id: &str) -> Result<openai::Response, ClientError> {
+        self.0.stored(Route::ResponsesCancel, id).await
+    }
+
+    /// Deletes a stored answer (`DELETE /v1/responses/{id}`).
+    ///
+    /// # Errors
+    ///
+    /// See [`Responses::retrieve`].
+    pub async fn delete(&self, id: &str) -> Result<(), ClientError> {
+        let response = self
+            .0
+            .pipeline
+            .handle(self.0.on_resource(Route::ResponsesDelete, id));
+        SentinelClient::whole(response.await?.body).map(drop)
+    }
+}
+
 /// `client.messages()` (Anthropic).
 #[derive(Debug)]
 pub struct Messages<'a>(&'a SentinelClient);
@@ -1036,6 +1148,27 @@ pub mod blocking {
             req: anthropic::MessagesRequest,
         ) -> Result<anthropic::MessagesResponse, ClientError> {
             self.runtime.block_on(self.inner.messages().create(req))
+        }
+
+        /// A Responses API answer ([`super::Responses::create`]).
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn response(
+            &self,
+            req: openai::ResponsesRequest,
+        ) -> Result<openai::Response, ClientError> {
+            self.runtime.block_on(self.inner.responses().create(req))
+        }
+
+        /// A stored Responses API answer ([`super::Responses::retrieve`]).
+        ///
+        /// # Errors
+        ///
+        /// See [`ClientError`].
+        pub fn stored_response(&self, id: &str) -> Result<openai::Response, ClientError> {
+            self.runtime.block_on(self.inner.responses().retrieve(id))
         }
     }
 }

@@ -7,7 +7,8 @@
 //! - [`Detection`]: `local`, `hybrid` (a remote Presidio-compatible detector for low-score
 //!   findings and types only it knows, with a timeout and a cache) or `remote_first`.
 //! - [`SentinelClient`]: typed like the providers' SDKs (`chat().completions().create`,
-//!   `create_stream`, `embeddings()`, `messages()`, audio, images, files and batches),
+//!   `create_stream`, `embeddings()`, `messages()`, `responses()`, audio, images, files and
+//!   batches),
 //!   typed errors ([`ClientError`]), a batch helper with bounded concurrency and
 //!   priorities, micro-batching of embeddings, and a `blocking` client (feature).
 //! - [`Route`]: the provider routes the pipeline reads, each with walkers that find every
@@ -94,7 +95,7 @@ mod shared_vault;
 pub use client::blocking;
 pub use client::{
     AudioUpload, CallOptions, Chat, ChatCompletions, ClientError, Embeddings, EventStream,
-    FileUpload, Messages, MicroBatchConfig, SentinelClient,
+    FileUpload, Messages, MicroBatchConfig, Responses, SentinelClient,
 };
 pub use config::{
     AuditSection, Auth, CacheSection, ConfigError, DetectionSection, DetectionSource,

@@ -1490,6 +1490,24 @@ fn the_blocking_client_works_without_a_runtime() {
         .file_content(done.output_file_id.as_deref().expect("an output file"))
         .expect("content");
     assert!(String::from_utf8_lossy(&output).contains("mail <EMAIL_ADDRESS_1>"));
+    // A Responses API answer, and a stored one fetched.
+    let r = client
+        .response(openai::ResponsesRequest::new("m", "what is on file?"))
+        .expect("an answer");
+    assert_eq!(
+        r.output_text(),
+        "The SSN on file is <US_SSN_1>, mail <EMAIL_ADDRESS_1>."
+    );
+    let mut background = openai::ResponsesRequest::new("background", "hello");
+    background
+        .extra
+        .insert("background".to_owned(), Value::Bool(true));
+    let queued = client.response(background).expect("queued");
+    let fetched = client.stored_response(&queued.id).expect("fetched");
+    assert_eq!(
+        fetched.output_text(),
+        "You said: hello The SSN on file is <US_SSN_1>."
+    );
     let _ = stop_tx.send(());
 }
 
@@ -1964,6 +1982,83 @@ async fn background_responses_are_fetched_restored_and_scanned() {
     assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls);
     // Refused before anything was recorded.
     assert_eq!(audit_log(&dir.path().join("audit")), log);
+}
+
+#[tokio::test]
+async fn the_responses_api_has_typed_calls() {
+    let up = start().await;
+    let (c, _dir) = restoring_client(&up);
+    let said = "Mail jane.doe@example.com today.";
+    // A first turn: the address goes up as a pseudonym and comes back as written.
+    let first = c
+        .responses()
+        .create(openai::ResponsesRequest::new("remember", said))
+        .await
+        .expect("an answer");
+    let sent = String::from_utf8_lossy(&up.seen.last("/v1/responses").expect("sent")).into_owned();
+    assert!(!sent.contains("jane.doe"), "{sent}");
+    assert_eq!(first.output_text(), said);
+    // The next turn names it: the model quotes the first turn, which this request does
+    // not carry, and the quote is restored in the first turn's scope.
+    let mut next = openai::ResponsesRequest::new("remember", "And before?");
+    next.previous_response_id = Some(first.id.clone());
+    let second = c.responses().create(next).await.expect("an answer");
+    assert_eq!(second.output_text(), format!("Earlier you said: {said}"));
+
+    // A background answer: queued, fetched restored, cancelled, deleted.
+    let mut background = openai::ResponsesRequest::new("background", said);
+    background
+        .extra
+        .insert("background".to_owned(), Value::Bool(true));
+    let queued = c.responses().create(background).await.expect("queued");
+    assert_eq!(queued.status, "queued");
+    let want = format!("You said: {said} The SSN on file is <US_SSN_1>.");
+    let fetched = c.responses().retrieve(&queued.id).await.expect("fetched");
+    assert_eq!(
+        (fetched.status.as_str(), fetched.output_text()),
+        ("completed", want.clone())
+    );
+    let cancelled = c.responses().cancel(&queued.id).await.expect("cancelled");
+    assert_eq!(
+        (cancelled.status.as_str(), cancelled.output_text()),
+        ("cancelled", want)
+    );
+    c.responses().delete(&queued.id).await.expect("deleted");
+    assert!(up
+        .seen
+        .last(&format!("DELETE /v1/responses/{}", queued.id))
+        .is_some());
+    let calls = up.seen.calls.load(Ordering::SeqCst);
+    let bad = c.responses().retrieve("../models").await;
+    assert!(matches!(bad, Err(ClientError::BadRequest(_))), "{bad:?}");
+    assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls, "nothing sent");
+
+    // Streamed: typed events, the deltas redacted, the completed answer whole.
+    let strict = client(&up, "");
+    let mut stream = strict
+        .responses()
+        .create_stream(
+            openai::ResponsesRequest::new("m", "what is on file?"),
+            &CallOptions::default(),
+        )
+        .await
+        .expect("a stream");
+    let (mut joined, mut last) = (String::new(), None);
+    while let Some(event) = stream.next().await {
+        let event = event.expect("an event");
+        if event.kind == "response.output_text.delta" {
+            joined.push_str(event.delta.as_deref().unwrap_or_default());
+        }
+        last = Some(event);
+    }
+    let redacted = "The SSN on file is <US_SSN_1>, mail <EMAIL_ADDRESS_1>.";
+    assert_eq!(joined, redacted);
+    let completed = last.expect("events");
+    assert_eq!(completed.kind, "response.completed");
+    assert_eq!(
+        completed.response.expect("the answer").output_text(),
+        redacted
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! OpenAI: chat completions (tools and streaming chunks included), completions,
-//! embeddings.
+//! embeddings, the Responses API, files and batches.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -353,6 +353,126 @@ pub struct Batch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_file_id: Option<String>,
     /// Everything else (endpoint, input_file_id, request_counts, errors, metadata).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `POST /v1/responses` request (the Responses API).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponsesRequest {
+    /// The model.
+    pub model: String,
+    /// A string, or input items (messages with text or parts, function call outputs,
+    /// items of earlier turns), kept as JSON.
+    #[serde(default, skip_serializing_if = "Content::is_absent")]
+    pub input: Content<Value>,
+    /// The system (developer) message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// The answer this request follows, kept on the provider's side (`store`): its
+    /// pseudonyms restore in this request's answer too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_response_id: Option<String>,
+    /// A stored conversation this request adds to (its id, or `{"id": ...}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Value>,
+    /// Whether to stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// Tools the model may call (kept as JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Value>>,
+    /// Everything else (store, background, text, reasoning, temperature, metadata, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl ResponsesRequest {
+    /// A request of `model` with `input` as its one user text.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_transport::wire::openai::ResponsesRequest;
+    /// let req = ResponsesRequest::new("gpt-5", "Hello");
+    /// assert_eq!(
+    ///     serde_json::to_string(&req).expect("json"),
+    ///     r#"{"model":"gpt-5","input":"Hello"}"#
+    /// );
+    /// ```
+    pub fn new(model: &str, input: &str) -> ResponsesRequest {
+        ResponsesRequest {
+            model: model.to_owned(),
+            input: Content::Text(input.to_owned()),
+            ..ResponsesRequest::default()
+        }
+    }
+}
+
+/// A Responses API answer (`object: "response"`): created, retrieved or cancelled.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// Its id (`resp_...`), for `previous_response_id` and retrieval.
+    pub id: String,
+    /// `completed`, `in_progress`, `queued` (background), `incomplete`, `failed`,
+    /// `cancelled`.
+    #[serde(default)]
+    pub status: String,
+    /// The model that answered.
+    #[serde(default)]
+    pub model: String,
+    /// What the model produced: messages, function and tool calls, reasoning (as JSON).
+    #[serde(default)]
+    pub output: Vec<Value>,
+    /// Everything else (usage, error, incomplete_details, created_at, ...).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl Response {
+    /// The text of the answer's messages: every `output_text` part of every `message`
+    /// item, in order, as the official SDKs' `output_text` gives it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_transport::wire::openai::Response;
+    /// let r: Response = serde_json::from_str(r#"{"id":"resp_1","output":[
+    ///     {"type":"reasoning","summary":[]},
+    ///     {"type":"message","role":"assistant","content":[
+    ///         {"type":"output_text","text":"Hello "},{"type":"output_text","text":"there"}]}]}"#)
+    ///     .expect("a response");
+    /// assert_eq!(r.output_text(), "Hello there");
+    /// ```
+    pub fn output_text(&self) -> String {
+        self.output
+            .iter()
+            .filter(|item| item["type"] == "message")
+            .filter_map(|item| item["content"].as_array())
+            .flatten()
+            .filter(|part| part["type"] == "output_text")
+            .filter_map(|part| part["text"].as_str())
+            .collect()
+    }
+}
+
+/// One event of a streamed Responses API answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponseStreamEvent {
+    /// `response.created`, `response.output_text.delta`, `response.output_item.done`,
+    /// `response.completed`, `error`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A piece of text (`.delta` events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<String>,
+    /// A whole text (`.done` events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// The answer as it stands (`response.created`, `response.completed`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<Response>,
+    /// Everything else (sequence_number, item_id, output_index, item, part, code, ...).
     #[serde(flatten)]
     pub extra: Extra,
 }
