@@ -8,9 +8,8 @@
 //!   findings and types only it knows, with a timeout and a cache) or `remote_first`.
 //! - [`SentinelClient`]: typed like the providers' SDKs (`chat().completions().create`,
 //!   `create_stream`, `embeddings()`, `messages()`, `responses()`, audio, images, files and
-//!   batches),
-//!   typed errors ([`ClientError`]), a batch helper with bounded concurrency and
-//!   priorities, micro-batching of embeddings, and a `blocking` client (feature).
+//!   batches), typed errors ([`ClientError`]), a batch helper with bounded concurrency
+//!   and priorities, micro-batching of embeddings, and a `blocking` client (feature).
 //! - [`Route`]: the provider routes the pipeline reads, each with walkers that find every
 //!   text its requests and answers carry (a batch file's lines included).
 //! - [`SentinelConfig`]: the TOML the gateway uses too.
