@@ -309,6 +309,12 @@ impl SentinelClient {
         Responses(self)
     }
 
+    /// OpenAI's Conversations API: conversations and their items, kept on the provider's
+    /// side, decided going up and restored coming back.
+    pub fn conversations(&self) -> Conversations<'_> {
+        Conversations(self)
+    }
+
     /// OpenAI moderations: the input is scanned and decided like a prompt first.
     ///
     /// # Errors
@@ -412,10 +418,7 @@ impl SentinelClient {
     ///
     /// See [`ClientError`].
     pub async fn file_content(&self, id: &str) -> Result<Bytes, ClientError> {
-        let response = self
-            .pipeline
-            .handle(self.on_resource(Route::FilesContent, id));
-        Self::whole(response.await?.body)
+        self.stored_bytes(Route::FilesContent, id).await
     }
 
     /// OpenAI batch creation: the batch continues the scope of its input file's upload.
@@ -458,7 +461,7 @@ impl SentinelClient {
             .await?;
         let b = Self::whole(response.body)?;
         if response.content_type.starts_with("application/json") {
-            serde_json::from_slice(&b).map_err(|e| ClientError::InvalidResponse(format!("{e}")))
+            Self::parse(&b)
         } else {
             // `text`, `srt`, `vtt`: the answer is the text.
             Ok(openai::Transcription {
@@ -499,10 +502,15 @@ impl SentinelClient {
         }
     }
 
+    /// An answer's JSON, parsed.
+    fn parse<T: DeserializeOwned>(b: &[u8]) -> Result<T, ClientError> {
+        serde_json::from_slice(b).map_err(|e| ClientError::InvalidResponse(format!("{e}")))
+    }
+
     /// A whole JSON answer, parsed.
     fn parse_whole<T: DeserializeOwned>(body: PipelineBody) -> Result<T, ClientError> {
         let b = Self::whole(body)?;
-        serde_json::from_slice(&b).map_err(|e| ClientError::InvalidResponse(format!("{e}")))
+        Self::parse(&b)
     }
 
     /// The request that sends `form` on `route`.
@@ -515,9 +523,31 @@ impl SentinelClient {
         Ok(req)
     }
 
+    /// The answer of `route` on the stored resource `id`.
+    async fn stored_bytes(&self, route: Route, id: &str) -> Result<Bytes, ClientError> {
+        let response = self.pipeline.handle(self.on_resource(route, id));
+        Self::whole(response.await?.body)
+    }
+
     /// The JSON answer of `route` on the stored resource `id`, parsed.
     async fn stored<T: DeserializeOwned>(&self, route: Route, id: &str) -> Result<T, ClientError> {
-        let response = self.pipeline.handle(self.on_resource(route, id));
+        let b = self.stored_bytes(route, id).await?;
+        Self::parse(&b)
+    }
+
+    /// The JSON answer of `route` on the stored resource `id`, sent `body` (decided as the
+    /// route's request), parsed.
+    async fn stored_with<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        id: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ClientError> {
+        let mut req = self.on_resource(route, id);
+        req.body = serde_json::to_vec(body)
+            .map_err(|e| ClientError::BadRequest(e.to_string()))?
+            .into();
+        let response = self.pipeline.handle(req);
         Self::parse_whole(response.await?.body)
     }
 
@@ -888,11 +918,145 @@ impl Responses<'_> {
     ///
     /// See [`Responses::retrieve`].
     pub async fn delete(&self, id: &str) -> Result<(), ClientError> {
-        let response = self
-            .0
-            .pipeline
-            .handle(self.0.on_resource(Route::ResponsesDelete, id));
-        SentinelClient::whole(response.await?.body).map(drop)
+        self.0
+            .stored_bytes(Route::ResponsesDelete, id)
+            .await
+            .map(drop)
+    }
+}
+
+/// `client.conversations()` (OpenAI's Conversations API).
+///
+/// A conversation keeps the pseudonym scope of the request that created it: a Responses
+/// API request naming it (`conversation`), and its items read back, are restored in that
+/// scope. Items going up (at creation or added later) are decided as Responses API input;
+/// metadata as identifiers.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn run(client: sentinel_client::SentinelClient) -> Result<(), sentinel_client::ClientError> {
+/// use sentinel_transport::wire::openai::{ConversationRequest, ResponsesRequest};
+/// let message = serde_json::json!({"type": "message", "role": "user",
+///     "content": "My address is jane@example.com."});
+/// let conversation = client
+///     .conversations()
+///     .create(ConversationRequest { items: vec![message], ..Default::default() })
+///     .await?;
+/// let mut turn = ResponsesRequest::new("gpt-5", "Where do I live?");
+/// turn.conversation = Some(conversation.id.clone().into());
+/// let answer = client.responses().create(turn).await?;
+/// let items = client.conversations().items(&conversation.id).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Conversations<'a>(&'a SentinelClient);
+
+impl Conversations<'_> {
+    /// Creates a conversation.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create(
+        &self,
+        req: openai::ConversationRequest,
+    ) -> Result<openai::Conversation, ClientError> {
+        self.0
+            .call(Route::Conversations, &req, &CallOptions::default())
+            .await
+    }
+
+    /// A conversation (`GET /v1/conversations/{id}`).
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`]; an id that is not one (letters, digits, `_`, `-`) is
+    /// [`ClientError::BadRequest`] before anything is sent.
+    pub async fn retrieve(&self, id: &str) -> Result<openai::Conversation, ClientError> {
+        self.0.stored(Route::ConversationsRetrieve, id).await
+    }
+
+    /// Sets a conversation's metadata (`POST /v1/conversations/{id}`).
+    ///
+    /// # Errors
+    ///
+    /// See [`Conversations::retrieve`].
+    pub async fn update(
+        &self,
+        id: &str,
+        metadata: Value,
+    ) -> Result<openai::Conversation, ClientError> {
+        let body = serde_json::json!({ "metadata": metadata });
+        self.0
+            .stored_with(Route::ConversationsUpdate, id, &body)
+            .await
+    }
+
+    /// Deletes a conversation (its items go with it).
+    ///
+    /// # Errors
+    ///
+    /// See [`Conversations::retrieve`].
+    pub async fn delete(&self, id: &str) -> Result<(), ClientError> {
+        self.0
+            .stored_bytes(Route::ConversationsDelete, id)
+            .await
+            .map(drop)
+    }
+
+    /// A conversation's items, restored.
+    ///
+    /// # Errors
+    ///
+    /// See [`Conversations::retrieve`].
+    pub async fn items(&self, id: &str) -> Result<openai::ItemList, ClientError> {
+        self.0.stored(Route::ConversationItems, id).await
+    }
+
+    /// Adds items to a conversation: decided going up; what it answers, restored.
+    ///
+    /// # Errors
+    ///
+    /// See [`Conversations::retrieve`].
+    pub async fn add_items(
+        &self,
+        id: &str,
+        items: Vec<Value>,
+    ) -> Result<openai::ItemList, ClientError> {
+        let body = serde_json::json!({ "items": items });
+        self.0
+            .stored_with(Route::ConversationItemsCreate, id, &body)
+            .await
+    }
+
+    /// One item of a conversation, restored.
+    ///
+    /// # Errors
+    ///
+    /// See [`Conversations::retrieve`]; the item's id is held to the same rule.
+    pub async fn item(&self, id: &str, item_id: &str) -> Result<Value, ClientError> {
+        self.0
+            .stored(Route::ConversationItem, &format!("{id}/items/{item_id}"))
+            .await
+    }
+
+    /// Deletes one item; the conversation as it is after.
+    ///
+    /// # Errors
+    ///
+    /// See [`Conversations::item`].
+    pub async fn delete_item(
+        &self,
+        id: &str,
+        item_id: &str,
+    ) -> Result<openai::Conversation, ClientError> {
+        self.0
+            .stored(
+                Route::ConversationItemDelete,
+                &format!("{id}/items/{item_id}"),
+            )
+            .await
     }
 }
 

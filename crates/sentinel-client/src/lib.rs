@@ -93,8 +93,8 @@ mod shared_vault;
 #[cfg(feature = "blocking")]
 pub use client::blocking;
 pub use client::{
-    AudioUpload, CallOptions, Chat, ChatCompletions, ClientError, Embeddings, EventStream,
-    FileUpload, Messages, MicroBatchConfig, Responses, SentinelClient,
+    AudioUpload, CallOptions, Chat, ChatCompletions, ClientError, Conversations, Embeddings,
+    EventStream, FileUpload, Messages, MicroBatchConfig, Responses, SentinelClient,
 };
 pub use config::{
     AuditSection, Auth, CacheSection, ConfigError, DetectionSection, DetectionSource,

@@ -2422,6 +2422,75 @@ async fn of_two_files_only_the_one_that_changed_is_written_again() {
 }
 
 #[tokio::test]
+async fn conversations_have_typed_calls() {
+    let up = start().await;
+    let (c, _dir) = restoring_client(&up);
+    let said = "Mail jane.doe@example.com today.";
+    let message = |text: &str| {
+        json!({"type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": text}]})
+    };
+    let conversations = c.conversations();
+    let created = conversations
+        .create(openai::ConversationRequest {
+            items: vec![message(said)],
+            metadata: Some(json!({"topic": "billing"})),
+            ..Default::default()
+        })
+        .await
+        .expect("created");
+    let id = created.id.clone();
+    let sent =
+        String::from_utf8_lossy(&up.seen.last("/v1/conversations").expect("sent")).into_owned();
+    assert!(!sent.contains("jane.doe"), "{sent}");
+    // A typed turn on it: the quote of the first item comes back restored.
+    let mut turn = openai::ResponsesRequest::new("m", "What did I ask?");
+    turn.conversation = Some(json!(id));
+    let answer = c.responses().create(turn).await.expect("an answer");
+    assert_eq!(answer.output_text(), format!("Earlier you said: {said}"));
+    // Items: added (the SSN redacted going up), listed and read restored, deleted.
+    let added = conversations
+        .add_items(&id, vec![message("My SSN is 536-22-1234, call me.")])
+        .await
+        .expect("added");
+    assert_eq!(
+        added.data[0]["content"][0]["text"],
+        "My SSN is <US_SSN_1>, call me."
+    );
+    let items = conversations.items(&id).await.expect("items");
+    assert_eq!(items.data[0]["content"][0]["text"], said);
+    let one = conversations.item(&id, "msg_1").await.expect("an item");
+    assert_eq!(one["content"][0]["text"], said);
+    let after = conversations
+        .delete_item(&id, "msg_2")
+        .await
+        .expect("deleted");
+    assert_eq!(after.id, id);
+    // The conversation: read, its metadata changed (decided going up), deleted.
+    let read = conversations.retrieve(&id).await.expect("read");
+    assert_eq!(read.metadata, Some(json!({"topic": "billing"})));
+    let updated = conversations
+        .update(&id, json!({"owner": "jane.doe@example.com"}))
+        .await
+        .expect("updated");
+    assert_eq!(
+        updated.metadata,
+        Some(json!({"owner": "jane.doe@example.com"}))
+    );
+    let sent = up
+        .seen
+        .last(&format!("POST /v1/conversations/{id}"))
+        .expect("sent");
+    assert!(!String::from_utf8_lossy(&sent).contains("jane.doe"));
+    conversations.delete(&id).await.expect("deleted");
+    // Ids that are not ones are refused before anything is sent.
+    let calls = up.seen.calls.load(Ordering::SeqCst);
+    let bad = conversations.item(&id, "../x").await;
+    assert!(matches!(bad, Err(ClientError::BadRequest(_))), "{bad:?}");
+    assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls);
+}
+
+#[tokio::test]
 async fn conversations_keep_the_scope_of_the_request_that_made_them() {
     let up = start().await;
     let (c, dir) = restoring_client(&up);

@@ -477,6 +477,44 @@ pub struct ResponseStreamEvent {
     pub extra: Extra,
 }
 
+/// `POST /v1/conversations` request: a conversation kept on the provider's side.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConversationRequest {
+    /// Its first items (messages and other Responses API input items, as JSON).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Value>,
+    /// Keys and strings of the caller's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A conversation (`object: "conversation"`), as created, read or changed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Its id (`conv_...`), for a Responses API request's `conversation`.
+    pub id: String,
+    /// Keys and strings of the caller's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    /// Everything else (created_at, object).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A list of a conversation's items (`object: "list"`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemList {
+    /// The items (messages, tool calls and outputs, reasoning), as JSON.
+    #[serde(default)]
+    pub data: Vec<Value>,
+    /// Everything else (first_id, last_id, has_more).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
 /// One embedding.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Embedding {
