@@ -303,6 +303,12 @@ impl SentinelClient {
         Messages(self)
     }
 
+    /// Anthropic message batches: each request decided going up, the results restored
+    /// in the batch's scope coming back.
+    pub fn message_batches(&self) -> MessageBatches<'_> {
+        MessageBatches(self)
+    }
+
     /// OpenAI's Responses API: answers created, streamed, fetched, cancelled and deleted,
     /// each restored in the scope of the conversation it continues.
     pub fn responses(&self) -> Responses<'_> {
@@ -1091,6 +1097,100 @@ impl Messages<'_> {
         self.0
             .call_stream(Route::Messages, &req, &CallOptions::default())
             .await
+    }
+}
+
+/// `client.message_batches()` (Anthropic's Message Batches API).
+///
+/// Each request's `params` are decided as a messages request; the batch keeps the
+/// pseudonym scope of the request that created it, so its results come back restored.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn run(client: sentinel_client::SentinelClient, params: sentinel_transport::wire::anthropic::MessagesRequest) -> Result<(), sentinel_client::ClientError> {
+/// use sentinel_transport::wire::anthropic::{BatchedRequest, MessageBatchRequest};
+/// let batch = client
+///     .message_batches()
+///     .create(MessageBatchRequest {
+///         requests: vec![BatchedRequest { custom_id: "r1".into(), params }],
+///         ..Default::default()
+///     })
+///     .await?;
+/// // Poll until its `processing_status` is `ended`, then:
+/// for line in client.message_batches().results(&batch.id).await? {
+///     println!("{}: {}", line.custom_id, line.result["type"]);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct MessageBatches<'a>(&'a SentinelClient);
+
+impl MessageBatches<'_> {
+    /// Creates a batch.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create(
+        &self,
+        req: anthropic::MessageBatchRequest,
+    ) -> Result<anthropic::MessageBatch, ClientError> {
+        self.0
+            .call(Route::MessagesBatches, &req, &CallOptions::default())
+            .await
+    }
+
+    /// A batch as it stands; its `results_url` is the gateway's own path.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`]; an id that is not one (letters, digits, `_`, `-`) is
+    /// [`ClientError::BadRequest`] before anything is sent.
+    pub async fn retrieve(&self, id: &str) -> Result<anthropic::MessageBatch, ClientError> {
+        self.0.stored(Route::MessagesBatchesRetrieve, id).await
+    }
+
+    /// Cancels a batch still in progress.
+    ///
+    /// # Errors
+    ///
+    /// See [`MessageBatches::retrieve`].
+    pub async fn cancel(&self, id: &str) -> Result<anthropic::MessageBatch, ClientError> {
+        self.0.stored(Route::MessagesBatchesCancel, id).await
+    }
+
+    /// Deletes an ended batch.
+    ///
+    /// # Errors
+    ///
+    /// See [`MessageBatches::retrieve`].
+    pub async fn delete(&self, id: &str) -> Result<(), ClientError> {
+        self.0
+            .stored_bytes(Route::MessagesBatchesDelete, id)
+            .await
+            .map(drop)
+    }
+
+    /// An ended batch's results, one per request: restored in the batch's scope and
+    /// scanned as answers.
+    ///
+    /// # Errors
+    ///
+    /// See [`MessageBatches::retrieve`]; a line that is not a result is
+    /// [`ClientError::InvalidResponse`].
+    pub async fn results(
+        &self,
+        id: &str,
+    ) -> Result<Vec<anthropic::MessageBatchResult>, ClientError> {
+        let b = self
+            .0
+            .stored_bytes(Route::MessagesBatchesResults, id)
+            .await?;
+        b.split(|&c| c == b'\n')
+            .filter(|line| !line.trim_ascii().is_empty())
+            .map(SentinelClient::parse)
+            .collect()
     }
 }
 

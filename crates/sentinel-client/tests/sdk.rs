@@ -2680,6 +2680,48 @@ async fn anthropic_message_batches_go_up_decided_and_their_results_come_back_res
     assert!(!log.contains("jane.doe") && !log.contains("536-22"));
 }
 
+#[tokio::test]
+async fn anthropic_message_batches_have_typed_calls() {
+    let up = start().await;
+    let (c, _dir) = restoring_client(&up);
+    let said = "Mail jane.doe@example.com today.";
+    let request = |id: &str, text: &str| anthropic::BatchedRequest {
+        custom_id: id.to_owned(),
+        params: serde_json::from_value(json!({"model": "claude", "max_tokens": 64,
+            "messages": [{"role": "user", "content": text}]}))
+        .expect("a request"),
+    };
+    let batches = c.message_batches();
+    let created = batches
+        .create(anthropic::MessageBatchRequest {
+            requests: vec![request("r1", said), request("r2", "Hello")],
+            ..Default::default()
+        })
+        .await
+        .expect("created");
+    let sent =
+        String::from_utf8_lossy(&up.seen.last("/v1/messages/batches").expect("sent")).into_owned();
+    assert!(!sent.contains("jane.doe"), "{sent}");
+    let ended = batches.retrieve(&created.id).await.expect("read");
+    assert_eq!(ended.processing_status, "ended");
+    assert_eq!(
+        ended.results_url.as_deref(),
+        Some(format!("/v1/messages/batches/{}/results", created.id).as_str())
+    );
+    let results = batches.results(&created.id).await.expect("results");
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0].custom_id, "r1");
+    assert_eq!(results[0].result["message"]["content"][0]["text"], said);
+    assert_eq!(
+        results[2].result["error"]["error"]["message"],
+        "SSN <US_SSN_1> is not accepted"
+    );
+    batches.cancel(&created.id).await.expect("cancelled");
+    batches.delete(&created.id).await.expect("deleted");
+    let bad = batches.results("a/../b").await;
+    assert!(matches!(bad, Err(ClientError::BadRequest(_))), "{bad:?}");
+}
+
 /// A request on a path `Route::other` admits, through the pipeline.
 async fn elsewhere(
     c: &SentinelClient,

@@ -1,4 +1,4 @@
-//! Anthropic: messages, including streaming events.
+//! Anthropic: messages, including streaming events, and message batches.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -129,4 +129,49 @@ pub struct Delta {
     /// Everything else (stop_reason, thinking).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// `POST /v1/messages/batches` request: messages requests answered together, later.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageBatchRequest {
+    /// The requests.
+    pub requests: Vec<BatchedRequest>,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One request of a message batch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchedRequest {
+    /// The caller's key to its result.
+    pub custom_id: String,
+    /// The request, as `POST /v1/messages` takes it.
+    pub params: MessagesRequest,
+}
+
+/// A message batch (`type: "message_batch"`), as created, read or cancelled.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageBatch {
+    /// Its id (`msgbatch_...`).
+    pub id: String,
+    /// `in_progress`, `canceling`, `ended`.
+    #[serde(default)]
+    pub processing_status: String,
+    /// Where its results are, once it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_url: Option<String>,
+    /// Everything else (request_counts, created_at, ended_at, expires_at).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One line of a message batch's results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MessageBatchResult {
+    /// The key its request was given.
+    pub custom_id: String,
+    /// `{"type": "succeeded", "message": ...}`, `errored`, `canceled` or `expired` (as
+    /// JSON).
+    pub result: Value,
 }
