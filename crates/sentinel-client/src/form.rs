@@ -147,6 +147,11 @@ impl Form {
         Value::Object(out)
     }
 
+    /// How many file parts it has.
+    pub(crate) fn file_count(&self) -> usize {
+        self.parts.iter().filter(|p| p.is_file()).count()
+    }
+
     /// Each file part, in order, as a document ([`file_document`]: a JSONL file's lines,
     /// any other text whole), or `null` for a file that is not UTF-8 (not read). For
     /// [`Form::replace_file_documents`].

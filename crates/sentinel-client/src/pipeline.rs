@@ -16,11 +16,11 @@ use sentinel_cache::{
     response_key_varying, Cacheability, CachedBody, CachedResponse, Flight, ResponseCachePolicy,
     SingleFlight, TieredCache,
 };
-use sentinel_detect::{EntityType, Finding, LocalDetector, StreamScanner};
+use sentinel_detect::{EntityType, Finding, LocalDetector, RecognizerId, StreamScanner};
 use sentinel_metrics::{stage_span, CacheName, ErrorKind, RequestRecord, Stage, Telemetry};
 use sentinel_policy::{
     Action, Applied, Decision, DecisionContext, Direction, Numbering, PolicyEngine, Reason,
-    RestoreStats, Restorer, StreamRestorer,
+    RestoreStats, Restorer, StreamRestorer, UNREAD_AUDIO, UNREAD_FILE, UNREAD_IMAGE,
 };
 use sentinel_transport::sse::{write_event, SseEvent, SseParser};
 use sentinel_transport::{OutboundRequest, Priority, ResponseBody, Transport, TransportError};
@@ -724,7 +724,8 @@ impl Pipeline {
     /// result's come from beside it after the first time.
     fn fingerprints_into(&self, text: &str, d: &Detected, out: &mut Vec<Fingerprint>) {
         let compute = |out: &mut Vec<Fingerprint>| {
-            for f in d.findings.iter() {
+            // A finding without a value (content that was not read) has nothing to print.
+            for f in d.findings.iter().filter(|f| f.start < f.end) {
                 if let Some(v) = text.get(f.start..f.end) {
                     out.push(self.fingerprint(f.entity.as_str(), v));
                 }
@@ -1460,14 +1461,24 @@ impl Pipeline {
         };
         let segments = request_segments(req.route, &body);
         // Borrowed from the body: the body is only changed after the last use of these.
-        let texts = segments.texts(&body);
+        let mut texts = segments.texts(&body);
+        let unread = unread_findings(req.route, &segments, &body, form.as_ref());
         t.lap(Stage::Parse);
 
         // Detect.
-        let findings = self
+        let mut findings = self
             .detect_all(&texts, lookups)
             .instrument(stage_span(Stage::Detect))
             .await?;
+        // What was not read is decided with the texts, as findings without a value in an
+        // empty text of its own (the policy allows, alerts on or blocks it).
+        if !unread.is_empty() {
+            texts.push("");
+            findings.push(Detected {
+                findings: unread.into(),
+                ..Detected::default()
+            });
+        }
         t.lap(Stage::Detect);
         let found: usize = findings.iter().map(|d| d.findings.len()).sum();
 
@@ -2032,6 +2043,47 @@ impl Pipeline {
         }
         Ok(changed)
     }
+}
+
+/// What a request carries that the detectors cannot read, as findings of the `unread`
+/// entity types (`UNREAD_IMAGE`, `UNREAD_AUDIO`, `UNREAD_FILE`) with an empty span: the
+/// parts the walker found, and the files of a form that were not read as text (an audio
+/// route's recording, an image edit's images, an upload that is not UTF-8).
+fn unread_findings(
+    route: Route,
+    segments: &Segments,
+    body: &Value,
+    form: Option<&Form>,
+) -> Vec<Finding> {
+    let mut kinds = segments.unread().to_vec();
+    if let Some(form) = form {
+        let files = form.file_count();
+        match route {
+            Route::AudioTranscriptions | Route::AudioTranslations => {
+                kinds.extend(std::iter::repeat_n(UNREAD_AUDIO, files));
+            }
+            Route::ImagesEdits | Route::ImagesVariations => {
+                kinds.extend(std::iter::repeat_n(UNREAD_IMAGE, files));
+            }
+            // An upload's files that were read as text have a document; the others not.
+            _ => match body.get(FILE_DOCUMENTS).and_then(Value::as_array) {
+                Some(docs) => {
+                    kinds.extend(docs.iter().filter(|d| d.is_null()).map(|_| UNREAD_FILE))
+                }
+                None => kinds.extend(std::iter::repeat_n(UNREAD_FILE, files)),
+            },
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|entity| Finding {
+            entity: EntityType::new(entity),
+            start: 0,
+            end: 0,
+            score: 1.0,
+            recognizer: RecognizerId::from_index(u16::MAX),
+        })
+        .collect()
 }
 
 /// An Anthropic message batch (or a list of them) with each `results_url` made the

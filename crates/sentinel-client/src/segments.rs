@@ -8,6 +8,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
+use sentinel_policy::{UNREAD_AUDIO, UNREAD_FILE, UNREAD_IMAGE};
+
 use crate::form::FILE_DOCUMENTS;
 
 /// A provider route.
@@ -580,6 +582,9 @@ pub(crate) enum Step {
 pub(crate) struct Segments {
     steps: Vec<Step>,
     ends: Vec<usize>,
+    /// What the document carries that is not text (`sentinel_policy::UNREAD_IMAGE` and
+    /// the others), in document order: for the policy's `unread` rules.
+    unread: Vec<&'static str>,
 }
 
 impl Segments {
@@ -592,6 +597,12 @@ impl Segments {
     /// Whether there is no path.
     pub(crate) fn is_empty(&self) -> bool {
         self.ends.is_empty()
+    }
+
+    /// What the document carries that the detectors cannot read: an entity type of
+    /// [`sentinel_policy::EntityGroup::Unread`] for each image, audio or file part.
+    pub(crate) fn unread(&self) -> &[&'static str] {
+        &self.unread
     }
 
     /// The strings the paths lead to, in order.
@@ -727,6 +738,7 @@ impl Default for Walk {
             out: Segments {
                 steps: Vec::with_capacity(16),
                 ends: Vec::with_capacity(4),
+                unread: Vec::new(),
             },
             path: Vec::with_capacity(8),
         }
@@ -818,6 +830,11 @@ impl Walk {
     /// One content part.
     fn part(&mut self, p: &Value) {
         match p.get("type").and_then(Value::as_str) {
+            // Parts that are not text: recorded for the policy, which can block them
+            // (OpenAI chat and Responses, Anthropic).
+            Some("image_url" | "input_image" | "image") => self.out.unread.push(UNREAD_IMAGE),
+            Some("input_audio") => self.out.unread.push(UNREAD_AUDIO),
+            Some("file" | "input_file") => self.out.unread.push(UNREAD_FILE),
             // Anthropic tool calls: the client's tools, server tools (web search), MCP.
             Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
                 self.at(p, &["input"], Walk::strings_under);
@@ -837,7 +854,8 @@ impl Walk {
             {
                 Some("text") => self.string(p, &["source", "data"]),
                 Some("content") => self.at(p, &["source", "content"], Walk::content),
-                _ => {}
+                // A PDF (inline, by URL or by file id).
+                _ => self.out.unread.push(UNREAD_FILE),
             },
             // Text parts, OpenAI refusal parts, Anthropic thinking blocks; an Anthropic text
             // block's citations quote their sources.
@@ -883,7 +901,11 @@ impl Walk {
         self.at(item, &["content"], Walk::content);
         self.string(item, &["arguments"]);
         self.string(item, &["input"]);
-        self.string(item, &["output"]);
+        // A tool's output: a string, content parts, or a screenshot (a computer call's).
+        self.at(item, &["output"], |w, o| match o {
+            Value::Object(_) => w.part(o),
+            other => w.content(other),
+        });
         self.at(item, &["summary"], Walk::content);
         self.at(item, &["queries"], Walk::strings_under);
         self.items(item, "results", |w, r| w.string(r, &["text"]));

@@ -1721,6 +1721,128 @@ fn upload(fields: &[(&str, &str)]) -> (String, Vec<u8>) {
     ("multipart/form-data; boundary=b0undary".to_owned(), body)
 }
 
+#[tokio::test]
+async fn content_that_is_not_text_is_on_record_and_can_be_blocked() {
+    let up = start().await;
+    let chat_with = |part: Value| {
+        json!({"model": "echo", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "mail jane@example.com about this"}, part]}]})
+    };
+    let image = json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}});
+
+    // By default (strict) an image passes as it came, on record; the text is decided.
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = audited_client(&up, dir.path());
+    answer(&c, Route::ChatCompletions, &chat_with(image.clone())).await;
+    let sent: Value =
+        serde_json::from_slice(&up.seen.last("/v1/chat/completions").expect("sent")).expect("json");
+    assert_eq!(sent["messages"][0]["content"][1], image);
+    assert_eq!(
+        sent["messages"][0]["content"][0]["text"],
+        "mail <EMAIL_ADDRESS_1> about this"
+    );
+    let (entities, prints) = request_records(dir.path()).pop().expect("a record");
+    assert_eq!(entities, json!({"EMAIL_ADDRESS": 1, "UNREAD_IMAGE": 1}));
+    assert_eq!(prints.len(), 1, "no fingerprint for what has no value");
+
+    // A policy that blocks the group `unread` refuses every kind, on every route that
+    // carries one, before anything is sent; text alone still passes.
+    let (c, _dir) = policy_client(
+        &up,
+        "version = \"1\"\nextends = \"strict\"\n\
+         [[rule]]\nname = \"read-or-refuse\"\ngroups = [\"unread\"]\naction = \"block\"\n",
+        false,
+    );
+    let calls = up.seen.calls.load(Ordering::SeqCst);
+    let blocked =
+        |r: Result<sentinel_client::PipelineResponse, sentinel_client::PipelineError>| match r {
+            Err(sentinel_client::PipelineError::Blocked { reasons, .. }) => {
+                assert!(
+                    reasons.iter().all(|r| r.rule == "read-or-refuse"),
+                    "{reasons:?}"
+                );
+                reasons.into_iter().map(|r| r.entity).collect::<Vec<_>>()
+            }
+            other => panic!("{other:?}"),
+        };
+    let chat = |body: Value| PipelineRequest::new(Route::ChatCompletions, "t", body.to_string());
+    let cases = [
+        (chat(chat_with(image.clone())), "UNREAD_IMAGE"),
+        (
+            chat(chat_with(
+                json!({"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}),
+            )),
+            "UNREAD_AUDIO",
+        ),
+        (
+            chat(chat_with(
+                json!({"type": "file", "file": {"file_id": "file-1"}}),
+            )),
+            "UNREAD_FILE",
+        ),
+        (
+            PipelineRequest::new(
+                Route::Responses,
+                "t",
+                json!({"model": "m", "input": [{"role": "user", "content": [
+                    {"type": "input_text", "text": "read this"},
+                    {"type": "input_file", "file_data": "data:application/pdf;base64,JVBERi0="}]}]})
+                .to_string(),
+            ),
+            "UNREAD_FILE",
+        ),
+        (
+            // A computer-use screenshot passed back as a tool's output.
+            PipelineRequest::new(
+                Route::Responses,
+                "t",
+                json!({"model": "m", "input": [{"type": "computer_call_output", "call_id": "c",
+                    "output": {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}}]})
+                .to_string(),
+            ),
+            "UNREAD_IMAGE",
+        ),
+        (
+            PipelineRequest::new(
+                Route::Messages,
+                "t",
+                json!({"model": "claude", "max_tokens": 9, "messages": [{"role": "user", "content": [
+                    {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="}},
+                    {"type": "text", "text": "summarise"}]}]})
+                .to_string(),
+            ),
+            "UNREAD_FILE",
+        ),
+        (
+            file_upload("user_data", "scan.pdf", b"%PDF-1.7\n\xff\xd8"),
+            "UNREAD_FILE",
+        ),
+        (
+            {
+                let (content_type, body) = upload(&[("model", "whisper-1")]);
+                let mut req = PipelineRequest::new(Route::AudioTranscriptions, "t", body);
+                req.content_type = Some(content_type);
+                req
+            },
+            "UNREAD_AUDIO",
+        ),
+    ];
+    for (req, kind) in cases {
+        let route = req.route;
+        assert_eq!(blocked(c.pipeline().handle(req).await), [kind], "{route:?}");
+    }
+    assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls, "nothing sent");
+    let text_only = json!({"model": "echo", "messages": [{"role": "user", "content": "hello"}]});
+    assert!(answer(&c, Route::ChatCompletions, &text_only)
+        .await
+        .contains("hello"));
+    // A text upload is read, so it is not refused.
+    c.pipeline()
+        .handle(file_upload("user_data", "notes.txt", b"hello"))
+        .await
+        .expect("uploaded");
+}
+
 async fn transcribe(
     c: &SentinelClient,
     route: Route,

@@ -256,6 +256,13 @@ fn compile_rules(origin: &str, rules: &[RuleConfig], offset: usize) -> Result<Ve
             for g in &r.groups {
                 entities.extend(g.entities().iter().map(|e| (*e).to_owned()));
             }
+            if r.action.transforms() && entities.iter().any(|e| crate::is_unread(e)) {
+                return Err(invalid(
+                    "UNREAD_IMAGE, UNREAD_AUDIO and UNREAD_FILE (the group unread) can be \
+                     allowed, alerted on or blocked, not transformed: what is not read cannot \
+                     be changed",
+                ));
+            }
             Ok(Rule {
                 name: Arc::from(name),
                 entities,
@@ -545,7 +552,16 @@ fn decide_with(
         }
         reach = f.end;
         let rule = policy.rule_for(f, ctx.direction);
-        kept.push((f, rule, rule.map_or(policy.default_action, |r| r.action)));
+        let action = match rule {
+            Some(r) => r.action,
+            // Content that was not read cannot be transformed: without a rule of its own
+            // it is allowed (and recorded) where the default would change it.
+            None if policy.default_action.transforms() && crate::is_unread(f.entity.as_str()) => {
+                Action::Allow
+            }
+            None => policy.default_action,
+        };
+        kept.push((f, rule, action));
     }
     let rule_name = |r: Option<&Rule>| {
         r.map_or_else(|| Arc::clone(&policy.default_rule), |r| Arc::clone(&r.name))
@@ -573,12 +589,7 @@ fn decide_with(
             end: f.end,
         })
         .collect();
-    if !kept.iter().any(|(_, _, a)| {
-        matches!(
-            a,
-            Action::Mask | Action::Redact | Action::Hash | Action::Pseudonymize
-        )
-    }) {
+    if !kept.iter().any(|(_, _, a)| a.transforms()) {
         return Decision::Allow { applied };
     }
     // Number distinct values per entity type in text order, then write front to back

@@ -74,8 +74,8 @@ pub use decision::{Applied, Decision, DecisionContext, Direction, Reason};
 pub use engine::{Numbering, PolicyEngine, PolicySet};
 pub use error::Error;
 pub use model::{
-    Action, DirectionFilter, EntityGroup, PolicyFile, PseudonymStyle, RuleConfig, TenantConfig,
-    VaultSection, PRESETS,
+    is_unread, Action, DirectionFilter, EntityGroup, PolicyFile, PseudonymStyle, RuleConfig,
+    TenantConfig, VaultSection, PRESETS, UNREAD_AUDIO, UNREAD_FILE, UNREAD_IMAGE,
 };
 pub use restore::{RestoreStats, Restored, Restorer, StreamRestorer};
 pub use vault::{ScopeExport, Vault, VaultConfig, VaultStats};

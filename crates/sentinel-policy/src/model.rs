@@ -26,6 +26,14 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether it changes the value (mask, redact, hash, pseudonymize).
+    pub fn transforms(self) -> bool {
+        matches!(
+            self,
+            Action::Mask | Action::Redact | Action::Hash | Action::Pseudonymize
+        )
+    }
+
     /// The action's name as written in TOML.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -64,6 +72,31 @@ pub enum EntityGroup {
     Phi,
     /// Credentials: keys, tokens, private keys, passwords.
     Secrets,
+    /// What a request carries that the detectors cannot read: images
+    /// ([`UNREAD_IMAGE`]), audio ([`UNREAD_AUDIO`]), files that are not text
+    /// ([`UNREAD_FILE`]). Rules can allow, alert on or block it, never transform it.
+    Unread,
+}
+
+/// An image in a request (an image part, an uploaded image): its pixels are not read, so
+/// text drawn in it is not scanned.
+pub const UNREAD_IMAGE: &str = "UNREAD_IMAGE";
+/// Audio in a request (an audio part, an uploaded recording): what is said is not read.
+pub const UNREAD_AUDIO: &str = "UNREAD_AUDIO";
+/// A file in a request that is not UTF-8 text (a PDF, a document, an archive), or that is
+/// named by id or URL rather than carried: its content is not read.
+pub const UNREAD_FILE: &str = "UNREAD_FILE";
+
+/// Whether `entity` names content the detectors cannot read ([`EntityGroup::Unread`]).
+///
+/// # Example
+///
+/// ```
+/// assert!(sentinel_policy::is_unread("UNREAD_IMAGE"));
+/// assert!(!sentinel_policy::is_unread("EMAIL_ADDRESS"));
+/// ```
+pub fn is_unread(entity: &str) -> bool {
+    EntityGroup::Unread.entities().contains(&entity)
 }
 
 impl EntityGroup {
@@ -86,6 +119,7 @@ impl EntityGroup {
             ],
             EntityGroup::Pci => &["CREDIT_CARD"],
             EntityGroup::Phi => &["UK_NHS", "US_NPI"],
+            EntityGroup::Unread => &[UNREAD_IMAGE, UNREAD_AUDIO, UNREAD_FILE],
             EntityGroup::Secrets => &[
                 "AWS_ACCESS_KEY",
                 "AWS_SECRET_KEY",
@@ -199,7 +233,7 @@ pub struct TenantConfig {
 ///
 /// [[rule]]
 /// name = "cards-keep-last-4"
-/// groups = ["pci"]                  # pii, pci, phi, secrets
+/// groups = ["pci"]                  # pii, pci, phi, secrets, unread
 /// entities = ["EMPLOYEE_ID"]        # and/or entity types
 /// action = "mask"                   # allow, alert, mask, redact, hash, pseudonymize, block
 /// keep_last = 4

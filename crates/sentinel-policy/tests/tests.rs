@@ -212,6 +212,70 @@ fn overlapping_findings_from_several_detectors_are_handled() {
 }
 
 #[test]
+fn content_that_was_not_read_is_allowed_alerted_or_blocked_never_transformed() {
+    // An image, as the pipeline reports one: an empty span where the text has none.
+    let text = "look at this: mail jane@example.com";
+    let image = Finding {
+        entity: EntityType::new(sentinel_policy::UNREAD_IMAGE),
+        start: text.len(),
+        end: text.len(),
+        score: 1.0,
+        recognizer: LocalDetector::new().scan("a@b.example.com")[0].recognizer,
+    };
+    let mut findings = LocalDetector::new().scan(text);
+    findings.push(image);
+    let ctx = DecisionContext::request("t");
+    // Strict redacts by default; what was not read has no text to redact, so it passes,
+    // recorded, and the address is redacted as ever.
+    let strict = PolicySet::preset("strict").expect("preset");
+    match strict.decide(text, &findings, &ctx) {
+        Decision::Transform { text, applied } => {
+            assert_eq!(text, "look at this: mail <EMAIL_ADDRESS_1>");
+            let image = applied
+                .iter()
+                .find(|a| a.entity.as_str() == "UNREAD_IMAGE")
+                .expect("recorded");
+            assert_eq!(image.action, Action::Allow);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A default that can apply (monitor's alert) does.
+    let monitor = PolicySet::preset("monitor").expect("preset");
+    match monitor.decide(text, &findings, &ctx) {
+        Decision::Allow { applied } => assert!(applied
+            .iter()
+            .any(|a| a.entity.as_str() == "UNREAD_IMAGE" && a.action == Action::Alert)),
+        other => panic!("{other:?}"),
+    }
+    // A rule on the group blocks, naming the entity type and the rule.
+    let blocking = PolicySet::from_toml(
+        "p.toml",
+        "version = \"1\"\nextends = \"strict\"\n\
+         [[rule]]\nname = \"no-images\"\ngroups = [\"unread\"]\naction = \"block\"\n",
+    )
+    .expect("policy");
+    match blocking.decide(text, &findings, &ctx) {
+        Decision::Block { reasons } => {
+            assert_eq!(reasons.len(), 1);
+            assert_eq!(
+                (reasons[0].entity.as_str(), reasons[0].rule.as_str()),
+                ("UNREAD_IMAGE", "no-images")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // A rule that would transform it does not load.
+    for rule in [
+        "entities = [\"UNREAD_AUDIO\"]\naction = \"redact\"",
+        "groups = [\"pii\", \"unread\"]\naction = \"mask\"",
+    ] {
+        let err = PolicySet::from_toml("p.toml", &format!("version = \"1\"\n[[rule]]\n{rule}\n"))
+            .expect_err("a transform of what was not read");
+        assert!(err.to_string().contains("not transformed"), "{err}");
+    }
+}
+
+#[test]
 fn errors_name_file_line_and_column() {
     let err = PolicySet::from_toml(
         "p.toml",
