@@ -29,6 +29,10 @@ pub enum DetectionMode {
 /// The recognizer id findings of the remote detector carry.
 pub const REMOTE_RECOGNIZER: u16 = u16::MAX;
 
+/// The recognizer id of the findings that stand for content no detector read (an image,
+/// audio, a file that is not text; `sentinel_policy::EntityGroup::Unread`).
+pub const UNREAD_RECOGNIZER: u16 = u16::MAX - 1;
+
 /// The remote detector's settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RemoteSettings {
@@ -270,13 +274,13 @@ impl Detection {
         }
     }
 
-    /// The name of the recognizer that made a finding: the local detector's, or `remote`
-    /// for the remote detector's findings.
+    /// The name of the recognizer that made a finding: the local detector's, `remote`
+    /// for the remote detector's findings, `unread` for content no detector read.
     pub fn recognizer_name(&self, id: RecognizerId) -> &str {
-        if id == RecognizerId::from_index(REMOTE_RECOGNIZER) {
-            "remote"
-        } else {
-            sentinel_detect::Detector::recognizer_name(self.local(), id)
+        match id.index() {
+            REMOTE_RECOGNIZER => "remote",
+            UNREAD_RECOGNIZER => "unread",
+            _ => sentinel_detect::Detector::recognizer_name(self.local(), id),
         }
     }
 

@@ -30,7 +30,7 @@ use tracing::Instrument as _;
 
 use crate::chains::{self, answer_ids, ChainLink, Chains, Continues};
 use crate::config::ResponseStage;
-use crate::detection::{Detected, Detection, StreamWindow};
+use crate::detection::{Detected, Detection, StreamWindow, UNREAD_RECOGNIZER};
 use crate::files::{file_bytes, file_document};
 use crate::form::{self, Form, FILE_DOCUMENTS};
 use crate::json_out;
@@ -2081,7 +2081,7 @@ fn unread_findings(
             start: 0,
             end: 0,
             score: 1.0,
-            recognizer: RecognizerId::from_index(u16::MAX),
+            recognizer: RecognizerId::from_index(UNREAD_RECOGNIZER),
         })
         .collect()
 }
