@@ -2245,6 +2245,16 @@ pub(crate) fn file_upload(purpose: &str, file_name: &str, data: &[u8]) -> Pipeli
     req
 }
 
+/// Uploads, through `c`'s pipeline, a batch's input file of one chat request asking
+/// `model` to read `said`; the upload's answer (the file object).
+pub(crate) async fn upload_one_request(c: &SentinelClient, model: &str, said: &str) -> Value {
+    let line = json!({"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+        "body": {"model": model, "messages": [{"role": "user", "content": said}]}});
+    let req = file_upload("batch", "in.jsonl", format!("{line}\n").as_bytes());
+    let answer = c.pipeline().handle(req).await.expect("uploaded");
+    serde_json::from_str(&body_of(answer).await).expect("json")
+}
+
 #[tokio::test]
 async fn batch_files_go_up_scanned_and_come_back_restored() {
     let up = start().await;
@@ -2366,22 +2376,7 @@ async fn a_batch_listing_links_each_batchs_files_to_its_scope() {
     let up = start().await;
     let (c, _dir) = restoring_client(&up);
     let said = "Mail jane.doe@example.com today.";
-    let line = json!({"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
-        "body": {"model": "m", "messages": [{"role": "user", "content": said}]}});
-    let uploaded: Value = serde_json::from_str(
-        &body_of(
-            c.pipeline()
-                .handle(file_upload(
-                    "batch",
-                    "in.jsonl",
-                    format!("{line}\n").as_bytes(),
-                ))
-                .await
-                .expect("uploaded"),
-        )
-        .await,
-    )
-    .expect("json");
+    let uploaded = upload_one_request(&c, "m", said).await;
     let file_id = uploaded["id"].as_str().expect("an id");
     answer_json(
         &c,

@@ -388,22 +388,7 @@ async fn a_batch_uploaded_on_one_replica_is_restored_on_another() {
         token_replica(&up, &redis, dir.path(), true),
     );
     let said = "mail jane.doe@example.com today";
-    let line = json!({"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
-        "body": {"model": "echo", "messages": [{"role": "user", "content": said}]}});
-    let uploaded: serde_json::Value = serde_json::from_str(
-        &body_of(
-            a.pipeline()
-                .handle(crate::sdk::file_upload(
-                    "batch",
-                    "in.jsonl",
-                    format!("{line}\n").as_bytes(),
-                ))
-                .await
-                .expect("uploaded"),
-        )
-        .await,
-    )
-    .expect("json");
+    let uploaded = crate::sdk::upload_one_request(&a, "echo", said).await;
     let sent = up.seen.files.lock().expect("lock")[0].2.clone();
     assert!(!String::from_utf8_lossy(&sent).contains("jane.doe"));
 
