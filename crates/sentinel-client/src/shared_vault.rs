@@ -27,7 +27,20 @@ pub struct SharedVault {
     /// When this level was made: for the vault's TTL from then, a scope the store does
     /// not hold as a map is looked for as an older release wrote it ([`SharedVault::load`]).
     started: Instant,
+    /// Answers the store did not know (`tenant\0answer`), and when it said so: not asked
+    /// about again for [`UNKNOWN_FOR`] ([`SharedVault::scope_of`]).
+    unknown: quick_cache::sync::Cache<String, Instant>,
 }
+
+/// How long an answer the store did not know is taken as unknown without asking again. A
+/// conversation created around the gateway is named by every request of it, and no
+/// replica will ever remember it: each request would cost one more round trip. An answer
+/// is remembered when it is made, before anyone can name it, so a "not known" can only go
+/// stale when that write failed.
+const UNKNOWN_FOR: Duration = Duration::from_secs(60);
+
+/// Unknown answers kept (the least recently used go first).
+const UNKNOWN_KEPT: usize = 65_536;
 
 impl std::fmt::Debug for SharedVault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,6 +67,7 @@ impl SharedVault {
             timeout,
             outage: Outage::new(Duration::from_secs(5)),
             started: Instant::now(),
+            unknown: quick_cache::sync::Cache::new(UNKNOWN_KEPT),
         }
     }
 
@@ -142,15 +156,29 @@ impl SharedVault {
 
     /// The scope `tenant`'s Responses API answer `answer` belongs to, as another process
     /// remembered it ([`SharedVault::remember`]).
+    ///
+    /// An answer the store did not know is taken as unknown for a minute without asking
+    /// again (counted as `result="known_miss"`); a failed lookup is not remembered.
     pub(crate) async fn scope_of(&self, tenant: &str, answer: &str) -> Option<String> {
+        let memo = format!("{tenant}\0{answer}");
+        if let Some(at) = self.unknown.get(&memo) {
+            if at.elapsed() < UNKNOWN_FOR {
+                count("chain", "known_miss");
+                return None;
+            }
+        }
         let key = SharedVault::key("vault-chain", tenant, answer);
         let found = self.run("chain", self.store.get(&key)).await?;
         count("chain", if found.is_some() { "hit" } else { "miss" });
+        if found.is_none() {
+            self.unknown.insert(memo, Instant::now());
+        }
         String::from_utf8(found?).ok()
     }
 
     /// Remembers, for the vault's TTL, that `tenant`'s answer `answer` belongs to `scope`.
     pub(crate) async fn remember(&self, ttl: Duration, tenant: &str, answer: &str, scope: &str) {
+        self.unknown.remove(&format!("{tenant}\0{answer}"));
         let key = SharedVault::key("vault-chain", tenant, answer);
         let set = self.store.set(&key, scope.as_bytes().to_vec(), ttl);
         if self.run("remember", set).await.is_some() {
@@ -350,6 +378,73 @@ mod tests {
         let third = replica();
         shared.load(third.vault(), "t", "conv-2").await;
         assert_eq!(third.vault().scope_len("t", "conv-2"), 0);
+    }
+
+    /// A store that holds nothing and counts what it is asked.
+    #[derive(Default)]
+    struct Empty {
+        gets: AtomicUsize,
+    }
+
+    impl SharedStore for Empty {
+        fn name(&self) -> &'static str {
+            "empty"
+        }
+        fn get<'a>(&'a self, _: &'a Key) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+            self.gets.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(None) })
+        }
+        fn set<'a>(
+            &'a self,
+            _: &'a Key,
+            _: Vec<u8>,
+            _: Duration,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn set_fields<'a>(
+            &'a self,
+            _: &'a Key,
+            _: sentinel_cache::Fields,
+            _: Duration,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn get_fields<'a>(
+            &'a self,
+            _: &'a Key,
+        ) -> BoxFuture<'a, Result<sentinel_cache::Fields, StoreError>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_the_store_did_not_know_is_not_asked_about_again_at_once() {
+        // A conversation created around the gateway: every request names it, and the
+        // store is asked once, not each time; per tenant; a failed lookup is not kept,
+        // and remembering the answer forgets that it was unknown.
+        let store = Arc::new(Empty::default());
+        let shared = SharedVault::new(store.clone(), Duration::from_secs(1));
+        for _ in 0..5 {
+            assert_eq!(shared.scope_of("t", "conv_x").await, None);
+        }
+        assert_eq!(store.gets.load(Ordering::SeqCst), 1);
+        assert_eq!(shared.scope_of("u", "conv_x").await, None);
+        assert_eq!(store.gets.load(Ordering::SeqCst), 2);
+        shared
+            .remember(Duration::from_secs(60), "t", "conv_x", "scope-1")
+            .await;
+        assert_eq!(
+            shared.scope_of("t", "conv_x").await,
+            None,
+            "the empty store"
+        );
+        assert_eq!(store.gets.load(Ordering::SeqCst), 3, "asked again");
+
+        let down = Arc::new(Down::default());
+        let failing = SharedVault::new(down.clone(), Duration::from_secs(1));
+        assert_eq!(failing.scope_of("t", "conv_x").await, None);
+        assert!(failing.unknown.is_empty(), "a failure is not a miss");
     }
 
     #[tokio::test]
