@@ -1845,14 +1845,27 @@ impl Pipeline {
         };
         let segments = response_segments(req.route, &v);
         let notes = AnswerNotes::default();
-        let mut changed = self
-            .settle_answer(req, model, &mut v, &segments, notes, started)
-            .await?;
-        if matches!(
+        // A transcript's words first, while its text is as the model wrote it, so that
+        // they are numbered as the text will be.
+        let words = if matches!(
             req.route,
             Route::AudioTranscriptions | Route::AudioTranslations
         ) {
-            changed |= self.settle_words(req, model, &mut v).await?;
+            self.settle_words(req, model, &mut v).await?
+        } else {
+            Words::default()
+        };
+        let changed = self
+            .settle_answer(req, model, &mut v, &segments, notes, started)
+            .await?
+            | words.changed;
+        // The text holds what the words spell, so its decision blocked first, on record;
+        // should it not, the words still block.
+        if let Some(reasons) = words.blocked {
+            return Err(PipelineError::Blocked {
+                direction: "response",
+                reasons,
+            });
         }
         if !changed {
             return Ok(body.clone());
@@ -1890,22 +1903,39 @@ impl Pipeline {
     }
 
     /// A transcript's list of words (`words`, with word timestamps), decided by what the
-    /// words spell together: each word was decided on its own with the answer's texts, so
+    /// words spell together: each word is decided on its own with the answer's texts, so
     /// a value read out over several words (a phone number in groups) is found here, in
     /// the words joined by spaces, and decided whole; its first word takes the decided
-    /// text and the others become empty, their timestamps kept. Whether a word changed.
+    /// text (with what the first word held before the value and the last after it: a
+    /// bracket, a comma), and the others become empty, their timestamps kept. Redactions
+    /// are numbered as in the transcript's text (decided here first, as the answer's first
+    /// text), so a value has one number in both. Run before the answer's texts are decided.
     async fn settle_words(
         &self,
         req: &PipelineRequest,
         model: &str,
         v: &mut Value,
-    ) -> Result<bool, PipelineError> {
-        let Some(Value::Array(words)) = v.get_mut("words") else {
-            return Ok(false);
-        };
-        if words.len() < 2 {
-            return Ok(false);
+    ) -> Result<Words, PipelineError> {
+        let listed = v
+            .get("words")
+            .and_then(Value::as_array)
+            .is_some_and(|w| w.len() >= 2);
+        if !listed {
+            return Ok(Words::default());
         }
+        let ctx = Pipeline::context(req, model, Direction::Response);
+        let mut numbering = Numbering::default();
+        if let Some(text) = v.get("text").and_then(Value::as_str) {
+            let found = self.detect_all(&[text], &mut Vec::new()).await?;
+            if let Some(d) = found.first() {
+                let _ = self
+                    .policy
+                    .decide_numbered(text, &d.findings, &ctx, &mut numbering);
+            }
+        }
+        let Some(Value::Array(words)) = v.get_mut("words") else {
+            return Ok(Words::default());
+        };
         let mut joined = String::new();
         let mut starts = Vec::with_capacity(words.len());
         for w in words.iter() {
@@ -1916,8 +1946,7 @@ impl Pipeline {
             joined.push_str(w.get("word").and_then(Value::as_str).unwrap_or_default());
         }
         let found = self.detect_all(&[joined.as_str()], &mut Vec::new()).await?;
-        let ctx = Pipeline::context(req, model, Direction::Response);
-        let mut changed = false;
+        let mut out = Words::default();
         for f in found.iter().flat_map(|d| d.findings.iter()) {
             // The words the value touches: from the one it starts in to the one it ends in.
             let first = starts.partition_point(|&s| s <= f.start).saturating_sub(1);
@@ -1931,28 +1960,28 @@ impl Pipeline {
                 end: value.len(),
                 ..f.clone()
             };
+            let one = std::slice::from_ref(&whole);
             match self
                 .policy
-                .decide(value, std::slice::from_ref(&whole), &ctx)
+                .decide_numbered(value, one, &ctx, &mut numbering)
             {
                 Decision::Allow { .. } => {}
                 Decision::Transform { text, .. } => {
-                    words[first]["word"] = Value::String(text);
+                    // What the first word held before the value, and the last after it
+                    // (a bracket, a comma), stay, in the first word with the value.
+                    let end_of_last = starts.get(last + 1).map_or(joined.len(), |s| s - 1);
+                    let before = &joined[starts[first]..f.start];
+                    let after = &joined[f.end..end_of_last];
+                    words[first]["word"] = Value::String(format!("{before}{text}{after}"));
                     for w in &mut words[first + 1..=last] {
                         w["word"] = Value::String(String::new());
                     }
-                    changed = true;
+                    out.changed = true;
                 }
-                // The whole transcript holds the value too, and was decided first.
-                Decision::Block { reasons } => {
-                    return Err(PipelineError::Blocked {
-                        direction: "response",
-                        reasons,
-                    })
-                }
+                Decision::Block { reasons } => out.blocked.get_or_insert_default().extend(reasons),
             }
         }
-        Ok(changed)
+        Ok(out)
     }
 
     /// Restore, the response-direction scan and policy over an answer the route's walker
@@ -2043,6 +2072,15 @@ impl Pipeline {
         }
         Ok(changed)
     }
+}
+
+/// What deciding a transcript's words did ([`Pipeline::settle_words`]).
+#[derive(Default)]
+struct Words {
+    /// Whether a word changed.
+    changed: bool,
+    /// Why the words block the answer, if they do.
+    blocked: Option<Vec<Reason>>,
 }
 
 /// What a request carries that the detectors cannot read, as findings of the `unread`

@@ -1945,6 +1945,34 @@ async fn audio_passes_on_and_the_text_around_it_is_decided() {
         spoken
     );
     assert_eq!(verbose["words"][6]["start"], 1.5);
+    // Several values: each keeps in the words the number the text gives it.
+    let verbose: Value = serde_json::from_str(
+        &body_of(
+            transcribe(
+                &c,
+                Route::AudioTranscriptions,
+                &[
+                    ("model", "whisper-1"),
+                    ("response_format", "verbose_json"),
+                    ("prompt", "two numbers"),
+                ],
+            )
+            .await
+            .expect("ok"),
+        )
+        .await,
+    )
+    .expect("json");
+    let text = "Call <PHONE_NUMBER_1> or <PHONE_NUMBER_2>, yes <PHONE_NUMBER_2> please.";
+    assert_eq!(verbose["text"], text);
+    let spelled: Vec<&str> = verbose["words"]
+        .as_array()
+        .expect("words")
+        .iter()
+        .filter_map(|w| w["word"].as_str())
+        .filter(|w| !w.is_empty())
+        .collect();
+    assert_eq!(spelled.join(" "), text);
     assert_eq!(body("text").await, format!("{redacted}\n"));
     assert!(body("srt").await.ends_with(&format!("\n{redacted}\n")));
     // Streamed: the deltas, joined, and the `.done` event's text.
@@ -1970,7 +1998,7 @@ async fn audio_passes_on_and_the_text_around_it_is_decided() {
             .count()
     };
     assert_eq!(answers("\"/v1/audio/speech\""), 2);
-    assert_eq!(answers("\"/v1/audio/transcriptions\""), 5);
+    assert_eq!(answers("\"/v1/audio/transcriptions\""), 6);
 
     // A clean upload goes up byte for byte; what is not a form is refused.
     let (content_type, clean) = upload(&[("model", "whisper-1"), ("prompt", "Acme, Inc.")]);

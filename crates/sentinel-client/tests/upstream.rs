@@ -370,9 +370,14 @@ fn transcript(body: &[u8]) -> hyper::Response<Body> {
             "text/plain; charset=utf-8",
             format!("1\n00:00:00,000 --> 00:00:02,500\n{said}\n"),
         ),
-        // With word timestamps: a phone number read out in groups, one word each.
+        // With word timestamps: a phone number read out in groups, one word each (asked
+        // for `two numbers`: one said whole, the next in groups, twice).
         Some("verbose_json") => {
-            let said = "Call me at +1 415 555 2671 or write to jane.doe@example.com please.";
+            let said = if prompt == "two numbers" {
+                "Call +14155552671 or +1 212 555 0187, yes +1 212 555 0187 please."
+            } else {
+                "Call me at +1 415 555 2671 or write to jane.doe@example.com please."
+            };
             let words: Vec<Value> = said
                 .split(' ')
                 .enumerate()
