@@ -456,6 +456,9 @@ impl Who<'_> {
 struct AnswerNotes<'a> {
     /// Pseudonyms put back, and token-shaped text left unresolved.
     restore: Option<&'a RestoreStats>,
+    /// Pseudonyms already put back in other scopes than the request's (the uploads whose
+    /// files another route's answer quotes), counted with the answer's own.
+    restored_before: u32,
     /// How the exchange ended, when not as decided (`AuditEvent::outcome`).
     outcome: &'static str,
     /// The upstream's error status.
@@ -2000,6 +2003,7 @@ impl Pipeline {
     ) -> Result<Bytes, PipelineError> {
         let (mut v, json) = unread_document(body);
         let segments = all_strings(&v);
+        let restored_before = self.restore_file_scopes(req, model, &mut v).await;
         let notes = AnswerNotes {
             outcome: if upstream_status == 0 {
                 ""
@@ -2007,6 +2011,7 @@ impl Pipeline {
                 ErrorKind::UpstreamStatus.as_str()
             },
             upstream_status,
+            restored_before,
             ..AnswerNotes::default()
         };
         if !self
@@ -2016,6 +2021,37 @@ impl Pipeline {
             return Ok(body.clone());
         }
         Ok(Bytes::from(unread_written(v, json, body.len())))
+    }
+
+    /// Puts back, in an answer no walker reads, the pseudonyms of the uploads it quotes:
+    /// each JSON object naming a `file_id` whose upload's scope is known (a vector store's
+    /// search result quoting a chunk of an uploaded file) has its strings restored in that
+    /// scope. How many pseudonyms were put back (token-shaped text left is counted by the
+    /// answer's own restore, after).
+    async fn restore_file_scopes(&self, req: &PipelineRequest, model: &str, v: &mut Value) -> u32 {
+        let mut ids: Vec<String> = Vec::new();
+        file_ids(v, &mut ids);
+        ids.sort_unstable();
+        ids.dedup();
+        let mut restored = 0;
+        for id in ids {
+            let Some(scope) = self.known_scope(&req.tenant, &id).await else {
+                continue;
+            };
+            if scope == Pipeline::scope(req) {
+                continue;
+            }
+            let mut ctx = Pipeline::context(req, model, Direction::Response);
+            ctx.scope = Some(Cow::Owned(scope));
+            let Some(restorer) = self.policy.restorer(&ctx) else {
+                // The tenant's policy never pseudonymizes: nothing to put back anywhere.
+                return 0;
+            };
+            let mut stats = RestoreStats::default();
+            objects_naming_file(v, &id, &mut |o| restorer.restore_json(o, &mut stats));
+            restored += stats.restored;
+        }
+        restored
     }
 
     /// Decides the texts `segments` name in an answer `v`: restores pseudonyms, scans and
@@ -2036,8 +2072,11 @@ impl Pipeline {
         started: Instant,
     ) -> Result<bool, PipelineError> {
         let ctx = Pipeline::context(req, model, Direction::Response);
-        let mut stats = RestoreStats::default();
-        let mut changed = false;
+        let mut stats = RestoreStats {
+            restored: notes.restored_before,
+            ..RestoreStats::default()
+        };
+        let mut changed = stats.restored > 0;
         if let Some(restorer) = self.policy.restorer(&ctx) {
             segments.each_mut(v, |slot| restorer.restore_json(slot, &mut stats));
             changed |= stats.restored > 0;
@@ -2071,6 +2110,34 @@ impl Pipeline {
             changed = true;
         }
         Ok(changed)
+    }
+}
+
+/// The `file_id`s of the objects in `v`, in document order.
+fn file_ids(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(id)) = map.get("file_id") {
+                out.push(id.clone());
+            }
+            map.values().for_each(|x| file_ids(x, out));
+        }
+        Value::Array(items) => items.iter().for_each(|x| file_ids(x, out)),
+        _ => {}
+    }
+}
+
+/// Runs `f` on each object of `v` whose `file_id` is `id` (not on the objects under it:
+/// `f` is given the whole object).
+fn objects_naming_file(v: &mut Value, id: &str, f: &mut impl FnMut(&mut Value)) {
+    let names = v.get("file_id").and_then(Value::as_str) == Some(id);
+    if names {
+        return f(v);
+    }
+    match v {
+        Value::Object(map) => map.values_mut().for_each(|x| objects_naming_file(x, id, f)),
+        Value::Array(items) => items.iter_mut().for_each(|x| objects_naming_file(x, id, f)),
+        _ => {}
     }
 }
 

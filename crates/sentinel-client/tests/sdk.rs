@@ -2883,6 +2883,43 @@ async fn elsewhere(
 }
 
 #[tokio::test]
+async fn another_routes_answer_quoting_an_upload_is_restored_in_the_uploads_scope() {
+    // A file uploaded through the gateway went up with a pseudonym; a vector store's
+    // search (a route without a walker) quotes it back, naming the file: the quote is
+    // restored in the upload's scope, which the search request does not share.
+    let up = start().await;
+    let (c, dir) = restoring_client(&up);
+    let said = "Mail jane.doe@example.com today.";
+    c.pipeline()
+        .handle(file_upload("assistants", "note.txt", said.as_bytes()))
+        .await
+        .expect("uploaded");
+    let stored = String::from_utf8_lossy(&up.seen.files.lock().expect("lock")[0].2).into_owned();
+    assert!(!stored.contains("jane.doe"), "{stored}");
+    let search = elsewhere(
+        &c,
+        http::Method::POST,
+        "/v1/vector_stores/vs_files/search",
+        None,
+        r#"{"query": "mail"}"#,
+    )
+    .await
+    .expect("answered");
+    let found: Value = serde_json::from_str(&body_of(search).await).expect("json");
+    assert_eq!(found["data"][0]["content"][0]["text"], said);
+    // On record as restored, without the value.
+    let log = audit_log(&dir.path().join("audit"));
+    let answer = log
+        .lines()
+        .rev()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
+        .find(|r| r["event"]["direction"] == "response")
+        .expect("the search's answer");
+    assert_eq!(answer["event"]["restored"], 1);
+    assert!(!log.contains("jane.doe"));
+}
+
+#[tokio::test]
 async fn other_routes_have_every_string_decided_both_ways() {
     let up = start().await;
     let dir = tempfile::tempdir().expect("tmp");
