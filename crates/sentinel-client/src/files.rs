@@ -33,18 +33,41 @@ pub(crate) fn file_document(data: &[u8]) -> Option<Value> {
     Some(Value::Array(lines))
 }
 
+/// Which lines of a JSONL file changed, for [`file_bytes`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ChangedLines<'a> {
+    /// Any of them (an answer's file, changed in place).
+    All,
+    /// These (positions among the non-blank lines, sorted); the others are written as they
+    /// came.
+    These(&'a [usize]),
+}
+
 /// The file written again from its document (as [`file_document`] read it, texts
-/// changed): a JSONL file one compact line per line, each ending with `\n` but for the
-/// last, which does when `original`'s did; any other file its string.
-pub(crate) fn file_bytes(doc: &Value, original: &[u8]) -> Bytes {
+/// changed): a JSONL file one line per line, each ending with `\n` but for the last,
+/// which does when `original`'s did, a changed line compact and any other as it came;
+/// any other file its string.
+pub(crate) fn file_bytes(doc: &Value, original: &[u8], changed: ChangedLines<'_>) -> Bytes {
     match doc {
         Value::Array(lines) => {
             let mut out = Vec::with_capacity(original.len() + 64);
+            // The original's lines as `file_document` read them: blank ones skipped.
+            let mut was = std::str::from_utf8(original)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| !l.trim().is_empty());
             for (i, line) in lines.iter().enumerate() {
                 if i > 0 {
                     out.push(b'\n');
                 }
-                out.extend_from_slice(&json_out::to_vec(line, 256));
+                let kept = match changed {
+                    ChangedLines::All => None,
+                    ChangedLines::These(these) => Some(these.binary_search(&i).is_err()),
+                };
+                match (kept, was.next()) {
+                    (Some(true), Some(as_it_came)) => out.extend_from_slice(as_it_came.as_bytes()),
+                    _ => out.extend_from_slice(&json_out::to_vec(line, 256)),
+                }
             }
             if original.ends_with(b"\n") {
                 out.push(b'\n');
@@ -67,13 +90,22 @@ mod tests {
         let doc = file_document(jsonl).expect("text");
         assert_eq!(doc, json!([{"custom_id": "a", "n": 1}, {"custom_id": "b"}]));
         assert_eq!(
-            &file_bytes(&doc, jsonl)[..],
+            &file_bytes(&doc, jsonl, ChangedLines::All)[..],
             b"{\"custom_id\":\"a\",\"n\":1}\n{\"custom_id\":\"b\"}\n"
         );
         let no_end = b"{\"a\":\"x\"}";
+        let all = ChangedLines::All;
         assert_eq!(
-            &file_bytes(&file_document(no_end).expect("text"), no_end)[..],
+            &file_bytes(&file_document(no_end).expect("text"), no_end, all)[..],
             no_end
+        );
+        // Of a file spaced as a person wrote it, only the changed line is written again.
+        let spaced = b"{\"b\": 1, \"a\": \"x\"}\r\n\n{\"b\": 2, \"a\": \"y\"}\n{\"a\": \"z\"}";
+        let mut doc = file_document(spaced).expect("text");
+        doc[1]["a"] = json!("Y");
+        assert_eq!(
+            &file_bytes(&doc, spaced, ChangedLines::These(&[1]))[..],
+            b"{\"b\": 1, \"a\": \"x\"}\n{\"a\":\"Y\",\"b\":2}\n{\"a\": \"z\"}"
         );
         // Pretty-printed JSON, a line that is not an object, plain text: one string.
         for whole in [
@@ -84,7 +116,10 @@ mod tests {
         ] {
             let doc = file_document(whole).expect("text");
             assert_eq!(doc, Value::String(String::from_utf8_lossy(whole).into()));
-            assert_eq!(&file_bytes(&doc, whole)[..], whole);
+            assert_eq!(
+                &file_bytes(&doc, whole, ChangedLines::These(&[]))[..],
+                whole
+            );
         }
         assert_eq!(file_document(b"%PDF-1.7\n\xff\xd8"), None);
     }

@@ -17,7 +17,7 @@ use std::convert::Infallible;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{Map, Value};
 
-use crate::files::{file_bytes, file_document};
+use crate::files::{file_bytes, file_document, ChangedLines};
 use crate::segments::Step;
 
 /// Why a form could not be read or written again. Messages name parts, never content.
@@ -67,15 +67,25 @@ pub(crate) const FILE_NAMES: &str = "\0file names";
 pub(crate) const FILE_DOCUMENTS: &str = "\0files";
 
 /// The place of the file (in [`Form::file_documents`]) a text's path leads into, if it
-/// leads into one: the path of a text under [`FILE_DOCUMENTS`], whether a route's walker
-/// named the key or read it as one of the body's.
-pub(crate) fn file_of(path: &[Step]) -> Option<usize> {
-    match path {
-        [Step::Key(FILE_DOCUMENTS), Step::Index(i), ..] => Some(*i),
-        [Step::Field(k), Step::Index(i), ..] if k == FILE_DOCUMENTS => Some(*i),
+/// leads into one, and of the JSONL line in it: the path of a text under
+/// [`FILE_DOCUMENTS`], whether a route's walker named the key or read it as one of the
+/// body's.
+pub(crate) fn file_of(path: &[Step]) -> Option<(usize, Option<usize>)> {
+    let rest = match path {
+        [Step::Key(FILE_DOCUMENTS), rest @ ..] => rest,
+        [Step::Field(k), rest @ ..] if k == FILE_DOCUMENTS => rest,
+        _ => return None,
+    };
+    match rest {
+        [Step::Index(file), Step::Index(line), ..] => Some((*file, Some(*line))),
+        [Step::Index(file), ..] => Some((*file, None)),
         _ => None,
     }
 }
+
+/// The files whose texts changed, by place, each with its changed JSONL lines (sorted),
+/// from the paths of the changed texts ([`file_of`]).
+pub(crate) type ChangedFiles = std::collections::BTreeMap<usize, Vec<usize>>;
 
 /// A parsed `multipart/form-data` body.
 #[derive(Debug)]
@@ -166,18 +176,18 @@ impl Form {
     }
 
     /// Writes the documents of `docs` (as [`Form::file_documents`] gave them, texts
-    /// changed) whose places are in `changed` ([`file_of`] of the changed texts' paths)
-    /// back into their file parts ([`file_bytes`]); every other file keeps its bytes.
-    /// Each document is dropped once written. A file's headers are kept: its name, file
-    /// name and type.
-    pub(crate) fn replace_file_documents(&mut self, docs: Value, changed: &[usize]) {
+    /// changed) whose places are in `changed` back into their file parts ([`file_bytes`]:
+    /// of a JSONL file, the changed lines); every other file keeps its bytes. Each
+    /// document is dropped once written. A file's headers are kept: its name, file name
+    /// and type.
+    pub(crate) fn replace_file_documents(&mut self, docs: Value, changed: &ChangedFiles) {
         let Value::Array(docs) = docs else {
             return;
         };
         let files = self.parts.iter_mut().filter(|p| p.is_file());
         for (i, (p, doc)) in files.zip(docs).enumerate() {
-            if !doc.is_null() && changed.contains(&i) {
-                p.data = file_bytes(&doc, &p.data);
+            if let (false, Some(lines)) = (doc.is_null(), changed.get(&i)) {
+                p.data = file_bytes(&doc, &p.data, ChangedLines::These(lines));
             }
         }
     }
@@ -402,7 +412,7 @@ mod tests {
             json!(["name,mail\nJane,jane@example.com\n", null, [{"a": "x"}]])
         );
         texts[0] = json!("name,mail\nJane,<EMAIL_ADDRESS_1>\n");
-        form.replace_file_documents(texts, &[0]);
+        form.replace_file_documents(texts, &ChangedFiles::from([(0, Vec::new())]));
         let body = form.encode(&form.fields()).expect("encoded");
         let back = Form::parse(&form.content_type(), body)
             .await
@@ -429,10 +439,10 @@ mod tests {
             Step::Index(7),
             Step::Key("body"),
         ];
-        assert_eq!(file_of(&line), Some(2));
-        // Another route's body, read key by key.
+        assert_eq!(file_of(&line), Some((2, Some(7))));
+        // Another route's body, read key by key; a file read whole.
         let other = [Step::Field(FILE_DOCUMENTS.to_owned()), Step::Index(0)];
-        assert_eq!(file_of(&other), Some(0));
+        assert_eq!(file_of(&other), Some((0, None)));
         for not in [
             &[Step::Key(FILE_NAMES), Step::Index(0)][..],
             &[Step::Field("purpose".to_owned())][..],

@@ -31,7 +31,7 @@ use tracing::Instrument as _;
 use crate::chains::{self, answer_ids, ChainLink, Chains, Continues};
 use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow, UNREAD_RECOGNIZER};
-use crate::files::{file_bytes, file_document};
+use crate::files::{file_bytes, file_document, ChangedLines};
 use crate::form::{self, Form, FILE_DOCUMENTS};
 use crate::json_out;
 use crate::logprobs::{ListAt, TokenTrail};
@@ -1536,18 +1536,21 @@ impl Pipeline {
         let outbound: Bytes = match decision.texts {
             None => req.body.clone(),
             Some(new_texts) => {
-                // The files whose texts changed; the others go as they came.
-                let changed_files: Vec<usize> = match &form {
-                    Some(_) => segments
+                // The files (and JSONL lines) whose texts changed; the others go as they
+                // came.
+                let mut changed_files = form::ChangedFiles::new();
+                if form.is_some() {
+                    let changed = segments
                         .paths()
                         .zip(&new_texts)
-                        .filter(|(_, new)| new.is_some())
-                        .filter_map(|(path, _)| form::file_of(path))
-                        .collect::<std::collections::BTreeSet<_>>()
-                        .into_iter()
-                        .collect(),
-                    None => Vec::new(),
-                };
+                        .filter(|(_, t)| t.is_some());
+                    for (file, line) in changed.filter_map(|(path, _)| form::file_of(path)) {
+                        changed_files.entry(file).or_default().extend(line);
+                    }
+                    for lines in changed_files.values_mut() {
+                        lines.dedup();
+                    }
+                }
                 // Moved, not copied, into the document.
                 segments.replace(&mut body, new_texts);
                 let bytes = match &mut form {
@@ -1902,7 +1905,7 @@ impl Pipeline {
         {
             return Ok(body);
         }
-        Ok(file_bytes(&doc, &body))
+        Ok(file_bytes(&doc, &body, ChangedLines::All))
     }
 
     /// A transcript's list of words (`words`, with word timestamps), decided by what the

@@ -2534,14 +2534,15 @@ async fn a_large_batch_file_is_decided_text_by_text_as_one_request() {
 #[tokio::test]
 async fn of_two_files_only_the_one_that_changed_is_written_again() {
     // Another route's upload of two files: the first, spaced as a person wrote it and
-    // with nothing to change, goes byte for byte; the second is written again.
+    // with nothing to change, goes byte for byte; of the second, the line that changed
+    // is written again.
     let up = start().await;
     let c = client(&up, "");
     let spaced = "{\"note\": \"nothing here\"}\n";
     let body = format!(
         "--b\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.jsonl\"\r\n\r\n{spaced}\r\n\
          --b\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.jsonl\"\r\n\r\n\
-         {{\"note\": \"mail jane@example.com\"}}\n\r\n--b--\r\n"
+         {{\"z\": 1, \"note\": \"as it was\"}}\n{{\"note\": \"mail jane@example.com\"}}\n\r\n--b--\r\n"
     );
     let mut req = PipelineRequest::new(
         Route::other(&http::Method::POST, "/v1/containers/cntr_1/files").expect("another route"),
@@ -2560,8 +2561,12 @@ async fn of_two_files_only_the_one_that_changed_is_written_again() {
         sent.contains(&format!("filename=\"a.jsonl\"\r\n\r\n{spaced}\r\n")),
         "{sent}"
     );
+    // Of the second, only the line that changed: the first line as it came.
     assert!(
-        sent.contains("{\"note\":\"mail <EMAIL_ADDRESS_1>\"}\n") && !sent.contains("jane@"),
+        sent.contains(
+            "filename=\"b.jsonl\"\r\n\r\n{\"z\": 1, \"note\": \"as it was\"}\n\
+             {\"note\":\"mail <EMAIL_ADDRESS_1>\"}\n"
+        ) && !sent.contains("jane@"),
         "{sent}"
     );
 }
