@@ -340,14 +340,15 @@ mod tests {
             .map(|(_, v)| serde_json::from_slice(v).expect("json"))
             .collect();
         let whole = serde_json::to_vec(&serde_json::json!({ "entries": entries })).expect("json");
-        sealed
-            .set(
-                &SharedVault::key("vault", "t", "conv-1"),
-                whole,
-                Duration::from_secs(60),
-            )
-            .await
-            .expect("stored");
+        let store_whole = |scope: &'static str, bytes: Vec<u8>| {
+            let sealed = Arc::clone(&sealed);
+            async move {
+                let key = SharedVault::key("vault", "t", scope);
+                let ttl = Duration::from_secs(60);
+                sealed.set(&key, bytes, ttl).await.expect("stored");
+            }
+        };
+        store_whole("conv-1", whole).await;
 
         let new = replica();
         shared.load(new.vault(), "t", "conv-1").await;
@@ -367,14 +368,7 @@ mod tests {
             .expect("read");
         assert_eq!(fields.len(), 1);
         // Something else under the old key is not a scope.
-        sealed
-            .set(
-                &SharedVault::key("vault", "t", "conv-2"),
-                b"not a scope".to_vec(),
-                Duration::from_secs(60),
-            )
-            .await
-            .expect("stored");
+        store_whole("conv-2", b"not a scope".to_vec()).await;
         let third = replica();
         shared.load(third.vault(), "t", "conv-2").await;
         assert_eq!(third.vault().scope_len("t", "conv-2"), 0);

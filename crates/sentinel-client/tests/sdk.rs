@@ -2571,19 +2571,21 @@ async fn of_two_files_only_the_one_that_changed_is_written_again() {
     );
 }
 
+/// A user message as a Responses API input item (a conversation's item).
+fn user_item(text: &str) -> Value {
+    json!({"type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": text}]})
+}
+
 #[tokio::test]
 async fn conversations_have_typed_calls() {
     let up = start().await;
     let (c, _dir) = restoring_client(&up);
     let said = "Mail jane.doe@example.com today.";
-    let message = |text: &str| {
-        json!({"type": "message", "role": "user",
-        "content": [{"type": "input_text", "text": text}]})
-    };
     let conversations = c.conversations();
     let created = conversations
         .create(openai::ConversationRequest {
-            items: vec![message(said)],
+            items: vec![user_item(said)],
             metadata: Some(json!({"topic": "billing"})),
             ..Default::default()
         })
@@ -2600,7 +2602,7 @@ async fn conversations_have_typed_calls() {
     assert_eq!(answer.output_text(), format!("Earlier you said: {said}"));
     // Items: added (the SSN redacted going up), listed and read restored, deleted.
     let added = conversations
-        .add_items(&id, vec![message("My SSN is 536-22-1234, call me.")])
+        .add_items(&id, vec![user_item("My SSN is 536-22-1234, call me.")])
         .await
         .expect("added");
     assert_eq!(
@@ -2645,14 +2647,10 @@ async fn conversations_keep_the_scope_of_the_request_that_made_them() {
     let up = start().await;
     let (c, dir) = restoring_client(&up);
     let said = "Mail jane.doe@example.com today.";
-    let message = |text: &str| {
-        json!({"type": "message", "role": "user",
-        "content": [{"type": "input_text", "text": text}]})
-    };
     let created: Value = answer_json(
         &c,
         Route::Conversations,
-        &json!({"items": [message(said)], "metadata": {"topic": "billing"}}),
+        &json!({"items": [user_item(said)], "metadata": {"topic": "billing"}}),
     )
     .await;
     let id = created["id"].as_str().expect("an id").to_owned();
@@ -2682,7 +2680,7 @@ async fn conversations_keep_the_scope_of_the_request_that_made_them() {
         &body_of(
             c.pipeline()
                 .handle({
-                    let body = json!({"items": [message("My SSN is 536-22-1234, call me.")]});
+                    let body = json!({"items": [user_item("My SSN is 536-22-1234, call me.")]});
                     let mut req =
                         PipelineRequest::new(Route::ConversationItemsCreate, "t", body.to_string());
                     req.resource = Some(id.clone());
