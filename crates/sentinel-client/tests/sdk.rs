@@ -2273,6 +2273,15 @@ pub(crate) fn file_upload(purpose: &str, file_name: &str, data: &[u8]) -> Pipeli
     req
 }
 
+/// The lines of the first file the upstream was sent, parsed.
+fn first_file_lines(up: &Upstream) -> Vec<Value> {
+    let sent = up.seen.files.lock().expect("lock")[0].2.clone();
+    String::from_utf8_lossy(&sent)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSONL line"))
+        .collect()
+}
+
 /// Uploads, through `c`'s pipeline, a batch's input file of one chat request asking
 /// `model` to read `said`; the upload's answer (the file object).
 pub(crate) async fn upload_one_request(c: &SentinelClient, model: &str, said: &str) -> Value {
@@ -2312,11 +2321,7 @@ async fn batch_files_go_up_scanned_and_come_back_restored() {
 
     // The upstream got each request line; the address in the first as a pseudonym, the
     // second as it was.
-    let sent = up.seen.files.lock().expect("lock")[0].2.clone();
-    let sent: Vec<Value> = String::from_utf8_lossy(&sent)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSONL line"))
-        .collect();
+    let sent = first_file_lines(&up);
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[1], lines[1]);
     assert_eq!(sent[0]["custom_id"], "r1");
@@ -2493,11 +2498,7 @@ async fn a_large_batch_file_is_decided_text_by_text_as_one_request() {
         .handle(file_upload("batch", "big.jsonl", jsonl.as_bytes()))
         .await
         .expect("uploaded");
-    let sent = up.seen.files.lock().expect("lock")[0].2.clone();
-    let sent: Vec<Value> = String::from_utf8_lossy(&sent)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSONL line"))
-        .collect();
+    let sent = first_file_lines(&up);
     assert_eq!(sent.len(), 400);
     let text = |i: usize| sent[i]["body"]["messages"][0]["content"].clone();
     assert_eq!(text(0), format!("{filler}Mail <EMAIL_ADDRESS_1>."));
