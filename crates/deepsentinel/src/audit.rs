@@ -1,4 +1,4 @@
-//! `deepsentinel audit verify DIR`.
+//! `deepsentinel audit verify [ARCHIVE...] DIR`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,25 +10,34 @@ use clap::Subcommand;
 pub(crate) enum AuditCommand {
     /// Check the hash chain of an audit log directory across rotated files.
     ///
+    /// Rotated files moved to an archive (to free the log's disk) are checked with it:
+    /// name the archive directories first, oldest first, and the log last; the chain must
+    /// run through all of them without a gap.
+    ///
     /// Exit status: 0 when the chain is intact (a torn last line from a crash is reported
-    /// as a warning), 1 when any record was edited, removed, reordered or truncated, 2 when
-    /// the directory cannot be read.
+    /// as a warning), 1 when any record was edited, removed, reordered or truncated, or a
+    /// file is missing, 2 when a directory cannot be read.
     Verify {
-        /// The audit log directory.
-        dir: PathBuf,
+        /// The audit log directory, after the archives of its older files, if any.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
     },
 }
 
 pub(crate) fn run(cmd: &AuditCommand) -> Result<ExitCode> {
-    let AuditCommand::Verify { dir } = cmd;
-    if !dir.is_dir() {
-        anyhow::bail!("{}: not a directory", dir.display());
+    let AuditCommand::Verify { dirs } = cmd;
+    for dir in dirs {
+        if !dir.is_dir() {
+            anyhow::bail!("{}: not a directory", dir.display());
+        }
     }
+    let named: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let named = named.join(" + ");
+    let paths: Vec<&std::path::Path> = dirs.iter().map(PathBuf::as_path).collect();
     let report =
-        sentinel_audit::verify(dir).with_context(|| format!("cannot verify {}", dir.display()))?;
+        sentinel_audit::verify_all(&paths).with_context(|| format!("cannot verify {named}"))?;
     outln!(
-        "{}: {} records in {} files",
-        dir.display(),
+        "{named}: {} records in {} files",
         report.records,
         report.files
     );

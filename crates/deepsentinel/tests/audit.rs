@@ -40,3 +40,36 @@ fn verify_reports_intact_torn_and_tampered() {
     let (code, out) = verify(&dir.path().join("missing"));
     assert_eq!(code, Some(2), "{out}");
 }
+
+#[test]
+fn verify_takes_the_archives_of_rotated_files_before_the_log() {
+    let (log, archive) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let sink = FileSink::open(FileSinkConfig::new(log.path()).max_file_bytes(1024)).expect("open");
+    for i in 0..30 {
+        sink.append(AuditEvent::new(&format!("r{i}"), "t", Direction::Request))
+            .expect("append");
+    }
+    sink.close().expect("close");
+    let first = log.path().join("audit-000001.jsonl");
+    std::fs::rename(&first, archive.path().join("audit-000001.jsonl")).expect("moved");
+    let (code, out) = verify(log.path());
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("TAMPERED: audit-000001.jsonl:0: missing") && out.contains("ARCHIVE"),
+        "{out}"
+    );
+    let (code, out) = run(&[
+        "audit",
+        "verify",
+        &archive.path().display().to_string(),
+        &log.path().display().to_string(),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("30 records") && out.contains("chain intact"),
+        "{out}"
+    );
+}

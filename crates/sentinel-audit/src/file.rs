@@ -235,6 +235,15 @@ impl LineHash {
         // Hex digits only, so always UTF-8.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
+
+    /// A hash written as [`LineHash::as_str`] writes it: 64 lowercase hex digits.
+    pub(crate) fn parse(s: &str) -> Option<LineHash> {
+        let digits: [u8; 64] = s.as_bytes().try_into().ok()?;
+        digits
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            .then_some(LineHash(digits))
+    }
 }
 
 struct Writer {
@@ -251,7 +260,7 @@ struct Writer {
     dirty: bool,
 }
 
-fn file_name(index: u64) -> String {
+pub(crate) fn file_name(index: u64) -> String {
     format!("audit-{index:06}.jsonl")
 }
 
@@ -333,14 +342,27 @@ fn resume(dir: &Path) -> Result<(Chain, u64, bool), Error> {
             ));
         }
     }
+    // No file holds a record: a new log, or one whose older files were moved to an
+    // archive just after a rotation (the newest file still empty). The head, written at
+    // every sync, says where the chain stands; without it the chain starts.
     Ok((
-        Chain {
+        head_chain(dir).unwrap_or(Chain {
             seq: 0,
             prev: LineHash::GENESIS,
-        },
+        }),
         newest,
         clean,
     ))
+}
+
+/// The chain as the head file records it (`audit.head`: records committed and the last
+/// record's hash), if there is a readable one.
+fn head_chain(dir: &Path) -> Option<Chain> {
+    let text = std::fs::read_to_string(dir.join(HEAD)).ok()?;
+    let head: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let seq = head["records"].as_u64()?;
+    let prev = LineHash::parse(head["hash"].as_str()?)?;
+    (seq > 0).then_some(Chain { seq, prev })
 }
 
 impl FileSink {

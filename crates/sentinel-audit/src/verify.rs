@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::event::Record;
-use crate::file::{log_files, read_bounded, LineHash, HEAD};
+use crate::file::{file_name, log_files, read_bounded, LineHash, HEAD};
 
 /// Where the chain first breaks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,28 +37,90 @@ impl VerifyReport {
     }
 }
 
-/// Checks the chain across every `audit-NNNNNN.jsonl` file in `dir`: each record's `prev`
-/// is the SHA-256 of the line before it (the last line of the previous file for a file's
-/// first record), sequence numbers run without gaps, and the head file's record count is
-/// reached (a truncated tail). A torn last line of a file is reported as a warning when the
-/// chain continues from the record before it.
+/// Checks the chain across every `audit-NNNNNN.jsonl` file in `dir`: the files are
+/// numbered from 1 without gaps, each record's `prev` is the SHA-256 of the line before it
+/// (the last line of the previous file for a file's first record), sequence numbers run
+/// without gaps, and the head file's record count is reached (a truncated tail). A torn
+/// last line of a file is reported as a warning when the chain continues from the record
+/// before it.
 ///
 /// # Errors
 ///
 /// The directory or a file cannot be read.
 pub fn verify(dir: &Path) -> Result<VerifyReport, Error> {
-    let files = log_files(dir)?;
+    verify_all(&[dir])
+}
+
+/// Checks one chain kept in several directories, oldest first: the archives a log's
+/// rotated files were moved to (to free the log's disk), then the log itself, as
+/// [`verify`] checks one directory. The files of all of them together must number from 1
+/// without gaps; the last directory's head is checked.
+///
+/// # Example
+///
+/// ```
+/// use sentinel_audit::{verify_all, AuditEvent, AuditSink, Direction, FileSink, FileSinkConfig};
+/// let (log, archive) = (tempfile::tempdir()?, tempfile::tempdir()?);
+/// let sink = FileSink::open(FileSinkConfig::new(log.path()).max_file_bytes(1024))?;
+/// for i in 0..40 {
+///     sink.append(AuditEvent::new(&format!("req-{i}"), "acme", Direction::Request))?;
+/// }
+/// sink.close()?;
+/// // Every file but the newest moved to the archive.
+/// let mut files: Vec<_> = std::fs::read_dir(log.path())?
+///     .flatten()
+///     .map(|e| e.path())
+///     .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+///     .collect();
+/// files.sort();
+/// files.pop();
+/// for f in &files {
+///     std::fs::rename(f, archive.path().join(f.file_name().unwrap()))?;
+/// }
+/// assert!(!sentinel_audit::verify(log.path())?.is_intact(), "its first files are gone");
+/// let both = verify_all(&[archive.path(), log.path()])?;
+/// assert!(both.is_intact());
+/// assert_eq!(both.records, 40);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// A directory or a file cannot be read.
+pub fn verify_all(dirs: &[&Path]) -> Result<VerifyReport, Error> {
+    let mut files = Vec::new();
+    for dir in dirs {
+        files.extend(log_files(dir)?);
+    }
     let mut report = VerifyReport {
         files: files.len(),
         ..VerifyReport::default()
     };
     let mut prev = LineHash::GENESIS;
     let mut seq = 0u64;
-    for (_, path) in &files {
+    for (expected, (index, path)) in (1u64..).zip(&files) {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        if *index != expected {
+            report.first_break = Some(Break {
+                file: file_name(expected),
+                line: 0,
+                reason: match (*index).cmp(&expected) {
+                    std::cmp::Ordering::Less => {
+                        format!("{name} is there twice (in two of the directories given)")
+                    }
+                    _ if expected == 1 => format!(
+                        "missing: the log starts at {name}. If the files before it were moved \
+                         to an archive, verify the archive and this directory together \
+                         (deepsentinel audit verify ARCHIVE DIR)"
+                    ),
+                    _ => format!("missing, or more files up to {name}"),
+                },
+            });
+            return Ok(report);
+        }
         let bytes = read_bounded(path)?;
         let mut line_no = 0;
         let mut rest = &bytes[..];
@@ -103,6 +165,9 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, Error> {
             report.records += 1;
         }
     }
+    let Some(dir) = dirs.last() else {
+        return Ok(report);
+    };
     if let Ok(text) = std::fs::read_to_string(dir.join(HEAD)) {
         let head: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         let committed = head["records"].as_u64().unwrap_or(0);

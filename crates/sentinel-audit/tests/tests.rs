@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sentinel_audit::{
-    verify, AuditEvent, AuditSink, Direction, Durability, ErrorKind, FailurePolicy, FileSink,
-    FileSinkConfig,
+    verify, verify_all, AuditEvent, AuditSink, Direction, Durability, ErrorKind, FailurePolicy,
+    FileSink, FileSinkConfig,
 };
 
 fn event(i: usize) -> AuditEvent {
@@ -76,6 +76,65 @@ fn tampered(f: impl Fn(&[PathBuf])) -> sentinel_audit::VerifyReport {
 }
 
 #[test]
+fn rotated_files_moved_to_an_archive_verify_with_it_and_writing_goes_on() {
+    let (log, archive) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    write(log.path(), 120, |c| c.max_file_bytes(6 * 1024));
+    // Every file but the newest goes to the archive.
+    let moved = |log: &Path| {
+        let mut fs = files(log);
+        fs.pop();
+        for f in &fs {
+            let to = archive.path().join(f.file_name().expect("a name"));
+            std::fs::rename(f, to).expect("moved");
+        }
+    };
+    moved(log.path());
+    assert!(!verify(log.path()).expect("verify").is_intact());
+    let both = verify_all(&[archive.path(), log.path()]).expect("verify");
+    assert!(both.is_intact(), "{both:?}");
+    assert_eq!(both.records, 120);
+
+    // The gateway goes on writing, rotates, and is archived again; and once more right
+    // after a rotation left the newest file empty, so that no file here holds a record:
+    // the chain goes on from the head, not from the start.
+    write(log.path(), 60, |c| c.max_file_bytes(6 * 1024));
+    moved(log.path());
+    let newest = files(log.path()).pop().expect("the newest");
+    std::fs::rename(
+        &newest,
+        archive.path().join(newest.file_name().expect("a name")),
+    )
+    .expect("moved");
+    let next = {
+        let name = newest.file_name().expect("a name").to_string_lossy();
+        let n: u64 = name["audit-".len()..name.len() - ".jsonl".len()]
+            .parse()
+            .expect("a number");
+        log.path().join(format!("audit-{:06}.jsonl", n + 1))
+    };
+    std::fs::write(&next, "").expect("an empty newest file");
+    write(log.path(), 10, |c| c.max_file_bytes(6 * 1024));
+    let all = verify_all(&[archive.path(), log.path()]).expect("verify");
+    assert!(all.is_intact(), "{all:?}");
+    assert_eq!(all.records, 190);
+    // The same file in both places, and the directories in the wrong order, are caught.
+    let twice = archive
+        .path()
+        .join(files(log.path())[0].file_name().expect("a name"));
+    std::fs::copy(&files(log.path())[0], &twice).expect("copied");
+    assert!(!verify_all(&[archive.path(), log.path()])
+        .expect("verify")
+        .is_intact());
+    std::fs::remove_file(&twice).expect("removed");
+    assert!(!verify_all(&[log.path(), archive.path()])
+        .expect("verify")
+        .is_intact());
+}
+
+#[test]
 fn every_kind_of_tampering_is_detected() {
     // Edit one byte of a record in the middle of the first file.
     let r = tampered(|fs| {
@@ -103,10 +162,17 @@ fn every_kind_of_tampering_is_detected() {
     let b = r.first_break.expect("swap detected");
     assert_eq!((b.file.as_str(), b.line), ("audit-000002.jsonl", 2));
 
-    // Drop a middle file.
+    // Drop a middle file: named.
     let r = tampered(|fs| std::fs::remove_file(&fs[1]).expect("rm"));
     let b = r.first_break.expect("missing file detected");
-    assert_eq!((b.file.as_str(), b.line), ("audit-000003.jsonl", 1));
+    assert_eq!((b.file.as_str(), b.line), ("audit-000002.jsonl", 0));
+    assert!(b.reason.contains("missing"), "{}", b.reason);
+
+    // Drop the first file: the log starts later, which an archive would explain.
+    let r = tampered(|fs| std::fs::remove_file(&fs[0]).expect("rm"));
+    let b = r.first_break.expect("missing start detected");
+    assert_eq!(b.file, "audit-000001.jsonl");
+    assert!(b.reason.contains("archive"), "{}", b.reason);
 
     // Truncate the tail at a line boundary: only the head can tell.
     let r = tampered(|fs| {
