@@ -536,6 +536,10 @@ pub struct AuditSection {
     /// `always`, `interval` (default) or `never`.
     #[serde(default)]
     pub sync: Option<String>,
+    /// The size at which a log file is closed and the next begun (default 64 MiB): what
+    /// moves to an archive at a time.
+    #[serde(default)]
+    pub max_file_bytes: Option<u64>,
     /// Not read from the file: set by a program that takes the log over from the process
     /// it replaces (`deepsentinel serve` in a hand-over), so that opening the log waits for
     /// the old writer instead of failing.
@@ -545,7 +549,9 @@ pub struct AuditSection {
 
 impl PartialEq for AuditSection {
     fn eq(&self, other: &AuditSection) -> bool {
-        self.dir == other.dir && self.sync == other.sync
+        self.dir == other.dir
+            && self.sync == other.sync
+            && self.max_file_bytes == other.max_file_bytes
     }
 }
 
@@ -914,6 +920,15 @@ impl SentinelConfig {
                     Stance::FailOpen => FailurePolicy::FailOpen,
                 };
                 c.lock_wait.clone_from(&self.audit.lock_wait);
+                match self.audit.max_file_bytes {
+                    Some(n) if n < 4096 => {
+                        return Err(ConfigError(format!(
+                            "[audit] max_file_bytes: {n} is less than a record can take (at least 4096)"
+                        )))
+                    }
+                    Some(n) => c = c.max_file_bytes(n),
+                    None => {}
+                }
                 Some(c)
             }
         })
@@ -1111,5 +1126,19 @@ mod tests {
             pool("[network]\nmax_concurrent = 64\nmax_idle_connections = 8\n"),
             8
         );
+    }
+
+    #[test]
+    fn audit_files_rotate_at_the_size_given() {
+        let sink = |toml: &str| {
+            SentinelConfig::from_toml("t", &format!("[audit]\ndir = \"/tmp/x\"\n{toml}"))
+                .expect("config")
+                .audit_sink_config()
+        };
+        let size = |toml: &str| sink(toml).expect("valid").expect("a log").max_file_bytes;
+        assert_eq!(size(""), 64 << 20);
+        assert_eq!(size("max_file_bytes = 1048576\n"), 1 << 20);
+        let e = sink("max_file_bytes = 100\n").expect_err("too small");
+        assert!(e.to_string().contains("max_file_bytes"), "{e}");
     }
 }
