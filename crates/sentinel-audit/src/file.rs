@@ -252,6 +252,8 @@ struct Writer {
     chain: Chain,
     file: Option<(File, u64)>,
     index: u64,
+    /// The number of the file the last record went to, for the head.
+    last_file: u64,
     /// A batch's serialized lines, kept between batches so they need no allocation.
     lines: Vec<u8>,
     /// Where each of the batch's lines ends in `lines`, and its hash.
@@ -296,22 +298,46 @@ pub(crate) fn read_bounded(path: &Path) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// The chain state after the last complete record (in the newest file that holds one),
-/// the newest file's number, and whether that file ends cleanly (so appending is safe).
-fn resume(dir: &Path) -> Result<(Chain, u64, bool), Error> {
+/// Where a log resumes ([`resume`]).
+struct Resumed {
+    /// The chain after the last complete record.
+    chain: Chain,
+    /// The newest file's number.
+    newest: u64,
+    /// Whether that file ends cleanly (so appending is safe).
+    clean: bool,
+    /// The number of the file the last record is in (0 before the first).
+    last_file: u64,
+}
+
+/// Where the log in `dir` resumes: after the last complete record (in the newest file
+/// that holds one; with no such file, where the head says the chain stands).
+fn resume(dir: &Path) -> Result<Resumed, Error> {
     let files = log_files(dir)?;
     let Some(&(newest, _)) = files.last() else {
-        return Ok((
-            Chain {
-                seq: 0,
-                prev: LineHash::GENESIS,
+        // No file: a new log, or one whose every file was moved to an archive. The head
+        // says where the chain stands and which file was last written; the next one
+        // follows it, so the archive and this directory still number as one log.
+        return Ok(match head(dir) {
+            Some((chain, file)) => Resumed {
+                chain,
+                newest: file + 1,
+                clean: true,
+                last_file: file,
             },
-            1,
-            true,
-        ));
+            None => Resumed {
+                chain: Chain {
+                    seq: 0,
+                    prev: LineHash::GENESIS,
+                },
+                newest: 1,
+                clean: true,
+                last_file: 0,
+            },
+        });
     };
     let mut clean = true;
-    for (i, (_, path)) in files.iter().enumerate().rev() {
+    for (i, (index, path)) in files.iter().enumerate().rev() {
         let bytes = read_bounded(path)?;
         if i + 1 == files.len() {
             clean = bytes.is_empty() || bytes.ends_with(b"\n");
@@ -332,37 +358,45 @@ fn resume(dir: &Path) -> Result<(Chain, u64, bool), Error> {
                         std::io::Error::new(std::io::ErrorKind::InvalidData, e),
                     )
                 })?;
-            return Ok((
-                Chain {
+            return Ok(Resumed {
+                chain: Chain {
                     seq: rec.seq + 1,
                     prev: LineHash::of(last),
                 },
                 newest,
                 clean,
-            ));
+                last_file: *index,
+            });
         }
     }
     // No file holds a record: a new log, or one whose older files were moved to an
     // archive just after a rotation (the newest file still empty). The head, written at
     // every sync, says where the chain stands; without it the chain starts.
-    Ok((
-        head_chain(dir).unwrap_or(Chain {
+    let (chain, last_file) = head(dir).unwrap_or((
+        Chain {
             seq: 0,
             prev: LineHash::GENESIS,
-        }),
+        },
+        0,
+    ));
+    Ok(Resumed {
+        chain,
         newest,
         clean,
-    ))
+        last_file,
+    })
 }
 
-/// The chain as the head file records it (`audit.head`: records committed and the last
-/// record's hash), if there is a readable one.
-fn head_chain(dir: &Path) -> Option<Chain> {
+/// The chain as the head file records it (`audit.head`: records committed, the last
+/// record's hash, and the number of the file it is in; older heads lack the file, taken
+/// as 0), if there is a readable one that records any.
+fn head(dir: &Path) -> Option<(Chain, u64)> {
     let text = std::fs::read_to_string(dir.join(HEAD)).ok()?;
     let head: serde_json::Value = serde_json::from_str(&text).ok()?;
     let seq = head["records"].as_u64()?;
     let prev = LineHash::parse(head["hash"].as_str()?)?;
-    (seq > 0).then_some(Chain { seq, prev })
+    let file = head["file"].as_u64().unwrap_or(0);
+    (seq > 0).then_some((Chain { seq, prev }, file))
 }
 
 impl FileSink {
@@ -615,7 +649,12 @@ fn start(
     std::fs::create_dir_all(&config.dir).map_err(|e| Error::io(&config.dir, e))?;
     // Before reading the tail: a chain resumed beside another writer would fork.
     let held = lock_dir(&config.dir, wait)?;
-    let (chain, index, clean) = resume(&config.dir)?;
+    let Resumed {
+        chain,
+        newest: index,
+        clean,
+        last_file,
+    } = resume(&config.dir)?;
     let (tx, rx) = std::sync::mpsc::sync_channel(config.queue.max(1));
     let writer = Writer {
         config: config.clone(),
@@ -624,6 +663,7 @@ fn start(
         file: None,
         // A torn or unreadable tail is never appended to: continue in the next file.
         index: if clean { index } else { index + 1 },
+        last_file,
         last_sync: Instant::now(),
         dirty: false,
         lines: Vec::new(),
@@ -896,6 +936,7 @@ impl Writer {
         *len += segment.len() as u64;
         self.chain.seq += n;
         self.chain.prev = last;
+        self.last_file = self.index;
         Ok(())
     }
 
@@ -924,8 +965,11 @@ impl Writer {
 
     /// Records the committed chain head: `verify` uses it to detect a truncated tail.
     fn write_head(&self) -> Result<(), std::io::Error> {
-        let head =
-            serde_json::json!({ "records": self.chain.seq, "hash": self.chain.prev.as_str() });
+        let head = serde_json::json!({
+            "records": self.chain.seq,
+            "hash": self.chain.prev.as_str(),
+            "file": self.last_file,
+        });
         let tmp = self.config.dir.join(format!("{HEAD}.tmp"));
         std::fs::write(&tmp, head.to_string())?;
         std::fs::rename(tmp, self.config.dir.join(HEAD))

@@ -120,6 +120,15 @@ fn rotated_files_moved_to_an_archive_verify_with_it_and_writing_goes_on() {
     let all = verify_all(&[archive.path(), log.path()]).expect("verify");
     assert!(all.is_intact(), "{all:?}");
     assert_eq!(all.records, 190);
+    // Every file moved, the newest too: the next file follows the archive's last.
+    for f in files(log.path()) {
+        let to = archive.path().join(f.file_name().expect("a name"));
+        std::fs::rename(&f, to).expect("moved");
+    }
+    write(log.path(), 5, |c| c.max_file_bytes(6 * 1024));
+    let all = verify_all(&[archive.path(), log.path()]).expect("verify");
+    assert!(all.is_intact(), "{all:?}");
+    assert_eq!(all.records, 195);
     // The same file in both places, and the directories in the wrong order, are caught.
     let twice = archive
         .path()
