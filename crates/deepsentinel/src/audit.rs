@@ -1,4 +1,4 @@
-//! `deepsentinel audit verify [ARCHIVE...] DIR`.
+//! `deepsentinel audit verify [ARCHIVE...] DIR` and `deepsentinel audit archive DIR ARCHIVE`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,10 +22,44 @@ pub(crate) enum AuditCommand {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// Move an audit log's rotated files (all but the newest) into an archive directory,
+    /// then check the archive and the log together as one chain.
+    ///
+    /// Safe while the gateway runs: it only writes the newest file. Exit status: 0 moved
+    /// (or nothing to move) and intact, 1 the chain is broken, 2 a directory cannot be read
+    /// or written, or the archive holds a different file of the same name.
+    Archive {
+        /// The audit log directory.
+        dir: PathBuf,
+        /// The archive: an existing directory, on this or another file system.
+        archive: PathBuf,
+    },
 }
 
 pub(crate) fn run(cmd: &AuditCommand) -> Result<ExitCode> {
-    let AuditCommand::Verify { dirs } = cmd;
+    match cmd {
+        AuditCommand::Verify { dirs } => verify(dirs),
+        AuditCommand::Archive { dir, archive } => {
+            let report = sentinel_audit::archive(dir, archive).with_context(|| {
+                format!(
+                    "cannot archive {} into {}",
+                    dir.display(),
+                    archive.display()
+                )
+            })?;
+            outln!(
+                "moved {} files ({} bytes) from {} to {}",
+                report.moved.len(),
+                report.bytes,
+                dir.display(),
+                archive.display()
+            );
+            verify(&[archive.clone(), dir.clone()])
+        }
+    }
+}
+
+fn verify(dirs: &[PathBuf]) -> Result<ExitCode> {
     for dir in dirs {
         if !dir.is_dir() {
             anyhow::bail!("{}: not a directory", dir.display());

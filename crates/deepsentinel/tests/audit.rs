@@ -73,3 +73,40 @@ fn verify_takes_the_archives_of_rotated_files_before_the_log() {
         "{out}"
     );
 }
+
+#[test]
+fn archive_moves_rotated_files_and_checks_the_chain() {
+    let (log, archive) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let sink = FileSink::open(FileSinkConfig::new(log.path()).max_file_bytes(1024)).expect("open");
+    for i in 0..30 {
+        sink.append(AuditEvent::new(&format!("r{i}"), "t", Direction::Request))
+            .expect("append");
+    }
+    sink.close().expect("close");
+    let (log_dir, archive_dir) = (
+        log.path().display().to_string(),
+        archive.path().display().to_string(),
+    );
+    let (code, out) = run(&["audit", "archive", &log_dir, &archive_dir]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("moved ") && out.contains("30 records") && out.contains("chain intact"),
+        "{out}"
+    );
+    let left = std::fs::read_dir(log.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+        .count();
+    assert_eq!(left, 1, "the newest stays");
+    let (code, out) = run(&[
+        "audit",
+        "archive",
+        &log_dir,
+        &log.path().join("nowhere").display().to_string(),
+    ]);
+    assert_eq!(code, Some(2), "{out}");
+}

@@ -29,12 +29,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod archive;
 mod error;
 mod event;
 mod file;
 mod sink;
 mod verify;
 
+pub use archive::{archive, ArchiveReport};
 pub use error::{Error, ErrorKind};
 pub use event::{AuditEvent, Direction, Fingerprint, FingerprintParseError};
 pub use file::{receive, Durability, FailurePolicy, FileSink, FileSinkConfig, LockWait, LOCK_FILE};

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sentinel_audit::{
-    verify, verify_all, AuditEvent, AuditSink, Direction, Durability, ErrorKind, FailurePolicy,
-    FileSink, FileSinkConfig,
+    archive, verify, verify_all, AuditEvent, AuditSink, Direction, Durability, ErrorKind,
+    FailurePolicy, FileSink, FileSinkConfig,
 };
 
 fn event(i: usize) -> AuditEvent {
@@ -141,6 +141,55 @@ fn rotated_files_moved_to_an_archive_verify_with_it_and_writing_goes_on() {
     assert!(!verify_all(&[log.path(), archive.path()])
         .expect("verify")
         .is_intact());
+}
+
+#[test]
+fn archiving_while_the_writer_runs_keeps_one_chain() {
+    let (log, to) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let sink =
+        FileSink::open(FileSinkConfig::new(log.path()).max_file_bytes(4 * 1024)).expect("open");
+    let mut moved = 0;
+    for round in 0..10 {
+        for i in 0..40 {
+            sink.append(event(round * 40 + i)).expect("append");
+        }
+        moved += archive(log.path(), to.path())
+            .expect("archived")
+            .moved
+            .len();
+    }
+    sink.close().expect("close");
+    moved += archive(log.path(), to.path())
+        .expect("archived")
+        .moved
+        .len();
+    assert!(moved > 5, "{moved} files moved");
+    assert_eq!(files(log.path()).len(), 1, "the newest stays");
+    let both = verify_all(&[to.path(), log.path()]).expect("verify");
+    assert!(both.is_intact(), "{both:?}");
+    assert_eq!(both.records, 400);
+    // Nothing left to move; a file the archive holds with other bytes is not moved over.
+    assert!(archive(log.path(), to.path())
+        .expect("archived")
+        .moved
+        .is_empty());
+    write(log.path(), 60, |c| c.max_file_bytes(4 * 1024));
+    let next = files(log.path())[0].clone();
+    let clash = to.path().join(next.file_name().expect("a name"));
+    std::fs::write(&clash, "something else\n").expect("write");
+    let e = archive(log.path(), to.path()).expect_err("a clash");
+    assert!(e.to_string().contains("different file"), "{e}");
+    assert!(next.exists(), "not removed");
+    // The same bytes (an archive run cut short after its copy) are taken as moved.
+    std::fs::copy(&next, &clash).expect("copy");
+    archive(log.path(), to.path()).expect("archived");
+    assert!(!next.exists());
+    let all = verify_all(&[to.path(), log.path()]).expect("verify");
+    assert!(all.is_intact(), "{all:?}");
+    assert_eq!(all.records, 460);
 }
 
 #[test]
