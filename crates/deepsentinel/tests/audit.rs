@@ -41,18 +41,21 @@ fn verify_reports_intact_torn_and_tampered() {
     assert_eq!(code, Some(2), "{out}");
 }
 
-#[test]
-fn verify_takes_the_archives_of_rotated_files_before_the_log() {
-    let (log, archive) = (
-        tempfile::tempdir().expect("tmp"),
-        tempfile::tempdir().expect("tmp"),
-    );
+/// A log of `n` records in files of at most 1 KiB.
+fn rotated_log(n: usize) -> tempfile::TempDir {
+    let log = tempfile::tempdir().expect("tmp");
     let sink = FileSink::open(FileSinkConfig::new(log.path()).max_file_bytes(1024)).expect("open");
-    for i in 0..30 {
+    for i in 0..n {
         sink.append(AuditEvent::new(&format!("r{i}"), "t", Direction::Request))
             .expect("append");
     }
     sink.close().expect("close");
+    log
+}
+
+#[test]
+fn verify_takes_the_archives_of_rotated_files_before_the_log() {
+    let (log, archive) = (rotated_log(30), tempfile::tempdir().expect("tmp"));
     let first = log.path().join("audit-000001.jsonl");
     std::fs::rename(&first, archive.path().join("audit-000001.jsonl")).expect("moved");
     let (code, out) = verify(log.path());
@@ -76,16 +79,7 @@ fn verify_takes_the_archives_of_rotated_files_before_the_log() {
 
 #[test]
 fn archive_moves_rotated_files_and_checks_the_chain() {
-    let (log, archive) = (
-        tempfile::tempdir().expect("tmp"),
-        tempfile::tempdir().expect("tmp"),
-    );
-    let sink = FileSink::open(FileSinkConfig::new(log.path()).max_file_bytes(1024)).expect("open");
-    for i in 0..30 {
-        sink.append(AuditEvent::new(&format!("r{i}"), "t", Direction::Request))
-            .expect("append");
-    }
-    sink.close().expect("close");
+    let (log, archive) = (rotated_log(30), tempfile::tempdir().expect("tmp"));
     let (log_dir, archive_dir) = (
         log.path().display().to_string(),
         archive.path().display().to_string(),

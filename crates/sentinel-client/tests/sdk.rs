@@ -2553,11 +2553,7 @@ async fn of_two_files_only_the_one_that_changed_is_written_again() {
     req.resource = Some("/v1/containers/cntr_1/files".to_owned());
     req.content_type = Some("multipart/form-data; boundary=b".to_owned());
     c.pipeline().handle(req).await.expect("sent");
-    let sent = up
-        .seen
-        .last("POST /v1/containers/cntr_1/files")
-        .expect("sent");
-    let sent = String::from_utf8_lossy(&sent).into_owned();
+    let sent = up.seen.last_text("POST /v1/containers/cntr_1/files");
     assert!(
         sent.contains(&format!("filename=\"a.jsonl\"\r\n\r\n{spaced}\r\n")),
         "{sent}"
@@ -3022,11 +3018,7 @@ async fn other_routes_have_every_string_decided_both_ways() {
         Route::other(&http::Method::POST, "/v1/containers/cntr_1/files").expect("another route");
     req.resource = Some("/v1/containers/cntr_1/files".to_owned());
     ok(c.pipeline().handle(req).await);
-    let sent = up
-        .seen
-        .last("POST /v1/containers/cntr_1/files")
-        .expect("sent");
-    let sent = String::from_utf8_lossy(&sent).into_owned();
+    let sent = up.seen.last_text("POST /v1/containers/cntr_1/files");
     assert!(
         sent.contains("name,mail\nJane,<EMAIL_ADDRESS_1>\n")
             && sent.contains("filename=\"<EMAIL_ADDRESS_1> notes.csv\"")

@@ -39,6 +39,14 @@ impl Seen {
             .map(|(_, b)| b.clone())
     }
 
+    /// The last body sent to `path`, as text (it must have been sent).
+    pub(crate) fn last_text(&self, path: &str) -> String {
+        let sent = self
+            .last(path)
+            .unwrap_or_else(|| panic!("nothing sent to {path}"));
+        String::from_utf8_lossy(&sent).into_owned()
+    }
+
     pub(crate) fn count(&self, path: &str) -> usize {
         self.bodies
             .lock()
