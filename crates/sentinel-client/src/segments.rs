@@ -784,11 +784,7 @@ impl Walk {
     fn strings_under(&mut self, v: &Value) {
         match v {
             Value::String(_) => self.here(),
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    self.under(Step::Index(i), |w| w.strings_under(item));
-                }
-            }
+            Value::Array(items) => self.each(items, Walk::strings_under),
             Value::Object(map) => {
                 for (k, item) in map {
                     self.under(Step::Field(k.clone()), |w| w.strings_under(item));
@@ -802,14 +798,10 @@ impl Walk {
     /// text; an image part's URL is not text).
     fn moderation_input(&mut self, v: &Value) {
         match v {
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    self.under(Step::Index(i), |w| match item {
-                        Value::String(_) => w.here(),
-                        part => w.part(part),
-                    });
-                }
-            }
+            Value::Array(items) => self.each(items, |w, item| match item {
+                Value::String(_) => w.here(),
+                part => w.part(part),
+            }),
             other => self.content(other),
         }
     }
@@ -818,11 +810,7 @@ impl Walk {
     fn content(&mut self, v: &Value) {
         match v {
             Value::String(_) => self.here(),
-            Value::Array(parts) => {
-                for (i, p) in parts.iter().enumerate() {
-                    self.under(Step::Index(i), |w| w.part(p));
-                }
-            }
+            Value::Array(parts) => self.each(parts, Walk::part),
             _ => {}
         }
     }
@@ -974,11 +962,7 @@ impl Walk {
                 | "anyOf"
                 | "oneOf" => {
                     self.under(Step::Field(k.clone()), |w| match item {
-                        Value::Array(subs) => {
-                            for (i, sub) in subs.iter().enumerate() {
-                                w.under(Step::Index(i), |w| w.schema(sub));
-                            }
-                        }
+                        Value::Array(subs) => w.each(subs, Walk::schema),
                         sub => w.schema(sub),
                     });
                 }
@@ -1016,14 +1000,19 @@ impl Walk {
     }
 
     /// Each item of the array at `key`, walked by `f`.
-    fn items(&mut self, body: &Value, key: &'static str, mut f: impl FnMut(&mut Walk, &Value)) {
+    fn items(&mut self, body: &Value, key: &'static str, f: impl FnMut(&mut Walk, &Value)) {
         self.at(body, &[key], |w, items| {
             if let Value::Array(items) = items {
-                for (i, item) in items.iter().enumerate() {
-                    w.under(Step::Index(i), |w| f(w, item));
-                }
+                w.each(items, f);
             }
         });
+    }
+
+    /// Each of `items`, walked by `f`, the path extended by its index.
+    fn each(&mut self, items: &[Value], mut f: impl FnMut(&mut Walk, &Value)) {
+        for (i, item) in items.iter().enumerate() {
+            self.under(Step::Index(i), |w| f(w, item));
+        }
     }
 }
 
@@ -1152,9 +1141,7 @@ impl Walk {
     /// Files read as documents, in order (a form's, [`crate::form::FILE_DOCUMENTS`]).
     fn files(&mut self, docs: &Value) {
         if let Value::Array(docs) = docs {
-            for (i, doc) in docs.iter().enumerate() {
-                self.under(Step::Index(i), |w| w.file(doc));
-            }
+            self.each(docs, Walk::file);
         }
     }
 
@@ -1163,11 +1150,7 @@ impl Walk {
     fn file(&mut self, doc: &Value) {
         match doc {
             Value::String(_) => self.here(),
-            Value::Array(lines) => {
-                for (i, line) in lines.iter().enumerate() {
-                    self.under(Step::Index(i), |w| w.file_line(line));
-                }
-            }
+            Value::Array(lines) => self.each(lines, Walk::file_line),
             _ => {}
         }
     }
