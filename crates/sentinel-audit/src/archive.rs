@@ -74,7 +74,11 @@ pub fn archive(dir: &Path, to: &Path) -> Result<ArchiveReport, Error> {
             .map_err(|e| Error::io(&from, e))?
             .len();
         if dest.exists() {
-            let same = std::fs::read(&dest).ok() == std::fs::read(&from).ok();
+            // Compared only when both read: two failures are not two equal files.
+            let same = matches!(
+                (std::fs::read(&dest), std::fs::read(&from)),
+                (Ok(archived), Ok(here)) if archived == here
+            );
             if !same {
                 return Err(Error::new(ErrorKind::Io {
                     path: dest.display().to_string(),
