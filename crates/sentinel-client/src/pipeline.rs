@@ -2036,7 +2036,8 @@ impl Pipeline {
         file_ids(v, &mut ids);
         ids.sort_unstable();
         ids.dedup();
-        let mut restored = 0;
+        // A restorer for each file whose upload's scope is known and is not the request's.
+        let mut restorers = std::collections::HashMap::new();
         for id in ids {
             let Some(scope) = self.known_scope(&req.tenant, &id).await else {
                 continue;
@@ -2050,11 +2051,13 @@ impl Pipeline {
                 // The tenant's policy never pseudonymizes: nothing to put back anywhere.
                 return 0;
             };
-            let mut stats = RestoreStats::default();
-            objects_naming_file(v, &id, &mut |o| restorer.restore_json(o, &mut stats));
-            restored += stats.restored;
+            restorers.insert(id, restorer);
         }
-        restored
+        let mut stats = RestoreStats::default();
+        if !restorers.is_empty() {
+            restore_in_file_scopes(v, &restorers, &mut stats);
+        }
+        stats.restored
     }
 
     /// Decides the texts `segments` name in an answer `v`: restores pseudonyms, scans and
@@ -2130,16 +2133,24 @@ fn file_ids(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Runs `f` on each object of `v` whose `file_id` is `id` (not on the objects under it:
-/// `f` is given the whole object).
-fn objects_naming_file(v: &mut Value, id: &str, f: &mut impl FnMut(&mut Value)) {
-    let names = v.get("file_id").and_then(Value::as_str) == Some(id);
-    if names {
-        return f(v);
+/// Restores each object of `v` that names a file of `restorers` (all of the object) with
+/// that file's restorer, in one walk.
+fn restore_in_file_scopes(
+    v: &mut Value,
+    restorers: &std::collections::HashMap<String, Restorer>,
+    stats: &mut RestoreStats,
+) {
+    let named = v.get("file_id").and_then(Value::as_str);
+    if let Some(restorer) = named.and_then(|id| restorers.get(id)) {
+        return restorer.restore_json(v, stats);
     }
     match v {
-        Value::Object(map) => map.values_mut().for_each(|x| objects_naming_file(x, id, f)),
-        Value::Array(items) => items.iter_mut().for_each(|x| objects_naming_file(x, id, f)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|x| restore_in_file_scopes(x, restorers, stats)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|x| restore_in_file_scopes(x, restorers, stats)),
         _ => {}
     }
 }
