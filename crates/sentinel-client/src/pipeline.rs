@@ -1915,18 +1915,43 @@ impl Pipeline {
     /// text (with what the first word held before the value and the last after it: a
     /// bracket, a comma), and the others become empty, their timestamps kept. Redactions
     /// are numbered as in the transcript's text (decided here first, as the answer's first
-    /// text), so a value has one number in both. Run before the answer's texts are decided.
+    /// text, when a value spans words), so a value has one number in both. Run before the
+    /// answer's texts are decided.
     async fn settle_words(
         &self,
         req: &PipelineRequest,
         model: &str,
         v: &mut Value,
     ) -> Result<Words, PipelineError> {
-        let listed = v
+        let Some(Value::Array(words)) = v
             .get("words")
-            .and_then(Value::as_array)
-            .is_some_and(|w| w.len() >= 2);
-        if !listed {
+            .filter(|w| w.as_array().is_some_and(|w| w.len() >= 2))
+        else {
+            return Ok(Words::default());
+        };
+        let mut joined = String::new();
+        let mut starts = Vec::with_capacity(words.len());
+        for w in words {
+            if !starts.is_empty() {
+                joined.push(' ');
+            }
+            starts.push(joined.len());
+            joined.push_str(w.get("word").and_then(Value::as_str).unwrap_or_default());
+        }
+        let found = self.detect_all(&[joined.as_str()], &mut Vec::new()).await?;
+        // The values read out over several words: from the word each starts in to the one
+        // it ends in.
+        let spread: Vec<(&Finding, usize, usize)> = found
+            .iter()
+            .flat_map(|d| d.findings.iter())
+            .map(|f| {
+                let first = starts.partition_point(|&s| s <= f.start).saturating_sub(1);
+                let last = starts.partition_point(|&s| s < f.end).saturating_sub(1);
+                (f, first, last)
+            })
+            .filter(|(_, first, last)| first != last)
+            .collect();
+        if spread.is_empty() {
             return Ok(Words::default());
         }
         let ctx = Pipeline::context(req, model, Direction::Response);
@@ -1942,24 +1967,8 @@ impl Pipeline {
         let Some(Value::Array(words)) = v.get_mut("words") else {
             return Ok(Words::default());
         };
-        let mut joined = String::new();
-        let mut starts = Vec::with_capacity(words.len());
-        for w in words.iter() {
-            if !starts.is_empty() {
-                joined.push(' ');
-            }
-            starts.push(joined.len());
-            joined.push_str(w.get("word").and_then(Value::as_str).unwrap_or_default());
-        }
-        let found = self.detect_all(&[joined.as_str()], &mut Vec::new()).await?;
         let mut out = Words::default();
-        for f in found.iter().flat_map(|d| d.findings.iter()) {
-            // The words the value touches: from the one it starts in to the one it ends in.
-            let first = starts.partition_point(|&s| s <= f.start).saturating_sub(1);
-            let last = starts.partition_point(|&s| s < f.end).saturating_sub(1);
-            if last == first {
-                continue;
-            }
+        for (f, first, last) in spread {
             let value = &joined[f.start..f.end];
             let whole = Finding {
                 start: 0,
