@@ -212,28 +212,54 @@ mod tests {
 
     use super::*;
 
-    /// A store that is down: every call fails, and is counted.
+    /// A test store that holds nothing: down (every call fails) or up (every read finds
+    /// nothing); it counts the calls, and the `get`s among them.
     #[derive(Default)]
-    struct Down {
+    struct Fake {
+        down: bool,
         calls: AtomicUsize,
+        gets: AtomicUsize,
     }
 
-    impl Down {
-        fn refuse<T>(&self) -> Result<T, StoreError> {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            Err(StoreError {
-                store: "down",
-                message: "connection refused".into(),
+    impl Fake {
+        fn down() -> Fake {
+            Fake {
+                down: true,
+                ..Fake::default()
+            }
+        }
+
+        fn answer<'a, T: Default + Send + 'a>(
+            &'a self,
+            get: bool,
+        ) -> BoxFuture<'a, Result<T, StoreError>> {
+            // Counted when run: a store that is down is skipped unrun.
+            Box::pin(async move {
+                self.calls.fetch_add(1, Ordering::SeqCst);
+                if get {
+                    self.gets.fetch_add(1, Ordering::SeqCst);
+                }
+                if self.down {
+                    return Err(StoreError {
+                        store: "down",
+                        message: "connection refused".into(),
+                    });
+                }
+                Ok(T::default())
             })
         }
     }
 
-    impl SharedStore for Down {
+    impl SharedStore for Fake {
         fn name(&self) -> &'static str {
-            "down"
+            if self.down {
+                "down"
+            } else {
+                "empty"
+            }
         }
         fn get<'a>(&'a self, _: &'a Key) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-            Box::pin(async move { self.refuse() })
+            self.answer(true)
         }
         fn set<'a>(
             &'a self,
@@ -241,7 +267,7 @@ mod tests {
             _: Vec<u8>,
             _: Duration,
         ) -> BoxFuture<'a, Result<(), StoreError>> {
-            Box::pin(async move { self.refuse() })
+            self.answer(false)
         }
         fn set_fields<'a>(
             &'a self,
@@ -249,13 +275,13 @@ mod tests {
             _: sentinel_cache::Fields,
             _: Duration,
         ) -> BoxFuture<'a, Result<(), StoreError>> {
-            Box::pin(async move { self.refuse() })
+            self.answer(false)
         }
         fn get_fields<'a>(
             &'a self,
             _: &'a Key,
         ) -> BoxFuture<'a, Result<sentinel_cache::Fields, StoreError>> {
-            Box::pin(async move { self.refuse() })
+            self.answer(false)
         }
     }
 
@@ -374,50 +400,12 @@ mod tests {
         assert_eq!(third.vault().scope_len("t", "conv-2"), 0);
     }
 
-    /// A store that holds nothing and counts what it is asked.
-    #[derive(Default)]
-    struct Empty {
-        gets: AtomicUsize,
-    }
-
-    impl SharedStore for Empty {
-        fn name(&self) -> &'static str {
-            "empty"
-        }
-        fn get<'a>(&'a self, _: &'a Key) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-            self.gets.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { Ok(None) })
-        }
-        fn set<'a>(
-            &'a self,
-            _: &'a Key,
-            _: Vec<u8>,
-            _: Duration,
-        ) -> BoxFuture<'a, Result<(), StoreError>> {
-            Box::pin(async { Ok(()) })
-        }
-        fn set_fields<'a>(
-            &'a self,
-            _: &'a Key,
-            _: sentinel_cache::Fields,
-            _: Duration,
-        ) -> BoxFuture<'a, Result<(), StoreError>> {
-            Box::pin(async { Ok(()) })
-        }
-        fn get_fields<'a>(
-            &'a self,
-            _: &'a Key,
-        ) -> BoxFuture<'a, Result<sentinel_cache::Fields, StoreError>> {
-            Box::pin(async { Ok(Vec::new()) })
-        }
-    }
-
     #[tokio::test]
     async fn an_answer_the_store_did_not_know_is_not_asked_about_again_at_once() {
         // A conversation created around the gateway: every request names it, and the
         // store is asked once, not each time; per tenant; a failed lookup is not kept,
         // and remembering the answer forgets that it was unknown.
-        let store = Arc::new(Empty::default());
+        let store = Arc::new(Fake::default());
         let shared = SharedVault::new(store.clone(), Duration::from_secs(1));
         for _ in 0..5 {
             assert_eq!(shared.scope_of("t", "conv_x").await, None);
@@ -435,7 +423,7 @@ mod tests {
         );
         assert_eq!(store.gets.load(Ordering::SeqCst), 3, "asked again");
 
-        let down = Arc::new(Down::default());
+        let down = Arc::new(Fake::down());
         let failing = SharedVault::new(down.clone(), Duration::from_secs(1));
         assert_eq!(failing.scope_of("t", "conv_x").await, None);
         assert!(failing.unknown.is_empty(), "a failure is not a miss");
@@ -443,7 +431,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_store_that_failed_is_skipped_instead_of_asked_for_every_request() {
-        let store = Arc::new(Down::default());
+        let store = Arc::new(Fake::down());
         let shared = SharedVault::new(store.clone(), Duration::from_millis(50));
         let vault = Vault::new(VaultConfig::default());
         shared.load(&vault, "t", "conv-1").await;
