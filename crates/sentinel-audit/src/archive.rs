@@ -27,6 +27,10 @@ pub struct ArchiveReport {
 /// the same bytes (an archive run that stopped between copying and removing) is taken
 /// as moved; with other bytes the archive stops there, moving nothing over it.
 ///
+/// Runs on one archive take turns: each holds [`ARCHIVE_LOCK`] in `to` while it moves
+/// (a file system without locks is archived without). A gateway archiving by itself
+/// (`[audit] archive_dir`) and a run from cron therefore never move the same file at once.
+///
 /// # Example
 ///
 /// ```
@@ -61,6 +65,15 @@ pub fn archive(dir: &Path, to: &Path) -> Result<ArchiveReport, Error> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
         ));
     }
+    let lock_path = to.join(ARCHIVE_LOCK);
+    let held = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+    match held.lock() {
+        Ok(()) => {}
+        // Not every file system locks (some network mounts): move without.
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {}
+        Err(e) => return Err(Error::io(&lock_path, e)),
+    }
+    // Listed under the lock: what an earlier run moved is gone from the list.
     let mut files = log_files(dir)?;
     // The newest may be being written.
     files.pop();
@@ -70,9 +83,12 @@ pub fn archive(dir: &Path, to: &Path) -> Result<ArchiveReport, Error> {
             continue;
         };
         let dest = to.join(name);
-        let len = std::fs::metadata(&from)
-            .map_err(|e| Error::io(&from, e))?
-            .len();
+        let len = match std::fs::metadata(&from) {
+            Ok(m) => m.len(),
+            // Moved since the list was made (by hand, or a run without the lock).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(&from, e)),
+        };
         if dest.exists() {
             // Compared only when both read: two failures are not two equal files.
             let same = matches!(
@@ -100,8 +116,12 @@ pub fn archive(dir: &Path, to: &Path) -> Result<ArchiveReport, Error> {
         report.moved.push(name.to_string_lossy().into_owned());
         report.bytes += len;
     }
+    drop(held);
     Ok(report)
 }
+
+/// The lock file an [`archive`] run holds in the archive directory.
+pub const ARCHIVE_LOCK: &str = ".archive.lock";
 
 fn copy_synced(from: &Path, to: &Path) -> Result<(), Error> {
     let bytes = std::fs::read(from).map_err(|e| Error::io(from, e))?;

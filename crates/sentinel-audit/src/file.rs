@@ -60,6 +60,8 @@ pub struct FileSinkConfig {
     /// Whether `open` waits for another writer to release the directory (default: it
     /// fails at once with [`ErrorKind::InUse`]).
     pub lock_wait: Option<LockWait>,
+    /// Where rotated files are moved, if anywhere ([`FileSinkConfig::archive_to`]).
+    pub archive: Option<PathBuf>,
 }
 
 /// How [`FileSink::open`] waits for a directory another writer holds: the process this
@@ -94,7 +96,21 @@ impl FileSinkConfig {
             queue: 65_536,
             on_failure: FailurePolicy::FailClosed,
             lock_wait: None,
+            archive: None,
         }
+    }
+
+    /// Moves rotated files to the directory `to` as they are rotated, by [`archive`] on a
+    /// thread of the sink's own (created with the log; never the file being written).
+    /// Each rotation, and the sink's start, moves what is there to move; a failed move is
+    /// tried again a minute later and at each rotation, and shows in
+    /// [`AuditHealth::archive_error`] while it fails; writing goes on either way. The
+    /// archive and the log verify as one chain ([`crate::verify_all`]).
+    ///
+    /// [`archive`]: crate::archive()
+    pub fn archive_to(mut self, to: impl Into<PathBuf>) -> FileSinkConfig {
+        self.archive = Some(to.into());
+        self
     }
 
     /// Sets the durability.
@@ -136,6 +152,10 @@ struct Shared {
     queued: AtomicU64,
     healthy: AtomicBool,
     last_error: Mutex<Option<String>>,
+    /// Files the archiver moved.
+    archived: AtomicU64,
+    /// The archiver's last error, while it fails.
+    archive_error: Mutex<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -260,6 +280,10 @@ struct Writer {
     ends: Vec<(usize, LineHash)>,
     last_sync: Instant,
     dirty: bool,
+    /// Set when a file was closed for the next, until the archiver is told.
+    rotated: bool,
+    /// Tells the archiver thread to look (`[audit] archive_dir`); it ends with the writer.
+    archiver: Option<(SyncSender<()>, JoinHandle<()>)>,
 }
 
 pub(crate) fn file_name(index: u64) -> String {
@@ -415,6 +439,8 @@ impl FileSink {
             queued: AtomicU64::new(0),
             healthy: AtomicBool::new(true),
             last_error: Mutex::new(None),
+            archived: AtomicU64::new(0),
+            archive_error: Mutex::new(None),
         });
         let (tx, thread, held) = start(&config, &shared, config.lock_wait.as_ref())?;
         Ok(FileSink {
@@ -598,6 +624,8 @@ impl AuditSink for FileSink {
             } else {
                 lock(&self.shared.last_error).clone()
             },
+            archived: self.shared.archived.load(Ordering::Acquire),
+            archive_error: lock(&self.shared.archive_error).clone(),
         }
     }
 }
@@ -656,6 +684,10 @@ fn start(
         last_file,
     } = resume(&config.dir)?;
     let (tx, rx) = std::sync::mpsc::sync_channel(config.queue.max(1));
+    let archiver = match &config.archive {
+        Some(to) => Some(start_archiver(&config.dir, to, shared)?),
+        None => None,
+    };
     let writer = Writer {
         config: config.clone(),
         shared: Arc::clone(shared),
@@ -668,12 +700,83 @@ fn start(
         dirty: false,
         lines: Vec::new(),
         ends: Vec::new(),
+        // Files rotated before this start are moved too.
+        rotated: true,
+        archiver,
     };
     let thread = std::thread::Builder::new()
         .name("sentinel-audit".to_owned())
         .spawn(move || writer.run(rx))
         .map_err(|e| Error::io(&config.dir, e))?;
     Ok((tx, thread, held))
+}
+
+/// How long a failed archive waits before it is tried again without a rotation.
+const ARCHIVE_RETRY: Duration = Duration::from_secs(60);
+
+/// Starts the thread that moves the rotated files of `dir` to `to` whenever it is told
+/// (and, after a failure, every [`ARCHIVE_RETRY`] until it succeeds). It ends when the
+/// sender is dropped. `to` is created if missing, and must not be `dir`.
+fn start_archiver(
+    dir: &Path,
+    to: &Path,
+    shared: &Arc<Shared>,
+) -> Result<(SyncSender<()>, JoinHandle<()>), Error> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    let same = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?
+        == std::fs::canonicalize(to).map_err(|e| Error::io(to, e))?;
+    if same {
+        return Err(Error::new(ErrorKind::Io {
+            path: to.display().to_string(),
+            message: "the archive cannot be the log's own directory".to_owned(),
+        }));
+    }
+    let (tell, told) = std::sync::mpsc::sync_channel::<()>(1);
+    let (dir, archive, shared) = (dir.to_path_buf(), to.to_path_buf(), Arc::clone(shared));
+    let thread = std::thread::Builder::new()
+        .name("sentinel-audit-archive".to_owned())
+        .spawn(move || {
+            let mut failing = false;
+            loop {
+                let next = if failing {
+                    told.recv_timeout(ARCHIVE_RETRY)
+                } else {
+                    told.recv().map_err(|_| RecvTimeoutError::Disconnected)
+                };
+                if matches!(next, Err(RecvTimeoutError::Disconnected)) {
+                    break;
+                }
+                failing = archive_once(&dir, &archive, &shared).is_err();
+            }
+        })
+        .map_err(|e| Error::io(to, e))?;
+    Ok((tell, thread))
+}
+
+/// One archive run for the archiver thread: counted, and its failure kept for
+/// [`AuditHealth::archive_error`] and logged once (paths and the system's message only).
+fn archive_once(dir: &Path, to: &Path, shared: &Shared) -> Result<(), ()> {
+    match crate::archive::archive(dir, to) {
+        Ok(report) => {
+            shared
+                .archived
+                .fetch_add(report.moved.len() as u64, Ordering::AcqRel);
+            if lock(&shared.archive_error).take().is_some() {
+                tracing::warn!(archive = %to.display(), "archiving audit files again");
+            }
+            if !report.moved.is_empty() {
+                tracing::info!(files = report.moved.len(), bytes = report.bytes, archive = %to.display(), "audit files archived");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            if lock(&shared.archive_error).replace(msg).is_none() {
+                tracing::error!(error = %e, archive = %to.display(), "archiving audit files failing; tried again in a minute and at each rotation");
+            }
+            Err(())
+        }
+    }
 }
 
 /// Who `append` sends to: the file's writer, or after a hand-over the forwarder.
@@ -776,6 +879,13 @@ impl Writer {
                 self.write_batch(&mut batch);
             }
             self.maybe_sync(false);
+            if std::mem::take(&mut self.rotated) {
+                if let Some((tell, _)) = &self.archiver {
+                    // Full: the archiver has not looked since the last time it was told,
+                    // and will see this file too.
+                    let _ = tell.try_send(());
+                }
+            }
             if wrote && linger > Duration::ZERO {
                 // Let events gather: a writer blocked in `recv` is woken (a futex wake and
                 // a task switch) by every append, which on a busy two-core machine costs
@@ -785,6 +895,12 @@ impl Writer {
             }
         }
         self.maybe_sync(true);
+        // What the archiver is moving is finished before the sink counts as closed (or
+        // handed over), so no two archivers of one log run at once.
+        if let Some((tell, thread)) = self.archiver.take() {
+            drop(tell);
+            let _ = thread.join();
+        }
     }
 
     fn fail(&self, what: &str, e: &std::io::Error) {
@@ -902,6 +1018,7 @@ impl Writer {
                 }
                 self.file = None;
                 self.index += 1;
+                self.rotated = true;
             }
             pending = Some((pending.map_or(0, |(n, _)| n) + 1, hash));
             start = end;

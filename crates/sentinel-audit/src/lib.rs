@@ -36,7 +36,7 @@ mod file;
 mod sink;
 mod verify;
 
-pub use archive::{archive, ArchiveReport};
+pub use archive::{archive, ArchiveReport, ARCHIVE_LOCK};
 pub use error::{Error, ErrorKind};
 pub use event::{AuditEvent, Direction, Fingerprint, FingerprintParseError};
 pub use file::{receive, Durability, FailurePolicy, FileSink, FileSinkConfig, LockWait, LOCK_FILE};

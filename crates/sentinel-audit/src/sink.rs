@@ -60,6 +60,11 @@ pub struct AuditHealth {
     pub queued: u64,
     /// The last write error, if the sink is unhealthy.
     pub last_error: Option<String>,
+    /// Rotated files moved to the archive by the sink itself (`archive_to`).
+    pub archived: u64,
+    /// The last archiving error, while moving rotated files fails (the log is written
+    /// regardless).
+    pub archive_error: Option<String>,
 }
 
 #[cfg(test)]

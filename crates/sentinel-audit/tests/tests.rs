@@ -192,6 +192,145 @@ fn archiving_while_the_writer_runs_keeps_one_chain() {
     assert_eq!(all.records, 460);
 }
 
+/// `archive_to`: the sink moves its rotated files itself, as it rotates; a restart goes
+/// on with the same chain and moves what the last run left; a move that fails (a clash
+/// in the archive) shows in the health without stopping the log, and the next rotation
+/// after the clash is gone moves what was held back.
+#[test]
+fn a_sink_archives_its_rotated_files_as_it_rotates() {
+    let (log, to) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let archived = to.path().join("archive");
+    let config = || {
+        FileSinkConfig::new(log.path())
+            .max_file_bytes(4 * 1024)
+            .archive_to(&archived)
+    };
+    let sink = FileSink::open(config()).expect("open");
+    for i in 0..200 {
+        sink.append(event(i)).expect("append");
+    }
+    wait_for(|| sink.health().archived > 0);
+    sink.close().expect("close");
+    let moved = sink.health().archived;
+    assert_eq!(files(log.path()).len(), 1, "only the newest stays");
+    assert_eq!(files(&archived).len() as u64, moved, "created and filled");
+    let both = verify_all(&[archived.as_path(), log.path()]).expect("verify");
+    assert!(both.is_intact(), "{both:?}");
+    assert_eq!(both.records, 200);
+
+    // Rotated while no archiver ran: the next start moves them.
+    write(log.path(), 100, |c| c.max_file_bytes(4 * 1024));
+    assert!(files(log.path()).len() > 1);
+    let sink = FileSink::open(config()).expect("reopen");
+    wait_for(|| files(log.path()).len() == 1);
+    assert!(sink.health().archive_error.is_none());
+
+    // A clash: the archive holds the next file to move with other bytes.
+    let next = |n: usize| {
+        let newest = files(log.path()).pop().expect("the newest");
+        let name = newest.file_name().expect("a name").to_string_lossy();
+        let i: usize = name["audit-".len()..name.len() - ".jsonl".len()]
+            .parse()
+            .expect("a number");
+        archived.join(format!("audit-{:06}.jsonl", i + n))
+    };
+    let clash = next(0);
+    std::fs::write(&clash, "something else\n").expect("write");
+    let mut i = 300;
+    while sink.health().archive_error.is_none() {
+        sink.append(event(i)).expect("the log goes on");
+        i += 1;
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(i < 20_000, "the clash is noticed");
+    }
+    let health = sink.health();
+    assert!(health.healthy, "{health:?}");
+    let error = health.archive_error.expect("an error");
+    assert!(error.contains("different file"), "{error}");
+    assert!(!error.contains("req-"), "paths and reasons only: {error}");
+    let held = files(log.path()).len();
+    assert!(held > 1, "nothing moved over the clash");
+    std::fs::remove_file(&clash).expect("removed");
+    let before = sink.health().archived;
+    while sink.health().archive_error.is_some() {
+        sink.append(event(i)).expect("append");
+        i += 1;
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(i < 20_000, "archived again at a rotation");
+    }
+    assert!(sink.health().archived >= before + held as u64 - 1);
+    sink.close().expect("close");
+    let all = verify_all(&[archived.as_path(), log.path()]).expect("verify");
+    assert!(all.is_intact(), "{all:?}");
+    assert_eq!(all.records, i as u64, "200, 100 and those from 300 on");
+    assert!(
+        !std::fs::read_dir(&archived)
+            .expect("dir")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".tmp")),
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn the_archive_cannot_be_the_log_itself() {
+    let log = tempfile::tempdir().expect("tmp");
+    let e = FileSink::open(FileSinkConfig::new(log.path()).archive_to(log.path().join(".")))
+        .expect_err("refused");
+    assert!(e.to_string().contains("own directory"), "{e}");
+}
+
+/// A directory on a file system other than `than`'s: Linux's `/dev/shm` (a tmpfs).
+fn other_file_system(than: &Path) -> tempfile::TempDir {
+    use std::os::unix::fs::MetadataExt as _;
+    let shm = Path::new("/dev/shm");
+    let dev = |p: &Path| std::fs::metadata(p).expect("metadata").dev();
+    assert_ne!(
+        dev(shm),
+        dev(than),
+        "this test needs /dev/shm on another file system than the temporary directory"
+    );
+    tempfile::tempdir_in(shm).expect("a directory in /dev/shm")
+}
+
+/// An archive on another file system: files are copied, synced, renamed into place and
+/// only then removed, and the two verify as one chain.
+#[test]
+fn archiving_to_another_file_system_copies_then_removes() {
+    let log = tempfile::tempdir().expect("tmp");
+    let to = other_file_system(log.path());
+    write(log.path(), 120, |c| c.max_file_bytes(4 * 1024));
+    let before: Vec<(std::ffi::OsString, Vec<u8>)> = files(log.path())
+        .iter()
+        .map(|f| {
+            (
+                f.file_name().expect("a name").to_owned(),
+                std::fs::read(f).expect("read"),
+            )
+        })
+        .collect();
+    assert!(std::fs::rename(&files(log.path())[0], to.path().join("probe")).is_err());
+    let report = archive(log.path(), to.path()).expect("archived");
+    assert_eq!(report.moved.len(), before.len() - 1);
+    for (name, bytes) in &before[..before.len() - 1] {
+        assert_eq!(&std::fs::read(to.path().join(name)).expect("copied"), bytes);
+        assert!(!log.path().join(name).exists(), "removed once copied");
+    }
+    assert_eq!(
+        report.bytes,
+        before[..before.len() - 1]
+            .iter()
+            .map(|(_, b)| b.len() as u64)
+            .sum::<u64>()
+    );
+    let both = verify_all(&[to.path(), log.path()]).expect("verify");
+    assert!(both.is_intact(), "{both:?}");
+    assert_eq!(both.records, 120);
+}
+
 #[test]
 fn every_kind_of_tampering_is_detected() {
     // Edit one byte of a record in the middle of the first file.

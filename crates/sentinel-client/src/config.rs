@@ -66,6 +66,7 @@ pub struct ConfigError(pub String);
 /// [audit]
 /// dir = "./deepsentinel-audit"       # absent: no audit log
 /// sync = "interval"                  # always | interval | never
+/// archive_dir = "/archive/audit"     # rotated files moved there; absent: they stay
 ///
 /// [failure]
 /// detector = "fail_closed"           # or fail_open
@@ -540,6 +541,10 @@ pub struct AuditSection {
     /// moves to an archive at a time.
     #[serde(default)]
     pub max_file_bytes: Option<u64>,
+    /// Where rotated log files are moved as they rotate (created if missing; not the log's
+    /// own directory); absent: they stay until moved by `deepsentinel audit archive`.
+    #[serde(default)]
+    pub archive_dir: Option<PathBuf>,
     /// Not read from the file: set by a program that takes the log over from the process
     /// it replaces (`deepsentinel serve` in a hand-over), so that opening the log waits for
     /// the old writer instead of failing.
@@ -552,6 +557,7 @@ impl PartialEq for AuditSection {
         self.dir == other.dir
             && self.sync == other.sync
             && self.max_file_bytes == other.max_file_bytes
+            && self.archive_dir == other.archive_dir
     }
 }
 
@@ -929,6 +935,15 @@ impl SentinelConfig {
                     Some(n) => c = c.max_file_bytes(n),
                     None => {}
                 }
+                if let Some(to) = &self.audit.archive_dir {
+                    if to == dir {
+                        return Err(ConfigError(
+                            "[audit] archive_dir: the archive cannot be the log's own directory"
+                                .to_owned(),
+                        ));
+                    }
+                    c = c.archive_to(to.clone());
+                }
                 Some(c)
             }
         })
@@ -1140,5 +1155,13 @@ mod tests {
         assert_eq!(size("max_file_bytes = 1048576\n"), 1 << 20);
         let e = sink("max_file_bytes = 100\n").expect_err("too small");
         assert!(e.to_string().contains("max_file_bytes"), "{e}");
+        let archive = |toml: &str| sink(toml).expect("valid").expect("a log").archive;
+        assert_eq!(archive(""), None);
+        assert_eq!(
+            archive("archive_dir = \"/archive/audit\"\n"),
+            Some("/archive/audit".into())
+        );
+        let e = sink("archive_dir = \"/tmp/x\"\n").expect_err("the log itself");
+        assert!(e.to_string().contains("archive_dir"), "{e}");
     }
 }
