@@ -920,3 +920,102 @@ fn the_service_manager_is_told_readiness_and_the_main_process_across_a_hand_over
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The value of an unlabelled series in a Prometheus page.
+fn series(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// `[audit] archive_dir`: the gateway moves its rotated files there itself, `/metrics`
+/// shows the log's health read from the log, and the archive and the log verify as one.
+#[test]
+fn the_gateway_archives_rotated_audit_files_and_shows_the_log_in_its_metrics() {
+    let config = "[audit]\ndir = \"./log\"\nmax_file_bytes = 4096\narchive_dir = \"./archive\"\n";
+    let (mut child, port, dir) = start_serve_with(Some(config));
+    let body = r#"{"text": "write to jane.doe@example.com"}"#;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        for _ in 0..20 {
+            let (status, answer) = post(port, "/v1/sentinel/scan", body).expect("answer");
+            assert_eq!(status, 200, "{answer}");
+        }
+        let (status, page) = get(port, "/metrics").expect("metrics");
+        assert_eq!(status, 200);
+        if series(&page, "deepsentinel_audit_archived_files_total").is_some_and(|n| n > 0.0) {
+            break page;
+        }
+        assert!(Instant::now() < deadline, "nothing archived:\n{page}");
+    };
+    assert_eq!(
+        series(&page, "deepsentinel_audit_healthy"),
+        Some(1.0),
+        "{page}"
+    );
+    assert_eq!(
+        series(&page, "deepsentinel_audit_archive_healthy"),
+        Some(1.0)
+    );
+    assert!(
+        series(&page, "deepsentinel_audit_written_total").is_some_and(|n| n > 0.0),
+        "{page}"
+    );
+    assert_eq!(
+        series(&page, "deepsentinel_audit_unwritten_total"),
+        Some(0.0)
+    );
+    assert!(!page.contains("jane.doe"));
+    stop(&mut child);
+    let archived = std::fs::read_dir(dir.path().join("archive"))
+        .expect("created")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+        .count();
+    assert!(archived > 0);
+    let out = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+        .args(["audit", "verify"])
+        .arg(dir.path().join("archive"))
+        .arg(dir.path().join("log"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// A log whose disk is full, under `fail_open`: requests go on, and `/metrics` says the log
+/// is failing and counts what it could not write.
+#[test]
+fn a_failing_audit_log_shows_in_the_metrics() {
+    let log = tempfile::tempdir().expect("tmp");
+    for i in 1..=64 {
+        std::os::unix::fs::symlink("/dev/full", log.path().join(format!("audit-{i:06}.jsonl")))
+            .expect("symlink");
+    }
+    let config = format!(
+        "[audit]\ndir = \"{}\"\n[failure]\naudit = \"fail_open\"\n",
+        log.path().display()
+    );
+    let (mut child, port, _dir) = start_serve_with(Some(&config));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let page = loop {
+        let (status, answer) =
+            post(port, "/v1/sentinel/scan", r#"{"text": "hello"}"#).expect("answer");
+        assert_eq!(status, 200, "fail_open: {answer}");
+        let (_, page) = get(port, "/metrics").expect("metrics");
+        if series(&page, "deepsentinel_audit_healthy") == Some(0.0) {
+            break page;
+        }
+        assert!(Instant::now() < deadline, "never unhealthy:\n{page}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        series(&page, "deepsentinel_audit_unwritten_total").is_some_and(|n| n >= 1.0),
+        "{page}"
+    );
+    let (_, stats) = get(port, "/v1/sentinel/stats").expect("stats");
+    assert!(stats.contains("\"healthy\":false"), "{stats}");
+    stop(&mut child);
+}

@@ -1059,6 +1059,24 @@ struct Stats {
     keys: usize,
 }
 
+/// Sets the audit log's gauges and counters from its health, read at each scrape (the
+/// log keeps the counts; a reload that opens a new log starts them again, which
+/// Prometheus reads as a counter reset).
+fn publish_audit_health(h: &sentinel_audit::AuditHealth) {
+    use sentinel_metrics::names::{
+        AUDIT_ARCHIVED_FILES_TOTAL, AUDIT_ARCHIVE_HEALTHY, AUDIT_HEALTHY, AUDIT_QUEUED,
+        AUDIT_UNWRITTEN_TOTAL, AUDIT_WRITTEN_TOTAL,
+    };
+    let one = |ok: bool| if ok { 1.0 } else { 0.0 };
+    metrics::gauge!(AUDIT_HEALTHY).set(one(h.healthy));
+    metrics::gauge!(AUDIT_ARCHIVE_HEALTHY).set(one(h.archive_error.is_none()));
+    #[allow(clippy::cast_precision_loss)] // a queue never nears 2^53 events
+    metrics::gauge!(AUDIT_QUEUED).set(h.queued as f64);
+    metrics::counter!(AUDIT_WRITTEN_TOTAL).absolute(h.written);
+    metrics::counter!(AUDIT_UNWRITTEN_TOTAL).absolute(h.dropped);
+    metrics::counter!(AUDIT_ARCHIVED_FILES_TOTAL).absolute(h.archived);
+}
+
 fn stats(state: &State, live: &Live) -> Stats {
     let upstreams = live
         .transport
@@ -1229,7 +1247,12 @@ async fn answer<'s>(
     match (method.as_str(), path) {
         ("GET", "/metrics") => {
             return match &state.prometheus {
-                Some(h) => full(StatusCode::OK, "text/plain; version=0.0.4", h.render()),
+                Some(h) => {
+                    if let Some(audit) = live.pipeline.audit() {
+                        publish_audit_health(&audit.health());
+                    }
+                    full(StatusCode::OK, "text/plain; version=0.0.4", h.render())
+                }
                 None => error(
                     StatusCode::NOT_FOUND,
                     "not_found",

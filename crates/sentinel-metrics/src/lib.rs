@@ -383,6 +383,23 @@ pub fn describe() {
         "1 while the audit log writes, 0 while it fails."
     );
     describe_counter!(
+        AUDIT_WRITTEN_TOTAL,
+        "Records the audit log has written since it was opened."
+    );
+    describe_counter!(
+        AUDIT_UNWRITTEN_TOTAL,
+        "Events the audit log took and could not write (fail_open while failing, or a full queue)."
+    );
+    describe_gauge!(AUDIT_QUEUED, "Events waiting for the audit log's writer.");
+    describe_counter!(
+        AUDIT_ARCHIVED_FILES_TOTAL,
+        "Rotated audit files moved to the archive directory."
+    );
+    describe_gauge!(
+        AUDIT_ARCHIVE_HEALTHY,
+        "0 while moving rotated audit files to the archive fails, else 1."
+    );
+    describe_counter!(
         TENANT_REQUESTS_TOTAL,
         "Requests per tenant by outcome (allowed, blocked, error)."
     );

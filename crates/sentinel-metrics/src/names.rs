@@ -40,8 +40,9 @@ pub const INFLIGHT_REQUESTS: &str = "deepsentinel_inflight_requests";
 pub const OVERLOADED_TOTAL: &str = "deepsentinel_overloaded_total";
 /// Tokens reported in upstream usage fields, by `model` and `kind` (`prompt`, `completion`).
 pub const TOKENS_TOTAL: &str = "deepsentinel_tokens_total";
-/// Audit events that could not be written (fail-open), or requests refused for it
-/// (fail-closed), by `policy`.
+/// Audit events the log refused to take (it was failing or closed), by `policy`: under
+/// `fail_closed` each refused its request, under `fail_open` the request went on. Events
+/// the log took and then could not write are [`AUDIT_UNWRITTEN_TOTAL`].
 pub const AUDIT_DROPPED_TOTAL: &str = "deepsentinel_audit_dropped_total";
 /// Refused requests (no key, an unknown key) not written to the audit log because more
 /// than `sentinel_client::REFUSALS_PER_SECOND` came in one second.
@@ -51,8 +52,20 @@ pub const AUDIT_REFUSALS_SKIPPED_TOTAL: &str = "deepsentinel_audit_refusals_skip
 /// `remember` written), by `op` (`load`, `save`, `chain`, `remember`) and `result` (`hit`,
 /// `miss`, `ok`, `error`, `skipped` while the store is marked down after a failure).
 pub const VAULT_SHARED_TOTAL: &str = "deepsentinel_vault_shared_total";
-/// 1 while the audit log is healthy, 0 while writes fail.
+/// 1 while the audit log is healthy, 0 while writes fail (read from the log at each
+/// scrape).
 pub const AUDIT_HEALTHY: &str = "deepsentinel_audit_healthy";
+/// Records the audit log has written since it was opened (at each scrape).
+pub const AUDIT_WRITTEN_TOTAL: &str = "deepsentinel_audit_written_total";
+/// Events the audit log took and could not write (a failing disk under `fail_open`, or its
+/// queue full), since it was opened (at each scrape).
+pub const AUDIT_UNWRITTEN_TOTAL: &str = "deepsentinel_audit_unwritten_total";
+/// Events waiting for the audit log's writer (at each scrape).
+pub const AUDIT_QUEUED: &str = "deepsentinel_audit_queued";
+/// Rotated audit files moved to `[audit] archive_dir` since the log was opened.
+pub const AUDIT_ARCHIVED_FILES_TOTAL: &str = "deepsentinel_audit_archived_files_total";
+/// 0 while moving rotated audit files to `[audit] archive_dir` fails, else 1.
+pub const AUDIT_ARCHIVE_HEALTHY: &str = "deepsentinel_audit_archive_healthy";
 /// Requests per `tenant` (at most 64 named, the rest `other`) by `outcome` (`allowed`,
 /// `blocked`, `error`).
 pub const TENANT_REQUESTS_TOTAL: &str = "deepsentinel_tenant_requests_total";
@@ -90,6 +103,11 @@ pub const ALL: &[&str] = &[
     AUDIT_REFUSALS_SKIPPED_TOTAL,
     VAULT_SHARED_TOTAL,
     AUDIT_HEALTHY,
+    AUDIT_WRITTEN_TOTAL,
+    AUDIT_UNWRITTEN_TOTAL,
+    AUDIT_QUEUED,
+    AUDIT_ARCHIVED_FILES_TOTAL,
+    AUDIT_ARCHIVE_HEALTHY,
     TENANT_REQUESTS_TOTAL,
     TENANT_FINDINGS_TOTAL,
     CONFIG_RELOADS_TOTAL,
