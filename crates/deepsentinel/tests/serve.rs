@@ -928,7 +928,8 @@ fn series(page: &str, name: &str) -> Option<f64> {
 }
 
 /// `[audit] archive_dir`: the gateway moves its rotated files there itself, `/metrics`
-/// shows the log's health read from the log, and the archive and the log verify as one.
+/// shows the log's health read from the log (and the other values read at a scrape), and
+/// the archive and the log verify as one.
 #[test]
 fn the_gateway_archives_rotated_audit_files_and_shows_the_log_in_its_metrics() {
     let config = "[audit]\ndir = \"./log\"\nmax_file_bytes = 4096\narchive_dir = \"./archive\"\n";
@@ -964,6 +965,15 @@ fn the_gateway_archives_rotated_audit_files_and_shows_the_log_in_its_metrics() {
         series(&page, "deepsentinel_audit_unwritten_total"),
         Some(0.0)
     );
+    // Other values read at the scrape: requests in flight, the detection cache's size.
+    assert!(
+        series(&page, "deepsentinel_inflight_requests").is_some(),
+        "{page}"
+    );
+    for name in ["bytes", "entries"] {
+        let gauge = format!("deepsentinel_cache_{name}{{cache=\"detection\"}}");
+        assert!(series(&page, &gauge).is_some(), "{gauge} in {page}");
+    }
     assert!(!page.contains("jane.doe"));
     stop(&mut child);
     let archived = std::fs::read_dir(dir.path().join("archive"))

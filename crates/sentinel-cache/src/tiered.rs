@@ -140,6 +140,11 @@ impl<V: CacheValue> TieredCache<V> {
         &self.memory
     }
 
+    /// Whether the cache has a shared level (a store behind memory).
+    pub fn has_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
     /// The store, unless it is marked down.
     fn store(&self) -> Option<&Arc<dyn SharedStore>> {
         let shared = self.shared.as_ref()?;

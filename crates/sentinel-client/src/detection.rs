@@ -138,6 +138,11 @@ impl RemoteDetector {
         &self.settings
     }
 
+    /// The cache of the remote's answers: counters and sizes.
+    pub fn cache_stats(&self) -> sentinel_cache::CacheStats {
+        self.cache.stats()
+    }
+
     /// The remote's findings for `text` (byte offsets), cached for the TTL.
     ///
     /// # Errors
@@ -251,6 +256,20 @@ impl Detection {
     /// The local detector, shared (streamed answers scan with it).
     pub fn local_arc(&self) -> Arc<LocalDetector> {
         Arc::clone(self.local.inner())
+    }
+
+    /// The detection cache's counters and sizes, and the remote's answers' cache's if there
+    /// is a remote.
+    pub fn cache_stats(
+        &self,
+    ) -> (
+        sentinel_cache::CacheStats,
+        Option<sentinel_cache::CacheStats>,
+    ) {
+        (
+            self.local.cache().stats(),
+            self.remote.as_ref().map(RemoteDetector::cache_stats),
+        )
     }
 
     /// Whether `text` goes through the detection cache (it is long enough).

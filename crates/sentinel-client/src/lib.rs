@@ -105,8 +105,8 @@ pub use detection::{
     Detected, Detection, DetectionMode, RemoteDetector, RemoteSettings, StreamWindow,
 };
 pub use pipeline::{
-    new_request_id, Pipeline, PipelineBody, PipelineConfig, PipelineError, PipelineRequest,
-    PipelineResponse, ResponseStream, ScanOutcome, Stages, Stance, SCAN_ROUTE,
+    new_request_id, CacheSize, Pipeline, PipelineBody, PipelineConfig, PipelineError,
+    PipelineRequest, PipelineResponse, ResponseStream, ScanOutcome, Stages, Stance, SCAN_ROUTE,
 };
 pub use refusal::{Refusal, REFUSALS_PER_SECOND};
 pub use segments::{OtherMethod, Route};

@@ -315,6 +315,36 @@ impl std::fmt::Debug for Stages {
     }
 }
 
+/// One cache's size and state ([`Pipeline::cache_sizes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CacheSize {
+    /// The cache, as the `cache` label names it: `detection`, `remote_detection`,
+    /// `response`, `vault`.
+    pub cache: &'static str,
+    /// Bytes held in memory, if the cache holds any here.
+    pub bytes: Option<u64>,
+    /// Entries held in memory, likewise.
+    pub entries: Option<u64>,
+    /// For a cache with a shared level (Redis): whether that level is marked down now, so
+    /// that the cache serves from memory only.
+    pub degraded: Option<bool>,
+}
+
+impl CacheSize {
+    fn of(
+        cache: &'static str,
+        s: &sentinel_cache::CacheStats,
+        degraded: Option<bool>,
+    ) -> CacheSize {
+        CacheSize {
+            cache,
+            bytes: Some(s.bytes),
+            entries: Some(s.entries),
+            degraded,
+        }
+    }
+}
+
 /// Everything that composes the pipeline.
 pub struct Pipeline {
     detection: Arc<Detection>,
@@ -702,6 +732,35 @@ impl Pipeline {
     /// The audit sink, if any.
     pub fn audit(&self) -> Option<&Arc<dyn AuditSink>> {
         self.audit.as_ref()
+    }
+
+    /// What the pipeline's caches hold now, and whether a shared level is down: the
+    /// detection cache, the remote detector's (with a remote), the response cache (when
+    /// on) and the pseudonym vault's shared level (`[cache] share_vault`, no sizes: its
+    /// scopes are held per tenant by the policy). For gauges read at a scrape.
+    pub fn cache_sizes(&self) -> Vec<CacheSize> {
+        let (local, remote) = self.detection.cache_stats();
+        let mut out = vec![CacheSize::of("detection", &local, None)];
+        if let Some(remote) = remote {
+            out.push(CacheSize::of("remote_detection", &remote, None));
+        }
+        if let Some(responses) = &self.responses {
+            let s = responses.stats();
+            out.push(CacheSize::of(
+                "response",
+                &s.memory,
+                responses.has_shared().then_some(s.degraded),
+            ));
+        }
+        if let Some(vault) = &self.shared_vault {
+            out.push(CacheSize {
+                cache: "vault",
+                bytes: None,
+                entries: None,
+                degraded: Some(vault.degraded()),
+            });
+        }
+        out
     }
 
     /// The transport.

@@ -59,6 +59,12 @@ fn count(op: &'static str, result: &'static str) {
 }
 
 impl SharedVault {
+    /// Whether the store is marked down now (after a failure, for a few seconds): scopes
+    /// are then neither read from it nor written to it.
+    pub fn degraded(&self) -> bool {
+        self.outage.down()
+    }
+
     /// A shared level in `store`, each operation bounded by `timeout`. The store must seal
     /// what it holds ([`sentinel_cache::SealedStore`]).
     pub fn new(store: Arc<dyn SharedStore>, timeout: Duration) -> SharedVault {

@@ -415,3 +415,57 @@ async fn a_batch_uploaded_on_one_replica_is_restored_on_another() {
         said
     );
 }
+
+/// `Pipeline::cache_sizes`, what `/metrics` and `/v1/sentinel/stats` show: what each cache
+/// holds, and whether a shared level is down, which it is once Redis stops answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_sizes_show_what_is_held_and_a_shared_level_going_down() {
+    let mut redis = RedisServer::start();
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, TOKENS).expect("write");
+    let c = client(
+        &up,
+        &format!(
+            "[policy]\nfile = \"{}\"\n[cache]\nresponse = true\nredis_url = \"{}\"\n\
+             redis_key_env = \"{SHARED}\"\nredis_timeout_ms = 500\nshare_vault = true\n",
+            policy.display(),
+            redis.url()
+        ),
+    );
+    let sizes = |c: &SentinelClient| {
+        c.pipeline()
+            .cache_sizes()
+            .into_iter()
+            .map(|s| (s.cache, s))
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let before = sizes(&c);
+    assert_eq!(before["response"].entries, Some(0));
+    let (hit, _) = ask(&c).await;
+    assert!(!hit);
+    say(&c, "conv-one", "mail jane.doe@example.com").await;
+    // Long enough for the detection cache (short texts are scanned again instead).
+    let long = json!({"model": "echo",
+        "messages": [{"role": "user", "content": "a longer question ".repeat(20)}]});
+    let _ = crate::sdk::respond(&c, Route::ChatCompletions, &long).await;
+    let held = sizes(&c);
+    assert_eq!(held["response"].entries, Some(1), "{held:?}");
+    assert!(held["response"].bytes.is_some_and(|b| b > 0));
+    assert_eq!(held["response"].degraded, Some(false));
+    assert_eq!(held["vault"].degraded, Some(false));
+    assert!(held["detection"].entries.is_some_and(|n| n > 0), "{held:?}");
+    assert_eq!(held["detection"].degraded, None, "memory only");
+    assert!(!held.contains_key("remote_detection"));
+
+    redis.stop();
+    let body = json!({"model": "echo", "temperature": 0,
+        "messages": [{"role": "user", "content": "another question, not cached"}]});
+    let _ = crate::sdk::respond(&c, Route::ChatCompletions, &body).await;
+    say(&c, "conv-two", "mail john.roe@example.com").await;
+    let down = sizes(&c);
+    assert_eq!(down["response"].degraded, Some(true), "{down:?}");
+    assert_eq!(down["vault"].degraded, Some(true));
+}

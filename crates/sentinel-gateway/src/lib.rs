@@ -1050,6 +1050,9 @@ struct Stats {
     monitor: MonitorSnapshot,
     upstreams: Vec<UpstreamStatus>,
     audit: Option<sentinel_audit::AuditHealth>,
+    /// What the caches hold, and whether their shared levels are down (`caches`, from
+    /// the Monitor, holds their hit rates).
+    cache_sizes: Vec<sentinel_client::CacheSize>,
     inflight: usize,
     queued: usize,
     /// The policy in force, as its version hash for the default tenant (what audit
@@ -1057,6 +1060,31 @@ struct Stats {
     policy_version: Arc<str>,
     /// Gateway keys accepted.
     keys: usize,
+}
+
+/// Sets what is read rather than counted as it happens, at each scrape: requests in
+/// flight, the caches' sizes and shared levels, the audit log's health.
+fn publish_state(state: &State, live: &Live) {
+    use sentinel_metrics::names::{
+        label, CACHE_BYTES, CACHE_DEGRADED, CACHE_ENTRIES, INFLIGHT_REQUESTS,
+    };
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^53
+    let f = |n: u64| n as f64;
+    metrics::gauge!(INFLIGHT_REQUESTS).set(f(state.limiter.running() as u64));
+    for c in live.pipeline.cache_sizes() {
+        if let Some(bytes) = c.bytes {
+            metrics::gauge!(CACHE_BYTES, label::CACHE => c.cache).set(f(bytes));
+        }
+        if let Some(entries) = c.entries {
+            metrics::gauge!(CACHE_ENTRIES, label::CACHE => c.cache).set(f(entries));
+        }
+        if let Some(down) = c.degraded {
+            metrics::gauge!(CACHE_DEGRADED, label::CACHE => c.cache).set(f(u64::from(down)));
+        }
+    }
+    if let Some(audit) = live.pipeline.audit() {
+        publish_audit_health(&audit.health());
+    }
 }
 
 /// Sets the audit log's gauges and counters from its health, read at each scrape (the
@@ -1095,6 +1123,7 @@ fn stats(state: &State, live: &Live) -> Stats {
         monitor: live.pipeline.telemetry().monitor().snapshot(),
         upstreams,
         audit: live.pipeline.audit().map(|a| a.health()),
+        cache_sizes: live.pipeline.cache_sizes(),
         inflight: state.limiter.running(),
         queued: state.limiter.queued(),
         policy_version: live.pipeline.policy().version_hash(&live.default_tenant),
@@ -1248,9 +1277,7 @@ async fn answer<'s>(
         ("GET", "/metrics") => {
             return match &state.prometheus {
                 Some(h) => {
-                    if let Some(audit) = live.pipeline.audit() {
-                        publish_audit_health(&audit.health());
-                    }
+                    publish_state(state, live);
                     full(StatusCode::OK, "text/plain; version=0.0.4", h.render())
                 }
                 None => error(

@@ -326,6 +326,7 @@ async fn the_dashboard_renders_in_headless_chromium() {
         "closed",
         "healthy",
         "(0 keys)",
+        " entries",
     ] {
         assert!(
             dom.contains(figure),
