@@ -56,16 +56,30 @@ impl Continues {
     }
 }
 
-/// The scope of each remembered answer, by tenant and answer id.
+/// The scope of each remembered answer, by tenant and answer id; and the uploads whose
+/// files were read as text.
 pub(crate) struct Chains {
     scopes: quick_cache::sync::Cache<(String, String), Arc<str>>,
+    read: quick_cache::sync::Cache<(String, String), ()>,
 }
 
 impl Chains {
     pub(crate) fn new() -> Chains {
         Chains {
             scopes: quick_cache::sync::Cache::new(REMEMBERED),
+            read: quick_cache::sync::Cache::new(REMEMBERED),
         }
+    }
+
+    /// Remembers that `tenant`'s uploaded file `id` was read as text (and decided) on its
+    /// way up, so a request naming it later is not counted as carrying an unread file.
+    pub(crate) fn read_upload(&self, tenant: &str, id: &str) {
+        self.read.insert((tenant.to_owned(), id.to_owned()), ());
+    }
+
+    /// Whether `tenant`'s file `id` was read on its way up through this process.
+    pub(crate) fn was_read(&self, tenant: &str, id: &str) -> bool {
+        self.read.get(&(tenant.to_owned(), id.to_owned())).is_some()
     }
 
     /// The scope of `tenant`'s answer `id`, if remembered here.

@@ -1524,7 +1524,16 @@ impl Pipeline {
         let segments = request_segments(req.route, &body);
         // Borrowed from the body: the body is only changed after the last use of these.
         let mut texts = segments.texts(&body);
-        let unread = unread_findings(req.route, &segments, &body, form.as_ref());
+        let unread = unread_findings(req.route, &segments, &body, form.as_ref(), |id| {
+            self.chains.was_read(&req.tenant, id)
+        });
+        // An upload whose every file is read here as text: its id, once the upstream names
+        // it, marks the file as read for the requests that name it later.
+        let read_upload = req.route == Route::Files
+            && body
+                .get(FILE_DOCUMENTS)
+                .and_then(Value::as_array)
+                .is_some_and(|docs| !docs.is_empty() && docs.iter().all(|d| !d.is_null()));
         t.lap(Stage::Parse);
 
         // Detect.
@@ -1794,6 +1803,11 @@ impl Pipeline {
         }
         let raw = response.bytes().await?;
         t.lap(Stage::Upstream);
+        if read_upload && status.is_success() {
+            for uploaded in answer_ids(req.route, &raw) {
+                self.chains.read_upload(&req.tenant, &uploaded.id);
+            }
+        }
         if let Some(link) = self.chain_link(req) {
             for chained in answer_ids(req.route, &raw) {
                 match chained.owner {
@@ -2235,14 +2249,21 @@ struct Words {
 /// What a request carries that the detectors cannot read, as findings of the `unread`
 /// entity types (`UNREAD_IMAGE`, `UNREAD_AUDIO`, `UNREAD_FILE`) with an empty span: the
 /// parts the walker found, and the files of a form that were not read as text (an audio
-/// route's recording, an image edit's images, an upload that is not UTF-8).
+/// route's recording, an image edit's images, an upload that is not UTF-8). A file part
+/// naming an upload that `was_read` says was read as text on its way up is not counted.
 fn unread_findings(
     route: Route,
     segments: &Segments,
     body: &Value,
     form: Option<&Form>,
+    was_read: impl Fn(&str) -> bool,
 ) -> Vec<Finding> {
-    let mut kinds = segments.unread().to_vec();
+    let mut kinds: Vec<&'static str> = segments
+        .unread()
+        .iter()
+        .filter(|u| !u.file_id.as_deref().is_some_and(&was_read))
+        .map(|u| u.kind)
+        .collect();
     if let Some(form) = form {
         let files = form.file_count();
         match route {

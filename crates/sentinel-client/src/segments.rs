@@ -584,7 +584,38 @@ pub(crate) struct Segments {
     ends: Vec<usize>,
     /// What the document carries that is not text (`sentinel_policy::UNREAD_IMAGE` and
     /// the others), in document order: for the policy's `unread` rules.
-    unread: Vec<&'static str>,
+    unread: Vec<Unread>,
+}
+
+/// A part of a document that is not text ([`Segments::unread`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unread {
+    /// Its entity type: `sentinel_policy::UNREAD_IMAGE`, `UNREAD_AUDIO`, `UNREAD_FILE`.
+    pub(crate) kind: &'static str,
+    /// The uploaded file a file part names by id, if it does (the file may have been read
+    /// when it was uploaded).
+    pub(crate) file_id: Option<String>,
+}
+
+impl Unread {
+    fn new(kind: &'static str) -> Unread {
+        Unread {
+            kind,
+            file_id: None,
+        }
+    }
+
+    /// A file part, with the id it names at `path` in `part`, if any.
+    fn file(part: &Value, path: &[&str]) -> Unread {
+        let id = path
+            .iter()
+            .try_fold(part, |v, k| v.get(k))
+            .and_then(Value::as_str);
+        Unread {
+            kind: UNREAD_FILE,
+            file_id: id.map(str::to_owned),
+        }
+    }
 }
 
 impl Segments {
@@ -601,7 +632,7 @@ impl Segments {
 
     /// What the document carries that the detectors cannot read: an entity type of
     /// [`sentinel_policy::EntityGroup::Unread`] for each image, audio or file part.
-    pub(crate) fn unread(&self) -> &[&'static str] {
+    pub(crate) fn unread(&self) -> &[Unread] {
         &self.unread
     }
 
@@ -820,9 +851,13 @@ impl Walk {
         match p.get("type").and_then(Value::as_str) {
             // Parts that are not text: recorded for the policy, which can block them
             // (OpenAI chat and Responses, Anthropic).
-            Some("image_url" | "input_image" | "image") => self.out.unread.push(UNREAD_IMAGE),
-            Some("input_audio") => self.out.unread.push(UNREAD_AUDIO),
-            Some("file" | "input_file") => self.out.unread.push(UNREAD_FILE),
+            Some("image_url" | "input_image" | "image") => {
+                self.out.unread.push(Unread::new(UNREAD_IMAGE));
+            }
+            Some("input_audio") => self.out.unread.push(Unread::new(UNREAD_AUDIO)),
+            // By id (Responses' `file_id`, chat's `file.file_id`), inline or by URL.
+            Some("input_file") => self.out.unread.push(Unread::file(p, &["file_id"])),
+            Some("file") => self.out.unread.push(Unread::file(p, &["file", "file_id"])),
             // Anthropic tool calls: the client's tools, server tools (web search), MCP.
             Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
                 self.at(p, &["input"], Walk::strings_under);
@@ -843,7 +878,10 @@ impl Walk {
                 Some("text") => self.string(p, &["source", "data"]),
                 Some("content") => self.at(p, &["source", "content"], Walk::content),
                 // A PDF (inline, by URL or by file id).
-                _ => self.out.unread.push(UNREAD_FILE),
+                _ => self
+                    .out
+                    .unread
+                    .push(Unread::file(p, &["source", "file_id"])),
             },
             // Text parts, OpenAI refusal parts, Anthropic thinking blocks; an Anthropic text
             // block's citations quote their sources.

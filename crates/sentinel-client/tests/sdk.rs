@@ -1836,11 +1836,56 @@ async fn content_that_is_not_text_is_on_record_and_can_be_blocked() {
     assert!(answer(&c, Route::ChatCompletions, &text_only)
         .await
         .contains("hello"));
-    // A text upload is read, so it is not refused.
-    c.pipeline()
+    // A text upload is read, so it is not refused; and a request naming it by id later
+    // carries a file that was read: not refused either, on any route's kind of file part.
+    // Another tenant's request naming the same id is (the file was not read for it), as
+    // is a file this process never saw go up.
+    let uploaded = c
+        .pipeline()
         .handle(file_upload("user_data", "notes.txt", b"hello"))
         .await
         .expect("uploaded");
+    let uploaded: Value = serde_json::from_str(&body_of(uploaded).await).expect("json");
+    let id = uploaded["id"].as_str().expect("an id");
+    let naming = |tenant: &str, id: &str| {
+        [
+            PipelineRequest::new(
+                Route::Responses,
+                tenant,
+                json!({"model": "m", "input": [{"role": "user", "content": [
+                    {"type": "input_text", "text": "read this"},
+                    {"type": "input_file", "file_id": id}]}]})
+                .to_string(),
+            ),
+            chat(chat_with(json!({"type": "file", "file": {"file_id": id}}))),
+            PipelineRequest::new(
+                Route::Messages,
+                tenant,
+                json!({"model": "claude", "max_tokens": 9, "messages": [{"role": "user", "content": [
+                    {"type": "document", "source": {"type": "file", "file_id": id}},
+                    {"type": "text", "text": "summarise"}]}]})
+                .to_string(),
+            ),
+        ]
+    };
+    for req in naming("t", id) {
+        let route = req.route;
+        c.pipeline()
+            .handle(req)
+            .await
+            .unwrap_or_else(|e| panic!("{route:?}: a file read on its way up: {e:?}"));
+    }
+    for (tenant, id) in [("another", id), ("t", "file-never-seen")] {
+        for mut req in naming(tenant, id) {
+            req.tenant = tenant.to_owned();
+            let route = req.route;
+            assert_eq!(
+                blocked(c.pipeline().handle(req).await),
+                ["UNREAD_FILE"],
+                "{route:?} {tenant} {id}"
+            );
+        }
+    }
 }
 
 async fn transcribe(
