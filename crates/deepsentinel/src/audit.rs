@@ -14,10 +14,20 @@ pub(crate) enum AuditCommand {
     /// name the archive directories first, oldest first, and the log last; the chain must
     /// run through all of them without a gap.
     ///
+    /// With `--anchors`, the chain is also checked against anchors kept outside the log
+    /// (copies of `audit.head`, or the gateway's `audit anchor` log lines): this catches a
+    /// log rewritten whole, head and all, by someone who could write its directory.
+    ///
     /// Exit status: 0 when the chain is intact (a torn last line from a crash is reported
-    /// as a warning), 1 when any record was edited, removed, reordered or truncated, or a
-    /// file is missing, 2 when a directory cannot be read.
+    /// as a warning), 1 when any record was edited, removed, reordered or truncated, a
+    /// file is missing, or an anchor does not match, 2 when a directory or an anchors file
+    /// cannot be read or the anchors file holds none.
     Verify {
+        /// A file of anchors: lines holding `records` and `hash` (copies of `audit.head`,
+        /// or log lines `audit anchor records=N hash=H`); other lines are skipped. May be
+        /// given more than once; `-` reads standard input.
+        #[arg(long = "anchors", value_name = "FILE")]
+        anchors: Vec<PathBuf>,
         /// The audit log directory, after the archives of its older files, if any.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
@@ -38,7 +48,7 @@ pub(crate) enum AuditCommand {
 
 pub(crate) fn run(cmd: &AuditCommand) -> Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify { dirs } => verify(dirs),
+        AuditCommand::Verify { anchors, dirs } => verify(dirs, &read_anchors(anchors)?),
         AuditCommand::Archive { dir, archive } => {
             let report = sentinel_audit::archive(dir, archive).with_context(|| {
                 format!(
@@ -54,12 +64,35 @@ pub(crate) fn run(cmd: &AuditCommand) -> Result<ExitCode> {
                 dir.display(),
                 archive.display()
             );
-            verify(&[archive.clone(), dir.clone()])
+            verify(&[archive.clone(), dir.clone()], &[])
         }
     }
 }
 
-fn verify(dirs: &[PathBuf]) -> Result<ExitCode> {
+/// The anchors the files hold (their other lines skipped); an error when a file cannot be
+/// read or the files hold none (a wrong file would otherwise check nothing).
+fn read_anchors(files: &[PathBuf]) -> Result<Vec<sentinel_audit::Anchor>> {
+    let mut anchors = Vec::new();
+    for f in files {
+        let text = if f.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin()).context("cannot read anchors from stdin")?
+        } else {
+            std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read anchors from {}", f.display()))?
+        };
+        anchors.extend(text.lines().filter_map(sentinel_audit::Anchor::parse_line));
+    }
+    if !files.is_empty() && anchors.is_empty() {
+        let named: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        anyhow::bail!(
+            "{}: no anchor (a line with records=N and hash=H, or a copy of audit.head)",
+            named.join(", ")
+        );
+    }
+    Ok(anchors)
+}
+
+fn verify(dirs: &[PathBuf], anchors: &[sentinel_audit::Anchor]) -> Result<ExitCode> {
     for dir in dirs {
         if !dir.is_dir() {
             anyhow::bail!("{}: not a directory", dir.display());
@@ -68,13 +101,20 @@ fn verify(dirs: &[PathBuf]) -> Result<ExitCode> {
     let named: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     let named = named.join(" + ");
     let paths: Vec<&std::path::Path> = dirs.iter().map(PathBuf::as_path).collect();
-    let report =
-        sentinel_audit::verify_all(&paths).with_context(|| format!("cannot verify {named}"))?;
+    let report = sentinel_audit::verify_anchored(&paths, anchors)
+        .with_context(|| format!("cannot verify {named}"))?;
     outln!(
         "{named}: {} records in {} files",
         report.records,
         report.files
     );
+    if !anchors.is_empty() {
+        outln!(
+            "{} of {} anchors checked",
+            report.anchors,
+            anchors.iter().filter(|a| a.records > 0).count()
+        );
+    }
     for (file, line) in &report.torn {
         outln!("warning: {file}:{line}: incomplete last line (a writer stopped mid-record); the chain continues");
     }

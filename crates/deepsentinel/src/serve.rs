@@ -25,6 +25,19 @@ pub(crate) struct ServeArgs {
     /// one would reload it), without serving, connecting or touching the audit log.
     #[arg(long)]
     check: bool,
+    /// How log lines are written to standard error: `text` (colours only at a terminal),
+    /// or `json`, one object a line, for a log collector.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object a line (`timestamp`, `level`, `target`, `fields`).
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,13 +189,18 @@ impl StopSignals {
 }
 
 pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
-    let _ = tracing_subscriber::fmt()
+    use std::io::IsTerminal as _;
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match args.log_format {
+        // Colours only for a person at a terminal: a journal or a file gets plain text.
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => logs.json().try_init(),
+    };
     let mut config = load_config(args)?;
     let passed = if args.check { None } else { passed_listener()? };
     // Started to replace a running gateway (its SIGUSR2): connected to it now, before the

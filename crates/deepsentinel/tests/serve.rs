@@ -50,6 +50,15 @@ fn start_serve() -> (std::process::Child, u16, tempfile::TempDir) {
 /// [`start_serve`], with a configuration file holding `config` when given.
 #[allow(clippy::zombie_processes)] // reason: the child is returned; every caller waits on it
 fn start_serve_with(config: Option<&str>) -> (std::process::Child, u16, tempfile::TempDir) {
+    start_serve_logging(config, "warn", &[])
+}
+
+/// [`start_serve_with`], logging at `level` (`RUST_LOG`), with more arguments.
+fn start_serve_logging(
+    config: Option<&str>,
+    level: &str,
+    args: &[&str],
+) -> (std::process::Child, u16, tempfile::TempDir) {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -65,8 +74,9 @@ fn start_serve_with(config: Option<&str>) -> (std::process::Child, u16, tempfile
     let mut child = cmd
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--upstream", "http://127.0.0.1:9/v1"])
+        .args(args)
         .current_dir(dir.path())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", level)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -258,6 +268,10 @@ fn serve_starts_answers_and_stops_on_sigterm() {
     assert!(
         stderr.contains("loopback"),
         "it says it serves loopback callers only: {stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes where stderr is no terminal: {stderr:?}"
     );
 }
 
@@ -1028,4 +1042,94 @@ fn a_failing_audit_log_shows_in_the_metrics() {
     let (_, stats) = get(port, "/v1/sentinel/stats").expect("stats");
     assert!(stats.contains("\"healthy\":false"), "{stats}");
     stop(&mut child);
+}
+
+/// `[audit] anchor_interval_seconds`: the gateway logs its chain's head as it goes; kept
+/// apart (here, its log), those lines let `audit verify --anchors` catch records cut off
+/// the end with the head rewritten to match, which `verify` alone cannot.
+#[test]
+fn anchors_the_gateway_logs_catch_a_log_cut_short_with_its_head() {
+    use sha2::{Digest, Sha256};
+    let config = "[audit]\ndir = \"./log\"\nanchor_interval_seconds = 1\n";
+    let (mut child, port, dir) =
+        start_serve_logging(Some(config), "info", &["--log-format", "json"]);
+    for round in 0..2 {
+        for i in 0..5 {
+            let body = format!(r#"{{"text": "round {round} request {i}"}}"#);
+            let (status, answer) = post(port, "/v1/sentinel/scan", &body).expect("answer");
+            assert_eq!(status, 200, "{answer}");
+        }
+        // Past the interval, so that each round's records are anchored.
+        std::thread::sleep(Duration::from_millis(1300));
+    }
+    stop(&mut child);
+    let log = stderr_of(&mut child);
+    let anchors: Vec<&str> = log.lines().filter(|l| l.contains("audit anchor")).collect();
+    assert!(anchors.len() >= 2, "{log}");
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("--log-format json: {e}: {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+    assert!(
+        anchors.iter().all(|l| !l.contains("round")),
+        "no record content in an anchor"
+    );
+    let kept = dir.path().join("anchors.log");
+    std::fs::write(&kept, &log).expect("write");
+    let verify = |dir: &std::path::Path| {
+        crate::util::run(&[
+            "audit",
+            "verify",
+            "--anchors",
+            &kept.display().to_string(),
+            &dir.display().to_string(),
+        ])
+    };
+    let audit = dir.path().join("log");
+    let (code, out) = verify(&audit);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("{n} of {n} anchors checked", n = anchors.len())),
+        "{out}"
+    );
+
+    // The last two records cut off, and the head rewritten to the new last line.
+    let file = audit.join("audit-000001.jsonl");
+    let text = std::fs::read_to_string(&file).expect("read");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.truncate(lines.len() - 2);
+    std::fs::write(
+        &file,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .expect("write");
+    let last = lines.last().expect("a record");
+    let head = format!(
+        r#"{{"records":{},"hash":"{}","file":1}}"#,
+        lines.len(),
+        hex::encode(Sha256::digest(last.as_bytes()))
+    );
+    std::fs::write(audit.join("audit.head"), head).expect("head");
+    let (code, out) = crate::util::run(&["audit", "verify", &audit.display().to_string()]);
+    assert_eq!(code, Some(0), "consistent on its own: {out}");
+    let (code, out) = verify(&audit);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("TAMPERED") && out.contains("truncated"),
+        "{out}"
+    );
+
+    // A file without anchors is an error, not a pass.
+    let empty = dir.path().join("empty.log");
+    std::fs::write(&empty, "nothing here\n").expect("write");
+    let (code, out) = crate::util::run(&[
+        "audit",
+        "verify",
+        "--anchors",
+        &empty.display().to_string(),
+        &audit.display().to_string(),
+    ]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("no anchor"), "{out}");
 }

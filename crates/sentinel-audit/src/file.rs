@@ -62,6 +62,9 @@ pub struct FileSinkConfig {
     pub lock_wait: Option<LockWait>,
     /// Where rotated files are moved, if anywhere ([`FileSinkConfig::archive_to`]).
     pub archive: Option<PathBuf>,
+    /// How often the chain's head is logged as an anchor, if at all
+    /// ([`FileSinkConfig::anchor_every`]).
+    pub anchor_every: Option<Duration>,
 }
 
 /// How [`FileSink::open`] waits for a directory another writer holds: the process this
@@ -97,7 +100,17 @@ impl FileSinkConfig {
             on_failure: FailurePolicy::FailClosed,
             lock_wait: None,
             archive: None,
+            anchor_every: None,
         }
+    }
+
+    /// Logs the chain's committed head at most this often, when records were added since
+    /// the last time: `audit anchor` at level info, with `records`, `hash` and `file`
+    /// fields ([`crate::Anchor`]). Where logs go somewhere the log's writer cannot rewrite
+    /// (journald, a log collector), [`crate::verify_anchored`] checks the log against them.
+    pub fn anchor_every(mut self, every: Duration) -> FileSinkConfig {
+        self.anchor_every = Some(every);
+        self
     }
 
     /// Moves rotated files to the directory `to` as they are rotated, by [`archive`] on a
@@ -284,6 +297,8 @@ struct Writer {
     rotated: bool,
     /// Tells the archiver thread to look (`[audit] archive_dir`); it ends with the writer.
     archiver: Option<(SyncSender<()>, JoinHandle<()>)>,
+    /// When the head was last logged as an anchor, and how many records it held.
+    anchored: (Instant, u64),
 }
 
 pub(crate) fn file_name(index: u64) -> String {
@@ -684,6 +699,7 @@ fn start(
         last_file,
     } = resume(&config.dir)?;
     let (tx, rx) = std::sync::mpsc::sync_channel(config.queue.max(1));
+    let resumed_at = chain.seq;
     let archiver = match &config.archive {
         Some(to) => Some(start_archiver(&config.dir, to, shared)?),
         None => None,
@@ -703,6 +719,7 @@ fn start(
         // Files rotated before this start are moved too.
         rotated: true,
         archiver,
+        anchored: (Instant::now(), resumed_at),
     };
     let thread = std::thread::Builder::new()
         .name("sentinel-audit".to_owned())
@@ -879,6 +896,7 @@ impl Writer {
                 self.write_batch(&mut batch);
             }
             self.maybe_sync(false);
+            self.maybe_anchor(false);
             if std::mem::take(&mut self.rotated) {
                 if let Some((tell, _)) = &self.archiver {
                     // Full: the archiver has not looked since the last time it was told,
@@ -895,12 +913,40 @@ impl Writer {
             }
         }
         self.maybe_sync(true);
+        // The last head, so the next process's first anchor has one to follow.
+        self.maybe_anchor(true);
         // What the archiver is moving is finished before the sink counts as closed (or
         // handed over), so no two archivers of one log run at once.
         if let Some((tell, thread)) = self.archiver.take() {
             drop(tell);
             let _ = thread.join();
         }
+    }
+
+    /// Logs the committed head as an anchor when `anchor_every` has passed (or `now`, as
+    /// the writer stops) and records were committed since the last one.
+    fn maybe_anchor(&mut self, now: bool) {
+        let Some(every) = self.config.anchor_every else {
+            return;
+        };
+        let (at, records) = self.anchored;
+        // Only what is synced (`interval`: the last sync was after the last write;
+        // `always` syncs each write; `never` never syncs, so what is written counts).
+        let synced = match self.config.durability {
+            Durability::Interval(_) => !self.dirty,
+            Durability::Always | Durability::Never => true,
+        };
+        if !synced || self.chain.seq == records || (!now && at.elapsed() < every) {
+            return;
+        }
+        tracing::info!(
+            records = self.chain.seq,
+            hash = self.chain.prev.as_str(),
+            file = self.last_file,
+            dir = %self.config.dir.display(),
+            "audit anchor"
+        );
+        self.anchored = (Instant::now(), self.chain.seq);
     }
 
     fn fail(&self, what: &str, e: &std::io::Error) {

@@ -41,4 +41,4 @@ pub use error::{Error, ErrorKind};
 pub use event::{AuditEvent, Direction, Fingerprint, FingerprintParseError};
 pub use file::{receive, Durability, FailurePolicy, FileSink, FileSinkConfig, LockWait, LOCK_FILE};
 pub use sink::{AuditHealth, AuditSink};
-pub use verify::{verify, verify_all, Break, VerifyReport};
+pub use verify::{verify, verify_all, verify_anchored, Anchor, Break, VerifyReport};

@@ -17,11 +17,106 @@ pub struct Break {
     pub reason: String,
 }
 
+/// A point of the chain kept outside the log, where its writer cannot change it: after
+/// `records` records, the last one's line hash was `hash`. `audit.head` holds one (copy it
+/// away at intervals); the gateway logs one at `[audit] anchor_interval_seconds`
+/// (`audit anchor records=N hash=H`). [`verify_anchored`] checks the log against them,
+/// which catches a chain rewritten whole from some record on, head and all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    /// Records in the chain at that point.
+    pub records: u64,
+    /// The SHA-256 of the last of them, 64 lowercase hex digits.
+    pub hash: String,
+}
+
+impl Anchor {
+    /// The anchor a line holds, if it holds one: a copy of `audit.head`
+    /// (`{"records":N,"hash":"H",...}`), or a log line with `records=N` and `hash=H` in
+    /// it (the gateway's `audit anchor` line, as text or as JSON fields; terminal colour
+    /// codes in it are ignored).
+    ///
+    /// ```
+    /// use sentinel_audit::Anchor;
+    /// let h = "ab".repeat(32);
+    /// let from_head = Anchor::parse_line(&format!(r#"{{"records":12,"hash":"{h}","file":1}}"#));
+    /// let from_log = Anchor::parse_line(&format!("2026-12-06T20:00:00Z INFO audit anchor records=12 hash={h} file=1"));
+    /// assert_eq!(from_head, from_log);
+    /// assert_eq!(from_head.as_ref().map(|a| a.records), Some(12));
+    /// assert_eq!(Anchor::parse_line("records=12 and nothing else"), None);
+    /// let coloured = format!("audit anchor \x1b[3mrecords\x1b[0m\x1b[2m=\x1b[0m12 \x1b[3mhash\x1b[0m\x1b[2m=\x1b[0m\"{h}\"");
+    /// assert_eq!(Anchor::parse_line(&coloured), from_head);
+    /// ```
+    pub fn parse_line(line: &str) -> Option<Anchor> {
+        let plain;
+        let line = if line.contains('\u{1b}') {
+            plain = without_colours(line);
+            plain.as_str()
+        } else {
+            line
+        };
+        let records = value_after(line, "records")?;
+        let digits = records.bytes().take_while(u8::is_ascii_digit).count();
+        let records: u64 = records[..digits].parse().ok()?;
+        let hash = value_after(line, "hash")?.get(..64)?;
+        LineHash::parse(hash)?;
+        Some(Anchor {
+            records,
+            hash: hash.to_owned(),
+        })
+    }
+}
+
+/// `line` without its ANSI colour sequences (`ESC [ ... m`).
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // Up to and including the sequence's final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What follows `key` and its separator (`=`, or `":` and an optional quote) in `line`.
+fn value_after<'l>(line: &'l str, key: &str) -> Option<&'l str> {
+    let mut from = 0;
+    while let Some(at) = line[from..].find(key) {
+        let start = from + at;
+        let rest = &line[start + key.len()..];
+        // The whole key: not the end of a longer name.
+        let whole = line[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        if whole {
+            if let Some(v) = rest.strip_prefix('=') {
+                return Some(v.trim_start_matches('"'));
+            }
+            if let Some(v) = rest.strip_prefix("\":") {
+                return Some(v.trim_start().trim_start_matches('"'));
+            }
+        }
+        from = start + key.len();
+    }
+    None
+}
+
 /// The outcome of [`verify`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
     /// Files read.
     pub files: usize,
+    /// Anchors the chain was checked against ([`verify_anchored`]).
+    pub anchors: usize,
     /// Complete records whose chain holds, up to the first break.
     pub records: u64,
     /// The first broken link, if any: tampering.
@@ -88,6 +183,41 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, Error> {
 ///
 /// A directory or a file cannot be read.
 pub fn verify_all(dirs: &[&Path]) -> Result<VerifyReport, Error> {
+    verify_anchored(dirs, &[])
+}
+
+/// [`verify_all`], and the chain checked against `anchors` kept outside the log: where an
+/// anchor says `records` records, the chain's record of that number must have its hash,
+/// and the log must hold at least that many. A log rewritten whole from some record on
+/// (its head too) verifies on its own; against an anchor taken before the rewrite, it
+/// does not.
+///
+/// ```
+/// use sentinel_audit::{verify_anchored, Anchor, AuditEvent, AuditSink, Direction, FileSink, FileSinkConfig};
+/// let log = tempfile::tempdir()?;
+/// let sink = FileSink::open(FileSinkConfig::new(log.path()))?;
+/// for i in 0..3 {
+///     sink.append(AuditEvent::new(&format!("req-{i}"), "acme", Direction::Request))?;
+/// }
+/// sink.close()?;
+/// let head = std::fs::read_to_string(log.path().join("audit.head"))?;
+/// let anchor = Anchor::parse_line(&head).expect("the head is an anchor");
+/// let report = verify_anchored(&[log.path()], &[anchor.clone()])?;
+/// assert!(report.is_intact());
+/// assert_eq!(report.anchors, 1);
+/// // An anchor the log never reached.
+/// let ahead = Anchor { records: 4, ..anchor };
+/// assert!(!verify_anchored(&[log.path()], &[ahead])?.is_intact());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// A directory or a file cannot be read.
+pub fn verify_anchored(dirs: &[&Path], anchors: &[Anchor]) -> Result<VerifyReport, Error> {
+    let mut anchors: Vec<&Anchor> = anchors.iter().filter(|a| a.records > 0).collect();
+    anchors.sort_by_key(|a| a.records);
+    let mut next_anchor = anchors.iter().peekable();
     let mut files = Vec::new();
     for dir in dirs {
         files.extend(log_files(dir)?);
@@ -163,7 +293,34 @@ pub fn verify_all(dirs: &[&Path]) -> Result<VerifyReport, Error> {
             prev = LineHash::of(line);
             seq += 1;
             report.records += 1;
+            while let Some(a) = next_anchor.next_if(|a| a.records == seq) {
+                report.anchors += 1;
+                if a.hash != prev.as_str() {
+                    report.first_break = broken(format!(
+                        "differs from the anchor kept outside the log for record {}: the log \
+                         was rewritten at or before this record",
+                        seq - 1
+                    ));
+                    return Ok(report);
+                }
+            }
         }
+    }
+    if let Some(a) = next_anchor.next() {
+        report.anchors += 1;
+        report.first_break = Some(Break {
+            file: files
+                .last()
+                .and_then(|(_, p)| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            line: 0,
+            reason: format!(
+                "truncated: an anchor kept outside the log records {} records, the files hold {seq}",
+                a.records
+            ),
+        });
+        return Ok(report);
     }
     let Some(dir) = dirs.last() else {
         return Ok(report);

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sentinel_audit::{
-    archive, verify, verify_all, AuditEvent, AuditSink, Direction, Durability, ErrorKind,
-    FailurePolicy, FileSink, FileSinkConfig,
+    archive, verify, verify_all, verify_anchored, Anchor, AuditEvent, AuditSink, Direction,
+    Durability, ErrorKind, FailurePolicy, FileSink, FileSinkConfig,
 };
 
 fn event(i: usize) -> AuditEvent {
@@ -329,6 +329,101 @@ fn archiving_to_another_file_system_copies_then_removes() {
     let both = verify_all(&[to.path(), log.path()]).expect("verify");
     assert!(both.is_intact(), "{both:?}");
     assert_eq!(both.records, 120);
+}
+
+/// Rewrites the chain of `dir`'s files whole from record `from` on, as someone who can
+/// write the directory could: each later record's `prev` recomputed, and the head too. The
+/// event of record `from` gets its decision changed.
+fn rewrite_chain_from(dir: &Path, from: u64) {
+    use sha2::{Digest, Sha256};
+    let mut prev: Option<String> = None;
+    let mut last = (0u64, String::new());
+    for f in files(dir) {
+        let mut out = Vec::new();
+        for line in lines(&f) {
+            let mut rec: serde_json::Value = serde_json::from_str(&line).expect("json");
+            let seq = rec["seq"].as_u64().expect("seq");
+            let line = if seq < from {
+                line
+            } else {
+                if seq == from {
+                    rec["event"]["decision"] = "allow".into();
+                }
+                rec["prev"] = prev.clone().expect("a record before").into();
+                rec.to_string()
+            };
+            prev = Some(hex::encode(Sha256::digest(line.as_bytes())));
+            last = (seq + 1, prev.clone().unwrap_or_default());
+            out.push(line);
+        }
+        rewrite(&f, &out);
+    }
+    let head = serde_json::json!({"records": last.0, "hash": last.1, "file": files(dir).len()});
+    std::fs::write(dir.join("audit.head"), head.to_string()).expect("head");
+}
+
+/// A chain rewritten whole from some record on, head and all, verifies on its own; the
+/// anchors kept outside the log (copies of the head taken earlier) catch it, and say so
+/// for a log that lost records an anchor counted.
+#[test]
+fn anchors_kept_outside_the_log_catch_a_chain_rewritten_whole() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let head = || {
+        Anchor::parse_line(&std::fs::read_to_string(dir.path().join("audit.head")).expect("head"))
+            .expect("an anchor")
+    };
+    write(dir.path(), 30, |c| c.max_file_bytes(4 * 1024));
+    let early = head();
+    assert_eq!(early.records, 30);
+    write(dir.path(), 30, |c| c.max_file_bytes(4 * 1024));
+    let late = head();
+    let report = verify_anchored(&[dir.path()], &[late.clone(), early.clone()]).expect("verify");
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.anchors, 2);
+
+    rewrite_chain_from(dir.path(), 10);
+    assert!(
+        verify(dir.path()).expect("verify").is_intact(),
+        "consistent on its own"
+    );
+    let report = verify_anchored(&[dir.path()], &[early.clone(), late]).expect("verify");
+    let b = report.first_break.expect("caught");
+    assert!(b.reason.contains("anchor"), "{b:?}");
+    assert!(
+        b.reason.contains("record 29"),
+        "the first anchor it passes: {b:?}"
+    );
+    assert_eq!(report.records, 30);
+    // An anchor from before the rewritten part still holds.
+    let before = Anchor {
+        records: 10,
+        hash: String::new(),
+    };
+    let report = verify_anchored(&[dir.path()], &[before]).expect("verify");
+    assert!(
+        !report.is_intact(),
+        "a wrong hash is a break, even an empty one"
+    );
+
+    // Records an anchor counted, gone from the end (head rewritten to match).
+    let fresh = tempfile::tempdir().expect("tmp");
+    write(fresh.path(), 20, |c| c);
+    let anchor = Anchor::parse_line(
+        &std::fs::read_to_string(fresh.path().join("audit.head")).expect("head"),
+    )
+    .expect("an anchor");
+    let f = &files(fresh.path())[0];
+    let mut kept = lines(f);
+    kept.truncate(15);
+    rewrite(f, &kept);
+    std::fs::remove_file(fresh.path().join("audit.head")).expect("head removed");
+    assert!(verify(fresh.path()).expect("verify").is_intact());
+    let report = verify_anchored(&[fresh.path()], &[anchor]).expect("verify");
+    let b = report.first_break.expect("caught");
+    assert!(
+        b.reason.contains("truncated") && b.reason.contains("20"),
+        "{b:?}"
+    );
 }
 
 #[test]

@@ -67,6 +67,7 @@ pub struct ConfigError(pub String);
 /// dir = "./deepsentinel-audit"       # absent: no audit log
 /// sync = "interval"                  # always | interval | never
 /// archive_dir = "/archive/audit"     # rotated files moved there; absent: they stay
+/// anchor_interval_seconds = 300      # head logged as an anchor; 0: never
 ///
 /// [failure]
 /// detector = "fail_closed"           # or fail_open
@@ -545,6 +546,12 @@ pub struct AuditSection {
     /// own directory); absent: they stay until moved by `deepsentinel audit archive`.
     #[serde(default)]
     pub archive_dir: Option<PathBuf>,
+    /// How often the chain's committed head is logged as an anchor (`audit anchor
+    /// records=N hash=H`, level info), when records were added (default 300; 0: never).
+    /// Kept where the log's writer cannot rewrite them, they let `deepsentinel audit
+    /// verify --anchors` catch a chain rewritten whole.
+    #[serde(default)]
+    pub anchor_interval_seconds: Option<u64>,
     /// Not read from the file: set by a program that takes the log over from the process
     /// it replaces (`deepsentinel serve` in a hand-over), so that opening the log waits for
     /// the old writer instead of failing.
@@ -558,6 +565,7 @@ impl PartialEq for AuditSection {
             && self.sync == other.sync
             && self.max_file_bytes == other.max_file_bytes
             && self.archive_dir == other.archive_dir
+            && self.anchor_interval_seconds == other.anchor_interval_seconds
     }
 }
 
@@ -944,6 +952,10 @@ impl SentinelConfig {
                     }
                     c = c.archive_to(to.clone());
                 }
+                match self.audit.anchor_interval_seconds.unwrap_or(300) {
+                    0 => {}
+                    s => c = c.anchor_every(Duration::from_secs(s)),
+                }
                 Some(c)
             }
         })
@@ -1163,5 +1175,12 @@ mod tests {
         );
         let e = sink("archive_dir = \"/tmp/x\"\n").expect_err("the log itself");
         assert!(e.to_string().contains("archive_dir"), "{e}");
+        let anchors = |toml: &str| sink(toml).expect("valid").expect("a log").anchor_every;
+        assert_eq!(anchors(""), Some(Duration::from_secs(300)));
+        assert_eq!(anchors("anchor_interval_seconds = 0\n"), None);
+        assert_eq!(
+            anchors("anchor_interval_seconds = 5\n"),
+            Some(Duration::from_secs(5))
+        );
     }
 }
