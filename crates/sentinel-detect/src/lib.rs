@@ -52,7 +52,10 @@ pub use error::{Error, ErrorKind};
 #[cfg(feature = "serde")]
 pub use finding::FindingRecord;
 pub use finding::{line_column, CharOffsets, EntityType, Finding, RecognizerId};
-pub use local::{DenyList, LocalDetector, LocalDetectorBuilder, DEFAULT_MIN_SCORE};
+pub use local::{
+    DenyList, LocalDetector, LocalDetectorBuilder, DEFAULT_MIN_SCORE, PIECEWISE_ABOVE,
+    PIECEWISE_HOLD_BACK,
+};
 pub use pattern_set::PatternSet;
 pub use recognizer::{Boundary, Recognizer, Trigger};
 pub use stream::{StreamScanner, StreamUtf8Error, DEFAULT_HOLD_BACK};

@@ -13,6 +13,7 @@ use crate::finding::{EntityType, Finding, RecognizerId};
 use crate::overlap;
 use crate::pattern_set::PatternSet;
 use crate::recognizer::Recognizer;
+use crate::stream::StreamScanner;
 
 /// The score below which findings are not reported unless the builder says otherwise:
 /// weak matches (a bare nine-digit number that could be an SSN, a phone number without
@@ -119,8 +120,44 @@ impl LocalDetector {
     }
 }
 
-impl Detector for LocalDetector {
-    fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
+/// Texts longer than this are scanned a piece at a time ([`LocalDetector`]'s
+/// `scan_into`), so what a scan holds besides the text and its findings (windows,
+/// candidates, a normalized copy: up to about 17 times the text for text dense with
+/// values) stays bounded by the piece instead of growing with the text.
+pub const PIECEWISE_ABOVE: usize = 4 << 20;
+
+/// The piece fed at a time above [`PIECEWISE_ABOVE`].
+const PIECE: usize = 2 << 20;
+
+/// How far past a value's start the text must run before it is settled, above
+/// [`PIECEWISE_ABOVE`]: results equal a whole scan's for every value up to half of it
+/// long (the catalogue's e-mail addresses, URLs and keys have no fixed maximum length).
+pub const PIECEWISE_HOLD_BACK: usize = 64 << 10;
+
+// What the scanner holds (a piece and up to three hold-backs) is scanned whole.
+const _: () = assert!(PIECE + 3 * PIECEWISE_HOLD_BACK <= PIECEWISE_ABOVE);
+
+impl LocalDetector {
+    /// Scans `text` in pieces through a [`StreamScanner`]: the findings of a whole scan for
+    /// every value up to [`PIECEWISE_HOLD_BACK`] / 2 long (or any, when the reach is
+    /// bounded), with each piece's scratch instead of the whole text's.
+    fn scan_piecewise(&self, text: &str, hold_back: usize, out: &mut Vec<Finding>) {
+        let mut scanner = StreamScanner::with_hold_back(self, hold_back);
+        let mut at = 0;
+        while at < text.len() {
+            let mut end = (at + PIECE).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            scanner.feed(&text[at..end], out);
+            at = end;
+        }
+        // Text fed as `str` is valid UTF-8: nothing is pending for `finish` to refuse.
+        let _ = scanner.finish(out);
+    }
+
+    /// One scan over all of `text`.
+    fn scan_whole(&self, text: &str, out: &mut Vec<Finding>) {
         let inner = &*self.inner;
         inner.set.with_scratch(|s| {
             let mut cands = std::mem::take(&mut s.candidates);
@@ -160,6 +197,23 @@ impl Detector for LocalDetector {
             s.candidates = cands;
             s.normalized = norm;
         });
+    }
+}
+
+impl Detector for LocalDetector {
+    fn scan_into(&self, text: &str, out: &mut Vec<Finding>) {
+        if text.len() > PIECEWISE_ABOVE {
+            // Twice the reach makes pieces exact; a bounded reach too long for that (a
+            // custom pattern) is scanned whole, as is every text up to the bound.
+            let hold_back = match self.max_reach() {
+                None => Some(PIECEWISE_HOLD_BACK),
+                Some(r) => Some(r.saturating_mul(2)).filter(|&h| h <= PIECEWISE_HOLD_BACK),
+            };
+            if let Some(hold_back) = hold_back {
+                return self.scan_piecewise(text, hold_back, out);
+            }
+        }
+        self.scan_whole(text, out);
     }
 
     fn recognizer_name(&self, id: RecognizerId) -> &str {
@@ -372,5 +426,70 @@ impl LocalDetectorBuilder {
                 fingerprint,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testgen::{self, Rng};
+
+    /// A text over the bound, dense with values of many kinds and context words, with a
+    /// 20 KiB URL across a piece's edge: scanned in pieces, it gives a whole scan's
+    /// findings, in the same order.
+    #[test]
+    fn a_long_text_scanned_in_pieces_gives_the_whole_scans_findings() {
+        let d = LocalDetector::new();
+        let mut rng = Rng::new(7);
+        let mut text = String::new();
+        let kinds: [fn(&mut Rng) -> String; 9] = [
+            testgen::card,
+            testgen::ssn,
+            testgen::iban,
+            testgen::phone_us,
+            testgen::phone_intl,
+            testgen::email,
+            testgen::ipv4,
+            testgen::aws_access_key,
+            testgen::jwt,
+        ];
+        let words = ["SSN", "card", "phone", "call", "note", "é", "ok", "IBAN"];
+        let mut url_done = false;
+        while text.len() < 2 * PIECE + PIECE / 2 {
+            if !url_done && text.len() > PIECE - 12_000 {
+                text.push_str(" see https://example.com/");
+                text.push_str(&rng.string(b"abcdefghij/", 20_000));
+                text.push(' ');
+                url_done = true;
+            }
+            let word: &&str = rng.pick(&words);
+            text.push_str(word);
+            text.push_str(if rng.chance(0.3) { ": " } else { " " });
+            let value = *rng.pick(&kinds);
+            text.push_str(&value(&mut rng));
+            let separator: &&str = rng.pick(&[", ", " ", "\n", "; "]);
+            text.push_str(separator);
+        }
+        assert!(text.len() > PIECEWISE_ABOVE);
+        let mut whole = Vec::new();
+        d.scan_whole(&text, &mut whole);
+        assert!(whole.len() > 10_000, "{}", whole.len());
+        assert!(
+            whole.iter().any(|f| f.end - f.start > 20_000),
+            "the long URL"
+        );
+        let edges = (1..3).map(|i| i * PIECE);
+        let across = edges
+            .filter(|&e| whole.iter().any(|f| f.start < e && e < f.end))
+            .count();
+        assert!(across >= 1, "values across piece edges: {across}");
+        let mut pieces = Vec::new();
+        d.scan_into(&text, &mut pieces);
+        assert!(
+            pieces == whole,
+            "{} findings against {}",
+            pieces.len(),
+            whole.len()
+        );
     }
 }

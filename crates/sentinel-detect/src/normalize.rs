@@ -61,6 +61,13 @@ pub(crate) struct Normalized {
 }
 
 impl Normalized {
+    /// Gives back capacity past `bytes` bytes of text (and its offsets).
+    pub(crate) fn shrink_to(&mut self, bytes: usize) {
+        self.text.shrink_to(bytes);
+        self.starts.shrink_to(bytes);
+        self.ends.shrink_to(bytes);
+    }
+
     /// Normalizes `text` into `self` when it needs it; returns false (and leaves `self`
     /// untouched) when `text` is already in normal form.
     pub(crate) fn normalize(&mut self, text: &str) -> bool {

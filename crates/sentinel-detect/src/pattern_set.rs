@@ -110,6 +110,22 @@ pub(crate) struct Scratch {
     pub(crate) normalized: crate::normalize::Normalized,
 }
 
+/// The most entries a pooled scratch list keeps between scans. A scan of text dense with
+/// values grows its lists to many times the text; kept at that size in the pool, one
+/// large request would hold its memory for the life of the process.
+const KEPT_ENTRIES: usize = 4096;
+
+impl Scratch {
+    /// Gives back what a large scan grew the lists to, past [`KEPT_ENTRIES`].
+    fn trim(&mut self) {
+        for w in &mut self.windows {
+            w.shrink_to(KEPT_ENTRIES);
+        }
+        self.candidates.shrink_to(KEPT_ENTRIES);
+        self.normalized.shrink_to(KEPT_ENTRIES * 16);
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     recognizers: Vec<Compiled>,
@@ -519,7 +535,9 @@ impl PatternSet {
 
     pub(crate) fn with_scratch<R>(&self, f: impl FnOnce(&mut Scratch) -> R) -> R {
         let mut guard = self.inner.pool.get();
-        f(&mut guard)
+        let r = f(&mut guard);
+        guard.trim();
+        r
     }
 
     /// Appends every accepted candidate in `text` to `out`: boundary, validator and context
