@@ -1543,31 +1543,78 @@ async fn native_scan(
         Ok(o) => o,
         Err(e) => return pipeline_error(&e),
     };
-    let records: Vec<Value> = {
-        let mut offsets = sentinel_detect::CharOffsets::new(&req.text);
-        outcome
-            .findings
-            .iter()
-            .map(|f| {
-                json!({
-                    "entity_type": f.entity.as_str(),
-                    "start": offsets.char_offset(f.start),
-                    "end": offsets.char_offset(f.end),
-                    "score": f.score,
-                    "recognizer": pipeline.detection().recognizer_name(f.recognizer),
-                })
-            })
-            .collect()
-    };
-    let reasons: Vec<Value> = outcome
-        .reasons
-        .iter()
-        .map(|r| json!({"entity_type": r.entity, "rule": r.rule}))
-        .collect();
+    #[derive(Serialize)]
+    struct Record<'a> {
+        entity_type: &'a str,
+        start: usize,
+        end: usize,
+        score: f32,
+        recognizer: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Why<'a> {
+        entity_type: &'a str,
+        rule: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Answer<'a, F: Serialize> {
+        findings: F,
+        decision: &'a str,
+        text: Option<&'a str>,
+        reasons: Vec<Why<'a>>,
+        request_id: &'a str,
+        policy_version: &'a str,
+    }
+    let mut offsets = sentinel_detect::CharOffsets::new(&req.text);
+    let detection = pipeline.detection();
+    let version = pipeline.policy().version_hash(tenant);
+    // Each finding written as it is made: a dense text has hundreds of thousands.
+    let findings = Streamed::new(outcome.findings.iter().map(|f| Record {
+        entity_type: f.entity.as_str(),
+        start: offsets.char_offset(f.start),
+        end: offsets.char_offset(f.end),
+        score: f.score,
+        recognizer: detection.recognizer_name(f.recognizer),
+    }));
     json_response(
         StatusCode::OK,
-        &json!({"findings": records, "decision": outcome.decision, "text": outcome.text,
-                "reasons": reasons, "request_id": request_id,
-                "policy_version": pipeline.policy().version_hash(tenant)}),
+        &Answer {
+            findings,
+            decision: outcome.decision,
+            text: outcome.text.as_deref(),
+            reasons: outcome
+                .reasons
+                .iter()
+                .map(|r| Why {
+                    entity_type: &r.entity,
+                    rule: &r.rule,
+                })
+                .collect(),
+            request_id,
+            policy_version: &version,
+        },
     )
+}
+
+/// A list serialized from an iterator as it is written, so that a long one is never
+/// held whole. Serialized once; a second time it is empty.
+pub(crate) struct Streamed<I>(std::cell::RefCell<Option<I>>);
+
+impl<I> Streamed<I> {
+    pub(crate) fn new(items: I) -> Streamed<I> {
+        Streamed(std::cell::RefCell::new(Some(items)))
+    }
+}
+
+impl<I> Serialize for Streamed<I>
+where
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.borrow_mut().take() {
+            Some(items) => s.collect_seq(items),
+            None => s.collect_seq(std::iter::empty::<I::Item>()),
+        }
+    }
 }

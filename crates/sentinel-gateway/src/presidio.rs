@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use sentinel_client::Detection;
@@ -23,46 +22,65 @@ pub(crate) struct AnalyzeRequest {
     pub(crate) score_threshold: Option<f32>,
 }
 
-/// One `POST /analyze` result, character offsets.
+/// One `POST /anonymize` analyzer result, character offsets.
 #[derive(Debug, Serialize, Deserialize, Clone)]
 pub(crate) struct AnalyzeResult {
     pub(crate) entity_type: String,
     pub(crate) start: usize,
     pub(crate) end: usize,
     pub(crate) score: f32,
-    #[serde(default, skip_deserializing)]
-    pub(crate) analysis_explanation: Option<Value>,
-    #[serde(default, skip_deserializing)]
-    pub(crate) recognition_metadata: Option<Value>,
 }
 
-/// The results of `findings` (the detection stage's, for `req.text`) that `req` asks for.
-pub(crate) fn analyze(
-    detection: &Detection,
-    req: &AnalyzeRequest,
-    findings: &[Finding],
-) -> Vec<AnalyzeResult> {
+/// One `POST /analyze` result as written: borrowed, made as the answer is serialized.
+#[derive(Serialize)]
+pub(crate) struct AnalyzeOut<'a> {
+    entity_type: &'a str,
+    start: usize,
+    end: usize,
+    score: f32,
+    analysis_explanation: Option<()>,
+    recognition_metadata: RecognitionMetadata<'a>,
+}
+
+#[derive(Serialize)]
+struct RecognitionMetadata<'a> {
+    recognizer_name: &'a str,
+    recognizer_identifier: &'a str,
+}
+
+/// The results of `findings` (the detection stage's, for `req.text`) that `req` asks for,
+/// as a list serialized one result at a time (a text dense with values has hundreds of
+/// thousands; a JSON tree of them took about 600 bytes each).
+pub(crate) fn analyze<'a>(
+    detection: &'a Detection,
+    req: &'a AnalyzeRequest,
+    findings: &'a [Finding],
+) -> crate::Streamed<impl Iterator<Item = AnalyzeOut<'a>>> {
     let mut offsets = sentinel_detect::CharOffsets::new(&req.text);
-    findings
-        .iter()
-        .filter(|f| req.score_threshold.is_none_or(|t| f.score >= t))
-        .filter(|f| {
-            req.entities
-                .as_ref()
-                .is_none_or(|es| es.iter().any(|e| e == f.entity.as_str()))
-        })
-        .map(|f| AnalyzeResult {
-            entity_type: f.entity.to_string(),
-            start: offsets.char_offset(f.start),
-            end: offsets.char_offset(f.end),
-            score: f.score,
-            analysis_explanation: None,
-            recognition_metadata: Some(serde_json::json!({
-                "recognizer_name": detection.recognizer_name(f.recognizer),
-                "recognizer_identifier": detection.recognizer_name(f.recognizer),
-            })),
-        })
-        .collect()
+    crate::Streamed::new(
+        findings
+            .iter()
+            .filter(|f| req.score_threshold.is_none_or(|t| f.score >= t))
+            .filter(|f| {
+                req.entities
+                    .as_ref()
+                    .is_none_or(|es| es.iter().any(|e| e == f.entity.as_str()))
+            })
+            .map(move |f| {
+                let name = detection.recognizer_name(f.recognizer);
+                AnalyzeOut {
+                    entity_type: f.entity.as_str(),
+                    start: offsets.char_offset(f.start),
+                    end: offsets.char_offset(f.end),
+                    score: f.score,
+                    analysis_explanation: None,
+                    recognition_metadata: RecognitionMetadata {
+                        recognizer_name: name,
+                        recognizer_identifier: name,
+                    },
+                }
+            }),
+    )
 }
 
 /// An anonymizer operator, as Presidio names them.
