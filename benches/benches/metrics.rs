@@ -23,7 +23,10 @@ fn record(c: &mut Criterion) {
         r.stages[s.index()] = Some(Duration::from_micros(5 + i as u64));
     }
     r.cache = &[(CacheName::Detection, true), (CacheName::Response, false)];
-    r.findings = &[("EMAIL_ADDRESS", "redact"), ("PHONE_NUMBER", "redact")];
+    r.findings = &[
+        ("EMAIL_ADDRESS", "redact", 1),
+        ("PHONE_NUMBER", "redact", 1),
+    ];
     r.tokens = Some((120, 45));
     let mut g = c.benchmark_group("metrics");
     g.bench_function("record_request_all_stages", |b| {

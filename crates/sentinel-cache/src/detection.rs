@@ -10,6 +10,12 @@ use crate::{Cache, Key};
 /// about as much as the scan.
 pub const DEFAULT_MIN_CACHED_LEN: usize = 64;
 
+/// Texts longer than this are scanned, not kept: an entry holds its text, so a
+/// multi-megabyte document would cost its size again and push out the many short
+/// messages that do repeat (turns of a conversation), to save a scan that is rarely asked
+/// for twice.
+pub const DEFAULT_MAX_CACHED_LEN: usize = 1 << 20;
+
 /// A [`Detector`] that answers from a cache keyed by (its inner detector's fingerprint,
 /// text), and scans on a miss. The key is a fast hash ([`Key::for_text`]); each entry
 /// keeps its text and fingerprint, and a hit counts only when both are equal, so no text
@@ -35,6 +41,7 @@ pub struct CachedDetector<D> {
     cache: Arc<dyn Cache<Scanned>>,
     fingerprint: [u8; 16],
     min_len: usize,
+    max_len: usize,
 }
 
 /// A detection cache entry: a text's findings, with the text and the detector
@@ -57,6 +64,7 @@ impl<D: Detector> std::fmt::Debug for CachedDetector<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CachedDetector")
             .field("min_len", &self.min_len)
+            .field("max_len", &self.max_len)
             .finish_non_exhaustive()
     }
 }
@@ -70,6 +78,7 @@ impl<D: Detector> CachedDetector<D> {
             cache,
             fingerprint,
             min_len: DEFAULT_MIN_CACHED_LEN,
+            max_len: DEFAULT_MAX_CACHED_LEN,
         }
     }
 
@@ -80,11 +89,19 @@ impl<D: Detector> CachedDetector<D> {
         self
     }
 
-    /// Whether `text` is looked up and kept in the cache (it is long enough): then
+    /// Whether `text` is looked up and kept in the cache (its length is within the bounds): then
     /// [`scan_cached`](Self::scan_cached) answers with the cache's own entry, the same
     /// allocation for equal texts while it stays cached.
     pub fn caches(&self, text: &str) -> bool {
-        text.len() >= self.min_len
+        (self.min_len..=self.max_len).contains(&text.len())
+    }
+
+    /// Texts longer than `len` bytes bypass the cache (default
+    /// [`DEFAULT_MAX_CACHED_LEN`]).
+    #[must_use]
+    pub fn max_cached_len(mut self, len: usize) -> CachedDetector<D> {
+        self.max_len = len;
+        self
     }
 
     /// The wrapped detector.
@@ -183,6 +200,29 @@ mod tests {
             None,
         );
         assert!(!detector.scan_cached(text).1);
+    }
+
+    #[test]
+    fn only_texts_within_the_bounds_are_kept() {
+        let cache = Arc::new(MemoryCache::new(CacheConfig::default()));
+        let detector = CachedDetector::new(LocalDetector::new(), cache.clone()).max_cached_len(200);
+        let long = "mail jane.doe@example.com ".repeat(10);
+        let short = "mail jane.doe@example.com, about the refund we discussed on Monday";
+        for text in [short, "hi", long.as_str(), short, long.as_str()] {
+            let _ = detector.scan_cached(text);
+        }
+        let stats = crate::Cache::stats(&*cache);
+        assert_eq!(
+            (stats.inserts, stats.hits),
+            (1, 1),
+            "only the short text: {stats:?}"
+        );
+        assert!(!detector.caches(&long) && detector.caches(short));
+        assert_eq!(
+            detector.scan_cached(&long).0.len(),
+            10,
+            "scanned all the same"
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ mod single_flight;
 mod tiered;
 mod value;
 
-pub use detection::{CachedDetector, Scanned, DEFAULT_MIN_CACHED_LEN};
+pub use detection::{CachedDetector, Scanned, DEFAULT_MAX_CACHED_LEN, DEFAULT_MIN_CACHED_LEN};
 pub use key::{Key, KeyBuilder};
 pub use memory::{CacheConfig, MemoryCache};
 pub use outage::Outage;

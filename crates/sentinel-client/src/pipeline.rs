@@ -561,6 +561,24 @@ pub struct ScanOutcome {
     pub reasons: Vec<Reason>,
 }
 
+/// Findings counted by (entity type, action) for telemetry: a few entries however many
+/// findings a request has (a text dense with values has hundreds of thousands).
+#[derive(Debug, Default)]
+struct Labels(Vec<(EntityType, &'static str, u64)>);
+
+impl Labels {
+    fn add(&mut self, entity: &EntityType, action: &'static str) {
+        match self
+            .0
+            .iter_mut()
+            .find(|(e, a, _)| *a == action && e.as_str() == entity.as_str())
+        {
+            Some(t) => t.2 += 1,
+            None => self.0.push((entity.clone(), action, 1)),
+        }
+    }
+}
+
 /// The result of deciding on all segments of one document.
 struct SegmentsDecision {
     /// When anything was transformed, per segment its new text, or `None` where it
@@ -574,12 +592,12 @@ struct SegmentsDecision {
 impl SegmentsDecision {
     /// Adds what the decision did to the findings telemetry counts: each applied action,
     /// and `block` for each entity type that blocked.
-    fn label_into(&self, labels: &mut Vec<(EntityType, &'static str)>) {
+    fn label_into(&self, labels: &mut Labels) {
         for a in &self.applied {
-            labels.push((a.entity.clone(), a.action.as_str()));
+            labels.add(&a.entity, a.action.as_str());
         }
         for r in self.blocked.iter().flatten() {
-            labels.push((EntityType::new(&r.entity), "block"));
+            labels.add(&EntityType::new(&r.entity), "block");
         }
     }
 
@@ -846,7 +864,7 @@ impl Pipeline {
         let started = Instant::now();
         let mut t = Timings::starting(started);
         let mut lookups: Vec<(CacheName, bool)> = Vec::new();
-        let mut found_labels: Vec<(EntityType, &'static str)> = Vec::new();
+        let mut found_labels = Labels::default();
         let result = self
             .scan_inner(
                 tenant,
@@ -886,7 +904,7 @@ impl Pipeline {
         direction: Direction,
         t: &mut Timings,
         lookups: &mut Vec<(CacheName, bool)>,
-        found_labels: &mut Vec<(EntityType, &'static str)>,
+        found_labels: &mut Labels,
     ) -> Result<ScanOutcome, PipelineError> {
         let found = self.detect_all(&[text], lookups).await?;
         let found: [Detected; 1] = found.try_into().unwrap_or_else(|_| [Detected::default()]);
@@ -939,10 +957,13 @@ impl Pipeline {
         tenant: &str,
         t: &Timings,
         lookups: &[(CacheName, bool)],
-        found_labels: &[(EntityType, &'static str)],
+        found_labels: &Labels,
     ) {
-        let findings: Vec<(&str, &str)> =
-            found_labels.iter().map(|(e, a)| (e.as_str(), *a)).collect();
+        let findings: Vec<(&str, &str, u64)> = found_labels
+            .0
+            .iter()
+            .map(|(e, a, n)| (e.as_str(), *a, *n))
+            .collect();
         let mut record: RequestRecord<'_> = record;
         record.stages = t.stages;
         record.cache = lookups;
@@ -1400,7 +1421,7 @@ impl Pipeline {
         }
         let mut t = Timings::starting(started);
         let mut lookups: Vec<(CacheName, bool)> = Vec::new();
-        let mut found_labels: Vec<(EntityType, &'static str)> = Vec::new();
+        let mut found_labels = Labels::default();
         let mut owed = Owed {
             pipeline: self,
             req: &req,
@@ -1454,7 +1475,7 @@ impl Pipeline {
         req: &PipelineRequest,
         t: &mut Timings,
         lookups: &mut Vec<(CacheName, bool)>,
-        found_labels: &mut Vec<(EntityType, &'static str)>,
+        found_labels: &mut Labels,
         model_out: &mut String,
         owed: &mut bool,
     ) -> Result<PipelineResponse, PipelineError> {

@@ -30,7 +30,7 @@
 //! let mut r = RequestRecord::new("/v1/chat/completions", "gpt-4o", 200, Duration::from_micros(850));
 //! r.stages[Stage::Detect.index()] = Some(Duration::from_micros(9));
 //! r.cache = &[(CacheName::Detection, true)];
-//! r.findings = &[("EMAIL_ADDRESS", "redact")];
+//! r.findings = &[("EMAIL_ADDRESS", "redact", 1)];
 //! metrics::with_local_recorder(&recorder, || telemetry.record(&r));
 //! let text = handle.render();
 //! assert!(text.contains("deepsentinel_findings_total{entity=\"EMAIL_ADDRESS\",action=\"redact\"} 1"));
@@ -203,8 +203,9 @@ pub struct RequestRecord<'a> {
     pub blocked: Option<&'static str>,
     /// Cache lookups and whether each hit.
     pub cache: &'a [(CacheName, bool)],
-    /// Findings as (entity type, action).
-    pub findings: &'a [(&'a str, &'a str)],
+    /// Findings counted by (entity type, action, how many): a request with many findings
+    /// of a few kinds passes a few entries (a pair given twice counts twice).
+    pub findings: &'a [(&'a str, &'a str, u64)],
     /// Tokens from the upstream's usage field: (prompt, completion).
     pub tokens: Option<(u64, u64)>,
     /// The tenant (counted per tenant when not empty and [`Telemetry::with_tenants`] is
@@ -725,8 +726,8 @@ impl Telemetry {
         for &(cache, hit) in r.cache {
             self.caches[cache as usize][usize::from(!hit)].increment(1);
         }
-        let findings = tally(r.findings);
-        for &(entity, action, n) in &findings {
+        let findings = r.findings;
+        for &(entity, action, n) in findings {
             self.count_finding(entity, action, n);
         }
         if let Some(direction) = r.blocked {
@@ -748,24 +749,8 @@ impl Telemetry {
             } else {
                 0
             };
-            self.count_tenant(r.tenant, outcome, &findings);
+            self.count_tenant(r.tenant, outcome, findings);
         }
-        self.monitor.record_tallied(r, &findings);
+        self.monitor.record(r);
     }
-}
-
-/// `(entity, action)` pairs counted: a request with many findings of a few kinds looks up
-/// each kind's counters once, not once per finding.
-fn tally<'a>(findings: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str, u64)> {
-    let mut out: Vec<(&str, &str, u64)> = Vec::new();
-    for &(entity, action) in findings {
-        match out
-            .iter_mut()
-            .find(|(e, a, _)| *e == entity && *a == action)
-        {
-            Some(t) => t.2 += 1,
-            None => out.push((entity, action, 1)),
-        }
-    }
-    out
 }

@@ -249,11 +249,7 @@ impl Monitor {
 
     /// Records one finished request.
     pub fn record(&self, r: &RequestRecord<'_>) {
-        self.record_tallied(r, &crate::tally(r.findings));
-    }
-
-    /// As [`Monitor::record`], with the findings already tallied by `(entity, action)`.
-    pub(crate) fn record_tallied(&self, r: &RequestRecord<'_>, findings: &[(&str, &str, u64)]) {
+        let findings = r.findings;
         let index = self.slot_now();
         let mut slots = self.lock();
         let slot = &mut slots[(index % SLOTS as u64) as usize];

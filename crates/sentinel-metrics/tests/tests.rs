@@ -23,10 +23,10 @@ fn a_request_renders_every_stage_and_counter_in_prometheus_form() {
     }
     r.cache = &[(CacheName::Detection, true), (CacheName::Response, false)];
     r.findings = &[
-        ("EMAIL_ADDRESS", "redact"),
-        ("US_SSN", "block"),
-        ("EMAIL_ADDRESS", "redact"),
-        ("EMAIL_ADDRESS", "mask"),
+        ("EMAIL_ADDRESS", "redact", 1),
+        ("US_SSN", "block", 1),
+        ("EMAIL_ADDRESS", "redact", 1),
+        ("EMAIL_ADDRESS", "mask", 1),
     ];
     r.tokens = Some((12, 30));
     r.blocked = Some("request");
@@ -180,7 +180,7 @@ fn requests_and_findings_are_counted_per_tenant_with_a_bounded_label() {
     let handle = recorder.handle();
     let telemetry =
         metrics::with_local_recorder(&recorder, || Telemetry::new(&[CHAT]).with_tenants(true));
-    let record = |tenant: &str, findings: &[(&str, &str)], blocked: bool, error: bool| {
+    let record = |tenant: &str, findings: &[(&str, &str, u64)], blocked: bool, error: bool| {
         let mut r = RequestRecord::new(CHAT, "m", 200, Duration::from_micros(100));
         r.tenant = tenant;
         r.findings = findings;
@@ -188,15 +188,15 @@ fn requests_and_findings_are_counted_per_tenant_with_a_bounded_label() {
         r.error = error.then_some(ErrorKind::UpstreamTimeout);
         metrics::with_local_recorder(&recorder, || telemetry.record(&r));
     };
-    record("acme", &[("EMAIL_ADDRESS", "redact")], false, false);
+    record("acme", &[("EMAIL_ADDRESS", "redact", 1)], false, false);
     record(
         "acme",
-        &[("EMAIL_ADDRESS", "redact"), ("US_SSN", "block")],
+        &[("EMAIL_ADDRESS", "redact", 1), ("US_SSN", "block", 1)],
         true,
         false,
     );
     record("globex", &[], false, true);
-    record("", &[("EMAIL_ADDRESS", "redact")], false, false);
+    record("", &[("EMAIL_ADDRESS", "redact", 1)], false, false);
     // Past 64 tenants, the rest share `other`.
     for i in 0..70 {
         record(&format!("t{i}"), &[], false, false);
