@@ -145,6 +145,10 @@ pub struct ServerSection {
     /// Milliseconds a client has to send its request head (default 10 000).
     #[serde(default)]
     pub header_read_timeout_ms: Option<u64>,
+    /// Milliseconds a request body may pause between two of its parts (default 30 000);
+    /// the whole body has `request_timeout_ms`. A client past either gets 408.
+    #[serde(default)]
+    pub body_read_timeout_ms: Option<u64>,
     /// Milliseconds a request may take, upstream included (default 600 000).
     #[serde(default)]
     pub request_timeout_ms: Option<u64>,

@@ -108,6 +108,8 @@ struct Live {
     max_body: usize,
     /// `[server] request_timeout_ms`.
     request_timeout: Duration,
+    /// `[server] body_read_timeout_ms`.
+    body_idle: Duration,
     /// The tenant of callers without a key (`tenant`, loopback callers when no key is
     /// configured).
     default_tenant: String,
@@ -145,6 +147,7 @@ impl Live {
                 .then_some(config.network.auth),
             max_body: s.max_body_bytes.unwrap_or(32 << 20),
             request_timeout: ms(s.request_timeout_ms, 600_000),
+            body_idle: ms(s.body_read_timeout_ms, 30_000),
             default_tenant: config.tenant().to_owned(),
             connections: ConnectionLimits {
                 header_read_timeout: ms(s.header_read_timeout_ms, 10_000),
@@ -1008,31 +1011,96 @@ fn models_path(path: &str) -> Option<String> {
     valid.then(|| format!("/models/{id}"))
 }
 
+/// Reads a request's body: at most `[server] max_body_bytes`, pausing at most
+/// `body_read_timeout_ms` between two parts and taking at most `request_timeout_ms` in
+/// all, so that a client that stops sending, or trickles a byte at a time, is answered
+/// 408 and its connection closed instead of held.
 async fn read_body(
-    max_body: usize,
+    live: &Live,
     req: Request<Incoming>,
 ) -> Result<(http::request::Parts, Bytes), Box<Response<GatewayBody>>> {
+    use http_body_util::BodyExt as _;
+    use hyper::body::Body as _;
+    let max_body = live.max_body;
     let (parts, body) = req.into_parts();
-    match Limited::new(body, max_body).collect().await {
-        Ok(b) => Ok((parts, b.to_bytes())),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(Box::new(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request_error",
-                "payload_too_large",
-                &format!("the body is larger than {max_body} bytes"),
-            )))
+    let mut body = std::pin::pin!(Limited::new(body, max_body));
+    // The whole body's deadline, set when the body first makes us wait.
+    let mut deadline: Option<std::time::Instant> = None;
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<bytes::BytesMut> = None;
+    loop {
+        // A part already received is taken without reading the clock or arming a timer.
+        let ready =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(body.as_mut().poll_frame(cx))).await;
+        let next = match ready {
+            std::task::Poll::Ready(next) => next,
+            std::task::Poll::Pending => {
+                let now = std::time::Instant::now();
+                let end = *deadline.get_or_insert(now + live.request_timeout);
+                let wait = live.body_idle.min(end.saturating_duration_since(now));
+                match tokio::time::timeout(wait, body.as_mut().frame()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        let mut r = error(
+                            StatusCode::REQUEST_TIMEOUT,
+                            "invalid_request_error",
+                            "body_read_timeout",
+                            "the request body did not arrive in time",
+                        );
+                        // The rest of the body will not be read: the connection cannot
+                        // carry another request.
+                        r.headers_mut().insert(
+                            http::header::CONNECTION,
+                            http::HeaderValue::from_static("close"),
+                        );
+                        return Err(Box::new(r));
+                    }
+                }
+            }
+        };
+        match next {
+            None => break,
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                match (&mut joined, &first) {
+                    (Some(all), _) => all.extend_from_slice(&data),
+                    (None, None) => first = Some(data),
+                    (None, Some(head)) => {
+                        let mut all = bytes::BytesMut::with_capacity(head.len() + data.len());
+                        all.extend_from_slice(head);
+                        all.extend_from_slice(&data);
+                        joined = Some(all);
+                    }
+                }
+            }
+            Some(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                return Err(Box::new(error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid_request_error",
+                    "payload_too_large",
+                    &format!("the body is larger than {max_body} bytes"),
+                )))
+            }
+            Some(Err(_)) => {
+                return Err(Box::new(error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "body_read_failed",
+                    "the request body could not be read",
+                )))
+            }
         }
-        Err(_) => Err(Box::new(error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "body_read_failed",
-            "the request body could not be read",
-        ))),
     }
+    let bytes = match joined {
+        Some(all) => all.freeze(),
+        None => first.unwrap_or_default(),
+    };
+    Ok((parts, bytes))
 }
 
 #[derive(Serialize)]
@@ -1326,7 +1394,7 @@ async fn answer<'s>(
         }
         _ => {}
     }
-    let (parts, body) = match read_body(live.max_body, req).await {
+    let (parts, body) = match read_body(live, req).await {
         Ok(x) => x,
         Err(r) => return *r,
     };

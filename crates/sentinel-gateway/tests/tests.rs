@@ -2164,3 +2164,89 @@ async fn a_reload_serves_a_renewed_certificate() {
     assert_eq!(healthy(trusting(&second)).await, Some(StatusCode::OK));
     shared.stop().await;
 }
+
+/// A client that stops sending its body, or trickles it, is answered 408 (an error JSON)
+/// and its connection closed: after `body_read_timeout_ms` of silence, or
+/// `request_timeout_ms` in all. A body sent in several parts within both is read whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_or_trickles_is_cut_off_with_408() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let gw = gateway(
+        "[server]\nbody_read_timeout_ms = 300\nrequest_timeout_ms = 1500\n",
+        false,
+    )
+    .await;
+    let addr = gw.url["http://".len()..].to_owned();
+    let body = chat("hello").to_string();
+    let head = |len: usize| {
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    // Sends `parts` of the body with `pause` between them, then reads to the end.
+    let send = |parts: Vec<Vec<u8>>, pause: Duration, len: usize| {
+        let (addr, head) = (addr.clone(), head(len));
+        async move {
+            let mut s = tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect");
+            s.write_all(head.as_bytes()).await.expect("head");
+            let started = std::time::Instant::now();
+            for p in parts {
+                if s.write_all(&p).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+            }
+            let mut answer = Vec::new();
+            let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer));
+            read.await
+                .expect("the gateway answers and closes")
+                .expect("read");
+            (
+                String::from_utf8_lossy(&answer).into_owned(),
+                started.elapsed(),
+            )
+        }
+    };
+    let bytes = body.as_bytes();
+
+    // Half the body, then nothing.
+    let (answer, took) = send(vec![bytes[..10].to_vec()], Duration::ZERO, bytes.len()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_read_timeout"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // A byte every 200 ms: never silent for 300 ms, but past the request's 1.5 s.
+    let trickle: Vec<Vec<u8>> = bytes.iter().map(|b| vec![*b]).collect();
+    let (answer, took) = send(trickle, Duration::from_millis(200), bytes.len()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(took >= Duration::from_millis(1400), "{took:?}");
+
+    // Three parts 100 ms apart: read whole and answered.
+    let thirds: Vec<Vec<u8>> = bytes
+        .chunks(bytes.len() / 3 + 1)
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    s.write_all(head(bytes.len()).as_bytes())
+        .await
+        .expect("head");
+    for p in thirds {
+        s.write_all(&p).await.expect("part");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut answer))
+        .await
+        .expect("answered")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
