@@ -9,7 +9,7 @@ use bytes::Bytes;
 use sentinel_metrics::MonitorSnapshot;
 use sentinel_policy::Reason;
 use sentinel_transport::sse::{SseEvent, SseParser};
-use sentinel_transport::wire::{anthropic, openai};
+use sentinel_transport::wire::{anthropic, openai, List};
 use sentinel_transport::{Priority, TransportError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -112,6 +112,43 @@ impl From<PipelineError> for ClientError {
                 other => ClientError::Transport(other),
             },
         }
+    }
+}
+
+/// Which page of a listing to read ([`SentinelClient::list_files`] and the other lists):
+/// the items after `after` (an id from the last page's [`List::last_id`]), at most `limit`
+/// of them; the provider's defaults for what is `None`.
+///
+/// [`List::last_id`]: sentinel_transport::wire::List::last_id
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    /// List the items after this id.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: Option<u32>,
+}
+
+impl Page {
+    /// The query string, with `after` under the name the provider gives it (`after` for
+    /// OpenAI, `after_id` for Anthropic); `None` when nothing is asked.
+    fn query(&self, after_name: &str) -> Result<Option<String>, ClientError> {
+        let mut parts = Vec::new();
+        if let Some(after) = &self.after {
+            let id = !after.is_empty()
+                && after
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !id {
+                return Err(ClientError::BadRequest(
+                    "`after` must be an id (letters, digits, `_`, `-`)".to_owned(),
+                ));
+            }
+            parts.push(format!("{after_name}={after}"));
+        }
+        if let Some(limit) = self.limit {
+            parts.push(format!("limit={limit}"));
+        }
+        Ok((!parts.is_empty()).then(|| parts.join("&")))
     }
 }
 
@@ -450,6 +487,26 @@ impl SentinelClient {
         self.stored(Route::BatchesRetrieve, id).await
     }
 
+    /// A page of the uploaded files (`GET /v1/files`); their names scanned as answers.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`]; an `after` that is not an id is [`ClientError::BadRequest`]
+    /// before anything is sent.
+    pub async fn list_files(&self, page: &Page) -> Result<List<openai::FileObject>, ClientError> {
+        self.listed(Route::FilesList, page.query("after")?).await
+    }
+
+    /// A page of the batches (`GET /v1/batches`): each batch's output and error files are
+    /// linked to the scope of the upload the batch came from, so reading them restores.
+    ///
+    /// # Errors
+    ///
+    /// See [`SentinelClient::list_files`].
+    pub async fn list_batches(&self, page: &Page) -> Result<List<openai::Batch>, ClientError> {
+        self.listed(Route::BatchesList, page.query("after")?).await
+    }
+
     async fn upload(
         &self,
         route: Route,
@@ -553,6 +610,18 @@ impl SentinelClient {
         req.body = serde_json::to_vec(body)
             .map_err(|e| ClientError::BadRequest(e.to_string()))?
             .into();
+        let response = self.pipeline.handle(req);
+        Self::parse_whole(response.await?.body)
+    }
+
+    /// The JSON answer of the listing `route` with `query`, parsed.
+    async fn listed<T: DeserializeOwned>(
+        &self,
+        route: Route,
+        query: Option<String>,
+    ) -> Result<T, ClientError> {
+        let mut req = self.request(route, Bytes::new(), &CallOptions::default());
+        req.query = query;
         let response = self.pipeline.handle(req);
         Self::parse_whole(response.await?.body)
     }
@@ -929,6 +998,24 @@ impl Responses<'_> {
             .await
             .map(drop)
     }
+
+    /// A page of the input a stored answer was made from
+    /// (`GET /v1/responses/{id}/input_items`), restored in its scope.
+    ///
+    /// # Errors
+    ///
+    /// See [`Responses::retrieve`]; an `after` that is not an id is
+    /// [`ClientError::BadRequest`].
+    pub async fn input_items(
+        &self,
+        id: &str,
+        page: &Page,
+    ) -> Result<openai::ItemList, ClientError> {
+        let mut req = self.0.on_resource(Route::ResponsesInputItems, id);
+        req.query = page.query("after")?;
+        let response = self.0.pipeline.handle(req);
+        SentinelClient::parse_whole(response.await?.body)
+    }
 }
 
 /// `client.conversations()` (OpenAI's Conversations API).
@@ -1098,6 +1185,23 @@ impl Messages<'_> {
             .call_stream(Route::Messages, &req, &CallOptions::default())
             .await
     }
+
+    /// Counts the tokens a request would take (`POST /v1/messages/count_tokens`): its
+    /// messages decided as for [`Messages::create`] first, so a count is never taken of
+    /// what the policy would not send. `max_tokens` is not part of a count: leave it
+    /// `None`.
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn count_tokens(
+        &self,
+        req: anthropic::MessagesRequest,
+    ) -> Result<anthropic::TokenCount, ClientError> {
+        self.0
+            .call(Route::MessagesCountTokens, &req, &CallOptions::default())
+            .await
+    }
 }
 
 /// `client.message_batches()` (Anthropic's Message Batches API).
@@ -1170,6 +1274,18 @@ impl MessageBatches<'_> {
             .stored_bytes(Route::MessagesBatchesDelete, id)
             .await
             .map(drop)
+    }
+
+    /// A page of the message batches (`GET /v1/messages/batches`), each `results_url`
+    /// made the gateway's own path. `after` is Anthropic's `after_id`.
+    ///
+    /// # Errors
+    ///
+    /// See [`SentinelClient::list_files`].
+    pub async fn list(&self, page: &Page) -> Result<List<anthropic::MessageBatch>, ClientError> {
+        self.0
+            .listed(Route::MessagesBatchesList, page.query("after_id")?)
+            .await
     }
 
     /// An ended batch's results, one per request: restored in the batch's scope and

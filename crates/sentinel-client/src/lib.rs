@@ -94,7 +94,7 @@ mod shared_vault;
 pub use client::blocking;
 pub use client::{
     AudioUpload, CallOptions, Chat, ChatCompletions, ClientError, Conversations, Embeddings,
-    EventStream, FileUpload, Messages, MicroBatchConfig, Responses, SentinelClient,
+    EventStream, FileUpload, Messages, MicroBatchConfig, Page, Responses, SentinelClient,
 };
 pub use config::{
     AuditSection, Auth, CacheSection, ConfigError, DetectionSection, DetectionSource,

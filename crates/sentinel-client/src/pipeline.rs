@@ -568,10 +568,13 @@ struct Labels(Vec<(EntityType, &'static str, u64)>);
 
 impl Labels {
     fn add(&mut self, entity: &EntityType, action: &'static str) {
+        // One recognizer's findings share their entity's allocation, and actions are
+        // constants: the addresses usually decide, the bytes otherwise.
+        let same = |a: &str, b: &str| std::ptr::eq(a, b) || a == b;
         match self
             .0
             .iter_mut()
-            .find(|(e, a, _)| *a == action && e.as_str() == entity.as_str())
+            .find(|(e, a, _)| same(a, action) && same(e.as_str(), entity.as_str()))
         {
             Some(t) => t.2 += 1,
             None => self.0.push((entity.clone(), action, 1)),

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sentinel_client::{
-    CallOptions, ClientError, MicroBatchConfig, PipelineRequest, Route, SentinelClient,
+    CallOptions, ClientError, MicroBatchConfig, Page, PipelineRequest, Route, SentinelClient,
     SentinelConfig,
 };
 use sentinel_transport::wire::{anthropic, openai};
@@ -2906,10 +2906,98 @@ async fn anthropic_message_batches_have_typed_calls() {
         results[2].result["error"]["error"]["message"],
         "SSN <US_SSN_1> is not accepted"
     );
+    let listed = batches.list(&Page::default()).await.expect("listed");
+    assert_eq!(listed.data.len(), 1);
+    assert!(!listed.has_more);
+    assert_eq!(
+        listed.data[0].results_url.as_deref(),
+        Some(format!("/v1/messages/batches/{}/results", created.id).as_str())
+    );
+    batches
+        .list(&Page {
+            after: Some("msgbatch_0".to_owned()),
+            limit: Some(5),
+        })
+        .await
+        .expect("listed");
+    assert!(up
+        .seen
+        .last("GET /v1/messages/batches?after_id=msgbatch_0&limit=5")
+        .is_some());
     batches.cancel(&created.id).await.expect("cancelled");
     batches.delete(&created.id).await.expect("deleted");
     let bad = batches.results("a/../b").await;
     assert!(matches!(bad, Err(ClientError::BadRequest(_))), "{bad:?}");
+
+    // Counting tokens decides the messages first: what is counted is what would be sent.
+    let count = c
+        .messages()
+        .count_tokens(
+            serde_json::from_value(json!({"model": "claude",
+                "messages": [{"role": "user", "content": said}]}))
+            .expect("a request"),
+        )
+        .await
+        .expect("a count");
+    assert_eq!(count.input_tokens, 3);
+    let counted =
+        String::from_utf8_lossy(&up.seen.last("/v1/messages/count_tokens").expect("sent"))
+            .into_owned();
+    assert!(!counted.contains("jane.doe"), "{counted}");
+}
+
+/// Listings and a stored answer's input, typed: files and batches by page, the
+/// input restored in the answer's scope; an `after` that is not an id is refused before
+/// anything is sent.
+#[tokio::test]
+async fn listings_and_input_items_have_typed_calls() {
+    let up = start().await;
+    let (c, _dir) = restoring_client(&up);
+    let said = "Mail jane.doe@example.com today.";
+    let uploaded = upload_one_request(&c, "m", said).await;
+    let files = c.list_files(&Page::default()).await.expect("files");
+    assert_eq!(files.data.len(), 1);
+    assert_eq!(Some(files.data[0].id.as_str()), uploaded["id"].as_str());
+    let batch = c
+        .create_batch(
+            serde_json::from_value(json!({"input_file_id": uploaded["id"],
+                "endpoint": "/v1/chat/completions", "completion_window": "24h"}))
+            .expect("a batch request"),
+        )
+        .await
+        .expect("a batch");
+    let batches = c
+        .list_batches(&Page {
+            after: None,
+            limit: Some(10),
+        })
+        .await
+        .expect("batches");
+    assert!(batches.data.iter().any(|b| b.id == batch.id), "{batches:?}");
+    assert!(up.seen.last("GET /v1/batches?limit=10").is_some());
+
+    // A stored (background) answer's input: it went up with a pseudonym.
+    let mut background = openai::ResponsesRequest::new("background", said);
+    background
+        .extra
+        .insert("background".to_owned(), Value::Bool(true));
+    let queued = c.responses().create(background).await.expect("queued");
+    let input = c
+        .responses()
+        .input_items(&queued.id, &Page::default())
+        .await
+        .expect("its input");
+    assert_eq!(input.data[0]["content"][0]["text"], said, "restored");
+
+    let calls = up.seen.calls.load(Ordering::SeqCst);
+    let bad = c
+        .list_files(&Page {
+            after: Some("x&purpose=batch".to_owned()),
+            limit: None,
+        })
+        .await;
+    assert!(matches!(bad, Err(ClientError::BadRequest(_))), "{bad:?}");
+    assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls, "nothing sent");
 }
 
 /// A request on a path `Route::other` admits, through the pipeline.

@@ -623,6 +623,11 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                 event(json!({"type": "message_stop"})),
             ])
         }
+        // A count of the words it was sent, so a test sees what was counted.
+        "/v1/messages/count_tokens" => {
+            let words = last_user_text(&v).split_whitespace().count();
+            full(200, &json!({"input_tokens": words}))
+        }
         "/v1/messages" => {
             let text = last_user_text(&v);
             if stream {

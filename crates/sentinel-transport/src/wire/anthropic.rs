@@ -74,6 +74,16 @@ pub struct Usage {
     pub extra: Extra,
 }
 
+/// `POST /v1/messages/count_tokens` response.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenCount {
+    /// The tokens the request's input would take.
+    pub input_tokens: u64,
+    /// Everything else.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
 /// `POST /v1/messages` response.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MessagesResponse {

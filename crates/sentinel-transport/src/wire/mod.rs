@@ -33,3 +33,25 @@ impl<P> Content<P> {
 
 /// Fields a type does not name, kept for the round trip.
 pub type Extra = serde_json::Map<String, Value>;
+
+/// A page of a listing (files, batches, message batches): OpenAI's and Anthropic's share
+/// the shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "T: serde::de::DeserializeOwned"))]
+pub struct List<T> {
+    /// The items of this page.
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
+    /// Whether there are more after it (ask again with `after` = [`List::last_id`]).
+    #[serde(default)]
+    pub has_more: bool,
+    /// The first item's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_id: Option<String>,
+    /// The last item's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_id: Option<String>,
+    /// Everything else (`object`).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
