@@ -605,6 +605,29 @@ impl Unread {
         }
     }
 
+    /// What a content part is, if it is not text: an image, audio or file part of the
+    /// OpenAI chat and Responses APIs or Anthropic's Messages API (a document that is not
+    /// given as text is a file).
+    fn of_part(p: &Value) -> Option<Unread> {
+        Some(match p.get("type").and_then(Value::as_str)? {
+            "image_url" | "input_image" | "image" => Unread::new(UNREAD_IMAGE),
+            "input_audio" => Unread::new(UNREAD_AUDIO),
+            // By id (Responses' `file_id`, chat's `file.file_id`), inline or by URL.
+            "input_file" => Unread::file(p, &["file_id"]),
+            "file" => Unread::file(p, &["file", "file_id"]),
+            // A PDF (inline, by URL or by file id); not a document given as text.
+            "document" => match p
+                .get("source")
+                .and_then(|s| s.get("type"))
+                .and_then(Value::as_str)
+            {
+                Some("text" | "content") => return None,
+                _ => Unread::file(p, &["source", "file_id"]),
+            },
+            _ => return None,
+        })
+    }
+
     /// A file part, with the id it names at `path` in `part`, if any.
     fn file(part: &Value, path: &[&str]) -> Unread {
         let id = path
@@ -812,6 +835,24 @@ impl Walk {
     }
 
     /// Every string leaf of `v` (objects' values and arrays' items).
+    /// Every string of a body no walker knows, as [`Walk::strings_under`], and the parts in
+    /// it that are not text ([`Unread::of_part`]), for the policy's `unread` rules.
+    fn anything(&mut self, v: &Value) {
+        match v {
+            Value::String(_) => self.here(),
+            Value::Array(items) => self.each(items, Walk::anything),
+            Value::Object(map) => {
+                if let Some(unread) = Unread::of_part(v) {
+                    self.out.unread.push(unread);
+                }
+                for (k, item) in map {
+                    self.under(Step::Field(k.clone()), |w| w.anything(item));
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn strings_under(&mut self, v: &Value) {
         match v {
             Value::String(_) => self.here(),
@@ -848,16 +889,12 @@ impl Walk {
 
     /// One content part.
     fn part(&mut self, p: &Value) {
+        // Parts that are not text: recorded for the policy, which can block them.
+        if let Some(unread) = Unread::of_part(p) {
+            self.out.unread.push(unread);
+            return;
+        }
         match p.get("type").and_then(Value::as_str) {
-            // Parts that are not text: recorded for the policy, which can block them
-            // (OpenAI chat and Responses, Anthropic).
-            Some("image_url" | "input_image" | "image") => {
-                self.out.unread.push(Unread::new(UNREAD_IMAGE));
-            }
-            Some("input_audio") => self.out.unread.push(Unread::new(UNREAD_AUDIO)),
-            // By id (Responses' `file_id`, chat's `file.file_id`), inline or by URL.
-            Some("input_file") => self.out.unread.push(Unread::file(p, &["file_id"])),
-            Some("file") => self.out.unread.push(Unread::file(p, &["file", "file_id"])),
             // Anthropic tool calls: the client's tools, server tools (web search), MCP.
             Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
                 self.at(p, &["input"], Walk::strings_under);
@@ -877,11 +914,7 @@ impl Walk {
             {
                 Some("text") => self.string(p, &["source", "data"]),
                 Some("content") => self.at(p, &["source", "content"], Walk::content),
-                // A PDF (inline, by URL or by file id).
-                _ => self
-                    .out
-                    .unread
-                    .push(Unread::file(p, &["source", "file_id"])),
+                _ => {}
             },
             // Text parts, OpenAI refusal parts, Anthropic thinking blocks; an Anthropic text
             // block's citations quote their sources.
@@ -1106,9 +1139,10 @@ impl Walk {
             | Route::MessagesBatchesCancel
             | Route::MessagesBatchesDelete
             | Route::MessagesBatchesResults => {}
-            // No walker knows this route's body: every string.
+            // No walker knows this route's body: every string, and the parts that are not
+            // text as the known routes name them.
             Route::Other(_) => {
-                w.strings_under(body);
+                w.anything(body);
                 return;
             }
             // Each request's parameters as a message request's, its `custom_id` left as it

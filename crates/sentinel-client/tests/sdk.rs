@@ -1831,6 +1831,20 @@ async fn content_that_is_not_text_is_on_record_and_can_be_blocked() {
         let route = req.route;
         assert_eq!(blocked(c.pipeline().handle(req).await), [kind], "{route:?}");
     }
+    // A route no walker knows (`other_routes = "scan"`): its parts that are not text are
+    // found wherever they sit.
+    let assistants = json!({"thread": {"messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is in this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}});
+    let other = elsewhere(
+        &c,
+        http::Method::POST,
+        "/v1/threads/runs",
+        None,
+        &assistants.to_string(),
+    )
+    .await;
+    assert_eq!(blocked(other), ["UNREAD_IMAGE"]);
     assert_eq!(up.seen.calls.load(Ordering::SeqCst), calls, "nothing sent");
     let text_only = json!({"model": "echo", "messages": [{"role": "user", "content": "hello"}]});
     assert!(answer(&c, Route::ChatCompletions, &text_only)
