@@ -139,6 +139,11 @@ pub struct ServerSection {
     /// The largest request body (default 32 MiB: long contexts, inline images).
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
+    /// The bodies of all requests being read or handled at once, together (default
+    /// 256 MiB, at least `max_body_bytes`): past it, a body waits for room as it arrives,
+    /// and is answered 503 when none comes within `body_read_timeout_ms`. Read at start.
+    #[serde(default)]
+    pub max_body_bytes_in_flight: Option<usize>,
     /// The largest request head (default 64 KiB).
     #[serde(default)]
     pub max_header_bytes: Option<usize>,

@@ -195,6 +195,20 @@ struct State {
     /// Set by [`Gateway::hurry_shutdown`]: a shutdown stops waiting.
     hurry: tokio::sync::watch::Sender<bool>,
     prometheus: Option<PrometheusHandle>,
+    /// Bytes of request bodies that may be held at once (`[server]
+    /// max_body_bytes_in_flight`), a permit a byte, taken as a body arrives and given back
+    /// when its request is answered.
+    bodies: Arc<tokio::sync::Semaphore>,
+}
+
+/// `[server] max_body_bytes_in_flight`: default 256 MiB, never below one body's limit (a
+/// body that can never fit would only ever wait), within the semaphore's range.
+fn body_budget(s: &ServerSection) -> usize {
+    let max_body = s.max_body_bytes.unwrap_or(32 << 20);
+    s.max_body_bytes_in_flight
+        .unwrap_or(256 << 20)
+        .max(max_body)
+        .min(tokio::sync::Semaphore::MAX_PERMITS)
 }
 
 /// The limiter's limits from `[server] max_concurrent` (default 1024; four times as many
@@ -269,8 +283,8 @@ pub struct Reloaded {
     /// upstream did: its answers are not the new upstream's).
     pub responses_rebuilt: bool,
     /// Sections of the file that differ from those in force but take effect only at a
-    /// restart (`audit`, `failure` for its audit stance, `server` for its listen address
-    /// and threads), so they were not applied.
+    /// restart (`audit`, `failure` for its audit stance, `server` for its listen address,
+    /// threads and body budget), so they were not applied.
     pub needs_restart: Vec<&'static str>,
 }
 
@@ -384,7 +398,12 @@ fn needs_restart(started: &SentinelConfig, file: &SentinelConfig) -> Vec<&'stati
     [
         ("audit", started.audit == file.audit),
         ("failure", started.failure.audit == file.failure.audit),
-        ("server", a.listen == b.listen && a.workers == b.workers),
+        (
+            "server",
+            a.listen == b.listen
+                && a.workers == b.workers
+                && body_budget(a) == body_budget(b),
+        ),
     ]
     .into_iter()
     .filter(|(_, same)| !same)
@@ -440,6 +459,7 @@ impl Gateway {
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 hurry: tokio::sync::watch::Sender::new(false),
                 prometheus,
+                bodies: Arc::new(tokio::sync::Semaphore::new(body_budget(&config.server))),
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
@@ -1014,11 +1034,22 @@ fn models_path(path: &str) -> Option<String> {
 /// Reads a request's body: at most `[server] max_body_bytes`, pausing at most
 /// `body_read_timeout_ms` between two parts and taking at most `request_timeout_ms` in
 /// all, so that a client that stops sending, or trickles a byte at a time, is answered
-/// 408 and its connection closed instead of held.
+/// 408 and its connection closed instead of held. Each part takes its bytes from
+/// `budget` (`max_body_bytes_in_flight`) before it is kept: the permits come back with
+/// the body, to be held until the request is answered; a part that finds no room within
+/// `body_read_timeout_ms` is answered 503.
 async fn read_body(
     live: &Live,
+    budget: &Arc<tokio::sync::Semaphore>,
     req: Request<Incoming>,
-) -> Result<(http::request::Parts, Bytes), Box<Response<GatewayBody>>> {
+) -> Result<
+    (
+        http::request::Parts,
+        Bytes,
+        Option<tokio::sync::OwnedSemaphorePermit>,
+    ),
+    Box<Response<GatewayBody>>,
+> {
     use http_body_util::BodyExt as _;
     use hyper::body::Body as _;
     let max_body = live.max_body;
@@ -1028,6 +1059,7 @@ async fn read_body(
     let mut deadline: Option<std::time::Instant> = None;
     let mut first: Option<Bytes> = None;
     let mut joined: Option<bytes::BytesMut> = None;
+    let mut held: Option<tokio::sync::OwnedSemaphorePermit> = None;
     loop {
         // A part already received is taken without reading the clock or arming a timer.
         let ready =
@@ -1064,6 +1096,11 @@ async fn read_body(
                 let Ok(data) = frame.into_data() else {
                     continue;
                 };
+                let taken = take_budget(budget, data.len(), live.body_idle).await?;
+                match &mut held {
+                    Some(h) => h.merge(taken),
+                    None => held = Some(taken),
+                }
                 match (&mut joined, &first) {
                     (Some(all), _) => all.extend_from_slice(&data),
                     (None, None) => first = Some(data),
@@ -1100,7 +1137,41 @@ async fn read_body(
         Some(all) => all.freeze(),
         None => first.unwrap_or_default(),
     };
-    Ok((parts, bytes))
+    Ok((parts, bytes, held))
+}
+
+/// `len` bytes of the body budget: at once when there is room (no timer), else waiting
+/// at most `wait` for requests to finish; 503 `overloaded` when none do.
+async fn take_budget(
+    budget: &Arc<tokio::sync::Semaphore>,
+    len: usize,
+    wait: Duration,
+) -> Result<tokio::sync::OwnedSemaphorePermit, Box<Response<GatewayBody>>> {
+    // A part is at most `max_body_bytes`, which the budget is never below; a part over
+    // `u32::MAX` bytes (never, from hyper) takes that much.
+    let n = u32::try_from(len).unwrap_or(u32::MAX);
+    if let Ok(p) = Arc::clone(budget).try_acquire_many_owned(n) {
+        return Ok(p);
+    }
+    match tokio::time::timeout(wait, Arc::clone(budget).acquire_many_owned(n)).await {
+        Ok(Ok(p)) => Ok(p),
+        // Timed out, or (never) closed.
+        _ => {
+            let mut r = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "overloaded",
+                "request bodies in flight fill the gateway's memory budget; retry later",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            Err(Box::new(r))
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -1394,7 +1465,8 @@ async fn answer<'s>(
         }
         _ => {}
     }
-    let (parts, body) = match read_body(live, req).await {
+    // Held until this request is answered: its body's share of the budget.
+    let (parts, body, _held) = match read_body(live, &state.bodies, req).await {
         Ok(x) => x,
         Err(r) => return *r,
     };

@@ -2250,3 +2250,90 @@ async fn a_body_that_stalls_or_trickles_is_cut_off_with_408() {
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+/// `max_body_bytes_in_flight`: while one client holds most of the budget with a body it is
+/// still sending, another body that finds no room within `body_read_timeout_ms` gets 503
+/// `overloaded` (with Retry-After); once the first request is answered its share comes
+/// back and the same body goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_flight_share_a_memory_budget() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let gw = gateway(
+        "[server]\nmax_body_bytes = 65536\nmax_body_bytes_in_flight = 65536\n\
+         body_read_timeout_ms = 300\nrequest_timeout_ms = 2000\n",
+        false,
+    )
+    .await;
+    let addr = gw.url["http://".len()..].to_owned();
+    let head = |len: usize| {
+        format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    // A body of `len` bytes, valid JSON: a chat request padded with spaces.
+    let body = |len: usize| {
+        let mut b = chat("hello").to_string();
+        b.push_str(&" ".repeat(len - b.len()));
+        b
+    };
+    let answer_of = |mut s: tokio::net::TcpStream| async move {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer));
+        let _ = read.await.expect("answered");
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+
+    // The holder: 50 KB sent, then a byte every 100 ms (never idle for 300 ms).
+    let big = body(60_000);
+    let mut holder = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    holder
+        .write_all(format!("{}{}", head(big.len()), &big[..50_000]).as_bytes())
+        .await
+        .expect("send");
+    let trickle = tokio::spawn(async move {
+        for b in big[50_000..].bytes().take(30) {
+            if holder.write_all(&[b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        answer_of(holder).await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // No room for 30 KB more: 503, retry later.
+    let other = body(30_000);
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    s.write_all(format!("{}{other}", head(other.len())).as_bytes())
+        .await
+        .expect("send");
+    let refused = answer_of(s).await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("\"overloaded\""), "{refused}");
+    assert!(
+        refused.to_ascii_lowercase().contains("retry-after: 1"),
+        "{refused}"
+    );
+
+    // The holder is cut off at its request timeout; its share comes back.
+    let cut = trickle.await.expect("the holder");
+    assert!(cut.starts_with("HTTP/1.1 408"), "{cut}");
+    let mut s = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    s.write_all(
+        format!(
+            "{}{other}",
+            head(other.len()).replace("HTTP/1.1\r\n", "HTTP/1.1\r\nConnection: close\r\n")
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("send");
+    let served = answer_of(s).await;
+    assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+}
