@@ -329,18 +329,18 @@ async fn a_responses_chain_restores_pseudonyms_from_earlier_turns() {
     assert_eq!(text, quoted);
 }
 
-/// With both the response cache's level and the shared vault on, a replica holds one
-/// connection to Redis, not one per use.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_response_cache_and_the_vault_share_one_connection() {
-    let redis = RedisServer::start();
-    let up = start().await;
+/// A client with the response cache's Redis level and the shared vault both on, and a
+/// policy that pseudonymizes (its file in the directory returned).
+fn cache_and_vault_client(
+    up: &Upstream,
+    redis: &RedisServer,
+) -> (SentinelClient, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tmp");
     std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
     let policy = dir.path().join("policy.toml");
     std::fs::write(&policy, TOKENS).expect("write");
     let c = client(
-        &up,
+        up,
         &format!(
             "[policy]\nfile = \"{}\"\n[cache]\nresponse = true\nredis_url = \"{}\"\n\
              redis_key_env = \"{SHARED}\"\nredis_timeout_ms = 500\nshare_vault = true\n",
@@ -348,6 +348,16 @@ async fn the_response_cache_and_the_vault_share_one_connection() {
             redis.url()
         ),
     );
+    (c, dir)
+}
+
+/// With both the response cache's level and the shared vault on, a replica holds one
+/// connection to Redis, not one per use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_response_cache_and_the_vault_share_one_connection() {
+    let redis = RedisServer::start();
+    let up = start().await;
+    let (c, _dir) = cache_and_vault_client(&up, &redis);
     // An answer cached, and a conversation's scope written.
     let (hit, _) = ask(&c).await;
     assert!(!hit);
@@ -422,19 +432,7 @@ async fn a_batch_uploaded_on_one_replica_is_restored_on_another() {
 async fn cache_sizes_show_what_is_held_and_a_shared_level_going_down() {
     let mut redis = RedisServer::start();
     let up = start().await;
-    let dir = tempfile::tempdir().expect("tmp");
-    std::env::set_var(SHARED, "the replicas' shared secret, 32 characters or more");
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(&policy, TOKENS).expect("write");
-    let c = client(
-        &up,
-        &format!(
-            "[policy]\nfile = \"{}\"\n[cache]\nresponse = true\nredis_url = \"{}\"\n\
-             redis_key_env = \"{SHARED}\"\nredis_timeout_ms = 500\nshare_vault = true\n",
-            policy.display(),
-            redis.url()
-        ),
-    );
+    let (c, _dir) = cache_and_vault_client(&up, &redis);
     let sizes = |c: &SentinelClient| {
         c.pipeline()
             .cache_sizes()

@@ -400,9 +400,7 @@ fn needs_restart(started: &SentinelConfig, file: &SentinelConfig) -> Vec<&'stati
         ("failure", started.failure.audit == file.failure.audit),
         (
             "server",
-            a.listen == b.listen
-                && a.workers == b.workers
-                && body_budget(a) == body_budget(b),
+            a.listen == b.listen && a.workers == b.workers && body_budget(a) == body_budget(b),
         ),
     ]
     .into_iter()
