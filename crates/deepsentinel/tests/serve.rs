@@ -979,11 +979,29 @@ fn the_gateway_archives_rotated_audit_files_and_shows_the_log_in_its_metrics() {
         series(&page, "deepsentinel_audit_unwritten_total"),
         Some(0.0)
     );
-    // Other values read at the scrape: requests in flight, the detection cache's size.
+    // Other values read at the scrape: requests in flight, the detection cache's size,
+    // and the bytes of a body still arriving.
     assert!(
         series(&page, "deepsentinel_inflight_requests").is_some(),
         "{page}"
     );
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    std::io::Write::write_all(
+        &mut slow,
+        format!(
+            "POST /v1/sentinel/scan HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{}",
+            " ".repeat(600)
+        )
+        .as_bytes(),
+    )
+    .expect("send");
+    std::thread::sleep(Duration::from_millis(200));
+    let (_, held) = get(port, "/metrics").expect("metrics");
+    assert!(
+        series(&held, "deepsentinel_body_bytes_in_flight").is_some_and(|n| n >= 600.0),
+        "{held}"
+    );
+    drop(slow);
     for name in ["bytes", "entries"] {
         let gauge = format!("deepsentinel_cache_{name}{{cache=\"detection\"}}");
         assert!(series(&page, &gauge).is_some(), "{gauge} in {page}");

@@ -199,6 +199,8 @@ struct State {
     /// max_body_bytes_in_flight`), a permit a byte, taken as a body arrives and given back
     /// when its request is answered.
     bodies: Arc<tokio::sync::Semaphore>,
+    /// The budget `bodies` started with.
+    bodies_budget: usize,
 }
 
 /// `[server] max_body_bytes_in_flight`: default 256 MiB, never below one body's limit (a
@@ -458,6 +460,7 @@ impl Gateway {
                 hurry: tokio::sync::watch::Sender::new(false),
                 prometheus,
                 bodies: Arc::new(tokio::sync::Semaphore::new(body_budget(&config.server))),
+                bodies_budget: body_budget(&config.server),
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
@@ -1203,11 +1206,13 @@ struct Stats {
 /// flight, the caches' sizes and shared levels, the audit log's health.
 fn publish_state(state: &State, live: &Live) {
     use sentinel_metrics::names::{
-        label, CACHE_BYTES, CACHE_DEGRADED, CACHE_ENTRIES, INFLIGHT_REQUESTS,
+        label, BODY_BYTES_IN_FLIGHT, CACHE_BYTES, CACHE_DEGRADED, CACHE_ENTRIES, INFLIGHT_REQUESTS,
     };
     #[allow(clippy::cast_precision_loss)] // counts far below 2^53
     let f = |n: u64| n as f64;
     metrics::gauge!(INFLIGHT_REQUESTS).set(f(state.limiter.running() as u64));
+    let held = state.bodies_budget - state.bodies.available_permits().min(state.bodies_budget);
+    metrics::gauge!(BODY_BYTES_IN_FLIGHT).set(f(held as u64));
     for c in live.pipeline.cache_sizes() {
         if let Some(bytes) = c.bytes {
             metrics::gauge!(CACHE_BYTES, label::CACHE => c.cache).set(f(bytes));

@@ -357,6 +357,11 @@ pub fn describe() {
     describe_gauge!(POOL_CONNECTIONS, "Open upstream connections.");
     describe_counter!(UPSTREAM_RETRIES_TOTAL, "Upstream retries by reason.");
     describe_gauge!(INFLIGHT_REQUESTS, "Requests in flight.");
+    describe_gauge!(
+        BODY_BYTES_IN_FLIGHT,
+        Unit::Bytes,
+        "Bytes of request bodies held now, of the in-flight budget."
+    );
     describe_counter!(
         OVERLOADED_TOTAL,
         "Requests refused by the concurrency limit."

@@ -33,6 +33,9 @@ pub const CIRCUIT_TRANSITIONS_TOTAL: &str = "deepsentinel_upstream_circuit_trans
 pub const POOL_CONNECTIONS: &str = "deepsentinel_upstream_pool_connections";
 /// Upstream retries, by `upstream` and `reason` (`connect`, `status`).
 pub const UPSTREAM_RETRIES_TOTAL: &str = "deepsentinel_upstream_retries_total";
+/// Bytes of request bodies held now, of `[server] max_body_bytes_in_flight` (read at each
+/// scrape).
+pub const BODY_BYTES_IN_FLIGHT: &str = "deepsentinel_body_bytes_in_flight";
 /// Requests in flight.
 pub const INFLIGHT_REQUESTS: &str = "deepsentinel_inflight_requests";
 /// Requests refused because the concurrency limit's queue was full or timed out, by
@@ -97,6 +100,7 @@ pub const ALL: &[&str] = &[
     POOL_CONNECTIONS,
     UPSTREAM_RETRIES_TOTAL,
     INFLIGHT_REQUESTS,
+    BODY_BYTES_IN_FLIGHT,
     OVERLOADED_TOTAL,
     TOKENS_TOTAL,
     AUDIT_DROPPED_TOTAL,
