@@ -771,7 +771,11 @@ fn gone(pid: u32) -> bool {
 #[test]
 #[allow(clippy::zombie_processes)] // reason: the first gateway is waited on, the second stopped
 fn sigusr2_hands_over_to_a_new_process_without_failing_a_request() {
-    let (mut old, port, dir) = start_serve();
+    // Small files moved to an archive as they rotate: both processes' archivers run, one
+    // after the other (the old one's finishes its move before it lets the log go).
+    let (mut old, port, dir) = start_serve_with(Some(
+        "[audit]\ndir = \"./deepsentinel-audit\"\nmax_file_bytes = 65536\narchive_dir = \"./archive\"\n",
+    ));
     let _reaper = Reaper(old.id(), dir.path().join("deepsentinel-audit"));
     let load = scan_load(dir.path(), port, 5);
     std::thread::sleep(Duration::from_millis(1200));
@@ -817,13 +821,31 @@ fn sigusr2_hands_over_to_a_new_process_without_failing_a_request() {
     // Both wrote to the same stderr, which ends once both are gone.
     let log = stderr_of(&mut old);
     assert!(!log.contains("ERROR"), "{log}");
-    let (code, report) = run(&["audit", "verify", audit.to_str().expect("utf-8")]);
+    let archive = dir.path().join("archive");
+    let (code, report) = run(&[
+        "audit",
+        "verify",
+        archive.to_str().expect("utf-8"),
+        audit.to_str().expect("utf-8"),
+    ]);
     assert_eq!(code, Some(0), "{report}");
     // One record per scan: those the load generator counted, and at most the eight it
     // still had in flight when it stopped counting.
-    let records: u64 = std::fs::read_dir(&audit)
-        .expect("dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
+    let files = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .expect("dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        files(&archive)
+            .iter()
+            .any(|p| p.extension().is_some_and(|x| x == "jsonl")),
+        "rotated files were archived"
+    );
+    let records: u64 = files(&archive)
+        .into_iter()
+        .chain(files(&audit))
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .map(|p| std::fs::read_to_string(p).expect("read").lines().count() as u64)
         .sum();
