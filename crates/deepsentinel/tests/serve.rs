@@ -970,6 +970,7 @@ fn series(page: &str, name: &str) -> Option<f64> {
 fn the_gateway_archives_rotated_audit_files_and_shows_the_log_in_its_metrics() {
     let config = "[audit]\ndir = \"./log\"\nmax_file_bytes = 4096\narchive_dir = \"./archive\"\n";
     let (mut child, port, dir) = start_serve_with(Some(config));
+    let _reaper = Reaper(child.id(), dir.path().join("log"));
     let body = r#"{"text": "write to jane.doe@example.com"}"#;
     let deadline = Instant::now() + Duration::from_secs(20);
     let page = loop {
@@ -1063,6 +1064,7 @@ fn a_failing_audit_log_shows_in_the_metrics() {
         log.path().display()
     );
     let (mut child, port, _dir) = start_serve_with(Some(&config));
+    let _reaper = Reaper(child.id(), log.path().to_owned());
     let deadline = Instant::now() + Duration::from_secs(20);
     let page = loop {
         let (status, answer) =
@@ -1093,6 +1095,7 @@ fn anchors_the_gateway_logs_catch_a_log_cut_short_with_its_head() {
     let config = "[audit]\ndir = \"./log\"\nanchor_interval_seconds = 1\n";
     let (mut child, port, dir) =
         start_serve_logging(Some(config), "info", &["--log-format", "json"]);
+    let _reaper = Reaper(child.id(), dir.path().join("log"));
     for round in 0..2 {
         for i in 0..5 {
             let body = format!(r#"{{"text": "round {round} request {i}"}}"#);
