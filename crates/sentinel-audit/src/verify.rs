@@ -110,6 +110,44 @@ fn value_after<'l>(line: &'l str, key: &str) -> Option<&'l str> {
     None
 }
 
+/// Where an anchor [`verify_anchored`] checks was kept, for the break that names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kept {
+    /// Given by the caller: kept outside the log.
+    Outside,
+    /// The log's own `audit.head`.
+    Head,
+}
+
+impl Kept {
+    /// Why record `record` does not match an anchor kept here.
+    fn differs(self, record: u64) -> String {
+        match self {
+            Kept::Outside => format!(
+                "differs from the anchor kept outside the log for record {record}: the log \
+                 was rewritten at or before this record"
+            ),
+            Kept::Head => format!(
+                "record {record} does not match the committed head ({HEAD}): the log was \
+                 rewritten at or before it"
+            ),
+        }
+    }
+
+    /// Why a log of `held` records falls short of an anchor of `records` kept here.
+    fn truncated(self, records: u64, held: u64) -> String {
+        match self {
+            Kept::Outside => format!(
+                "truncated: an anchor kept outside the log records {records} records, the \
+                 files hold {held}"
+            ),
+            Kept::Head => format!(
+                "truncated: the head records {records} committed records, the files hold {held}"
+            ),
+        }
+    }
+}
+
 /// The outcome of [`verify`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -135,9 +173,9 @@ impl VerifyReport {
 /// Checks the chain across every `audit-NNNNNN.jsonl` file in `dir`: the files are
 /// numbered from 1 without gaps, each record's `prev` is the SHA-256 of the line before it
 /// (the last line of the previous file for a file's first record), sequence numbers run
-/// without gaps, and the head file's record count is reached (a truncated tail). A torn
-/// last line of a file is reported as a warning when the chain continues from the record
-/// before it.
+/// without gaps, and the record the head file names is there with the head's hash (a
+/// truncated tail, an edit of that record). A torn last line of a file is reported as a
+/// warning when the chain continues from the record before it.
 ///
 /// # Errors
 ///
@@ -215,8 +253,19 @@ pub fn verify_all(dirs: &[&Path]) -> Result<VerifyReport, Error> {
 ///
 /// A directory or a file cannot be read.
 pub fn verify_anchored(dirs: &[&Path], anchors: &[Anchor]) -> Result<VerifyReport, Error> {
-    let mut anchors: Vec<&Anchor> = anchors.iter().filter(|a| a.records > 0).collect();
-    anchors.sort_by_key(|a| a.records);
+    // The last directory's head is one more anchor, kept beside the log: it catches a
+    // tail cut off at a line boundary, and an edit of the record it names.
+    let head = dirs
+        .last()
+        .and_then(|d| std::fs::read_to_string(d.join(HEAD)).ok())
+        .and_then(|text| Anchor::parse_line(&text));
+    let mut anchors: Vec<(&Anchor, Kept)> = anchors
+        .iter()
+        .map(|a| (a, Kept::Outside))
+        .chain(head.iter().map(|a| (a, Kept::Head)))
+        .filter(|(a, _)| a.records > 0)
+        .collect();
+    anchors.sort_by_key(|(a, _)| a.records);
     let mut next_anchor = anchors.iter().peekable();
     let mut files = Vec::new();
     for dir in dirs {
@@ -293,21 +342,17 @@ pub fn verify_anchored(dirs: &[&Path], anchors: &[Anchor]) -> Result<VerifyRepor
             prev = LineHash::of(line);
             seq += 1;
             report.records += 1;
-            while let Some(a) = next_anchor.next_if(|a| a.records == seq) {
-                report.anchors += 1;
+            while let Some((a, kept)) = next_anchor.next_if(|(a, _)| a.records == seq) {
+                report.anchors += usize::from(*kept == Kept::Outside);
                 if a.hash != prev.as_str() {
-                    report.first_break = broken(format!(
-                        "differs from the anchor kept outside the log for record {}: the log \
-                         was rewritten at or before this record",
-                        seq - 1
-                    ));
+                    report.first_break = broken(kept.differs(seq - 1));
                     return Ok(report);
                 }
             }
         }
     }
-    if let Some(a) = next_anchor.next() {
-        report.anchors += 1;
+    if let Some((a, kept)) = next_anchor.next() {
+        report.anchors += usize::from(*kept == Kept::Outside);
         report.first_break = Some(Break {
             file: files
                 .last()
@@ -315,37 +360,8 @@ pub fn verify_anchored(dirs: &[&Path], anchors: &[Anchor]) -> Result<VerifyRepor
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             line: 0,
-            reason: format!(
-                "truncated: an anchor kept outside the log records {} records, the files hold {seq}",
-                a.records
-            ),
+            reason: kept.truncated(a.records, seq),
         });
-        return Ok(report);
-    }
-    let Some(dir) = dirs.last() else {
-        return Ok(report);
-    };
-    if let Ok(text) = std::fs::read_to_string(dir.join(HEAD)) {
-        let head: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-        let committed = head["records"].as_u64().unwrap_or(0);
-        if committed > seq {
-            let file = files
-                .last()
-                .and_then(|(_, p)| p.file_name())
-                .map(|n| n.to_string_lossy().into_owned());
-            report.first_break = Some(Break {
-                file: file.unwrap_or_default(),
-                line: 0,
-                reason: format!("truncated: the head records {committed} committed records, the files hold {seq}"),
-            });
-        } else if committed == seq && head["hash"].as_str() != Some(prev.as_str()) && committed > 0
-        {
-            report.first_break = Some(Break {
-                file: HEAD.to_owned(),
-                line: 0,
-                reason: "the last record does not match the committed head".to_owned(),
-            });
-        }
     }
     Ok(report)
 }
