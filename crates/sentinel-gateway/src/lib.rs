@@ -45,7 +45,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -64,8 +64,8 @@ use sentinel_client::{
 use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
 use sentinel_policy::{Direction, PolicySet};
 use sentinel_transport::{
-    HttpTransport, LimitConfig, OutboundRequest, Priority, PriorityLimiter, Transport,
-    TransportError,
+    HttpTransport, LimitConfig, OutboundRequest, Priority, PriorityLimiter, ResponseBody,
+    Transport, TransportError,
 };
 
 /// The body of every gateway response.
@@ -1032,17 +1032,18 @@ fn models_path(path: &str) -> Option<String> {
     valid.then(|| format!("/models/{id}"))
 }
 
-/// Reads a request's body: at most `[server] max_body_bytes`, pausing at most
-/// `body_read_timeout_ms` between two parts and taking at most `request_timeout_ms` in
-/// all, so that a client that stops sending, or trickles a byte at a time, is answered
-/// 408 and its connection closed instead of held. Each part takes its bytes from
-/// `budget` (`max_body_bytes_in_flight`) before it is kept: the permits come back with
-/// the body, to be held until the request is answered; a part that finds no room within
-/// `body_read_timeout_ms` is answered 503.
+/// Reads a request's body ([`ResponseBody`], as the transport reads answers): at most
+/// `[server] max_body_bytes`, pausing at most `body_read_timeout_ms` between two parts and
+/// done `request_timeout_ms` after the request began, so that a client that stops sending,
+/// or trickles a byte at a time, is answered 408 and its connection closed instead of
+/// held. Each part takes its bytes from `budget` (`max_body_bytes_in_flight`) before it is
+/// kept: the permits come back with the body, to be held until the request is answered;
+/// a part that finds no room within `body_read_timeout_ms` is answered 503.
 async fn read_body(
     live: &Live,
     budget: &Arc<tokio::sync::Semaphore>,
     req: Request<Incoming>,
+    started: std::time::Instant,
 ) -> Result<
     (
         http::request::Parts,
@@ -1051,72 +1052,31 @@ async fn read_body(
     ),
     Box<Response<GatewayBody>>,
 > {
-    use http_body_util::BodyExt as _;
-    use hyper::body::Body as _;
     let max_body = live.max_body;
     let (parts, body) = req.into_parts();
-    let mut body = std::pin::pin!(Limited::new(body, max_body));
-    // The whole body's deadline, set when the body first makes us wait.
-    let mut deadline: Option<std::time::Instant> = None;
+    let deadline = tokio::time::Instant::from_std(started) + live.request_timeout;
+    let mut body = ResponseBody::new(
+        body,
+        live.body_idle,
+        deadline,
+        live.request_timeout,
+        max_body,
+    );
     let mut first: Option<Bytes> = None;
     let mut joined: Option<bytes::BytesMut> = None;
     let mut held: Option<tokio::sync::OwnedSemaphorePermit> = None;
-    loop {
-        // A part already received is taken without reading the clock or arming a timer.
-        let ready =
-            std::future::poll_fn(|cx| std::task::Poll::Ready(body.as_mut().poll_frame(cx))).await;
-        let next = match ready {
-            std::task::Poll::Ready(next) => next,
-            std::task::Poll::Pending => {
-                let now = std::time::Instant::now();
-                let end = *deadline.get_or_insert(now + live.request_timeout);
-                let wait = live.body_idle.min(end.saturating_duration_since(now));
-                match tokio::time::timeout(wait, body.as_mut().frame()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        let mut r = error(
-                            StatusCode::REQUEST_TIMEOUT,
-                            "invalid_request_error",
-                            "body_read_timeout",
-                            "the request body did not arrive in time",
-                        );
-                        // The rest of the body will not be read: the connection cannot
-                        // carry another request.
-                        r.headers_mut().insert(
-                            http::header::CONNECTION,
-                            http::HeaderValue::from_static("close"),
-                        );
-                        return Err(Box::new(r));
-                    }
-                }
+    while let Some(part) = body.chunk().await {
+        let data = match part {
+            Ok(data) => data,
+            Err(TransportError::IdleTimeout { .. } | TransportError::TotalTimeout { .. }) => {
+                return Err(closing(error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "invalid_request_error",
+                    "body_read_timeout",
+                    "the request body did not arrive in time",
+                )));
             }
-        };
-        match next {
-            None => break,
-            Some(Ok(frame)) => {
-                let Ok(data) = frame.into_data() else {
-                    continue;
-                };
-                let taken = take_budget(budget, data.len(), live.body_idle).await?;
-                match &mut held {
-                    Some(h) => h.merge(taken),
-                    None => held = Some(taken),
-                }
-                match (&mut joined, &first) {
-                    (Some(all), _) => all.extend_from_slice(&data),
-                    (None, None) => first = Some(data),
-                    (None, Some(head)) => {
-                        let mut all = bytes::BytesMut::with_capacity(head.len() + data.len());
-                        all.extend_from_slice(head);
-                        all.extend_from_slice(&data);
-                        joined = Some(all);
-                    }
-                }
-            }
-            Some(Err(e))
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
+            Err(TransportError::BodyTooLarge { .. }) => {
                 return Err(Box::new(error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "invalid_request_error",
@@ -1124,13 +1084,28 @@ async fn read_body(
                     &format!("the body is larger than {max_body} bytes"),
                 )))
             }
-            Some(Err(_)) => {
+            Err(_) => {
                 return Err(Box::new(error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request_error",
                     "body_read_failed",
                     "the request body could not be read",
                 )))
+            }
+        };
+        let taken = take_budget(budget, data.len(), live.body_idle).await?;
+        match &mut held {
+            Some(h) => h.merge(taken),
+            None => held = Some(taken),
+        }
+        match (&mut joined, &first) {
+            (Some(all), _) => all.extend_from_slice(&data),
+            (None, None) => first = Some(data),
+            (None, Some(head)) => {
+                let mut all = bytes::BytesMut::with_capacity(head.len() + data.len());
+                all.extend_from_slice(head);
+                all.extend_from_slice(&data);
+                joined = Some(all);
             }
         }
     }
@@ -1139,6 +1114,14 @@ async fn read_body(
         None => first.unwrap_or_default(),
     };
     Ok((parts, bytes, held))
+}
+
+/// `r`, closing its connection: the rest of the request's body will not be read, so the
+/// connection cannot carry another request.
+fn closing(mut r: Response<GatewayBody>) -> Box<Response<GatewayBody>> {
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Box::new(r)
 }
 
 /// `len` bytes of the body budget: at once when there is room (no timer), else waiting
@@ -1166,11 +1149,7 @@ async fn take_budget(
             );
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            r.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
-            Err(Box::new(r))
+            Err(closing(r))
         }
     }
 }
@@ -1294,6 +1273,8 @@ struct Count<'s> {
     by: Tally,
     /// The caller's tenant once its key is known (empty before: a refused key has none).
     tenant: &'s str,
+    /// When the request's head was read: its body's deadline counts from here.
+    started: std::time::Instant,
 }
 
 async fn route(
@@ -1308,6 +1289,7 @@ async fn route(
     let mut count = Count {
         by: Tally::Here,
         tenant: "",
+        started,
     };
     let response = answer(&state, &live, req, &path, peer, &mut count).await;
     let error = match count.by {
@@ -1469,7 +1451,7 @@ async fn answer<'s>(
         _ => {}
     }
     // Held until this request is answered: its body's share of the budget.
-    let (parts, body, _held) = match read_body(live, &state.bodies, req).await {
+    let (parts, body, _held) = match read_body(live, &state.bodies, req, count.started).await {
         Ok(x) => x,
         Err(r) => return *r,
     };

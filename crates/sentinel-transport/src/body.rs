@@ -12,7 +12,9 @@ use tokio::time::Instant;
 
 use crate::TransportError;
 
-/// A response body arriving from an upstream.
+/// A body arriving over HTTP, read with idle and total deadlines and a size cap: an
+/// upstream's answer, or (through [`ResponseBody::new`]) a caller's request body, which a
+/// gateway reads the same way.
 #[derive(Debug)]
 pub struct ResponseBody {
     inner: Option<Incoming>,
@@ -26,7 +28,9 @@ pub struct ResponseBody {
 }
 
 impl ResponseBody {
-    pub(crate) fn new(
+    /// Reads `inner` with at most `idle` between two frames, until `deadline` (`total`
+    /// after its exchange began, named in the timeout error), and at most `limit` bytes.
+    pub fn new(
         inner: Incoming,
         idle: Duration,
         deadline: Instant,
