@@ -134,11 +134,7 @@ impl Page {
     fn query(&self, after_name: &str) -> Result<Option<String>, ClientError> {
         let mut parts = Vec::new();
         if let Some(after) = &self.after {
-            let id = !after.is_empty()
-                && after
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            if !id {
+            if !crate::segments::is_id(after) {
                 return Err(ClientError::BadRequest(
                     "`after` must be an id (letters, digits, `_`, `-`)".to_owned(),
                 ));

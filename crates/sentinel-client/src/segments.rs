@@ -132,6 +132,16 @@ pub enum Route {
     Other(OtherMethod),
 }
 
+/// Whether `s` is a provider's id as the routes take one (`file-abc`, `resp_1`): letters,
+/// digits, `_` and `-`, at most 128 of them. What else would be put in a path or a query
+/// could step out of it (`../`, `&`).
+pub(crate) fn is_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// The method of a [`Route::Other`] request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OtherMethod {
@@ -428,13 +438,6 @@ impl Route {
     /// assert_eq!(Route::of(&Method::GET, "/v1/responses/../models"), None);
     /// ```
     pub fn of<'p>(method: &http::Method, path: &'p str) -> Option<(Route, Option<&'p str>)> {
-        let valid = |id: &str| {
-            !id.is_empty()
-                && id.len() <= 128
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        };
         Route::ALL.into_iter().find_map(|r| {
             if r.method() != *method {
                 return None;
@@ -450,7 +453,7 @@ impl Route {
             let rest = path.strip_prefix(head)?;
             let segment = |s: &'p str| s.split_at(s.find('/').unwrap_or(s.len()));
             let (id, after) = segment(rest);
-            if !valid(id) {
+            if !is_id(id) {
                 return None;
             }
             match tail.find('{') {
@@ -459,7 +462,7 @@ impl Route {
                     let (middle, tail) = (&tail[..brace], &tail[brace + "{item_id}".len()..]);
                     let (item, end) = segment(after.strip_prefix(middle)?);
                     let resource = &rest[..id.len() + middle.len() + item.len()];
-                    (valid(item) && end == tail).then_some((r, Some(resource)))
+                    (is_id(item) && end == tail).then_some((r, Some(resource)))
                 }
             }
         })
