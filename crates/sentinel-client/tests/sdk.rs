@@ -1498,10 +1498,7 @@ fn the_blocking_client_works_without_a_runtime() {
         r.output_text(),
         "The SSN on file is <US_SSN_1>, mail <EMAIL_ADDRESS_1>."
     );
-    let mut background = openai::ResponsesRequest::new("background", "hello");
-    background
-        .extra
-        .insert("background".to_owned(), Value::Bool(true));
+    let background = background_request("hello");
     let queued = client.response(background).expect("queued");
     let fetched = client.stored_response(&queued.id).expect("fetched");
     assert_eq!(
@@ -2215,10 +2212,7 @@ async fn the_responses_api_has_typed_calls() {
     assert_eq!(second.output_text(), format!("Earlier you said: {said}"));
 
     // A background answer: queued, fetched restored, cancelled, deleted.
-    let mut background = openai::ResponsesRequest::new("background", said);
-    background
-        .extra
-        .insert("background".to_owned(), Value::Bool(true));
+    let background = background_request(said);
     let queued = c.responses().create(background).await.expect("queued");
     assert_eq!(queued.status, "queued");
     let want = format!("You said: {said} The SSN on file is <US_SSN_1>.");
@@ -2339,6 +2333,13 @@ fn first_file_lines(up: &Upstream) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSONL line"))
         .collect()
+}
+
+/// A Responses API request the fake upstream answers in the background (`resp_bg_N`).
+fn background_request(input: &str) -> openai::ResponsesRequest {
+    let mut r = openai::ResponsesRequest::new("background", input);
+    r.extra.insert("background".to_owned(), Value::Bool(true));
+    r
 }
 
 /// Uploads, through `c`'s pipeline, a batch's input file of one chat request asking
@@ -2991,10 +2992,7 @@ async fn listings_and_input_items_have_typed_calls() {
     assert!(up.seen.last("GET /v1/batches?limit=10").is_some());
 
     // A stored (background) answer's input: it went up with a pseudonym.
-    let mut background = openai::ResponsesRequest::new("background", said);
-    background
-        .extra
-        .insert("background".to_owned(), Value::Bool(true));
+    let background = background_request(said);
     let queued = c.responses().create(background).await.expect("queued");
     let input = c
         .responses()
