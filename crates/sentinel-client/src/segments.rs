@@ -838,31 +838,28 @@ impl Walk {
     }
 
     /// Every string leaf of `v` (objects' values and arrays' items).
+    fn strings_under(&mut self, v: &Value) {
+        self.strings_and_parts(v, false);
+    }
+
     /// Every string of a body no walker knows, as [`Walk::strings_under`], and the parts in
     /// it that are not text ([`Unread::of_part`]), for the policy's `unread` rules.
     fn anything(&mut self, v: &Value) {
-        match v {
-            Value::String(_) => self.here(),
-            Value::Array(items) => self.each(items, Walk::anything),
-            Value::Object(map) => {
-                if let Some(unread) = Unread::of_part(v) {
-                    self.out.unread.push(unread);
-                }
-                for (k, item) in map {
-                    self.under(Step::Field(k.clone()), |w| w.anything(item));
-                }
-            }
-            _ => {}
-        }
+        self.strings_and_parts(v, true);
     }
 
-    fn strings_under(&mut self, v: &Value) {
+    /// Every string leaf of `v`; with `parts`, each object that is a part not of text
+    /// noted as unread too.
+    fn strings_and_parts(&mut self, v: &Value, parts: bool) {
         match v {
             Value::String(_) => self.here(),
-            Value::Array(items) => self.each(items, Walk::strings_under),
+            Value::Array(items) => self.each(items, |w, item| w.strings_and_parts(item, parts)),
             Value::Object(map) => {
+                if parts {
+                    self.out.unread.extend(Unread::of_part(v));
+                }
                 for (k, item) in map {
-                    self.under(Step::Field(k.clone()), |w| w.strings_under(item));
+                    self.under(Step::Field(k.clone()), |w| w.strings_and_parts(item, parts));
                 }
             }
             _ => {}
