@@ -450,6 +450,7 @@ impl Gateway {
                 .and_then(|stage| config.build_from(shared, stage, policy.clone()))
                 .map_err(|e| GatewayError::Config(e.to_string()))?,
         );
+        let bodies_budget = body_budget(&config.server);
         Ok(Gateway {
             state: Arc::new(State {
                 live: ArcSwap::from_pointee(Live::new(
@@ -459,8 +460,8 @@ impl Gateway {
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 hurry: tokio::sync::watch::Sender::new(false),
                 prometheus,
-                bodies: Arc::new(tokio::sync::Semaphore::new(body_budget(&config.server))),
-                bodies_budget: body_budget(&config.server),
+                bodies: Arc::new(tokio::sync::Semaphore::new(bodies_budget)),
+                bodies_budget,
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
