@@ -6,6 +6,26 @@ use crate::finding::Finding;
 /// Hold-back used when the detector cannot bound its reach (a custom unbounded pattern).
 pub const DEFAULT_HOLD_BACK: usize = 16 * 1024;
 
+/// The longest value still open at the end of the text that a scanner waits for whole,
+/// past its hold-back: a run of printable ASCII (keys, tokens, JWTs, URLs, addresses) or a
+/// PEM block begun and not yet ended. A longer one is reported as the hold-back sees it.
+pub const OPEN_VALUE_LIMIT: usize = 16 * 1024;
+
+/// The markers of a PEM block (a private key's, whose body spans lines).
+const PEM_BEGIN: &[u8] = b"-----BEGIN ";
+const PEM_END: &[u8] = b"-----END ";
+/// How far before new text to look for markers: more than the longest end line.
+const PEM_LOOK_BACK: usize = 64;
+
+/// Where the last complete PEM end line in `text` ends (`-----END `, a label, `-----`).
+fn last_pem_end(text: &[u8]) -> Option<usize> {
+    memchr::memmem::rfind_iter(text, PEM_END).find_map(|at| {
+        let label = &text[at + PEM_END.len()..];
+        let dashes = memchr::memmem::find(label, b"-----")?;
+        (!label[..dashes].contains(&b'\n')).then_some(at + PEM_END.len() + dashes + 5)
+    })
+}
+
 /// Invalid UTF-8 in a byte stream, at an absolute byte offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid UTF-8 at byte offset {offset}")]
@@ -20,15 +40,21 @@ pub struct StreamUtf8Error {
 /// # Hold-back
 ///
 /// A finding is reported once the text has run `hold_back` bytes past where it starts
-/// (or at [`finish`](StreamScanner::finish)); the scanner keeps at most about three
-/// hold-backs of text. The default hold-back is twice the detector's
+/// (or at [`finish`](StreamScanner::finish)), and not while a value the text's end may
+/// still extend is open: a run of printable ASCII reaching the end of what arrived (an API
+/// key, a JWT, a URL, an e-mail address in the making) or a PEM block begun and not ended,
+/// up to [`OPEN_VALUE_LIMIT`]. Text before such a value is settled; the value waits whole
+/// however short the hold-back, so a token longer than the hold-back is not cut into a
+/// released head and a held tail. The scanner keeps at most about three hold-backs of text
+/// besides an open value. The default hold-back is twice the detector's
 /// [`max_reach`](Detector::max_reach) (the longest match plus the context read around it),
 /// which makes the result equal to a one-shot scan. When the reach is unbounded, as for the
 /// built-in catalogue (e-mail addresses, URLs and API keys have no fixed maximum length),
 /// it is [`DEFAULT_HOLD_BACK`] (16 KiB), and the result equals a one-shot scan for every
 /// value up to half of that long. A smaller hold-back
 /// ([`with_hold_back`](StreamScanner::with_hold_back)) reports sooner but may miss or cut
-/// a value longer than half of it that straddles a chunk boundary.
+/// a value longer than half of it that straddles a chunk boundary and holds spaces or
+/// text beyond ASCII (an open printable run or PEM block is waited for, as above).
 ///
 /// # Example: chunks give the one-shot findings
 ///
@@ -56,6 +82,10 @@ pub struct StreamScanner<D> {
     hold_back: usize,
     pending: Vec<u8>,
     found: Vec<Finding>,
+    /// Absolute offset where the run of printable ASCII at the end of the text begins.
+    run_from: usize,
+    /// Absolute offset of a PEM block's `-----BEGIN ` not yet followed by its end.
+    pem_from: Option<usize>,
 }
 
 impl<D: Detector> StreamScanner<D> {
@@ -77,6 +107,8 @@ impl<D: Detector> StreamScanner<D> {
             hold_back: hold_back.max(64),
             pending: Vec::new(),
             found: Vec::new(),
+            run_from: 0,
+            pem_from: None,
         }
     }
 
@@ -97,14 +129,19 @@ impl<D: Detector> StreamScanner<D> {
 
     /// Feeds a chunk; findings that are now final are appended to `out`.
     pub fn feed(&mut self, chunk: &str, out: &mut Vec<Finding>) {
+        let before = self.buf.len();
         self.buf.push_str(chunk);
-        let frontier = self.position().saturating_sub(self.hold_back);
+        self.follow_open_values(before);
+        let mut frontier = self.position().saturating_sub(self.hold_back);
+        if let Some(open) = self.open_from() {
+            frontier = frontier.min(open).max(self.emitted_to);
+        }
         // Rescan only after the frontier has moved by half a hold-back, so a stream of tiny
         // chunks costs a bounded number of passes per byte.
         if frontier < self.emitted_to + self.hold_back / 2 {
             return;
         }
-        self.emit(frontier, out);
+        let frontier = self.emit(frontier, out);
         let keep_from = frontier.saturating_sub(self.hold_back).max(self.base);
         let mut cut = keep_from - self.base;
         while !self.buf.is_char_boundary(cut) {
@@ -165,10 +202,60 @@ impl<D: Detector> StreamScanner<D> {
         }
     }
 
-    /// Scans the buffer and reports findings starting in `emitted_to..frontier`.
-    fn emit(&mut self, frontier: usize, out: &mut Vec<Finding>) {
+    /// Follows what the text from `buf[from..]` opened or closed: the printable run at
+    /// the end, and PEM blocks (a marker cut between chunks is found whole; a block is
+    /// closed once its `-----END ...-----` line has arrived).
+    fn follow_open_values(&mut self, from: usize) {
+        let bytes = self.buf.as_bytes();
+        if let Some(i) = bytes[from..].iter().rposition(|b| !b.is_ascii_graphic()) {
+            self.run_from = self.base + from + i + 1;
+        }
+        let look = from.saturating_sub(PEM_LOOK_BACK);
+        let region = &bytes[look..];
+        let begin = memchr::memmem::rfind(region, PEM_BEGIN);
+        match last_pem_end(region) {
+            Some(closed) => {
+                self.pem_from = begin.filter(|&b| b >= closed).map(|b| self.base + look + b);
+            }
+            None => {
+                if let Some(b) = begin {
+                    self.pem_from = self.pem_from.or(Some(self.base + look + b));
+                }
+            }
+        }
+    }
+
+    /// Where the earliest value still open at the end of the text begins, if one is
+    /// (within [`OPEN_VALUE_LIMIT`]).
+    fn open_from(&self) -> Option<usize> {
+        let end = self.position();
+        let within = |at: usize| end - at <= OPEN_VALUE_LIMIT;
+        let run = Some(self.run_from).filter(|&at| at < end && within(at));
+        let pem = self.pem_from.filter(|&at| within(at));
+        match (run, pem) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Scans the buffer and reports findings starting in `emitted_to..frontier`, less
+    /// any that runs past the frontier: it waits, with everything after its start, for
+    /// what follows to decide between it and what it overlaps there (a token glued to a
+    /// PEM block that has not ended). Returns where reporting stopped.
+    fn emit(&mut self, frontier: usize, out: &mut Vec<Finding>) -> usize {
         self.found.clear();
         self.detector.scan_into(&self.buf, &mut self.found);
+        let mut frontier = frontier;
+        while let Some(start) = self
+            .found
+            .iter()
+            .map(|f| (self.base + f.start, self.base + f.end))
+            .filter(|&(start, end)| start >= self.emitted_to && start < frontier && end > frontier)
+            .map(|(start, _)| start)
+            .min()
+        {
+            frontier = start;
+        }
         for f in &self.found {
             let start = self.base + f.start;
             if start >= self.emitted_to && start < frontier {
@@ -180,5 +267,6 @@ impl<D: Detector> StreamScanner<D> {
             }
         }
         self.emitted_to = frontier;
+        frontier
     }
 }

@@ -75,3 +75,91 @@ fn memory_stays_bounded() {
     s.finish(&mut out).expect("ok");
     assert_eq!(out.len(), 500 * 100);
 }
+
+/// Feeds `text` `by` bytes at a time through a scanner with `hold_back`, and notes the
+/// most text the scanner had settled while part of `value` was still to come.
+fn settled_before_end(
+    text: &str,
+    value: &str,
+    hold_back: usize,
+    by: usize,
+) -> (Vec<sentinel_detect::Finding>, usize) {
+    let at = text.find(value).expect("the value is in the text");
+    let mut s = StreamScanner::with_hold_back(detector(), hold_back);
+    let mut out = Vec::new();
+    let mut settled = 0;
+    let mut fed = 0;
+    while fed < text.len() {
+        let mut end = (fed + by).min(text.len());
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        s.feed(&text[fed..end], &mut out);
+        fed = end;
+        if fed < at + value.len() {
+            settled = settled.max(s.settled());
+        }
+    }
+    s.finish(&mut out).expect("complete");
+    (out, settled)
+}
+
+/// A value longer than a short hold-back is waited for whole: a token, a JWT or a PEM
+/// block (whose body spans lines) is found as a one-shot scan finds it, and none of it is
+/// settled before its end has arrived, so a stream releases none of it early.
+#[test]
+fn values_longer_than_the_hold_back_are_waited_for_whole() {
+    let mut rng = sentinel_detect::testgen::Rng::new(7);
+    let jwt = sentinel_detect::testgen::jwt(&mut rng);
+    let pem = sentinel_detect::testgen::private_key(&mut rng);
+    assert!(
+        jwt.len() > 64 && pem.len() > 64 * 4,
+        "{} {}",
+        jwt.len(),
+        pem.len()
+    );
+    // Glued to each other, the one-shot scan decides between the two where they overlap;
+    // the stream waits for the block's end to decide alike.
+    let glued = format!("{jwt}{pem}");
+    for value in [jwt.as_str(), pem.as_str(), glued.as_str()] {
+        let text = format!(
+            "Here it is: {value} and that is all. 東京 {}",
+            "more prose ".repeat(20)
+        );
+        let at = text.find(value).expect("value");
+        for by in [1, 3, 17, 200] {
+            let (found, settled) = settled_before_end(&text, value, 64, by);
+            assert_eq!(found, detector().scan(&text), "{by} bytes a chunk");
+            assert!(
+                settled <= at,
+                "settled {settled} of a value at {at} ({by} bytes a chunk)"
+            );
+        }
+    }
+    // Prose beyond ASCII does not wait for a space: it settles as the hold-back passes.
+    let prose = "東京の天気は晴れです。".repeat(40);
+    let mut s = StreamScanner::with_hold_back(detector(), 64);
+    let mut out = Vec::new();
+    for c in prose.chars() {
+        s.feed(c.encode_utf8(&mut [0; 4]), &mut out);
+    }
+    assert!(
+        s.settled() + 2 * 64 >= prose.len(),
+        "{} of {}",
+        s.settled(),
+        prose.len()
+    );
+}
+
+/// A printable run or an unended PEM block longer than the limit is not waited for.
+#[test]
+fn an_open_value_is_waited_for_up_to_the_limit() {
+    let run = "x".repeat(sentinel_detect::OPEN_VALUE_LIMIT + 1000);
+    let mut s = StreamScanner::with_hold_back(detector(), 64);
+    let mut out = Vec::new();
+    for piece in run.as_bytes().chunks(100) {
+        s.feed(std::str::from_utf8(piece).expect("ascii"), &mut out);
+    }
+    assert!(s.settled() > 0);
+    assert!(s.position() - s.settled() <= sentinel_detect::OPEN_VALUE_LIMIT + 3 * 64);
+}
