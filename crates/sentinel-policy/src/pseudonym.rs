@@ -295,6 +295,13 @@ fn email_surrogate(id: &str) -> String {
     format!("user-{id}@example.com")
 }
 
+/// Whether `s` has the form [`email_surrogate`] gives.
+pub(crate) fn is_email_surrogate(s: &str) -> bool {
+    s.strip_prefix("user-")
+        .and_then(|rest| rest.strip_suffix("@example.com"))
+        .is_some_and(|id| id.len() == ID_LEN)
+}
+
 /// A value's bytes with the positions of its digits and letters, so enciphered characters
 /// go back where the originals were and separators stay.
 struct Layout {

@@ -230,6 +230,39 @@ fn tool_call_arguments_are_restored_as_valid_json() {
     drop(p);
 }
 
+/// Two addresses written without a space between them go up as two surrogates run
+/// together, and come back as the caller wrote them, whole and streamed.
+#[test]
+fn e_mail_surrogates_run_together_restore() {
+    let p = policy("");
+    let text = "write to jane.doe@example.comops-team@example.org today";
+    let ctx = DecisionContext::request("acme").with_scope("glued");
+    let out = pseudonymized(&p, text, &ctx);
+    assert!(
+        !out.contains("jane.doe") && !out.contains("ops-team"),
+        "{out}"
+    );
+    let restorer = p
+        .restorer(&DecisionContext::response("acme").with_scope("glued"))
+        .expect("restorer");
+    let whole = restorer.restore(&out);
+    assert_eq!(whole.text, text);
+    assert_eq!(whole.stats.restored, 2);
+    let mut s = restorer.stream();
+    let mut got: String = out
+        .as_bytes()
+        .chunks(2)
+        .map(|c| s.push(std::str::from_utf8(c).expect("ascii")))
+        .collect();
+    got.push_str(&s.finish().0);
+    assert_eq!(got, text);
+    // A surrogate of another scope run into text stays as it is.
+    let other = p
+        .restorer(&DecisionContext::response("acme").with_scope("elsewhere"))
+        .expect("restorer");
+    assert_eq!(other.restore(&out).text, out);
+}
+
 #[test]
 fn streamed_answers_restore_wherever_the_chunks_split() {
     let p = policy("");
