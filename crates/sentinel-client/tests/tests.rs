@@ -4,4 +4,5 @@ mod outcomes;
 mod sdk;
 #[cfg(feature = "redis")]
 mod shared_cache;
+mod streams;
 mod upstream;

@@ -83,13 +83,20 @@ fn full(status: u16, v: &Value) -> hyper::Response<Body> {
 }
 
 fn sse(events: Vec<String>) -> hyper::Response<Body> {
+    sse_paced(events, Some(Duration::from_millis(1)))
+}
+
+/// `events` as a stream, `pace` apart (or as fast as they are taken).
+fn sse_paced(events: Vec<String>, pace: Option<Duration>) -> hyper::Response<Body> {
     let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(8);
     tokio::spawn(async move {
         for e in events {
             if tx.send_data(Bytes::from(e)).await.is_err() {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            if let Some(pace) = pace {
+                tokio::time::sleep(pace).await;
+            }
         }
     });
     let mut r = hyper::Response::new(body.boxed());
@@ -777,7 +784,10 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             let tokens_of =
                 |t: &str| logprobs.then(|| json!({"content": tokens(t), "refusal": null}));
             if stream {
-                let mut events: Vec<String> = pieces(&text, 3)
+                // `echo-by-N` streams its echo N bytes at a time, unpaced, the others
+                // three bytes a millisecond.
+                let by = model.strip_prefix("echo-by-").and_then(|n| n.parse().ok());
+                let mut events: Vec<String> = pieces(&text, by.unwrap_or(3))
                     .into_iter()
                     .map(|p| {
                         format!(
@@ -793,7 +803,7 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
                 ));
                 events.push("data: [DONE]\n\n".to_owned());
-                return sse(events);
+                return sse_paced(events, by.is_none().then(|| Duration::from_millis(1)));
             }
             full(
                 200,
