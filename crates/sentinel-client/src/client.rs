@@ -1163,9 +1163,21 @@ impl Messages<'_> {
         &self,
         req: anthropic::MessagesRequest,
     ) -> Result<anthropic::MessagesResponse, ClientError> {
-        self.0
-            .call(Route::Messages, &req, &CallOptions::default())
-            .await
+        self.create_with(req, &CallOptions::default()).await
+    }
+
+    /// Creates a message with options (a conversation of the caller's, whose pseudonyms
+    /// later turns restore; priority).
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create_with(
+        &self,
+        req: anthropic::MessagesRequest,
+        opts: &CallOptions,
+    ) -> Result<anthropic::MessagesResponse, ClientError> {
+        self.0.call(Route::Messages, &req, opts).await
     }
 
     /// Streams a message.
@@ -1177,9 +1189,20 @@ impl Messages<'_> {
         &self,
         req: anthropic::MessagesRequest,
     ) -> Result<EventStream<anthropic::StreamEvent>, ClientError> {
-        self.0
-            .call_stream(Route::Messages, &req, &CallOptions::default())
-            .await
+        self.create_stream_with(req, &CallOptions::default()).await
+    }
+
+    /// Streams a message with options, as [`Messages::create_with`].
+    ///
+    /// # Errors
+    ///
+    /// See [`ClientError`].
+    pub async fn create_stream_with(
+        &self,
+        req: anthropic::MessagesRequest,
+        opts: &CallOptions,
+    ) -> Result<EventStream<anthropic::StreamEvent>, ClientError> {
+        self.0.call_stream(Route::Messages, &req, opts).await
     }
 
     /// Counts the tokens a request would take (`POST /v1/messages/count_tokens`): its
