@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use sentinel_client::{CallOptions, SentinelClient};
-use sentinel_transport::wire::{openai, Content};
+use sentinel_transport::wire::{anthropic, openai, Content};
 use serde_json::json;
 
 use crate::sdk::config;
@@ -93,43 +93,110 @@ fn client(up: &Upstream, rules: &str, dir: &std::path::Path) -> SentinelClient {
     SentinelClient::new(&config(up, &extra)).expect("client")
 }
 
-fn chat(model: &str, text: &str) -> openai::ChatCompletionRequest {
-    serde_json::from_value(json!({"model": model, "messages": [{"role": "user", "content": text}]}))
-        .expect("request")
+/// The API a case goes through.
+#[derive(Clone, Copy, Debug)]
+enum Api {
+    Chat,
+    Responses,
+    Messages,
 }
 
-/// The echo of `text`, whole, then streamed `by` bytes at a time.
+/// The echo of `text` through `api`, whole, then streamed `by` bytes an event, and for
+/// the Responses API the whole text its `.done` event carries.
 async fn whole_and_streamed(
     c: &SentinelClient,
+    api: Api,
     text: &str,
     by: usize,
     opts: &CallOptions,
-) -> (String, String) {
-    let answer = c
-        .chat()
-        .completions()
-        .create_with(chat("echo", text), opts)
-        .await
-        .expect("answer");
-    let whole = match &answer.choices[0].message.content {
-        Content::Text(s) => s.clone(),
-        other => panic!("{other:?}"),
-    };
-    let mut stream = c
-        .chat()
-        .completions()
-        .create_stream(chat(&format!("echo-by-{by}"), text), opts)
-        .await
-        .expect("stream");
+) -> (String, String, Option<String>) {
+    let model = format!("echo-by-{by}");
     let mut streamed = String::new();
-    while let Some(chunk) = stream.next().await {
-        if let Some(choice) = chunk.expect("chunk").choices.first() {
-            if let Content::Text(t) = &choice.delta.content {
-                streamed.push_str(t);
+    match api {
+        Api::Chat => {
+            let req: openai::ChatCompletionRequest = serde_json::from_value(
+                json!({"model": model, "messages": [{"role": "user", "content": text}]}),
+            )
+            .expect("request");
+            let answer = c
+                .chat()
+                .completions()
+                .create_with(req.clone(), opts)
+                .await
+                .expect("answer");
+            let whole = match &answer.choices[0].message.content {
+                Content::Text(s) => s.clone(),
+                other => panic!("{other:?}"),
+            };
+            let mut stream = c
+                .chat()
+                .completions()
+                .create_stream(req, opts)
+                .await
+                .expect("stream");
+            while let Some(chunk) = stream.next().await {
+                if let Some(choice) = chunk.expect("chunk").choices.first() {
+                    if let Content::Text(t) = &choice.delta.content {
+                        streamed.push_str(t);
+                    }
+                }
             }
+            (whole, streamed, None)
+        }
+        Api::Responses => {
+            let req: openai::ResponsesRequest =
+                serde_json::from_value(json!({"model": model, "input": text})).expect("request");
+            let whole = c
+                .responses()
+                .create_with(req.clone(), opts)
+                .await
+                .expect("answer")
+                .output_text();
+            let mut stream = c
+                .responses()
+                .create_stream(req, opts)
+                .await
+                .expect("stream");
+            let mut done = None;
+            while let Some(event) = stream.next().await {
+                let event = event.expect("event");
+                match event.kind.as_str() {
+                    "response.output_text.delta" => {
+                        streamed.push_str(event.delta.as_deref().unwrap_or_default());
+                    }
+                    "response.output_text.done" => done = event.text,
+                    _ => {}
+                }
+            }
+            (whole, streamed, done)
+        }
+        Api::Messages => {
+            let req: anthropic::MessagesRequest = serde_json::from_value(json!({
+                "model": model, "max_tokens": 100, "messages": [{"role": "user", "content": text}]
+            }))
+            .expect("request");
+            let whole = c
+                .messages()
+                .create_with(req.clone(), opts)
+                .await
+                .expect("message")
+                .content
+                .iter()
+                .filter_map(|b| b.text.clone())
+                .collect();
+            let mut stream = c
+                .messages()
+                .create_stream_with(req, opts)
+                .await
+                .expect("stream");
+            while let Some(event) = stream.next().await {
+                if let Some(d) = event.expect("event").delta {
+                    streamed.push_str(d.text.as_deref().unwrap_or_default());
+                }
+            }
+            (whole, streamed, None)
         }
     }
-    (whole, streamed)
 }
 
 /// Values the answer carries are redacted (numbered), masked or hashed alike whether the
@@ -174,22 +241,41 @@ fn a_streamed_answer_reads_as_the_whole_one() {
         ..ProptestConfig::default()
     });
     let case = std::sync::atomic::AtomicUsize::new(0);
-    let result = runner.run(&(prompt(), 1usize..12), |(text, by)| {
+    let apis = prop::sample::select(vec![Api::Chat, Api::Responses, Api::Messages]);
+    let result = runner.run(&(prompt(), 1usize..12, apis), |(text, by, api)| {
         // A conversation of its own per case: one scope would gather every case's
         // pseudonyms.
         let n = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         rt.block_on(async {
-            let (whole, streamed) =
-                whole_and_streamed(&answers, &text, by, &CallOptions::default()).await;
-            prop_assert_eq!(&streamed, &whole, "answer policy, {} bytes a piece", by);
+            let (whole, streamed, done) =
+                whole_and_streamed(&answers, api, &text, by, &CallOptions::default()).await;
+            prop_assert_eq!(
+                &streamed,
+                &whole,
+                "{:?}, answer policy, {} bytes a piece",
+                api,
+                by
+            );
+            if let Some(done) = done {
+                prop_assert_eq!(&done, &whole, "the .done event's text");
+            }
 
             let opts = CallOptions {
                 conversation: Some(format!("conv-{n}")),
                 ..CallOptions::default()
             };
-            let (whole, streamed) = whole_and_streamed(&pseudo, &text, by, &opts).await;
-            prop_assert_eq!(&whole, &text);
-            prop_assert_eq!(&streamed, &text, "pseudonyms, {} bytes a piece", by);
+            let (whole, streamed, done) = whole_and_streamed(&pseudo, api, &text, by, &opts).await;
+            prop_assert_eq!(&whole, &text, "{:?}", api);
+            prop_assert_eq!(
+                &streamed,
+                &text,
+                "{:?}, pseudonyms, {} bytes a piece",
+                api,
+                by
+            );
+            if let Some(done) = done {
+                prop_assert_eq!(&done, &text, "the .done event's text");
+            }
             Ok(())
         })
     });

@@ -86,6 +86,18 @@ fn sse(events: Vec<String>) -> hyper::Response<Body> {
     sse_paced(events, Some(Duration::from_millis(1)))
 }
 
+/// The piece size of a model named `echo-by-N`: it echoes the caller's text and streams
+/// it N bytes an event, unpaced.
+fn echo_by(model: &str) -> Option<usize> {
+    model.strip_prefix("echo-by-").and_then(|n| n.parse().ok())
+}
+
+/// How a stream of `echo_by` pieces is paced: unpaced for an `echo-by-N` model, a
+/// millisecond apart for the others.
+fn pace_of(by: Option<usize>) -> Option<Duration> {
+    by.is_none().then(|| Duration::from_millis(1))
+}
+
 /// `events` as a stream, `pace` apart (or as fast as they are taken).
 fn sse_paced(events: Vec<String>, pace: Option<Duration>) -> hyper::Response<Body> {
     let (mut tx, body) = http_body_util::channel::Channel::<Bytes, std::io::Error>::new(8);
@@ -520,7 +532,10 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                 return queue_background(v["input"].as_str().unwrap_or_default());
             }
             let mut id = "resp_1".to_owned();
-            let text = if model == "secret" {
+            let by = echo_by(&model);
+            let text = if by.is_some() {
+                v["input"].as_str().unwrap_or_default().to_owned()
+            } else if model == "secret" {
                 "Your key is AKIAIOSFODNN7EXAMPLE, keep it safe.".to_owned()
             } else if model == "remember" {
                 // A provider that keeps the conversation: each answer gets an id of its own,
@@ -587,7 +602,7 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                     json!({"type": "response.content_part.added", "sequence_number": 4, "item_id": "msg_1", "output_index": 1, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
                 ),
             ];
-            for (k, p) in pieces(&text, 3).into_iter().enumerate() {
+            for (k, p) in pieces(&text, by.unwrap_or(3)).into_iter().enumerate() {
                 let mut delta = json!({"type": "response.output_text.delta", "sequence_number": 5 + k, "item_id": "msg_1", "output_index": 1, "content_index": 0, "delta": p});
                 if logprobs {
                     delta["logprobs"] = tokens(&p);
@@ -598,7 +613,7 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             events.push(event(json!({"type": "response.content_part.done", "sequence_number": 101, "item_id": "msg_1", "output_index": 1, "content_index": 0, "part": {"type": "output_text", "text": text, "annotations": []}})));
             events.push(event(json!({"type": "response.output_item.done", "sequence_number": 102, "output_index": 1, "item": message(&text)})));
             events.push(event(json!({"type": "response.completed", "sequence_number": 103, "response": response(json!([reasoning, message(&text)]), "completed")})));
-            sse(events)
+            sse_paced(events, pace_of(by))
         }
         "/v1/messages" if model == "cite" => {
             // An answer citing a source that holds a value of its own.
@@ -653,13 +668,14 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                         json!({"type": "content_block_start", "index": 0, "content_block": {"type": kind, kind: ""}}),
                     ),
                 ];
-                for p in pieces(&said, 3) {
+                let by = echo_by(&model);
+                for p in pieces(&said, by.unwrap_or(3)) {
                     events.push(event(json!({"type": "content_block_delta", "index": 0,
                         "delta": {"type": format!("{kind}_delta"), kind: p}})));
                 }
                 events.push(event(json!({"type": "content_block_stop", "index": 0})));
                 events.push(event(json!({"type": "message_stop"})));
-                return sse(events);
+                return sse_paced(events, pace_of(by));
             }
             full(
                 200,
@@ -784,9 +800,7 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             let tokens_of =
                 |t: &str| logprobs.then(|| json!({"content": tokens(t), "refusal": null}));
             if stream {
-                // `echo-by-N` streams its echo N bytes at a time, unpaced, the others
-                // three bytes a millisecond.
-                let by = model.strip_prefix("echo-by-").and_then(|n| n.parse().ok());
+                let by = echo_by(&model);
                 let mut events: Vec<String> = pieces(&text, by.unwrap_or(3))
                     .into_iter()
                     .map(|p| {
@@ -803,7 +817,7 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
                 ));
                 events.push("data: [DONE]\n\n".to_owned());
-                return sse_paced(events, by.is_none().then(|| Duration::from_millis(1)));
+                return sse_paced(events, pace_of(by));
             }
             full(
                 200,
