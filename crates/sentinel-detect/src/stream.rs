@@ -213,6 +213,10 @@ impl<D: Detector> StreamScanner<D> {
         let look = from.saturating_sub(PEM_LOOK_BACK);
         let region = &bytes[look..];
         let begin = memchr::memmem::rfind(region, PEM_BEGIN);
+        if begin.is_none() && self.pem_from.is_none() {
+            // Nothing open and nothing opened: no end line to look for.
+            return;
+        }
         match last_pem_end(region) {
             Some(closed) => {
                 self.pem_from = begin.filter(|&b| b >= closed).map(|b| self.base + look + b);
