@@ -45,7 +45,8 @@ pub struct StreamUtf8Error {
 /// key, a JWT, a URL, an e-mail address in the making) or a PEM block begun and not ended,
 /// up to [`OPEN_VALUE_LIMIT`]. Text before such a value is settled; the value waits whole
 /// however short the hold-back, so a token longer than the hold-back is not cut into a
-/// released head and a held tail. The scanner keeps at most about three hold-backs of text
+/// released head and a held tail (a hold-back of twice the limit or more sees such values
+/// whole already, and skips this). The scanner keeps at most about three hold-backs of text
 /// besides an open value. The default hold-back is twice the detector's
 /// [`max_reach`](Detector::max_reach) (the longest match plus the context read around it),
 /// which makes the result equal to a one-shot scan. When the reach is unbounded, as for the
@@ -131,10 +132,13 @@ impl<D: Detector> StreamScanner<D> {
     pub fn feed(&mut self, chunk: &str, out: &mut Vec<Finding>) {
         let before = self.buf.len();
         self.buf.push_str(chunk);
-        self.follow_open_values(before);
         let mut frontier = self.position().saturating_sub(self.hold_back);
-        if let Some(open) = self.open_from() {
-            frontier = frontier.min(open).max(self.emitted_to);
+        // A hold-back of twice the limit already sees every such value whole.
+        if self.hold_back < 2 * OPEN_VALUE_LIMIT {
+            self.follow_open_values(before);
+            if let Some(open) = self.open_from() {
+                frontier = frontier.min(open).max(self.emitted_to);
+            }
         }
         // Rescan only after the frontier has moved by half a hold-back, so a stream of tiny
         // chunks costs a bounded number of passes per byte.
