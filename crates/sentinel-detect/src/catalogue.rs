@@ -51,8 +51,10 @@ pub fn builtin() -> Vec<Recognizer> {
     ];
     vec![
         // --- secrets: literal prefixes, rarely ambiguous -----------------------------------
+        // The body may hold backslashes: a key inside JSON text (a tool call's arguments)
+        // has its line breaks written `\n`.
         Recognizer::new("private_key", "PRIVATE_KEY",
-            &format!(r"-----BEGIN {PEM_KIND}-----[A-Za-z0-9+/=\t\r\n :,.-]{{0,6000}}?-----END {PEM_KIND}-----"))
+            &format!(r"-----BEGIN {PEM_KIND}-----[A-Za-z0-9+/=\t\r\n :,.\\-]{{0,6000}}?-----END {PEM_KIND}-----"))
             .with_score(1.0).with_trigger(lits(&["-----BEGIN"])),
         Recognizer::new("private_key_header", "PRIVATE_KEY", &format!(r"-----BEGIN {PEM_KIND}-----"))
             .with_score(0.85).with_trigger(lits(&["-----BEGIN"])),

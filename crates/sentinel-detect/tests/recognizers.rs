@@ -215,6 +215,11 @@ fn cloud_and_api_keys() {
     assert_finds("JWT", "Authorization: Bearer {}", &testgen::jwt(&mut rng));
     assert_not("JWT", "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0.abc lacks alg");
     assert_finds("PRIVATE_KEY", "key:\n{}\n", &testgen::private_key(&mut rng));
+    // Inside JSON text (a tool call's arguments) its line breaks are `\n`: found whole.
+    let key = testgen::private_key(&mut rng);
+    let json = serde_json::json!({ "key": key }).to_string();
+    let escaped = &json[8..json.len() - 2];
+    assert_finds("PRIVATE_KEY", "{\"key\":\"{}\"}", escaped);
     assert_finds(
         "PRIVATE_KEY",
         "pasted {} then cut off",
