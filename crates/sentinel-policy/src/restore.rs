@@ -120,6 +120,65 @@ fn max_len(pattern: &str) -> usize {
         .unwrap_or(256)
 }
 
+/// JSON text with each escape sequence written as spaces of its length (a `\uXXXX` of
+/// hex digits as six, any other as two, a backslash ending the text as one), so matching
+/// on it gives offsets into the text itself.
+fn mask_escapes(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'\\', &b[at..]).map(|i| at + i) {
+        out.push_str(&text[at..i]);
+        let hex = b
+            .get(i + 2..i + 6)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+        let len = match b.get(i + 1) {
+            Some(b'u') if hex => 6,
+            // Any other escape's letter is ASCII (a valid escape's always is).
+            Some(c) if c.is_ascii() => 2,
+            _ => 1,
+        };
+        out.extend(std::iter::repeat_n(' ', len));
+        at = i + len;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// The escape sequence of JSON text `b` that byte offset `at` falls inside (after its
+/// backslash): its start and length (`\uXXXX` six bytes, the others two). A value found
+/// or replaced in JSON text must not cut one.
+///
+/// ```
+/// use sentinel_policy::json_escape_around;
+/// assert_eq!(json_escape_around(br"a\njane", 2), Some((1, 2)));
+/// assert_eq!(json_escape_around(br"a\\njane", 3), None); // `\\` is the escape
+/// assert_eq!(json_escape_around(br"x\u00e9y", 4), Some((1, 6)));
+/// ```
+pub fn json_escape_around(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    // The nearest backslash within an escape's length before `at` decides.
+    let i = (at.saturating_sub(5)..at.min(b.len()))
+        .rev()
+        .find(|&i| b[i] == b'\\')?;
+    // It starts an escape when it ends an odd run of backslashes (`\\` is one escape;
+    // past the second of a pair, `at` is past the escape).
+    let run = b[..=i].iter().rev().take_while(|&&c| c == b'\\').count();
+    if run % 2 == 0 {
+        return None;
+    }
+    let len = if b.get(i + 1) == Some(&b'u') { 6 } else { 2 };
+    (at < i + len).then_some((i, len))
+}
+
+/// A piece of JSON string text as what it decodes to (itself when it does not decode).
+fn decoded(piece: &str, json: bool) -> std::borrow::Cow<'_, str> {
+    if !json || !piece.contains('\\') {
+        return std::borrow::Cow::Borrowed(piece);
+    }
+    serde_json::from_str::<String>(&format!("\"{piece}\""))
+        .map_or(std::borrow::Cow::Borrowed(piece), std::borrow::Cow::Owned)
+}
+
 /// Finds the pseudonyms issued in one scope.
 pub(crate) struct Matcher {
     regex: Option<Regex>,
@@ -255,6 +314,17 @@ impl Restorer {
             .max(self.matcher.as_ref().map_or(0, |m| m.hold))
     }
 
+    /// [`Restorer::hits`], in JSON text when `json`: an escape sequence (`\n`) stands
+    /// for what it decodes to, so it is no part of a word (a pseudonym after `\n` is
+    /// found; `\b` would not see a boundary between `n` and the pseudonym).
+    fn hits_in(&self, text: &str, json: bool) -> Vec<(usize, usize, Hit)> {
+        if json && text.contains('\\') {
+            self.hits(&mask_escapes(text))
+        } else {
+            self.hits(text)
+        }
+    }
+
     /// The hits in `text`, in order, without overlaps; issued pseudonyms win over shapes.
     fn hits(&self, text: &str) -> Vec<(usize, usize, Hit)> {
         let mut hits = Vec::new();
@@ -282,8 +352,16 @@ impl Restorer {
         hits
     }
 
-    /// Writes the replacement of one hit.
-    fn replace(&self, matched: &str, hit: Hit, out: &mut String, stats: &mut RestoreStats) {
+    /// Writes the replacement of one hit; with `json`, the original as it goes inside a
+    /// JSON string (the text is JSON being streamed: a tool call's arguments).
+    fn replace(
+        &self,
+        matched: &str,
+        hit: Hit,
+        json: bool,
+        out: &mut String,
+        stats: &mut RestoreStats,
+    ) {
         let entry = match hit {
             Hit::Entry(i) => self.matcher.as_ref().and_then(|m| m.entries.get(i)),
             Hit::Unknown => None,
@@ -303,9 +381,21 @@ impl Restorer {
         }
         let original = match &entry.original {
             Original::Stored(v) => Some(v.clone()),
-            Original::Derived(f) => self.key.as_ref().and_then(|k| k.reveal(*f, matched)),
+            // In JSON text a surrogate laid out with escapes (`\n` between its digit
+            // groups) is revealed from what the escapes stand for.
+            Original::Derived(f) => self
+                .key
+                .as_ref()
+                .and_then(|k| k.reveal(*f, &decoded(matched, json))),
         };
         match original {
+            Some(v) if json => {
+                // A string's JSON form, less its quotes (`"` and `\` escaped, control
+                // characters too).
+                let quoted = serde_json::Value::from(v).to_string();
+                out.push_str(&quoted[1..quoted.len() - 1]);
+                stats.restored += 1;
+            }
             Some(v) => {
                 out.push_str(&v);
                 stats.restored += 1;
@@ -319,10 +409,15 @@ impl Restorer {
 
     /// Restores `text`, appending to `out` and counting into `stats`.
     pub fn restore_into(&self, text: &str, out: &mut String, stats: &mut RestoreStats) {
+        self.restore_into_as(text, false, out, stats);
+    }
+
+    /// [`Restorer::restore_into`], with originals written JSON-escaped when `json`.
+    fn restore_into_as(&self, text: &str, json: bool, out: &mut String, stats: &mut RestoreStats) {
         let mut at = 0;
-        for (s, e, hit) in self.hits(text) {
+        for (s, e, hit) in self.hits_in(text, json) {
             out.push_str(&text[at..s]);
-            self.replace(&text[s..e], hit, out, stats);
+            self.replace(&text[s..e], hit, json, out, stats);
             at = e;
         }
         out.push_str(&text[at..]);
@@ -387,6 +482,17 @@ impl Restorer {
             restorer: self.clone(),
             buf: String::new(),
             stats: RestoreStats::default(),
+            json: false,
+        }
+    }
+
+    /// [`Restorer::stream`] for JSON text that arrives in chunks (a streamed tool call's
+    /// arguments): an original goes in JSON-escaped, so one holding a quote, a backslash
+    /// or a line break leaves the arguments valid JSON with the same keys.
+    pub fn stream_json(&self) -> StreamRestorer {
+        StreamRestorer {
+            json: true,
+            ..self.stream()
         }
     }
 }
@@ -397,6 +503,8 @@ pub struct StreamRestorer {
     restorer: Restorer,
     buf: String,
     stats: RestoreStats,
+    /// Originals are written JSON-escaped ([`Restorer::stream_json`]).
+    json: bool,
 }
 
 impl StreamRestorer {
@@ -408,9 +516,15 @@ impl StreamRestorer {
         while !self.buf.is_char_boundary(safe) {
             safe -= 1;
         }
+        if self.json {
+            // Never cut an escape: the next push would see its letter as text.
+            if let Some((start, _)) = json_escape_around(self.buf.as_bytes(), safe) {
+                safe = start;
+            }
+        }
         let mut out = String::new();
         let mut at = 0;
-        for (s, e, hit) in self.restorer.hits(&self.buf) {
+        for (s, e, hit) in self.restorer.hits_in(&self.buf, self.json) {
             // A hit starting before `safe` is complete: no pseudonym is longer than the
             // hold-back, so it ends before the buffer does.
             if s >= safe {
@@ -418,7 +532,7 @@ impl StreamRestorer {
             }
             out.push_str(&self.buf[at..s]);
             self.restorer
-                .replace(&self.buf[s..e], hit, &mut out, &mut self.stats);
+                .replace(&self.buf[s..e], hit, self.json, &mut out, &mut self.stats);
             at = e;
         }
         let cut = at.max(safe);
@@ -436,7 +550,8 @@ impl StreamRestorer {
     pub fn finish(mut self) -> (String, RestoreStats) {
         let mut out = String::new();
         let buf = std::mem::take(&mut self.buf);
-        self.restorer.restore_into(&buf, &mut out, &mut self.stats);
+        self.restorer
+            .restore_into_as(&buf, self.json, &mut out, &mut self.stats);
         (out, self.stats)
     }
 }

@@ -263,6 +263,35 @@ fn e_mail_surrogates_run_together_restore() {
     assert_eq!(other.restore(&out).text, out);
 }
 
+/// Streamed JSON text (a tool call's arguments): pseudonyms after an escape are found,
+/// and originals go in escaped, so the arguments stay JSON with the same keys.
+#[test]
+fn streamed_json_text_restores_into_valid_json() {
+    let p = policy("");
+    let text = "4111 1111 1111 1111 on line one,\n\"jane.doe@corp.com\" on two";
+    let ctx = DecisionContext::request("acme").with_scope("json");
+    let sent = pseudonymized(&p, text, &ctx);
+    // The model answers with the pseudonyms in JSON arguments, one after a line break.
+    let args = serde_json::json!({ "q": format!("\n{sent}") }).to_string();
+    assert!(args.contains("\\n"), "{args}");
+    let restorer = p
+        .restorer(&DecisionContext::response("acme").with_scope("json"))
+        .expect("restorer");
+    for size in [1, 2, 5, 64] {
+        let mut s = restorer.stream_json();
+        let mut got: String = args
+            .as_bytes()
+            .chunks(size)
+            .map(|c| s.push(std::str::from_utf8(c).expect("ascii")))
+            .collect();
+        let (tail, stats) = s.finish();
+        got.push_str(&tail);
+        let v: serde_json::Value = serde_json::from_str(&got).expect("still JSON");
+        assert_eq!(v["q"], format!("\n{text}"), "chunks of {size}");
+        assert_eq!(stats.restored, 2);
+    }
+}
+
 #[test]
 fn streamed_answers_restore_wherever_the_chunks_split() {
     let p = policy("");
