@@ -218,7 +218,7 @@ impl std::fmt::Debug for Detection {
 }
 
 /// One segment's findings and how they were found.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Detected {
     /// The findings, sorted by start.
     pub findings: Arc<[Finding]>,

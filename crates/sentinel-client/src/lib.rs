@@ -84,6 +84,7 @@ pub mod detection;
 mod files;
 mod form;
 mod json_out;
+mod json_text;
 mod logprobs;
 pub mod pipeline;
 mod refusal;

@@ -33,7 +33,6 @@ use crate::config::ResponseStage;
 use crate::detection::{Detected, Detection, StreamWindow, UNREAD_RECOGNIZER};
 use crate::files::{file_bytes, file_document, ChangedLines};
 use crate::form::{self, Form, FILE_DOCUMENTS};
-use crate::json_out;
 use crate::logprobs::{ListAt, TokenTrail};
 use crate::refusal::{Refusal, RefusalWindow};
 use crate::segments::{
@@ -41,6 +40,7 @@ use crate::segments::{
     Route, Segments, Step,
 };
 use crate::shared_vault::SharedVault;
+use crate::{json_out, json_text};
 
 /// What to do when a layer fails.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -1006,6 +1006,9 @@ impl Pipeline {
         found: &[Detected],
         ctx: &DecisionContext<'_>,
     ) -> SegmentsDecision {
+        // A tool call's arguments are JSON: a value there keeps its escapes whole.
+        let kept = json_text::in_json_texts(texts, found);
+        let found = kept.as_deref().unwrap_or(found);
         let none_found = found.iter().all(|d| d.findings.is_empty());
         let shadow_of = |text: &str, found: &[Finding]| {
             self.policy
@@ -2683,14 +2686,17 @@ struct TextStream {
     window: StreamWindow,
     /// The model's tokens for what the text holds, when the caller asked for them.
     tokens: TokenTrail,
+    /// The text is JSON (a tool call's arguments): findings keep its escapes whole.
+    json: bool,
 }
 
 impl TextStream {
     /// A text scanned by `detection`'s local detector with `hold` bytes of hold-back,
-    /// waiting for its remote as [`Detection::stream_window`] says.
-    fn new(restorer: Option<&Restorer>, detection: &Detection, hold: usize) -> Self {
+    /// waiting for its remote as [`Detection::stream_window`] says; restored as JSON
+    /// text when `json` (a tool call's arguments).
+    fn new(restorer: Option<&Restorer>, detection: &Detection, hold: usize, json: bool) -> Self {
         TextStream {
-            restorer: restorer.map(Restorer::stream),
+            restorer: restorer.map(|r| if json { r.stream_json() } else { r.stream() }),
             scanner: Some(StreamScanner::with_hold_back(detection.local_arc(), hold)),
             buf: String::new(),
             base: 0,
@@ -2699,6 +2705,7 @@ impl TextStream {
             responses_event: None,
             window: detection.stream_window(),
             tokens: TokenTrail::default(),
+            json,
         }
     }
 
@@ -2825,6 +2832,10 @@ impl TextStream {
         if found.is_empty() {
             return Ok(text);
         }
+        let found = match self.json {
+            true => json_text::keep_escapes_whole(&text, &found).unwrap_or(found),
+            false => found,
+        };
         decide.settle(text, &found, applied)
     }
 
@@ -3283,12 +3294,19 @@ impl ResponseStream {
                 .and_then(|at| at.get(&v))
                 .and_then(Value::as_array)
                 .cloned();
+            // Tool calls' arguments arrive as JSON text.
+            let json = match &key {
+                TextKey::Choice(_, part) => matches!(part, ChoicePart::Tool(_)),
+                TextKey::Block(_) => kind.as_deref() == Some("input_json_delta"),
+                TextKey::Responses { kind, .. } => kind.ends_with("_call_arguments"),
+            };
             let released = {
                 let ts = self.texts.entry(key).or_insert_with(|| {
                     TextStream::new(
                         self.restorer.as_ref(),
                         &self.decider.detection,
                         self.hold_back,
+                        json,
                     )
                 });
                 if ts.delta_type.is_none() {
@@ -3591,6 +3609,7 @@ mod tests {
             responses_event: None,
             window: StreamWindow::Always(16),
             tokens: TokenTrail::default(),
+            json: false,
         };
         // Less than a window settled: nothing yet.
         assert_eq!(held("Alpha beta gamma. Delta").window_end(115), 100);

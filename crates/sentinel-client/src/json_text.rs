@@ -1,0 +1,118 @@
+//! Values found in JSON text.
+//!
+//! A tool call's arguments are JSON inside a string, and are scanned as the text they are.
+//! A value next to an escape sequence can then take part of it: after `\n` an address
+//! reads `njane@example.com`, and replacing that leaves a lone backslash, so the arguments
+//! the caller (or the provider) gets are no longer JSON. A finding in JSON text is kept to
+//! whole escapes: it starts after one it began inside and ends before one it ended inside
+//! (the escape's letter was never the value's).
+
+use std::sync::Arc;
+
+use sentinel_detect::Finding;
+use sentinel_policy::json_escape_around as escape_around;
+
+use crate::detection::Detected;
+
+/// `findings` of `text` kept to whole escapes, or `None` when none cuts one.
+pub(crate) fn keep_escapes_whole(text: &str, findings: &[Finding]) -> Option<Vec<Finding>> {
+    let b = text.as_bytes();
+    let cuts = |f: &Finding| {
+        escape_around(b, f.start).is_some()
+            || (f.end < b.len() && escape_around(b, f.end).is_some())
+    };
+    if !findings.iter().any(cuts) {
+        return None;
+    }
+    let kept = findings
+        .iter()
+        .filter_map(|f| {
+            let start = escape_around(b, f.start).map_or(f.start, |(at, len)| at + len);
+            let end = match escape_around(b, f.end) {
+                Some((at, _)) if f.end < b.len() => at,
+                _ => f.end,
+            };
+            (start < end).then(|| Finding {
+                start,
+                end,
+                ..f.clone()
+            })
+        })
+        .collect();
+    Some(kept)
+}
+
+/// The findings of `texts`, those of a text that is a JSON document kept to whole escapes
+/// ([`keep_escapes_whole`]); `None` when nothing changed. A text is taken for JSON only
+/// when one of its findings cuts an escape and it parses.
+pub(crate) fn in_json_texts(texts: &[&str], found: &[Detected]) -> Option<Vec<Detected>> {
+    let mut out: Option<Vec<Detected>> = None;
+    for (i, (text, d)) in texts.iter().zip(found).enumerate() {
+        let Some(kept) = keep_escapes_whole(text, &d.findings) else {
+            continue;
+        };
+        if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+            continue;
+        }
+        let all = out.get_or_insert_with(|| found.to_vec());
+        all[i] = Detected {
+            findings: Arc::from(kept),
+            shared: false,
+            ..d.clone()
+        };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use sentinel_detect::{Detector, LocalDetector};
+
+    use super::*;
+
+    #[test]
+    fn findings_keep_escapes_whole() {
+        let d = LocalDetector::new();
+        // The address after `\n` is read with the escape's letter; kept, it starts after.
+        let text = r#"{"q":"write:\njane@example.com\tok"}"#;
+        let found = d.scan(text);
+        assert_eq!(&text[found[0].start..found[0].end], "njane@example.com");
+        let kept = keep_escapes_whole(text, &found).expect("an escape was cut");
+        assert_eq!(&text[kept[0].start..kept[0].end], "jane@example.com");
+
+        // A finding ending inside an escape ends before it.
+        let f = Finding {
+            end: 6,
+            ..found[0].clone()
+        };
+        let f = Finding { start: 0, ..f };
+        let kept = keep_escapes_whole(r#"abcde\nx"#, &[f]).expect("cut");
+        assert_eq!((kept[0].start, kept[0].end), (0, 5));
+        // Nothing cut: nothing to do.
+        assert!(
+            keep_escapes_whole("mail jane@example.com", &d.scan("mail jane@example.com")).is_none()
+        );
+    }
+
+    #[test]
+    fn only_texts_that_are_json_are_changed() {
+        let d = LocalDetector::new();
+        let json = r#"{"q":"\njane@example.com"}"#;
+        let prose = r"C:\njane@example.com";
+        let found: Vec<Detected> = [json, prose]
+            .iter()
+            .map(|t| Detected {
+                findings: Arc::from(d.scan(t)),
+                cache_hit: false,
+                shared: true,
+                remote_failed: false,
+            })
+            .collect();
+        let kept = in_json_texts(&[json, prose], &found).expect("the JSON text changed");
+        let f = &kept[0].findings[0];
+        assert_eq!(&json[f.start..f.end], "jane@example.com");
+        assert!(!kept[0].shared);
+        assert_eq!(kept[1].findings, found[1].findings);
+        assert!(in_json_texts(&[prose], &found[1..]).is_none());
+    }
+}
