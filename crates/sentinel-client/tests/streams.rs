@@ -97,8 +97,17 @@ fn client(up: &Upstream, rules: &str, dir: &std::path::Path) -> SentinelClient {
 #[derive(Clone, Copy, Debug)]
 enum Api {
     Chat,
+    /// A chat answer that is a tool call carrying the text in its JSON arguments.
+    Tools,
     Responses,
     Messages,
+}
+
+/// The `query` of a tool call's JSON arguments.
+fn query_of(arguments: &str) -> String {
+    let args: serde_json::Value = serde_json::from_str(arguments)
+        .unwrap_or_else(|e| panic!("arguments are JSON ({e}): {arguments}"));
+    args["query"].as_str().expect("a query").to_owned()
 }
 
 /// The echo of `text` through `api`, whole, then streamed `by` bytes an event, and for
@@ -142,6 +151,45 @@ async fn whole_and_streamed(
                 }
             }
             (whole, streamed, None)
+        }
+        Api::Tools => {
+            let req: openai::ChatCompletionRequest = serde_json::from_value(json!({
+                "model": format!("tools-by-{by}"),
+                "messages": [{"role": "user", "content": text}]
+            }))
+            .expect("request");
+            let answer = c
+                .chat()
+                .completions()
+                .create_with(req.clone(), opts)
+                .await
+                .expect("answer");
+            let calls = answer.choices[0]
+                .message
+                .tool_calls
+                .as_ref()
+                .expect("calls");
+            let function = calls[0].function.as_ref().expect("a function");
+            let whole = query_of(function.arguments.as_deref().unwrap_or_default());
+            let mut stream = c
+                .chat()
+                .completions()
+                .create_stream(req, opts)
+                .await
+                .expect("stream");
+            let mut arguments = String::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.expect("chunk");
+                let calls = chunk
+                    .choices
+                    .first()
+                    .and_then(|c| c.delta.tool_calls.as_ref());
+                for call in calls.into_iter().flatten() {
+                    let piece = call.function.as_ref().and_then(|f| f.arguments.as_deref());
+                    arguments.push_str(piece.unwrap_or_default());
+                }
+            }
+            (whole, query_of(&arguments), None)
         }
         Api::Responses => {
             let req: openai::ResponsesRequest =
@@ -241,7 +289,7 @@ fn a_streamed_answer_reads_as_the_whole_one() {
         ..ProptestConfig::default()
     });
     let case = std::sync::atomic::AtomicUsize::new(0);
-    let apis = prop::sample::select(vec![Api::Chat, Api::Responses, Api::Messages]);
+    let apis = prop::sample::select(vec![Api::Chat, Api::Tools, Api::Responses, Api::Messages]);
     let result = runner.run(&(prompt(), 1usize..12, apis), |(text, by, api)| {
         // A conversation of its own per case: one scope would gather every case's
         // pseudonyms.

@@ -772,7 +772,23 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             if model == "audio" {
                 return spoken_answer(&text, stream);
             }
-            if stream && model == "tool-stream" {
+            // `tools-by-N`: a tool call whose JSON arguments carry the message, whole, or
+            // streamed N bytes of the arguments an event, unpaced.
+            let tools_by = model
+                .strip_prefix("tools-by-")
+                .and_then(|n| n.parse::<usize>().ok());
+            if !stream && tools_by.is_some() {
+                let args = json!({"query": text}).to_string();
+                return full(
+                    200,
+                    &json!({"id": "c", "object": "chat.completion", "model": model,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": null,
+                        "tool_calls": [{"id": "call_1", "type": "function",
+                            "function": {"name": "lookup", "arguments": args}}]},
+                        "finish_reason": "tool_calls"}]}),
+                );
+            }
+            if stream && (model == "tool-stream" || tools_by.is_some()) {
                 // A tool call whose JSON arguments carry the message, three bytes at a time.
                 let args = json!({"query": text}).to_string();
                 let mut events = vec![format!(
@@ -781,7 +797,7 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                         "delta": {"role": "assistant", "tool_calls": [{"index": 0, "id": "call_1", "type": "function",
                         "function": {"name": "lookup", "arguments": ""}}]}, "finish_reason": null}]})
                 )];
-                for p in pieces(&args, 3) {
+                for p in pieces(&args, tools_by.unwrap_or(3)) {
                     events.push(format!(
                         "data: {}\n\n",
                         json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0,
@@ -793,7 +809,7 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                     json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
                 ));
                 events.push("data: [DONE]\n\n".to_owned());
-                return sse(events);
+                return sse_paced(events, pace_of(tools_by));
             }
             // Token log-probabilities when asked for, a token per three bytes.
             let logprobs = v["logprobs"] == true;
