@@ -121,9 +121,15 @@ fn max_len(pattern: &str) -> usize {
 }
 
 /// JSON text with each escape sequence written as spaces of its length (a `\uXXXX` of
-/// hex digits as six, any other as two, a backslash ending the text as one), so matching
-/// on it gives offsets into the text itself.
-fn mask_escapes(text: &str) -> String {
+/// hex digits as six, any other as two, a backslash ending the text as one), so a search
+/// of it sees what the escapes mostly stand for (line breaks, tabs, quotes: none of them
+/// part of a value) and gives offsets into the text itself.
+///
+/// ```
+/// use sentinel_policy::mask_json_escapes;
+/// assert_eq!(mask_json_escapes(r#"a:\n4111 \"x\" \u00e9"#), "a:  4111   x         ");
+/// ```
+pub fn mask_json_escapes(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(b.len());
     let mut at = 0;
@@ -319,7 +325,7 @@ impl Restorer {
     /// found; `\b` would not see a boundary between `n` and the pseudonym).
     fn hits_in(&self, text: &str, json: bool) -> Vec<(usize, usize, Hit)> {
         if json && text.contains('\\') {
-            self.hits(&mask_escapes(text))
+            self.hits(&mask_json_escapes(text))
         } else {
             self.hits(text)
         }
