@@ -14,6 +14,26 @@ use sentinel_policy::json_escape_around as escape_around;
 
 use crate::detection::Detected;
 
+/// `text` as detection reads it, when it is a JSON document with escapes in it (a tool
+/// call's arguments): its escapes as spaces ([`sentinel_policy::mask_json_escapes`]), so a
+/// value right after `\n` is seen, with the text's own offsets; `None` for other texts.
+pub(crate) fn masked(text: &str) -> Option<String> {
+    let trimmed = text.trim_start();
+    let json = (trimmed.starts_with('{') || trimmed.starts_with('['))
+        && text.contains('\\')
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    json.then(|| sentinel_policy::mask_json_escapes(text))
+}
+
+/// How much of streamed JSON text `held` can be masked now: all of it but an escape
+/// still arriving (a backslash ending it, a `\u` short of its digits).
+pub(crate) fn complete(held: &str) -> usize {
+    match escape_around(held.as_bytes(), held.len()) {
+        Some((start, _)) => start,
+        None => held.len(),
+    }
+}
+
 /// `findings` of `text` kept to whole escapes, or `None` when none cuts one.
 pub(crate) fn keep_escapes_whole(text: &str, findings: &[Finding]) -> Option<Vec<Finding>> {
     let b = text.as_bytes();
@@ -92,6 +112,26 @@ mod tests {
         assert!(
             keep_escapes_whole("mail jane@example.com", &d.scan("mail jane@example.com")).is_none()
         );
+    }
+
+    #[test]
+    fn json_documents_with_escapes_are_read_masked() {
+        let args = r#"{"q":"ip:\n10.20.30.40"}"#;
+        let read = masked(args).expect("a JSON document with an escape");
+        assert_eq!(read.len(), args.len());
+        let d = LocalDetector::new();
+        assert!(d.scan(args).is_empty(), "the escape's n hides the address");
+        let found = d.scan(&read);
+        assert_eq!(&args[found[0].start..found[0].end], "10.20.30.40");
+        // Prose, and JSON without escapes, are read as they are.
+        assert!(masked(r"C:\new 10.20.30.40").is_none());
+        assert!(masked(r#"{"q":"10.20.30.40"}"#).is_none());
+        assert!(masked(r#"{"q":"\n"#).is_none(), "not a whole document");
+        // A streamed piece is masked up to an escape still arriving.
+        assert_eq!(complete(r"ab\"), 2);
+        assert_eq!(complete(r"ab\u00"), 2);
+        assert_eq!(complete(r"ab\u00e9"), 8);
+        assert_eq!(complete(r"ab\\"), 4);
     }
 
     #[test]

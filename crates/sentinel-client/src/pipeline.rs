@@ -983,7 +983,9 @@ impl Pipeline {
     ) -> Result<Vec<Detected>, PipelineError> {
         let mut out = Vec::with_capacity(texts.len());
         for t in texts {
-            let d = self.detection.detect(t).await;
+            // JSON text (a tool call's arguments) is read with its escapes as spaces.
+            let masked = json_text::masked(t);
+            let d = self.detection.detect(masked.as_deref().unwrap_or(t)).await;
             if self.detection.caches(t) {
                 lookups.push((CacheName::Detection, d.cache_hit));
             }
@@ -2686,8 +2688,11 @@ struct TextStream {
     window: StreamWindow,
     /// The model's tokens for what the text holds, when the caller asked for them.
     tokens: TokenTrail,
-    /// The text is JSON (a tool call's arguments): findings keep its escapes whole.
+    /// The text is JSON (a tool call's arguments): it is scanned with its escapes as
+    /// spaces, and findings keep them whole.
     json: bool,
+    /// JSON text not scanned yet: an escape whose rest has not arrived.
+    escape_tail: String,
 }
 
 impl TextStream {
@@ -2706,6 +2711,7 @@ impl TextStream {
             window: detection.stream_window(),
             tokens: TokenTrail::default(),
             json,
+            escape_tail: String::new(),
         }
     }
 
@@ -2767,9 +2773,19 @@ impl TextStream {
 
     fn feed(&mut self, text: &str) {
         self.buf.push_str(text);
-        if let Some(s) = &mut self.scanner {
-            s.feed(text, &mut self.pending);
+        let Some(s) = &mut self.scanner else {
+            return;
+        };
+        if !self.json {
+            return s.feed(text, &mut self.pending);
         }
+        // JSON text is scanned with its escapes as spaces (the same length, so offsets
+        // hold); an escape cut by the piece's end waits for its rest.
+        self.escape_tail.push_str(text);
+        let whole = json_text::complete(&self.escape_tail);
+        let masked = sentinel_policy::mask_json_escapes(&self.escape_tail[..whole]);
+        s.feed(&masked, &mut self.pending);
+        self.escape_tail.drain(..whole);
     }
 
     async fn release(
@@ -2850,7 +2866,12 @@ impl TextStream {
             stats.merge(&s);
             self.feed(&tail);
         }
-        if let Some(s) = self.scanner.take() {
+        if let Some(mut s) = self.scanner.take() {
+            let tail = std::mem::take(&mut self.escape_tail);
+            s.feed(
+                &sentinel_policy::mask_json_escapes(&tail),
+                &mut self.pending,
+            );
             // The scanner was fed valid UTF-8 only.
             let _ = s.finish(&mut self.pending);
         }
@@ -3610,6 +3631,7 @@ mod tests {
             window: StreamWindow::Always(16),
             tokens: TokenTrail::default(),
             json: false,
+            escape_tail: String::new(),
         };
         // Less than a window settled: nothing yet.
         assert_eq!(held("Alpha beta gamma. Delta").window_end(115), 100);
