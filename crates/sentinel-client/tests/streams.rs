@@ -331,3 +331,68 @@ fn a_streamed_answer_reads_as_the_whole_one() {
         panic!("{e}");
     }
 }
+
+/// A tool call's JSON arguments in a request's history are decided as the text they are:
+/// whatever the values and escapes in them, what goes upstream is still JSON, and no value
+/// the catalogue finds in the decoded text goes up in the clear.
+#[test]
+fn tool_arguments_going_up_stay_json_without_their_values() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let up = rt.block_on(start());
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = {
+        let _guard = rt.enter();
+        client(
+            &up,
+            "[[rule]]\ngroups = [\"pii\", \"pci\", \"secrets\"]\naction = \"redact\"\n\
+             direction = \"request\"\n",
+            dir.path(),
+        )
+    };
+    let detector = sentinel_detect::LocalDetector::new();
+    let cases = std::env::var("DEEPSENTINEL_STREAM_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(64);
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&prompt(), |text| {
+        let arguments = json!({ "q": text }).to_string();
+        let req: openai::ChatCompletionRequest = serde_json::from_value(json!({
+            "model": "echo",
+            "messages": [
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1",
+                    "type": "function", "function": {"name": "lookup", "arguments": arguments}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "done"},
+                {"role": "user", "content": "go on"}
+            ]
+        }))
+        .expect("request");
+        rt.block_on(c.chat().completions().create(req))
+            .expect("answer");
+        let sent: serde_json::Value =
+            serde_json::from_slice(&up.seen.last("/v1/chat/completions").expect("sent"))
+                .expect("json");
+        let went = sent["messages"][0]["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .expect("arguments");
+        let went: serde_json::Value = serde_json::from_str(went)
+            .map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {went}")))?;
+        let went = went["q"].as_str().expect("q");
+        use sentinel_detect::Detector as _;
+        for f in detector.scan(&text) {
+            let value = &text[f.start..f.end];
+            prop_assert!(!went.contains(value), "{:?} went up: {}", f.entity, went);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
