@@ -93,6 +93,30 @@ fn client(up: &Upstream, rules: &str, dir: &std::path::Path) -> SentinelClient {
     SentinelClient::new(&config(up, &extra)).expect("client")
 }
 
+/// A runtime for a property's exchanges, and the fake upstream on it.
+fn runtime_and_upstream() -> (tokio::runtime::Runtime, Upstream) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let up = rt.block_on(start());
+    (rt, up)
+}
+
+/// A property's runner: `DEEPSENTINEL_STREAM_CASES` cases (64 by default), failures not
+/// saved to files.
+fn runner() -> TestRunner {
+    let cases = std::env::var("DEEPSENTINEL_STREAM_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(64);
+    TestRunner::new(ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })
+}
+
 /// The API a case goes through.
 #[derive(Clone, Copy, Debug)]
 enum Api {
@@ -253,11 +277,7 @@ async fn whole_and_streamed(
 #[test]
 fn a_streamed_answer_reads_as_the_whole_one() {
     std::env::set_var("SENTINEL_CLIENT_TEST_PSEUDONYM_KEY", "client test key");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let up = rt.block_on(start());
+    let (rt, up) = runtime_and_upstream();
     let dir = tempfile::tempdir().expect("tmp");
     let (answers, pseudo) = {
         let _guard = rt.enter();
@@ -279,15 +299,7 @@ fn a_streamed_answer_reads_as_the_whole_one() {
         );
         (answers, pseudo)
     };
-    let cases = std::env::var("DEEPSENTINEL_STREAM_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(64);
-    let mut runner = TestRunner::new(ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    });
+    let mut runner = runner();
     let case = std::sync::atomic::AtomicUsize::new(0);
     let apis = prop::sample::select(vec![Api::Chat, Api::Tools, Api::Responses, Api::Messages]);
     let result = runner.run(&(prompt(), 1usize..12, apis), |(text, by, api)| {
@@ -337,11 +349,7 @@ fn a_streamed_answer_reads_as_the_whole_one() {
 /// the catalogue finds in the decoded text goes up in the clear.
 #[test]
 fn tool_arguments_going_up_stay_json_without_their_values() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let up = rt.block_on(start());
+    let (rt, up) = runtime_and_upstream();
     let dir = tempfile::tempdir().expect("tmp");
     let c = {
         let _guard = rt.enter();
@@ -353,15 +361,7 @@ fn tool_arguments_going_up_stay_json_without_their_values() {
         )
     };
     let detector = sentinel_detect::LocalDetector::new();
-    let cases = std::env::var("DEEPSENTINEL_STREAM_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(64);
-    let mut runner = TestRunner::new(ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    });
+    let mut runner = runner();
     let result = runner.run(&prompt(), |text| {
         let arguments = json!({ "q": text }).to_string();
         let req: openai::ChatCompletionRequest = serde_json::from_value(json!({
