@@ -89,11 +89,13 @@ struct Scope {
     by_pseudonym: HashMap<String, usize>,
     last_used_ms: u64,
     matcher: Option<Arc<Matcher>>,
+    /// The matcher before the last additions, whose pieces the next one reuses.
+    before: Option<Arc<Matcher>>,
 }
 
 impl Scope {
     /// Adds `entry` unless the scope holds `limit` already; whether it did. The matcher is
-    /// built again at its next use.
+    /// built again at its next use, from the pieces of this one that still hold.
     fn add(&mut self, entry: Entry, limit: usize) -> bool {
         if self.entries.len() >= limit {
             return false;
@@ -101,7 +103,9 @@ impl Scope {
         self.by_pseudonym
             .insert(entry.pseudonym.clone(), self.entries.len());
         self.entries.push(Arc::new(entry));
-        self.matcher = None;
+        if let Some(m) = self.matcher.take() {
+            self.before = Some(m);
+        }
         true
     }
 }
@@ -548,14 +552,16 @@ impl Vault {
             if let Some(m) = &s.matcher {
                 return Some(Arc::clone(m));
             }
-            s.entries.clone()
+            (s.entries.clone(), s.before.clone())
         };
+        let (entries, before) = entries;
         // Compiled outside the lock, so other scopes are not held up.
         let count = entries.len();
-        let matcher = Arc::new(Matcher::for_entries(entries));
+        let matcher = Arc::new(Matcher::grown(before.as_deref(), entries));
         if let Some(s) = self.lock().map.get_mut(&id) {
             if s.entries.len() == count {
                 s.matcher = Some(Arc::clone(&matcher));
+                s.before = None;
             }
         }
         Some(matcher)

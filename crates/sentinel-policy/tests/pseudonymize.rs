@@ -533,3 +533,39 @@ fn the_vault_is_offered_only_for_tenants_that_pseudonymize() {
     assert!(p.pseudonym_vault("acme").is_some());
     assert!(p.pseudonym_vault("plain").is_none());
 }
+
+/// A scope of hundreds of pseudonyms (the matcher is compiled in pieces) restores every one
+/// of them, and again after it grew (the new piece built, the others kept).
+#[test]
+fn a_large_scope_restores_every_pseudonym_as_it_grows() {
+    let p = policy("");
+    let ctx = DecisionContext::request("acme").with_scope("large");
+    let back = DecisionContext::response("acme").with_scope("large");
+    // One detector for all (pseudonymized() builds one a call).
+    let detector = LocalDetector::new();
+    let mut originals = Vec::new();
+    let mut sent = Vec::new();
+    for i in 0..300 {
+        let text = format!("mail person{i}@corp.com, ip 10.1.{}.{}", i / 200, i % 200);
+        let Decision::Transform { text: out, .. } = p.decide(&text, &detector.scan(&text), &ctx)
+        else {
+            panic!("expected a transform of {text}");
+        };
+        sent.push(out);
+        originals.push(text);
+    }
+    let restorer = p.restorer(&back).expect("restorer");
+    let answer = sent.join(" | ");
+    let restored = restorer.restore(&answer);
+    assert_eq!(restored.text, originals.join(" | "));
+    // Grown by one: the new pseudonym and all the old ones.
+    let extra = "mail late@corp.com";
+    let late = pseudonymized(&p, extra, &ctx);
+    let restorer = p.restorer(&back).expect("restorer");
+    let answer = format!("{late} | {}", sent.join(" | "));
+    let restored = restorer.restore(&answer);
+    assert_eq!(
+        restored.text,
+        format!("{extra} | {}", originals.join(" | "))
+    );
+}
