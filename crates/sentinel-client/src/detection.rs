@@ -12,6 +12,8 @@ use sentinel_detect::{CharOffsets, EntityType, Finding, LocalDetector, Recognize
 use sentinel_transport::{OutboundRequest, Transport};
 use serde::{Deserialize, Serialize};
 
+use crate::json_text;
+
 /// Where findings come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -322,8 +324,19 @@ impl Detection {
         }
     }
 
-    /// Finds the sensitive values in `text`.
+    /// Finds the sensitive values in `text`. A JSON document with escapes in it (a tool
+    /// call's arguments) is read with its escapes as spaces, and its findings keep them
+    /// whole ([`crate::json_text`]), so a value right after `\n` is found and replacing
+    /// it leaves the JSON valid.
     pub async fn detect(&self, text: &str) -> Detected {
+        match json_text::masked(text) {
+            Some(read) => json_text::kept_whole(text, self.detect_read(&read).await),
+            None => self.detect_read(text).await,
+        }
+    }
+
+    /// Finds the sensitive values in `text` as it reads.
+    async fn detect_read(&self, text: &str) -> Detected {
         if self.mode == DetectionMode::RemoteFirst && self.remote.is_some() {
             return match self.ask_remote(text, &[]).await {
                 RemoteAnswer::Found(found) => Detected {

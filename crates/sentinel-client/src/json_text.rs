@@ -3,9 +3,11 @@
 //! A tool call's arguments are JSON inside a string, and are scanned as the text they are.
 //! A value next to an escape sequence can then take part of it: after `\n` an address
 //! reads `njane@example.com`, and replacing that leaves a lone backslash, so the arguments
-//! the caller (or the provider) gets are no longer JSON. A finding in JSON text is kept to
-//! whole escapes: it starts after one it began inside and ends before one it ended inside
-//! (the escape's letter was never the value's).
+//! the caller (or the provider) gets are no longer JSON; and a card number right after
+//! `\n` is not found at all (no word boundary between the `n` and it). JSON text is read
+//! with its escapes as spaces ([`masked`]; `Detection::detect` for whole texts, a streamed
+//! tool call's scanner for pieces), and a finding there is kept to whole escapes: it starts
+//! after one it began inside and ends before one it ended inside.
 
 use std::sync::Arc;
 
@@ -62,26 +64,14 @@ pub(crate) fn keep_escapes_whole(text: &str, findings: &[Finding]) -> Option<Vec
     Some(kept)
 }
 
-/// The findings of `texts`, those of a text that is a JSON document kept to whole escapes
-/// ([`keep_escapes_whole`]); `None` when nothing changed. A text is taken for JSON only
-/// when one of its findings cuts an escape and it parses.
-pub(crate) fn in_json_texts(texts: &[&str], found: &[Detected]) -> Option<Vec<Detected>> {
-    let mut out: Option<Vec<Detected>> = None;
-    for (i, (text, d)) in texts.iter().zip(found).enumerate() {
-        let Some(kept) = keep_escapes_whole(text, &d.findings) else {
-            continue;
-        };
-        if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
-            continue;
-        }
-        let all = out.get_or_insert_with(|| found.to_vec());
-        all[i] = Detected {
-            findings: Arc::from(kept),
-            shared: false,
-            ..d.clone()
-        };
+/// `d`, the findings of `text` read masked ([`masked`]), kept to `text`'s whole escapes.
+pub(crate) fn kept_whole(text: &str, mut d: Detected) -> Detected {
+    if let Some(kept) = keep_escapes_whole(text, &d.findings) {
+        d.findings = Arc::from(kept);
+        // No longer the detection cache's entry.
+        d.shared = false;
     }
-    out
+    d
 }
 
 #[cfg(test)]
@@ -139,20 +129,23 @@ mod tests {
         let d = LocalDetector::new();
         let json = r#"{"q":"\njane@example.com"}"#;
         let prose = r"C:\njane@example.com";
-        let found: Vec<Detected> = [json, prose]
-            .iter()
-            .map(|t| Detected {
-                findings: Arc::from(d.scan(t)),
-                cache_hit: false,
-                shared: true,
-                remote_failed: false,
-            })
-            .collect();
-        let kept = in_json_texts(&[json, prose], &found).expect("the JSON text changed");
-        let f = &kept[0].findings[0];
+        let found = |t: &str| Detected {
+            findings: Arc::from(d.scan(t)),
+            cache_hit: false,
+            shared: true,
+            remote_failed: false,
+        };
+        // Findings that cut an escape (the address read with the `n`) are kept whole,
+        // and are no longer the cache's entry.
+        let kept = kept_whole(json, found(json));
+        let f = &kept.findings[0];
         assert_eq!(&json[f.start..f.end], "jane@example.com");
-        assert!(!kept[0].shared);
-        assert_eq!(kept[1].findings, found[1].findings);
-        assert!(in_json_texts(&[prose], &found[1..]).is_none());
+        assert!(!kept.shared);
+        // Prose is read as it is; findings that cut nothing stay the cache's.
+        assert!(masked(prose).is_none());
+        let clean = r#"{"q":"jane@example.com\n"}"#;
+        let kept = kept_whole(clean, found(clean));
+        assert_eq!(kept.findings, found(clean).findings);
+        assert!(kept.shared);
     }
 }

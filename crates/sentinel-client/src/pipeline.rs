@@ -983,9 +983,7 @@ impl Pipeline {
     ) -> Result<Vec<Detected>, PipelineError> {
         let mut out = Vec::with_capacity(texts.len());
         for t in texts {
-            // JSON text (a tool call's arguments) is read with its escapes as spaces.
-            let masked = json_text::masked(t);
-            let d = self.detection.detect(masked.as_deref().unwrap_or(t)).await;
+            let d = self.detection.detect(t).await;
             if self.detection.caches(t) {
                 lookups.push((CacheName::Detection, d.cache_hit));
             }
@@ -1008,9 +1006,6 @@ impl Pipeline {
         found: &[Detected],
         ctx: &DecisionContext<'_>,
     ) -> SegmentsDecision {
-        // A tool call's arguments are JSON: a value there keeps its escapes whole.
-        let kept = json_text::in_json_texts(texts, found);
-        let found = kept.as_deref().unwrap_or(found);
         let none_found = found.iter().all(|d| d.findings.is_empty());
         let shadow_of = |text: &str, found: &[Finding]| {
             self.policy
