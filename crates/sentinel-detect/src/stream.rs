@@ -238,12 +238,11 @@ impl<D: Detector> StreamScanner<D> {
     fn open_from(&self) -> Option<usize> {
         let end = self.position();
         let within = |at: usize| end - at <= OPEN_VALUE_LIMIT;
-        let run = Some(self.run_from).filter(|&at| at < end && within(at));
-        let pem = self.pem_from.filter(|&at| within(at));
-        match (run, pem) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let run = Some(self.run_from).filter(|&at| at < end);
+        run.into_iter()
+            .chain(self.pem_from)
+            .filter(|&at| within(at))
+            .min()
     }
 
     /// Scans the buffer and reports findings starting in `emitted_to..frontier`, less

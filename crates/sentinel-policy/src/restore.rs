@@ -459,8 +459,12 @@ impl Restorer {
             Some(v) if json => {
                 // A string's JSON form, less its quotes (`"` and `\` escaped, control
                 // characters too).
-                let quoted = serde_json::Value::from(v).to_string();
-                out.push_str(&quoted[1..quoted.len() - 1]);
+                let quoted = serde_json::to_string(&v).unwrap_or_default();
+                out.push_str(
+                    quoted
+                        .get(1..quoted.len().saturating_sub(1))
+                        .unwrap_or_default(),
+                );
                 stats.restored += 1;
             }
             Some(v) => {
