@@ -91,6 +91,34 @@ fn policy(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // A long conversation's scope: restoring a 1 KB answer that quotes one pseudonym,
+    // with 1,000 and 3,000 issued (the matcher compiled in pieces of 128).
+    let mut g = c.benchmark_group("pseudonymize_large_scope");
+    g.sample_size(20);
+    for n in [1_000usize, 3_000] {
+        let scope = format!("large-{n}");
+        let ctx = DecisionContext::request("acme").with_scope(&scope);
+        let mut last = String::new();
+        for i in 0..n {
+            let text = format!("mail person{i}@corp.com");
+            if let sentinel_policy::Decision::Transform { text, .. } =
+                set.decide(&text, &detector.scan(&text), &ctx)
+            {
+                last = text;
+            }
+        }
+        let answer = format!("{} {last}", "All is well. ".repeat(80));
+        let restorer = set
+            .restorer(&DecisionContext::response("acme").with_scope(&scope))
+            .expect("restorer");
+        g.bench_with_input(
+            BenchmarkId::new("restore_1kb_answer", n),
+            &answer,
+            |b, a| b.iter(|| restorer.restore(black_box(a))),
+        );
+    }
+    g.finish();
 }
 
 criterion_group!(benches, policy);
