@@ -326,7 +326,7 @@ impl Detection {
 
     /// Finds the sensitive values in `text`. A JSON document with escapes in it (a tool
     /// call's arguments) is read with its escapes as spaces, and its findings keep them
-    /// whole ([`crate::json_text`]), so a value right after `\n` is found and replacing
+    /// whole, so a value right after `\n` is found and replacing
     /// it leaves the JSON valid.
     pub async fn detect(&self, text: &str) -> Detected {
         match json_text::masked(text) {
