@@ -201,6 +201,8 @@ struct State {
     bodies: Arc<tokio::sync::Semaphore>,
     /// The budget `bodies` started with.
     bodies_budget: usize,
+    /// `/analyze` requests' ad-hoc recognizers, compiled.
+    ad_hoc: AdHocCache,
 }
 
 /// `[server] max_body_bytes_in_flight`: default 256 MiB, never below one body's limit (a
@@ -462,6 +464,7 @@ impl Gateway {
                 prometheus,
                 bodies: Arc::new(tokio::sync::Semaphore::new(bodies_budget)),
                 bodies_budget,
+                ad_hoc: AdHocCache::new(AD_HOC_KEPT),
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
@@ -937,7 +940,9 @@ enum Refused<'r> {
     /// No keys are configured and the caller is not on loopback.
     LoopbackOnly,
     /// No key, or one that no `[[key]]` holds (`presented`).
-    Unauthorized { presented: Option<&'r str> },
+    Unauthorized {
+        presented: Option<std::borrow::Cow<'r, str>>,
+    },
 }
 
 impl Refused<'_> {
@@ -983,11 +988,34 @@ fn authenticate<'s, 'r>(
     let key = headers
         .get(GATEWAY_KEY_HEADER)
         .and_then(|v| v.to_str().ok())
-        .or_else(|| sdk_keys(headers).next());
-    match key.and_then(|k| keys.get(&key_digest(k))) {
+        .or_else(|| sdk_keys(headers).next())
+        .map(std::borrow::Cow::Borrowed)
+        .or_else(|| basic_key(headers).map(std::borrow::Cow::Owned));
+    match key.as_deref().and_then(|k| keys.get(&key_digest(k))) {
         Some(entry) => Ok((&entry.tenant, entry.priority, entry.rate.as_ref())),
         None => Err(Refused::Unauthorized { presented: key }),
     }
+}
+
+/// The key in `Authorization: Basic` credentials: the password, or the user name when
+/// the password is empty. Clients configured with a base URL alone (LiteLLM's Presidio
+/// guardrail, Presidio clients) can send a key this way, written into the URL
+/// (`http://key:KEY@host/`, or `http://KEY@host/`); it is a gateway key only, never
+/// forwarded upstream as the caller's own.
+fn basic_key(headers: &http::HeaderMap) -> Option<String> {
+    use base64::Engine as _;
+    let encoded = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':').unwrap_or((&decoded, ""));
+    let key = if password.is_empty() { user } else { password };
+    (!key.is_empty()).then(|| key.to_owned())
 }
 
 /// The route a path names, from the gateway's fixed list (the pipeline's routes, those on
@@ -1373,8 +1401,8 @@ async fn answer<'s>(
             // A refused caller is traffic, whichever path it asked for, and on record.
             count.by = Tally::Here;
             let id = request_id(req.headers()).unwrap_or_else(new_request_id);
-            let presented = match refused {
-                Refused::Unauthorized { presented } => presented,
+            let presented = match &refused {
+                Refused::Unauthorized { presented } => presented.as_deref(),
                 Refused::LoopbackOnly => None,
             };
             live.pipeline.record_refusal(&Refusal {
@@ -1480,7 +1508,7 @@ async fn answer<'s>(
     };
     let Some(route) = route else {
         return match path {
-            "/analyze" => presidio_analyze(&live.pipeline, &body).await,
+            "/analyze" => presidio_analyze(&live.pipeline, &state.ad_hoc, &body).await,
             "/anonymize" => presidio_anonymize(&body),
             _ => {
                 let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
@@ -1606,20 +1634,67 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response
 }
 
 /// Presidio's `/analyze`, answered by the detection stage as configured (local, or with the
-/// remote per the mode).
-async fn presidio_analyze(pipeline: &Pipeline, body: &Bytes) -> Response<GatewayBody> {
+/// remote per the mode), and by the request's ad-hoc recognizers, compiled off the
+/// runtime's thread the first time they are sent and kept in `compiled`.
+async fn presidio_analyze(
+    pipeline: &Pipeline,
+    compiled: &AdHocCache,
+    body: &Bytes,
+) -> Response<GatewayBody> {
     let req = match parse::<presidio::AnalyzeRequest>(body) {
         Ok(r) => r,
         Err(r) => return *r,
     };
+    let invalid = |message: &str| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_ad_hoc_recognizer",
+            message,
+        )
+    };
+    let (req, ad_hoc) = match presidio::ad_hoc_key(&req) {
+        None => (req, None),
+        Some(key) => match compiled.get(&key) {
+            Some(c) => (req, c),
+            None => {
+                let built = tokio::task::spawn_blocking(move || {
+                    let c = presidio::ad_hoc(&req).map(|c| c.map(Arc::new));
+                    (req, c)
+                })
+                .await;
+                match built {
+                    Ok((req, Ok(c))) => {
+                        compiled.insert(key, c.clone());
+                        (req, c)
+                    }
+                    Ok((_, Err(message))) => return invalid(&message),
+                    Err(_) => return invalid("the ad-hoc recognizers could not be compiled"),
+                }
+            }
+        },
+    };
+    let extra = ad_hoc.as_ref().map(|c| c.scan(&req.text));
     match pipeline.detect(&req.text).await {
         Ok(found) => json_response(
             StatusCode::OK,
-            &presidio::analyze(pipeline.detection(), &req, &found.findings),
+            &presidio::analyze(
+                pipeline.detection(),
+                &req,
+                &found.findings,
+                ad_hoc.as_deref().zip(extra.as_deref()),
+            ),
         ),
         Err(e) => pipeline_error(&e),
     }
 }
+
+/// Compiled ad-hoc recognizers of `/analyze` requests, by what was sent (`None`: none of
+/// them applies to the request's language).
+type AdHocCache = quick_cache::sync::Cache<String, Option<Arc<presidio::AdHoc>>>;
+
+/// How many sets of ad-hoc recognizers are kept compiled.
+const AD_HOC_KEPT: usize = 64;
 
 fn presidio_anonymize(body: &Bytes) -> Response<GatewayBody> {
     match parse::<presidio::AnonymizeRequest>(body) {

@@ -1,25 +1,202 @@
 //! Presidio-compatible `POST /analyze` and `POST /anonymize` (the same JSON shapes), so
 //! Presidio clients and LiteLLM's Presidio guardrail can point at DeepSentinel unchanged.
-
-use std::collections::HashMap;
+//!
+//! An `/analyze` request's `ad_hoc_recognizers` (Presidio's pattern recognizers sent with
+//! the request: patterns with scores, deny lists, context words) are compiled into a
+//! [`LocalDetector`] of their own, kept for the next request that sends the same ones, and
+//! their findings are answered beside the detection stage's.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 use sentinel_client::Detection;
-use sentinel_detect::Finding;
+use sentinel_detect::{
+    DenyList, Detector, Finding, LocalDetector, LocalDetectorBuilder, Recognizer,
+};
 
 /// `POST /analyze` request.
 #[derive(Debug, Deserialize)]
 pub(crate) struct AnalyzeRequest {
     pub(crate) text: String,
+    /// Ad-hoc recognizers apply to the language they name (Presidio's default `en`);
+    /// the detection stage is language-neutral.
     #[serde(default)]
-    #[allow(dead_code)] // reason: accepted for compatibility; detection is language-neutral
     pub(crate) language: Option<String>,
     #[serde(default)]
     pub(crate) entities: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) score_threshold: Option<f32>,
+    #[serde(default)]
+    pub(crate) ad_hoc_recognizers: Vec<AdHocRecognizer>,
+}
+
+/// A Presidio pattern recognizer sent with an `/analyze` request.
+#[derive(Debug, Deserialize, Serialize)]
+pub(crate) struct AdHocRecognizer {
+    #[serde(default)]
+    name: Option<String>,
+    supported_entity: String,
+    #[serde(default)]
+    supported_language: Option<String>,
+    #[serde(default)]
+    patterns: Vec<AdHocPattern>,
+    #[serde(default)]
+    deny_list: Vec<String>,
+    #[serde(default)]
+    deny_list_score: Option<f32>,
+    #[serde(default)]
+    context: Vec<String>,
+}
+
+/// One pattern of an ad-hoc recognizer: a Python-style regular expression, matched as
+/// Presidio matches it (case-insensitive, `.` matching line breaks, `^`/`$` at lines).
+#[derive(Debug, Deserialize, Serialize)]
+pub(crate) struct AdHocPattern {
+    #[serde(default)]
+    name: Option<String>,
+    regex: String,
+    score: f32,
+}
+
+/// The most patterns and deny lists, together, one request's ad-hoc recognizers hold.
+pub(crate) const AD_HOC_MAX_PROGRAMS: usize = 32;
+/// The longest pattern an ad-hoc recognizer may send, in bytes.
+pub(crate) const AD_HOC_MAX_PATTERN: usize = 1024;
+/// The most deny-list values, together, one request's ad-hoc recognizers hold.
+pub(crate) const AD_HOC_MAX_DENY_VALUES: usize = 10_000;
+
+/// Compiled ad-hoc recognizers: a detector of their own and the recognizer name each of
+/// its programs reports.
+pub(crate) struct AdHoc {
+    detector: LocalDetector,
+    names: Vec<String>,
+}
+
+impl AdHoc {
+    /// The name a finding of this detector reports (the recognizer's, as Presidio's do).
+    fn name(&self, f: &Finding) -> &str {
+        self.names
+            .get(usize::from(f.recognizer.index()))
+            .map_or("ad_hoc", String::as_str)
+    }
+
+    /// The findings in `text`, sorted by start.
+    pub(crate) fn scan(&self, text: &str) -> Vec<Finding> {
+        self.detector.scan(text)
+    }
+}
+
+/// The key under which compiled ad-hoc recognizers are kept: what was sent, with the
+/// request's language (which decides the recognizers that apply).
+pub(crate) fn ad_hoc_key(req: &AnalyzeRequest) -> Option<String> {
+    if req.ad_hoc_recognizers.is_empty() {
+        return None;
+    }
+    let sent = serde_json::to_string(&req.ad_hoc_recognizers).ok()?;
+    Some(format!("{}\0{sent}", language(req)))
+}
+
+fn language(req: &AnalyzeRequest) -> &str {
+    req.language.as_deref().unwrap_or("en")
+}
+
+/// Compiles `req`'s ad-hoc recognizers for its language; `None` when none applies. The
+/// error names the recognizer at fault (never the text).
+pub(crate) fn ad_hoc(req: &AnalyzeRequest) -> Result<Option<AdHoc>, String> {
+    let applies: Vec<&AdHocRecognizer> = req
+        .ad_hoc_recognizers
+        .iter()
+        .filter(|r| r.supported_language.as_deref().unwrap_or("en") == language(req))
+        .collect();
+    let programs: usize = applies
+        .iter()
+        .map(|r| r.patterns.len() + usize::from(!r.deny_list.is_empty()))
+        .sum();
+    if programs > AD_HOC_MAX_PROGRAMS {
+        return Err(format!(
+            "ad_hoc_recognizers hold {programs} patterns and deny lists; at most {AD_HOC_MAX_PROGRAMS} are taken"
+        ));
+    }
+    let values: usize = applies.iter().map(|r| r.deny_list.len()).sum();
+    if values > AD_HOC_MAX_DENY_VALUES {
+        return Err(format!(
+            "ad_hoc_recognizers hold {values} deny-list values; at most {AD_HOC_MAX_DENY_VALUES} are taken"
+        ));
+    }
+    if applies.is_empty() {
+        return Ok(None);
+    }
+    // Every finding is reported, however low its score, as Presidio's analyzer does; the
+    // request's `score_threshold` applies afterwards.
+    let mut b = LocalDetectorBuilder::empty().min_score(0.0);
+    let mut names = Vec::new();
+    let mut lists = Vec::new();
+    for (i, r) in applies.iter().enumerate() {
+        let name = r
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{} recognizer", r.supported_entity));
+        let bad = |what: &str| Err(format!("ad-hoc recognizer {name:?}: {what}"));
+        if r.supported_entity.is_empty() {
+            return bad("supported_entity is empty");
+        }
+        if r.patterns.is_empty() && r.deny_list.is_empty() {
+            return bad("neither patterns nor deny_list");
+        }
+        for (j, p) in r.patterns.iter().enumerate() {
+            if p.regex.len() > AD_HOC_MAX_PATTERN {
+                return bad(&format!(
+                    "a pattern is over {AD_HOC_MAX_PATTERN} bytes long"
+                ));
+            }
+            if !(0.0..=1.0).contains(&p.score) {
+                return bad("a pattern's score is outside 0.0..=1.0");
+            }
+            // Presidio's flags: IGNORECASE, MULTILINE, DOTALL.
+            let pattern = format!("(?ims:{})", p.regex);
+            if let Err(e) = regex_syntax::ParserBuilder::new()
+                .nest_limit(100)
+                .build()
+                .parse(&pattern)
+            {
+                return bad(&format!(
+                    "pattern {:?} is not one this engine takes (no look-around or back-references): {e}",
+                    p.name.as_deref().unwrap_or("")
+                ));
+            }
+            // Names are unique within a detector; the one reported is the recognizer's.
+            let unique = format!("ad_hoc:{i}:{j}");
+            b = b.recognizer(
+                Recognizer::new(&unique, &r.supported_entity, &pattern)
+                    .with_score(p.score)
+                    .with_context(r.context.iter().cloned()),
+            );
+            names.push(name.clone());
+        }
+        if !r.deny_list.is_empty() {
+            let score = r.deny_list_score.unwrap_or(1.0);
+            if !(0.0..=1.0).contains(&score) {
+                return bad("deny_list_score is outside 0.0..=1.0");
+            }
+            lists.push((
+                name.clone(),
+                DenyList {
+                    entity: r.supported_entity.clone(),
+                    values: r.deny_list.clone(),
+                    case_insensitive: true,
+                    score,
+                },
+            ));
+        }
+    }
+    // Deny lists' programs follow the patterns'.
+    for (name, list) in lists {
+        names.push(name);
+        b = b.deny_list(list);
+    }
+    let detector = b.build().map_err(|e| format!("ad-hoc recognizer: {e}"))?;
+    Ok(Some(AdHoc { detector, names }))
 }
 
 /// One `POST /anonymize` analyzer result, character offsets.
@@ -48,37 +225,57 @@ struct RecognitionMetadata<'a> {
     recognizer_identifier: &'a str,
 }
 
-/// The results of `findings` (the detection stage's, for `req.text`) that `req` asks for,
-/// as a list serialized one result at a time (a text dense with values has hundreds of
-/// thousands; a JSON tree of them took about 600 bytes each).
+/// The results of `findings` (the detection stage's, for `req.text`) and of `ad_hoc`
+/// (the request's own recognizers' findings, one that repeats a detection finding's type
+/// and span left out) that `req` asks for, in order of start, as a list serialized one
+/// result at a time (a text dense with values has hundreds of thousands; a JSON tree of
+/// them took about 600 bytes each).
 pub(crate) fn analyze<'a>(
     detection: &'a Detection,
     req: &'a AnalyzeRequest,
     findings: &'a [Finding],
+    ad_hoc: Option<(&'a AdHoc, &'a [Finding])>,
 ) -> crate::Streamed<impl Iterator<Item = AnalyzeOut<'a>>> {
     let mut offsets = sentinel_detect::CharOffsets::new(&req.text);
+    let mut own = findings.iter().peekable();
+    let (compiled, extra) = ad_hoc.map_or((None, &[][..]), |(c, f)| (Some(c), f));
+    let mut extra = extra.iter().peekable();
+    let merged = std::iter::from_fn(move || {
+        let first_own = match (own.peek(), extra.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(a), Some(b)) => a.start <= b.start,
+        };
+        if first_own {
+            let f = own.next()?;
+            while extra
+                .next_if(|x| x.start == f.start && x.end == f.end && x.entity == f.entity)
+                .is_some()
+            {}
+            return Some((f, detection.recognizer_name(f.recognizer)));
+        }
+        let f = extra.next()?;
+        Some((f, compiled.map_or("ad_hoc", |c| c.name(f))))
+    });
     crate::Streamed::new(
-        findings
-            .iter()
-            .filter(|f| req.score_threshold.is_none_or(|t| f.score >= t))
-            .filter(|f| {
+        merged
+            .filter(|(f, _)| req.score_threshold.is_none_or(|t| f.score >= t))
+            .filter(|(f, _)| {
                 req.entities
                     .as_ref()
                     .is_none_or(|es| es.iter().any(|e| e == f.entity.as_str()))
             })
-            .map(move |f| {
-                let name = detection.recognizer_name(f.recognizer);
-                AnalyzeOut {
-                    entity_type: f.entity.as_str(),
-                    start: offsets.char_offset(f.start),
-                    end: offsets.char_offset(f.end),
-                    score: f.score,
-                    analysis_explanation: None,
-                    recognition_metadata: RecognitionMetadata {
-                        recognizer_name: name,
-                        recognizer_identifier: name,
-                    },
-                }
+            .map(move |(f, name)| AnalyzeOut {
+                entity_type: f.entity.as_str(),
+                start: offsets.char_offset(f.start),
+                end: offsets.char_offset(f.end),
+                score: f.score,
+                analysis_explanation: None,
+                recognition_metadata: RecognitionMetadata {
+                    recognizer_name: name,
+                    recognizer_identifier: name,
+                },
             }),
     )
 }
@@ -96,6 +293,8 @@ pub(crate) struct Operator {
     chars_to_mask: Option<usize>,
     #[serde(default)]
     from_end: Option<bool>,
+    #[serde(default)]
+    hash_type: Option<String>,
 }
 
 /// `POST /anonymize` request.
@@ -123,9 +322,76 @@ pub(crate) struct AnonymizeResponse {
     items: Vec<AnonymizeItem>,
 }
 
-/// Applies the operators to the analyzer results (character offsets), earliest first,
-/// overlapping results after the first skipped, as Presidio's replace/redact/mask/hash/keep
-/// do. Offsets in the answer are characters in the new text.
+/// `results` without conflicts, in order of start, as Presidio's anonymizer resolves them
+/// (`merge_similar_or_contained`, then `remove_intersections`): results of one entity
+/// type that overlap become one over both, with the higher score; a result inside
+/// another goes (of two over the same span, the lower score); two results of different
+/// types that still overlap are cut where they meet, the lower score giving way. Every
+/// character some result covered stays covered, so no part of a value is left in clear.
+fn without_conflicts(mut results: Vec<AnalyzeResult>) -> Vec<AnalyzeResult> {
+    results.retain(|r| r.start < r.end);
+    results.sort_by(|a, b| {
+        a.entity_type
+            .cmp(&b.entity_type)
+            .then(a.start.cmp(&b.start))
+    });
+    let mut merged: Vec<AnalyzeResult> = Vec::with_capacity(results.len());
+    for r in results {
+        match merged.last_mut() {
+            Some(m) if m.entity_type == r.entity_type && r.start < m.end => {
+                m.end = m.end.max(r.end);
+                m.score = m.score.max(r.score);
+            }
+            _ => merged.push(r),
+        }
+    }
+    merged.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then(b.end.cmp(&a.end))
+            .then(b.score.total_cmp(&a.score))
+    });
+    // Every result kept so far starts at or before this one: the one reaching furthest
+    // holds it whole when it reaches at least as far.
+    let mut kept: Vec<AnalyzeResult> = Vec::with_capacity(merged.len());
+    let mut reach = 0;
+    for r in merged {
+        if r.end <= reach {
+            continue;
+        }
+        reach = r.end;
+        kept.push(r);
+    }
+    // What overlaps now does so in part only (neither holds the other), and in order of
+    // start the ends increase too: where two meet, the lower score gives way. One cut
+    // short to nothing is covered by its neighbours, and the next is weighed against the
+    // one before it.
+    let mut out: Vec<AnalyzeResult> = Vec::with_capacity(kept.len());
+    for mut next in kept {
+        while let Some(cur) = out.last_mut() {
+            if cur.end <= next.start {
+                break;
+            }
+            if cur.score >= next.score {
+                next.start = cur.end;
+                break;
+            }
+            cur.end = next.start;
+            if cur.start < cur.end {
+                break;
+            }
+            out.pop();
+        }
+        if next.start < next.end {
+            out.push(next);
+        }
+    }
+    out
+}
+
+/// Applies the operators to the analyzer results (character offsets), their conflicts
+/// resolved first ([`without_conflicts`]), as Presidio's replace/redact/mask/hash/keep do.
+/// Offsets in the answer are characters in the new text.
 pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, String> {
     let chars: Vec<(usize, char)> = req.text.char_indices().collect();
     let byte_at = |c: usize| -> Option<usize> {
@@ -135,8 +401,7 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, Str
             chars.get(c).map(|(b, _)| *b)
         }
     };
-    let mut results = req.analyzer_results.clone();
-    results.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let results = without_conflicts(req.analyzer_results.clone());
     let mut out = String::with_capacity(req.text.len());
     let mut items = Vec::new();
     let mut at_char = 0;
@@ -166,6 +431,7 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, Str
                 masking_char: None,
                 chars_to_mask: None,
                 from_end: None,
+                hash_type: None,
             });
         let replacement = match op.kind.as_str() {
             "replace" => op
@@ -174,10 +440,11 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, Str
                 .unwrap_or_else(|| format!("<{}>", r.entity_type)),
             "redact" => String::new(),
             "keep" => value.to_owned(),
-            "hash" => {
-                let digest = Sha256::digest(value.as_bytes());
-                hex::encode(digest)
-            }
+            "hash" => match op.hash_type.as_deref().unwrap_or("sha256") {
+                "sha256" => hex::encode(Sha256::digest(value.as_bytes())),
+                "sha512" => hex::encode(sha2::Sha512::digest(value.as_bytes())),
+                other => return Err(format!("unknown hash_type {other:?} (sha256 or sha512)")),
+            },
             "mask" => {
                 let mask = op
                     .masking_char
@@ -215,4 +482,215 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, Str
     }
     out.push_str(&req.text[byte_at(at_char).unwrap_or(req.text.len())..]);
     Ok(AnonymizeResponse { text: out, items })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn result(entity: &str, start: usize, end: usize, score: f32) -> AnalyzeResult {
+        AnalyzeResult {
+            entity_type: entity.to_owned(),
+            start,
+            end,
+            score,
+        }
+    }
+
+    fn spans(rs: &[AnalyzeResult]) -> Vec<(&str, usize, usize)> {
+        rs.iter()
+            .map(|r| (r.entity_type.as_str(), r.start, r.end))
+            .collect()
+    }
+
+    #[test]
+    fn conflicts_resolve_as_presidio_resolves_them() {
+        // One type overlapping itself: one result over both, the higher score.
+        let out = without_conflicts(vec![result("A", 0, 5, 0.3), result("A", 3, 9, 0.8)]);
+        assert_eq!(spans(&out), [("A", 0, 9)]);
+        assert!((out[0].score - 0.8).abs() < f32::EPSILON);
+        // Inside another: gone, whatever the scores; the same span: the higher score.
+        let out = without_conflicts(vec![
+            result("URL", 0, 30, 0.5),
+            result("EMAIL", 8, 20, 1.0),
+            result("X", 40, 45, 0.2),
+            result("Y", 40, 45, 0.9),
+        ]);
+        assert_eq!(spans(&out), [("URL", 0, 30), ("Y", 40, 45)]);
+        // Overlapping in part: cut where they meet, the lower score giving way.
+        let out = without_conflicts(vec![result("A", 0, 10, 0.9), result("B", 6, 14, 0.5)]);
+        assert_eq!(spans(&out), [("A", 0, 10), ("B", 10, 14)]);
+        let out = without_conflicts(vec![result("A", 0, 10, 0.4), result("B", 6, 14, 0.5)]);
+        assert_eq!(spans(&out), [("A", 0, 6), ("B", 6, 14)]);
+        // Empty and inverted results are nothing to replace.
+        assert!(without_conflicts(vec![result("A", 4, 4, 1.0), result("A", 5, 2, 1.0)]).is_empty());
+    }
+
+    #[test]
+    fn an_overlapping_result_leaves_no_part_of_its_value() {
+        let req: AnonymizeRequest = serde_json::from_value(serde_json::json!({
+            "text": "token eyJhbGciOiJIUzI1NiJ9.e30.sig-----BEGIN and more",
+            "analyzer_results": [
+                {"entity_type": "JWT", "start": 6, "end": 35, "score": 0.9},
+                {"entity_type": "PRIVATE_KEY", "start": 30, "end": 44, "score": 0.85}
+            ]
+        }))
+        .expect("request");
+        let out = anonymize(&req).expect("anonymized");
+        assert_eq!(out.text, "token <JWT><PRIVATE_KEY> and more");
+    }
+
+    #[test]
+    fn hashes_are_of_the_type_asked_for() {
+        let hashed = |op: serde_json::Value| {
+            let req: AnonymizeRequest = serde_json::from_value(serde_json::json!({
+                "text": "id 42",
+                "analyzer_results": [{"entity_type": "ID", "start": 3, "end": 5, "score": 1.0}],
+                "anonymizers": {"DEFAULT": op}
+            }))
+            .expect("request");
+            anonymize(&req)
+        };
+        let sha256 = hashed(serde_json::json!({"type": "hash"})).expect("sha256");
+        assert_eq!(sha256.text.len(), 3 + 64);
+        let sha512 =
+            hashed(serde_json::json!({"type": "hash", "hash_type": "sha512"})).expect("sha512");
+        assert_eq!(sha512.text.len(), 3 + 128);
+        let md5 = hashed(serde_json::json!({"type": "hash", "hash_type": "md5"}));
+        assert!(md5.is_err_and(|e| e.contains("md5")));
+    }
+
+    fn analyze_request(v: serde_json::Value) -> AnalyzeRequest {
+        serde_json::from_value(v).expect("request")
+    }
+
+    fn found<'t>(text: &'t str, ad_hoc: &AdHoc) -> Vec<(&'t str, String, f32, String)> {
+        ad_hoc
+            .scan(text)
+            .iter()
+            .map(|f| {
+                (
+                    &text[f.start..f.end],
+                    f.entity.as_str().to_owned(),
+                    f.score,
+                    ad_hoc.name(f).to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ad_hoc_recognizers_match_as_presidio_matches_them() {
+        let req = analyze_request(serde_json::json!({
+            "text": "",
+            "language": "en",
+            "ad_hoc_recognizers": [
+                {"name": "Zip code Recognizer", "supported_language": "en", "supported_entity": "ZIP",
+                 "patterns": [{"name": "zip (weak)", "regex": "(\\b\\d{5}(?:\\-\\d{4})?\\b)", "score": 0.01}],
+                 "context": ["zip", "code"]},
+                {"name": "Titles recognizer", "supported_entity": "TITLE",
+                 "deny_list": ["Mr.", "Mrs.", "Dr."]},
+                {"name": "Ticket", "supported_entity": "TICKET",
+                 "patterns": [{"name": "t", "regex": "tck-[0-9]{4}", "score": 0.7}]},
+                {"name": "German only", "supported_language": "de", "supported_entity": "PLZ",
+                 "patterns": [{"name": "p", "regex": "\\d{5}", "score": 0.9}]}
+            ]
+        }));
+        let ad_hoc = ad_hoc(&req).expect("compiled").expect("some apply");
+        let text = "Dear dr. Smith, mrs.x, see TCK-1234; zip code 94105, ref 12345.";
+        let got = found(text, &ad_hoc);
+        // Deny lists as whole words, any case; patterns in any case; context raises a
+        // score by 0.35 as Presidio's enhancer does; the German recognizer is not used.
+        assert_eq!(
+            got.iter()
+                .map(|(v, e, _, n)| (*v, e.as_str(), n.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("dr.", "TITLE", "Titles recognizer"),
+                ("TCK-1234", "TICKET", "Ticket"),
+                ("94105", "ZIP", "Zip code Recognizer"),
+                ("12345", "ZIP", "Zip code Recognizer"),
+            ]
+        );
+        assert!((got[2].2 - 0.36).abs() < 1e-4, "{got:?}");
+        assert!((got[3].2 - 0.01).abs() < 1e-4, "{got:?}");
+
+        // In German, only the German recognizer.
+        let mut de = req;
+        de.language = Some("de".to_owned());
+        let ad_hoc = super::ad_hoc(&de).expect("compiled").expect("one applies");
+        assert_eq!(found("PLZ 10115", &ad_hoc)[0].1, "PLZ");
+        assert_ne!(
+            ad_hoc_key(&de),
+            ad_hoc_key(&analyze_request(
+                serde_json::json!({"text": "", "ad_hoc_recognizers": de.ad_hoc_recognizers})
+            ))
+        );
+    }
+
+    #[test]
+    fn ad_hoc_recognizers_that_cannot_be_taken_are_refused_by_name() {
+        let refused = |recognizers: serde_json::Value| {
+            let req =
+                analyze_request(serde_json::json!({"text": "", "ad_hoc_recognizers": recognizers}));
+            match super::ad_hoc(&req) {
+                Err(e) => e,
+                Ok(_) => panic!("taken: {:?}", req.ad_hoc_recognizers),
+            }
+        };
+        // Python's lookaround has no equivalent here.
+        let e = refused(serde_json::json!([{"name": "Look", "supported_entity": "X",
+            "patterns": [{"name": "p", "regex": "(?<=id:)\\d+", "score": 0.5}]}]));
+        assert!(e.contains("\"Look\"") && e.contains("look-around"), "{e}");
+        let e = refused(serde_json::json!([{"name": "Nothing", "supported_entity": "X"}]));
+        assert!(e.contains("\"Nothing\""), "{e}");
+        let e = refused(serde_json::json!([{"name": "Loud", "supported_entity": "X",
+            "patterns": [{"name": "p", "regex": "x", "score": 2.0}]}]));
+        assert!(e.contains("\"Loud\"") && e.contains("score"), "{e}");
+        let many: Vec<serde_json::Value> = (0..=AD_HOC_MAX_PROGRAMS)
+            .map(|i| serde_json::json!({"supported_entity": "X", "patterns": [{"name": "p", "regex": format!("x{i}"), "score": 0.5}]}))
+            .collect();
+        assert!(refused(serde_json::Value::from(many)).contains("at most"));
+        let long = "a".repeat(AD_HOC_MAX_PATTERN + 1);
+        let e = refused(serde_json::json!([{"name": "Long", "supported_entity": "X",
+            "patterns": [{"name": "p", "regex": long, "score": 0.5}]}]));
+        assert!(e.contains("bytes"), "{e}");
+        // None at all, or none in the request's language: nothing to compile.
+        assert!(
+            super::ad_hoc(&analyze_request(serde_json::json!({"text": ""})))
+                .expect("ok")
+                .is_none()
+        );
+    }
+
+    proptest! {
+        /// Whatever results a client sends, what is replaced covers every character they
+        /// covered, and nothing twice.
+        #[test]
+        fn resolved_results_cover_what_was_sent_without_overlap(
+            sent in proptest::collection::vec((0usize..4, 0usize..40, 1usize..15, 0u8..=10), 0..12)
+        ) {
+            let results: Vec<AnalyzeResult> = sent
+                .iter()
+                .map(|&(e, start, len, score)| result(["A", "B", "C", "D"][e], start, start + len, f32::from(score) / 10.0))
+                .collect();
+            let out = without_conflicts(results.clone());
+            let covered = |rs: &[AnalyzeResult]| {
+                let mut c = [false; 64];
+                for r in rs {
+                    for x in &mut c[r.start..r.end] {
+                        *x = true;
+                    }
+                }
+                c
+            };
+            prop_assert_eq!(covered(&out), covered(&results));
+            for w in out.windows(2) {
+                prop_assert!(w[0].end <= w[1].start, "{:?}", out);
+            }
+            prop_assert!(out.iter().all(|r| r.start < r.end));
+        }
+    }
 }

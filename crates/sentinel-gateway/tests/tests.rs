@@ -670,6 +670,94 @@ async fn refused_callers_are_on_record_without_their_key() {
         .any(|e| e["tenant"] == "acme" && e["direction"] == "request"));
 }
 
+/// A gateway key in `Authorization: Basic` credentials (a URL's `key:KEY@` or `KEY@`, all
+/// that clients configured with a base URL alone can send, such as LiteLLM's Presidio
+/// guardrail) lets the caller in; a wrong one is refused and on record by the key's
+/// fingerprint, the same as the key sent as a bearer token; the key is never forwarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_in_basic_credentials_lets_a_caller_in() {
+    use base64::Engine as _;
+    let gw = gateway_with("forward_client_key = true\n", "sync = \"always\"\n", true).await;
+    let basic = |credentials: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
+    };
+    let send = |authorization: String, id: &'static str| {
+        let e = Endpoint::new("gw", &gw.url).expect("endpoint").header(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_str(&authorization).expect("value"),
+        );
+        let c = HttpTransport::new(no_retries(), vec![Upstream::single(e)]).expect("client");
+        async move {
+            let mut out = OutboundRequest::post_json(
+                "/analyze",
+                json!({"text": "mail jane.doe@example.com"}).to_string(),
+            );
+            out.headers
+                .insert("x-request-id", HeaderValue::from_static(id));
+            let r = c.send(out).await.expect("send");
+            let status = r.status;
+            let body = r.bytes().await.expect("body");
+            (
+                status,
+                serde_json::from_slice::<Value>(&body).expect("json"),
+            )
+        }
+    };
+    // The key as the password, or as the user name with no password.
+    for (credentials, id) in [(format!("key:{KEY}"), "b-1"), (KEY.to_owned(), "b-2")] {
+        let (status, v) = send(basic(&credentials), id).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v[0]["entity_type"], "EMAIL_ADDRESS");
+    }
+    for (authorization, id) in [
+        (basic("key:sk-guess-basic"), "b-3"),
+        (basic("sk-guess-basic:"), "b-4"),
+        ("Bearer sk-guess-basic".to_owned(), "b-5"),
+        ("Basic not base64!".to_owned(), "b-6"),
+        (basic(":"), "b-7"),
+    ] {
+        let (status, v) = send(authorization, id).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{id}");
+        assert_eq!(v["error"]["code"], "invalid_api_key");
+    }
+    // Through a proxied route too, and the key stays here.
+    let e = Endpoint::new("gw", &gw.url).expect("endpoint").header(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_str(&basic(&format!("key:{KEY}"))).expect("value"),
+    );
+    let c = HttpTransport::new(no_retries(), vec![Upstream::single(e)]).expect("client");
+    answers_redacted(&c).await;
+    let heads = gw.heads.lock().expect("lock");
+    let (_, sent) = heads.last().expect("sent");
+    assert!(
+        !format!("{sent:?}").contains(KEY),
+        "the gateway key went upstream: {sent:?}"
+    );
+    drop(heads);
+
+    let log = sentinel_testkit::audit_log(gw.dir.path());
+    assert!(!log.contains("sk-guess-basic"), "a key in the audit log");
+    let events: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
+        .collect();
+    let print = |id: &str| {
+        events
+            .iter()
+            .find(|e| e["request_id"] == id)
+            .unwrap_or_else(|| panic!("{id} on record"))["fingerprints"]
+            .clone()
+    };
+    // One key, one fingerprint, however it was sent; nothing presented, none.
+    assert_eq!(print("b-3"), print("b-4"));
+    assert_eq!(print("b-3"), print("b-5"));
+    assert_eq!(print("b-6"), json!([]));
+    assert_eq!(print("b-7"), json!([]));
+}
+
 /// Azure OpenAI's form: a caller (the AzureOpenAI SDK) sends its gateway key as `api-key`,
 /// and with `auth = "api-key"` a forwarded caller key goes upstream as `api-key`, never
 /// the gateway key.
@@ -1251,6 +1339,42 @@ async fn streams_models_and_sentinel_routes() {
         (v[0]["start"].as_u64(), v[0]["end"].as_u64()),
         (Some(10), Some(21))
     );
+    // The request's own recognizers answer beside the detection stage, in order of start.
+    let ad_hoc = json!([{"name": "Tickets", "supported_entity": "TICKET",
+        "patterns": [{"name": "t", "regex": "tck-\\d{4}", "score": 0.7}]}]);
+    for _ in 0..2 {
+        let (status, v, _) = post(
+            &c,
+            "/analyze",
+            json!({"text": "TCK-1234 ✓ SSN 536-22-1234", "ad_hoc_recognizers": ad_hoc}).to_string(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v[0]["entity_type"], "TICKET");
+        assert_eq!(
+            (v[0]["start"].as_u64(), v[0]["end"].as_u64()),
+            (Some(0), Some(8))
+        );
+        assert_eq!(v[0]["recognition_metadata"]["recognizer_name"], "Tickets");
+        assert_eq!(v[1]["entity_type"], "US_SSN");
+        assert_eq!(v[1]["start"].as_u64(), Some(15));
+    }
+    let (status, v, _) = post(
+        &c,
+        "/analyze",
+        json!({"text": "secret 536-22-1234", "ad_hoc_recognizers": [{"name": "Back", "supported_entity": "X",
+            "patterns": [{"name": "b", "regex": "(a)\\1", "score": 0.5}]}]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"]["code"], "invalid_ad_hoc_recognizer");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"Back\"")),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("536-22"), "{v}");
     let (status, v, _) = post(
         &c,
         "/anonymize",
