@@ -8,8 +8,9 @@
 //! Set-up comes first: programs the tests start for themselves on 127.0.0.1 (redis-server)
 //! or run (headless chromium) are installed from the distribution's packages when missing
 //! (`apt-get`, as root or through `sudo -n`), and a Python virtual environment in
-//! `target/e2e-venv` gets the official `openai` and `anthropic` packages from PyPI; the
-//! gateway's end-to-end tests (feature `e2e`) use them. Nothing else needs the network.
+//! `target/e2e-venv` gets the official `openai` and `anthropic` packages and `litellm` from
+//! PyPI; the gateway's end-to-end tests (feature `e2e`) use them. Nothing else needs the
+//! network.
 
 use std::path::Path;
 use std::process::Command;
@@ -81,7 +82,8 @@ pub(crate) fn ensure(tools: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
-/// A Python virtual environment with the official `openai` and `anthropic` packages, for
+/// A Python virtual environment with the official `openai` and `anthropic` packages and
+/// `litellm` (whose Presidio guardrail the gateway's Presidio routes are tested with), for
 /// the gateway's end-to-end tests; returns its interpreter.
 fn python_venv() -> Result<std::path::PathBuf> {
     // Not canonicalized: the venv's python is a symlink to the base interpreter, and
@@ -90,7 +92,8 @@ fn python_venv() -> Result<std::path::PathBuf> {
     let python = venv.join("bin").join("python");
     let has_sdks = |p: &Path| {
         Command::new(p)
-            .args(["-c", "import openai, anthropic"])
+            .args(["-c", "import openai, anthropic, litellm"])
+            .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             .status()
             .is_ok_and(|s| s.success())
     };
@@ -118,11 +121,19 @@ fn python_venv() -> Result<std::path::PathBuf> {
         }
     }
     util::run(
-        "pip install openai anthropic (for the gateway's end-to-end tests)",
-        Command::new(&python).args(["-m", "pip", "install", "-q", "openai", "anthropic"]),
+        "pip install openai anthropic litellm (for the gateway's end-to-end tests)",
+        Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "openai",
+            "anthropic",
+            "litellm",
+        ]),
     )?;
     if !has_sdks(&python) {
-        bail!("the openai and anthropic packages did not install");
+        bail!("the openai, anthropic and litellm packages did not install");
     }
     Ok(python)
 }

@@ -130,6 +130,109 @@ out["results"] = [r.result.message.content[0].text for r in c.messages.batches.r
 print(json.dumps(out))
 "#;
 
+const LITELLM_SCRIPT: &str = r#"
+import sys, os, json, asyncio, tempfile
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+from urllib.parse import urlsplit
+import litellm
+from litellm.proxy.guardrails.guardrail_hooks.presidio import _OPTIONAL_PresidioPIIMasking
+from litellm.proxy._types import UserAPIKeyAuth
+from litellm.caching.caching import DualCache
+from litellm.exceptions import BlockedPiiEntityError
+
+base, key, recognizers = sys.argv[1], sys.argv[2], sys.argv[3]
+u = urlsplit(base)
+# The guardrail takes a base URL and nothing else: the gateway key goes in it.
+keyed = f"{u.scheme}://key:{key}@{u.netloc}/"
+out = {}
+
+def guard(url=keyed, **kw):
+    return _OPTIONAL_PresidioPIIMasking(presidio_analyzer_api_base=url,
+        presidio_anonymizer_api_base=url, guardrail_name="deepsentinel",
+        event_hook="pre_call", default_on=True, **kw)
+
+async def pre(g, text):
+    data = {"model": "m", "messages": [{"role": "user", "content": text},
+        {"role": "user", "content": [{"type": "text", "text": text}]}]}
+    r = await g.async_pre_call_hook(UserAPIKeyAuth(), DualCache(), data, "completion")
+    return r, [r["messages"][0]["content"], r["messages"][1]["content"][0]["text"]]
+
+async def main():
+    _, out["masked"] = await pre(guard(),
+        "mail jane.doe@example.com or call +1 415 555 2671, SSN 536-22-1234, caf\u00e9 4111 1111 1111 1111")
+    g = guard(output_parse_pii=True)
+    r, masked = await pre(g, "mail jane.doe@example.com and bob@example.org")
+    out["tokens"] = masked[0]
+    answer = litellm.ModelResponse(choices=[{"index": 0, "finish_reason": "stop",
+        "message": {"role": "assistant", "content": "Done: " + masked[0]}}])
+    answer = await g.async_post_call_success_hook(data=r, user_api_key_dict=UserAPIKeyAuth(), response=answer)
+    out["unmasked"] = answer.choices[0].message.content
+    try:
+        await pre(guard(pii_entities_config={"CREDIT_CARD": "BLOCK", "EMAIL_ADDRESS": "MASK"}),
+            "card 4111 1111 1111 1111")
+        out["blocked"] = None
+    except BlockedPiiEntityError as e:
+        out["blocked"] = str(e)
+    _, out["ad_hoc"] = await pre(guard(presidio_ad_hoc_recognizers=recognizers),
+        "see TCK-1234 for jane.doe@example.com")
+    try:
+        await pre(guard(url=base + "/", pii_entities_config={"EMAIL_ADDRESS": "MASK"}),
+            "mail jane.doe@example.com")
+        out["without_key"] = None
+    except Exception as e:
+        out["without_key"] = str(e)
+
+asyncio.run(main())
+print(json.dumps(out))
+"#;
+
+/// LiteLLM's Presidio guardrail, its own code, with the gateway as its analyzer and
+/// anonymizer: masking (text and content parts, offsets in characters past non-ASCII
+/// text), numbered tokens unmasked in the answer, an entity it blocks, ad-hoc recognizers
+/// from its file, and the gateway key written into the base URL (the one place the
+/// guardrail takes it); without it the guardrail fails closed on the 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn litellms_presidio_guardrail_works_against_the_gateway() {
+    let gw = gateway("", true).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let script = dir.path().join("litellm_guardrail.py");
+    std::fs::write(&script, LITELLM_SCRIPT).expect("script");
+    let recognizers = dir.path().join("recognizers.json");
+    std::fs::write(
+        &recognizers,
+        r#"[{"name": "Tickets", "supported_language": "en", "supported_entity": "TICKET",
+            "patterns": [{"name": "ticket", "regex": "tck-\\d{4}", "score": 0.8}]}]"#,
+    )
+    .expect("recognizers");
+    let mut cmd = Command::new(program("DEEPSENTINEL_TEST_PYTHON", "python3"));
+    cmd.arg(&script).arg(&gw.url).arg(KEY).arg(&recognizers);
+    let out = tokio::time::timeout(Duration::from_secs(120), run(cmd, "LiteLLM's guardrail"))
+        .await
+        .expect("the Python client finished in time");
+    let v: Value = serde_json::from_str(out.trim()).expect("the script's JSON");
+    let masked = "mail <EMAIL_ADDRESS> or call <PHONE_NUMBER>, SSN <US_SSN>, café <CREDIT_CARD>";
+    assert_eq!(v["masked"], serde_json::json!([masked, masked]));
+    assert_eq!(v["tokens"], "mail <EMAIL_ADDRESS_1> and <EMAIL_ADDRESS_2>");
+    assert_eq!(
+        v["unmasked"],
+        "Done: mail jane.doe@example.com and bob@example.org"
+    );
+    assert!(
+        v["blocked"]
+            .as_str()
+            .is_some_and(|m| m.contains("CREDIT_CARD")),
+        "{v}"
+    );
+    let ad_hoc = "see <TICKET> for <EMAIL_ADDRESS>";
+    assert_eq!(v["ad_hoc"], serde_json::json!([ad_hoc, ad_hoc]));
+    assert!(
+        v["without_key"].as_str().is_some_and(|m| m.contains("401")),
+        "{v}"
+    );
+    // Nothing went upstream: the guardrail asks the gateway's own routes.
+    assert!(gw.seen.lock().expect("lock").is_empty());
+}
+
 /// The official Anthropic Python SDK: messages, and a message batch whose results it
 /// fetches from the URL the batch names, which the gateway makes its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
