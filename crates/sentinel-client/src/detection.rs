@@ -325,9 +325,9 @@ impl Detection {
     }
 
     /// Finds the sensitive values in `text`. A JSON document with escapes in it (a tool
-    /// call's arguments) is read with its escapes as spaces, and its findings keep them
-    /// whole, so a value right after `\n` is found and replacing
-    /// it leaves the JSON valid.
+    /// call's arguments), or the start of one (arguments cut short), is read with its
+    /// escapes as spaces, and its findings keep them whole, so a value right after `\n` is
+    /// found and replacing it leaves the JSON valid.
     pub async fn detect(&self, text: &str) -> Detected {
         match json_text::masked(text) {
             Some(read) => json_text::kept_whole(text, self.detect_read(&read).await),

@@ -17,13 +17,16 @@ use sentinel_policy::json_escape_around as escape_around;
 use crate::detection::Detected;
 
 /// `text` as detection reads it, when it is a JSON document with escapes in it (a tool
-/// call's arguments): its escapes as spaces ([`sentinel_policy::mask_json_escapes`]), so a
-/// value right after `\n` is seen, with the text's own offsets; `None` for other texts.
+/// call's arguments), or the start of one (arguments cut short where the model ran out of
+/// tokens, which a caller sends back with the conversation): its escapes as spaces
+/// ([`sentinel_policy::mask_json_escapes`]), so a value right after `\n` is seen, with the
+/// text's own offsets; `None` for other texts.
 pub(crate) fn masked(text: &str) -> Option<String> {
     let trimmed = text.trim_start();
     let json = (trimmed.starts_with('{') || trimmed.starts_with('['))
         && text.contains('\\')
-        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+        && serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map_or_else(|e| e.is_eof(), |_| true);
     json.then(|| sentinel_policy::mask_json_escapes(text))
 }
 
@@ -116,7 +119,13 @@ mod tests {
         // Prose, and JSON without escapes, are read as they are.
         assert!(masked(r"C:\new 10.20.30.40").is_none());
         assert!(masked(r#"{"q":"10.20.30.40"}"#).is_none());
-        assert!(masked(r#"{"q":"\n"#).is_none(), "not a whole document");
+        // The start of a document (arguments cut short) is read masked too; text that is
+        // not JSON past its first brace is not.
+        let cut = r#"{"q":"ip:\n10.20.30.40 and mo"#;
+        let found = d.scan(&masked(cut).expect("the start of a document"));
+        assert_eq!(&cut[found[0].start..found[0].end], "10.20.30.40");
+        assert!(masked(r#"{"q":"\n"} and more"#).is_none());
+        assert!(masked(r"{C:\new 10.20.30.40").is_none());
         // A streamed piece is masked up to an escape still arriving.
         assert_eq!(complete(r"ab\"), 2);
         assert_eq!(complete(r"ab\u00"), 2);

@@ -346,7 +346,8 @@ fn a_streamed_answer_reads_as_the_whole_one() {
 
 /// A tool call's JSON arguments in a request's history are decided as the text they are:
 /// whatever the values and escapes in them, what goes upstream is still JSON, and no value
-/// the catalogue finds in the decoded text goes up in the clear.
+/// the catalogue finds in the decoded text goes up in the clear; nor does one when the
+/// arguments were cut short (a model out of tokens), for every value the cut left whole.
 #[test]
 fn tool_arguments_going_up_stay_json_without_their_values() {
     let (rt, up) = runtime_and_upstream();
@@ -362,8 +363,7 @@ fn tool_arguments_going_up_stay_json_without_their_values() {
     };
     let detector = sentinel_detect::LocalDetector::new();
     let mut runner = runner();
-    let result = runner.run(&prompt(), |text| {
-        let arguments = json!({ "q": text }).to_string();
+    let send = |arguments: &str| {
         let req: openai::ChatCompletionRequest = serde_json::from_value(json!({
             "model": "echo",
             "messages": [
@@ -379,16 +379,43 @@ fn tool_arguments_going_up_stay_json_without_their_values() {
         let sent: serde_json::Value =
             serde_json::from_slice(&up.seen.last("/v1/chat/completions").expect("sent"))
                 .expect("json");
-        let went = sent["messages"][0]["tool_calls"][0]["function"]["arguments"]
+        sent["messages"][0]["tool_calls"][0]["function"]["arguments"]
             .as_str()
-            .expect("arguments");
-        let went: serde_json::Value = serde_json::from_str(went)
+            .expect("arguments")
+            .to_owned()
+    };
+    let result = runner.run(&(prompt(), 1usize..100), |(text, cut)| {
+        let arguments = json!({ "q": text }).to_string();
+        let went = send(&arguments);
+        let went: serde_json::Value = serde_json::from_str(&went)
             .map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {went}")))?;
         let went = went["q"].as_str().expect("q");
         use sentinel_detect::Detector as _;
-        for f in detector.scan(&text) {
+        let found = detector.scan(&text);
+        for f in &found {
             let value = &text[f.start..f.end];
             prop_assert!(!went.contains(value), "{:?} went up: {}", f.entity, went);
+        }
+        // Cut short: each value still whole in what is left, as it is written there
+        // (JSON-escaped), must not go up as it was.
+        let mut at = arguments.len() * cut / 100;
+        while !arguments.is_char_boundary(at) {
+            at -= 1;
+        }
+        let short = &arguments[..at];
+        let went = send(short);
+        for f in &found {
+            let escaped = serde_json::to_string(&text[f.start..f.end]).expect("escaped");
+            let written = &escaped[1..escaped.len() - 1];
+            if short.contains(written) {
+                prop_assert!(
+                    !went.contains(written),
+                    "{:?} went up from arguments cut at {}: {}",
+                    f.entity,
+                    at,
+                    went
+                );
+            }
         }
         Ok(())
     });
