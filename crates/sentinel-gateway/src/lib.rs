@@ -935,10 +935,14 @@ fn rate_limited(rate: &KeyRate, wait: Duration) -> Response<GatewayBody> {
     r
 }
 
+/// The headers a proxy adds to say whom it relays a request for.
+const RELAY_HEADERS: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
+
 /// Why a caller was not let in.
 enum Refused<'r> {
-    /// No keys are configured and the caller is not on loopback.
-    LoopbackOnly,
+    /// No keys are configured and the caller is not on loopback, or is a proxy on
+    /// loopback relaying a request from elsewhere (`relayed`).
+    LoopbackOnly { relayed: bool },
     /// No key, or one that no `[[key]]` holds (`presented`).
     Unauthorized {
         presented: Option<std::borrow::Cow<'r, str>>,
@@ -949,18 +953,22 @@ impl Refused<'_> {
     /// The audit record's outcome.
     fn reason(&self) -> &'static str {
         match self {
-            Refused::LoopbackOnly => "loopback_only",
+            Refused::LoopbackOnly { .. } => "loopback_only",
             Refused::Unauthorized { .. } => "unauthorized",
         }
     }
 
     fn response(&self) -> Response<GatewayBody> {
         match self {
-            Refused::LoopbackOnly => error(
+            Refused::LoopbackOnly { relayed } => error(
                 StatusCode::FORBIDDEN,
                 "permission_error",
                 "loopback_only",
-                "this gateway has no API keys configured and serves loopback callers only",
+                if *relayed {
+                    "this gateway has no API keys configured and serves loopback callers only; a request a proxy relayed (Forwarded, X-Forwarded-For, X-Real-IP) comes from elsewhere: configure [[key]] entries to serve through a proxy"
+                } else {
+                    "this gateway has no API keys configured and serves loopback callers only"
+                },
             ),
             Refused::Unauthorized { .. } => error(
                 StatusCode::UNAUTHORIZED,
@@ -980,10 +988,13 @@ fn authenticate<'s, 'r>(
 ) -> Result<(&'s str, Priority, Option<&'s KeyRate>), Refused<'r>> {
     let keys = &live.keys;
     if keys.is_empty() {
-        if peer.ip().is_loopback() {
+        // A reverse proxy on the same host connects from loopback for callers anywhere:
+        // what it relays is not a loopback caller's.
+        let relayed = RELAY_HEADERS.iter().any(|h| headers.contains_key(*h));
+        if peer.ip().is_loopback() && !relayed {
             return Ok((&live.default_tenant, Priority::Normal, None));
         }
-        return Err(Refused::LoopbackOnly);
+        return Err(Refused::LoopbackOnly { relayed });
     }
     let key = headers
         .get(GATEWAY_KEY_HEADER)
@@ -1403,7 +1414,7 @@ async fn answer<'s>(
             let id = request_id(req.headers()).unwrap_or_else(new_request_id);
             let presented = match &refused {
                 Refused::Unauthorized { presented } => presented.as_deref(),
-                Refused::LoopbackOnly => None,
+                Refused::LoopbackOnly { .. } => None,
             };
             live.pipeline.record_refusal(&Refusal {
                 request_id: &id,

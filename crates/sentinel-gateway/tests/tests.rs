@@ -670,6 +670,48 @@ async fn refused_callers_are_on_record_without_their_key() {
         .any(|e| e["tenant"] == "acme" && e["direction"] == "request"));
 }
 
+/// Without keys only loopback callers are served, and a request a proxy on this host
+/// relays (it connects from loopback, for a caller anywhere) is not one: refused, with a
+/// message that says what to do, before anything goes upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyless_gateway_refuses_what_a_local_proxy_relays() {
+    let gw = gateway("", false).await;
+    let send = |header: Option<(&'static str, &'static str)>| {
+        let mut e = Endpoint::new("gw", &gw.url).expect("endpoint");
+        if let Some((name, value)) = header {
+            e = e.header(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let c = HttpTransport::new(no_retries(), vec![Upstream::single(e)]).expect("client");
+        async move { post(&c, "/v1/chat/completions", chat("hi")).await }
+    };
+    let (status, v, _) = send(None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let served = gw.seen.lock().expect("lock").len();
+    for header in [
+        ("x-forwarded-for", "203.0.113.7"),
+        ("forwarded", "for=203.0.113.7;proto=https"),
+        ("x-real-ip", "203.0.113.7"),
+    ] {
+        let (status, v, _) = send(Some(header)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{header:?}");
+        assert_eq!(v["error"]["code"], "loopback_only");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("[[key]]")),
+            "{v}"
+        );
+    }
+    assert_eq!(
+        gw.seen.lock().expect("lock").len(),
+        served,
+        "nothing relayed went upstream"
+    );
+}
+
 /// A gateway key in `Authorization: Basic` credentials (a URL's `key:KEY@` or `KEY@`, all
 /// that clients configured with a base URL alone can send, such as LiteLLM's Presidio
 /// guardrail) lets the caller in; a wrong one is refused and on record by the key's
