@@ -47,10 +47,52 @@ pub(crate) struct AdHocRecognizer {
     deny_list_score: Option<f32>,
     #[serde(default)]
     context: Vec<String>,
+    /// Python's `re` flags for the patterns (`re.IGNORECASE` 2, `re.MULTILINE` 8,
+    /// `re.DOTALL` 16, `re.UNICODE` 32, `re.VERBOSE` 64, `re.ASCII` 256); Presidio's
+    /// default is the first three.
+    #[serde(default)]
+    global_regex_flags: Option<u32>,
+}
+
+/// Python's `re` flags as inline flags of this engine's syntax.
+fn inline_flags(flags: Option<u32>) -> Result<String, String> {
+    const IGNORECASE: u32 = 2;
+    const MULTILINE: u32 = 8;
+    const DOTALL: u32 = 16;
+    // Python 3's default for text patterns, as here.
+    const UNICODE: u32 = 32;
+    const VERBOSE: u32 = 64;
+    const ASCII: u32 = 256;
+    const KNOWN: u32 = IGNORECASE | MULTILINE | DOTALL | UNICODE | VERBOSE | ASCII;
+    let flags = flags.unwrap_or(IGNORECASE | MULTILINE | DOTALL);
+    if flags & !KNOWN != 0 {
+        return Err(format!(
+            "global_regex_flags {flags} holds a flag other than IGNORECASE, MULTILINE, DOTALL, UNICODE, VERBOSE and ASCII"
+        ));
+    }
+    let on = |f: u32, c: char| (flags & f != 0).then_some(c);
+    let mut set: String = [
+        on(IGNORECASE, 'i'),
+        on(MULTILINE, 'm'),
+        on(DOTALL, 's'),
+        on(VERBOSE, 'x'),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if flags & ASCII != 0 {
+        set.push_str("-u");
+    }
+    Ok(if set.is_empty() {
+        String::new()
+    } else {
+        format!("(?{set})")
+    })
 }
 
 /// One pattern of an ad-hoc recognizer: a Python-style regular expression, matched as
-/// Presidio matches it (case-insensitive, `.` matching line breaks, `^`/`$` at lines).
+/// Presidio matches it (by default case-insensitive, `.` matching line breaks, `^`/`$` at
+/// lines; `global_regex_flags` says otherwise).
 #[derive(Debug, Deserialize, Serialize)]
 pub(crate) struct AdHocPattern {
     #[serde(default)]
@@ -144,6 +186,10 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest) -> Result<Option<AdHoc>, String> {
         if r.patterns.is_empty() && r.deny_list.is_empty() {
             return bad("neither patterns nor deny_list");
         }
+        let flags = match inline_flags(r.global_regex_flags) {
+            Ok(f) => f,
+            Err(e) => return bad(&e),
+        };
         for (j, p) in r.patterns.iter().enumerate() {
             if p.regex.len() > AD_HOC_MAX_PATTERN {
                 return bad(&format!(
@@ -153,8 +199,9 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest) -> Result<Option<AdHoc>, String> {
             if !(0.0..=1.0).contains(&p.score) {
                 return bad("a pattern's score is outside 0.0..=1.0");
             }
-            // Presidio's flags: IGNORECASE, MULTILINE, DOTALL.
-            let pattern = format!("(?ims:{})", p.regex);
+            // The flags apply to the whole pattern; no group around it, which a VERBOSE
+            // pattern's closing comment would swallow.
+            let pattern = format!("{flags}{}", p.regex);
             if let Err(e) = regex_syntax::ParserBuilder::new()
                 .nest_limit(100)
                 .build()
@@ -184,7 +231,7 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest) -> Result<Option<AdHoc>, String> {
                 DenyList {
                     entity: r.supported_entity.clone(),
                     values: r.deny_list.clone(),
-                    case_insensitive: true,
+                    case_insensitive: flags.contains('i'),
                     score,
                 },
             ));
@@ -616,6 +663,30 @@ mod tests {
         );
         assert!((got[2].2 - 0.36).abs() < 1e-4, "{got:?}");
         assert!((got[3].2 - 0.01).abs() < 1e-4, "{got:?}");
+
+        // Flags as Python's: without IGNORECASE, case counts (patterns and deny lists).
+        let strict = analyze_request(serde_json::json!({"text": "", "ad_hoc_recognizers": [
+            {"name": "Case", "supported_entity": "T", "global_regex_flags": 0,
+             "patterns": [{"name": "t", "regex": "TCK-[0-9]{4}", "score": 0.7}], "deny_list": ["Dr."]}]}));
+        let strict = super::ad_hoc(&strict).expect("compiled").expect("applies");
+        let got: Vec<&str> = found("tck-1234 TCK-5678 dr. Dr.", &strict)
+            .iter()
+            .map(|f| f.0)
+            .collect();
+        assert_eq!(got, ["TCK-5678", "Dr."]);
+        // VERBOSE: whitespace and comments are not part of the pattern.
+        let verbose = analyze_request(serde_json::json!({"text": "", "ad_hoc_recognizers": [
+            {"name": "Verbose", "supported_entity": "T", "global_regex_flags": 2 | 64,
+             "patterns": [{"name": "t", "regex": "tck - [0-9]{4}  # a ticket", "score": 0.7}]}]}));
+        let verbose = super::ad_hoc(&verbose).expect("compiled").expect("applies");
+        assert_eq!(found("see tck-1234", &verbose)[0].0, "tck-1234");
+        // A flag with no equivalent (re.LOCALE, 4) is refused by name.
+        let locale = analyze_request(serde_json::json!({"text": "", "ad_hoc_recognizers": [
+            {"name": "Locale", "supported_entity": "T", "global_regex_flags": 4,
+             "patterns": [{"name": "t", "regex": "x", "score": 0.7}]}]}));
+        assert!(super::ad_hoc(&locale)
+            .err()
+            .is_some_and(|e| e.contains("\"Locale\"")));
 
         // In German, only the German recognizer.
         let mut de = req;
