@@ -107,7 +107,8 @@ pub use detection::{
 };
 pub use pipeline::{
     new_request_id, CacheSize, Pipeline, PipelineBody, PipelineConfig, PipelineError,
-    PipelineRequest, PipelineResponse, ResponseStream, ScanOutcome, Stages, Stance, SCAN_ROUTE,
+    PipelineRequest, PipelineResponse, ResponseStream, ScanOutcome, Stages, Stance, ANALYZE_ROUTE,
+    SCAN_ROUTE,
 };
 pub use refusal::{Refusal, REFUSALS_PER_SECOND};
 pub use segments::{OtherMethod, Route};

@@ -548,6 +548,10 @@ impl Drop for Owed<'_> {
 /// The route audit records and decision contexts name for [`Pipeline::scan`].
 pub const SCAN_ROUTE: &str = "/v1/sentinel/scan";
 
+/// The route under which [`Pipeline::analyze`] records its analyses (a gateway's Presidio
+/// `/analyze`).
+pub const ANALYZE_ROUTE: &str = "/analyze";
+
 /// What [`Pipeline::scan`] found and decided for one text.
 #[derive(Debug)]
 pub struct ScanOutcome {
@@ -898,6 +902,79 @@ impl Pipeline {
         result
     }
 
+    /// Finds the values in `text` for a caller that decides on them itself (a gateway's
+    /// Presidio `/analyze`, which LiteLLM's guardrail asks): detection as
+    /// [`Pipeline::detect`], no policy, and an audit event under [`ANALYZE_ROUTE`] with
+    /// the decision `none` and the outcome `analyzed` (the entity counts and fingerprints
+    /// of what was found, `also` included: values the caller's own recognizers found), so a
+    /// guardrail's checks are on record too; counted in the metrics like a request, its
+    /// findings with the action `none`. Returns the detection stage's findings.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Detector`] or [`PipelineError::Audit`] under their fail-closed
+    /// stances.
+    pub async fn analyze(
+        &self,
+        tenant: &str,
+        request_id: &str,
+        text: &str,
+        also: &[Finding],
+    ) -> Result<Detected, PipelineError> {
+        let started = Instant::now();
+        let mut t = Timings::starting(started);
+        let mut lookups: Vec<(CacheName, bool)> = Vec::new();
+        let mut labels = Labels::default();
+        let result: Result<Detected, PipelineError> = async {
+            let mut found = self.detect_all(&[text], &mut lookups).await?;
+            let found = found.pop().unwrap_or_default();
+            t.lap(Stage::Detect);
+            // What the caller's recognizers found that the detection stage did not.
+            let also: Vec<Finding> = also
+                .iter()
+                .filter(|x| {
+                    !found
+                        .findings
+                        .iter()
+                        .any(|f| (f.start, f.end, &f.entity) == (x.start, x.end, &x.entity))
+                })
+                .cloned()
+                .collect();
+            for f in found.findings.iter().chain(&also) {
+                labels.add(&f.entity, "none");
+            }
+            if self.audit.is_some() {
+                let mut e = AuditEvent::new(request_id, tenant, AuditDirection::Request);
+                e.route = ANALYZE_ROUTE.into();
+                let also = Detected {
+                    findings: Arc::from(also),
+                    ..Detected::default()
+                };
+                self.found_into(&mut e, &[text, text], &[found.clone(), also]);
+                e.decision = "none".into();
+                e.outcome = "analyzed".into();
+                e.latency_us = u64::try_from(t.last.saturating_duration_since(t.first).as_micros())
+                    .unwrap_or(u64::MAX);
+                e.policy_version = self.policy.version_hash(tenant);
+                let appended = self.append(e);
+                t.lap(Stage::Audit);
+                appended?;
+            }
+            Ok(found)
+        }
+        .await;
+        let status = match &result {
+            Ok(_) => 200,
+            Err(e) => e.status().as_u16(),
+        };
+        let mut record = RequestRecord::new(ANALYZE_ROUTE, "", status, started.elapsed());
+        if let Err(e) = &result {
+            record.error = Some(e.kind());
+        }
+        self.report(record, tenant, &t, &lookups, &labels);
+        result
+    }
+
     #[allow(clippy::too_many_arguments)] // reason: the scan's tallies, as `run` takes them
     async fn scan_inner(
         &self,
@@ -1169,23 +1246,7 @@ impl Pipeline {
         let mut e = AuditEvent::new(who.request_id, who.tenant, direction);
         e.route = who.route.into();
         e.model = model.to_owned();
-        e.fingerprints
-            .reserve(found.iter().map(|d| d.findings.len()).sum::<usize>());
-        // Counted per entity type first: a name is looked up in the event once, not once
-        // per finding.
-        let mut counts: Vec<(&EntityType, u32)> = Vec::new();
-        for (t, d) in texts.iter().zip(found) {
-            for f in d.findings.iter() {
-                match counts.iter_mut().find(|(e, _)| **e == f.entity) {
-                    Some((_, n)) => *n += 1,
-                    None => counts.push((&f.entity, 1)),
-                }
-            }
-            self.fingerprints_into(t, d, &mut e.fingerprints);
-        }
-        for (entity, n) in counts {
-            e.count_entity(entity.as_str(), n);
-        }
+        self.found_into(&mut e, texts, found);
         for a in &decision.applied {
             e.count_action(a.action.as_str(), 1);
         }
@@ -1205,6 +1266,28 @@ impl Pipeline {
         e.outcome = notes.outcome.into();
         e.upstream_status = notes.upstream_status;
         self.append(e)
+    }
+
+    /// Counts `found` (the findings of `texts`) by entity type into `e`, with their
+    /// fingerprints.
+    fn found_into(&self, e: &mut AuditEvent, texts: &[&str], found: &[Detected]) {
+        e.fingerprints
+            .reserve(found.iter().map(|d| d.findings.len()).sum::<usize>());
+        // Counted per entity type first: a name is looked up in the event once, not once
+        // per finding.
+        let mut counts: Vec<(&EntityType, u32)> = Vec::new();
+        for (t, d) in texts.iter().zip(found) {
+            for f in d.findings.iter() {
+                match counts.iter_mut().find(|(e, _)| **e == f.entity) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((&f.entity, 1)),
+                }
+            }
+            self.fingerprints_into(t, d, &mut e.fingerprints);
+        }
+        for (entity, n) in counts {
+            e.count_entity(entity.as_str(), n);
+        }
     }
 
     /// Records that a forwarded request got no answer it could pass on: a response event

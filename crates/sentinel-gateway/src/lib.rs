@@ -1296,12 +1296,13 @@ fn stats(state: &State, live: &Live) -> Stats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tally {
     /// The gateway, after answering: it never reached the pipeline (a missing key, a body
-    /// too large, a full queue, the request deadline), or the pipeline has no part in it
-    /// (`/analyze`, `/anonymize`, `/v1/models`). The error is read from the status.
+    /// too large, a full queue, the request deadline, a body `/analyze` cannot read), or
+    /// the pipeline has no part in it (`/anonymize`, `/v1/models`). The error is read
+    /// from the status.
     Here,
     /// The gateway, with the error known where it happened (the upstream of `/v1/models`).
     Failed(ErrorKind),
-    /// The pipeline counted it (`Pipeline::handle`, `Pipeline::scan`).
+    /// The pipeline counted it (`Pipeline::handle`, `Pipeline::scan`, `Pipeline::analyze`).
     Pipeline,
     /// Not counted: the operator's own endpoints (health, metrics, stats, dashboard), so
     /// the dashboard's polling does not show as traffic.
@@ -1519,7 +1520,11 @@ async fn answer<'s>(
     };
     let Some(route) = route else {
         return match path {
-            "/analyze" => presidio_analyze(&live.pipeline, &state.ad_hoc, &body).await,
+            "/analyze" => {
+                let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
+                let who = (tenant, id.as_str());
+                presidio_analyze(&live.pipeline, &state.ad_hoc, who, &body, &mut count.by).await
+            }
             "/anonymize" => presidio_anonymize(&body),
             _ => {
                 let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
@@ -1645,12 +1650,15 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response
 }
 
 /// Presidio's `/analyze`, answered by the detection stage as configured (local, or with the
-/// remote per the mode), and by the request's ad-hoc recognizers, compiled off the
+/// remote per the mode; on record and counted by [`Pipeline::analyze`] for `who`, the
+/// tenant and request id), and by the request's ad-hoc recognizers, compiled off the
 /// runtime's thread the first time they are sent and kept in `compiled`.
 async fn presidio_analyze(
     pipeline: &Pipeline,
     compiled: &AdHocCache,
+    (tenant, request_id): (&str, &str),
     body: &Bytes,
+    tally: &mut Tally,
 ) -> Response<GatewayBody> {
     let req = match parse::<presidio::AnalyzeRequest>(body) {
         Ok(r) => r,
@@ -1686,7 +1694,16 @@ async fn presidio_analyze(
         },
     };
     let extra = ad_hoc.as_ref().map(|c| c.scan(&req.text));
-    match pipeline.detect(&req.text).await {
+    *tally = Tally::Pipeline;
+    match pipeline
+        .analyze(
+            tenant,
+            request_id,
+            &req.text,
+            extra.as_deref().unwrap_or_default(),
+        )
+        .await
+    {
         Ok(found) => json_response(
             StatusCode::OK,
             &presidio::analyze(

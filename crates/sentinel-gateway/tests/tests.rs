@@ -670,6 +670,54 @@ async fn refused_callers_are_on_record_without_their_key() {
         .any(|e| e["tenant"] == "acme" && e["direction"] == "request"));
 }
 
+/// A Presidio analysis (what LiteLLM's guardrail asks before it masks) is on record like
+/// a scan: its request id, the tenant, the entity counts and fingerprints of what the
+/// detection stage and the request's own recognizers found, the decision `none` (the
+/// caller decides), never a value; and counted once, its findings with the action `none`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presidio_analyses_are_on_record() {
+    let gw = gateway("sync = \"always\"\n", true).await;
+    let c = client(&gw.url, Some(KEY));
+    let mut out = OutboundRequest::post_json(
+        "/analyze",
+        json!({"text": "mail jane.doe@example.com about TCK-1234",
+            "ad_hoc_recognizers": [{"name": "Tickets", "supported_entity": "TICKET",
+                "patterns": [{"name": "t", "regex": "tck-\\d{4}", "score": 0.7}]}]})
+        .to_string(),
+    );
+    out.headers
+        .insert("x-request-id", HeaderValue::from_static("analysis-1"));
+    let r = c.send(out).await.expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    let log = sentinel_testkit::audit_log(gw.dir.path());
+    assert!(
+        !log.contains("jane.doe") && !log.contains("TCK-1234"),
+        "{log}"
+    );
+    let event = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
+        .find(|e| e["request_id"] == "analysis-1")
+        .expect("the analysis on record");
+    assert_eq!(event["route"], "/analyze");
+    assert_eq!(event["tenant"], "acme");
+    assert_eq!(event["decision"], "none");
+    assert_eq!(event["outcome"], "analyzed");
+    assert_eq!(event["entities"], json!({"EMAIL_ADDRESS": 1, "TICKET": 1}));
+    assert_eq!(event["fingerprints"].as_array().map(Vec::len), Some(2));
+    let r = c
+        .send(OutboundRequest::get("/v1/sentinel/stats"))
+        .await
+        .expect("stats");
+    let stats: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(
+        stats["findings"],
+        json!({"EMAIL_ADDRESS": {"none": 1}, "TICKET": {"none": 1}}),
+        "{stats}"
+    );
+    assert_eq!(stats["requests"], 1, "counted once: {stats}");
+}
+
 /// Without keys only loopback callers are served, and a request a proxy on this host
 /// relays (it connects from loopback, for a caller anywhere) is not one: refused, with a
 /// message that says what to do, before anything goes upstream.
