@@ -73,6 +73,26 @@ fn policy(c: &mut Criterion) {
     g.bench_function("restore_4kb_answer", |b| {
         b.iter(|| restorer.restore(black_box(&answer)))
     });
+    // A request's own scope, new every time: its matcher built, then the answer restored.
+    let mut fresh = 0;
+    g.bench_function("first_restore_4kb_answer", |b| {
+        b.iter_batched(
+            || {
+                fresh += 1;
+                let scope = format!("fresh-{fresh}");
+                let ctx = DecisionContext::request("acme").with_scope(&scope);
+                let _ = set.decide(&text, &findings, &ctx);
+                scope
+            },
+            |scope| {
+                let back = DecisionContext::response("acme").with_scope(&scope);
+                set.restorer(&back)
+                    .expect("restorer")
+                    .restore(black_box(&answer))
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
     let empty = set
         .restorer(&DecisionContext::response("acme").with_scope("empty"))
         .expect("restorer");
@@ -92,30 +112,100 @@ fn policy(c: &mut Criterion) {
     });
     g.finish();
 
-    // A long conversation's scope: restoring a 1 KB answer that quotes one pseudonym,
-    // with 1,000 and 3,000 issued (the matcher compiled in pieces of 128).
+    // A long conversation's scope, of e-mail surrogates, card surrogates and address
+    // tokens in turn: restoring a 1 KB answer that quotes one pseudonym of each kind, with
+    // 1,000 and 3,000 issued; the first restore in a scope of that size (its matcher
+    // built); and a conversation's turn, one more pseudonym issued and an answer restored
+    // (the scope's matcher built again).
     let mut g = c.benchmark_group("pseudonymize_large_scope");
     g.sample_size(20);
+    let value = |i: usize| match i % 3 {
+        0 => format!("mail person{i}@corp.com"),
+        1 => format!(
+            "card {}",
+            sentinel_detect::testgen::card(&mut sentinel_detect::testgen::Rng::new(i as u64))
+        ),
+        _ => format!("host 10.{}.{}.{}", i / 65_536, i / 256 % 256, i % 256),
+    };
     for n in [1_000usize, 3_000] {
         let scope = format!("large-{n}");
         let ctx = DecisionContext::request("acme").with_scope(&scope);
-        let mut last = String::new();
+        let mut quoted = Vec::new();
         for i in 0..n {
-            let text = format!("mail person{i}@corp.com");
+            let text = value(i);
             if let sentinel_policy::Decision::Transform { text, .. } =
                 set.decide(&text, &detector.scan(&text), &ctx)
             {
-                last = text;
+                if i + 3 >= n {
+                    quoted.push(text);
+                }
             }
         }
-        let answer = format!("{} {last}", "All is well. ".repeat(80));
-        let restorer = set
-            .restorer(&DecisionContext::response("acme").with_scope(&scope))
-            .expect("restorer");
+        let answer = format!("{} {}", "All is well. ".repeat(75), quoted.join(", "));
+        let back = DecisionContext::response("acme").with_scope(&scope);
+        let restorer = set.restorer(&back).expect("restorer");
         g.bench_with_input(
             BenchmarkId::new("restore_1kb_answer", n),
             &answer,
             |b, a| b.iter(|| restorer.restore(black_box(a))),
+        );
+        // A scope seen for the first time in this process (a conversation's turn after a
+        // restart, or one imported from the shared vault): its matcher is built, then the
+        // answer restored.
+        let mut fresh = 0;
+        g.bench_with_input(
+            BenchmarkId::new("first_restore_1kb_answer", n),
+            &answer,
+            |b, a| {
+                b.iter_batched(
+                    || {
+                        fresh += 1;
+                        let scope = format!("fresh-{n}-{fresh}");
+                        let ctx = DecisionContext::request("acme").with_scope(&scope);
+                        for i in 0..n {
+                            let text = value(i);
+                            let _ = set.decide(&text, &detector.scan(&text), &ctx);
+                        }
+                        scope
+                    },
+                    |scope| {
+                        let back = DecisionContext::response("acme").with_scope(&scope);
+                        set.restorer(&back).expect("restorer").restore(black_box(a))
+                    },
+                    criterion::BatchSize::PerIteration,
+                )
+            },
+        );
+        // Kept within 500 of `n`: past that a fresh scope of `n` is filled (untimed).
+        let mut turn = (String::new(), usize::MAX);
+        g.bench_with_input(
+            BenchmarkId::new("one_more_then_restore_1kb_answer", n),
+            &answer,
+            |b, a| {
+                b.iter_batched(
+                    || {
+                        if turn.1 >= n + 500 {
+                            fresh += 1;
+                            turn = (format!("turns-{n}-{fresh}"), 0);
+                            let ctx = DecisionContext::request("acme").with_scope(&turn.0);
+                            for i in 0..n {
+                                let text = value(i);
+                                let _ = set.decide(&text, &detector.scan(&text), &ctx);
+                            }
+                            turn.1 = n;
+                        }
+                        turn.1 += 1;
+                        (turn.0.clone(), value(turn.1))
+                    },
+                    |(scope, text)| {
+                        let ctx = DecisionContext::request("acme").with_scope(&scope);
+                        let _ = set.decide(&text, &detector.scan(&text), &ctx);
+                        let back = DecisionContext::response("acme").with_scope(&scope);
+                        set.restorer(&back).expect("restorer").restore(black_box(a))
+                    },
+                    criterion::BatchSize::PerIteration,
+                )
+            },
         );
     }
     g.finish();

@@ -511,9 +511,11 @@ impl PolicyEngine for PolicySet {
         if !policy.pseudonymizes() {
             return None;
         }
-        let matcher = self
-            .vault
-            .matcher(&ctx.tenant, ctx.scope.as_deref().unwrap_or_default());
+        let matcher = self.vault.matcher(
+            &ctx.tenant,
+            ctx.scope.as_deref().unwrap_or_default(),
+            &self.shapes,
+        );
         let key = match (&matcher, &policy.pseudonym_key) {
             (Some(_), Some(k)) => Some(Arc::new(TenantKey::derive(k, &ctx.tenant))),
             _ => None,

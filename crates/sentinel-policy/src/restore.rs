@@ -9,7 +9,7 @@
 //! token that the scope does not know (expired, another conversation, made up) is left as
 //! it is and counted by entity type, so the caller and the audit log see it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use regex_automata::meta::Regex;
@@ -188,6 +188,7 @@ fn decoded(piece: &str, json: bool) -> std::borrow::Cow<'_, str> {
 /// How many pseudonyms one compiled piece of a scope's matcher holds. A regex of a few
 /// hundred tolerant patterns is searched by a DFA; one of thousands fell back to a search
 /// that took seconds for a 1 KB answer (12 s at 3,000 pseudonyms, 1.6 s to build it).
+/// Only pseudonyms no shape finds are compiled so (see [`Matcher`]).
 const PIECE: usize = 128;
 
 /// One compiled piece: the patterns of up to [`PIECE`] consecutive entries.
@@ -197,64 +198,301 @@ struct Piece {
     hold: usize,
 }
 
+/// The bytes a derived surrogate's characters may be apart by, as the model wrote them:
+/// ASCII whitespace and `.()/-` (the tolerant pattern's `[\s.()/-]{0,3}`).
+fn is_separator(b: u8) -> bool {
+    matches!(
+        b,
+        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | b'.' | b'(' | b')' | b'/' | b'-'
+    )
+}
+
+/// A word character for `\b` on ASCII.
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// How many derived surrogates one automaton of a scope's matcher holds: a new pseudonym
+/// rebuilds one automaton of at most this many, not the scope's (1,000 took about 2 ms).
+const DERIVED_PIECE: usize = 256;
+
+/// The letters and digits of up to [`DERIVED_PIECE`] derived surrogates, lowercase.
+struct DerivedPiece {
+    keys: Option<aho_corasick::AhoCorasick>,
+}
+
+impl DerivedPiece {
+    fn new(keys: &[Vec<u8>]) -> DerivedPiece {
+        // A contiguous NFA: built in a fraction of a DFA's time, and answers are short.
+        let keys = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(keys)
+            .ok();
+        DerivedPiece { keys }
+    }
+}
+
+/// A derived surrogate's letters and digits, lowercase: what it is looked up by.
+fn derived_key(pseudonym: &str) -> Vec<u8> {
+    pseudonym
+        .bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Each derived surrogate of `pieces` (holding the keys of `entries`, in order) in `text`
+/// that stands as one: its characters, in any case, at most three separators apart, with no
+/// word character on either side.
+fn find_derived(
+    pieces: &[Arc<DerivedPiece>],
+    entries: &[usize],
+    text: &str,
+    hits: &mut Vec<(usize, usize, Hit)>,
+) {
+    let b = text.as_bytes();
+    // Every derived surrogate holds digits (six at least): prose without them is passed
+    // over without its letters gathered.
+    if b.iter().filter(|c| c.is_ascii_digit()).take(6).count() < 6 {
+        return;
+    }
+    let mut letters = Vec::with_capacity(b.len());
+    let mut at: Vec<usize> = Vec::with_capacity(b.len());
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_alphanumeric() {
+            letters.push(c.to_ascii_lowercase());
+            at.push(i);
+        }
+    }
+    for (k, piece) in pieces.iter().enumerate() {
+        let Some(keys) = &piece.keys else { continue };
+        for m in keys.find_overlapping_iter(&letters) {
+            let (p, q) = (m.start(), m.end());
+            let (start, end) = (at[p], at[q - 1] + 1);
+            let joined = (p..q - 1).all(|j| {
+                let gap = &b[at[j] + 1..at[j + 1]];
+                gap.len() <= 3 && gap.iter().all(|&c| is_separator(c))
+            });
+            let alone =
+                (start == 0 || !is_word(b[start - 1])) && (end == b.len() || !is_word(b[end]));
+            if joined && alone {
+                let entry = entries[k * DERIVED_PIECE + m.pattern().as_usize()];
+                hits.push((start, end, Hit::Entry(entry)));
+            }
+        }
+    }
+}
+
+/// Pieces a matcher built before: of which of its entries (indices into `entries`), each
+/// piece holding `size` of them in order.
+struct Built<'b, P> {
+    ids: &'b [usize],
+    entries: &'b [Arc<Entry>],
+    pieces: &'b [Arc<P>],
+}
+
+/// The pieces of `ids` (entries of `entries`) in chunks of `size`, each reused from
+/// `before` when its piece held the same entries, else made by `make`.
+fn pieces<P>(
+    ids: &[usize],
+    entries: &[Arc<Entry>],
+    before: Option<Built<'_, P>>,
+    size: usize,
+    mut make: impl FnMut(&[usize]) -> P,
+) -> Vec<Arc<P>> {
+    ids.chunks(size)
+        .enumerate()
+        .map(|(k, part)| {
+            // Piece `k` of `before` held the same entries, no more and no fewer.
+            let kept = before.as_ref().and_then(|b| {
+                let held = b.ids.chunks(size).nth(k)?;
+                let same = held.len() == part.len()
+                    && held
+                        .iter()
+                        .zip(part)
+                        .all(|(&x, &y)| Arc::ptr_eq(&b.entries[x], &entries[y]));
+                same.then(|| Arc::clone(&b.pieces[k]))
+            });
+            kept.unwrap_or_else(|| Arc::new(make(part)))
+        })
+        .collect()
+}
+
 /// Finds the pseudonyms issued in one scope.
+///
+/// Nothing of it is compiled per pseudonym where a shape does the finding: tokens and
+/// e-mail surrogates are found by the policy's shapes ([`TokenShapes`], compiled once) and
+/// looked up by what they spell; derived surrogates (cards, IBANs, SSNs, phone numbers) by
+/// Aho-Corasick automata over their letters and digits ([`DERIVED_PIECE`] to each, a grown
+/// scope reusing all but the last), searched in the text's. A scope of thousands costs hash
+/// maps and automata built in a millisecond or two, and a restore is linear in the text.
+/// Pseudonyms of another form (a token of an entity type the shapes do not know) are
+/// compiled as tolerant patterns, in pieces of [`PIECE`] a grown scope reuses.
 pub(crate) struct Matcher {
-    pieces: Vec<Arc<Piece>>,
     entries: Vec<Arc<Entry>>,
+    /// The shapes the tokens and e-mail surrogates are found by, as this matcher was built
+    /// with (a reload's new shapes do not change what it finds).
+    shapes: Arc<TokenShapes>,
+    /// A token's entity name and id, squashed and lowercase (`emailaddressk7m2q9x4`).
+    tokens: HashMap<String, usize>,
+    /// An e-mail surrogate, lowercase.
+    emails: HashMap<String, usize>,
+    /// The derived surrogates' entries, in order, and their automata.
+    derived: Vec<usize>,
+    derived_pieces: Vec<Arc<DerivedPiece>>,
+    /// The other entries, by index, and their compiled pieces.
+    rest: Vec<usize>,
+    pieces: Vec<Arc<Piece>>,
     hold: usize,
 }
 
 impl Matcher {
-    /// Compiles the tolerant patterns of `entries`, reusing the pieces of `before` (the
-    /// scope's matcher before entries were added to it) whose entries are the same: a
-    /// scope only grows, so a new pseudonym costs one piece, not the whole scope.
-    pub(crate) fn grown(before: Option<&Matcher>, entries: Vec<Arc<Entry>>) -> Matcher {
-        let pieces: Vec<Arc<Piece>> = entries
-            .chunks(PIECE)
-            .enumerate()
-            .map(|(k, part)| {
-                // Piece `k` of `before` held the same entries, no more and no fewer.
-                let kept = before.and_then(|b| {
-                    let held = b.entries.chunks(PIECE).nth(k)?;
-                    let same = held.len() == part.len()
-                        && held.iter().zip(part).all(|(a, b)| Arc::ptr_eq(a, b));
-                    same.then(|| Arc::clone(&b.pieces[k]))
-                });
-                kept.unwrap_or_else(|| {
-                    let patterns: Vec<String> = part.iter().map(|e| entry_pattern(e)).collect();
-                    let hold = patterns.iter().map(|p| max_len(p)).max().unwrap_or(0);
-                    // Every piece is escaped or fixed, so this compiles; were it not to,
-                    // nothing would be restored and every token would count as unresolved,
-                    // which is loud, not lossy.
-                    Arc::new(Piece {
-                        regex: Regex::new_many(&patterns).ok(),
-                        hold,
-                    })
-                })
-            })
-            .collect();
-        let hold = pieces.iter().map(|p| p.hold).max().unwrap_or(0);
+    /// The matcher of `entries`, reusing the compiled pieces of `before` (the scope's
+    /// matcher before entries were added to it) whose entries are the same: a scope only
+    /// grows, so a new pseudonym of a form without a shape costs one piece, not the whole
+    /// scope.
+    pub(crate) fn grown(
+        before: Option<&Matcher>,
+        entries: Vec<Arc<Entry>>,
+        shapes: &Arc<TokenShapes>,
+    ) -> Matcher {
+        let mut tokens = HashMap::new();
+        let mut emails = HashMap::new();
+        let mut derived = Vec::new();
+        let mut rest = Vec::new();
+        // Were the shapes not to compile, every token would be compiled as its own pattern.
+        let by_shape = shapes.lookup.is_some() && shapes.regex.is_some();
+        let mut hold = 0;
+        for (i, e) in entries.iter().enumerate() {
+            match &e.original {
+                Original::Derived(_) => {
+                    // Its characters with three separators between each two.
+                    let letters = e.pseudonym.bytes().filter(u8::is_ascii_alphanumeric);
+                    hold = hold.max(letters.count() * 4);
+                    derived.push(i);
+                }
+                Original::Stored(_) if by_shape && is_email_surrogate(&e.pseudonym) => {
+                    emails.entry(e.pseudonym.to_ascii_lowercase()).or_insert(i);
+                }
+                Original::Stored(_)
+                    if by_shape && e.pseudonym.starts_with('[') && shapes.knows(&e.entity) =>
+                {
+                    let id = &e.pseudonym[e.pseudonym.len() - 1 - ID_LEN..e.pseudonym.len() - 1];
+                    let key = format!("{}{id}", squash(&e.entity)).to_ascii_lowercase();
+                    tokens.entry(key).or_insert(i);
+                }
+                Original::Stored(_) => rest.push(i),
+            }
+        }
+        let derived_pieces = pieces(
+            &derived,
+            &entries,
+            before.map(|b| Built {
+                ids: &b.derived,
+                entries: &b.entries,
+                pieces: &b.derived_pieces,
+            }),
+            DERIVED_PIECE,
+            |part| {
+                let keys: Vec<Vec<u8>> = part
+                    .iter()
+                    .map(|&i| derived_key(&entries[i].pseudonym))
+                    .collect();
+                DerivedPiece::new(&keys)
+            },
+        );
+        let pieces = pieces(
+            &rest,
+            &entries,
+            before.map(|b| Built {
+                ids: &b.rest,
+                entries: &b.entries,
+                pieces: &b.pieces,
+            }),
+            PIECE,
+            |part| {
+                let patterns: Vec<String> =
+                    part.iter().map(|&i| entry_pattern(&entries[i])).collect();
+                let hold = patterns.iter().map(|p| max_len(p)).max().unwrap_or(0);
+                // Every piece is escaped or fixed, so this compiles; were it not to,
+                // nothing would be restored and every token would count as unresolved,
+                // which is loud, not lossy.
+                Piece {
+                    regex: Regex::new_many(&patterns).ok(),
+                    hold,
+                }
+            },
+        );
+        if !tokens.is_empty() || !emails.is_empty() {
+            hold = hold.max(shapes.lookup_hold);
+        }
+        hold = pieces.iter().map(|p| p.hold).fold(hold, usize::max);
         Matcher {
-            pieces,
             entries,
+            shapes: Arc::clone(shapes),
+            tokens,
+            emails,
+            derived,
+            derived_pieces,
+            rest,
+            pieces,
             hold,
         }
     }
 
     /// Where issued pseudonyms are in `text`, in order, without overlaps: at one start the
-    /// earliest issued wins, as one regex of all of them would choose.
-    fn find(&self, text: &str, hits: &mut Vec<(usize, usize, Hit)>) {
+    /// earliest issued wins, as one regex of all of them would choose. When it looked for
+    /// tokens by shape, the token-shaped text the scope did not issue goes to `unknown` (as
+    /// [`TokenShapes`]' own search would find it, which then need not run) and it returns
+    /// true.
+    fn find(
+        &self,
+        text: &str,
+        hits: &mut Vec<(usize, usize, Hit)>,
+        unknown: &mut Vec<(usize, usize)>,
+    ) -> bool {
         let from = hits.len();
+        let mut by_shape = false;
+        if !self.tokens.is_empty() || !self.emails.is_empty() {
+            if let (Some(re), Some(strict)) = (&self.shapes.lookup, &self.shapes.regex) {
+                by_shape = true;
+                for h in re.find_iter(Input::new(text)) {
+                    let found = &text[h.range()];
+                    let token = h.pattern().as_usize() == 0;
+                    let entry = if token {
+                        self.tokens.get(&squash(found).to_ascii_lowercase())
+                    } else {
+                        self.emails.get(&found.to_ascii_lowercase())
+                    };
+                    if let Some(&i) = entry {
+                        hits.push((h.start(), h.end(), Hit::Entry(i)));
+                    } else if token {
+                        // The counted shapes are stricter (a bare token's id after `_`,
+                        // `:`, `#` or `-`, not a space): the same text, or none of it.
+                        let input = Input::new(text)
+                            .span(h.range())
+                            .anchored(regex_automata::Anchored::Yes);
+                        if strict.find(input).is_some_and(|m| m.end() == h.end()) {
+                            unknown.push((h.start(), h.end()));
+                        }
+                    }
+                }
+            }
+        }
+        if !self.derived.is_empty() {
+            find_derived(&self.derived_pieces, &self.derived, text, hits);
+        }
         for (k, piece) in self.pieces.iter().enumerate() {
             if let Some(re) = &piece.regex {
                 for h in re.find_iter(Input::new(text)) {
-                    let entry = k * PIECE + h.pattern().as_usize();
+                    let entry = self.rest[k * PIECE + h.pattern().as_usize()];
                     hits.push((h.start(), h.end(), Hit::Entry(entry)));
                 }
             }
         }
-        if self.pieces.len() > 1 {
-            let found = &mut hits[from..];
+        let found = &mut hits[from..];
+        if found.len() > 1 {
             found.sort_by_key(|&(start, _, hit)| match hit {
                 Hit::Entry(i) => (start, i),
                 Hit::Unknown => (start, usize::MAX),
@@ -270,15 +508,21 @@ impl Matcher {
             }
             hits.truncate(kept);
         }
+        by_shape
     }
 }
 
 /// Finds text shaped like any token (`[ENTITY_xxxxxxxx]` in its tolerated variants) for the
-/// entity types a policy knows, so tokens no scope resolves are counted.
+/// entity types a policy knows, so tokens no scope resolves are counted; and, more
+/// tolerant, the tokens and e-mail surrogates a scope's [`Matcher`] looks up.
 pub(crate) struct TokenShapes {
     regex: Option<Regex>,
+    /// Pattern 0: a token as its own tolerant pattern reads it (the words and id apart by
+    /// spaces too); pattern 1: an e-mail surrogate.
+    lookup: Option<Regex>,
     names: Vec<(String, String)>,
     hold: usize,
+    lookup_hold: usize,
 }
 
 impl std::fmt::Debug for TokenShapes {
@@ -318,11 +562,24 @@ impl TokenShapes {
         let core = format!(r"(?:{alternation})[\s_:#-]{{0,2}}{id}");
         let bare = format!(r"\b(?:{alternation})[_:#-]{id}\b");
         let pattern = format!("(?i-u:{}|{bare})", bracketed(&core));
+        // As `entry_pattern` reads one token: bare, the id may follow spaces too.
+        let token = format!(r"(?i-u:{}|\b(?:{core})\b)", bracketed(&core));
+        let email = format!(r"(?i-u:user-{id}@example\.com)");
         TokenShapes {
             hold: max_len(&pattern),
             regex: Regex::new(&pattern).ok(),
+            lookup_hold: max_len(&token).max(max_len(&email)),
+            lookup: Regex::new_many(&[token, email]).ok(),
             names,
         }
+    }
+
+    /// Whether tokens of `entity` have a shape here.
+    fn knows(&self, entity: &str) -> bool {
+        let squashed = squash(entity);
+        self.names
+            .iter()
+            .any(|(sq, e)| *sq == squashed && e == entity)
     }
 
     /// The entity type named in token-shaped `text`.
@@ -399,18 +656,21 @@ impl Restorer {
     /// The hits in `text`, in order, without overlaps; issued pseudonyms win over shapes.
     fn hits(&self, text: &str) -> Vec<(usize, usize, Hit)> {
         let mut hits = Vec::new();
-        if let Some(m) = &self.matcher {
-            m.find(text, &mut hits);
-        }
+        let mut unknown = Vec::new();
+        let by_shape = self
+            .matcher
+            .as_ref()
+            .is_some_and(|m| m.find(text, &mut hits, &mut unknown));
         let issued = hits.len();
-        if let Some(re) = &self.shapes.regex {
-            for h in re.find_iter(Input::new(text)) {
-                let overlaps = hits[..issued]
-                    .iter()
-                    .any(|&(s, e, _)| h.start() < e && s < h.end());
-                if !overlaps {
-                    hits.push((h.start(), h.end(), Hit::Unknown));
-                }
+        if !by_shape {
+            if let Some(re) = &self.shapes.regex {
+                unknown.extend(re.find_iter(Input::new(text)).map(|h| (h.start(), h.end())));
+            }
+        }
+        for (start, end) in unknown {
+            let overlaps = hits[..issued].iter().any(|&(s, e, _)| start < e && s < end);
+            if !overlaps {
+                hits.push((start, end, Hit::Unknown));
             }
         }
         if hits.len() > issued && issued > 0 {

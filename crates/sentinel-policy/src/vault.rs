@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::PseudonymStyle as Style;
 use crate::pseudonym::{Format, Pseudonym, TenantKey};
-use crate::restore::Matcher;
+use crate::restore::{Matcher, TokenShapes};
 
 /// Limits of the vault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -528,9 +528,15 @@ impl Vault {
         })
     }
 
-    /// The matcher of a scope's pseudonyms (built once per change of the scope), or `None`
-    /// when the scope holds none (expired, forgotten or never used).
-    pub(crate) fn matcher(&self, tenant: &str, scope: &str) -> Option<Arc<Matcher>> {
+    /// The matcher of a scope's pseudonyms (built once per change of the scope, tokens
+    /// found by `shapes`), or `None` when the scope holds none (expired, forgotten or
+    /// never used).
+    pub(crate) fn matcher(
+        &self,
+        tenant: &str,
+        scope: &str,
+        shapes: &Arc<TokenShapes>,
+    ) -> Option<Arc<Matcher>> {
         let now = self.now_ms();
         let id = (tenant.to_owned(), scope.to_owned());
         let entries = {
@@ -557,7 +563,7 @@ impl Vault {
         let (entries, before) = entries;
         // Compiled outside the lock, so other scopes are not held up.
         let count = entries.len();
-        let matcher = Arc::new(Matcher::grown(before.as_deref(), entries));
+        let matcher = Arc::new(Matcher::grown(before.as_deref(), entries, shapes));
         if let Some(s) = self.lock().map.get_mut(&id) {
             if s.entries.len() == count {
                 s.matcher = Some(Arc::clone(&matcher));

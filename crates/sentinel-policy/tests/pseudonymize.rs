@@ -569,3 +569,82 @@ fn a_large_scope_restores_every_pseudonym_as_it_grows() {
         format!("{extra} | {}", originals.join(" | "))
     );
 }
+
+/// Every kind of pseudonym a scope can hold, hundreds of each, restores as the model wrote
+/// it: derived surrogates with their separators changed, tokens without brackets and in
+/// other case, e-mail surrogates, and tokens of a type no rule names (pseudonymized by the
+/// default action: found by their compiled patterns, not by a shape); text shaped like
+/// them that the scope did not issue stays as it is.
+#[test]
+fn a_large_scope_of_every_kind_restores_as_the_model_wrote_it() {
+    let p = policy("default_action = \"pseudonymize\"");
+    let ctx = DecisionContext::request("acme").with_scope("kinds");
+    let back = DecisionContext::response("acme").with_scope("kinds");
+    let detector = LocalDetector::new();
+    let mut rng = sentinel_detect::testgen::Rng::new(11);
+    let mut issue = |i: usize| {
+        let card = sentinel_detect::testgen::card(&mut rng);
+        let text = format!(
+            "card {card}, mail p{i}@corp.com, ip 10.2.{}.{}, ref EMP-{i:05}",
+            i / 100,
+            i % 100
+        );
+        let mut findings = detector.scan(&text);
+        let at = text.find("EMP-").expect("ref");
+        findings.push(Finding {
+            entity: EntityType::new("EMPLOYEE_REF"),
+            start: at,
+            end: at + 9,
+            score: 0.9,
+            recognizer: findings[0].recognizer,
+        });
+        findings.sort_by_key(|f| f.start);
+        let Decision::Transform { text: out, .. } = p.decide(&text, &findings, &ctx) else {
+            panic!("expected a transform of {text}");
+        };
+        // The model rewrites: digit groups joined by dots, a token unbracketed and in
+        // lowercase, another in lowercase, an e-mail surrogate in capitals.
+        let token = |kind: &str| {
+            let at = out.find(kind).expect("a token");
+            (at, out[at..].find(']').expect("]") + at + 1)
+        };
+        let (ip, ip_end) = token("[IP_ADDRESS_");
+        let (emp, emp_end) = token("[EMPLOYEE_REF_");
+        let mail = out.find("user-").expect("a surrogate");
+        let mail_end = out[mail..].find(',').expect(",") + mail;
+        let card_start = out.find("card ").expect("card") + 5;
+        let card_end = out[card_start..].find(',').expect(",") + card_start;
+        let rewritten = format!(
+            "card {}{}{}{}ip address {}{}{}",
+            out[card_start..card_end].replace(' ', "."),
+            &out[card_end..mail],
+            out[mail..mail_end].to_uppercase(),
+            &out[mail_end..ip],
+            &out[ip + 12..ip_end - 1].to_lowercase(),
+            &out[ip_end..emp],
+            out[emp..emp_end].to_lowercase(),
+        );
+        (rewritten, text.replace(&card, &card.replace(' ', ".")))
+    };
+    // More than one automaton's worth of card surrogates.
+    let (mut answer, mut originals): (Vec<String>, Vec<String>) = (0..300).map(&mut issue).unzip();
+    assert!(answer[0].contains("[employee_ref_"), "{}", answer[0]);
+    let not_issued =
+        " | card 4000.0000.0000.0002, [IP_ADDRESS_zzzzzzzz], user-zzzzzzzz@example.com";
+    let check = |answer: &[String], originals: &[String]| {
+        let restorer = p.restorer(&back).expect("restorer");
+        let restored = restorer.restore(&(answer.join(" | ") + not_issued));
+        let expected = originals.join(" | ") + not_issued;
+        for (got, want) in restored.text.split(" | ").zip(expected.split(" | ")) {
+            assert_eq!(got, want);
+        }
+        assert_eq!(restored.stats.restored as usize, answer.len() * 4);
+        assert_eq!(restored.stats.unresolved_total(), 1, "{:?}", restored.stats);
+    };
+    check(&answer, &originals);
+    // Grown by one of each: the new pseudonyms and all the old ones.
+    let (a, o) = issue(300);
+    answer.insert(0, a);
+    originals.insert(0, o);
+    check(&answer, &originals);
+}
