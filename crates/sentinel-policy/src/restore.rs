@@ -257,21 +257,30 @@ fn find_derived(
     if b.iter().filter(|c| c.is_ascii_digit()).take(6).count() < 6 {
         return;
     }
-    let mut letters = Vec::with_capacity(b.len());
-    let mut at: Vec<usize> = Vec::with_capacity(b.len());
-    for (i, &c) in b.iter().enumerate() {
-        if c.is_ascii_alphanumeric() {
-            letters.push(c.to_ascii_lowercase());
-            at.push(i);
-        }
+    // Offsets as u32, half the writing of usize: a text restored is far below 4 GiB
+    // (bodies are bounded); one that is not has no derived surrogate restored.
+    if u32::try_from(b.len()).is_err() {
+        return;
     }
+    let mut letters = vec![0u8; b.len()];
+    let mut at = vec![0u32; b.len()];
+    let mut n = 0;
+    for (i, &c) in b.iter().enumerate() {
+        // Written always, kept when a letter or digit: no branch in the loop.
+        letters[n] = c.to_ascii_lowercase();
+        at[n] = u32::try_from(i).unwrap_or(u32::MAX);
+        n += usize::from(c.is_ascii_alphanumeric());
+    }
+    letters.truncate(n);
+    at.truncate(n);
+    let at = |j: usize| at[j] as usize;
     for (k, piece) in pieces.iter().enumerate() {
         let Some(keys) = &piece.keys else { continue };
         for m in keys.find_overlapping_iter(&letters) {
             let (p, q) = (m.start(), m.end());
-            let (start, end) = (at[p], at[q - 1] + 1);
+            let (start, end) = (at(p), at(q - 1) + 1);
             let joined = (p..q - 1).all(|j| {
-                let gap = &b[at[j] + 1..at[j + 1]];
+                let gap = &b[at(j) + 1..at(j + 1)];
                 gap.len() <= 3 && gap.iter().all(|&c| is_separator(c))
             });
             let alone =
