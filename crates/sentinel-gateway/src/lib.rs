@@ -464,7 +464,7 @@ impl Gateway {
                 prometheus,
                 bodies: Arc::new(tokio::sync::Semaphore::new(bodies_budget)),
                 bodies_budget,
-                ad_hoc: AdHocCache::new(AD_HOC_KEPT),
+                ad_hoc: AdHocCache::with_weighter(AD_HOC_KEPT, AD_HOC_KEPT_BYTES, AdHocWeight),
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
@@ -1678,7 +1678,8 @@ async fn presidio_analyze(
             Some(c) => (req, c),
             None => {
                 let built = tokio::task::spawn_blocking(move || {
-                    let c = presidio::ad_hoc(&req).map(|c| c.map(Arc::new));
+                    let c =
+                        presidio::ad_hoc(&req, presidio::AD_HOC_MAX_BYTES).map(|c| c.map(Arc::new));
                     (req, c)
                 })
                 .await;
@@ -1718,11 +1719,25 @@ async fn presidio_analyze(
 }
 
 /// Compiled ad-hoc recognizers of `/analyze` requests, by what was sent (`None`: none of
-/// them applies to the request's language).
-type AdHocCache = quick_cache::sync::Cache<String, Option<Arc<presidio::AdHoc>>>;
+/// them applies to the request's language), weighed by the bytes they hold.
+type AdHocCache = quick_cache::sync::Cache<String, Option<Arc<presidio::AdHoc>>, AdHocWeight>;
 
-/// How many sets of ad-hoc recognizers are kept compiled.
+/// An entry's weight in [`AdHocCache`]: its key's bytes and its programs'.
+#[derive(Clone)]
+struct AdHocWeight;
+
+impl quick_cache::Weighter<String, Option<Arc<presidio::AdHoc>>> for AdHocWeight {
+    fn weight(&self, key: &String, compiled: &Option<Arc<presidio::AdHoc>>) -> u64 {
+        let bytes = key.len() + compiled.as_ref().map_or(0, |c| c.bytes());
+        u64::try_from(bytes).unwrap_or(u64::MAX).max(1)
+    }
+}
+
+/// About how many sets of ad-hoc recognizers are kept compiled, and the most bytes they
+/// hold together: callers sending many sets of large patterns cannot make the cache grow
+/// past it.
 const AD_HOC_KEPT: usize = 64;
+const AD_HOC_KEPT_BYTES: u64 = 64 << 20;
 
 fn presidio_anonymize(body: &Bytes) -> Response<GatewayBody> {
     match parse::<presidio::AnonymizeRequest>(body) {

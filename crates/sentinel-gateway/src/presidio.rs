@@ -113,6 +113,8 @@ pub(crate) const AD_HOC_MAX_DENY_VALUES: usize = 10_000;
 pub(crate) struct AdHoc {
     detector: LocalDetector,
     names: Vec<String>,
+    /// Bytes its programs hold (and its deny lists' values).
+    bytes: usize,
 }
 
 impl AdHoc {
@@ -121,6 +123,11 @@ impl AdHoc {
         self.names
             .get(usize::from(f.recognizer.index()))
             .map_or("ad_hoc", String::as_str)
+    }
+
+    /// Bytes its programs and deny lists hold.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The findings in `text`, sorted by start.
@@ -143,9 +150,14 @@ fn language(req: &AnalyzeRequest) -> &str {
     req.language.as_deref().unwrap_or("en")
 }
 
-/// Compiles `req`'s ad-hoc recognizers for its language; `None` when none applies. The
-/// error names the recognizer at fault (never the text).
-pub(crate) fn ad_hoc(req: &AnalyzeRequest) -> Result<Option<AdHoc>, String> {
+/// The most bytes one request's ad-hoc recognizers may compile to: a pattern's full DFA
+/// is bounded (2 MiB), thirty-two of them are not bounded enough for a request.
+pub(crate) const AD_HOC_MAX_BYTES: usize = 16 << 20;
+
+/// Compiles `req`'s ad-hoc recognizers for its language, to at most `max_bytes` of
+/// programs; `None` when none applies. The error names the recognizer at fault (never the
+/// text).
+pub(crate) fn ad_hoc(req: &AnalyzeRequest, max_bytes: usize) -> Result<Option<AdHoc>, String> {
     let applies: Vec<&AdHocRecognizer> = req
         .ad_hoc_recognizers
         .iter()
@@ -243,7 +255,25 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest) -> Result<Option<AdHoc>, String> {
         b = b.deny_list(list);
     }
     let detector = b.build().map_err(|e| format!("ad-hoc recognizer: {e}"))?;
-    Ok(Some(AdHoc { detector, names }))
+    // Deny lists: their values and the automaton over them, about as much again.
+    let listed: usize = applies
+        .iter()
+        .flat_map(|r| &r.deny_list)
+        .map(|v| v.len() * 2 + 16)
+        .sum();
+    let bytes = detector.pattern_set().memory_usage() + listed;
+    if bytes > max_bytes {
+        return Err(format!(
+            "ad_hoc_recognizers compile to {} KiB of programs; at most {} KiB are taken",
+            bytes >> 10,
+            max_bytes >> 10
+        ));
+    }
+    Ok(Some(AdHoc {
+        detector,
+        names,
+        bytes,
+    }))
 }
 
 /// One `POST /anonymize` analyzer result, character offsets.
@@ -537,6 +567,10 @@ mod tests {
 
     use super::*;
 
+    fn ad_hoc_default(req: &AnalyzeRequest) -> Result<Option<AdHoc>, String> {
+        ad_hoc(req, AD_HOC_MAX_BYTES)
+    }
+
     fn result(entity: &str, start: usize, end: usize, score: f32) -> AnalyzeResult {
         AnalyzeResult {
             entity_type: entity.to_owned(),
@@ -645,7 +679,7 @@ mod tests {
                  "patterns": [{"name": "p", "regex": "\\d{5}", "score": 0.9}]}
             ]
         }));
-        let ad_hoc = ad_hoc(&req).expect("compiled").expect("some apply");
+        let ad_hoc = ad_hoc_default(&req).expect("compiled").expect("some apply");
         let text = "Dear dr. Smith, mrs.x, see TCK-1234; zip code 94105, ref 12345.";
         let got = found(text, &ad_hoc);
         // Deny lists as whole words, any case; patterns in any case; context raises a
@@ -668,7 +702,7 @@ mod tests {
         let strict = analyze_request(serde_json::json!({"text": "", "ad_hoc_recognizers": [
             {"name": "Case", "supported_entity": "T", "global_regex_flags": 0,
              "patterns": [{"name": "t", "regex": "TCK-[0-9]{4}", "score": 0.7}], "deny_list": ["Dr."]}]}));
-        let strict = super::ad_hoc(&strict).expect("compiled").expect("applies");
+        let strict = ad_hoc_default(&strict).expect("compiled").expect("applies");
         let got: Vec<&str> = found("tck-1234 TCK-5678 dr. Dr.", &strict)
             .iter()
             .map(|f| f.0)
@@ -678,20 +712,22 @@ mod tests {
         let verbose = analyze_request(serde_json::json!({"text": "", "ad_hoc_recognizers": [
             {"name": "Verbose", "supported_entity": "T", "global_regex_flags": 2 | 64,
              "patterns": [{"name": "t", "regex": "tck - [0-9]{4}  # a ticket", "score": 0.7}]}]}));
-        let verbose = super::ad_hoc(&verbose).expect("compiled").expect("applies");
+        let verbose = ad_hoc_default(&verbose)
+            .expect("compiled")
+            .expect("applies");
         assert_eq!(found("see tck-1234", &verbose)[0].0, "tck-1234");
         // A flag with no equivalent (re.LOCALE, 4) is refused by name.
         let locale = analyze_request(serde_json::json!({"text": "", "ad_hoc_recognizers": [
             {"name": "Locale", "supported_entity": "T", "global_regex_flags": 4,
              "patterns": [{"name": "t", "regex": "x", "score": 0.7}]}]}));
-        assert!(super::ad_hoc(&locale)
+        assert!(ad_hoc_default(&locale)
             .err()
             .is_some_and(|e| e.contains("\"Locale\"")));
 
         // In German, only the German recognizer.
         let mut de = req;
         de.language = Some("de".to_owned());
-        let ad_hoc = super::ad_hoc(&de).expect("compiled").expect("one applies");
+        let ad_hoc = ad_hoc_default(&de).expect("compiled").expect("one applies");
         assert_eq!(found("PLZ 10115", &ad_hoc)[0].1, "PLZ");
         assert_ne!(
             ad_hoc_key(&de),
@@ -706,7 +742,7 @@ mod tests {
         let refused = |recognizers: serde_json::Value| {
             let req =
                 analyze_request(serde_json::json!({"text": "", "ad_hoc_recognizers": recognizers}));
-            match super::ad_hoc(&req) {
+            match ad_hoc_default(&req) {
                 Err(e) => e,
                 Ok(_) => panic!("taken: {:?}", req.ad_hoc_recognizers),
             }
@@ -728,9 +764,16 @@ mod tests {
         let e = refused(serde_json::json!([{"name": "Long", "supported_entity": "X",
             "patterns": [{"name": "p", "regex": long, "score": 0.5}]}]));
         assert!(e.contains("bytes"), "{e}");
+        // Past the bytes a request's recognizers may compile to.
+        let small = analyze_request(serde_json::json!({"text": "", "ad_hoc_recognizers": [
+            {"name": "Big", "supported_entity": "X",
+             "patterns": [{"name": "p", "regex": "[a-z]{4}-[0-9]{6}", "score": 0.5}]}]}));
+        let e = super::ad_hoc(&small, 64).err().expect("refused");
+        assert!(e.contains("KiB"), "{e}");
+        assert!(super::ad_hoc(&small, AD_HOC_MAX_BYTES).is_ok());
         // None at all, or none in the request's language: nothing to compile.
         assert!(
-            super::ad_hoc(&analyze_request(serde_json::json!({"text": ""})))
+            ad_hoc_default(&analyze_request(serde_json::json!({"text": ""})))
                 .expect("ok")
                 .is_none()
         );
