@@ -908,7 +908,8 @@ impl Pipeline {
     /// the decision `none` and the outcome `analyzed` (the entity counts and fingerprints
     /// of what was found, `also` included: values the caller's own recognizers found), so a
     /// guardrail's checks are on record too; counted in the metrics like a request, its
-    /// findings with the action `none`. Returns the detection stage's findings.
+    /// findings with the action `none`. Returns the detection stage's findings, and leaves
+    /// in `also` only what they do not hold (the same type over the same span).
     ///
     /// # Errors
     ///
@@ -919,7 +920,7 @@ impl Pipeline {
         tenant: &str,
         request_id: &str,
         text: &str,
-        also: &[Finding],
+        also: &mut Vec<Finding>,
     ) -> Result<Detected, PipelineError> {
         let started = Instant::now();
         let mut t = Timings::starting(started);
@@ -930,24 +931,20 @@ impl Pipeline {
             let found = found.pop().unwrap_or_default();
             t.lap(Stage::Detect);
             // What the caller's recognizers found that the detection stage did not.
-            let also: Vec<Finding> = also
-                .iter()
-                .filter(|x| {
-                    !found
-                        .findings
-                        .iter()
-                        .any(|f| (f.start, f.end, &f.entity) == (x.start, x.end, &x.entity))
-                })
-                .cloned()
-                .collect();
-            for f in found.findings.iter().chain(&also) {
+            also.retain(|x| {
+                !found
+                    .findings
+                    .iter()
+                    .any(|f| (f.start, f.end, &f.entity) == (x.start, x.end, &x.entity))
+            });
+            for f in found.findings.iter().chain(also.iter()) {
                 labels.add(&f.entity, "none");
             }
             if self.audit.is_some() {
                 let mut e = AuditEvent::new(request_id, tenant, AuditDirection::Request);
                 e.route = ANALYZE_ROUTE.into();
                 let also = Detected {
-                    findings: Arc::from(also),
+                    findings: Arc::from(also.as_slice()),
                     ..Detected::default()
                 };
                 self.found_into(&mut e, &[text, text], &[found.clone(), also]);

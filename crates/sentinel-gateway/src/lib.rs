@@ -1694,15 +1694,10 @@ async fn presidio_analyze(
             }
         },
     };
-    let extra = ad_hoc.as_ref().map(|c| c.scan(&req.text));
+    let mut extra = ad_hoc.as_ref().map_or_else(Vec::new, |c| c.scan(&req.text));
     *tally = Tally::Pipeline;
     match pipeline
-        .analyze(
-            tenant,
-            request_id,
-            &req.text,
-            extra.as_deref().unwrap_or_default(),
-        )
+        .analyze(tenant, request_id, &req.text, &mut extra)
         .await
     {
         Ok(found) => json_response(
@@ -1711,7 +1706,7 @@ async fn presidio_analyze(
                 pipeline.detection(),
                 &req,
                 &found.findings,
-                ad_hoc.as_deref().zip(extra.as_deref()),
+                ad_hoc.as_deref().map(|c| (c, extra.as_slice())),
             ),
         ),
         Err(e) => pipeline_error(&e),

@@ -303,8 +303,9 @@ struct RecognitionMetadata<'a> {
 }
 
 /// The results of `findings` (the detection stage's, for `req.text`) and of `ad_hoc`
-/// (the request's own recognizers' findings, one that repeats a detection finding's type
-/// and span left out) that `req` asks for, in order of start, as a list serialized one
+/// (the request's own recognizers' findings that repeat none of them:
+/// [`sentinel_client::Pipeline::analyze`] leaves those) that `req` asks for, in order of
+/// start, as a list serialized one
 /// result at a time (a text dense with values has hundreds of thousands; a JSON tree of
 /// them took about 600 bytes each).
 pub(crate) fn analyze<'a>(
@@ -326,10 +327,6 @@ pub(crate) fn analyze<'a>(
         };
         if first_own {
             let f = own.next()?;
-            while extra
-                .next_if(|x| x.start == f.start && x.end == f.end && x.entity == f.entity)
-                .is_some()
-            {}
             return Some((f, detection.recognizer_name(f.recognizer)));
         }
         let f = extra.next()?;
