@@ -44,10 +44,28 @@ pub(crate) enum AuditCommand {
         /// The archive: an existing directory, on this or another file system.
         archive: PathBuf,
     },
+    /// Print the audit fingerprint of each value read from standard input (one a line),
+    /// under the deployment's key, to search a log for a value without the log holding it
+    /// (a data subject's address, a leaked key): `grep` the printed `hmac:...` in the log.
+    ///
+    /// The key comes from the configuration's `[audit] fingerprint_key_file` or
+    /// `fingerprint_key_env` (default `DEEPSENTINEL_FINGERPRINT_KEY`), as the gateway reads
+    /// it; without one there is nothing to compare with (each gateway process then used a
+    /// random key of its own), and the command fails. Values are never printed or logged.
+    Fingerprint {
+        /// The entity type the values were found as (`EMAIL_ADDRESS`, `US_SSN`, ...): the
+        /// fingerprint covers it.
+        #[arg(long)]
+        entity: String,
+        /// The gateway's configuration file (for its `[audit]` key settings).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 pub(crate) fn run(cmd: &AuditCommand) -> Result<ExitCode> {
     match cmd {
+        AuditCommand::Fingerprint { entity, config } => fingerprint(entity, config.as_deref()),
         AuditCommand::Verify { anchors, dirs } => verify(dirs, &read_anchors(anchors)?),
         AuditCommand::Archive { dir, archive } => {
             let report = sentinel_audit::archive(dir, archive).with_context(|| {
@@ -67,6 +85,25 @@ pub(crate) fn run(cmd: &AuditCommand) -> Result<ExitCode> {
             verify(&[archive.clone(), dir.clone()], &[])
         }
     }
+}
+
+/// Prints the fingerprint of each line of standard input, as `entity` values.
+fn fingerprint(entity: &str, config: Option<&std::path::Path>) -> Result<ExitCode> {
+    let config = match config {
+        Some(path) => sentinel_client::SentinelConfig::load(path)?,
+        None => sentinel_client::SentinelConfig::default(),
+    };
+    let Some(key) = config.fingerprint_key()? else {
+        anyhow::bail!(
+            "no fingerprint key: set DEEPSENTINEL_FINGERPRINT_KEY (or [audit] fingerprint_key_file or fingerprint_key_env) as the gateway has it; a gateway without one used a random key of its own"
+        );
+    };
+    let f = sentinel_client::Fingerprinter::new(&key);
+    let input = std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?;
+    for value in input.lines().filter(|l| !l.is_empty()) {
+        outln!("{}", f.print(entity, value));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The anchors the files hold (their other lines skipped); an error when a file cannot be

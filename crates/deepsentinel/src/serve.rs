@@ -260,6 +260,11 @@ pub(crate) fn run(args: &ServeArgs) -> Result<ExitCode> {
             }
         });
         let gateway = std::sync::Arc::new(sentinel_gateway::Gateway::new(&config, Some(handle))?);
+        if matches!(config.fingerprint_key(), Ok(None)) {
+            tracing::warn!(
+                "no audit fingerprint key (DEEPSENTINEL_FINGERPRINT_KEY, or [audit] fingerprint_key_file): values are fingerprinted under this process's own random key, so records correlate only until it stops, and `deepsentinel audit fingerprint` cannot check a value"
+            );
+        }
         #[cfg(unix)]
         if let Some(s) = successor {
             s.take_over(&gateway)?;

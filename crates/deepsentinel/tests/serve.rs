@@ -1176,3 +1176,95 @@ fn anchors_the_gateway_logs_catch_a_log_cut_short_with_its_head() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("no anchor"), "{out}");
 }
+
+/// With a fingerprint key configured, a value has one fingerprint in every process's
+/// records (a restart, a replica), and `deepsentinel audit fingerprint` prints it from the
+/// value under the same configuration, so a log can be searched for a value it does not
+/// hold; without one, the gateway says at start that fingerprints are its own, and the
+/// command refuses.
+#[test]
+fn fingerprints_hold_across_processes_and_can_be_searched_for() {
+    let keys = tempfile::tempdir().expect("tmp");
+    let key = keys.path().join("fingerprint.key");
+    std::fs::write(&key, "a deployment's fingerprint key\n").expect("write key");
+    let config = format!(
+        "[audit]\ndir = \"./deepsentinel-audit\"\nfingerprint_key_file = \"{}\"\n",
+        key.display()
+    );
+    let printed_by_a_gateway = || {
+        let (mut child, port, dir) = start_serve_with(Some(&config));
+        let (status, body) = post(
+            port,
+            "/v1/sentinel/scan",
+            r#"{"text": "mail jane@example.com"}"#,
+        )
+        .expect("answer");
+        assert_eq!(status, 200, "{body}");
+        stop(&mut child);
+        let log = sentinel_testkit::audit_log(&dir.path().join("deepsentinel-audit"));
+        assert!(!log.contains("jane@"), "{log}");
+        let event: serde_json::Value = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|r| r["event"].clone())
+            .find(|e| e["route"] == "/v1/sentinel/scan")
+            .expect("the scan on record");
+        event["fingerprints"][0]
+            .as_str()
+            .expect("a fingerprint")
+            .to_owned()
+    };
+    let first = printed_by_a_gateway();
+    assert_eq!(first, printed_by_a_gateway(), "the same across processes");
+
+    let config_file = keys.path().join("deepsentinel.toml");
+    std::fs::write(&config_file, &config).expect("write config");
+    let fingerprint = |config: &std::path::Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+            .args([
+                "audit",
+                "fingerprint",
+                "--entity",
+                "EMAIL_ADDRESS",
+                "--config",
+            ])
+            .arg(config)
+            .env_remove("DEEPSENTINEL_FINGERPRINT_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"jane@example.com\nbob@example.com\n")
+            .expect("write");
+        child.wait_with_output().expect("output")
+    };
+    let out = fingerprint(&config_file);
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 2, "{printed}");
+    assert_eq!(lines[0], first);
+    assert_ne!(lines[1], first);
+    assert!(!printed.contains("example.com"));
+
+    // No key: the command has nothing to compare with.
+    let keyless = keys.path().join("keyless.toml");
+    std::fs::write(&keyless, "[audit]\ndir = \"./deepsentinel-audit\"\n").expect("write");
+    let out = fingerprint(&keyless);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DEEPSENTINEL_FINGERPRINT_KEY"));
+    // A key too short is refused by name, without the key.
+    std::fs::write(&key, "short").expect("write key");
+    let out = fingerprint(&config_file);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("fingerprint_key_file") && !err.contains("short"),
+        "{err}"
+    );
+}

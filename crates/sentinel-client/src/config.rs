@@ -561,6 +561,19 @@ pub struct AuditSection {
     /// verify --anchors` catch a chain rewritten whole.
     #[serde(default)]
     pub anchor_interval_seconds: Option<u64>,
+    /// The environment variable holding the key of the values' fingerprints (default
+    /// `DEEPSENTINEL_FINGERPRINT_KEY`; at least 16 bytes): the same for every replica and
+    /// every start, so that one value has one fingerprint in every record, and `deepsentinel
+    /// audit fingerprint` can tell whether a value is in the log. Unset or empty (the
+    /// default variable only): a random key of the process's own, so that fingerprints
+    /// correlate within one run only. Read at start; a reload keeps the key (as it keeps
+    /// the rest of `[audit]`).
+    #[serde(default)]
+    pub fingerprint_key_env: Option<String>,
+    /// A file holding that key instead (a mounted secret; a trailing line break is not part
+    /// of it). Giving `fingerprint_key_env` too is an error.
+    #[serde(default)]
+    pub fingerprint_key_file: Option<PathBuf>,
     /// Not read from the file: set by a program that takes the log over from the process
     /// it replaces (`deepsentinel serve` in a hand-over), so that opening the log waits for
     /// the old writer instead of failing.
@@ -575,6 +588,8 @@ impl PartialEq for AuditSection {
             && self.max_file_bytes == other.max_file_bytes
             && self.archive_dir == other.archive_dir
             && self.anchor_interval_seconds == other.anchor_interval_seconds
+            && self.fingerprint_key_env == other.fingerprint_key_env
+            && self.fingerprint_key_file == other.fingerprint_key_file
     }
 }
 
@@ -691,6 +706,62 @@ impl SentinelConfig {
                 .ok()
                 .filter(|k| !k.is_empty())),
         }
+    }
+
+    /// The deployment's fingerprint key: the content of `[audit] fingerprint_key_file`, or
+    /// of the environment variable `fingerprint_key_env` names
+    /// (`DEEPSENTINEL_FINGERPRINT_KEY` by default); `None` when that default variable is
+    /// unset or empty (a process's own key is used: [`crate::process_key`]). Errors name the
+    /// file or variable, never the key.
+    ///
+    /// # Errors
+    ///
+    /// Both are given; the file cannot be read; a variable named in the configuration is
+    /// unset; the key is shorter than [`crate::MIN_FINGERPRINT_KEY`] bytes.
+    pub fn fingerprint_key(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        let a = &self.audit;
+        let (key, from) = match (&a.fingerprint_key_file, &a.fingerprint_key_env) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError(
+                    "[audit] fingerprint_key_file and fingerprint_key_env: give one".to_owned(),
+                ))
+            }
+            (Some(path), None) => {
+                let mut key = std::fs::read(path).map_err(|e| {
+                    ConfigError(format!(
+                        "[audit] fingerprint_key_file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                while key.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+                    key.pop();
+                }
+                (key, format!("fingerprint_key_file {}", path.display()))
+            }
+            (None, Some(var)) => match std::env::var_os(var) {
+                Some(v) => (v.into_encoded_bytes(), format!("fingerprint_key_env {var}")),
+                None => {
+                    return Err(ConfigError(format!(
+                        "[audit] fingerprint_key_env {var}: the variable is not set"
+                    )))
+                }
+            },
+            (None, None) => match std::env::var_os("DEEPSENTINEL_FINGERPRINT_KEY") {
+                Some(v) if !v.is_empty() => (
+                    v.into_encoded_bytes(),
+                    "DEEPSENTINEL_FINGERPRINT_KEY".to_owned(),
+                ),
+                _ => return Ok(None),
+            },
+        };
+        if key.len() < crate::MIN_FINGERPRINT_KEY {
+            return Err(ConfigError(format!(
+                "[audit] {from}: the key is {} bytes; at least {} are taken",
+                key.len(),
+                crate::MIN_FINGERPRINT_KEY
+            )));
+        }
+        Ok(Some(key))
     }
 
     /// The upstream endpoint of `[network]`, with its key ([`SentinelConfig::upstream_key`]).
@@ -982,6 +1053,7 @@ impl SentinelConfig {
     pub fn check(&self) -> Result<PolicySet, ConfigError> {
         self.detection_stage()?;
         self.audit_sink_config()?;
+        self.fingerprint_key()?;
         self.transport()?;
         self.shared_level()?;
         self.policy_set()
@@ -1028,6 +1100,10 @@ impl SentinelConfig {
                 detector_stance: self.failure.detector,
                 audit_stance: self.failure.audit,
                 response_cache,
+                fingerprint_key: match self.fingerprint_key()? {
+                    Some(key) => key,
+                    None => crate::process_key().to_vec(),
+                },
                 ..PipelineConfig::default()
             },
         )

@@ -82,6 +82,7 @@ mod client;
 mod config;
 pub mod detection;
 mod files;
+mod fingerprint;
 mod form;
 mod json_out;
 mod json_text;
@@ -105,6 +106,7 @@ pub use config::{
 pub use detection::{
     Detected, Detection, DetectionMode, RemoteDetector, RemoteSettings, StreamWindow,
 };
+pub use fingerprint::{process_key, Fingerprinter, MIN_FINGERPRINT_KEY};
 pub use pipeline::{
     new_request_id, CacheSize, Pipeline, PipelineBody, PipelineConfig, PipelineError,
     PipelineRequest, PipelineResponse, ResponseStream, ScanOutcome, Stages, Stance, ANALYZE_ROUTE,

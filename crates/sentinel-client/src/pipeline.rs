@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::Fingerprinter;
 use bytes::Bytes;
-use hmac::{Hmac, Mac};
 use http::StatusCode;
 use sentinel_audit::{AuditEvent, AuditSink, Direction as AuditDirection, Fingerprint};
 use sentinel_cache::{
@@ -25,7 +25,6 @@ use sentinel_policy::{
 use sentinel_transport::sse::{write_event, SseEvent, SseParser};
 use sentinel_transport::{OutboundRequest, Priority, ResponseBody, Transport, TransportError};
 use serde_json::Value;
-use sha2::Sha256;
 use tracing::Instrument as _;
 
 use crate::chains::{self, answer_ids, ChainLink, Chains, Continues};
@@ -67,7 +66,9 @@ pub struct PipelineConfig {
     /// Bytes of a streamed answer held back so a value split across chunks is still seen
     /// (and a pseudonym still restored).
     pub stream_hold_back: usize,
-    /// The key of the audit log's value fingerprints (HMAC-SHA256).
+    /// The key of the audit log's value fingerprints (HMAC-SHA256): the deployment's
+    /// ([`SentinelConfig::fingerprint_key`](crate::SentinelConfig::fingerprint_key)), by
+    /// default this process's ([`process_key`](crate::process_key)).
     pub fingerprint_key: Vec<u8>,
     /// The largest event in a streamed answer.
     pub max_event_bytes: usize,
@@ -81,7 +82,7 @@ impl Default for PipelineConfig {
             response_cache: ResponseCachePolicy::default(),
             single_flight_wait: Duration::from_secs(30),
             stream_hold_back: 256,
-            fingerprint_key: (0..32).map(|_| fastrand::u8(..)).collect(),
+            fingerprint_key: crate::process_key().to_vec(),
             max_event_bytes: 1 << 20,
         }
     }
@@ -355,8 +356,8 @@ pub struct Pipeline {
     transport: Arc<dyn Transport>,
     telemetry: Arc<Telemetry>,
     config: PipelineConfig,
-    /// HMAC-SHA256 keyed with `config.fingerprint_key`, cloned per value.
-    fingerprinter: Hmac<Sha256>,
+    /// Keyed with `config.fingerprint_key`.
+    fingerprinter: Fingerprinter,
     /// Audit fingerprints kept beside shared detection results (see [`Printed`]); shared
     /// by the pipelines a reload makes while the detection stage stays.
     printed: Arc<quick_cache::sync::Cache<usize, Arc<Printed>, PrintedWeight>>,
@@ -649,9 +650,7 @@ impl Pipeline {
         telemetry: Arc<Telemetry>,
         config: PipelineConfig,
     ) -> Pipeline {
-        #[allow(clippy::expect_used)] // reason: HMAC takes keys of any length
-        let fingerprinter =
-            Hmac::<Sha256>::new_from_slice(&config.fingerprint_key).expect("any key length");
+        let fingerprinter = Fingerprinter::new(&config.fingerprint_key);
         Pipeline {
             fingerprinter,
             printed: printed_cache(),
@@ -799,12 +798,7 @@ impl Pipeline {
     }
 
     fn fingerprint(&self, entity: &str, value: &str) -> Fingerprint {
-        // A copy of the keyed state: the key's two blocks are hashed once, not per value.
-        let mut mac = self.fingerprinter.clone();
-        mac.update(entity.as_bytes());
-        mac.update(&[0]);
-        mac.update(value.as_bytes());
-        Fingerprint::from_digest(&mac.finalize().into_bytes())
+        self.fingerprinter.print(entity, value)
     }
 
     /// Appends the fingerprints of the values `d` found in `text` to `out`; a shared
