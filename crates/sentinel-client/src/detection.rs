@@ -255,6 +255,11 @@ impl Detection {
         self.local.inner()
     }
 
+    /// The remote detector, when one is configured (whatever the mode).
+    pub fn remote(&self) -> Option<&RemoteDetector> {
+        self.remote.as_ref()
+    }
+
     /// The local detector, shared (streamed answers scan with it).
     pub fn local_arc(&self) -> Arc<LocalDetector> {
         Arc::clone(self.local.inner())

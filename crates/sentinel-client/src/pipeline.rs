@@ -553,6 +553,10 @@ pub const SCAN_ROUTE: &str = "/v1/sentinel/scan";
 /// `/analyze`).
 pub const ANALYZE_ROUTE: &str = "/analyze";
 
+/// The route under which [`Pipeline::anonymized`] records what a caller had anonymized (a
+/// gateway's Presidio `/anonymize`).
+pub const ANONYMIZE_ROUTE: &str = "/anonymize";
+
 /// What [`Pipeline::scan`] found and decided for one text.
 #[derive(Debug)]
 pub struct ScanOutcome {
@@ -963,6 +967,68 @@ impl Pipeline {
             record.error = Some(e.kind());
         }
         self.report(record, tenant, &t, &lookups, &labels);
+        result
+    }
+
+    /// Records an anonymization the caller asked for with its own results and operators
+    /// (Presidio `/anonymize`): no detection and no policy, but the values changed all the
+    /// same. `replaced` holds, for each result applied, its span in `text` (byte offsets)
+    /// and the operator applied (`replace`, `redact`, `mask`, `hash`, `keep`). An audit
+    /// event under [`ANONYMIZE_ROUTE`] with the decision `transform` (`allow` when every
+    /// operator was `keep`, or none applied), the outcome `anonymized`, the entity counts,
+    /// the operators as actions and the values' fingerprints; counted in the metrics like a
+    /// request, its findings with their operators as actions. `took` is the time the
+    /// anonymization took.
+    ///
+    /// # Errors
+    ///
+    /// [`PipelineError::Audit`] under the fail-closed audit stance.
+    pub fn anonymized(
+        &self,
+        tenant: &str,
+        request_id: &str,
+        text: &str,
+        replaced: &[(Finding, &'static str)],
+        took: Duration,
+    ) -> Result<(), PipelineError> {
+        let started = Instant::now();
+        let mut t = Timings::starting(started);
+        let mut labels = Labels::default();
+        for (f, op) in replaced {
+            labels.add(&f.entity, op);
+        }
+        let result = match self.audit.is_some() {
+            false => Ok(()),
+            true => {
+                let mut e = AuditEvent::new(request_id, tenant, AuditDirection::Request);
+                e.route = ANONYMIZE_ROUTE.into();
+                let found = Detected {
+                    findings: replaced.iter().map(|(f, _)| f.clone()).collect(),
+                    ..Detected::default()
+                };
+                self.found_into(&mut e, &[text], std::slice::from_ref(&found));
+                for (_, op) in replaced {
+                    e.count_action(op, 1);
+                }
+                let changed = replaced.iter().any(|(_, op)| *op != "keep");
+                e.decision = if changed { "transform" } else { "allow" }.into();
+                e.outcome = "anonymized".into();
+                e.latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+                e.policy_version = self.policy.version_hash(tenant);
+                let appended = self.append(e);
+                t.lap(Stage::Audit);
+                appended
+            }
+        };
+        let status = match &result {
+            Ok(()) => 200,
+            Err(e) => e.status().as_u16(),
+        };
+        let mut record = RequestRecord::new(ANONYMIZE_ROUTE, "", status, took + started.elapsed());
+        if let Err(e) = &result {
+            record.error = Some(e.kind());
+        }
+        self.report(record, tenant, &t, &[], &labels);
         result
     }
 

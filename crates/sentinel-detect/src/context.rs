@@ -10,7 +10,7 @@ pub(crate) const BEFORE: usize = 40;
 /// "(visa)", not for the next sentence.
 pub(crate) const AFTER: usize = 8;
 /// How much a context word raises a score (capped at 1.0), as in Presidio.
-pub(crate) const BOOST: f32 = 0.35;
+pub const BOOST: f32 = 0.35;
 
 /// A recognizer's context words, matched ASCII case-insensitively at the start of a word.
 #[derive(Clone, Debug)]

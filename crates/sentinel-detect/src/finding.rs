@@ -58,7 +58,7 @@ impl RecognizerId {
     /// The id of the recognizer at `index` in a detector's catalogue, for code that stores
     /// findings and reads them back for the same detector (caches keyed by its
     /// fingerprint); meaningless for any other detector.
-    pub fn from_index(index: u16) -> RecognizerId {
+    pub const fn from_index(index: u16) -> RecognizerId {
         RecognizerId(index)
     }
 

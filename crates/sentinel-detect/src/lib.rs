@@ -47,6 +47,7 @@ mod validate;
 pub use catalogue::{builtin, builtin_entities};
 #[cfg(feature = "serde")]
 pub use config::{AllowConfig, DenyConfig, DetectionConfig, Options, RecognizerConfig};
+pub use context::BOOST as CONTEXT_BOOST;
 pub use detector::Detector;
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "serde")]

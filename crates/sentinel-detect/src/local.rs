@@ -118,6 +118,30 @@ impl LocalDetector {
     pub fn min_score(&self) -> f32 {
         self.inner.min_score
     }
+
+    /// Each recognizer's name and the entity type it reports: the pattern set's, then the
+    /// deny lists'.
+    ///
+    /// ```
+    /// let d = sentinel_detect::LocalDetector::builder()
+    ///     .deny("PROJECT", ["Nightjar"], true)
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(d.recognizers().any(|(name, entity)| name == "email" && entity == "EMAIL_ADDRESS"));
+    /// assert!(d.recognizers().any(|(_, entity)| entity == "PROJECT"));
+    /// ```
+    pub fn recognizers(&self) -> impl Iterator<Item = (&str, &str)> {
+        let set = &self.inner.set;
+        (0..set.len())
+            .map(|i| set.recognizer(RecognizerId::from_index(i as u16)))
+            .map(|r| (r.name.as_str(), r.entity.as_str()))
+            .chain(
+                self.inner
+                    .deny
+                    .iter()
+                    .map(|d| (d.name.as_str(), d.entity.as_str())),
+            )
+    }
 }
 
 /// Texts longer than this are scanned a piece at a time ([`LocalDetector`]'s

@@ -517,6 +517,25 @@ impl PatternSet {
         &self.inner.recognizers[id.as_usize()].spec
     }
 
+    /// The context words of recognizer `id`; none for an id the set does not hold.
+    pub fn context_words(&self, id: RecognizerId) -> &[String] {
+        self.inner
+            .recognizers
+            .get(id.as_usize())
+            .map_or(&[], |c| &c.spec.context)
+    }
+
+    /// Whether one of recognizer `id`'s context words is near `start..end` in `text` as a
+    /// scan reads context: a finding there had its score raised by
+    /// [`CONTEXT_BOOST`](crate::CONTEXT_BOOST).
+    pub fn context_near(&self, id: RecognizerId, text: &str, start: usize, end: usize) -> bool {
+        self.inner
+            .recognizers
+            .get(id.as_usize())
+            .and_then(|c| c.context.as_ref())
+            .is_some_and(|ctx| ctx.near(text, start, end))
+    }
+
     /// Heap bytes held by the compiled programs and prefilters (not counting the lazy DFA
     /// caches, which grow per thread up to their capacity as text is scanned).
     pub fn memory_usage(&self) -> usize {

@@ -201,8 +201,9 @@ struct State {
     bodies: Arc<tokio::sync::Semaphore>,
     /// The budget `bodies` started with.
     bodies_budget: usize,
-    /// `/analyze` requests' ad-hoc recognizers, compiled.
-    ad_hoc: AdHocCache,
+    /// What `/analyze` requests brought of their own (ad-hoc recognizers, allow lists),
+    /// compiled.
+    ad_hoc: OwnCompiled,
 }
 
 /// `[server] max_body_bytes_in_flight`: default 256 MiB, never below one body's limit (a
@@ -464,7 +465,7 @@ impl Gateway {
                 prometheus,
                 bodies: Arc::new(tokio::sync::Semaphore::new(bodies_budget)),
                 bodies_budget,
-                ad_hoc: AdHocCache::with_weighter(AD_HOC_KEPT, AD_HOC_KEPT_BYTES, AdHocWeight),
+                ad_hoc: OwnCompiled::new(),
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
@@ -1036,10 +1037,12 @@ fn known_route(method: &Method, path: &str) -> &'static str {
     if let Some((route, _)) = Route::of(method, path) {
         return route.as_str();
     }
-    const OWN: [&str; 7] = [
+    const OWN: [&str; 9] = [
         "/v1/models",
         "/analyze",
         "/anonymize",
+        "/supportedentities",
+        "/recognizers",
         sentinel_client::SCAN_ROUTE,
         "/v1/sentinel/stats",
         "/metrics",
@@ -1379,6 +1382,14 @@ async fn answer<'s>(
     }
     match (method.as_str(), path) {
         ("GET", "/healthz") => return json_response(StatusCode::OK, &json!({"status": "ok"})),
+        // Presidio's health probe, for its clients.
+        ("GET", "/health") => {
+            return full(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                "DeepSentinel's Presidio-compatible analyzer is up",
+            )
+        }
         ("GET", "/readyz") => {
             let audit_ok = live.pipeline.audit().is_none_or(|a| a.health().healthy);
             let upstream_ok = live
@@ -1454,6 +1465,15 @@ async fn answer<'s>(
             }
         }
         ("GET", "/v1/sentinel/stats") => return json_response(StatusCode::OK, &stats(state, live)),
+        // Presidio's lists, for any `language` (detection is language-neutral).
+        ("GET", "/supportedentities") => {
+            let detection = live.pipeline.detection();
+            return json_response(StatusCode::OK, &presidio::supported_entities(detection));
+        }
+        ("GET", "/recognizers") => {
+            let detection = live.pipeline.detection();
+            return json_response(StatusCode::OK, &presidio::recognizers(detection));
+        }
         ("GET", p) if p == "/v1/models" || p.starts_with("/v1/models/") => {
             let Some(upstream_path) = models_path(p) else {
                 return error(
@@ -1525,7 +1545,11 @@ async fn answer<'s>(
                 let who = (tenant, id.as_str());
                 presidio_analyze(&live.pipeline, &state.ad_hoc, who, &body, &mut count.by).await
             }
-            "/anonymize" => presidio_anonymize(&body),
+            "/anonymize" => {
+                let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
+                let who = (tenant, id.as_str());
+                presidio_anonymize(&live.pipeline, who, &body, &mut count.by)
+            }
             _ => {
                 let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
                 native_scan(&live.pipeline, tenant, &id, &body, &mut count.by).await
@@ -1650,12 +1674,13 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response
 }
 
 /// Presidio's `/analyze`, answered by the detection stage as configured (local, or with the
-/// remote per the mode; on record and counted by [`Pipeline::analyze`] for `who`, the
-/// tenant and request id), and by the request's ad-hoc recognizers, compiled off the
-/// runtime's thread the first time they are sent and kept in `compiled`.
+/// remote per the mode; each text on record and counted by [`Pipeline::analyze`] for
+/// `who`, the tenant and request id), and by the request's ad-hoc recognizers, with its
+/// context words and allow list ([`presidio::Rules`]). What the request brings of its own
+/// is compiled off the runtime's thread the first time it is sent ([`own_rules`]).
 async fn presidio_analyze(
     pipeline: &Pipeline,
-    compiled: &AdHocCache,
+    compiled: &OwnCompiled,
     (tenant, request_id): (&str, &str),
     body: &Bytes,
     tally: &mut Tally,
@@ -1664,67 +1689,111 @@ async fn presidio_analyze(
         Ok(r) => r,
         Err(r) => return *r,
     };
-    let invalid = |message: &str| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "invalid_ad_hoc_recognizer",
-            message,
-        )
+    let (req, own) = match own_rules(compiled, req).await {
+        Ok(x) => x,
+        Err(message) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_ad_hoc_recognizer",
+                &message,
+            )
+        }
     };
-    let (req, ad_hoc) = match presidio::ad_hoc_key(&req) {
-        None => (req, None),
-        Some(key) => match compiled.get(&key) {
-            Some(c) => (req, c),
-            None => {
-                let built = tokio::task::spawn_blocking(move || {
-                    let c =
-                        presidio::ad_hoc(&req, presidio::AD_HOC_MAX_BYTES).map(|c| c.map(Arc::new));
-                    (req, c)
-                })
-                .await;
-                match built {
-                    Ok((req, Ok(c))) => {
-                        compiled.insert(key, c.clone());
-                        (req, c)
-                    }
-                    Ok((_, Err(message))) => return invalid(&message),
-                    Err(_) => return invalid("the ad-hoc recognizers could not be compiled"),
-                }
-            }
-        },
-    };
-    let mut extra = ad_hoc.as_ref().map_or_else(Vec::new, |c| c.scan(&req.text));
     *tally = Tally::Pipeline;
-    match pipeline
-        .analyze(tenant, request_id, &req.text, &mut extra)
-        .await
-    {
-        Ok(found) => json_response(
-            StatusCode::OK,
-            &presidio::analyze(
-                pipeline.detection(),
-                &req,
-                &found.findings,
-                ad_hoc.as_deref().map(|c| (c, extra.as_slice())),
-            ),
-        ),
-        Err(e) => pipeline_error(&e),
+    let mut analyses = Vec::with_capacity(req.text.as_slice().len());
+    for text in req.text.as_slice() {
+        let mut extra = own.as_ref().map_or_else(Vec::new, |o| o.scan(text));
+        match pipeline.analyze(tenant, request_id, text, &mut extra).await {
+            Ok(found) => analyses.push((text.as_str(), found.findings, extra)),
+            Err(e) => return pipeline_error(&e),
+        }
+    }
+    let rules = presidio::Rules::new(&req, own.as_deref());
+    let detection = pipeline.detection();
+    let mut answers = analyses
+        .iter()
+        .map(|(text, findings, extra)| presidio::analyze(detection, &rules, text, findings, extra));
+    match &req.text {
+        presidio::Texts::One(_) => match answers.next() {
+            Some(answer) => json_response(StatusCode::OK, &answer),
+            None => json_response(StatusCode::OK, &[(); 0]),
+        },
+        presidio::Texts::Many(_) => json_response(StatusCode::OK, &Streamed::new(answers)),
     }
 }
 
-/// Compiled ad-hoc recognizers of `/analyze` requests, by what was sent (`None`: none of
-/// them applies to the request's language), weighed by the bytes they hold.
-type AdHocCache = quick_cache::sync::Cache<String, Option<Arc<presidio::AdHoc>>, AdHocWeight>;
+/// What `req` brings of its own ([`presidio::Own`]), compiled: from `compiled` when it was
+/// sent before, else on a blocking thread, one set at a time (`compiled`'s turn), while
+/// requests that send the same set wait for it rather than compile it again. A set that
+/// cannot be taken is kept too, with its error, so that it is refused without a second
+/// compile.
+async fn own_rules(
+    compiled: &OwnCompiled,
+    req: presidio::AnalyzeRequest,
+) -> Result<(presidio::AnalyzeRequest, Option<Arc<presidio::Own>>), String> {
+    let Some(key) = presidio::own_key(&req) else {
+        return Ok((req, None));
+    };
+    let guard = match compiled.cache.get_value_or_guard_async(&key).await {
+        Ok(kept) => return kept.map(|own| (req, own)).map_err(|e| e.to_string()),
+        Err(guard) => guard,
+    };
+    let built = {
+        let _turn = compiled.turn.acquire().await;
+        tokio::task::spawn_blocking(move || {
+            let own = presidio::own(&req, presidio::AD_HOC_MAX_BYTES)
+                .map(|o| (!o.is_empty()).then(|| Arc::new(o)));
+            (req, own)
+        })
+        .await
+    };
+    match built {
+        Ok((req, own)) => {
+            let kept = own.map_err(Arc::<str>::from);
+            // Another request's insert in between is the same set's.
+            let _ = guard.insert(kept.clone());
+            kept.map(|own| (req, own)).map_err(|e| e.to_string())
+        }
+        // A compile that panicked: nothing kept, the request refused.
+        Err(_) => Err("the ad-hoc recognizers could not be compiled".to_owned()),
+    }
+}
 
-/// An entry's weight in [`AdHocCache`]: its key's bytes and its programs'.
+/// What `/analyze` requests brought of their own, compiled, and the turn their compiles
+/// take.
+struct OwnCompiled {
+    cache: OwnCache,
+    /// One compile at a time: a caller sending new heavy sets with every request spends
+    /// one blocking thread's CPU, not all of the machine's.
+    turn: tokio::sync::Semaphore,
+}
+
+impl OwnCompiled {
+    fn new() -> OwnCompiled {
+        OwnCompiled {
+            cache: OwnCache::with_weighter(AD_HOC_KEPT, AD_HOC_KEPT_BYTES, OwnWeight),
+            turn: tokio::sync::Semaphore::new(1),
+        }
+    }
+}
+
+/// Compiled sets by what was sent (`None`: none of them applies to the request's
+/// language; an error: a set that cannot be taken), weighed by the bytes they hold.
+type OwnCache =
+    quick_cache::sync::Cache<String, Result<Option<Arc<presidio::Own>>, Arc<str>>, OwnWeight>;
+
+/// An entry's weight in [`OwnCache`]: its key's bytes and its programs' (or its error's).
 #[derive(Clone)]
-struct AdHocWeight;
+struct OwnWeight;
 
-impl quick_cache::Weighter<String, Option<Arc<presidio::AdHoc>>> for AdHocWeight {
-    fn weight(&self, key: &String, compiled: &Option<Arc<presidio::AdHoc>>) -> u64 {
-        let bytes = key.len() + compiled.as_ref().map_or(0, |c| c.bytes());
-        u64::try_from(bytes).unwrap_or(u64::MAX).max(1)
+impl quick_cache::Weighter<String, Result<Option<Arc<presidio::Own>>, Arc<str>>> for OwnWeight {
+    fn weight(&self, key: &String, kept: &Result<Option<Arc<presidio::Own>>, Arc<str>>) -> u64 {
+        let held = match kept {
+            Ok(own) => own.as_ref().map_or(0, |o| o.bytes()),
+            Err(e) => e.len(),
+        };
+        u64::try_from(key.len() + held).unwrap_or(u64::MAX).max(1)
     }
 }
 
@@ -1734,18 +1803,36 @@ impl quick_cache::Weighter<String, Option<Arc<presidio::AdHoc>>> for AdHocWeight
 const AD_HOC_KEPT: usize = 64;
 const AD_HOC_KEPT_BYTES: u64 = 64 << 20;
 
-fn presidio_anonymize(body: &Bytes) -> Response<GatewayBody> {
-    match parse::<presidio::AnonymizeRequest>(body) {
-        Ok(req) => match presidio::anonymize(&req) {
-            Ok(out) => json_response(StatusCode::OK, &out),
-            Err(message) => error(
+/// Presidio's `/anonymize`: the caller's results and operators applied, on record and
+/// counted by [`Pipeline::anonymized`] for `who`, the tenant and request id (a record
+/// that cannot be written under the fail-closed stance withholds the answer).
+fn presidio_anonymize(
+    pipeline: &Pipeline,
+    (tenant, request_id): (&str, &str),
+    body: &Bytes,
+    tally: &mut Tally,
+) -> Response<GatewayBody> {
+    let started = std::time::Instant::now();
+    let req = match parse::<presidio::AnonymizeRequest>(body) {
+        Ok(req) => req,
+        Err(r) => return *r,
+    };
+    let (out, applied) = match presidio::anonymize(&req) {
+        Ok(x) => x,
+        Err(message) => {
+            return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_request_error",
                 "invalid_analyzer_results",
                 &message,
-            ),
-        },
-        Err(r) => *r,
+            )
+        }
+    };
+    let text = req.text();
+    *tally = Tally::Pipeline;
+    match pipeline.anonymized(tenant, request_id, text, &applied, started.elapsed()) {
+        Ok(()) => json_response(StatusCode::OK, &out),
+        Err(e) => pipeline_error(&e),
     }
 }
 

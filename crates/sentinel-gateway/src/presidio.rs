@@ -4,21 +4,26 @@
 //! An `/analyze` request's `ad_hoc_recognizers` (Presidio's pattern recognizers sent with
 //! the request: patterns with scores, deny lists, context words) are compiled into a
 //! [`LocalDetector`] of their own, kept for the next request that sends the same ones, and
-//! their findings are answered beside the detection stage's.
+//! their findings are answered beside the detection stage's. Its `context` words raise
+//! the scores of findings whose recognizers name them, and its `allow_list` (exact values,
+//! or regular expressions compiled and kept with the ad-hoc recognizers) removes findings,
+//! after the `score_threshold`, as Presidio's analyzer orders them.
 
+use regex_automata::meta::Regex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sentinel_client::Detection;
 use sentinel_detect::{
-    DenyList, Detector, Finding, LocalDetector, LocalDetectorBuilder, Recognizer,
+    DenyList, Detector, Finding, LocalDetector, LocalDetectorBuilder, PatternSet, Recognizer,
 };
 
 /// `POST /analyze` request.
 #[derive(Debug, Deserialize)]
 pub(crate) struct AnalyzeRequest {
-    pub(crate) text: String,
+    /// One text, or a list of them (Presidio's batch form, answered with a list of lists).
+    pub(crate) text: Texts,
     /// Ad-hoc recognizers apply to the language they name (Presidio's default `en`);
     /// the detection stage is language-neutral.
     #[serde(default)]
@@ -29,6 +34,49 @@ pub(crate) struct AnalyzeRequest {
     pub(crate) score_threshold: Option<f32>,
     #[serde(default)]
     pub(crate) ad_hoc_recognizers: Vec<AdHocRecognizer>,
+    /// Words read as if they stood next to every value: a finding whose recognizer names
+    /// one of them (as a part of one, in any case) has its score raised, once.
+    #[serde(default)]
+    pub(crate) context: Vec<String>,
+    /// Values not to report: a finding whose text is one of them (`exact`), or in which
+    /// one of them matches (`regex`), is left out of the answer.
+    #[serde(default)]
+    pub(crate) allow_list: Vec<String>,
+    #[serde(default)]
+    pub(crate) allow_list_match: AllowMatch,
+    /// Python's `re` flags for an allow list of regular expressions (default IGNORECASE,
+    /// MULTILINE and DOTALL, as Presidio's).
+    #[serde(default)]
+    pub(crate) regex_flags: Option<u32>,
+}
+
+/// An `/analyze` request's text: one, or a list.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Texts {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Texts {
+    /// The texts, one or many.
+    pub(crate) fn as_slice(&self) -> &[String] {
+        match self {
+            Texts::One(t) => std::slice::from_ref(t),
+            Texts::Many(ts) => ts,
+        }
+    }
+}
+
+/// How an allow list's values are matched against a finding's text.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum AllowMatch {
+    /// The finding's text is one of the values.
+    #[default]
+    Exact,
+    /// One of the values, a regular expression, matches in the finding's text.
+    Regex,
 }
 
 /// A Presidio pattern recognizer sent with an `/analyze` request.
@@ -67,7 +115,7 @@ fn inline_flags(flags: Option<u32>) -> Result<String, String> {
     let flags = flags.unwrap_or(IGNORECASE | MULTILINE | DOTALL);
     if flags & !KNOWN != 0 {
         return Err(format!(
-            "global_regex_flags {flags} holds a flag other than IGNORECASE, MULTILINE, DOTALL, UNICODE, VERBOSE and ASCII"
+            "{flags} holds a flag other than IGNORECASE, MULTILINE, DOTALL, UNICODE, VERBOSE and ASCII"
         ));
     }
     let on = |f: u32, c: char| (flags & f != 0).then_some(c);
@@ -136,14 +184,101 @@ impl AdHoc {
     }
 }
 
-/// The key under which compiled ad-hoc recognizers are kept: what was sent, with the
-/// request's language (which decides the recognizers that apply).
-pub(crate) fn ad_hoc_key(req: &AnalyzeRequest) -> Option<String> {
-    if req.ad_hoc_recognizers.is_empty() {
+/// Whether this engine takes a pattern (Python's look-around and back-references it does
+/// not); the error says why not.
+fn taken(pattern: &str) -> Result<(), String> {
+    regex_syntax::ParserBuilder::new()
+        .nest_limit(100)
+        .build()
+        .parse(pattern)
+        .map(drop)
+        .map_err(|e| {
+            format!("is not one this engine takes (no look-around or back-references): {e}")
+        })
+}
+
+/// What an `/analyze` request brings of its own, compiled: its ad-hoc recognizers that
+/// apply to its language, and its allow list when that is of regular expressions.
+pub(crate) struct Own {
+    ad_hoc: Option<AdHoc>,
+    allow: Option<Regex>,
+}
+
+impl Own {
+    /// Whether it holds nothing: no recognizer applies to the request's language and the
+    /// allow list is not of regular expressions.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ad_hoc.is_none() && self.allow.is_none()
+    }
+
+    /// Bytes its programs and deny lists hold.
+    pub(crate) fn bytes(&self) -> usize {
+        self.ad_hoc.as_ref().map_or(0, AdHoc::bytes)
+            + self.allow.as_ref().map_or(0, Regex::memory_usage)
+    }
+
+    /// The ad-hoc recognizers' findings in `text`, sorted by start.
+    pub(crate) fn scan(&self, text: &str) -> Vec<Finding> {
+        self.ad_hoc.as_ref().map_or_else(Vec::new, |a| a.scan(text))
+    }
+}
+
+/// Whether `req` brings an allow list of regular expressions.
+fn allow_regex(req: &AnalyzeRequest) -> bool {
+    req.allow_list_match == AllowMatch::Regex && !req.allow_list.is_empty()
+}
+
+/// The key under which what a request brings of its own is kept compiled: what was sent,
+/// with the request's language (which decides the recognizers that apply); `None` when it
+/// brings nothing to compile.
+pub(crate) fn own_key(req: &AnalyzeRequest) -> Option<String> {
+    if req.ad_hoc_recognizers.is_empty() && !allow_regex(req) {
         return None;
     }
     let sent = serde_json::to_string(&req.ad_hoc_recognizers).ok()?;
-    Some(format!("{}\0{sent}", language(req)))
+    let allowed = match allow_regex(req) {
+        true => serde_json::to_string(&(req.regex_flags, &req.allow_list)).ok()?,
+        false => String::new(),
+    };
+    Some(format!("{}\0{sent}\0{allowed}", language(req)))
+}
+
+/// The longest allow list of regular expressions one request may send, joined, in bytes.
+pub(crate) const ALLOW_REGEX_MAX: usize = 8 * AD_HOC_MAX_PATTERN;
+
+/// Compiles what `req` brings of its own ([`Own`]) to at most `max_bytes` of programs. The
+/// error names what is at fault (never the text).
+pub(crate) fn own(req: &AnalyzeRequest, max_bytes: usize) -> Result<Own, String> {
+    let ad_hoc = ad_hoc(req, max_bytes)?;
+    let allow = match allow_regex(req) {
+        false => None,
+        true => {
+            let flags = inline_flags(req.regex_flags).map_err(|e| format!("regex_flags {e}"))?;
+            // Joined as Presidio joins them: one alternation, searched in a finding's text.
+            let pattern = format!("{flags}{}", req.allow_list.join("|"));
+            if pattern.len() > ALLOW_REGEX_MAX {
+                return Err(format!(
+                    "allow_list's regular expressions are over {ALLOW_REGEX_MAX} bytes together"
+                ));
+            }
+            taken(&pattern).map_err(|e| format!("allow_list {e}"))?;
+            let regex = Regex::builder()
+                .syntax(regex_automata::util::syntax::Config::new().nest_limit(100))
+                .configure(Regex::config().nfa_size_limit(Some(1 << 20)))
+                .build(&pattern)
+                .map_err(|e| format!("allow_list is not a regular expression taken here: {e}"))?;
+            Some(regex)
+        }
+    };
+    let own = Own { ad_hoc, allow };
+    if own.bytes() > max_bytes {
+        return Err(format!(
+            "ad_hoc_recognizers and allow_list compile to {} KiB of programs; at most {} KiB are taken",
+            own.bytes() >> 10,
+            max_bytes >> 10
+        ));
+    }
+    Ok(own)
 }
 
 fn language(req: &AnalyzeRequest) -> &str {
@@ -200,7 +335,7 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest, max_bytes: usize) -> Result<Option<Ad
         }
         let flags = match inline_flags(r.global_regex_flags) {
             Ok(f) => f,
-            Err(e) => return bad(&e),
+            Err(e) => return bad(&format!("global_regex_flags {e}")),
         };
         for (j, p) in r.patterns.iter().enumerate() {
             if p.regex.len() > AD_HOC_MAX_PATTERN {
@@ -214,13 +349,9 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest, max_bytes: usize) -> Result<Option<Ad
             // The flags apply to the whole pattern; no group around it, which a VERBOSE
             // pattern's closing comment would swallow.
             let pattern = format!("{flags}{}", p.regex);
-            if let Err(e) = regex_syntax::ParserBuilder::new()
-                .nest_limit(100)
-                .build()
-                .parse(&pattern)
-            {
+            if let Err(e) = taken(&pattern) {
                 return bad(&format!(
-                    "pattern {:?} is not one this engine takes (no look-around or back-references): {e}",
+                    "pattern {:?} {e}",
                     p.name.as_deref().unwrap_or("")
                 ));
             }
@@ -302,22 +433,81 @@ struct RecognitionMetadata<'a> {
     recognizer_identifier: &'a str,
 }
 
-/// The results of `findings` (the detection stage's, for `req.text`) and of `ad_hoc`
-/// (the request's own recognizers' findings that repeat none of them:
-/// [`sentinel_client::Pipeline::analyze`] leaves those) that `req` asks for, in order of
-/// start, as a list serialized one
-/// result at a time (a text dense with values has hundreds of thousands; a JSON tree of
-/// them took about 600 bytes each).
+/// How an `/analyze` request's findings are answered, in Presidio's order: scores raised
+/// by the request's context words, then the score threshold and the entities asked for,
+/// then the allow list.
+pub(crate) struct Rules<'a> {
+    threshold: Option<f32>,
+    entities: Option<&'a [String]>,
+    /// The request's context words, in lower case.
+    context: Vec<String>,
+    allowed: HashSet<&'a str>,
+    own: Option<&'a Own>,
+}
+
+impl<'a> Rules<'a> {
+    /// `req`'s rules, with what it brought of its own compiled in `own`.
+    pub(crate) fn new(req: &'a AnalyzeRequest, own: Option<&'a Own>) -> Rules<'a> {
+        Rules {
+            threshold: req.score_threshold,
+            entities: req.entities.as_deref(),
+            context: req.context.iter().map(|w| w.to_lowercase()).collect(),
+            allowed: match req.allow_list_match {
+                AllowMatch::Exact => req.allow_list.iter().map(String::as_str).collect(),
+                AllowMatch::Regex => HashSet::new(),
+            },
+            own,
+        }
+    }
+
+    /// `f`'s score (a finding of recognizer set `set` in `text`), raised by the context
+    /// boost when one of its recognizer's context words is part of one of the request's
+    /// and none of them stood near it already (which raised it once).
+    fn score(&self, set: &PatternSet, text: &str, f: &Finding) -> f32 {
+        if self.context.is_empty() {
+            return f.score;
+        }
+        let supports = set.context_words(f.recognizer).iter().any(|w| {
+            let w = w.to_lowercase();
+            self.context.iter().any(|c| c.contains(&w))
+        });
+        match supports && !set.context_near(f.recognizer, text, f.start, f.end) {
+            true => (f.score + sentinel_detect::CONTEXT_BOOST).min(1.0),
+            false => f.score,
+        }
+    }
+
+    /// Whether a finding of `entity` with `score`, over `value`, is answered.
+    fn keeps(&self, entity: &str, score: f32, value: &str) -> bool {
+        self.threshold.is_none_or(|t| score >= t)
+            && self
+                .entities
+                .is_none_or(|es| es.iter().any(|e| e == entity))
+            && !self.allowed.contains(value)
+            && self
+                .own
+                .and_then(|o| o.allow.as_ref())
+                .is_none_or(|r| !r.is_match(value))
+    }
+}
+
+/// The results of `findings` (the detection stage's, in `text`) and of `extra` (the
+/// request's own recognizers' findings that repeat none of them:
+/// [`sentinel_client::Pipeline::analyze`] leaves those) that `rules` keep, in order of
+/// start, as a list serialized one result at a time (a text dense with values has hundreds
+/// of thousands; a JSON tree of them took about 600 bytes each).
 pub(crate) fn analyze<'a>(
     detection: &'a Detection,
-    req: &'a AnalyzeRequest,
+    rules: &'a Rules<'a>,
+    text: &'a str,
     findings: &'a [Finding],
-    ad_hoc: Option<(&'a AdHoc, &'a [Finding])>,
+    extra: &'a [Finding],
 ) -> crate::Streamed<impl Iterator<Item = AnalyzeOut<'a>>> {
-    let mut offsets = sentinel_detect::CharOffsets::new(&req.text);
+    let mut offsets = sentinel_detect::CharOffsets::new(text);
     let mut own = findings.iter().peekable();
-    let (compiled, extra) = ad_hoc.map_or((None, &[][..]), |(c, f)| (Some(c), f));
+    let ad_hoc = rules.own.and_then(|o| o.ad_hoc.as_ref());
     let mut extra = extra.iter().peekable();
+    let stage = detection.local().pattern_set();
     let merged = std::iter::from_fn(move || {
         let first_own = match (own.peek(), extra.peek()) {
             (None, None) => return None,
@@ -327,24 +517,23 @@ pub(crate) fn analyze<'a>(
         };
         if first_own {
             let f = own.next()?;
-            return Some((f, detection.recognizer_name(f.recognizer)));
+            let score = rules.score(stage, text, f);
+            return Some((f, score, detection.recognizer_name(f.recognizer)));
         }
         let f = extra.next()?;
-        Some((f, compiled.map_or("ad_hoc", |c| c.name(f))))
+        Some(match ad_hoc {
+            Some(a) => (f, rules.score(a.detector.pattern_set(), text, f), a.name(f)),
+            None => (f, f.score, "ad_hoc"),
+        })
     });
     crate::Streamed::new(
         merged
-            .filter(|(f, _)| req.score_threshold.is_none_or(|t| f.score >= t))
-            .filter(|(f, _)| {
-                req.entities
-                    .as_ref()
-                    .is_none_or(|es| es.iter().any(|e| e == f.entity.as_str()))
-            })
-            .map(move |(f, name)| AnalyzeOut {
+            .filter(|(f, score, _)| rules.keeps(f.entity.as_str(), *score, &text[f.start..f.end]))
+            .map(move |(f, score, name)| AnalyzeOut {
                 entity_type: f.entity.as_str(),
                 start: offsets.char_offset(f.start),
                 end: offsets.char_offset(f.end),
-                score: f.score,
+                score,
                 analysis_explanation: None,
                 recognition_metadata: RecognitionMetadata {
                     recognizer_name: name,
@@ -352,6 +541,43 @@ pub(crate) fn analyze<'a>(
                 },
             }),
     )
+}
+
+/// The remote detector, when the detection stage asks one.
+fn asked_remote(detection: &Detection) -> Option<&sentinel_client::RemoteDetector> {
+    detection
+        .remote()
+        .filter(|_| detection.mode() != sentinel_client::DetectionMode::Local)
+}
+
+/// `GET /supportedentities`: the entity types `/analyze` reports, each once, sorted: the
+/// local detector's recognizers' and deny lists', and the remote detector's own entity
+/// types when the detection stage asks one. Any language (detection is language-neutral).
+pub(crate) fn supported_entities(detection: &Detection) -> Vec<&str> {
+    let mut entities: Vec<&str> = detection
+        .local()
+        .recognizers()
+        .map(|(_, entity)| entity)
+        .chain(
+            asked_remote(detection)
+                .into_iter()
+                .flat_map(|r| r.settings().remote_entities.iter().map(String::as_str)),
+        )
+        .collect();
+    entities.sort_unstable();
+    entities.dedup();
+    entities
+}
+
+/// `GET /recognizers`: the names `/analyze` results report as `recognizer_name`, in the
+/// detector's order (`remote` last, when the detection stage asks a remote detector).
+pub(crate) fn recognizers(detection: &Detection) -> Vec<&str> {
+    detection
+        .local()
+        .recognizers()
+        .map(|(name, _)| name)
+        .chain(asked_remote(detection).map(|_| "remote"))
+        .collect()
 }
 
 /// An anonymizer operator, as Presidio names them.
@@ -379,6 +605,13 @@ pub(crate) struct AnonymizeRequest {
     anonymizers: HashMap<String, Operator>,
     #[serde(default)]
     analyzer_results: Vec<AnalyzeResult>,
+}
+
+impl AnonymizeRequest {
+    /// The text to anonymize.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -463,10 +696,20 @@ fn without_conflicts(mut results: Vec<AnalyzeResult>) -> Vec<AnalyzeResult> {
     out
 }
 
+/// The results an `/anonymize` applied: each as a finding in the request's text (byte
+/// offsets), with the operator applied.
+pub(crate) type Applied = Vec<(Finding, &'static str)>;
+
+/// The recognizer id of a caller's own `/anonymize` results: no recognizer of this
+/// gateway's found them (their records hold only their spans' fingerprints).
+const CALLERS_RESULT: sentinel_detect::RecognizerId =
+    sentinel_detect::RecognizerId::from_index(u16::MAX - 2);
+
 /// Applies the operators to the analyzer results (character offsets), their conflicts
 /// resolved first ([`without_conflicts`]), as Presidio's replace/redact/mask/hash/keep do.
-/// Offsets in the answer are characters in the new text.
-pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, String> {
+/// Offsets in the answer are characters in the new text. Returns with it each result
+/// applied, as a finding in `req`'s text (byte offsets), and its operator, for the record.
+pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<(AnonymizeResponse, Applied), String> {
     let chars: Vec<(usize, char)> = req.text.char_indices().collect();
     let byte_at = |c: usize| -> Option<usize> {
         if c == chars.len() {
@@ -478,6 +721,7 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, Str
     let results = without_conflicts(req.analyzer_results.clone());
     let mut out = String::with_capacity(req.text.len());
     let mut items = Vec::new();
+    let mut applied = Vec::new();
     let mut at_char = 0;
     let mut out_chars = 0;
     for r in results {
@@ -507,16 +751,18 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, Str
                 from_end: None,
                 hash_type: None,
             });
-        let replacement = match op.kind.as_str() {
-            "replace" => op
-                .new_value
-                .clone()
-                .unwrap_or_else(|| format!("<{}>", r.entity_type)),
-            "redact" => String::new(),
-            "keep" => value.to_owned(),
+        let (kind, replacement) = match op.kind.as_str() {
+            "replace" => (
+                "replace",
+                op.new_value
+                    .clone()
+                    .unwrap_or_else(|| format!("<{}>", r.entity_type)),
+            ),
+            "redact" => ("redact", String::new()),
+            "keep" => ("keep", value.to_owned()),
             "hash" => match op.hash_type.as_deref().unwrap_or("sha256") {
-                "sha256" => hex::encode(Sha256::digest(value.as_bytes())),
-                "sha512" => hex::encode(sha2::Sha512::digest(value.as_bytes())),
+                "sha256" => ("hash", hex::encode(Sha256::digest(value.as_bytes()))),
+                "sha512" => ("hash", hex::encode(sha2::Sha512::digest(value.as_bytes()))),
                 other => return Err(format!("unknown hash_type {other:?} (sha256 or sha512)")),
             },
             "mask" => {
@@ -528,7 +774,8 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, Str
                 let vc: Vec<char> = value.chars().collect();
                 let n = op.chars_to_mask.unwrap_or(vc.len()).min(vc.len());
                 let from_end = op.from_end.unwrap_or(false);
-                vc.iter()
+                let masked = vc
+                    .iter()
                     .enumerate()
                     .map(|(i, c)| {
                         let masked = if from_end { i >= vc.len() - n } else { i < n };
@@ -538,7 +785,8 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, Str
                             *c
                         }
                     })
-                    .collect()
+                    .collect();
+                ("mask", masked)
             }
             other => return Err(format!("unknown anonymizer type {other:?}")),
         };
@@ -553,9 +801,17 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<AnonymizeResponse, Str
         out.push_str(&replacement);
         out_chars += len;
         at_char = r.end;
+        let finding = Finding {
+            entity: sentinel_detect::EntityType::new(&r.entity_type),
+            start: sb,
+            end: eb,
+            score: r.score,
+            recognizer: CALLERS_RESULT,
+        };
+        applied.push((finding, kind));
     }
     out.push_str(&req.text[byte_at(at_char).unwrap_or(req.text.len())..]);
-    Ok(AnonymizeResponse { text: out, items })
+    Ok((AnonymizeResponse { text: out, items }, applied))
 }
 
 #[cfg(test)]
@@ -616,8 +872,20 @@ mod tests {
             ]
         }))
         .expect("request");
-        let out = anonymize(&req).expect("anonymized");
+        let (out, applied) = anonymize(&req).expect("anonymized");
         assert_eq!(out.text, "token <JWT><PRIVATE_KEY> and more");
+        // What was replaced, for the record: the resolved spans, with their operators.
+        let spans: Vec<(&str, usize, usize, &str)> = applied
+            .iter()
+            .map(|(f, op)| (f.entity.as_str(), f.start, f.end, *op))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                ("JWT", 6, 35, "replace"),
+                ("PRIVATE_KEY", 35, 44, "replace")
+            ]
+        );
     }
 
     #[test]
@@ -629,7 +897,7 @@ mod tests {
                 "anonymizers": {"DEFAULT": op}
             }))
             .expect("request");
-            anonymize(&req)
+            anonymize(&req).map(|(out, _)| out)
         };
         let sha256 = hashed(serde_json::json!({"type": "hash"})).expect("sha256");
         assert_eq!(sha256.text.len(), 3 + 64);
@@ -727,8 +995,8 @@ mod tests {
         let ad_hoc = ad_hoc_default(&de).expect("compiled").expect("one applies");
         assert_eq!(found("PLZ 10115", &ad_hoc)[0].1, "PLZ");
         assert_ne!(
-            ad_hoc_key(&de),
-            ad_hoc_key(&analyze_request(
+            own_key(&de),
+            own_key(&analyze_request(
                 serde_json::json!({"text": "", "ad_hoc_recognizers": de.ad_hoc_recognizers})
             ))
         );
@@ -773,6 +1041,70 @@ mod tests {
             ad_hoc_default(&analyze_request(serde_json::json!({"text": ""})))
                 .expect("ok")
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn allow_lists_of_regular_expressions_are_compiled_with_the_request() {
+        let req = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({"text": "", "allow_list": ["a.c", "x+"]});
+            if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+                o.extend(e.clone());
+            }
+            analyze_request(v)
+        };
+        // Exact values need nothing compiled; regular expressions do, with their flags.
+        assert!(own_key(&req(serde_json::json!({}))).is_none());
+        let regex = req(serde_json::json!({"allow_list_match": "regex"}));
+        let strict = req(serde_json::json!({"allow_list_match": "regex", "regex_flags": 0}));
+        assert_ne!(own_key(&regex), own_key(&strict));
+        let own = own(&regex, AD_HOC_MAX_BYTES).expect("compiled");
+        assert!(!own.is_empty());
+        let rules = Rules::new(&regex, Some(&own));
+        // Searched in the value, in any case by default.
+        assert!(!rules.keeps("X", 1.0, "zABCz"));
+        assert!(rules.keeps("X", 1.0, "ab"));
+        let own_strict = super::own(&strict, AD_HOC_MAX_BYTES).expect("compiled");
+        assert!(Rules::new(&strict, Some(&own_strict)).keeps("X", 1.0, "ABC"));
+        // Refused: flags with no equivalent, look-around, too long, too large.
+        let e = super::own(
+            &req(serde_json::json!({"allow_list_match": "regex", "regex_flags": 4})),
+            AD_HOC_MAX_BYTES,
+        )
+        .err()
+        .expect("refused");
+        assert!(e.contains("regex_flags"), "{e}");
+        let long = req(
+            serde_json::json!({"allow_list_match": "regex", "allow_list": ["a".repeat(ALLOW_REGEX_MAX)]}),
+        );
+        assert!(super::own(&long, AD_HOC_MAX_BYTES).is_err_and(|e| e.contains("bytes")));
+        assert!(super::own(&regex, 64).is_err_and(|e| e.contains("KiB")));
+    }
+
+    #[test]
+    fn request_context_raises_a_score_once_before_the_threshold() {
+        let req = analyze_request(serde_json::json!({"text": "", "context": ["Postal ZIP"],
+            "score_threshold": 0.3, "ad_hoc_recognizers": [{"name": "Zip", "supported_entity": "ZIP",
+            "context": ["zip"], "patterns": [{"name": "z", "regex": "\\b\\d{5}\\b", "score": 0.1}]}]}));
+        let own = own(&req, AD_HOC_MAX_BYTES).expect("compiled");
+        let rules = Rules::new(&req, Some(&own));
+        let set = own.ad_hoc.as_ref().expect("ad hoc").detector.pattern_set();
+        let score = |text: &str| {
+            let f = &own.scan(text)[0];
+            rules.score(set, text, f)
+        };
+        // Raised by the request's words; beside its own word, raised by the text only.
+        assert!((score("ref 94105") - 0.45).abs() < 1e-4);
+        assert!((score("zip 94105") - 0.45).abs() < 1e-4);
+        assert!(rules.keeps("ZIP", 0.45, "94105"));
+        assert!(!rules.keeps("ZIP", 0.1, "94105"));
+        // Words that do not hold a recognizer's: nothing.
+        let other = analyze_request(serde_json::json!({"text": "", "context": ["code"]}));
+        assert!(
+            (Rules::new(&other, Some(&own)).score(set, "ref 94105", &own.scan("ref 94105")[0])
+                - 0.1)
+                .abs()
+                < 1e-4
         );
     }
 

@@ -670,10 +670,209 @@ async fn refused_callers_are_on_record_without_their_key() {
         .any(|e| e["tenant"] == "acme" && e["direction"] == "request"));
 }
 
+/// Presidio's request fields past the text: `context` words raise scores, `allow_list`
+/// (exact values or regular expressions) removes findings, after `score_threshold`; a
+/// list of texts is answered with a list of lists, each text on record; and Presidio's
+/// discovery routes answer for the configured detection (its health probe without a key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presidio_requests_bring_context_allow_lists_and_batches() {
+    let gw = gateway("sync = \"always\"\n", true).await;
+    let c = client(&gw.url, Some(KEY));
+    let analyze = |body: Value| {
+        let c = &c;
+        async move {
+            let (status, v, _) = post(c, "/analyze", body.to_string()).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+            v
+        }
+    };
+    let zip = json!([{"name": "Zip", "supported_entity": "ZIP", "context": ["zip"],
+        "patterns": [{"name": "z", "regex": "\\b\\d{5}\\b", "score": 0.2}]}]);
+    let scores = |v: &Value| -> Vec<(String, f64)> {
+        v.as_array()
+            .expect("results")
+            .iter()
+            .map(|r| {
+                let score = r["score"].as_f64().unwrap_or_default();
+                (
+                    r["entity_type"].as_str().unwrap_or_default().to_owned(),
+                    (score * 100.0).round() / 100.0,
+                )
+            })
+            .collect()
+    };
+    // Context from the request raises a finding whose recognizer names a word in it (in
+    // any case, as part of a longer one), once: a value with the word beside it already
+    // stays where the text put it. Built-in recognizers' context counts as the ad-hoc ones'.
+    let text = "ref 94105 was sent; zip 10115; id 536-22-1234";
+    let plain = analyze(json!({"text": text, "ad_hoc_recognizers": zip})).await;
+    assert_eq!(
+        scores(&plain),
+        [
+            ("ZIP".into(), 0.2),
+            ("ZIP".into(), 0.55),
+            ("US_SSN".into(), 0.85)
+        ]
+    );
+    let raised = analyze(json!({"text": text, "ad_hoc_recognizers": zip,
+        "context": ["Postal ZIP codes", "Social Security"]}))
+    .await;
+    assert_eq!(
+        scores(&raised),
+        [
+            ("ZIP".into(), 0.55),
+            ("ZIP".into(), 0.55),
+            ("US_SSN".into(), 1.0)
+        ]
+    );
+    // The threshold applies to the raised scores.
+    let kept = analyze(json!({"text": text, "ad_hoc_recognizers": zip,
+        "context": ["zip"], "score_threshold": 0.5, "entities": ["ZIP"]}))
+    .await;
+    assert_eq!(scores(&kept), [("ZIP".into(), 0.55), ("ZIP".into(), 0.55)]);
+
+    // Allow lists: exact values, or regular expressions searched in a finding's text (by
+    // default in any case); the others are answered.
+    let mails = "write bob@example.com, eve@example.org or ann@corp.test";
+    let found = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("results")
+            .iter()
+            .map(|r| {
+                let (s, e) = (
+                    r["start"].as_u64().unwrap_or(0),
+                    r["end"].as_u64().unwrap_or(0),
+                );
+                mails
+                    .chars()
+                    .skip(s as usize)
+                    .take((e - s) as usize)
+                    .collect()
+            })
+            .collect()
+    };
+    let v = analyze(json!({"text": mails, "allow_list": ["bob@example.com", "example.org"]})).await;
+    assert_eq!(found(&v), ["eve@example.org", "ann@corp.test"]);
+    let v = analyze(
+        json!({"text": mails, "allow_list": ["EXAMPLE\\.(com|org)$"],
+        "allow_list_match": "regex"}),
+    )
+    .await;
+    assert_eq!(found(&v), ["ann@corp.test"]);
+    let v = analyze(
+        json!({"text": mails, "allow_list": ["EXAMPLE\\.(com|org)$"],
+        "allow_list_match": "regex", "regex_flags": 0}),
+    )
+    .await;
+    assert_eq!(found(&v).len(), 3, "case counts without IGNORECASE");
+    let (status, v, _) = post(
+        &c,
+        "/analyze",
+        json!({"text": mails, "allow_list": ["(?<=@)example"], "allow_list_match": "regex"})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("allow_list")),
+        "{v}"
+    );
+    let (status, v, _) = post(
+        &c,
+        "/analyze",
+        json!({"text": mails, "allow_list": ["x"], "allow_list_match": "fuzzy"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+
+    // A list of texts: a list of lists, in the texts' order, each text an analysis on
+    // record under the request's id.
+    let mut out = OutboundRequest::post_json(
+        "/analyze",
+        json!({"text": ["My SSN is 536-22-1234", "nothing here", "mail jane@example.com"]})
+            .to_string(),
+    );
+    out.headers
+        .insert("x-request-id", HeaderValue::from_static("batch-1"));
+    let r = c.send(out).await.expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    let types: Vec<Vec<&str>> = v
+        .as_array()
+        .expect("a list of lists")
+        .iter()
+        .map(|l| {
+            l.as_array()
+                .expect("a list")
+                .iter()
+                .map(|r| r["entity_type"].as_str().unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    assert_eq!(types, [vec!["US_SSN"], vec![], vec!["EMAIL_ADDRESS"]]);
+    let log = sentinel_testkit::audit_log(gw.dir.path());
+    let batch: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
+        .filter(|e| e["request_id"] == "batch-1")
+        .collect();
+    assert_eq!(batch.len(), 3, "{log}");
+    assert!(!log.contains("536-22") && !log.contains("jane@"), "{log}");
+
+    // Discovery: entity types and recognizer names of the configured detection.
+    let get = |path: &'static str| {
+        let c = &c;
+        async move {
+            let r = c.send(OutboundRequest::get(path)).await.expect("send");
+            assert_eq!(r.status, StatusCode::OK, "{path}");
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let entities = get("/supportedentities?language=en").await;
+    let entities: Vec<&str> = entities
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        entities.contains(&"EMAIL_ADDRESS") && entities.contains(&"US_SSN"),
+        "{entities:?}"
+    );
+    assert!(
+        entities.windows(2).all(|w| w[0] < w[1]),
+        "sorted, each once"
+    );
+    let names = get("/recognizers").await;
+    assert!(
+        names
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|n| n == "us_ssn"),
+        "{names}"
+    );
+    // Without a key: the probe answers, the lists do not.
+    let anonymous = client(&gw.url, None);
+    let r = anonymous
+        .send(OutboundRequest::get("/health"))
+        .await
+        .expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    let r = anonymous
+        .send(OutboundRequest::get("/supportedentities"))
+        .await
+        .expect("send");
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
 /// A Presidio analysis (what LiteLLM's guardrail asks before it masks) is on record like
 /// a scan: its request id, the tenant, the entity counts and fingerprints of what the
 /// detection stage and the request's own recognizers found, the decision `none` (the
 /// caller decides), never a value; and counted once, its findings with the action `none`.
+/// The anonymization the caller asks next is on record too, with its operators.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presidio_analyses_are_on_record() {
     let gw = gateway("sync = \"always\"\n", true).await;
@@ -716,6 +915,66 @@ async fn presidio_analyses_are_on_record() {
         "{stats}"
     );
     assert_eq!(stats["requests"], 1, "counted once: {stats}");
+
+    // What the caller then has anonymized is on record too: its operators as actions, and
+    // fingerprints that match the analysis's for the same values.
+    let mut out = OutboundRequest::post_json(
+        "/anonymize",
+        json!({"text": "mail jane.doe@example.com about TCK-1234",
+            "analyzer_results": [
+                {"entity_type": "EMAIL_ADDRESS", "start": 5, "end": 25, "score": 1.0},
+                {"entity_type": "TICKET", "start": 32, "end": 40, "score": 0.7}],
+            "anonymizers": {"TICKET": {"type": "keep"}}})
+        .to_string(),
+    );
+    out.headers
+        .insert("x-request-id", HeaderValue::from_static("anonymized-1"));
+    let r = c.send(out).await.expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["text"], "mail <EMAIL_ADDRESS> about TCK-1234");
+    let log = sentinel_testkit::audit_log(gw.dir.path());
+    assert!(!log.contains("jane.doe"), "{log}");
+    let anonymized = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
+        .find(|e| e["request_id"] == "anonymized-1")
+        .expect("the anonymization on record");
+    assert_eq!(anonymized["route"], "/anonymize");
+    assert_eq!(anonymized["decision"], "transform");
+    assert_eq!(anonymized["outcome"], "anonymized");
+    assert_eq!(
+        anonymized["entities"],
+        json!({"EMAIL_ADDRESS": 1, "TICKET": 1})
+    );
+    assert_eq!(anonymized["actions"], json!({"replace": 1, "keep": 1}));
+    let prints = |e: &Value| {
+        let mut p: Vec<String> = e["fingerprints"]
+            .as_array()
+            .expect("fingerprints")
+            .iter()
+            .map(|f| f.as_str().unwrap_or_default().to_owned())
+            .collect();
+        p.sort();
+        p
+    };
+    assert_eq!(prints(&anonymized), prints(&event));
+    let r = c
+        .send(OutboundRequest::get("/v1/sentinel/stats"))
+        .await
+        .expect("stats");
+    let stats: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(stats["requests"], 2, "counted once: {stats}");
+    assert_eq!(stats["findings"]["EMAIL_ADDRESS"]["replace"], 1, "{stats}");
+    // Results that do not fit the text: 422, counted, nothing on record.
+    let (status, v, _) = post(
+        &c,
+        "/anonymize",
+        json!({"text": "short", "analyzer_results": [{"entity_type": "X", "start": 2, "end": 50, "score": 1.0}]})
+            .to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
 }
 
 /// Without keys only loopback callers are served, and a request a proxy on this host
