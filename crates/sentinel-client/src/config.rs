@@ -1087,7 +1087,13 @@ impl SentinelConfig {
         let mut routes: Vec<&'static str> = Route::ALL.iter().map(|r| r.as_str()).collect();
         // The native scan, and what the gateway answers without the pipeline and counts
         // itself (the Presidio endpoints, the model list).
-        routes.extend([crate::SCAN_ROUTE, "/analyze", "/anonymize", "/v1/models"]);
+        routes.extend([
+            crate::SCAN_ROUTE,
+            "/analyze",
+            "/anonymize",
+            "/deanonymize",
+            "/v1/models",
+        ]);
         let telemetry = Arc::new(Telemetry::new(&routes).with_tenants(self.metrics.per_tenant));
         Ok(Pipeline::new(
             detection,

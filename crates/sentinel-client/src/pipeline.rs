@@ -557,6 +557,38 @@ pub const ANALYZE_ROUTE: &str = "/analyze";
 /// gateway's Presidio `/anonymize`).
 pub const ANONYMIZE_ROUTE: &str = "/anonymize";
 
+/// The route under which [`Pipeline::anonymized`] records what a caller had decrypted (a
+/// gateway's Presidio `/deanonymize`).
+pub const DEANONYMIZE_ROUTE: &str = "/deanonymize";
+
+/// What a caller had done to values with its own results and operators (a gateway's
+/// Presidio anonymizer routes), as [`Pipeline::anonymized`] records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operated {
+    /// Values replaced, redacted, masked, hashed, encrypted or kept ([`ANONYMIZE_ROUTE`]).
+    Anonymized,
+    /// Values an anonymization encrypted, decrypted ([`DEANONYMIZE_ROUTE`]).
+    Deanonymized,
+}
+
+impl Operated {
+    /// The route its records and metrics name.
+    pub fn route(self) -> &'static str {
+        match self {
+            Operated::Anonymized => ANONYMIZE_ROUTE,
+            Operated::Deanonymized => DEANONYMIZE_ROUTE,
+        }
+    }
+
+    /// Its records' outcome: `anonymized` or `deanonymized`.
+    fn outcome(self) -> &'static str {
+        match self {
+            Operated::Anonymized => "anonymized",
+            Operated::Deanonymized => "deanonymized",
+        }
+    }
+}
+
 /// What [`Pipeline::scan`] found and decided for one text.
 #[derive(Debug)]
 pub struct ScanOutcome {
@@ -970,21 +1002,24 @@ impl Pipeline {
         result
     }
 
-    /// Records an anonymization the caller asked for with its own results and operators
-    /// (Presidio `/anonymize`): no detection and no policy, but the values changed all the
-    /// same. `replaced` holds, for each result applied, its span in `text` (byte offsets)
-    /// and the operator applied (`replace`, `redact`, `mask`, `hash`, `keep`). An audit
-    /// event under [`ANONYMIZE_ROUTE`] with the decision `transform` (`allow` when every
-    /// operator was `keep`, or none applied), the outcome `anonymized`, the entity counts,
-    /// the operators as actions and the values' fingerprints; counted in the metrics like a
-    /// request, its findings with their operators as actions. `took` is the time the
-    /// anonymization took.
+    /// Records an anonymization (or its undoing) the caller asked for with its own results
+    /// and operators (Presidio `/anonymize`, `/deanonymize`): no detection and no policy,
+    /// but values changed all the same. `replaced` holds, for each result applied, the
+    /// value's span in `text` (byte offsets; the text holding it in clear: the request's
+    /// for an anonymization, the answer's for a decryption) and the operator applied
+    /// (`replace`, `redact`, `mask`, `hash`, `encrypt`, `keep`; `decrypt`). An audit event
+    /// under `what`'s route with the decision `transform` (`allow` when every operator was
+    /// `keep`, or none applied), the outcome `anonymized` or `deanonymized`, the entity
+    /// counts, the operators as actions and the values' fingerprints; counted in the
+    /// metrics like a request, its findings with their operators as actions. `took` is the
+    /// time the operators took.
     ///
     /// # Errors
     ///
     /// [`PipelineError::Audit`] under the fail-closed audit stance.
     pub fn anonymized(
         &self,
+        what: Operated,
         tenant: &str,
         request_id: &str,
         text: &str,
@@ -1001,7 +1036,7 @@ impl Pipeline {
             false => Ok(()),
             true => {
                 let mut e = AuditEvent::new(request_id, tenant, AuditDirection::Request);
-                e.route = ANONYMIZE_ROUTE.into();
+                e.route = what.route().into();
                 let found = Detected {
                     findings: replaced.iter().map(|(f, _)| f.clone()).collect(),
                     ..Detected::default()
@@ -1012,7 +1047,7 @@ impl Pipeline {
                 }
                 let changed = replaced.iter().any(|(_, op)| *op != "keep");
                 e.decision = if changed { "transform" } else { "allow" }.into();
-                e.outcome = "anonymized".into();
+                e.outcome = what.outcome().into();
                 e.latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
                 e.policy_version = self.policy.version_hash(tenant);
                 let appended = self.append(e);
@@ -1024,7 +1059,7 @@ impl Pipeline {
             Ok(()) => 200,
             Err(e) => e.status().as_u16(),
         };
-        let mut record = RequestRecord::new(ANONYMIZE_ROUTE, "", status, took + started.elapsed());
+        let mut record = RequestRecord::new(what.route(), "", status, took + started.elapsed());
         if let Err(e) = &result {
             record.error = Some(e.kind());
         }

@@ -57,9 +57,9 @@ use sha2::{Digest, Sha256};
 use headers::HeaderRules;
 use rate::KeyRate;
 use sentinel_client::{
-    new_request_id, Auth, CacheSection, DetectionSource, NetworkSection, OtherRoutes, Pipeline,
-    PipelineBody, PipelineError, PipelineRequest, Refusal, Route, SentinelConfig, ServerSection,
-    Stages,
+    new_request_id, Auth, CacheSection, DetectionSource, NetworkSection, Operated, OtherRoutes,
+    Pipeline, PipelineBody, PipelineError, PipelineRequest, Refusal, Route, SentinelConfig,
+    ServerSection, Stages,
 };
 use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
 use sentinel_policy::{Direction, PolicySet};
@@ -1037,10 +1037,11 @@ fn known_route(method: &Method, path: &str) -> &'static str {
     if let Some((route, _)) = Route::of(method, path) {
         return route.as_str();
     }
-    const OWN: [&str; 9] = [
+    const OWN: [&str; 10] = [
         "/v1/models",
         "/analyze",
         "/anonymize",
+        "/deanonymize",
         "/supportedentities",
         "/recognizers",
         sentinel_client::SCAN_ROUTE,
@@ -1523,7 +1524,10 @@ async fn answer<'s>(
     });
     let native = matches!(
         (method.as_str(), path),
-        ("POST", "/analyze" | "/anonymize" | "/v1/sentinel/scan")
+        (
+            "POST",
+            "/analyze" | "/anonymize" | "/deanonymize" | "/v1/sentinel/scan"
+        )
     );
     if route.is_none() && !native {
         return error(
@@ -1545,10 +1549,14 @@ async fn answer<'s>(
                 let who = (tenant, id.as_str());
                 presidio_analyze(&live.pipeline, &state.ad_hoc, who, &body, &mut count.by).await
             }
-            "/anonymize" => {
+            "/anonymize" | "/deanonymize" => {
                 let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
                 let who = (tenant, id.as_str());
-                presidio_anonymize(&live.pipeline, who, &body, &mut count.by)
+                let what = match path {
+                    "/anonymize" => Operated::Anonymized,
+                    _ => Operated::Deanonymized,
+                };
+                presidio_anonymize(&live.pipeline, what, who, &body, &mut count.by)
             }
             _ => {
                 let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
@@ -1803,34 +1811,44 @@ impl quick_cache::Weighter<String, Result<Option<Arc<presidio::Own>>, Arc<str>>>
 const AD_HOC_KEPT: usize = 64;
 const AD_HOC_KEPT_BYTES: u64 = 64 << 20;
 
-/// Presidio's `/anonymize`: the caller's results and operators applied, on record and
-/// counted by [`Pipeline::anonymized`] for `who`, the tenant and request id (a record
-/// that cannot be written under the fail-closed stance withholds the answer).
+/// Presidio's `/anonymize` and `/deanonymize` (`what`): the caller's results and
+/// operators applied, on record and counted by [`Pipeline::anonymized`] for `who`, the
+/// tenant and request id (a record that cannot be written under the fail-closed stance
+/// withholds the answer).
 fn presidio_anonymize(
     pipeline: &Pipeline,
+    what: Operated,
     (tenant, request_id): (&str, &str),
     body: &Bytes,
     tally: &mut Tally,
 ) -> Response<GatewayBody> {
     let started = std::time::Instant::now();
-    let req = match parse::<presidio::AnonymizeRequest>(body) {
-        Ok(req) => req,
+    let operated = match what {
+        Operated::Anonymized => parse::<presidio::AnonymizeRequest>(body).map(|req| {
+            presidio::anonymize(&req).map(|(out, applied)| (req.text().to_owned(), out, applied))
+        }),
+        Operated::Deanonymized => parse::<presidio::DeanonymizeRequest>(body).map(|req| {
+            presidio::deanonymize(&req).map(|(out, applied)| (out.text().to_owned(), out, applied))
+        }),
+    };
+    let operated = match operated {
+        Ok(x) => x,
         Err(r) => return *r,
     };
-    let (out, applied) = match presidio::anonymize(&req) {
+    let (text, out, applied) = match operated {
         Ok(x) => x,
-        Err(message) => {
+        Err(unapplied) => {
             return error(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_request_error",
-                "invalid_analyzer_results",
-                &message,
+                unapplied.code(),
+                &unapplied.to_string(),
             )
         }
     };
-    let text = req.text();
     *tally = Tally::Pipeline;
-    match pipeline.anonymized(tenant, request_id, text, &applied, started.elapsed()) {
+    let took = started.elapsed();
+    match pipeline.anonymized(what, tenant, request_id, &text, &applied, took) {
         Ok(()) => json_response(StatusCode::OK, &out),
         Err(e) => pipeline_error(&e),
     }

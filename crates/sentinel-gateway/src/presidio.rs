@@ -9,6 +9,7 @@
 //! or regular expressions compiled and kept with the ad-hoc recognizers) removes findings,
 //! after the `score_threshold`, as Presidio's analyzer orders them.
 
+use base64::Engine as _;
 use regex_automata::meta::Regex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -595,6 +596,17 @@ pub(crate) struct Operator {
     from_end: Option<bool>,
     #[serde(default)]
     hash_type: Option<String>,
+    /// `encrypt` and `decrypt`: the AES key, 16, 24 or 32 bytes of UTF-8 (AES-128, -192
+    /// or -256), as Presidio takes it.
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// Which way operators go: Presidio's anonymizers, or its deanonymizers (`decrypt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Anonymize,
+    Deanonymize,
 }
 
 /// `POST /anonymize` request.
@@ -614,6 +626,26 @@ impl AnonymizeRequest {
     }
 }
 
+/// `POST /deanonymize` request: a text `/anonymize` encrypted parts of, the items it
+/// answered (`anonymizer_results`), and the `decrypt` operators with their keys.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeanonymizeRequest {
+    text: String,
+    #[serde(default)]
+    deanonymizers: HashMap<String, Operator>,
+    #[serde(default)]
+    anonymizer_results: Vec<OperatorResult>,
+}
+
+/// One item an `/anonymize` answered, as `/deanonymize` takes it back (its `text` and
+/// `operator`, if sent, are not needed).
+#[derive(Debug, Deserialize)]
+pub(crate) struct OperatorResult {
+    start: usize,
+    end: usize,
+    entity_type: String,
+}
+
 #[derive(Debug, Serialize)]
 pub(crate) struct AnonymizeItem {
     start: usize,
@@ -627,6 +659,13 @@ pub(crate) struct AnonymizeItem {
 pub(crate) struct AnonymizeResponse {
     text: String,
     items: Vec<AnonymizeItem>,
+}
+
+impl AnonymizeResponse {
+    /// The text with the operators applied.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
 }
 
 /// `results` without conflicts, in order of start, as Presidio's anonymizer resolves them
@@ -696,6 +735,33 @@ fn without_conflicts(mut results: Vec<AnalyzeResult>) -> Vec<AnalyzeResult> {
     out
 }
 
+/// Why `/anonymize` or `/deanonymize` applied nothing: results that do not fit the text
+/// (`invalid_analyzer_results`), or an operator that cannot be applied (`invalid_operator`:
+/// an unknown type, a bad key, a text `decrypt` cannot open).
+#[derive(Debug)]
+pub(crate) enum Unapplied {
+    Results(String),
+    Operator(String),
+}
+
+impl Unapplied {
+    /// The error code answered.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Unapplied::Results(_) => "invalid_analyzer_results",
+            Unapplied::Operator(_) => "invalid_operator",
+        }
+    }
+}
+
+impl std::fmt::Display for Unapplied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unapplied::Results(m) | Unapplied::Operator(m) => f.write_str(m),
+        }
+    }
+}
+
 /// The results an `/anonymize` applied: each as a finding in the request's text (byte
 /// offsets), with the operator applied.
 pub(crate) type Applied = Vec<(Finding, &'static str)>;
@@ -706,112 +772,242 @@ const CALLERS_RESULT: sentinel_detect::RecognizerId =
     sentinel_detect::RecognizerId::from_index(u16::MAX - 2);
 
 /// Applies the operators to the analyzer results (character offsets), their conflicts
-/// resolved first ([`without_conflicts`]), as Presidio's replace/redact/mask/hash/keep do.
-/// Offsets in the answer are characters in the new text. Returns with it each result
-/// applied, as a finding in `req`'s text (byte offsets), and its operator, for the record.
-pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<(AnonymizeResponse, Applied), String> {
-    let chars: Vec<(usize, char)> = req.text.char_indices().collect();
+/// resolved first ([`without_conflicts`]), as Presidio's replace/redact/mask/hash/keep and
+/// encrypt do. Offsets in the answer are characters in the new text. Returns with it each
+/// result applied, as a finding in `req`'s text (byte offsets), and its operator, for the
+/// record.
+pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<(AnonymizeResponse, Applied), Unapplied> {
+    operate(
+        &req.text,
+        req.analyzer_results.clone(),
+        &req.anonymizers,
+        Way::Anonymize,
+    )
+}
+
+/// Decrypts what `/anonymize`'s `encrypt` made of the items `req` names (character
+/// offsets in its text), as Presidio's `/deanonymize` does. Returns with the answer each
+/// item decrypted, as a finding in the answer's text (byte offsets), for the record.
+pub(crate) fn deanonymize(
+    req: &DeanonymizeRequest,
+) -> Result<(AnonymizeResponse, Applied), Unapplied> {
+    let results = req
+        .anonymizer_results
+        .iter()
+        .map(|r| AnalyzeResult {
+            entity_type: r.entity_type.clone(),
+            start: r.start,
+            end: r.end,
+            score: 1.0,
+        })
+        .collect();
+    operate(&req.text, results, &req.deanonymizers, Way::Deanonymize)
+}
+
+/// The AES-CBC key of an `encrypt` or `decrypt` operator: its UTF-8 bytes, 16, 24 or 32 of
+/// them. Errors never hold the key.
+fn aes_key(op: &Operator) -> Result<&[u8], String> {
+    let key = op.key.as_deref().map(str::as_bytes).unwrap_or_default();
+    match key.len() {
+        16 | 24 | 32 => Ok(key),
+        n => Err(format!(
+            "{}: key must be 128, 192 or 256 bits (16, 24 or 32 bytes), not {n} bytes",
+            op.kind
+        )),
+    }
+}
+
+/// Presidio's `encrypt`: AES-CBC under `key` with PKCS#7 padding and a random IV, the IV
+/// and the ciphertext in URL-safe base64 (with padding).
+fn encrypt(key: &[u8], value: &str) -> Result<String, String> {
+    use aes::cipher::{block_padding::Pkcs7, BlockModeEncrypt, KeyIvInit};
+    let mut iv = [0u8; 16];
+    getrandom::fill(&mut iv).map_err(|e| format!("encrypt: no random source ({e})"))?;
+    let sealed = match key.len() {
+        16 => cbc::Encryptor::<aes::Aes128>::new_from_slices(key, &iv)
+            .map(|c| c.encrypt_padded_vec::<Pkcs7>(value.as_bytes())),
+        24 => cbc::Encryptor::<aes::Aes192>::new_from_slices(key, &iv)
+            .map(|c| c.encrypt_padded_vec::<Pkcs7>(value.as_bytes())),
+        _ => cbc::Encryptor::<aes::Aes256>::new_from_slices(key, &iv)
+            .map(|c| c.encrypt_padded_vec::<Pkcs7>(value.as_bytes())),
+    }
+    .map_err(|_| "encrypt: the key is not an AES key".to_owned())?;
+    let mut out = iv.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(base64::engine::general_purpose::URL_SAFE.encode(out))
+}
+
+/// Presidio's `decrypt`, the inverse of [`encrypt`]. Errors say what is wrong with the
+/// text, never what it holds.
+fn decrypt(key: &[u8], sealed: &str) -> Result<String, String> {
+    use aes::cipher::{block_padding::Pkcs7, BlockModeDecrypt, KeyIvInit};
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(sealed.trim())
+        .map_err(|_| "decrypt: the text is not URL-safe base64".to_owned())?;
+    if bytes.len() < 32 || bytes.len() % 16 != 0 {
+        return Err("decrypt: the text is not an IV and whole AES blocks".to_owned());
+    }
+    let (iv, ct) = bytes.split_at(16);
+    let opened = match key.len() {
+        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
+            .map(|c| c.decrypt_padded_vec::<Pkcs7>(ct)),
+        24 => cbc::Decryptor::<aes::Aes192>::new_from_slices(key, iv)
+            .map(|c| c.decrypt_padded_vec::<Pkcs7>(ct)),
+        _ => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
+            .map(|c| c.decrypt_padded_vec::<Pkcs7>(ct)),
+    }
+    .map_err(|_| "decrypt: the key is not an AES key".to_owned())?
+    .map_err(|_| "decrypt: wrong key, or not a text encrypt made (bad padding)".to_owned())?;
+    String::from_utf8(opened)
+        .map_err(|_| "decrypt: wrong key, or not a text encrypt made (not UTF-8)".to_owned())
+}
+
+/// Applies `operators` (by entity type, else `DEFAULT`; for anonymizing, `replace` when
+/// neither) to `results` in `text`, the way `way` says.
+fn operate(
+    text: &str,
+    results: Vec<AnalyzeResult>,
+    operators: &HashMap<String, Operator>,
+    way: Way,
+) -> Result<(AnonymizeResponse, Applied), Unapplied> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
     let byte_at = |c: usize| -> Option<usize> {
         if c == chars.len() {
-            Some(req.text.len())
+            Some(text.len())
         } else {
             chars.get(c).map(|(b, _)| *b)
         }
     };
-    let results = without_conflicts(req.analyzer_results.clone());
-    let mut out = String::with_capacity(req.text.len());
+    let results = without_conflicts(results);
+    let mut out = String::with_capacity(text.len());
     let mut items = Vec::new();
     let mut applied = Vec::new();
     let mut at_char = 0;
     let mut out_chars = 0;
+    let replace = Operator {
+        kind: "replace".to_owned(),
+        new_value: None,
+        masking_char: None,
+        chars_to_mask: None,
+        from_end: None,
+        hash_type: None,
+        key: None,
+    };
     for r in results {
         if r.start < at_char || r.end <= r.start {
             continue;
         }
         let (Some(sb), Some(eb)) = (byte_at(r.start), byte_at(r.end)) else {
-            return Err(format!(
-                "analyzer result {}..{} is outside the text",
+            return Err(Unapplied::Results(format!(
+                "result {}..{} is outside the text",
                 r.start, r.end
-            ));
+            )));
         };
-        let before = &req.text[byte_at(at_char).unwrap_or(0)..sb];
+        let before = &text[byte_at(at_char).unwrap_or(0)..sb];
         out.push_str(before);
         out_chars += before.chars().count();
-        let value = &req.text[sb..eb];
-        let op = req
-            .anonymizers
+        let value = &text[sb..eb];
+        let op = match operators
             .get(&r.entity_type)
-            .or_else(|| req.anonymizers.get("DEFAULT"))
-            .cloned()
-            .unwrap_or(Operator {
-                kind: "replace".to_owned(),
-                new_value: None,
-                masking_char: None,
-                chars_to_mask: None,
-                from_end: None,
-                hash_type: None,
-            });
-        let (kind, replacement) = match op.kind.as_str() {
-            "replace" => (
-                "replace",
-                op.new_value
-                    .clone()
-                    .unwrap_or_else(|| format!("<{}>", r.entity_type)),
-            ),
-            "redact" => ("redact", String::new()),
-            "keep" => ("keep", value.to_owned()),
-            "hash" => match op.hash_type.as_deref().unwrap_or("sha256") {
-                "sha256" => ("hash", hex::encode(Sha256::digest(value.as_bytes()))),
-                "sha512" => ("hash", hex::encode(sha2::Sha512::digest(value.as_bytes()))),
-                other => return Err(format!("unknown hash_type {other:?} (sha256 or sha512)")),
-            },
-            "mask" => {
-                let mask = op
-                    .masking_char
-                    .as_deref()
-                    .and_then(|m| m.chars().next())
-                    .unwrap_or('*');
-                let vc: Vec<char> = value.chars().collect();
-                let n = op.chars_to_mask.unwrap_or(vc.len()).min(vc.len());
-                let from_end = op.from_end.unwrap_or(false);
-                let masked = vc
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let masked = if from_end { i >= vc.len() - n } else { i < n };
-                        if masked {
-                            mask
-                        } else {
-                            *c
-                        }
-                    })
-                    .collect();
-                ("mask", masked)
+            .or_else(|| operators.get("DEFAULT"))
+        {
+            Some(op) => op,
+            None if way == Way::Anonymize => &replace,
+            None => {
+                return Err(Unapplied::Operator(format!(
+                    "no deanonymizer for {} (and no DEFAULT)",
+                    r.entity_type
+                )))
             }
-            other => return Err(format!("unknown anonymizer type {other:?}")),
         };
+        let (kind, replacement) =
+            apply(way, op, &r.entity_type, value).map_err(Unapplied::Operator)?;
         let len = replacement.chars().count();
         items.push(AnonymizeItem {
             start: out_chars,
             end: out_chars + len,
             entity_type: r.entity_type.clone(),
             text: replacement.clone(),
-            operator: op.kind.clone(),
+            operator: kind.to_owned(),
         });
+        let out_start = out.len();
         out.push_str(&replacement);
         out_chars += len;
         at_char = r.end;
+        // On record is the value in clear: the text's going in, the answer's coming out.
+        let (start, end) = match way {
+            Way::Anonymize => (sb, eb),
+            Way::Deanonymize => (out_start, out.len()),
+        };
         let finding = Finding {
             entity: sentinel_detect::EntityType::new(&r.entity_type),
-            start: sb,
-            end: eb,
+            start,
+            end,
             score: r.score,
             recognizer: CALLERS_RESULT,
         };
         applied.push((finding, kind));
     }
-    out.push_str(&req.text[byte_at(at_char).unwrap_or(req.text.len())..]);
+    out.push_str(&text[byte_at(at_char).unwrap_or(text.len())..]);
     Ok((AnonymizeResponse { text: out, items }, applied))
+}
+
+/// `op` applied to `value` (of type `entity`) the way `way` says: the operator's name and
+/// what replaces the value. Errors never hold the value or a key.
+fn apply(
+    way: Way,
+    op: &Operator,
+    entity: &str,
+    value: &str,
+) -> Result<(&'static str, String), String> {
+    let applied = match (way, op.kind.as_str()) {
+        (Way::Deanonymize, "decrypt") => ("decrypt", decrypt(aes_key(op)?, value)?),
+        (Way::Deanonymize, other) => {
+            return Err(format!("unknown deanonymizer type {other:?} (decrypt)"))
+        }
+        (Way::Anonymize, "decrypt") => {
+            return Err("decrypt is a deanonymizer: POST /deanonymize".to_owned())
+        }
+        (Way::Anonymize, "encrypt") => ("encrypt", encrypt(aes_key(op)?, value)?),
+        (Way::Anonymize, "replace") => (
+            "replace",
+            op.new_value
+                .clone()
+                .unwrap_or_else(|| format!("<{entity}>")),
+        ),
+        (Way::Anonymize, "redact") => ("redact", String::new()),
+        (Way::Anonymize, "keep") => ("keep", value.to_owned()),
+        (Way::Anonymize, "hash") => match op.hash_type.as_deref().unwrap_or("sha256") {
+            "sha256" => ("hash", hex::encode(Sha256::digest(value.as_bytes()))),
+            "sha512" => ("hash", hex::encode(sha2::Sha512::digest(value.as_bytes()))),
+            other => return Err(format!("unknown hash_type {other:?} (sha256 or sha512)")),
+        },
+        (Way::Anonymize, "mask") => {
+            let mask = op
+                .masking_char
+                .as_deref()
+                .and_then(|m| m.chars().next())
+                .unwrap_or('*');
+            let vc: Vec<char> = value.chars().collect();
+            let n = op.chars_to_mask.unwrap_or(vc.len()).min(vc.len());
+            let from_end = op.from_end.unwrap_or(false);
+            let masked = vc
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let masked = if from_end { i >= vc.len() - n } else { i < n };
+                    if masked {
+                        mask
+                    } else {
+                        *c
+                    }
+                })
+                .collect();
+            ("mask", masked)
+        }
+        (Way::Anonymize, other) => return Err(format!("unknown anonymizer type {other:?}")),
+    };
+    Ok(applied)
 }
 
 #[cfg(test)]
@@ -905,7 +1101,110 @@ mod tests {
             hashed(serde_json::json!({"type": "hash", "hash_type": "sha512"})).expect("sha512");
         assert_eq!(sha512.text.len(), 3 + 128);
         let md5 = hashed(serde_json::json!({"type": "hash", "hash_type": "md5"}));
-        assert!(md5.is_err_and(|e| e.contains("md5")));
+        assert!(md5.is_err_and(|e| e.to_string().contains("md5")));
+    }
+
+    #[test]
+    fn encrypt_and_decrypt_are_presidios_aes_cbc() {
+        // Made by `openssl enc -aes-128-cbc` / `-aes-256-cbc` (PKCS#7 padding, as
+        // Presidio's `cryptography` code pads) with the IV 00..0f, in URL-safe base64.
+        let made = [
+            (
+                "WmZq4t7w!z%C&F)J",
+                "AAECAwQFBgcICQoLDA0ODz3MoL2ecG2i4gLJc6sTCQH3lxpBGwU3AeTRz79aL4LT",
+                "María 4111 1111 1111 1111",
+            ),
+            (
+                "0123456789abcdef0123456789abcdef",
+                "AAECAwQFBgcICQoLDA0OD8RR_dDk6UddKPzgxvinw1kS8-KleHTEFA9zXEksM3yu",
+                "jane@example.com",
+            ),
+        ];
+        for (key, sealed, value) in made {
+            assert_eq!(decrypt(key.as_bytes(), sealed).as_deref(), Ok(value));
+            // Ours opens the same way, with an IV of its own every time.
+            let ours = encrypt(key.as_bytes(), value).expect("encrypted");
+            assert_ne!(ours, sealed);
+            assert_ne!(ours, encrypt(key.as_bytes(), value).expect("encrypted"));
+            assert_eq!(decrypt(key.as_bytes(), &ours).as_deref(), Ok(value));
+        }
+        // A 24-byte key, AES-192.
+        let key = b"0123456789abcdef01234567";
+        let sealed = encrypt(key, "536-22-1234").expect("encrypted");
+        assert_eq!(decrypt(key, &sealed).as_deref(), Ok("536-22-1234"));
+        // The wrong key, or a text encrypt did not make: an error that holds neither.
+        for e in [
+            decrypt(b"fedcba9876543210", &sealed).err(),
+            decrypt(key, "not base64!").err(),
+            decrypt(key, "AAECAwQFBgcICQoLDA0ODw==").err(),
+        ] {
+            let e = e.expect("refused");
+            assert!(!e.contains("536") && !e.contains("0123"), "{e}");
+        }
+        let op = |key: &str| Operator {
+            kind: "encrypt".to_owned(),
+            new_value: None,
+            masking_char: None,
+            chars_to_mask: None,
+            from_end: None,
+            hash_type: None,
+            key: Some(key.to_owned()),
+        };
+        let e = aes_key(&op("a secret not the right size")).expect_err("refused");
+        assert!(e.contains("16, 24 or 32") && !e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn deanonymize_undoes_what_anonymize_encrypted() {
+        let text = "call Ana at 212-555-0100 ✓ or mail ana@example.com";
+        let req: AnonymizeRequest = serde_json::from_value(serde_json::json!({
+            "text": text,
+            "analyzer_results": [
+                {"entity_type": "PHONE_NUMBER", "start": 12, "end": 24, "score": 0.9},
+                {"entity_type": "EMAIL_ADDRESS", "start": 35, "end": 50, "score": 1.0}],
+            "anonymizers": {"DEFAULT": {"type": "encrypt", "key": "WmZq4t7w!z%C&F)J"},
+                "PHONE_NUMBER": {"type": "mask", "chars_to_mask": 8}}
+        }))
+        .expect("request");
+        let (out, applied) = anonymize(&req).expect("anonymized");
+        assert!(
+            out.text.starts_with("call Ana at ********0100 ✓ or mail "),
+            "{}",
+            out.text
+        );
+        assert!(!out.text.contains("ana@"));
+        assert_eq!(applied[1].1, "encrypt");
+        // Back: the answer's items, the key; the value in clear is in the answer.
+        let back: DeanonymizeRequest = serde_json::from_value(serde_json::json!({
+            "text": out.text,
+            "anonymizer_results": [serde_json::to_value(&out.items[1]).expect("item")],
+            "deanonymizers": {"EMAIL_ADDRESS": {"type": "decrypt", "key": "WmZq4t7w!z%C&F)J"}}
+        }))
+        .expect("request");
+        let (back, opened) = deanonymize(&back).expect("decrypted");
+        assert_eq!(
+            back.text,
+            "call Ana at ********0100 ✓ or mail ana@example.com"
+        );
+        assert_eq!(
+            &back.text[opened[0].0.start..opened[0].0.end],
+            "ana@example.com"
+        );
+        assert_eq!(back.items[0].operator, "decrypt");
+        // Each operator its way only; an item without a deanonymizer is an error.
+        let wrong: DeanonymizeRequest = serde_json::from_value(serde_json::json!({
+            "text": "x", "anonymizer_results": [{"entity_type": "X", "start": 0, "end": 1}],
+            "deanonymizers": {"X": {"type": "replace"}}}))
+        .expect("request");
+        assert!(deanonymize(&wrong).is_err_and(|e| e.to_string().contains("decrypt")));
+        let none: DeanonymizeRequest = serde_json::from_value(serde_json::json!({
+            "text": "x", "anonymizer_results": [{"entity_type": "X", "start": 0, "end": 1}]}))
+        .expect("request");
+        assert!(deanonymize(&none).is_err_and(|e| e.to_string().contains("no deanonymizer")));
+        let decrypting: AnonymizeRequest = serde_json::from_value(serde_json::json!({
+            "text": "x", "analyzer_results": [{"entity_type": "X", "start": 0, "end": 1, "score": 1.0}],
+            "anonymizers": {"X": {"type": "decrypt", "key": "WmZq4t7w!z%C&F)J"}}})).expect("request");
+        assert!(anonymize(&decrypting).is_err_and(|e| e.to_string().contains("/deanonymize")));
     }
 
     fn analyze_request(v: serde_json::Value) -> AnalyzeRequest {

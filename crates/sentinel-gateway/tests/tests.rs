@@ -975,6 +975,56 @@ async fn presidio_analyses_are_on_record() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+
+    // Encrypted, then decrypted with Presidio's `/deanonymize`: both on record, the
+    // decrypted value with the fingerprint the encrypted one had.
+    let key = "WmZq4t7w!z%C&F)J";
+    let (status, sealed, _) = post(
+        &c,
+        "/anonymize",
+        json!({"text": "mail jane.doe@example.com about TCK-1234",
+            "analyzer_results": [{"entity_type": "EMAIL_ADDRESS", "start": 5, "end": 25, "score": 1.0}],
+            "anonymizers": {"DEFAULT": {"type": "encrypt", "key": key}}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{sealed}");
+    assert!(!sealed.to_string().contains("jane.doe"), "{sealed}");
+    let mut out = OutboundRequest::post_json(
+        "/deanonymize",
+        json!({"text": sealed["text"], "anonymizer_results": sealed["items"],
+            "deanonymizers": {"DEFAULT": {"type": "decrypt", "key": key}}})
+        .to_string(),
+    );
+    out.headers
+        .insert("x-request-id", HeaderValue::from_static("deanonymized-1"));
+    let r = c.send(out).await.expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["text"], "mail jane.doe@example.com about TCK-1234");
+    let log = sentinel_testkit::audit_log(gw.dir.path());
+    assert!(!log.contains("jane.doe") && !log.contains(key), "{log}");
+    let opened = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
+        .find(|e| e["request_id"] == "deanonymized-1")
+        .expect("the decryption on record");
+    assert_eq!(opened["route"], "/deanonymize");
+    assert_eq!(opened["outcome"], "deanonymized");
+    assert_eq!(opened["actions"], json!({"decrypt": 1}));
+    assert!(prints(&event).contains(&prints(&opened)[0]), "{opened}");
+    // The wrong key: 422, nothing of the text in the message.
+    let (status, v, _) = post(
+        &c,
+        "/deanonymize",
+        json!({"text": sealed["text"], "anonymizer_results": sealed["items"],
+            "deanonymizers": {"DEFAULT": {"type": "decrypt", "key": "0123456789abcdef"}}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_operator");
+    assert!(!v.to_string().contains("jane"), "{v}");
 }
 
 /// Without keys only loopback callers are served, and a request a proxy on this host
