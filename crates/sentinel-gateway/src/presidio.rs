@@ -49,6 +49,10 @@ pub(crate) struct AnalyzeRequest {
     /// MULTILINE and DOTALL, as Presidio's).
     #[serde(default)]
     pub(crate) regex_flags: Option<u32>,
+    /// Whether each result carries an `analysis_explanation`: its recognizer and pattern,
+    /// its score before and after the request's context, the context word that raised it.
+    #[serde(default)]
+    pub(crate) return_decision_process: bool,
 }
 
 /// An `/analyze` request's text: one, or a list.
@@ -162,6 +166,9 @@ pub(crate) const AD_HOC_MAX_DENY_VALUES: usize = 10_000;
 pub(crate) struct AdHoc {
     detector: LocalDetector,
     names: Vec<String>,
+    /// Each program's pattern, its name and regular expression as sent (none for a deny
+    /// list).
+    patterns: Vec<Option<(String, String)>>,
     /// Bytes its programs hold (and its deny lists' values).
     bytes: usize,
 }
@@ -177,6 +184,15 @@ impl AdHoc {
     /// Bytes its programs and deny lists hold.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The pattern (its name and regular expression, as sent) that made `f`, if a
+    /// pattern did.
+    fn pattern(&self, f: &Finding) -> Option<(&str, &str)> {
+        self.patterns
+            .get(f.recognizer.as_usize())?
+            .as_ref()
+            .map(|(n, p)| (n.as_str(), p.as_str()))
     }
 
     /// The findings in `text`, sorted by start.
@@ -321,6 +337,7 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest, max_bytes: usize) -> Result<Option<Ad
     // request's `score_threshold` applies afterwards.
     let mut b = LocalDetectorBuilder::empty().min_score(0.0);
     let mut names = Vec::new();
+    let mut patterns = Vec::new();
     let mut lists = Vec::new();
     for (i, r) in applies.iter().enumerate() {
         let name = r
@@ -364,6 +381,7 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest, max_bytes: usize) -> Result<Option<Ad
                     .with_context(r.context.iter().cloned()),
             );
             names.push(name.clone());
+            patterns.push(Some((p.name.clone().unwrap_or_default(), p.regex.clone())));
         }
         if !r.deny_list.is_empty() {
             let score = r.deny_list_score.unwrap_or(1.0);
@@ -384,6 +402,7 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest, max_bytes: usize) -> Result<Option<Ad
     // Deny lists' programs follow the patterns'.
     for (name, list) in lists {
         names.push(name);
+        patterns.push(None);
         b = b.deny_list(list);
     }
     let detector = b.build().map_err(|e| format!("ad-hoc recognizer: {e}"))?;
@@ -404,6 +423,7 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest, max_bytes: usize) -> Result<Option<Ad
     Ok(Some(AdHoc {
         detector,
         names,
+        patterns,
         bytes,
     }))
 }
@@ -424,8 +444,27 @@ pub(crate) struct AnalyzeOut<'a> {
     start: usize,
     end: usize,
     score: f32,
-    analysis_explanation: Option<()>,
+    analysis_explanation: Option<Explanation<'a>>,
     recognition_metadata: RecognitionMetadata<'a>,
+}
+
+/// How a result was reached, as Presidio's `AnalysisExplanation` says it (with
+/// `return_decision_process`).
+#[derive(Serialize)]
+pub(crate) struct Explanation<'a> {
+    recognizer: &'a str,
+    pattern_name: Option<&'a str>,
+    pattern: Option<&'a str>,
+    /// The detector's score (its text's context words included).
+    original_score: f32,
+    score: f32,
+    textual_explanation: String,
+    /// What the request's `context` added.
+    score_context_improvement: f32,
+    /// The recognizer's context word that the request's `context` held, or empty.
+    supportive_context_word: &'a str,
+    /// `true` when the recognizer checked the value (a checksum, a date), else absent.
+    validation_result: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -444,6 +483,7 @@ pub(crate) struct Rules<'a> {
     context: Vec<String>,
     allowed: HashSet<&'a str>,
     own: Option<&'a Own>,
+    explain: bool,
 }
 
 impl<'a> Rules<'a> {
@@ -458,23 +498,28 @@ impl<'a> Rules<'a> {
                 AllowMatch::Regex => HashSet::new(),
             },
             own,
+            explain: req.return_decision_process,
         }
     }
 
     /// `f`'s score (a finding of recognizer set `set` in `text`), raised by the context
     /// boost when one of its recognizer's context words is part of one of the request's
-    /// and none of them stood near it already (which raised it once).
-    fn score(&self, set: &PatternSet, text: &str, f: &Finding) -> f32 {
+    /// and none of them stood near it already (which raised it once); with the word that
+    /// raised it.
+    fn score<'s>(&self, set: &'s PatternSet, text: &str, f: &Finding) -> (f32, Option<&'s str>) {
         if self.context.is_empty() {
-            return f.score;
+            return (f.score, None);
         }
-        let supports = set.context_words(f.recognizer).iter().any(|w| {
+        let supporting = set.context_words(f.recognizer).iter().find(|w| {
             let w = w.to_lowercase();
             self.context.iter().any(|c| c.contains(&w))
         });
-        match supports && !set.context_near(f.recognizer, text, f.start, f.end) {
-            true => (f.score + sentinel_detect::CONTEXT_BOOST).min(1.0),
-            false => f.score,
+        match supporting {
+            Some(w) if !set.context_near(f.recognizer, text, f.start, f.end) => (
+                (f.score + sentinel_detect::CONTEXT_BOOST).min(1.0),
+                Some(w.as_str()),
+            ),
+            _ => (f.score, None),
         }
     }
 
@@ -518,29 +563,53 @@ pub(crate) fn analyze<'a>(
         };
         if first_own {
             let f = own.next()?;
-            let score = rules.score(stage, text, f);
-            return Some((f, score, detection.recognizer_name(f.recognizer)));
+            let name = detection.recognizer_name(f.recognizer);
+            let made =
+                (f.recognizer.as_usize() < stage.len()).then(|| stage.recognizer(f.recognizer));
+            let pattern = made.map(|r| (name, r.pattern.as_str()));
+            let validated = made.is_some_and(|r| r.validator.is_some());
+            return Some((f, rules.score(stage, text, f), name, pattern, validated));
         }
         let f = extra.next()?;
         Some(match ad_hoc {
-            Some(a) => (f, rules.score(a.detector.pattern_set(), text, f), a.name(f)),
-            None => (f, f.score, "ad_hoc"),
+            Some(a) => {
+                let set = a.detector.pattern_set();
+                (f, rules.score(set, text, f), a.name(f), a.pattern(f), false)
+            }
+            None => (f, (f.score, None), "ad_hoc", None, false),
         })
     });
     crate::Streamed::new(
         merged
-            .filter(|(f, score, _)| rules.keeps(f.entity.as_str(), *score, &text[f.start..f.end]))
-            .map(move |(f, score, name)| AnalyzeOut {
-                entity_type: f.entity.as_str(),
-                start: offsets.char_offset(f.start),
-                end: offsets.char_offset(f.end),
-                score,
-                analysis_explanation: None,
-                recognition_metadata: RecognitionMetadata {
-                    recognizer_name: name,
-                    recognizer_identifier: name,
+            .filter(|(f, (score, _), _, _, _)| {
+                rules.keeps(f.entity.as_str(), *score, &text[f.start..f.end])
+            })
+            .map(
+                move |(f, (score, word), name, pattern, validated)| AnalyzeOut {
+                    entity_type: f.entity.as_str(),
+                    start: offsets.char_offset(f.start),
+                    end: offsets.char_offset(f.end),
+                    score,
+                    analysis_explanation: rules.explain.then(|| Explanation {
+                        recognizer: name,
+                        pattern_name: pattern.map(|(n, _)| n),
+                        pattern: pattern.map(|(_, p)| p),
+                        original_score: f.score,
+                        score,
+                        textual_explanation: format!(
+                            "Identified as {} by {name}",
+                            f.entity.as_str()
+                        ),
+                        score_context_improvement: score - f.score,
+                        supportive_context_word: word.unwrap_or_default(),
+                        validation_result: validated.then_some(true),
+                    }),
+                    recognition_metadata: RecognitionMetadata {
+                        recognizer_name: name,
+                        recognizer_identifier: name,
+                    },
                 },
-            }),
+            ),
     )
 }
 
@@ -1392,19 +1461,22 @@ mod tests {
             let f = &own.scan(text)[0];
             rules.score(set, text, f)
         };
-        // Raised by the request's words; beside its own word, raised by the text only.
-        assert!((score("ref 94105") - 0.45).abs() < 1e-4);
-        assert!((score("zip 94105") - 0.45).abs() < 1e-4);
+        // Raised by the request's words (naming the recognizer's word that raised it);
+        // beside its own word, raised by the text only.
+        let (raised, word) = score("ref 94105");
+        assert!((raised - 0.45).abs() < 1e-4);
+        assert_eq!(word, Some("zip"));
+        let (raised, word) = score("zip 94105");
+        assert!((raised - 0.45).abs() < 1e-4);
+        assert_eq!(word, None);
         assert!(rules.keeps("ZIP", 0.45, "94105"));
         assert!(!rules.keeps("ZIP", 0.1, "94105"));
         // Words that do not hold a recognizer's: nothing.
         let other = analyze_request(serde_json::json!({"text": "", "context": ["code"]}));
-        assert!(
-            (Rules::new(&other, Some(&own)).score(set, "ref 94105", &own.scan("ref 94105")[0])
-                - 0.1)
-                .abs()
-                < 1e-4
-        );
+        let (kept, word) =
+            Rules::new(&other, Some(&own)).score(set, "ref 94105", &own.scan("ref 94105")[0]);
+        assert!((kept - 0.1).abs() < 1e-4);
+        assert_eq!(word, None);
     }
 
     proptest! {

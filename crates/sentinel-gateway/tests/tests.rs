@@ -725,6 +725,26 @@ async fn presidio_requests_bring_context_allow_lists_and_batches() {
             ("US_SSN".into(), 1.0)
         ]
     );
+    assert!(raised[0]["analysis_explanation"].is_null());
+    // Asked for, each result says how it was reached.
+    let explained = analyze(json!({"text": text, "ad_hoc_recognizers": zip,
+        "context": ["Postal ZIP codes", "Social Security"], "return_decision_process": true}))
+    .await;
+    let why = |i: usize| explained[i]["analysis_explanation"].clone();
+    assert_eq!(why(0)["recognizer"], "Zip");
+    assert_eq!(why(0)["pattern_name"], "z");
+    assert_eq!(why(0)["pattern"], "\\b\\d{5}\\b");
+    assert_eq!(why(0)["supportive_context_word"], "zip");
+    assert!((why(0)["score_context_improvement"].as_f64().unwrap_or(0.0) - 0.35).abs() < 1e-4);
+    assert_eq!(
+        why(1)["supportive_context_word"],
+        "",
+        "raised by its text, not the request"
+    );
+    assert_eq!(why(2)["recognizer"], "us_ssn");
+    assert_eq!(why(2)["supportive_context_word"], "social security");
+    assert_eq!(why(2)["validation_result"], true);
+    assert!((why(2)["original_score"].as_f64().unwrap_or(0.0) - 0.85).abs() < 1e-4);
     // The threshold applies to the raised scores.
     let kept = analyze(json!({"text": text, "ad_hoc_recognizers": zip,
         "context": ["zip"], "score_threshold": 0.5, "entities": ["ZIP"]}))
