@@ -107,6 +107,9 @@ pub struct DenyConfig {
     /// Score reported (default 1.0).
     #[serde(default)]
     pub score: Option<f32>,
+    /// Context words that raise a value's score by 0.35 when near it (default none).
+    #[serde(default)]
+    pub context: Vec<String>,
 }
 
 impl DetectionConfig {
@@ -182,6 +185,7 @@ impl DetectionConfig {
                 values: d.values.clone(),
                 case_insensitive: d.case_insensitive,
                 score: d.score.unwrap_or(1.0),
+                context: d.context.clone(),
             });
         }
         Ok(b)

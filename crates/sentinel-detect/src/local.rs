@@ -7,6 +7,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use sha2::{Digest, Sha256};
 
 use crate::catalogue;
+use crate::context::Context;
 use crate::detector::Detector;
 use crate::error::Error;
 use crate::finding::{EntityType, Finding, RecognizerId};
@@ -31,6 +32,9 @@ pub struct DenyList {
     pub case_insensitive: bool,
     /// The score reported (default 1.0).
     pub score: f32,
+    /// Context words: one near a value raises its score by
+    /// [`CONTEXT_BOOST`](crate::CONTEXT_BOOST), as a recognizer's do.
+    pub context: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -40,6 +44,8 @@ struct CompiledDeny {
     score: f32,
     id: RecognizerId,
     name: String,
+    words: Vec<String>,
+    context: Option<Context>,
 }
 
 /// The in-process detector: the compiled [`PatternSet`], allow and deny lists, a minimum
@@ -117,6 +123,33 @@ impl LocalDetector {
     /// The minimum score a finding needs to be reported.
     pub fn min_score(&self) -> f32 {
         self.inner.min_score
+    }
+
+    /// The context words of the recognizer or deny list `id`; none for an id the detector
+    /// does not hold.
+    pub fn context_words(&self, id: RecognizerId) -> &[String] {
+        let set = &self.inner.set;
+        if id.as_usize() < set.len() {
+            return set.context_words(id);
+        }
+        self.deny_list(id).map_or(&[], |d| &d.words)
+    }
+
+    /// Whether one of the context words of the recognizer or deny list `id` is near
+    /// `start..end` in `text` as a scan reads context: a finding there had its score raised
+    /// by [`CONTEXT_BOOST`](crate::CONTEXT_BOOST).
+    pub fn context_near(&self, id: RecognizerId, text: &str, start: usize, end: usize) -> bool {
+        let set = &self.inner.set;
+        if id.as_usize() < set.len() {
+            return set.context_near(id, text, start, end);
+        }
+        self.deny_list(id)
+            .and_then(|d| d.context.as_ref())
+            .is_some_and(|c| c.near(text, start, end))
+    }
+
+    fn deny_list(&self, id: RecognizerId) -> Option<&CompiledDeny> {
+        self.inner.deny.iter().find(|d| d.id == id)
     }
 
     /// Each recognizer's name and the entity type it reports: the pattern set's, then the
@@ -199,11 +232,19 @@ impl LocalDetector {
                     {
                         continue;
                     }
+                    let near = d
+                        .context
+                        .as_ref()
+                        .is_some_and(|c| c.near(scanned, m.start(), m.end()));
+                    let score = match near {
+                        true => (d.score + crate::CONTEXT_BOOST).min(1.0),
+                        false => d.score,
+                    };
                     cands.push(Finding {
                         entity: d.entity.clone(),
                         start: m.start(),
                         end: m.end(),
-                        score: d.score,
+                        score,
                         recognizer: d.id,
                     });
                 }
@@ -362,6 +403,7 @@ impl LocalDetectorBuilder {
             values: values.into_iter().map(Into::into).collect(),
             case_insensitive,
             score: 1.0,
+            context: Vec::new(),
         });
         self
     }
@@ -439,6 +481,8 @@ impl LocalDetectorBuilder {
                 score: list.score,
                 id: RecognizerId(id),
                 name,
+                context: Context::new(&list.context),
+                words: list.context,
             });
         }
         Ok(LocalDetector {
@@ -457,6 +501,40 @@ impl LocalDetectorBuilder {
 mod tests {
     use super::*;
     use crate::testgen::{self, Rng};
+
+    /// A deny list's context words raise its values' scores as a recognizer's do, and the
+    /// detector answers for them as for its recognizers'.
+    #[test]
+    fn deny_lists_weigh_their_context_words() {
+        let d = LocalDetector::builder()
+            .deny_list(DenyList {
+                entity: "PROJECT".to_owned(),
+                values: vec!["Nightjar".to_owned()],
+                case_insensitive: true,
+                score: 0.5,
+                context: vec!["codename".to_owned()],
+            })
+            .min_score(0.0)
+            .build()
+            .expect("built");
+        let text = "the codename nightjar. Months later, Nightjar shipped";
+        let found: Vec<(&str, f32)> = d
+            .scan(text)
+            .iter()
+            .filter(|f| f.entity.as_str() == "PROJECT")
+            .map(|f| (&text[f.start..f.end], f.score))
+            .collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!((found[0].1 - 0.85).abs() < 1e-6, "{found:?}");
+        assert!((found[1].1 - 0.5).abs() < 1e-6, "{found:?}");
+        let f = &d.scan(text)[0];
+        assert_eq!(d.context_words(f.recognizer), ["codename".to_owned()]);
+        assert!(d.context_near(f.recognizer, text, f.start, f.end));
+        assert!(d
+            .context_words(RecognizerId::from_index(u16::MAX))
+            .is_empty());
+        assert!(!d.context_near(RecognizerId::from_index(u16::MAX), text, 0, 4));
+    }
 
     /// A text over the bound, dense with values of many kinds and context words, with a
     /// 20 KiB URL across a piece's edge: scanned in pieces, it gives a whole scan's

@@ -1697,6 +1697,14 @@ async fn presidio_analyze(
         Ok(r) => r,
         Err(r) => return *r,
     };
+    if req.text.as_slice().is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_body",
+            "text is an empty list: nothing to analyze",
+        );
+    }
     let (req, own) = match own_rules(compiled, req).await {
         Ok(x) => x,
         Err(message) => {

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use sentinel_client::Detection;
 use sentinel_detect::{
-    DenyList, Detector, Finding, LocalDetector, LocalDetectorBuilder, PatternSet, Recognizer,
+    DenyList, Detector, Finding, LocalDetector, LocalDetectorBuilder, Recognizer,
 };
 
 /// `POST /analyze` request.
@@ -33,17 +33,17 @@ pub(crate) struct AnalyzeRequest {
     pub(crate) entities: Option<Vec<String>>,
     #[serde(default)]
     pub(crate) score_threshold: Option<f32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub(crate) ad_hoc_recognizers: Vec<AdHocRecognizer>,
     /// Words read as if they stood next to every value: a finding whose recognizer names
     /// one of them (as a part of one, in any case) has its score raised, once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub(crate) context: Vec<String>,
     /// Values not to report: a finding whose text is one of them (`exact`), or in which
     /// one of them matches (`regex`), is left out of the answer.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub(crate) allow_list: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub(crate) allow_list_match: AllowMatch,
     /// Python's `re` flags for an allow list of regular expressions (default IGNORECASE,
     /// MULTILINE and DOTALL, as Presidio's).
@@ -51,8 +51,17 @@ pub(crate) struct AnalyzeRequest {
     pub(crate) regex_flags: Option<u32>,
     /// Whether each result carries an `analysis_explanation`: its recognizer and pattern,
     /// its score before and after the request's context, the context word that raised it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub(crate) return_decision_process: bool,
+}
+
+/// A field Presidio's clients may send as `null` (Python's `None`): its default then.
+fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 /// An `/analyze` request's text: one, or a list.
@@ -92,13 +101,13 @@ pub(crate) struct AdHocRecognizer {
     supported_entity: String,
     #[serde(default)]
     supported_language: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     patterns: Vec<AdHocPattern>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     deny_list: Vec<String>,
     #[serde(default)]
     deny_list_score: Option<f32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     context: Vec<String>,
     /// Python's `re` flags for the patterns (`re.IGNORECASE` 2, `re.MULTILINE` 8,
     /// `re.DOTALL` 16, `re.UNICODE` 32, `re.VERBOSE` 64, `re.ASCII` 256); Presidio's
@@ -395,6 +404,7 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest, max_bytes: usize) -> Result<Option<Ad
                     values: r.deny_list.clone(),
                     case_insensitive: flags.contains('i'),
                     score,
+                    context: r.context.clone(),
                 },
             ));
         }
@@ -506,16 +516,21 @@ impl<'a> Rules<'a> {
     /// boost when one of its recognizer's context words is part of one of the request's
     /// and none of them stood near it already (which raised it once); with the word that
     /// raised it.
-    fn score<'s>(&self, set: &'s PatternSet, text: &str, f: &Finding) -> (f32, Option<&'s str>) {
+    fn score<'s>(
+        &self,
+        detector: &'s LocalDetector,
+        text: &str,
+        f: &Finding,
+    ) -> (f32, Option<&'s str>) {
         if self.context.is_empty() {
             return (f.score, None);
         }
-        let supporting = set.context_words(f.recognizer).iter().find(|w| {
+        let supporting = detector.context_words(f.recognizer).iter().find(|w| {
             let w = w.to_lowercase();
             self.context.iter().any(|c| c.contains(&w))
         });
         match supporting {
-            Some(w) if !set.context_near(f.recognizer, text, f.start, f.end) => (
+            Some(w) if !detector.context_near(f.recognizer, text, f.start, f.end) => (
                 (f.score + sentinel_detect::CONTEXT_BOOST).min(1.0),
                 Some(w.as_str()),
             ),
@@ -553,7 +568,8 @@ pub(crate) fn analyze<'a>(
     let mut own = findings.iter().peekable();
     let ad_hoc = rules.own.and_then(|o| o.ad_hoc.as_ref());
     let mut extra = extra.iter().peekable();
-    let stage = detection.local().pattern_set();
+    let local = detection.local();
+    let stage = local.pattern_set();
     let merged = std::iter::from_fn(move || {
         let first_own = match (own.peek(), extra.peek()) {
             (None, None) => return None,
@@ -568,14 +584,17 @@ pub(crate) fn analyze<'a>(
                 (f.recognizer.as_usize() < stage.len()).then(|| stage.recognizer(f.recognizer));
             let pattern = made.map(|r| (name, r.pattern.as_str()));
             let validated = made.is_some_and(|r| r.validator.is_some());
-            return Some((f, rules.score(stage, text, f), name, pattern, validated));
+            return Some((f, rules.score(local, text, f), name, pattern, validated));
         }
         let f = extra.next()?;
         Some(match ad_hoc {
-            Some(a) => {
-                let set = a.detector.pattern_set();
-                (f, rules.score(set, text, f), a.name(f), a.pattern(f), false)
-            }
+            Some(a) => (
+                f,
+                rules.score(&a.detector, text, f),
+                a.name(f),
+                a.pattern(f),
+                false,
+            ),
             None => (f, (f.score, None), "ad_hoc", None, false),
         })
     });
@@ -682,9 +701,9 @@ enum Way {
 #[derive(Debug, Deserialize)]
 pub(crate) struct AnonymizeRequest {
     text: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     anonymizers: HashMap<String, Operator>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     analyzer_results: Vec<AnalyzeResult>,
 }
 
@@ -700,9 +719,9 @@ impl AnonymizeRequest {
 #[derive(Debug, Deserialize)]
 pub(crate) struct DeanonymizeRequest {
     text: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     deanonymizers: HashMap<String, Operator>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     anonymizer_results: Vec<OperatorResult>,
 }
 
@@ -1305,7 +1324,8 @@ mod tests {
                  "patterns": [{"name": "zip (weak)", "regex": "(\\b\\d{5}(?:\\-\\d{4})?\\b)", "score": 0.01}],
                  "context": ["zip", "code"]},
                 {"name": "Titles recognizer", "supported_entity": "TITLE",
-                 "deny_list": ["Mr.", "Mrs.", "Dr."]},
+                 "deny_list": ["Mr.", "Mrs.", "Dr."], "deny_list_score": 0.5,
+                 "context": ["dear"]},
                 {"name": "Ticket", "supported_entity": "TICKET",
                  "patterns": [{"name": "t", "regex": "tck-[0-9]{4}", "score": 0.7}]},
                 {"name": "German only", "supported_language": "de", "supported_entity": "PLZ",
@@ -1329,6 +1349,8 @@ mod tests {
             ]
         );
         assert!((got[2].2 - 0.36).abs() < 1e-4, "{got:?}");
+        // A deny list's context words count too: "Dear" before "dr.".
+        assert!((got[0].2 - 0.85).abs() < 1e-4, "{got:?}");
         assert!((got[3].2 - 0.01).abs() < 1e-4, "{got:?}");
 
         // Flags as Python's: without IGNORECASE, case counts (patterns and deny lists).
@@ -1456,7 +1478,7 @@ mod tests {
             "context": ["zip"], "patterns": [{"name": "z", "regex": "\\b\\d{5}\\b", "score": 0.1}]}]}));
         let own = own(&req, AD_HOC_MAX_BYTES).expect("compiled");
         let rules = Rules::new(&req, Some(&own));
-        let set = own.ad_hoc.as_ref().expect("ad hoc").detector.pattern_set();
+        let set = &own.ad_hoc.as_ref().expect("ad hoc").detector;
         let score = |text: &str| {
             let f = &own.scan(text)[0];
             rules.score(set, text, f)

@@ -841,6 +841,18 @@ async fn presidio_requests_bring_context_allow_lists_and_batches() {
     assert_eq!(batch.len(), 3, "{log}");
     assert!(!log.contains("536-22") && !log.contains("jane@"), "{log}");
 
+    // Python clients send `None` for what they leave out.
+    let v = analyze(
+        json!({"text": "mail jane@example.com", "context": null, "allow_list": null,
+        "allow_list_match": null, "ad_hoc_recognizers": null, "return_decision_process": null,
+        "entities": null, "score_threshold": null, "correlation_id": null}),
+    )
+    .await;
+    assert_eq!(v[0]["entity_type"], "EMAIL_ADDRESS");
+    let (status, v, _) = post(&c, "/analyze", json!({"text": []}).to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_body");
+
     // Discovery: entity types and recognizer names of the configured detection.
     let get = |path: &'static str| {
         let c = &c;
