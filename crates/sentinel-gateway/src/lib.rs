@@ -1697,12 +1697,24 @@ async fn presidio_analyze(
         Ok(r) => r,
         Err(r) => return *r,
     };
-    if req.text.as_slice().is_empty() {
+    let refused = match (req.text.as_slice().len(), req.context.len()) {
+        (0, _) => Some("text is an empty list: nothing to analyze".to_owned()),
+        (n, _) if n > presidio::MAX_TEXTS => Some(format!(
+            "text is a list of {n}; at most {} are taken a request",
+            presidio::MAX_TEXTS
+        )),
+        (_, n) if n > presidio::MAX_CONTEXT_WORDS => Some(format!(
+            "context holds {n} words; at most {} are taken",
+            presidio::MAX_CONTEXT_WORDS
+        )),
+        _ => None,
+    };
+    if let Some(message) = refused {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_request_error",
             "invalid_body",
-            "text is an empty list: nothing to analyze",
+            &message,
         );
     }
     let (req, own) = match own_rules(compiled, req).await {

@@ -167,6 +167,12 @@ pub(crate) struct AdHocPattern {
 pub(crate) const AD_HOC_MAX_PROGRAMS: usize = 32;
 /// The longest pattern an ad-hoc recognizer may send, in bytes.
 pub(crate) const AD_HOC_MAX_PATTERN: usize = 1024;
+/// The most context words one `/analyze` request may send.
+pub(crate) const MAX_CONTEXT_WORDS: usize = 1024;
+
+/// The most texts one `/analyze` request may send (each is an analysis on record).
+pub(crate) const MAX_TEXTS: usize = 1024;
+
 /// The most deny-list values, together, one request's ad-hoc recognizers hold.
 pub(crate) const AD_HOC_MAX_DENY_VALUES: usize = 10_000;
 
@@ -494,6 +500,9 @@ pub(crate) struct Rules<'a> {
     allowed: HashSet<&'a str>,
     own: Option<&'a Own>,
     explain: bool,
+    /// Per recognizer (by its detector's address and its id), which of its context words
+    /// the request's context holds: looked for once, not per finding.
+    supporting: std::cell::RefCell<HashMap<(usize, u16), Option<usize>>>,
 }
 
 impl<'a> Rules<'a> {
@@ -509,6 +518,7 @@ impl<'a> Rules<'a> {
             },
             own,
             explain: req.return_decision_process,
+            supporting: std::cell::RefCell::new(HashMap::new()),
         }
     }
 
@@ -525,11 +535,15 @@ impl<'a> Rules<'a> {
         if self.context.is_empty() {
             return (f.score, None);
         }
-        let supporting = detector.context_words(f.recognizer).iter().find(|w| {
-            let w = w.to_lowercase();
-            self.context.iter().any(|c| c.contains(&w))
+        let words = detector.context_words(f.recognizer);
+        let key = (std::ptr::from_ref(detector) as usize, f.recognizer.index());
+        let supporting = *self.supporting.borrow_mut().entry(key).or_insert_with(|| {
+            words.iter().position(|w| {
+                let w = w.to_lowercase();
+                self.context.iter().any(|c| c.contains(&w))
+            })
         });
-        match supporting {
+        match supporting.and_then(|i| words.get(i)) {
             Some(w) if !detector.context_near(f.recognizer, text, f.start, f.end) => (
                 (f.score + sentinel_detect::CONTEXT_BOOST).min(1.0),
                 Some(w.as_str()),

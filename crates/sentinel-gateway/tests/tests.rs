@@ -849,9 +849,16 @@ async fn presidio_requests_bring_context_allow_lists_and_batches() {
     )
     .await;
     assert_eq!(v[0]["entity_type"], "EMAIL_ADDRESS");
-    let (status, v, _) = post(&c, "/analyze", json!({"text": []}).to_string()).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    assert_eq!(v["error"]["code"], "invalid_body");
+    // Bounded: no texts, too many, too many context words.
+    for body in [
+        json!({"text": []}),
+        json!({"text": vec!["x"; 1025]}),
+        json!({"text": "x", "context": vec!["w"; 1025]}),
+    ] {
+        let (status, v, _) = post(&c, "/analyze", body.to_string()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(v["error"]["code"], "invalid_body");
+    }
 
     // Discovery: entity types and recognizer names of the configured detection.
     let get = |path: &'static str| {
