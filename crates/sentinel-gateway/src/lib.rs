@@ -1843,34 +1843,46 @@ fn presidio_anonymize(
     tally: &mut Tally,
 ) -> Response<GatewayBody> {
     let started = std::time::Instant::now();
-    let operated = match what {
-        Operated::Anonymized => parse::<presidio::AnonymizeRequest>(body).map(|req| {
-            presidio::anonymize(&req).map(|(out, applied)| (req.text().to_owned(), out, applied))
-        }),
-        Operated::Deanonymized => parse::<presidio::DeanonymizeRequest>(body).map(|req| {
-            presidio::deanonymize(&req).map(|(out, applied)| (out.text().to_owned(), out, applied))
-        }),
-    };
-    let operated = match operated {
-        Ok(x) => x,
-        Err(r) => return *r,
-    };
-    let (text, out, applied) = match operated {
-        Ok(x) => x,
-        Err(unapplied) => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request_error",
-                unapplied.code(),
-                &unapplied.to_string(),
-            )
+    let finish = |text: &str,
+                  operated: Result<
+        (presidio::AnonymizeResponse, presidio::Applied),
+        presidio::Unapplied,
+    >,
+                  tally: &mut Tally| {
+        let (out, applied) = match operated {
+            Ok(x) => x,
+            Err(unapplied) => {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request_error",
+                    unapplied.code(),
+                    &unapplied.to_string(),
+                )
+            }
+        };
+        *tally = Tally::Pipeline;
+        let took = started.elapsed();
+        // The values in clear are in the request's text going in, in the answer's coming
+        // out; neither is copied for the record.
+        let text = match what {
+            Operated::Anonymized => text,
+            Operated::Deanonymized => out.text(),
+        };
+        match pipeline.anonymized(what, tenant, request_id, text, &applied, took) {
+            Ok(()) => json_response(StatusCode::OK, &out),
+            Err(e) => pipeline_error(&e),
         }
     };
-    *tally = Tally::Pipeline;
-    let took = started.elapsed();
-    match pipeline.anonymized(what, tenant, request_id, &text, &applied, took) {
-        Ok(()) => json_response(StatusCode::OK, &out),
-        Err(e) => pipeline_error(&e),
+    match what {
+        Operated::Anonymized => match parse::<presidio::AnonymizeRequest>(body) {
+            Ok(req) => finish(req.text(), presidio::anonymize(&req), tally),
+            Err(r) => *r,
+        },
+        Operated::Deanonymized => match parse::<presidio::DeanonymizeRequest>(body) {
+            // Its values in clear are in the answer (above).
+            Ok(req) => finish("", presidio::deanonymize(&req), tally),
+            Err(r) => *r,
+        },
     }
 }
 
