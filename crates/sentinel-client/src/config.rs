@@ -1092,6 +1092,8 @@ impl SentinelConfig {
             "/analyze",
             "/anonymize",
             "/deanonymize",
+            "/supportedentities",
+            "/recognizers",
             "/v1/models",
         ]);
         let telemetry = Arc::new(Telemetry::new(&routes).with_tenants(self.metrics.per_tenant));

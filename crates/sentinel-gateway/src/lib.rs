@@ -1301,15 +1301,16 @@ fn stats(state: &State, live: &Live) -> Stats {
 enum Tally {
     /// The gateway, after answering: it never reached the pipeline (a missing key, a body
     /// too large, a full queue, the request deadline, a body `/analyze` cannot read), or
-    /// the pipeline has no part in it (`/anonymize`, `/v1/models`). The error is read
-    /// from the status.
+    /// the pipeline has no part in it (`/v1/models`, Presidio's `/supportedentities` and
+    /// `/recognizers`). The error is read from the status.
     Here,
     /// The gateway, with the error known where it happened (the upstream of `/v1/models`).
     Failed(ErrorKind),
-    /// The pipeline counted it (`Pipeline::handle`, `Pipeline::scan`, `Pipeline::analyze`).
+    /// The pipeline counted it (`Pipeline::handle`, `Pipeline::scan`, `Pipeline::analyze`,
+    /// `Pipeline::anonymized`).
     Pipeline,
-    /// Not counted: the operator's own endpoints (health, metrics, stats, dashboard), so
-    /// the dashboard's polling does not show as traffic.
+    /// Not counted: the operator's own endpoints (health, Presidio's health probe, metrics,
+    /// stats, dashboard), so the dashboard's polling does not show as traffic.
     Operator,
 }
 
@@ -1376,7 +1377,7 @@ async fn answer<'s>(
         (method.as_str(), path),
         (
             "GET",
-            "/healthz" | "/readyz" | "/dashboard" | "/metrics" | "/v1/sentinel/stats"
+            "/healthz" | "/health" | "/readyz" | "/dashboard" | "/metrics" | "/v1/sentinel/stats"
         )
     ) {
         count.by = Tally::Operator;
