@@ -670,6 +670,32 @@ async fn refused_callers_are_on_record_without_their_key() {
         .any(|e| e["tenant"] == "acme" && e["direction"] == "request"));
 }
 
+/// Posts `body` to `path` under the request id `id`; the answer's status and JSON.
+async fn post_as(
+    c: &HttpTransport,
+    path: &str,
+    body: Value,
+    id: &'static str,
+) -> (StatusCode, Value) {
+    let mut out = OutboundRequest::post_json(path, body.to_string());
+    out.headers
+        .insert("x-request-id", HeaderValue::from_static(id));
+    let r = c.send(out).await.expect("send");
+    let status = r.status;
+    (status, r.json().await.expect("json"))
+}
+
+/// The events of request `id` in the audit log under `dir`, and the whole log.
+fn events_of(dir: &std::path::Path, id: &str) -> (Vec<Value>, String) {
+    let log = sentinel_testkit::audit_log(dir);
+    let events = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
+        .filter(|e| e["request_id"] == id)
+        .collect();
+    (events, log)
+}
+
 /// Presidio's request fields past the text: `context` words raise scores, `allow_list`
 /// (exact values or regular expressions) removes findings, after `score_threshold`; a
 /// list of texts is answered with a list of lists, each text on record; and Presidio's
@@ -809,16 +835,14 @@ async fn presidio_requests_bring_context_allow_lists_and_batches() {
 
     // A list of texts: a list of lists, in the texts' order, each text an analysis on
     // record under the request's id.
-    let mut out = OutboundRequest::post_json(
+    let (status, v) = post_as(
+        &c,
         "/analyze",
-        json!({"text": ["My SSN is 536-22-1234", "nothing here", "mail jane@example.com"]})
-            .to_string(),
-    );
-    out.headers
-        .insert("x-request-id", HeaderValue::from_static("batch-1"));
-    let r = c.send(out).await.expect("send");
-    assert_eq!(r.status, StatusCode::OK);
-    let v: Value = r.json().await.expect("json");
+        json!({"text": ["My SSN is 536-22-1234", "nothing here", "mail jane@example.com"]}),
+        "batch-1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
     let types: Vec<Vec<&str>> = v
         .as_array()
         .expect("a list of lists")
@@ -832,12 +856,7 @@ async fn presidio_requests_bring_context_allow_lists_and_batches() {
         })
         .collect();
     assert_eq!(types, [vec!["US_SSN"], vec![], vec!["EMAIL_ADDRESS"]]);
-    let log = sentinel_testkit::audit_log(gw.dir.path());
-    let batch: Vec<Value> = log
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
-        .filter(|e| e["request_id"] == "batch-1")
-        .collect();
+    let (batch, log) = events_of(gw.dir.path(), "batch-1");
     assert_eq!(batch.len(), 3, "{log}");
     assert!(!log.contains("536-22") && !log.contains("jane@"), "{log}");
 
@@ -916,27 +935,22 @@ async fn presidio_requests_bring_context_allow_lists_and_batches() {
 async fn presidio_analyses_are_on_record() {
     let gw = gateway("sync = \"always\"\n", true).await;
     let c = client(&gw.url, Some(KEY));
-    let mut out = OutboundRequest::post_json(
+    let (status, _) = post_as(
+        &c,
         "/analyze",
         json!({"text": "mail jane.doe@example.com about TCK-1234",
             "ad_hoc_recognizers": [{"name": "Tickets", "supported_entity": "TICKET",
-                "patterns": [{"name": "t", "regex": "tck-\\d{4}", "score": 0.7}]}]})
-        .to_string(),
-    );
-    out.headers
-        .insert("x-request-id", HeaderValue::from_static("analysis-1"));
-    let r = c.send(out).await.expect("send");
-    assert_eq!(r.status, StatusCode::OK);
-    let log = sentinel_testkit::audit_log(gw.dir.path());
+                "patterns": [{"name": "t", "regex": "tck-\\d{4}", "score": 0.7}]}]}),
+        "analysis-1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (events, log) = events_of(gw.dir.path(), "analysis-1");
     assert!(
         !log.contains("jane.doe") && !log.contains("TCK-1234"),
         "{log}"
     );
-    let event = log
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
-        .find(|e| e["request_id"] == "analysis-1")
-        .expect("the analysis on record");
+    let event = events.first().cloned().expect("the analysis on record");
     assert_eq!(event["route"], "/analyze");
     assert_eq!(event["tenant"], "acme");
     assert_eq!(event["decision"], "none");
@@ -957,27 +971,24 @@ async fn presidio_analyses_are_on_record() {
 
     // What the caller then has anonymized is on record too: its operators as actions, and
     // fingerprints that match the analysis's for the same values.
-    let mut out = OutboundRequest::post_json(
+    let (status, v) = post_as(
+        &c,
         "/anonymize",
         json!({"text": "mail jane.doe@example.com about TCK-1234",
             "analyzer_results": [
                 {"entity_type": "EMAIL_ADDRESS", "start": 5, "end": 25, "score": 1.0},
                 {"entity_type": "TICKET", "start": 32, "end": 40, "score": 0.7}],
-            "anonymizers": {"TICKET": {"type": "keep"}}})
-        .to_string(),
-    );
-    out.headers
-        .insert("x-request-id", HeaderValue::from_static("anonymized-1"));
-    let r = c.send(out).await.expect("send");
-    assert_eq!(r.status, StatusCode::OK);
-    let v: Value = r.json().await.expect("json");
+            "anonymizers": {"TICKET": {"type": "keep"}}}),
+        "anonymized-1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(v["text"], "mail <EMAIL_ADDRESS> about TCK-1234");
-    let log = sentinel_testkit::audit_log(gw.dir.path());
+    let (events, log) = events_of(gw.dir.path(), "anonymized-1");
     assert!(!log.contains("jane.doe"), "{log}");
-    let anonymized = log
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
-        .find(|e| e["request_id"] == "anonymized-1")
+    let anonymized = events
+        .first()
+        .cloned()
         .expect("the anonymization on record");
     assert_eq!(anonymized["route"], "/anonymize");
     assert_eq!(anonymized["decision"], "transform");
@@ -1029,25 +1040,19 @@ async fn presidio_analyses_are_on_record() {
     .await;
     assert_eq!(status, StatusCode::OK, "{sealed}");
     assert!(!sealed.to_string().contains("jane.doe"), "{sealed}");
-    let mut out = OutboundRequest::post_json(
+    let (status, v) = post_as(
+        &c,
         "/deanonymize",
         json!({"text": sealed["text"], "anonymizer_results": sealed["items"],
-            "deanonymizers": {"DEFAULT": {"type": "decrypt", "key": key}}})
-        .to_string(),
-    );
-    out.headers
-        .insert("x-request-id", HeaderValue::from_static("deanonymized-1"));
-    let r = c.send(out).await.expect("send");
-    assert_eq!(r.status, StatusCode::OK);
-    let v: Value = r.json().await.expect("json");
+            "deanonymizers": {"DEFAULT": {"type": "decrypt", "key": key}}}),
+        "deanonymized-1",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(v["text"], "mail jane.doe@example.com about TCK-1234");
-    let log = sentinel_testkit::audit_log(gw.dir.path());
+    let (events, log) = events_of(gw.dir.path(), "deanonymized-1");
     assert!(!log.contains("jane.doe") && !log.contains(key), "{log}");
-    let opened = log
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].clone())
-        .find(|e| e["request_id"] == "deanonymized-1")
-        .expect("the decryption on record");
+    let opened = events.first().cloned().expect("the decryption on record");
     assert_eq!(opened["route"], "/deanonymize");
     assert_eq!(opened["outcome"], "deanonymized");
     assert_eq!(opened["actions"], json!({"decrypt": 1}));
