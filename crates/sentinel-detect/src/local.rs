@@ -148,8 +148,10 @@ impl LocalDetector {
             .is_some_and(|c| c.near(text, start, end))
     }
 
+    /// The deny list `id` names: they follow the pattern set's recognizers, in order.
     fn deny_list(&self, id: RecognizerId) -> Option<&CompiledDeny> {
-        self.inner.deny.iter().find(|d| d.id == id)
+        let at = id.as_usize().checked_sub(self.inner.set.len())?;
+        self.inner.deny.get(at)
     }
 
     /// Each recognizer's name and the entity type it reports: the pattern set's, then the
@@ -286,11 +288,7 @@ impl Detector for LocalDetector {
         if id.as_usize() < set.len() {
             &set.recognizer(id).name
         } else {
-            self.inner
-                .deny
-                .iter()
-                .find(|d| d.id == id)
-                .map_or("unknown", |d| d.name.as_str())
+            self.deny_list(id).map_or("unknown", |d| d.name.as_str())
         }
     }
 

@@ -518,7 +518,7 @@ impl PatternSet {
     }
 
     /// The context words of recognizer `id`; none for an id the set does not hold.
-    pub fn context_words(&self, id: RecognizerId) -> &[String] {
+    pub(crate) fn context_words(&self, id: RecognizerId) -> &[String] {
         self.inner
             .recognizers
             .get(id.as_usize())
@@ -528,7 +528,13 @@ impl PatternSet {
     /// Whether one of recognizer `id`'s context words is near `start..end` in `text` as a
     /// scan reads context: a finding there had its score raised by
     /// [`CONTEXT_BOOST`](crate::CONTEXT_BOOST).
-    pub fn context_near(&self, id: RecognizerId, text: &str, start: usize, end: usize) -> bool {
+    pub(crate) fn context_near(
+        &self,
+        id: RecognizerId,
+        text: &str,
+        start: usize,
+        end: usize,
+    ) -> bool {
         self.inner
             .recognizers
             .get(id.as_usize())

@@ -1744,10 +1744,8 @@ async fn presidio_analyze(
         .iter()
         .map(|(text, findings, extra)| presidio::analyze(detection, &rules, text, findings, extra));
     match &req.text {
-        presidio::Texts::One(_) => match answers.next() {
-            Some(answer) => json_response(StatusCode::OK, &answer),
-            None => json_response(StatusCode::OK, &[(); 0]),
-        },
+        // One text, one analysis (`Some`, written as the list it holds).
+        presidio::Texts::One(_) => json_response(StatusCode::OK, &answers.next()),
         presidio::Texts::Many(_) => json_response(StatusCode::OK, &Streamed::new(answers)),
     }
 }
@@ -1807,17 +1805,19 @@ impl OwnCompiled {
     }
 }
 
-/// Compiled sets by what was sent (`None`: none of them applies to the request's
-/// language; an error: a set that cannot be taken), weighed by the bytes they hold.
-type OwnCache =
-    quick_cache::sync::Cache<String, Result<Option<Arc<presidio::Own>>, Arc<str>>, OwnWeight>;
+/// A compiled set as kept: `None` when none of it applies to the request's language, an
+/// error when it cannot be taken.
+type Kept = Result<Option<Arc<presidio::Own>>, Arc<str>>;
+
+/// Compiled sets by what was sent, weighed by the bytes they hold.
+type OwnCache = quick_cache::sync::Cache<String, Kept, OwnWeight>;
 
 /// An entry's weight in [`OwnCache`]: its key's bytes and its programs' (or its error's).
 #[derive(Clone)]
 struct OwnWeight;
 
-impl quick_cache::Weighter<String, Result<Option<Arc<presidio::Own>>, Arc<str>>> for OwnWeight {
-    fn weight(&self, key: &String, kept: &Result<Option<Arc<presidio::Own>>, Arc<str>>) -> u64 {
+impl quick_cache::Weighter<String, Kept> for OwnWeight {
+    fn weight(&self, key: &String, kept: &Kept) -> u64 {
         let held = match kept {
             Ok(own) => own.as_ref().map_or(0, |o| o.bytes()),
             Err(e) => e.len(),
@@ -1844,46 +1844,38 @@ fn presidio_anonymize(
     tally: &mut Tally,
 ) -> Response<GatewayBody> {
     let started = std::time::Instant::now();
-    let finish = |text: &str,
-                  operated: Result<
-        (presidio::AnonymizeResponse, presidio::Applied),
-        presidio::Unapplied,
-    >,
-                  tally: &mut Tally| {
-        let (out, applied) = match operated {
-            Ok(x) => x,
-            Err(unapplied) => {
-                return error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_request_error",
-                    unapplied.code(),
-                    &unapplied.to_string(),
-                )
-            }
-        };
-        *tally = Tally::Pipeline;
-        let took = started.elapsed();
-        // The values in clear are in the request's text going in, in the answer's coming
-        // out; neither is copied for the record.
-        let text = match what {
-            Operated::Anonymized => text,
-            Operated::Deanonymized => out.text(),
-        };
-        match pipeline.anonymized(what, tenant, request_id, text, &applied, took) {
-            Ok(()) => json_response(StatusCode::OK, &out),
-            Err(e) => pipeline_error(&e),
-        }
-    };
-    match what {
+    // The values in clear: in the request's text going in (taken out of the request, not
+    // copied), in the answer's coming out.
+    let (going_in, operated) = match what {
         Operated::Anonymized => match parse::<presidio::AnonymizeRequest>(body) {
-            Ok(req) => finish(req.text(), presidio::anonymize(&req), tally),
-            Err(r) => *r,
+            Ok(req) => {
+                let operated = presidio::anonymize(&req);
+                (Some(req.into_text()), operated)
+            }
+            Err(r) => return *r,
         },
         Operated::Deanonymized => match parse::<presidio::DeanonymizeRequest>(body) {
-            // Its values in clear are in the answer (above).
-            Ok(req) => finish("", presidio::deanonymize(&req), tally),
-            Err(r) => *r,
+            Ok(req) => (None, presidio::deanonymize(&req)),
+            Err(r) => return *r,
         },
+    };
+    let (out, applied) = match operated {
+        Ok(x) => x,
+        Err(unapplied) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request_error",
+                unapplied.code(),
+                &unapplied.to_string(),
+            )
+        }
+    };
+    *tally = Tally::Pipeline;
+    let took = started.elapsed();
+    let clear = going_in.as_deref().unwrap_or(out.text());
+    match pipeline.anonymized(what, tenant, request_id, clear, &applied, took) {
+        Ok(()) => json_response(StatusCode::OK, &out),
+        Err(e) => pipeline_error(&e),
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
-use sentinel_client::Detection;
+use sentinel_client::{Detection, Operated};
 use sentinel_detect::{
     DenyList, Detector, Finding, LocalDetector, LocalDetectorBuilder, Recognizer,
 };
@@ -167,14 +167,12 @@ pub(crate) struct AdHocPattern {
 pub(crate) const AD_HOC_MAX_PROGRAMS: usize = 32;
 /// The longest pattern an ad-hoc recognizer may send, in bytes.
 pub(crate) const AD_HOC_MAX_PATTERN: usize = 1024;
-/// The most context words one `/analyze` request may send.
-pub(crate) const MAX_CONTEXT_WORDS: usize = 1024;
-
-/// The most texts one `/analyze` request may send (each is an analysis on record).
-pub(crate) const MAX_TEXTS: usize = 1024;
-
 /// The most deny-list values, together, one request's ad-hoc recognizers hold.
 pub(crate) const AD_HOC_MAX_DENY_VALUES: usize = 10_000;
+/// The most texts one `/analyze` request may send (each is an analysis on record).
+pub(crate) const MAX_TEXTS: usize = 1024;
+/// The most context words one `/analyze` request may send.
+pub(crate) const MAX_CONTEXT_WORDS: usize = 1024;
 
 /// Compiled ad-hoc recognizers: a detector of their own and the recognizer name each of
 /// its programs reports.
@@ -281,7 +279,7 @@ pub(crate) const ALLOW_REGEX_MAX: usize = 8 * AD_HOC_MAX_PATTERN;
 /// Compiles what `req` brings of its own ([`Own`]) to at most `max_bytes` of programs. The
 /// error names what is at fault (never the text).
 pub(crate) fn own(req: &AnalyzeRequest, max_bytes: usize) -> Result<Own, String> {
-    let ad_hoc = ad_hoc(req, max_bytes)?;
+    let ad_hoc = ad_hoc(req)?;
     let allow = match allow_regex(req) {
         false => None,
         true => {
@@ -321,10 +319,10 @@ fn language(req: &AnalyzeRequest) -> &str {
 /// is bounded (2 MiB), thirty-two of them are not bounded enough for a request.
 pub(crate) const AD_HOC_MAX_BYTES: usize = 16 << 20;
 
-/// Compiles `req`'s ad-hoc recognizers for its language, to at most `max_bytes` of
-/// programs; `None` when none applies. The error names the recognizer at fault (never the
-/// text).
-pub(crate) fn ad_hoc(req: &AnalyzeRequest, max_bytes: usize) -> Result<Option<AdHoc>, String> {
+/// Compiles `req`'s ad-hoc recognizers for its language (what they hold in bytes is
+/// bounded by [`own`]); `None` when none applies. The error names the recognizer at fault
+/// (never the text).
+fn ad_hoc(req: &AnalyzeRequest) -> Result<Option<AdHoc>, String> {
     let applies: Vec<&AdHocRecognizer> = req
         .ad_hoc_recognizers
         .iter()
@@ -429,13 +427,6 @@ pub(crate) fn ad_hoc(req: &AnalyzeRequest, max_bytes: usize) -> Result<Option<Ad
         .map(|v| v.len() * 2 + 16)
         .sum();
     let bytes = detector.pattern_set().memory_usage() + listed;
-    if bytes > max_bytes {
-        return Err(format!(
-            "ad_hoc_recognizers compile to {} KiB of programs; at most {} KiB are taken",
-            bytes >> 10,
-            max_bytes >> 10
-        ));
-    }
     Ok(Some(AdHoc {
         detector,
         names,
@@ -522,7 +513,7 @@ impl<'a> Rules<'a> {
         }
     }
 
-    /// `f`'s score (a finding of recognizer set `set` in `text`), raised by the context
+    /// `f`'s score (a finding of `detector` in `text`), raised by the context
     /// boost when one of its recognizer's context words is part of one of the request's
     /// and none of them stood near it already (which raised it once); with the word that
     /// raised it.
@@ -684,7 +675,7 @@ pub(crate) fn recognizers(detection: &Detection) -> Vec<&str> {
 }
 
 /// An anonymizer operator, as Presidio names them.
-#[derive(Debug, Deserialize, Clone)]
+#[derive(Debug, Default, Deserialize, Clone)]
 pub(crate) struct Operator {
     #[serde(rename = "type")]
     kind: String,
@@ -704,13 +695,6 @@ pub(crate) struct Operator {
     key: Option<String>,
 }
 
-/// Which way operators go: Presidio's anonymizers, or its deanonymizers (`decrypt`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Way {
-    Anonymize,
-    Deanonymize,
-}
-
 /// `POST /anonymize` request.
 #[derive(Debug, Deserialize)]
 pub(crate) struct AnonymizeRequest {
@@ -722,9 +706,9 @@ pub(crate) struct AnonymizeRequest {
 }
 
 impl AnonymizeRequest {
-    /// The text to anonymize.
-    pub(crate) fn text(&self) -> &str {
-        &self.text
+    /// The text to anonymize, taken out of the request.
+    pub(crate) fn into_text(self) -> String {
+        self.text
     }
 }
 
@@ -864,8 +848,9 @@ impl std::fmt::Display for Unapplied {
     }
 }
 
-/// The results an `/anonymize` applied: each as a finding in the request's text (byte
-/// offsets), with the operator applied.
+/// The results an `/anonymize` or `/deanonymize` applied: each as a finding over the value
+/// in clear (byte offsets: in the request's text for an anonymization, in the answer's for
+/// a decryption), with the operator applied.
 pub(crate) type Applied = Vec<(Finding, &'static str)>;
 
 /// The recognizer id of a caller's own `/anonymize` results: no recognizer of this
@@ -883,7 +868,7 @@ pub(crate) fn anonymize(req: &AnonymizeRequest) -> Result<(AnonymizeResponse, Ap
         &req.text,
         req.analyzer_results.clone(),
         &req.anonymizers,
-        Way::Anonymize,
+        Operated::Anonymized,
     )
 }
 
@@ -903,7 +888,12 @@ pub(crate) fn deanonymize(
             score: 1.0,
         })
         .collect();
-    operate(&req.text, results, &req.deanonymizers, Way::Deanonymize)
+    operate(
+        &req.text,
+        results,
+        &req.deanonymizers,
+        Operated::Deanonymized,
+    )
 }
 
 /// The AES-CBC key of an `encrypt` or `decrypt` operator: its UTF-8 bytes, 16, 24 or 32 of
@@ -970,7 +960,7 @@ fn operate(
     text: &str,
     results: Vec<AnalyzeResult>,
     operators: &HashMap<String, Operator>,
-    way: Way,
+    way: Operated,
 ) -> Result<(AnonymizeResponse, Applied), Unapplied> {
     let mut bytes = ByteOffsets::new(text);
     let results = without_conflicts(results);
@@ -982,12 +972,7 @@ fn operate(
     let mut out_chars = 0;
     let replace = Operator {
         kind: "replace".to_owned(),
-        new_value: None,
-        masking_char: None,
-        chars_to_mask: None,
-        from_end: None,
-        hash_type: None,
-        key: None,
+        ..Operator::default()
     };
     for r in results {
         if r.start < at_char || r.end <= r.start {
@@ -1009,7 +994,7 @@ fn operate(
             .or_else(|| operators.get("DEFAULT"))
         {
             Some(op) => op,
-            None if way == Way::Anonymize => &replace,
+            None if way == Operated::Anonymized => &replace,
             None => {
                 return Err(Unapplied::Operator(format!(
                     "no deanonymizer for {} (and no DEFAULT)",
@@ -1034,8 +1019,8 @@ fn operate(
         at_byte = eb;
         // On record is the value in clear: the text's going in, the answer's coming out.
         let (start, end) = match way {
-            Way::Anonymize => (sb, eb),
-            Way::Deanonymize => (out_start, out.len()),
+            Operated::Anonymized => (sb, eb),
+            Operated::Deanonymized => (out_start, out.len()),
         };
         let finding = Finding {
             entity: sentinel_detect::EntityType::new(&r.entity_type),
@@ -1086,34 +1071,34 @@ impl<'t> ByteOffsets<'t> {
 /// `op` applied to `value` (of type `entity`) the way `way` says: the operator's name and
 /// what replaces the value. Errors never hold the value or a key.
 fn apply(
-    way: Way,
+    way: Operated,
     op: &Operator,
     entity: &str,
     value: &str,
 ) -> Result<(&'static str, String), String> {
     let applied = match (way, op.kind.as_str()) {
-        (Way::Deanonymize, "decrypt") => ("decrypt", decrypt(aes_key(op)?, value)?),
-        (Way::Deanonymize, other) => {
+        (Operated::Deanonymized, "decrypt") => ("decrypt", decrypt(aes_key(op)?, value)?),
+        (Operated::Deanonymized, other) => {
             return Err(format!("unknown deanonymizer type {other:?} (decrypt)"))
         }
-        (Way::Anonymize, "decrypt") => {
+        (Operated::Anonymized, "decrypt") => {
             return Err("decrypt is a deanonymizer: POST /deanonymize".to_owned())
         }
-        (Way::Anonymize, "encrypt") => ("encrypt", encrypt(aes_key(op)?, value)?),
-        (Way::Anonymize, "replace") => (
+        (Operated::Anonymized, "encrypt") => ("encrypt", encrypt(aes_key(op)?, value)?),
+        (Operated::Anonymized, "replace") => (
             "replace",
             op.new_value
                 .clone()
                 .unwrap_or_else(|| format!("<{entity}>")),
         ),
-        (Way::Anonymize, "redact") => ("redact", String::new()),
-        (Way::Anonymize, "keep") => ("keep", value.to_owned()),
-        (Way::Anonymize, "hash") => match op.hash_type.as_deref().unwrap_or("sha256") {
+        (Operated::Anonymized, "redact") => ("redact", String::new()),
+        (Operated::Anonymized, "keep") => ("keep", value.to_owned()),
+        (Operated::Anonymized, "hash") => match op.hash_type.as_deref().unwrap_or("sha256") {
             "sha256" => ("hash", hex::encode(Sha256::digest(value.as_bytes()))),
             "sha512" => ("hash", hex::encode(sha2::Sha512::digest(value.as_bytes()))),
             other => return Err(format!("unknown hash_type {other:?} (sha256 or sha512)")),
         },
-        (Way::Anonymize, "mask") => {
+        (Operated::Anonymized, "mask") => {
             let mask = op
                 .masking_char
                 .as_deref()
@@ -1136,7 +1121,7 @@ fn apply(
                 .collect();
             ("mask", masked)
         }
-        (Way::Anonymize, other) => return Err(format!("unknown anonymizer type {other:?}")),
+        (Operated::Anonymized, other) => return Err(format!("unknown anonymizer type {other:?}")),
     };
     Ok(applied)
 }
@@ -1148,7 +1133,7 @@ mod tests {
     use super::*;
 
     fn ad_hoc_default(req: &AnalyzeRequest) -> Result<Option<AdHoc>, String> {
-        ad_hoc(req, AD_HOC_MAX_BYTES)
+        ad_hoc(req)
     }
 
     fn result(entity: &str, start: usize, end: usize, score: f32) -> AnalyzeResult {
@@ -1304,12 +1289,8 @@ mod tests {
         }
         let op = |key: &str| Operator {
             kind: "encrypt".to_owned(),
-            new_value: None,
-            masking_char: None,
-            chars_to_mask: None,
-            from_end: None,
-            hash_type: None,
             key: Some(key.to_owned()),
+            ..Operator::default()
         };
         let e = aes_key(&op("a secret not the right size")).expect_err("refused");
         assert!(e.contains("16, 24 or 32") && !e.contains("secret"), "{e}");
@@ -1496,9 +1477,9 @@ mod tests {
         let small = analyze_request(serde_json::json!({"text": "", "ad_hoc_recognizers": [
             {"name": "Big", "supported_entity": "X",
              "patterns": [{"name": "p", "regex": "[a-z]{4}-[0-9]{6}", "score": 0.5}]}]}));
-        let e = super::ad_hoc(&small, 64).err().expect("refused");
+        let e = super::own(&small, 64).err().expect("refused");
         assert!(e.contains("KiB"), "{e}");
-        assert!(super::ad_hoc(&small, AD_HOC_MAX_BYTES).is_ok());
+        assert!(super::own(&small, AD_HOC_MAX_BYTES).is_ok());
         // None at all, or none in the request's language: nothing to compile.
         assert!(
             ad_hoc_default(&analyze_request(serde_json::json!({"text": ""})))
