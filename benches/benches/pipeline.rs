@@ -67,6 +67,16 @@ fn pipeline(c: &mut Criterion) {
     let cold = build("[detection]\ncache_max_bytes = 1\n");
     let clean = chat_body(&texts::prompt_clean());
     let pii = chat_body(&texts::prompt_pii());
+    // The PII prompt as a tool call's JSON arguments (its line breaks escaped): read
+    // unescaped, mapped back, its replacements written into JSON text.
+    let arguments = json!({ "q": texts::prompt_pii() }).to_string();
+    let tool_args = Bytes::from(
+        json!({"model": "m", "messages": [
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "lookup", "arguments": arguments}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "done"}]})
+        .to_string(),
+    );
     let transport = rt.block_on(async {
         sentinel_transport::HttpTransport::new(
             sentinel_transport::TransportConfig::default(),
@@ -95,6 +105,7 @@ fn pipeline(c: &mut Criterion) {
         ("clean_4kb_cold", &cold, &clean),
         ("12_findings_4kb_warm", &warm, &pii),
         ("12_findings_4kb_cold", &cold, &pii),
+        ("12_findings_4kb_tool_arguments_cold", &cold, &tool_args),
     ] {
         g.bench_function(name, |b| {
             b.to_async(&rt).iter(|| async {

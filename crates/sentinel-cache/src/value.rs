@@ -65,6 +65,7 @@ impl CacheValue for Arc<[Finding]> {
                 end,
                 score,
                 recognizer,
+                escaped: false,
             });
         }
         r.end()?;

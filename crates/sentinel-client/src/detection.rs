@@ -195,6 +195,7 @@ impl RemoteDetector {
                     end,
                     score: r.score.clamp(0.0, 1.0),
                     recognizer: RecognizerId::from_index(REMOTE_RECOGNIZER),
+                    escaped: false,
                 })
             })
             .collect();
@@ -330,12 +331,14 @@ impl Detection {
     }
 
     /// Finds the sensitive values in `text`. A JSON document with escapes in it (a tool
-    /// call's arguments), or the start of one (arguments cut short), is read with its
-    /// escapes as spaces, and its findings keep them whole, so a value right after `\n` is
-    /// found and replacing it leaves the JSON valid.
+    /// call's arguments), or the start of one (arguments cut short), is read unescaped,
+    /// and its findings cover whole escapes and are marked
+    /// [`escaped`](Finding::escaped) where they hold one, so a value right after `\n` or
+    /// written with escapes (`jane\u0040example.com`) is found, and replacing it leaves
+    /// the JSON valid.
     pub async fn detect(&self, text: &str) -> Detected {
-        match json_text::masked(text) {
-            Some(read) => json_text::kept_whole(text, self.detect_read(&read).await),
+        match json_text::read(text) {
+            Some((read, back)) => json_text::read_back(text, &back, self.detect_read(&read).await),
             None => self.detect_read(text).await,
         }
     }

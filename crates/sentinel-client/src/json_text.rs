@@ -1,46 +1,77 @@
 //! Values found in JSON text.
 //!
 //! A tool call's arguments are JSON inside a string, and are scanned as the text they are.
-//! A value next to an escape sequence can then take part of it: after `\n` an address
-//! reads `njane@example.com`, and replacing that leaves a lone backslash, so the arguments
-//! the caller (or the provider) gets are no longer JSON; and a card number right after
-//! `\n` is not found at all (no word boundary between the `n` and it). JSON text is read
-//! with its escapes as spaces ([`masked`]; `Detection::detect` for whole texts, a streamed
-//! tool call's scanner for pieces), and a finding there is kept to whole escapes: it starts
-//! after one it began inside and ends before one it ended inside.
+//! Read as written, a value next to an escape sequence takes part of it (after `\n` an
+//! address reads `njane@example.com`, and replacing that leaves a lone backslash, so the
+//! arguments are no longer JSON), and a value written with one is not found
+//! (`jane\u0040example.com`). JSON text is read unescaped ([`Unescaper`];
+//! `Detection::detect` for whole texts, a streamed tool call's scanner for pieces): a value
+//! holding an escape is found and marked [`Finding::escaped`], so the policy decides on
+//! what it stands for and writes its replacement escaped, and every finding covers whole
+//! escapes.
 
 use std::sync::Arc;
 
-use sentinel_detect::Finding;
+use sentinel_detect::{Finding, Unescaper};
 use sentinel_policy::json_escape_around as escape_around;
 
 use crate::detection::Detected;
 
 /// `text` as detection reads it, when it is a JSON document with escapes in it (a tool
 /// call's arguments), or the start of one (arguments cut short where the model ran out of
-/// tokens, which a caller sends back with the conversation): its escapes as spaces
-/// ([`sentinel_policy::mask_json_escapes`]), so a value right after `\n` is seen, with the
-/// text's own offsets; `None` for other texts.
-pub(crate) fn masked(text: &str) -> Option<String> {
+/// tokens, which a caller sends back with the conversation): unescaped, with the way back
+/// to the text's offsets; `None` for other texts.
+pub(crate) fn read(text: &str) -> Option<(String, Unescaper)> {
     let trimmed = text.trim_start();
     let json = (trimmed.starts_with('{') || trimmed.starts_with('['))
         && text.contains('\\')
         && serde_json::from_str::<serde::de::IgnoredAny>(text)
             .map_or_else(|e| e.is_eof(), |_| true);
-    json.then(|| sentinel_policy::mask_json_escapes(text))
+    json.then(|| Unescaper::whole(text))
 }
 
-/// How much of streamed JSON text `held` can be masked now: all of it but an escape
-/// still arriving (a backslash ending it, a `\u` short of its digits).
-pub(crate) fn complete(held: &str) -> usize {
-    match escape_around(held.as_bytes(), held.len()) {
-        Some((start, _)) => start,
-        None => held.len(),
+/// `d`, the findings of `text` read unescaped ([`read`]), at `text`'s own offsets and
+/// marked where their values hold an escape.
+pub(crate) fn read_back(text: &str, back: &Unescaper, mut d: Detected) -> Detected {
+    let moved: Vec<Finding> = d
+        .findings
+        .iter()
+        .map(|f| {
+            let (start, end) = (back.raw_offset(f.start), back.raw_offset(f.end));
+            Finding {
+                start,
+                end,
+                escaped: holds_escape(text, start, end),
+                ..f.clone()
+            }
+        })
+        .collect();
+    if *moved != *d.findings {
+        d.findings = Arc::from(moved);
+        // No longer the detection cache's entry.
+        d.shared = false;
     }
+    d
+}
+
+/// Whether `text[start..end]` holds (the start of) an escape.
+fn holds_escape(text: &str, start: usize, end: usize) -> bool {
+    memchr::memchr(b'\\', &text.as_bytes()[start..end]).is_some()
+}
+
+/// Findings of a streamed piece of JSON text, `text`, ready for the policy: kept to whole
+/// escapes (a remote detector reads the text as written) and marked where their values
+/// hold an escape.
+pub(crate) fn settled(text: &str, found: Vec<Finding>) -> Vec<Finding> {
+    let mut found = keep_escapes_whole(text, &found).unwrap_or(found);
+    for f in &mut found {
+        f.escaped = holds_escape(text, f.start, f.end);
+    }
+    found
 }
 
 /// `findings` of `text` kept to whole escapes, or `None` when none cuts one.
-pub(crate) fn keep_escapes_whole(text: &str, findings: &[Finding]) -> Option<Vec<Finding>> {
+fn keep_escapes_whole(text: &str, findings: &[Finding]) -> Option<Vec<Finding>> {
     let b = text.as_bytes();
     let cuts = |f: &Finding| {
         escape_around(b, f.start).is_some()
@@ -65,16 +96,6 @@ pub(crate) fn keep_escapes_whole(text: &str, findings: &[Finding]) -> Option<Vec
         })
         .collect();
     Some(kept)
-}
-
-/// `d`, the findings of `text` read masked ([`masked`]), kept to `text`'s whole escapes.
-pub(crate) fn kept_whole(text: &str, mut d: Detected) -> Detected {
-    if let Some(kept) = keep_escapes_whole(text, &d.findings) {
-        d.findings = Arc::from(kept);
-        // No longer the detection cache's entry.
-        d.shared = false;
-    }
-    d
 }
 
 #[cfg(test)]
@@ -108,53 +129,71 @@ mod tests {
     }
 
     #[test]
-    fn json_documents_with_escapes_are_read_masked() {
-        let args = r#"{"q":"ip:\n10.20.30.40"}"#;
-        let read = masked(args).expect("a JSON document with an escape");
-        assert_eq!(read.len(), args.len());
+    fn json_documents_with_escapes_are_read_unescaped() {
         let d = LocalDetector::new();
-        assert!(d.scan(args).is_empty(), "the escape's n hides the address");
-        let found = d.scan(&read);
-        assert_eq!(&args[found[0].start..found[0].end], "10.20.30.40");
-        // Prose, and JSON without escapes, are read as they are.
-        assert!(masked(r"C:\new 10.20.30.40").is_none());
-        assert!(masked(r#"{"q":"10.20.30.40"}"#).is_none());
-        // The start of a document (arguments cut short) is read masked too; text that is
-        // not JSON past its first brace is not.
-        let cut = r#"{"q":"ip:\n10.20.30.40 and mo"#;
-        let found = d.scan(&masked(cut).expect("the start of a document"));
-        assert_eq!(&cut[found[0].start..found[0].end], "10.20.30.40");
-        assert!(masked(r#"{"q":"\n"} and more"#).is_none());
-        assert!(masked(r"{C:\new 10.20.30.40").is_none());
-        // A streamed piece is masked up to an escape still arriving.
-        assert_eq!(complete(r"ab\"), 2);
-        assert_eq!(complete(r"ab\u00"), 2);
-        assert_eq!(complete(r"ab\u00e9"), 8);
-        assert_eq!(complete(r"ab\\"), 4);
-    }
-
-    #[test]
-    fn only_texts_that_are_json_are_changed() {
-        let d = LocalDetector::new();
-        let json = r#"{"q":"\njane@example.com"}"#;
-        let prose = r"C:\njane@example.com";
         let found = |t: &str| Detected {
             findings: Arc::from(d.scan(t)),
             cache_hit: false,
             shared: true,
             remote_failed: false,
         };
-        // Findings that cut an escape (the address read with the `n`) are kept whole,
-        // and are no longer the cache's entry.
-        let kept = kept_whole(json, found(json));
-        let f = &kept.findings[0];
-        assert_eq!(&json[f.start..f.end], "jane@example.com");
-        assert!(!kept.shared);
-        // Prose is read as it is; findings that cut nothing stay the cache's.
-        assert!(masked(prose).is_none());
-        let clean = r#"{"q":"jane@example.com\n"}"#;
-        let kept = kept_whole(clean, found(clean));
-        assert_eq!(kept.findings, found(clean).findings);
-        assert!(kept.shared);
+        let args = r#"{"q":"ip:\n10.20.30.40","to":"jane\u0040example.com"}"#;
+        assert!(d.scan(args).is_empty(), "read as written, neither is found");
+        let (r, back) = read(args).expect("a JSON document with an escape");
+        let got = read_back(args, &back, found(&r));
+        let values: Vec<(&str, bool)> = got
+            .findings
+            .iter()
+            .map(|f| (&args[f.start..f.end], f.escaped))
+            .collect();
+        assert_eq!(
+            values,
+            [("10.20.30.40", false), (r"jane\u0040example.com", true)]
+        );
+        assert_eq!(got.findings[1].value(args), "jane@example.com");
+        // Moved from the cache's entry, the result is no longer shared.
+        assert!(!got.shared);
+        // A value after `\"` or `\\` keeps them out: they read as spaces, not as the
+        // quote that would end the string.
+        let quoted = r#"{"q":"say \"jane@example.com\" \\ 10.20.30.40"}"#;
+        let (r, back) = read(quoted).expect("escapes");
+        let got = read_back(quoted, &back, found(&r));
+        let values: Vec<&str> = got
+            .findings
+            .iter()
+            .map(|f| &quoted[f.start..f.end])
+            .collect();
+        assert_eq!(values, ["jane@example.com", "10.20.30.40"]);
+        assert!(got.findings.iter().all(|f| !f.escaped));
+        // Nothing moved (escapes that read as long as they are written): still shared.
+        assert!(got.shared);
+        // Prose, and JSON without escapes, are read as they are.
+        assert!(super::read(r"C:\new 10.20.30.40").is_none());
+        assert!(super::read(r#"{"q":"10.20.30.40"}"#).is_none());
+        // The start of a document (arguments cut short) is read unescaped too; text that
+        // is not JSON past its first brace is not.
+        let cut = r#"{"q":"ip:\n10.20.30.40 and mo"#;
+        let (r, back) = super::read(cut).expect("the start of a document");
+        let got = read_back(cut, &back, found(&r));
+        assert_eq!(
+            &cut[got.findings[0].start..got.findings[0].end],
+            "10.20.30.40"
+        );
+        assert!(super::read(r#"{"q":"\n"} and more"#).is_none());
+        assert!(super::read(r"{C:\new 10.20.30.40").is_none());
+    }
+
+    #[test]
+    fn streamed_findings_are_kept_whole_and_marked() {
+        // A remote detector's finding, on the text as written, cut inside escapes.
+        let text = r#"x\u0040jane\u0040example.com\n"#;
+        let f = Finding {
+            start: 2,
+            end: 29,
+            ..LocalDetector::new().scan("jane@example.com")[0].clone()
+        };
+        let got = settled(text, vec![f]);
+        assert_eq!(&text[got[0].start..got[0].end], r"jane\u0040example.com");
+        assert!(got[0].escaped);
     }
 }

@@ -16,7 +16,7 @@ use sentinel_cache::{
     response_key_varying, Cacheability, CachedBody, CachedResponse, Flight, ResponseCachePolicy,
     SingleFlight, TieredCache,
 };
-use sentinel_detect::{EntityType, Finding, LocalDetector, RecognizerId, StreamScanner};
+use sentinel_detect::{EntityType, Finding, LocalDetector, RecognizerId, StreamScanner, Unescaper};
 use sentinel_metrics::{stage_span, CacheName, ErrorKind, RequestRecord, Stage, Telemetry};
 use sentinel_policy::{
     Action, Applied, Decision, DecisionContext, Direction, Numbering, PolicyEngine, Reason,
@@ -842,9 +842,10 @@ impl Pipeline {
     fn fingerprints_into(&self, text: &str, d: &Detected, out: &mut Vec<Fingerprint>) {
         let compute = |out: &mut Vec<Fingerprint>| {
             // A finding without a value (content that was not read) has nothing to print.
+            // An escaped value is printed as what it stands for, as it would be in prose.
             for f in d.findings.iter().filter(|f| f.start < f.end) {
-                if let Some(v) = text.get(f.start..f.end) {
-                    out.push(self.fingerprint(f.entity.as_str(), v));
+                if text.get(f.start..f.end).is_some() {
+                    out.push(self.fingerprint(f.entity.as_str(), &f.value(text)));
                 }
             }
         };
@@ -2489,6 +2490,7 @@ fn unread_findings(
             end: 0,
             score: 1.0,
             recognizer: RecognizerId::from_index(UNREAD_RECOGNIZER),
+            escaped: false,
         })
         .collect()
 }
@@ -2858,11 +2860,13 @@ struct TextStream {
     window: StreamWindow,
     /// The model's tokens for what the text holds, when the caller asked for them.
     tokens: TokenTrail,
-    /// The text is JSON (a tool call's arguments): it is scanned with its escapes as
-    /// spaces, and findings keep them whole.
+    /// The text is JSON (a tool call's arguments): it is scanned unescaped, and findings
+    /// cover whole escapes and are marked where they hold one.
     json: bool,
     /// JSON text not scanned yet: an escape whose rest has not arrived.
     escape_tail: String,
+    /// How JSON text was read, and the way back to its offsets.
+    unescaper: Unescaper,
 }
 
 impl TextStream {
@@ -2882,6 +2886,7 @@ impl TextStream {
             tokens: TokenTrail::default(),
             json,
             escape_tail: String::new(),
+            unescaper: Unescaper::new(),
         }
     }
 
@@ -2896,8 +2901,7 @@ impl TextStream {
             None => piece.to_owned(),
         };
         self.feed(&restored);
-        let frontier = self.scanner.as_ref().map_or(0, StreamScanner::settled);
-        let upto = self.window_end(frontier);
+        let upto = self.window_end(self.frontier());
         self.release(upto, decide, applied).await
     }
 
@@ -2949,13 +2953,40 @@ impl TextStream {
         if !self.json {
             return s.feed(text, &mut self.pending);
         }
-        // JSON text is scanned with its escapes as spaces (the same length, so offsets
-        // hold); an escape cut by the piece's end waits for its rest.
+        // JSON text is scanned unescaped; an escape cut by the piece's end waits for its
+        // rest.
         self.escape_tail.push_str(text);
-        let whole = json_text::complete(&self.escape_tail);
-        let masked = sentinel_policy::mask_json_escapes(&self.escape_tail[..whole]);
-        s.feed(&masked, &mut self.pending);
-        self.escape_tail.drain(..whole);
+        let used = self.read_json(true);
+        self.escape_tail.drain(..used);
+    }
+
+    /// Scans the JSON text waiting in `escape_tail` unescaped, all of it unless `more` may
+    /// complete an escape at its end, and takes the findings to the text's offsets;
+    /// returns how much of it was read.
+    fn read_json(&mut self, more: bool) -> usize {
+        let Some(s) = &mut self.scanner else {
+            return 0;
+        };
+        let mut read = String::new();
+        let used = self.unescaper.read(&self.escape_tail, more, &mut read);
+        let from = self.pending.len();
+        s.feed(&read, &mut self.pending);
+        for f in &mut self.pending[from..] {
+            f.start = self.unescaper.raw_offset(f.start);
+            f.end = self.unescaper.raw_offset(f.end);
+        }
+        // What is settled is not asked about again.
+        self.unescaper.forget_before(s.settled());
+        used
+    }
+
+    /// Where the local scan has settled, in the text's offsets.
+    fn frontier(&self) -> usize {
+        let settled = self.scanner.as_ref().map_or(0, StreamScanner::settled);
+        match self.json {
+            true => self.unescaper.raw_offset(settled),
+            false => settled,
+        }
     }
 
     async fn release(
@@ -3019,7 +3050,7 @@ impl TextStream {
             return Ok(text);
         }
         let found = match self.json {
-            true => json_text::keep_escapes_whole(&text, &found).unwrap_or(found),
+            true => json_text::settled(&text, found),
             false => found,
         };
         decide.settle(text, &found, applied)
@@ -3036,14 +3067,20 @@ impl TextStream {
             stats.merge(&s);
             self.feed(&tail);
         }
-        if let Some(mut s) = self.scanner.take() {
-            let tail = std::mem::take(&mut self.escape_tail);
-            s.feed(
-                &sentinel_policy::mask_json_escapes(&tail),
-                &mut self.pending,
-            );
+        if self.json {
+            self.read_json(false);
+            self.escape_tail.clear();
+        }
+        if let Some(s) = self.scanner.take() {
+            let from = self.pending.len();
             // The scanner was fed valid UTF-8 only.
             let _ = s.finish(&mut self.pending);
+            if self.json {
+                for f in &mut self.pending[from..] {
+                    f.start = self.unescaper.raw_offset(f.start);
+                    f.end = self.unescaper.raw_offset(f.end);
+                }
+            }
         }
         let all = self.base + self.buf.len();
         self.release(all, decide, applied).await
@@ -3802,6 +3839,7 @@ mod tests {
             tokens: TokenTrail::default(),
             json: false,
             escape_tail: String::new(),
+            unescaper: Unescaper::new(),
         };
         // Less than a window settled: nothing yet.
         assert_eq!(held("Alpha beta gamma. Delta").window_end(115), 100);
@@ -3838,6 +3876,7 @@ mod tests {
             end: 104,
             score,
             recognizer: sentinel_detect::RecognizerId::from_index(0),
+            escaped: false,
         };
         let doubtful = |score: f32| TextStream {
             window: StreamWindow::Doubtful {
@@ -3863,6 +3902,7 @@ mod tests {
             end,
             score: 0.85,
             recognizer: sentinel_detect::RecognizerId::from_index(0),
+            escaped: false,
         };
         assert_eq!(cut_before(&[at(2, 5), at(20, 30)], 25), 20);
         // Back again when the new cut is inside another finding.

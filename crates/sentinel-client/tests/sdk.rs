@@ -231,6 +231,78 @@ async fn a_repeated_prompt_is_audited_with_the_fingerprints_of_its_first_time() 
     assert_eq!(records[3].1, vec![first[1].clone()]);
 }
 
+/// A value written with escapes in a tool call's arguments (`jane\u0040example.com`, a
+/// private key's lines joined by `\n`) is decided as what it stands for: hashed and
+/// fingerprinted as the same value in prose is, and masked with its line breaks escaped
+/// again, so the arguments stay JSON (a mask of the text as written turned `\n` into the
+/// invalid escape `\*`).
+#[tokio::test]
+async fn escaped_values_in_tool_arguments_are_decided_as_what_they_stand_for() {
+    let up = start().await;
+    let (c, dir) = policy_client(
+        &up,
+        "version = \"1\"\nhash_key_env = \"SENTINEL_CLIENT_TEST_PSEUDONYM_KEY\"\n\
+         [[rule]]\nentities = [\"EMAIL_ADDRESS\"]\naction = \"hash\"\n\
+         [[rule]]\nentities = [\"PRIVATE_KEY\"]\naction = \"mask\"\nkeep_last = 4\n",
+        true,
+    );
+    let key = sentinel_detect::testgen::private_key(&mut sentinel_detect::testgen::Rng::new(7));
+    let arguments = json!({"to": "jane@example.com", "key": key})
+        .to_string()
+        .replace('@', "\\u0040");
+    assert!(arguments.contains(r"jane\u0040example.com") && arguments.contains(r"-----\n"));
+    let req: openai::ChatCompletionRequest = serde_json::from_value(json!({
+        "model": "echo",
+        "messages": [
+            {"role": "user", "content": "mail jane@example.com"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1",
+                "type": "function", "function": {"name": "send", "arguments": arguments}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "sent"}
+        ]
+    }))
+    .expect("request");
+    c.chat().completions().create(req).await.expect("answer");
+    let sent: Value =
+        serde_json::from_slice(&up.seen.last("/v1/chat/completions").expect("sent")).expect("json");
+    let prose = sent["messages"][0]["content"].as_str().expect("content");
+    let hashed = prose.strip_prefix("mail ").expect("the prose");
+    assert!(hashed.starts_with("<EMAIL_ADDRESS:"), "{prose}");
+    let went = sent["messages"][1]["tool_calls"][0]["function"]["arguments"]
+        .as_str()
+        .expect("arguments");
+    let went: Value = serde_json::from_str(went)
+        .unwrap_or_else(|e| panic!("the arguments are still JSON ({e}): {went}"));
+    assert_eq!(
+        went["to"], hashed,
+        "the escaped address hashes as the plain one"
+    );
+    let masked = went["key"].as_str().expect("the key");
+    assert_eq!(masked.lines().count(), key.lines().count(), "{masked}");
+    let alnum = |t: &str| {
+        t.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    };
+    let was = alnum(&key);
+    // Every letter and digit masked but the last four; the dashes and line breaks kept.
+    assert_eq!(alnum(masked), was[was.len() - 4..], "{masked}");
+    assert_eq!(masked.matches('*').count(), was.len() - 4);
+    assert!(masked.starts_with("-----") && masked.ends_with("-----"));
+    assert!(key.lines().skip(1).all(|l| !masked.contains(l)), "{masked}");
+
+    drop(c);
+    let records = request_records(&dir.path().join("audit"));
+    let (entities, prints) = &records[0];
+    assert_eq!(entities, &json!({"EMAIL_ADDRESS": 2, "PRIVATE_KEY": 1}));
+    assert_eq!(prints.len(), 3, "{prints:?}");
+    // The prose's address first; the arguments' after it, in either order.
+    let same = prints.iter().filter(|p| **p == prints[0]).count();
+    assert_eq!(
+        same, 2,
+        "one address, one fingerprint, escaped or not: {prints:?}"
+    );
+}
+
 #[tokio::test]
 async fn identifiers_metadata_and_tool_definitions_are_scanned() {
     let up = start().await;

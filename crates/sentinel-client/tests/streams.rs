@@ -8,7 +8,7 @@ use sentinel_transport::wire::{anthropic, openai, Content};
 use serde_json::json;
 
 use crate::sdk::config;
-use crate::upstream::{start, Upstream};
+use crate::upstream::{escaped_everywhere, start, Upstream};
 
 /// Prose, punctuation and text beyond ASCII a prompt is made of around its values.
 const WORDS: &[&str] = &[
@@ -123,6 +123,9 @@ enum Api {
     Chat,
     /// A chat answer that is a tool call carrying the text in its JSON arguments.
     Tools,
+    /// The same, the text written with every character but letters, digits and spaces
+    /// escaped.
+    EscapedTools,
     Responses,
     Messages,
 }
@@ -176,9 +179,13 @@ async fn whole_and_streamed(
             }
             (whole, streamed, None)
         }
-        Api::Tools => {
+        Api::Tools | Api::EscapedTools => {
+            let model = match api {
+                Api::Tools => format!("tools-by-{by}"),
+                _ => format!("tools-escaped-by-{by}"),
+            };
             let req: openai::ChatCompletionRequest = serde_json::from_value(json!({
-                "model": format!("tools-by-{by}"),
+                "model": model,
                 "messages": [{"role": "user", "content": text}]
             }))
             .expect("request");
@@ -301,7 +308,13 @@ fn a_streamed_answer_reads_as_the_whole_one() {
     };
     let mut runner = runner();
     let case = std::sync::atomic::AtomicUsize::new(0);
-    let apis = prop::sample::select(vec![Api::Chat, Api::Tools, Api::Responses, Api::Messages]);
+    let apis = prop::sample::select(vec![
+        Api::Chat,
+        Api::Tools,
+        Api::EscapedTools,
+        Api::Responses,
+        Api::Messages,
+    ]);
     let result = runner.run(&(prompt(), 1usize..12, apis), |(text, by, api)| {
         // A conversation of its own per case: one scope would gather every case's
         // pseudonyms.
@@ -346,8 +359,10 @@ fn a_streamed_answer_reads_as_the_whole_one() {
 
 /// A tool call's JSON arguments in a request's history are decided as the text they are:
 /// whatever the values and escapes in them, what goes upstream is still JSON, and no value
-/// the catalogue finds in the decoded text goes up in the clear; nor does one when the
-/// arguments were cut short (a model out of tokens), for every value the cut left whole.
+/// the catalogue finds in the decoded text goes up in the clear, whether the arguments
+/// were written as serde_json writes them or with every character but letters, digits and
+/// spaces escaped; nor does one when the arguments were cut short (a model out of tokens),
+/// for every value the cut left whole.
 #[test]
 fn tool_arguments_going_up_stay_json_without_their_values() {
     let (rt, up) = runtime_and_upstream();
@@ -384,41 +399,51 @@ fn tool_arguments_going_up_stay_json_without_their_values() {
             .expect("arguments")
             .to_owned()
     };
-    let result = runner.run(&(prompt(), 1usize..100), |(text, cut)| {
-        let arguments = json!({ "q": text }).to_string();
-        let went = send(&arguments);
-        let went: serde_json::Value = serde_json::from_str(&went)
-            .map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {went}")))?;
-        let went = went["q"].as_str().expect("q");
-        use sentinel_detect::Detector as _;
-        let found = detector.scan(&text);
-        for f in &found {
-            let value = &text[f.start..f.end];
-            prop_assert!(!went.contains(value), "{:?} went up: {}", f.entity, went);
-        }
-        // Cut short: each value still whole in what is left, as it is written there
-        // (JSON-escaped), must not go up as it was.
-        let mut at = arguments.len() * cut / 100;
-        while !arguments.is_char_boundary(at) {
-            at -= 1;
-        }
-        let short = &arguments[..at];
-        let went = send(short);
-        for f in &found {
-            let escaped = serde_json::to_string(&text[f.start..f.end]).expect("escaped");
-            let written = &escaped[1..escaped.len() - 1];
-            if short.contains(written) {
-                prop_assert!(
-                    !went.contains(written),
-                    "{:?} went up from arguments cut at {}: {}",
-                    f.entity,
-                    at,
-                    went
-                );
+    let result = runner.run(
+        &(prompt(), 1usize..100, any::<bool>()),
+        |(text, cut, esc)| {
+            let arguments = match esc {
+                true => format!(r#"{{"q":"{}"}}"#, escaped_everywhere(&text)),
+                false => json!({ "q": text }).to_string(),
+            };
+            let went = send(&arguments);
+            let went: serde_json::Value = serde_json::from_str(&went)
+                .map_err(|e| TestCaseError::fail(format!("not JSON ({e}): {went}")))?;
+            let went = went["q"].as_str().expect("q");
+            use sentinel_detect::Detector as _;
+            let found = detector.scan(&text);
+            for f in &found {
+                let value = &text[f.start..f.end];
+                prop_assert!(!went.contains(value), "{:?} went up: {}", f.entity, went);
             }
-        }
-        Ok(())
-    });
+            // Cut short: each value still whole in what is left, as it is written there
+            // (JSON-escaped), must not go up as it was.
+            let mut at = arguments.len() * cut / 100;
+            while !arguments.is_char_boundary(at) {
+                at -= 1;
+            }
+            let short = &arguments[..at];
+            let went = send(short);
+            for f in &found {
+                let value = &text[f.start..f.end];
+                let escaped = serde_json::to_string(value).expect("escaped");
+                let written = match esc {
+                    true => escaped_everywhere(value),
+                    false => escaped[1..escaped.len() - 1].to_owned(),
+                };
+                if short.contains(&written) {
+                    prop_assert!(
+                        !went.contains(&written),
+                        "{:?} went up from arguments cut at {}: {}",
+                        f.entity,
+                        at,
+                        went
+                    );
+                }
+            }
+            Ok(())
+        },
+    );
     if let Err(e) = result {
         panic!("{e}");
     }

@@ -322,6 +322,30 @@ fn event(v: Value) -> String {
     )
 }
 
+/// `text` as it goes inside a JSON string with every character but ASCII letters, digits
+/// and spaces escaped: `/` as `\/`, `"`, `\` and line breaks as their short escapes, the
+/// rest as `\uXXXX` (characters past the BMP as surrogate pairs), as a serializer that
+/// escapes all but ASCII, or a caller hiding values from a scan, writes it.
+pub(crate) fn escaped_everywhere(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            c if c.is_ascii_alphanumeric() || c == ' ' => out.push(c),
+            '/' => out.push_str("\\/"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Pieces of `text`, `n` bytes each (on char boundaries).
 fn pieces(text: &str, n: usize) -> Vec<String> {
     let mut out = Vec::new();
@@ -774,11 +798,18 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             }
             // `tools-by-N`: a tool call whose JSON arguments carry the message, whole, or
             // streamed N bytes of the arguments an event, unpaced.
+            // `tools-escaped-by-N`: the same, the message written with every character
+            // but letters, digits and spaces escaped.
+            let escaped = model.starts_with("tools-escaped-by-");
             let tools_by = model
                 .strip_prefix("tools-by-")
+                .or_else(|| model.strip_prefix("tools-escaped-by-"))
                 .and_then(|n| n.parse::<usize>().ok());
+            let args = match escaped {
+                true => format!(r#"{{"query":"{}"}}"#, escaped_everywhere(&text)),
+                false => json!({"query": text}).to_string(),
+            };
             if !stream && tools_by.is_some() {
-                let args = json!({"query": text}).to_string();
                 return full(
                     200,
                     &json!({"id": "c", "object": "chat.completion", "model": model,
@@ -790,7 +821,6 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             }
             if stream && (model == "tool-stream" || tools_by.is_some()) {
                 // A tool call whose JSON arguments carry the message, three bytes at a time.
-                let args = json!({"query": text}).to_string();
                 let mut events = vec![format!(
                     "data: {}\n\n",
                     json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0,

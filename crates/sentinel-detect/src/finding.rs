@@ -90,12 +90,48 @@ pub struct Finding {
     pub score: f32,
     /// The recognizer that produced it.
     pub recognizer: RecognizerId,
+    /// The value is written with JSON escapes: the text is JSON text (a tool call's
+    /// arguments) read unescaped ([`Unescaper`](crate::Unescaper)), and the value holds an
+    /// escape sequence (`jane\u0040example.com`). What it stands for is
+    /// [`value`](Finding::value); what replaces it must be written escaped
+    /// ([`escape_json_into`](crate::escape_json_into)). Detectors report `false`; whoever
+    /// reads JSON text sets it.
+    pub escaped: bool,
 }
 
 impl Finding {
     /// The byte range of the value.
     pub fn span(&self) -> std::ops::Range<usize> {
         self.start..self.end
+    }
+
+    /// The value in `text` (the text it was found in), as it stands: unescaped when it is
+    /// [`escaped`](Finding::escaped).
+    ///
+    /// # Panics
+    ///
+    /// When the span is not inside `text` on `char` boundaries.
+    ///
+    /// ```
+    /// use sentinel_detect::{EntityType, Finding, RecognizerId};
+    /// let text = r#"{"to":"jane\u0040example.com"}"#;
+    /// let f = Finding {
+    ///     entity: EntityType::new("EMAIL_ADDRESS"),
+    ///     start: 7,
+    ///     end: 28,
+    ///     score: 1.0,
+    ///     recognizer: RecognizerId::from_index(0),
+    ///     escaped: true,
+    /// };
+    /// assert_eq!(f.value(text), "jane@example.com");
+    /// ```
+    pub fn value<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let raw = &text[self.start..self.end];
+        if self.escaped {
+            std::borrow::Cow::Owned(crate::unescape_json(raw))
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        }
     }
 
     /// Whether two findings cover at least one common byte.

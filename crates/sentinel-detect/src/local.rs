@@ -248,6 +248,7 @@ impl LocalDetector {
                         end: m.end(),
                         score,
                         recognizer: d.id,
+                        escaped: false,
                     });
                 }
             }

@@ -68,6 +68,7 @@ mod tests {
             end,
             score,
             recognizer: RecognizerId(r),
+            escaped: false,
         }
     }
 

@@ -798,6 +798,7 @@ impl PatternSet {
             end: ve,
             score: score.clamp(0.0, 1.0),
             recognizer: RecognizerId(r as u16),
+            escaped: false,
         })
     }
 

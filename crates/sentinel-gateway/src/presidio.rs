@@ -1028,6 +1028,7 @@ fn operate(
             end,
             score: r.score,
             recognizer: CALLERS_RESULT,
+            escaped: false,
         };
         applied.push((finding, kind));
     }

@@ -1,5 +1,6 @@
 //! `PolicyEngine` and its production implementation, `PolicySet`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -605,17 +606,30 @@ fn decide_with(
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     let mut tenant_key: Option<TenantKey> = None;
-    for (f, rule, action) in &kept {
-        let value = &text[f.start..f.end];
+    // Values written with JSON escapes (in a tool call's arguments) are decided on what
+    // they stand for, so `jane\u0040example.com` is numbered, hashed and pseudonymized as
+    // `jane@example.com` is; none are, in prose.
+    let unescaped: Option<Vec<Cow<'_, str>>> = kept
+        .iter()
+        .any(|(f, _, _)| f.escaped)
+        .then(|| kept.iter().map(|(f, _, _)| f.value(text)).collect());
+    for (i, (f, rule, action)) in kept.iter().enumerate() {
+        if !action.transforms() {
+            continue;
+        }
+        let value: &str = match &unescaped {
+            Some(values) => &values[i],
+            None => &text[f.start..f.end],
+        };
+        out.push_str(&text[at..f.start]);
+        let written = out.len();
         match action {
-            Action::Allow | Action::Alert | Action::Block => continue,
+            Action::Allow | Action::Alert | Action::Block => {}
             Action::Mask => {
-                out.push_str(&text[at..f.start]);
                 let (c, k) = rule.map_or(('*', 0), |r| (r.mask_char, r.keep_last));
                 transform::mask(value, c, k, &mut out);
             }
             Action::Redact => {
-                out.push_str(&text[at..f.start]);
                 let entity = f.entity.as_str();
                 let n = if !rule.is_none_or(|r| r.numbered) {
                     None
@@ -641,7 +655,6 @@ fn decide_with(
                 transform::redact(entity, n, &mut out);
             }
             Action::Hash => {
-                out.push_str(&text[at..f.start]);
                 transform::hash(
                     &policy.hash_mac,
                     &ctx.tenant,
@@ -651,7 +664,6 @@ fn decide_with(
                 );
             }
             Action::Pseudonymize => {
-                out.push_str(&text[at..f.start]);
                 let key = tenant_key.get_or_insert_with(|| {
                     let master = policy.pseudonym_key.as_deref().unwrap_or_default();
                     TenantKey::derive(master, &ctx.tenant)
@@ -672,6 +684,12 @@ fn decide_with(
                     None => out.push_str(key.pseudonymize(entity, value, style).text()),
                 }
             }
+        }
+        if f.escaped {
+            // What replaces an escaped value goes back into a JSON string: a kept
+            // character or a line of a masked key is escaped again.
+            let replacement = out.split_off(written);
+            sentinel_detect::escape_json_into(&replacement, &mut out);
         }
         at = f.end;
     }

@@ -77,7 +77,5 @@ pub use model::{
     is_unread, Action, DirectionFilter, EntityGroup, PolicyFile, PseudonymStyle, RuleConfig,
     TenantConfig, VaultSection, PRESETS, UNREAD_AUDIO, UNREAD_FILE, UNREAD_IMAGE,
 };
-pub use restore::{
-    json_escape_around, mask_json_escapes, RestoreStats, Restored, Restorer, StreamRestorer,
-};
+pub use restore::{json_escape_around, RestoreStats, Restored, Restorer, StreamRestorer};
 pub use vault::{ScopeExport, Vault, VaultConfig, VaultStats};

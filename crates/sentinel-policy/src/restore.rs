@@ -120,37 +120,6 @@ fn max_len(pattern: &str) -> usize {
         .unwrap_or(256)
 }
 
-/// JSON text with each escape sequence written as spaces of its length (a `\uXXXX` of
-/// hex digits as six, any other as two, a backslash ending the text as one), so a search
-/// of it sees what the escapes mostly stand for (line breaks, tabs, quotes: none of them
-/// part of a value) and gives offsets into the text itself.
-///
-/// ```
-/// use sentinel_policy::mask_json_escapes;
-/// assert_eq!(mask_json_escapes(r#"a:\n4111 \"x\" \u00e9"#), "a:  4111   x         ");
-/// ```
-pub fn mask_json_escapes(text: &str) -> String {
-    let b = text.as_bytes();
-    let mut out = String::with_capacity(b.len());
-    let mut at = 0;
-    while let Some(i) = memchr::memchr(b'\\', &b[at..]).map(|i| at + i) {
-        out.push_str(&text[at..i]);
-        let hex = b
-            .get(i + 2..i + 6)
-            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
-        let len = match b.get(i + 1) {
-            Some(b'u') if hex => 6,
-            // Any other escape's letter is ASCII (a valid escape's always is).
-            Some(c) if c.is_ascii() => 2,
-            _ => 1,
-        };
-        out.extend(std::iter::repeat_n(' ', len));
-        at = i + len;
-    }
-    out.push_str(&text[at..]);
-    out
-}
-
 /// The escape sequence of JSON text `b` that byte offset `at` falls inside (after its
 /// backslash): its start and length (`\uXXXX` six bytes, the others two). A value found
 /// or replaced in JSON text must not cut one.
@@ -176,13 +145,12 @@ pub fn json_escape_around(b: &[u8], at: usize) -> Option<(usize, usize)> {
     (at < i + len).then_some((i, len))
 }
 
-/// A piece of JSON string text as what it decodes to (itself when it does not decode).
+/// A piece of JSON string text as what it stands for, when `json`.
 fn decoded(piece: &str, json: bool) -> std::borrow::Cow<'_, str> {
     if !json || !piece.contains('\\') {
         return std::borrow::Cow::Borrowed(piece);
     }
-    serde_json::from_str::<String>(&format!("\"{piece}\""))
-        .map_or(std::borrow::Cow::Borrowed(piece), std::borrow::Cow::Owned)
+    std::borrow::Cow::Owned(sentinel_detect::unescape_json(piece))
 }
 
 /// How many pseudonyms one compiled piece of a scope's matcher holds. A regex of a few
@@ -653,15 +621,21 @@ impl Restorer {
             .max(self.matcher.as_ref().map_or(0, |m| m.hold))
     }
 
-    /// [`Restorer::hits`], in JSON text when `json`: an escape sequence (`\n`) stands
-    /// for what it decodes to, so it is no part of a word (a pseudonym after `\n` is
-    /// found; `\b` would not see a boundary between `n` and the pseudonym).
+    /// [`Restorer::hits`], in JSON text when `json`: read unescaped
+    /// ([`Unescaper`](sentinel_detect::Unescaper)), so an escape is no part of a word (a
+    /// pseudonym after `\n` is found; `\b` would not see a boundary between `n` and it)
+    /// and a pseudonym written with escapes (`\u0040`) is found too; hits cover whole
+    /// escapes.
     fn hits_in(&self, text: &str, json: bool) -> Vec<(usize, usize, Hit)> {
-        if json && text.contains('\\') {
-            self.hits(&mask_json_escapes(text))
-        } else {
-            self.hits(text)
+        if !json || !text.contains('\\') {
+            return self.hits(text);
         }
+        let (read, back) = sentinel_detect::Unescaper::whole(text);
+        let mut hits = self.hits(&read);
+        for h in &mut hits {
+            (h.0, h.1) = (back.raw_offset(h.0), back.raw_offset(h.1));
+        }
+        hits
     }
 
     /// The hits in `text`, in order, without overlaps; issued pseudonyms win over shapes.
@@ -728,14 +702,7 @@ impl Restorer {
         };
         match original {
             Some(v) if json => {
-                // A string's JSON form, less its quotes (`"` and `\` escaped, control
-                // characters too).
-                let quoted = serde_json::to_string(&v).unwrap_or_default();
-                out.push_str(
-                    quoted
-                        .get(1..quoted.len().saturating_sub(1))
-                        .unwrap_or_default(),
-                );
+                sentinel_detect::escape_json_into(&v, out);
                 stats.restored += 1;
             }
             Some(v) => {
@@ -854,7 +821,12 @@ impl StreamRestorer {
     /// empty). Everything pushed comes out, in order, by [`StreamRestorer::finish`].
     pub fn push(&mut self, chunk: &str) -> String {
         self.buf.push_str(chunk);
-        let mut safe = self.buf.len().saturating_sub(self.restorer.hold_back());
+        // In JSON text a pseudonym may be written with escapes, six bytes a character.
+        let hold = match self.json {
+            true => self.restorer.hold_back() * 6,
+            false => self.restorer.hold_back(),
+        };
+        let mut safe = self.buf.len().saturating_sub(hold);
         while !self.buf.is_char_boundary(safe) {
             safe -= 1;
         }

@@ -187,6 +187,7 @@ fn tool_call_arguments_are_restored_as_valid_json() {
         end: 16,
         score: 0.9,
         recognizer: LocalDetector::new().scan("a@b.example.com")[0].recognizer,
+        escaped: false,
     };
     let p2 = {
         std::env::set_var(KEY_VAR, "pseudonym test key");
@@ -597,6 +598,7 @@ fn a_large_scope_of_every_kind_restores_as_the_model_wrote_it() {
             end: at + 9,
             score: 0.9,
             recognizer: findings[0].recognizer,
+            escaped: false,
         });
         findings.sort_by_key(|f| f.start);
         let Decision::Transform { text: out, .. } = p.decide(&text, &findings, &ctx) else {

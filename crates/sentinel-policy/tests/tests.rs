@@ -199,6 +199,7 @@ fn overlapping_findings_from_several_detectors_are_handled() {
         end: e,
         score: 0.9,
         recognizer: LocalDetector::new().scan("a@b.example.com")[0].recognizer,
+        escaped: false,
     };
     let findings = [
         f(5, 21, "EMAIL_ADDRESS"),
@@ -221,6 +222,7 @@ fn content_that_was_not_read_is_allowed_alerted_or_blocked_never_transformed() {
         end: text.len(),
         score: 1.0,
         recognizer: LocalDetector::new().scan("a@b.example.com")[0].recognizer,
+        escaped: false,
     };
     let mut findings = LocalDetector::new().scan(text);
     findings.push(image);
