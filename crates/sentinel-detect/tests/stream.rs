@@ -163,3 +163,82 @@ fn an_open_value_is_waited_for_up_to_the_limit() {
     assert!(s.settled() > 0);
     assert!(s.position() - s.settled() <= sentinel_detect::OPEN_VALUE_LIMIT + 3 * 64);
 }
+
+/// Pieces of JSON string text, valid escapes and malformed ones among letters, quotes and
+/// text beyond ASCII.
+const JSON_BITS: &[&str] = &[
+    "a",
+    "Z",
+    "7",
+    " ",
+    "@",
+    ".",
+    "é",
+    "😀",
+    "\"",
+    r"\n",
+    r"\t",
+    r"\/",
+    r#"\""#,
+    r"\\",
+    r"\u0040",
+    r"\u00e9",
+    r"\u0022",
+    r"\u005c",
+    r"\ud83d\ude00",
+    r"\ud83d",
+    r"\ude00",
+    r"\u12",
+    r"\x",
+    r"\",
+    r"\u",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Read in pieces cut anywhere, JSON text reads as it does whole, with the same way
+    /// back; every boundary of what was read maps to a boundary of the text, in order, and
+    /// a character an escape read as is what that escape, unescaped, stands for.
+    #[test]
+    fn json_text_reads_alike_in_pieces_and_maps_back(
+        bits in proptest::collection::vec(0..JSON_BITS.len(), 0..40),
+        mut cuts in proptest::collection::vec(0usize..200, 0..8),
+    ) {
+        use sentinel_detect::{unescape_json, Unescaper};
+        let text: String = bits.iter().map(|&i| JSON_BITS[i]).collect();
+        let (whole, back) = Unescaper::whole(&text);
+        cuts.sort_unstable();
+        let mut u = Unescaper::new();
+        let mut read = String::new();
+        let mut carried = String::new();
+        let mut at = 0;
+        for c in cuts.iter().map(|&c| c.min(text.len())) {
+            let mut c = c.max(at);
+            while !text.is_char_boundary(c) {
+                c += 1;
+            }
+            carried.push_str(&text[at..c]);
+            at = c;
+            let used = u.read(&carried, true, &mut read);
+            carried.drain(..used);
+        }
+        carried.push_str(&text[at..]);
+        u.read(&carried, false, &mut read);
+        prop_assert_eq!(&read, &whole);
+        let mut last = 0;
+        for (i, c) in whole.char_indices() {
+            let (start, end) = (back.raw_offset(i), back.raw_offset(i + c.len_utf8()));
+            prop_assert_eq!(u.raw_offset(i), start);
+            prop_assert!(text.is_char_boundary(start) && start >= last && end > start);
+            last = start;
+            let raw = &text[start..end];
+            if raw.starts_with('\\') && c != ' ' {
+                prop_assert_eq!(unescape_json(raw), c.to_string(), "{:?}", raw);
+            } else if c != ' ' {
+                prop_assert_eq!(raw, c.to_string());
+            }
+        }
+        prop_assert_eq!(back.raw_offset(whole.len()), text.len());
+    }
+}
