@@ -3029,7 +3029,30 @@ impl TextStream {
                 .filter(|f| f.start >= base)
                 .map(held)
                 .collect();
-            let found = decide.refine(&self.buf, local).await?;
+            let found = match self.json && self.buf.contains('\\') {
+                // The remote reads JSON text unescaped, as it does a whole text (a name
+                // after `\n` is a word of its own there). What is held starts where an
+                // escape does: cuts fall on findings, on what the scan settled and after
+                // spaces, never inside one.
+                true => {
+                    let (read, back) = Unescaper::whole(&self.buf);
+                    let to = |f: Finding, at: &dyn Fn(usize) -> usize| Finding {
+                        start: at(f.start),
+                        end: at(f.end),
+                        ..f
+                    };
+                    let local = local
+                        .into_iter()
+                        .map(|f| to(f, &|i| back.read_offset(i)))
+                        .collect();
+                    let found = decide.refine(&read, local).await?;
+                    found
+                        .into_iter()
+                        .map(|f| to(f, &|i| back.raw_offset(i)))
+                        .collect()
+                }
+                false => decide.refine(&self.buf, local).await?,
+            };
             cut = cut_before(&found, cut);
             while !self.buf.is_char_boundary(cut) {
                 cut -= 1;

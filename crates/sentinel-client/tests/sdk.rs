@@ -1003,6 +1003,69 @@ async fn hybrid_mode_asks_the_remote_about_streamed_answers_a_window_at_a_time()
     assert!(streamed_content(&body).contains("Alice wrote this."));
 }
 
+/// A tool call's JSON arguments go to the remote unescaped, whole or streamed: a name
+/// written with escapes, letters and all, is found there, and comes out redacted with the
+/// arguments still JSON.
+#[tokio::test]
+async fn the_remote_reads_json_arguments_unescaped() {
+    let up = start().await;
+    // Names are redacted in answers only, so the request carries them up for the echo.
+    let dir = tempfile::tempdir().expect("tmp");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "version = \"1\"\ndefault_action = \"allow\"\n[[rule]]\nentities = [\"PERSON\"]\n\
+         action = \"redact\"\ndirection = \"response\"\n",
+    )
+    .expect("policy");
+    let c = client(
+        &up,
+        &format!(
+            "{}stream_window_bytes = 128\n[policy]\nfile = \"{}\"\n",
+            hybrid(&up),
+            policy.display()
+        ),
+    );
+    let messages = json!([{"role": "user", "content": "Alice wrote this, said Alice Liddell."}]);
+    let query = |arguments: &str| -> String {
+        let v: Value = serde_json::from_str(arguments)
+            .unwrap_or_else(|e| panic!("the arguments are JSON ({e}): {arguments}"));
+        v["query"].as_str().expect("a query").to_owned()
+    };
+    let want = "<PERSON_1> wrote this, said <PERSON_2>.";
+    for by in [1, 7, 64] {
+        let model = format!("tools-all-escaped-by-{by}");
+        let whole = answer(
+            &c,
+            Route::ChatCompletions,
+            &json!({"model": model, "messages": messages}),
+        )
+        .await;
+        let whole: Value = serde_json::from_str(&whole).expect("json");
+        let args = whole["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .expect("arguments");
+        assert!(
+            args.contains(r"\u0077\u0072"),
+            "written with escapes: {args}"
+        );
+        assert_eq!(query(args), want, "whole");
+        let body = answer(
+            &c,
+            Route::ChatCompletions,
+            &json!({"model": model, "stream": true, "messages": messages}),
+        )
+        .await;
+        let streamed: String = events_of(&body)
+            .iter()
+            .filter_map(|e| {
+                e["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+            })
+            .collect();
+        assert_eq!(query(&streamed), want, "streamed {by} bytes a piece");
+    }
+}
+
 /// The remote sees what is held past a window's cut, so a name the cut would split is
 /// found whole and waits for the next window.
 #[tokio::test]

@@ -327,10 +327,15 @@ fn event(v: Value) -> String {
 /// rest as `\uXXXX` (characters past the BMP as surrogate pairs), as a serializer that
 /// escapes all but ASCII, or a caller hiding values from a scan, writes it.
 pub(crate) fn escaped_everywhere(text: &str) -> String {
+    escaped(text, false)
+}
+
+/// [`escaped_everywhere`], with letters and digits escaped too when `all`.
+fn escaped(text: &str, all: bool) -> String {
     let mut out = String::new();
     for c in text.chars() {
         match c {
-            c if c.is_ascii_alphanumeric() || c == ' ' => out.push(c),
+            c if (c.is_ascii_alphanumeric() && !all) || c == ' ' => out.push(c),
             '/' => out.push_str("\\/"),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -799,15 +804,24 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
             // `tools-by-N`: a tool call whose JSON arguments carry the message, whole, or
             // streamed N bytes of the arguments an event, unpaced.
             // `tools-escaped-by-N`: the same, the message written with every character
-            // but letters, digits and spaces escaped.
-            let escaped = model.starts_with("tools-escaped-by-");
-            let tools_by = model
-                .strip_prefix("tools-by-")
-                .or_else(|| model.strip_prefix("tools-escaped-by-"))
-                .and_then(|n| n.parse::<usize>().ok());
-            let args = match escaped {
-                true => format!(r#"{{"query":"{}"}}"#, escaped_everywhere(&text)),
-                false => json!({"query": text}).to_string(),
+            // but letters, digits and spaces escaped; `tools-all-escaped-by-N`, with
+            // letters and digits escaped too.
+            let (tools_by, args) = if let Some(n) = model.strip_prefix("tools-escaped-by-") {
+                (
+                    n.parse::<usize>().ok(),
+                    format!(r#"{{"query":"{}"}}"#, escaped(&text, false)),
+                )
+            } else if let Some(n) = model.strip_prefix("tools-all-escaped-by-") {
+                (
+                    n.parse::<usize>().ok(),
+                    format!(r#"{{"query":"{}"}}"#, escaped(&text, true)),
+                )
+            } else {
+                let n = model.strip_prefix("tools-by-");
+                (
+                    n.and_then(|n| n.parse::<usize>().ok()),
+                    json!({"query": text}).to_string(),
+                )
             };
             if !stream && tools_by.is_some() {
                 return full(

@@ -183,6 +183,23 @@ impl Unescaper {
         at - read + raw
     }
 
+    /// The offset in what was read of `at`, an offset in the text: the start of the
+    /// character an escape reads as when `at` falls inside the escape. The inverse of
+    /// [`raw_offset`](Unescaper::raw_offset) on the boundaries of what was read.
+    pub fn read_offset(&self, at: usize) -> usize {
+        let i = self.shrunk.partition_point(|s| s.raw_end <= at);
+        if let Some(s) = self.shrunk.get(i) {
+            if s.raw_start < at {
+                return s.read_start;
+            }
+        }
+        let (read, raw) = match i.checked_sub(1) {
+            Some(p) => (self.shrunk[p].read_end, self.shrunk[p].raw_end),
+            None => self.base,
+        };
+        at - raw + read
+    }
+
     /// Forgets the way back for read offsets before `at`, which will not be asked again
     /// (a stream's settled text), so a long stream holds only its recent escapes.
     pub fn forget_before(&mut self, at: usize) {
@@ -279,6 +296,11 @@ mod tests {
         assert_eq!(back.raw_offset(3), 3); // inside `é`: the escape's start
         assert_eq!(back.raw_offset(8), 21); // after the surrogate pair
         assert_eq!(back.raw_offset(read.len()), text.len());
+        // And the way there: each boundary of what was read, from the text's offset.
+        for (i, _) in read.char_indices().chain([(read.len(), ' ')]) {
+            assert_eq!(back.read_offset(back.raw_offset(i)), i);
+        }
+        assert_eq!(back.read_offset(5), 2); // inside `\u00e9`: the start of `é`
     }
 
     #[test]

@@ -230,6 +230,7 @@ proptest! {
         for (i, c) in whole.char_indices() {
             let (start, end) = (back.raw_offset(i), back.raw_offset(i + c.len_utf8()));
             prop_assert_eq!(u.raw_offset(i), start);
+            prop_assert_eq!(back.read_offset(start), i);
             prop_assert!(text.is_char_boundary(start) && start >= last && end > start);
             last = start;
             let raw = &text[start..end];
