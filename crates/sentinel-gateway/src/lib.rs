@@ -1546,8 +1546,7 @@ async fn answer<'s>(
     let Some(route) = route else {
         return match path {
             "/analyze" => {
-                let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
-                let who = (tenant, id.as_str());
+                let who = (tenant, request_id(&parts.headers));
                 presidio_analyze(&live.pipeline, &state.ad_hoc, who, &body, &mut count.by).await
             }
             "/anonymize" | "/deanonymize" => {
@@ -1660,15 +1659,18 @@ fn pipeline_response(
     }
 }
 
-/// The caller's `X-Request-Id`, printable ASCII only and at most 128 characters.
+/// The caller's `X-Request-Id` ([`printable_id`]).
 fn request_id(headers: &http::HeaderMap) -> Option<String> {
-    let id = headers.get("x-request-id")?.to_str().ok()?;
-    Some(
-        id.chars()
-            .filter(|c| c.is_ascii_graphic())
-            .take(128)
-            .collect(),
-    )
+    Some(printable_id(headers.get("x-request-id")?.to_str().ok()?))
+}
+
+/// A caller's id for its request as the audit records and the `X-Request-Id` answered
+/// carry it: printable ASCII only, at most 128 characters.
+fn printable_id(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(128)
+        .collect()
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response<GatewayBody>>> {
@@ -1684,13 +1686,14 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response
 
 /// Presidio's `/analyze`, answered by the detection stage as configured (local, or with the
 /// remote per the mode; each text on record and counted by [`Pipeline::analyze`] for
-/// `who`, the tenant and request id), and by the request's ad-hoc recognizers, with its
-/// context words and allow list ([`presidio::Rules`]). What the request brings of its own
-/// is compiled off the runtime's thread the first time it is sent ([`own_rules`]).
+/// `who`, the tenant and the caller's `X-Request-Id`, else the request's `correlation_id`,
+/// else a fresh id), and by the request's ad-hoc recognizers, with its context words and
+/// allow list ([`presidio::Rules`]). What the request brings of its own is compiled off
+/// the runtime's thread the first time it is sent ([`own_rules`]).
 async fn presidio_analyze(
     pipeline: &Pipeline,
     compiled: &OwnCompiled,
-    (tenant, request_id): (&str, &str),
+    (tenant, header_id): (&str, Option<String>),
     body: &Bytes,
     tally: &mut Tally,
 ) -> Response<GatewayBody> {
@@ -1698,6 +1701,11 @@ async fn presidio_analyze(
         Ok(r) => r,
         Err(r) => return *r,
     };
+    let request_id = header_id
+        .or_else(|| req.correlation_id.as_deref().map(printable_id))
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(new_request_id);
+    let request_id = request_id.as_str();
     let refused = match (req.text.as_slice().len(), req.context.len()) {
         (0, _) => Some("text is an empty list: nothing to analyze".to_owned()),
         (n, _) if n > presidio::MAX_TEXTS => Some(format!(

@@ -53,6 +53,10 @@ pub(crate) struct AnalyzeRequest {
     /// its score before and after the request's context, the context word that raised it.
     #[serde(default, deserialize_with = "or_default")]
     pub(crate) return_decision_process: bool,
+    /// Presidio's id for tracing one analysis: the audit records' request id when the
+    /// request has no `X-Request-Id`.
+    #[serde(default)]
+    pub(crate) correlation_id: Option<String>,
 }
 
 /// A field Presidio's clients may send as `null` (Python's `None`): its default then.

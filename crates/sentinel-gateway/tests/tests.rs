@@ -1069,6 +1069,30 @@ async fn presidio_analyses_are_on_record() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["code"], "invalid_operator");
     assert!(!v.to_string().contains("jane"), "{v}");
+
+    // Presidio's `correlation_id` names the record when no `X-Request-Id` does.
+    let (status, _, _) = post(
+        &c,
+        "/analyze",
+        json!({"text": "mail jane.doe@example.com", "correlation_id": "corr 7\n"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        events_of(gw.dir.path(), "corr7").0.len(),
+        1,
+        "printable only"
+    );
+    let (status, _) = post_as(
+        &c,
+        "/analyze",
+        json!({"text": "mail jane.doe@example.com", "correlation_id": "corr-8"}),
+        "the-header-wins",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(events_of(gw.dir.path(), "the-header-wins").0.len(), 1);
+    assert!(events_of(gw.dir.path(), "corr-8").0.is_empty());
 }
 
 /// Without keys only loopback callers are served, and a request a proxy on this host
