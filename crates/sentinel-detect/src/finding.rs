@@ -112,6 +112,8 @@ impl Finding {
     ///
     /// When the span is not inside `text` on `char` boundaries.
     ///
+    /// # Example: an address written with an escape, as it stands
+    ///
     /// ```
     /// use sentinel_detect::{EntityType, Finding, RecognizerId};
     /// let text = r#"{"to":"jane\u0040example.com"}"#;
@@ -124,6 +126,7 @@ impl Finding {
     ///     escaped: true,
     /// };
     /// assert_eq!(f.value(text), "jane@example.com");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn value<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let raw = &text[self.start..self.end];

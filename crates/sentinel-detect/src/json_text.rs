@@ -90,6 +90,10 @@ struct Shrunk {
 /// on the read text are mapped back with [`Unescaper::raw_offset`], and always cover whole
 /// escapes.
 ///
+/// It holds offsets only, never text, so its `Debug` output shows no value.
+///
+/// # Example: find an address written with an escape, at the text's own offsets
+///
 /// ```
 /// use sentinel_detect::{Detector, LocalDetector, Unescaper};
 /// let args = r#"{"to":"jane\u0040example.com","note":"say \"hi\""}"#;
@@ -98,6 +102,23 @@ struct Shrunk {
 /// let f = &LocalDetector::new().scan(&read)[0];
 /// let (start, end) = (back.raw_offset(f.start), back.raw_offset(f.end));
 /// assert_eq!(&args[start..end], r"jane\u0040example.com");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Example: read a stream, carrying an escape cut by a piece's end
+///
+/// ```
+/// use sentinel_detect::Unescaper;
+/// let mut u = Unescaper::new();
+/// let (mut read, mut carried) = (String::new(), String::new());
+/// for piece in [r#"{"q":"a\u00"#, r#"e9\n"}"#] {
+///     carried.push_str(piece);
+///     let used = u.read(&carried, true, &mut read);
+///     carried.drain(..used);
+/// }
+/// u.read(&carried, false, &mut read);
+/// assert_eq!(read, "{\"q\":\"aé\n\"}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Unescaper {
@@ -217,8 +238,11 @@ impl Unescaper {
 /// stands for: every escape decoded, `\"` and `\\` too; a malformed one is kept as written
 /// and a lone surrogate reads as U+FFFD.
 ///
+/// # Example: a value as it stands
+///
 /// ```
 /// assert_eq!(sentinel_detect::unescape_json(r"jane\u0040ex\/am\tple"), "jane@ex/am\tple");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn unescape_json(raw: &str) -> String {
     let b = raw.as_bytes();
@@ -242,10 +266,13 @@ pub fn unescape_json(raw: &str) -> String {
 /// Appends `text` to `out` as it is written inside a JSON string: `"` and `\` escaped,
 /// control characters too.
 ///
+/// # Example: a replacement written back into JSON text
+///
 /// ```
 /// let mut out = String::new();
 /// sentinel_detect::escape_json_into("a\"b\\c\nd\u{1}", &mut out);
 /// assert_eq!(out, r#"a\"b\\c\nd\u0001"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn escape_json_into(text: &str, out: &mut String) {
     let mut at = 0;
