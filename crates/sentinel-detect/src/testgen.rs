@@ -56,6 +56,11 @@ impl Rng {
 }
 
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const LETTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const HEX: &[u8] = b"0123456789abcdef";
+/// Letters, digits, `_` and `-`: URL-safe base64, as many tokens are written.
+const KEY_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+const BASE64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Groups `digits` with `sep` after every group of the given sizes.
 pub fn group(digits: &str, sizes: &[usize], sep: &str) -> String {
@@ -312,6 +317,84 @@ pub fn google_key(rng: &mut Rng) -> String {
             b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-",
             35
         )
+    )
+}
+
+/// A GitLab personal access token.
+pub fn gitlab_token(rng: &mut Rng) -> String {
+    format!("glpat-{}", rng.string(KEY_CHARS, 20))
+}
+
+/// An npm access token.
+pub fn npm_token(rng: &mut Rng) -> String {
+    format!("npm_{}", rng.string(ALNUM, 36))
+}
+
+/// A PyPI API token (a macaroon; its fixed head says `pypi.org`).
+pub fn pypi_token(rng: &mut Rng) -> String {
+    let len = rng.range(60, 180);
+    format!("pypi-AgEIcHlwaS5vcmc{}", rng.string(KEY_CHARS, len))
+}
+
+/// A Hugging Face user access token.
+pub fn huggingface_token(rng: &mut Rng) -> String {
+    format!("hf_{}", rng.string(LETTERS, 34))
+}
+
+/// A SendGrid API key.
+pub fn sendgrid_key(rng: &mut Rng) -> String {
+    format!(
+        "SG.{}.{}",
+        rng.string(KEY_CHARS, 22),
+        rng.string(KEY_CHARS, 43)
+    )
+}
+
+/// A DigitalOcean personal access, OAuth or refresh token.
+pub fn digitalocean_token(rng: &mut Rng) -> String {
+    let prefix = rng.pick(&["dop_v1_", "doo_v1_", "dor_v1_"]);
+    format!("{prefix}{}", rng.string(HEX, 64))
+}
+
+/// A Google OAuth client secret.
+pub fn google_oauth_secret(rng: &mut Rng) -> String {
+    format!("GOCSPX-{}", rng.string(KEY_CHARS, 28))
+}
+
+/// An Atlassian API token.
+pub fn atlassian_token(rng: &mut Rng) -> String {
+    format!(
+        "ATATT3xFfGF0{}={}",
+        rng.string(KEY_CHARS, 174),
+        rng.string(b"0123456789ABCDEF", 8)
+    )
+}
+
+/// An Azure storage account key (88 characters of base64), as a connection string holds
+/// it after `AccountKey=`.
+pub fn azure_storage_key(rng: &mut Rng) -> String {
+    format!("{}==", rng.string(BASE64, 86))
+}
+
+/// A database or broker URI with a user and a password in it.
+pub fn connection_string(rng: &mut Rng) -> String {
+    let scheme = rng.pick(&[
+        "postgres",
+        "postgresql",
+        "mysql",
+        "mongodb+srv",
+        "redis",
+        "amqp",
+    ]);
+    let password = format!(
+        "{}{}",
+        rng.string(ALNUM, 10),
+        rng.pick(&["!", "-", "_", "9"])
+    );
+    format!(
+        "{scheme}://{}:{password}@db-{}.internal.example.com:5432/app",
+        rng.pick(&["app", "admin", "svc_orders"]),
+        rng.digits(2)
     )
 }
 

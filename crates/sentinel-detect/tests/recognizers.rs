@@ -250,3 +250,104 @@ fn github_checksum_sets_the_score() {
         "a failing checksum still reports, lower: {low}"
     );
 }
+
+/// The prefixed tokens of developer platforms: found in the places they are pasted, each
+/// under its own entity; near misses (a prefix alone, a body of the wrong length or
+/// alphabet) are not.
+#[test]
+fn platform_tokens() {
+    let mut rng = Rng::new(17);
+    for _ in 0..8 {
+        assert_finds(
+            "GITLAB_TOKEN",
+            "GITLAB_TOKEN={}",
+            &testgen::gitlab_token(&mut rng),
+        );
+        assert_finds(
+            "NPM_TOKEN",
+            "//registry.npmjs.org/:_authToken={}",
+            &testgen::npm_token(&mut rng),
+        );
+        assert_finds(
+            "PYPI_TOKEN",
+            "password = {}",
+            &testgen::pypi_token(&mut rng),
+        );
+        assert_finds(
+            "HUGGINGFACE_TOKEN",
+            "HF_TOKEN={} python train.py",
+            &testgen::huggingface_token(&mut rng),
+        );
+        assert_finds(
+            "SENDGRID_KEY",
+            "SENDGRID_API_KEY='{}'",
+            &testgen::sendgrid_key(&mut rng),
+        );
+        assert_finds(
+            "DIGITALOCEAN_TOKEN",
+            "doctl auth init -t {}",
+            &testgen::digitalocean_token(&mut rng),
+        );
+        assert_finds(
+            "GOOGLE_OAUTH_SECRET",
+            "\"client_secret\":\"{}\"",
+            &testgen::google_oauth_secret(&mut rng),
+        );
+        assert_finds(
+            "ATLASSIAN_TOKEN",
+            "jira token {} expires",
+            &testgen::atlassian_token(&mut rng),
+        );
+    }
+    assert_not("GITLAB_TOKEN", "see glpat- tokens and glpat-short");
+    assert_not("NPM_TOKEN", "npm_config_cache and npm_abc123");
+    assert_not(
+        "HUGGINGFACE_TOKEN",
+        "hf_hub_download(repo_id) and hf_transfer",
+    );
+    assert_not("SENDGRID_KEY", "SG.example.com and SG.x.y");
+    assert_not("DIGITALOCEAN_TOKEN", "dop_v1_ then dop_v1_abc");
+    assert_not("PYPI_TOKEN", "pypi-AgEIcHlwaS5vcmc short");
+}
+
+/// An Azure connection string's key is reported, not its account name; a URI with a
+/// password in it is reported whole (not as an e-mail address or a plain URL), unless the
+/// password is a placeholder.
+#[test]
+fn connection_strings() {
+    let mut rng = Rng::new(19);
+    for _ in 0..8 {
+        let key = testgen::azure_storage_key(&mut rng);
+        assert_finds(
+            "AZURE_KEY",
+            "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={};EndpointSuffix=core.windows.net",
+            &key,
+        );
+        let uri = testgen::connection_string(&mut rng);
+        assert_finds("CONNECTION_STRING", "DATABASE_URL={}", &uri);
+        assert_finds("CONNECTION_STRING", "connect to {}.", &uri);
+        let found = crate::util::found(&format!("DATABASE_URL={uri}"));
+        assert_eq!(found.len(), 1, "one finding, the URI: {found:?}");
+    }
+    assert_finds(
+        "AZURE_KEY",
+        "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey={}",
+        "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE=",
+    );
+    assert_finds(
+        "CONNECTION_STRING",
+        "git remote add origin {}",
+        "https://jane:ghs_secretvalue123@git.example.com/org/repo.git",
+    );
+    assert_not("AZURE_KEY", "AccountKey=short== and AccountName=acme");
+    for template in [
+        "postgres://user:password@localhost:5432/db",
+        "mysql://root:${MYSQL_ROOT_PASSWORD}@db/app",
+        "redis://:<password>@cache:6379",
+        "amqp://guest:****@broker",
+        "https://example.com/a:b@c is a path",
+        "postgres://user@localhost/db has no password",
+    ] {
+        assert_not("CONNECTION_STRING", template);
+    }
+}

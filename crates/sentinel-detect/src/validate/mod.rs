@@ -47,6 +47,8 @@ pub enum Validator {
     Email,
     /// Phone number digit count.
     Phone,
+    /// A URI's password is not a placeholder (`user:password@`, `:${DB_PASS}@`, `:****@`).
+    UrlCredentials,
 }
 
 impl Validator {
@@ -69,6 +71,7 @@ impl Validator {
         "mac",
         "email",
         "phone",
+        "url_credentials",
     ];
 
     const ALL: &'static [Validator] = &[
@@ -89,6 +92,7 @@ impl Validator {
         Validator::Mac,
         Validator::Email,
         Validator::Phone,
+        Validator::UrlCredentials,
     ];
 
     /// Looks a validator up by its name (`"luhn"`, `"iban"`, ...).
@@ -137,6 +141,7 @@ impl Validator {
             Validator::Mac => keep(net::mac_ok(value)),
             Validator::Email => keep(net::email_ok(value)),
             Validator::Phone => net::phone_ok(value).then(|| bare_penalty(value, base, 0.2)),
+            Validator::UrlCredentials => keep(secrets::url_password_ok(value)),
         }
     }
 }

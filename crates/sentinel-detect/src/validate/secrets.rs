@@ -110,6 +110,20 @@ fn is_placeholder(v: &str) -> bool {
         .any(|w| lower.starts_with(w))
 }
 
+/// A URI with credentials (`scheme://user:password@host`): its password is not a
+/// placeholder, as in documentation and templates (`user:password@`, `:${DB_PASS}@`,
+/// `:<password>@`, `:****@`).
+pub(crate) fn url_password_ok(value: &str) -> bool {
+    let Some((_, rest)) = value.split_once("://") else {
+        return false;
+    };
+    let userinfo = rest.split('@').next().unwrap_or_default();
+    match userinfo.split_once(':') {
+        Some((_, password)) => !password.is_empty() && !is_placeholder(password),
+        None => false,
+    }
+}
+
 /// A `password=`-style value: long enough, not a placeholder, and random enough. Returns
 /// the score: entropy above 3.5 bits per byte raises it.
 pub(crate) fn generic_secret_score(value: &str, base: f32) -> Option<f32> {
