@@ -193,7 +193,35 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
             pick(rng, &["token: {}", "git clone with {} as password"]),
             testgen::github_token(rng),
         ),
-        22 => match rng.below(4) {
+        22 => match rng.below(12) {
+            4 => (
+                "GITLAB_TOKEN",
+                "GITLAB_TOKEN={}",
+                testgen::gitlab_token(rng),
+            ),
+            5 => ("NPM_TOKEN", "//registry.npmjs.org/:_authToken={}", testgen::npm_token(rng)),
+            6 => ("PYPI_TOKEN", "password = {}", testgen::pypi_token(rng)),
+            7 => (
+                "HUGGINGFACE_TOKEN",
+                "huggingface-cli login --token {}",
+                testgen::huggingface_token(rng),
+            ),
+            8 => ("SENDGRID_KEY", "SENDGRID_API_KEY='{}'", testgen::sendgrid_key(rng)),
+            9 => (
+                "DIGITALOCEAN_TOKEN",
+                "doctl auth init -t {}",
+                testgen::digitalocean_token(rng),
+            ),
+            10 => (
+                "AZURE_KEY",
+                "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={};EndpointSuffix=core.windows.net",
+                testgen::azure_storage_key(rng),
+            ),
+            11 => (
+                "CONNECTION_STRING",
+                pick(rng, &["DATABASE_URL={}", "Connect with {} and retry."]),
+                testgen::connection_string(rng),
+            ),
             0 => (
                 "OPENAI_API_KEY",
                 "OPENAI_API_KEY={}",

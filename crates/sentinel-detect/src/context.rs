@@ -33,7 +33,8 @@ impl Context {
 
     /// Whether a context word starts within `BEFORE` bytes before `start` and ends within
     /// `AFTER` bytes after `end`, with no other number (three digits or more) between it
-    /// and the value: a label belongs to the nearest value, not to the next one along.
+    /// and the value: a label belongs to the nearest value, not to the next one along; and
+    /// one after the value followed by `:` or `=` is the next value's label.
     pub(crate) fn near(&self, text: &str, start: usize, end: usize) -> bool {
         let hay = text.as_bytes();
         let lo = start.saturating_sub(BEFORE);
@@ -51,7 +52,10 @@ impl Context {
             } else {
                 &[][..]
             };
-            if word_start && !has_number(between) && !ends_sentence(between) {
+            // A word after the value that a `:` or `=` follows labels the next value
+            // ("... 3898 Mobile: +44 ..."), not this one.
+            let labels_next = m.start() >= end && labels(&hay[m.end()..]);
+            if word_start && !has_number(between) && !ends_sentence(between) && !labels_next {
                 return true;
             }
             at = m.start() + 1;
@@ -87,6 +91,13 @@ fn ends_sentence(bytes: &[u8]) -> bool {
         let word = bytes[word_start..i].to_ascii_lowercase();
         !ABBREVIATIONS.contains(&word.as_slice())
     })
+}
+
+/// Whether `rest`, what follows a word, makes it a label: a `:` or `=` after at most one
+/// space.
+fn labels(rest: &[u8]) -> bool {
+    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+    matches!(rest.first(), Some(b':' | b'='))
 }
 
 /// Whether `bytes` holds a run of three or more ASCII digits.
@@ -135,5 +146,10 @@ mod tests {
         assert!(!c.near("pay by card. Then 4111", 18, 22));
         let acct = Context::new(&["account".to_owned()]).unwrap_or_else(|| unreachable!());
         assert!(acct.near("account no. 12345678", 12, 20));
+        // After the value: a suffix counts, the next value's label does not.
+        let mobile = Context::new(&["mobile".to_owned()]).unwrap_or_else(|| unreachable!());
+        assert!(mobile.near("309 259 3898 (mobile)", 0, 12));
+        assert!(!mobile.near("309 259 3898 Mobile: +55648183401", 0, 12));
+        assert!(!mobile.near("309 259 3898 mobile =+55648183401", 0, 12));
     }
 }
