@@ -72,7 +72,7 @@ fn escape_at(b: &[u8], i: usize, more: bool) -> Option<(Option<char>, usize)> {
 }
 
 /// An escape that reads shorter than it is written, in both texts' offsets.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Shrunk {
     read_start: usize,
     read_end: usize,
@@ -128,8 +128,11 @@ pub struct Unescaper {
     /// Shrinking escapes not forgotten, in order.
     shrunk: VecDeque<Shrunk>,
     /// The last escape forgotten: where the offsets last parted.
-    base: (usize, usize),
+    base: Shrunk,
 }
+
+/// A shrinking escape's span in one text's offsets, then in the other's.
+type Spans = ((usize, usize), (usize, usize));
 
 impl Unescaper {
     /// A reader at the start of a text.
@@ -191,34 +194,32 @@ impl Unescaper {
     /// The offset in the text of `at`, an offset in what was read: the start of an escape
     /// when `at` falls inside the character it reads as.
     pub fn raw_offset(&self, at: usize) -> usize {
-        let i = self.shrunk.partition_point(|s| s.read_end <= at);
-        if let Some(s) = self.shrunk.get(i) {
-            if s.read_start < at {
-                return s.raw_start;
-            }
-        }
-        let (read, raw) = match i.checked_sub(1) {
-            Some(p) => (self.shrunk[p].read_end, self.shrunk[p].raw_end),
-            None => self.base,
-        };
-        at - read + raw
+        self.across(at, |s| {
+            ((s.read_start, s.read_end), (s.raw_start, s.raw_end))
+        })
     }
 
     /// The offset in what was read of `at`, an offset in the text: the start of the
     /// character an escape reads as when `at` falls inside the escape. The inverse of
     /// [`raw_offset`](Unescaper::raw_offset) on the boundaries of what was read.
     pub fn read_offset(&self, at: usize) -> usize {
-        let i = self.shrunk.partition_point(|s| s.raw_end <= at);
-        if let Some(s) = self.shrunk.get(i) {
-            if s.raw_start < at {
-                return s.read_start;
+        self.across(at, |s| {
+            ((s.raw_start, s.raw_end), (s.read_start, s.read_end))
+        })
+    }
+
+    /// `at` from one side's offsets to the other's; `sides` gives a shrinking escape's
+    /// span on the side `at` is in, then on the other.
+    fn across(&self, at: usize, sides: impl Fn(&Shrunk) -> Spans) -> usize {
+        let i = self.shrunk.partition_point(|s| sides(s).0 .1 <= at);
+        if let Some(((from_start, _), (to_start, _))) = self.shrunk.get(i).map(&sides) {
+            if from_start < at {
+                return to_start;
             }
         }
-        let (read, raw) = match i.checked_sub(1) {
-            Some(p) => (self.shrunk[p].read_end, self.shrunk[p].raw_end),
-            None => self.base,
-        };
-        at - raw + read
+        let last = i.checked_sub(1).map_or(&self.base, |p| &self.shrunk[p]);
+        let ((_, from_end), (_, to_end)) = sides(last);
+        at - from_end + to_end
     }
 
     /// Forgets the way back for read offsets before `at`, which will not be asked again
@@ -228,7 +229,7 @@ impl Unescaper {
             if s.read_end > at {
                 break;
             }
-            self.base = (s.read_end, s.raw_end);
+            self.base = *s;
             self.shrunk.pop_front();
         }
     }
