@@ -347,6 +347,8 @@ fn connection_strings() {
         "amqp://guest:****@broker",
         "https://example.com/a:b@c is a path",
         "postgres://user@localhost/db has no password",
+        "postgres://postgres:mysecretpassword@localhost:5432/postgres",
+        "mongodb://admin:admin@mongo:27017",
     ] {
         assert_not("CONNECTION_STRING", template);
     }

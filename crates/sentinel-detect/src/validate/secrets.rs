@@ -112,16 +112,25 @@ fn is_placeholder(v: &str) -> bool {
 
 /// A URI with credentials (`scheme://user:password@host`): its password is not a
 /// placeholder, as in documentation and templates (`user:password@`, `:${DB_PASS}@`,
-/// `:<password>@`, `:****@`).
+/// `:<password>@`, `:****@`), and mixes two kinds of character at least: one word of one
+/// case (`:mysecretpassword@`, `:postgres@`, `:admin@`) is how examples and a model's
+/// answers write it, and an answer that shows how to connect is not a leak.
 pub(crate) fn url_password_ok(value: &str) -> bool {
     let Some((_, rest)) = value.split_once("://") else {
         return false;
     };
     let userinfo = rest.split('@').next().unwrap_or_default();
-    match userinfo.split_once(':') {
-        Some((_, password)) => !password.is_empty() && !is_placeholder(password),
-        None => false,
-    }
+    let Some((_, password)) = userinfo.split_once(':') else {
+        return false;
+    };
+    let b = password.as_bytes();
+    let classes = [
+        b.iter().any(u8::is_ascii_lowercase),
+        b.iter().any(u8::is_ascii_uppercase),
+        b.iter().any(u8::is_ascii_digit),
+        b.iter().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    !is_placeholder(password) && classes.iter().filter(|&&c| c).count() >= 2
 }
 
 /// A `password=`-style value: long enough, not a placeholder, and random enough. Returns
