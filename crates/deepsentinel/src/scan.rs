@@ -8,7 +8,8 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 use sentinel_detect::{
-    builtin_entities, CharOffsets, DetectionConfig, Detector, Finding, FindingRecord, LocalDetector,
+    builtin_entities, CharOffsets, DetectionConfig, Detector, Finding, FindingRecord,
+    LocalDetector, Unescaper,
 };
 use serde::Serialize;
 
@@ -268,7 +269,7 @@ fn run_files(
             }
             Ok(text.map(|text| Scanned {
                 name: display(path),
-                findings: d.scan(&text),
+                findings: scan_text(d, &text),
                 text,
             }))
         })
@@ -350,6 +351,18 @@ struct Report {
     text_hash: String,
 }
 
+/// The findings of `text`. A JSON document with escapes in its strings (a `.json` file, a
+/// record holding a tool call's arguments) is read unescaped, as the gateway reads one, so
+/// a value written with escapes (`jane\u0040example.com`, `postgres:\/\/...`) is found;
+/// findings are at `text`'s own offsets, and an escaped value's hash is of what it stands
+/// for.
+fn scan_text(d: &LocalDetector, text: &str) -> Vec<Finding> {
+    match Unescaper::document(text) {
+        Some((read, back)) => back.back(text, &d.scan(&read)),
+        None => d.scan(text),
+    }
+}
+
 fn reports(d: &LocalDetector, fp: &Fingerprinter, s: &Scanned) -> Vec<Report> {
     let records =
         FindingRecord::from_findings(&s.text, &s.findings, |f| d.recognizer_name(f.recognizer));
@@ -374,7 +387,7 @@ fn reports(d: &LocalDetector, fp: &Fingerprinter, s: &Scanned) -> Vec<Report> {
                 record,
                 line,
                 column,
-                text_hash: fp.hash(&s.text[f.span()]),
+                text_hash: fp.hash(&f.value(&s.text)),
             }
         })
         .collect()
@@ -574,7 +587,7 @@ fn scan_record(
             );
         }
     };
-    let findings = d.scan(&rec.text);
+    let findings = scan_text(d, &rec.text);
     let mut offsets = CharOffsets::new(&rec.text);
     let entities = findings
         .iter()
@@ -583,7 +596,7 @@ fn scan_record(
             start: offsets.char_offset(f.start),
             end: offsets.char_offset(f.end),
             score: f.score,
-            text_hash: fp.hash(&rec.text[f.span()]),
+            text_hash: fp.hash(&f.value(&rec.text)),
         })
         .collect();
     let redacted = redact_text.then(|| redact(&rec.text, &findings));

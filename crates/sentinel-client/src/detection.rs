@@ -337,7 +337,7 @@ impl Detection {
     /// written with escapes (`jane\u0040example.com`) is found, and replacing it leaves
     /// the JSON valid.
     pub async fn detect(&self, text: &str) -> Detected {
-        match json_text::read(text) {
+        match sentinel_detect::Unescaper::document(text) {
             Some((read, back)) => json_text::read_back(text, &back, self.detect_read(&read).await),
             None => self.detect_read(text).await,
         }

@@ -17,35 +17,10 @@ use sentinel_policy::json_escape_around as escape_around;
 
 use crate::detection::Detected;
 
-/// `text` as detection reads it, when it is a JSON document with escapes in it (a tool
-/// call's arguments), or the start of one (arguments cut short where the model ran out of
-/// tokens, which a caller sends back with the conversation): unescaped, with the way back
-/// to the text's offsets; `None` for other texts.
-pub(crate) fn read(text: &str) -> Option<(String, Unescaper)> {
-    let trimmed = text.trim_start();
-    let json = (trimmed.starts_with('{') || trimmed.starts_with('['))
-        && text.contains('\\')
-        && serde_json::from_str::<serde::de::IgnoredAny>(text)
-            .map_or_else(|e| e.is_eof(), |_| true);
-    json.then(|| Unescaper::whole(text))
-}
-
-/// `d`, the findings of `text` read unescaped ([`read`]), at `text`'s own offsets and
-/// marked where their values hold an escape.
+/// `d`, the findings of `text` read unescaped ([`Unescaper::document`]), at `text`'s own
+/// offsets and marked where their values hold an escape.
 pub(crate) fn read_back(text: &str, back: &Unescaper, mut d: Detected) -> Detected {
-    let moved: Vec<Finding> = d
-        .findings
-        .iter()
-        .map(|f| {
-            let (start, end) = (back.raw_offset(f.start), back.raw_offset(f.end));
-            Finding {
-                start,
-                end,
-                escaped: holds_escape(text, start, end),
-                ..f.clone()
-            }
-        })
-        .collect();
+    let moved = back.back(text, &d.findings);
     if *moved != *d.findings {
         d.findings = Arc::from(moved);
         // No longer the detection cache's entry.
@@ -139,7 +114,7 @@ mod tests {
         };
         let args = r#"{"q":"ip:\n10.20.30.40","to":"jane\u0040example.com"}"#;
         assert!(d.scan(args).is_empty(), "read as written, neither is found");
-        let (r, back) = read(args).expect("a JSON document with an escape");
+        let (r, back) = Unescaper::document(args).expect("a JSON document with an escape");
         let got = read_back(args, &back, found(&r));
         let values: Vec<(&str, bool)> = got
             .findings
@@ -156,7 +131,7 @@ mod tests {
         // A value after `\"` or `\\` keeps them out: they read as spaces, not as the
         // quote that would end the string.
         let quoted = r#"{"q":"say \"jane@example.com\" \\ 10.20.30.40"}"#;
-        let (r, back) = read(quoted).expect("escapes");
+        let (r, back) = Unescaper::document(quoted).expect("escapes");
         let got = read_back(quoted, &back, found(&r));
         let values: Vec<&str> = got
             .findings
@@ -168,19 +143,19 @@ mod tests {
         // Nothing moved (escapes that read as long as they are written): still shared.
         assert!(got.shared);
         // Prose, and JSON without escapes, are read as they are.
-        assert!(super::read(r"C:\new 10.20.30.40").is_none());
-        assert!(super::read(r#"{"q":"10.20.30.40"}"#).is_none());
+        assert!(Unescaper::document(r"C:\new 10.20.30.40").is_none());
+        assert!(Unescaper::document(r#"{"q":"10.20.30.40"}"#).is_none());
         // The start of a document (arguments cut short) is read unescaped too; text that
         // is not JSON past its first brace is not.
         let cut = r#"{"q":"ip:\n10.20.30.40 and mo"#;
-        let (r, back) = super::read(cut).expect("the start of a document");
+        let (r, back) = Unescaper::document(cut).expect("the start of a document");
         let got = read_back(cut, &back, found(&r));
         assert_eq!(
             &cut[got.findings[0].start..got.findings[0].end],
             "10.20.30.40"
         );
-        assert!(super::read(r#"{"q":"\n"} and more"#).is_none());
-        assert!(super::read(r"{C:\new 10.20.30.40").is_none());
+        assert!(Unescaper::document(r#"{"q":"\n"} and more"#).is_none());
+        assert!(Unescaper::document(r"{C:\new 10.20.30.40").is_none());
     }
 
     #[test]

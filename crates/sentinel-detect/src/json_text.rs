@@ -148,6 +148,47 @@ impl Unescaper {
         (read, u)
     }
 
+    /// `text`, when it is a JSON document with escapes in it (a tool call's arguments, a
+    /// JSON file) or the start of one (arguments cut short where a model ran out of
+    /// tokens), as read, and the way back; `None` for any other text, which is read as it
+    /// is (a Windows path's `C:\new` is no escape).
+    ///
+    /// # Example: a document is read unescaped, prose is not
+    ///
+    /// ```
+    /// use sentinel_detect::Unescaper;
+    /// let (read, _) = Unescaper::document(r#"{"to":"jane\u0040example.com"}"#).expect("JSON");
+    /// assert_eq!(read, r#"{"to":"jane@example.com"}"#);
+    /// assert!(Unescaper::document(r"C:\new\jane").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn document(text: &str) -> Option<(String, Unescaper)> {
+        let trimmed = text.trim_start();
+        let json = (trimmed.starts_with('{') || trimmed.starts_with('['))
+            && memchr::memchr(b'\\', text.as_bytes()).is_some()
+            && serde_json::from_str::<serde::de::IgnoredAny>(text)
+                .map_or_else(|e| e.is_eof(), |_| true);
+        json.then(|| Unescaper::whole(text))
+    }
+
+    /// `found`, findings of what was read, at the text's own offsets, each marked
+    /// [`escaped`](crate::Finding::escaped) when its value there holds an escape.
+    pub fn back(&self, text: &str, found: &[crate::Finding]) -> Vec<crate::Finding> {
+        found
+            .iter()
+            .map(|f| {
+                let (start, end) = (self.raw_offset(f.start), self.raw_offset(f.end));
+                crate::Finding {
+                    start,
+                    end,
+                    escaped: memchr::memchr(b'\\', &text.as_bytes()[start..end]).is_some(),
+                    ..f.clone()
+                }
+            })
+            .collect()
+    }
+
     /// Appends the next piece of the text, as read, to `out`; returns how many of its
     /// bytes were read: all of them, unless `more` text may follow and the piece ends
     /// inside an escape (or after a high surrogate's, which the next may pair), whose
