@@ -159,11 +159,15 @@ fn redact_writes_the_text() {
 /// offsets and hashed as the same value written plainly; redacting it leaves JSON.
 #[test]
 fn json_files_are_read_unescaped() {
-    let json = r#"{"to": "jane\u0040example.com", "db": "postgres:\/\/app:Xk9mP2vL7q@db:5432\/app"}"#;
+    let json =
+        r#"{"to": "jane\u0040example.com", "db": "postgres:\/\/app:Xk9mP2vL7q@db:5432\/app"}"#;
     let o = run(&["scan", "--format", "json"], Some(json.as_bytes()));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("json");
-    let found = doc["files"][0]["findings"].as_array().expect("findings").clone();
+    let found = doc["files"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .clone();
     let types: Vec<&str> = found
         .iter()
         .map(|f| f["entity_type"].as_str().unwrap_or_default())
@@ -172,9 +176,15 @@ fn json_files_are_read_unescaped() {
     assert_eq!(found[0]["byte_start"], 8);
     assert_eq!(found[0]["byte_end"], 29);
     // The escaped address hashes as the plain one does.
-    let plain = run(&["scan", "--format", "json"], Some(b"mail jane@example.com"));
+    let plain = run(
+        &["scan", "--format", "json"],
+        Some(b"mail jane@example.com"),
+    );
     let plain: serde_json::Value = serde_json::from_str(&stdout(&plain)).expect("json");
-    assert_eq!(found[0]["text_hash"], plain["files"][0]["findings"][0]["text_hash"]);
+    assert_eq!(
+        found[0]["text_hash"],
+        plain["files"][0]["findings"][0]["text_hash"]
+    );
     let o = run(&["scan", "--redact"], Some(json.as_bytes()));
     let redacted: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("still JSON");
     assert_eq!(redacted["to"], "<EMAIL_ADDRESS>");

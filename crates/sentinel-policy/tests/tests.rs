@@ -212,6 +212,56 @@ fn overlapping_findings_from_several_detectors_are_handled() {
     );
 }
 
+/// A finding marked escaped (a value written with JSON escapes, in a tool call's
+/// arguments) is decided on what it stands for: numbered and hashed as the plain value,
+/// and what replaces it is escaped again, so a mask that keeps a key's line breaks writes
+/// them as `\n`.
+#[test]
+fn escaped_values_are_decided_as_what_they_stand_for() {
+    let policy = |rules: &str| {
+        std::env::set_var("SENTINEL_POLICY_TEST_HASH_KEY", "policy test key");
+        PolicySet::from_toml(
+            "t.toml",
+            &format!("version = \"1\"\nhash_key_env = \"SENTINEL_POLICY_TEST_HASH_KEY\"\n{rules}"),
+        )
+        .expect("policy")
+    };
+    let text = r#"mail jane@example.com, {"to":"jane\u0040example.com"}"#;
+    let mut found = LocalDetector::new().scan("mail jane@example.com");
+    let second = Finding {
+        start: 30,
+        end: 51,
+        escaped: true,
+        ..found[0].clone()
+    };
+    assert_eq!(&text[second.start..second.end], r"jane\u0040example.com");
+    found.push(second);
+    let ctx = DecisionContext::request("t");
+    // One value, one number; one value, one hash.
+    let redact = policy("[[rule]]\nentities = [\"EMAIL_ADDRESS\"]\naction = \"redact\"\n");
+    assert_eq!(
+        transformed(redact.decide(text, &found, &ctx)),
+        r#"mail <EMAIL_ADDRESS_1>, {"to":"<EMAIL_ADDRESS_1>"}"#
+    );
+    let hash = policy("[[rule]]\nentities = [\"EMAIL_ADDRESS\"]\naction = \"hash\"\n");
+    let hashed = transformed(hash.decide(text, &found, &ctx));
+    let digest = &hashed[5..hashed.find(',').expect("comma")];
+    assert_eq!(hashed.matches(digest).count(), 2, "{hashed}");
+    // A masked value keeps its line break, escaped again; a kept quote too.
+    let key = "{\"k\":\"ab\\ncd\\\"e\"}";
+    let f = Finding {
+        start: 6,
+        end: 15,
+        escaped: true,
+        ..found[0].clone()
+    };
+    assert_eq!(&key[f.start..f.end], r#"ab\ncd\"e"#);
+    let mask = policy("[[rule]]\nentities = [\"EMAIL_ADDRESS\"]\naction = \"mask\"\n");
+    let masked = transformed(mask.decide(key, &[f], &ctx));
+    assert_eq!(masked, r#"{"k":"**\n**\"*"}"#);
+    assert!(serde_json::from_str::<serde_json::Value>(&masked).is_ok());
+}
+
 #[test]
 fn content_that_was_not_read_is_allowed_alerted_or_blocked_never_transformed() {
     // An image, as the pipeline reports one: an empty span where the text has none.
