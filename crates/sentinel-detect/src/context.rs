@@ -94,10 +94,19 @@ fn ends_sentence(bytes: &[u8]) -> bool {
 }
 
 /// Whether `rest`, what follows a word, makes it a label: a `:` or `=` after at most one
-/// space.
+/// space, or, after one space, a token that starts with a digit or `+` or holds an `@`
+/// (`... 3898 Contact jane@example.com`: the next value's word, not this one's).
 fn labels(rest: &[u8]) -> bool {
-    let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-    matches!(rest.first(), Some(b':' | b'='))
+    let Some(after) = rest.strip_prefix(b" ") else {
+        return matches!(rest.first(), Some(b':' | b'='));
+    };
+    let token = after
+        .split(u8::is_ascii_whitespace)
+        .next()
+        .unwrap_or_default();
+    matches!(after.first(), Some(b':' | b'=' | b'+'))
+        || after.first().is_some_and(u8::is_ascii_digit)
+        || token.contains(&b'@')
 }
 
 /// Whether `bytes` holds a run of three or more ASCII digits.
@@ -151,5 +160,9 @@ mod tests {
         assert!(mobile.near("309 259 3898 (mobile)", 0, 12));
         assert!(!mobile.near("309 259 3898 Mobile: +55648183401", 0, 12));
         assert!(!mobile.near("309 259 3898 mobile =+55648183401", 0, 12));
+        let contact = Context::new(&["contact".to_owned()]).unwrap_or_else(|| unreachable!());
+        assert!(!contact.near("363 470 1374 Contact jane@example.com", 0, 12));
+        assert!(!contact.near("363 470 1374 contact 0800 123 456", 0, 12));
+        assert!(contact.near("363 470 1374 contact us", 0, 12));
     }
 }
