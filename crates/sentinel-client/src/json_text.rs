@@ -29,19 +29,12 @@ pub(crate) fn read_back(text: &str, back: &Unescaper, mut d: Detected) -> Detect
     d
 }
 
-/// Whether `text[start..end]` holds (the start of) an escape.
-fn holds_escape(text: &str, start: usize, end: usize) -> bool {
-    memchr::memchr(b'\\', &text.as_bytes()[start..end]).is_some()
-}
-
 /// Findings of a streamed piece of JSON text, `text`, ready for the policy: kept to whole
 /// escapes (a remote detector reads the text as written) and marked where their values
 /// hold an escape.
 pub(crate) fn settled(text: &str, found: Vec<Finding>) -> Vec<Finding> {
     let mut found = keep_escapes_whole(text, &found).unwrap_or(found);
-    for f in &mut found {
-        f.escaped = holds_escape(text, f.start, f.end);
-    }
+    sentinel_detect::mark_escaped(text, &mut found);
     found
 }
 

@@ -2956,28 +2956,24 @@ impl TextStream {
         // JSON text is scanned unescaped; an escape cut by the piece's end waits for its
         // rest.
         self.escape_tail.push_str(text);
-        let used = self.read_json(true);
-        self.escape_tail.drain(..used);
+        self.read_json(true);
     }
 
     /// Scans the JSON text waiting in `escape_tail` unescaped, all of it unless `more` may
-    /// complete an escape at its end, and takes the findings to the text's offsets;
-    /// returns how much of it was read.
-    fn read_json(&mut self, more: bool) -> usize {
+    /// complete an escape at its end (which then waits there), and takes the findings to
+    /// the text's offsets.
+    fn read_json(&mut self, more: bool) {
         let Some(s) = &mut self.scanner else {
-            return 0;
+            return;
         };
         let mut read = String::new();
         let used = self.unescaper.read(&self.escape_tail, more, &mut read);
+        self.escape_tail.drain(..used);
         let from = self.pending.len();
         s.feed(&read, &mut self.pending);
-        for f in &mut self.pending[from..] {
-            f.start = self.unescaper.raw_offset(f.start);
-            f.end = self.unescaper.raw_offset(f.end);
-        }
+        self.unescaper.to_raw(&mut self.pending[from..]);
         // What is settled is not asked about again.
         self.unescaper.forget_before(s.settled());
-        used
     }
 
     /// Where the local scan has settled, in the text's offsets.
@@ -3036,20 +3032,11 @@ impl TextStream {
                 // spaces, never inside one.
                 true => {
                     let (read, back) = Unescaper::whole(&self.buf);
-                    let to = |f: Finding, at: &dyn Fn(usize) -> usize| Finding {
-                        start: at(f.start),
-                        end: at(f.end),
-                        ..f
-                    };
-                    let local = local
-                        .into_iter()
-                        .map(|f| to(f, &|i| back.read_offset(i)))
-                        .collect();
-                    let found = decide.refine(&read, local).await?;
+                    let mut local = local;
+                    back.to_read(&mut local);
+                    let mut found = decide.refine(&read, local).await?;
+                    back.to_raw(&mut found);
                     found
-                        .into_iter()
-                        .map(|f| to(f, &|i| back.raw_offset(i)))
-                        .collect()
                 }
                 false => decide.refine(&self.buf, local).await?,
             };
@@ -3092,17 +3079,13 @@ impl TextStream {
         }
         if self.json {
             self.read_json(false);
-            self.escape_tail.clear();
         }
         if let Some(s) = self.scanner.take() {
             let from = self.pending.len();
             // The scanner was fed valid UTF-8 only.
             let _ = s.finish(&mut self.pending);
             if self.json {
-                for f in &mut self.pending[from..] {
-                    f.start = self.unescaper.raw_offset(f.start);
-                    f.end = self.unescaper.raw_offset(f.end);
-                }
+                self.unescaper.to_raw(&mut self.pending[from..]);
             }
         }
         let all = self.base + self.buf.len();

@@ -95,18 +95,18 @@ fn ends_sentence(bytes: &[u8]) -> bool {
 
 /// Whether `rest`, what follows a word, makes it a label: a `:` or `=` after at most one
 /// space, or, after one space, a token that starts with a digit or `+` or holds an `@`
-/// (`... 3898 Contact jane@example.com`: the next value's word, not this one's).
+/// within an address's length (`... 3898 Contact jane@example.com`: the next value's word,
+/// not this one's).
 fn labels(rest: &[u8]) -> bool {
     let Some(after) = rest.strip_prefix(b" ") else {
         return matches!(rest.first(), Some(b':' | b'='));
     };
-    let token = after
-        .split(u8::is_ascii_whitespace)
-        .next()
-        .unwrap_or_default();
-    matches!(after.first(), Some(b':' | b'=' | b'+'))
-        || after.first().is_some_and(u8::is_ascii_digit)
-        || token.contains(&b'@')
+    matches!(after.first(), Some(b':' | b'=' | b'+' | b'0'..=b'9'))
+        || after
+            .iter()
+            .take(254)
+            .take_while(|b| !b.is_ascii_whitespace())
+            .any(|&b| b == b'@')
 }
 
 /// Whether `bytes` holds a run of three or more ASCII digits.

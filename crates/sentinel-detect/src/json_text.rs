@@ -175,18 +175,24 @@ impl Unescaper {
     /// `found`, findings of what was read, at the text's own offsets, each marked
     /// [`escaped`](crate::Finding::escaped) when its value there holds an escape.
     pub fn back(&self, text: &str, found: &[crate::Finding]) -> Vec<crate::Finding> {
+        let mut found = found.to_vec();
+        self.to_raw(&mut found);
+        mark_escaped(text, &mut found);
         found
-            .iter()
-            .map(|f| {
-                let (start, end) = (self.raw_offset(f.start), self.raw_offset(f.end));
-                crate::Finding {
-                    start,
-                    end,
-                    escaped: memchr::memchr(b'\\', &text.as_bytes()[start..end]).is_some(),
-                    ..f.clone()
-                }
-            })
-            .collect()
+    }
+
+    /// Moves `found`, spans of what was read, to the text's offsets.
+    pub fn to_raw(&self, found: &mut [crate::Finding]) {
+        for f in found {
+            (f.start, f.end) = (self.raw_offset(f.start), self.raw_offset(f.end));
+        }
+    }
+
+    /// Moves `found`, spans of the text, to the offsets of what was read.
+    pub fn to_read(&self, found: &mut [crate::Finding]) {
+        for f in found {
+            (f.start, f.end) = (self.read_offset(f.start), self.read_offset(f.end));
+        }
     }
 
     /// Appends the next piece of the text, as read, to `out`; returns how many of its
@@ -273,6 +279,14 @@ impl Unescaper {
             self.base = *s;
             self.shrunk.pop_front();
         }
+    }
+}
+
+/// Marks each of `found`, findings of JSON text `text` at its own offsets,
+/// [`escaped`](crate::Finding::escaped) when its value holds (the start of) an escape.
+pub fn mark_escaped(text: &str, found: &mut [crate::Finding]) {
+    for f in found {
+        f.escaped = memchr::memchr(b'\\', &text.as_bytes()[f.start..f.end]).is_some();
     }
 }
 

@@ -54,7 +54,7 @@ pub use error::{Error, ErrorKind};
 #[cfg(feature = "serde")]
 pub use finding::FindingRecord;
 pub use finding::{line_column, CharOffsets, EntityType, Finding, RecognizerId};
-pub use json_text::{escape_json_into, unescape_json, Unescaper};
+pub use json_text::{escape_json_into, mark_escaped, unescape_json, Unescaper};
 pub use local::{
     DenyList, LocalDetector, LocalDetectorBuilder, DEFAULT_MIN_SCORE, PIECEWISE_ABOVE,
     PIECEWISE_HOLD_BACK,
