@@ -49,18 +49,27 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
             ),
             testgen::card(rng),
         ),
-        2 | 3 => (
-            "EMAIL_ADDRESS",
-            pick(
+        2 | 3 => {
+            let template = pick(
                 rng,
                 &[
                     "Contact {} for details.",
                     "Send the invoice to {} today.",
                     "From: {}",
+                    "GET /api/v2/users?email={}&page=2 returned 500.",
+                    "<p>Write to <span>{}</span> for access.</p>",
                 ],
-            ),
-            testgen::email(rng),
-        ),
+            );
+            let email = testgen::email(rng);
+            // A URL's query writes the address percent-encoded; a page hides it from
+            // scrapers behind character references.
+            let email = match template.as_bytes()[0] {
+                b'G' => testgen::percent_encoded(&email),
+                b'<' => email.replace('@', "&#64;").replace('.', "&period;"),
+                _ => email,
+            };
+            ("EMAIL_ADDRESS", template, email)
+        }
         4 => (
             "PHONE_NUMBER",
             pick(
@@ -73,18 +82,23 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
             ),
             testgen::phone_us(rng),
         ),
-        5 => (
-            "PHONE_NUMBER",
-            pick(
+        5 => {
+            let template = pick(
                 rng,
                 &[
                     "Mobile: {}",
                     "Our office line is {}.",
                     "Call {} after nine.",
+                    "The callback POST /dial?to={} timed out.",
                 ],
-            ),
-            testgen::phone_intl(rng),
-        ),
+            );
+            let phone = testgen::phone_intl(rng);
+            let phone = match template.contains('?') {
+                true => testgen::percent_encoded(&phone),
+                false => phone,
+            };
+            ("PHONE_NUMBER", template, phone)
+        }
         6 | 7 => (
             "US_SSN",
             pick(

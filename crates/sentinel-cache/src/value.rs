@@ -36,21 +36,24 @@ impl CacheValue for Arc<[Finding]> {
         (own + names) as u64
     }
 
+    // Version 2: the recognizer's word carries `Finding::folded` above its 16 bits (version
+    // 1, before the flag, reads as a miss: its findings of percent-encoded values would be
+    // missing).
     fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new(1);
+        let mut w = Writer::new(2);
         w.u32(u32::try_from(self.len()).unwrap_or(u32::MAX));
         for f in self.iter() {
             w.bytes(f.entity.as_str().as_bytes());
             w.u64(f.start as u64);
             w.u64(f.end as u64);
             w.u32(f.score.to_bits());
-            w.u32(u32::from(f.recognizer.index()));
+            w.u32(u32::from(f.recognizer.index()) | u32::from(f.folded) << 16);
         }
         w.finish()
     }
 
     fn decode(bytes: &[u8]) -> Option<Arc<[Finding]>> {
-        let mut r = Reader::new(bytes, 1)?;
+        let mut r = Reader::new(bytes, 2)?;
         let n = r.u32()?;
         let mut out = Vec::with_capacity(usize::try_from(n).ok()?.min(4096));
         for _ in 0..n {
@@ -58,14 +61,20 @@ impl CacheValue for Arc<[Finding]> {
             let start = usize::try_from(r.u64()?).ok()?;
             let end = usize::try_from(r.u64()?).ok()?;
             let score = f32::from_bits(r.u32()?);
-            let recognizer = RecognizerId::from_index(u16::try_from(r.u32()?).ok()?);
+            let word = r.u32()?;
+            let folded = match word >> 16 {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
             out.push(Finding {
                 entity: EntityType::new(entity),
                 start,
                 end,
                 score,
-                recognizer,
+                recognizer: RecognizerId::from_index(u16::try_from(word & 0xFFFF).ok()?),
                 escaped: false,
+                folded,
             });
         }
         r.end()?;

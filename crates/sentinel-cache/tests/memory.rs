@@ -132,6 +132,20 @@ fn findings_round_trip_through_bytes() {
     let found: Arc<[Finding]> = LocalDetector::new().scan(MESSAGE).into();
     let back = <Arc<[Finding]> as CacheValue>::decode(&found.encode()).expect("decodes");
     assert_eq!(&*back, &*found);
+    // A value read through a fold keeps its mark.
+    let folded: Arc<[Finding]> = LocalDetector::new()
+        .scan("mail jane%40example.com or ssn 536-22-1234")
+        .into();
+    assert_eq!(
+        folded.iter().map(|f| f.folded).collect::<Vec<_>>(),
+        [true, false]
+    );
+    let back = <Arc<[Finding]> as CacheValue>::decode(&folded.encode()).expect("decodes");
+    assert_eq!(&*back, &*folded);
+    // Entries written before the mark (version 1) read as misses.
+    let mut old = found.encode();
+    old[0] = 1;
+    assert!(<Arc<[Finding]> as CacheValue>::decode(&old).is_none());
     assert!(<Arc<[Finding]> as CacheValue>::decode(b"\x01\xff").is_none());
     assert!(<Arc<[Finding]> as CacheValue>::decode(&[]).is_none());
 }

@@ -196,6 +196,7 @@ impl RemoteDetector {
                     score: r.score.clamp(0.0, 1.0),
                     recognizer: RecognizerId::from_index(REMOTE_RECOGNIZER),
                     escaped: false,
+                    folded: false,
                 })
             })
             .collect();

@@ -842,7 +842,8 @@ impl Pipeline {
     fn fingerprints_into(&self, text: &str, d: &Detected, out: &mut Vec<Fingerprint>) {
         let compute = |out: &mut Vec<Fingerprint>| {
             // A finding without a value (content that was not read) has nothing to print.
-            // An escaped value is printed as what it stands for, as it would be in prose.
+            // An escaped or folded value (`jane\u0040...`, `jane%40...`) is printed as what
+            // it reads as, as it would be written in plain prose.
             for f in d.findings.iter().filter(|f| f.start < f.end) {
                 if text.get(f.start..f.end).is_some() {
                     out.push(self.fingerprint(f.entity.as_str(), &f.value(text)));
@@ -2491,6 +2492,7 @@ fn unread_findings(
             score: 1.0,
             recognizer: RecognizerId::from_index(UNREAD_RECOGNIZER),
             escaped: false,
+            folded: false,
         })
         .collect()
 }
@@ -3883,6 +3885,7 @@ mod tests {
             score,
             recognizer: sentinel_detect::RecognizerId::from_index(0),
             escaped: false,
+            folded: false,
         };
         let doubtful = |score: f32| TextStream {
             window: StreamWindow::Doubtful {
@@ -3909,6 +3912,7 @@ mod tests {
             score: 0.85,
             recognizer: sentinel_detect::RecognizerId::from_index(0),
             escaped: false,
+            folded: false,
         };
         assert_eq!(cut_before(&[at(2, 5), at(20, 30)], 25), 20);
         // Back again when the new cut is inside another finding.

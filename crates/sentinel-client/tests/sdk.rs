@@ -303,6 +303,45 @@ async fn escaped_values_in_tool_arguments_are_decided_as_what_they_stand_for() {
     );
 }
 
+/// Values written as a URL's query writes them (percent escapes) or as a page hides them
+/// (character references) are found, the span as written is replaced, and they are
+/// numbered as what they read as: one address is one number however it is written.
+#[tokio::test]
+async fn percent_encoded_and_referenced_values_are_decided_as_what_they_read_as() {
+    let up = start().await;
+    let (c, dir) = policy_client(
+        &up,
+        "version = \"1\"\n[[rule]]\nentities = [\"EMAIL_ADDRESS\", \"PHONE_NUMBER\"]\n\
+         action = \"redact\"\n",
+        true,
+    );
+    let prompt =
+        "Why does GET /v1/users?email=jane.doe%40example.com&tel=%2B44%2020%207946%200958 \
+                  fail? The page shows <a>jane.doe&#64;example&period;com</a>, not \
+                  ops@example.com.";
+    c.chat()
+        .completions()
+        .create(chat("echo", prompt))
+        .await
+        .expect("answer");
+    assert_eq!(
+        sent_text(&up, "/v1/chat/completions"),
+        "Why does GET /v1/users?email=<EMAIL_ADDRESS_1>&tel=<PHONE_NUMBER_1> fail? The page \
+         shows <a><EMAIL_ADDRESS_1></a>, not <EMAIL_ADDRESS_2>."
+    );
+    drop(c);
+    // One fingerprint for one address, in the audit log too.
+    let records = request_records(&dir.path().join("audit"));
+    let (entities, prints) = &records[0];
+    assert_eq!(entities, &json!({"EMAIL_ADDRESS": 3, "PHONE_NUMBER": 1}));
+    assert_eq!(prints.len(), 4, "{prints:?}");
+    assert_eq!(prints[0], prints[2], "{prints:?}");
+    assert!(
+        prints[3] != prints[0] && prints[1] != prints[0],
+        "{prints:?}"
+    );
+}
+
 #[tokio::test]
 async fn identifiers_metadata_and_tool_definitions_are_scanned() {
     let up = start().await;

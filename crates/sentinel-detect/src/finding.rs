@@ -97,6 +97,13 @@ pub struct Finding {
     /// ([`escape_json_into`](crate::escape_json_into)). Detectors report `false`; whoever
     /// reads JSON text sets it.
     pub escaped: bool,
+    /// The value reads as something else than it is written: it holds a percent escape
+    /// (`jane%40example.com`), an HTML character reference (`jane&#64;example.com`) or a
+    /// character that hides it (zero-width, full-width, another script's digits), which
+    /// the detector read through (docs/detection.md, Obfuscation). What it reads as is
+    /// [`value`](Finding::value). The local detector sets it; `false` for values that read
+    /// as written.
+    pub folded: bool,
 }
 
 impl Finding {
@@ -106,7 +113,10 @@ impl Finding {
     }
 
     /// The value in `text` (the text it was found in), as it stands: unescaped when it is
-    /// [`escaped`](Finding::escaped).
+    /// [`escaped`](Finding::escaped), and read as the detector read it when it is
+    /// [`folded`](Finding::folded) (percent escapes and HTML character references decoded,
+    /// zero-width characters dropped, full-width and other scripts' digits as ASCII), so
+    /// one value has one reading however it is written. Borrowed when it is neither.
     ///
     /// # Panics
     ///
@@ -124,16 +134,26 @@ impl Finding {
     ///     score: 1.0,
     ///     recognizer: RecognizerId::from_index(0),
     ///     escaped: true,
+    ///     folded: false,
     /// };
     /// assert_eq!(f.value(text), "jane@example.com");
+    ///
+    /// // In a URL's query, percent-encoded.
+    /// let url = "GET /users?email=jane%40example.com";
+    /// let f = Finding { start: 17, end: 35, escaped: false, folded: true, ..f };
+    /// assert_eq!(f.value(url), "jane@example.com");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn value<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        use std::borrow::Cow;
         let raw = &text[self.start..self.end];
-        if self.escaped {
-            std::borrow::Cow::Owned(crate::unescape_json(raw))
-        } else {
-            std::borrow::Cow::Borrowed(raw)
+        let value = match self.escaped {
+            true => Cow::Owned(crate::unescape_json(raw)),
+            false => Cow::Borrowed(raw),
+        };
+        match self.folded {
+            true => Cow::Owned(crate::normalize::folded(&value)),
+            false => value,
         }
     }
 

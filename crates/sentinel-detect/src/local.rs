@@ -249,6 +249,7 @@ impl LocalDetector {
                         score,
                         recognizer: d.id,
                         escaped: false,
+                        folded: false,
                     });
                 }
             }
@@ -259,7 +260,9 @@ impl LocalDetector {
             overlap::resolve(&mut cands, out);
             if normalized {
                 for f in &mut out[base..] {
+                    let read = &norm.text[f.start..f.end];
                     (f.start, f.end) = norm.original_span(f.start, f.end);
+                    f.folded = text[f.start..f.end] != *read;
                 }
             }
             s.candidates = cands;

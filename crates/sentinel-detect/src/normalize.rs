@@ -1,10 +1,13 @@
 //! Undoing obfuscation before matching: zero-width characters are dropped, full-width and
-//! other Unicode digits become ASCII digits, Unicode spaces and dashes become ASCII ones.
-//! Every byte of the normalized text remembers the character it came from, so a finding
+//! other Unicode digits become ASCII digits, Unicode spaces and dashes become ASCII ones,
+//! and printable ASCII written as a percent escape (`jane%40example.com` in a URL's query,
+//! a key's `%0A` line breaks in a form body) or an HTML character reference
+//! (`jane&#64;example.com`, `&commat;`) becomes the character it stands for. Every byte of
+//! the normalized text remembers the character (or escape) it came from, so a finding
 //! maps back to exact offsets in the original.
 //!
-//! ASCII text never needs this: the check is one `is_ascii` pass, vectorized by the
-//! standard library, and no copy is made.
+//! Text with neither never needs this: the checks are one `memchr2` for `%` and `&` and
+//! one `is_ascii` pass, both vectorized, and no copy is made.
 
 /// Zero points of the Unicode decimal digit (Nd) runs outside ASCII: `c - zero` is the
 /// digit's value when `zero <= c < zero + 10`.
@@ -50,6 +53,112 @@ fn fold(c: char) -> Fold {
     }
 }
 
+/// Whether `v` is a byte an escape may stand for here: printable ASCII, a tab or a line
+/// break. Other bytes (controls, the pieces of a UTF-8 sequence) are left as written, so
+/// the decoded text is always valid UTF-8 and one byte maps to one escape.
+fn decodable(v: u32) -> Option<u8> {
+    match v {
+        0x20..=0x7E | 0x09 | 0x0A | 0x0D => Some(v as u8),
+        _ => None,
+    }
+}
+
+/// HTML's named references for what hides a value (`jane&commat;example&period;com` is how
+/// pages keep addresses from scrapers), and the common ones around it. `&nbsp;` reads as a
+/// space and `&hyphen;`/`&dash;` as `-`, as their characters fold.
+const NAMED: &[(&[u8], u8)] = &[
+    (b"commat", b'@'),
+    (b"period", b'.'),
+    (b"plus", b'+'),
+    (b"hyphen", b'-'),
+    (b"dash", b'-'),
+    (b"lowbar", b'_'),
+    (b"colon", b':'),
+    (b"sol", b'/'),
+    (b"num", b'#'),
+    (b"nbsp", b' '),
+    (b"amp", b'&'),
+    (b"lt", b'<'),
+    (b"gt", b'>'),
+    (b"quot", b'"'),
+    (b"apos", b'\''),
+];
+
+/// The escape at `i` in `b` (a `%` or a `&`) and the byte it stands for, with its length:
+/// a percent escape (`%40`, two hex digits of either case), a numeric character reference
+/// (`&#64;`, `&#x40;`) or one of the [`NAMED`] references, for a [`decodable`] byte.
+fn escape_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
+    fn hex(c: u8) -> Option<u32> {
+        char::from(c).to_digit(16)
+    }
+    let rest = &b[i + 1..];
+    if b[i] == b'%' {
+        let v = hex(*rest.first()?)? << 4 | hex(*rest.get(1)?)?;
+        return Some((decodable(v)?, 3));
+    }
+    // A reference ends at a `;` within a few bytes: `&#x0000040;` is the longest read.
+    let semi = rest.iter().take(12).position(|&c| c == b';')?;
+    let name = &rest[..semi];
+    let v = match name {
+        [b'#', b'x' | b'X', digits @ ..] if !digits.is_empty() => digits
+            .iter()
+            .try_fold(0u32, |v, &c| Some(v.checked_mul(16)? + hex(c)?))?,
+        [b'#', digits @ ..] if !digits.is_empty() => digits.iter().try_fold(0u32, |v, &c| {
+            Some(v.checked_mul(10)? + char::from(c).to_digit(10)?)
+        })?,
+        _ => u32::from(NAMED.iter().find(|(n, _)| *n == name)?.1),
+    };
+    Some((decodable(v)?, semi + 2))
+}
+
+/// Whether `text` holds an escape that [`escape_at`] decodes.
+fn has_escape(text: &str) -> bool {
+    let b = text.as_bytes();
+    memchr::memchr2_iter(b'%', b'&', b).any(|i| escape_at(b, i).is_some())
+}
+
+/// Whether `text` holds anything [`fold_each`] changes.
+fn needs_folding(text: &str) -> bool {
+    has_escape(text)
+        || (!text.is_ascii() && text.chars().any(|c| !c.is_ascii() && fold(c) != Fold::Keep))
+}
+
+/// Calls `push(c, start, end)` for each character `c` of `text` normalized, with the
+/// original span (`start..end`) of the character or escape it came from.
+fn fold_each(text: &str, mut push: impl FnMut(char, usize, usize)) {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < text.len() {
+        let escape = match b[i] {
+            b'%' | b'&' => escape_at(b, i),
+            _ => None,
+        };
+        if let Some((v, len)) = escape {
+            push(char::from(v), i, i + len);
+            i += len;
+        } else if b[i].is_ascii() {
+            push(char::from(b[i]), i, i + 1);
+            i += 1;
+        } else {
+            let c = text[i..].chars().next().unwrap_or_default();
+            let end = i + c.len_utf8();
+            match fold(c) {
+                Fold::Drop => {}
+                Fold::Ascii(b) => push(char::from(b), i, end),
+                Fold::Keep => push(c, i, end),
+            }
+            i = end;
+        }
+    }
+}
+
+/// `value` as the detector reads it: escapes decoded, obfuscation undone.
+pub(crate) fn folded(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    fold_each(value, |c, _, _| out.push(c));
+    out
+}
+
 /// A normalized copy of a text with the way back to the original's offsets.
 #[derive(Debug, Default)]
 pub(crate) struct Normalized {
@@ -71,25 +180,19 @@ impl Normalized {
     /// Normalizes `text` into `self` when it needs it; returns false (and leaves `self`
     /// untouched) when `text` is already in normal form.
     pub(crate) fn normalize(&mut self, text: &str) -> bool {
-        if text.is_ascii() || !text.chars().any(|c| !c.is_ascii() && fold(c) != Fold::Keep) {
+        if !needs_folding(text) {
             return false;
         }
         self.text.clear();
         self.starts.clear();
         self.ends.clear();
-        for (i, c) in text.char_indices() {
-            let (start, end) = (i as u32, (i + c.len_utf8()) as u32);
-            let before = self.text.len();
-            match if c.is_ascii() { Fold::Keep } else { fold(c) } {
-                Fold::Drop => continue,
-                Fold::Ascii(b) => self.text.push(char::from(b)),
-                Fold::Keep => self.text.push(c),
+        fold_each(text, |c, start, end| {
+            self.text.push(c);
+            for _ in 0..c.len_utf8() {
+                self.starts.push(start as u32);
+                self.ends.push(end as u32);
             }
-            for _ in before..self.text.len() {
-                self.starts.push(start);
-                self.ends.push(end);
-            }
-        }
+        });
         true
     }
 
@@ -119,5 +222,34 @@ mod tests {
         assert_eq!(n.text, "card 4111 end");
         let (s, e) = n.original_span(5, 9);
         assert_eq!(&text[s..e], "４１\u{200B}1١");
+    }
+
+    #[test]
+    fn percent_escapes_read_as_what_they_stand_for() {
+        let mut n = Normalized::default();
+        assert!(!n.normalize("grew 20% to 40%, 100%"));
+        assert!(!n.normalize("%zz %4 %C3%A9 %00 end%"));
+        let text = "?to=jane%40Example.com&k=%2d%0A%C3%A9 ５%";
+        assert!(n.normalize(text));
+        assert_eq!(n.text, "?to=jane@Example.com&k=-\n%C3%A9 5%");
+        let at = n.text.find('@').expect("decoded");
+        let (s, e) = n.original_span(at - 4, at + 12);
+        assert_eq!(&text[s..e], "jane%40Example.com");
+        let five = n.text.find('5').expect("folded");
+        assert_eq!(
+            n.original_span(five, five + 1),
+            (text.len() - 4, text.len() - 1)
+        );
+    }
+
+    #[test]
+    fn character_references_read_as_what_they_stand_for() {
+        let mut n = Normalized::default();
+        assert!(!n.normalize("R&D; Q&A & more &copy; &#1; &#xZZ; &#; &unknown; &amp"));
+        let text = "jane&#64;x&period;com li&commat;y&#x2E;org &#X2b;1&nbsp;415 &amp;&#00000064;";
+        assert!(n.normalize(text));
+        assert_eq!(n.text, "jane@x.com li@y.org +1 415 &@");
+        let (s, e) = n.original_span(0, 10);
+        assert_eq!(&text[s..e], "jane&#64;x&period;com");
     }
 }

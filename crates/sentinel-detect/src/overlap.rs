@@ -69,6 +69,7 @@ mod tests {
             score,
             recognizer: RecognizerId(r),
             escaped: false,
+            folded: false,
         }
     }
 

@@ -799,6 +799,7 @@ impl PatternSet {
             score: score.clamp(0.0, 1.0),
             recognizer: RecognizerId(r as u16),
             escaped: false,
+            folded: false,
         })
     }
 

@@ -215,6 +215,20 @@ pub fn email(rng: &mut Rng) -> String {
     format!("{first}{}@{domain}", rng.below(1000))
 }
 
+/// `value` percent-encoded as a URL's query writes it (`encodeURIComponent`): every byte
+/// but ASCII letters, digits and `-._~` as `%XX`.
+pub fn percent_encoded(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// An IPv4 address.
 pub fn ipv4(rng: &mut Rng) -> String {
     format!(

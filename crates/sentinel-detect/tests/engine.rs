@@ -32,6 +32,56 @@ fn obfuscated_values_map_to_original_offsets() {
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(&text[f[0].span()], "４１１１ １１１１ １１１１ １１１１");
 
+    // Percent-encoded, as in a URL's query or a form body.
+    let url = "GET /users?email=jane.doe%40example.com&tel=%2B44%2020%207946%200958 HTTP/1.1";
+    assert_eq!(
+        found(url),
+        [
+            (
+                "EMAIL_ADDRESS".to_owned(),
+                "jane.doe%40example.com".to_owned()
+            ),
+            (
+                "PHONE_NUMBER".to_owned(),
+                "%2B44%2020%207946%200958".to_owned()
+            ),
+        ]
+    );
+    let form = "card=4111%201111%201111%201111&key=-----BEGIN%20RSA%20PRIVATE%20KEY-----%0AMIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi%0A-----END%20RSA%20PRIVATE%20KEY-----&x=1";
+    let types: Vec<String> = found(form).into_iter().map(|(e, _)| e).collect();
+    assert_eq!(types, ["CREDIT_CARD", "PRIVATE_KEY"]);
+    // Each is marked as read through a fold, and its value is what it reads as; a value
+    // written plainly in the same text is not.
+    let mixed = format!("{url} or call +44 20 7946 0958");
+    let f = detector().scan(&mixed);
+    assert_eq!(
+        f.iter()
+            .map(|f| (f.folded, f.value(&mixed).into_owned()))
+            .collect::<Vec<_>>(),
+        [
+            (true, "jane.doe@example.com".to_owned()),
+            (true, "+44 20 7946 0958".to_owned()),
+            (false, "+44 20 7946 0958".to_owned()),
+        ]
+    );
+    assert!(found("grew 20%2020 to 100% and %zz").is_empty());
+    // HTML character references, as pages hide addresses from scrapers.
+    let html = r#"<a href="mailto:jane&#64;example&#x2E;com">jane&commat;example&period;com</a>"#;
+    assert_eq!(
+        found(html),
+        [
+            (
+                "EMAIL_ADDRESS".to_owned(),
+                "jane&#64;example&#x2E;com".to_owned()
+            ),
+            (
+                "EMAIL_ADDRESS".to_owned(),
+                "jane&commat;example&period;com".to_owned()
+            ),
+        ]
+    );
+    assert!(found("R&D; Q&A &amp; T&amp;Cs 4111&nbsp;1111").is_empty());
+
     let zw = "ssn 536\u{200B}-22-\u{200D}1234 end";
     let f = detector().scan(zw);
     assert_eq!(f[0].entity.as_str(), "US_SSN");
@@ -135,9 +185,19 @@ fn fragment(rng: &mut Rng) -> String {
         }
         18 => testgen::nhs(rng),
         19 => testgen::npi(rng),
-        20 => "https://example.com/x?y=1".to_owned(),
+        20 => match rng.below(3) {
+            0 => "https://example.com/x?y=1".to_owned(),
+            1 => format!("?to={}", testgen::percent_encoded(&testgen::email(rng))),
+            _ => format!(
+                "tel={}",
+                testgen::percent_encoded(&testgen::phone_intl(rng))
+            ),
+        },
         21 => rng
-            .pick(&["-", ".", ":", "::", "@", "=", " ", "\n", "é", "１"])
+            .pick(&[
+                "-", ".", ":", "::", "@", "=", " ", "\n", "é", "１", "%40", "%2B", "%20", "%0A",
+                "%", "%4", "%C3%A9", "&#64;", "&commat;", "&nbsp;", "&", "&#", "&amp;",
+            ])
             .to_string(),
         22 => {
             let n = rng.range(1, 30);

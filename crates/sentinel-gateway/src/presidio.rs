@@ -1033,6 +1033,7 @@ fn operate(
             score: r.score,
             recognizer: CALLERS_RESULT,
             escaped: false,
+            folded: false,
         };
         applied.push((finding, kind));
     }

@@ -606,18 +606,19 @@ fn decide_with(
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     let mut tenant_key: Option<TenantKey> = None;
-    // Values written with JSON escapes (in a tool call's arguments) are decided on what
-    // they stand for, so `jane\u0040example.com` is numbered, hashed and pseudonymized as
-    // `jane@example.com` is; none are, in prose.
-    let unescaped: Option<Vec<Cow<'_, str>>> = kept
+    // Values written with escapes (JSON's in a tool call's arguments, a URL's percent
+    // escapes, HTML's references) or obfuscated are decided on what they read as, so
+    // `jane\u0040example.com` and `jane%40example.com` are numbered, hashed and
+    // pseudonymized as `jane@example.com` is. Most texts hold none.
+    let read: Option<Vec<Cow<'_, str>>> = kept
         .iter()
-        .any(|(f, _, _)| f.escaped)
+        .any(|(f, _, _)| f.escaped || f.folded)
         .then(|| kept.iter().map(|(f, _, _)| f.value(text)).collect());
     for (i, (f, rule, action)) in kept.iter().enumerate() {
         if !action.transforms() {
             continue;
         }
-        let value: &str = match &unescaped {
+        let value: &str = match &read {
             Some(values) => &values[i],
             None => &text[f.start..f.end],
         };

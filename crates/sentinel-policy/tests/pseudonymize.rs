@@ -188,6 +188,7 @@ fn tool_call_arguments_are_restored_as_valid_json() {
         score: 0.9,
         recognizer: LocalDetector::new().scan("a@b.example.com")[0].recognizer,
         escaped: false,
+        folded: false,
     };
     let p2 = {
         std::env::set_var(KEY_VAR, "pseudonym test key");
@@ -599,6 +600,7 @@ fn a_large_scope_of_every_kind_restores_as_the_model_wrote_it() {
             score: 0.9,
             recognizer: findings[0].recognizer,
             escaped: false,
+            folded: false,
         });
         findings.sort_by_key(|f| f.start);
         let Decision::Transform { text: out, .. } = p.decide(&text, &findings, &ctx) else {

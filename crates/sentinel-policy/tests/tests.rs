@@ -200,6 +200,7 @@ fn overlapping_findings_from_several_detectors_are_handled() {
         score: 0.9,
         recognizer: LocalDetector::new().scan("a@b.example.com")[0].recognizer,
         escaped: false,
+        folded: false,
     };
     let findings = [
         f(5, 21, "EMAIL_ADDRESS"),
@@ -232,6 +233,7 @@ fn escaped_values_are_decided_as_what_they_stand_for() {
         start: 30,
         end: 51,
         escaped: true,
+        folded: false,
         ..found[0].clone()
     };
     assert_eq!(&text[second.start..second.end], r"jane\u0040example.com");
@@ -253,6 +255,7 @@ fn escaped_values_are_decided_as_what_they_stand_for() {
         start: 6,
         end: 15,
         escaped: true,
+        folded: false,
         ..found[0].clone()
     };
     assert_eq!(&key[f.start..f.end], r#"ab\ncd\"e"#);
@@ -273,6 +276,7 @@ fn content_that_was_not_read_is_allowed_alerted_or_blocked_never_transformed() {
         score: 1.0,
         recognizer: LocalDetector::new().scan("a@b.example.com")[0].recognizer,
         escaped: false,
+        folded: false,
     };
     let mut findings = LocalDetector::new().scan(text);
     findings.push(image);
