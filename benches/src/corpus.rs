@@ -36,7 +36,7 @@ fn bitcoin(rng: &mut Rng) -> String {
 /// (entity, template, value) for one labelled sentence; `{}` marks the value.
 fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
     let pick = |rng: &mut Rng, t: &[&'static str]| *rng.pick(t);
-    match rng.below(27) {
+    match rng.below(29) {
         0 | 1 => (
             "CREDIT_CARD",
             pick(
@@ -267,6 +267,30 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
             "PRIVATE_KEY",
             "Here is the key:\n{}\n",
             testgen::private_key(rng),
+        ),
+        26 => (
+            "MEDICAL_LICENSE",
+            pick(
+                rng,
+                &[
+                    "Prescriber DEA number {} on the script.",
+                    "DEA: {}",
+                    "Verify the DEA registration {} before dispensing.",
+                ],
+            ),
+            testgen::dea(rng),
+        ),
+        27 => (
+            "US_MBI",
+            pick(
+                rng,
+                &[
+                    "Medicare MBI {} for the claim.",
+                    "Beneficiary's Medicare number: {}",
+                    "MBI {} was verified.",
+                ],
+            ),
+            testgen::mbi(rng),
         ),
         _ => (
             "GENERIC_SECRET",

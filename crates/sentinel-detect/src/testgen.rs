@@ -179,6 +179,36 @@ pub fn npi(rng: &mut Rng) -> String {
     format!("{nine}{}", char::from(check))
 }
 
+/// A US DEA registration number with a valid check digit.
+pub fn dea(rng: &mut Rng) -> String {
+    let kind = char::from(*rng.pick(b"ABCDEFGHJKLMPRSTUX"));
+    let initial = char::from(*rng.pick(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ9"));
+    let six = rng.digits(6);
+    let d: Vec<u32> = six.bytes().map(|b| u32::from(b - b'0')).collect();
+    let check = (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10;
+    format!("{kind}{initial}{six}{check}")
+}
+
+/// A US Medicare Beneficiary Identifier, plain or with its two dashes.
+pub fn mbi(rng: &mut Rng) -> String {
+    const L: &[u8] = b"ACDEFGHJKMNPQRTUVWXY";
+    let letter = |rng: &mut Rng| char::from(*rng.pick(L));
+    let (c1, c2) = (letter(rng), letter(rng));
+    let a = |rng: &mut Rng| match rng.chance(0.5) {
+        true => char::from(*rng.pick(L)),
+        false => char::from(b'0' + rng.below(10) as u8),
+    };
+    let (a1, a2) = (a(rng), a(rng));
+    let (c3, c4) = (letter(rng), letter(rng));
+    let n1 = rng.range(1, 9);
+    let parts = [
+        format!("{n1}{c1}{a1}{}", rng.below(10)),
+        format!("{c2}{a2}{}", rng.below(10)),
+        format!("{c3}{c4}{}", rng.digits(2)),
+    ];
+    parts.join(if rng.chance(0.5) { "-" } else { "" })
+}
+
 /// A US phone number in one of its common layouts.
 pub fn phone_us(rng: &mut Rng) -> String {
     let (a, b, c) = (rng.range(201, 989), rng.range(200, 999), rng.digits(4));

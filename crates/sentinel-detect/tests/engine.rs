@@ -184,7 +184,11 @@ fn fragment(rng: &mut Rng) -> String {
             rng.digits(n)
         }
         18 => testgen::nhs(rng),
-        19 => testgen::npi(rng),
+        19 => match rng.below(3) {
+            0 => testgen::npi(rng),
+            1 => format!("DEA {}", testgen::dea(rng)),
+            _ => format!("medicare {}", testgen::mbi(rng)),
+        },
         20 => match rng.below(3) {
             0 => "https://example.com/x?y=1".to_owned(),
             1 => format!("?to={}", testgen::percent_encoded(&testgen::email(rng))),

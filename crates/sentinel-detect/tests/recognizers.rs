@@ -153,6 +153,32 @@ fn health_ids() {
     assert_not("UK_NHS", "NHS number 943 476 5918");
     assert_finds("US_NPI", "provider NPI {}", "1234567893");
     assert_not("US_NPI", "NPI 1234567890");
+    // DEA registration numbers (Presidio's MEDICAL_LICENSE): check digit, near "DEA".
+    assert_finds(
+        "MEDICAL_LICENSE",
+        "the prescriber's DEA number is {}.",
+        "AB1245679",
+    );
+    assert_finds("MEDICAL_LICENSE", "dea: {}", "F91245679");
+    assert_not("MEDICAL_LICENSE", "DEA number AB1245678");
+    assert_not("MEDICAL_LICENSE", "part AB1245679 shipped");
+    assert_not("MEDICAL_LICENSE", "my idea AB1245679");
+    // Medicare Beneficiary Identifiers, with dashes or without, near their context.
+    assert_finds("US_MBI", "Medicare MBI {} on file", "1EG4-TE5-MK73");
+    assert_finds("US_MBI", "medicare number {}", "1EG4TE5MK73");
+    assert_not("US_MBI", "order 1EG4-TE5-MK73 pending");
+    // S, L, O, I, B and Z are never MBI letters; the dashes go both or neither.
+    assert_not("US_MBI", "Medicare MBI 1SG4-TE5-MK73");
+    assert_not("US_MBI", "Medicare MBI 1EG4-TE5MK73");
+    let mut rng = sentinel_detect::testgen::Rng::new(3);
+    for _ in 0..200 {
+        let (dea, mbi) = (
+            sentinel_detect::testgen::dea(&mut rng),
+            sentinel_detect::testgen::mbi(&mut rng),
+        );
+        assert_finds("MEDICAL_LICENSE", "DEA {}", &dea);
+        assert_finds("US_MBI", "Medicare: {}", &mbi);
+    }
 }
 
 #[test]

@@ -118,7 +118,7 @@ impl EntityGroup {
                 "URL",
             ],
             EntityGroup::Pci => &["CREDIT_CARD"],
-            EntityGroup::Phi => &["UK_NHS", "US_NPI"],
+            EntityGroup::Phi => &["UK_NHS", "US_NPI", "MEDICAL_LICENSE", "US_MBI"],
             EntityGroup::Unread => &[UNREAD_IMAGE, UNREAD_AUDIO, UNREAD_FILE],
             EntityGroup::Secrets => &[
                 "AWS_ACCESS_KEY",

@@ -77,9 +77,41 @@ pub(crate) fn is_valid_npi(value: &str) -> bool {
     luhn::is_valid(&full)
 }
 
+/// US DEA registration number (Presidio's `MEDICAL_LICENSE`): a registrant-type letter, a
+/// letter (the registrant's surname initial, or `9`), six digits and a check digit: the
+/// last digit of (d1 + d3 + d5) + 2 (d2 + d4 + d6).
+pub(crate) fn is_valid_dea(value: &str) -> bool {
+    let b = value.as_bytes();
+    if b.len() != 9 || !b[2..].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let d = |i: usize| u32::from(b[2 + i] - b'0');
+    let sum = d(0) + d(2) + d(4) + 2 * (d(1) + d(3) + d(5));
+    sum % 10 == d(6)
+}
+
+/// US Medicare Beneficiary Identifier: eleven characters in CMS's layout (the pattern
+/// checks it), written plainly or as `1EG4-TE5-MK73`. No check digit: the dashes are the
+/// only evidence beyond the layout, so a bare one scores lower.
+pub(crate) fn mbi_score(value: &str, base: f32) -> f32 {
+    match value.contains('-') {
+        true => base,
+        false => (base - 0.15).max(0.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dea_check_digit() {
+        // 1 + 4 + 6 = 11; 2 * (2 + 5 + 7) = 28; 39: check digit 9.
+        assert!(is_valid_dea("AB1245679"));
+        assert!(!is_valid_dea("AB1245678"));
+        assert!(!is_valid_dea("AB124567"));
+        assert!(!is_valid_dea("AB12456X9"));
+    }
 
     #[test]
     fn ssn_rules() {

@@ -49,6 +49,10 @@ pub enum Validator {
     Phone,
     /// A URI's password is not a placeholder (`user:password@`, `:${DB_PASS}@`, `:****@`).
     UrlCredentials,
+    /// US DEA registration number check digit.
+    UsDea,
+    /// US Medicare Beneficiary Identifier: a bare one (no dashes) scores 0.15 lower.
+    UsMbi,
 }
 
 impl Validator {
@@ -72,6 +76,8 @@ impl Validator {
         "email",
         "phone",
         "url_credentials",
+        "us_dea",
+        "us_mbi",
     ];
 
     const ALL: &'static [Validator] = &[
@@ -93,6 +99,8 @@ impl Validator {
         Validator::Email,
         Validator::Phone,
         Validator::UrlCredentials,
+        Validator::UsDea,
+        Validator::UsMbi,
     ];
 
     /// Looks a validator up by its name (`"luhn"`, `"iban"`, ...).
@@ -142,6 +150,8 @@ impl Validator {
             Validator::Email => keep(net::email_ok(value)),
             Validator::Phone => net::phone_ok(value).then(|| bare_penalty(value, base, 0.2)),
             Validator::UrlCredentials => keep(secrets::url_password_ok(value)),
+            Validator::UsDea => keep(ids::is_valid_dea(value)),
+            Validator::UsMbi => Some(ids::mbi_score(value, base)),
         }
     }
 }
