@@ -93,15 +93,20 @@ fn ends_sentence(bytes: &[u8]) -> bool {
     })
 }
 
+/// How far after a word a number makes the word its label ("Call me at 465...").
+const LABEL_REACH: usize = 16;
+
 /// Whether `rest`, what follows a word, makes it a label: a `:` or `=` after at most one
-/// space, or, after one space, a token that starts with a digit or `+` or holds an `@`
-/// within an address's length (`... 3898 Contact jane@example.com`: the next value's word,
-/// not this one's).
+/// space, or, after one space, a token that starts with a digit or `+`, a number (three
+/// digits or more) within a few words (`... 4600 Call me at 465.780.6466`), or a token
+/// that holds an `@` within an address's length (`... 3898 Contact jane@example.com`): the
+/// next value's word, not this one's.
 fn labels(rest: &[u8]) -> bool {
     let Some(after) = rest.strip_prefix(b" ") else {
         return matches!(rest.first(), Some(b':' | b'='));
     };
     matches!(after.first(), Some(b':' | b'=' | b'+' | b'0'..=b'9'))
+        || has_number(&after[..after.len().min(LABEL_REACH)])
         || after
             .iter()
             .take(254)
@@ -164,5 +169,8 @@ mod tests {
         assert!(!contact.near("363 470 1374 Contact jane@example.com", 0, 12));
         assert!(!contact.near("363 470 1374 contact 0800 123 456", 0, 12));
         assert!(contact.near("363 470 1374 contact us", 0, 12));
+        let call = Context::new(&["call".to_owned()]).unwrap_or_else(|| unreachable!());
+        assert!(!call.near("656 971 4600 Call me at 465.780.6466", 0, 12));
+        assert!(call.near("656 971 4600 call me at 9am", 0, 12));
     }
 }
