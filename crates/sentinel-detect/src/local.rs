@@ -182,7 +182,7 @@ impl LocalDetector {
 /// Texts longer than this are scanned a piece at a time ([`LocalDetector`]'s
 /// `scan_into`), so what a scan holds besides the text and its findings (windows,
 /// candidates, a normalized copy: up to about 17 times the text for text dense with
-/// values) stays bounded by the piece instead of growing with the text.
+/// values, mostly windows) stays bounded by the piece instead of growing with the text.
 pub const PIECEWISE_ABOVE: usize = 4 << 20;
 
 /// The piece fed at a time above [`PIECEWISE_ABOVE`].

@@ -117,89 +117,149 @@ fn has_escape(text: &str) -> bool {
     memchr::memchr2_iter(b'%', b'&', b).any(|i| escape_at(b, i).is_some())
 }
 
-/// Whether `text` holds anything [`fold_each`] changes.
-fn needs_folding(text: &str) -> bool {
-    has_escape(text)
-        || (!text.is_ascii() && text.chars().any(|c| !c.is_ascii() && fold(c) != Fold::Keep))
+/// A piece of a text as [`fold_pieces`] reads it.
+enum Piece<'t> {
+    /// A run read as written.
+    Same(&'t str),
+    /// A character or an escape (at `start..end` of the text) read as `Some` character, or
+    /// dropped (`None`).
+    Folded(Option<char>, usize, usize),
 }
 
-/// Calls `push(c, start, end)` for each character `c` of `text` normalized, with the
-/// original span (`start..end`) of the character or escape it came from.
-fn fold_each(text: &str, mut push: impl FnMut(char, usize, usize)) {
+/// Where the next byte at or after `from` that may not read as written stands: a `%`, a
+/// `&` or a byte of a non-ASCII character; `b.len()` when there is none.
+fn next_special(b: &[u8], from: usize) -> usize {
+    let special = |c: u8| c >= 0x80 || c == b'%' || c == b'&';
+    let mut i = from;
+    // Sixteen bytes at a time, with no early exit inside a block, which the compiler turns
+    // into vector compares: plain prose is skipped about as fast as it is copied.
+    while let Some(block) = b.get(i..i + 16) {
+        if block.iter().fold(false, |any, &c| any | special(c)) {
+            break;
+        }
+        i += 16;
+    }
+    i + b[i..]
+        .iter()
+        .position(|&c| special(c))
+        .unwrap_or(b.len() - i)
+}
+
+/// Calls `each` with the pieces of `text` in order: runs read as written, and each
+/// character or escape read as something else.
+fn fold_pieces<'t>(text: &'t str, mut each: impl FnMut(Piece<'t>)) {
     let b = text.as_bytes();
     let mut i = 0;
-    while i < text.len() {
-        let escape = match b[i] {
-            b'%' | b'&' => escape_at(b, i),
-            _ => None,
-        };
-        if let Some((v, len)) = escape {
-            push(char::from(v), i, i + len);
-            i += len;
-        } else if b[i].is_ascii() {
-            push(char::from(b[i]), i, i + 1);
-            i += 1;
-        } else {
-            let c = text[i..].chars().next().unwrap_or_default();
-            let end = i + c.len_utf8();
-            match fold(c) {
-                Fold::Drop => {}
-                Fold::Ascii(b) => push(char::from(b), i, end),
-                Fold::Keep => push(c, i, end),
-            }
-            i = end;
+    while i < b.len() {
+        let j = next_special(b, i);
+        if j > i {
+            each(Piece::Same(&text[i..j]));
         }
+        if j == b.len() {
+            break;
+        }
+        i = if b[j].is_ascii() {
+            match escape_at(b, j) {
+                Some((v, len)) => {
+                    each(Piece::Folded(Some(char::from(v)), j, j + len));
+                    j + len
+                }
+                None => {
+                    each(Piece::Same(&text[j..=j]));
+                    j + 1
+                }
+            }
+        } else {
+            let c = text[j..].chars().next().unwrap_or_default();
+            let end = j + c.len_utf8();
+            each(match fold(c) {
+                Fold::Keep => Piece::Same(&text[j..end]),
+                Fold::Drop => Piece::Folded(None, j, end),
+                Fold::Ascii(a) => Piece::Folded(Some(char::from(a)), j, end),
+            });
+            end
+        };
     }
 }
 
 /// `value` as the detector reads it: escapes decoded, obfuscation undone.
 pub(crate) fn folded(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    fold_each(value, |c, _, _| out.push(c));
+    fold_pieces(value, |p| match p {
+        Piece::Same(s) => out.push_str(s),
+        Piece::Folded(c, _, _) => out.extend(c),
+    });
     out
 }
 
-/// A normalized copy of a text with the way back to the original's offsets.
+/// One character or escape read as something else: `norm_start..norm_end` of the
+/// normalized text (empty when it was dropped) came from `orig_start..orig_end`.
+#[derive(Clone, Copy, Debug)]
+struct Edit {
+    norm_start: u32,
+    norm_end: u32,
+    orig_start: u32,
+    orig_end: u32,
+}
+
+/// A normalized copy of a text with the way back to the original's offsets: the edits
+/// only, since every byte between two edits is the original's, shifted.
 #[derive(Debug, Default)]
 pub(crate) struct Normalized {
     pub(crate) text: String,
-    /// For each byte of `text`, the original start of the character it came from.
-    starts: Vec<u32>,
-    /// For each byte of `text`, the original end of the character it came from.
-    ends: Vec<u32>,
+    /// In text order (a dropped character before what replaces the next one).
+    edits: Vec<Edit>,
 }
 
 impl Normalized {
-    /// Gives back capacity past `bytes` bytes of text (and its offsets).
+    /// Gives back capacity past `bytes` bytes of text (and as many edits).
     pub(crate) fn shrink_to(&mut self, bytes: usize) {
         self.text.shrink_to(bytes);
-        self.starts.shrink_to(bytes);
-        self.ends.shrink_to(bytes);
+        self.edits.shrink_to(bytes / 16);
     }
 
-    /// Normalizes `text` into `self` when it needs it; returns false (and leaves `self`
-    /// untouched) when `text` is already in normal form.
+    /// Normalizes `text` into `self` when it needs it; returns false when `text` is
+    /// already in normal form (`self` then holds nothing of use).
     pub(crate) fn normalize(&mut self, text: &str) -> bool {
-        if !needs_folding(text) {
+        if text.is_ascii() && !has_escape(text) {
             return false;
         }
         self.text.clear();
-        self.starts.clear();
-        self.ends.clear();
-        fold_each(text, |c, start, end| {
-            self.text.push(c);
-            for _ in 0..c.len_utf8() {
-                self.starts.push(start as u32);
-                self.ends.push(end as u32);
+        self.edits.clear();
+        let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        fold_pieces(text, |p| match p {
+            Piece::Same(s) => self.text.push_str(s),
+            Piece::Folded(c, start, end) => {
+                let norm_start = at(self.text.len());
+                self.text.extend(c);
+                self.edits.push(Edit {
+                    norm_start,
+                    norm_end: at(self.text.len()),
+                    orig_start: at(start),
+                    orig_end: at(end),
+                });
             }
         });
-        true
+        !self.edits.is_empty()
+    }
+
+    /// The original offset of byte `x` of the normalized text: its start, or with `end`
+    /// its end.
+    fn original(&self, x: usize, end: bool) -> usize {
+        let i = self.edits.partition_point(|e| e.norm_start as usize <= x);
+        let Some(e) = i.checked_sub(1).map(|i| self.edits[i]) else {
+            return x + usize::from(end);
+        };
+        if e.norm_end as usize > x {
+            return if end { e.orig_end } else { e.orig_start } as usize;
+        }
+        e.orig_end as usize + (x - e.norm_end as usize) + usize::from(end)
     }
 
     /// Maps a span of the normalized text back to the original. Characters dropped inside
     /// the span are covered; those just outside it are not.
     pub(crate) fn original_span(&self, start: usize, end: usize) -> (usize, usize) {
-        (self.starts[start] as usize, self.ends[end - 1] as usize)
+        (self.original(start, false), self.original(end - 1, true))
     }
 }
 
