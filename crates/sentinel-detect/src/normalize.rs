@@ -302,6 +302,37 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Every span of the normalized text maps back to a span of the original that
+        /// reads as it: the edits and the shifted runs between them agree.
+        #[test]
+        fn every_span_maps_back_to_what_reads_as_it(
+            parts in proptest::collection::vec(0usize..16, 0..40),
+            cuts in proptest::collection::vec((0usize..400, 0usize..400), 1..20),
+        ) {
+            const PIECES: &[&str] = &[
+                "ab", "x", " ", "%40", "&#64;", "&amp;", "\u{200B}", "\u{a0}", "５", "é", "%zz",
+                "&amp", "%", "&", "用户", "7",
+            ];
+            let text: String = parts.iter().map(|&i| PIECES[i]).collect();
+            let mut n = Normalized::default();
+            if !n.normalize(&text) {
+                proptest::prop_assert_eq!(folded(&text), text);
+                return Ok(());
+            }
+            proptest::prop_assert_eq!(&folded(&text), &n.text);
+            let bounds: Vec<usize> = (0..=n.text.len()).filter(|&i| n.text.is_char_boundary(i)).collect();
+            for (a, b) in cuts {
+                let (s, e) = (bounds[a % bounds.len()], bounds[b % bounds.len()]);
+                if s >= e {
+                    continue;
+                }
+                let (os, oe) = n.original_span(s, e);
+                proptest::prop_assert_eq!(folded(&text[os..oe]), &n.text[s..e], "{}..{}", os, oe);
+            }
+        }
+    }
+
     #[test]
     fn character_references_read_as_what_they_stand_for() {
         let mut n = Normalized::default();
