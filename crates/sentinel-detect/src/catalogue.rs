@@ -176,10 +176,10 @@ pub fn builtin() -> Vec<Recognizer> {
         Recognizer::new("us_npi", "US_NPI", r"[12][0-9]{9}")
             .with_score(0.45).with_validator(Validator::UsNpi).with_boundary(Boundary::Token)
             .with_context(["npi", "provider", "prescriber"]).with_trigger(digits()),
-        // Both shapes are a product code's or a part number's too, and neither a letter nor
-        // a dash makes a cheap trigger (either widened the byte prefilter's range to every
-        // capital or every full stop: +4% each on the clean prompt): they are read near
-        // their context words only.
+        // Both shapes are a product code's or a part number's too, and no byte of theirs
+        // makes a cheap trigger: digits cost the clean prompt 17.5%, a letter and a dash
+        // 7.5% (they widen the byte prefilter's range to every capital or full stop). They
+        // are read near their context words only (+1.2%; docs/detection.md).
         Recognizer::new("us_dea", "MEDICAL_LICENSE", r"[ABCDEFGHJKLMPRSTUX][A-Z9][0-9]{7}")
             .with_score(0.8).with_validator(Validator::UsDea).with_boundary(Boundary::Token)
             .with_context(["dea"]).require_context().with_trigger(Trigger::Context),
