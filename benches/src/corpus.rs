@@ -36,7 +36,7 @@ fn bitcoin(rng: &mut Rng) -> String {
 /// (entity, template, value) for one labelled sentence; `{}` marks the value.
 fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
     let pick = |rng: &mut Rng, t: &[&'static str]| *rng.pick(t);
-    match rng.below(29) {
+    match rng.below(32) {
         0 | 1 => (
             "CREDIT_CARD",
             pick(
@@ -291,6 +291,31 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
                 ],
             ),
             testgen::mbi(rng),
+        ),
+        28 => (
+            "PL_PESEL",
+            pick(rng, &["Numer PESEL: {}", "PESEL {} in the HR file."]),
+            testgen::pesel(rng),
+        ),
+        29 => (
+            "IN_AADHAAR",
+            pick(
+                rng,
+                &["Aadhaar number {} was linked.", "UIDAI Aadhaar: {}"],
+            ),
+            testgen::aadhaar(rng),
+        ),
+        30 => (
+            "FR_NIR",
+            pick(
+                rng,
+                &[
+                    "Numéro de sécurité sociale : {}",
+                    "NIR {} on the form.",
+                    "The employee's INSEE number is {}.",
+                ],
+            ),
+            testgen::nir(rng),
         ),
         _ => (
             "GENERIC_SECRET",

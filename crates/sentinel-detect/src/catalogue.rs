@@ -176,6 +176,21 @@ pub fn builtin() -> Vec<Recognizer> {
         Recognizer::new("us_npi", "US_NPI", r"[12][0-9]{9}")
             .with_score(0.45).with_validator(Validator::UsNpi).with_boundary(Boundary::Token)
             .with_context(["npi", "provider", "prescriber"]).with_trigger(digits()),
+        // National identifiers, digits only, so they share the numeric group's windows: a
+        // check digit (PESEL, Aadhaar) passes one number in ten, so context must raise it
+        // (to 0.8, over a bank account number's 0.75 when both read the same label); a
+        // NIR's key passes one in 97, after a sex digit and a month.
+        Recognizer::new("pl_pesel", "PL_PESEL", r"[0-9]{11}")
+            .with_score(0.45).with_validator(Validator::PlPesel).with_boundary(Boundary::Token)
+            .with_context(["pesel"]).with_trigger(digits()),
+        Recognizer::new("in_aadhaar", "IN_AADHAAR", r"[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}")
+            .with_score(0.45).with_validator(Validator::InAadhaar).with_boundary(Boundary::Token)
+            .with_context(["aadhaar", "aadhar", "uidai"]).with_trigger(digits()),
+        Recognizer::new("fr_nir", "FR_NIR",
+            r"[12] ?[0-9]{2} ?(?:0[1-9]|1[0-2]) ?[0-9]{2} ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}")
+            .with_score(0.5).with_validator(Validator::FrNir).with_boundary(Boundary::Token)
+            .with_context(["insee", "nir", "sécurité sociale", "securite sociale", "sécu"])
+            .with_trigger(digits()),
         // Both shapes are a product code's or a part number's too, and no byte of theirs
         // makes a cheap trigger: digits cost the clean prompt 17.5%, a letter and a dash
         // 7.5% (they widen the byte prefilter's range to every capital or full stop). They

@@ -179,6 +179,56 @@ pub fn npi(rng: &mut Rng) -> String {
     format!("{nine}{}", char::from(check))
 }
 
+/// `payload` followed by the check digit(s) that make `valid` accept it (tried in turn).
+fn with_check(payload: String, digits: usize, valid: fn(&str) -> bool) -> String {
+    (0..10usize.pow(digits as u32))
+        .map(|c| format!("{payload}{c:0digits$}"))
+        .find(|v| valid(v))
+        .unwrap_or(payload)
+}
+
+/// A valid Polish PESEL (born 1900-2099).
+pub fn pesel(rng: &mut Rng) -> String {
+    let month = rng.range(1, 12) + if rng.chance(0.3) { 20 } else { 0 };
+    let payload = format!(
+        "{:02}{month:02}{:02}{}",
+        rng.below(100),
+        rng.range(1, 28),
+        rng.digits(4)
+    );
+    with_check(payload, 1, ids::is_valid_pesel)
+}
+
+/// A valid Indian Aadhaar number, grouped in fours as the card prints it, or not.
+pub fn aadhaar(rng: &mut Rng) -> String {
+    let number = with_check(
+        format!("{}{}", rng.range(2, 9), rng.digits(10)),
+        1,
+        ids::is_valid_aadhaar,
+    );
+    match rng.chance(0.7) {
+        true => group(&number, &[4, 4, 4], " "),
+        false => number,
+    }
+}
+
+/// A valid French NIR, spaced as it is usually written (`1 84 12 76 451 089 46`) or not.
+pub fn nir(rng: &mut Rng) -> String {
+    let payload = format!(
+        "{}{:02}{:02}{:02}{}",
+        rng.range(1, 2),
+        rng.below(100),
+        rng.range(1, 12),
+        rng.range(1, 95),
+        rng.digits(6)
+    );
+    let number = with_check(payload, 2, ids::is_valid_nir);
+    match rng.chance(0.6) {
+        true => group(&number, &[1, 2, 2, 2, 3, 3, 2], " "),
+        false => number,
+    }
+}
+
 /// A US DEA registration number with a valid check digit.
 pub fn dea(rng: &mut Rng) -> String {
     let kind = char::from(*rng.pick(b"ABCDEFGHJKLMPRSTUX"));

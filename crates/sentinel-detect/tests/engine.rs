@@ -184,8 +184,11 @@ fn fragment(rng: &mut Rng) -> String {
             rng.digits(n)
         }
         18 => testgen::nhs(rng),
-        19 => match rng.below(3) {
+        19 => match rng.below(6) {
             0 => testgen::npi(rng),
+            3 => format!("PESEL {}", testgen::pesel(rng)),
+            4 => format!("aadhaar {}", testgen::aadhaar(rng)),
+            5 => testgen::nir(rng),
             1 => format!("DEA {}", testgen::dea(rng)),
             _ => format!("medicare {}", testgen::mbi(rng)),
         },

@@ -182,6 +182,40 @@ fn health_ids() {
 }
 
 #[test]
+fn national_ids() {
+    assert_finds("PL_PESEL", "PESEL: {}", "44051401359");
+    assert_not("PL_PESEL", "PESEL: 44051401358");
+    assert_not("PL_PESEL", "order 44051401359 shipped");
+    assert_finds("IN_AADHAAR", "Aadhaar {} on file", "2341 2341 2346");
+    assert_finds("IN_AADHAAR", "UIDAI number {}", "234123412346");
+    assert_not("IN_AADHAAR", "Aadhaar 2341 2341 2345");
+    assert_not("IN_AADHAAR", "invoice 2341 2341 2346");
+    let key = 97 - 1_841_276_451_089u64 % 97;
+    let nir = format!("1 84 12 76 451 089 {key:02}");
+    assert_finds("FR_NIR", "numéro de sécurité sociale {}", &nir);
+    assert_finds("FR_NIR", "ref {}", &nir.replace(' ', ""));
+    assert_not("FR_NIR", &format!("NIR 1 84 13 76 451 089 {key:02}"));
+    let mut rng = sentinel_detect::testgen::Rng::new(5);
+    for _ in 0..200 {
+        assert_finds(
+            "PL_PESEL",
+            "PESEL {}",
+            &sentinel_detect::testgen::pesel(&mut rng),
+        );
+        assert_finds(
+            "IN_AADHAAR",
+            "Aadhaar: {}",
+            &sentinel_detect::testgen::aadhaar(&mut rng),
+        );
+        assert_finds(
+            "FR_NIR",
+            "INSEE {}",
+            &sentinel_detect::testgen::nir(&mut rng),
+        );
+    }
+}
+
+#[test]
 fn cloud_and_api_keys() {
     let mut rng = Rng::new(11);
     assert_finds("AWS_ACCESS_KEY", "key {} in config", "AKIAIOSFODNN7EXAMPLE");

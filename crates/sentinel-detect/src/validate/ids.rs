@@ -90,6 +90,73 @@ pub(crate) fn is_valid_dea(value: &str) -> bool {
     sum % 10 == d(6)
 }
 
+/// Polish PESEL: eleven digits, a birth date (the month carries the century: +80 for the
+/// 1800s, +20 for the 2000s, +40, +60) and a check digit over the weights 1, 3, 7, 9.
+pub(crate) fn is_valid_pesel(value: &str) -> bool {
+    let (d, n) = digits_of(value);
+    if n != 11 {
+        return false;
+    }
+    let v = |i: usize| u32::from(d[i] - b'0');
+    let (month, day) = ((v(2) * 10 + v(3)) % 20, v(4) * 10 + v(5));
+    let sum: u32 = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3]
+        .iter()
+        .enumerate()
+        .map(|(i, w)| w * v(i))
+        .sum();
+    (1..=12).contains(&month) && (1..=31).contains(&day) && (10 - sum % 10) % 10 == v(10)
+}
+
+/// Indian Aadhaar number: twelve digits, the first not 0 or 1, with a Verhoeff check digit
+/// (written by hand: the tables are the algorithm, and no maintained crate carries them).
+pub(crate) fn is_valid_aadhaar(value: &str) -> bool {
+    const D: [[u8; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    const P: [[u8; 10]; 8] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 8, 7, 0, 6],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ];
+    let (d, n) = digits_of(value);
+    if n != 12 || d[0] < b'2' {
+        return false;
+    }
+    let c = d[..12].iter().rev().enumerate().fold(0u8, |c, (i, &x)| {
+        D[usize::from(c)][usize::from(P[i % 8][usize::from(x - b'0')])]
+    });
+    c == 0
+}
+
+/// French social security number (NIR): sex (1 or 2), year, month (01-12), department,
+/// commune and order, then a key of 97 less the first thirteen digits mod 97. Corsica's
+/// departments (`2A`, `2B`) are not read.
+pub(crate) fn is_valid_nir(value: &str) -> bool {
+    let (d, n) = digits_of(value);
+    if n != 15 {
+        return false;
+    }
+    let number = d[..13]
+        .iter()
+        .fold(0u64, |acc, &x| acc * 10 + u64::from(x - b'0'));
+    let key = u64::from(d[13] - b'0') * 10 + u64::from(d[14] - b'0');
+    97 - number % 97 == key
+}
+
 /// US Medicare Beneficiary Identifier: eleven characters in CMS's layout (the pattern
 /// checks it), written plainly or as `1EG4-TE5-MK73`. No check digit: the dashes are the
 /// only evidence beyond the layout, so a bare one scores lower.
@@ -103,6 +170,25 @@ pub(crate) fn mbi_score(value: &str, base: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn european_and_indian_ids() {
+        // PESEL 44051401359: 1944-05-14; 2000s months carry +20.
+        assert!(is_valid_pesel("44051401359"));
+        assert!(!is_valid_pesel("44051401358"));
+        assert!(!is_valid_pesel("44151401359"), "month 15");
+        // Aadhaar: UIDAI's Verhoeff.
+        assert!(is_valid_aadhaar("2341 2341 2346"));
+        assert!(!is_valid_aadhaar("2341 2341 2345"));
+        assert!(!is_valid_aadhaar("1341 2341 2346"), "starts with 1");
+        // NIR: 1 84 12 76 451 089, key 97 - (1841276451089 mod 97).
+        let key = 97 - 1_841_276_451_089u64 % 97;
+        assert!(is_valid_nir(&format!("1 84 12 76 451 089 {key:02}")));
+        assert!(!is_valid_nir(&format!(
+            "1 84 12 76 451 089 {:02}",
+            (key + 1) % 100
+        )));
+    }
 
     #[test]
     fn dea_check_digit() {

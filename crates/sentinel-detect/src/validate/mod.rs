@@ -53,6 +53,12 @@ pub enum Validator {
     UsDea,
     /// US Medicare Beneficiary Identifier: a bare one (no dashes) scores 0.15 lower.
     UsMbi,
+    /// Polish PESEL: birth date and check digit.
+    PlPesel,
+    /// Indian Aadhaar: Verhoeff check digit.
+    InAadhaar,
+    /// French NIR: key mod 97.
+    FrNir,
 }
 
 impl Validator {
@@ -78,6 +84,9 @@ impl Validator {
         "url_credentials",
         "us_dea",
         "us_mbi",
+        "pl_pesel",
+        "in_aadhaar",
+        "fr_nir",
     ];
 
     const ALL: &'static [Validator] = &[
@@ -101,6 +110,9 @@ impl Validator {
         Validator::UrlCredentials,
         Validator::UsDea,
         Validator::UsMbi,
+        Validator::PlPesel,
+        Validator::InAadhaar,
+        Validator::FrNir,
     ];
 
     /// Looks a validator up by its name (`"luhn"`, `"iban"`, ...).
@@ -152,6 +164,9 @@ impl Validator {
             Validator::UrlCredentials => keep(secrets::url_password_ok(value)),
             Validator::UsDea => keep(ids::is_valid_dea(value)),
             Validator::UsMbi => Some(ids::mbi_score(value, base)),
+            Validator::PlPesel => keep(ids::is_valid_pesel(value)),
+            Validator::InAadhaar => keep(ids::is_valid_aadhaar(value)),
+            Validator::FrNir => keep(ids::is_valid_nir(value)),
         }
     }
 }
