@@ -2,12 +2,12 @@
 //! other Unicode digits become ASCII digits, Unicode spaces and dashes become ASCII ones,
 //! and printable ASCII written as a percent escape (`jane%40example.com` in a URL's query,
 //! a key's `%0A` line breaks in a form body) or an HTML character reference
-//! (`jane&#64;example.com`, `&commat;`) becomes the character it stands for. Every byte of
-//! the normalized text remembers the character (or escape) it came from, so a finding
-//! maps back to exact offsets in the original.
+//! (`jane&#64;example.com`, `&commat;`) becomes the character it stands for. The normalized
+//! copy keeps the list of its edits (what it read as something else, and where that
+//! stood), so a finding maps back to exact offsets in the original.
 //!
-//! Text with neither never needs this: the checks are one `memchr2` for `%` and `&` and
-//! one `is_ascii` pass, both vectorized, and no copy is made.
+//! ASCII text without an escape never needs this: the checks are one `memchr2` for `%`
+//! and `&` and one `is_ascii` pass, both vectorized, and no copy is made.
 
 /// Zero points of the Unicode decimal digit (Nd) runs outside ASCII: `c - zero` is the
 /// digit's value when `zero <= c < zero + 10`.
