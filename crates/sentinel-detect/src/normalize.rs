@@ -131,8 +131,8 @@ enum Piece<'t> {
 fn next_special(b: &[u8], from: usize) -> usize {
     let special = |c: u8| c >= 0x80 || c == b'%' || c == b'&';
     let mut i = from;
-    // Sixteen bytes at a time, with no early exit inside a block, which the compiler turns
-    // into vector compares: plain prose is skipped about as fast as it is copied.
+    // Sixteen bytes at a time, with no early exit inside a block (a 4 KB prompt with one
+    // escape scans in 5.3 us against 4.5 us without; docs/detection.md).
     while let Some(block) = b.get(i..i + 16) {
         if block.iter().fold(false, |any, &c| any | special(c)) {
             break;

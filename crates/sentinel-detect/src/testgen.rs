@@ -233,10 +233,11 @@ pub fn nir(rng: &mut Rng) -> String {
 pub fn dea(rng: &mut Rng) -> String {
     let kind = char::from(*rng.pick(b"ABCDEFGHJKLMPRSTUX"));
     let initial = char::from(*rng.pick(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ9"));
-    let six = rng.digits(6);
-    let d: Vec<u32> = six.bytes().map(|b| u32::from(b - b'0')).collect();
-    let check = (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10;
-    format!("{kind}{initial}{six}{check}")
+    with_check(
+        format!("{kind}{initial}{}", rng.digits(6)),
+        1,
+        ids::is_valid_dea,
+    )
 }
 
 /// A US Medicare Beneficiary Identifier, plain or with its two dashes.

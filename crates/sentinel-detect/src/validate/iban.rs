@@ -98,8 +98,14 @@ pub(crate) fn countries() -> impl Iterator<Item = (&'static [u8; 2], usize)> {
 /// letters as 10..35). `compact` holds uppercase letters and digits only.
 pub(crate) fn mod97(compact: &[u8]) -> u32 {
     let (head, tail) = compact.split_at(4.min(compact.len()));
+    remainder97(tail.iter().chain(head))
+}
+
+/// The number written by `chars` (digits, and letters as 10..35) mod 97; `u32::MAX` when
+/// one is neither. The French NIR's key uses it too.
+pub(crate) fn remainder97<'a>(chars: impl IntoIterator<Item = &'a u8>) -> u32 {
     let mut rem = 0u32;
-    for &b in tail.iter().chain(head) {
+    for &b in chars {
         rem = match b {
             b'0'..=b'9' => (rem * 10 + u32::from(b - b'0')) % 97,
             b'A'..=b'Z' => (rem * 100 + u32::from(b - b'A' + 10)) % 97,

@@ -1,6 +1,8 @@
-//! Government and health identifiers: US SSN and ITIN, UK NHS number, US NPI.
+//! Government and health identifiers: US SSN and ITIN, UK NHS number, US NPI, DEA
+//! registration and Medicare Beneficiary Identifier, Polish PESEL, Indian Aadhaar, French
+//! NIR.
 
-use super::{digits_of, luhn, Layout};
+use super::{digits_of, iban, luhn, Layout};
 
 /// Separators, where present, are one kind and form the given groups, or split every digit.
 pub(crate) fn grouped_as(value: &str, groups: &[usize]) -> bool {
@@ -150,11 +152,8 @@ pub(crate) fn is_valid_nir(value: &str) -> bool {
     if n != 15 {
         return false;
     }
-    let number = d[..13]
-        .iter()
-        .fold(0u64, |acc, &x| acc * 10 + u64::from(x - b'0'));
-    let key = u64::from(d[13] - b'0') * 10 + u64::from(d[14] - b'0');
-    97 - number % 97 == key
+    let key = u32::from(d[13] - b'0') * 10 + u32::from(d[14] - b'0');
+    97 - iban::remainder97(&d[..13]) == key
 }
 
 /// US Medicare Beneficiary Identifier: eleven characters in CMS's layout (the pattern
