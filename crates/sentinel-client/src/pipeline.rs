@@ -2707,6 +2707,23 @@ fn append_at(o: &mut serde_json::Map<String, Value>, key: &str, rest: String) {
 
 /// A chat chunk carrying what a choice's text still held when the stream ended without
 /// the choice's `finish_reason`: in the choice, and the field, the text came from.
+/// The fields of a chat completion chunk (one with `choices`) that every chunk of the
+/// answer repeats; `None` for any other event.
+fn chunk_envelope(v: &Value) -> Option<serde_json::Map<String, Value>> {
+    let Value::Object(chunk) = v else {
+        return None;
+    };
+    if !chunk.contains_key("choices") {
+        return None;
+    }
+    Some(
+        ["id", "object", "created", "model", "system_fingerprint"]
+            .into_iter()
+            .filter_map(|k| chunk.get(k).map(|x| (k.to_owned(), x.clone())))
+            .collect(),
+    )
+}
+
 fn chat_flush(index: u64, part: ChoicePart, rest: String, tokens: Option<Vec<Value>>) -> Value {
     let mut choice = serde_json::json!({ "index": index, "delta": {} });
     append_to_choice(&mut choice, part, rest, tokens);
@@ -3137,6 +3154,10 @@ pub struct ResponseStream {
     /// index, as events of their own: held until the choice ends, then passed on only if
     /// nothing in the answer was changed (the audio says what the transcript said before).
     spoken: BTreeMap<u64, Vec<Value>>,
+    /// A chat chunk's fields besides its choices (`id`, `object`, `created`, `model`,
+    /// `system_fingerprint`), from the first one: a chunk the gateway writes to release
+    /// held text at the end carries them as the provider's own do.
+    chunk_envelope: Option<serde_json::Map<String, Value>>,
 }
 
 impl Drop for ResponseStream {
@@ -3198,6 +3219,7 @@ impl ResponseStream {
             chain: p.chain_link(req),
             stopping: Arc::clone(&p.stopping),
             spoken: BTreeMap::new(),
+            chunk_envelope: None,
         }
     }
 
@@ -3511,6 +3533,9 @@ impl ResponseStream {
             self.remember_answer(&v).await;
         }
         self.hold_spoken(&mut v);
+        if self.chunk_envelope.is_none() {
+            self.chunk_envelope = chunk_envelope(&v);
+        }
         for (key, path, kind) in self.fragments(&v) {
             let piece = segments::get(&v, &path)
                 .and_then(Value::as_str)
@@ -3802,7 +3827,10 @@ impl ResponseStream {
             }
             TextKey::Choice(index, part) => {
                 let tokens = ts.tokens.release(&rest);
-                let data = chat_flush(*index, *part, rest, tokens);
+                let mut data = chat_flush(*index, *part, rest, tokens);
+                if let (Some(envelope), Value::Object(chunk)) = (&self.chunk_envelope, &mut data) {
+                    chunk.extend(envelope.clone());
+                }
                 self.emit(&SseEvent::data(json_out::to_string(&data)));
             }
         }

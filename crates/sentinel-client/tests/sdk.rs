@@ -732,6 +732,34 @@ async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
 }
 
 #[tokio::test]
+async fn text_held_to_a_streams_end_comes_in_a_chunk_like_the_providers() {
+    let up = start().await;
+    let c = client(&up, "");
+    // The stream ends without a chunk naming the finish: what is held goes out in a chunk
+    // the pipeline writes, with the answer's id, object and model as the provider's have.
+    let body = json!({"model": "no-finish", "stream": true,
+        "messages": [{"role": "user", "content": "Mail jane@example.com today"}]});
+    let text = answer(&c, Route::ChatCompletions, &body).await;
+    let events = events_of(&text);
+    let joined: String = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(joined, "Mail <EMAIL_ADDRESS_1> today");
+    for e in &events {
+        assert_eq!(
+            (&e["id"], &e["object"], &e["model"]),
+            (
+                &json!("c"),
+                &json!("chat.completion.chunk"),
+                &json!("no-finish")
+            ),
+            "{e}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn citations_are_scanned_whole_and_streamed() {
     let up = start().await;
     let c = client(&up, "");

@@ -871,11 +871,14 @@ async fn handle(path: String, body: Bytes) -> hyper::Response<Body> {
                         )
                     })
                     .collect();
-                events.push(format!(
-                    "data: {}\n\n",
-                    json!({"id": "c", "object": "chat.completion.chunk", "model": model,
-                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-                ));
+                // Some local servers end a stream without a chunk naming the finish.
+                if model != "no-finish" {
+                    events.push(format!(
+                        "data: {}\n\n",
+                        json!({"id": "c", "object": "chat.completion.chunk", "model": model,
+                            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    ));
+                }
                 events.push("data: [DONE]\n\n".to_owned());
                 return sse_paced(events, pace_of(by));
             }
