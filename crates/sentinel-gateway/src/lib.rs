@@ -1057,6 +1057,45 @@ fn known_route(method: &Method, path: &str) -> &'static str {
         .unwrap_or("other")
 }
 
+/// The methods a path the gateway serves takes, for a request that named it with another
+/// (405 with `Allow`); empty for a path it does not serve (404).
+fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let mut allowed = Vec::new();
+    for (m, name) in [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+    ] {
+        if Route::of(&m, path).is_some() {
+            allowed.push(name);
+        }
+    }
+    let get = matches!(
+        path,
+        "/healthz"
+            | "/health"
+            | "/readyz"
+            | "/dashboard"
+            | "/metrics"
+            | "/v1/sentinel/stats"
+            | "/supportedentities"
+            | "/recognizers"
+    ) || models_path(path).is_some();
+    let post = matches!(
+        path,
+        "/analyze" | "/anonymize" | "/deanonymize" | sentinel_client::SCAN_ROUTE
+    );
+    for (serves, m) in [(get, "GET"), (post, "POST")] {
+        if serves && !allowed.contains(&m) {
+            allowed.push(m);
+        }
+    }
+    allowed.sort_unstable();
+    allowed
+}
+
 /// The upstream path of a model request: `/models` (the list) for `/v1/models`, or
 /// `/models/{id}` for `/v1/models/{id}` (one model; an id of letters, digits and `.` `_`
 /// `-` `:` `/`, without empty or dot segments, as fine-tuned and Hugging Face model names
@@ -1157,7 +1196,67 @@ async fn read_body(
         Some(all) => all.freeze(),
         None => first.unwrap_or_default(),
     };
+    let raw = bytes.len();
+    let (parts, bytes) = decode_body(parts, bytes, max_body)?;
+    if bytes.len() > raw {
+        // What decoding added holds its share of the budget too.
+        let taken = take_budget(budget, bytes.len() - raw, live.body_idle).await?;
+        match &mut held {
+            Some(h) => h.merge(taken),
+            None => held = Some(taken),
+        }
+    }
     Ok((parts, bytes, held))
+}
+
+/// A body sent with `Content-Encoding` (gzip, deflate, br, zstd), decoded, so that what
+/// is scanned is what the provider would read; the header is dropped with it (the body
+/// goes on as decoded). Decoding stops at `max_body` bytes (a decompression bomb gets
+/// 413 like a large body); an encoding the gateway does not read gets 415, a corrupt
+/// body 400: never passed on unread.
+fn decode_body(
+    mut parts: http::request::Parts,
+    bytes: Bytes,
+    max_body: usize,
+) -> Result<(http::request::Parts, Bytes), Box<Response<GatewayBody>>> {
+    let Some(value) = parts.headers.get(header::CONTENT_ENCODING) else {
+        return Ok((parts, bytes));
+    };
+    let encoding = value.to_str().unwrap_or("?").trim().to_ascii_lowercase();
+    if encoding.is_empty() || encoding == "identity" {
+        parts.headers.remove(header::CONTENT_ENCODING);
+        return Ok((parts, bytes));
+    }
+    if !matches!(
+        encoding.as_str(),
+        "gzip" | "x-gzip" | "deflate" | "br" | "zstd"
+    ) {
+        return Err(Box::new(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "unsupported_content_encoding",
+            "the body's content-encoding is not one of gzip, deflate, br, zstd",
+        )));
+    }
+    match sentinel_transport::decode(&encoding, &bytes, max_body) {
+        Ok(decoded) => {
+            parts.headers.remove(header::CONTENT_ENCODING);
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Ok((parts, decoded))
+        }
+        Err(TransportError::BodyTooLarge { .. }) => Err(Box::new(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "payload_too_large",
+            &format!("the decoded body is larger than {max_body} bytes"),
+        ))),
+        Err(_) => Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_body",
+            &format!("the body could not be decoded as {encoding}"),
+        ))),
+    }
 }
 
 /// `r`, closing its connection: the rest of the request's body will not be read, so the
@@ -1531,6 +1630,19 @@ async fn answer<'s>(
         )
     );
     if route.is_none() && !native {
+        let allowed = allowed_methods(path);
+        if !allowed.is_empty() {
+            let mut r = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                "method_not_allowed",
+                &format!("{path} takes {}", allowed.join(", ")),
+            );
+            if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                r.headers_mut().insert(header::ALLOW, v);
+            }
+            return r;
+        }
         return error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",

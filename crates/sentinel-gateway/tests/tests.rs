@@ -1713,6 +1713,103 @@ async fn keys_redaction_blocking_and_bad_input() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// A body sent compressed (as a DeepSentinel transport with `compress_requests` sends it,
+/// to a gateway in front of another) is decoded and decided, and goes on decoded; a
+/// decompression bomb stops at the body limit, an encoding the gateway cannot read gets
+/// 415 and a corrupt body 400, none of them sent on. A route named with a method it does
+/// not take gets 405 with `Allow`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_bodies_are_decided_decoded_and_wrong_methods_get_405() {
+    use std::io::Write;
+    let gw = gateway("[server]\nmax_body_bytes = 4096\n", false).await;
+    let compressing = client_with(
+        &gw.url,
+        None,
+        TransportConfig {
+            compress_requests: true,
+            ..no_retries()
+        },
+    );
+    let prompt = format!("mail jane.doe@example.com {}", "and more ".repeat(150));
+    let (status, v, _) = post(&compressing, "/v1/chat/completions", chat(&prompt)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let sent = last_sent_raw(&gw, "/v1/chat/completions");
+    assert!(
+        sent.contains("mail <EMAIL_ADDRESS_1> and more") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
+    let gzip = |body: &[u8]| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(body).expect("gzip");
+        enc.finish().expect("gzip")
+    };
+    let c = client(&gw.url, None);
+    let encoded = |body: Vec<u8>, encoding: &'static str| {
+        let mut out = OutboundRequest::post_json("/v1/chat/completions", body);
+        out.headers.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static(encoding),
+        );
+        out
+    };
+    let before = gw.seen.lock().expect("lock").len();
+    for (body, encoding, want, code) in [
+        // 64 KiB of JSON-ish spaces that gzip to a few hundred bytes.
+        (
+            gzip(format!("{{\"model\": \"m\"{}}}", " ".repeat(65536)).as_bytes()),
+            "gzip",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            b"{}".to_vec(),
+            "compress",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_encoding",
+        ),
+        (
+            chat("mail jane.doe@example.com").into_bytes(),
+            "gzip",
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+    ] {
+        let r = c.send(encoded(body, encoding)).await.expect("send");
+        let status = r.status;
+        let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (want, Some(code)),
+            "{v}"
+        );
+        assert!(!v.to_string().contains("jane"), "{v}");
+    }
+    assert_eq!(gw.seen.lock().expect("lock").len(), before);
+
+    for (method, path, allow) in [
+        (http::Method::GET, "/v1/chat/completions", "POST"),
+        (http::Method::DELETE, "/v1/models", "GET"),
+        (http::Method::POST, "/v1/files/file-1", "DELETE, GET"),
+        (http::Method::GET, "/analyze", "POST"),
+    ] {
+        let mut out = OutboundRequest::get(path);
+        out.method = method.clone();
+        let r = c.send(out).await.expect("send");
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(
+            r.headers
+                .get(http::header::ALLOW)
+                .and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+        assert_eq!(v["error"]["code"], "method_not_allowed");
+    }
+    let (status, _, _) = post(&c, "/v1/nope", "{}").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 /// A path no route names gets 404 unless `[server] other_routes = "scan"`, which sends
 /// it through the pipeline with every string of its JSON decided.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
