@@ -841,8 +841,14 @@ fn restoring_client(up: &Upstream) -> (SentinelClient, tempfile::TempDir) {
     )
 }
 
+/// A client that pseudonymizes PII and card numbers both ways (no `direction`): an
+/// answer's restored values are the caller's own and come back as they were sent.
 fn pseudo_client(up: &Upstream) -> (SentinelClient, tempfile::TempDir) {
-    policy_client(up, PSEUDO_POLICY, false)
+    policy_client(
+        up,
+        &PSEUDO_POLICY.replace("direction = \"request\"\n", ""),
+        false,
+    )
 }
 
 const PROMPT: &str =

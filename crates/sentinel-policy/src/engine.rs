@@ -531,6 +531,37 @@ impl PolicyEngine for PolicySet {
 
 /// The decision of one resolved policy; pseudonyms are recorded in `vault` when given;
 /// redactions are numbered on from `numbering` when given, else from 1 in this text.
+/// Whether `f`, which `rule` pseudonymizes in an answer, is a value the caller sent: its
+/// pseudonym restores in the decision's scope. Such a value was put back by the restorer
+/// (or quoted by the model), and pseudonymizing it again would undo the restore the rule
+/// asks for; the caller is given back only what the caller sent.
+fn callers_own(
+    policy: &Policy,
+    vault: Option<&Vault>,
+    text: &str,
+    f: &Finding,
+    rule: Option<&Rule>,
+    ctx: &DecisionContext<'_>,
+    tenant_key: &mut Option<TenantKey>,
+) -> bool {
+    let (style, restore) = rule.map_or((PseudonymStyle::default(), true), |r| (r.style, r.restore));
+    let Some(vault) = vault.filter(|_| restore && ctx.direction == Direction::Response) else {
+        return false;
+    };
+    let key = tenant_key.get_or_insert_with(|| {
+        let master = policy.pseudonym_key.as_deref().unwrap_or_default();
+        TenantKey::derive(master, &ctx.tenant)
+    });
+    vault.restores(
+        &ctx.tenant,
+        ctx.scope.as_deref().unwrap_or_default(),
+        key,
+        f.entity.as_str(),
+        &f.value(text),
+        style,
+    )
+}
+
 fn decide_with(
     policy: &Policy,
     vault: Option<&Vault>,
@@ -545,6 +576,7 @@ fn decide_with(
     order.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut kept: Vec<(&Finding, Option<&Rule>, Action)> = Vec::with_capacity(order.len());
     let mut reach = 0;
+    let mut tenant_key: Option<TenantKey> = None;
     for f in order {
         if f.start < reach
             || f.end > text.len()
@@ -563,6 +595,15 @@ fn decide_with(
                 Action::Allow
             }
             None => policy.default_action,
+        };
+        let action = if action == Action::Pseudonymize
+            && callers_own(policy, vault, text, f, rule, ctx, &mut tenant_key)
+        {
+            // The caller's own value coming back (restored, or quoted by the model): a
+            // restoring rule gives it back rather than pseudonymize it again.
+            Action::Allow
+        } else {
+            action
         };
         kept.push((f, rule, action));
     }
@@ -605,7 +646,6 @@ fn decide_with(
     let mut next: Vec<(&str, usize)> = Vec::new();
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
-    let mut tenant_key: Option<TenantKey> = None;
     // Values written with escapes (JSON's in a tool call's arguments, a URL's percent
     // escapes, HTML's references) or obfuscated are decided on what they read as, so
     // `jane\u0040example.com` and `jane%40example.com` are numbered, hashed and

@@ -528,6 +528,49 @@ impl Vault {
         })
     }
 
+    /// Whether the scope holds a pseudonym of `value` that restores: the value came from
+    /// the caller (its request was pseudonymized in this scope), so an answer that holds
+    /// it, restored or quoted, gives the caller back their own value. Looks only; an
+    /// absent or expired scope holds nothing (and is not made).
+    pub(crate) fn restores(
+        &self,
+        tenant: &str,
+        scope: &str,
+        key: &TenantKey,
+        entity: &str,
+        value: &str,
+        style: Style,
+    ) -> bool {
+        let now = self.now_ms();
+        let guard = self.lock();
+        let id = (tenant.to_owned(), scope.to_owned());
+        let Some(s) = guard
+            .map
+            .get(&id)
+            .filter(|s| now.saturating_sub(s.last_used_ms) < ttl_ms(guard.config.ttl))
+        else {
+            return false;
+        };
+        let (mut text, original) = match key.pseudonymize(entity, value, style) {
+            Pseudonym::Derived(format, text) => (text, Original::Derived(format)),
+            Pseudonym::Stored(text) => (text, Original::Stored(value.to_owned())),
+        };
+        // As `record` looks: a colliding id was retried, and a retried one is stored.
+        for attempt in 0..=8u8 {
+            let Some(&i) = s.by_pseudonym.get(&text) else {
+                return false;
+            };
+            let entry = &s.entries[i];
+            let same = entry.original == original
+                || (attempt > 0 && entry.original == Original::Stored(value.to_owned()));
+            if same {
+                return entry.restore;
+            }
+            text = key.retry(entity, value, style, attempt + 1);
+        }
+        false
+    }
+
     /// The matcher of a scope's pseudonyms (built once per change of the scope, tokens
     /// found by `shapes`), or `None` when the scope holds none (expired, forgotten or
     /// never used).

@@ -380,6 +380,65 @@ fn rules_that_do_not_restore_withhold_and_shadows_record_nothing() {
     assert_eq!(p.vault().stats().entries, before, "shadows never record");
 }
 
+/// A rule that pseudonymizes both ways gives the caller back what the caller sent: in the
+/// answer, a value whose pseudonym restores in the scope (restored, or quoted by the
+/// model) is allowed, not pseudonymized again; a value the caller never sent, the same
+/// value in another scope, and a rule that does not restore still pseudonymize.
+#[test]
+fn answers_give_back_the_callers_own_values_and_pseudonymize_new_ones() {
+    let p = policy("");
+    let ctx = DecisionContext::request("acme").with_scope("turn");
+    let sent = pseudonymized(&p, PROMPT, &ctx);
+    let answer_ctx = DecisionContext::response("acme").with_scope("turn");
+    let restored = p
+        .restorer(&answer_ctx)
+        .expect("restorer")
+        .restore(&sent)
+        .text;
+    assert_eq!(restored, PROMPT);
+    let findings = LocalDetector::new().scan(&restored);
+    let d = p.decide(&restored, &findings, &answer_ctx);
+    match &d {
+        Decision::Allow { applied } => {
+            assert_eq!(applied.len(), originals().len());
+            assert!(applied.iter().all(|a| a.action == Action::Allow), "{d:?}");
+        }
+        other => panic!("expected the caller's own values allowed, got {other:?}"),
+    }
+
+    // A value the model brought, beside one the caller sent.
+    let answer = "Write to jane.doe@corp.com or to bob.smith@corp.com.";
+    let findings = LocalDetector::new().scan(answer);
+    let Decision::Transform { text, applied } = p.decide(answer, &findings, &answer_ctx) else {
+        panic!("expected a transform");
+    };
+    assert!(
+        text.contains("jane.doe@corp.com") && !text.contains("bob.smith"),
+        "{text}"
+    );
+    let actions: Vec<Action> = applied.iter().map(|a| a.action).collect();
+    assert_eq!(actions, [Action::Allow, Action::Pseudonymize]);
+
+    // Another scope (another caller's request) has not sent it.
+    let elsewhere = DecisionContext::response("acme").with_scope("other");
+    let out = pseudonymized(&p, "Write to jane.doe@corp.com.", &elsewhere);
+    assert!(!out.contains("jane.doe"), "{out}");
+
+    // Nor does a rule that withholds originals give them back.
+    std::env::set_var(KEY_VAR, "pseudonym test key");
+    let withholding = PolicySet::from_toml(
+        "p.toml",
+        &format!(
+            "version = \"1\"\npseudonym_key_env = \"{KEY_VAR}\"\n\
+             [[rule]]\ngroups = [\"pii\"]\naction = \"pseudonymize\"\nrestore = false\n"
+        ),
+    )
+    .expect("policy");
+    pseudonymized(&withholding, "mail jane.doe@corp.com", &ctx);
+    let out = pseudonymized(&withholding, "mail jane.doe@corp.com", &answer_ctx);
+    assert!(!out.contains("jane.doe"), "{out}");
+}
+
 /// A policy loaded again keeps the vault and gives it its own `[vault]` limits: fewer
 /// scopes evicts the least recently used at once, and the tokens of the scopes kept still
 /// restore under the new policy.
