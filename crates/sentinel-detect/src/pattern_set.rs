@@ -44,6 +44,8 @@ const DFA_NFA_STATES: usize = 4_000;
 const DFA_BYTES: usize = 2 << 20;
 /// NFA states above which a group's "which" DFA is not attempted.
 const WHICH_NFA_STATES: usize = 256;
+/// Longest match of a member for which a group's "which" DFA is attempted.
+const WHICH_MAX_LEN: usize = 24;
 /// Budget of a group's "which" DFA.
 const WHICH_DFA_BYTES: usize = 1 << 20;
 /// How many shorter matches are tried from the start of a rejected one.
@@ -186,8 +188,16 @@ fn which_dfa(hirs: &[Hir]) -> Option<dense::DFA<Vec<u32>>> {
         .build_many_from_hir(hirs)
         .ok()?;
     // Determinizing a large overlapping NFA is where the time goes, and it is large NFAs
-    // that blow the budget (the default numeric group: 437 states, 44 ms to fail): skip.
-    if nfa.states().len() > WHICH_NFA_STATES {
+    // that blow the budget (the default numeric group: 437 states, 44 ms to fail), or long
+    // matches over broad classes, whose overlapping partial matches multiply (IBAN's group
+    // with the identifiers that join it: 120 states, 41 ms to fail): skip both.
+    if nfa.states().len() > WHICH_NFA_STATES
+        || hirs.iter().any(|h| {
+            h.properties()
+                .maximum_len()
+                .is_none_or(|m| m > WHICH_MAX_LEN)
+        })
+    {
         return None;
     }
     dense::Builder::new()
@@ -356,7 +366,28 @@ impl PatternSet {
             };
             let key = (trigger, key_alpha);
             let context_key_unique = matches!(key.0, Resolved::Context);
-            let g = match keys.iter().position(|k| *k == key && !context_key_unique) {
+            // A pattern with letters triggered by bytes joins a group of the same trigger
+            // bytes whose alphabet holds its own (an identifier of capitals and digits
+            // joins IBAN's windows rather than opening windows of its own at every digit);
+            // the group's windows are runs of the larger alphabet, which hold every run of
+            // the smaller. Literal-triggered groups stay apart: a short pattern's windows
+            // would take a long one's reach.
+            let within = |k: &(Resolved, Option<Vec<bool>>)| match (&key, k) {
+                ((Resolved::Bytes(_), Some(mine)), (trigger, Some(theirs)))
+                    if *trigger == key.0 =>
+                {
+                    mine.iter().zip(theirs).all(|(m, t)| !m || *t)
+                }
+                _ => false,
+            };
+            let found = match context_key_unique {
+                true => None,
+                false => keys
+                    .iter()
+                    .position(|k| *k == key)
+                    .or_else(|| keys.iter().position(within)),
+            };
+            let g = match found {
                 Some(g) => g,
                 None => {
                     keys.push(key);
