@@ -36,7 +36,7 @@ fn bitcoin(rng: &mut Rng) -> String {
 /// (entity, template, value) for one labelled sentence; `{}` marks the value.
 fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
     let pick = |rng: &mut Rng, t: &[&'static str]| *rng.pick(t);
-    match rng.below(32) {
+    match rng.below(36) {
         0 | 1 => (
             "CREDIT_CARD",
             pick(
@@ -318,6 +318,39 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
                 ],
             ),
             testgen::nir(rng),
+        ),
+        31 => (
+            "ES_NIF",
+            pick(
+                rng,
+                &["DNI: {}", "Cliente con NIF {} dado de alta.", "Titular {}, Madrid"],
+            ),
+            testgen::es_nif(rng),
+        ),
+        32 => (
+            "ES_NIE",
+            pick(rng, &["NIE {} del solicitante.", "Número de extranjero: {}"]),
+            testgen::es_nie(rng),
+        ),
+        33 => (
+            "IT_FISCAL_CODE",
+            pick(
+                rng,
+                &["Codice fiscale: {}", "C.F. {} del cliente.", "Intestatario {}"],
+            ),
+            testgen::it_fiscal_code(rng),
+        ),
+        34 => (
+            "UK_NINO",
+            pick(
+                rng,
+                &[
+                    "National Insurance number {} on the payslip.",
+                    "NI number: {}",
+                    "NINO {} was checked.",
+                ],
+            ),
+            testgen::uk_nino(rng),
         ),
         _ => (
             "GENERIC_SECRET",

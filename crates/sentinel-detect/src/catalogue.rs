@@ -20,6 +20,10 @@ fn lits(l: &[&str]) -> Trigger {
 const MBI_L: &str = "[AC-HJKMNP-RT-Y]";
 const MBI_A: &str = "[AC-HJKMNP-RT-Y0-9]";
 
+/// A codice fiscale's digit positions: a digit, or the letter that stands for it in a
+/// code made unique (omocodia).
+const CF_D: &str = "[0-9LMNPQRSTUV]";
+
 const PEM_KIND: &str = r"(?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?";
 
 /// The entity types the built-in catalogue reports, in catalogue order, without repeats.
@@ -190,6 +194,25 @@ pub fn builtin() -> Vec<Recognizer> {
             r"[12] ?[0-9]{2} ?(?:0[1-9]|1[0-2]) ?[0-9]{2} ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}")
             .with_score(0.5).with_validator(Validator::FrNir).with_boundary(Boundary::Token)
             .with_context(["insee", "nir", "sécurité sociale", "securite sociale", "sécu"])
+            .with_trigger(digits()),
+        // National identifiers with capitals: their alphabets lie within IBAN's, so they
+        // join its windows (runs of capitals, digits and spaces around a digit) instead of
+        // opening their own. A check letter passes one in 23 (DNI, NIE) or 26 (codice
+        // fiscale); a National Insurance number has only HMRC's prefix rules, so it needs
+        // its context word.
+        Recognizer::new("es_nif", "ES_NIF", r"[0-9]{8}[A-Z]")
+            .with_score(0.5).with_validator(Validator::EsNif).with_boundary(Boundary::Token)
+            .with_context(["dni", "nif", "documento", "identidad"]).with_trigger(digits()),
+        Recognizer::new("es_nie", "ES_NIE", r"[XYZ][0-9]{7}[A-Z]")
+            .with_score(0.6).with_validator(Validator::EsNie).with_boundary(Boundary::Token)
+            .with_context(["nie", "extranjero", "extranjería", "extranjeria"]).with_trigger(digits()),
+        Recognizer::new("it_fiscal_code", "IT_FISCAL_CODE",
+            &format!("[A-Z]{{6}}{CF_D}{{2}}[ABCDEHLMPRST]{CF_D}{{2}}[A-Z]{CF_D}{{3}}[A-Z]"))
+            .with_score(0.7).with_validator(Validator::ItFiscalCode).with_boundary(Boundary::Token)
+            .with_context(["codice fiscale", "fiscale", "tax code"]).with_trigger(digits()),
+        Recognizer::new("uk_nino", "UK_NINO", r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]")
+            .with_score(0.45).with_validator(Validator::UkNino).with_boundary(Boundary::Token)
+            .with_context(["national insurance", "nino", "ni number", "ni no", "ni"])
             .with_trigger(digits()),
         // Both shapes are a product code's or a part number's too, and no byte of theirs
         // makes a cheap trigger: digits cost the clean prompt 17.5%, a letter and a dash

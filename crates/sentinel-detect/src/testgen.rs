@@ -229,6 +229,71 @@ pub fn nir(rng: &mut Rng) -> String {
     }
 }
 
+/// `payload` followed by the capital letter that makes `valid` accept it.
+fn with_check_letter(payload: String, valid: fn(&str) -> bool) -> String {
+    (b'A'..=b'Z')
+        .map(|c| format!("{payload}{}", char::from(c)))
+        .find(|v| valid(v))
+        .unwrap_or(payload)
+}
+
+/// `n` capital letters.
+fn capitals(rng: &mut Rng, n: usize) -> String {
+    (0..n)
+        .map(|_| char::from(b'A' + rng.below(26) as u8))
+        .collect()
+}
+
+/// A valid Spanish DNI number with its check letter (`12345678Z`).
+pub fn es_nif(rng: &mut Rng) -> String {
+    with_check_letter(rng.digits(8), ids::is_valid_es_nif)
+}
+
+/// A valid Spanish NIE (`X1234567L`).
+pub fn es_nie(rng: &mut Rng) -> String {
+    let lead = char::from(*rng.pick(b"XYZ"));
+    with_check_letter(format!("{lead}{}", rng.digits(7)), ids::is_valid_es_nie)
+}
+
+/// A valid Italian codice fiscale (born 1940-2009, some made unique with letters for
+/// digits).
+pub fn it_fiscal_code(rng: &mut Rng) -> String {
+    let month = char::from(*rng.pick(b"ABCDEHLMPRST"));
+    let day = rng.range(1, 28) + if rng.chance(0.5) { 40 } else { 0 };
+    let mut code = format!(
+        "{}{:02}{month}{day:02}{}{}",
+        capitals(rng, 6),
+        rng.range(40, 109) % 100,
+        capitals(rng, 1),
+        rng.digits(3)
+    );
+    if rng.chance(0.2) {
+        // Omocodia: the last digit stands as its letter.
+        let last = code.pop().map_or(0, |d| usize::from(d as u8 - b'0'));
+        code.push(char::from(b"LMNPQRSTUV"[last]));
+    }
+    with_check_letter(code, ids::is_valid_it_fiscal_code)
+}
+
+/// A valid UK National Insurance number, written plainly or in pairs (`AB 12 34 56 C`).
+pub fn uk_nino(rng: &mut Rng) -> String {
+    let number = loop {
+        let n = format!(
+            "{}{}{}",
+            capitals(rng, 2),
+            rng.digits(6),
+            char::from(*rng.pick(b"ABCD"))
+        );
+        if ids::is_valid_uk_nino(&n) {
+            break n;
+        }
+    };
+    match rng.chance(0.5) {
+        true => group(&number, &[2, 2, 2, 2, 1], " "),
+        false => number,
+    }
+}
+
 /// A US DEA registration number with a valid check digit.
 pub fn dea(rng: &mut Rng) -> String {
     let kind = char::from(*rng.pick(b"ABCDEFGHJKLMPRSTUX"));

@@ -216,6 +216,41 @@ fn national_ids() {
 }
 
 #[test]
+fn spanish_italian_and_uk_ids() {
+    assert_finds("ES_NIF", "DNI: {}", "12345678Z");
+    assert_finds("ES_NIF", "Cliente {} registrado", "12345678Z");
+    assert_not("ES_NIF", "DNI: 12345678A");
+    assert_not("ES_NIF", "batch 123456789Z");
+    assert_finds("ES_NIE", "NIE {}", "X1234567L");
+    assert_not("ES_NIE", "NIE X1234567A");
+    assert_finds("IT_FISCAL_CODE", "Codice fiscale: {}", "RSSMRA80A01H501U");
+    assert_finds(
+        "IT_FISCAL_CODE",
+        "cliente {} registrato",
+        "MRTMTT91D08F205J",
+    );
+    assert_not("IT_FISCAL_CODE", "codice fiscale RSSMRA80A01H501V");
+    assert_finds("UK_NINO", "National Insurance number {}", "AB 12 34 56 C");
+    assert_finds("UK_NINO", "NI number: {}", "AB123456C");
+    assert_not("UK_NINO", "part AB123456C shipped");
+    assert_not("UK_NINO", "National Insurance number GB 12 34 56 C");
+    // Beside an IBAN in one run of capitals and digits, each is its own.
+    assert_finds(
+        "ES_NIF",
+        "DNI {} IBAN ES91 2100 0418 4502 0005 1332",
+        "12345678Z",
+    );
+    let mut rng = sentinel_detect::testgen::Rng::new(7);
+    for _ in 0..200 {
+        use sentinel_detect::testgen as g;
+        assert_finds("ES_NIF", "DNI {}", &g::es_nif(&mut rng));
+        assert_finds("ES_NIE", "NIE: {}", &g::es_nie(&mut rng));
+        assert_finds("IT_FISCAL_CODE", "C.F. {}", &g::it_fiscal_code(&mut rng));
+        assert_finds("UK_NINO", "NINO {}", &g::uk_nino(&mut rng));
+    }
+}
+
+#[test]
 fn cloud_and_api_keys() {
     let mut rng = Rng::new(11);
     assert_finds("AWS_ACCESS_KEY", "key {} in config", "AKIAIOSFODNN7EXAMPLE");

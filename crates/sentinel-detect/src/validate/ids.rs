@@ -156,6 +156,112 @@ pub(crate) fn is_valid_nir(value: &str) -> bool {
     97 - iban::remainder97(&d[..13]) == key
 }
 
+/// The letter that checks a Spanish DNI or NIE number: the number mod 23, in this table.
+const ES_CHECK: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
+
+/// The characters of `value` other than spaces, at most `N` of them (`None` past that).
+fn compact<const N: usize>(value: &str) -> Option<([u8; N], usize)> {
+    let mut out = [0u8; N];
+    let mut n = 0;
+    for &b in value.as_bytes().iter().filter(|&&b| b != b' ') {
+        *out.get_mut(n)? = b;
+        n += 1;
+    }
+    Some((out, n))
+}
+
+/// Spanish DNI (and the NIF built on it): eight digits and the letter of the number mod 23
+/// (`12345678Z`; a space before the letter is read too).
+pub(crate) fn is_valid_es_nif(value: &str) -> bool {
+    let Some((c, 9)) = compact::<9>(value) else {
+        return false;
+    };
+    let number = c[..8].iter().try_fold(0u32, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    });
+    number.is_some_and(|n| ES_CHECK[(n % 23) as usize] == c[8])
+}
+
+/// Spanish NIE (a foreigner's identity number): `X`, `Y` or `Z` (read as 0, 1 or 2), seven
+/// digits and the letter of that eight-digit number mod 23 (`X1234567L`).
+pub(crate) fn is_valid_es_nie(value: &str) -> bool {
+    let Some((c, 9)) = compact::<9>(value) else {
+        return false;
+    };
+    let Some(lead) = b"XYZ".iter().position(|&x| x == c[0]) else {
+        return false;
+    };
+    let number = c[1..8].iter().try_fold(lead as u32, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    });
+    number.is_some_and(|n| ES_CHECK[(n % 23) as usize] == c[8])
+}
+
+/// UK National Insurance number: two prefix letters, six digits and a suffix `A`-`D`
+/// (`QQ123456C`, or spaced `QQ 12 34 56 C` or `QQ 123456 C`). No check digit: HMRC's
+/// rules on the prefix are the check (neither letter `D`, `F`, `I`, `Q`, `U` or `V`, the
+/// second not `O`, and not `BG`, `GB`, `KN`, `NK`, `NT`, `TN` or `ZZ`); its example
+/// prefix `QQ` is refused so.
+pub(crate) fn is_valid_uk_nino(value: &str) -> bool {
+    let Some((c, 9)) = compact::<9>(value) else {
+        return false;
+    };
+    let spaces = value.len() - 9;
+    // Written plainly, in pairs, or with the digits together: not spaced at random.
+    let spaced_as_written = match spaces {
+        0 => true,
+        2 => value.as_bytes()[2] == b' ' && value.as_bytes()[9] == b' ',
+        4 => value.as_bytes()[2] == b' ' && value.as_bytes()[5] == b' ',
+        _ => false,
+    };
+    let (a, b) = (c[0], c[1]);
+    spaced_as_written
+        && a.is_ascii_uppercase()
+        && b.is_ascii_uppercase()
+        && !b"DFIQUV".contains(&a)
+        && !b"DFIOQUV".contains(&b)
+        && !matches!(
+            &c[..2],
+            b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ"
+        )
+        && c[2..8].iter().all(u8::is_ascii_digit)
+        && (b'A'..=b'D').contains(&c[8])
+}
+
+/// Italian codice fiscale: sixteen letters and digits (the pattern checks the layout,
+/// with the letters that stand for digits in a code made unique, `omocodia`) and a check
+/// letter: the odd positions' values from the Ministry's table, the even ones' as they
+/// are (`0`-`9`, `A`-`Z` as 0-25), summed mod 26.
+pub(crate) fn is_valid_it_fiscal_code(value: &str) -> bool {
+    // Values of `0`-`9`, then of `A`-`Z`, in an odd position (first, third, ...).
+    const ODD: [u8; 36] = [
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, // 0-9
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
+        23, // A-Z
+    ];
+    let b = value.as_bytes();
+    if b.len() != 16 || !b[15].is_ascii_uppercase() {
+        return false;
+    }
+    let index = |c: u8| match c {
+        b'0'..=b'9' => Some(usize::from(c - b'0')),
+        b'A'..=b'Z' => Some(usize::from(c - b'A') + 10),
+        _ => None,
+    };
+    let mut sum = 0u32;
+    for (i, &c) in b[..15].iter().enumerate() {
+        let Some(k) = index(c) else {
+            return false;
+        };
+        sum += match i % 2 {
+            0 => u32::from(ODD[k]),
+            _ if k < 10 => k as u32,
+            _ => (k - 10) as u32,
+        };
+    }
+    b'A' + (sum % 26) as u8 == b[15]
+}
+
 /// US Medicare Beneficiary Identifier: eleven characters in CMS's layout (the pattern
 /// checks it), written plainly or as `1EG4-TE5-MK73`. No check digit: the dashes are the
 /// only evidence beyond the layout, so a bare one scores lower.
@@ -187,6 +293,32 @@ mod tests {
             "1 84 12 76 451 089 {:02}",
             (key + 1) % 100
         )));
+    }
+
+    #[test]
+    fn spanish_and_uk_ids() {
+        // 12345678 mod 23 = 14: Z.
+        assert!(is_valid_es_nif("12345678Z"));
+        assert!(is_valid_es_nif("12345678 Z"));
+        assert!(!is_valid_es_nif("12345678A"));
+        assert!(!is_valid_es_nif("1234567Z"));
+        // X1234567: 01234567 mod 23 = 19: L.
+        assert!(is_valid_es_nie("X1234567L"));
+        assert!(is_valid_es_nie("X 1234567 L"));
+        assert!(!is_valid_es_nie("Y1234567L"));
+        assert!(!is_valid_es_nie("A1234567L"));
+        assert!(is_valid_uk_nino("AB123456C"));
+        assert!(is_valid_uk_nino("AB 12 34 56 C"));
+        assert!(is_valid_uk_nino("AB 123456 C"));
+        assert!(!is_valid_uk_nino("AB 1234 56C"), "spaced at random");
+        assert!(!is_valid_uk_nino("QQ123456C"), "HMRC's example prefix");
+        assert!(!is_valid_uk_nino("GB123456A"), "an unused prefix");
+        assert!(!is_valid_uk_nino("AO123456A"), "O second");
+        assert!(!is_valid_uk_nino("AB123456E"), "suffix past D");
+        // Mario Rossi, born in Rome on 1 January 1980; and a code made unique (omocodia).
+        assert!(is_valid_it_fiscal_code("RSSMRA80A01H501U"));
+        assert!(!is_valid_it_fiscal_code("RSSMRA80A01H501V"));
+        assert!(is_valid_it_fiscal_code("MRTMTT91D08F205J"));
     }
 
     #[test]

@@ -59,6 +59,14 @@ pub enum Validator {
     InAadhaar,
     /// French NIR: key mod 97.
     FrNir,
+    /// Spanish DNI/NIF: check letter mod 23.
+    EsNif,
+    /// Spanish NIE: `X`/`Y`/`Z` and a check letter mod 23.
+    EsNie,
+    /// UK National Insurance number: HMRC's prefix rules and layout.
+    UkNino,
+    /// Italian codice fiscale: check letter.
+    ItFiscalCode,
 }
 
 impl Validator {
@@ -87,6 +95,10 @@ impl Validator {
         "pl_pesel",
         "in_aadhaar",
         "fr_nir",
+        "es_nif",
+        "es_nie",
+        "uk_nino",
+        "it_fiscal_code",
     ];
 
     const ALL: &'static [Validator] = &[
@@ -113,6 +125,10 @@ impl Validator {
         Validator::PlPesel,
         Validator::InAadhaar,
         Validator::FrNir,
+        Validator::EsNif,
+        Validator::EsNie,
+        Validator::UkNino,
+        Validator::ItFiscalCode,
     ];
 
     /// Looks a validator up by its name (`"luhn"`, `"iban"`, ...).
@@ -167,6 +183,10 @@ impl Validator {
             Validator::PlPesel => keep(ids::is_valid_pesel(value)),
             Validator::InAadhaar => keep(ids::is_valid_aadhaar(value)),
             Validator::FrNir => keep(ids::is_valid_nir(value)),
+            Validator::EsNif => keep(ids::is_valid_es_nif(value)),
+            Validator::EsNie => keep(ids::is_valid_es_nie(value)),
+            Validator::UkNino => keep(ids::is_valid_uk_nino(value)),
+            Validator::ItFiscalCode => keep(ids::is_valid_it_fiscal_code(value)),
         }
     }
 }
