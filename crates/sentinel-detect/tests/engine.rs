@@ -184,8 +184,12 @@ fn fragment(rng: &mut Rng) -> String {
             rng.digits(n)
         }
         18 => testgen::nhs(rng),
-        19 => match rng.below(6) {
+        19 => match rng.below(10) {
             0 => testgen::npi(rng),
+            6 => testgen::es_nif(rng),
+            7 => testgen::es_nie(rng),
+            8 => testgen::it_fiscal_code(rng),
+            9 => format!("NI number {}", testgen::uk_nino(rng)),
             3 => format!("PESEL {}", testgen::pesel(rng)),
             4 => format!("aadhaar {}", testgen::aadhaar(rng)),
             5 => testgen::nir(rng),
