@@ -216,6 +216,13 @@ fn national_ids() {
 }
 
 #[test]
+fn a_number_written_whole_does_not_take_the_next_one() {
+    assert_finds("PHONE_NUMBER", "Mobile: {} 806 ms Visa", "+34812375046");
+    assert_finds("PHONE_NUMBER", "call {} 12 times", "+4915123456789");
+    assert_finds("PHONE_NUMBER", "call {} today", "+44 20 7946 0958");
+}
+
+#[test]
 fn spanish_italian_and_uk_ids() {
     assert_finds("ES_NIF", "DNI: {}", "12345678Z");
     assert_finds("ES_NIF", "Cliente {} registrado", "12345678Z");

@@ -39,8 +39,12 @@ pub(crate) fn phone_ok(value: &str) -> bool {
     let parens_balanced = value.bytes().filter(|&b| b == b'(').count()
         == value.bytes().filter(|&b| b == b')').count();
     parens_balanced
-        && if value.starts_with('+') {
-            (8..=15).contains(&n)
+        && if let Some(rest) = value.strip_prefix('+') {
+            // Written whole (`+34812375046`), a number is not followed by more groups: a
+            // group after it is the next number (`+34812375046 806 ms`), and a shorter
+            // match without it is tried instead.
+            let run = rest.bytes().take_while(u8::is_ascii_digit).count();
+            (8..=15).contains(&n) && (run < 8 || run == rest.len())
         } else {
             (9..=12).contains(&n)
         }
@@ -64,5 +68,10 @@ mod tests {
         assert!(!email_ok("jane@-example.com"));
         assert!(phone_ok("+44 20 7946 0958"));
         assert!(!phone_ok("+4420"));
+        assert!(phone_ok("+4915123456789"));
+        assert!(
+            !phone_ok("+34812375046 806"),
+            "a number written whole, then a count"
+        );
     }
 }
