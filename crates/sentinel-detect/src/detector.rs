@@ -50,6 +50,15 @@ pub trait Detector: Send + Sync {
         None
     }
 
+    /// Whether every finding that holds white space is made of digits, capitals and
+    /// separators, never of words of prose (a private key's PEM block aside): then a
+    /// [`StreamScanner`](crate::StreamScanner) may release prose as soon as enough of it
+    /// follows, rather than only a hold-back behind. `false` (the default) when a finding
+    /// may span words (a deny-list phrase, a custom pattern over words, a remote's names).
+    fn word_bounded(&self) -> bool {
+        false
+    }
+
     /// A digest of everything that decides this detector's output (recognizers, patterns,
     /// scores, lists, options). Caches key results by it, so a changed configuration never
     /// serves stale findings.
@@ -69,6 +78,9 @@ macro_rules! forward {
             }
             fn max_reach(&self) -> Option<usize> {
                 (**self).max_reach()
+            }
+            fn word_bounded(&self) -> bool {
+                (**self).word_bounded()
             }
             fn fingerprint(&self) -> [u8; 16] {
                 (**self).fingerprint()

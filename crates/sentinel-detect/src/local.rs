@@ -46,6 +46,8 @@ struct CompiledDeny {
     name: String,
     words: Vec<String>,
     context: Option<Context>,
+    /// A value holds white space (a phrase: a stream may not cut between its words).
+    spans_words: bool,
 }
 
 /// The in-process detector: the compiled [`PatternSet`], allow and deny lists, a minimum
@@ -310,6 +312,10 @@ impl Detector for LocalDetector {
             .map(|m| m.max(longest_deny) + crate::context::BEFORE + crate::context::AFTER)
     }
 
+    fn word_bounded(&self) -> bool {
+        !self.inner.set.spans_words() && !self.inner.deny.iter().any(|d| d.spans_words)
+    }
+
     fn fingerprint(&self) -> [u8; 16] {
         self.inner.fingerprint
     }
@@ -477,7 +483,12 @@ impl LocalDetectorBuilder {
                 .map_err(|e| Error::pattern(&name, e))?;
             let id = u16::try_from(set.len() + i)
                 .map_err(|_| Error::invalid(&name, "too many lists"))?;
+            let spans_words = list
+                .values
+                .iter()
+                .any(|v| v.bytes().any(|b| b.is_ascii_whitespace()));
             deny.push(CompiledDeny {
+                spans_words,
                 ac,
                 entity: EntityType::new(&list.entity),
                 score: list.score,

@@ -135,6 +135,9 @@ struct Inner {
     bytes: ByteSet,
     literals: Option<Literals>,
     max_len: Option<usize>,
+    /// Whether some recognizer's finding may hold white space beside a lower-case letter
+    /// (words of prose), other than a private key's PEM block.
+    spans_words: bool,
     memory: usize,
     pool: Pool<Scratch, fn() -> Scratch>,
 }
@@ -228,6 +231,32 @@ fn parse(r: &Recognizer) -> Result<Hir, Error> {
         .map_err(|e| Error::pattern(&r.name, e))
 }
 
+/// Whether what `hir` reports (capture group `group`'s bytes when given, else the whole
+/// match's) may hold ASCII white space and a lower-case ASCII letter.
+fn value_spans_words(hir: &Hir, group: Option<usize>) -> bool {
+    fn capture(hir: &Hir, index: u32) -> Option<&Hir> {
+        match hir.kind() {
+            HirKind::Capture(c) if c.index == index => Some(&c.sub),
+            HirKind::Capture(c) => capture(&c.sub, index),
+            HirKind::Repetition(r) => capture(&r.sub, index),
+            HirKind::Concat(v) | HirKind::Alternation(v) => {
+                v.iter().find_map(|h| capture(h, index))
+            }
+            _ => None,
+        }
+    }
+    let value = group
+        .and_then(|g| u32::try_from(g).ok())
+        .and_then(|g| capture(hir, g))
+        .unwrap_or(hir);
+    let mut alpha = [false; 256];
+    alphabet(value, &mut alpha);
+    b" \t\n\r\x0b\x0c".iter().any(|&b| alpha[usize::from(b)])
+        && alpha[usize::from(b'a')..=usize::from(b'z')]
+            .iter()
+            .any(|&x| x)
+}
+
 fn alphabet(hir: &Hir, set: &mut [bool; 256]) {
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => {}
@@ -316,6 +345,7 @@ impl PatternSet {
             return Err(Error::invalid("*", "too many recognizers"));
         }
         let mut compiled = Vec::with_capacity(recognizers.len());
+        let mut spans_words = false;
         // (resolved trigger, alphabet key) -> group index, with hirs per group.
         let mut keys: Vec<(Resolved, Option<Vec<bool>>)> = Vec::new();
         let mut members: Vec<Vec<(usize, Hir)>> = Vec::new();
@@ -395,6 +425,7 @@ impl PatternSet {
                     keys.len() - 1
                 }
             };
+            spans_words |= r.entity != "PRIVATE_KEY" && value_spans_words(&hir, r.value_group);
             members[g].push((i, hir.clone()));
             compiled.push(Compiled {
                 entity: EntityType::new(&r.entity),
@@ -527,6 +558,7 @@ impl PatternSet {
                 bytes,
                 literals,
                 max_len,
+                spans_words,
                 memory,
                 pool: Pool::new(create),
             }),
@@ -582,6 +614,16 @@ impl PatternSet {
     /// The longest match any recognizer can make, in bytes; `None` if one is unbounded.
     pub fn max_match_len(&self) -> Option<usize> {
         self.inner.max_len
+    }
+
+    /// Whether a finding may hold words of prose: white space beside a lower-case letter
+    /// in what a recognizer reports (its value group's bytes, or its whole match's). A
+    /// private key's PEM block does, and is left out: a stream scanner follows PEM blocks
+    /// on its own. Without such a recognizer every finding that spans white space is made
+    /// of digits, capitals and separators, which is what lets a stream scanner release
+    /// prose before its hold-back ([`StreamScanner`](crate::StreamScanner)).
+    pub fn spans_words(&self) -> bool {
+        self.inner.spans_words
     }
 
     /// How many prefilter groups the recognizers were compiled into.

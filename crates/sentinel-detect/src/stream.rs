@@ -11,6 +11,37 @@ pub const DEFAULT_HOLD_BACK: usize = 16 * 1024;
 /// PEM block begun and not yet ended. A longer one is reported as the hold-back sees it.
 pub const OPEN_VALUE_LIMIT: usize = 16 * 1024;
 
+/// How much prose must follow text for it to be released before the hold-back: more than
+/// a context word after a value is read (8 bytes) and than the reach of the rule that
+/// gives a trailing word to the number after it (16 bytes).
+const PROSE_MARGIN: usize = 16;
+/// How far the frontier moves before a rescan when prose releases text early.
+const PROSE_STEP: usize = 32;
+
+/// Whether `token` is a word of prose: ASCII letters (an apostrophe inside), at least two
+/// of them lower case, with punctuation around (`"Well,`, `done.`). No finding of a
+/// word-bounded detector spans one ([`Detector::word_bounded`]).
+fn is_prose(token: &[u8]) -> bool {
+    let lead = token
+        .iter()
+        .take_while(|&&b| matches!(b, b'(' | b'"' | b'\''))
+        .count();
+    let trail = token[lead..]
+        .iter()
+        .rev()
+        .take_while(|&&b| {
+            matches!(
+                b,
+                b',' | b'.' | b';' | b':' | b'!' | b'?' | b'\'' | b'"' | b')'
+            )
+        })
+        .count();
+    let word = &token[lead..token.len() - trail];
+    !word.is_empty()
+        && word.iter().all(|&b| b.is_ascii_alphabetic() || b == b'\'')
+        && word.iter().filter(|b| b.is_ascii_lowercase()).count() >= 2
+}
+
 /// The markers of a PEM block (a private key's, whose body spans lines).
 const PEM_BEGIN: &[u8] = b"-----BEGIN ";
 const PEM_END: &[u8] = b"-----END ";
@@ -57,6 +88,13 @@ pub struct StreamUtf8Error {
 /// a value longer than half of it that straddles a chunk boundary and holds spaces or
 /// text beyond ASCII (an open printable run or PEM block is waited for, as above).
 ///
+/// # Prose
+///
+/// With a [word-bounded](Detector::word_bounded) detector (the built-in catalogue), text
+/// followed by a run of prose words is settled sooner: up to 16 bytes before that run's
+/// end, whatever the hold-back, since no finding crosses prose and what a value reads
+/// after it has arrived. A streamed answer then goes out a few words behind its end.
+///
 /// # Example: chunks give the one-shot findings
 ///
 /// ```
@@ -87,6 +125,9 @@ pub struct StreamScanner<D> {
     run_from: usize,
     /// Absolute offset of a PEM block's `-----BEGIN ` not yet followed by its end.
     pem_from: Option<usize>,
+    /// The detector's findings never span words of prose: prose followed by enough of it
+    /// is settled before the hold-back.
+    word_bounded: bool,
 }
 
 impl<D: Detector> StreamScanner<D> {
@@ -101,6 +142,7 @@ impl<D: Detector> StreamScanner<D> {
     /// A scanner with an explicit hold-back in bytes (at least 64).
     pub fn with_hold_back(detector: D, hold_back: usize) -> StreamScanner<D> {
         StreamScanner {
+            word_bounded: detector.word_bounded(),
             detector,
             buf: String::new(),
             base: 0,
@@ -134,15 +176,26 @@ impl<D: Detector> StreamScanner<D> {
         self.buf.push_str(chunk);
         let mut frontier = self.position().saturating_sub(self.hold_back);
         // A hold-back of twice the limit already sees every such value whole.
-        if self.hold_back < 2 * OPEN_VALUE_LIMIT {
+        let mut open = None;
+        if self.hold_back < 2 * OPEN_VALUE_LIMIT || self.word_bounded {
             self.follow_open_values(before);
-            if let Some(open) = self.open_from() {
-                frontier = frontier.min(open).max(self.emitted_to);
-            }
+            open = self.open_from();
+        }
+        if let (Some(open), true) = (open, self.hold_back < 2 * OPEN_VALUE_LIMIT) {
+            frontier = frontier.min(open).max(self.emitted_to);
         }
         // Rescan only after the frontier has moved by half a hold-back, so a stream of tiny
-        // chunks costs a bounded number of passes per byte.
-        if frontier < self.emitted_to + self.hold_back / 2 {
+        // chunks costs a bounded number of passes per byte; prose settles sooner, at a
+        // rescan every few words.
+        let mut step = self.hold_back / 2;
+        if let Some(prose) = self.prose_frontier() {
+            let prose = open.map_or(prose, |o| prose.min(o));
+            if prose > frontier {
+                frontier = prose;
+                step = step.min(PROSE_STEP);
+            }
+        }
+        if frontier < self.emitted_to + step {
             return;
         }
         let frontier = self.emit(frontier, out);
@@ -230,6 +283,53 @@ impl<D: Detector> StreamScanner<D> {
                     self.pem_from = self.pem_from.or(Some(self.base + look + b));
                 }
             }
+        }
+    }
+
+    /// With a word-bounded detector, how far the text is settled by the prose in it: up to
+    /// [`PROSE_MARGIN`] bytes before the end of the last run of prose words at least that
+    /// long, ahead of the last word (which may still grow). No finding spans such a run,
+    /// so none before it can still change: what follows a value within the margin (a
+    /// context word, a label's number) has arrived. `None` without such a run.
+    fn prose_frontier(&self) -> Option<usize> {
+        // Not worth a look until it could move the frontier by a step.
+        if !self.word_bounded || self.position() < self.emitted_to + PROSE_STEP + PROSE_MARGIN {
+            return None;
+        }
+        let b = self.buf.as_bytes();
+        let lo = self.emitted_to.saturating_sub(self.base).min(b.len());
+        let space = |x: u8| x.is_ascii_whitespace();
+        // The last word may still grow.
+        let mut i = b.len();
+        while i > lo && !space(b[i - 1]) {
+            i -= 1;
+        }
+        // Where the run of prose being read ends: where the word after it starts.
+        let mut run_end = i;
+        loop {
+            let mut j = i;
+            while j > lo && space(b[j - 1]) {
+                j -= 1;
+            }
+            let end = j;
+            while j > lo && !space(b[j - 1]) {
+                j -= 1;
+            }
+            // A word cut by what is settled, or none: nothing further back to read.
+            if end == j || (j == lo && lo > 0 && !space(b[lo - 1])) {
+                return None;
+            }
+            if !is_prose(&b[j..end]) {
+                run_end = j;
+            } else if run_end - j >= PROSE_MARGIN {
+                // Settled up to the word holding the margin's first byte.
+                let mut f = run_end - PROSE_MARGIN;
+                while f > j && !space(b[f - 1]) {
+                    f -= 1;
+                }
+                return Some(self.base + f);
+            }
+            i = j;
         }
     }
 

@@ -104,6 +104,72 @@ fn settled_before_end(
     (out, settled)
 }
 
+/// Prose settles as soon as enough of it follows, not a hold-back behind: a streamed answer
+/// without values goes out a few words behind the model, and one with values goes out
+/// as a one-shot scan decides it, a value with a context word or a number after it too.
+#[test]
+fn prose_settles_before_the_hold_back_and_values_as_one_shot() {
+    let d = detector();
+    assert!(d.word_bounded());
+    let text = "Hello there, how are you doing today? I am fine, thanks for asking. \
+                The weather is nice and the sun is shining over the hills again.";
+    let (found, settled) = settled_before_end(text, "again.", 256, 5);
+    assert!(found.is_empty());
+    // Behind by the margin, the last word and at most one rescan's step; with only the
+    // hold-back nothing of these 132 bytes would have settled.
+    assert!(
+        settled >= text.len() - 64,
+        "settled {settled} of {}",
+        text.len()
+    );
+    for text in [
+        "patient record 943 476 5919 nhs and then more words follow here today, fine",
+        "call me at 415 555 0132 tomorrow morning please, thanks a lot for that",
+        "ref 4600 Call me at 465.780.6466 and more words here today, thank you all",
+        "card 4111 1111 1111 1111 expires soon, so please do renew it now, thanks",
+        "iban GB82 WEST 1234 5698 7654 32 is the account for the transfer today",
+        "Cliente 12345678Z registrado en el sistema ayer por la tarde, gracias",
+        "National Insurance number AB 12 34 56 C was checked by the team today",
+        "mail jane.doe@example.com and then nothing else that matters here at all",
+        "key: AKIAIOSFODNN7EXAMPLE was rotated last week, so do not worry now",
+    ] {
+        for by in 1..=24 {
+            let (found, _) = settled_before_end(text, text, 256, by);
+            assert_eq!(found, d.scan(text), "{text:?} {by} bytes a chunk");
+        }
+    }
+}
+
+/// A detector whose findings may span words (a deny-list phrase) settles by the hold-back
+/// only: a phrase is never cut between its words.
+#[test]
+fn phrases_keep_the_hold_back() {
+    let d = sentinel_detect::LocalDetector::builder()
+        .deny("PERSON", ["Jane Smith"], true)
+        .build()
+        .expect("detector");
+    assert!(!d.word_bounded());
+    let text = "we met with our colleague jane smith yesterday at the office and talked";
+    for by in 1..=24 {
+        let mut s = StreamScanner::with_hold_back(&d, 64);
+        let mut out = Vec::new();
+        for piece in text.as_bytes().chunks(by) {
+            s.feed(std::str::from_utf8(piece).expect("ascii"), &mut out);
+        }
+        s.finish(&mut out).expect("complete");
+        assert_eq!(out, d.scan(text), "{by} bytes a chunk");
+    }
+    let words = sentinel_detect::LocalDetector::builder()
+        .recognizer(sentinel_detect::Recognizer::new(
+            "proj",
+            "PROJECT",
+            r"(?i)project [a-z]+",
+        ))
+        .build()
+        .expect("detector");
+    assert!(!words.word_bounded());
+}
+
 /// A value longer than a short hold-back is waited for whole: a token, a JWT or a PEM
 /// block (whose body spans lines) is found as a one-shot scan finds it, and none of it is
 /// settled before its end has arrived, so a stream releases none of it early.
