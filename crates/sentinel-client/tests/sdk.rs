@@ -732,6 +732,29 @@ async fn reasoning_refusals_and_thinking_are_scanned_whole_and_streamed() {
 }
 
 #[tokio::test]
+async fn streamed_prose_goes_out_a_few_words_behind_the_model() {
+    let up = start().await;
+    let c = client(&up, "");
+    // 150 bytes, under the 256-byte hold-back: it used to come out whole at the end.
+    let said = "Thanks for asking, the weather here is lovely and the garden is in \
+                full bloom. Write to jane.doe@example.com when you have a moment.";
+    let body = json!({"model": "echo", "stream": true,
+        "messages": [{"role": "user", "content": said}]});
+    let events = events_of(&answer(&c, Route::ChatCompletions, &body).await);
+    let texts: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+        .filter(|t| !t.is_empty())
+        .collect();
+    assert_eq!(
+        texts.concat(),
+        said.replace("jane.doe@example.com", "<EMAIL_ADDRESS_1>")
+    );
+    assert!(texts.len() >= 3, "{texts:?}");
+    assert!(texts[0].starts_with("Thanks for asking"), "{texts:?}");
+}
+
+#[tokio::test]
 async fn text_held_to_a_streams_end_comes_in_a_chunk_like_the_providers() {
     let up = start().await;
     let c = client(&up, "");
