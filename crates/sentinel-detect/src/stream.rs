@@ -18,28 +18,22 @@ const PROSE_MARGIN: usize = 16;
 /// How far the frontier moves before a rescan when prose releases text early.
 const PROSE_STEP: usize = 32;
 
-/// Whether `token` is a word of prose: ASCII letters (an apostrophe inside), at least two
-/// of them lower case, with punctuation around (`"Well,`, `done.`). No finding of a
-/// word-bounded detector spans one ([`Detector::word_bounded`]).
+/// Whether `token` is a word of prose: letters (an apostrophe inside), at least two of
+/// them lower case, with punctuation around (`"Well,`, `done.`, `¿Qué`); any script that
+/// has case (`été`, `Größe`). No finding of a word-bounded detector spans one
+/// ([`Detector::word_bounded`]).
 fn is_prose(token: &[u8]) -> bool {
-    let lead = token
-        .iter()
-        .take_while(|&&b| matches!(b, b'(' | b'"' | b'\''))
-        .count();
-    let trail = token[lead..]
-        .iter()
-        .rev()
-        .take_while(|&&b| {
-            matches!(
-                b,
-                b',' | b'.' | b';' | b':' | b'!' | b'?' | b'\'' | b'"' | b')'
-            )
-        })
-        .count();
-    let word = &token[lead..token.len() - trail];
+    let Ok(token) = std::str::from_utf8(token) else {
+        return false;
+    };
+    let word = token
+        .trim_start_matches(['(', '"', '\'', '¿', '¡', '«', '“', '‘'])
+        .trim_end_matches([',', '.', ';', ':', '!', '?', '\'', '"', ')', '»', '”', '’']);
     !word.is_empty()
-        && word.iter().all(|&b| b.is_ascii_alphabetic() || b == b'\'')
-        && word.iter().filter(|b| b.is_ascii_lowercase()).count() >= 2
+        && word
+            .chars()
+            .all(|c| c.is_alphabetic() || c == '\'' || c == '’')
+        && word.chars().filter(|c| c.is_lowercase()).count() >= 2
 }
 
 /// The markers of a PEM block (a private key's, whose body spans lines).
@@ -375,5 +369,46 @@ impl<D: Detector> StreamScanner<D> {
         }
         self.emitted_to = frontier;
         frontier
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_prose;
+
+    #[test]
+    fn words_of_prose_and_what_is_not() {
+        for word in [
+            "hello",
+            "Well,",
+            "\"done.\"",
+            "don't",
+            "été",
+            "Größe",
+            "¿Qué",
+            "(see",
+        ] {
+            assert!(is_prose(word.as_bytes()), "{word}");
+        }
+        // Capitals, digits, separators and what normalization reads as them are not.
+        for token in [
+            "IBAN",
+            "WEST",
+            "A",
+            "ab1",
+            "4111",
+            "+44",
+            "jane@example.com",
+            "a%40b",
+            "&nbsp;",
+            "x",
+            "Mr",
+            "ＧＢ８２",
+            "4111\u{a0}1111",
+            "ja\u{200b}ne",
+            "well-known",
+        ] {
+            assert!(!is_prose(token.as_bytes()), "{token}");
+        }
     }
 }

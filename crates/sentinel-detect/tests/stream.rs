@@ -132,6 +132,8 @@ fn prose_settles_before_the_hold_back_and_values_as_one_shot() {
         "National Insurance number AB 12 34 56 C was checked by the team today",
         "mail jane.doe@example.com and then nothing else that matters here at all",
         "key: AKIAIOSFODNN7EXAMPLE was rotated last week, so do not worry now",
+        "Numéro de sécurité sociale : 1 84 12 76 451 089 46, merci beaucoup à vous",
+        "Écrivez à jane@example.com dès que possible, et appelez le 06 12 34 56 78 demain",
     ] {
         for by in 1..=24 {
             let (found, _) = settled_before_end(text, text, 256, by);
