@@ -62,6 +62,16 @@ pub(crate) enum Original {
     Stored(String),
 }
 
+impl Original {
+    /// A pseudonym's text, and how `value` comes back from it.
+    fn of(pseudonym: Pseudonym, value: &str) -> (String, Original) {
+        match pseudonym {
+            Pseudonym::Derived(format, text) => (text, Original::Derived(format)),
+            Pseudonym::Stored(text) => (text, Original::Stored(value.to_owned())),
+        }
+    }
+}
+
 /// One issued pseudonym.
 #[derive(Clone)]
 pub(crate) struct Entry {
@@ -487,10 +497,7 @@ impl Vault {
     ) -> String {
         let pseudonym = key.pseudonymize(entity, value, style);
         self.in_scope(tenant, scope, |s, config| {
-            let (mut text, original) = match pseudonym {
-                Pseudonym::Derived(format, text) => (text, Original::Derived(format)),
-                Pseudonym::Stored(text) => (text, Original::Stored(value.to_owned())),
-            };
+            let (mut text, original) = Original::of(pseudonym, value);
             let mut attempt = 0u8;
             loop {
                 match s.by_pseudonym.get(&text) {
@@ -551,10 +558,7 @@ impl Vault {
         else {
             return false;
         };
-        let (mut text, original) = match key.pseudonymize(entity, value, style) {
-            Pseudonym::Derived(format, text) => (text, Original::Derived(format)),
-            Pseudonym::Stored(text) => (text, Original::Stored(value.to_owned())),
-        };
+        let (mut text, original) = Original::of(key.pseudonymize(entity, value, style), value);
         // As `record` looks: a colliding id was retried, and a retried one is stored.
         for attempt in 0..=8u8 {
             let Some(&i) = s.by_pseudonym.get(&text) else {
