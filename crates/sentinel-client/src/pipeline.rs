@@ -2705,8 +2705,6 @@ fn append_at(o: &mut serde_json::Map<String, Value>, key: &str, rest: String) {
     }
 }
 
-/// A chat chunk carrying what a choice's text still held when the stream ended without
-/// the choice's `finish_reason`: in the choice, and the field, the text came from.
 /// The fields of a chat completion chunk (one with `choices`) that every chunk of the
 /// answer repeats; `None` for any other event.
 fn chunk_envelope(v: &Value) -> Option<serde_json::Map<String, Value>> {
@@ -2724,6 +2722,8 @@ fn chunk_envelope(v: &Value) -> Option<serde_json::Map<String, Value>> {
     )
 }
 
+/// A chat chunk carrying what a choice's text still held when the stream ended without
+/// the choice's `finish_reason`: in the choice, and the field, the text came from.
 fn chat_flush(index: u64, part: ChoicePart, rest: String, tokens: Option<Vec<Value>>) -> Value {
     let mut choice = serde_json::json!({ "index": index, "delta": {} });
     append_to_choice(&mut choice, part, rest, tokens);

@@ -1636,7 +1636,8 @@ async fn answer<'s>(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "invalid_request_error",
                 "method_not_allowed",
-                &format!("{path} takes {}", allowed.join(", ")),
+                // The path is not echoed: an id in it is the caller's.
+                &format!("this route takes {}", allowed.join(", ")),
             );
             if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
                 r.headers_mut().insert(header::ALLOW, v);

@@ -529,8 +529,6 @@ impl PolicyEngine for PolicySet {
     }
 }
 
-/// The decision of one resolved policy; pseudonyms are recorded in `vault` when given;
-/// redactions are numbered on from `numbering` when given, else from 1 in this text.
 /// Whether `f`, which `rule` pseudonymizes in an answer, is a value the caller sent: its
 /// pseudonym restores in the decision's scope. Such a value was put back by the restorer
 /// (or quoted by the model), and pseudonymizing it again would undo the restore the rule
@@ -562,6 +560,8 @@ fn callers_own(
     )
 }
 
+/// The decision of one resolved policy; pseudonyms are recorded in `vault` when given;
+/// redactions are numbered on from `numbering` when given, else from 1 in this text.
 fn decide_with(
     policy: &Policy,
     vault: Option<&Vault>,

@@ -171,7 +171,7 @@ fn compact<const N: usize>(value: &str) -> Option<([u8; N], usize)> {
 }
 
 /// Spanish DNI (and the NIF built on it): eight digits and the letter of the number mod 23
-/// (`12345678Z`; a space before the letter is read too).
+/// (`12345678Z`; spaces are read away, for a custom pattern that allows them).
 pub(crate) fn is_valid_es_nif(value: &str) -> bool {
     let Some((c, 9)) = compact::<9>(value) else {
         return false;
