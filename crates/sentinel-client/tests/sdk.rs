@@ -750,7 +750,7 @@ async fn streamed_prose_goes_out_a_few_words_behind_the_model() {
         texts.concat(),
         said.replace("jane.doe@example.com", "<EMAIL_ADDRESS_1>")
     );
-    assert!(texts.len() >= 3, "{texts:?}");
+    assert!(texts.len() >= 2, "{texts:?}");
     assert!(texts[0].starts_with("Thanks for asking"), "{texts:?}");
 }
 

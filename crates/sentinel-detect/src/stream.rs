@@ -11,10 +11,11 @@ pub const DEFAULT_HOLD_BACK: usize = 16 * 1024;
 /// PEM block begun and not yet ended. A longer one is reported as the hold-back sees it.
 pub const OPEN_VALUE_LIMIT: usize = 16 * 1024;
 
-/// How much prose must follow text for it to be released before the hold-back: more than
-/// a context word after a value is read (8 bytes) and than the reach of the rule that
-/// gives a trailing word to the number after it (16 bytes).
-const PROSE_MARGIN: usize = 16;
+/// How much prose must follow text for it to be released before the hold-back: a context
+/// word after a value counts when it ends within 8 bytes of the value, and then not when a
+/// number follows that word within 16 bytes (it labels the number), so what decides a
+/// value reaches 24 bytes past its end (found by the prose property test at 16).
+const PROSE_MARGIN: usize = 24;
 /// How far the frontier moves before a rescan when prose releases text early.
 const PROSE_STEP: usize = 32;
 
@@ -85,7 +86,7 @@ pub struct StreamUtf8Error {
 /// # Prose
 ///
 /// With a [word-bounded](Detector::word_bounded) detector (the built-in catalogue), text
-/// followed by a run of prose words is settled sooner: up to 16 bytes before that run's
+/// followed by a run of prose words is settled sooner: up to 24 bytes before that run's
 /// end, whatever the hold-back, since no finding crosses prose and what a value reads
 /// after it has arrived. A streamed answer then goes out a few words behind its end.
 ///

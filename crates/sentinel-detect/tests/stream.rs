@@ -35,6 +35,97 @@ proptest! {
     }
 }
 
+const SEPARATORS: [&str; 9] = [" ", " ", " ", " ", ", ", ". ", "\n", ": ", ""];
+
+/// Prose with values in it, words the detector reads as context among the prose: where
+/// the scanner settles text early, on prose, the way a streamed answer reads.
+fn prose_with_values(seed: u64, parts: usize) -> String {
+    use sentinel_detect::testgen as g;
+    let mut rng = g::Rng::new(seed);
+    let words = [
+        "the",
+        "and",
+        "please",
+        "thanks",
+        "card",
+        "phone",
+        "call",
+        "ssn",
+        "iban",
+        "account",
+        "nhs",
+        "patient",
+        "dni",
+        "national",
+        "insurance",
+        "number",
+        "mail",
+        "été",
+        "Größe",
+        "passport",
+        "password",
+        "token",
+        "is",
+        "a",
+        "at",
+    ];
+    let mut s = String::new();
+    for _ in 0..parts {
+        let part = match rng.below(30) {
+            0 => g::card(&mut rng),
+            1 => g::ssn(&mut rng),
+            2 => g::iban(&mut rng),
+            3 => g::phone_us(&mut rng),
+            4 => g::phone_intl(&mut rng),
+            5 => g::email(&mut rng),
+            6 => g::nhs(&mut rng),
+            7 => g::nir(&mut rng),
+            8 => g::aadhaar(&mut rng),
+            9 => g::es_nif(&mut rng),
+            10 => g::uk_nino(&mut rng),
+            11 => format!("password={}", g::password(&mut rng)),
+            12 => {
+                let n = rng.range(1, 12);
+                rng.digits(n)
+            }
+            _ => (*rng.pick(&words)).to_owned(),
+        };
+        s.push_str(&part);
+        let separator: &&str = rng.pick(&SEPARATORS);
+        s.push_str(separator);
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Settling on prose gives the one-shot findings at any hold-back and chunking.
+    #[test]
+    fn prose_settled_early_equals_one_shot(
+        seed in any::<u64>(),
+        parts in 20usize..200,
+        by in 1usize..40,
+        hold_back in prop::sample::select(vec![64usize, 256, 16 * 1024]),
+    ) {
+        let text = prose_with_values(seed, parts);
+        let d = detector();
+        let mut s = StreamScanner::with_hold_back(d, hold_back);
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < text.len() {
+            let mut end = (at + by).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            s.feed(&text[at..end], &mut out);
+            at = end;
+        }
+        s.finish(&mut out).expect("complete");
+        prop_assert_eq!(out, d.scan(&text));
+    }
+}
+
 #[test]
 fn tiny_chunks_and_long_texts() {
     let text = text_for_stream(42, 3000);
