@@ -878,11 +878,13 @@ impl Walk {
         }
     }
 
-    /// A string, or the text of each part of a list.
+    /// A string, or the text of each part of a list; an object in a text's place (not a
+    /// shape any API takes, but sent on as it came) has every string in it read.
     fn content(&mut self, v: &Value) {
         match v {
             Value::String(_) => self.here(),
             Value::Array(parts) => self.each(parts, Walk::part),
+            Value::Object(_) => self.strings_under(v),
             _ => {}
         }
     }
@@ -1071,11 +1073,15 @@ impl Walk {
     }
 
     /// Each item of the array at `key`, walked by `f`.
+    ///
+    /// A list sent as something else (`"messages": "..."`, one message object in place of
+    /// the list) is malformed, and its provider would refuse it; it is read whole all the
+    /// same, every string in it, because it reaches the provider as sent.
     fn items(&mut self, body: &Value, key: &'static str, f: impl FnMut(&mut Walk, &Value)) {
-        self.at(body, &[key], |w, items| {
-            if let Value::Array(items) = items {
-                w.each(items, f);
-            }
+        self.at(body, &[key], |w, items| match items {
+            Value::Array(items) => w.each(items, f),
+            Value::String(_) | Value::Object(_) => w.strings_under(items),
+            _ => {}
         });
     }
 
@@ -1634,6 +1640,31 @@ mod tests {
         found.sort();
         want.sort();
         assert_eq!(found, want);
+    }
+
+    #[test]
+    fn text_in_a_shape_no_api_takes_is_read_whole() {
+        // The provider would refuse these, but they reach it as sent: nothing goes unread.
+        for (body, want) in [
+            (json!({"model":"m","messages":"hi"}), vec!["/messages"]),
+            (
+                json!({"model":"m","messages":{"role":"user","content":"hi"}}),
+                vec!["/messages/content", "/messages/role"],
+            ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":{"a":"hi","b":["x"]}}]}),
+                vec!["/messages/0/content/a", "/messages/0/content/b/0"],
+            ),
+            // A number or null is no text.
+            (
+                json!({"model":"m","messages":[{"role":"user","content":7}]}),
+                vec![],
+            ),
+        ] {
+            let mut found = request_segments(Route::ChatCompletions, &body).pointers();
+            found.sort();
+            assert_eq!(found, want, "{body}");
+        }
     }
 
     #[test]
