@@ -828,6 +828,12 @@ impl Walk {
         self.path.truncate(depth);
     }
 
+    /// A text field of a request's body: the string at `key`, or, sent in a shape no API
+    /// takes (an object, a list), every string in it, since it reaches the provider as sent.
+    fn text(&mut self, body: &Value, key: &'static str) {
+        self.at(body, &[key], Walk::strings_under);
+    }
+
     /// Records the value `keys` lead to under `v`, if it is a string.
     fn string(&mut self, v: &Value, keys: &[&'static str]) {
         self.at(v, keys, |w, x| {
@@ -1118,10 +1124,10 @@ impl Walk {
             }
             Route::Embeddings => w.at(body, &["input"], Walk::strings_under),
             Route::Moderations => w.at(body, &["input"], Walk::moderation_input),
-            Route::ImagesGenerations => w.string(body, &["prompt"]),
+            Route::ImagesGenerations => w.text(body, "prompt"),
             Route::AudioSpeech => {
-                w.string(body, &["input"]);
-                w.string(body, &["instructions"]);
+                w.text(body, "input");
+                w.text(body, "instructions");
             }
             // No body: nothing of the caller's to scan.
             Route::ResponsesRetrieve
@@ -1193,16 +1199,15 @@ impl Walk {
                 return;
             }
             Route::Responses | Route::ResponsesInputTokens => {
-                w.string(body, &["instructions"]);
+                w.text(body, "instructions");
                 w.tools(body, &[], "parameters");
                 w.output_schema(body, &["text", "format"]);
                 // A stored prompt's variables.
                 w.at(body, &["prompt", "variables"], Walk::strings_under);
                 match body.get("input") {
-                    Some(Value::String(_)) => w.string(body, &["input"]),
                     // Messages, tool calls and their outputs, reasoning passed back.
                     Some(Value::Array(_)) => w.items(body, "input", Walk::output_item),
-                    _ => {}
+                    _ => w.text(body, "input"),
                 }
             }
             Route::Messages | Route::MessagesCountTokens => {
@@ -1662,6 +1667,28 @@ mod tests {
             ),
         ] {
             let mut found = request_segments(Route::ChatCompletions, &body).pointers();
+            found.sort();
+            assert_eq!(found, want, "{body}");
+        }
+        for (route, body, want) in [
+            (
+                Route::Responses,
+                json!({"model":"m","input":{"role":"user","content":"hi"},"instructions":["be"]}),
+                vec!["/input/content", "/input/role", "/instructions/0"],
+            ),
+            (Route::Responses, json!({"input":"hi"}), vec!["/input"]),
+            (
+                Route::ImagesGenerations,
+                json!({"prompt":{"p":"hi"}}),
+                vec!["/prompt/p"],
+            ),
+            (
+                Route::AudioSpeech,
+                json!({"input":["hi"]}),
+                vec!["/input/0"],
+            ),
+        ] {
+            let mut found = request_segments(route, &body).pointers();
             found.sort();
             assert_eq!(found, want, "{body}");
         }
