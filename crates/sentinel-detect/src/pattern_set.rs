@@ -136,7 +136,7 @@ struct Inner {
     literals: Option<Literals>,
     max_len: Option<usize>,
     /// Whether some recognizer's finding may hold white space beside a lower-case letter
-    /// (words of prose), other than a private key's PEM block.
+    /// (words of prose), other than a PEM block's (a pattern starting `-----BEGIN `).
     spans_words: bool,
     memory: usize,
     pool: Pool<Scratch, fn() -> Scratch>,
@@ -232,7 +232,8 @@ fn parse(r: &Recognizer) -> Result<Hir, Error> {
 }
 
 /// Whether what `hir` reports (capture group `group`'s bytes when given, else the whole
-/// match's) may hold ASCII white space and a lower-case ASCII letter.
+/// match's) may hold ASCII white space and a letter of a word of prose: a lower-case ASCII
+/// one or any byte past ASCII (`été` is prose to a stream scanner too).
 fn value_spans_words(hir: &Hir, group: Option<usize>) -> bool {
     fn capture(hir: &Hir, index: u32) -> Option<&Hir> {
         match hir.kind() {
@@ -252,9 +253,10 @@ fn value_spans_words(hir: &Hir, group: Option<usize>) -> bool {
     let mut alpha = [false; 256];
     alphabet(value, &mut alpha);
     b" \t\n\r\x0b\x0c".iter().any(|&b| alpha[usize::from(b)])
-        && alpha[usize::from(b'a')..=usize::from(b'z')]
+        && (alpha[usize::from(b'a')..=usize::from(b'z')]
             .iter()
             .any(|&x| x)
+            || alpha[0x80..].iter().any(|&x| x))
 }
 
 fn alphabet(hir: &Hir, set: &mut [bool; 256]) {
@@ -425,7 +427,9 @@ impl PatternSet {
                     keys.len() - 1
                 }
             };
-            spans_words |= r.entity != "PRIVATE_KEY" && value_spans_words(&hir, r.value_group);
+            // A PEM block spans words, and a stream scanner holds it whole on its own.
+            let pem = r.pattern.as_bytes().starts_with(crate::stream::PEM_BEGIN);
+            spans_words |= !pem && value_spans_words(&hir, r.value_group);
             members[g].push((i, hir.clone()));
             compiled.push(Compiled {
                 entity: EntityType::new(&r.entity),
@@ -616,10 +620,10 @@ impl PatternSet {
         self.inner.max_len
     }
 
-    /// Whether a finding may hold words of prose: white space beside a lower-case letter
-    /// in what a recognizer reports (its value group's bytes, or its whole match's). A
-    /// private key's PEM block does, and is left out: a stream scanner follows PEM blocks
-    /// on its own. Without such a recognizer every finding that spans white space is made
+    /// Whether a finding may hold words of prose: white space beside a lower-case or
+    /// non-ASCII letter in what a recognizer reports (its value group's bytes, or its whole
+    /// match's). A private key's PEM block does, and is left out (a pattern that starts
+    /// `-----BEGIN `): a stream scanner follows PEM blocks on its own. Without such a recognizer every finding that spans white space is made
     /// of digits, capitals and separators, which is what lets a stream scanner release
     /// prose before its hold-back ([`StreamScanner`](crate::StreamScanner)).
     pub fn spans_words(&self) -> bool {

@@ -37,8 +37,10 @@ fn is_prose(token: &[u8]) -> bool {
         && word.chars().filter(|c| c.is_lowercase()).count() >= 2
 }
 
-/// The markers of a PEM block (a private key's, whose body spans lines).
-const PEM_BEGIN: &[u8] = b"-----BEGIN ";
+/// The markers of a PEM block (a private key's, whose body spans lines). A scanner holds
+/// text from the first to the end of the second, so a pattern that starts with the first
+/// may span words ([`PatternSet::spans_words`](crate::PatternSet::spans_words)).
+pub(crate) const PEM_BEGIN: &[u8] = b"-----BEGIN ";
 const PEM_END: &[u8] = b"-----END ";
 /// How far before new text to look for markers: more than the longest end line.
 const PEM_LOOK_BACK: usize = 64;

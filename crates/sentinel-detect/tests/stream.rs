@@ -242,15 +242,24 @@ fn phrases_keep_the_hold_back() {
         s.finish(&mut out).expect("complete");
         assert_eq!(out, d.scan(text), "{by} bytes a chunk");
     }
-    let words = sentinel_detect::LocalDetector::builder()
-        .recognizer(sentinel_detect::Recognizer::new(
-            "proj",
-            "PROJECT",
-            r"(?i)project [a-z]+",
-        ))
-        .build()
-        .expect("detector");
-    assert!(!words.word_bounded());
+    // Words of any case or script, whatever the entity is called; a PEM block's pattern
+    // (from `-----BEGIN `) is held whole by the scanner and spans words freely.
+    for (entity, pattern, bounded) in [
+        ("PROJECT", r"(?i)project [a-z]+", false),
+        ("PLACE", r"[À-ÿ]+ [À-ÿ]+", false),
+        ("PRIVATE_KEY", r"my secret [a-z]+ phrase", false),
+        (
+            "PRIVATE_KEY",
+            r"-----BEGIN KEY-----[a-z \n]+-----END KEY-----",
+            true,
+        ),
+    ] {
+        let d = sentinel_detect::LocalDetector::builder()
+            .recognizer(sentinel_detect::Recognizer::new("custom", entity, pattern))
+            .build()
+            .expect("detector");
+        assert_eq!(d.word_bounded(), bounded, "{pattern}");
+    }
 }
 
 /// A value longer than a short hold-back is waited for whole: a token, a JWT or a PEM

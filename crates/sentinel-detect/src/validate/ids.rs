@@ -176,10 +176,15 @@ pub(crate) fn is_valid_es_nif(value: &str) -> bool {
     let Some((c, 9)) = compact::<9>(value) else {
         return false;
     };
-    let number = c[..8].iter().try_fold(0u32, |n, &b| {
+    es_letter_holds(0, &c[..8], c[8])
+}
+
+/// Whether `letter` checks the number `lead` followed by `digits` (all ASCII digits).
+fn es_letter_holds(lead: u32, digits: &[u8], letter: u8) -> bool {
+    let number = digits.iter().try_fold(lead, |n, &b| {
         b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
     });
-    number.is_some_and(|n| ES_CHECK[(n % 23) as usize] == c[8])
+    number.is_some_and(|n| ES_CHECK[(n % 23) as usize] == letter)
 }
 
 /// Spanish NIE (a foreigner's identity number): `X`, `Y` or `Z` (read as 0, 1 or 2), seven
@@ -188,13 +193,10 @@ pub(crate) fn is_valid_es_nie(value: &str) -> bool {
     let Some((c, 9)) = compact::<9>(value) else {
         return false;
     };
-    let Some(lead) = b"XYZ".iter().position(|&x| x == c[0]) else {
-        return false;
-    };
-    let number = c[1..8].iter().try_fold(lead as u32, |n, &b| {
-        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
-    });
-    number.is_some_and(|n| ES_CHECK[(n % 23) as usize] == c[8])
+    b"XYZ"
+        .iter()
+        .position(|&x| x == c[0])
+        .is_some_and(|lead| es_letter_holds(lead as u32, &c[1..8], c[8]))
 }
 
 /// UK National Insurance number: two prefix letters, six digits and a suffix `A`-`D`
