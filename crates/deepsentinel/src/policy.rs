@@ -125,7 +125,7 @@ pub(crate) fn run(cmd: &PolicyCommand) -> Result<ExitCode> {
                 Decision::Block { reasons } => {
                     outln!("decision: block");
                     for r in reasons {
-                        outln!("  {} (rule {})", r.entity, r.rule);
+                        outln!("  {r}");
                     }
                 }
             }

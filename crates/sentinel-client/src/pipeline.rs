@@ -170,7 +170,7 @@ pub enum PipelineError {
         message: String,
     },
     /// Policy refused the request or the answer.
-    #[error("blocked by policy ({direction}): {}", reasons.iter().map(|r| format!("{} (rule {})", r.entity, r.rule)).collect::<Vec<_>>().join(", "))]
+    #[error("blocked by policy ({direction}): {}", reasons.iter().map(Reason::to_string).collect::<Vec<_>>().join(", "))]
     Blocked {
         /// `request` or `response`.
         direction: &'static str,
@@ -3308,10 +3308,7 @@ impl ResponseStream {
     fn halt(&mut self, why: Halt) {
         match why {
             Halt::Blocked(reasons) => {
-                let names: Vec<String> = reasons
-                    .iter()
-                    .map(|r| format!("{} (rule {})", r.entity, r.rule))
-                    .collect();
+                let names: Vec<String> = reasons.iter().map(Reason::to_string).collect();
                 let message = format!("DeepSentinel blocked the response: {}", names.join(", "));
                 self.end_with_error(&message, "deepsentinel_blocked", "response_blocked");
             }

@@ -816,10 +816,7 @@ fn pipeline_error(e: &PipelineError) -> Response<GatewayBody> {
                 .iter()
                 .map(|r| json!({"entity_type": r.entity, "rule": r.rule}))
                 .collect();
-            let list: Vec<String> = reasons
-                .iter()
-                .map(|r| format!("{} (rule {})", r.entity, r.rule))
-                .collect();
+            let list: Vec<String> = reasons.iter().map(ToString::to_string).collect();
             json_response(
                 StatusCode::FORBIDDEN,
                 &json!({"error": {

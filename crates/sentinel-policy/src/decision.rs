@@ -94,6 +94,21 @@ pub struct Reason {
     pub rule: String,
 }
 
+/// `CREDIT_CARD (rule block-cards)`; a rule without a name of its own reads by its number,
+/// `CREDIT_CARD (rule 2)`.
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unnamed = self
+            .rule
+            .strip_prefix("rule ")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        match unnamed {
+            true => write!(f, "{} ({})", self.entity, self.rule),
+            false => write!(f, "{} (rule {})", self.entity, self.rule),
+        }
+    }
+}
+
 /// One decision per text. A block anywhere wins.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decision {

@@ -87,6 +87,38 @@ fn monitor_alerts_only() {
     }
 }
 
+/// A block names its rule for people: by the name the policy gave it, else by its number
+/// (`rule 2`, not `rule rule 2`).
+#[test]
+fn a_block_reads_by_the_rules_name_or_number() {
+    let p = PolicySet::from_toml(
+        "p.toml",
+        r#"
+        version = "1"
+        [[rule]]
+        entities = ["EMAIL_ADDRESS"]
+        action = "allow"
+        [[rule]]
+        entities = ["US_SSN"]
+        action = "block"
+        [[rule]]
+        name = "no-cards"
+        entities = ["CREDIT_CARD"]
+        action = "block"
+        "#,
+    )
+    .expect("valid");
+    let ctx = DecisionContext::request("t");
+    match decide(&p, "ssn 219-09-9999, card 4111 1111 1111 1111", &ctx) {
+        Decision::Block { reasons } => {
+            let read: Vec<String> = reasons.iter().map(ToString::to_string).collect();
+            assert_eq!(read, ["CREDIT_CARD (rule no-cards)", "US_SSN (rule 2)"]);
+            assert_eq!(reasons[1].rule, "rule 2", "the record keeps the rule's id");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn first_matching_rule_wins_with_score_and_direction() {
     let p = PolicySet::from_toml(
