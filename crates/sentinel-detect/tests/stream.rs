@@ -68,6 +68,15 @@ fn prose_with_values(seed: u64, parts: usize) -> String {
         "is",
         "a",
         "at",
+        "I",
+        "A",
+        "x",
+        "Mr",
+        "e",
+        "y",
+        "à",
+        "o",
+        "Dr",
     ];
     let mut s = String::new();
     for _ in 0..parts {
