@@ -206,6 +206,18 @@ pub fn builtin() -> Vec<Recognizer> {
         Recognizer::new("es_nie", "ES_NIE", r"[XYZ][0-9]{7}[A-Z]")
             .with_score(0.6).with_validator(Validator::EsNie).with_boundary(Boundary::Token)
             .with_context(["nie", "extranjero", "extranjería", "extranjeria"]).with_trigger(digits()),
+        // Written with dashes (`12345678-Z`, `X-1234567-L`, as Presidio reads them too):
+        // a dash is outside IBAN's alphabet, so these are triggered by the dash and tried
+        // in windows of their own, runs of capitals, digits and dashes around one, which
+        // a hyphenated word or a date closes before they are long enough to try.
+        Recognizer::new("es_nif_dashed", "ES_NIF", r"[0-9]{8}-[A-Z]")
+            .with_score(0.5).with_validator(Validator::EsNif).with_boundary(Boundary::Token)
+            .with_context(["dni", "nif", "documento", "identidad"])
+            .with_trigger(Trigger::Bytes(b"-".to_vec())),
+        Recognizer::new("es_nie_dashed", "ES_NIE", r"[XYZ]-?[0-9]{7}-[A-Z]|[XYZ]-[0-9]{7}[A-Z]")
+            .with_score(0.6).with_validator(Validator::EsNie).with_boundary(Boundary::Token)
+            .with_context(["nie", "extranjero", "extranjería", "extranjeria"])
+            .with_trigger(Trigger::Bytes(b"-".to_vec())),
         Recognizer::new("it_fiscal_code", "IT_FISCAL_CODE",
             &format!("[A-Z]{{6}}{CF_D}{{2}}[ABCDEHLMPRST]{CF_D}{{2}}[A-Z]{CF_D}{{3}}[A-Z]"))
             .with_score(0.7).with_validator(Validator::ItFiscalCode).with_boundary(Boundary::Token)

@@ -244,15 +244,25 @@ fn capitals(rng: &mut Rng, n: usize) -> String {
         .collect()
 }
 
-/// A valid Spanish DNI number with its check letter (`12345678Z`).
+/// A valid Spanish DNI number with its check letter (`12345678Z`; a quarter of them
+/// `12345678-Z`).
 pub fn es_nif(rng: &mut Rng) -> String {
-    with_check_letter(rng.digits(8), ids::is_valid_es_nif)
+    let id = with_check_letter(rng.digits(8), ids::is_valid_es_nif);
+    match rng.chance(0.25) {
+        true => format!("{}-{}", &id[..8], &id[8..]),
+        false => id,
+    }
 }
 
 /// A valid Spanish NIE (`X1234567L`).
 pub fn es_nie(rng: &mut Rng) -> String {
     let lead = char::from(*rng.pick(b"XYZ"));
-    with_check_letter(format!("{lead}{}", rng.digits(7)), ids::is_valid_es_nie)
+    let id = with_check_letter(format!("{lead}{}", rng.digits(7)), ids::is_valid_es_nie);
+    match rng.below(8) {
+        0 => format!("{}-{}", &id[..8], &id[8..]),
+        1 => format!("{lead}-{}-{}", &id[1..8], &id[8..]),
+        _ => id,
+    }
 }
 
 /// A valid Italian codice fiscale (born 1940-2009, some made unique with letters for

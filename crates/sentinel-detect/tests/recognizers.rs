@@ -1,6 +1,6 @@
 //! Each built-in recognizer: values it must find, and near misses it must not report.
 
-use crate::util::{assert_finds, assert_not};
+use crate::util::{assert_finds, assert_not, found};
 use sentinel_detect::testgen::{self, Rng};
 
 #[test]
@@ -230,6 +230,25 @@ fn spanish_italian_and_uk_ids() {
     assert_not("ES_NIF", "batch 123456789Z");
     assert_finds("ES_NIE", "NIE {}", "X1234567L");
     assert_not("ES_NIE", "NIE X1234567A");
+    // With dashes, as they are often written.
+    assert_finds("ES_NIF", "DNI: {}", "12345678-Z");
+    assert_finds("ES_NIF", "DNI {}.", "12345678-Z");
+    assert_not("ES_NIF", "DNI: 12345678-A");
+    assert_not("ES_NIF", "ref 112345678-Z");
+    assert_not("ES_NIF", "ref 12345678-ZA");
+    assert_finds("ES_NIE", "NIE {}", "X-1234567-L");
+    assert_finds("ES_NIE", "NIE {}", "X1234567-L");
+    assert_finds("ES_NIE", "NIE {}", "X-1234567L");
+    assert_not("ES_NIE", "NIE X-1234567-A");
+    // A date, a range or a hyphenated word beside them is none of them.
+    for text in [
+        "2024-01-15",
+        "pages 12345678-12345690",
+        "well-known X-ray",
+        "A-B-C",
+    ] {
+        assert!(found(text).is_empty(), "{text}: {:?}", found(text));
+    }
     assert_finds("IT_FISCAL_CODE", "Codice fiscale: {}", "RSSMRA80A01H501U");
     assert_finds(
         "IT_FISCAL_CODE",
