@@ -1208,53 +1208,79 @@ async fn read_body(
 
 /// A body sent with `Content-Encoding` (gzip, deflate, br, zstd), decoded, so that what
 /// is scanned is what the provider would read; the header is dropped with it (the body
-/// goes on as decoded). Decoding stops at `max_body` bytes (a decompression bomb gets
-/// 413 like a large body); an encoding the gateway does not read gets 415, a corrupt
-/// body 400: never passed on unread.
+/// goes on as decoded). Codings applied one over another (`gzip, br`, or one header line
+/// each) are undone last first, at most [`MAX_CODINGS`] of them. Each decoding stops at
+/// `max_body` bytes (a decompression bomb gets 413 like a large body); an encoding the
+/// gateway does not read gets 415, a corrupt body 400: never passed on unread.
 fn decode_body(
     mut parts: http::request::Parts,
-    bytes: Bytes,
+    mut bytes: Bytes,
     max_body: usize,
 ) -> Result<(http::request::Parts, Bytes), Box<Response<GatewayBody>>> {
-    let Some(value) = parts.headers.get(header::CONTENT_ENCODING) else {
-        return Ok((parts, bytes));
-    };
-    let encoding = value.to_str().unwrap_or("?").trim().to_ascii_lowercase();
-    if encoding.is_empty() || encoding == "identity" {
-        parts.headers.remove(header::CONTENT_ENCODING);
+    if !parts.headers.contains_key(header::CONTENT_ENCODING) {
         return Ok((parts, bytes));
     }
-    if !matches!(
-        encoding.as_str(),
-        "gzip" | "x-gzip" | "deflate" | "br" | "zstd"
-    ) {
-        return Err(Box::new(error(
+    let mut codings = Vec::new();
+    for value in parts.headers.get_all(header::CONTENT_ENCODING) {
+        for coding in value.to_str().unwrap_or("?").split(',') {
+            let coding = coding.trim().to_ascii_lowercase();
+            if !coding.is_empty() && coding != "identity" {
+                codings.push(coding);
+            }
+        }
+    }
+    let unsupported = |message: &str| {
+        Box::new(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalid_request_error",
             "unsupported_content_encoding",
-            "the body's content-encoding is not one of gzip, deflate, br, zstd",
+            message,
+        ))
+    };
+    if codings.len() > MAX_CODINGS {
+        return Err(unsupported(&format!(
+            "the body's content-encoding stacks more than {MAX_CODINGS} codings"
         )));
     }
-    match sentinel_transport::decode(&encoding, &bytes, max_body) {
-        Ok(decoded) => {
-            parts.headers.remove(header::CONTENT_ENCODING);
-            parts.headers.remove(header::CONTENT_LENGTH);
-            Ok((parts, decoded))
-        }
-        Err(TransportError::BodyTooLarge { .. }) => Err(Box::new(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request_error",
-            "payload_too_large",
-            &format!("the decoded body is larger than {max_body} bytes"),
-        ))),
-        Err(_) => Err(Box::new(error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "invalid_body",
-            &format!("the body could not be decoded as {encoding}"),
-        ))),
+    if !codings
+        .iter()
+        .all(|c| matches!(c.as_str(), "gzip" | "x-gzip" | "deflate" | "br" | "zstd"))
+    {
+        return Err(unsupported(
+            "the body's content-encoding is not one of gzip, deflate, br, zstd",
+        ));
     }
+    for coding in codings.iter().rev() {
+        bytes = match sentinel_transport::decode(coding, &bytes, max_body) {
+            Ok(decoded) => decoded,
+            Err(TransportError::BodyTooLarge { .. }) => {
+                return Err(Box::new(error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid_request_error",
+                    "payload_too_large",
+                    &format!("the decoded body is larger than {max_body} bytes"),
+                )))
+            }
+            Err(_) => {
+                return Err(Box::new(error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    "invalid_body",
+                    &format!("the body could not be decoded as {coding}"),
+                )))
+            }
+        };
+    }
+    parts.headers.remove(header::CONTENT_ENCODING);
+    if !codings.is_empty() {
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    Ok((parts, bytes))
 }
+
+/// The most content codings a request body may stack (`gzip, br` is two): each is a pass
+/// over the whole body, bounded by `max_body_bytes`.
+const MAX_CODINGS: usize = 4;
 
 /// `r`, closing its connection: the rest of the request's body will not be read, so the
 /// connection cannot carry another request.

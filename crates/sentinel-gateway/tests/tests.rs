@@ -1743,6 +1743,11 @@ async fn compressed_bodies_are_decided_decoded_and_wrong_methods_get_405() {
         enc.write_all(body).expect("gzip");
         enc.finish().expect("gzip")
     };
+    let deflate = |body: &[u8]| {
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(body).expect("deflate");
+        enc.finish().expect("deflate")
+    };
     let c = client(&gw.url, None);
     let encoded = |body: Vec<u8>, encoding: &'static str| {
         let mut out = OutboundRequest::post_json("/v1/chat/completions", body);
@@ -1752,6 +1757,18 @@ async fn compressed_bodies_are_decided_decoded_and_wrong_methods_get_405() {
         );
         out
     };
+    // Codings stacked (deflate applied first, then gzip) are undone last first.
+    let stacked = gzip(&deflate(chat("write to jane.doe@example.com").as_bytes()));
+    let r = c
+        .send(encoded(stacked, "deflate, gzip"))
+        .await
+        .expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    let sent = last_sent_raw(&gw, "/v1/chat/completions");
+    assert!(
+        sent.contains("write to <EMAIL_ADDRESS_1>") && !sent.contains("jane.doe"),
+        "{sent}"
+    );
     let before = gw.seen.lock().expect("lock").len();
     for (body, encoding, want, code) in [
         // 64 KiB of JSON-ish spaces that gzip to a few hundred bytes.
@@ -1772,6 +1789,25 @@ async fn compressed_bodies_are_decided_decoded_and_wrong_methods_get_405() {
             "gzip",
             StatusCode::BAD_REQUEST,
             "invalid_body",
+        ),
+        // Stacked in the wrong order, or with one coding not read, or too many.
+        (
+            deflate(&gzip(chat("mail jane.doe@example.com").as_bytes())),
+            "deflate, gzip",
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            gzip(chat("mail jane.doe@example.com").as_bytes()),
+            "compress, gzip",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_encoding",
+        ),
+        (
+            gzip(b"{}"),
+            "gzip, gzip, gzip, gzip, gzip",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_encoding",
         ),
     ] {
         let r = c.send(encoded(body, encoding)).await.expect("send");
