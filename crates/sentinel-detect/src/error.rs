@@ -110,11 +110,21 @@ impl Error {
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Error {
         // The pattern compiler's Display already quotes the offending part of the pattern,
-        // which is configuration, never scanned text.
+        // which is configuration, never scanned text. Its first line alone can be terse
+        // ("error building NFA"): the causes beneath it say why (a size limit).
+        let mut message = source.to_string();
+        let mut cause = source.source();
+        while let Some(c) = cause {
+            let more = c.to_string();
+            if !message.contains(&more) {
+                message = format!("{message}: {more}");
+            }
+            cause = c.source();
+        }
         Error {
             kind: ErrorKind::Pattern {
                 recognizer: recognizer.to_owned(),
-                message: source.to_string(),
+                message,
             },
             source: Some(Box::new(source)),
         }

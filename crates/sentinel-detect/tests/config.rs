@@ -93,4 +93,6 @@ fn errors_name_the_culprit() {
         build("[[recognizer]]\nname = \"huge\"\nentity = \"X\"\npattern = '(?:a{1000}){1000}'\n")
             .expect_err("too big");
     assert_eq!(err.recognizer(), Some("huge"));
+    // Not only the compiler's first line ("error building NFA"): why.
+    assert!(err.to_string().contains("limit"), "{err}");
 }

@@ -231,6 +231,35 @@ fn taken(pattern: &str) -> Result<(), String> {
         })
 }
 
+/// Why ad-hoc recognizers did not build, by the names the request gave them (a pattern
+/// the compiler cannot build within its limits, which no parse catches beforehand).
+fn built_wrong(e: &sentinel_detect::Error, applies: &[&AdHocRecognizer]) -> String {
+    let why = match e.kind() {
+        sentinel_detect::ErrorKind::Pattern { message, .. } => message.clone(),
+        _ => e.to_string(),
+    };
+    // Patterns are named `ad_hoc:{recognizer}:{pattern}` in the detector.
+    let at = e.recognizer().and_then(|r| {
+        let mut ids = r.strip_prefix("ad_hoc:")?.split(':');
+        let (i, j) = (
+            ids.next()?.parse::<usize>().ok()?,
+            ids.next()?.parse::<usize>().ok()?,
+        );
+        let r = applies.get(i)?;
+        Some((r, r.patterns.get(j)?))
+    });
+    match at {
+        Some((r, p)) => format!(
+            "ad-hoc recognizer {:?}: pattern {:?} does not compile: {why}",
+            r.name
+                .clone()
+                .unwrap_or_else(|| format!("{} recognizer", r.supported_entity)),
+            p.name.as_deref().unwrap_or("")
+        ),
+        None => format!("ad-hoc recognizers: {why}"),
+    }
+}
+
 /// What an `/analyze` request brings of its own, compiled: its ad-hoc recognizers that
 /// apply to its language, and its allow list when that is of regular expressions.
 pub(crate) struct Own {
@@ -423,7 +452,7 @@ fn ad_hoc(req: &AnalyzeRequest) -> Result<Option<AdHoc>, String> {
         patterns.push(None);
         b = b.deny_list(list);
     }
-    let detector = b.build().map_err(|e| format!("ad-hoc recognizer: {e}"))?;
+    let detector = b.build().map_err(|e| built_wrong(&e, &applies))?;
     // Deny lists: their values and the automaton over them, about as much again.
     let listed: usize = applies
         .iter()

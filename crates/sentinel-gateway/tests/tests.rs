@@ -1975,6 +1975,26 @@ async fn streams_models_and_sentinel_routes() {
         "{v}"
     );
     assert!(!v.to_string().contains("536-22"), "{v}");
+    // A pattern the compiler takes but cannot build within its limits: named by the
+    // request's names, with the compiler's reason.
+    let (status, v, _) = post(
+        &c,
+        "/analyze",
+        json!({"text": "secret 536-22-1234", "ad_hoc_recognizers": [
+            {"name": "Fine", "supported_entity": "X", "patterns": [{"name": "f", "regex": "x\\d", "score": 0.5}]},
+            {"name": "Huge", "supported_entity": "X", "patterns": [{"name": "ok", "regex": "y\\d", "score": 0.5},
+                {"name": "wide", "regex": "\\w{1000}", "score": 0.5}]}]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"]["code"], "invalid_ad_hoc_recognizer");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("ad-hoc recognizer \"Huge\": pattern \"wide\" does not compile")
+            && message.contains("limit"),
+        "{v}"
+    );
+    assert!(!message.contains("ad_hoc:"), "{v}");
     let (status, v, _) = post(
         &c,
         "/anonymize",
