@@ -57,6 +57,17 @@ pub fn builtin() -> Vec<Recognizer> {
         "contact",
         "whatsapp",
         "sms",
+        // Japanese, Chinese and Korean words for a phone (`tel` reads `telefono` and
+        // `téléphone` already): their national numbers start with the trunk 0
+        // (`電話番号は090-1234-5678です`, `전화 010-1234-5678`), which only a context word
+        // lifts over the threshold. A byte past ASCII before a word counts as a word's
+        // start, so they count written against the text around them.
+        "電話",
+        "电话",
+        "携帯",
+        "전화",
+        "휴대폰",
+        "핸드폰",
     ];
     // Every trigger literal (with the context words of recognizers that require one) goes
     // into one Aho-Corasick automaton, whose SIMD prefilter (Teddy) takes at most 64

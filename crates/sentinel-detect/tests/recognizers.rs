@@ -222,6 +222,21 @@ fn a_number_written_whole_does_not_take_the_next_one() {
     assert_finds("PHONE_NUMBER", "call {} today", "+44 20 7946 0958");
 }
 
+/// National numbers in Chinese, Japanese and Korean text: lifted by their own words for a
+/// phone, written against the text around them or apart.
+#[test]
+fn phones_in_chinese_japanese_and_korean_text() {
+    assert_finds("PHONE_NUMBER", "電話番号は{}です。", "090-1234-5678");
+    assert_finds("PHONE_NUMBER", "電話番号は {} です", "090-1234-5678");
+    assert_finds("PHONE_NUMBER", "電話：{}", "03-1234-5678");
+    assert_finds("PHONE_NUMBER", "携帯：{}", "080-1234-5678");
+    assert_finds("PHONE_NUMBER", "联系电话：{}。", "010-12345678");
+    assert_finds("PHONE_NUMBER", "전화번호는 {}입니다", "010-1234-5678");
+    assert_finds("PHONE_NUMBER", "휴대폰 {}", "010-9876-5432");
+    // Without the word, a national number stays below the threshold, as in English.
+    assert_not("PHONE_NUMBER", "注文番号は090-1234-5678です");
+}
+
 #[test]
 fn spanish_italian_and_uk_ids() {
     assert_finds("ES_NIF", "DNI: {}", "12345678Z");
