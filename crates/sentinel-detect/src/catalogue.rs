@@ -7,6 +7,17 @@ use crate::validate::Validator;
 /// ASCII word boundary. Unicode `\b` would make the lazy DFA give up on non-ASCII text.
 const B: &str = r"(?-u:\b)";
 
+/// The letters of Chinese, Japanese and Korean ([`crate::stream::CJK`]) as the inside of a
+/// regex class: left out of the open-ended values (URLs, passwords), which those scripts,
+/// written without spaces, would otherwise run on into (`詳細はhttps://example.com/docs
+/// をご覧ください` took the sentence after the address).
+fn cjk() -> String {
+    crate::stream::CJK
+        .iter()
+        .map(|&(lo, hi)| format!(r"\x{{{:X}}}-\x{{{:X}}}", u32::from(lo), u32::from(hi)))
+        .collect()
+}
+
 fn digits() -> Trigger {
     Trigger::Bytes(b"0123456789".to_vec())
 }
@@ -141,7 +152,7 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_trigger(lits(&["Key="])),
         // A URI with a password in it: a database's, a broker's, a repository's.
         Recognizer::new("connection_string", "CONNECTION_STRING",
-            &format!(r#"{B}[A-Za-z][A-Za-z0-9+.-]{{1,24}}://[^\s:@/<>"'`]{{1,128}}:[^\s@/<>"'`]{{1,256}}@[^\s<>"'`{{}}|\\^@]+"#))
+            &format!(r#"{B}[A-Za-z][A-Za-z0-9+.-]{{1,24}}://[^\s:@/<>"'`{C}]{{1,128}}:[^\s@/<>"'`{C}]{{1,256}}@[^\s<>"'`{{}}|\\^@{C}]+"#, C = cjk()))
             .with_score(1.0).with_validator(Validator::UrlCredentials)
             .with_trim_end(".,;:!?)]}'\"").with_trigger(lits(&["://"])),
         Recognizer::new("jwt", "JWT",
@@ -153,7 +164,7 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_context(["aws", "secret"])
             .require_context().with_trigger(Trigger::Context),
         Recognizer::new("generic_secret", "GENERIC_SECRET",
-            r#"(?i-u:password|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|token)["']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}["']?([^\s"'`,;]{8,200})"#)
+            &format!(r#"(?i-u:password|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|token)["']?[ \t]{{0,3}}(?::=|=>|[:=])[ \t]{{0,3}}["']?([^\s"'`,;{C}]{{8,200}})"#, C = cjk()))
             .with_score(0.7).with_validator(Validator::Entropy).with_value_group(1)
             // Keyword (at most 13 bytes), a quote and 3 blanks before `:`/`=`; after it
             // `=`/`>`, 3 blanks, a quote and at most 200 bytes of value.
@@ -277,7 +288,7 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_context(["mac", "ethernet", "hardware", "device"])
             .with_trigger(Trigger::Bytes(b":-.".to_vec())),
         Recognizer::new("url", "URL",
-            r#"(?:https?|ftp)://[^\s<>"'`{}|\\^]+|www\.[A-Za-z0-9-]+\.[^\s<>"'`{}|\\^]+"#)
+            &format!(r#"(?:https?|ftp)://[^\s<>"'`{{}}|\\^{C}]+|www\.[A-Za-z0-9-]+\.[^\s<>"'`{{}}|\\^{C}]+"#, C = cjk()))
             .with_score(0.5).with_trim_end(".,;:!?)]}'\"").with_context(["url", "link", "website"])
             .with_trigger(lits(&["://", "www."])),
     ]

@@ -59,6 +59,15 @@ pub trait Detector: Send + Sync {
         false
     }
 
+    /// Whether no finding holds a letter of Chinese, Japanese or Korean: then, when it is
+    /// also [word-bounded](Detector::word_bounded), a
+    /// [`StreamScanner`](crate::StreamScanner) may release text in those scripts, written
+    /// without spaces between words, as it releases prose. `false` (the default) when a
+    /// finding may hold such a letter (a custom pattern over ideographs, a name's).
+    fn cjk_bounded(&self) -> bool {
+        false
+    }
+
     /// A digest of everything that decides this detector's output (recognizers, patterns,
     /// scores, lists, options). Caches key results by it, so a changed configuration never
     /// serves stale findings.
@@ -81,6 +90,9 @@ macro_rules! forward {
             }
             fn word_bounded(&self) -> bool {
                 (**self).word_bounded()
+            }
+            fn cjk_bounded(&self) -> bool {
+                (**self).cjk_bounded()
             }
             fn fingerprint(&self) -> [u8; 16] {
                 (**self).fingerprint()

@@ -48,6 +48,8 @@ struct CompiledDeny {
     context: Option<Context>,
     /// A value holds white space (a phrase: a stream may not cut between its words).
     spans_words: bool,
+    /// A value holds a letter of Chinese, Japanese or Korean.
+    cjk: bool,
 }
 
 /// The in-process detector: the compiled [`PatternSet`], allow and deny lists, a minimum
@@ -316,6 +318,10 @@ impl Detector for LocalDetector {
         !self.inner.set.spans_words() && !self.inner.deny.iter().any(|d| d.spans_words)
     }
 
+    fn cjk_bounded(&self) -> bool {
+        !self.inner.set.holds_cjk() && !self.inner.deny.iter().any(|d| d.cjk)
+    }
+
     fn fingerprint(&self) -> [u8; 16] {
         self.inner.fingerprint
     }
@@ -487,8 +493,10 @@ impl LocalDetectorBuilder {
                 .values
                 .iter()
                 .any(|v| v.bytes().any(|b| b.is_ascii_whitespace()));
+            let cjk = list.values.iter().any(|v| crate::stream::holds_cjk(v));
             deny.push(CompiledDeny {
                 spans_words,
+                cjk,
                 ac,
                 entity: EntityType::new(&list.entity),
                 score: list.score,

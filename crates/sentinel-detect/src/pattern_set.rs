@@ -142,6 +142,8 @@ struct Inner {
     /// Whether some recognizer's finding may hold white space beside a lower-case letter
     /// (words of prose), other than a PEM block's (a pattern starting `-----BEGIN `).
     spans_words: bool,
+    /// Whether some recognizer's finding may hold a letter of Chinese, Japanese or Korean.
+    cjk: bool,
     memory: usize,
     pool: Pool<Scratch, fn() -> Scratch>,
 }
@@ -235,10 +237,8 @@ fn parse(r: &Recognizer) -> Result<Hir, Error> {
         .map_err(|e| Error::pattern(&r.name, e))
 }
 
-/// Whether what `hir` reports (capture group `group`'s bytes when given, else the whole
-/// match's) may hold ASCII white space and a letter of a word of prose: a lower-case ASCII
-/// one or any byte past ASCII (`été` is prose to a stream scanner too).
-fn value_spans_words(hir: &Hir, group: Option<usize>) -> bool {
+/// What `hir` reports: capture group `group` when given, else the whole match.
+fn value_hir(hir: &Hir, group: Option<usize>) -> &Hir {
     fn capture(hir: &Hir, index: u32) -> Option<&Hir> {
         match hir.kind() {
             HirKind::Capture(c) if c.index == index => Some(&c.sub),
@@ -250,10 +250,37 @@ fn value_spans_words(hir: &Hir, group: Option<usize>) -> bool {
             _ => None,
         }
     }
-    let value = group
+    group
         .and_then(|g| u32::try_from(g).ok())
         .and_then(|g| capture(hir, g))
-        .unwrap_or(hir);
+        .unwrap_or(hir)
+}
+
+/// Whether `value` may match a letter of Chinese, Japanese or Korean
+/// ([`CJK`](crate::stream::CJK)): a class holding one, a literal spelling one, or a class
+/// of raw bytes past ASCII, which might spell one.
+fn may_hold_cjk(value: &Hir) -> bool {
+    use crate::stream::CJK;
+    match value.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(lit) => match std::str::from_utf8(&lit.0) {
+            Ok(s) => crate::stream::holds_cjk(s),
+            Err(_) => true,
+        },
+        HirKind::Class(Class::Bytes(c)) => c.ranges().iter().any(|r| r.end() >= 0x80),
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .any(|r| CJK.iter().any(|&(lo, hi)| r.start() <= hi && lo <= r.end())),
+        HirKind::Repetition(r) => may_hold_cjk(&r.sub),
+        HirKind::Capture(c) => may_hold_cjk(&c.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => v.iter().any(may_hold_cjk),
+    }
+}
+
+/// Whether `value` may hold ASCII white space and a letter of a word of prose: a
+/// lower-case ASCII one or any byte past ASCII (`été` is prose to a stream scanner too).
+fn spans_words(value: &Hir) -> bool {
     let mut alpha = [false; 256];
     alphabet(value, &mut alpha);
     b" \t\n\r\x0b\x0c".iter().any(|&b| alpha[usize::from(b)])
@@ -352,6 +379,7 @@ impl PatternSet {
         }
         let mut compiled = Vec::with_capacity(recognizers.len());
         let mut spans_words = false;
+        let mut cjk = false;
         // (resolved trigger, alphabet key) -> group index, with hirs per group.
         let mut keys: Vec<(Resolved, Option<Vec<bool>>)> = Vec::new();
         let mut members: Vec<Vec<(usize, Hir)>> = Vec::new();
@@ -433,7 +461,9 @@ impl PatternSet {
             };
             // A PEM block spans words, and a stream scanner holds it whole on its own.
             let pem = r.pattern.as_bytes().starts_with(crate::stream::PEM_BEGIN);
-            spans_words |= !pem && value_spans_words(&hir, r.value_group);
+            let value = value_hir(&hir, r.value_group);
+            spans_words |= !pem && self::spans_words(value);
+            cjk |= may_hold_cjk(value);
             members[g].push((i, hir.clone()));
             compiled.push(Compiled {
                 entity: EntityType::new(&r.entity),
@@ -584,6 +614,7 @@ impl PatternSet {
                 literals,
                 max_len,
                 spans_words,
+                cjk,
                 memory,
                 pool: Pool::new(create),
             }),
@@ -649,6 +680,14 @@ impl PatternSet {
     /// prose before its hold-back ([`StreamScanner`](crate::StreamScanner)).
     pub fn spans_words(&self) -> bool {
         self.inner.spans_words
+    }
+
+    /// Whether a finding may hold a letter of Chinese, Japanese or Korean: what some
+    /// recognizer reports (its value group, or its whole match) may match one. Without
+    /// such a recognizer a stream scanner settles text in those scripts, written without
+    /// spaces, as it settles prose.
+    pub fn holds_cjk(&self) -> bool {
+        self.inner.cjk
     }
 
     /// How many prefilter groups the recognizers were compiled into.

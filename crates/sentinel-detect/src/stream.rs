@@ -38,6 +38,33 @@ fn is_prose(token: &[u8]) -> bool {
         && word.chars().any(char::is_lowercase)
 }
 
+/// The letters and punctuation of Chinese, Japanese and Korean that normalization leaves
+/// as they are: CJK punctuation, kana, bopomofo and Hangul letters, ideographs, Hangul
+/// syllables, compatibility ideographs, half-width katakana. Not the ideographic space
+/// (white space) nor the full-width forms (read as ASCII).
+pub(crate) const CJK: &[(char, char)] = &[
+    ('\u{3001}', '\u{303F}'),
+    ('\u{3040}', '\u{30FF}'),
+    ('\u{3100}', '\u{318F}'),
+    ('\u{3400}', '\u{4DBF}'),
+    ('\u{4E00}', '\u{9FFF}'),
+    ('\u{AC00}', '\u{D7AF}'),
+    ('\u{F900}', '\u{FAFF}'),
+    ('\u{FF61}', '\u{FF9F}'),
+    ('\u{20000}', '\u{2FFFF}'),
+];
+
+/// Whether `text` holds a character of [`CJK`].
+pub(crate) fn holds_cjk(text: &str) -> bool {
+    text.chars()
+        .any(|c| CJK.iter().any(|&(lo, hi)| (lo..=hi).contains(&c)))
+}
+
+/// Whether `c` is one of [`CJK`], not a numeral (`〇` may be read as a digit).
+fn is_cjk_letter(c: char) -> bool {
+    CJK.iter().any(|&(lo, hi)| (lo..=hi).contains(&c)) && !c.is_numeric()
+}
+
 /// The markers of a PEM block (a private key's, whose body spans lines). A scanner holds
 /// text from the first to the end of the second, so a pattern that starts with the first
 /// may span words ([`PatternSet::spans_words`](crate::PatternSet::spans_words)).
@@ -126,6 +153,9 @@ pub struct StreamScanner<D> {
     /// The detector's findings never span words of prose: prose followed by enough of it
     /// is settled before the hold-back.
     word_bounded: bool,
+    /// Besides, no finding holds a letter of Chinese, Japanese or Korean: text in those
+    /// scripts is prose too.
+    cjk_bounded: bool,
 }
 
 impl<D: Detector> StreamScanner<D> {
@@ -141,6 +171,7 @@ impl<D: Detector> StreamScanner<D> {
     pub fn with_hold_back(detector: D, hold_back: usize) -> StreamScanner<D> {
         StreamScanner {
             word_bounded: detector.word_bounded(),
+            cjk_bounded: detector.cjk_bounded(),
             detector,
             buf: String::new(),
             base: 0,
@@ -289,40 +320,72 @@ impl<D: Detector> StreamScanner<D> {
     /// long, ahead of the last word (which may still grow). No finding spans such a run,
     /// so none before it can still change: what follows a value within the margin (a
     /// context word, a label's number) has arrived. `None` without such a run.
+    ///
+    /// With an [CJK-bounded](Detector::cjk_bounded) detector too, a letter of Chinese,
+    /// Japanese or Korean is a word of prose on its own (those scripts leave no spaces
+    /// between words, and no finding holds such a letter), and the ideographic space is
+    /// white space.
     fn prose_frontier(&self) -> Option<usize> {
         // Not worth a look until it could move the frontier by a step.
         if !self.word_bounded || self.position() < self.emitted_to + PROSE_STEP + PROSE_MARGIN {
             return None;
         }
-        let b = self.buf.as_bytes();
-        let lo = self.emitted_to.saturating_sub(self.base).min(b.len());
-        let space = |x: u8| x.is_ascii_whitespace();
-        // The last word may still grow.
-        let mut i = b.len();
-        while i > lo && !space(b[i - 1]) {
-            i -= 1;
+        let text = self.buf.as_str();
+        let mut lo = self.emitted_to.saturating_sub(self.base).min(text.len());
+        while !text.is_char_boundary(lo) {
+            lo += 1;
         }
+        let cjk = self.cjk_bounded;
+        let space = |c: char| c.is_ascii_whitespace() || (cjk && c == '\u{3000}');
+        let letter = |c: char| cjk && is_cjk_letter(c);
+        let before = |at: usize| text[lo..at].chars().next_back();
+        // Where a word starts: after white space or such a letter, or at such a letter.
+        let starts_word = |at: usize| {
+            text[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| space(c) || letter(c))
+                || text[at..].chars().next().is_some_and(letter)
+        };
+        // The start of the run of other characters that ends at `at`.
+        let word_start = |mut at: usize| {
+            while let Some(c) = before(at).filter(|&c| !space(c) && !letter(c)) {
+                at -= c.len_utf8();
+            }
+            at
+        };
+        // The last word may still grow (a letter of those scripts is whole).
+        let mut i = word_start(text.len());
         // Where the run of prose being read ends: where the word after it starts.
         let mut run_end = i;
         loop {
             let mut j = i;
-            while j > lo && space(b[j - 1]) {
-                j -= 1;
+            while let Some(c) = before(j).filter(|&c| space(c)) {
+                j -= c.len_utf8();
             }
             let end = j;
-            while j > lo && !space(b[j - 1]) {
-                j -= 1;
-            }
-            // A word cut by what is settled, or none: nothing further back to read.
-            if end == j || (j == lo && lo > 0 && !space(b[lo - 1])) {
+            let prose = match before(j) {
+                // Nothing further back to read.
+                None => return None,
+                Some(c) if letter(c) => {
+                    j -= c.len_utf8();
+                    true
+                }
+                Some(_) => {
+                    j = word_start(j);
+                    is_prose(&text.as_bytes()[j..end])
+                }
+            };
+            // A word cut by what is settled: nothing further back to read.
+            if j == lo && lo > 0 && !starts_word(lo) {
                 return None;
             }
-            if !is_prose(&b[j..end]) {
+            if !prose {
                 run_end = j;
             } else if run_end - j >= PROSE_MARGIN {
                 // Settled up to the word holding the margin's first byte.
                 let mut f = run_end - PROSE_MARGIN;
-                while f > j && !space(b[f - 1]) {
+                while f > j && !(text.is_char_boundary(f) && starts_word(f)) {
                     f -= 1;
                 }
                 return Some(self.base + f);

@@ -235,6 +235,24 @@ fn phones_in_chinese_japanese_and_korean_text() {
     assert_finds("PHONE_NUMBER", "휴대폰 {}", "010-9876-5432");
     // Without the word, a national number stays below the threshold, as in English.
     assert_not("PHONE_NUMBER", "注文番号は090-1234-5678です");
+    // Open-ended values end where those scripts' letters begin: the sentence after an
+    // address or a password is not part of it.
+    assert_finds(
+        "URL",
+        "詳細は{}をご覧ください。",
+        "https://example.com/docs",
+    );
+    assert_finds("URL", "请访问{}，谢谢", "https://example.cn/a?b=1");
+    assert_finds(
+        "CONNECTION_STRING",
+        "接続先は{}です",
+        "postgres://app:s3cretPW9@db:5432/app",
+    );
+    assert_finds(
+        "GENERIC_SECRET",
+        "password={}をお使いください",
+        "Hunter2345x",
+    );
 }
 
 #[test]

@@ -77,6 +77,17 @@ fn prose_with_values(seed: u64, parts: usize) -> String {
         "à",
         "o",
         "Dr",
+        "電話",
+        "番号は",
+        "です。",
+        "携帯",
+        "电话",
+        "，",
+        "전화",
+        "번호는",
+        "\u{3000}",
+        "〇",
+        "お願いします",
     ];
     let mut s = String::new();
     for _ in 0..parts {
@@ -232,6 +243,47 @@ fn prose_settles_before_the_hold_back_and_values_as_one_shot() {
     }
 }
 
+/// Chinese, Japanese and Korean, written without spaces between words, settle as prose
+/// does (no finding of the catalogue holds their letters), and values among them are found
+/// as a one-shot scan finds them.
+#[test]
+fn text_without_spaces_settles_as_prose() {
+    let d = detector();
+    assert!(d.word_bounded() && d.cjk_bounded());
+    let text = "本日はお忙しいところ、お時間をいただきありがとうございます。\
+                来週の会議の件でご連絡いたしました。よろしくお願いいたします。";
+    let (found, settled) = settled_before_end(text, "お願いいたします。", 256, 5);
+    assert!(found.is_empty());
+    // With the hold-back alone nothing of these 180 bytes would have settled.
+    assert!(
+        settled >= text.len() - 64,
+        "settled {settled} of {}",
+        text.len()
+    );
+    for text in [
+        "電話番号は090-1234-5678です。折り返しご連絡いただけますと幸いです。",
+        "メールはjane.doe@example.comまでお送りください。よろしくお願いいたします。",
+        "カード番号4111 1111 1111 1111の有効期限が近づいていますのでご確認ください。",
+        "我的电话是+86 138 0013 8000，邮箱是jane@example.com，请尽快联系我，谢谢。",
+        "전화번호는 010-1234-5678입니다. 내일 오전에 다시 연락 주시면 감사하겠습니다.",
+        "DNI 12345678-Zを確認しました。IBAN GB82 WEST 1234 5698 7654 32も同じです。",
+        "電話０９０－１２３４－５６７８まで、お気軽にお問い合わせくださいませ。",
+    ] {
+        for by in 1..=24 {
+            let (found, _) = settled_before_end(text, text, 256, by);
+            assert_eq!(found, d.scan(text), "{text:?} {by} bytes a chunk");
+        }
+    }
+    // Settled before the end, a value and what decides it included.
+    let text = "電話番号は090-1234-5678です。折り返しご連絡いただけますと幸いです。\
+                来週の会議の件でもご相談させていただきたく存じます。";
+    let (_, settled) = settled_before_end(text, "存じます。", 256, 3);
+    assert!(
+        settled > text.find("です。").expect("in the text"),
+        "{settled}"
+    );
+}
+
 /// A detector whose findings may span words (a deny-list phrase) settles by the hold-back
 /// only: a phrase is never cut between its words.
 #[test]
@@ -268,6 +320,44 @@ fn phrases_keep_the_hold_back() {
             .build()
             .expect("detector");
         assert_eq!(d.word_bounded(), bounded, "{pattern}");
+    }
+    // A finding that may hold a letter past ASCII keeps the hold-back in Chinese,
+    // Japanese and Korean text (prose with spaces still settles): a name in ideographs.
+    let names = sentinel_detect::LocalDetector::builder()
+        .recognizer(sentinel_detect::Recognizer::new(
+            "name",
+            "PERSON",
+            "山田[一-龥]{1,2}",
+        ))
+        .build()
+        .expect("detector");
+    assert!(names.word_bounded() && !names.cjk_bounded());
+    let listed = sentinel_detect::LocalDetector::builder()
+        .deny("PERSON", ["山田太郎"], false)
+        .build()
+        .expect("detector");
+    assert!(!listed.cjk_bounded());
+    let text = "本日は山田太郎様にお越しいただきました。来週の会議の件でもご相談させていただきたく存じます。";
+    for by in 1..=24 {
+        let mut s = StreamScanner::with_hold_back(&names, 64);
+        let mut out = Vec::new();
+        let mut fed = 0;
+        while fed < text.len() {
+            let mut end = (fed + by).min(text.len());
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            s.feed(&text[fed..end], &mut out);
+            fed = end;
+            // Nothing settles nearer the end than the hold-back.
+            assert!(
+                s.settled() == 0 || s.settled() + 64 <= fed,
+                "{by}: {} of {fed}",
+                s.settled()
+            );
+        }
+        s.finish(&mut out).expect("complete");
+        assert_eq!(out, names.scan(text), "{by} bytes a chunk");
     }
 }
 
