@@ -54,15 +54,19 @@ pub(crate) const CJK: &[(char, char)] = &[
     ('\u{20000}', '\u{2FFFF}'),
 ];
 
+/// Whether `c` is one of [`CJK`].
+fn in_cjk(c: char) -> bool {
+    CJK.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
 /// Whether `text` holds a character of [`CJK`].
 pub(crate) fn holds_cjk(text: &str) -> bool {
-    text.chars()
-        .any(|c| CJK.iter().any(|&(lo, hi)| (lo..=hi).contains(&c)))
+    text.chars().any(in_cjk)
 }
 
 /// Whether `c` is one of [`CJK`], not a numeral (`〇` may be read as a digit).
 fn is_cjk_letter(c: char) -> bool {
-    CJK.iter().any(|&(lo, hi)| (lo..=hi).contains(&c)) && !c.is_numeric()
+    in_cjk(c) && !c.is_numeric()
 }
 
 /// The markers of a PEM block (a private key's, whose body spans lines). A scanner holds
@@ -321,7 +325,7 @@ impl<D: Detector> StreamScanner<D> {
     /// so none before it can still change: what follows a value within the margin (a
     /// context word, a label's number) has arrived. `None` without such a run.
     ///
-    /// With an [CJK-bounded](Detector::cjk_bounded) detector too, a letter of Chinese,
+    /// With a [CJK-bounded](Detector::cjk_bounded) detector too, a letter of Chinese,
     /// Japanese or Korean is a word of prose on its own (those scripts leave no spaces
     /// between words, and no finding holds such a letter), and the ideographic space is
     /// white space.
