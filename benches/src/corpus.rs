@@ -36,7 +36,7 @@ fn bitcoin(rng: &mut Rng) -> String {
 /// (entity, template, value) for one labelled sentence; `{}` marks the value.
 fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
     let pick = |rng: &mut Rng, t: &[&'static str]| *rng.pick(t);
-    match rng.below(36) {
+    match rng.below(37) {
         0 | 1 => (
             "CREDIT_CARD",
             pick(
@@ -351,6 +351,19 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
                 ],
             ),
             testgen::uk_nino(rng),
+        ),
+        35 => (
+            "CN_RESIDENT_ID",
+            pick(
+                rng,
+                &[
+                    "身份证号码：{}",
+                    "公民身份号码 {} 已核实。",
+                    "Resident ID {} on file.",
+                    "客户{}的资料",
+                ],
+            ),
+            testgen::cn_resident_id(rng),
         ),
         _ => (
             "GENERIC_SECRET",

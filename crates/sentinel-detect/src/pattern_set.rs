@@ -92,10 +92,17 @@ struct Group {
     /// Per member: other bytes every match holds, with their least count (the `+` of an
     /// international phone number, the three dots of an IPv4 address).
     member_required: Vec<Vec<(u8, usize)>>,
-    /// Classes (capitals, lower case, digits; none a trigger byte) whose bytes every
-    /// member's every match holds, with their least count over the members: a window of
-    /// digits and a dash (a date) holds no capital, and is passed before any DFA runs.
-    classes: Vec<(Bytes256, usize)>,
+    /// Classes (capitals, lower case, digits; none a trigger byte) of which some member's
+    /// every match holds bytes: a window of digits and a dash (a date) holds no capital.
+    classes: Vec<Bytes256>,
+    /// Per class, the least count of its bytes over the members: a window with fewer is
+    /// passed before any DFA runs.
+    class_min: Vec<usize>,
+    /// Per class, the most any member needs: counting stops there.
+    class_max: Vec<usize>,
+    /// Per member, per class, the count every match holds: a member a window has too few
+    /// for is not tried there (IBAN's and the DNI's capitals, in a run of digits).
+    member_class_min: Vec<Vec<usize>>,
     which: Option<dense::DFA<Vec<u32>>>,
     alphabet: Bytes256,
     triggers: Option<Bytes256>,
@@ -560,21 +567,26 @@ impl PatternSet {
                         .collect()
                 })
                 .collect();
-            let classes = [b'A'..=b'Z', b'a'..=b'z', b'0'..=b'9']
-                .into_iter()
-                .filter_map(|range| {
-                    let mut class = Box::new([false; 256]);
-                    for b in range {
-                        class[usize::from(b)] =
-                            triggers.as_ref().is_none_or(|t| !t[usize::from(b)]);
+            let mut classes = Vec::new();
+            let mut member_class_min = vec![Vec::new(); hirs.len()];
+            for range in [b'A'..=b'Z', b'a'..=b'z', b'0'..=b'9'] {
+                let mut class = Box::new([false; 256]);
+                for b in range {
+                    class[usize::from(b)] = triggers.as_ref().is_none_or(|t| !t[usize::from(b)]);
+                }
+                let counts: Vec<usize> = hirs.iter().map(|(_, h)| min_count(h, &class)).collect();
+                if counts.iter().any(|&n| n > 0) {
+                    classes.push(class);
+                    for (m, n) in member_class_min.iter_mut().zip(counts) {
+                        m.push(n);
                     }
-                    let n = hirs
-                        .iter()
-                        .map(|(_, h)| min_count(h, &class))
-                        .min()
-                        .unwrap_or(0);
-                    (n > 0).then_some((class, n))
-                })
+                }
+            }
+            let class_min = (0..classes.len())
+                .map(|c| member_class_min.iter().map(|m| m[c]).min().unwrap_or(0))
+                .collect();
+            let class_max = (0..classes.len())
+                .map(|c| member_class_min.iter().map(|m| m[c]).max().unwrap_or(0))
                 .collect();
             groups.push(Group {
                 kind,
@@ -582,6 +594,9 @@ impl PatternSet {
                 member_min,
                 member_required,
                 classes,
+                class_min,
+                class_max,
+                member_class_min,
                 which,
                 alphabet: alpha,
                 triggers,
@@ -766,19 +781,28 @@ impl PatternSet {
                     (Some(t), false) => hay[a..b].iter().filter(|&&x| t[usize::from(x)]).count(),
                     _ => usize::MAX,
                 };
-                if !exhaustive
-                    && (b - a < group.min_len
-                        || digits < group.min_triggers
-                        || group.classes.iter().any(|(class, n)| {
-                            hay[a..b]
-                                .iter()
-                                .filter(|&&x| class[usize::from(x)])
-                                .take(*n)
-                                .count()
-                                < *n
-                        }))
-                {
+                if !exhaustive && (b - a < group.min_len || digits < group.min_triggers) {
                     continue;
+                }
+                // Bytes of each class in the window, counted once, as the trigger bytes are.
+                let mut counts = [0usize; 3];
+                if !exhaustive {
+                    for ((count, class), &most) in
+                        counts.iter_mut().zip(&group.classes).zip(&group.class_max)
+                    {
+                        *count = hay[a..b]
+                            .iter()
+                            .filter(|&&x| class[usize::from(x)])
+                            .take(most)
+                            .count();
+                    }
+                    if counts
+                        .iter()
+                        .zip(&group.class_min)
+                        .any(|(have, need)| have < need)
+                    {
+                        continue;
+                    }
                 }
                 let hits: u64 = match &group.which {
                     Some(dfa) if !exhaustive => {
@@ -802,7 +826,13 @@ impl PatternSet {
                     }
                     let (min_len, min_trig) = group.member_min[k];
                     if !exhaustive {
-                        if b - a < min_len || digits < min_trig {
+                        if b - a < min_len
+                            || digits < min_trig
+                            || counts
+                                .iter()
+                                .zip(&group.member_class_min[k])
+                                .any(|(have, need)| have < need)
+                        {
                             continue;
                         }
                         let w = &hay[a..b];

@@ -265,6 +265,29 @@ pub fn es_nie(rng: &mut Rng) -> String {
     }
 }
 
+/// A valid Chinese resident identity card number (born 1940-2009; one in eleven ends in
+/// `X`).
+pub fn cn_resident_id(rng: &mut Rng) -> String {
+    loop {
+        let payload = format!(
+            "{}{}{:04}{:02}{:02}{}",
+            rng.pick(ids::CN_PROVINCES),
+            rng.digits(4),
+            rng.range(1940, 2009),
+            rng.range(1, 12),
+            rng.range(1, 28),
+            rng.digits(3)
+        );
+        if let Some(id) = "0123456789X"
+            .chars()
+            .map(|c| format!("{payload}{c}"))
+            .find(|v| ids::is_valid_cn_resident_id(v))
+        {
+            return id;
+        }
+    }
+}
+
 /// A valid Italian codice fiscale (born 1940-2009, some made unique with letters for
 /// digits).
 pub fn it_fiscal_code(rng: &mut Rng) -> String {

@@ -255,6 +255,30 @@ fn phones_in_chinese_japanese_and_korean_text() {
     );
 }
 
+/// Chinese resident identity card numbers: a birth date and a check character that may be
+/// `X`; found beside Chinese text as in English.
+#[test]
+fn chinese_resident_ids() {
+    assert_finds("CN_RESIDENT_ID", "身份证号码：{}", "11010519491231002X");
+    assert_finds("CN_RESIDENT_ID", "客户{}的资料", "440308199901010012");
+    assert_finds(
+        "CN_RESIDENT_ID",
+        "Resident ID {} on file.",
+        "110105200002290013",
+    );
+    // A wrong check character, a day that does not exist, nineteen digits.
+    assert_not("CN_RESIDENT_ID", "身份证号码：110105194912310021");
+    assert_not("CN_RESIDENT_ID", "身份证号码：110105190002290017");
+    assert_not("CN_RESIDENT_ID", "order 4403081999010100121");
+    // 38 names no province (and this one is a Diners card's shape).
+    assert_not("CN_RESIDENT_ID", "身份证号码：380107199508233689");
+    let mut rng = sentinel_detect::testgen::Rng::new(11);
+    for _ in 0..200 {
+        let id = sentinel_detect::testgen::cn_resident_id(&mut rng);
+        assert_finds("CN_RESIDENT_ID", "身份证 {}", &id);
+    }
+}
+
 #[test]
 fn spanish_italian_and_uk_ids() {
     assert_finds("ES_NIF", "DNI: {}", "12345678Z");

@@ -275,6 +275,48 @@ pub(crate) fn mbi_score(value: &str, base: f32) -> f32 {
     }
 }
 
+/// The provinces, municipalities and regions a Chinese identity number's first two digits
+/// name (GB/T 2260), Taiwan, Hong Kong and Macau (71, 81, 82) included.
+pub(crate) const CN_PROVINCES: &[u32] = &[
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+    53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
+];
+
+/// Chinese resident identity card number (18 characters): a six-digit region whose first
+/// two digits name a province, a birth date `YYYYMMDD` (1900 on, a real day), a three-digit
+/// sequence and a check character, ISO 7064 MOD 11-2 over the seventeen digits (`0`-`9`,
+/// or `X` for 10).
+pub(crate) fn is_valid_cn_resident_id(value: &str) -> bool {
+    let b = value.as_bytes();
+    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let num =
+        |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+    if !CN_PROVINCES.contains(&num(0..2)) {
+        return false;
+    }
+    let (year, month, day) = (num(6..10), num(10..12), num(12..14));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    if !(1900..=2099).contains(&year) || day == 0 || day > days {
+        return false;
+    }
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = b[..17]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(&d, w)| u32::from(d - b'0') * w)
+        .sum();
+    b[17] == b"10X98765432"[(sum % 11) as usize]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

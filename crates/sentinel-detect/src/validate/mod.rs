@@ -67,6 +67,8 @@ pub enum Validator {
     UkNino,
     /// Italian codice fiscale: check letter.
     ItFiscalCode,
+    /// Chinese resident identity card number: birth date and ISO 7064 MOD 11-2 check.
+    CnResidentId,
 }
 
 impl Validator {
@@ -99,6 +101,7 @@ impl Validator {
         "es_nie",
         "uk_nino",
         "it_fiscal_code",
+        "cn_resident_id",
     ];
 
     const ALL: &'static [Validator] = &[
@@ -129,6 +132,7 @@ impl Validator {
         Validator::EsNie,
         Validator::UkNino,
         Validator::ItFiscalCode,
+        Validator::CnResidentId,
     ];
 
     /// Looks a validator up by its name (`"luhn"`, `"iban"`, ...).
@@ -187,6 +191,7 @@ impl Validator {
             Validator::EsNie => keep(ids::is_valid_es_nie(value)),
             Validator::UkNino => keep(ids::is_valid_uk_nino(value)),
             Validator::ItFiscalCode => keep(ids::is_valid_it_fiscal_code(value)),
+            Validator::CnResidentId => keep(ids::is_valid_cn_resident_id(value)),
         }
     }
 }
