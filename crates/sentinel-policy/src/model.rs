@@ -123,6 +123,7 @@ impl EntityGroup {
                 "ES_NIE",
                 "IT_FISCAL_CODE",
                 "UK_NINO",
+                "CN_RESIDENT_ID",
             ],
             EntityGroup::Pci => &["CREDIT_CARD"],
             EntityGroup::Phi => &["UK_NHS", "US_NPI", "MEDICAL_LICENSE", "US_MBI"],

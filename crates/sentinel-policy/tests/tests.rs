@@ -17,6 +17,29 @@ fn transformed(d: Decision) -> String {
     }
 }
 
+/// Every entity type the built-in catalogue reports belongs to a group, so `groups = ["pii"]`
+/// and the presets built on groups cover a recognizer as soon as it is added.
+#[test]
+fn every_builtin_entity_has_a_group() {
+    use sentinel_policy::EntityGroup;
+    let groups = [
+        EntityGroup::Pii,
+        EntityGroup::Pci,
+        EntityGroup::Phi,
+        EntityGroup::Secrets,
+    ];
+    for r in sentinel_detect::builtin() {
+        assert!(
+            groups
+                .iter()
+                .any(|g| g.entities().contains(&r.entity.as_str())),
+            "{} ({}) is in no group",
+            r.entity,
+            r.name
+        );
+    }
+}
+
 #[test]
 fn every_preset_loads() {
     for (name, _) in PRESETS {
