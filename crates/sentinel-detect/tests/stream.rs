@@ -184,9 +184,26 @@ fn settled_before_end(
     by: usize,
 ) -> (Vec<sentinel_detect::Finding>, usize) {
     let at = text.find(value).expect("the value is in the text");
-    let mut s = StreamScanner::with_hold_back(detector(), hold_back);
-    let mut out = Vec::new();
     let mut settled = 0;
+    let out = fed_by(detector(), hold_back, text, by, |s, fed| {
+        if fed < at + value.len() {
+            settled = settled.max(s.settled());
+        }
+    });
+    (out, settled)
+}
+
+/// The findings of `text` fed to a scanner of `d` about `by` bytes at a time (whole
+/// characters), `each` called after every piece with the bytes fed so far.
+fn fed_by<D: Detector>(
+    d: D,
+    hold_back: usize,
+    text: &str,
+    by: usize,
+    mut each: impl FnMut(&StreamScanner<D>, usize),
+) -> Vec<sentinel_detect::Finding> {
+    let mut s = StreamScanner::with_hold_back(d, hold_back);
+    let mut out = Vec::new();
     let mut fed = 0;
     while fed < text.len() {
         let mut end = (fed + by).min(text.len());
@@ -195,12 +212,31 @@ fn settled_before_end(
         }
         s.feed(&text[fed..end], &mut out);
         fed = end;
-        if fed < at + value.len() {
-            settled = settled.max(s.settled());
-        }
+        each(&s, fed);
     }
     s.finish(&mut out).expect("complete");
-    (out, settled)
+    out
+}
+
+/// `text` without values is settled to within 64 bytes of its end before its `last` words
+/// arrive (the margin, the last word and at most one rescan's step; with a 256-byte
+/// hold-back alone none of it would be), and each of `texts`, fed 1 to 24 bytes at a time,
+/// gives the one-shot findings.
+fn settles_early_and_as_one_shot(text: &str, last: &str, texts: &[&str]) {
+    let d = detector();
+    let (found, settled) = settled_before_end(text, last, 256, 5);
+    assert!(found.is_empty());
+    assert!(
+        settled >= text.len() - 64,
+        "settled {settled} of {}",
+        text.len()
+    );
+    for text in texts {
+        for by in 1..=24 {
+            let (found, _) = settled_before_end(text, text, 256, by);
+            assert_eq!(found, d.scan(text), "{text:?} {by} bytes a chunk");
+        }
+    }
 }
 
 /// Prose settles as soon as enough of it follows, not a hold-back behind: a streamed answer
@@ -208,20 +244,10 @@ fn settled_before_end(
 /// as a one-shot scan decides it, a value with a context word or a number after it too.
 #[test]
 fn prose_settles_before_the_hold_back_and_values_as_one_shot() {
-    let d = detector();
-    assert!(d.word_bounded());
+    assert!(detector().word_bounded());
     let text = "Hello there, how are you doing today? I am fine, thanks for asking. \
                 The weather is nice and the sun is shining over the hills again.";
-    let (found, settled) = settled_before_end(text, "again.", 256, 5);
-    assert!(found.is_empty());
-    // Behind by the margin, the last word and at most one rescan's step; with only the
-    // hold-back nothing of these 132 bytes would have settled.
-    assert!(
-        settled >= text.len() - 64,
-        "settled {settled} of {}",
-        text.len()
-    );
-    for text in [
+    let values = [
         "patient record 943 476 5919 nhs and then more words follow here today, fine",
         "call me at 415 555 0132 tomorrow morning please, thanks a lot for that",
         "ref 4600 Call me at 465.780.6466 and more words here today, thank you all",
@@ -235,12 +261,8 @@ fn prose_settles_before_the_hold_back_and_values_as_one_shot() {
         // `phone` labels the number after it, not the NIR before it (the property's find).
         "insurance 2 56 05 53 855 724 83 phone please nhs 32261805G and the rest of it",
         "Écrivez à jane@example.com dès que possible, et appelez le 06 12 34 56 78 demain",
-    ] {
-        for by in 1..=24 {
-            let (found, _) = settled_before_end(text, text, 256, by);
-            assert_eq!(found, d.scan(text), "{text:?} {by} bytes a chunk");
-        }
-    }
+    ];
+    settles_early_and_as_one_shot(text, "again.", &values);
 }
 
 /// Chinese, Japanese and Korean, written without spaces between words, settle as prose
@@ -252,15 +274,7 @@ fn text_without_spaces_settles_as_prose() {
     assert!(d.word_bounded() && d.cjk_bounded());
     let text = "本日はお忙しいところ、お時間をいただきありがとうございます。\
                 来週の会議の件でご連絡いたしました。よろしくお願いいたします。";
-    let (found, settled) = settled_before_end(text, "お願いいたします。", 256, 5);
-    assert!(found.is_empty());
-    // With the hold-back alone nothing of these 180 bytes would have settled.
-    assert!(
-        settled >= text.len() - 64,
-        "settled {settled} of {}",
-        text.len()
-    );
-    for text in [
+    let values = [
         "電話番号は090-1234-5678です。折り返しご連絡いただけますと幸いです。",
         "メールはjane.doe@example.comまでお送りください。よろしくお願いいたします。",
         "カード番号4111 1111 1111 1111の有効期限が近づいていますのでご確認ください。",
@@ -268,12 +282,8 @@ fn text_without_spaces_settles_as_prose() {
         "전화번호는 010-1234-5678입니다. 내일 오전에 다시 연락 주시면 감사하겠습니다.",
         "DNI 12345678-Zを確認しました。IBAN GB82 WEST 1234 5698 7654 32も同じです。",
         "電話０９０－１２３４－５６７８まで、お気軽にお問い合わせくださいませ。",
-    ] {
-        for by in 1..=24 {
-            let (found, _) = settled_before_end(text, text, 256, by);
-            assert_eq!(found, d.scan(text), "{text:?} {by} bytes a chunk");
-        }
-    }
+    ];
+    settles_early_and_as_one_shot(text, "お願いいたします。", &values);
     // Settled before the end, a value and what decides it included.
     let text = "電話番号は090-1234-5678です。折り返しご連絡いただけますと幸いです。\
                 来週の会議の件でもご相談させていただきたく存じます。";
@@ -339,24 +349,14 @@ fn phrases_keep_the_hold_back() {
     assert!(!listed.cjk_bounded());
     let text = "本日は山田太郎様にお越しいただきました。来週の会議の件でもご相談させていただきたく存じます。";
     for by in 1..=24 {
-        let mut s = StreamScanner::with_hold_back(&names, 64);
-        let mut out = Vec::new();
-        let mut fed = 0;
-        while fed < text.len() {
-            let mut end = (fed + by).min(text.len());
-            while !text.is_char_boundary(end) {
-                end += 1;
-            }
-            s.feed(&text[fed..end], &mut out);
-            fed = end;
+        let out = fed_by(&names, 64, text, by, |s, fed| {
             // Nothing settles nearer the end than the hold-back.
             assert!(
                 s.settled() == 0 || s.settled() + 64 <= fed,
                 "{by}: {} of {fed}",
                 s.settled()
             );
-        }
-        s.finish(&mut out).expect("complete");
+        });
         assert_eq!(out, names.scan(text), "{by} bytes a chunk");
     }
 }
