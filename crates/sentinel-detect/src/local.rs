@@ -243,7 +243,7 @@ impl LocalDetector {
                         .as_ref()
                         .is_some_and(|c| c.near(scanned, m.start(), m.end()));
                     let score = match near {
-                        true => (d.score + crate::CONTEXT_BOOST).min(1.0),
+                        true => crate::context::boosted(d.score),
                         false => d.score,
                     };
                     cands.push(Finding {

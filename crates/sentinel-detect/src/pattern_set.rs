@@ -965,7 +965,7 @@ impl PatternSet {
         };
         if let Some(ctx) = &c.context {
             if ctx.near(text, vs, ve) {
-                score = (score + context::BOOST).min(1.0);
+                score = context::boosted(score);
             } else if c.spec.context_required {
                 return None;
             }

@@ -266,6 +266,13 @@ fn chinese_resident_ids() {
         "Resident ID {} on file.",
         "110105200002290013",
     );
+    // Raised by its context word, the score reads as written: 1.0; and a number that is
+    // a card's shape too is the identity number beside that word (Gansu's 622...).
+    let found =
+        sentinel_detect::Detector::scan(crate::util::detector(), "身份证号码：11010519491231002X");
+    assert_eq!(found[0].score.to_string(), "1");
+    assert_finds("CN_RESIDENT_ID", "身份证 {}", "622197197704240330");
+    assert_finds("CREDIT_CARD", "card {}", "622197197704240330");
     // A wrong check character, a day that does not exist, nineteen digits.
     assert_not("CN_RESIDENT_ID", "身份证号码：110105194912310021");
     assert_not("CN_RESIDENT_ID", "身份证号码：110105190002290017");
