@@ -103,7 +103,55 @@ struct Scope {
     before: Option<Arc<Matcher>>,
 }
 
+/// Where a value's pseudonym stands in a scope ([`Scope::slot`]).
+enum Slot {
+    /// An entry holds it, at this index.
+    Held(usize),
+    /// Not there: this id is free, and the value would be kept so (a retried id is
+    /// stored, whatever the first was).
+    Free(String, Original),
+    /// Every id tried belongs to another value.
+    Taken(String),
+}
+
+/// How many other ids a pseudonym is retried with when its own is another value's.
+const RETRIES: u8 = 8;
+
 impl Scope {
+    /// Walks the ids `value`'s pseudonym may have in this scope, from `first` (its own)
+    /// through the retries a collision with another value's led to: 40-bit ids collide
+    /// rarely, a derived surrogate never (the cipher is a bijection); a retried id is a
+    /// token or an e-mail surrogate, stored.
+    fn slot(
+        &self,
+        first: Pseudonym,
+        key: &TenantKey,
+        entity: &str,
+        value: &str,
+        style: Style,
+    ) -> Slot {
+        let (mut text, original) = Original::of(first, value);
+        for attempt in 0..=RETRIES {
+            let Some(&i) = self.by_pseudonym.get(&text) else {
+                return match attempt {
+                    0 => Slot::Free(text, original),
+                    _ => Slot::Free(text, Original::Stored(value.to_owned())),
+                };
+            };
+            let held = &self.entries[i].original;
+            if *held == original
+                || (attempt > 0 && matches!(held, Original::Stored(v) if v == value))
+            {
+                return Slot::Held(i);
+            }
+            if attempt == RETRIES {
+                break;
+            }
+            text = key.retry(entity, value, style, attempt + 1);
+        }
+        Slot::Taken(text)
+    }
+
     /// Adds `entry` unless the scope holds `limit` already; whether it did. The matcher is
     /// built again at its next use, from the pieces of this one that still hold.
     fn add(&mut self, entry: Entry, limit: usize) -> bool {
@@ -497,30 +545,13 @@ impl Vault {
     ) -> String {
         let pseudonym = key.pseudonymize(entity, value, style);
         self.in_scope(tenant, scope, |s, config| {
-            let (mut text, original) = Original::of(pseudonym, value);
-            let mut attempt = 0u8;
-            loop {
-                match s.by_pseudonym.get(&text) {
-                    Some(&i) if s.entries[i].original == original => {
-                        return text;
-                    }
-                    // The same pseudonym for another value: 40-bit ids collide rarely; a
-                    // derived surrogate never does (the cipher is a bijection).
-                    Some(_) if attempt < 8 => {
-                        attempt += 1;
-                        text = key.retry(entity, value, style, attempt);
-                    }
-                    Some(_) => {
-                        self.refused.fetch_add(1, Ordering::Relaxed);
-                        return text;
-                    }
-                    None => break,
+            let (text, original) = match s.slot(pseudonym, key, entity, value, style) {
+                Slot::Held(i) => return s.entries[i].pseudonym.clone(),
+                Slot::Taken(text) => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return text;
                 }
-            }
-            let original = match original {
-                // A retried id is a token or an e-mail surrogate, both stored.
-                Original::Derived(_) if attempt > 0 => Original::Stored(value.to_owned()),
-                o => o,
+                Slot::Free(text, original) => (text, original),
             };
             let entry = Entry {
                 entity: entity.to_owned(),
@@ -558,21 +589,16 @@ impl Vault {
         else {
             return false;
         };
-        let (mut text, original) = Original::of(key.pseudonymize(entity, value, style), value);
-        // As `record` looks: a colliding id was retried, and a retried one is stored.
-        for attempt in 0..=8u8 {
-            let Some(&i) = s.by_pseudonym.get(&text) else {
-                return false;
-            };
-            let entry = &s.entries[i];
-            let same = entry.original == original
-                || (attempt > 0 && entry.original == Original::Stored(value.to_owned()));
-            if same {
-                return entry.restore;
-            }
-            text = key.retry(entity, value, style, attempt + 1);
+        match s.slot(
+            key.pseudonymize(entity, value, style),
+            key,
+            entity,
+            value,
+            style,
+        ) {
+            Slot::Held(i) => s.entries[i].restore,
+            Slot::Free(..) | Slot::Taken(_) => false,
         }
-        false
     }
 
     /// The matcher of a scope's pseudonyms (built once per change of the scope, tokens
@@ -618,5 +644,55 @@ impl Vault {
             }
         }
         Some(matcher)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pseudonym: &str, value: &str) -> Entry {
+        Entry {
+            entity: "EMAIL_ADDRESS".to_owned(),
+            pseudonym: pseudonym.to_owned(),
+            original: Original::Stored(value.to_owned()),
+            restore: true,
+        }
+    }
+
+    /// The walk `record` and `restores` share: a value's own id, past another value's
+    /// id to a retried one (kept stored), and none left after every retry is taken.
+    #[test]
+    fn a_colliding_id_is_retried_and_found_again() {
+        let key = TenantKey::derive(b"0123456789abcdef0123456789abcdef", "t");
+        let (e, v, style) = ("EMAIL_ADDRESS", "jane@example.com", Style::Token);
+        let first = || key.pseudonymize(e, v, style);
+        let own = Original::of(first(), v).0;
+        let mut s = Scope::default();
+        assert!(matches!(s.slot(first(), &key, e, v, style), Slot::Free(t, _) if t == own));
+
+        // Another value holds the first id: the value takes the first retry, stored.
+        s.add(entry(&own, "other@example.com"), 100);
+        let retried = key.retry(e, v, style, 1);
+        match s.slot(first(), &key, e, v, style) {
+            Slot::Free(t, Original::Stored(o)) => assert_eq!((t, o.as_str()), (retried.clone(), v)),
+            _ => panic!("the first retry is free"),
+        }
+        s.add(entry(&retried, v), 100);
+        assert!(matches!(s.slot(first(), &key, e, v, style), Slot::Held(1)));
+
+        // Every id taken by other values: nothing to hold it.
+        let mut full = Scope::default();
+        full.add(entry(&own, "a@example.com"), 100);
+        for attempt in 1..=RETRIES {
+            full.add(
+                entry(&key.retry(e, v, style, attempt), "b@example.com"),
+                100,
+            );
+        }
+        assert!(matches!(
+            full.slot(first(), &key, e, v, style),
+            Slot::Taken(_)
+        ));
     }
 }
