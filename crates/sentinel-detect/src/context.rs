@@ -106,18 +106,26 @@ const LABEL_REACH: usize = 16;
 /// space, or, after one space, a token that starts with a digit or `+`, a number (three
 /// digits or more) within a few words (`... 4600 Call me at 465.780.6466`), or a token
 /// that holds an `@` within an address's length (`... 3898 Contact jane@example.com`): the
-/// next value's word, not this one's.
+/// next value's word, not this one's. A token ends at white space or at a letter of
+/// Chinese, Japanese or Korean, each a word of its own (as a stream scanner reads them:
+/// what decides a value must lie within a few words after it).
 fn labels(rest: &[u8]) -> bool {
     let Some(after) = rest.strip_prefix(b" ") else {
         return matches!(rest.first(), Some(b':' | b'='));
     };
+    // Within an address's length: a character cut there is left out.
+    let address = || {
+        after[..after.len().min(254)]
+            .utf8_chunks()
+            .next()
+            .map_or("", |c| c.valid())
+            .chars()
+            .take_while(|&c| !c.is_ascii_whitespace() && !crate::stream::is_cjk_letter(c))
+            .any(|c| c == '@')
+    };
     matches!(after.first(), Some(b':' | b'=' | b'+' | b'0'..=b'9'))
         || has_number(&after[..after.len().min(LABEL_REACH)])
-        || after
-            .iter()
-            .take(254)
-            .take_while(|b| !b.is_ascii_whitespace())
-            .any(|&b| b == b'@')
+        || address()
 }
 
 /// Whether `bytes` holds a run of three or more ASCII digits.

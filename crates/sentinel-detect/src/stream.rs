@@ -64,9 +64,45 @@ pub(crate) fn holds_cjk(text: &str) -> bool {
     text.chars().any(in_cjk)
 }
 
+/// What a character is to the prose frontier.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// White space.
+    Space,
+    /// A letter of Chinese, Japanese or Korean, a word of its own.
+    Letter,
+    /// Part of a word.
+    Other,
+}
+
 /// Whether `c` is one of [`CJK`], not a numeral (`〇` may be read as a digit).
-fn is_cjk_letter(c: char) -> bool {
-    in_cjk(c) && !c.is_numeric()
+pub(crate) fn is_cjk_letter(c: char) -> bool {
+    c >= CJK[0].0 && in_cjk(c) && !c.is_numeric()
+}
+
+/// What ends at byte `at` of `text` (not before `from`), for the prose frontier: where it
+/// starts, and what it is. ASCII, nearly all of it, is one byte; past ASCII, a character
+/// is read whole only when letters of Chinese, Japanese or Korean count (`cjk`), and is
+/// otherwise one byte of a word, as before.
+#[inline(always)]
+fn kind_before(text: &str, from: usize, at: usize, cjk: bool) -> Option<(usize, Kind)> {
+    if at <= from {
+        return None;
+    }
+    let b = text.as_bytes()[at - 1];
+    if b.is_ascii_whitespace() {
+        return Some((at - 1, Kind::Space));
+    }
+    if b.is_ascii() || !cjk {
+        return Some((at - 1, Kind::Other));
+    }
+    let c = text[..at].chars().next_back()?;
+    let kind = match c {
+        '\u{3000}' => Kind::Space,
+        c if is_cjk_letter(c) => Kind::Letter,
+        _ => Kind::Other,
+    };
+    Some((at - c.len_utf8(), kind))
 }
 
 /// The markers of a PEM block (a private key's, whose body spans lines). A scanner holds
@@ -340,21 +376,16 @@ impl<D: Detector> StreamScanner<D> {
             lo += 1;
         }
         let cjk = self.cjk_bounded;
-        let space = |c: char| c.is_ascii_whitespace() || (cjk && c == '\u{3000}');
-        let letter = |c: char| cjk && is_cjk_letter(c);
-        let before = |at: usize| text[lo..at].chars().next_back();
+        let before = |at: usize| kind_before(text, lo, at, cjk);
         // Where a word starts: after white space or such a letter, or at such a letter.
         let starts_word = |at: usize| {
-            text[..at]
-                .chars()
-                .next_back()
-                .is_none_or(|c| space(c) || letter(c))
-                || text[at..].chars().next().is_some_and(letter)
+            kind_before(text, 0, at, cjk).is_none_or(|(_, k)| k != Kind::Other)
+                || (cjk && text[at..].chars().next().is_some_and(is_cjk_letter))
         };
         // The start of the run of other characters that ends at `at`.
         let word_start = |mut at: usize| {
-            while let Some(c) = before(at).filter(|&c| !space(c) && !letter(c)) {
-                at -= c.len_utf8();
+            while let Some((start, Kind::Other)) = before(at) {
+                at = start;
             }
             at
         };
@@ -364,15 +395,15 @@ impl<D: Detector> StreamScanner<D> {
         let mut run_end = i;
         loop {
             let mut j = i;
-            while let Some(c) = before(j).filter(|&c| space(c)) {
-                j -= c.len_utf8();
+            while let Some((start, Kind::Space)) = before(j) {
+                j = start;
             }
             let end = j;
             let prose = match before(j) {
                 // Nothing further back to read.
                 None => return None,
-                Some(c) if letter(c) => {
-                    j -= c.len_utf8();
+                Some((start, Kind::Letter)) => {
+                    j = start;
                     true
                 }
                 Some(_) => {

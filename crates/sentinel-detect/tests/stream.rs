@@ -282,6 +282,9 @@ fn text_without_spaces_settles_as_prose() {
         "전화번호는 010-1234-5678입니다. 내일 오전에 다시 연락 주시면 감사하겠습니다.",
         "DNI 12345678-Zを確認しました。IBAN GB82 WEST 1234 5698 7654 32も同じです。",
         "電話０９０－１２３４－５６７８まで、お気軽にお問い合わせくださいませ。",
+        // `call` would label the address glued to the letters after it, further on than a
+        // stream had waited for (the property's find).
+        "電話: and. +34303517566, call 電話お願いしますbilling532@example.com a.smith@example.com です。",
     ];
     settles_early_and_as_one_shot(text, "お願いいたします。", &values);
     // Settled before the end, a value and what decides it included.
