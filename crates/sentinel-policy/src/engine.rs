@@ -712,6 +712,14 @@ fn decide_with(
                 let (style, restore) =
                     rule.map_or((PseudonymStyle::default(), true), |r| (r.style, r.restore));
                 let entity = f.entity.as_str();
+                // A value that reads otherwise than written is given back as written.
+                let written = f.folded.then(|| {
+                    let raw = &text[f.start..f.end];
+                    match f.escaped {
+                        true => Cow::Owned(sentinel_detect::unescape_json(raw)),
+                        false => Cow::Borrowed(raw),
+                    }
+                });
                 match vault {
                     Some(v) => out.push_str(&v.record(
                         &ctx.tenant,
@@ -719,6 +727,7 @@ fn decide_with(
                         key,
                         entity,
                         value,
+                        written.as_deref(),
                         style,
                         restore,
                     )),

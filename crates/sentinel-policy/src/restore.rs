@@ -691,11 +691,12 @@ impl Restorer {
             stats.withheld += 1;
             return;
         }
-        let original = match &entry.original {
-            Original::Stored(v) => Some(v.clone()),
+        let original = match (&entry.written, &entry.original) {
+            (Some(w), _) => Some(w.clone()),
+            (None, Original::Stored(v)) => Some(v.clone()),
             // In JSON text a surrogate laid out with escapes (`\n` between its digit
             // groups) is revealed from what the escapes stand for.
-            Original::Derived(f) => self
+            (None, Original::Derived(f)) => self
                 .key
                 .as_ref()
                 .and_then(|k| k.reveal(*f, &decoded(matched, json))),

@@ -78,6 +78,13 @@ pub(crate) struct Entry {
     pub(crate) entity: String,
     pub(crate) pseudonym: String,
     pub(crate) original: Original,
+    /// The value as the caller wrote it, when that differs from how it reads (a percent
+    /// escape, an HTML reference, a full-width digit: [`Finding::folded`]): the restore
+    /// gives this back, so the caller gets the characters they sent. The pseudonym is the
+    /// reading's, so one value written two ways is one entry, given back as first written.
+    ///
+    /// [`Finding::folded`]: sentinel_detect::Finding::folded
+    pub(crate) written: Option<String>,
     /// Whether the rule lets it be restored for the caller.
     pub(crate) restore: bool,
 }
@@ -212,6 +219,9 @@ struct ExportedEntry {
     /// The stored original.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     stored: Option<String>,
+    /// The original as written, when it reads otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    written: Option<String>,
     restore: bool,
 }
 
@@ -406,6 +416,7 @@ impl Vault {
                         Original::Stored(v) => Some(v.clone()),
                         Original::Derived(_) => None,
                     },
+                    written: e.written.clone(),
                     restore: e.restore,
                 })
                 .collect(),
@@ -432,6 +443,7 @@ impl Vault {
                     entity: e.entity.clone(),
                     pseudonym: e.pseudonym.clone(),
                     original,
+                    written: e.written.clone(),
                     restore: e.restore,
                 };
                 if s.add(entry, config.max_entries_per_scope) {
@@ -531,7 +543,8 @@ impl Vault {
     }
 
     /// Records `value`'s pseudonym in the scope and returns the text that replaces the
-    /// value (another id when the first collides with a different value's).
+    /// value (another id when the first collides with a different value's). `written` is
+    /// the value as it stood in the text when that reads otherwise ([`Entry::written`]).
     #[allow(clippy::too_many_arguments)] // reason: one call site, each argument distinct
     pub(crate) fn record(
         &self,
@@ -540,6 +553,7 @@ impl Vault {
         key: &TenantKey,
         entity: &str,
         value: &str,
+        written: Option<&str>,
         style: Style,
         restore: bool,
     ) -> String {
@@ -557,6 +571,7 @@ impl Vault {
                 entity: entity.to_owned(),
                 pseudonym: text.clone(),
                 original,
+                written: written.filter(|w| *w != value).map(str::to_owned),
                 restore,
             };
             if !s.add(entry, config.max_entries_per_scope) {
@@ -656,6 +671,7 @@ mod tests {
             entity: "EMAIL_ADDRESS".to_owned(),
             pseudonym: pseudonym.to_owned(),
             original: Original::Stored(value.to_owned()),
+            written: None,
             restore: true,
         }
     }

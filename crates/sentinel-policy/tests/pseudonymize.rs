@@ -534,6 +534,47 @@ fn the_vault_is_bounded_and_the_key_is_required() {
         .is_none());
 }
 
+/// A value written otherwise than it reads (a percent escape, an HTML reference,
+/// full-width digits) is pseudonymized as it reads, so it gets the plain value's
+/// pseudonym, and comes back as the caller wrote it, also from another vault.
+#[test]
+fn values_written_otherwise_come_back_as_written() {
+    let secrets = "[[rule]]\nentities = [\"GENERIC_SECRET\"]\naction = \"pseudonymize\"\n";
+    let p = policy(secrets);
+    let written = "Card \u{ff14}\u{ff11}\u{ff11}\u{ff11} 1111 1111 1111, \
+         see /users?email=jane.doe%40corp.com, server 10.20.30&#46;40, token=qVEpL4%38VSY.";
+    let plain = "Card 4111 1111 1111 1111, see /users?email=jane.doe@corp.com, \
+         server 10.20.30.40, token=qVEpL48VSY.";
+    let ctx = DecisionContext::request("acme").with_scope("conv-1");
+    let out = pseudonymized(&p, written, &ctx);
+    for v in ["1111 1111 1111", "jane.doe", "30&#46;40", "qVEpL4"] {
+        assert!(!out.contains(v), "{v} leaked into {out}");
+    }
+    // One value, one pseudonym, however it is written.
+    assert_eq!(
+        out,
+        pseudonymized(
+            &p,
+            plain,
+            &DecisionContext::request("acme").with_scope("conv-2")
+        )
+    );
+    let back = |p: &PolicySet, scope: &str| {
+        p.restorer(&DecisionContext::response("acme").with_scope(scope))
+            .expect("pseudonymizes")
+            .restore(&out)
+    };
+    let restored = back(&p, "conv-1");
+    assert_eq!(restored.text, written);
+    assert_eq!(restored.stats.restored, 4);
+    assert_eq!(back(&p, "conv-2").text, plain);
+    // The way back as written travels with an exported scope.
+    let other = policy(secrets);
+    let export = p.vault().export("acme", "conv-1").expect("held");
+    assert_eq!(other.vault().import("acme", "conv-1", &export), 4);
+    assert_eq!(back(&other, "conv-1").text, written);
+}
+
 #[test]
 fn a_scope_exported_from_one_vault_restores_in_another() {
     let first = policy("");
