@@ -219,7 +219,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         .unwrap_or(0);
     let record = json!({
         "timestamp": now,
-        "revision": revision(),
+        "revision": util::revision().unwrap_or_else(|| "unknown".to_owned()),
         "host": host(),
         "profile": "profiling",
         "quick": quick,
@@ -235,18 +235,6 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     println!("\nwritten: target/bench/detect-{now}.json");
     gateway(quick, workers, pgo)?;
     keep("restarts", crate::restart_bench::run(quick)?)
-}
-
-/// The commit measured.
-fn revision() -> String {
-    output(
-        "git revision",
-        std::process::Command::new("git")
-            .current_dir(root())
-            .args(["rev-parse", "HEAD"]),
-    )
-    .map(|s| s.trim().to_owned())
-    .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// The gateway against nginx and the bare upstream (see `gateway_bench`): the usual
@@ -274,7 +262,7 @@ fn keep(kind: &str, report: Value) -> Result<()> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let mut record = json!({"timestamp": now, "revision": revision(), "host": host()});
+    let mut record = json!({"timestamp": now, "revision": util::revision().unwrap_or_else(|| "unknown".to_owned()), "host": host()});
     record[kind] = report;
     let text = serde_json::to_string_pretty(&record)?;
     let path = crate::gateway_bench::write(kind, &text, now)?;

@@ -182,6 +182,19 @@ fn cargo_ci() -> Command {
     c
 }
 
+/// The seed of the property tests' random cases: `PROPTEST_RNG_SEED` when set, else one
+/// taken from the commit, so a run of one commit draws the same cases wherever it runs (a
+/// failure CI finds reproduces with `cargo xtask ci`, or with the printed seed and `cargo
+/// test`) while every new commit draws new ones. `None` outside a git checkout: random.
+fn property_seed() -> Option<String> {
+    if let Ok(seed) = std::env::var("PROPTEST_RNG_SEED") {
+        return Some(seed);
+    }
+    let commit = util::revision()?;
+    let seed = u64::from_str_radix(commit.get(..16)?, 16).ok()?;
+    Some(seed.to_string())
+}
+
 pub(crate) fn run_all() -> Result<()> {
     check_disk()?;
     set_up()?;
@@ -202,13 +215,16 @@ pub(crate) fn run_all() -> Result<()> {
             "warnings",
         ]),
     )?;
-    util::run(
-        "cargo test (all targets, benches once)",
-        cargo_ci()
-            .args(["test", "--workspace", "--all-targets", "--all-features"])
-            .env("DEEPSENTINEL_TEST_PYTHON", &python)
-            .env("DEEPSENTINEL_TEST_CHROMIUM", "chromium"),
-    )?;
+    let mut tests = cargo_ci();
+    tests
+        .args(["test", "--workspace", "--all-targets", "--all-features"])
+        .env("DEEPSENTINEL_TEST_PYTHON", &python)
+        .env("DEEPSENTINEL_TEST_CHROMIUM", "chromium");
+    if let Some(seed) = property_seed() {
+        eprintln!("\n==> property tests seeded: PROPTEST_RNG_SEED={seed}");
+        tests.env("PROPTEST_RNG_SEED", seed);
+    }
+    util::run("cargo test (all targets, benches once)", &mut tests)?;
     util::run(
         "cargo test --doc",
         cargo_ci().args(["test", "--workspace", "--doc", "--all-features"]),

@@ -42,3 +42,13 @@ pub(crate) fn output(what: &str, cmd: &mut Command) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// The commit checked out (`git rev-parse HEAD`), or `None` outside a git checkout.
+pub(crate) fn revision() -> Option<String> {
+    output(
+        "git revision",
+        Command::new("git").current_dir(root()).args(["rev-parse", "HEAD"]),
+    )
+    .ok()
+    .map(|s| s.trim().to_owned())
+}
