@@ -36,7 +36,7 @@ fn bitcoin(rng: &mut Rng) -> String {
 /// (entity, template, value) for one labelled sentence; `{}` marks the value.
 fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
     let pick = |rng: &mut Rng, t: &[&'static str]| *rng.pick(t);
-    match rng.below(37) {
+    match rng.below(38) {
         0 | 1 => (
             "CREDIT_CARD",
             pick(
@@ -364,6 +364,19 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
                 ],
             ),
             testgen::cn_resident_id(rng),
+        ),
+        36 => (
+            "KR_RRN",
+            pick(
+                rng,
+                &[
+                    "주민등록번호: {}",
+                    "고객 {} 확인 완료",
+                    "RRN {} on file.",
+                    "외국인등록번호 {}입니다",
+                ],
+            ),
+            testgen::kr_rrn(rng),
         ),
         _ => (
             "GENERIC_SECRET",

@@ -47,7 +47,9 @@ pub(crate) fn output(what: &str, cmd: &mut Command) -> Result<String> {
 pub(crate) fn revision() -> Option<String> {
     output(
         "git revision",
-        Command::new("git").current_dir(root()).args(["rev-parse", "HEAD"]),
+        Command::new("git")
+            .current_dir(root())
+            .args(["rev-parse", "HEAD"]),
     )
     .ok()
     .map(|s| s.trim().to_owned())

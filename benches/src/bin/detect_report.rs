@@ -78,7 +78,7 @@ fn main() {
         let entity = args.get(i + 1).map_or("US_SSN", String::as_str);
         print_mismatches(
             &LocalDetector::new(),
-            &corpus::generate(2026, 2_000),
+            &corpus::generate(2026, 10_000),
             entity,
         );
         return;

@@ -250,14 +250,23 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_trigger(digits()),
         // Eighteen characters whose last may be `X`, so its alphabet lies within IBAN's too;
         // of the numbers of its shape, a province (34 of 90), a real day and the MOD 11-2
-        // check character (one in 11) pass about one in 30. One in ten is Luhn-valid too, and where it also starts as a
-        // card of 18 digits may (Jiangxi's 36, Xinjiang's 65, some of Gansu's 622) the
-        // card, scored higher, is reported, unless a context word raises the identity
-        // number to 1.0 (over the card's 0.95).
+        // check character (one in 11) pass about one in 30. One in ten is Luhn-valid too,
+        // and some start as a card of 18 digits may (Jiangxi's 36, Xinjiang's 65, some of
+        // Gansu's 622): those are not cards (`card::national_id`).
         Recognizer::new("cn_resident_id", "CN_RESIDENT_ID",
             r"[1-9][0-9]{5}(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9X]")
             .with_score(0.65).with_validator(Validator::CnResidentId).with_boundary(Boundary::Token)
             .with_context(["身份证", "身份證", "证件号", "公民身份", "resident id", "id card"])
+            .with_trigger(digits()),
+        // Thirteen digits, a birth date first: checked (issued before October 2020) and
+        // written with its dash 0.85; since then the last six digits are random, so an
+        // unchecked one scores 0.6; a bare one 0.2 less (an order number's or a barcode's
+        // shape: a real date and the check pass about one random number in 340). A bare
+        // checked one is no 13-digit Visa card (`card::national_id`).
+        Recognizer::new("kr_rrn", "KR_RRN",
+            r"[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])-?[1-8][0-9]{6}")
+            .with_score(0.85).with_validator(Validator::KrRrn).with_boundary(Boundary::Token)
+            .with_context(["주민", "외국인등록", "rrn", "resident registration"])
             .with_trigger(digits()),
         // Both shapes are a product code's or a part number's too, and no byte of theirs
         // makes a cheap trigger: digits cost the clean prompt 17.5%, a letter and a dash

@@ -288,6 +288,31 @@ pub fn cn_resident_id(rng: &mut Rng) -> String {
     }
 }
 
+/// A South Korean resident registration number issued before October 2020 (born
+/// 1940-2019, a foreigner's one time in eight, its check digit holding), written with its
+/// dash three times in four.
+pub fn kr_rrn(rng: &mut Rng) -> String {
+    loop {
+        let year = rng.range(1940, 2019);
+        let sex = rng.below(2) + if year < 2000 { 1 } else { 3 };
+        let code = if rng.below(8) == 0 { sex + 4 } else { sex };
+        let head = format!(
+            "{:02}{:02}{:02}",
+            year % 100,
+            rng.range(1, 12),
+            rng.range(1, 28)
+        );
+        let tail = format!("{code}{}", rng.digits(5));
+        let dash = if rng.below(4) == 0 { "" } else { "-" };
+        if let Some(id) = (0..10)
+            .map(|c| format!("{head}{dash}{tail}{c}"))
+            .find(|v| ids::kr_rrn(v) == ids::KrRrn::Checked)
+        {
+            return id;
+        }
+    }
+}
+
 /// A valid Italian codice fiscale (born 1940-2009, some made unique with letters for
 /// digits).
 pub fn it_fiscal_code(rng: &mut Rng) -> String {

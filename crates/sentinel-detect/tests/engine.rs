@@ -184,9 +184,10 @@ fn fragment(rng: &mut Rng) -> String {
             rng.digits(n)
         }
         18 => testgen::nhs(rng),
-        19 => match rng.below(11) {
+        19 => match rng.below(12) {
             0 => testgen::npi(rng),
             10 => testgen::cn_resident_id(rng),
+            11 => testgen::kr_rrn(rng),
             6 => testgen::es_nif(rng),
             7 => testgen::es_nie(rng),
             8 => testgen::it_fiscal_code(rng),

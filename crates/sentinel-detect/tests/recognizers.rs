@@ -186,6 +186,11 @@ fn national_ids() {
     assert_finds("PL_PESEL", "PESEL: {}", "44051401359");
     assert_not("PL_PESEL", "PESEL: 44051401358");
     assert_not("PL_PESEL", "order 44051401359 shipped");
+    // The birth date must exist: 29 February 2000 (month 22: the 2000s) does, 29 February
+    // 2001 and 31 April 1990 do not (their check digits hold).
+    assert_finds("PL_PESEL", "PESEL: {}", "00222900009");
+    assert_not("PL_PESEL", "PESEL: 01222900006");
+    assert_not("PL_PESEL", "PESEL: 90043100009");
     assert_finds("IN_AADHAAR", "Aadhaar {} on file", "2341 2341 2346");
     assert_finds("IN_AADHAAR", "UIDAI number {}", "234123412346");
     assert_not("IN_AADHAAR", "Aadhaar 2341 2341 2345");
@@ -267,12 +272,14 @@ fn chinese_resident_ids() {
         "110105200002290013",
     );
     // Raised by its context word, the score reads as written: 1.0; and a number that is
-    // a card's shape too is the identity number beside that word (Gansu's 622...).
+    // a card's shape too (Gansu's 622..., Luhn-valid) is the identity number with or
+    // without that word.
     let found =
         sentinel_detect::Detector::scan(crate::util::detector(), "身份证号码：11010519491231002X");
     assert_eq!(found[0].score.to_string(), "1");
     assert_finds("CN_RESIDENT_ID", "身份证 {}", "622197197704240330");
-    assert_finds("CREDIT_CARD", "card {}", "622197197704240330");
+    assert_finds("CN_RESIDENT_ID", "客户{}的资料", "622197197704240330");
+    assert_not("CREDIT_CARD", "card 622197197704240330");
     // A wrong check character, a day that does not exist, nineteen digits.
     assert_not("CN_RESIDENT_ID", "身份证号码：110105194912310021");
     assert_not("CN_RESIDENT_ID", "身份证号码：110105190002290017");
@@ -283,6 +290,56 @@ fn chinese_resident_ids() {
     for _ in 0..200 {
         let id = sentinel_detect::testgen::cn_resident_id(&mut rng);
         assert_finds("CN_RESIDENT_ID", "身份证 {}", &id);
+    }
+}
+
+/// South Korean resident registration numbers: a real birth date in the century the
+/// seventh digit names; the check digit and the dash raise the score, a context word
+/// takes in the numbers issued since October 2020 (no check digit) and bare ones.
+#[test]
+fn korean_resident_registration_numbers() {
+    let score = |text: &str| {
+        let found = sentinel_detect::Detector::scan(crate::util::detector(), text);
+        found
+            .iter()
+            .find(|f| f.entity.as_str() == "KR_RRN")
+            .map(|f| f.score.to_string())
+    };
+    assert_finds("KR_RRN", "주민등록번호: {}", "900101-1234568");
+    assert_finds("KR_RRN", "고객 {} 확인", "900101-1234568");
+    assert_finds("KR_RRN", "RRN {} on file", "200315-3123456");
+    assert_finds("KR_RRN", "주민번호{}입니다", "9001011234568");
+    // A foreigner's registration number, born on 29 February 2004.
+    assert_finds("KR_RRN", "외국인등록번호 {}", "040229-7000000");
+    // Checked and dashed: 0.85; unchecked (issued since October 2020) 0.6; bare and
+    // checked 0.65; bare and unchecked only with a context word.
+    assert_eq!(score("고객 900101-1234568 확인").as_deref(), Some("0.85"));
+    assert_eq!(score("고객 200315-3123456 확인").as_deref(), Some("0.6"));
+    assert_eq!(
+        score("order 9001011234568 shipped").as_deref(),
+        Some("0.65")
+    );
+    assert_eq!(score("order 9001011234567 shipped"), None);
+    assert_eq!(score("RRN 9001011234567").as_deref(), Some("0.75"));
+    // Bare, a Visa card's shape too (Luhn holds): the registration number, with or
+    // without its context word.
+    assert_finds("KR_RRN", "order {}", "4207021899239");
+    assert_finds("KR_RRN", "주민등록번호 {}", "4207021899239");
+    assert_not("CREDIT_CARD", "card 4207021899239");
+    assert_eq!(score("주민등록번호: 900101-1234568").as_deref(), Some("1"));
+    // Days that do not exist (29 February 1900; 2000 was a leap year), a seventh digit
+    // that names no century, fourteen digits, a barcode.
+    assert_not("KR_RRN", "주민등록번호: 000229-1234567");
+    assert_finds("KR_RRN", "주민등록번호: {}", "000229-3234567");
+    assert_not("KR_RRN", "주민등록번호: 901301-1234568");
+    assert_not("KR_RRN", "주민등록번호: 900101-9234568");
+    assert_not("KR_RRN", "주민등록번호: 90010112345681");
+    assert_not("KR_RRN", "EAN 4006381333931");
+    let mut rng = sentinel_detect::testgen::Rng::new(13);
+    for _ in 0..200 {
+        let id = sentinel_detect::testgen::kr_rrn(&mut rng);
+        assert_finds("KR_RRN", "주민등록번호 {}", &id);
+        assert_finds("KR_RRN", "id {}", &id);
     }
 }
 

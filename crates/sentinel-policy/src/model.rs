@@ -124,6 +124,7 @@ impl EntityGroup {
                 "IT_FISCAL_CODE",
                 "UK_NINO",
                 "CN_RESIDENT_ID",
+                "KR_RRN",
             ],
             EntityGroup::Pci => &["CREDIT_CARD"],
             EntityGroup::Phi => &["UK_NHS", "US_NPI", "MEDICAL_LICENSE", "US_MBI"],

@@ -4,11 +4,30 @@ use super::{digits_of, luhn, Layout};
 
 /// Whether `value` (digits with optional single spaces, dashes or dots) is a plausible card
 /// number: a known issuer's prefix and length, a consistent separator layout, a valid Luhn
-/// check digit.
+/// check digit, and not an identity number written bare ([`national_id`]).
 pub(crate) fn is_valid(value: &str) -> bool {
     let (digits, len) = digits_of(value);
     let digits = &digits[..len];
-    luhn::is_valid(digits) && issuer_accepts(digits) && layout_is_plausible(value)
+    luhn::is_valid(digits)
+        && issuer_accepts(digits)
+        && layout_is_plausible(value)
+        && !national_id(value)
+}
+
+/// Whether `value`, a card's shape, is rather a Chinese resident identity number (18
+/// digits) or a South Korean resident registration number (13) whose check holds. One in
+/// ten of those is Luhn-valid, and some fall in a card issuer's range (Jiangxi's `36` and
+/// Xinjiang's `65` are Diners' and Discover's, part of Gansu's `622` UnionPay's; Koreans
+/// born in the 1940s start as a 13-digit Visa), while a card number passes the identity
+/// number's province or birth date and check one time in several hundred, and 13- and
+/// 18-digit cards are rare: the identity number is the likelier reading. Checked last, on
+/// the few values that pass everything else.
+fn national_id(value: &str) -> bool {
+    match value.len() {
+        13 => super::ids::kr_rrn(value) == super::ids::KrRrn::Checked,
+        18 => super::ids::is_valid_cn_resident_id(value),
+        _ => false,
+    }
 }
 
 fn issuer_accepts(d: &[u8]) -> bool {
@@ -91,6 +110,21 @@ mod tests {
             "9111111111111111",
         ] {
             assert!(!is_valid(bad), "{bad}");
+        }
+    }
+
+    /// Luhn-valid numbers in a card issuer's range that are identity numbers written bare.
+    #[test]
+    fn identity_numbers_are_not_cards() {
+        // A Chinese resident identity number in UnionPay's range; a Korean registration
+        // number in Visa's (born 1942).
+        for id in ["622197197704240330", "4207021899239"] {
+            assert!(luhn::is_valid(digits_of(id).0[..id.len()].as_ref()), "{id}");
+            assert!(!is_valid(id), "{id}");
+        }
+        // Cards of those lengths that are no identity number (a month 22, no province 30).
+        for card in ["4222222222222", "300000000000000004"] {
+            assert!(is_valid(card), "{card}");
         }
     }
 }

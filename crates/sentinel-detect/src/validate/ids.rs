@@ -92,21 +92,25 @@ pub(crate) fn is_valid_dea(value: &str) -> bool {
     sum % 10 == d(6)
 }
 
-/// Polish PESEL: eleven digits, a birth date (the month carries the century: +80 for the
-/// 1800s, +20 for the 2000s, +40, +60) and a check digit over the weights 1, 3, 7, 9.
+/// Polish PESEL: eleven digits, a real birth date (the month carries the century: +80 for
+/// the 1800s, +20 for the 2000s, +40, +60) and a check digit over the weights 1, 3, 7, 9.
 pub(crate) fn is_valid_pesel(value: &str) -> bool {
     let (d, n) = digits_of(value);
     if n != 11 {
         return false;
     }
     let v = |i: usize| u32::from(d[i] - b'0');
-    let (month, day) = ((v(2) * 10 + v(3)) % 20, v(4) * 10 + v(5));
+    let coded = v(2) * 10 + v(3);
+    let century = [1900, 2000, 2100, 2200, 1800][(coded / 20) as usize];
+    let (month, day) = (coded % 20, v(4) * 10 + v(5));
     let sum: u32 = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3]
         .iter()
         .enumerate()
         .map(|(i, w)| w * v(i))
         .sum();
-    (1..=12).contains(&month) && (1..=31).contains(&day) && (10 - sum % 10) % 10 == v(10)
+    day >= 1
+        && day <= days_in(century + v(0) * 10 + v(1), month)
+        && (10 - sum % 10) % 10 == v(10)
 }
 
 /// Indian Aadhaar number: twelve digits, the first not 0 or 1, with a Verhoeff check digit
@@ -275,6 +279,64 @@ pub(crate) fn mbi_score(value: &str, base: f32) -> f32 {
     }
 }
 
+/// The days of `month` in `year` (0 for a month that is not one).
+fn days_in(year: u32, month: u32) -> u32 {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// How a Korean resident registration number stands ([`kr_rrn`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KrRrn {
+    /// Not one: a birth date that does not exist, or a seventh digit that is no sex and
+    /// century code.
+    Not,
+    /// Its check digit holds, as on every number issued before October 2020.
+    Checked,
+    /// Its check digit does not hold, as on about nine in ten of the numbers issued since
+    /// (their last six digits are random), and on nine in ten random numbers that are
+    /// only shaped so.
+    Unchecked,
+}
+
+/// South Korean resident registration number (주민등록번호, 13 digits, `YYMMDD-GNNNNNN`,
+/// foreigners' registration numbers alike): a real birth date in the century the seventh
+/// digit names (1, 2, 5, 6: the 1900s; 3, 4, 7, 8: the 2000s), and the check digit
+/// (11 - the digits weighted 2 to 9, 2 to 5, mod 11) mod 10.
+pub(crate) fn kr_rrn(value: &str) -> KrRrn {
+    let (d, n) = crate::validate::digits_of(value);
+    if n != 13 {
+        return KrRrn::Not;
+    }
+    let num =
+        |r: std::ops::Range<usize>| d[r].iter().fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
+    let century = match d[6] {
+        b'1' | b'2' | b'5' | b'6' => 1900,
+        b'3' | b'4' | b'7' | b'8' => 2000,
+        _ => return KrRrn::Not,
+    };
+    let (month, day) = (num(2..4), num(4..6));
+    if day == 0 || day > days_in(century + num(0..2), month) {
+        return KrRrn::Not;
+    }
+    const WEIGHTS: [u32; 12] = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5];
+    let sum: u32 = d[..12]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(&c, w)| u32::from(c - b'0') * w)
+        .sum();
+    match u32::from(d[12] - b'0') == (11 - sum % 11) % 10 {
+        true => KrRrn::Checked,
+        false => KrRrn::Unchecked,
+    }
+}
+
 /// The provinces, municipalities and regions a Chinese identity number's first two digits
 /// name (GB/T 2260), Taiwan, Hong Kong and Macau (71, 81, 82) included.
 pub(crate) const CN_PROVINCES: &[u32] = &[
@@ -297,15 +359,7 @@ pub(crate) fn is_valid_cn_resident_id(value: &str) -> bool {
         return false;
     }
     let (year, month, day) = (num(6..10), num(10..12), num(12..14));
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    if !(1900..=2099).contains(&year) || day == 0 || day > days {
+    if !(1900..=2099).contains(&year) || day == 0 || day > days_in(year, month) {
         return false;
     }
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];

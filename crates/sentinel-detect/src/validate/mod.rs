@@ -69,6 +69,10 @@ pub enum Validator {
     ItFiscalCode,
     /// Chinese resident identity card number: birth date and ISO 7064 MOD 11-2 check.
     CnResidentId,
+    /// South Korean resident registration number: a real birth date; a check digit that
+    /// fails (numbers issued since October 2020 have none) lowers the score by 0.25, a
+    /// number written without its dash by 0.2 more.
+    KrRrn,
 }
 
 impl Validator {
@@ -102,6 +106,7 @@ impl Validator {
         "uk_nino",
         "it_fiscal_code",
         "cn_resident_id",
+        "kr_rrn",
     ];
 
     const ALL: &'static [Validator] = &[
@@ -133,6 +138,7 @@ impl Validator {
         Validator::UkNino,
         Validator::ItFiscalCode,
         Validator::CnResidentId,
+        Validator::KrRrn,
     ];
 
     /// Looks a validator up by its name (`"luhn"`, `"iban"`, ...).
@@ -150,8 +156,14 @@ impl Validator {
     }
 
     /// Judges a candidate: `None` rejects it, `Some(score)` accepts it with that score,
-    /// given the recognizer's base score.
+    /// given the recognizer's base score (kept to four decimals: in `f32`, 0.85 less 0.2
+    /// is 0.65000004, which an answer would print).
     pub fn check(self, value: &str, base: f32) -> Option<f32> {
+        self.judge(value, base)
+            .map(|s| (s * 10_000.0).round() / 10_000.0)
+    }
+
+    fn judge(self, value: &str, base: f32) -> Option<f32> {
         let keep = |ok: bool| ok.then_some(base);
         match self {
             Validator::Luhn => keep(luhn::is_valid(value.as_bytes())),
@@ -192,6 +204,14 @@ impl Validator {
             Validator::UkNino => keep(ids::is_valid_uk_nino(value)),
             Validator::ItFiscalCode => keep(ids::is_valid_it_fiscal_code(value)),
             Validator::CnResidentId => keep(ids::is_valid_cn_resident_id(value)),
+            Validator::KrRrn => {
+                let checked = match ids::kr_rrn(value) {
+                    ids::KrRrn::Not => return None,
+                    ids::KrRrn::Checked => base,
+                    ids::KrRrn::Unchecked => base - 0.25,
+                };
+                Some(bare_penalty(value, checked, 0.2))
+            }
         }
     }
 }
