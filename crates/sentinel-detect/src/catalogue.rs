@@ -171,7 +171,7 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_trigger(Trigger::Bytes(b":=".to_vec())).with_trigger_reach(18, 206),
         // --- card, bank and crypto ---------------------------------------------------------
         Recognizer::new("credit_card", "CREDIT_CARD",
-            r"[0-9]{13,19}|[0-9]{4}[ .-][0-9]{4}[ .-][0-9]{4}[ .-][0-9]{1,4}|[0-9]{4}[ .-][0-9]{6}[ .-][0-9]{4,5}|[0-9](?:[ .-][0-9]){12,18}")
+            r"[0-9]{13,19}|[0-9]{4}(?:[ .-][0-9]{4}){3}[ .-][0-9]{1,3}|[0-9]{4}[ .-][0-9]{4}[ .-][0-9]{4}[ .-][0-9]{1,4}|[0-9]{4}[ .-][0-9]{6}[ .-][0-9]{4,5}|[0-9](?:[ .-][0-9]){12,18}")
             .with_score(0.95).with_validator(Validator::CreditCard).with_boundary(Boundary::Token)
             .with_context(["card", "credit", "visa", "mastercard", "amex", "payment", "cc"])
             .with_trigger(digits()),

@@ -78,12 +78,13 @@ pub fn group(digits: &str, sizes: &[usize], sep: &str) -> String {
 
 /// A Luhn-valid card number of a real issuer range, with its usual grouping.
 pub fn card(rng: &mut Rng) -> String {
-    let (prefix, len): (String, usize) = match rng.below(6) {
+    let (prefix, len): (String, usize) = match rng.below(7) {
         0 => ("4".into(), 16),
         1 => (format!("5{}", rng.range(1, 5)), 16),
         2 => (format!("{}", rng.range(2221, 2720)), 16),
         3 => (format!("3{}", rng.pick(&[4, 7])), 15),
         4 => ("6011".into(), 16),
+        5 => ("62".into(), *rng.pick(&[16, 19])),
         _ => (format!("{}", rng.range(3528, 3589)), 16),
     };
     let body = format!("{prefix}{}", rng.digits(len - 1 - prefix.len()));
@@ -94,6 +95,8 @@ pub fn card(rng: &mut Rng) -> String {
         number
     } else if len == 15 {
         group(&number, &[4, 6, 5], sep)
+    } else if len == 19 {
+        group(&number, &[4, 4, 4, 4, 3], sep)
     } else {
         group(&number, &[4, 4, 4, 4], sep)
     }

@@ -52,9 +52,18 @@ fn credit_card() {
         "6011111111111117",
         "3530111333300000",
         "30569309025904",
+        // UnionPay (16 digits; 19 in four groups of four and one of three), RuPay, Mir,
+        // Maestro.
+        "6250 9460 0000 0016",
+        "6210 9480 0000 0000 020",
+        "8171999927660000",
+        "2200000000000004",
+        "6759649826438453",
     ] {
         assert_finds("CREDIT_CARD", "card {} exp 12/29", v);
     }
+    // A count after a card of four groups is not its fifth.
+    assert_finds("CREDIT_CARD", "card {} 12 items", "4111 1111 1111 1111");
     assert_not("CREDIT_CARD", "card 4111111111111112 exp 12/29");
     assert_not("CREDIT_CARD", "id 1234567812345670 and 9111111111111111");
     assert_not("CREDIT_CARD", "41111111111111111111 is too long");

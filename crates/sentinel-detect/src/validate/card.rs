@@ -40,9 +40,17 @@ fn issuer_accepts(d: &[u8]) -> bool {
     match d[0] {
         // Visa.
         b'4' => matches!(n, 13 | 16 | 19),
-        // Mastercard 51-55 and the 2-series 2221-2720.
-        b'5' => (51..=55).contains(&prefix(2)) && n == 16,
-        b'2' => (2221..=2720).contains(&prefix(4)) && n == 16,
+        // Mastercard 51-55 and the 2-series 2221-2720; Maestro's 5018, 5020, 5038, 5893
+        // (13-19 digits); RuPay's 508; Mir 2200-2204 (16-19).
+        b'5' => {
+            ((51..=55).contains(&prefix(2)) && n == 16)
+                || (matches!(prefix(4), 5018 | 5020 | 5038 | 5893) && n <= 19)
+                || (prefix(3) == 508 && n == 16)
+        }
+        b'2' => {
+            ((2221..=2720).contains(&prefix(4)) && n == 16)
+                || ((2200..=2204).contains(&prefix(4)) && (16..=19).contains(&n))
+        }
         // Amex 34, 37; Diners 300-305, 36, 38, 39; JCB 3528-3589.
         b'3' => {
             let p2 = prefix(2);
@@ -53,14 +61,17 @@ fn issuer_accepts(d: &[u8]) -> bool {
                     && (14..=19).contains(&n))
                 || ((3528..=3589).contains(&p4) && (16..=19).contains(&n))
         }
-        // Discover 6011, 644-649, 65; also 622126-622925 (co-branded UnionPay).
+        // Discover 6011, 644-649, 65; UnionPay 62 (the largest network by cards issued,
+        // 16-19 digits); RuPay 60; Maestro's 6304, 6759, 6761-6763 (13-19).
         b'6' => {
-            (prefix(4) == 6011
+            ((prefix(4) == 6011
                 || (644..=649).contains(&prefix(3))
-                || prefix(2) == 65
-                || (622_126..=622_925).contains(&prefix(6)))
-                && (16..=19).contains(&n)
+                || matches!(prefix(2), 60 | 62 | 65))
+                && (16..=19).contains(&n))
+                || (matches!(prefix(4), 6304 | 6759 | 6761..=6763) && n <= 19)
         }
+        // RuPay 81, 82.
+        b'8' => matches!(prefix(2), 81 | 82) && n == 16,
         _ => false,
     }
 }
@@ -99,6 +110,13 @@ mod tests {
             "30569309025904",
             "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
             "4111.1111.1111.1111",
+            // UnionPay, 16 and 19 digits (in four groups of four and one of three);
+            // RuPay; Mir; Maestro.
+            "6250946000000016",
+            "6210 9480 0000 0000 020",
+            "8171999927660000",
+            "2200000000000004",
+            "6759649826438453",
         ] {
             assert!(is_valid(ok), "{ok}");
         }

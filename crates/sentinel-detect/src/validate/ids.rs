@@ -108,9 +108,7 @@ pub(crate) fn is_valid_pesel(value: &str) -> bool {
         .enumerate()
         .map(|(i, w)| w * v(i))
         .sum();
-    day >= 1
-        && day <= days_in(century + v(0) * 10 + v(1), month)
-        && (10 - sum % 10) % 10 == v(10)
+    day >= 1 && day <= days_in(century + v(0) * 10 + v(1), month) && (10 - sum % 10) % 10 == v(10)
 }
 
 /// Indian Aadhaar number: twelve digits, the first not 0 or 1, with a Verhoeff check digit
