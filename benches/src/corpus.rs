@@ -36,7 +36,7 @@ fn bitcoin(rng: &mut Rng) -> String {
 /// (entity, template, value) for one labelled sentence; `{}` marks the value.
 fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
     let pick = |rng: &mut Rng, t: &[&'static str]| *rng.pick(t);
-    match rng.below(38) {
+    match rng.below(39) {
         0 | 1 => (
             "CREDIT_CARD",
             pick(
@@ -83,6 +83,14 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
                 ],
             ),
             testgen::phone_us(rng),
+        ),
+        37 => (
+            "PHONE_NUMBER",
+            pick(
+                rng,
+                &["手机：{}", "联系方式 {} 王先生", "联系电话{}。", "Mobile (CN): {}"],
+            ),
+            testgen::phone_cn_mobile(rng),
         ),
         5 => {
             let template = pick(

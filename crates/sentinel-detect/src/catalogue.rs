@@ -71,10 +71,16 @@ pub fn builtin() -> Vec<Recognizer> {
         // Japanese, Chinese and Korean words for a phone (`tel` reads `telefono` and
         // `téléphone` already): their national numbers start with the trunk 0
         // (`電話番号は090-1234-5678です`, `전화 010-1234-5678`), which only a context word
-        // lifts over the threshold. A byte past ASCII before a word counts as a word's
+        // lifts over the threshold (and Chinese mobile numbers written whole, which have no
+        // trunk 0: `手机13800138000`). A byte past ASCII before a word counts as a word's
         // start, so they count written against the text around them.
         "電話",
         "电话",
+        "手机",
+        "手機",
+        "联系",
+        "聯繫",
+        "聯絡",
         "携帯",
         "전화",
         "휴대폰",
@@ -292,6 +298,12 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_context(phone_ctx).with_trigger(digits()),
         Recognizer::new("phone_national", "PHONE_NUMBER", r"\(?0[1-9][0-9]{0,3}\)?(?:[ .-]?[0-9]{2,4}){2,4}")
             .with_score(0.4).with_validator(Validator::Phone).with_boundary(Boundary::Token)
+            .with_context(phone_ctx).with_trigger(digits()),
+        // A Chinese mobile number has no trunk 0: eleven digits from 13-19, written whole or
+        // 3-4-4 (`138 0013 8000`, `138-0013-8000`). Grouped so it is found; whole (-0.2)
+        // it is an order number's shape too, and found beside a context word (`手机`).
+        Recognizer::new("phone_cn_mobile", "PHONE_NUMBER", r"1[3-9][0-9](?:[ -]?[0-9]{4}){2}")
+            .with_score(0.6).with_validator(Validator::Phone).with_boundary(Boundary::Token)
             .with_context(phone_ctx).with_trigger(digits()),
         // --- network -----------------------------------------------------------------------
         Recognizer::new("ipv4", "IP_ADDRESS",

@@ -108,10 +108,17 @@ const LABEL_REACH: usize = 16;
 /// that holds an `@` within an address's length (`... 3898 Contact jane@example.com`): the
 /// next value's word, not this one's. A token ends at white space or at a letter of
 /// Chinese, Japanese or Korean, each a word of its own (as a stream scanner reads them:
-/// what decides a value must lie within a few words after it).
+/// what decides a value must lie within a few words after it). Written against what
+/// follows, as those scripts are, a word is a label when a digit follows it at once, or
+/// a character past ASCII and then a number within the same reach (`... 9333
+/// 联系电话143 0744 5803`: the phone's word, not the number before it).
 fn labels(rest: &[u8]) -> bool {
     let Some(after) = rest.strip_prefix(b" ") else {
-        return matches!(rest.first(), Some(b':' | b'='));
+        return match rest.first() {
+            Some(b':' | b'=' | b'0'..=b'9') => true,
+            Some(&b) if b >= 0x80 => has_number(&rest[..rest.len().min(LABEL_REACH)]),
+            _ => false,
+        };
     };
     // Within an address's length: a character cut there is left out.
     let address = || {
@@ -186,5 +193,13 @@ mod tests {
         let call = Context::new(&["call".to_owned()]).unwrap_or_else(|| unreachable!());
         assert!(!call.near("656 971 4600 Call me at 465.780.6466", 0, 12));
         assert!(call.near("656 971 4600 call me at 9am", 0, 12));
+        // Written against what follows: the next number's word when one follows within
+        // the reach, this one's otherwise.
+        let cn = Context::new(&["联系".to_owned()]).unwrap_or_else(|| unreachable!());
+        assert!(!cn.near("353 465 9333 联系电话143 0744 5803", 0, 12));
+        assert!(!cn.near("353 465 9333 联系13800138000", 0, 12));
+        assert!(cn.near("353 465 9333 联系我", 0, 12));
+        assert!(mobile.near("309 259 3898 mobile", 0, 12));
+        assert!(!mobile.near("309 259 3898 mobile0800123456", 0, 12));
     }
 }

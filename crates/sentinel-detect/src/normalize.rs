@@ -94,6 +94,12 @@ fn escape_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
     let rest = &b[i + 1..];
     if b[i] == b'%' {
         let v = hex(*rest.first()?)? << 4 | hex(*rest.get(1)?)?;
+        // A quote written as a percent escape is data, never the end of a value, and
+        // none of the values read through escapes holds one: left as written, so that
+        // `password=Bvbb0n%2763P` is not cut at a quote it does not hold.
+        if matches!(v, 0x22 | 0x27 | 0x60) {
+            return None;
+        }
         return Some((decodable(v)?, 3));
     }
     // A reference ends at a `;` within a few bytes: `&#x0000040;` is the longest read.
@@ -289,6 +295,8 @@ mod tests {
         let mut n = Normalized::default();
         assert!(!n.normalize("grew 20% to 40%, 100%"));
         assert!(!n.normalize("%zz %4 %C3%A9 %00 end%"));
+        // Quotes stay as written: data in a URL, not a value's end.
+        assert!(!n.normalize("pw=ab%27cd%22ef%60"));
         let text = "?to=jane%40Example.com&k=%2d%0A%C3%A9 ５%";
         assert!(n.normalize(text));
         assert_eq!(n.text, "?to=jane@Example.com&k=-\n%C3%A9 5%");

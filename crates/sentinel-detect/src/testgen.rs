@@ -397,6 +397,16 @@ pub fn phone_us(rng: &mut Rng) -> String {
     }
 }
 
+/// A Chinese mobile number (13-19, eleven digits), whole, spaced 3-4-4 or dashed so.
+pub fn phone_cn_mobile(rng: &mut Rng) -> String {
+    let n = format!("1{}{}", rng.range(3, 9), rng.digits(9));
+    match rng.below(3) {
+        0 => n,
+        1 => group(&n, &[3, 4, 4], " "),
+        _ => group(&n, &[3, 4, 4], "-"),
+    }
+}
+
 /// An international number in E.164 or spaced form.
 pub fn phone_intl(rng: &mut Rng) -> String {
     let cc = *rng.pick(&["44", "49", "33", "34", "39", "31", "61", "81", "91", "55"]);

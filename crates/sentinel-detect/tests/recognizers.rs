@@ -249,6 +249,15 @@ fn phones_in_chinese_japanese_and_korean_text() {
     assert_finds("PHONE_NUMBER", "휴대폰 {}", "010-9876-5432");
     // Without the word, a national number stays below the threshold, as in English.
     assert_not("PHONE_NUMBER", "注文番号は090-1234-5678です");
+    // Chinese mobile numbers (no trunk 0): grouped 3-4-4, found; whole, beside a word for
+    // a phone or for contact; an order number of that shape without one is not.
+    assert_finds("PHONE_NUMBER", "请拨打{}。", "138 0013 8000");
+    assert_finds("PHONE_NUMBER", "Reach me on {} today", "139-1234-5678");
+    assert_finds("PHONE_NUMBER", "手机号{}", "13800138000");
+    assert_finds("PHONE_NUMBER", "联系方式：{}", "18612345678");
+    assert_finds("PHONE_NUMBER", "手機 {}", "0912345678");
+    assert_not("PHONE_NUMBER", "订单号13800138000已发货");
+    assert_not("PHONE_NUMBER", "order 12800138000 shipped");
     // Open-ended values end where those scripts' letters begin: the sentence after an
     // address or a password is not part of it.
     assert_finds(
@@ -478,6 +487,13 @@ fn cloud_and_api_keys() {
     );
     assert_finds("GENERIC_SECRET", "db_password={} # prod", "Xk9#mP2vL7qZ");
     assert_finds("GENERIC_SECRET", "api_key: \"{}\"", "a8F3kL0pQ9zX2mN7");
+    // A quote written as a percent escape (a form body, a URL) is part of the password.
+    assert_finds("GENERIC_SECRET", "db_password={} room 382", "Bvbb0n%2763P");
+    assert_finds(
+        "GENERIC_SECRET",
+        "GET /login?user=jo&password={}",
+        "x7%22Kq9%60mW2",
+    );
     assert_not(
         "GENERIC_SECRET",
         "password = ${DB_PASSWORD} and password: changeme123",

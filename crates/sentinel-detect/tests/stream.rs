@@ -88,10 +88,13 @@ fn prose_with_values(seed: u64, parts: usize) -> String {
         "\u{3000}",
         "〇",
         "お願いします",
+        "联系",
+        "手机",
+        "주민등록번호",
     ];
     let mut s = String::new();
     for _ in 0..parts {
-        let part = match rng.below(30) {
+        let part = match rng.below(33) {
             0 => g::card(&mut rng),
             1 => g::ssn(&mut rng),
             2 => g::iban(&mut rng),
@@ -108,6 +111,9 @@ fn prose_with_values(seed: u64, parts: usize) -> String {
                 let n = rng.range(1, 12);
                 rng.digits(n)
             }
+            13 => g::phone_cn_mobile(&mut rng),
+            14 => g::kr_rrn(&mut rng),
+            15 => g::cn_resident_id(&mut rng),
             _ => (*rng.pick(&words)).to_owned(),
         };
         s.push_str(&part);
