@@ -36,7 +36,7 @@ fn bitcoin(rng: &mut Rng) -> String {
 /// (entity, template, value) for one labelled sentence; `{}` marks the value.
 fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
     let pick = |rng: &mut Rng, t: &[&'static str]| *rng.pick(t);
-    match rng.below(39) {
+    match rng.below(40) {
         0 | 1 => (
             "CREDIT_CARD",
             pick(
@@ -385,6 +385,19 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
                 ],
             ),
             testgen::kr_rrn(rng),
+        ),
+        38 => (
+            "JP_MY_NUMBER",
+            pick(
+                rng,
+                &[
+                    "マイナンバー：{}",
+                    "個人番号 {} を確認しました。",
+                    "My Number {} on file.",
+                    "マイナンバーは{}です",
+                ],
+            ),
+            testgen::jp_my_number(rng),
         ),
         _ => (
             "GENERIC_SECRET",

@@ -274,6 +274,14 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_score(0.85).with_validator(Validator::KrRrn).with_boundary(Boundary::Token)
             .with_context(["주민", "외국인등록", "rrn", "resident registration"])
             .with_trigger(digits()),
+        // Twelve digits and a check digit, which one random number in eleven passes (an
+        // Aadhaar number's shape too): under the threshold without its context word.
+        // Not `require_context`, so its words do not join the trigger literals (Teddy's
+        // budget, above).
+        Recognizer::new("jp_my_number", "JP_MY_NUMBER", r"[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{4}")
+            .with_score(0.4).with_validator(Validator::JpMyNumber).with_boundary(Boundary::Token)
+            .with_context(["マイナンバー", "個人番号", "my number", "mynumber", "individual number"])
+            .with_trigger(digits()),
         // Both shapes are a product code's or a part number's too, and no byte of theirs
         // makes a cheap trigger: digits cost the clean prompt 17.5%, a letter and a dash
         // 7.5% (they widen the byte prefilter's range to every capital or full stop). They

@@ -316,6 +316,16 @@ pub fn kr_rrn(rng: &mut Rng) -> String {
     }
 }
 
+/// A valid Japanese individual number (My Number), whole or in fours.
+pub fn jp_my_number(rng: &mut Rng) -> String {
+    let n = with_check(rng.digits(11), 1, ids::is_valid_jp_my_number);
+    match rng.below(3) {
+        0 => n,
+        1 => group(&n, &[4, 4, 4], " "),
+        _ => group(&n, &[4, 4, 4], "-"),
+    }
+}
+
 /// A valid Italian codice fiscale (born 1940-2009, some made unique with letters for
 /// digits).
 pub fn it_fiscal_code(rng: &mut Rng) -> String {

@@ -184,10 +184,11 @@ fn fragment(rng: &mut Rng) -> String {
             rng.digits(n)
         }
         18 => testgen::nhs(rng),
-        19 => match rng.below(12) {
+        19 => match rng.below(13) {
             0 => testgen::npi(rng),
             10 => testgen::cn_resident_id(rng),
             11 => testgen::kr_rrn(rng),
+            12 => format!("マイナンバー {}", testgen::jp_my_number(rng)),
             6 => testgen::es_nif(rng),
             7 => testgen::es_nie(rng),
             8 => testgen::it_fiscal_code(rng),

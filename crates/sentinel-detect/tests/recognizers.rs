@@ -361,6 +361,38 @@ fn korean_resident_registration_numbers() {
     }
 }
 
+/// Japanese individual numbers (My Number): twelve digits and a check digit, found beside
+/// their context word only, which also tells them from an Aadhaar number of the same
+/// digits.
+#[test]
+fn japanese_individual_numbers() {
+    assert_finds("JP_MY_NUMBER", "マイナンバー：{}", "123456789018");
+    assert_finds("JP_MY_NUMBER", "マイナンバーは{}です", "1234 5678 9018");
+    assert_finds("JP_MY_NUMBER", "個人番号 {} を確認", "1234-5678-9018");
+    assert_finds("JP_MY_NUMBER", "My Number {} on file.", "123456789018");
+    // A wrong check digit; no context word; eleven or thirteen digits.
+    assert_not("JP_MY_NUMBER", "マイナンバー：123456789019");
+    assert_not("JP_MY_NUMBER", "order 123456789018 shipped");
+    assert_not("JP_MY_NUMBER", "マイナンバー：12345678901");
+    assert_not("JP_MY_NUMBER", "マイナンバー：1234567890180");
+    let mut rng = sentinel_detect::testgen::Rng::new(17);
+    let mut both = 0;
+    for _ in 0..400 {
+        let n = sentinel_detect::testgen::jp_my_number(&mut rng);
+        assert_finds("JP_MY_NUMBER", "マイナンバー {}", &n);
+        // Digits that pass both checks are what their context word says.
+        if sentinel_detect::Validator::InAadhaar
+            .check(&n, 1.0)
+            .is_some()
+        {
+            both += 1;
+            assert_finds("IN_AADHAAR", "aadhaar {}", &n);
+            assert_not("JP_MY_NUMBER", &format!("aadhaar {n}"));
+        }
+    }
+    assert!(both > 10, "{both} numbers pass both checks");
+}
+
 #[test]
 fn spanish_italian_and_uk_ids() {
     assert_finds("ES_NIF", "DNI: {}", "12345678Z");

@@ -125,6 +125,7 @@ impl EntityGroup {
                 "UK_NINO",
                 "CN_RESIDENT_ID",
                 "KR_RRN",
+                "JP_MY_NUMBER",
             ],
             EntityGroup::Pci => &["CREDIT_CARD"],
             EntityGroup::Phi => &["UK_NHS", "US_NPI", "MEDICAL_LICENSE", "US_MBI"],

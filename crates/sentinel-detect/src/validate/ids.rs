@@ -277,6 +277,28 @@ pub(crate) fn mbi_score(value: &str, base: f32) -> f32 {
     }
 }
 
+/// Japanese individual number (マイナンバー, 12 digits): the check digit is 11 less the sum
+/// of the eleven digits before it, weighted from the right 2 to 7 and then 2 to 6 (so
+/// 6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2 from the left), mod 11 (0 where that remainder is 0
+/// or 1).
+pub(crate) fn is_valid_jp_my_number(value: &str) -> bool {
+    let (d, n) = digits_of(value);
+    if n != 12 {
+        return false;
+    }
+    const WEIGHTS: [u32; 11] = [6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+    let sum: u32 = d[..11]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(&c, w)| u32::from(c - b'0') * w)
+        .sum();
+    let check = match sum % 11 {
+        0 | 1 => 0,
+        r => 11 - r,
+    };
+    u32::from(d[11] - b'0') == check
+}
+
 /// The days of `month` in `year` (0 for a month that is not one).
 fn days_in(year: u32, month: u32) -> u32 {
     let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));

@@ -73,6 +73,8 @@ pub enum Validator {
     /// fails (numbers issued since October 2020 have none) lowers the score by 0.25, a
     /// number written without its dash by 0.2 more.
     KrRrn,
+    /// Japanese individual number (My Number): check digit.
+    JpMyNumber,
 }
 
 impl Validator {
@@ -107,6 +109,7 @@ impl Validator {
         "it_fiscal_code",
         "cn_resident_id",
         "kr_rrn",
+        "jp_my_number",
     ];
 
     const ALL: &'static [Validator] = &[
@@ -139,6 +142,7 @@ impl Validator {
         Validator::ItFiscalCode,
         Validator::CnResidentId,
         Validator::KrRrn,
+        Validator::JpMyNumber,
     ];
 
     /// Looks a validator up by its name (`"luhn"`, `"iban"`, ...).
@@ -212,6 +216,7 @@ impl Validator {
                 };
                 Some(bare_penalty(value, checked, 0.2))
             }
+            Validator::JpMyNumber => keep(ids::is_valid_jp_my_number(value)),
         }
     }
 }
