@@ -26,6 +26,15 @@ pub(crate) fn assert_finds(entity: &str, template: &str, value: &str) {
     );
 }
 
+/// The score of the first `entity` found in `text`, as an answer prints it (`"0.65"`).
+pub(crate) fn score_of(entity: &str, text: &str) -> Option<String> {
+    detector()
+        .scan(text)
+        .iter()
+        .find(|f| f.entity.as_str() == entity)
+        .map(|f| f.score.to_string())
+}
+
 /// Asserts that nothing of `entity` is found in `text`.
 #[track_caller]
 pub(crate) fn assert_not(entity: &str, text: &str) {
