@@ -297,8 +297,11 @@ pub fn builtin() -> Vec<Recognizer> {
         Recognizer::new("email", "EMAIL_ADDRESS",
             &format!(r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{{2,24}}{B}"))
             .with_score(1.0).with_validator(Validator::Email).with_trigger(Trigger::Bytes(b"@".to_vec())),
+        // The groups after an area code in parentheses are split any way; otherwise by
+        // dashes, dots or spaces alike (`212-555-0143`, `212 555 0143`, also `212 555-0143`)
+        // or not at all: `241967 1780` is an order number followed by a duration.
         Recognizer::new("phone_us", "PHONE_NUMBER",
-            r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .-]?)[2-9][0-9]{2}[ .-]?[0-9]{4}")
+            r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ ]?[2-9][0-9]{2}[ .-]?|[2-9][0-9]{2}(?:-[2-9][0-9]{2}-|\.[2-9][0-9]{2}\.|[ ][2-9][0-9]{2}[ -]|[2-9][0-9]{2}))[0-9]{4}")
             .with_score(0.6).with_validator(Validator::Phone).with_boundary(Boundary::Token)
             .with_context(phone_ctx).with_trigger(digits()),
         Recognizer::new("phone_intl", "PHONE_NUMBER", r"\+[1-9][0-9]{0,3}(?:[ .-]?\(?[0-9]{1,4}\)?){2,6}")

@@ -27,11 +27,17 @@ fn phone() {
         "212-555-0143",
         "+1 212 555 0143",
         "212.555.0143",
+        "212 555-0143",
+        "1-800-555-0199",
+        "(212)5550143",
         "+44 20 7946 0958",
         "+4915123456789",
     ] {
         assert_finds("PHONE_NUMBER", "call me at {} please", v);
     }
+    // Groups split one way and not the other are not a US number's.
+    assert_not("PHONE_NUMBER", "order #241967 1780 ms");
+    assert_not("PHONE_NUMBER", "ids 241 9671780 and 241-9671780");
     assert_finds("PHONE_NUMBER", "phone: {}", "020 7946 0958");
     assert_not("PHONE_NUMBER", "order 2125550143 shipped");
     assert_not(
