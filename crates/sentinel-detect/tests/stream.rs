@@ -91,10 +91,11 @@ fn prose_with_values(seed: u64, parts: usize) -> String {
         "联系",
         "手机",
         "주민등록번호",
+        "マイナンバー",
     ];
     let mut s = String::new();
     for _ in 0..parts {
-        let part = match rng.below(33) {
+        let part = match rng.below(34) {
             0 => g::card(&mut rng),
             1 => g::ssn(&mut rng),
             2 => g::iban(&mut rng),
@@ -114,6 +115,7 @@ fn prose_with_values(seed: u64, parts: usize) -> String {
             13 => g::phone_cn_mobile(&mut rng),
             14 => g::kr_rrn(&mut rng),
             15 => g::cn_resident_id(&mut rng),
+            16 => g::jp_my_number(&mut rng),
             _ => (*rng.pick(&words)).to_owned(),
         };
         s.push_str(&part);
