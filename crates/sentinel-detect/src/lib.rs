@@ -94,6 +94,21 @@ pub mod checksum {
         let digit = |d: u32| b'0' + u8::try_from(d).unwrap_or(0);
         Some([digit(check / 10), digit(check % 10)])
     }
+
+    /// The check digit (ASCII) of a Japanese individual number whose first eleven digits
+    /// are `payload` (ASCII digits); `None` for another length or a non-digit.
+    pub fn jp_my_number_check_digit(payload: &[u8]) -> Option<u8> {
+        (payload.len() == 11 && payload.iter().all(u8::is_ascii_digit))
+            .then(|| crate::validate::ids::my_number_check(payload))
+    }
+
+    /// The check digit (ASCII) of a Korean resident registration number whose first
+    /// twelve digits are `payload` (ASCII digits); `None` for another length or a
+    /// non-digit. Numbers issued since October 2020 do not carry it.
+    pub fn kr_rrn_check_digit(payload: &[u8]) -> Option<u8> {
+        (payload.len() == 12 && payload.iter().all(u8::is_ascii_digit))
+            .then(|| crate::validate::ids::kr_rrn_check(payload))
+    }
 }
 
 /// Generators of valid test values (cards, IBANs, tokens...), shared by tests, the corpus

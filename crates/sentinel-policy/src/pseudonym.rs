@@ -8,8 +8,11 @@
 //!   fresh Luhn digit; an IBAN keeps its country and letters, gets its BBAN digits
 //!   enciphered and fresh mod-97 check digits; an SSN is enciphered whole, walking the
 //!   cipher until the result obeys the SSN rules; a phone number keeps all but its last
-//!   seven digits. The original comes back by deciphering with the same tenant key, so no
-//!   mapping to the value needs to be stored.
+//!   seven digits; a Korean registration number keeps its seventh digit and gets its
+//!   birth date (a day of the century, walked until it is one) and serial enciphered; a
+//!   Japanese individual number gets eleven digits enciphered and a fresh check digit.
+//!   The original comes back by deciphering with the same tenant key, so no mapping to
+//!   the value needs to be stored.
 //! - **Stored** pseudonyms (e-mail surrogates such as `user-k7m2q9x4@example.com`, and
 //!   tokens such as `[EMAIL_ADDRESS_k7m2q9x4]` for every other type) carry an id that is an
 //!   HMAC of the value under the tenant key, so the same value always gets the same
@@ -34,6 +37,12 @@ pub(crate) enum Format {
     Ssn,
     /// Phone: all but the last seven digits kept.
     Phone,
+    /// Korean resident registration number: the seventh digit (sex and century) kept, the
+    /// birth date and serial enciphered (a real date in that century), the check digit
+    /// fresh when the original's held, and not holding when it did not.
+    KrRrn,
+    /// Japanese individual number: eleven digits enciphered, a fresh check digit.
+    MyNumber,
 }
 
 /// A pseudonym for one value.
@@ -126,6 +135,8 @@ impl TenantKey {
                 "IBAN_CODE" => self.iban(value, true).map(|s| (Format::Iban, s)),
                 "US_SSN" => self.ssn(value, true).map(|s| (Format::Ssn, s)),
                 "PHONE_NUMBER" => self.phone(value, true).map(|s| (Format::Phone, s)),
+                "KR_RRN" => self.kr_rrn(value, true).map(|s| (Format::KrRrn, s)),
+                "JP_MY_NUMBER" => self.my_number(value, true).map(|s| (Format::MyNumber, s)),
                 _ => None,
             };
             if let Some((format, s)) = derived {
@@ -156,6 +167,8 @@ impl TenantKey {
             Format::Iban => self.iban(surrogate, false),
             Format::Ssn => self.ssn(surrogate, false),
             Format::Phone => self.phone(surrogate, false),
+            Format::KrRrn => self.kr_rrn(surrogate, false),
+            Format::MyNumber => self.my_number(surrogate, false),
         }
     }
 
@@ -269,6 +282,105 @@ impl TenantKey {
         v.set_digits(&out);
         Some(v.into_string())
     }
+
+    fn kr_rrn(&self, value: &str, forward: bool) -> Option<String> {
+        let mut v = Layout::new(value);
+        let d = v.digit_values();
+        if d.len() != 13 {
+            return None;
+        }
+        let century = match d[6] {
+            1 | 2 | 5 | 6 => 1900,
+            3 | 4 | 7 | 8 => 2000,
+            _ => return None,
+        };
+        let num = |r: &[u8]| r.iter().fold(0i64, |n, &x| n * 10 + i64::from(x));
+        let start = day_number(century, 1, 1);
+        let days = day_number(century + 100, 1, 1) - start;
+        let born = (century + num(&d[0..2]), num(&d[2..4]), num(&d[4..6]));
+        let index = day_number(born.0, born.1, born.2) - start;
+        if !(1..=12).contains(&born.1)
+            || !(1..=31).contains(&born.2)
+            || civil(start + index) != born
+        {
+            return None;
+        }
+        let ascii = |x: &[u8]| x.iter().map(|d| b'0' + d).collect::<Vec<u8>>();
+        let checked =
+            |all: &[u8]| checksum::kr_rrn_check_digit(&ascii(&all[..12])) == Some(b'0' + all[12]);
+        // Enciphered: the birth date as a day of the century (five digits), the serial,
+        // and the check digit too when it does not hold (it is then no function of the
+        // rest). Whether it holds is kept, so a surrogate tells how to decipher it.
+        let holds = checked(&d);
+        let compose = |x: &[u8]| -> Option<Vec<u8>> {
+            let index = num(&x[..5]);
+            if index >= days {
+                return None;
+            }
+            let (y, m, day) = civil(start + index);
+            let mut out: Vec<u8> = format!("{:02}{m:02}{day:02}", y % 100)
+                .bytes()
+                .map(|b| b - b'0')
+                .collect();
+            out.push(d[6]);
+            out.extend_from_slice(&x[5..10]);
+            let check = match holds {
+                true => checksum::kr_rrn_check_digit(&ascii(&out))? - b'0',
+                false => x[10],
+            };
+            out.push(check);
+            Some(out)
+        };
+        let mut x: Vec<u8> = format!("{index:05}").bytes().map(|b| b - b'0').collect();
+        x.extend_from_slice(&d[7..12]);
+        if !holds {
+            x.push(d[12]);
+        }
+        let tweak = [b"KR_RRN".as_slice(), &[d[6], u8::from(holds)]].concat();
+        let y = self.walk(&tweak, &x, forward, |x| {
+            compose(x).is_some_and(|o| checked(&o) == holds)
+        })?;
+        v.set_digits(&ascii(&compose(&y)?));
+        Some(v.into_string())
+    }
+
+    fn my_number(&self, value: &str, forward: bool) -> Option<String> {
+        let mut v = Layout::new(value);
+        let d = v.digit_values();
+        let ascii = |x: &[u8]| x.iter().map(|d| b'0' + d).collect::<Vec<u8>>();
+        if d.len() != 12 || checksum::jp_my_number_check_digit(&ascii(&d[..11]))? != b'0' + d[11] {
+            return None;
+        }
+        let x = self.walk(b"JP_MY_NUMBER", &d[..11], forward, |_| true)?;
+        let mut out = ascii(&x);
+        out.push(checksum::jp_my_number_check_digit(&out)?);
+        v.set_digits(&out);
+        Some(v.into_string())
+    }
+}
+
+/// The day number of a date of the proleptic Gregorian calendar (days since 1 January
+/// 1970; Howard Hinnant's `days_from_civil`).
+fn day_number(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+/// The date of a day number ([`day_number`]'s inverse).
+fn civil(n: i64) -> (i64, i64, i64) {
+    let z = n + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// The SSN rules: area not 000, 666 or 9xx, group not 00, serial not 0000, not all one
@@ -438,5 +550,64 @@ mod tests {
         // A value that fails its check gets a token, not a surrogate.
         let bad = a.pseudonymize("CREDIT_CARD", "4111 1111 1111 1112", Style::Surrogate);
         assert!(matches!(bad, Pseudonym::Stored(s) if s.starts_with("[CREDIT_CARD_")));
+    }
+
+    #[test]
+    fn calendar_days_round_trip() {
+        assert_eq!(day_number(1970, 1, 1), 0);
+        assert_eq!(day_number(2000, 3, 1) - day_number(2000, 2, 28), 2);
+        assert_eq!(day_number(1900, 3, 1) - day_number(1900, 2, 28), 1);
+        for n in day_number(1800, 1, 1)..day_number(2101, 1, 1) {
+            let (y, m, d) = civil(n);
+            assert_eq!(day_number(y, m, d), n);
+        }
+    }
+
+    /// Korean registration numbers and Japanese individual numbers keep their format and
+    /// pass their validators; a Korean number whose check digit does not hold (issued
+    /// since October 2020) gets a surrogate whose check does not hold either; both
+    /// decipher, separators or not.
+    #[test]
+    fn korean_and_japanese_surrogates_pass_their_validators() {
+        let k = key();
+        let mut rng = sentinel_detect::testgen::Rng::new(3);
+        let mut values: Vec<(&str, String)> = vec![
+            ("KR_RRN", "900101-1234568".to_owned()),
+            ("KR_RRN", "000229-3234567".to_owned()),
+            ("KR_RRN", "200315-3123456".to_owned()),
+            ("JP_MY_NUMBER", "1234 5678 9018".to_owned()),
+        ];
+        for _ in 0..300 {
+            values.push(("KR_RRN", sentinel_detect::testgen::kr_rrn(&mut rng)));
+            values.push((
+                "JP_MY_NUMBER",
+                sentinel_detect::testgen::jp_my_number(&mut rng),
+            ));
+        }
+        for (entity, value) in &values {
+            let (f, s) = derived(k.pseudonymize(entity, value, Style::Surrogate));
+            assert_ne!(&s, value);
+            assert_eq!(s.len(), value.len(), "{s}");
+            let validator = match *entity {
+                "KR_RRN" => Validator::KrRrn,
+                _ => Validator::JpMyNumber,
+            };
+            let (score, was) = (validator.check(&s, 0.85), validator.check(value, 0.85));
+            assert!(score.is_some(), "{value} -> {s}");
+            assert_eq!(score, was, "{value} -> {s}: checked alike");
+            if *entity == "KR_RRN" {
+                let seventh = |t: &str| t.chars().filter(char::is_ascii_digit).nth(6);
+                assert_eq!(seventh(&s), seventh(value), "sex and century kept");
+            }
+            assert_eq!(k.reveal(f, &s).as_deref(), Some(value.as_str()));
+            let plain: String = s.chars().filter(char::is_ascii_digit).collect();
+            let back: String = value.chars().filter(char::is_ascii_digit).collect();
+            assert_eq!(k.reveal(f, &plain), Some(back));
+        }
+        // Not a real birth date, or a check digit that fails: a token.
+        let bad = k.pseudonymize("KR_RRN", "000229-1234567", Style::Surrogate);
+        assert!(matches!(bad, Pseudonym::Stored(_)));
+        let bad = k.pseudonymize("JP_MY_NUMBER", "123456789019", Style::Surrogate);
+        assert!(matches!(bad, Pseudonym::Stored(_)));
     }
 }

@@ -534,6 +534,33 @@ fn the_vault_is_bounded_and_the_key_is_required() {
         .is_none());
 }
 
+/// Korean registration numbers and Japanese individual numbers get surrogates of their
+/// own kind (the detector still finds them beside their words) and restore exactly.
+#[test]
+fn korean_and_japanese_ids_get_surrogates_that_restore() {
+    let p = policy("");
+    let prompt = "주민등록번호: 900101-1234568, 신규 200315-3123456, マイナンバー 1234 5678 9018.";
+    let ctx = DecisionContext::request("acme").with_scope("conv-kr");
+    let out = pseudonymized(&p, prompt, &ctx);
+    for v in ["900101-1234568", "200315-3123456", "1234 5678 9018"] {
+        assert!(!out.contains(v), "{v} leaked into {out}");
+    }
+    assert!(!out.contains('['), "surrogates, not tokens: {out}");
+    let mut types: Vec<String> = LocalDetector::new()
+        .scan(&out)
+        .iter()
+        .map(|f| f.entity.to_string())
+        .collect();
+    types.sort();
+    assert_eq!(types, ["JP_MY_NUMBER", "KR_RRN", "KR_RRN"], "{out}");
+    let back = p
+        .restorer(&DecisionContext::response("acme").with_scope("conv-kr"))
+        .expect("the policy pseudonymizes")
+        .restore(&out);
+    assert_eq!(back.text, prompt);
+    assert_eq!(back.stats.restored, 3);
+}
+
 /// A value written otherwise than it reads (a percent escape, an HTML reference,
 /// full-width digits) is pseudonymized as it reads, so it gets the plain value's
 /// pseudonym, and comes back as the caller wrote it, also from another vault.

@@ -283,11 +283,13 @@ pub(crate) fn mbi_score(value: &str, base: f32) -> f32 {
 /// or 1).
 pub(crate) fn is_valid_jp_my_number(value: &str) -> bool {
     let (d, n) = digits_of(value);
-    if n != 12 {
-        return false;
-    }
+    n == 12 && my_number_check(&d[..11]) == d[11]
+}
+
+/// The check digit (ASCII) of the eleven ASCII digits of a Japanese individual number.
+pub(crate) fn my_number_check(d: &[u8]) -> u8 {
     const WEIGHTS: [u32; 11] = [6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
-    let sum: u32 = d[..11]
+    let sum: u32 = d
         .iter()
         .zip(WEIGHTS)
         .map(|(&c, w)| u32::from(c - b'0') * w)
@@ -296,7 +298,19 @@ pub(crate) fn is_valid_jp_my_number(value: &str) -> bool {
         0 | 1 => 0,
         r => 11 - r,
     };
-    u32::from(d[11] - b'0') == check
+    b'0' + u8::try_from(check).unwrap_or(0)
+}
+
+/// The check digit (ASCII) of the first twelve ASCII digits of a Korean resident
+/// registration number.
+pub(crate) fn kr_rrn_check(d: &[u8]) -> u8 {
+    const WEIGHTS: [u32; 12] = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5];
+    let sum: u32 = d
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(&c, w)| u32::from(c - b'0') * w)
+        .sum();
+    b'0' + u8::try_from((11 - sum % 11) % 10).unwrap_or(0)
 }
 
 /// The days of `month` in `year` (0 for a month that is not one).
@@ -345,13 +359,7 @@ pub(crate) fn kr_rrn(value: &str) -> KrRrn {
     if day == 0 || day > days_in(century + num(0..2), month) {
         return KrRrn::Not;
     }
-    const WEIGHTS: [u32; 12] = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5];
-    let sum: u32 = d[..12]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(&c, w)| u32::from(c - b'0') * w)
-        .sum();
-    match u32::from(d[12] - b'0') == (11 - sum % 11) % 10 {
+    match d[12] == kr_rrn_check(&d[..12]) {
         true => KrRrn::Checked,
         false => KrRrn::Unchecked,
     }
