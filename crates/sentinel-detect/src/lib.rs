@@ -102,6 +102,14 @@ pub mod checksum {
             .then(|| crate::validate::ids::my_number_check(payload))
     }
 
+    /// The check character (ASCII `0`-`9` or `X`) of a Chinese resident identity number
+    /// whose first seventeen digits are `payload` (ASCII digits); `None` for another
+    /// length or a non-digit.
+    pub fn cn_resident_id_check(payload: &[u8]) -> Option<u8> {
+        (payload.len() == 17 && payload.iter().all(u8::is_ascii_digit))
+            .then(|| crate::validate::ids::cn_resident_id_check(payload))
+    }
+
     /// The check digit (ASCII) of a Korean resident registration number whose first
     /// twelve digits are `payload` (ASCII digits); `None` for another length or a
     /// non-digit. Numbers issued since October 2020 do not carry it.

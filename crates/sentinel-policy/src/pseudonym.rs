@@ -10,7 +10,9 @@
 //!   cipher until the result obeys the SSN rules; a phone number keeps all but its last
 //!   seven digits; a Korean registration number keeps its seventh digit and gets its
 //!   birth date (a day of the century, walked until it is one) and serial enciphered; a
-//!   Japanese individual number gets eleven digits enciphered and a fresh check digit.
+//!   Japanese individual number gets eleven digits enciphered and a fresh check digit; a
+//!   Chinese identity number keeps its province and gets the rest of its region, its
+//!   birth date and its sequence enciphered.
 //!   The original comes back by deciphering with the same tenant key, so no mapping to
 //!   the value needs to be stored.
 //! - **Stored** pseudonyms (e-mail surrogates such as `user-k7m2q9x4@example.com`, and
@@ -43,6 +45,10 @@ pub(crate) enum Format {
     KrRrn,
     /// Japanese individual number: eleven digits enciphered, a fresh check digit.
     MyNumber,
+    /// Chinese resident identity number: the province kept; the rest of the region, the
+    /// birth date (a real one from 1900 to 2099) and the sequence enciphered; a fresh
+    /// check character.
+    CnResidentId,
 }
 
 /// A pseudonym for one value.
@@ -137,6 +143,9 @@ impl TenantKey {
                 "PHONE_NUMBER" => self.phone(value, true).map(|s| (Format::Phone, s)),
                 "KR_RRN" => self.kr_rrn(value, true).map(|s| (Format::KrRrn, s)),
                 "JP_MY_NUMBER" => self.my_number(value, true).map(|s| (Format::MyNumber, s)),
+                "CN_RESIDENT_ID" => self
+                    .cn_resident_id(value, true)
+                    .map(|s| (Format::CnResidentId, s)),
                 _ => None,
             };
             if let Some((format, s)) = derived {
@@ -169,6 +178,7 @@ impl TenantKey {
             Format::Phone => self.phone(surrogate, false),
             Format::KrRrn => self.kr_rrn(surrogate, false),
             Format::MyNumber => self.my_number(surrogate, false),
+            Format::CnResidentId => self.cn_resident_id(surrogate, false),
         }
     }
 
@@ -355,6 +365,43 @@ impl TenantKey {
         let mut out = ascii(&x);
         out.push(checksum::jp_my_number_check_digit(&out)?);
         v.set_digits(&out);
+        Some(v.into_string())
+    }
+
+    fn cn_resident_id(&self, value: &str, forward: bool) -> Option<String> {
+        let mut v = Layout::new(value);
+        let c: Vec<u8> = v.alnum().iter().map(u8::to_ascii_uppercase).collect();
+        if c.len() != 18
+            || !c[..17].iter().all(u8::is_ascii_digit)
+            || checksum::cn_resident_id_check(&c[..17])? != c[17]
+        {
+            return None;
+        }
+        let d: Vec<u8> = c[..17].iter().map(|b| b - b'0').collect();
+        let num = |r: &[u8]| r.iter().fold(0i64, |n, &x| n * 10 + i64::from(x));
+        let start = day_number(1900, 1, 1);
+        let days = day_number(2100, 1, 1) - start;
+        let born = (num(&d[6..10]), num(&d[10..12]), num(&d[12..14]));
+        let index = day_number(born.0, born.1, born.2) - start;
+        if !(1..=12).contains(&born.1)
+            || !(0..days).contains(&index)
+            || civil(start + index) != born
+        {
+            return None;
+        }
+        // Enciphered: the region after the province, the birth date as a day from 1900
+        // (five digits), the sequence.
+        let mut x: Vec<u8> = d[2..6].to_vec();
+        x.extend(format!("{index:05}").bytes().map(|b| b - b'0'));
+        x.extend_from_slice(&d[14..17]);
+        let tweak = [b"CN_RESIDENT_ID".as_slice(), &d[..2]].concat();
+        let y = self.walk(&tweak, &x, forward, |x| num(&x[4..9]) < days)?;
+        let (year, month, day) = civil(start + num(&y[4..9]));
+        let mut out: Vec<u8> = d[..2].iter().chain(&y[..4]).map(|x| b'0' + x).collect();
+        out.extend(format!("{year:04}{month:02}{day:02}").bytes());
+        out.extend(y[9..12].iter().map(|x| b'0' + x));
+        out.push(checksum::cn_resident_id_check(&out)?);
+        v.set_alnum(&out);
         Some(v.into_string())
     }
 }
@@ -563,12 +610,12 @@ mod tests {
         }
     }
 
-    /// Korean registration numbers and Japanese individual numbers keep their format and
-    /// pass their validators; a Korean number whose check digit does not hold (issued
+    /// Korean registration numbers, Japanese individual numbers and Chinese identity
+    /// numbers keep their format and pass their validators; a Korean number whose check digit does not hold (issued
     /// since October 2020) gets a surrogate whose check does not hold either; both
     /// decipher, separators or not.
     #[test]
-    fn korean_and_japanese_surrogates_pass_their_validators() {
+    fn east_asian_id_surrogates_pass_their_validators() {
         let k = key();
         let mut rng = sentinel_detect::testgen::Rng::new(3);
         let mut values: Vec<(&str, String)> = vec![
@@ -604,10 +651,35 @@ mod tests {
             let back: String = value.chars().filter(char::is_ascii_digit).collect();
             assert_eq!(k.reveal(f, &plain), Some(back));
         }
+        for id in [
+            "11010519491231002X",
+            "440308199901010012",
+            "650215195007175137",
+        ] {
+            let (f, s) = derived(k.pseudonymize("CN_RESIDENT_ID", id, Style::Surrogate));
+            assert_ne!(s, id);
+            assert_eq!(&s[..2], &id[..2], "province kept");
+            assert!(
+                Validator::CnResidentId.check(&s, 1.0).is_some(),
+                "{id} -> {s}"
+            );
+            assert_eq!(k.reveal(f, &s).as_deref(), Some(id));
+        }
+        for _ in 0..300 {
+            let id = sentinel_detect::testgen::cn_resident_id(&mut rng);
+            let (f, s) = derived(k.pseudonymize("CN_RESIDENT_ID", &id, Style::Surrogate));
+            assert!(
+                Validator::CnResidentId.check(&s, 1.0).is_some(),
+                "{id} -> {s}"
+            );
+            assert_eq!(k.reveal(f, &s), Some(id));
+        }
         // Not a real birth date, or a check digit that fails: a token.
         let bad = k.pseudonymize("KR_RRN", "000229-1234567", Style::Surrogate);
         assert!(matches!(bad, Pseudonym::Stored(_)));
         let bad = k.pseudonymize("JP_MY_NUMBER", "123456789019", Style::Surrogate);
+        assert!(matches!(bad, Pseudonym::Stored(_)));
+        let bad = k.pseudonymize("CN_RESIDENT_ID", "110105194912310021", Style::Surrogate);
         assert!(matches!(bad, Pseudonym::Stored(_)));
     }
 }

@@ -534,15 +534,22 @@ fn the_vault_is_bounded_and_the_key_is_required() {
         .is_none());
 }
 
-/// Korean registration numbers and Japanese individual numbers get surrogates of their
-/// own kind (the detector still finds them beside their words) and restore exactly.
+/// Korean registration numbers, Japanese individual numbers and Chinese identity numbers
+/// get surrogates of their own kind (the detector still finds them beside their words)
+/// and restore exactly.
 #[test]
-fn korean_and_japanese_ids_get_surrogates_that_restore() {
+fn east_asian_ids_get_surrogates_that_restore() {
     let p = policy("");
-    let prompt = "주민등록번호: 900101-1234568, 신규 200315-3123456, マイナンバー 1234 5678 9018.";
+    let prompt = "주민등록번호: 900101-1234568, 신규 200315-3123456, マイナンバー 1234 5678 9018, \
+                  身份证 11010519491231002X.";
     let ctx = DecisionContext::request("acme").with_scope("conv-kr");
     let out = pseudonymized(&p, prompt, &ctx);
-    for v in ["900101-1234568", "200315-3123456", "1234 5678 9018"] {
+    for v in [
+        "900101-1234568",
+        "200315-3123456",
+        "1234 5678 9018",
+        "11010519491231002X",
+    ] {
         assert!(!out.contains(v), "{v} leaked into {out}");
     }
     assert!(!out.contains('['), "surrogates, not tokens: {out}");
@@ -552,13 +559,17 @@ fn korean_and_japanese_ids_get_surrogates_that_restore() {
         .map(|f| f.entity.to_string())
         .collect();
     types.sort();
-    assert_eq!(types, ["JP_MY_NUMBER", "KR_RRN", "KR_RRN"], "{out}");
+    assert_eq!(
+        types,
+        ["CN_RESIDENT_ID", "JP_MY_NUMBER", "KR_RRN", "KR_RRN"],
+        "{out}"
+    );
     let back = p
         .restorer(&DecisionContext::response("acme").with_scope("conv-kr"))
         .expect("the policy pseudonymizes")
         .restore(&out);
     assert_eq!(back.text, prompt);
-    assert_eq!(back.stats.restored, 3);
+    assert_eq!(back.stats.restored, 4);
 }
 
 /// A value written otherwise than it reads (a percent escape, an HTML reference,

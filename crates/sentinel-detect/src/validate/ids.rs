@@ -390,13 +390,19 @@ pub(crate) fn is_valid_cn_resident_id(value: &str) -> bool {
     if !(1900..=2099).contains(&year) || day == 0 || day > days_in(year, month) {
         return false;
     }
+    b[17] == cn_resident_id_check(&b[..17])
+}
+
+/// The check character (`0`-`9` or `X`) of the seventeen ASCII digits of a Chinese
+/// resident identity number: ISO 7064 MOD 11-2.
+pub(crate) fn cn_resident_id_check(d: &[u8]) -> u8 {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = b[..17]
+    let sum: u32 = d
         .iter()
         .zip(WEIGHTS)
-        .map(|(&d, w)| u32::from(d - b'0') * w)
+        .map(|(&c, w)| u32::from(c - b'0') * w)
         .sum();
-    b[17] == b"10X98765432"[(sum % 11) as usize]
+    b"10X98765432"[(sum % 11) as usize]
 }
 
 #[cfg(test)]
