@@ -605,6 +605,17 @@ fn values_written_otherwise_come_back_as_written() {
     let restored = back(&p, "conv-1");
     assert_eq!(restored.text, written);
     assert_eq!(restored.stats.restored, 4);
+    // Given back as written, they are the caller's own in the answer: allowed, not
+    // pseudonymized again.
+    let answer_ctx = DecisionContext::response("acme").with_scope("conv-1");
+    let findings = LocalDetector::new().scan(&restored.text);
+    match p.decide(&restored.text, &findings, &answer_ctx) {
+        Decision::Allow { applied } => {
+            assert_eq!(applied.len(), 4);
+            assert!(applied.iter().all(|a| a.action == Action::Allow));
+        }
+        other => panic!("expected the caller's own values allowed, got {other:?}"),
+    }
     assert_eq!(back(&p, "conv-2").text, plain);
     // The way back as written travels with an exported scope.
     let other = policy(secrets);
