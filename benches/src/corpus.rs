@@ -36,7 +36,7 @@ fn bitcoin(rng: &mut Rng) -> String {
 /// (entity, template, value) for one labelled sentence; `{}` marks the value.
 fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
     let pick = |rng: &mut Rng, t: &[&'static str]| *rng.pick(t);
-    match rng.below(40) {
+    match rng.below(41) {
         0 | 1 => (
             "CREDIT_CARD",
             pick(
@@ -398,6 +398,14 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
                 ],
             ),
             testgen::jp_my_number(rng),
+        ),
+        39 => (
+            "PHONE_NUMBER",
+            pick(
+                rng,
+                &["Mi móvil: {}", "Llámame al móvil {} mañana.", "Teléfono {}"],
+            ),
+            testgen::phone_es_mobile(rng),
         ),
         _ => (
             "GENERIC_SECRET",

@@ -417,6 +417,16 @@ pub fn phone_cn_mobile(rng: &mut Rng) -> String {
     }
 }
 
+/// A Spanish mobile number (9 digits from 6 or 7), whole or grouped 3-3-3 or 3-2-2-2.
+pub fn phone_es_mobile(rng: &mut Rng) -> String {
+    let n = format!("{}{}", rng.range(6, 7), rng.digits(8));
+    match rng.below(3) {
+        0 => n,
+        1 => group(&n, &[3, 3, 3], " "),
+        _ => group(&n, &[3, 2, 2, 2], " "),
+    }
+}
+
 /// An international number in E.164 or spaced form.
 pub fn phone_intl(rng: &mut Rng) -> String {
     let cc = *rng.pick(&["44", "49", "33", "34", "39", "31", "61", "81", "91", "55"]);

@@ -263,6 +263,14 @@ fn phones_in_chinese_japanese_and_korean_text() {
     assert_finds("PHONE_NUMBER", "联系方式：{}", "18612345678");
     assert_finds("PHONE_NUMBER", "手機 {}", "0912345678");
     assert_not("PHONE_NUMBER", "订单号13800138000已发货");
+    // Spanish mobile numbers (no trunk 0, no country code): beside a word for a phone.
+    assert_finds("PHONE_NUMBER", "mi móvil es el {}", "612 345 678");
+    assert_finds("PHONE_NUMBER", "Teléfono: {}", "712 34 56 78");
+    assert_finds("PHONE_NUMBER", "llámame al móvil {}", "612345678");
+    assert_not("PHONE_NUMBER", "total 612 345 678 euros");
+    assert_not("PHONE_NUMBER", "pedido 612345678 enviado");
+    // An Italian mobile whose exchange starts 2-9 reads as a US-shaped number.
+    assert_finds("PHONE_NUMBER", "cellulare {}", "333 234 5678");
     assert_not("PHONE_NUMBER", "order 12800138000 shipped");
     // Open-ended values end where those scripts' letters begin: the sentence after an
     // address or a password is not part of it.

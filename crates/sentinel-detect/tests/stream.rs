@@ -92,10 +92,11 @@ fn prose_with_values(seed: u64, parts: usize) -> String {
         "手机",
         "주민등록번호",
         "マイナンバー",
+        "móvil",
     ];
     let mut s = String::new();
     for _ in 0..parts {
-        let part = match rng.below(34) {
+        let part = match rng.below(35) {
             0 => g::card(&mut rng),
             1 => g::ssn(&mut rng),
             2 => g::iban(&mut rng),
@@ -116,6 +117,7 @@ fn prose_with_values(seed: u64, parts: usize) -> String {
             14 => g::kr_rrn(&mut rng),
             15 => g::cn_resident_id(&mut rng),
             16 => g::jp_my_number(&mut rng),
+            17 => g::phone_es_mobile(&mut rng),
             _ => (*rng.pick(&words)).to_owned(),
         };
         s.push_str(&part);
