@@ -33,6 +33,7 @@ const WORDS: &[&str] = &[
     "手机",
     "주민번호",
     "マイナンバー",
+    "móvil",
 ];
 
 /// One piece of a prompt: a word, a value the catalogue's generators make from a seed,
@@ -40,7 +41,7 @@ const WORDS: &[&str] = &[
 fn piece(kind: usize, seed: u64) -> String {
     use sentinel_detect::testgen as g;
     let mut rng = g::Rng::new(seed);
-    let values: [fn(&mut g::Rng) -> String; 20] = [
+    let values: [fn(&mut g::Rng) -> String; 21] = [
         g::card,
         g::ssn,
         g::iban,
@@ -61,6 +62,7 @@ fn piece(kind: usize, seed: u64) -> String {
         g::kr_rrn,
         g::cn_resident_id,
         g::jp_my_number,
+        g::phone_es_mobile,
     ];
     match kind {
         k if k < WORDS.len() => WORDS[k].to_owned(),
@@ -70,7 +72,7 @@ fn piece(kind: usize, seed: u64) -> String {
 }
 
 fn prompt() -> impl Strategy<Value = String> {
-    let kinds = WORDS.len() + 21;
+    let kinds = WORDS.len() + 22;
     // At most a few KB: streamed a byte an event, within the client's 5 s deadline in a
     // debug build on a busy machine.
     prop::collection::vec((0..kinds, any::<u64>(), any::<bool>()), 1..16).prop_map(|parts| {
