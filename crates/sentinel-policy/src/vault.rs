@@ -5,7 +5,9 @@
 //! every use renews; the vault holds at most `max_scopes` scopes (the least recently used
 //! goes first) and `max_entries_per_scope` pseudonyms in each (beyond that a value is
 //! still replaced, the replacement cannot be restored, and the refusal is counted).
-//! Derived surrogates are recorded without their original: the tenant key deciphers them.
+//! Derived surrogates are recorded without their original: the tenant key deciphers them
+//! (unless the value was written otherwise than it reads, a percent escape or full-width
+//! digits: then the form it was written in is kept to give back, [`Entry::written`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -190,7 +192,8 @@ struct Scopes {
 /// A scope's issued pseudonyms in a form another process can take in ([`Vault::export`],
 /// [`Vault::import`]): to share a conversation's scope between gateway replicas, or keep
 /// it across a restart. It holds the originals of stored pseudonyms (tokens, e-mail
-/// surrogates), so keep its field values only sealed; its `Debug` shows the count.
+/// surrogates) and of values written otherwise than they read, so keep its field values
+/// only sealed; its `Debug` shows the count.
 ///
 /// # Example: a scope carried from one vault to another
 ///
