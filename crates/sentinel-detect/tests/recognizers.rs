@@ -35,6 +35,20 @@ fn phone() {
     ] {
         assert_finds("PHONE_NUMBER", "call me at {} please", v);
     }
+    // A group past a country's national length is a count or a time after the number;
+    // a trunk `(0)` is not counted; a country not listed keeps every group.
+    for (text, value) in [
+        ("Mobile: +61 93 099 5894 1579 ms", "+61 93 099 5894"),
+        ("Mobile: +81 06 938 5809 92%", "+81 06 938 5809"),
+        ("Mobile: +91 61 442 5704 09:54", "+91 61 442 5704"),
+        ("call +44 (0)20 7946 0958 today", "+44 (0)20 7946 0958"),
+        ("call +44 20 7946 0958 today", "+44 20 7946 0958"),
+        ("call +1 (212) 555-0143 today", "+1 (212) 555-0143"),
+        ("call +86 138 0013 8000 today", "+86 138 0013 8000"),
+        ("call +49 30 1234 5678 90 today", "+49 30 1234 5678 90"),
+    ] {
+        assert_finds("PHONE_NUMBER", &text.replace(value, "{}"), value);
+    }
     // Groups split one way and not the other are not a US number's.
     assert_not("PHONE_NUMBER", "order #241967 1780 ms");
     assert_not("PHONE_NUMBER", "ids 241 9671780 and 241-9671780");

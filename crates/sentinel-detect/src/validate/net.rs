@@ -32,6 +32,29 @@ pub(crate) fn email_ok(value: &str) -> bool {
             .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
 }
 
+/// The most digits a national number has after these country codes (ITU-T E.164
+/// national significant numbers; countries whose plans allow longer ones, such as
+/// Germany's, are not listed).
+const NATIONAL_MAX: &[(u32, usize)] = &[
+    (1, 10),
+    (7, 10),
+    (27, 9),
+    (31, 9),
+    (32, 9),
+    (33, 9),
+    (34, 9),
+    (44, 10),
+    (48, 9),
+    (55, 11),
+    (61, 9),
+    (65, 8),
+    (81, 10),
+    (82, 10),
+    (86, 11),
+    (90, 10),
+    (91, 10),
+];
+
 /// A phone number written with a leading `+` has 8 to 15 digits (E.164); national forms
 /// 9 to 12.
 pub(crate) fn phone_ok(value: &str) -> bool {
@@ -44,10 +67,26 @@ pub(crate) fn phone_ok(value: &str) -> bool {
             // group after it is the next number (`+34812375046 806 ms`), and a shorter
             // match without it is tried instead.
             let run = rest.bytes().take_while(u8::is_ascii_digit).count();
-            (8..=15).contains(&n) && (run < 8 || run == rest.len())
+            (8..=15).contains(&n) && (run < 8 || run == rest.len()) && national_fits(rest, run, n)
         } else {
             (9..=12).contains(&n)
         }
+}
+
+/// Whether a number written in groups after its country code (`+61 93 099 5894`) has no
+/// more national digits than that country's numbers have: a group past them is a count or
+/// a time after the number (`+61 93 099 5894 1579 ms`), and a shorter match is tried. A
+/// trunk `(0)` written after the code (`+44 (0)20 7946 0958`) is not counted.
+fn national_fits(rest: &str, run: usize, digits: usize) -> bool {
+    if run == rest.len() || run > 3 {
+        return true;
+    }
+    let code = rest[..run].parse::<u32>().unwrap_or(0);
+    let trunk = usize::from(rest[run..].trim_start().starts_with("(0)"));
+    NATIONAL_MAX
+        .iter()
+        .find(|&&(c, _)| c == code)
+        .is_none_or(|&(_, max)| digits - run - trunk <= max)
 }
 
 #[cfg(test)]
