@@ -12,10 +12,10 @@ pub(crate) const AFTER: usize = 8;
 /// How much a context word raises a score (capped at 1.0), as in Presidio.
 pub const BOOST: f32 = 0.35;
 
-/// `score` raised by [`BOOST`], capped at 1.0 and kept to four decimals: in `f32`, 0.6 and
-/// 0.35 make 0.95000005, which an answer would print.
+/// `score` raised by [`BOOST`], capped at 1.0, kept to four decimals
+/// ([`four_decimals`](crate::finding::four_decimals)).
 pub(crate) fn boosted(score: f32) -> f32 {
-    ((score + BOOST).min(1.0) * 10_000.0).round() / 10_000.0
+    crate::finding::four_decimals((score + BOOST).min(1.0))
 }
 
 /// A recognizer's context words, matched ASCII case-insensitively at the start of a word.

@@ -163,6 +163,13 @@ impl Finding {
     }
 }
 
+/// `score` kept to four decimals: in `f32`, 0.6 + 0.35 is 0.95000005 and 0.85 - 0.2 is
+/// 0.65000004, which an answer would print. Every score a validator or a context word
+/// computes goes through it.
+pub(crate) fn four_decimals(score: f32) -> f32 {
+    (score * 10_000.0).round() / 10_000.0
+}
+
 /// The 1-based line and column (in characters) of byte `offset` in `text`, as
 /// configuration errors name positions (an offset past the end or inside a character is
 /// moved back to the nearest boundary).

@@ -160,11 +160,10 @@ impl Validator {
     }
 
     /// Judges a candidate: `None` rejects it, `Some(score)` accepts it with that score,
-    /// given the recognizer's base score (kept to four decimals: in `f32`, 0.85 less 0.2
-    /// is 0.65000004, which an answer would print).
+    /// given the recognizer's base score (kept to four decimals, as a context word's
+    /// boost is).
     pub fn check(self, value: &str, base: f32) -> Option<f32> {
-        self.judge(value, base)
-            .map(|s| (s * 10_000.0).round() / 10_000.0)
+        self.judge(value, base).map(crate::finding::four_decimals)
     }
 
     fn judge(self, value: &str, base: f32) -> Option<f32> {
