@@ -278,7 +278,7 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_score(0.85).with_validator(Validator::KrRrn).with_boundary(Boundary::Token)
             .with_context(["주민", "외국인등록", "rrn", "resident registration"])
             .with_trigger(digits()),
-        // Twelve digits and a check digit, which one random number in eleven passes (an
+        // Twelve digits and a check digit, which one random number in ten passes (an
         // Aadhaar number's shape too): under the threshold without its context word.
         // Not `require_context`, so its words do not join the trigger literals (Teddy's
         // budget, above).
