@@ -272,7 +272,7 @@ impl TenantKey {
             return None;
         }
         let x = self.walk(b"US_SSN", &d, forward, ssn_rules)?;
-        v.set_digits(&x.iter().map(|d| b'0' + d).collect::<Vec<_>>());
+        v.set_digits(&ascii(&x));
         Some(v.into_string())
     }
 
@@ -304,18 +304,12 @@ impl TenantKey {
             3 | 4 | 7 | 8 => 2000,
             _ => return None,
         };
-        let num = |r: &[u8]| r.iter().fold(0i64, |n, &x| n * 10 + i64::from(x));
-        let start = day_number(century, 1, 1);
-        let days = day_number(century + 100, 1, 1) - start;
-        let born = (century + num(&d[0..2]), num(&d[2..4]), num(&d[4..6]));
-        let index = day_number(born.0, born.1, born.2) - start;
-        if !(1..=12).contains(&born.1)
-            || !(1..=31).contains(&born.2)
-            || civil(start + index) != born
-        {
-            return None;
-        }
-        let ascii = |x: &[u8]| x.iter().map(|d| b'0' + d).collect::<Vec<u8>>();
+        let days = Days::of_years(century, century + 100);
+        let index = days.index(
+            century + number(&d[0..2]),
+            number(&d[2..4]),
+            number(&d[4..6]),
+        )?;
         let checked =
             |all: &[u8]| checksum::kr_rrn_check_digit(&ascii(&all[..12])) == Some(b'0' + all[12]);
         // Enciphered: the birth date as a day of the century (five digits), the serial,
@@ -323,15 +317,8 @@ impl TenantKey {
         // rest). Whether it holds is kept, so a surrogate tells how to decipher it.
         let holds = checked(&d);
         let compose = |x: &[u8]| -> Option<Vec<u8>> {
-            let index = num(&x[..5]);
-            if index >= days {
-                return None;
-            }
-            let (y, m, day) = civil(start + index);
-            let mut out: Vec<u8> = format!("{:02}{m:02}{day:02}", y % 100)
-                .bytes()
-                .map(|b| b - b'0')
-                .collect();
+            let (y, m, day) = days.date(number(&x[..5]))?;
+            let mut out = digit_values(&format!("{:02}{m:02}{day:02}", y % 100));
             out.push(d[6]);
             out.extend_from_slice(&x[5..10]);
             let check = match holds {
@@ -341,7 +328,7 @@ impl TenantKey {
             out.push(check);
             Some(out)
         };
-        let mut x: Vec<u8> = format!("{index:05}").bytes().map(|b| b - b'0').collect();
+        let mut x = digit_values(&format!("{index:05}"));
         x.extend_from_slice(&d[7..12]);
         if !holds {
             x.push(d[12]);
@@ -357,7 +344,6 @@ impl TenantKey {
     fn my_number(&self, value: &str, forward: bool) -> Option<String> {
         let mut v = Layout::new(value);
         let d = v.digit_values();
-        let ascii = |x: &[u8]| x.iter().map(|d| b'0' + d).collect::<Vec<u8>>();
         if d.len() != 12 || checksum::jp_my_number_check_digit(&ascii(&d[..11]))? != b'0' + d[11] {
             return None;
         }
@@ -378,31 +364,75 @@ impl TenantKey {
             return None;
         }
         let d: Vec<u8> = c[..17].iter().map(|b| b - b'0').collect();
-        let num = |r: &[u8]| r.iter().fold(0i64, |n, &x| n * 10 + i64::from(x));
-        let start = day_number(1900, 1, 1);
-        let days = day_number(2100, 1, 1) - start;
-        let born = (num(&d[6..10]), num(&d[10..12]), num(&d[12..14]));
-        let index = day_number(born.0, born.1, born.2) - start;
-        if !(1..=12).contains(&born.1)
-            || !(0..days).contains(&index)
-            || civil(start + index) != born
-        {
-            return None;
-        }
+        let days = Days::of_years(1900, 2100);
+        let index = days.index(number(&d[6..10]), number(&d[10..12]), number(&d[12..14]))?;
         // Enciphered: the region after the province, the birth date as a day from 1900
         // (five digits), the sequence.
         let mut x: Vec<u8> = d[2..6].to_vec();
-        x.extend(format!("{index:05}").bytes().map(|b| b - b'0'));
+        x.extend(digit_values(&format!("{index:05}")));
         x.extend_from_slice(&d[14..17]);
         let tweak = [b"CN_RESIDENT_ID".as_slice(), &d[..2]].concat();
-        let y = self.walk(&tweak, &x, forward, |x| num(&x[4..9]) < days)?;
-        let (year, month, day) = civil(start + num(&y[4..9]));
-        let mut out: Vec<u8> = d[..2].iter().chain(&y[..4]).map(|x| b'0' + x).collect();
+        let y = self.walk(&tweak, &x, forward, |x| {
+            days.date(number(&x[4..9])).is_some()
+        })?;
+        let (year, month, day) = days.date(number(&y[4..9]))?;
+        let mut out = ascii(&d[..2]);
+        out.extend(ascii(&y[..4]));
         out.extend(format!("{year:04}{month:02}{day:02}").bytes());
-        out.extend(y[9..12].iter().map(|x| b'0' + x));
+        out.extend(ascii(&y[9..12]));
         out.push(checksum::cn_resident_id_check(&out)?);
         v.set_alnum(&out);
         Some(v.into_string())
+    }
+}
+
+/// The ASCII digits of digit values (0-9).
+fn ascii(values: &[u8]) -> Vec<u8> {
+    values.iter().map(|d| b'0' + d).collect()
+}
+
+/// The digit values (0-9) of the ASCII digits of `s`.
+fn digit_values(s: &str) -> Vec<u8> {
+    s.bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect()
+}
+
+/// The number digit values (0-9) spell.
+fn number(values: &[u8]) -> i64 {
+    values.iter().fold(0, |n, &x| n * 10 + i64::from(x))
+}
+
+/// The days of a range of whole years, numbered from 0: a birth date is enciphered as its
+/// number (five digits, walked until it is one of the range's) and read back as a date.
+struct Days {
+    start: i64,
+    len: i64,
+}
+
+impl Days {
+    /// From 1 January of `first` to the end of the year before `end`.
+    fn of_years(first: i64, end: i64) -> Days {
+        let start = day_number(first, 1, 1);
+        Days {
+            start,
+            len: day_number(end, 1, 1) - start,
+        }
+    }
+
+    /// The number of a real date within the range (a date that does not exist, 30
+    /// February or month 13, does not come back from [`civil`] as it went in).
+    fn index(&self, year: i64, month: i64, day: i64) -> Option<i64> {
+        let i = day_number(year, month, day) - self.start;
+        ((0..self.len).contains(&i) && civil(self.start + i) == (year, month, day)).then_some(i)
+    }
+
+    /// The date of a number within the range.
+    fn date(&self, index: i64) -> Option<(i64, i64, i64)> {
+        (0..self.len)
+            .contains(&index)
+            .then(|| civil(self.start + index))
     }
 }
 
@@ -611,9 +641,9 @@ mod tests {
     }
 
     /// Korean registration numbers, Japanese individual numbers and Chinese identity
-    /// numbers keep their format and pass their validators; a Korean number whose check digit does not hold (issued
-    /// since October 2020) gets a surrogate whose check does not hold either; both
-    /// decipher, separators or not.
+    /// numbers keep their format and pass their validators; a Korean number whose check
+    /// digit does not hold (issued since October 2020) gets a surrogate whose check does
+    /// not hold either; all decipher, separators or not.
     #[test]
     fn east_asian_id_surrogates_pass_their_validators() {
         let k = key();
