@@ -324,7 +324,8 @@ pub fn builtin() -> Vec<Recognizer> {
         // written without the country code, as Spain has no trunk 0: an amount's or an
         // id's shape too, so found beside a context word only (`móvil`; `tel` reads
         // `teléfono`). Italian mobiles (`333 123 4567`) in the same pattern cost the
-        // build 8% and scans 4-5%; those whose exchange starts 2-9 read as `phone_us`.
+        // build 8% and scans 3.6-5.3% (callgrind, docs/performance.md); those whose
+        // exchange starts 2-9 read as `phone_us`.
         Recognizer::new("phone_es_mobile", "PHONE_NUMBER",
             r"[67][0-9]{2}(?:[ ]?[0-9]{3}){2}|[67][0-9]{2}(?:[ ][0-9]{2}){3}")
             .with_score(0.4).with_validator(Validator::Phone).with_boundary(Boundary::Token)
