@@ -219,7 +219,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         .unwrap_or(0);
     let record = json!({
         "timestamp": now,
-        "revision": util::revision().unwrap_or_else(|| "unknown".to_owned()),
+        "revision": revision(),
         "host": host(),
         "profile": "profiling",
         "quick": quick,
@@ -235,6 +235,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     println!("\nwritten: target/bench/detect-{now}.json");
     gateway(quick, workers, pgo)?;
     keep("restarts", crate::restart_bench::run(quick)?)
+}
+
+/// The commit measured.
+fn revision() -> String {
+    util::revision().unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// The gateway against nginx and the bare upstream (see `gateway_bench`): the usual
@@ -262,7 +267,7 @@ fn keep(kind: &str, report: Value) -> Result<()> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let mut record = json!({"timestamp": now, "revision": util::revision().unwrap_or_else(|| "unknown".to_owned()), "host": host()});
+    let mut record = json!({"timestamp": now, "revision": revision(), "host": host()});
     record[kind] = report;
     let text = serde_json::to_string_pretty(&record)?;
     let path = crate::gateway_bench::write(kind, &text, now)?;
