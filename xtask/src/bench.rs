@@ -12,7 +12,8 @@
 //! changes too small for this machine's timings. `--workers N|auto` sets the threads
 //! DeepSentinel and the floor serve with in the gateway bench (default 1, as nginx's one
 //! worker process there). `--restarts` runs only the cost of replacing a running gateway
-//! under load (`restart_bench`).
+//! under load (`restart_bench`); `--large` only what a client of large prompts costs the
+//! small requests beside it, with the large requests' lane and without (`large_bench`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -135,6 +136,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut gateway_only = false;
     let mut instructions_only = false;
     let mut restarts_only = false;
+    let mut large_only = false;
     let mut pgo = false;
     // nginx in the gateway bench runs one worker process; the proxies under test match it.
     let mut workers = Workers::Fixed(1);
@@ -145,6 +147,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "--gateway" => gateway_only = true,
             "--instructions" => instructions_only = true,
             "--restarts" => restarts_only = true,
+            "--large" => large_only = true,
             "--pgo" => pgo = true,
             "--workers" => {
                 let value = rest
@@ -153,7 +156,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 workers = Workers::parse(value)?;
             }
             bad => anyhow::bail!(
-                "unknown option {bad} (cargo xtask bench [--quick] [--pgo] [--gateway [--workers N|auto] | --instructions | --restarts])"
+                "unknown option {bad} (cargo xtask bench [--quick] [--pgo] [--gateway [--workers N|auto] | --instructions | --restarts | --large])"
             ),
         }
     }
@@ -162,6 +165,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     if restarts_only {
         return keep("restarts", crate::restart_bench::run(quick)?);
+    }
+    if large_only {
+        return keep("large", crate::large_bench::run(quick)?);
     }
     if gateway_only {
         return gateway(quick, workers, pgo);
@@ -234,7 +240,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     summary(&report, &criterion);
     println!("\nwritten: target/bench/detect-{now}.json");
     gateway(quick, workers, pgo)?;
-    keep("restarts", crate::restart_bench::run(quick)?)
+    keep("restarts", crate::restart_bench::run(quick)?)?;
+    keep("large", crate::large_bench::run(quick)?)
 }
 
 /// The commit measured.

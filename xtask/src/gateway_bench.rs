@@ -215,15 +215,21 @@ impl Workers {
 }
 
 /// The gateway's configuration for a benchmark: the stub upstream, no key, its own audit
-/// directory, `workers` threads.
-fn gateway_config(upstream: &str, port: u16, audit: &Path, workers: Workers) -> String {
+/// directory, `workers` threads, and `server` (lines of `[server]`) added.
+fn gateway_config(
+    upstream: &str,
+    port: u16,
+    audit: &Path,
+    workers: Workers,
+    server: &str,
+) -> String {
     let threads = match workers {
         Workers::Fixed(n) => format!("workers = {n}\n"),
         Workers::Auto => String::new(),
     };
     format!(
         "[network]\nupstream = \"http://{upstream}/v1\"\napi_key_env = \"DEEPSENTINEL_BENCH_NO_KEY\"\n\
-         [server]\nlisten = \"127.0.0.1:{port}\"\n{threads}[audit]\ndir = \"{}\"\n",
+         [server]\nlisten = \"127.0.0.1:{port}\"\n{threads}{server}[audit]\ndir = \"{}\"\n",
         audit.display()
     )
 }
@@ -237,9 +243,13 @@ pub(crate) fn start_gateway(
     config: &Path,
     audit: &Path,
     workers: Workers,
+    server: &str,
 ) -> Result<(Guard, u16)> {
     let port = free_port()?;
-    std::fs::write(config, gateway_config(upstream, port, audit, workers))?;
+    std::fs::write(
+        config,
+        gateway_config(upstream, port, audit, workers, server),
+    )?;
     cmd.args(["serve", "--config"])
         .arg(config)
         .env("RUST_LOG", "error");
@@ -369,6 +379,7 @@ pub(crate) fn run(quick: bool, workers: Workers, build: &Build) -> Result<Value>
         &work.join("deepsentinel.toml"),
         &work.join("audit"),
         workers,
+        "",
     )?;
     let gateway_pid = gateway.0.id();
 

@@ -115,6 +115,7 @@ fn gateway_run(upstream: &str, scenarios: &Path, requests: u64) -> Result<u64> {
         &work.join(format!("deepsentinel-{requests}.toml")),
         &audit,
         Workers::Fixed(1),
+        "",
     )?;
     let served = drive(scenarios, &format!("http://127.0.0.1:{port}"), requests);
     guard.interrupt()?;

@@ -117,6 +117,7 @@ fn train(instrumented: &Path, raw: &Path) -> Result<()> {
         &work.join("deepsentinel.toml"),
         &work.join("audit"),
         Workers::Fixed(1),
+        "",
     )?;
     for (clients, seconds) in [(1, "3"), (16, "4"), (64, "2")] {
         eprintln!("\n==> training: {clients} clients, {seconds} s");

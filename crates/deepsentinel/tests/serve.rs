@@ -275,6 +275,37 @@ fn serve_starts_answers_and_stops_on_sigterm() {
     );
 }
 
+/// A request past `[server] large_body_bytes` is worked on in the large requests' lane,
+/// on one serving thread (a current-thread runtime) as on several, and counted in the
+/// metrics and on the stats page.
+#[test]
+fn large_requests_take_their_lane_on_one_thread_and_on_many() {
+    for workers in ["workers = 1", "workers = 2"] {
+        let config = format!("[server]\nlarge_body_bytes = 4096\n{workers}\n");
+        let (mut child, port, _dir) = start_serve_with(Some(&config));
+        let big = format!(
+            r#"{{"text": "write to jane.doe@example.com {}"}}"#,
+            "and so on ".repeat(800)
+        );
+        let (status, answer) = post(port, "/v1/sentinel/scan", &big).expect("answer");
+        assert_eq!(status, 200, "{workers}: {answer}");
+        assert!(answer.contains("EMAIL_ADDRESS"), "{workers}: {answer}");
+        let (status, answer) =
+            post(port, "/v1/sentinel/scan", r#"{"text": "small"}"#).expect("answer");
+        assert_eq!(status, 200, "{workers}: {answer}");
+        let (_, stats) = get(port, "/v1/sentinel/stats").expect("stats");
+        let stats: serde_json::Value = serde_json::from_str(&stats).expect("json");
+        assert_eq!(stats["large_requests"]["total"], 1, "{workers}: {stats}");
+        let (_, text) = get(port, "/metrics").expect("metrics");
+        stop(&mut child);
+        assert!(
+            text.lines()
+                .any(|l| l == "deepsentinel_large_requests_total 1"),
+            "{workers}: {text}"
+        );
+    }
+}
+
 #[test]
 fn per_tenant_metrics_count_requests_and_findings_when_turned_on() {
     let body =

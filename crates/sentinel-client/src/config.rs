@@ -144,6 +144,13 @@ pub struct ServerSection {
     /// and is answered 503 when none comes within `body_read_timeout_ms`. Read at start.
     #[serde(default)]
     pub max_body_bytes_in_flight: Option<usize>,
+    /// A request whose body is at least this many bytes (default 1 MiB; `0`: none), or
+    /// comes compressed and is at least a 256th of it (it may decode to that much), is
+    /// decoded, parsed, scanned, decided and written again on a thread of its own, so
+    /// that the threads serving requests keep answering small ones meanwhile. As many
+    /// such requests are worked on at once as the machine has cores less one (at least
+    /// one); more wait their turn.
+    pub large_body_bytes: Option<usize>,
     /// The largest request head (default 64 KiB).
     #[serde(default)]
     pub max_header_bytes: Option<usize>,

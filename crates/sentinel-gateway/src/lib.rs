@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod headers;
+mod large;
 mod presidio;
 mod rate;
 
@@ -55,6 +56,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use headers::HeaderRules;
+use large::LargeLane;
 use rate::KeyRate;
 use sentinel_client::{
     new_request_id, Auth, CacheSection, DetectionSource, NetworkSection, Operated, OtherRoutes,
@@ -106,6 +108,8 @@ struct Live {
     forward_client_key: Option<Auth>,
     /// `[server] max_body_bytes`.
     max_body: usize,
+    /// `[server] large_body_bytes`; `None` when 0.
+    large_body: Option<usize>,
     /// `[server] request_timeout_ms`.
     request_timeout: Duration,
     /// `[server] body_read_timeout_ms`.
@@ -146,6 +150,7 @@ impl Live {
                 .forward_client_key
                 .then_some(config.network.auth),
             max_body: s.max_body_bytes.unwrap_or(32 << 20),
+            large_body: Some(s.large_body_bytes.unwrap_or(1 << 20)).filter(|&n| n > 0),
             request_timeout: ms(s.request_timeout_ms, 600_000),
             body_idle: ms(s.body_read_timeout_ms, 30_000),
             default_tenant: config.tenant().to_owned(),
@@ -158,6 +163,16 @@ impl Live {
             headers,
             other_routes: s.other_routes,
         }
+    }
+
+    /// Whether a body of `len` bytes as read, with `headers`, takes the large requests'
+    /// lane: `large_body_bytes` or more, or compressed and a 256th of that.
+    fn is_large(&self, headers: &http::HeaderMap, len: usize) -> bool {
+        self.large_body.is_some_and(|at| {
+            len >= at
+                || (len >= at / large::COMPRESSED_SHARE
+                    && headers.contains_key(header::CONTENT_ENCODING))
+        })
     }
 }
 
@@ -204,6 +219,8 @@ struct State {
     /// What `/analyze` requests brought of their own (ad-hoc recognizers, allow lists),
     /// compiled.
     ad_hoc: OwnCompiled,
+    /// Where requests with large bodies are worked on (`[server] large_body_bytes`).
+    large: LargeLane,
 }
 
 /// `[server] max_body_bytes_in_flight`: default 256 MiB, never below one body's limit (a
@@ -466,6 +483,7 @@ impl Gateway {
                 bodies: Arc::new(tokio::sync::Semaphore::new(bodies_budget)),
                 bodies_budget,
                 ad_hoc: OwnCompiled::new(),
+                large: LargeLane::new(LargeLane::default_turns()),
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
@@ -1193,17 +1211,28 @@ async fn read_body(
         Some(all) => all.freeze(),
         None => first.unwrap_or_default(),
     };
+    Ok((parts, bytes, held))
+}
+
+/// A body as read ([`read_body`]), decoded ([`decode_body`]); what decoding added takes
+/// its share of the budget too, held with the rest in `held`.
+async fn decoded(
+    live: &Live,
+    budget: &Arc<tokio::sync::Semaphore>,
+    parts: http::request::Parts,
+    bytes: Bytes,
+    held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+) -> Result<(http::request::Parts, Bytes), Box<Response<GatewayBody>>> {
     let raw = bytes.len();
-    let (parts, bytes) = decode_body(parts, bytes, max_body)?;
+    let (parts, bytes) = decode_body(parts, bytes, live.max_body)?;
     if bytes.len() > raw {
-        // What decoding added holds its share of the budget too.
         let taken = take_budget(budget, bytes.len() - raw, live.body_idle).await?;
-        match &mut held {
+        match held {
             Some(h) => h.merge(taken),
-            None => held = Some(taken),
+            None => *held = Some(taken),
         }
     }
-    Ok((parts, bytes, held))
+    Ok((parts, bytes))
 }
 
 /// A body sent with `Content-Encoding` (gzip, deflate, br, zstd), decoded, so that what
@@ -1340,6 +1369,9 @@ struct Stats {
     cache_sizes: Vec<sentinel_client::CacheSize>,
     inflight: usize,
     queued: usize,
+    /// The lane for large requests: running, waiting, since start, and how many run at
+    /// once.
+    large_requests: large::LaneStats,
     /// The policy in force, as its version hash for the default tenant (what audit
     /// records carry): a reload shows here.
     policy_version: Arc<str>,
@@ -1413,6 +1445,7 @@ fn stats(state: &State, live: &Live) -> Stats {
         cache_sizes: live.pipeline.cache_sizes(),
         inflight: state.limiter.running(),
         queued: state.limiter.queued(),
+        large_requests: state.large.stats(),
         policy_version: live.pipeline.policy().version_hash(&live.default_tenant),
         keys: live.keys.len(),
     }
@@ -1487,8 +1520,8 @@ fn error_kind(status: StatusCode) -> Option<ErrorKind> {
 }
 
 async fn answer<'s>(
-    state: &'s State,
-    live: &'s Live,
+    state: &'s Arc<State>,
+    live: &'s Arc<Live>,
     req: Request<Incoming>,
     path: &str,
     peer: SocketAddr,
@@ -1636,10 +1669,87 @@ async fn answer<'s>(
         _ => {}
     }
     // Held until this request is answered: its body's share of the budget.
-    let (parts, body, _held) = match read_body(live, &state.bodies, req, count.started).await {
+    let (parts, body, held) = match read_body(live, &state.bodies, req, count.started).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
+    if !live.is_large(&parts.headers, body.len()) {
+        let read = Read {
+            method,
+            path,
+            tenant,
+            priority,
+            parts,
+            body,
+            held,
+        };
+        return handle_read(state, live, read, &mut count.by).await;
+    }
+    // A large body is worked on in the lane, while this thread answers others.
+    let (lane_state, lane_live) = (Arc::clone(state), Arc::clone(live));
+    let (path, tenant) = (path.to_owned(), tenant.to_owned());
+    let work = async move {
+        let read = Read {
+            method,
+            path: &path,
+            tenant: &tenant,
+            priority,
+            parts,
+            body,
+            held,
+        };
+        let mut by = Tally::Here;
+        let r = handle_read(&lane_state, &lane_live, read, &mut by).await;
+        (r, by)
+    };
+    match state.large.run(work).await {
+        Some((r, by)) => {
+            count.by = by;
+            r
+        }
+        None => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal_error",
+            "the request could not be handled",
+        ),
+    }
+}
+
+/// A request whose body has been read (not yet decoded), as [`answer`] hands it on.
+struct Read<'r> {
+    method: Method,
+    path: &'r str,
+    tenant: &'r str,
+    priority: Priority,
+    parts: http::request::Parts,
+    body: Bytes,
+    /// The body's share of the budget, held until the request is answered.
+    held: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Answers a request whose body has been read: decodes the body, then does the route's
+/// work (the pipeline's, a scan's, Presidio's), counted in `by`.
+async fn handle_read(
+    state: &State,
+    live: &Live,
+    read: Read<'_>,
+    by: &mut Tally,
+) -> Response<GatewayBody> {
+    let Read {
+        method,
+        path,
+        tenant,
+        priority,
+        parts,
+        body,
+        mut held,
+    } = read;
+    let (parts, body) = match decoded(live, &state.bodies, parts, body, &mut held).await {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let _held = held;
     let route = Route::of(&method, path).or_else(|| match live.other_routes {
         // A path no route names, through the pipeline with every string decided.
         OtherRoutes::Scan => Route::other(&method, path).map(|r| (r, Some(path))),
@@ -1683,7 +1793,7 @@ async fn answer<'s>(
         return match path {
             "/analyze" => {
                 let who = (tenant, request_id(&parts.headers));
-                presidio_analyze(&live.pipeline, &state.ad_hoc, who, &body, &mut count.by).await
+                presidio_analyze(&live.pipeline, &state.ad_hoc, who, &body, by).await
             }
             "/anonymize" | "/deanonymize" => {
                 let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
@@ -1692,11 +1802,11 @@ async fn answer<'s>(
                     "/anonymize" => Operated::Anonymized,
                     _ => Operated::Deanonymized,
                 };
-                presidio_anonymize(&live.pipeline, what, who, &body, &mut count.by)
+                presidio_anonymize(&live.pipeline, what, who, &body, by)
             }
             _ => {
                 let id = request_id(&parts.headers).unwrap_or_else(new_request_id);
-                native_scan(&live.pipeline, tenant, &id, &body, &mut count.by).await
+                native_scan(&live.pipeline, tenant, &id, &body, by).await
             }
         };
     };
@@ -1728,7 +1838,7 @@ async fn answer<'s>(
     // timeout there.
     preq.deadline = Some(live.request_timeout);
     let handled = live.pipeline.handle(preq).await;
-    count.by = Tally::Pipeline;
+    *by = Tally::Pipeline;
     let mut r = match handled {
         Err(e) => {
             let mut r = pipeline_error(&e);

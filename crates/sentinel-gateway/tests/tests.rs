@@ -1878,6 +1878,104 @@ async fn other_routes_are_refused_unless_scanned() {
     }
 }
 
+/// Requests whose bodies reach `[server] large_body_bytes` (or a 256th of it, compressed)
+/// are worked on in the large requests' lane and decided as any other: redacted, streamed,
+/// a decompression bomb refused; the stats page counts them, and only them.
+#[tokio::test]
+async fn large_bodies_are_worked_on_in_their_lane_and_decided_alike() {
+    use std::io::Write;
+    let gw = gateway(
+        "[server]\nlarge_body_bytes = 65536\nmax_body_bytes = 1048576\n",
+        false,
+    )
+    .await;
+    let c = client(&gw.url, None);
+    let lane = |c: HttpTransport| async move {
+        let r = c
+            .send(OutboundRequest::get("/v1/sentinel/stats"))
+            .await
+            .expect("stats");
+        let stats: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+        (stats["large_requests"]["total"].as_u64(), stats)
+    };
+    let filler = "nothing to see here ".repeat(4000);
+    let large = format!("mail jane.doe@example.com {filler} or john.roe@example.org");
+    assert!(chat(&large).len() >= 65536);
+    let (status, v, _) = post(&c, "/v1/chat/completions", chat(&large)).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let sent = last_sent(&gw.seen);
+    assert!(
+        sent.starts_with("mail <EMAIL_ADDRESS_1> nothing"),
+        "{}",
+        &sent[..60]
+    );
+    assert!(
+        sent.ends_with("or <EMAIL_ADDRESS_2>"),
+        "{}",
+        &sent[sent.len() - 60..]
+    );
+    let said = v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(said, sent);
+    assert_eq!(lane(client(&gw.url, None)).await.0, Some(1));
+
+    // A small request does not take the lane.
+    answers_redacted(&c).await;
+    let (total, stats) = lane(client(&gw.url, None)).await;
+    assert_eq!(total, Some(1), "{stats}");
+    assert_eq!(stats["large_requests"]["running"], 0, "{stats}");
+
+    // Streamed: the lane decides the request, the serving thread carries the stream.
+    let mut streamed: Value = serde_json::from_str(&chat(&large)).expect("json");
+    streamed["stream"] = json!(true);
+    let (status, v, ct) = post(&c, "/v1/chat/completions", streamed.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ct.starts_with("text/event-stream"), "{ct}");
+    let text = v.as_str().expect("sse text");
+    assert!(text.trim_end().ends_with("data: [DONE]"));
+    assert!(text.contains("<EMAIL_ADDRESS_1>") && !text.contains("jane.doe"));
+
+    // Compressed: 300 bytes or more as sent take the lane (a 256th of 64 KiB), and a
+    // body that decodes past `max_body_bytes` is refused there.
+    let gzip = |body: &[u8]| {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(body).expect("gzip");
+        enc.finish().expect("gzip")
+    };
+    let encoded = |body: Vec<u8>| {
+        let mut out = OutboundRequest::post_json("/v1/chat/completions", body);
+        out.headers.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
+        out
+    };
+    let squeezed = gzip(chat(&large).as_bytes());
+    assert!(
+        squeezed.len() >= 256 && squeezed.len() < 65536,
+        "{}",
+        squeezed.len()
+    );
+    let r = c.send(encoded(squeezed)).await.expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(last_sent(&gw.seen).starts_with("mail <EMAIL_ADDRESS_1> nothing"));
+    let bomb = gzip(format!("{{\"model\": \"m\"{}}}", " ".repeat(2 << 20)).as_bytes());
+    let r = c.send(encoded(bomb)).await.expect("send");
+    let status = r.status;
+    let v: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["error"]["code"], "payload_too_large");
+    // A compressed body under a 256th stays on the serving thread.
+    let r = c
+        .send(encoded(gzip(chat("mail jane.doe@example.com").as_bytes())))
+        .await
+        .expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    let (total, stats) = lane(client(&gw.url, None)).await;
+    assert_eq!(total, Some(4), "{stats}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_models_and_sentinel_routes() {
     let gw = gateway("", false).await;

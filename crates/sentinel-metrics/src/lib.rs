@@ -357,6 +357,10 @@ pub fn describe() {
     describe_gauge!(POOL_CONNECTIONS, "Open upstream connections.");
     describe_counter!(UPSTREAM_RETRIES_TOTAL, "Upstream retries by reason.");
     describe_gauge!(INFLIGHT_REQUESTS, "Requests in flight.");
+    describe_counter!(
+        LARGE_REQUESTS_TOTAL,
+        "Requests worked on off the serving threads for their large bodies."
+    );
     describe_gauge!(
         BODY_BYTES_IN_FLIGHT,
         Unit::Bytes,

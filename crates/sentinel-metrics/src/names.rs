@@ -38,6 +38,9 @@ pub const UPSTREAM_RETRIES_TOTAL: &str = "deepsentinel_upstream_retries_total";
 pub const BODY_BYTES_IN_FLIGHT: &str = "deepsentinel_body_bytes_in_flight";
 /// Requests in flight.
 pub const INFLIGHT_REQUESTS: &str = "deepsentinel_inflight_requests";
+/// Requests worked on off the serving threads because their bodies are large (`[server]
+/// large_body_bytes`).
+pub const LARGE_REQUESTS_TOTAL: &str = "deepsentinel_large_requests_total";
 /// Requests refused because the concurrency limit's queue was full or timed out, by
 /// `priority`.
 pub const OVERLOADED_TOTAL: &str = "deepsentinel_overloaded_total";
@@ -100,6 +103,7 @@ pub const ALL: &[&str] = &[
     POOL_CONNECTIONS,
     UPSTREAM_RETRIES_TOTAL,
     INFLIGHT_REQUESTS,
+    LARGE_REQUESTS_TOTAL,
     BODY_BYTES_IN_FLIGHT,
     OVERLOADED_TOTAL,
     TOKENS_TOTAL,
