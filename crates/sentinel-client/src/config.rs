@@ -175,10 +175,11 @@ pub struct ServerSection {
     /// polls readiness (Kubernetes), this lets it stop sending before the port closes.
     #[serde(default)]
     pub shutdown_delay_ms: Option<u64>,
-    /// Threads that serve requests (default: one per core). `1` runs the whole gateway on
+    /// Threads that serve requests (default: one per core). `1` serves every request on
     /// one thread, with no work stealing and no wake-ups between threads, as nginx's
     /// `worker_processes 1` does: the least CPU per request, for a gateway given one core
-    /// or sharing a small machine. Must be at least 1.
+    /// or sharing a small machine. Requests past `large_body_bytes` are worked on beside
+    /// them, on threads of their own. Must be at least 1.
     #[serde(default)]
     pub workers: Option<usize>,
     /// Headers of a caller's request the gateway sends on to the upstream: names, or
