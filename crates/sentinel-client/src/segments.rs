@@ -341,6 +341,22 @@ impl Route {
             )
     }
 
+    /// Whether the answer is a file read back (OpenAI's file content, Anthropic's batch
+    /// results): as large as the file, up to `[network] max_answer_bytes`, whatever the
+    /// request.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_client::Route;
+    ///
+    /// assert!(Route::FilesContent.answers_a_file());
+    /// assert!(!Route::ChatCompletions.answers_a_file());
+    /// ```
+    pub fn answers_a_file(self) -> bool {
+        matches!(self, Route::FilesContent | Route::MessagesBatchesResults)
+    }
+
     /// Whether an answer may come from the response cache: one that a model generated
     /// from the request alone. A request that creates, lists, reads or changes something
     /// stored (an upload, a batch, a conversation, a stored response) never does, nor

@@ -1,8 +1,8 @@
-//! The lane for large requests (`[server] large_body_bytes`): their CPU work (decoding,
-//! parsing, scanning, deciding, writing the body again) runs on a thread of tokio's
-//! blocking pool rather than on a thread that serves requests, so that one 30 MB prompt
-//! does not hold up every small request behind it for the hundred milliseconds its scan
-//! takes.
+//! The lane for large requests (`[server] large_body_bytes`, and files read back): their
+//! CPU work (decoding, parsing, scanning, deciding, writing the body again, the answer's
+//! decision) runs on a thread of tokio's blocking pool rather than on a thread that serves
+//! requests, so that one 30 MB prompt does not hold up every small request behind it for
+//! the hundred milliseconds its scan takes.
 //!
 //! The work is the same future the serving thread would have run, driven there by
 //! [`Handle::block_on`](tokio::runtime::Handle::block_on): sockets and timers stay with the

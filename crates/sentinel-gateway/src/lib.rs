@@ -165,13 +165,16 @@ impl Live {
         }
     }
 
-    /// Whether a body of `len` bytes as read, with `headers`, takes the large requests'
-    /// lane: `large_body_bytes` or more, or compressed and a 256th of that.
-    fn is_large(&self, headers: &http::HeaderMap, len: usize) -> bool {
+    /// Whether a request takes the large requests' lane: its body (`len` bytes as read,
+    /// with `headers`) is `large_body_bytes` or more, or compressed and a 256th of that,
+    /// or its answer is a file read back ([`Route::answers_a_file`]).
+    fn is_large(&self, method: &Method, path: &str, headers: &http::HeaderMap, len: usize) -> bool {
         self.large_body.is_some_and(|at| {
             len >= at
                 || (len >= at / large::COMPRESSED_SHARE
                     && headers.contains_key(header::CONTENT_ENCODING))
+                || (method == Method::GET
+                    && Route::of(method, path).is_some_and(|(r, _)| r.answers_a_file()))
         })
     }
 }
@@ -1673,7 +1676,7 @@ async fn answer<'s>(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    if !live.is_large(&parts.headers, body.len()) {
+    if !live.is_large(&method, path, &parts.headers, body.len()) {
         let read = Read {
             method,
             path,

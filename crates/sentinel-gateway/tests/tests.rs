@@ -1880,7 +1880,8 @@ async fn other_routes_are_refused_unless_scanned() {
 
 /// Requests whose bodies reach `[server] large_body_bytes` (or a 256th of it, compressed)
 /// are worked on in the large requests' lane and decided as any other: redacted, streamed,
-/// a decompression bomb refused; the stats page counts them, and only them.
+/// a decompression bomb refused; a file read back takes it too. The stats page counts
+/// them, and only them.
 #[tokio::test]
 async fn large_bodies_are_worked_on_in_their_lane_and_decided_alike() {
     use std::io::Write;
@@ -1974,6 +1975,17 @@ async fn large_bodies_are_worked_on_in_their_lane_and_decided_alike() {
     assert_eq!(r.status, StatusCode::OK);
     let (total, stats) = lane(client(&gw.url, None)).await;
     assert_eq!(total, Some(4), "{stats}");
+
+    // A file read back may be as large as the file: it takes the lane whatever its body.
+    let r = c
+        .send(OutboundRequest::get("/v1/files/file-out/content"))
+        .await
+        .expect("send");
+    assert_eq!(r.status, StatusCode::OK);
+    let out = String::from_utf8(r.bytes().await.expect("body").to_vec()).expect("utf-8");
+    assert!(out.contains("batch_req_1"), "{out}");
+    let (total, stats) = lane(client(&gw.url, None)).await;
+    assert_eq!(total, Some(5), "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
