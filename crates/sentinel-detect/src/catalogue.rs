@@ -238,11 +238,12 @@ pub fn builtin() -> Vec<Recognizer> {
         Recognizer::new("es_nie", "ES_NIE", r"[XYZ][0-9]{7}[A-Z]")
             .with_score(0.6).with_validator(Validator::EsNie).with_boundary(Boundary::Token)
             .with_context(["nie", "extranjero", "extranjería", "extranjeria"]).with_trigger(digits()),
-        // Written with dashes (`12345678-Z`, `X-1234567-L`, as Presidio reads them too):
-        // a dash is outside IBAN's alphabet, so these are triggered by the dash and tried
-        // in windows of their own, runs of capitals, digits and dashes around one, which
+        // Written with dashes (`12345678-Z`, `X-1234567-L`, as Presidio reads them too), a
+        // DNI with its thousands dotted too (`12.345.678-Z`, as printed on the card): a
+        // dash is outside IBAN's alphabet, so these are triggered by the dash and tried in
+        // windows of their own, runs of capitals, digits, dots and dashes around one, which
         // a hyphenated word or a date closes before they are long enough to try.
-        Recognizer::new("es_nif_dashed", "ES_NIF", r"[0-9]{8}-[A-Z]")
+        Recognizer::new("es_nif_dashed", "ES_NIF", r"[0-9]{8}-[A-Z]|[0-9]{2}\.[0-9]{3}\.[0-9]{3}-[A-Z]")
             .with_score(0.5).with_validator(Validator::EsNif).with_boundary(Boundary::Token)
             .with_context(["dni", "nif", "documento", "identidad"])
             .with_trigger(Trigger::Bytes(b"-".to_vec())),

@@ -248,12 +248,13 @@ fn capitals(rng: &mut Rng, n: usize) -> String {
 }
 
 /// A valid Spanish DNI number with its check letter (`12345678Z`; a quarter of them
-/// `12345678-Z`).
+/// `12345678-Z`, and a third of those dotted as the card prints it, `12.345.678-Z`).
 pub fn es_nif(rng: &mut Rng) -> String {
     let id = with_check_letter(rng.digits(8), ids::is_valid_es_nif);
-    match rng.chance(0.25) {
-        true => format!("{}-{}", &id[..8], &id[8..]),
-        false => id,
+    match (rng.chance(0.25), rng.chance(1.0 / 3.0)) {
+        (true, true) => format!("{}.{}.{}-{}", &id[..2], &id[2..5], &id[5..8], &id[8..]),
+        (true, false) => format!("{}-{}", &id[..8], &id[8..]),
+        (false, _) => id,
     }
 }
 

@@ -430,6 +430,12 @@ fn spanish_italian_and_uk_ids() {
     assert_not("ES_NIF", "DNI: 12345678-A");
     assert_not("ES_NIF", "ref 112345678-Z");
     assert_not("ES_NIF", "ref 12345678-ZA");
+    // A DNI with its thousands dotted, as the card prints it.
+    assert_finds("ES_NIF", "DNI: {}", "12.345.678-Z");
+    assert_finds("ES_NIF", "con DNI {}, firmado", "12.345.678-Z");
+    assert_not("ES_NIF", "DNI: 12.345.678-A");
+    assert_not("ES_NIF", "version 1.12.345.678-Z");
+    assert_not("ES_NIF", "DNI: 12.345.6789-Z");
     assert_finds("ES_NIE", "NIE {}", "X-1234567-L");
     assert_finds("ES_NIE", "NIE {}", "X1234567-L");
     assert_finds("ES_NIE", "NIE {}", "X-1234567L");

@@ -161,12 +161,16 @@ pub(crate) fn is_valid_nir(value: &str) -> bool {
 /// The letter that checks a Spanish DNI or NIE number: the number mod 23, in this table.
 const ES_CHECK: &[u8; 23] = b"TRWAGMYFPDXBNJZSQVHLCKE";
 
-/// The characters of `value` other than spaces and dashes, at most `N` of them (`None`
-/// past that).
+/// The characters of `value` other than spaces, dashes and dots, at most `N` of them
+/// (`None` past that).
 fn compact<const N: usize>(value: &str) -> Option<([u8; N], usize)> {
     let mut out = [0u8; N];
     let mut n = 0;
-    for &b in value.as_bytes().iter().filter(|&&b| b != b' ' && b != b'-') {
+    for &b in value
+        .as_bytes()
+        .iter()
+        .filter(|&&b| !matches!(b, b' ' | b'-' | b'.'))
+    {
         *out.get_mut(n)? = b;
         n += 1;
     }
@@ -174,7 +178,7 @@ fn compact<const N: usize>(value: &str) -> Option<([u8; N], usize)> {
 }
 
 /// Spanish DNI (and the NIF built on it): eight digits and the letter of the number mod 23
-/// (`12345678Z`, `12345678-Z`; spaces and dashes are read away).
+/// (`12345678Z`, `12345678-Z`, `12.345.678-Z`; spaces, dashes and dots are read away).
 pub(crate) fn is_valid_es_nif(value: &str) -> bool {
     let Some((c, 9)) = compact::<9>(value) else {
         return false;
