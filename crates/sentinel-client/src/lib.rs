@@ -108,9 +108,9 @@ pub use detection::{
 };
 pub use fingerprint::{process_key, Fingerprinter, MIN_FINGERPRINT_KEY};
 pub use pipeline::{
-    new_request_id, CacheSize, Operated, Pipeline, PipelineBody, PipelineConfig, PipelineError,
-    PipelineRequest, PipelineResponse, ResponseStream, ScanOutcome, Stages, Stance, ANALYZE_ROUTE,
-    ANONYMIZE_ROUTE, DEANONYMIZE_ROUTE, SCAN_ROUTE,
+    new_request_id, CacheSize, LargeAnswer, Operated, Pipeline, PipelineBody, PipelineConfig,
+    PipelineError, PipelineRequest, PipelineResponse, ResponseStream, ScanOutcome, Stages, Stance,
+    ANALYZE_ROUTE, ANONYMIZE_ROUTE, DEANONYMIZE_ROUTE, SCAN_ROUTE,
 };
 pub use refusal::{Refusal, REFUSALS_PER_SECOND};
 pub use segments::{OtherMethod, Route};

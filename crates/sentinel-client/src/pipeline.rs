@@ -130,6 +130,54 @@ pub struct PipelineRequest {
     /// bytes): past it the exchange ends with [`PipelineError::TimedOut`], on record with
     /// the outcome `timeout`. `None` (the default): no limit but the transport's.
     pub deadline: Option<Duration>,
+    /// Set by a server that can move a request's work off the thread it runs on (the
+    /// gateway's large requests' lane): the pipeline says here when a whole answer of at
+    /// least its size has come, before deciding it. `None` (the default): nobody asks.
+    pub large_answer: Option<LargeAnswer>,
+}
+
+/// How the pipeline tells its caller that an answer is large, so that the caller can move
+/// the rest of the request's work (parsing, scanning and deciding the answer) to another
+/// thread ([`PipelineRequest::large_answer`]). When a whole answer (not a stream) of at
+/// least `at` bytes has come, the pipeline raises the flag and yields once, before any of
+/// that work: the caller's next poll of [`Pipeline::handle`]'s future sees
+/// [`LargeAnswer::came`], and may go on polling it elsewhere.
+///
+/// # Example
+///
+/// ```
+/// use sentinel_client::pipeline::LargeAnswer;
+///
+/// let large = LargeAnswer::new(1 << 20);
+/// assert!(!large.came());
+/// ```
+#[derive(Clone, Debug)]
+pub struct LargeAnswer {
+    at: usize,
+    came: Arc<AtomicBool>,
+}
+
+impl LargeAnswer {
+    /// Asks to be told of answers of `at` bytes or more.
+    pub fn new(at: usize) -> LargeAnswer {
+        LargeAnswer {
+            at,
+            came: Arc::default(),
+        }
+    }
+
+    /// Whether a large answer came.
+    pub fn came(&self) -> bool {
+        self.came.load(Ordering::Acquire)
+    }
+
+    /// An answer of `len` bytes is about to be decided: at `at` or more, the flag is
+    /// raised (once) and the task yields, so that its caller's poll sees it.
+    async fn weigh(&self, len: usize) {
+        if len >= self.at && !self.came.swap(true, Ordering::AcqRel) {
+            tokio::task::yield_now().await;
+        }
+    }
 }
 
 /// A fresh request id (`req-` and 16 random hex digits) for audit records.
@@ -155,6 +203,7 @@ impl PipelineRequest {
             upstream_credential: None,
             upstream_headers: http::HeaderMap::new(),
             deadline: None,
+            large_answer: None,
         }
     }
 }
@@ -2059,7 +2108,12 @@ impl Pipeline {
     ) -> Result<PipelineResponse, PipelineError> {
         let status = StatusCode::from_u16(cached.status).unwrap_or(StatusCode::OK);
         let body = match cached.body {
-            CachedBody::Full(b) => b,
+            CachedBody::Full(b) => {
+                if let Some(large) = &req.large_answer {
+                    large.weigh(b.len()).await;
+                }
+                b
+            }
             CachedBody::Events(events) => {
                 // A cached stream: replayed through the same response processing.
                 let bytes: Vec<u8> = events.iter().flat_map(|e| e.iter().copied()).collect();

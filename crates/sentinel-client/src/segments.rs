@@ -357,6 +357,32 @@ impl Route {
         matches!(self, Route::FilesContent | Route::MessagesBatchesResults)
     }
 
+    /// Whether the answer is one model generation or a count, whose size the model's
+    /// output limit bounds (chat completions, completions, messages, responses, token
+    /// counts, moderations), rather than a size that follows the request's inputs or what
+    /// is stored (embeddings, images, transcripts, listings, stored items, files).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use sentinel_client::Route;
+    ///
+    /// assert!(Route::ChatCompletions.answer_is_bounded());
+    /// assert!(!Route::Embeddings.answer_is_bounded());
+    /// ```
+    pub fn answer_is_bounded(self) -> bool {
+        matches!(
+            self,
+            Route::ChatCompletions
+                | Route::Completions
+                | Route::Responses
+                | Route::ResponsesInputTokens
+                | Route::Messages
+                | Route::MessagesCountTokens
+                | Route::Moderations
+        )
+    }
+
     /// Whether an answer may come from the response cache: one that a model generated
     /// from the request alone. A request that creates, lists, reads or changes something
     /// stored (an upload, a batch, a conversation, a stored response) never does, nor

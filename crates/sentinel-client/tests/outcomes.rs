@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use sentinel_client::{PipelineBody, PipelineError, PipelineRequest, Route, SentinelClient};
+use sentinel_client::{
+    LargeAnswer, PipelineBody, PipelineError, PipelineRequest, Route, SentinelClient,
+};
 use serde_json::{json, Value};
 
 use crate::sdk::{audit_log, audited_client, body_of, config};
@@ -274,5 +276,34 @@ async fn exchanges_cut_by_a_stopping_gateway_are_told_from_callers_that_left() {
         let a = answers(&events, id);
         assert_eq!(a.len(), 1, "{id}: {events:#?}");
         assert_eq!(a[0]["outcome"], "shutdown", "{id}");
+    }
+}
+
+/// A caller that asked to hear of large answers ([`LargeAnswer`]) hears of a whole answer
+/// of its size before it is decided, and of nothing smaller or streamed; the answer is the
+/// same either way.
+#[tokio::test]
+async fn a_large_answer_is_told_to_the_caller_that_asked() {
+    let up = start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let c = audited_client(&up, dir.path());
+    let p = c.pipeline();
+    for (at, stream, told) in [
+        (16, false, true),
+        (1 << 20, false, false),
+        (16, true, false),
+    ] {
+        let large = LargeAnswer::new(at);
+        let mut req = request("large", "m", stream);
+        req.large_answer = Some(large.clone());
+        let answer = p.handle(req).await.expect("answer");
+        assert_eq!(large.came(), told, "at {at}, stream {stream}");
+        if !stream {
+            let plain = p
+                .handle(request("plain", "m", false))
+                .await
+                .expect("answer");
+            assert_eq!(body_of(answer).await, body_of(plain).await);
+        }
     }
 }

@@ -12,8 +12,10 @@
 //! more wait their turn, on the serving thread, without holding it.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -97,6 +99,30 @@ impl LargeLane {
         worked.await.ok().flatten()
     }
 
+    /// Polls `work` here until it finishes or `moves` says it has become large (its
+    /// answer came whole and large: [`sentinel_client::LargeAnswer`]), then goes on with
+    /// it in the lane as [`LargeLane::run`] does; `None` when it panicked there.
+    pub(crate) async fn run_from<T, F>(
+        &self,
+        mut work: Pin<Box<F>>,
+        moves: impl Fn() -> bool,
+    ) -> Option<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        let here = std::future::poll_fn(|cx| match work.as_mut().poll(cx) {
+            Poll::Ready(out) => Poll::Ready(Some(out)),
+            Poll::Pending if moves() => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        match here {
+            Some(out) => Some(out),
+            None => self.run(work).await,
+        }
+    }
+
     /// The lane's counts now.
     pub(crate) fn stats(&self) -> LaneStats {
         LaneStats {
@@ -144,6 +170,31 @@ mod tests {
         assert_eq!(read, b"pong");
         let stats = lane.stats();
         assert_eq!((stats.total, stats.running, stats.waiting), (1, 0, 0));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn work_that_becomes_large_goes_on_in_the_lane() {
+        let lane = LargeLane::new(1);
+        let serving = std::thread::current().id();
+        for becomes_large in [false, true] {
+            let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let raised = Arc::clone(&flag);
+            let work = Box::pin(async move {
+                let before = std::thread::current().id();
+                if becomes_large {
+                    raised.store(true, Ordering::Release);
+                }
+                tokio::task::yield_now().await;
+                (before, std::thread::current().id())
+            });
+            let (before, after) = lane
+                .run_from(work, || flag.load(Ordering::Acquire))
+                .await
+                .expect("done");
+            assert_eq!(before, serving);
+            assert_eq!(after == serving, !becomes_large);
+        }
+        assert_eq!(lane.stats().total, 1);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -59,9 +59,9 @@ use headers::HeaderRules;
 use large::LargeLane;
 use rate::KeyRate;
 use sentinel_client::{
-    new_request_id, Auth, CacheSection, DetectionSource, NetworkSection, Operated, OtherRoutes,
-    Pipeline, PipelineBody, PipelineError, PipelineRequest, Refusal, Route, SentinelConfig,
-    ServerSection, Stages,
+    new_request_id, Auth, CacheSection, DetectionSource, LargeAnswer, NetworkSection, Operated,
+    OtherRoutes, Pipeline, PipelineBody, PipelineError, PipelineRequest, Refusal, Route,
+    SentinelConfig, ServerSection, Stages,
 };
 use sentinel_metrics::{ErrorKind, MonitorSnapshot, PrometheusHandle, RequestRecord};
 use sentinel_policy::{Direction, PolicySet};
@@ -1685,6 +1685,7 @@ async fn answer<'s>(
             parts,
             body,
             held,
+            in_lane: false,
         };
         return handle_read(state, live, read, &mut count.by).await;
     }
@@ -1700,6 +1701,7 @@ async fn answer<'s>(
             parts,
             body,
             held,
+            in_lane: true,
         };
         let mut by = Tally::Here;
         let r = handle_read(&lane_state, &lane_live, read, &mut by).await;
@@ -1729,6 +1731,8 @@ struct Read<'r> {
     body: Bytes,
     /// The body's share of the budget, held until the request is answered.
     held: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Already worked on in the large requests' lane.
+    in_lane: bool,
 }
 
 /// Answers a request whose body has been read: decodes the body, then does the route's
@@ -1747,6 +1751,7 @@ async fn handle_read(
         parts,
         body,
         mut held,
+        in_lane,
     } = read;
     let (parts, body) = match decoded(live, &state.bodies, parts, body, &mut held).await {
         Ok(x) => x,
@@ -1840,8 +1845,29 @@ async fn handle_read(
     // The pipeline keeps the deadline, so the exchange is counted and recorded as a
     // timeout there.
     preq.deadline = Some(live.request_timeout);
-    let handled = live.pipeline.handle(preq).await;
+    // A whole answer that large moves the rest of the work to the lane, on routes whose
+    // answers are not bounded by one model output (the generation routes, the busiest,
+    // keep their futures unboxed).
+    let moves = !in_lane && !route.answer_is_bounded();
+    let handled = match live.large_body.filter(|_| moves) {
+        Some(at) => {
+            let large = LargeAnswer::new(at);
+            preq.large_answer = Some(large.clone());
+            let pipeline = Arc::clone(&live.pipeline);
+            let work = Box::pin(async move { pipeline.handle(preq).await });
+            state.large.run_from(work, move || large.came()).await
+        }
+        None => Some(live.pipeline.handle(preq).await),
+    };
     *by = Tally::Pipeline;
+    let Some(handled) = handled else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal_error",
+            "the request could not be handled",
+        );
+    };
     let mut r = match handled {
         Err(e) => {
             let mut r = pipeline_error(&e);

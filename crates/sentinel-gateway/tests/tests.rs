@@ -1880,8 +1880,9 @@ async fn other_routes_are_refused_unless_scanned() {
 
 /// Requests whose bodies reach `[server] large_body_bytes` (or a 256th of it, compressed)
 /// are worked on in the large requests' lane and decided as any other: redacted, streamed,
-/// a decompression bomb refused; a file read back takes it too. The stats page counts
-/// them, and only them.
+/// a decompression bomb refused; a file read back takes it too, and a request whose whole
+/// answer is large goes on there when the answer comes. The stats page counts them, and
+/// only them.
 #[tokio::test]
 async fn large_bodies_are_worked_on_in_their_lane_and_decided_alike() {
     use std::io::Write;
@@ -1986,6 +1987,18 @@ async fn large_bodies_are_worked_on_in_their_lane_and_decided_alike() {
     assert!(out.contains("batch_req_1"), "{out}");
     let (total, stats) = lane(client(&gw.url, None)).await;
     assert_eq!(total, Some(5), "{stats}");
+
+    // A small request whose whole answer is large moves there when the answer comes:
+    // embeddings of 1,500 inputs, a 90 KB answer to a 20 KB request.
+    let inputs: Vec<String> = (0..1500).map(|i| format!("text {i}")).collect();
+    let body = json!({"model": "echo", "input": inputs}).to_string();
+    assert!(body.len() < 65536);
+    let (status, v, _) = post(&c, "/v1/embeddings", body).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v.to_string().len() >= 65536);
+    assert_eq!(v["data"].as_array().map(Vec::len), Some(1500));
+    let (total, stats) = lane(client(&gw.url, None)).await;
+    assert_eq!(total, Some(6), "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
