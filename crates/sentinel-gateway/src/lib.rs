@@ -1712,13 +1712,19 @@ async fn answer<'s>(
             count.by = by;
             r
         }
-        None => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "internal_error",
-            "the request could not be handled",
-        ),
+        None => lane_failed(),
     }
+}
+
+/// The answer to a request whose work panicked in the large requests' lane: 500, as
+/// OpenAI-style JSON.
+fn lane_failed() -> Response<GatewayBody> {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "internal_error",
+        "the request could not be handled",
+    )
 }
 
 /// A request whose body has been read (not yet decoded), as [`answer`] hands it on.
@@ -1859,15 +1865,11 @@ async fn handle_read(
         }
         None => Some(live.pipeline.handle(preq).await),
     };
-    *by = Tally::Pipeline;
+    // Work that panicked in the lane never reached the pipeline's count.
     let Some(handled) = handled else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "internal_error",
-            "the request could not be handled",
-        );
+        return lane_failed();
     };
+    *by = Tally::Pipeline;
     let mut r = match handled {
         Err(e) => {
             let mut r = pipeline_error(&e);
