@@ -238,18 +238,23 @@ fn one_worker_serves_concurrent_requests_and_stops() {
 
 #[test]
 fn zero_workers_is_a_configuration_error() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("deepsentinel.toml");
-    std::fs::write(&path, "[server]\nworkers = 0\n").expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .current_dir(dir.path())
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("workers must be at least 1"), "{stderr}");
+    for key in ["workers", "large_workers"] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("deepsentinel.toml");
+        std::fs::write(&path, format!("[server]\n{key} = 0\n")).expect("write");
+        let out = Command::new(env!("CARGO_BIN_EXE_deepsentinel"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .current_dir(dir.path())
+            .output()
+            .expect("runs");
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("[server] {key} must be at least 1")),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
@@ -280,8 +285,9 @@ fn serve_starts_answers_and_stops_on_sigterm() {
 /// metrics and on the stats page.
 #[test]
 fn large_requests_take_their_lane_on_one_thread_and_on_many() {
-    for workers in ["workers = 1", "workers = 2"] {
-        let config = format!("[server]\nlarge_body_bytes = 4096\n{workers}\n");
+    for (workers, turns) in [("workers = 1", 3), ("workers = 2", 1)] {
+        let config =
+            format!("[server]\nlarge_body_bytes = 4096\nlarge_workers = {turns}\n{workers}\n");
         let (mut child, port, _dir) = start_serve_with(Some(&config));
         let big = format!(
             r#"{{"text": "write to jane.doe@example.com {}"}}"#,
@@ -296,6 +302,10 @@ fn large_requests_take_their_lane_on_one_thread_and_on_many() {
         let (_, stats) = get(port, "/v1/sentinel/stats").expect("stats");
         let stats: serde_json::Value = serde_json::from_str(&stats).expect("json");
         assert_eq!(stats["large_requests"]["total"], 1, "{workers}: {stats}");
+        assert_eq!(
+            stats["large_requests"]["turns"], turns,
+            "{workers}: {stats}"
+        );
         let (_, text) = get(port, "/metrics").expect("metrics");
         stop(&mut child);
         assert!(

@@ -148,9 +148,11 @@ pub struct ServerSection {
     /// comes compressed and is at least a 256th of it (it may decode to that much), is
     /// decoded, parsed, scanned, decided and written again on a thread of its own, so
     /// that the threads serving requests keep answering small ones meanwhile. As many
-    /// such requests are worked on at once as the machine has cores less one (at least
-    /// one); more wait their turn.
+    /// such requests are worked on at once as `large_workers` says; more wait their turn.
     pub large_body_bytes: Option<usize>,
+    /// How many large requests are worked on at once (default: the cores less one, at
+    /// least one); more wait their turn. Must be at least 1. Read at start.
+    pub large_workers: Option<usize>,
     /// The largest request head (default 64 KiB).
     #[serde(default)]
     pub max_header_bytes: Option<usize>,

@@ -8,8 +8,9 @@
 //! [`Handle::block_on`](tokio::runtime::Handle::block_on): sockets and timers stay with the
 //! runtime (its threads drive them; with one thread, the serving thread), tasks it spawns
 //! (an upstream connection) are the runtime's, and only the polling, where the CPU goes,
-//! moves. A few large requests run at once (the machine's cores less one, at least one);
-//! more wait their turn, on the serving thread, without holding it.
+//! moves. A few large requests run at once (`[server] large_workers`, by default the
+//! machine's cores less one, at least one); more wait their turn, on the serving thread,
+//! without holding it.
 
 use std::future::Future;
 use std::pin::Pin;

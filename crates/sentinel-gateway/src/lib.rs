@@ -236,6 +236,18 @@ fn body_budget(s: &ServerSection) -> usize {
         .min(tokio::sync::Semaphore::MAX_PERMITS)
 }
 
+/// `[server] large_workers`: the large requests worked on at once (default: the cores less
+/// one, at least one); `0` is refused.
+fn large_turns(s: &ServerSection) -> Result<usize, GatewayError> {
+    match s.large_workers {
+        Some(0) => Err(GatewayError::Config(
+            "[server] large_workers must be at least 1".to_owned(),
+        )),
+        Some(n) => Ok(n),
+        None => Ok(LargeLane::default_turns()),
+    }
+}
+
 /// The limiter's limits from `[server] max_concurrent` (default 1024; four times as many
 /// may wait, ten seconds at most).
 fn limits(s: &ServerSection) -> LimitConfig {
@@ -417,7 +429,8 @@ fn tls_of(
 
 /// The sections of `file` with settings a running gateway cannot take that differ from
 /// those it `started` with: the audit log's (`[audit]`, `[failure] audit`) and the
-/// listener's and threads' (`[server] listen`, `workers`).
+/// listener's and threads' (`[server] listen`, `workers`, `large_workers`,
+/// `max_body_bytes_in_flight`).
 fn needs_restart(started: &SentinelConfig, file: &SentinelConfig) -> Vec<&'static str> {
     let (a, b) = (&started.server, &file.server);
     [
@@ -425,7 +438,10 @@ fn needs_restart(started: &SentinelConfig, file: &SentinelConfig) -> Vec<&'stati
         ("failure", started.failure.audit == file.failure.audit),
         (
             "server",
-            a.listen == b.listen && a.workers == b.workers && body_budget(a) == body_budget(b),
+            a.listen == b.listen
+                && a.workers == b.workers
+                && a.large_workers == b.large_workers
+                && body_budget(a) == body_budget(b),
         ),
     ]
     .into_iter()
@@ -450,6 +466,7 @@ impl Gateway {
         let keys = keys_of(config, None)?;
         let headers = HeaderRules::of(&config.server)?;
         let tls = tls_of(&config.server)?;
+        let large_turns = large_turns(&config.server)?;
         let upstream_key = config
             .upstream_key()
             .map_err(|e| GatewayError::Config(e.to_string()))?;
@@ -486,7 +503,7 @@ impl Gateway {
                 bodies: Arc::new(tokio::sync::Semaphore::new(bodies_budget)),
                 bodies_budget,
                 ad_hoc: OwnCompiled::new(),
-                large: LargeLane::new(LargeLane::default_turns()),
+                large: LargeLane::new(large_turns),
             }),
             tls: ArcSwapOption::from(tls.map(Arc::new)),
             config: Mutex::new(InForce {
@@ -624,6 +641,7 @@ impl Gateway {
             .map_err(|e| GatewayError::Config(e.to_string()))?;
         let keys = keys_of(config, None)?;
         HeaderRules::of(&config.server)?;
+        large_turns(&config.server)?;
         let tls = tls_of(&config.server)?;
         Ok(Checked {
             keys: keys.len(),
