@@ -150,8 +150,9 @@ pub struct ServerSection {
     /// that the threads serving requests keep answering small ones meanwhile. As many
     /// such requests are worked on at once as `large_workers` says; more wait their turn.
     pub large_body_bytes: Option<usize>,
-    /// How many large requests are worked on at once (default: the cores less one, at
-    /// least one); more wait their turn. Must be at least 1. Read at start.
+    /// How many large requests use the CPU at once (default: the cores less one, at least
+    /// one); more wait their turn, and one waiting for its upstream holds none. Must be at
+    /// least 1. Read at start.
     pub large_workers: Option<usize>,
     /// The largest request head (default 64 KiB).
     #[serde(default)]

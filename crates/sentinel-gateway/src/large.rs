@@ -8,14 +8,17 @@
 //! [`Handle::block_on`](tokio::runtime::Handle::block_on): sockets and timers stay with the
 //! runtime (its threads drive them; with one thread, the serving thread), tasks it spawns
 //! (an upstream connection) are the runtime's, and only the polling, where the CPU goes,
-//! moves. A few large requests run at once (`[server] large_workers`, by default the
-//! machine's cores less one, at least one); more wait their turn, on the serving thread,
-//! without holding it.
+//! moves. Each request in the lane has a blocking thread of its own, parked while it
+//! waits (for the upstream, which may take a model's minute); a *turn* is held only
+//! while the work is polled, so that a few large requests use the CPU at once
+//! (`[server] large_workers`, by default the machine's cores less one, at least one) while
+//! any number wait for their upstreams. At most [`MAX_JOBS`] requests are in the lane;
+//! more wait for a place, on the serving thread, without holding it.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::Poll;
 
 use serde::Serialize;
@@ -26,35 +29,91 @@ use tokio::sync::Semaphore;
 /// body a thousandfold), and decoding is CPU work of its own.
 pub(crate) const COMPRESSED_SHARE: usize = 256;
 
-/// The lane: its turns and its counts.
+/// The most requests in the lane at once, each holding a thread of tokio's blocking pool
+/// (512 threads by default): half of it, so that the pool's other users (a reload, the
+/// compiles of `/analyze`'s own recognizers) always find threads.
+pub(crate) const MAX_JOBS: usize = 256;
+
+/// The lane: its places, its turns and its counts.
 pub(crate) struct LargeLane {
-    turns: Arc<Semaphore>,
+    places: Arc<Semaphore>,
+    turns: Arc<Turns>,
+    queued: AtomicUsize,
+    total: AtomicU64,
+}
+
+/// Turns at the CPU, taken by a lane thread for each poll of its work and given back
+/// after it: a blocking semaphore, since only lane threads take them.
+struct Turns {
+    free: Mutex<usize>,
+    freed: Condvar,
     size: usize,
     waiting: AtomicUsize,
-    total: AtomicU64,
+}
+
+/// A turn taken, given back when dropped.
+struct Turn<'t>(&'t Turns);
+
+impl Turns {
+    /// Waits, blocking the thread, for a free turn.
+    fn take(&self) -> Turn<'_> {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if *free == 0 {
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+            while *free == 0 {
+                free = self
+                    .freed
+                    .wait(free)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        *free -= 1;
+        Turn(self)
+    }
+
+    /// Turns taken now.
+    fn busy(&self) -> usize {
+        self.size - *self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 /// What the stats page shows of the lane.
 #[derive(Debug, Serialize)]
 pub(crate) struct LaneStats {
-    /// Large requests being worked on now.
+    /// Large requests in the lane now: being worked on, waiting for a turn or for their
+    /// upstream.
+    in_lane: usize,
+    /// Turns taken now: large requests using the CPU.
     running: usize,
-    /// Large requests waiting for a turn.
+    /// Large requests waiting for a turn, or for a place in the lane.
     waiting: usize,
     /// Large requests since start.
     total: u64,
-    /// How many run at once.
+    /// How many use the CPU at once (`[server] large_workers`).
     turns: usize,
 }
 
 impl LargeLane {
-    /// A lane of `turns` requests at once (at least one).
+    /// A lane of `turns` at the CPU (at least one).
     pub(crate) fn new(turns: usize) -> LargeLane {
         let size = turns.max(1);
         LargeLane {
-            turns: Arc::new(Semaphore::new(size)),
-            size,
-            waiting: AtomicUsize::new(0),
+            places: Arc::new(Semaphore::new(MAX_JOBS)),
+            turns: Arc::new(Turns {
+                free: Mutex::new(size),
+                freed: Condvar::new(),
+                size,
+                waiting: AtomicUsize::new(0),
+            }),
+            queued: AtomicUsize::new(0),
             total: AtomicU64::new(0),
         }
     }
@@ -65,9 +124,10 @@ impl LargeLane {
         std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
     }
 
-    /// Runs `work` off the serving threads once a turn is free; `None` when it panicked.
-    /// A caller that goes away (its connection closed, the shutdown's grace over) stops
-    /// it at its next wait: only a stretch of CPU work already begun runs to its end.
+    /// Runs `work` off the serving threads once there is a place in the lane, polling it
+    /// in turns; `None` when it panicked. A caller that goes away (its connection closed,
+    /// the shutdown's grace over) stops it at its next wait: only a stretch of CPU work
+    /// already begun runs to its end.
     ///
     /// # Panics
     ///
@@ -77,22 +137,29 @@ impl LargeLane {
         T: Send + 'static,
         F: Future<Output = T> + Send + 'static,
     {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let turn = Arc::clone(&self.turns).acquire_owned().await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let place = Arc::clone(&self.places).acquire_owned().await;
+        self.queued.fetch_sub(1, Ordering::Relaxed);
         // Never closed.
-        let turn = turn.ok()?;
+        let place = place.ok()?;
         self.total.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(sentinel_metrics::names::LARGE_REQUESTS_TOTAL).increment(1);
         let runtime = tokio::runtime::Handle::current();
+        let turns = Arc::clone(&self.turns);
         // Dropped with this future: the caller went away.
         let (_present, gone) = tokio::sync::oneshot::channel::<()>();
         let worked = tokio::task::spawn_blocking(move || {
-            let _turn = turn;
+            let _place = place;
             runtime.block_on(async move {
+                let mut work = std::pin::pin!(work);
+                // The CPU is taken in turns, poll by poll; a wait holds no turn.
+                let in_turns = std::future::poll_fn(|cx| {
+                    let _turn = turns.take();
+                    work.as_mut().poll(cx)
+                });
                 tokio::select! {
                     biased;
-                    out = work => Some(out),
+                    out = in_turns => Some(out),
                     _ = gone => None,
                 }
             })
@@ -127,10 +194,12 @@ impl LargeLane {
     /// The lane's counts now.
     pub(crate) fn stats(&self) -> LaneStats {
         LaneStats {
-            running: self.size - self.turns.available_permits().min(self.size),
-            waiting: self.waiting.load(Ordering::Relaxed),
+            in_lane: MAX_JOBS - self.places.available_permits().min(MAX_JOBS),
+            running: self.turns.busy(),
+            waiting: self.queued.load(Ordering::Relaxed)
+                + self.turns.waiting.load(Ordering::Relaxed),
             total: self.total.load(Ordering::Relaxed),
-            turns: self.size,
+            turns: self.turns.size,
         }
     }
 }
@@ -199,11 +268,38 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn a_request_waiting_for_its_upstream_holds_no_turn() {
+        let lane = Arc::new(LargeLane::new(1));
+        let (answer, answered) = tokio::sync::oneshot::channel::<u32>();
+        let waiting = {
+            let lane = Arc::clone(&lane);
+            tokio::spawn(async move { lane.run(async move { answered.await.ok() }).await })
+        };
+        // The first is in the lane, waiting; a second one runs through its one turn.
+        while lane.stats().in_lane == 0 {
+            tokio::task::yield_now().await;
+        }
+        let second =
+            tokio::time::timeout(std::time::Duration::from_secs(10), lane.run(async { 2 }));
+        assert_eq!(
+            second.await,
+            Ok(Some(2)),
+            "the second waited for the first's upstream"
+        );
+        let stats = lane.stats();
+        assert_eq!((stats.in_lane, stats.running), (1, 0));
+        answer.send(1).expect("waiting");
+        assert_eq!(waiting.await.expect("joined"), Some(Some(1)));
+        assert_eq!(lane.stats().in_lane, 0);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn a_panic_is_none_and_gives_the_turn_back() {
         let lane = LargeLane::new(1);
         assert_eq!(lane.run(async { panic!("in the lane") }).await, None::<()>);
         assert_eq!(lane.run(async { 7 }).await, Some(7));
-        assert_eq!(lane.stats().running, 0);
+        let stats = lane.stats();
+        assert_eq!((stats.running, stats.in_lane), (0, 0));
     }
 
     #[tokio::test(flavor = "current_thread")]

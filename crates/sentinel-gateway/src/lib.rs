@@ -236,8 +236,8 @@ fn body_budget(s: &ServerSection) -> usize {
         .min(tokio::sync::Semaphore::MAX_PERMITS)
 }
 
-/// `[server] large_workers`: the large requests worked on at once (default: the cores less
-/// one, at least one); `0` is refused.
+/// `[server] large_workers`: the large requests that use the CPU at once (default: the
+/// cores less one, at least one); `0` is refused.
 fn large_turns(s: &ServerSection) -> Result<usize, GatewayError> {
     match s.large_workers {
         Some(0) => Err(GatewayError::Config(

@@ -430,7 +430,7 @@ async fn the_dashboard_renders_in_headless_chromium() {
         "healthy",
         "(0 keys)",
         " entries",
-        "queued), large 0/",
+        "queued), large 0, busy 0/",
     ] {
         assert!(
             dom.contains(figure),
