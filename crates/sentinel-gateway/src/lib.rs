@@ -187,20 +187,42 @@ struct ConnectionLimits {
 }
 
 impl ConnectionLimits {
-    /// The connection builder (HTTP/1.1 and HTTP/2) with these limits.
+    /// The connection builder (HTTP/1.1 and HTTP/2) with these limits. hyper itself
+    /// refuses heads over twice `max_header_bytes`, with a bare 431; up to that the
+    /// gateway reads them and answers one over `max_header_bytes` with its error JSON
+    /// ([`head_too_large`]).
     fn builder(self) -> auto::Builder<TokioExecutor> {
+        let hyper_cap = self.max_header_bytes.saturating_mul(2);
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout)
-            .max_buf_size(self.max_header_bytes.max(8192));
+            .max_buf_size(hyper_cap.max(8192));
         builder
             .http2()
             .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(self.max_header_bytes).unwrap_or(u32::MAX));
+            .max_header_list_size(u32::try_from(hyper_cap).unwrap_or(u32::MAX));
         builder
     }
+}
+
+/// Whether a request's head, as HTTP/1.1 writes it (request line and header lines), is
+/// over `max` bytes (`[server] max_header_bytes`).
+fn head_too_large(req: &Request<Incoming>, max: usize) -> bool {
+    let uri = req.uri();
+    let target = uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.scheme_str().map_or(0, |s| s.len() + 3);
+    // `METHOD target HTTP/1.1\r\n`, each `name: value\r\n`, and the closing `\r\n`.
+    let mut len = req.method().as_str().len() + target + 12 + 2;
+    for (name, value) in req.headers() {
+        len += name.as_str().len() + value.len() + 4;
+        if len > max {
+            return true;
+        }
+    }
+    len > max
 }
 
 struct State {
@@ -1548,6 +1570,17 @@ async fn answer<'s>(
     peer: SocketAddr,
     count: &mut Count<'s>,
 ) -> Response<GatewayBody> {
+    if head_too_large(&req, live.connections.max_header_bytes) {
+        return *closing(error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "invalid_request_error",
+            "request_header_fields_too_large",
+            &format!(
+                "the request head is larger than {} bytes",
+                live.connections.max_header_bytes
+            ),
+        ));
+    }
     let method = req.method().clone();
     if matches!(
         (method.as_str(), path),

@@ -1878,6 +1878,42 @@ async fn other_routes_are_refused_unless_scanned() {
     }
 }
 
+/// A request head over `[server] max_header_bytes` gets 431 with the error JSON (hyper
+/// itself answers a bare 431 only past twice the limit), on record as an error; one
+/// within it passes.
+#[tokio::test]
+async fn a_head_over_the_limit_gets_431_with_the_error_json() {
+    let gw = gateway("[server]\nmax_header_bytes = 16384\n", false).await;
+    let with_filler = |n: usize| {
+        let e = Endpoint::new("gw", &gw.url).expect("endpoint").header(
+            HeaderName::from_static("x-filler"),
+            HeaderValue::from_str(&"f".repeat(n)).expect("v"),
+        );
+        HttpTransport::new(no_retries(), vec![Upstream::single(e)]).expect("client")
+    };
+    let (status, v, _) = post(&with_filler(20_000), "/v1/chat/completions", chat("hi")).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "{v}");
+    assert_eq!(v["error"]["code"], "request_header_fields_too_large");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    let (status, v, _) = post(&with_filler(12_000), "/v1/chat/completions", chat("hi")).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    // Past twice the limit hyper refuses the head before the gateway reads it.
+    let r = with_filler(40_000)
+        .send(OutboundRequest::post_json(
+            "/v1/chat/completions",
+            chat("hi"),
+        ))
+        .await;
+    assert!(r.map_or(true, |r| r.status
+        == StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
+    let r = client(&gw.url, None)
+        .send(OutboundRequest::get("/v1/sentinel/stats"))
+        .await
+        .expect("stats");
+    let stats: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    assert_eq!(stats["errors"]["bad_request"], 1, "{stats}");
+}
+
 /// Requests whose bodies reach `[server] large_body_bytes` (or a 256th of it, compressed)
 /// are worked on in the large requests' lane and decided as any other: redacted, streamed,
 /// a decompression bomb refused; a file read back takes it too, and a request whose whole
