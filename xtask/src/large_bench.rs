@@ -2,7 +2,8 @@
 //! Sixteen clients send the clean 4 KB chat request through the gateway (one thread,
 //! strict preset, audit log on, the stub upstream) while one more client sends 8 MiB chat
 //! requests back to back (a long context with an e-mail address and a phone number in
-//! every twentieth sentence), three ways, in rotating order for several rounds:
+//! every twentieth sentence; a scenario with `clients = 1` in the same `deepsentinel
+//! loadtest`), three ways, in rotating order for several rounds:
 //!
 //! - `alone`: the small requests only, the reference;
 //! - `large, lane`: with the large client, the gateway as shipped (`[server]
@@ -15,7 +16,7 @@
 //! of the large requests' rate and p50/p99.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
@@ -44,16 +45,18 @@ fn large_body() -> String {
     json!({"model": "m", "messages": [{"role": "user", "content": text}]}).to_string()
 }
 
-/// The large client's scenario file (its body in a file of its own), and the body's size.
-fn write_large(work: &Path) -> Result<(PathBuf, usize)> {
+/// The small requests' scenarios with the large client's added (its body in a file of
+/// its own, sent by a client of its own), and the large body's size.
+fn write_mixed(work: &Path, small: &Path) -> Result<(PathBuf, usize)> {
     let body = work.join("large.json");
     let text = large_body();
     std::fs::write(&body, &text)?;
-    let path = work.join("large.toml");
+    let path = work.join("mixed.toml");
     std::fs::write(
         &path,
         format!(
-            "[[scenario]]\nname = \"large\"\npath = \"/v1/chat/completions\"\nbody_file = \"{}\"\n",
+            "{}[[scenario]]\nname = \"large\"\nclients = 1\npath = \"/v1/chat/completions\"\nbody_file = \"{}\"\n",
+            std::fs::read_to_string(small)?,
             body.display()
         ),
     )?;
@@ -125,7 +128,7 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
     let (_stub, upstream) = start_fixture(Command::new(fixture("upstream-stub")).arg("1"))?;
     let upstream = upstream.to_string();
     let small = write_scenarios(&work, false)?;
-    let (large, large_bytes) = write_large(&work)?;
+    let (mixed, large_bytes) = write_mixed(&work, &small)?;
     let gateway = |name: &str, server: &str| {
         start_gateway(
             Command::new(fixture("deepsentinel")),
@@ -152,32 +155,21 @@ pub(crate) fn run(quick: bool) -> Result<Value> {
         for k in 0..ways.len() {
             let w = (k + round) % ways.len();
             let (name, port, with_large) = ways[w];
-            let large_client = with_large
-                .then(|| {
-                    loadtest(&large, port, 1, seconds)
-                        .stdout(Stdio::piped())
-                        .stderr(Stdio::null())
-                        .spawn()
-                        .context("cannot start the large client")
-                })
-                .transpose()?;
+            let scenarios = if with_large { &mixed } else { &small };
             let out = crate::util::output(
                 &format!("{name}: 16 clients of 4 KB for {seconds} s"),
-                &mut loadtest(&small, port, 16, seconds),
+                &mut loadtest(scenarios, port, 16, seconds),
             )?;
-            let small_report: Value =
+            let report: Value =
                 serde_json::from_str(&out).context("the load generator's report")?;
-            let large_report = match large_client {
-                Some(c) => {
-                    let out = c.wait_with_output()?;
-                    Some(
-                        serde_json::from_slice::<Value>(&out.stdout)
-                            .context("the large client's report")?,
-                    )
-                }
-                None => None,
+            let scenario = |n: &str| {
+                report["scenarios"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|s| s["name"] == n))
+                    .cloned()
             };
-            figures[w].add(&small_report, large_report.as_ref());
+            let small_report = scenario("chat").context("no small requests in the report")?;
+            figures[w].add(&small_report, scenario("large").as_ref());
         }
     }
     let reports: Vec<Value> = figures

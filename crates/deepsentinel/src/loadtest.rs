@@ -1,6 +1,7 @@
 //! `deepsentinel loadtest`: weighted scenarios from a file, a number of concurrent
-//! clients, for a duration or a request count; then success rate, requests per second,
-//! p50/p95/p99 per scenario and an error breakdown, as text and JSON.
+//! clients (and clients of their own for a scenario that sets `clients`: a bulk caller
+//! beside interactive ones), for a duration or a request count; then success rate,
+//! requests per second, p50/p95/p99 per scenario and an error breakdown, as text and JSON.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,13 +22,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Args)]
 pub(crate) struct LoadtestArgs {
     /// The scenarios file (TOML: `target`, then `[[scenario]]` with `name`, `weight`,
-    /// `method`, `path`, `body` or `body_file`, `headers`).
+    /// `method`, `path`, `body` or `body_file`, `headers`, `clients`).
     #[arg(long)]
     scenarios: PathBuf,
     /// The base URL (overrides the file's `target`).
     #[arg(long)]
     target: Option<String>,
-    /// Concurrent clients.
+    /// Concurrent clients sharing the weighted scenarios (those without `clients`).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// How long to run, in seconds (unless --requests is given).
@@ -68,6 +69,10 @@ struct Scenario {
     body_file: Option<PathBuf>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// Clients of its own that send only this scenario, back to back, beside the
+    /// `--concurrency` clients, which then leave it out of their weighted draw.
+    #[serde(default)]
+    clients: Option<usize>,
 }
 
 fn one() -> u32 {
@@ -81,6 +86,8 @@ fn post() -> String {
 struct Prepared {
     name: String,
     weight: u32,
+    /// Clients of its own (0: drawn by weight by the shared clients).
+    clients: usize,
     request: OutboundRequest,
 }
 
@@ -193,24 +200,31 @@ fn prepare(file: &ScenarioFile, base: &std::path::Path) -> Result<Vec<Prepared>>
             if s.weight == 0 {
                 bail!("scenario {}: weight must be at least 1", s.name);
             }
+            if s.clients == Some(0) {
+                bail!("scenario {}: clients must be at least 1", s.name);
+            }
             Ok(Prepared {
                 name: s.name.clone(),
                 weight: s.weight,
+                clients: s.clients.unwrap_or(0),
                 request,
             })
         })
         .collect()
 }
 
+/// A shared client's next scenario: drawn by weight among those without clients of their
+/// own (`total` is their weights' sum).
 fn pick(scenarios: &[Prepared], total: u32) -> usize {
     let mut r = fastrand_u32(total);
-    for (i, s) in scenarios.iter().enumerate() {
+    let shared = || scenarios.iter().enumerate().filter(|(_, s)| s.clients == 0);
+    for (i, s) in shared() {
         if r < s.weight {
             return i;
         }
         r -= s.weight;
     }
-    scenarios.len() - 1
+    shared().last().map_or(0, |(i, _)| i)
 }
 
 fn fastrand_u32(below: u32) -> u32 {
@@ -256,14 +270,29 @@ async fn execute(
         vec![Upstream::single(Endpoint::new("target", target)?)],
     )?);
     let scenarios = Arc::new(scenarios);
-    let total_weight: u32 = scenarios.iter().map(|s| s.weight).sum();
+    let total_weight: u32 = scenarios
+        .iter()
+        .filter(|s| s.clients == 0)
+        .map(|s| s.weight)
+        .sum();
+    // The shared clients draw by weight; a scenario with clients of its own has them.
+    let shared = if total_weight > 0 {
+        concurrency.max(1)
+    } else {
+        0
+    };
+    let own = scenarios
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| std::iter::repeat_n(Some(i), s.clients));
+    let clients: Vec<Option<usize>> = std::iter::repeat_n(None, shared).chain(own).collect();
     let tallies: Arc<Vec<Mutex<Tally>>> =
         Arc::new(scenarios.iter().map(|_| Mutex::new(Tally::new())).collect());
     let issued = Arc::new(AtomicU64::new(0));
     let warm_until = Instant::now() + warmup;
     let stop_at = warm_until + duration;
     let mut workers = Vec::new();
-    for _ in 0..concurrency.max(1) {
+    for &fixed in &clients {
         let (transport, scenarios, tallies, issued) = (
             Arc::clone(&transport),
             Arc::clone(&scenarios),
@@ -284,7 +313,7 @@ async fn execute(
                         }
                     }
                 }
-                let i = pick(&scenarios, total_weight);
+                let i = fixed.unwrap_or_else(|| pick(&scenarios, total_weight));
                 let started = Instant::now();
                 let outcome = match transport.send(scenarios[i].request.clone()).await {
                     Ok(r) => {
@@ -337,7 +366,7 @@ async fn execute(
     }
     Ok(Report {
         target: target.to_owned(),
-        concurrency,
+        concurrency: clients.len(),
         seconds,
         figures: Figures::of(&all, seconds),
         scenarios: reports,

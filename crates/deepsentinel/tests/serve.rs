@@ -164,6 +164,68 @@ path = "/nope"
     assert!(v["requests_per_second"].as_f64().unwrap_or(0.0) > 0.0);
 }
 
+/// A scenario with `clients` of its own is sent only by them, beside the shared clients,
+/// which draw the others by weight; `clients = 0` is refused.
+#[test]
+fn loadtest_gives_a_scenario_clients_of_its_own() {
+    let (mut child, port, dir) = start_serve();
+    let scenarios = dir.path().join("scenarios.toml");
+    let write = |bulk_clients: usize| {
+        std::fs::write(
+            &scenarios,
+            format!(
+                r#"target = "http://127.0.0.1:{port}"
+[[scenario]]
+name = "health"
+method = "GET"
+path = "/healthz"
+[[scenario]]
+name = "bulk"
+weight = 1000
+clients = {bulk_clients}
+path = "/v1/sentinel/scan"
+body = '{{"text": "mail jane@example.com"}}'
+"#
+            ),
+        )
+        .expect("write");
+    };
+    let args = [
+        "loadtest",
+        "--scenarios",
+        &scenarios.display().to_string(),
+        "--concurrency",
+        "2",
+        "--duration",
+        "1",
+        "--format",
+        "json",
+    ];
+    write(1);
+    let (code, out) = run(&args);
+    assert_eq!(code, Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json report");
+    assert_eq!(v["concurrency"], 3, "{out}");
+    let n = |name: &str| {
+        v["scenarios"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["name"] == name))
+            .map_or(0, |s| s["requests"].as_u64().unwrap_or(0))
+    };
+    // Weight 1000 would have taken nearly every shared draw: the bulk scenario's
+    // requests are its one client's only, and the two shared clients sent health checks.
+    assert!(n("bulk") > 0 && n("health") > n("bulk"), "{out}");
+    write(0);
+    let (code, out) = run(&args);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("scenario bulk: clients must be at least 1"),
+        "{out}"
+    );
+}
+
 /// Sends SIGTERM and waits (20 s at most) for a clean exit.
 fn stop(child: &mut std::process::Child) {
     let killed = Command::new("kill")
