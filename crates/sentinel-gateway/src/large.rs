@@ -20,9 +20,10 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::task::Poll;
+use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A request body at least a 256th of `large_body_bytes` that comes compressed takes
 /// the lane too: it may decode to that much (JSON compresses tenfold and more, a crafted
@@ -85,6 +86,15 @@ impl Drop for Turn<'_> {
     }
 }
 
+/// Why work given to the lane did not finish there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LaneError {
+    /// No place in the lane came free in time.
+    Full,
+    /// The work panicked (or its caller went away).
+    Failed,
+}
+
 /// What the stats page shows of the lane.
 #[derive(Debug, Serialize)]
 pub(crate) struct LaneStats {
@@ -124,24 +134,42 @@ impl LargeLane {
         std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
     }
 
-    /// Runs `work` off the serving threads once there is a place in the lane, polling it
-    /// in turns; `None` when it panicked. A caller that goes away (its connection closed,
-    /// the shutdown's grace over) stops it at its next wait: only a stretch of CPU work
-    /// already begun runs to its end.
+    /// Runs `work` off the serving threads once there is a place in the lane (waiting
+    /// `wait` at most), polling it in turns. A caller that goes away (its connection
+    /// closed, the shutdown's grace over) stops it at its next wait: only a stretch of CPU
+    /// work already begun runs to its end.
+    ///
+    /// # Errors
+    ///
+    /// No place came free within `wait` ([`LaneError::Full`]), or the work panicked.
     ///
     /// # Panics
     ///
     /// Called outside a tokio runtime.
-    pub(crate) async fn run<T, F>(&self, work: F) -> Option<T>
+    pub(crate) async fn run<T, F>(&self, work: F, wait: Duration) -> Result<T, LaneError>
     where
         T: Send + 'static,
         F: Future<Output = T> + Send + 'static,
     {
+        let place = self.place(wait).await.ok_or(LaneError::Full)?;
+        self.work_in(place, work).await
+    }
+
+    /// A place in the lane, waiting `wait` at most.
+    async fn place(&self, wait: Duration) -> Option<OwnedSemaphorePermit> {
         self.queued.fetch_add(1, Ordering::Relaxed);
-        let place = Arc::clone(&self.places).acquire_owned().await;
+        let place = tokio::time::timeout(wait, Arc::clone(&self.places).acquire_owned()).await;
         self.queued.fetch_sub(1, Ordering::Relaxed);
-        // Never closed.
-        let place = place.ok()?;
+        // The semaphore is never closed.
+        place.ok()?.ok()
+    }
+
+    /// Works on `work` in the lane, in `place`.
+    async fn work_in<T, F>(&self, place: OwnedSemaphorePermit, work: F) -> Result<T, LaneError>
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
         self.total.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(sentinel_metrics::names::LARGE_REQUESTS_TOTAL).increment(1);
         let runtime = tokio::runtime::Handle::current();
@@ -164,17 +192,22 @@ impl LargeLane {
                 }
             })
         });
-        worked.await.ok().flatten()
+        worked.await.ok().flatten().ok_or(LaneError::Failed)
     }
 
     /// Polls `work` here until it finishes or `moves` says it has become large (its
     /// answer came whole and large: [`sentinel_client::LargeAnswer`]), then goes on with
-    /// it in the lane as [`LargeLane::run`] does; `None` when it panicked there.
+    /// it in the lane as [`LargeLane::run`] does, waiting `wait` at most for a place.
+    ///
+    /// # Errors
+    ///
+    /// The work panicked in the lane. With no place free within `wait` it goes on here.
     pub(crate) async fn run_from<T, F>(
         &self,
         mut work: Pin<Box<F>>,
         moves: impl Fn() -> bool,
-    ) -> Option<T>
+        wait: Duration,
+    ) -> Result<T, LaneError>
     where
         T: Send + 'static,
         F: Future<Output = T> + Send + 'static,
@@ -186,8 +219,13 @@ impl LargeLane {
         })
         .await;
         match here {
-            Some(out) => Some(out),
-            None => self.run(work).await,
+            Some(out) => Ok(out),
+            // The upstream has answered: with no place free in time, the work goes on
+            // here rather than lose the answer.
+            None => match self.place(wait).await {
+                Some(place) => self.work_in(place, work).await,
+                None => Ok(work.await),
+            },
         }
     }
 
@@ -208,6 +246,9 @@ impl LargeLane {
 mod tests {
     use super::*;
 
+    /// Long enough never to run out in these tests.
+    const WAIT: Duration = Duration::from_secs(60);
+
     #[tokio::test(flavor = "current_thread")]
     async fn work_runs_off_the_serving_thread_with_its_sockets_and_timers() {
         let lane = LargeLane::new(1);
@@ -224,15 +265,18 @@ mod tests {
                 .expect("test");
         });
         let (thread, read) = lane
-            .run(async move {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                let mut s = tokio::net::TcpStream::connect(addr).await.expect("test");
-                let mut buf = Vec::new();
-                tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf)
-                    .await
-                    .expect("test");
-                (std::thread::current().id(), buf)
-            })
+            .run(
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    let mut s = tokio::net::TcpStream::connect(addr).await.expect("test");
+                    let mut buf = Vec::new();
+                    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf)
+                        .await
+                        .expect("test");
+                    (std::thread::current().id(), buf)
+                },
+                WAIT,
+            )
             .await
             .expect("test");
         peer.await.expect("test");
@@ -258,7 +302,7 @@ mod tests {
                 (before, std::thread::current().id())
             });
             let (before, after) = lane
-                .run_from(work, || flag.load(Ordering::Acquire))
+                .run_from(work, || flag.load(Ordering::Acquire), WAIT)
                 .await
                 .expect("done");
             assert_eq!(before, serving);
@@ -273,31 +317,53 @@ mod tests {
         let (answer, answered) = tokio::sync::oneshot::channel::<u32>();
         let waiting = {
             let lane = Arc::clone(&lane);
-            tokio::spawn(async move { lane.run(async move { answered.await.ok() }).await })
+            tokio::spawn(async move { lane.run(async move { answered.await.ok() }, WAIT).await })
         };
         // The first is in the lane, waiting; a second one runs through its one turn.
         while lane.stats().in_lane == 0 {
             tokio::task::yield_now().await;
         }
-        let second =
-            tokio::time::timeout(std::time::Duration::from_secs(10), lane.run(async { 2 }));
+        let second = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            lane.run(async { 2 }, WAIT),
+        );
         assert_eq!(
             second.await,
-            Ok(Some(2)),
+            Ok(Ok(2)),
             "the second waited for the first's upstream"
         );
         let stats = lane.stats();
         assert_eq!((stats.in_lane, stats.running), (1, 0));
         answer.send(1).expect("waiting");
-        assert_eq!(waiting.await.expect("joined"), Some(Some(1)));
+        assert_eq!(waiting.await.expect("joined"), Ok(Some(1)));
         assert_eq!(lane.stats().in_lane, 0);
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn a_panic_is_none_and_gives_the_turn_back() {
+    async fn with_no_place_free_in_time_the_lane_is_full() {
         let lane = LargeLane::new(1);
-        assert_eq!(lane.run(async { panic!("in the lane") }).await, None::<()>);
-        assert_eq!(lane.run(async { 7 }).await, Some(7));
+        let held: Vec<_> = (0..MAX_JOBS)
+            .map(|_| lane.places.clone().try_acquire_owned().expect("a place"))
+            .collect();
+        let wait = Duration::from_millis(50);
+        assert_eq!(lane.run(async { 1 }, wait).await, Err(LaneError::Full));
+        // Work that became large goes on where it was instead.
+        let work = Box::pin(async {
+            tokio::task::yield_now().await;
+            2
+        });
+        assert_eq!(lane.run_from(work, || true, wait).await, Ok(2));
+        drop(held);
+        assert_eq!(lane.run(async { 3 }, wait).await, Ok(3));
+        assert_eq!(lane.stats().total, 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panic_is_an_error_and_gives_the_turn_back() {
+        let lane = LargeLane::new(1);
+        let panicked = lane.run(async { panic!("in the lane") }, WAIT).await;
+        assert_eq!(panicked, Err::<(), _>(LaneError::Failed));
+        assert_eq!(lane.run(async { 7 }, WAIT).await, Ok(7));
         let stats = lane.stats();
         assert_eq!((stats.running, stats.in_lane), (0, 0));
     }
@@ -318,12 +384,15 @@ mod tests {
         let caller = {
             let lane = Arc::clone(&lane);
             tokio::spawn(async move {
-                lane.run(async move {
-                    let _guard = OnDrop(Some(dropped));
-                    let _ = reached.send(());
-                    // Would wait for ever.
-                    std::future::pending::<()>().await;
-                })
+                lane.run(
+                    async move {
+                        let _guard = OnDrop(Some(dropped));
+                        let _ = reached.send(());
+                        // Would wait for ever.
+                        std::future::pending::<()>().await;
+                    },
+                    WAIT,
+                )
                 .await
             })
         };
@@ -331,6 +400,6 @@ mod tests {
         caller.abort();
         // The work's future was dropped, so its turn comes back.
         dropped_rx.await.expect("test");
-        assert_eq!(lane.run(async { 1 }).await, Some(1));
+        assert_eq!(lane.run(async { 1 }, WAIT).await, Ok(1));
     }
 }

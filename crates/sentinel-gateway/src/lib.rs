@@ -56,7 +56,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use headers::HeaderRules;
-use large::LargeLane;
+use large::{LaneError, LargeLane};
 use rate::KeyRate;
 use sentinel_client::{
     new_request_id, Auth, CacheSection, DetectionSource, LargeAnswer, NetworkSection, Operated,
@@ -1758,24 +1758,38 @@ async fn answer<'s>(
         let r = handle_read(&lane_state, &lane_live, read, &mut by).await;
         (r, by)
     };
-    match state.large.run(work).await {
-        Some((r, by)) => {
+    // A place in the lane is waited for as long as the request may take.
+    match state.large.run(work, live.request_timeout).await {
+        Ok((r, by)) => {
             count.by = by;
             r
         }
-        None => lane_failed(),
+        Err(e) => lane_failed(e),
     }
 }
 
-/// The answer to a request whose work panicked in the large requests' lane: 500, as
-/// OpenAI-style JSON.
-fn lane_failed() -> Response<GatewayBody> {
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "server_error",
-        "internal_error",
-        "the request could not be handled",
-    )
+/// The answer to a request the large requests' lane did not finish: 503 `overloaded`
+/// (with `Retry-After`) when no place came free in time, 500 when its work panicked.
+fn lane_failed(e: LaneError) -> Response<GatewayBody> {
+    match e {
+        LaneError::Full => {
+            let mut r = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "overloaded",
+                "the gateway's lane for large requests is full; retry later",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        LaneError::Failed => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal_error",
+            "the request could not be handled",
+        ),
+    }
 }
 
 /// A request whose body has been read (not yet decoded), as [`answer`] hands it on.
@@ -1912,13 +1926,17 @@ async fn handle_read(
             preq.large_answer = Some(large.clone());
             let pipeline = Arc::clone(&live.pipeline);
             let work = Box::pin(async move { pipeline.handle(preq).await });
-            state.large.run_from(work, move || large.came()).await
+            state
+                .large
+                .run_from(work, move || large.came(), live.request_timeout)
+                .await
         }
-        None => Some(live.pipeline.handle(preq).await),
+        None => Ok(live.pipeline.handle(preq).await),
     };
     // Work that panicked in the lane never reached the pipeline's count.
-    let Some(handled) = handled else {
-        return lane_failed();
+    let handled = match handled {
+        Ok(h) => h,
+        Err(e) => return lane_failed(e),
     };
     *by = Tally::Pipeline;
     let mut r = match handled {
