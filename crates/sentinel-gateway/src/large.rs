@@ -44,45 +44,83 @@ pub(crate) struct LargeLane {
 }
 
 /// Turns at the CPU, taken by a lane thread for each poll of its work and given back
-/// after it: a blocking semaphore, since only lane threads take them.
+/// after it: a blocking semaphore (only lane threads take them) that serves its waiters
+/// first come, first served, so that a request's thread is never passed over by others
+/// that keep coming back for a turn.
 struct Turns {
-    free: Mutex<usize>,
+    state: Mutex<TurnState>,
     freed: Condvar,
     size: usize,
-    waiting: AtomicUsize,
+}
+
+/// The turns free, and the tickets of the threads waiting, oldest first.
+struct TurnState {
+    free: usize,
+    waiting: std::collections::VecDeque<u64>,
+    next_ticket: u64,
 }
 
 /// A turn taken, given back when dropped.
 struct Turn<'t>(&'t Turns);
 
 impl Turns {
-    /// Waits, blocking the thread, for a free turn.
-    fn take(&self) -> Turn<'_> {
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-        if *free == 0 {
-            self.waiting.fetch_add(1, Ordering::Relaxed);
-            while *free == 0 {
-                free = self
-                    .freed
-                    .wait(free)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-            self.waiting.fetch_sub(1, Ordering::Relaxed);
+    fn new(size: usize) -> Turns {
+        Turns {
+            state: Mutex::new(TurnState {
+                free: size,
+                waiting: std::collections::VecDeque::new(),
+                next_ticket: 0,
+            }),
+            freed: Condvar::new(),
+            size,
         }
-        *free -= 1;
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, TurnState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits, blocking the thread, for a free turn, after every thread that began to wait
+    /// before it.
+    fn take(&self) -> Turn<'_> {
+        let mut state = self.state();
+        if state.free > 0 && state.waiting.is_empty() {
+            state.free -= 1;
+            return Turn(self);
+        }
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        state.waiting.push_back(ticket);
+        while !(state.free > 0 && state.waiting.front() == Some(&ticket)) {
+            state = self
+                .freed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.waiting.pop_front();
+        state.free -= 1;
+        // The next in line may find a turn free too.
+        if state.free > 0 && !state.waiting.is_empty() {
+            self.freed.notify_all();
+        }
         Turn(self)
     }
 
-    /// Turns taken now.
-    fn busy(&self) -> usize {
-        self.size - *self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Turns taken now, and threads waiting for one.
+    fn counts(&self) -> (usize, usize) {
+        let state = self.state();
+        (self.size - state.free, state.waiting.len())
     }
 }
 
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        self.0.freed.notify_one();
+        let mut state = self.0.state();
+        state.free += 1;
+        if !state.waiting.is_empty() {
+            // Every waiter looks; only the first in line takes the turn.
+            self.0.freed.notify_all();
+        }
     }
 }
 
@@ -117,12 +155,7 @@ impl LargeLane {
         let size = turns.max(1);
         LargeLane {
             places: Arc::new(Semaphore::new(MAX_JOBS)),
-            turns: Arc::new(Turns {
-                free: Mutex::new(size),
-                freed: Condvar::new(),
-                size,
-                waiting: AtomicUsize::new(0),
-            }),
+            turns: Arc::new(Turns::new(size)),
             queued: AtomicUsize::new(0),
             total: AtomicU64::new(0),
         }
@@ -231,11 +264,11 @@ impl LargeLane {
 
     /// The lane's counts now.
     pub(crate) fn stats(&self) -> LaneStats {
+        let (running, waiting) = self.turns.counts();
         LaneStats {
             in_lane: MAX_JOBS - self.places.available_permits().min(MAX_JOBS),
-            running: self.turns.busy(),
-            waiting: self.queued.load(Ordering::Relaxed)
-                + self.turns.waiting.load(Ordering::Relaxed),
+            running,
+            waiting: self.queued.load(Ordering::Relaxed) + waiting,
             total: self.total.load(Ordering::Relaxed),
             turns: self.turns.size,
         }
@@ -337,6 +370,32 @@ mod tests {
         answer.send(1).expect("waiting");
         assert_eq!(waiting.await.expect("joined"), Ok(Some(1)));
         assert_eq!(lane.stats().in_lane, 0);
+    }
+
+    #[test]
+    fn turns_go_to_their_waiters_first_come_first_served() {
+        let turns = Arc::new(Turns::new(1));
+        let held = turns.take();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for k in 0..4 {
+            let (mine, order) = (Arc::clone(&turns), Arc::clone(&order));
+            waiters.push(std::thread::spawn(move || {
+                let _turn = mine.take();
+                order.lock().expect("test").push(k);
+            }));
+            // Each in line before the next comes.
+            while turns.counts().1 < k + 1 {
+                std::thread::yield_now();
+            }
+        }
+        assert_eq!(turns.counts(), (1, 4));
+        drop(held);
+        for w in waiters {
+            w.join().expect("test");
+        }
+        assert_eq!(*order.lock().expect("test"), vec![0, 1, 2, 3]);
+        assert_eq!(turns.counts(), (0, 0));
     }
 
     #[tokio::test(flavor = "current_thread")]
