@@ -375,6 +375,13 @@ fn large_requests_take_their_lane_on_one_thread_and_on_many() {
                 .any(|l| l == "deepsentinel_large_requests_total 1"),
             "{workers}: {text}"
         );
+        for state in ["in_lane", "running", "waiting"] {
+            let line = format!("deepsentinel_large_requests{{state=\"{state}\"}} 0");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{workers}: {line} in {text}"
+            );
+        }
     }
 }
 

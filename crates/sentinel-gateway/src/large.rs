@@ -133,7 +133,7 @@ pub(crate) enum LaneError {
     Failed,
 }
 
-/// What the stats page shows of the lane.
+/// What the stats page shows of the lane (and the metrics, at each scrape).
 #[derive(Debug, Serialize)]
 pub(crate) struct LaneStats {
     /// Large requests in the lane now: being worked on, waiting for a turn or for their
@@ -259,6 +259,20 @@ impl LargeLane {
                 Some(place) => self.work_in(place, work).await,
                 None => Ok(work.await),
             },
+        }
+    }
+
+    /// Sets the lane's gauges (`deepsentinel_large_requests{state}`) from its counts now.
+    pub(crate) fn publish(&self) {
+        use sentinel_metrics::names::{label, LARGE_REQUESTS};
+        let now = self.stats();
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^53
+        for (state, n) in [
+            ("in_lane", now.in_lane),
+            ("running", now.running),
+            ("waiting", now.waiting),
+        ] {
+            metrics::gauge!(LARGE_REQUESTS, label::STATE => state).set(n as f64);
         }
     }
 

@@ -1431,6 +1431,7 @@ fn publish_state(state: &State, live: &Live) {
     #[allow(clippy::cast_precision_loss)] // counts far below 2^53
     let f = |n: u64| n as f64;
     metrics::gauge!(INFLIGHT_REQUESTS).set(f(state.limiter.running() as u64));
+    state.large.publish();
     let held = state.bodies_budget - state.bodies.available_permits().min(state.bodies_budget);
     metrics::gauge!(BODY_BYTES_IN_FLIGHT).set(f(held as u64));
     for c in live.pipeline.cache_sizes() {

@@ -362,6 +362,10 @@ pub fn describe() {
         "Requests worked on off the serving threads for their large bodies."
     );
     describe_gauge!(
+        LARGE_REQUESTS,
+        "Requests in the large requests' lane now, by state."
+    );
+    describe_gauge!(
         BODY_BYTES_IN_FLIGHT,
         Unit::Bytes,
         "Bytes of request bodies held now, of the in-flight budget."

@@ -41,6 +41,9 @@ pub const INFLIGHT_REQUESTS: &str = "deepsentinel_inflight_requests";
 /// Requests worked on off the serving threads because their bodies are large (`[server]
 /// large_body_bytes`).
 pub const LARGE_REQUESTS_TOTAL: &str = "deepsentinel_large_requests_total";
+/// Requests in the large requests' lane now, by `state`: `in_lane` (all of them),
+/// `running` (using the CPU), `waiting` (for a turn or a place); read at each scrape.
+pub const LARGE_REQUESTS: &str = "deepsentinel_large_requests";
 /// Requests refused because the concurrency limit's queue was full or timed out, by
 /// `priority`.
 pub const OVERLOADED_TOTAL: &str = "deepsentinel_overloaded_total";
@@ -104,6 +107,7 @@ pub const ALL: &[&str] = &[
     UPSTREAM_RETRIES_TOTAL,
     INFLIGHT_REQUESTS,
     LARGE_REQUESTS_TOTAL,
+    LARGE_REQUESTS,
     BODY_BYTES_IN_FLIGHT,
     OVERLOADED_TOTAL,
     TOKENS_TOTAL,
@@ -160,4 +164,6 @@ pub mod label {
     pub const POLICY: &str = "policy";
     /// A shared store operation (`load`, `save`, `chain`, `remember`).
     pub const OP: &str = "op";
+    /// Where the large requests' lane's requests are (`in_lane`, `running`, `waiting`).
+    pub const STATE: &str = "state";
 }
