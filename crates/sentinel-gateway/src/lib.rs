@@ -857,6 +857,19 @@ fn json_response(status: StatusCode, v: &impl Serialize) -> Response<GatewayBody
 }
 
 /// An OpenAI-style error: `{"error": {"message", "type", "code"}}`.
+/// 503 `overloaded` with `Retry-After: seconds`: a limit of the gateway's is full.
+fn overloaded(message: &str, seconds: u64) -> Response<GatewayBody> {
+    let mut r = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "overloaded",
+        message,
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    r
+}
+
 fn error(status: StatusCode, kind: &str, code: &str, message: &str) -> Response<GatewayBody> {
     json_response(
         status,
@@ -898,18 +911,10 @@ fn pipeline_error(e: &PipelineError) -> Response<GatewayBody> {
             "request_timeout",
             "the request took longer than the gateway allows",
         ),
-        PipelineError::Transport(TransportError::Overloaded { retry_after }) => {
-            let mut r = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "overloaded",
-                "upstream capacity is full; retry later",
-            );
-            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            r
-        }
+        PipelineError::Transport(TransportError::Overloaded { retry_after }) => overloaded(
+            "upstream capacity is full; retry later",
+            retry_after.as_secs().max(1),
+        ),
         other => error(
             other.status(),
             "upstream_error",
@@ -1378,17 +1383,10 @@ async fn take_budget(
     match tokio::time::timeout(wait, Arc::clone(budget).acquire_many_owned(n)).await {
         Ok(Ok(p)) => Ok(p),
         // Timed out, or (never) closed.
-        _ => {
-            let mut r = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "overloaded",
-                "request bodies in flight fill the gateway's memory budget; retry later",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            Err(closing(r))
-        }
+        _ => Err(closing(overloaded(
+            "request bodies in flight fill the gateway's memory budget; retry later",
+            1,
+        ))),
     }
 }
 
@@ -1773,17 +1771,10 @@ async fn answer<'s>(
 /// (with `Retry-After`) when no place came free in time, 500 when its work panicked.
 fn lane_failed(e: LaneError) -> Response<GatewayBody> {
     match e {
-        LaneError::Full => {
-            let mut r = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "overloaded",
-                "the gateway's lane for large requests is full; retry later",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            r
-        }
+        LaneError::Full => overloaded(
+            "the gateway's lane for large requests is full; retry later",
+            1,
+        ),
         LaneError::Failed => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
