@@ -166,13 +166,13 @@ impl Live {
     }
 
     /// Whether a request takes the large requests' lane: its body (`len` bytes as read,
-    /// with `headers`) is `large_body_bytes` or more, or compressed and a 256th of that,
-    /// or its answer is a file read back ([`Route::answers_a_file`]).
-    fn is_large(&self, method: &Method, path: &str, headers: &http::HeaderMap, len: usize) -> bool {
+    /// `encoded` when it came with a `Content-Encoding`) is `large_body_bytes` or more, or
+    /// compressed and a 256th of that, or its answer is a file read back
+    /// ([`Route::answers_a_file`]).
+    fn is_large(&self, method: &Method, path: &str, encoded: bool, len: usize) -> bool {
         self.large_body.is_some_and(|at| {
             len >= at
-                || (len >= at / large::COMPRESSED_SHARE
-                    && headers.contains_key(header::CONTENT_ENCODING))
+                || (encoded && len >= at / large::COMPRESSED_SHARE)
                 || (method == Method::GET
                     && Route::of(method, path).is_some_and(|(r, _)| r.answers_a_file()))
         })
@@ -1262,15 +1262,19 @@ async fn read_body(
     Ok((parts, bytes, held))
 }
 
-/// A body as read ([`read_body`]), decoded ([`decode_body`]); what decoding added takes
-/// its share of the budget too, held with the rest in `held`.
+/// A body as read ([`read_body`]), decoded ([`decode_body`]) when it came `encoded`; what
+/// decoding added takes its share of the budget too, held with the rest in `held`.
 async fn decoded(
     live: &Live,
     budget: &Arc<tokio::sync::Semaphore>,
     parts: http::request::Parts,
     bytes: Bytes,
+    encoded: bool,
     held: &mut Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> Result<(http::request::Parts, Bytes), Box<Response<GatewayBody>>> {
+    if !encoded {
+        return Ok((parts, bytes));
+    }
     let raw = bytes.len();
     let (parts, bytes) = decode_body(parts, bytes, live.max_body)?;
     if bytes.len() > raw {
@@ -1726,7 +1730,9 @@ async fn answer<'s>(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    if !live.is_large(&method, path, &parts.headers, body.len()) {
+    // Looked up once: the lane's choice and the decoding both need it.
+    let encoded = parts.headers.contains_key(header::CONTENT_ENCODING);
+    if !live.is_large(&method, path, encoded, body.len()) {
         let read = Read {
             method,
             path,
@@ -1734,6 +1740,7 @@ async fn answer<'s>(
             priority,
             parts,
             body,
+            encoded,
             held,
             in_lane: false,
         };
@@ -1750,6 +1757,7 @@ async fn answer<'s>(
             priority,
             parts,
             body,
+            encoded,
             held,
             in_lane: true,
         };
@@ -1792,6 +1800,8 @@ struct Read<'r> {
     priority: Priority,
     parts: http::request::Parts,
     body: Bytes,
+    /// The body came with a `Content-Encoding`.
+    encoded: bool,
     /// The body's share of the budget, held until the request is answered.
     held: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Already worked on in the large requests' lane.
@@ -1813,10 +1823,11 @@ async fn handle_read(
         priority,
         parts,
         body,
+        encoded,
         mut held,
         in_lane,
     } = read;
-    let (parts, body) = match decoded(live, &state.bodies, parts, body, &mut held).await {
+    let (parts, body) = match decoded(live, &state.bodies, parts, body, encoded, &mut held).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
