@@ -1664,8 +1664,10 @@ impl Pipeline {
             route = req.route.as_str(),
             request_id = %req.request_id
         );
-        let run = self
-            .run(
+        // Made where it is awaited: a future kept in a variable and then awaited (or
+        // wrapped) is laid out twice in this one's state, and copied at every move.
+        let run = || {
+            self.run(
                 &req,
                 &mut t,
                 &mut lookups,
@@ -1673,12 +1675,13 @@ impl Pipeline {
                 &mut owed.model,
                 &mut owed.armed,
             )
-            .instrument(span);
+            .instrument(span)
+        };
         let result = match req.deadline {
-            None => run.await,
+            None => run().await,
             // Dropped at the deadline, the exchange ends here rather than in the caller:
             // counted and recorded as a timeout, not as abandoned.
-            Some(after) => tokio::time::timeout(after, run)
+            Some(after) => tokio::time::timeout(after, run())
                 .await
                 .unwrap_or(Err(PipelineError::TimedOut { after })),
         };

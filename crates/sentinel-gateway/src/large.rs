@@ -179,7 +179,7 @@ impl LargeLane {
     /// # Panics
     ///
     /// Called outside a tokio runtime.
-    pub(crate) async fn run<T, F>(&self, work: F, wait: Duration) -> Result<T, LaneError>
+    pub(crate) async fn run<T, F>(&self, work: Pin<Box<F>>, wait: Duration) -> Result<T, LaneError>
     where
         T: Send + 'static,
         F: Future<Output = T> + Send + 'static,
@@ -198,7 +198,11 @@ impl LargeLane {
     }
 
     /// Works on `work` in the lane, in `place`.
-    async fn work_in<T, F>(&self, place: OwnedSemaphorePermit, work: F) -> Result<T, LaneError>
+    async fn work_in<T, F>(
+        &self,
+        place: OwnedSemaphorePermit,
+        mut work: Pin<Box<F>>,
+    ) -> Result<T, LaneError>
     where
         T: Send + 'static,
         F: Future<Output = T> + Send + 'static,
@@ -212,7 +216,6 @@ impl LargeLane {
         let worked = tokio::task::spawn_blocking(move || {
             let _place = place;
             runtime.block_on(async move {
-                let mut work = std::pin::pin!(work);
                 // The CPU is taken in turns, poll by poll; a wait holds no turn.
                 let in_turns = std::future::poll_fn(|cx| {
                     let _turn = turns.take();
@@ -313,7 +316,7 @@ mod tests {
         });
         let (thread, read) = lane
             .run(
-                async move {
+                Box::pin(async move {
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                     let mut s = tokio::net::TcpStream::connect(addr).await.expect("test");
                     let mut buf = Vec::new();
@@ -321,7 +324,7 @@ mod tests {
                         .await
                         .expect("test");
                     (std::thread::current().id(), buf)
-                },
+                }),
                 WAIT,
             )
             .await
@@ -364,7 +367,10 @@ mod tests {
         let (answer, answered) = tokio::sync::oneshot::channel::<u32>();
         let waiting = {
             let lane = Arc::clone(&lane);
-            tokio::spawn(async move { lane.run(async move { answered.await.ok() }, WAIT).await })
+            tokio::spawn(async move {
+                lane.run(Box::pin(async move { answered.await.ok() }), WAIT)
+                    .await
+            })
         };
         // The first is in the lane, waiting; a second one runs through its one turn.
         while lane.stats().in_lane == 0 {
@@ -372,7 +378,7 @@ mod tests {
         }
         let second = tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            lane.run(async { 2 }, WAIT),
+            lane.run(Box::pin(async { 2 }), WAIT),
         );
         assert_eq!(
             second.await,
@@ -419,7 +425,10 @@ mod tests {
             .map(|_| lane.places.clone().try_acquire_owned().expect("a place"))
             .collect();
         let wait = Duration::from_millis(50);
-        assert_eq!(lane.run(async { 1 }, wait).await, Err(LaneError::Full));
+        assert_eq!(
+            lane.run(Box::pin(async { 1 }), wait).await,
+            Err(LaneError::Full)
+        );
         // Work that became large goes on where it was instead.
         let work = Box::pin(async {
             tokio::task::yield_now().await;
@@ -427,16 +436,18 @@ mod tests {
         });
         assert_eq!(lane.run_from(work, || true, wait).await, Ok(2));
         drop(held);
-        assert_eq!(lane.run(async { 3 }, wait).await, Ok(3));
+        assert_eq!(lane.run(Box::pin(async { 3 }), wait).await, Ok(3));
         assert_eq!(lane.stats().total, 1);
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_panic_is_an_error_and_gives_the_turn_back() {
         let lane = LargeLane::new(1);
-        let panicked = lane.run(async { panic!("in the lane") }, WAIT).await;
+        let panicked = lane
+            .run(Box::pin(async { panic!("in the lane") }), WAIT)
+            .await;
         assert_eq!(panicked, Err::<(), _>(LaneError::Failed));
-        assert_eq!(lane.run(async { 7 }, WAIT).await, Ok(7));
+        assert_eq!(lane.run(Box::pin(async { 7 }), WAIT).await, Ok(7));
         let stats = lane.stats();
         assert_eq!((stats.running, stats.in_lane), (0, 0));
     }
@@ -458,12 +469,12 @@ mod tests {
             let lane = Arc::clone(&lane);
             tokio::spawn(async move {
                 lane.run(
-                    async move {
+                    Box::pin(async move {
                         let _guard = OnDrop(Some(dropped));
                         let _ = reached.send(());
                         // Would wait for ever.
                         std::future::pending::<()>().await;
-                    },
+                    }),
                     WAIT,
                 )
                 .await
@@ -473,6 +484,6 @@ mod tests {
         caller.abort();
         // The work's future was dropped, so its turn comes back.
         dropped_rx.await.expect("test");
-        assert_eq!(lane.run(async { 1 }, WAIT).await, Ok(1));
+        assert_eq!(lane.run(Box::pin(async { 1 }), WAIT).await, Ok(1));
     }
 }

@@ -1766,7 +1766,7 @@ async fn answer<'s>(
         (r, by)
     };
     // A place in the lane is waited for as long as the request may take.
-    match state.large.run(work, live.request_timeout).await {
+    match state.large.run(Box::pin(work), live.request_timeout).await {
         Ok((r, by)) => {
             count.by = by;
             r
