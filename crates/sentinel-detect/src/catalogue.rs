@@ -160,9 +160,11 @@ pub fn builtin() -> Vec<Recognizer> {
             r"(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{86}==|[A-Za-z0-9+/]{43}=)")
             .with_score(0.95).with_value_group(1)
             .with_trigger(lits(&["Key="])),
-        // A URI with a password in it: a database's, a broker's, a repository's.
+        // A URI with a password in it: a database's, a broker's, a repository's; whole, up
+        // to its end, with any `@` its path or query holds (an address it notifies, which
+        // would otherwise be cut in two between the two findings).
         Recognizer::new("connection_string", "CONNECTION_STRING",
-            &format!(r#"{B}[A-Za-z][A-Za-z0-9+.-]{{1,24}}://[^\s:@/<>"'`{C}]{{1,128}}:[^\s@/<>"'`{C}]{{1,256}}@[^\s<>"'`{{}}|\\^@{C}]+"#, C = cjk()))
+            &format!(r#"{B}[A-Za-z][A-Za-z0-9+.-]{{1,24}}://[^\s:@/<>"'`{C}]{{1,128}}:[^\s@/<>"'`{C}]{{1,256}}@[^\s<>"'`{{}}|\\^{C}]+"#, C = cjk()))
             .with_score(1.0).with_validator(Validator::UrlCredentials)
             .with_trim_end(".,;:!?)]}'\"").with_trigger(lits(&["://"])),
         Recognizer::new("jwt", "JWT",

@@ -117,10 +117,70 @@ fn escape_at(b: &[u8], i: usize) -> Option<(u8, usize)> {
     Some((decodable(v)?, semi + 2))
 }
 
-/// Whether `text` holds an escape that [`escape_at`] decodes.
+/// Whether `text` holds an escape that [`escape_at`] decodes where it stands.
 fn has_escape(text: &str) -> bool {
     let b = text.as_bytes();
-    memchr::memchr2_iter(b'%', b'&', b).any(|i| escape_at(b, i).is_some())
+    let mut userinfo = Userinfo::new(b);
+    memchr::memchr2_iter(b'%', b'&', b)
+        .any(|i| escape_at(b, i).is_some() && !(b[i] == b'%' && userinfo.holds(i)))
+}
+
+/// Where a URL's user name and password may stand, read from left to right: after a `://`
+/// and before the first byte a user name or password cannot hold (`@`, `/`, `?`, `#`,
+/// white space, ...). A percent escape there is data, as the URL's own syntax has it
+/// (`postgres://app:my%20pass%40word@db/app` holds the password `my%20pass%40word`),
+/// and is read as written: decoded, its space or `@` would split the connection string
+/// and leave a piece of the password to read as an e-mail address.
+struct Userinfo<'b> {
+    b: &'b [u8],
+    /// Where the next `://` stands, from where the last one ended (searched for at the
+    /// first escape only: a text without an escape never looks).
+    next: Option<Option<usize>>,
+    /// Where the newest `://`'s authority begins, while nothing has ended it.
+    open: Option<usize>,
+    /// Checked for an end up to here, from `open` on.
+    checked: usize,
+}
+
+/// `://`, searched for with the vectorized searcher built once.
+static URL_MARK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new("://"));
+
+impl<'b> Userinfo<'b> {
+    fn new(b: &'b [u8]) -> Userinfo<'b> {
+        Userinfo {
+            b,
+            next: None,
+            open: None,
+            checked: 0,
+        }
+    }
+
+    /// Whether byte `i` (at or after the last one asked about) stands in a URL's user
+    /// information. Each byte is searched and checked once over all the calls, so the
+    /// text is read in linear time however many escapes it holds.
+    fn holds(&mut self, i: usize) -> bool {
+        let b = self.b;
+        let mut next = *self.next.get_or_insert_with(|| URL_MARK.find(b));
+        while let Some(k) = next.filter(|&k| k + 3 <= i) {
+            self.open = Some(k + 3);
+            self.checked = k + 3;
+            next = URL_MARK.find(&b[k + 3..]).map(|x| k + 3 + x);
+        }
+        self.next = Some(next);
+        if self.open.is_none() {
+            return false;
+        }
+        // RFC 3986's unreserved characters, escapes, sub-delimiters and `:`.
+        let userinfo = |c: u8| c.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:".contains(&c);
+        if b[self.checked..i].iter().all(|&c| userinfo(c)) {
+            self.checked = i;
+            true
+        } else {
+            self.open = None;
+            false
+        }
+    }
 }
 
 /// A piece of a text as [`fold_pieces`] reads it.
@@ -155,6 +215,7 @@ fn next_special(b: &[u8], from: usize) -> usize {
 /// character or escape read as something else.
 fn fold_pieces<'t>(text: &'t str, mut each: impl FnMut(Piece<'t>)) {
     let b = text.as_bytes();
+    let mut userinfo = Userinfo::new(b);
     let mut i = 0;
     while i < b.len() {
         let j = next_special(b, i);
@@ -165,7 +226,7 @@ fn fold_pieces<'t>(text: &'t str, mut each: impl FnMut(Piece<'t>)) {
             break;
         }
         i = if b[j].is_ascii() {
-            match escape_at(b, j) {
+            match escape_at(b, j).filter(|_| !(b[j] == b'%' && userinfo.holds(j))) {
                 Some((v, len)) => {
                     each(Piece::Folded(Some(char::from(v)), j, j + len));
                     j + len
@@ -310,7 +371,52 @@ mod tests {
         );
     }
 
+    #[test]
+    fn percent_escapes_in_a_urls_user_and_password_stay_as_written() {
+        let mut n = Normalized::default();
+        // Data in the password: a space, an `@`, a `/`.
+        assert!(!n.normalize("postgres://app:my%20secret%40pw%2Fx@db.internal:5432/app"));
+        assert!(!n.normalize("amqp://us%40er:p%3Ass@mq"));
+        // After the authority (path, query) and outside URLs they read as before.
+        let text = "https://u:p%20w@host/a%20b?to=jane%40example.com and x%40y.org";
+        assert!(n.normalize(text));
+        assert_eq!(
+            n.text,
+            "https://u:p%20w@host/a b?to=jane@example.com and x@y.org"
+        );
+        // White space, a quote or a second URL ends one; a URL that begins again
+        // opens its own.
+        let text = "see ftp://host :p%20w@x 'http://a:b%20c@d' ";
+        assert!(n.normalize(text));
+        assert_eq!(n.text, "see ftp://host :p w@x 'http://a:b%20c@d' ");
+        assert_eq!(folded("http://a:b%20c@d"), "http://a:b%20c@d");
+        assert_eq!(folded("b%20c@d"), "b c@d");
+    }
+
     proptest::proptest! {
+        /// With URLs about, the text is read in one pass: the normalized copy is what
+        /// `folded` reads, a text is copied only when it has an edit, and every prefix
+        /// maps back to the original's prefix that reads as it.
+        #[test]
+        fn escapes_in_and_out_of_urls_read_alike_in_every_pass(
+            parts in proptest::collection::vec(0usize..12, 0..60),
+        ) {
+            const PIECES: &[&str] = &[
+                "://", "%20", "%40", "@", "/", " ", "a", ":", "?", "%2", "&#64;", "é",
+            ];
+            let text: String = parts.iter().map(|&i| PIECES[i]).collect();
+            let mut n = Normalized::default();
+            if !n.normalize(&text) {
+                proptest::prop_assert_eq!(folded(&text), text);
+                return Ok(());
+            }
+            proptest::prop_assert_eq!(&folded(&text), &n.text);
+            for e in (1..=n.text.len()).filter(|&i| n.text.is_char_boundary(i)) {
+                let (_, oe) = n.original_span(0, e);
+                proptest::prop_assert_eq!(folded(&text[..oe]), &n.text[..e]);
+            }
+        }
+
         /// Every span of the normalized text maps back to a span of the original that
         /// reads as it: the edits and the shifted runs between them agree.
         #[test]
