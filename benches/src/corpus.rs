@@ -411,7 +411,12 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
             "GENERIC_SECRET",
             pick(
                 rng,
-                &["db_password={}", "api_key: \"{}\"", "PASSWORD = '{}'"],
+                &[
+                    "db_password={}",
+                    "api_key: \"{}\"",
+                    "PASSWORD = '{}'",
+                    "-H \"Authorization: Bearer {}\"",
+                ],
             ),
             testgen::password(rng),
         ),

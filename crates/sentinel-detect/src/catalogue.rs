@@ -160,11 +160,12 @@ pub fn builtin() -> Vec<Recognizer> {
             r"(?:AccountKey|SharedAccessKey)=([A-Za-z0-9+/]{86}==|[A-Za-z0-9+/]{43}=)")
             .with_score(0.95).with_value_group(1)
             .with_trigger(lits(&["Key="])),
-        // A URI with a password in it: a database's, a broker's, a repository's; whole, up
+        // A URI with a password in it: a database's, a broker's (Redis's with no user name,
+        // `redis://:pass@host`), a repository's; whole, up
         // to its end, with any `@` its path or query holds (an address it notifies, which
         // would otherwise be cut in two between the two findings).
         Recognizer::new("connection_string", "CONNECTION_STRING",
-            &format!(r#"{B}[A-Za-z][A-Za-z0-9+.-]{{1,24}}://[^\s:@/<>"'`{C}]{{1,128}}:[^\s@/<>"'`{C}]{{1,256}}@[^\s<>"'`{{}}|\\^{C}]+"#, C = cjk()))
+            &format!(r#"{B}[A-Za-z][A-Za-z0-9+.-]{{1,24}}://[^\s:@/<>"'`{C}]{{0,128}}:[^\s@/<>"'`{C}]{{1,256}}@[^\s<>"'`{{}}|\\^{C}]+"#, C = cjk()))
             .with_score(1.0).with_validator(Validator::UrlCredentials)
             .with_trim_end(".,;:!?)]}'\"").with_trigger(lits(&["://"])),
         Recognizer::new("jwt", "JWT",
@@ -175,12 +176,16 @@ pub fn builtin() -> Vec<Recognizer> {
             .with_score(0.65).with_validator(Validator::AwsSecret).with_boundary(Boundary::Key)
             .with_context(["aws", "secret"])
             .require_context().with_trigger(Trigger::Context),
+        // An HTTP `Authorization` (or `Proxy-Authorization`) header's credentials too, as a
+        // pasted `curl -H` or a request's headers carry them: `Basic` (a user and password
+        // in base64), `Bearer`, `Token` or `Digest`, then the value.
         Recognizer::new("generic_secret", "GENERIC_SECRET",
-            &format!(r#"(?i-u:password|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|token)["']?[ \t]{{0,3}}(?::=|=>|[:=])[ \t]{{0,3}}["']?([^\s"'`,;{C}]{{8,200}})"#, C = cjk()))
+            &format!(r#"(?i-u:password|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|token|authorization)["']?[ \t]{{0,3}}(?::=|=>|[:=])[ \t]{{0,3}}["']?(?:(?i-u:basic|bearer|token|digest)[ \t]{{1,3}})?([^\s"'`,;{C}]{{8,200}})"#, C = cjk()))
             .with_score(0.7).with_validator(Validator::Entropy).with_value_group(1)
             // Keyword (at most 13 bytes), a quote and 3 blanks before `:`/`=`; after it
-            // `=`/`>`, 3 blanks, a quote and at most 200 bytes of value.
-            .with_trigger(Trigger::Bytes(b":=".to_vec())).with_trigger_reach(18, 206),
+            // `=`/`>`, 3 blanks, a quote, a scheme and 3 blanks, and at most 200 bytes of
+            // value.
+            .with_trigger(Trigger::Bytes(b":=".to_vec())).with_trigger_reach(18, 215),
         // --- card, bank and crypto ---------------------------------------------------------
         Recognizer::new("credit_card", "CREDIT_CARD",
             r"[0-9]{13,19}|[0-9]{4}(?:[ .-][0-9]{4}){3}[ .-][0-9]{1,3}|[0-9]{4}[ .-][0-9]{4}[ .-][0-9]{4}[ .-][0-9]{1,4}|[0-9]{4}[ .-][0-9]{6}[ .-][0-9]{4,5}|[0-9](?:[ .-][0-9]){12,18}")

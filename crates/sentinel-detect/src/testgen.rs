@@ -619,7 +619,8 @@ pub fn azure_storage_key(rng: &mut Rng) -> String {
     format!("{}==", rng.string(BASE64, 86))
 }
 
-/// A database or broker URI with a user and a password in it.
+/// A database or broker URI with a password in it, and a user name but for some of
+/// Redis's; one password in four holds a space or an `@`, percent-escaped.
 pub fn connection_string(rng: &mut Rng) -> String {
     let scheme = rng.pick(&[
         "postgres",
@@ -629,14 +630,26 @@ pub fn connection_string(rng: &mut Rng) -> String {
         "redis",
         "amqp",
     ]);
+    // One password in four holds a space or an `@`, escaped as a URL has them.
+    let escape = if rng.chance(0.25) {
+        *rng.pick(&["%20", "%40"])
+    } else {
+        ""
+    };
     let password = format!(
-        "{}{}",
-        rng.string(ALNUM, 10),
+        "{}{escape}{}{}",
+        rng.string(ALNUM, 6),
+        rng.string(ALNUM, 4),
         rng.pick(&["!", "-", "_", "9"])
     );
+    // Redis's often has no user name.
+    let user = if *scheme == "redis" && rng.chance(0.5) {
+        ""
+    } else {
+        rng.pick(&["app", "admin", "svc_orders"])
+    };
     format!(
-        "{scheme}://{}:{password}@db-{}.internal.example.com:5432/app",
-        rng.pick(&["app", "admin", "svc_orders"]),
+        "{scheme}://{user}:{password}@db-{}.internal.example.com:5432/app",
         rng.digits(2)
     )
 }

@@ -559,6 +559,29 @@ fn cloud_and_api_keys() {
         "GENERIC_SECRET",
         "password = ${DB_PASSWORD} and password: changeme123",
     );
+    // An HTTP header's credentials, as a pasted command or request carries them.
+    assert_finds(
+        "GENERIC_SECRET",
+        r#"curl -H "Authorization: Basic {}" https://api.example.com"#,
+        "YWxhZGRpbjpvcGVuc2VzYW1l",
+    );
+    assert_finds(
+        "GENERIC_SECRET",
+        r#"{"headers": {"authorization": "Bearer {}"}}"#,
+        "q8Vx2LmN4pR7tZ1wK9sD",
+    );
+    assert_finds(
+        "GENERIC_SECRET",
+        "Proxy-Authorization: token {}",
+        "ghx9Lk2Pq7Vm4Rt8Wz3Y",
+    );
+    // The header's name without credentials, a placeholder, prose.
+    assert_not("GENERIC_SECRET", "Authorization: Bearer <token>");
+    assert_not("GENERIC_SECRET", "Authorization: Basic $CREDENTIALS");
+    assert_not(
+        "GENERIC_SECRET",
+        "authorization: the board approved the budget yesterday",
+    );
 }
 
 #[test]
@@ -666,6 +689,17 @@ fn connection_strings() {
         "CONNECTION_STRING",
         "git remote add origin {}",
         "https://jane:ghs_secretvalue123@git.example.com/org/repo.git",
+    );
+    // Redis's password with no user name, written plain or escaped.
+    assert_finds(
+        "CONNECTION_STRING",
+        "REDIS_URL={}",
+        "redis://:Xk9mP2vL7q@cache.internal:6379/0",
+    );
+    assert_finds(
+        "CONNECTION_STRING",
+        "use {}",
+        "rediss://:p%40ssw0rd9@cache:6380",
     );
     // A password holding percent escapes (a space, an `@`, a `/` written as the URL's
     // syntax wants them) is the URI's, whole, and no piece of it reads as an e-mail
