@@ -178,9 +178,10 @@ pub fn builtin() -> Vec<Recognizer> {
             .require_context().with_trigger(Trigger::Context),
         // An HTTP `Authorization` (or `Proxy-Authorization`) header's credentials too, as a
         // pasted `curl -H` or a request's headers carry them: `Basic` (a user and password
-        // in base64), `Bearer`, `Token` or `Digest`, then the value.
+        // in base64), `Bearer`, `Token` or `Digest`, then the value; and the password of a
+        // command line's `-u user:password` or `--user user:password` (curl's, wget's).
         Recognizer::new("generic_secret", "GENERIC_SECRET",
-            &format!(r#"(?i-u:password|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|token|authorization)["']?[ \t]{{0,3}}(?::=|=>|[:=])[ \t]{{0,3}}["']?(?:(?i-u:basic|bearer|token|digest)[ \t]{{1,3}})?([^\s"'`,;{C}]{{8,200}})"#, C = cjk()))
+            &format!(r#"(?:(?i-u:password|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|private[_-]?key|token|authorization)["']?[ \t]{{0,3}}(?::=|=>|[:=])[ \t]{{0,3}}["']?(?:(?i-u:basic|bearer|token|digest)[ \t]{{1,3}})?|(?:^|[ \t])(?:-u|--user)[ =]["']?[^\s:"'`,;{C}]{{1,12}}:)([^\s"'`,;{C}]{{8,200}})"#, C = cjk()))
             .with_score(0.7).with_validator(Validator::Entropy).with_value_group(1)
             // Keyword (at most 13 bytes), a quote and 3 blanks before `:`/`=`; after it
             // `=`/`>`, 3 blanks, a quote, a scheme and 3 blanks, and at most 200 bytes of

@@ -575,6 +575,32 @@ fn cloud_and_api_keys() {
         "Proxy-Authorization: token {}",
         "ghx9Lk2Pq7Vm4Rt8Wz3Y",
     );
+    // A command line's user and password: the password is the secret.
+    assert_finds(
+        "GENERIC_SECRET",
+        "curl -u admin:{} https://api.example.com",
+        "S3cr3t!Pass",
+    );
+    assert_finds(
+        "GENERIC_SECRET",
+        "curl --user deploy:{} -X POST",
+        "Zq8#kLm2Vx",
+    );
+    assert_finds("GENERIC_SECRET", "MINIO_ACCESS_KEY={}", "Zk3pQ9xL2mV8nB4w");
+    assert_finds(
+        "AWS_SECRET_KEY",
+        "AWS_SECRET_ACCESS_KEY={}",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPL3Yq",
+    );
+    // Not a password: a user and group, a sort's flag, a push's upstream.
+    for line in [
+        "docker run -u 1000:1000 alpine",
+        "sort -u names.txt > unique.txt",
+        "git push -u origin main:release",
+        "curl -u root:root http://localhost",
+    ] {
+        assert_not("GENERIC_SECRET", line);
+    }
     // The header's name without credentials, a placeholder, prose.
     assert_not("GENERIC_SECRET", "Authorization: Bearer <token>");
     assert_not("GENERIC_SECRET", "Authorization: Basic $CREDENTIALS");
