@@ -729,23 +729,17 @@ fn connection_strings() {
     );
     // A password holding percent escapes (a space, an `@`, a `/` written as the URL's
     // syntax wants them) is the URI's, whole, and no piece of it reads as an e-mail
-    // address; escapes after the authority still read as what they stand for.
+    // address; escapes after the authority still read as what they stand for. The URI
+    // runs to its end, an address in its query included (which was cut in two, its
+    // domain left out of both findings).
     for uri in [
         "postgres://app:my%20secret%20pw@db.internal:5432/app",
         "amqp://svc:p%40ss%2Fw0rd-9@mq.internal:5672/vhost",
-    ] {
-        assert_finds("CONNECTION_STRING", "db: {} now", uri);
-        let found = crate::util::found(&format!("db: {uri} now"));
-        assert_eq!(found.len(), 1, "one finding, the URI: {found:?}");
-    }
-    // The URI runs to its end, an address in its query included (which was cut in two,
-    // its domain left out of both findings).
-    for uri in [
         "https://bot:tok%20en99x@api.internal/hook?notify=jane.doe%40example.com",
         "https://bot:tok3n99x@api.internal/hook?notify=jane.doe@example.com",
     ] {
-        assert_finds("CONNECTION_STRING", "POST {} now", uri);
-        let found = crate::util::found(&format!("POST {uri} now"));
+        assert_finds("CONNECTION_STRING", "db: {} now", uri);
+        let found = crate::util::found(&format!("db: {uri} now"));
         assert_eq!(found.len(), 1, "one finding, the URI: {found:?}");
     }
     assert_finds(
