@@ -53,11 +53,18 @@ struct Turns {
     size: usize,
 }
 
-/// The turns free, and the tickets of the threads waiting, oldest first.
+/// The turns free, and the tickets: a waiting thread holds one, `served..next` are
+/// those still waiting, and the oldest, `served`, is the next to take a turn.
 struct TurnState {
     free: usize,
-    waiting: std::collections::VecDeque<u64>,
-    next_ticket: u64,
+    served: u64,
+    next: u64,
+}
+
+impl TurnState {
+    fn waiting(&self) -> usize {
+        usize::try_from(self.next - self.served).unwrap_or(usize::MAX)
+    }
 }
 
 /// A turn taken, given back when dropped.
@@ -68,8 +75,8 @@ impl Turns {
         Turns {
             state: Mutex::new(TurnState {
                 free: size,
-                waiting: std::collections::VecDeque::new(),
-                next_ticket: 0,
+                served: 0,
+                next: 0,
             }),
             freed: Condvar::new(),
             size,
@@ -84,23 +91,22 @@ impl Turns {
     /// before it.
     fn take(&self) -> Turn<'_> {
         let mut state = self.state();
-        if state.free > 0 && state.waiting.is_empty() {
+        if state.free > 0 && state.waiting() == 0 {
             state.free -= 1;
             return Turn(self);
         }
-        let ticket = state.next_ticket;
-        state.next_ticket += 1;
-        state.waiting.push_back(ticket);
-        while !(state.free > 0 && state.waiting.front() == Some(&ticket)) {
+        let ticket = state.next;
+        state.next += 1;
+        while !(state.free > 0 && state.served == ticket) {
             state = self
                 .freed
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        state.waiting.pop_front();
+        state.served += 1;
         state.free -= 1;
         // The next in line may find a turn free too.
-        if state.free > 0 && !state.waiting.is_empty() {
+        if state.free > 0 && state.waiting() > 0 {
             self.freed.notify_all();
         }
         Turn(self)
@@ -109,7 +115,7 @@ impl Turns {
     /// Turns taken now, and threads waiting for one.
     fn counts(&self) -> (usize, usize) {
         let state = self.state();
-        (self.size - state.free, state.waiting.len())
+        (self.size - state.free, state.waiting())
     }
 }
 
@@ -117,7 +123,7 @@ impl Drop for Turn<'_> {
     fn drop(&mut self) {
         let mut state = self.0.state();
         state.free += 1;
-        if !state.waiting.is_empty() {
+        if state.waiting() > 0 {
             // Every waiter looks; only the first in line takes the turn.
             self.0.freed.notify_all();
         }
