@@ -856,7 +856,6 @@ fn json_response(status: StatusCode, v: &impl Serialize) -> Response<GatewayBody
     )
 }
 
-/// An OpenAI-style error: `{"error": {"message", "type", "code"}}`.
 /// 503 `overloaded` with `Retry-After: seconds`: a limit of the gateway's is full.
 fn overloaded(message: &str, seconds: u64) -> Response<GatewayBody> {
     let mut r = error(
@@ -870,6 +869,7 @@ fn overloaded(message: &str, seconds: u64) -> Response<GatewayBody> {
     r
 }
 
+/// An OpenAI-style error: `{"error": {"message", "type", "code"}}`.
 fn error(status: StatusCode, kind: &str, code: &str, message: &str) -> Response<GatewayBody> {
     json_response(
         status,
@@ -1287,7 +1287,8 @@ async fn decoded(
     Ok((parts, bytes))
 }
 
-/// A body sent with `Content-Encoding` (gzip, deflate, br, zstd), decoded, so that what
+/// A body sent with `Content-Encoding` (gzip, deflate, br, zstd; [`decoded`] calls this
+/// only for one that has the header), decoded, so that what
 /// is scanned is what the provider would read; the header is dropped with it (the body
 /// goes on as decoded). Codings applied one over another (`gzip, br`, or one header line
 /// each) are undone last first, at most [`MAX_CODINGS`] of them. Each decoding stops at
@@ -1298,9 +1299,6 @@ fn decode_body(
     mut bytes: Bytes,
     max_body: usize,
 ) -> Result<(http::request::Parts, Bytes), Box<Response<GatewayBody>>> {
-    if !parts.headers.contains_key(header::CONTENT_ENCODING) {
-        return Ok((parts, bytes));
-    }
     let mut codings = Vec::new();
     for value in parts.headers.get_all(header::CONTENT_ENCODING) {
         for coding in value.to_str().unwrap_or("?").split(',') {
