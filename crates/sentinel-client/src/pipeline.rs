@@ -1661,8 +1661,8 @@ impl Pipeline {
         };
         // At `debug`: at `info` the lines logged on a request's behalf are few and about
         // the deployment (an audit sink, a remote detector, a circuit), while the span
-        // cost every request its fields' formatting and an enter and exit per poll (about
-        // 3% of the gateway's throughput at 16 clients; docs/performance.md).
+        // cost every request its fields' formatting and an enter and exit per poll (3-5%
+        // of the gateway's throughput at 16 clients in two A/B runs; docs/performance.md).
         let span = tracing::debug_span!(
             "request",
             route = req.route.as_str(),
