@@ -180,13 +180,41 @@ pub fn builtin() -> Vec<Recognizer> {
         // pasted `curl -H` or a request's headers carry them: `Basic` (a user and password
         // in base64), `Bearer`, `Token` or `Digest`, then the value; and the password of a
         // command line's `-u user:password` or `--user user:password` (curl's, wget's).
+        // `PASS` alone only as a name's last part (`DB_PASS=`, `smtp-pass:`): as a word of
+        // its own it is prose (`boarding pass: ...`).
         Recognizer::new("generic_secret", "GENERIC_SECRET",
-            &format!(r#"(?:(?i-u:password|passwd|passphrase|pwd|secret|api[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|private[_-]?key|token|authorization)["']?[ \t]{{0,3}}(?::=|=>|[:=])[ \t]{{0,3}}["']?(?:(?i-u:basic|bearer|token|digest)[ \t]{{1,3}})?|(?:^|[ \t])(?:-u|--user)[ =]["']?[^\s:"'`,;{C}]{{1,12}}:)([^\s"'`,;{C}]{{8,200}})"#, C = cjk()))
+            &format!(r#"(?:(?i-u:password|passwd|passphrase|pwd|[_-]pass|secret|api[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|private[_-]?key|token|authorization)["']?[ \t]{{0,3}}(?::=|=>|[:=])[ \t]{{0,3}}["']?(?:(?i-u:basic|bearer|token|digest)[ \t]{{1,3}})?|(?:^|[ \t])(?:-u|--user)[ =]["']?[^\s:"'`,;{C}]{{1,12}}:)([^\s"'`,;{C}]{{8,200}})"#, C = cjk()))
             .with_score(0.7).with_validator(Validator::Entropy).with_value_group(1)
             // Keyword (at most 13 bytes), a quote and 3 blanks before `:`/`=`; after it
             // `=`/`>`, 3 blanks, a quote, a scheme and 3 blanks, and at most 200 bytes of
             // value.
             .with_trigger(Trigger::Bytes(b":=".to_vec())).with_trigger_reach(18, 215),
+        // A password given on a command line as a flag's argument, with no `:` or `=` for
+        // `generic_secret` to start from: `sshpass -p`, the MySQL clients' `-pPASSWORD`
+        // (attached: `-p name` prompts, and names a database), a registry's `login -p` or
+        // `--password` (`docker`, `podman`, `helm registry`...), MongoDB's tools' `-p`, the
+        // LDAP tools' `-w`, and any tool's `--password VALUE`. Triggered by the tool's name
+        // (or `login`, `--pass`), so that the flag means a password there; a value that
+        // starts with `-` is the next flag. Six literals: the prefilter's Teddy deals its
+        // literals into buckets by count, and five or seven new ones made prose alias with
+        // them (docs/detection.md, "Command lines").
+        Recognizer::new("cli_password", "GENERIC_SECRET", &{
+            let args = r"(?:[ \t]+[^ \t\r\n]+)*?[ \t]+";
+            let flags = [
+                r"sshpass[ \t]+(?:-[vV][ \t]+)*-p[ \t]*".to_owned(),
+                format!(r"mysql[a-z]*{args}-p"),
+                format!(r"(?:docker|podman|nerdctl|buildah|skopeo|oras|helm[ \t]+registry)[ \t]+login{args}(?:-p|--password)[ \t]+"),
+                format!(r"mongo(?:sh|dump|restore|export|import|stat|top|files)?{args}(?:-p|--password)[ \t]+"),
+                format!(r"ldap(?:search|add|modify|delete|passwd|compare|whoami|modrdn|exop){args}-w[ \t]*"),
+                r"--pass(?:word|wd)?[ \t]+".to_owned(),
+            ];
+            format!(r#"(?:{})["']?([^-\s"'`,;{C}][^\s"'`,;{C}]{{7,99}})"#, flags.join("|"), C = cjk())
+        })
+            .with_score(0.8).with_validator(Validator::Entropy).with_value_group(1)
+            .with_trigger(lits(&["sshpass", "mysql", "login", "mongo", "ldap", "--pass"]))
+            // The tool's name before `login` (`helm registry `); after the trigger, a few
+            // hundred bytes of arguments and the value.
+            .with_trigger_reach(24, 512),
         // --- card, bank and crypto ---------------------------------------------------------
         Recognizer::new("credit_card", "CREDIT_CARD",
             r"[0-9]{13,19}|[0-9]{4}(?:[ .-][0-9]{4}){3}[ .-][0-9]{1,3}|[0-9]{4}[ .-][0-9]{4}[ .-][0-9]{4}[ .-][0-9]{1,4}|[0-9]{4}[ .-][0-9]{6}[ .-][0-9]{4,5}|[0-9](?:[ .-][0-9]){12,18}")

@@ -587,6 +587,23 @@ fn cloud_and_api_keys() {
         "Zq8#kLm2Vx",
     );
     assert_finds("GENERIC_SECRET", "MINIO_ACCESS_KEY={}", "Zk3pQ9xL2mV8nB4w");
+    // A password as a flag's argument, no `:` or `=` before it, to the tools that take
+    // it so; and a name ending in `_PASS`.
+    for line in [
+        "sshpass -p '{}' ssh deploy@10.0.0.5",
+        "sshpass -p{} scp backup.tar web1:/srv",
+        "mysql -u root -p{} shop",
+        "mysqldump -h db.internal -uroot -p'{}' prod > dump.sql",
+        "docker login -u jdoe -p {} registry.example.com",
+        "helm registry login registry.example.com --username ci --password {}",
+        "mongosh mongodb://db:27017/admin -u admin -p {} --quiet",
+        "ldapsearch -x -D cn=admin,dc=example,dc=com -w {} -b dc=example,dc=com",
+        "wget --user jdoe --password {} https://example.com/f",
+        "export DB_PASS={}",
+        "smtp-pass: {}",
+    ] {
+        assert_finds("GENERIC_SECRET", line, "Zq8#wP3xLm2Kd");
+    }
     assert_finds(
         "AWS_SECRET_KEY",
         "AWS_SECRET_ACCESS_KEY={}",
@@ -598,6 +615,23 @@ fn cloud_and_api_keys() {
         "sort -u names.txt > unique.txt",
         "git push -u origin main:release",
         "curl -u root:root http://localhost",
+    ] {
+        assert_not("GENERIC_SECRET", line);
+    }
+    // A flag that prompts, a port, a password read from a file or standard input, a
+    // variable; `pass` as a word.
+    for line in [
+        "mysql -u root -p shop_production",
+        "mysql -h db.internal -P 3306 -u app -p --database=analytics_prod",
+        "sshpass -f /etc/secrets/pwfile ssh -p 22022 deploy@web1",
+        "docker login --password-stdin registry.example.com",
+        "docker login -u jdoe -p $REGISTRY_PASSWORD registry.example.com",
+        "mongosh mongodb://db:27017 -u admin -p --authenticationDatabase admin",
+        "ldapsearch -x -W -D cn=admin,dc=example,dc=com -b dc=example,dc=com",
+        "Click login to continue; the login page asks for your password again.",
+        "Use --password followed by your password when the prompt is disabled.",
+        "Your boarding pass: 12AB34CD56EF",
+        "bypass=Xk9mPq2vLz",
     ] {
         assert_not("GENERIC_SECRET", line);
     }

@@ -152,6 +152,22 @@ fn tiny_chunks_and_long_texts() {
     assert_eq!(chunked(&text, &cuts), detector().scan(&text));
 }
 
+/// A password on a pasted command line, triggered by the tool's name well before it: a
+/// stream cut anywhere finds what one scan finds.
+#[test]
+fn command_line_passwords_cut_anywhere() {
+    for line in [
+        "Run this:\nmysqldump -h db.internal -u admin -pZq8#wP3xLm2Kd prod > dump.sql\nthen",
+        "then docker login -u ci --password Zq8#wP3xLm2Kd registry.example.com and push",
+    ] {
+        let whole = detector().scan(line);
+        assert_eq!(whole.len(), 1, "{line}");
+        for cut in 1..line.len() {
+            assert_eq!(chunked(line, &[cut]), whole, "cut at {cut}");
+        }
+    }
+}
+
 #[test]
 fn byte_feeding_carries_split_chars_and_reports_bad_bytes() {
     let text = "é 4111 1111 1111 1111 ü";
