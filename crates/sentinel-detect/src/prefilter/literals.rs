@@ -4,7 +4,7 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 
-use super::{Prefilter, Sink};
+use super::{buckets, Prefilter, Sink};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Literals {
@@ -31,13 +31,10 @@ impl Literals {
                 }
             }
         }
-        // The automaton's SIMD prefilter (Teddy) puts pattern `i` in bucket `i % buckets`
-        // (16 past 32 patterns, else 8) and matches a bucket's leading bytes by nibbles, so
-        // a bucket of unlike literals matches much that none of them starts. Ordered so
-        // that literals alike in their leading bytes share a bucket, the built-in set's
-        // scans took 4-8% less time than in catalogue order (the clean 4 KB prompt 4.77
-        // -> 4.56 us, the 1 MB document 2.41 -> 2.24 ms; `cargo bench --bench detect`).
-        let order = bucket_order(&lits);
+        // The automaton's SIMD prefilter (Teddy) puts literals in buckets by their order
+        // and stops wherever a bucket's nibble masks match; `buckets::order` picks the order
+        // against a model of text (docs/performance.md, "Literal buckets").
+        let order = buckets::order(&lits);
         let lits: Vec<Vec<u8>> = order.iter().map(|&i| lits[i].clone()).collect();
         let groups: Vec<u64> = order.iter().map(|&i| groups[i]).collect();
         let shared: Vec<u64> = (0..lits.len())
@@ -58,27 +55,6 @@ impl Literals {
     pub(crate) fn memory_usage(&self) -> usize {
         self.ac.memory_usage() + self.groups.len() * 8
     }
-}
-
-/// The order to give `lits` to the automaton in: sorted, then dealt so that each run of
-/// neighbours in sorted order lands in one Teddy bucket (pattern `i` goes to bucket
-/// `i % buckets`).
-fn bucket_order(lits: &[Vec<u8>]) -> Vec<usize> {
-    let mut sorted: Vec<usize> = (0..lits.len()).collect();
-    sorted.sort_by(|&a, &b| lits[a].cmp(&lits[b]));
-    let n = lits.len();
-    let buckets = if n > 32 { 16 } else { 8 };
-    // Runs as even as they go: the first `n % buckets` buckets take one more.
-    let (base, extra) = (n / buckets, n % buckets);
-    let mut order = vec![0; n];
-    let mut k = 0;
-    for b in 0..buckets {
-        for row in 0..base + usize::from(b < extra) {
-            order[row * buckets + b] = sorted[k];
-            k += 1;
-        }
-    }
-    order
 }
 
 impl Prefilter for Literals {

@@ -7,6 +7,7 @@
 //! position where a match's trigger stands (no false negatives). Each kind lives in its own
 //! file and reports every trigger it finds, in increasing order, to a sink.
 
+mod buckets;
 mod byteset;
 mod literals;
 
