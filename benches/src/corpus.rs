@@ -420,6 +420,8 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
                     "mysql -u app -p{} shop",
                     "docker login -u ci --password {} registry.example.com",
                     "export SMTP_PASS={}",
+                    "redis-cli -h cache -a {} ping",
+                    "curl -s -u svc-reporting-prod:{} -X GET",
                 ],
             ),
             testgen::password(rng),

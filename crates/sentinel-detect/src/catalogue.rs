@@ -193,11 +193,12 @@ pub fn builtin() -> Vec<Recognizer> {
         // `generic_secret` to start from: `sshpass -p`, the MySQL clients' `-pPASSWORD`
         // (attached: `-p name` prompts, and names a database), a registry's `login -p` or
         // `--password` (`docker`, `podman`, `helm registry`...), MongoDB's tools' `-p`, the
-        // LDAP tools' `-w`, and any tool's `--password VALUE`. Triggered by the tool's name
-        // (or `login`, `--pass`), so that the flag means a password there; a value that
-        // starts with `-` is the next flag. Six literals: the prefilter's Teddy deals its
-        // literals into buckets by count, and five or seven new ones made prose alias with
-        // them (docs/detection.md, "Command lines").
+        // LDAP tools' `-w`, `redis-cli -a`, any tool's `--password VALUE`, and curl's `-u
+        // user:password` with a user name too long for `generic_secret`. Triggered by the
+        // tool's name (or `login`, `--pass`, `-u `), so that the flag means a password
+        // there; a value that starts with `-` is the next flag. These eight literals bring
+        // the automaton to 64, the most for which its SIMD prefilter (Teddy) is built
+        // (docs/detection.md, "Command lines").
         Recognizer::new("cli_password", "GENERIC_SECRET", &{
             let args = r"(?:[ \t]+[^ \t\r\n]+)*?[ \t]+";
             let flags = [
@@ -207,11 +208,15 @@ pub fn builtin() -> Vec<Recognizer> {
                 format!(r"mongo(?:sh|dump|restore|export|import|stat|top|files)?{args}(?:-p|--password)[ \t]+"),
                 format!(r"ldap(?:search|add|modify|delete|passwd|compare|whoami|modrdn|exop){args}-w[ \t]*"),
                 r"--pass(?:word|wd)?[ \t]+".to_owned(),
+                format!(r"redis-cli{args}-a[ \t]+"),
+                // curl's `-u user:password` with a user name too long for `generic_secret`'s
+                // reach back from the `:` (an e-mail address).
+                format!(r#"(?:^|[ \t])-u[ \t]+["']?[^\s:"'`,;{C}]{{13,64}}:"#, C = cjk()),
             ];
             format!(r#"(?:{})["']?([^-\s"'`,;{C}][^\s"'`,;{C}]{{7,99}})"#, flags.join("|"), C = cjk())
         })
             .with_score(0.8).with_validator(Validator::Entropy).with_value_group(1)
-            .with_trigger(lits(&["sshpass", "mysql", "login", "mongo", "ldap", "--pass"]))
+            .with_trigger(lits(&["sshpass", "mysql", "login", "mongo", "ldap", "--pass", "redis-cli", "-u "]))
             // The tool's name before `login` (`helm registry `); after the trigger, a few
             // hundred bytes of arguments and the value.
             .with_trigger_reach(24, 512),

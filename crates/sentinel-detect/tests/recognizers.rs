@@ -601,6 +601,9 @@ fn cloud_and_api_keys() {
         "wget --user jdoe --password {} https://example.com/f",
         "export DB_PASS={}",
         "smtp-pass: {}",
+        "redis-cli -h cache.internal -p 6379 -a {} --no-auth-warning",
+        "curl -u jane.doe@example.com:{} https://api.example.com/v2/orders",
+        "curl -s -u 'svc-reporting-prod:{}' -X GET https://grafana.example.com/api",
     ] {
         assert_finds("GENERIC_SECRET", line, "Zq8#wP3xLm2Kd");
     }
@@ -632,6 +635,9 @@ fn cloud_and_api_keys() {
         "Use --password followed by your password when the prompt is disabled.",
         "Your boarding pass: 12AB34CD56EF",
         "bypass=Xk9mPq2vLz",
+        "redis-cli -h cache.internal -p 6379 -n 2 --scan",
+        "curl -u jane.doe@example.com https://api.example.com/v2/orders",
+        "ps -u jane.doe@example.com:staff -o pid",
     ] {
         assert_not("GENERIC_SECRET", line);
     }

@@ -156,12 +156,27 @@ fn tiny_chunks_and_long_texts() {
 /// stream cut anywhere finds what one scan finds.
 #[test]
 fn command_line_passwords_cut_anywhere() {
-    for line in [
-        "Run this:\nmysqldump -h db.internal -u admin -pZq8#wP3xLm2Kd prod > dump.sql\nthen",
-        "then docker login -u ci --password Zq8#wP3xLm2Kd registry.example.com and push",
+    for (line, findings) in [
+        (
+            "Run this:\nmysqldump -h db.internal -u admin -pZq8#wP3xLm2Kd prod > dump.sql\nthen",
+            1,
+        ),
+        (
+            "then docker login -u ci --password Zq8#wP3xLm2Kd registry.example.com and push",
+            1,
+        ),
+        (
+            "try redis-cli -h cache.internal -p 6379 -a Zq8#wP3xLm2Kd ping",
+            1,
+        ),
+        // The address, the password after it and the URL.
+        (
+            "curl -s -u jane.doe@example.com:Zq8#wP3xLm2Kd https://api.example.com/",
+            3,
+        ),
     ] {
         let whole = detector().scan(line);
-        assert_eq!(whole.len(), 1, "{line}");
+        assert_eq!(whole.len(), findings, "{line}");
         for cut in 1..line.len() {
             assert_eq!(chunked(line, &[cut]), whole, "cut at {cut}");
         }
