@@ -123,6 +123,35 @@ fn catastrophic_pattern_stays_linear() {
     assert!(d.scan(&"x".repeat(100 * 1024)).is_empty());
 }
 
+/// The built-in catalogue's literal triggers fill the one automaton its SIMD prefilter is
+/// built for (64); custom recognizers' prefixes open a second, and both are read.
+#[test]
+fn custom_prefixes_past_the_literal_limit_are_found() {
+    let mut builder = LocalDetector::builder();
+    for i in 0..5 {
+        builder = builder.recognizer(Recognizer::new(
+            &format!("acme{i}"),
+            "ACME_KEY",
+            &format!("acme{i}_[a-z0-9]{{24}}"),
+        ));
+    }
+    let d = builder.build().expect("compiles");
+    let text = "keys acme3_abcdefghijklmnopqrstuvwx and AKIAIOSFODNN7EXAMPLE, \
+        mail jane@example.com, sshpass -p 'Zq8#wP3xLm2Kd' ssh web1, acme0_zyxwvutsrqponmlkjihgfedc";
+    let found = d.scan(text);
+    let types: Vec<&str> = found.iter().map(|f| f.entity.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "ACME_KEY",
+            "AWS_ACCESS_KEY",
+            "EMAIL_ADDRESS",
+            "GENERIC_SECRET",
+            "ACME_KEY"
+        ]
+    );
+}
+
 #[test]
 fn dense_and_degenerate_inputs() {
     let d = detector();
