@@ -272,6 +272,9 @@ struct Change {
     cb: f64,
 }
 
+/// A bucket index that holds no unit, for the cost of a unit alone.
+const NO_BUCKET: usize = usize::MAX;
+
 struct Search<'m> {
     shape: Shape,
     model: &'m Model,
@@ -329,7 +332,7 @@ impl<'m> Search<'m> {
             n: lits.len(),
         };
         search.solo = (0..search.units.len())
-            .map(|u| search.cost_of(usize::MAX, None, Some(u)))
+            .map(|u| search.cost_of(NO_BUCKET, None, Some(u)))
             .collect();
         search.cost = (0..shape.buckets)
             .map(|b| search.cost_of(b, None, None))
@@ -337,8 +340,8 @@ impl<'m> Search<'m> {
         search
     }
 
-    /// Cost of bucket `b` without unit `out` and with unit `inn`: expected marks times
-    /// the checks each makes.
+    /// Cost of bucket `b` (or of none, [`NO_BUCKET`]) without unit `out` and with unit
+    /// `inn`: expected marks times the checks each makes.
     fn cost_of(&mut self, b: usize, out: Option<usize>, inn: Option<usize>) -> f64 {
         let mut masks = Masks::default();
         let mut members = 0;
@@ -387,7 +390,7 @@ impl<'m> Search<'m> {
     /// costs at least what any part of it costs, so after swapping `u` for `v`, `a`
     /// costs at least `a` without `u` and at least `v` alone, and `b` at least `b` without
     /// `v` and at least `u` alone.
-    fn improve_unit(&mut self, u: usize) -> bool {
+    fn improve_unit(&mut self, u: usize) {
         let a = self.bucket[u];
         let without_u = self.cost_of(a, Some(u), None);
         let mut best: Option<Change> = None;
@@ -429,12 +432,11 @@ impl<'m> Search<'m> {
             }
         }
         let Some(Change { b, v, ca, cb, .. }) = best else {
-            return false;
+            return;
         };
         self.assign(u, v, a, b);
         self.cost[a] = ca;
         self.cost[b] = cb;
-        true
     }
 
     /// Keeps `change` of unit `u` (in bucket `a`) as the best if it gains more than the
