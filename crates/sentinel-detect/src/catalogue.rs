@@ -197,8 +197,9 @@ pub fn builtin() -> Vec<Recognizer> {
         // user:password` with a user name too long for `generic_secret`. Triggered by the
         // tool's name (or `login`, `--pass`, `-u `), so that the flag means a password
         // there; a value that starts with `-` is the next flag. These eight literals bring
-        // the automaton to 64, the most for which its SIMD prefilter (Teddy) is built
-        // (docs/detection.md, "Command lines").
+        // the built-in set to 64, what one automaton with its SIMD prefilter (Teddy) holds;
+        // more would open a second automaton, a pass of its own (docs/detection.md,
+        // "Command lines").
         Recognizer::new("cli_password", "GENERIC_SECRET", &{
             let args = r"(?:[ \t]+[^ \t\r\n]+)*?[ \t]+";
             let flags = [

@@ -3,7 +3,8 @@
 //! text that holds none of them.
 //!
 //! aho-corasick builds Teddy for at most [`PART`] literals; past that one automaton would
-//! run without it, and a scan of prose took 3.3 times as long at 65 literals as at 64. So
+//! run without it, and a scan of prose took 3.3 times the instructions at 65 literals as at
+//! 64 (callgrind, docs/performance.md). So
 //! the literals are split into parts of at most [`PART`] (the built-in catalogue fills
 //! one; a custom recognizer's prefixes or context words open a second), each an automaton
 //! of its own, and the parts' matches are merged in order.
@@ -97,6 +98,8 @@ impl Literals {
 
 impl Prefilter for Literals {
     fn find_all(&self, haystack: &[u8], sink: &mut dyn Sink) {
+        // One part (the built-in catalogue, and any set of 64 literals or fewer): its
+        // matches in order, with no merge state to allocate per scan.
         if let [part] = self.parts.as_slice() {
             let mut at = 0;
             while at < haystack.len() {
@@ -127,11 +130,7 @@ impl Prefilter for Literals {
             let at = resume.min(m.end()).max(m.start() + 1);
             for (part, n) in self.parts.iter().zip(&mut next) {
                 if n.is_some_and(|n| n.start() < at) {
-                    *n = if at < haystack.len() {
-                        part.find(haystack, at)
-                    } else {
-                        None
-                    };
+                    *n = part.find(haystack, at);
                 }
             }
         }
