@@ -115,6 +115,9 @@ fn ssn_and_itin() {
 fn passport_and_bank_need_context() {
     assert_finds("US_PASSPORT", "passport number {}", "912345678");
     assert_finds("US_PASSPORT", "Passport: {}", "A12345678");
+    // The context word inside a literal of another recognizer (`--pass`, a password
+    // flag's) that matched first.
+    assert_finds("US_PASSPORT", "renew --passport {} today", "660532434");
     assert_not("US_PASSPORT", "tracking 912345678 arrived");
     assert_finds("US_BANK_NUMBER", "bank account {}", "00123456789");
     assert_not("US_BANK_NUMBER", "invoice 00123456789");

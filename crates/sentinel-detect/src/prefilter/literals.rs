@@ -28,6 +28,11 @@ struct Part {
     ac: AhoCorasick,
     /// Groups per automaton pattern.
     groups: Vec<u64>,
+    /// Per automaton pattern, the first offset past its start at which a literal (of any
+    /// part) may start inside a match of it: `passport` inside `--passport`, 2 past the
+    /// start of `--pass`; its length when none may. The search resumes there at the
+    /// latest, whatever the sink skips, or the other literal's trigger would be lost.
+    restart: Vec<usize>,
 }
 
 impl Part {
@@ -55,6 +60,19 @@ impl Literals {
                 }
             }
         }
+        let restart: Vec<usize> = lits
+            .iter()
+            .map(|a| {
+                (1..a.len())
+                    .find(|&k| {
+                        lits.iter().any(|b| {
+                            let n = (a.len() - k).min(b.len());
+                            a[k..k + n] == b[..n]
+                        })
+                    })
+                    .unwrap_or(a.len())
+            })
+            .collect();
         let shared: Vec<u64> = (0..lits.len())
             .map(|i| {
                 (0..lits.len())
@@ -82,7 +100,12 @@ impl Literals {
                     .build(order.iter().map(|&k| &part[k]))
                     .ok()?;
                 let groups = order.iter().map(|&k| shared[chunk[k]]).collect();
-                Some(Part { ac, groups })
+                let restart = order.iter().map(|&k| restart[chunk[k]]).collect();
+                Some(Part {
+                    ac,
+                    groups,
+                    restart,
+                })
             })
             .collect::<Option<Vec<Part>>>()?;
         Some(Literals { parts })
@@ -106,10 +129,11 @@ impl Prefilter for Literals {
                 let Some(m) = part.find(haystack, at) else {
                     break;
                 };
-                let resume = sink.trigger(part.groups[m.pattern().as_usize()], m.start(), m.end());
-                // Restart one byte later at the earliest, not at the end: literals may
-                // overlap.
-                at = resume.min(m.end()).max(m.start() + 1);
+                let p = m.pattern().as_usize();
+                let resume = sink.trigger(part.groups[p], m.start(), m.end());
+                // Restart one byte later at the earliest, and where another literal may
+                // start inside this one at the latest: literals may overlap.
+                at = resume.min(m.start() + part.restart[p]).max(m.start() + 1);
             }
             return;
         }
@@ -122,12 +146,9 @@ impl Prefilter for Literals {
             .filter_map(|(i, m)| m.map(|m| (i, m)))
             .min_by_key(|&(i, m)| (m.start(), i))
         {
-            let resume = sink.trigger(
-                self.parts[i].groups[m.pattern().as_usize()],
-                m.start(),
-                m.end(),
-            );
-            let at = resume.min(m.end()).max(m.start() + 1);
+            let (part, p) = (&self.parts[i], m.pattern().as_usize());
+            let resume = sink.trigger(part.groups[p], m.start(), m.end());
+            let at = resume.min(m.start() + part.restart[p]).max(m.start() + 1);
             for (part, n) in self.parts.iter().zip(&mut next) {
                 if n.is_some_and(|n| n.start() < at) {
                     *n = part.find(haystack, at);
@@ -185,6 +206,41 @@ mod tests {
             // The reported groups hold those of every literal there (and may hold those
             // of a literal the one there is a prefix of).
             assert_eq!(g & wg, *wg, "at {s}");
+        }
+    }
+
+    /// Skips to the end of each trigger, as the pattern set's windows do at least.
+    struct SkipToEnd(Vec<(u64, usize)>);
+
+    impl Sink for SkipToEnd {
+        fn trigger(&mut self, groups: u64, start: usize, end: usize) -> usize {
+            self.0.push((groups, start));
+            end
+        }
+    }
+
+    /// A literal that starts inside another one's match is reported, though the sink
+    /// skipped to the first one's end: `passport` (a context word) inside `--passport`,
+    /// where `--pass` (a flag) matched first. In one part and across parts.
+    #[test]
+    fn a_literal_inside_another_is_reported() {
+        let text = b"run --passport 660532434 and sshpasspass";
+        for filler in [0, PART] {
+            let mut pairs = vec![
+                (b"--pass".to_vec(), 1),
+                (b"passport".to_vec(), 2),
+                (b"sshpass".to_vec(), 3),
+            ];
+            pairs.extend((0..filler).map(|i| (format!("q{i:03}z").into_bytes(), 4)));
+            let lits = Literals::new(&pairs).expect("builds");
+            let mut got = SkipToEnd(Vec::new());
+            lits.find_all(text, &mut got);
+            let starts: Vec<(u64, usize)> = got.0;
+            assert_eq!(
+                starts,
+                [(1 << 1, 4), (1 << 2, 6), (1 << 3, 29)],
+                "{filler} more"
+            );
         }
     }
 
