@@ -407,6 +407,19 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
             ),
             testgen::phone_es_mobile(rng),
         ),
+        _ if rng.chance(0.2) => (
+            "GENERIC_SECRET",
+            pick(
+                rng,
+                &[
+                    "password: \"{}\"",
+                    "DB_PASSWORD='{}'",
+                    "{\"user\": \"ci\", \"password\": \"{}\"}",
+                    "wget --password '{}' https://example.com/f",
+                ],
+            ),
+            testgen::passphrase(rng),
+        ),
         _ => (
             "GENERIC_SECRET",
             pick(

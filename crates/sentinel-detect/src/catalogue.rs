@@ -178,12 +178,23 @@ pub fn builtin() -> Vec<Recognizer> {
             .require_context().with_trigger(Trigger::Context),
         // An HTTP `Authorization` (or `Proxy-Authorization`) header's credentials too, as a
         // pasted `curl -H` or a request's headers carry them: `Basic` (a user and password
-        // in base64), `Bearer`, `Token` or `Digest`, then the value; and the password of a
-        // command line's `-u user:password` or `--user user:password` (curl's, wget's).
+        // in base64), `Bearer`, `Token` or `Digest`, then the value; the password of a
+        // command line's `-u user:password` or `--user user:password` (curl's, wget's), and
+        // OpenSSL's `-passin pass:PASSWORD` (`-passout`, `-pass`, `-password`).
         // `PASS` alone only as a name's last part (`DB_PASS=`, `smtp-pass:`): as a word of
-        // its own it is prose (`boarding pass: ...`).
-        Recognizer::new("generic_secret", "GENERIC_SECRET",
-            &format!(r#"(?:(?i-u:password|passwd|passphrase|pwd|[_-]pass|secret|api[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|private[_-]?key|token|authorization)["']?[ \t]{{0,3}}(?::=|=>|[:=])[ \t]{{0,3}}["']?(?:(?i-u:basic|bearer|token|digest)[ \t]{{1,3}})?|(?:^|[ \t])(?:-u|--user)[ =]["']?[^\s:"'`,;{C}]{{1,12}}:)([^\s"'`,;{C}]{{8,200}})"#, C = cjk()))
+        // its own it is prose (`boarding pass: ...`). A password in quotes is read to its
+        // closing quote, spaces and all (a passphrase: `password = "correct horse battery
+        // staple"`); other values end at a space, as keys and tokens do. The value is the
+        // first of groups 1 (in `"`), 2 (in `'`) and 3 (bare) that took part.
+        Recognizer::new("generic_secret", "GENERIC_SECRET", &{
+            let sep = r#"["']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}"#;
+            format!(concat!(
+                r#"(?:(?i-u:password|passwd|passphrase|pwd|[_-]pass){sep}(?:"([ !#-+\--9<>-_a-~]{{8,200}})"|'([ -&(-+\--9<>-_a-~]{{8,200}})')"#,
+                r#"|(?:(?i-u:password|passwd|passphrase|pwd|[_-]pass|secret|api[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|secret[_-]?key|private[_-]?key|token|authorization){sep}["']?(?:(?i-u:basic|bearer|token|digest)[ \t]{{1,3}})?"#,
+                r#"|(?:^|[ \t])(?:-u|--user)[ =]["']?[^\s:"'`,;{C}]{{1,12}}:"#,
+                r#"|(?:^|[ \t])-pass(?:in|out|word)?[ \t]+["']?pass:)([^\s"'`,;{C}]{{8,200}}))"#,
+            ), sep = sep, C = cjk())
+        })
             .with_score(0.7).with_validator(Validator::Entropy).with_value_group(1)
             // Keyword (at most 13 bytes), a quote and 3 blanks before `:`/`=`; after it
             // `=`/`>`, 3 blanks, a quote, a scheme and 3 blanks, and at most 200 bytes of
@@ -202,19 +213,32 @@ pub fn builtin() -> Vec<Recognizer> {
         // "Command lines").
         Recognizer::new("cli_password", "GENERIC_SECRET", &{
             let args = r"(?:[ \t]+[^ \t\r\n]+)*?[ \t]+";
-            let flags = [
-                r"sshpass[ \t]+(?:-[vV][ \t]+)*-p[ \t]*".to_owned(),
-                format!(r"mysql[a-z]*{args}-p"),
+            let sshpass = r"sshpass[ \t]+(?:-[vV][ \t]+)*-p";
+            let ldap = format!(r"ldap(?:search|add|modify|delete|passwd|compare|whoami|modrdn|exop){args}-w");
+            // Flags followed by a blank and the value, which may be in quotes with spaces.
+            let spaced = [
+                format!(r"{sshpass}[ \t]+"),
                 format!(r"(?:docker|podman|nerdctl|buildah|skopeo|oras|helm[ \t]+registry)[ \t]+login{args}(?:-p|--password)[ \t]+"),
                 format!(r"mongo(?:sh|dump|restore|export|import|stat|top|files)?{args}(?:-p|--password)[ \t]+"),
-                format!(r"ldap(?:search|add|modify|delete|passwd|compare|whoami|modrdn|exop){args}-w[ \t]*"),
+                format!(r"{ldap}[ \t]+"),
                 r"--pass(?:word|wd)?[ \t]+".to_owned(),
                 format!(r"redis-cli{args}-a[ \t]+"),
+            ];
+            // Flags the value is written against (`-pPASSWORD`).
+            let attached = [
+                sshpass.to_owned(),
+                format!(r"mysql[a-z]*{args}-p"),
+                ldap,
                 // curl's `-u user:password` with a user name too long for `generic_secret`'s
                 // reach back from the `:` (an e-mail address).
                 format!(r#"(?:^|[ \t])-u[ \t]+["']?[^\s:"'`,;{C}]{{13,64}}:"#, C = cjk()),
             ];
-            format!(r#"(?:{})["']?([^-\s"'`,;{C}][^\s"'`,;{C}]{{7,99}})"#, flags.join("|"), C = cjk())
+            let bare = format!(r#"["']?([^-\s"'`,;{C}][^\s"'`,;{C}]{{7,99}})"#, C = cjk());
+            format!(
+                r#"(?:{})(?:"([ !#-+\--9<>-_a-~]{{8,99}})"|'([ -&(-+\--9<>-_a-~]{{8,99}})'|{bare})|(?:{}){bare}"#,
+                spaced.join("|"),
+                attached.join("|"),
+            )
         })
             .with_score(0.8).with_validator(Validator::Entropy).with_value_group(1)
             .with_trigger(lits(&["sshpass", "mysql", "login", "mongo", "ldap", "--pass", "redis-cli", "-u "]))

@@ -61,7 +61,9 @@ pub use local::{
 };
 pub use pattern_set::PatternSet;
 pub use recognizer::{Boundary, Recognizer, Trigger};
-pub use stream::{StreamScanner, StreamUtf8Error, DEFAULT_HOLD_BACK, OPEN_VALUE_LIMIT};
+pub use stream::{
+    StreamScanner, StreamUtf8Error, DEFAULT_HOLD_BACK, OPEN_VALUE_LIMIT, QUOTE_LIMIT,
+};
 pub use validate::Validator;
 
 /// Check digits of the validated formats, for code that must produce valid values (the

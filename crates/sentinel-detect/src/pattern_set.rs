@@ -244,23 +244,131 @@ fn parse(r: &Recognizer) -> Result<Hir, Error> {
         .map_err(|e| Error::pattern(&r.name, e))
 }
 
-/// What `hir` reports: capture group `group` when given, else the whole match.
-fn value_hir(hir: &Hir, group: Option<usize>) -> &Hir {
-    fn capture(hir: &Hir, index: u32) -> Option<&Hir> {
+/// What a match of `hir` reports: capture group `group` and every later one, any of which
+/// may hold the value when the others did not take part (a value written quoted or bare);
+/// the whole match without a group. Each with whether it is a [quoted] value.
+fn value_parts(hir: &Hir, group: Option<usize>) -> Vec<(&Hir, bool)> {
+    /// `prev`: the bytes that may stand just before `hir` in a match; `None` when that
+    /// is not known (the text before the match).
+    fn walk<'h>(hir: &'h Hir, from: u32, prev: Option<Bytes>, out: &mut Vec<(&'h Hir, bool)>) {
         match hir.kind() {
-            HirKind::Capture(c) if c.index == index => Some(&c.sub),
-            HirKind::Capture(c) => capture(&c.sub, index),
-            HirKind::Repetition(r) => capture(&r.sub, index),
-            HirKind::Concat(v) | HirKind::Alternation(v) => {
-                v.iter().find_map(|h| capture(h, index))
+            HirKind::Capture(c) if c.index >= from => out.push((&c.sub, false)),
+            HirKind::Capture(c) => walk(&c.sub, from, prev, out),
+            HirKind::Repetition(r) => walk(&r.sub, from, None, out),
+            HirKind::Alternation(v) => v.iter().for_each(|h| walk(h, from, prev, out)),
+            HirKind::Concat(v) => {
+                for (i, h) in v.iter().enumerate() {
+                    match h.kind() {
+                        HirKind::Capture(c) if c.index >= from => {
+                            let quoted =
+                                i > 0 && quoted(&v[i - 1], &v[..i - 1], prev, &c.sub, v.get(i + 1));
+                            out.push((&c.sub, quoted));
+                        }
+                        _ => walk(h, from, last_bytes(&v[..i], prev), out),
+                    }
+                }
             }
-            _ => None,
+            _ => {}
         }
     }
-    group
-        .and_then(|g| u32::try_from(g).ok())
-        .and_then(|g| capture(hir, g))
-        .unwrap_or(hir)
+    let Some(from) = group.and_then(|g| u32::try_from(g).ok()) else {
+        return vec![(hir, false)];
+    };
+    let mut out = Vec::new();
+    walk(hir, from, None, &mut out);
+    if out.is_empty() {
+        out.push((hir, false));
+    }
+    out
+}
+
+/// A set of bytes, one flag each.
+type Bytes = [bool; 256];
+
+/// Whether a capture group `value`, after the literal `open` (itself after `before`, after
+/// `prev`) and before `after` in a concatenation, is a value in quotes as a
+/// [`StreamScanner`](crate::StreamScanner) follows them on its own: `open` ends in `"` or
+/// `'`, after a byte that is no ASCII letter or digit; `after` starts with the same quote;
+/// nothing in the value is that quote or a line end; and it fits in
+/// [`QUOTE_LIMIT`](crate::stream::QUOTE_LIMIT) bytes with its quotes. Such a value may
+/// span words (a passphrase) and leave the detector
+/// [word-bounded](crate::Detector::word_bounded).
+fn quoted(
+    open: &Hir,
+    before: &[Hir],
+    prev: Option<Bytes>,
+    value: &Hir,
+    after: Option<&Hir>,
+) -> bool {
+    let (HirKind::Literal(open), Some(HirKind::Literal(close))) =
+        (open.kind(), after.map(Hir::kind))
+    else {
+        return false;
+    };
+    let Some((&q, lead)) = open.0.split_last() else {
+        return false;
+    };
+    if !matches!(q, b'"' | b'\'') || close.0.first() != Some(&q) {
+        return false;
+    }
+    let before_quote = match lead.last() {
+        Some(&b) => {
+            let mut set = [false; 256];
+            set[usize::from(b)] = true;
+            Some(set)
+        }
+        None => last_bytes(before, prev),
+    };
+    let Some(before_quote) = before_quote else {
+        return false;
+    };
+    let mut alpha = [false; 256];
+    alphabet(value, &mut alpha);
+    !(0..=255u8).any(|b| before_quote[usize::from(b)] && b.is_ascii_alphanumeric())
+        && ![q, b'\n', b'\r'].iter().any(|&b| alpha[usize::from(b)])
+        && value
+            .properties()
+            .maximum_len()
+            .is_some_and(|m| m + 2 <= crate::stream::QUOTE_LIMIT)
+}
+
+/// The bytes a match of the concatenation `seq` may end with, those of `prev` (what may
+/// stand before it) too when it may match nothing; `None` when that is not known.
+fn last_bytes(seq: &[Hir], prev: Option<Bytes>) -> Option<Bytes> {
+    /// Adds the bytes `hir` may end with to `set`; whether it may match nothing.
+    fn last_of(hir: &Hir, set: &mut Bytes) -> bool {
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => true,
+            HirKind::Literal(lit) => {
+                if let Some(&b) = lit.0.last() {
+                    set[usize::from(b)] = true;
+                }
+                lit.0.is_empty()
+            }
+            HirKind::Class(_) => {
+                alphabet(hir, set);
+                false
+            }
+            HirKind::Repetition(r) => last_of(&r.sub, set) || r.min == 0,
+            HirKind::Capture(c) => last_of(&c.sub, set),
+            HirKind::Concat(v) => v.iter().rev().all(|h| last_of(h, set)),
+            HirKind::Alternation(v) => {
+                // Every branch's bytes, so no short cut.
+                let mut empty = false;
+                for h in v {
+                    empty |= last_of(h, set);
+                }
+                empty
+            }
+        }
+    }
+    let mut set = [false; 256];
+    if !seq.iter().rev().all(|h| last_of(h, &mut set)) {
+        return Some(set);
+    }
+    let prev = prev?;
+    set.iter_mut().zip(prev).for_each(|(s, p)| *s |= p);
+    Some(set)
 }
 
 /// Whether `value` may match a letter of Chinese, Japanese or Korean
@@ -468,9 +576,10 @@ impl PatternSet {
             };
             // A PEM block spans words, and a stream scanner holds it whole on its own.
             let pem = r.pattern.as_bytes().starts_with(crate::stream::PEM_BEGIN);
-            let value = value_hir(&hir, r.value_group);
-            spans_words |= !pem && self::spans_words(value);
-            cjk |= may_hold_cjk(value);
+            for (value, quoted) in value_parts(&hir, r.value_group) {
+                spans_words |= !pem && !quoted && self::spans_words(value);
+                cjk |= may_hold_cjk(value);
+            }
             members[g].push((i, hir.clone()));
             compiled.push(Compiled {
                 entity: EntityType::new(&r.entity),
@@ -948,7 +1057,9 @@ impl PatternSet {
                     .anchored(regex_automata::Anchored::Yes),
                 caps,
             );
-            let span = caps.get_group(g)?;
+            // The value group, or the first later one that took part (a value written
+            // in one of several ways).
+            let span = (g..caps.group_len()).find_map(|i| caps.get_group(i))?;
             (vs, ve) = (span.start, span.end);
         }
         if !c.spec.trim_end.is_empty() {

@@ -79,7 +79,13 @@ pub struct Recognizer {
     pub trigger: Trigger,
     /// What may stand beside a match.
     pub boundary: Boundary,
-    /// Report only this capture group of the match (for `password=VALUE`, the value).
+    /// Report only this capture group of the match (for `password=VALUE`, the value), or,
+    /// when it did not take part, the first later group that did (a value written in one
+    /// of several ways: `"in quotes, with spaces"` or bare). A group in quotes, after a
+    /// byte that is no letter or digit, holding no such quote nor line end, may hold words
+    /// of prose and the catalogue still be
+    /// [word-bounded](crate::Detector::word_bounded): a stream scanner holds an open
+    /// quote's text ([`QUOTE_LIMIT`](crate::QUOTE_LIMIT)).
     pub value_group: Option<usize>,
     /// Characters trimmed from the end of a match (a URL's closing punctuation).
     pub trim_end: String,
@@ -148,7 +154,8 @@ impl Recognizer {
         self
     }
 
-    /// Reports only capture group `g`.
+    /// Reports only capture group `g`, or the first later one that took part (see
+    /// [`value_group`](Recognizer::value_group)).
     pub fn with_value_group(mut self, g: usize) -> Recognizer {
         self.value_group = Some(g);
         self

@@ -11,6 +11,15 @@ pub const DEFAULT_HOLD_BACK: usize = 16 * 1024;
 /// PEM block begun and not yet ended. A longer one is reported as the hold-back sees it.
 pub const OPEN_VALUE_LIMIT: usize = 16 * 1024;
 
+/// The longest quoted value a scanner follows, its quotes included: a `"` or `'` after a
+/// byte that is no ASCII letter or digit opens it, and the same quote or a line end closes
+/// it. Until then, or until this many bytes have followed it, text from the quote on is not
+/// released, so a value a recognizer reads between quotes (a passphrase after `password:`)
+/// may hold words of prose and the detector still be
+/// [word-bounded](Detector::word_bounded). In bytes: 200 characters of up to four bytes,
+/// with room to spare.
+pub const QUOTE_LIMIT: usize = 1024;
+
 /// How much prose must follow text for it to be released before the hold-back: a context
 /// word after a value counts when it ends within 8 bytes of the value, and then not when a
 /// number follows that word within 16 bytes (it labels the number), so what decides a
@@ -439,7 +448,7 @@ impl<D: Detector> StreamScanner<D> {
     }
 
     /// Where the earliest value still open at the end of the text begins, if one is
-    /// (within [`OPEN_VALUE_LIMIT`]).
+    /// (within [`OPEN_VALUE_LIMIT`]; a quoted one within [`QUOTE_LIMIT`]).
     fn open_from(&self) -> Option<usize> {
         let end = self.position();
         let within = |at: usize| end - at <= OPEN_VALUE_LIMIT;
@@ -447,6 +456,24 @@ impl<D: Detector> StreamScanner<D> {
         run.into_iter()
             .chain(self.pem_from)
             .filter(|&at| within(at))
+            .chain(self.open_quote())
+            .min()
+    }
+
+    /// Where a quote still open at the end of the text stands (see [`QUOTE_LIMIT`]): the
+    /// last `"` (or `'`) in the last [`QUOTE_LIMIT`] bytes, with no line end after it, when
+    /// it opens one. A quote of either kind may be open; the earlier counts.
+    fn open_quote(&self) -> Option<usize> {
+        let bytes = self.buf.as_bytes();
+        let from = bytes.len().saturating_sub(QUOTE_LIMIT);
+        let tail = &bytes[from..];
+        [b'"', b'\'']
+            .into_iter()
+            .filter_map(|q| {
+                let at = from + memchr::memrchr3(q, b'\n', b'\r', tail)?;
+                let opens = bytes[at] == q && (at == 0 || !bytes[at - 1].is_ascii_alphanumeric());
+                opens.then_some(self.base + at)
+            })
             .min()
     }
 

@@ -683,3 +683,38 @@ pub fn password(rng: &mut Rng) -> String {
         rng.string(ALNUM, 5)
     )
 }
+
+/// A passphrase: three to five lower-case words, the first sometimes capitalized and a
+/// number sometimes added (`correct horse battery staple`), as one is written in quotes.
+pub fn passphrase(rng: &mut Rng) -> String {
+    const WORDS: &[&str] = &[
+        "correct",
+        "horse",
+        "battery",
+        "staple",
+        "purple",
+        "monkey",
+        "dishwasher",
+        "river",
+        "lantern",
+        "quiet",
+        "orbit",
+        "maple",
+        "thunder",
+        "velvet",
+        "cactus",
+        "harbor",
+        "pixel",
+        "walnut",
+    ];
+    let mut words: Vec<String> = (0..rng.range(3, 6))
+        .map(|_| (*rng.pick(WORDS)).to_owned())
+        .collect();
+    if rng.chance(0.3) {
+        words[0][..1].make_ascii_uppercase();
+    }
+    if rng.chance(0.3) {
+        words.push(rng.digits(2));
+    }
+    words.join(" ")
+}

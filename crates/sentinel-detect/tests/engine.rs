@@ -123,6 +123,27 @@ fn catastrophic_pattern_stays_linear() {
     assert!(d.scan(&"x".repeat(100 * 1024)).is_empty());
 }
 
+/// A value group reports the first of itself and the groups after it that took part: a
+/// value written in one of several ways (quoted with its spaces, or bare).
+#[test]
+fn value_groups_report_whichever_took_part() {
+    let d = LocalDetector::builder()
+        .entities(["ORDER_ID"])
+        .recognizer(
+            Recognizer::new(
+                "order_id",
+                "ORDER_ID",
+                r#"order (?:"([A-Z0-9 ]{6,20})"|([A-Z0-9]{6,20}))"#,
+            )
+            .with_value_group(1),
+        )
+        .build()
+        .expect("compiles");
+    let text = r#"order "AB12 CD34 EF" then order GH56IJ78"#;
+    let values: Vec<&str> = d.scan(text).iter().map(|f| &text[f.start..f.end]).collect();
+    assert_eq!(values, ["AB12 CD34 EF", "GH56IJ78"]);
+}
+
 /// The built-in catalogue's literal triggers fill the one automaton its SIMD prefilter is
 /// built for (64); custom recognizers' prefixes open a second, and both are read.
 #[test]
@@ -206,7 +227,10 @@ fn fragment(rng: &mut Rng) -> String {
         12 => format!("aws secret {}", testgen::aws_secret_key(rng)),
         13 => testgen::github_token(rng),
         14 => testgen::jwt(rng),
-        15 => format!("password={}", testgen::password(rng)),
+        15 => match rng.below(3) {
+            0 => format!("password: \"{}\"", testgen::passphrase(rng)),
+            _ => format!("password={}", testgen::password(rng)),
+        },
         16 => format!("passport {}", rng.digits(9)),
         17 => {
             let n = rng.range(1, 24);

@@ -607,8 +607,41 @@ fn cloud_and_api_keys() {
         "redis-cli -h cache.internal -p 6379 -a {} --no-auth-warning",
         "curl -u jane.doe@example.com:{} https://api.example.com/v2/orders",
         "curl -s -u 'svc-reporting-prod:{}' -X GET https://grafana.example.com/api",
+        "openssl pkcs12 -export -in cert.pem -passout pass:{} -out bundle.p12",
+        "openssl rsa -in key.pem -passin 'pass:{}' -out plain.pem",
+        "openssl enc -aes-256-cbc -pass pass:{} -in a -out b",
     ] {
         assert_finds("GENERIC_SECRET", line, "Zq8#wP3xLm2Kd");
+    }
+    // A password in quotes is read to its closing quote, spaces and all: a passphrase,
+    // whose first word alone had been too short to report, and whose other words leaked.
+    for line in [
+        "password: \"{}\"",
+        "db_password = '{}'",
+        "{\"user\": \"jdoe\", \"password\": \"{}\"}",
+        "export PGPASSWORD=\"{}\"",
+        "mysql -u root --password \"{}\" shop",
+        "docker login -u jdoe -p '{}' registry.example.com",
+        "sshpass -p \"{}\" ssh deploy@web1",
+    ] {
+        assert_finds("GENERIC_SECRET", line, "correct horse battery staple");
+    }
+    assert_finds("GENERIC_SECRET", "passphrase: '{}'", "Tr0ub4dor & 3 more!");
+    // With a comma (or `;`, a backquote, `:`, `=`, a letter past ASCII) it is not read
+    // in quotes: the first word, up to the comma, as before.
+    assert_finds("GENERIC_SECRET", "passphrase: '{}, & 3 more!'", "Tr0ub4dor");
+    // Only a password's value spans words: a token, a key or a header's value in quotes
+    // ends at a space as before (the words of prose after `token:` are not a value).
+    for line in [
+        "token: \"the next token in the sequence\"",
+        "{\"secret\": \"keep it simple and clear\"}",
+        "password: \"short\"",
+        "password: \"your password here\"",
+        "password: \"correct horse\nbattery staple\"",
+        "openssl rsa -in key.pem -passin env:KEY_PASSPHRASE -out plain.pem",
+        "openssl rsa -in key.pem -passin file:/run/secrets/key_pass -out plain.pem",
+    ] {
+        assert_not("GENERIC_SECRET", line);
     }
     assert_finds(
         "AWS_SECRET_KEY",

@@ -118,6 +118,10 @@ fn prose_with_values(seed: u64, parts: usize) -> String {
             15 => g::cn_resident_id(&mut rng),
             16 => g::jp_my_number(&mut rng),
             17 => g::phone_es_mobile(&mut rng),
+            // A passphrase in quotes, closed or not, and stray quotes.
+            18 => format!("password: \"{}\"", g::passphrase(&mut rng)),
+            19 => format!("db_password = '{}", g::passphrase(&mut rng)),
+            20 => (*rng.pick(&["\"", "'", "\"the", "word'", ":'"])).to_owned(),
             _ => (*rng.pick(&words)).to_owned(),
         };
         s.push_str(&part);
@@ -179,6 +183,61 @@ fn command_line_passwords_cut_anywhere() {
         assert_eq!(whole.len(), findings, "{line}");
         for cut in 1..line.len() {
             assert_eq!(chunked(line, &[cut]), whole, "cut at {cut}");
+        }
+    }
+}
+
+/// A password in quotes may hold words of prose, and the catalogue is still word-bounded:
+/// the scanner holds text from a quote until it closes (`QUOTE_LIMIT`), so a passphrase
+/// is found whole wherever the stream is cut, and prose after it settles early.
+#[test]
+fn quoted_passphrases_cut_anywhere() {
+    let d = detector();
+    assert!(d.word_bounded());
+    for line in [
+        "the config says password: \"correct horse battery staple\" and the rest goes on",
+        "in the json {\"password\": \"it's a long way to the top\"} was pasted, sadly",
+        "then wget --password 'correct horse battery staple' https://example.com/f now",
+    ] {
+        let whole = d.scan(line);
+        assert_eq!(
+            whole.len(),
+            1 + usize::from(line.contains("https")),
+            "{line}"
+        );
+        for cut in 1..line.len() {
+            assert_eq!(chunked(line, &[cut]), whole, "cut at {cut}");
+        }
+        for by in 1..=24 {
+            assert_eq!(
+                fed_by(detector(), 256, line, by, |_, _| {}),
+                whole,
+                "{by} bytes a chunk"
+            );
+        }
+    }
+    // Prose after a closed quote settles before the hold-back; an open quote holds what
+    // follows it (its closing quote may still make it a value), one after a letter does
+    // not open.
+    let prose = "and the rest of the story goes on for a while in plain words, as stories do";
+    for (text, holds) in [
+        (
+            format!("password: \"correct horse battery\" {prose}"),
+            false,
+        ),
+        (format!("password: \"correct horse battery {prose}"), true),
+        (format!("password\"correct horse battery {prose}"), false),
+    ] {
+        let (found, settled) = settled_before_end(&text, "do", 4096, 5);
+        let quote = text.find('"').expect("a quote");
+        assert_eq!(found, d.scan(&text), "{text}");
+        if holds {
+            assert!(
+                settled <= quote,
+                "settled {settled} past the open quote in {text:?}"
+            );
+        } else {
+            assert!(settled > quote + 40, "settled {settled} in {text:?}");
         }
     }
 }
@@ -363,14 +422,30 @@ fn phrases_keep_the_hold_back() {
         ("PROJECT", r"(?i)project [a-z]+", false),
         ("PLACE", r"[À-ÿ]+ [À-ÿ]+", false),
         ("PRIVATE_KEY", r"my secret [a-z]+ phrase", false),
+        // A value in quotes, held whole by the scanner, may span words; not one after a
+        // letter (no quote the scanner follows), across a line end or past its limit.
+        ("PHRASE", r#"phrase: "([a-z ]{1,50})""#, true),
+        (
+            "PHRASE",
+            r#"phrase="([a-z ]{1,50})"|phrase '([a-z ]{1,50})'"#,
+            true,
+        ),
+        ("PHRASE", r#"phrase"([a-z ]{1,50})""#, false),
+        ("PHRASE", r#"phrase: "([a-z \n]{1,50})""#, false),
+        ("PHRASE", r#"phrase: "([a-z ]{1,2000})""#, false),
+        ("PHRASE", r#"phrase: "([a-z ]{1,50})"#, false),
         (
             "PRIVATE_KEY",
             r"-----BEGIN KEY-----[a-z \n]+-----END KEY-----",
             true,
         ),
     ] {
+        let mut r = sentinel_detect::Recognizer::new("custom", entity, pattern);
+        if entity == "PHRASE" {
+            r = r.with_value_group(1);
+        }
         let d = sentinel_detect::LocalDetector::builder()
-            .recognizer(sentinel_detect::Recognizer::new("custom", entity, pattern))
+            .recognizer(r)
             .build()
             .expect("detector");
         assert_eq!(d.word_bounded(), bounded, "{pattern}");

@@ -98,6 +98,7 @@ fn is_placeholder(v: &str) -> bool {
             "redacted",
             "placeholder",
             "your_",
+            "your ",
             "yourpassword",
             "none",
             "null",
