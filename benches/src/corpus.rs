@@ -415,7 +415,7 @@ fn positive(rng: &mut Rng) -> (&'static str, &'static str, String) {
                     "password: \"{}\"",
                     "DB_PASSWORD='{}'",
                     "{\"user\": \"ci\", \"password\": \"{}\"}",
-                    "wget --password '{}' https://example.com/f",
+                    "mysql -u ci --password '{}' shop",
                 ],
             ),
             testgen::passphrase(rng),
