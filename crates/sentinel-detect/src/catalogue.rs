@@ -209,7 +209,7 @@ pub fn builtin() -> Vec<Recognizer> {
         // tool's name (or `login`, `--pass`, `-u `), so that the flag means a password
         // there; a value that starts with `-` is the next flag. These eight literals bring
         // the built-in set to 64, what one automaton with its SIMD prefilter (Teddy) holds;
-        // more would open a second automaton, a pass of its own (docs/detection.md,
+        // more would open a second part, a Teddy pass of its own (docs/detection.md,
         // "Command lines").
         Recognizer::new("cli_password", "GENERIC_SECRET", &{
             let args = r"(?:[ \t]+[^ \t\r\n]+)*?[ \t]+";

@@ -5,11 +5,12 @@
 //! aho-corasick builds Teddy for at most [`PART`] literals; past that one automaton would
 //! run without it, and a scan of prose took 3.3 times the instructions at 65 literals as at
 //! 64 (callgrind, docs/performance.md). So
-//! the literals are split into parts of at most [`PART`] (the built-in catalogue fills
-//! one; a custom recognizer's prefixes or context words open a second), each an automaton
-//! of its own, and the parts' matches are merged in order.
+//! the literals are split into parts of at most [`PART`], in the order given (the built-in
+//! catalogue fills the first; a custom recognizer's prefixes or context words open a
+//! second), the first an automaton with Teddy, the others Teddy alone, and the parts'
+//! matches are merged in order.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, Match, MatchKind};
+use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, Input, Match, MatchKind, Span};
 
 use super::{buckets, Prefilter, Sink};
 
@@ -25,7 +26,7 @@ pub(crate) struct Literals {
 /// One automaton and the groups of its literals.
 #[derive(Clone, Debug)]
 struct Part {
-    ac: AhoCorasick,
+    finder: Finder,
     /// Groups per automaton pattern.
     groups: Vec<u64>,
     /// Per automaton pattern, the first offset past its start at which a literal (of any
@@ -35,9 +36,29 @@ struct Part {
     restart: Vec<usize>,
 }
 
+/// What searches a part: an Aho-Corasick automaton with Teddy as its prefilter (the
+/// first part), or Teddy alone (the parts after it, where the automaton would pick a
+/// byte scan for a few literals).
+#[derive(Clone, Debug)]
+enum Finder {
+    Automaton(AhoCorasick),
+    Packed(packed::Searcher),
+}
+
 impl Part {
     fn find(&self, haystack: &[u8], at: usize) -> Option<Match> {
-        self.ac.find(Input::new(haystack).range(at..))
+        match &self.finder {
+            Finder::Automaton(ac) => ac.find(Input::new(haystack).range(at..)),
+            Finder::Packed(p) => p.find_in(haystack, Span::from(at..haystack.len())),
+        }
+    }
+
+    fn memory_usage(&self) -> usize {
+        let finder = match &self.finder {
+            Finder::Automaton(ac) => ac.memory_usage(),
+            Finder::Packed(p) => p.memory_usage(),
+        };
+        finder + self.groups.len() * 8 + self.restart.len() * 8
     }
 }
 
@@ -80,29 +101,45 @@ impl Literals {
                     .fold(0, |acc, j| acc | groups[j])
             })
             .collect();
-        // Parts of neighbours in sorted order (alike literals share buckets better), all
-        // but the last full: a small last part costs a short pass of its own, where two
-        // even halves cost two of Teddy's (one literal past 64: generated prose +4% over
-        // one automaton of 64, against +23% with halves of 33 and 32).
-        let mut sorted: Vec<usize> = (0..lits.len()).collect();
-        sorted.sort_by(|&a, &b| lits[a].cmp(&lits[b]));
-        let parts = sorted
+        // Parts in the order given, all but the last full: the built-in catalogue's
+        // literals come first, so its automaton and its chosen buckets are the same
+        // whatever a configuration adds, and what is added pays for a pass of its own.
+        // Parts of sorted neighbours had moved a built-in literal out and searched the
+        // set left in again, whose buckets then stopped where they had not: one literal
+        // past 64 cost generated prose from +1.6% to +53% by where it sorted
+        // (docs/performance.md, "Literal buckets").
+        let given: Vec<usize> = (0..lits.len()).collect();
+        let parts = given
             .chunks(PART)
-            .map(|chunk| {
+            .enumerate()
+            .map(|(i, chunk)| {
                 let part: Vec<Vec<u8>> = chunk.iter().map(|&i| lits[i].clone()).collect();
                 // Teddy puts literals in buckets by their order and stops wherever a
                 // bucket's nibble masks match; `buckets::order` picks the order against a
                 // model of text (docs/performance.md, "Literal buckets").
                 let order = buckets::order(&part);
-                let ac = AhoCorasick::builder()
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(order.iter().map(|&k| &part[k]))
-                    .ok()?;
+                let ordered = || order.iter().map(|&k| &part[k]);
+                // After the first part, Teddy itself: for a few literals aho-corasick
+                // scans with `memchr` for their first or rarest bytes instead, which in
+                // prose stop at every `a` or `c` (`acme_` alone: prose 2x), where Teddy
+                // costs one pass whatever the literals (prose +16%).
+                let packed = (i > 0)
+                    .then(|| packed::Config::new().builder().extend(ordered()).build())
+                    .flatten();
+                let finder = match packed {
+                    Some(p) => Finder::Packed(p),
+                    None => Finder::Automaton(
+                        AhoCorasick::builder()
+                            .match_kind(MatchKind::LeftmostFirst)
+                            .kind(Some(AhoCorasickKind::DFA))
+                            .build(ordered())
+                            .ok()?,
+                    ),
+                };
                 let groups = order.iter().map(|&k| shared[chunk[k]]).collect();
                 let restart = order.iter().map(|&k| restart[chunk[k]]).collect();
                 Some(Part {
-                    ac,
+                    finder,
                     groups,
                     restart,
                 })
@@ -112,10 +149,7 @@ impl Literals {
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        self.parts
-            .iter()
-            .map(|p| p.ac.memory_usage() + p.groups.len() * 8)
-            .sum()
+        self.parts.iter().map(Part::memory_usage).sum()
     }
 }
 
@@ -242,6 +276,39 @@ mod tests {
                 "{filler} more"
             );
         }
+    }
+
+    /// The literals given first (the built-in catalogue's) make the first part as they
+    /// would alone, whatever follows; the parts after it are Teddy alone, where Teddy
+    /// runs.
+    #[test]
+    fn what_follows_leaves_the_first_part_alone() {
+        let first: Vec<(Vec<u8>, usize)> = (0..PART)
+            .map(|i| (format!("w{i:02}q").into_bytes(), i % 3))
+            .collect();
+        let alone = Literals::new(&first).expect("builds");
+        let mut more = first.clone();
+        more.push((b"acme_".to_vec(), 5));
+        let both = Literals::new(&more).expect("builds");
+        assert_eq!((alone.parts.len(), both.parts.len()), (1, 2));
+        assert_eq!(alone.parts[0].groups, both.parts[0].groups);
+        let text = b"w07q then acme_x and w63q, w00q";
+        let starts = |part: &Part| {
+            let mut at = 0;
+            let mut found = Vec::new();
+            while let Some(m) = part.find(text, at) {
+                found.push((m.pattern().as_usize(), m.start()));
+                at = m.end();
+            }
+            found
+        };
+        assert_eq!(starts(&alone.parts[0]), starts(&both.parts[0]));
+        assert_eq!(starts(&both.parts[1]), [(0, 10)]);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("ssse3") {
+            assert!(matches!(both.parts[1].finder, Finder::Packed(_)));
+        }
+        assert!(matches!(both.parts[0].finder, Finder::Automaton(_)));
     }
 
     #[test]
