@@ -208,6 +208,9 @@ pub struct StreamScanner<D> {
     run_from: usize,
     /// Absolute offset of a PEM block's `-----BEGIN ` not yet followed by its end.
     pem_from: Option<usize>,
+    /// Absolute offsets of a `"` and of a `'` that open a quoted value not yet closed
+    /// (see [`QUOTE_LIMIT`]).
+    quotes: [Option<usize>; 2],
     /// The detector's findings never span words of prose: prose followed by enough of it
     /// is settled before the hold-back.
     word_bounded: bool,
@@ -239,6 +242,7 @@ impl<D: Detector> StreamScanner<D> {
             found: Vec::new(),
             run_from: 0,
             pem_from: None,
+            quotes: [None; 2],
         }
     }
 
@@ -354,6 +358,42 @@ impl<D: Detector> StreamScanner<D> {
         if let Some(i) = bytes[from..].iter().rposition(|b| !b.is_ascii_graphic()) {
             self.run_from = self.base + from + i + 1;
         }
+        // The last quote or line end of each kind in the new text decides: a quote after
+        // a byte that is no letter or digit opens (the buffer's first byte may follow
+        // anything: it opens), any other closes.
+        // A plain loop: chunks are a few bytes, where `memrchr3` cost more to call than
+        // the rest of the scanner's bookkeeping (a 4 KB answer fed four bytes a chunk:
+        // +17% instructions, against +3% now).
+        let decides = |b: &u8| matches!(b, b'"' | b'\'' | b'\n' | b'\r');
+        let last = bytes[from..]
+            .iter()
+            .rposition(decides)
+            .map_or(from, |i| from + i + 1);
+        let mut decided = [false; 2];
+        for at in (from..last).rev() {
+            let kind = match bytes[at] {
+                b'"' => 0,
+                b'\'' => 1,
+                b'\n' | b'\r' => 2,
+                _ => continue,
+            };
+            if kind == 2 {
+                for (open, done) in self.quotes.iter_mut().zip(decided) {
+                    if !done {
+                        *open = None;
+                    }
+                }
+                break;
+            }
+            if !decided[kind] {
+                decided[kind] = true;
+                let opens = at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
+                self.quotes[kind] = opens.then_some(self.base + at);
+            }
+            if decided == [true; 2] {
+                break;
+            }
+        }
         let look = from.saturating_sub(PEM_LOOK_BACK);
         let region = &bytes[look..];
         let begin = pem_begin_finder().rfind(region);
@@ -461,19 +501,16 @@ impl<D: Detector> StreamScanner<D> {
     }
 
     /// Where a quote still open at the end of the text stands (see [`QUOTE_LIMIT`]): the
-    /// last `"` (or `'`) in the last [`QUOTE_LIMIT`] bytes, with no line end after it, when
-    /// it opens one. A quote of either kind may be open; the earlier counts.
+    /// last `"` (or `'`), with no line end after it, when it opens one and the last
+    /// [`QUOTE_LIMIT`] bytes hold it. A quote of either kind may be open; the earlier
+    /// counts.
     fn open_quote(&self) -> Option<usize> {
-        let bytes = self.buf.as_bytes();
-        let from = bytes.len().saturating_sub(QUOTE_LIMIT);
-        let tail = &bytes[from..];
-        [b'"', b'\'']
-            .into_iter()
-            .filter_map(|q| {
-                let at = from + memchr::memrchr3(q, b'\n', b'\r', tail)?;
-                let opens = bytes[at] == q && (at == 0 || !bytes[at - 1].is_ascii_alphanumeric());
-                opens.then_some(self.base + at)
-            })
+        let end = self.position();
+        self.quotes
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&at| end - at <= QUOTE_LIMIT)
             .min()
     }
 
