@@ -121,8 +121,8 @@ mod tests {
         assert_eq!(got.findings[1].value(args), "jane@example.com");
         // Moved from the cache's entry, the result is no longer shared.
         assert!(!got.shared);
-        // A value after `\"` or `\\` keeps them out: they read as spaces, not as the
-        // quote that would end the string.
+        // A value after `\"` or `\\` keeps them out: `\\` reads as spaces, `\"` as the
+        // quote it stands for, which ends a value as a space does.
         let quoted = r#"{"q":"say \"jane@example.com\" \\ 10.20.30.40"}"#;
         let (r, back) = Unescaper::document(quoted).expect("escapes");
         let got = read_back(quoted, &back, found(&r));
@@ -133,7 +133,16 @@ mod tests {
             .collect();
         assert_eq!(values, ["jane@example.com", "10.20.30.40"]);
         assert!(got.findings.iter().all(|f| !f.escaped));
+        // `\"` reads shorter than it is written: the findings moved, no longer shared.
+        assert!(!got.shared);
         // Nothing moved (escapes that read as long as they are written): still shared.
+        let joined = r#"{"q":"a \\ 10.20.30.40"}"#;
+        let (r, back) = Unescaper::document(joined).expect("escapes");
+        let got = read_back(joined, &back, found(&r));
+        assert_eq!(
+            &joined[got.findings[0].start..got.findings[0].end],
+            "10.20.30.40"
+        );
         assert!(got.shared);
         // Prose, and JSON without escapes, are read as they are.
         assert!(Unescaper::document(r"C:\new 10.20.30.40").is_none());

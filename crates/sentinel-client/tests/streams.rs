@@ -30,6 +30,8 @@ const WORDS: &[&str] = &[
     "order 4111",
     "id 123-45",
     "password=",
+    "password: \"",
+    "'",
     "手机",
     "주민번호",
     "マイナンバー",
@@ -41,7 +43,7 @@ const WORDS: &[&str] = &[
 fn piece(kind: usize, seed: u64) -> String {
     use sentinel_detect::testgen as g;
     let mut rng = g::Rng::new(seed);
-    let values: [fn(&mut g::Rng) -> String; 21] = [
+    let values: [fn(&mut g::Rng) -> String; 22] = [
         g::card,
         g::ssn,
         g::iban,
@@ -63,6 +65,8 @@ fn piece(kind: usize, seed: u64) -> String {
         g::cn_resident_id,
         g::jp_my_number,
         g::phone_es_mobile,
+        // A passphrase in quotes, read to its closing quote.
+        |rng| format!("password: \"{}\"", g::passphrase(rng)),
     ];
     match kind {
         k if k < WORDS.len() => WORDS[k].to_owned(),
@@ -72,7 +76,7 @@ fn piece(kind: usize, seed: u64) -> String {
 }
 
 fn prompt() -> impl Strategy<Value = String> {
-    let kinds = WORDS.len() + 22;
+    let kinds = WORDS.len() + 23;
     // At most a few KB: streamed a byte an event, within the client's 5 s deadline in a
     // debug build on a busy machine.
     prop::collection::vec((0..kinds, any::<u64>(), any::<bool>()), 1..16).prop_map(|parts| {

@@ -83,9 +83,12 @@ struct Shrunk {
 /// Reads JSON string text as what its escapes stand for, in one text or in pieces of one,
 /// and maps offsets of what it read back to offsets of the text.
 ///
-/// `\"` and `\\` (and a malformed escape or a lone surrogate) read as spaces of their
-/// length: they end or join a string and are no part of a value, and a value found must
-/// not run past a string's end into the document's structure. Every other escape reads as
+/// `\\` (and a malformed escape or a lone surrogate) reads as spaces of its length: it
+/// joins a string and is no part of a value. `\"` reads as `"`, as a quote in a string
+/// does: a value ends at it as at a blank, and a password in quotes
+/// (`password: \"correct horse battery staple\"` inside a tool call's arguments) is read
+/// between them, as it is in plain text; no built-in recognizer's value holds a `"`, so none runs
+/// past a string's end into the document's structure. Every other escape reads as
 /// its character, so offsets of the read text differ from the text's after one; findings
 /// on the read text are mapped back with [`Unescaper::raw_offset`], and always cover whole
 /// escapes.
@@ -98,7 +101,7 @@ struct Shrunk {
 /// use sentinel_detect::{Detector, LocalDetector, Unescaper};
 /// let args = r#"{"to":"jane\u0040example.com","note":"say \"hi\""}"#;
 /// let (read, back) = Unescaper::whole(args);
-/// assert_eq!(read, r#"{"to":"jane@example.com","note":"say   hi  "}"#);
+/// assert_eq!(read, r#"{"to":"jane@example.com","note":"say "hi""}"#);
 /// let f = &LocalDetector::new().scan(&read)[0];
 /// let (start, end) = (back.raw_offset(f.start), back.raw_offset(f.end));
 /// assert_eq!(&args[start..end], r"jane\u0040example.com");
@@ -210,7 +213,7 @@ impl Unescaper {
                 return i;
             };
             match stands {
-                Some(c) if c != '"' && c != '\\' => {
+                Some(c) if c != '\\' => {
                     out.push(c);
                     let (read_start, raw_start) = (self.read, self.raw);
                     self.read += c.len_utf8();
@@ -366,8 +369,9 @@ mod tests {
     fn escapes_read_as_what_they_stand_for() {
         let text = r#"a\n\u00e9\ud83d\ude00\/\"\\\x\u12zz\ud800!"#;
         let (read, back) = Unescaper::whole(text);
-        // `\"`, `\\`, `\x` and the lone surrogate as spaces; `\u` without digits as two.
-        assert_eq!(read, "a\né😀/        12zz      !");
+        // `\"` as a quote; `\\`, `\x` and the lone surrogate as spaces; `\u` without
+        // digits as two.
+        assert_eq!(read, "a\né😀/\"      12zz      !");
         // Every boundary of what was read maps to a boundary of the text.
         for (i, _) in read.char_indices().chain([(read.len(), ' ')]) {
             let raw = back.raw_offset(i);
