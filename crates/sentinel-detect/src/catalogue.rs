@@ -184,8 +184,10 @@ pub fn builtin() -> Vec<Recognizer> {
         // `PASS` alone only as a name's last part (`DB_PASS=`, `smtp-pass:`): as a word of
         // its own it is prose (`boarding pass: ...`). A password in quotes is read to its
         // closing quote, spaces and all (a passphrase: `password = "correct horse battery
-        // staple"`); other values end at a space, as keys and tokens do. The value is the
-        // first of groups 1 (in `"`), 2 (in `'`) and 3 (bare) that took part.
+        // staple"`), when it is printable ASCII without `,`, `;`, `` ` ``, `:` or `=`
+        // (docs/detection.md, "Passphrases": what those cost); other values end at a space,
+        // as keys and tokens do. The value is the first of groups 1 (in `"`), 2 (in `'`)
+        // and 3 (bare) that took part.
         Recognizer::new("generic_secret", "GENERIC_SECRET", &{
             let sep = r#"["']?[ \t]{0,3}(?::=|=>|[:=])[ \t]{0,3}"#;
             format!(concat!(
