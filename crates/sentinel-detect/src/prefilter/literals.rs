@@ -108,16 +108,15 @@ impl Literals {
         // set left in again, whose buckets then stopped where they had not: one literal
         // past 64 cost generated prose from +1.6% to +53% by where it sorted
         // (docs/performance.md, "Literal buckets").
-        let given: Vec<usize> = (0..lits.len()).collect();
-        let parts = given
+        let parts = lits
             .chunks(PART)
             .enumerate()
-            .map(|(i, chunk)| {
-                let part: Vec<Vec<u8>> = chunk.iter().map(|&i| lits[i].clone()).collect();
+            .map(|(i, part)| {
+                let first = i * PART;
                 // Teddy puts literals in buckets by their order and stops wherever a
                 // bucket's nibble masks match; `buckets::order` picks the order against a
                 // model of text (docs/performance.md, "Literal buckets").
-                let order = buckets::order(&part);
+                let order = buckets::order(part);
                 let ordered = || order.iter().map(|&k| &part[k]);
                 // After the first part, Teddy itself: for a few literals aho-corasick
                 // scans with `memchr` for their first or rarest bytes instead, which in
@@ -136,8 +135,8 @@ impl Literals {
                             .ok()?,
                     ),
                 };
-                let groups = order.iter().map(|&k| shared[chunk[k]]).collect();
-                let restart = order.iter().map(|&k| restart[chunk[k]]).collect();
+                let groups = order.iter().map(|&k| shared[first + k]).collect();
+                let restart = order.iter().map(|&k| restart[first + k]).collect();
                 Some(Part {
                     finder,
                     groups,
